@@ -1,0 +1,53 @@
+#include "core/mapped_file.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace etp {
+namespace {
+
+Error os_error(const std::string& path, const char* what) {
+  return Error(errno == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIo,
+               path + ": " + what + " failed: " + std::strerror(errno));
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const MappedFile>> MappedFile::open(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return os_error(path, "open");
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    Error error = os_error(path, "stat");
+    ::close(fd);
+    return error;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Error(ErrorCode::kInvalidArgument, path + ": not a regular file");
+  }
+  const size_t size = static_cast<size_t>(st.st_size);
+  void* data = nullptr;
+  if (size > 0) {
+    data = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, /*offset=*/0);
+    if (data == MAP_FAILED) {
+      Error error = os_error(path, "mmap");
+      ::close(fd);
+      return error;
+    }
+  }
+  ::close(fd);  // the mapping keeps the file alive
+  return std::shared_ptr<const MappedFile>(
+      new MappedFile(path, static_cast<const uint8_t*>(data), size));
+}
+
+MappedFile::~MappedFile() {
+  if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
+}
+
+}  // namespace etp

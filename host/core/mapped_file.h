@@ -1,0 +1,48 @@
+// A read-only memory mapping of a whole file. Readers keep a shared_ptr to it, so views
+// into the bytes stay valid as long as any reader (or anything made from one) is alive.
+// Thread-safe to read from any number of threads.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/error.h"
+
+namespace etp {
+
+class MappedFile {
+ public:
+  // Maps `path` read-only. An empty file maps to size 0 and data() == nullptr.
+  static Result<std::shared_ptr<const MappedFile>> open(const std::string& path);
+
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  const std::string& path() const { return path_; }
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  MappedFile(std::string path, const uint8_t* data, size_t size)
+      : path_(std::move(path)), data_(data), size_(size) {}
+
+  std::string path_;
+  const uint8_t* data_;
+  size_t size_;
+};
+
+// A borrowed byte range.
+struct ByteSpan {
+  const uint8_t* data = nullptr;
+  size_t size = 0;
+};
+
+// True when [offset, offset + size) lies inside [0, limit), without overflow.
+inline bool range_fits(uint64_t offset, uint64_t size, uint64_t limit) {
+  return offset <= limit && size <= limit - offset;
+}
+
+}  // namespace etp

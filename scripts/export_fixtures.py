@@ -1,0 +1,1047 @@
+#!/usr/bin/env python3
+"""Export etp's test fixtures with the real ExecuTorch toolchain.
+
+For every fixture this script
+  1. builds a tiny fp32 model with fixed seeds (nothing is downloaded),
+  2. exports it to a .pte program (and .ptd data files where asked for),
+  3. loads the written files into the ExecuTorch runtime from the pip wheel,
+     executes the fixture's runs in order on ONE loaded program, and
+  4. saves inputs and the runtime's outputs as .npy files.
+
+The expected outputs always come from the ExecuTorch runtime executing the
+exported files. Eager PyTorch is only used as a sanity check (the maximum
+difference is printed and must be within the fixture's tolerance).
+
+Finally tests/fixtures/index.json describes everything (see README.md there).
+
+Only for export tooling; the versions are pinned in scripts/requirements-export.txt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import platform
+import random
+import sys
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = REPO_ROOT / "tests" / "fixtures"
+GENERATOR = "scripts/export_fixtures.py"
+
+PTE_MAGIC = b"ET12"
+PTD_MAGIC = b"FT01"
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+# ---------------------------------------------------------------------------------------------
+# Models
+# ---------------------------------------------------------------------------------------------
+
+
+class AddModel(nn.Module):
+    def forward(self, x, y):
+        return x + y
+
+
+class MLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(16, 32)
+        self.fc2 = nn.Linear(32, 32)
+        self.fc3 = nn.Linear(32, 16)
+        self.fc4 = nn.Linear(16, 4)
+
+    def forward(self, x):
+        x = F.relu(self.fc1(x))
+        x = F.gelu(self.fc2(x))
+        x = torch.sigmoid(self.fc3(x))
+        return self.fc4(x)
+
+
+class SmallCNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, kernel_size=3, padding=1)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.conv2 = nn.Conv2d(8, 16, kernel_size=3, padding=1)
+        self.fc = nn.Linear(16 * 4 * 4, 10)
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = F.max_pool2d(x, kernel_size=2, stride=2)
+        x = F.relu(self.conv2(x))
+        x = F.avg_pool2d(x, kernel_size=2, stride=2)
+        x = torch.flatten(x, 1)
+        return self.fc(x)
+
+
+def make_cnn() -> SmallCNN:
+    m = SmallCNN()
+    with torch.no_grad():
+        # Non-trivial batch-norm statistics so that eval-mode batchnorm really does something.
+        m.bn1.running_mean.copy_(torch.randn(8) * 0.1)
+        m.bn1.running_var.copy_(torch.rand(8) * 0.5 + 0.75)
+        m.bn1.weight.copy_(torch.rand(8) * 0.5 + 0.75)
+        m.bn1.bias.copy_(torch.randn(8) * 0.1)
+    return m.eval()
+
+
+class DynamicModel(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 4)
+
+    def forward(self, x):
+        return F.relu(self.fc(x))
+
+
+class Encoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 4)
+
+    def forward(self, x):
+        return torch.tanh(self.fc(x))
+
+
+class Decoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 8)
+
+    def forward(self, z):
+        return self.fc(z)
+
+
+# --- tiny Llama-style decoder ------------------------------------------------------------------
+
+LLAMA_CFG = dict(dim=64, n_layers=2, n_heads=4, vocab=128, hidden=128, max_seq_len=32)
+LORA_RANK = 8
+LORA_ALPHA = 16.0
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x):
+        x = x * torch.rsqrt(torch.mean(x * x, dim=-1, keepdim=True) + self.eps)
+        return x * self.weight
+
+
+class LoRALinear(nn.Module):
+    """Bias-free projection whose foundation weight lives at `<name>.linear.weight`.
+
+    With rank == 0 it is just the foundation projection (used by the base model so that
+    both models name their foundation weights identically).
+    """
+
+    def __init__(self, in_features: int, out_features: int, rank: int = 0, alpha: float = 0.0):
+        super().__init__()
+        self.linear = nn.Linear(in_features, out_features, bias=False)
+        self.rank = rank
+        if rank > 0:
+            self.lora_a = nn.Linear(in_features, rank, bias=False)  # weight: rank x in
+            self.lora_b = nn.Linear(rank, out_features, bias=False)  # weight: out x rank
+            self.scale = alpha / rank
+
+    def forward(self, x):
+        y = self.linear(x)
+        if self.rank > 0:
+            y = y + self.scale * self.lora_b(self.lora_a(x))
+        return y
+
+
+def rotate_half(x):
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+class Attention(nn.Module):
+    def __init__(self, dim, n_heads, max_seq_len, rank):
+        super().__init__()
+        self.n_heads = n_heads
+        self.head_dim = dim // n_heads
+        self.max_seq_len = max_seq_len
+        self.wq = LoRALinear(dim, dim, rank, LORA_ALPHA)
+        self.wk = nn.Linear(dim, dim, bias=False)
+        self.wv = LoRALinear(dim, dim, rank, LORA_ALPHA)
+        self.wo = LoRALinear(dim, dim, rank, LORA_ALPHA)
+        cache_shape = (1, n_heads, max_seq_len, self.head_dim)
+        self.register_buffer("k_cache", torch.zeros(cache_shape))
+        self.register_buffer("v_cache", torch.zeros(cache_shape))
+
+    def forward(self, x, cos, sin, input_pos):
+        # x: [1, 1, dim]; cos/sin: [1, 1, 1, head_dim]; input_pos: int64 [1]
+        bsz, seqlen, dim = x.shape
+        q = self.wq(x).view(bsz, seqlen, self.n_heads, self.head_dim).transpose(1, 2)
+        k = self.wk(x).view(bsz, seqlen, self.n_heads, self.head_dim).transpose(1, 2)
+        v = self.wv(x).view(bsz, seqlen, self.n_heads, self.head_dim).transpose(1, 2)
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
+        # KV cache update in place on the registered (mutable) buffers.
+        self.k_cache.index_copy_(2, input_pos, k)
+        self.v_cache.index_copy_(2, input_pos, v)
+        scores = torch.matmul(q, self.k_cache.transpose(2, 3)) * (1.0 / math.sqrt(self.head_dim))
+        positions = torch.arange(self.max_seq_len, dtype=torch.int64)
+        future = positions.view(1, 1, 1, -1) > input_pos.view(1, 1, -1, 1)
+        scores = scores.masked_fill(future, float("-inf"))
+        probs = torch.softmax(scores, dim=-1)
+        out = torch.matmul(probs, self.v_cache)
+        out = out.transpose(1, 2).reshape(bsz, seqlen, dim)
+        return self.wo(out)
+
+
+class FeedForward(nn.Module):
+    def __init__(self, dim, hidden):
+        super().__init__()
+        self.w1 = nn.Linear(dim, hidden, bias=False)
+        self.w2 = nn.Linear(hidden, dim, bias=False)
+        self.w3 = nn.Linear(dim, hidden, bias=False)
+
+    def forward(self, x):
+        return self.w2(F.silu(self.w1(x)) * self.w3(x))
+
+
+class Block(nn.Module):
+    def __init__(self, cfg, rank):
+        super().__init__()
+        self.attention_norm = RMSNorm(cfg["dim"])
+        self.attention = Attention(cfg["dim"], cfg["n_heads"], cfg["max_seq_len"], rank)
+        self.ffn_norm = RMSNorm(cfg["dim"])
+        self.feed_forward = FeedForward(cfg["dim"], cfg["hidden"])
+
+    def forward(self, x, cos, sin, input_pos):
+        h = x + self.attention(self.attention_norm(x), cos, sin, input_pos)
+        return h + self.feed_forward(self.ffn_norm(h))
+
+
+class TinyLlama(nn.Module):
+    def __init__(self, cfg=LLAMA_CFG, rank: int = 0):
+        super().__init__()
+        dim = cfg["dim"]
+        head_dim = dim // cfg["n_heads"]
+        self.tok_embeddings = nn.Embedding(cfg["vocab"], dim)
+        self.layers = nn.ModuleList([Block(cfg, rank) for _ in range(cfg["n_layers"])])
+        self.norm = RMSNorm(dim)
+        self.output = nn.Linear(dim, cfg["vocab"], bias=False)
+        inv_freq = 1.0 / (10000.0 ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
+        angles = torch.outer(torch.arange(cfg["max_seq_len"], dtype=torch.float32), inv_freq)
+        angles = torch.cat((angles, angles), dim=-1)  # [max_seq_len, head_dim]
+        self.register_buffer("freqs_cos", torch.cos(angles), persistent=False)
+        self.register_buffer("freqs_sin", torch.sin(angles), persistent=False)
+
+    def forward(self, tokens, input_pos):
+        # tokens: int64 [1, 1]; input_pos: int64 [1]
+        x = self.tok_embeddings(tokens)
+        cos = torch.index_select(self.freqs_cos, 0, input_pos).view(1, 1, 1, -1)
+        sin = torch.index_select(self.freqs_sin, 0, input_pos).view(1, 1, 1, -1)
+        for layer in self.layers:
+            x = layer(x, cos, sin, input_pos)
+        return self.output(self.norm(x))
+
+
+def make_tiny_llama_base() -> TinyLlama:
+    seed_everything(1234)
+    m = TinyLlama(rank=0)
+    with torch.no_grad():
+        for mod in m.modules():
+            if isinstance(mod, RMSNorm):
+                mod.weight.copy_(1.0 + 0.1 * torch.randn_like(mod.weight))
+    return m.eval()
+
+
+def make_tiny_llama_lora(base: TinyLlama) -> TinyLlama:
+    seed_everything(4321)
+    m = TinyLlama(rank=LORA_RANK)
+    missing, unexpected = m.load_state_dict(base.state_dict(), strict=False)
+    assert not unexpected, unexpected
+    assert all("lora" in k for k in missing), missing
+    gen = torch.Generator().manual_seed(777)
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            if "lora_a" in name:
+                p.copy_(torch.randn(p.shape, generator=gen) / math.sqrt(p.shape[1]))
+            elif "lora_b" in name:
+                p.copy_(0.05 * torch.randn(p.shape, generator=gen))  # non-zero: the adapter matters
+    # The foundation tensors must be identical to the base model's.
+    base_sd = base.state_dict()
+    for k, v in m.state_dict().items():
+        if "lora" not in k:
+            assert torch.equal(v, base_sd[k]), k
+    return m.eval()
+
+
+# --- XOR training net --------------------------------------------------------------------------
+
+
+class XorNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(2, 10)
+        self.linear2 = nn.Linear(10, 2)
+
+    def forward(self, x):
+        return self.linear2(torch.sigmoid(self.linear(x)))
+
+
+class XorTrainNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = XorNet()
+        self.loss = nn.CrossEntropyLoss()
+
+    def forward(self, x, label):
+        return self.loss(self.net(x), label)
+
+
+# ---------------------------------------------------------------------------------------------
+# Export helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def export_program(
+    model: nn.Module,
+    example_inputs: tuple,
+    *,
+    xnnpack: bool,
+    tag_fn: Optional[Callable[[torch.fx.Node], Optional[str]]] = None,
+    delegate_tag_fn: Optional[Callable[[torch.fx.Node], Optional[str]]] = None,
+    dynamic_shapes=None,
+    config_kwargs: Optional[dict] = None,
+):
+    from executorch.exir import ExecutorchBackendConfig, to_edge_transform_and_lower
+
+    ep = torch.export.export(model, example_inputs, dynamic_shapes=dynamic_shapes, strict=True)
+    if delegate_tag_fn is not None:
+        # Tag the constants that the delegate will consume (on the unlifted module, where
+        # they are get_attr nodes), then re-export so the tags travel with the nodes.
+        from executorch.exir.passes.external_constants_pass import (
+            delegate_external_constants_pass_unlifted,
+        )
+
+        unlifted = ep.module()
+        delegate_external_constants_pass_unlifted(unlifted, delegate_tag_fn)
+        ep = torch.export.export(unlifted, example_inputs, dynamic_shapes=dynamic_shapes, strict=True)
+    partitioner = None
+    if xnnpack:
+        from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+
+        partitioner = [XnnpackPartitioner()]
+    edge = to_edge_transform_and_lower(ep, partitioner=partitioner)
+    kwargs = dict(config_kwargs or {})
+    if tag_fn is not None:
+        kwargs["external_constants"] = tag_fn
+    return edge.to_executorch(ExecutorchBackendConfig(**kwargs))
+
+
+def plan_summary(et_program) -> dict:
+    program = et_program.executorch_program
+    methods, operators, delegates = [], set(), set()
+    num_delegate_calls = 0
+    for plan in program.execution_plan:
+        methods.append(plan.name)
+        for op in plan.operators:
+            operators.add(op.name + ("." + op.overload if op.overload else ""))
+        for d in plan.delegates:
+            delegates.add(d.id)
+            num_delegate_calls += 1
+    return dict(
+        methods=methods,
+        operators=sorted(operators),
+        delegates=sorted(delegates),
+        num_delegate_calls=num_delegate_calls,
+    )
+
+
+def to_numpy(value):
+    """Returns (array, kind) for one runtime/eager value."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().contiguous().cpu().numpy().copy(order="C"), None
+    if isinstance(value, bool):
+        return np.array(value, dtype=np.bool_), "bool"
+    if isinstance(value, int):
+        return np.array(value, dtype=np.int64), "int"
+    if isinstance(value, float):
+        return np.array(value, dtype=np.float64), "float"
+    raise TypeError(f"unsupported value type {type(value).__name__}: {value!r}")
+
+
+class Run:
+    def __init__(self, method: str, inputs: Sequence, expect_eager: Optional[Sequence] = None):
+        self.method = method
+        self.inputs = list(inputs)
+        # Optional eager reference outputs used only for a sanity check.
+        self.expect_eager = expect_eager
+
+
+class FixtureSet:
+    def __init__(self, out: Path):
+        self.out = out
+        self.entries: List[dict] = []
+        self.written: Dict[str, bytes] = {}  # file name -> bytes written this session
+        self.outputs: Dict[str, List[List]] = {}  # fixture name -> runtime outputs per run
+
+    # -- files ------------------------------------------------------------------------------
+
+    def _write_once(self, name: str, data: bytes) -> None:
+        if name in self.written:
+            if self.written[name] != data:
+                raise AssertionError(f"{name}: a second export produced different bytes")
+            log(f"  {name}: identical to the copy already written ({len(data)} bytes)")
+            return
+        (self.out / name).write_bytes(data)
+        self.written[name] = data
+
+    def _save_npy(self, name: str, arr: np.ndarray) -> None:
+        arr = np.ascontiguousarray(arr)
+        with open(self.out / name, "wb") as f:
+            np.save(f, arr, allow_pickle=False)
+
+    # -- runtime ----------------------------------------------------------------------------
+
+    @staticmethod
+    def load_runtime(pte: Path, ptd: Optional[Path]):
+        """Returns a callable (method_name, inputs) -> outputs on one loaded program."""
+        if ptd is None:
+            from executorch.runtime import Runtime
+
+            program = Runtime.get().load_program(str(pte))
+
+            def call(method, inputs):
+                return list(program.load_method(method).execute(list(inputs)))
+
+        else:
+            # executorch 1.4.1's Runtime.load_program has no data_path argument; the legacy
+            # pybinding does (and accepts exactly one .ptd).
+            from executorch.extension.pybindings.portable_lib import _load_for_executorch
+
+            module = _load_for_executorch(str(pte), data_path=str(ptd))
+
+            def call(method, inputs):
+                return list(module.run_method(method, tuple(inputs)))
+
+        return call
+
+    # -- fixtures ---------------------------------------------------------------------------
+
+    def add(
+        self,
+        *,
+        name: str,
+        model: str,
+        backend: str,
+        et_program,
+        data_names: Optional[Dict[str, str]] = None,
+        export: str,
+        rtol: float,
+        atol: float,
+        runs: Sequence[Run],
+        check_fn: Optional[Callable[[Callable, List[List]], None]] = None,
+    ) -> dict:
+        """data_names maps the exporter's data tag to the .ptd file name to write."""
+        log(f"[{name}]")
+        assert backend in ("portable", "xnnpack")
+        assert all(e["name"] != name for e in self.entries), name
+        data_names = data_names or {}
+
+        pte_name = f"{name}.pte"
+        pte_bytes = et_program.buffer
+        assert pte_bytes[4:8] == PTE_MAGIC, f"{pte_name}: bad magic {pte_bytes[4:8]!r}"
+        self._write_once(pte_name, pte_bytes)
+
+        # ExecutorchProgramManager has no public accessor for the data blobs in 1.4.1
+        # (only write_tensor_data_to_file, which names files after the tags).
+        data_files = {tag: bytes(cord) for tag, cord in (et_program._tensor_data or {}).items()}
+        if set(data_files) != set(data_names):
+            raise AssertionError(f"{name}: exporter produced data tags {sorted(data_files)}, expected {sorted(data_names)}")
+        data_file_names = []
+        for tag in sorted(data_files):
+            fname = data_names[tag]
+            blob = data_files[tag]
+            assert blob[4:8] == PTD_MAGIC, f"{fname}: bad magic {blob[4:8]!r}"
+            self._write_once(fname, blob)
+            data_file_names.append(fname)
+        if len(data_file_names) > 1:
+            raise AssertionError("the Python runtime can only load one .ptd per program")
+
+        summary = plan_summary(et_program)
+        log(f"  methods={summary['methods']} delegates={summary['delegates']} x{summary['num_delegate_calls']}")
+        log(f"  operators={summary['operators']}")
+
+        ptd_path = self.out / data_file_names[0] if data_file_names else None
+        call = self.load_runtime(self.out / pte_name, ptd_path)
+
+        run_entries = []
+        all_outputs = []
+        for i, run in enumerate(runs):
+            outputs = call(run.method, run.inputs)
+            all_outputs.append(outputs)
+            entry = {"method": run.method, "inputs": [], "outputs": []}
+            for kind_key, values in (("inputs", run.inputs), ("outputs", outputs)):
+                for j, v in enumerate(values):
+                    arr, kind = to_numpy(v)
+                    fname = f"{name}.run{i}.{'in' if kind_key == 'inputs' else 'out'}{j}.npy"
+                    self._save_npy(fname, arr)
+                    rec = {"file": fname, "dtype": arr.dtype.name, "shape": list(arr.shape)}
+                    if kind is not None:
+                        rec["kind"] = kind
+                    entry[kind_key].append(rec)
+            if run.expect_eager is not None:
+                assert len(run.expect_eager) == len(outputs), (len(run.expect_eager), len(outputs))
+                for j, (got, want) in enumerate(zip(outputs, run.expect_eager)):
+                    got_a, _ = to_numpy(got)
+                    want_a, _ = to_numpy(want)
+                    assert got_a.shape == want_a.shape, (got_a.shape, want_a.shape)
+                    assert got_a.dtype == want_a.dtype, (got_a.dtype, want_a.dtype)
+                    if got_a.dtype.kind == "f":
+                        diff = float(np.max(np.abs(got_a - want_a))) if got_a.size else 0.0
+                        ok = np.allclose(got_a, want_a, rtol=rtol, atol=atol)
+                    else:
+                        diff = 0.0 if np.array_equal(got_a, want_a) else float("inf")
+                        ok = diff == 0.0
+                    log(f"  run{i} {run.method} out{j}: max |runtime - eager| = {diff:.3g}")
+                    if not ok:
+                        raise AssertionError(f"{name} run{i} out{j}: runtime and eager disagree (max diff {diff})")
+            run_entries.append(entry)
+
+        if check_fn is not None:
+            check_fn(call, all_outputs)
+        self.outputs[name] = all_outputs
+
+        entry = {
+            "name": name,
+            "model": model,
+            "backend": backend,
+            "program": pte_name,
+            "data_files": data_file_names,
+            "export": export,
+            **summary,
+            "rtol": rtol,
+            "atol": atol,
+            "runs": run_entries,
+        }
+        self.entries.append(entry)
+        return entry
+
+
+def eager(model, *inputs):
+    with torch.no_grad():
+        out = model(*inputs)
+    if isinstance(out, (tuple, list)):
+        return list(out)
+    return [out]
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixtures
+# ---------------------------------------------------------------------------------------------
+
+
+def fixture_add(fs: FixtureSet) -> None:
+    seed_everything(1)
+    m = AddModel().eval()
+    x, y = torch.randn(2, 3, 4), torch.randn(2, 3, 4)
+    et = export_program(m, (x, y), xnnpack=False)
+    fs.add(
+        name="add",
+        model="add",
+        backend="portable",
+        et_program=et,
+        export="torch.export + to_edge_transform_and_lower (no partitioner) + to_executorch(ExecutorchBackendConfig()); no weights",
+        rtol=1e-6,
+        atol=1e-7,
+        runs=[Run("forward", [x, y], eager(m, x, y))],
+    )
+
+
+def fixture_linear(fs: FixtureSet) -> None:
+    for backend in ("portable", "xnnpack"):
+        seed_everything(2)
+        m = nn.Linear(8, 4).eval()
+        x = torch.randn(2, 8)
+        name = f"linear_{backend}"
+        xnn = backend == "xnnpack"
+        tag = lambda node, _n=name: _n  # noqa: E731
+        et = export_program(
+            m, (x,), xnnpack=xnn, tag_fn=tag, delegate_tag_fn=tag if xnn else None
+        )
+        if xnn:
+            desc = (
+                "torch.export, delegate_external_constants_pass_unlifted on the unlifted module (every get_attr tagged "
+                f"'{name}') and re-export, to_edge_transform_and_lower + XnnpackPartitioner, "
+                f"ExecutorchBackendConfig(external_constants=tag fn -> '{name}'); the delegate's weight and bias "
+                "bytes live in the .ptd under SHA-256 keys, the PTE holds only the XNNPACK graph"
+            )
+        else:
+            desc = (
+                "torch.export + to_edge_transform_and_lower (no partitioner), "
+                f"ExecutorchBackendConfig(external_constants=tag fn -> '{name}'), i.e. external_constants with the "
+                "file named after the fixture; weight and bias are FQN-keyed tensors in the .ptd"
+            )
+        fs.add(
+            name=name,
+            model="linear",
+            backend=backend,
+            et_program=et,
+            data_names={name: f"{name}.ptd"},
+            export=desc,
+            rtol=1e-5,
+            atol=1e-6,
+            runs=[Run("forward", [x], eager(m, x))],
+        )
+
+
+def fixture_mlp(fs: FixtureSet) -> None:
+    for backend in ("portable", "xnnpack"):
+        seed_everything(3)
+        m = MLP().eval()
+        x = torch.randn(3, 16)
+        x2 = torch.randn(3, 16)
+        et = export_program(m, (x,), xnnpack=backend == "xnnpack")
+        fs.add(
+            name=f"mlp_{backend}",
+            model="mlp",
+            backend=backend,
+            et_program=et,
+            export=(
+                "Linear(16,32)+ReLU, Linear(32,32)+GELU(erf), Linear(32,16)+Sigmoid, Linear(16,4); torch.export + "
+                "to_edge_transform_and_lower"
+                + (" + XnnpackPartitioner" if backend == "xnnpack" else " (no partitioner)")
+                + " + to_executorch(ExecutorchBackendConfig()); weights in the PTE"
+            ),
+            rtol=1e-5,
+            atol=1e-5,
+            runs=[Run("forward", [x], eager(m, x)), Run("forward", [x2], eager(m, x2))],
+        )
+
+
+def fixture_cnn(fs: FixtureSet) -> None:
+    variants = [
+        ("cnn_portable", "portable", False),
+        ("cnn_xnnpack", "xnnpack", False),
+        ("cnn_channels_last_portable", "portable", True),
+    ]
+    for name, backend, channels_last in variants:
+        seed_everything(4)
+        m = make_cnn()
+        x = torch.randn(1, 3, 16, 16)
+        if channels_last:
+            # The portable batch-norm kernel only accepts contiguous dim order, so this
+            # variant folds the eval-mode batchnorm into conv1 before export.
+            m.conv1 = torch.nn.utils.fusion.fuse_conv_bn_eval(m.conv1, m.bn1)
+            m.bn1 = nn.Identity()
+            m = m.to(memory_format=torch.channels_last)
+            x_export = x.to(memory_format=torch.channels_last)
+        else:
+            x_export = x
+        et = export_program(m, (x_export,), xnnpack=backend == "xnnpack")
+        if channels_last:
+            desc = (
+                "conv2d (with the eval batchnorm folded in, since the portable batch-norm kernel rejects channels_last), "
+                "relu, max_pool2d, conv2d, relu, avg_pool2d, flatten, linear; model and example input converted to torch.channels_last before torch.export, to_edge_transform_and_lower "
+                "(no partitioner) + to_executorch; the program's input/activations carry dim_order [0,2,3,1]; the "
+                "runtime was fed the channels_last tensor; the .npy files hold logical NCHW values in C order"
+            )
+        else:
+            desc = (
+                "conv2d, batchnorm2d (eval), relu, max_pool2d, conv2d, relu, avg_pool2d, flatten, linear on NCHW "
+                "[1,3,16,16]; torch.export + to_edge_transform_and_lower"
+                + (
+                    " + XnnpackPartitioner (the delegate works in NHWC internally)"
+                    if backend == "xnnpack"
+                    else " (no partitioner)"
+                )
+                + " + to_executorch; weights in the PTE; tolerance 1e-4 because of longer conv/pool reductions"
+            )
+        fs.add(
+            name=name,
+            model="cnn",
+            backend=backend,
+            et_program=et,
+            export=desc,
+            rtol=1e-4,
+            atol=1e-4,
+            runs=[Run("forward", [x_export], eager(m, x_export))],
+        )
+
+
+def llama_tag_fn(foundation_tag: str):
+    def tag(node: torch.fx.Node) -> Optional[str]:
+        return None if "lora" in node.name else foundation_tag
+
+    return tag
+
+
+def decode_inputs(n_steps: int) -> List[List[torch.Tensor]]:
+    gen = torch.Generator().manual_seed(99)
+    tokens = torch.randint(0, LLAMA_CFG["vocab"], (n_steps,), generator=gen)
+    return [
+        [tokens[i].view(1, 1).to(torch.int64).clone(), torch.tensor([i], dtype=torch.int64)]
+        for i in range(n_steps)
+    ]
+
+
+def make_kv_check(name: str, pte: Path, ptd: Path, steps: List[List[torch.Tensor]]):
+    """After the sequential runs, a freshly loaded program executing only step 1 (pos 1) must
+    produce different logits: otherwise the KV cache did not carry over."""
+
+    def check(_call, all_outputs):
+        fresh = FixtureSet.load_runtime(pte, ptd)
+        out = fresh("forward", steps[1])[0]
+        seq = all_outputs[1][0]
+        diff = float((out - seq).abs().max())
+        log(f"  KV-cache check: |step1(sequential) - step1(fresh load)| max = {diff:.3g}")
+        if diff < 1e-3:
+            raise AssertionError(f"{name}: KV cache does not seem to carry over between runs")
+
+    return check
+
+
+def fixture_tiny_llama(fs: FixtureSet) -> None:
+    base = make_tiny_llama_base()
+    lora = make_tiny_llama_lora(base)
+    n_steps = 5
+    steps = decode_inputs(n_steps)
+    example = tuple(steps[0])
+    cfg = LLAMA_CFG
+    cfg_text = (
+        f"dim {cfg['dim']}, {cfg['n_layers']} layers, {cfg['n_heads']} heads, vocab {cfg['vocab']}, "
+        f"ffn hidden {cfg['hidden']}, max_seq_len {cfg['max_seq_len']}"
+    )
+
+    for backend in ("portable", "xnnpack"):
+        xnn = backend == "xnnpack"
+        foundation_tag = f"tiny_llama_foundation_{backend}"
+        foundation_file = f"{foundation_tag}.ptd"
+        tag = llama_tag_fn(foundation_tag)
+        for variant, model in (("tiny_llama", base), ("tiny_llama_lora", lora)):
+            name = f"{variant}_{backend}"
+            eager_model = copy.deepcopy(model)  # stateful (KV cache); keep the original pristine
+            export_model = copy.deepcopy(model)
+            et = export_program(
+                export_model,
+                example,
+                xnnpack=xnn,
+                tag_fn=tag,
+                delegate_tag_fn=tag if xnn else None,
+            )
+            runs = [Run("forward", s, eager(eager_model, *s)) for s in steps]
+            if variant == "tiny_llama":
+                what = f"toy Llama decoder ({cfg_text}; RMSNorm, RoPE, causal attention, SwiGLU)"
+            else:
+                what = (
+                    f"the tiny_llama base weights plus LoRA adapters (rank {LORA_RANK}, alpha {LORA_ALPHA}, random "
+                    "non-zero lora_b) on wq, wv, wo; the adapter weights stay in the PTE"
+                )
+            desc = (
+                f"{what}; KV cache in mutable buffers updated with index_copy_ at input_pos; torch.export"
+                + (
+                    ", delegate_external_constants_pass_unlifted (tag fn: None if 'lora' in node name else "
+                    f"'{foundation_tag}') and re-export, to_edge_transform_and_lower + XnnpackPartitioner"
+                    if xnn
+                    else ", to_edge_transform_and_lower (no partitioner)"
+                )
+                + f", ExecutorchBackendConfig(external_constants=same tag fn); the foundation weights are in the "
+                f"shared {foundation_file} (byte-identical for tiny_llama_{backend} and tiny_llama_lora_{backend}); "
+                "runs are consecutive decode steps at pos 0..4 on one loaded program; tolerance 1e-4 for the "
+                "attention/softmax/RMSNorm reductions"
+            )
+            fs.add(
+                name=name,
+                model=variant,
+                backend=backend,
+                et_program=et,
+                data_names={foundation_tag: foundation_file},
+                export=desc,
+                rtol=1e-4,
+                atol=1e-4,
+                runs=runs,
+                check_fn=make_kv_check(name, fs.out / f"{name}.pte", fs.out / foundation_file, steps),
+            )
+            del et
+        # The adapter must matter: LoRA logits differ from the base model's at every step.
+        for i in range(n_steps):
+            d = float((fs.outputs[f"tiny_llama_lora_{backend}"][i][0] - fs.outputs[f"tiny_llama_{backend}"][i][0]).abs().max())
+            log(f"  step {i}: |lora - base| max = {d:.3g}")
+            assert d > 1e-3, "LoRA adapter has no visible effect"
+    # Portable and XNNPACK flavours compute the same function.
+    for variant in ("tiny_llama", "tiny_llama_lora"):
+        d = max(
+            float((a[0] - b[0]).abs().max())
+            for a, b in zip(fs.outputs[f"{variant}_portable"], fs.outputs[f"{variant}_xnnpack"])
+        )
+        log(f"  {variant}: |portable - xnnpack| max over steps = {d:.3g}")
+        assert d < 1e-4, variant
+
+
+def fixture_xor_train(fs: FixtureSet) -> None:
+    from executorch.exir import ExecutorchBackendConfig, to_edge
+    from torch.export.experimental import _export_forward_backward
+
+    for external in (False, True):
+        seed_everything(5)
+        net = XorTrainNet()
+        n = 4
+        x = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+        x = x + 0.05 * torch.randn(n, 2)
+        label = torch.tensor([0, 1, 1, 0], dtype=torch.int64)
+        ep = torch.export.export(net, (x, label), strict=True)  # static shapes: N = 4
+        ep = _export_forward_backward(ep)
+        name = "xor_train_external" if external else "xor_train"
+        et = to_edge(ep).to_executorch(ExecutorchBackendConfig(external_mutable_weights=external))
+
+        # Eager reference: loss, then gradients, then parameters (in the exporter's FQN order).
+        ref = copy.deepcopy(net)
+        loss = ref(x, label)
+        loss.backward()
+
+        summary = plan_summary(et)
+        joint = "forward"
+        assert joint in summary["methods"], summary["methods"]
+        gi_m = f"__et_training_gradients_index_{joint}"
+        pi_m = f"__et_training_parameters_index_{joint}"
+        fqn_m = f"__et_training_fqn_{joint}"
+        for meth in (gi_m, pi_m, fqn_m):
+            assert meth in summary["methods"], (meth, summary["methods"])
+
+        params = dict(ref.named_parameters())
+        data_names = {"_default_external_constant": f"{name}.ptd"} if external else {}
+        # The index getters first (as TrainingModule does), then the joint method.
+        runs = [Run(gi_m, []), Run(pi_m, []), Run(joint, [x, label])]
+        found = {}
+
+        def check(call, all_outputs, _name=name):
+            fqn_list = list(call(fqn_m, []))
+            log(f"  {fqn_m} -> {fqn_list}")
+            gi = all_outputs[0][0]
+            pi = all_outputs[1][0]
+            outs = all_outputs[2]
+            assert gi == 1 and pi == 1 + len(fqn_list) and len(outs) == 1 + 2 * len(fqn_list), (gi, pi, len(outs))
+            want = [loss.detach()] + [params[f].grad for f in fqn_list] + [params[f].detach() for f in fqn_list]
+            for j, (got, w) in enumerate(zip(outs, want)):
+                diff = float((got - w).abs().max())
+                log(f"  run2 {joint} out{j}: max |runtime - eager| = {diff:.3g}")
+                if not torch.allclose(got, w, rtol=1e-4, atol=1e-5):
+                    raise AssertionError(f"{_name} out{j}: runtime and eager disagree ({diff})")
+            found["fqns"] = fqn_list
+
+        entry = fs.add(
+            name=name,
+            model="xor_train",
+            backend="portable",
+            et_program=et,
+            data_names=data_names,
+            export="",
+            rtol=1e-4,
+            atol=1e-5,
+            runs=runs,
+            check_fn=check,
+        )
+        fqn_list = found["fqns"]
+        entry["export"] = (
+            "XOR-style training net (Linear(2,10), sigmoid, Linear(10,2), CrossEntropyLoss) exported with "
+            "torch.export(strict) + torch.export.experimental._export_forward_backward + to_edge + "
+            + (
+                "to_executorch(ExecutorchBackendConfig(external_mutable_weights=True)), trainable weights in the .ptd "
+                "(FQN keys) and memory-planned"
+                if external
+                else "to_executorch(ExecutorchBackendConfig()), trainable weights in the PTE's mutable segment"
+            )
+            + f"; outputs of '{joint}': [loss, gradients..., parameters...] with FQN order {fqn_list}; runs 0 and 1 are "
+            f"the int-returning {gi_m} and {pi_m} (0-d int64, kind int); {fqn_m} returns strings and is not "
+            "recorded as a run"
+        )
+
+
+def fixture_dynamic(fs: FixtureSet) -> None:
+    seed_everything(6)
+    m = DynamicModel().eval()
+    batch = torch.export.Dim("batch", min=1, max=8)
+    example = torch.randn(4, 8)
+    et = export_program(m, (example,), xnnpack=False, dynamic_shapes=({0: batch},))
+    runs = []
+    for b in (1, 3, 8):
+        x = torch.randn(b, 8)
+        runs.append(Run("forward", [x], eager(m, x)))
+    fs.add(
+        name="dynamic",
+        model="dynamic",
+        backend="portable",
+        et_program=et,
+        export=(
+            "Linear(8,4)+ReLU exported with dynamic_shapes batch=torch.export.Dim('batch', min=1, max=8) (example "
+            "batch 4), to_edge_transform_and_lower (no partitioner) + to_executorch (upper-bound memory planning); "
+            "runs at batch 1, 3, 8"
+        ),
+        rtol=1e-5,
+        atol=1e-6,
+        runs=runs,
+    )
+
+
+def fixture_multi_method(fs: FixtureSet) -> None:
+    from executorch.exir import ExecutorchBackendConfig, to_edge_transform_and_lower
+
+    seed_everything(7)
+    enc, dec = Encoder().eval(), Decoder().eval()
+    x = torch.randn(2, 8)
+    z = torch.randn(2, 4)
+    eps = {
+        "encode": torch.export.export(enc, (x,), strict=True),
+        "decode": torch.export.export(dec, (z,), strict=True),
+    }
+    et = to_edge_transform_and_lower(eps).to_executorch(ExecutorchBackendConfig())
+    fs.add(
+        name="multi_method",
+        model="multi_method",
+        backend="portable",
+        et_program=et,
+        export=(
+            "two methods from a dict of exported programs passed to to_edge_transform_and_lower (no partitioner): "
+            "encode(x[2,8]) = tanh(Linear(8,4)(x)), decode(z[2,4]) = Linear(4,8)(z); weights in the PTE"
+        ),
+        rtol=1e-5,
+        atol=1e-6,
+        runs=[
+            Run("encode", [x], eager(enc, x)),
+            Run("decode", [z], eager(dec, z)),
+            Run("encode", [2 * x], eager(enc, 2 * x)),
+        ],
+    )
+
+
+README_HEAD = """\
+# Test fixtures
+
+Generated by `scripts/export_fixtures.py` -- do not edit by hand. Each fixture is a tiny fp32
+ExecuTorch program (`.pte`, flatbuffer identifier `ET12`), optionally with a data file (`.ptd`,
+identifier `FT01`), plus `.npy` inputs and expected outputs. The expected outputs were produced by
+the ExecuTorch runtime in the pip wheel executing the written files (eager PyTorch was only used
+as a cross-check). `index.json` lists every fixture: methods, operators (`name.overload`),
+delegates, tolerances and the runs, which are executed in order on one loaded program (state
+such as a KV cache carries over between runs).
+
+Regenerate (creates/uses the venv `$ETP_VENV`, default `/root/etp-venv`):
+
+    scripts/export_fixtures
+
+Versions: executorch {executorch_version}, torch {torch_version}, Python {python_version},
+numpy {numpy_version} (pinned in `scripts/requirements-export.txt`).
+
+Notes:
+- `tiny_llama_*` and `tiny_llama_lora_*` share one foundation `.ptd` per backend (byte-identical
+  from both exports); the LoRA adapter weights stay in the LoRA program.
+- `cnn_channels_last_portable` expects its input in channels_last dim order; the `.npy` holds the
+  logical NCHW values in C order.
+- `xor_train*` runs 0/1 are the `__et_training_*_index_forward` getters, whose Int outputs are
+  stored as 0-d int64 arrays with `"kind": "int"`.
+
+| fixture | backend | program (bytes) | data files (bytes) | methods | operators | delegate calls |
+|---|---|---:|---|---|---:|---:|
+"""
+
+
+def write_readme(out: Path, index: dict) -> None:
+    rows = []
+    for f in index["fixtures"]:
+        pte = (out / f["program"]).stat().st_size
+        data = ", ".join(f"`{d}` ({(out / d).stat().st_size})" for d in f["data_files"]) or "-"
+        delegates = f"{f['num_delegate_calls']} ({', '.join(f['delegates'])})" if f["delegates"] else "0"
+        rows.append(
+            f"| {f['name']} | {f['backend']} | {pte} | {data} | {', '.join(f['methods'])} | "
+            f"{len(f['operators'])} | {delegates} |"
+        )
+    text = README_HEAD.format(**{k: v for k, v in index.items() if k != "fixtures"}) + "\n".join(rows) + "\n"
+    total = sum(p.stat().st_size for p in out.iterdir() if p.is_file() and p.name != "README.md")
+    text += f"\nTotal size of the generated files (without this README): {total} bytes.\n"
+    (out / "README.md").write_text(text)
+
+
+FIXTURES = {
+    "add": fixture_add,
+    "linear": fixture_linear,
+    "mlp": fixture_mlp,
+    "cnn": fixture_cnn,
+    "tiny_llama": fixture_tiny_llama,
+    "xor_train": fixture_xor_train,
+    "dynamic": fixture_dynamic,
+    "multi_method": fixture_multi_method,
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
+    parser.add_argument(
+        "--only",
+        nargs="*",
+        choices=sorted(FIXTURES),
+        help="export only these fixture groups (index.json then lists only them; for debugging)",
+    )
+    args = parser.parse_args()
+
+    import executorch  # noqa: F401
+    from executorch.extension.pybindings import portable_lib
+
+    from importlib.metadata import version as dist_version
+
+    et_version = dist_version("executorch")
+
+    # One thread everywhere: reproducible, and polite on a shared machine.
+    torch.set_num_threads(1)
+    portable_lib._unsafe_reset_threadpool(1)
+
+    out: Path = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    # Remove stale generated files so the folder holds exactly one generation.
+    if not args.only:
+        for p in out.iterdir():
+            if p.suffix in (".pte", ".ptd", ".npy") or p.name in ("index.json", "README.md"):
+                p.unlink()
+
+    fs = FixtureSet(out)
+    for key, fn in FIXTURES.items():
+        if args.only and key not in args.only:
+            continue
+        fn(fs)
+
+    index = {
+        "generator": GENERATOR,
+        "executorch_version": et_version,
+        "torch_version": torch.__version__.split("+")[0],
+        "python_version": platform.python_version(),
+        "numpy_version": np.__version__,
+        "fixtures": fs.entries,
+    }
+    (out / "index.json").write_text(json.dumps(index, indent=2) + "\n")
+    if not args.only:
+        write_readme(out, index)
+    total = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
+    log(f"wrote {len(fs.entries)} fixtures to {out} ({total} bytes in the folder)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+// PTD reader: real data files verify; corruptions fail with the file and key named.
+#include <gtest/gtest.h>
+
+#include <functional>
+
+#include "flat_tensor_generated.h"
+#include "format/data_file.h"
+#include "inspect/inspect.h"
+#include "support/fixtures.h"
+#include "support/patch.h"
+
+namespace etp::format {
+namespace {
+
+namespace ft = ::flat_tensor_flatbuffer;
+using test::PatchedFile;
+
+std::string data_file_with(const std::function<bool(const DataFile&)>& want) {
+  for (const auto& f : test::all_fixtures()) {
+    for (const auto& name : f["data_files"]) {
+      const std::string path = test::fixture_path(name);
+      auto file = DataFile::open(path);
+      if (file.ok() && want(*file)) return path;
+    }
+  }
+  ADD_FAILURE() << "no fixture data file has the structure this test needs";
+  return test::fixture_path("missing.ptd");
+}
+
+bool has_float_layout(const DataFile& f) {
+  for (const auto& e : f.entries()) {
+    if (e.layout && e.layout->scalar_type == 6 && !e.layout->sizes.empty()) return true;
+  }
+  return false;
+}
+
+// A float entry whose segment offset is stored (non-zero), so tests can move it.
+const ft::NamedData* first_float_entry(const PatchedFile& file) {
+  const ft::FlatTensor* root = ft::GetFlatTensor(file.data());
+  const auto* named = root->named_data();
+  for (flatbuffers::uoffset_t i = 0; i < named->size(); ++i) {
+    const ft::TensorLayout* layout = named->Get(i)->tensor_layout();
+    const ft::DataSegment* segment = root->segments()->Get(named->Get(i)->segment_index());
+    if (layout && layout->scalar_type() == executorch_flatbuffer::ScalarType::FLOAT && layout->sizes() &&
+        layout->sizes()->size() > 0 && segment->offset() > 0) {
+      return named->Get(i);
+    }
+  }
+  throw std::runtime_error("no float entry");
+}
+
+void expect_error(const PatchedFile& file, std::initializer_list<const char*> expected) {
+  const std::string path = file.write();
+  auto data = DataFile::open(path);
+  ASSERT_FALSE(data.ok()) << "a corrupt data file opened";
+  const std::string& message = data.error().message();
+  EXPECT_NE(message.find(path), std::string::npos) << "message does not name the file: " << message;
+  for (const char* text : expected) EXPECT_NE(message.find(text), std::string::npos) << message;
+}
+
+TEST(DataFileTest, LayoutsDescribeTheirSegments) {
+  auto file = DataFile::open(data_file_with(has_float_layout));
+  ASSERT_TRUE(file.ok());
+  for (const DataEntry& e : file->entries()) {
+    EXPECT_EQ(file->find(e.key), &e);
+    if (e.layout) {
+      EXPECT_LE(e.layout->nbytes, e.bytes.size) << e.key;
+    }
+    EXPECT_GE(e.bytes.data, file->file().data());
+  }
+  EXPECT_EQ(file->find("no.such.key"), nullptr);
+}
+
+TEST(DataFileMalformedTest, EmptyFileFails) {
+  PatchedFile file(data_file_with(has_float_layout));
+  file.truncate(0);
+  expect_error(file, {"empty file"});
+}
+
+TEST(DataFileMalformedTest, WrongIdentifierFails) {
+  PatchedFile file(data_file_with(has_float_layout));
+  file.set_at<uint32_t>(4, 0x31305445);  // "ET01"
+  expect_error(file, {"not a .ptd data file", "'FT01'"});
+}
+
+TEST(DataFileMalformedTest, TruncatedHeaderFails) {
+  PatchedFile file(data_file_with(has_float_layout));
+  file.truncate(30);
+  expect_error(file, {"truncated header"});
+}
+
+TEST(DataFileMalformedTest, WrongHeaderMagicFails) {
+  PatchedFile file(data_file_with(has_float_layout));
+  file.set_at<uint32_t>(8, 0x30304845);  // "EH00"
+  expect_error(file, {"header magic", "'FH01'"});
+}
+
+TEST(DataFileMalformedTest, ShortHeaderLengthFails) {
+  PatchedFile file(data_file_with(has_float_layout));
+  file.set_at<uint32_t>(12, 16);
+  expect_error(file, {"header length 16"});
+}
+
+TEST(DataFileMalformedTest, TruncatedSegmentDataFails) {
+  PatchedFile file(data_file_with(has_float_layout));
+  file.truncate(file.bytes().size() - 4);
+  expect_error(file, {"truncated: segment data"});
+}
+
+TEST(DataFileMalformedTest, FlatbufferSizePastEndOfFileFails) {
+  PatchedFile file(data_file_with(has_float_layout));
+  file.set_at<uint64_t>(24, uint64_t{1} << 62);
+  expect_error(file, {"truncated: flatbuffer"});
+}
+
+TEST(DataFileMalformedTest, SegmentPastEndOfDataFails) {
+  PatchedFile file(data_file_with(has_float_layout));
+  const ft::DataSegment* segment = ft::GetFlatTensor(file.data())->segments()->Get(0);
+  file.set_field<uint64_t>(segment, ft::DataSegment::VT_SIZE, uint64_t{1} << 40);
+  expect_error(file, {"segment 0", "lies past the end"});
+}
+
+TEST(DataFileMalformedTest, KeyWithoutSegmentFails) {
+  PatchedFile file(data_file_with(has_float_layout));
+  const ft::NamedData* entry = first_float_entry(file);
+  const uint32_t bad = 1000;
+  if (test::field_address(entry, ft::NamedData::VT_SEGMENT_INDEX)) {
+    file.set_field<uint32_t>(entry, ft::NamedData::VT_SEGMENT_INDEX, bad);
+  } else {  // segment 0 is a default the writer leaves out; use another entry
+    const auto* named = ft::GetFlatTensor(file.data())->named_data();
+    file.set_field<uint32_t>(named->Get(named->size() - 1), ft::NamedData::VT_SEGMENT_INDEX, bad);
+  }
+  expect_error(file, {"key '", "refers to segment 1000"});
+}
+
+TEST(DataFileMalformedTest, LayoutLargerThanSegmentFails) {
+  PatchedFile file(data_file_with(has_float_layout));
+  const ft::NamedData* entry = first_float_entry(file);
+  file.set(entry->tensor_layout()->sizes()->Data(), int32_t{1} << 28);
+  expect_error(file, {"layout needs", "bytes but its segment has"});
+}
+
+TEST(DataFileMalformedTest, NegativeLayoutSizeFails) {
+  PatchedFile file(data_file_with(has_float_layout));
+  file.set(first_float_entry(file)->tensor_layout()->sizes()->Data(), int32_t{-1});
+  expect_error(file, {"layout size -1", "negative"});
+}
+
+TEST(DataFileMalformedTest, UnknownLayoutDtypeFails) {
+  PatchedFile file(data_file_with(has_float_layout));
+  file.set_field<int8_t>(first_float_entry(file)->tensor_layout(), ft::TensorLayout::VT_SCALAR_TYPE, 100);
+  expect_error(file, {"unknown scalar type 100"});
+}
+
+TEST(DataFileMalformedTest, MisalignedTensorDataFails) {
+  PatchedFile file(data_file_with(has_float_layout));
+  const ft::NamedData* entry = first_float_entry(file);
+  const auto* segments = ft::GetFlatTensor(file.data())->segments();
+  const ft::DataSegment* segment = segments->Get(entry->segment_index());
+  // Shift the segment by two bytes and shrink it so it stays inside the data.
+  file.set_field<uint64_t>(segment, ft::DataSegment::VT_OFFSET, segment->offset() + 2);
+  file.set_field<uint64_t>(segment, ft::DataSegment::VT_SIZE, segment->size() - 4);
+  expect_error(file, {"not aligned"});
+}
+
+TEST(DataFileMalformedTest, RandomByteFlipsNeverCrash) {
+  const std::string path = data_file_with(has_float_layout);
+  const std::vector<uint8_t> original = test::read_bytes(path);
+  PatchedFile file(path);
+  const size_t limit = std::min<size_t>(original.size(), 1024);  // the header and flatbuffer
+  for (size_t i = 0; i < limit; ++i) {
+    file.bytes() = original;
+    file.bytes()[i] ^= 0xa5;
+    auto data = DataFile::open(file.write());
+    if (data.ok()) inspect::describe_data_file(*data);
+  }
+}
+
+}  // namespace
+}  // namespace etp::format

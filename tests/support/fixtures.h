@@ -1,0 +1,26 @@
+// Access to the real ExecuTorch fixtures in tests/fixtures and their index.json.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace etp::test {
+
+// Absolute path of a file in tests/fixtures.
+std::string fixture_path(const std::string& name);
+
+// The parsed tests/fixtures/index.json (loaded once).
+const nlohmann::json& fixture_index();
+
+// Every fixture entry of the index.
+std::vector<nlohmann::json> all_fixtures();
+
+// The first fixture entry with this model and backend; fails the test if none exists.
+nlohmann::json find_fixture(const std::string& model, const std::string& backend);
+
+// Reads a whole file; empty on failure.
+std::vector<uint8_t> read_bytes(const std::string& path);
+
+}  // namespace etp::test
