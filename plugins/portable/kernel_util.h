@@ -1,0 +1,199 @@
+// Shared helpers for the portable kernels: argument access with checks, dtype dispatch,
+// strided element addressing (any dim order) and broadcasting. Header-only, plugin-private.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "etp_plugin.h"
+#include "etp_plugin.hpp"
+
+namespace etp_portable {
+
+using etp_sdk::fail;
+
+// Everything a kernel needs to report errors well: its operator name and the host.
+struct Ctx {
+  const etp_host_api* host;
+  const char* op;
+  etp_value* const* args;
+  uint32_t num_args;
+};
+
+// Checks the argument count (schema arguments + 1 return slot) and logs a clear error.
+inline etp_status expect_args(const Ctx& c, uint32_t expected) {
+  if (c.num_args != expected) {
+    return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: expected %u arguments (with the return slot), got %u", c.op,
+                expected, c.num_args);
+  }
+  return ETP_OK;
+}
+
+// Typed argument access; each returns false (after logging) on a tag mismatch.
+inline bool tensor_arg(const Ctx& c, uint32_t i, etp_tensor** out) {
+  if (c.args[i]->tag != ETP_VALUE_TENSOR || c.args[i]->u.tensor == nullptr) {
+    fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: argument %u must be a tensor (tag %d)", c.op, i, c.args[i]->tag);
+    return false;
+  }
+  *out = c.args[i]->u.tensor;
+  return true;
+}
+// An optional tensor: None gives *out = nullptr.
+inline bool optional_tensor_arg(const Ctx& c, uint32_t i, etp_tensor** out) {
+  if (c.args[i]->tag == ETP_VALUE_NONE) {
+    *out = nullptr;
+    return true;
+  }
+  return tensor_arg(c, i, out);
+}
+inline bool int_arg(const Ctx& c, uint32_t i, int64_t* out) {
+  if (c.args[i]->tag != ETP_VALUE_INT) {
+    fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: argument %u must be an int (tag %d)", c.op, i, c.args[i]->tag);
+    return false;
+  }
+  *out = c.args[i]->u.i;
+  return true;
+}
+inline bool bool_arg(const Ctx& c, uint32_t i, bool* out) {
+  if (c.args[i]->tag != ETP_VALUE_BOOL) {
+    fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: argument %u must be a bool (tag %d)", c.op, i, c.args[i]->tag);
+    return false;
+  }
+  *out = c.args[i]->u.b;
+  return true;
+}
+// A Scalar argument (int, double or bool) read as double.
+inline bool scalar_arg(const Ctx& c, uint32_t i, double* out) {
+  const etp_value* v = c.args[i];
+  switch (v->tag) {
+    case ETP_VALUE_INT: *out = static_cast<double>(v->u.i); return true;
+    case ETP_VALUE_DOUBLE: *out = v->u.d; return true;
+    case ETP_VALUE_BOOL: *out = v->u.b ? 1.0 : 0.0; return true;
+    default:
+      fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: argument %u must be a scalar (tag %d)", c.op, i, v->tag);
+      return false;
+  }
+}
+inline bool int_list_arg(const Ctx& c, uint32_t i, const int64_t** items, uint64_t* count) {
+  if (c.args[i]->tag != ETP_VALUE_INT_LIST) {
+    fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: argument %u must be an int list (tag %d)", c.op, i, c.args[i]->tag);
+    return false;
+  }
+  *items = c.args[i]->u.int_list.items;
+  *count = c.args[i]->u.int_list.count;
+  return true;
+}
+
+// Normalises a possibly negative dim against `rank`; false (logged) when out of range.
+inline bool normalize_dim(const Ctx& c, int64_t dim, int64_t rank, int64_t* out) {
+  const int64_t r = rank == 0 ? 1 : rank;  // a scalar accepts dim 0 and -1
+  if (dim < -r || dim >= r) {
+    fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: dim %lld is out of range for rank %lld", c.op,
+         static_cast<long long>(dim), static_cast<long long>(rank));
+    return false;
+  }
+  *out = dim < 0 ? dim + r : dim;
+  return true;
+}
+
+// Calls f(T{}) with T the C++ type of `dtype`, for the dtypes portable kernels compute in.
+// Returns ETP_ERR_DTYPE (logged, naming the operator) for anything else.
+template <typename F>
+etp_status dispatch_all(const Ctx& c, int32_t dtype, F&& f) {
+  switch (dtype) {
+    case ETP_DTYPE_FLOAT32: return f(float{});
+    case ETP_DTYPE_FLOAT64: return f(double{});
+    case ETP_DTYPE_INT64: return f(int64_t{});
+    case ETP_DTYPE_INT32: return f(int32_t{});
+    case ETP_DTYPE_INT16: return f(int16_t{});
+    case ETP_DTYPE_INT8: return f(int8_t{});
+    case ETP_DTYPE_UINT8: return f(uint8_t{});
+    case ETP_DTYPE_BOOL: return f(bool{});
+    default:
+      return fail(c.host, ETP_ERR_DTYPE, "%s: dtype %s is not supported", c.op, etp_sdk::dtype_name(dtype));
+  }
+}
+// Floating-point dtypes only.
+template <typename F>
+etp_status dispatch_float(const Ctx& c, int32_t dtype, F&& f) {
+  switch (dtype) {
+    case ETP_DTYPE_FLOAT32: return f(float{});
+    case ETP_DTYPE_FLOAT64: return f(double{});
+    default:
+      return fail(c.host, ETP_ERR_DTYPE, "%s: dtype %s is not supported (expected float32 or float64)", c.op,
+                  etp_sdk::dtype_name(dtype));
+  }
+}
+
+// Reads element `i` (a storage offset in elements) of a tensor of any dtype as double.
+inline double load_as_double(const etp_tensor& t, int64_t i) {
+  const void* p = t.data;
+  switch (t.dtype) {
+    case ETP_DTYPE_FLOAT32: return static_cast<const float*>(p)[i];
+    case ETP_DTYPE_FLOAT64: return static_cast<const double*>(p)[i];
+    case ETP_DTYPE_INT64: return static_cast<double>(static_cast<const int64_t*>(p)[i]);
+    case ETP_DTYPE_INT32: return static_cast<const int32_t*>(p)[i];
+    case ETP_DTYPE_INT16: return static_cast<const int16_t*>(p)[i];
+    case ETP_DTYPE_INT8: return static_cast<const int8_t*>(p)[i];
+    case ETP_DTYPE_UINT8: return static_cast<const uint8_t*>(p)[i];
+    case ETP_DTYPE_BOOL: return static_cast<const bool*>(p)[i] ? 1.0 : 0.0;
+    default: return 0.0;
+  }
+}
+
+// Iterates the logical (row-major) index space of `sizes` and yields the storage offset of
+// each element in up to three tensors given their strides; a stride of 0 broadcasts.
+// `fn(out_offset, a_offset, b_offset)` is called numel times.
+template <typename F>
+void for_each_strided(int32_t rank, const int64_t* sizes, const int64_t* s0, const int64_t* s1, const int64_t* s2,
+                      F&& fn) {
+  int64_t numel = 1;
+  for (int32_t d = 0; d < rank; ++d) numel *= sizes[d];
+  if (numel == 0) return;
+  int64_t index[ETP_MAX_RANK] = {0};
+  int64_t o0 = 0, o1 = 0, o2 = 0;
+  for (int64_t n = 0; n < numel; ++n) {
+    fn(o0, o1, o2);
+    for (int32_t d = rank - 1; d >= 0; --d) {
+      if (++index[d] < sizes[d]) {
+        o0 += s0 ? s0[d] : 0;
+        o1 += s1 ? s1[d] : 0;
+        o2 += s2 ? s2[d] : 0;
+        break;
+      }
+      o0 -= s0 ? s0[d] * (sizes[d] - 1) : 0;
+      o1 -= s1 ? s1[d] * (sizes[d] - 1) : 0;
+      o2 -= s2 ? s2[d] * (sizes[d] - 1) : 0;
+      index[d] = 0;
+    }
+  }
+}
+
+// Strides of `t` aligned to an output of rank `out_rank` under broadcasting (leading dims
+// added, size-1 dims given stride 0). Writes out_rank entries to `out`.
+inline void broadcast_strides(const etp_tensor& t, int32_t out_rank, int64_t* out) {
+  const int32_t lead = out_rank - t.rank;
+  for (int32_t d = 0; d < out_rank; ++d) {
+    const int32_t td = d - lead;
+    out[d] = (td < 0 || t.sizes[td] == 1) ? 0 : t.strides[td];
+  }
+}
+
+// Broadcast shape of a and b; false (logged) when they do not broadcast.
+inline bool broadcast_shape(const Ctx& c, const etp_tensor& a, const etp_tensor& b, int32_t* rank, int64_t* sizes) {
+  *rank = a.rank > b.rank ? a.rank : b.rank;
+  for (int32_t d = 0; d < *rank; ++d) {
+    const int32_t da = d - (*rank - a.rank), db = d - (*rank - b.rank);
+    const int64_t sa = da < 0 ? 1 : a.sizes[da], sb = db < 0 ? 1 : b.sizes[db];
+    if (sa != sb && sa != 1 && sb != 1) {
+      fail(c.host, ETP_ERR_SHAPE, "%s: shapes do not broadcast: size %lld vs %lld at dim %d", c.op,
+           static_cast<long long>(sa), static_cast<long long>(sb), d);
+      return false;
+    }
+    sizes[d] = sa == 1 ? sb : sa;
+  }
+  return true;
+}
+
+}  // namespace etp_portable

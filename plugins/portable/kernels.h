@@ -1,0 +1,38 @@
+// How portable kernels are declared and grouped. Each op family lives in its own .cpp and
+// exposes one table; plugin.cpp searches the tables. No static registration.
+#pragma once
+
+#include "kernel_util.h"
+
+namespace etp_portable {
+
+struct KernelFamily {
+  const etp_sdk::KernelEntry* entries;
+  uint32_t count;
+};
+
+// Defines the ABI entry point `ident` for operator `op_name` and opens the body of
+// `ident##_impl(const Ctx& c)`. The wrapper builds the Ctx and keeps exceptions inside.
+#define ETP_PORTABLE_KERNEL(ident, op_name)                                                             \
+  static constexpr const char ident##_name[] = op_name;                                                 \
+  static etp_status ident##_impl(const ::etp_portable::Ctx& c);                                         \
+  static etp_status ident(void*, const etp_host_api* host, etp_value* const* args, uint32_t n) noexcept { \
+    const ::etp_portable::Ctx c{host, ident##_name, args, n};                                           \
+    return ::etp_sdk::guarded(host, ident##_name, [&] { return ident##_impl(c); });                  \
+  }                                                                                                     \
+  static etp_status ident##_impl(const ::etp_portable::Ctx& c)
+
+// A table entry for a kernel defined with ETP_PORTABLE_KERNEL.
+#define ETP_ENTRY(ident) {ident##_name, ident}
+
+// Defines `KernelFamily name()` over a static array of ETP_ENTRY items.
+#define ETP_KERNEL_FAMILY(name, ...)                                                     \
+  KernelFamily name() {                                                                  \
+    static const etp_sdk::KernelEntry entries[] = {__VA_ARGS__};                      \
+    return {entries, static_cast<uint32_t>(sizeof(entries) / sizeof(entries[0]))};       \
+  }
+
+// The families; add one line here and one in plugin.cpp per new family file.
+KernelFamily elementwise_kernels();
+
+}  // namespace etp_portable

@@ -1,0 +1,73 @@
+// ABI glue of the portable kernels plugin: the query symbol and the plugin table.
+#include "etp_plugin.h"
+#include "etp_plugin.hpp"
+#include "kernels.h"
+
+namespace etp_portable {
+namespace {
+
+const etp_host_api* g_host = nullptr;  // set by etp_plugin_query; used for messages
+
+const KernelFamily* families(uint32_t* count) {
+  static const KernelFamily all[] = {
+      elementwise_kernels(),
+  };
+  *count = sizeof(all) / sizeof(all[0]);
+  return all;
+}
+
+etp_status resolve_kernel(void*, const char* op_name, etp_kernel* out) {
+  uint32_t count = 0;
+  const KernelFamily* all = families(&count);
+  for (uint32_t f = 0; f < count; ++f) {
+    if (etp_sdk::KernelTable(all[f].entries, all[f].count).resolve(op_name, out) == ETP_OK) return ETP_OK;
+  }
+  return ETP_ERR_NOT_FOUND;
+}
+
+uint32_t num_kernels(void*) {
+  uint32_t count = 0, total = 0;
+  const KernelFamily* all = families(&count);
+  for (uint32_t f = 0; f < count; ++f) total += all[f].count;
+  return total;
+}
+
+const char* kernel_name(void*, uint32_t index) {
+  uint32_t count = 0;
+  const KernelFamily* all = families(&count);
+  for (uint32_t f = 0; f < count; ++f) {
+    if (index < all[f].count) return all[f].entries[index].name;
+    index -= all[f].count;
+  }
+  return nullptr;
+}
+
+etp_status init(void*, const etp_option* options, uint32_t num_options) {
+  // The portable plugin has no options; naming one is a manifest mistake worth reporting.
+  if (num_options == 0) return ETP_OK;
+  return etp_sdk::fail(g_host, ETP_ERR_INVALID_ARGUMENT, "portable: unknown option '%s' (this plugin has none)",
+                          options[0].key);
+}
+
+const etp_plugin kPlugin = {
+    ETP_ABI_HEADER(etp_plugin),
+    /*name=*/"portable",
+    /*version=*/"0.1.0",
+    /*self=*/nullptr,
+    init,
+    /*shutdown=*/nullptr,
+    resolve_kernel,
+    num_kernels,
+    kernel_name,
+    /*num_backends=*/0,
+    /*backends=*/nullptr,
+};
+
+}  // namespace
+}  // namespace etp_portable
+
+ETP_PLUGIN_EXPORT const etp_plugin* etp_plugin_query(const etp_host_api* host) {
+  if (host == nullptr || host->header.major != ETP_ABI_MAJOR) return nullptr;
+  etp_portable::g_host = host;
+  return &etp_portable::kPlugin;
+}
