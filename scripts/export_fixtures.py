@@ -415,7 +415,8 @@ class FixtureSet:
         self.written[name] = data
 
     def _save_npy(self, name: str, arr: np.ndarray) -> None:
-        arr = np.ascontiguousarray(arr)
+        # np.ascontiguousarray would turn 0-d arrays into shape (1,); keep the real shape.
+        arr = np.array(arr, order="C", copy=True)
         with open(self.out / name, "wb") as f:
             np.save(f, arr, allow_pickle=False)
 

@@ -5,5 +5,6 @@
 namespace etp::cli {
 
 int run_inspect(int argc, char** argv);
+int run_run(int argc, char** argv);
 
 }  // namespace etp::cli

@@ -12,6 +12,7 @@ constexpr const char* kUsage =
     "\n"
     "commands:\n"
     "  inspect FILE...   describe .pte programs and .ptd data files\n"
+    "  run MANIFEST      run the models of a bundle through their plugins\n"
     "\n"
     "Run 'etp <command> --help' for a command's options.\n";
 
@@ -28,6 +29,7 @@ int main(int argc, char** argv) {
   }
   const std::string command = argv[1];
   if (command == "inspect") return etp::cli::run_inspect(argc - 2, argv + 2);
+  if (command == "run") return etp::cli::run_run(argc - 2, argv + 2);
   std::fprintf(stderr, "etp: unknown command '%s'\n%s", command.c_str(), kUsage);
   return 2;
 }

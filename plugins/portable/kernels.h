@@ -34,5 +34,17 @@ struct KernelFamily {
 
 // The families; add one line here and one in plugin.cpp per new family file.
 KernelFamily elementwise_kernels();
+KernelFamily unary_kernels();
+KernelFamily activation_kernels();
+KernelFamily compare_kernels();
+KernelFamily reduction_kernels();
+KernelFamily creation_kernels();
+KernelFamily copy_kernels();
+KernelFamily shape_kernels();
+KernelFamily linalg_kernels();
+KernelFamily index_kernels();
+KernelFamily norm_kernels();
+KernelFamily conv_kernels();
+KernelFamily pool_kernels();
 
 }  // namespace etp_portable

@@ -11,6 +11,18 @@ const etp_host_api* g_host = nullptr;  // set by etp_plugin_query; used for mess
 const KernelFamily* families(uint32_t* count) {
   static const KernelFamily all[] = {
       elementwise_kernels(),
+      unary_kernels(),
+      activation_kernels(),
+      compare_kernels(),
+      reduction_kernels(),
+      creation_kernels(),
+      copy_kernels(),
+      shape_kernels(),
+      linalg_kernels(),
+      index_kernels(),
+      norm_kernels(),
+      conv_kernels(),
+      pool_kernels(),
   };
   *count = sizeof(all) / sizeof(all[0]);
   return all;

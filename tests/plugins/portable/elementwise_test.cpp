@@ -1,6 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
 #include "plugins/portable/kernel_harness.h"
+#include "plugins/portable/op_call.h"
 
 namespace etp::test {
 namespace {
@@ -43,6 +47,191 @@ TEST(AddKernelTest, EmptyTensorsGiveEmptyOutput) {
             vo = TestValue::tensor(out);
   ASSERT_EQ(h.run("aten::add.out", {&va, &vb, &alpha, &vo, &vo}), ETP_OK) << h.last_error();
   EXPECT_EQ(out.sizes(), (std::vector<int64_t>{0, 3}));
+}
+
+
+constexpr float kNan = std::numeric_limits<float>::quiet_NaN();
+
+TEST(BinaryKernelTest, ScalarVariantsPromoteIntTensorsWithFloatScalarsToFloat) {
+  KernelHarness h;
+  auto a = TestTensor::of<int32_t>(ETP_DTYPE_INT32, {3}, {1, 2, 3});
+  TestTensor out(ETP_DTYPE_FLOAT32, {3});
+  ASSERT_EQ(call(h, "aten::add.Scalar_out", {V::tensor(a), V::real(0.5), V::integer(2), V::tensor(out)}), ETP_OK)
+      << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{2, 3, 4}));  // 1 + 2 * 0.5
+  ASSERT_EQ(call(h, "aten::sub.Scalar_out", {V::tensor(a), V::real(0.5), V::integer(1), V::tensor(out)}), ETP_OK);
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{0.5f, 1.5f, 2.5f}));
+  ASSERT_EQ(call(h, "aten::rsub.Scalar_out", {V::tensor(a), V::integer(10), V::integer(2), V::tensor(out)}), ETP_OK);
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{8, 6, 4}));  // 10 - 2 * a
+  ASSERT_EQ(call(h, "aten::mul.Scalar_out", {V::tensor(a), V::real(1.5), V::tensor(out)}), ETP_OK);
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{1.5f, 3, 4.5f}));
+}
+
+TEST(BinaryKernelTest, IntResultIntoIntOutputButFloatResultIntoIntOutputIsADtypeError) {
+  KernelHarness h;
+  auto a = TestTensor::of<int32_t>(ETP_DTYPE_INT32, {2}, {7, -7});
+  TestTensor out(ETP_DTYPE_INT32, {2});
+  ASSERT_EQ(call(h, "aten::mul.Scalar_out", {V::tensor(a), V::integer(3), V::tensor(out)}), ETP_OK);
+  EXPECT_EQ(out.logical<int32_t>(), (std::vector<int32_t>{21, -21}));
+  EXPECT_EQ(call(h, "aten::mul.Scalar_out", {V::tensor(a), V::real(0.5), V::tensor(out)}), ETP_ERR_DTYPE);
+  EXPECT_TRUE(names(h, "aten::mul.Scalar_out")) << h.last_error();
+  EXPECT_EQ(call(h, "aten::add.out", {V::tensor(a), V::tensor(a), V::real(0.5), V::tensor(out)}), ETP_ERR_DTYPE)
+      << "a float alpha with int tensors";
+}
+
+TEST(BinaryKernelTest, MixedIntegerTypesPromoteLikePyTorch) {
+  KernelHarness h;
+  auto a = TestTensor::of<uint8_t>(ETP_DTYPE_UINT8, {2}, {200, 1});
+  auto b = TestTensor::of<int8_t>(ETP_DTYPE_INT8, {2}, {100, -2});
+  TestTensor out(ETP_DTYPE_INT16, {2}), narrow(ETP_DTYPE_INT8, {2});
+  ASSERT_EQ(call(h, "aten::add.out", {V::tensor(a), V::tensor(b), V::integer(1), V::tensor(out)}), ETP_OK);
+  EXPECT_EQ(out.logical<int16_t>(), (std::vector<int16_t>{300, -1}));  // uint8 + int8 -> int16
+  EXPECT_EQ(call(h, "aten::add.out", {V::tensor(a), V::tensor(b), V::integer(1), V::tensor(narrow)}), ETP_OK)
+      << "int16 may be cast to int8 (same category)";
+}
+
+TEST(BinaryKernelTest, SubtractingBoolsIsADtypeError) {
+  KernelHarness h;
+  auto a = TestTensor::of<uint8_t>(ETP_DTYPE_BOOL, {1}, {1});
+  TestTensor out(ETP_DTYPE_BOOL, {1});
+  EXPECT_EQ(call(h, "aten::sub.out", {V::tensor(a), V::tensor(a), V::integer(1), V::tensor(out)}), ETP_ERR_DTYPE);
+  EXPECT_TRUE(names(h, "aten::sub.out"));
+}
+
+TEST(BinaryKernelTest, DivisionOfIntegersIsTrueDivisionInFloat) {
+  KernelHarness h;
+  auto a = TestTensor::of<int64_t>(ETP_DTYPE_INT64, {3}, {7, -7, 1});
+  auto b = TestTensor::of<int64_t>(ETP_DTYPE_INT64, {3}, {2, 2, 0});
+  TestTensor out(ETP_DTYPE_FLOAT32, {3}), int_out(ETP_DTYPE_INT64, {3});
+  ASSERT_EQ(call(h, "aten::div.out", {V::tensor(a), V::tensor(b), V::tensor(out)}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{3.5f, -3.5f, std::numeric_limits<float>::infinity()}));
+  EXPECT_EQ(call(h, "aten::div.out", {V::tensor(a), V::tensor(b), V::tensor(int_out)}), ETP_ERR_DTYPE);
+  ASSERT_EQ(call(h, "aten::div.Scalar_out", {V::tensor(a), V::integer(4), V::tensor(out)}), ETP_OK);
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{1.75f, -1.75f, 0.25f}));
+}
+
+TEST(BinaryKernelTest, DivRoundingModesTruncAndFloorOnIntsAndFloats) {
+  KernelHarness h;
+  auto a = TestTensor::of<int32_t>(ETP_DTYPE_INT32, {4}, {7, -7, 7, -7});
+  auto b = TestTensor::of<int32_t>(ETP_DTYPE_INT32, {4}, {2, 2, -2, -2});
+  TestTensor out(ETP_DTYPE_INT32, {4});
+  V trunc, floor;
+  trunc.value.tag = floor.value.tag = ETP_VALUE_STRING;
+  trunc.value.u.string = {"trunc", 5};
+  floor.value.u.string = {"floor", 5};
+  ASSERT_EQ(call(h, "aten::div.out_mode", {V::tensor(a), V::tensor(b), trunc, V::tensor(out)}), ETP_OK)
+      << h.last_error();
+  EXPECT_EQ(out.logical<int32_t>(), (std::vector<int32_t>{3, -3, -3, 3}));
+  ASSERT_EQ(call(h, "aten::div.out_mode", {V::tensor(a), V::tensor(b), floor, V::tensor(out)}), ETP_OK);
+  EXPECT_EQ(out.logical<int32_t>(), (std::vector<int32_t>{3, -4, -4, 3}));
+  ASSERT_EQ(call(h, "aten::floor_divide.out", {V::tensor(a), V::tensor(b), V::tensor(out)}), ETP_OK);
+  EXPECT_EQ(out.logical<int32_t>(), (std::vector<int32_t>{3, -4, -4, 3}));
+
+  auto fa = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2}, {-7.5f, 7.5f});
+  auto fb = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1}, {2});
+  TestTensor fout(ETP_DTYPE_FLOAT32, {2});
+  ASSERT_EQ(call(h, "aten::div.out_mode", {V::tensor(fa), V::tensor(fb), floor, V::tensor(fout)}), ETP_OK);
+  EXPECT_EQ(fout.logical<float>(), (std::vector<float>{-4, 3}));
+  ASSERT_EQ(call(h, "aten::div.out_mode", {V::tensor(fa), V::tensor(fb), V::none(), V::tensor(fout)}), ETP_OK);
+  EXPECT_EQ(fout.logical<float>(), (std::vector<float>{-3.75f, 3.75f}));
+}
+
+TEST(BinaryKernelTest, IntegerDivisionByZeroIsAnError) {
+  KernelHarness h;
+  auto a = TestTensor::of<int32_t>(ETP_DTYPE_INT32, {2}, {1, 2});
+  auto zero = TestTensor::of<int32_t>(ETP_DTYPE_INT32, {1}, {0});
+  TestTensor out(ETP_DTYPE_INT32, {2});
+  EXPECT_EQ(call(h, "aten::floor_divide.out", {V::tensor(a), V::tensor(zero), V::tensor(out)}),
+            ETP_ERR_INVALID_ARGUMENT);
+  EXPECT_TRUE(names(h, "aten::floor_divide.out"));
+  EXPECT_EQ(call(h, "aten::remainder.Scalar_out", {V::tensor(a), V::integer(0), V::tensor(out)}),
+            ETP_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(call(h, "aten::fmod.Tensor_out", {V::tensor(a), V::tensor(zero), V::tensor(out)}),
+            ETP_ERR_INVALID_ARGUMENT);
+}
+
+TEST(BinaryKernelTest, RemainderFollowsTheDivisorSignAndFmodTheDividend) {
+  KernelHarness h;
+  auto a = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {4}, {5, -5, 5, -5});
+  auto b = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {4}, {3, 3, -3, -3});
+  TestTensor out(ETP_DTYPE_FLOAT32, {4});
+  ASSERT_EQ(call(h, "aten::remainder.Tensor_out", {V::tensor(a), V::tensor(b), V::tensor(out)}), ETP_OK);
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{2, 1, -1, -2}));
+  ASSERT_EQ(call(h, "aten::fmod.Tensor_out", {V::tensor(a), V::tensor(b), V::tensor(out)}), ETP_OK);
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{2, -2, 2, -2}));
+  auto ia = TestTensor::of<int64_t>(ETP_DTYPE_INT64, {2}, {-5, 5});
+  TestTensor iout(ETP_DTYPE_INT64, {2});
+  ASSERT_EQ(call(h, "aten::remainder.Scalar_out", {V::tensor(ia), V::integer(3), V::tensor(iout)}), ETP_OK);
+  EXPECT_EQ(iout.logical<int64_t>(), (std::vector<int64_t>{1, 2}));
+}
+
+TEST(BinaryKernelTest, PowIsExactForIntsAndRejectsNegativeIntegerExponents) {
+  KernelHarness h;
+  auto a = TestTensor::of<int64_t>(ETP_DTYPE_INT64, {3}, {3, -2, 10});
+  TestTensor out(ETP_DTYPE_INT64, {3});
+  ASSERT_EQ(call(h, "aten::pow.Tensor_Scalar_out", {V::tensor(a), V::integer(3), V::tensor(out)}), ETP_OK);
+  EXPECT_EQ(out.logical<int64_t>(), (std::vector<int64_t>{27, -8, 1000}));
+  EXPECT_EQ(call(h, "aten::pow.Tensor_Scalar_out", {V::tensor(a), V::integer(-1), V::tensor(out)}),
+            ETP_ERR_INVALID_ARGUMENT);
+  auto f = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2, 1}, {4, 9});
+  auto e = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2}, {0.5f, 2});
+  TestTensor fout(ETP_DTYPE_FLOAT32, {2, 2});
+  ASSERT_EQ(call(h, "aten::pow.Tensor_Tensor_out", {V::tensor(f), V::tensor(e), V::tensor(fout)}), ETP_OK);
+  EXPECT_EQ(fout.logical<float>(), (std::vector<float>{2, 16, 3, 81}));
+}
+
+TEST(BinaryKernelTest, MaximumAndMinimumPropagateNanAndBroadcast) {
+  KernelHarness h;
+  auto a = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2, 2}, {1, kNan, 5, -1});
+  auto b = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2}, {2, 0});
+  TestTensor out(ETP_DTYPE_FLOAT32, {2, 2});
+  ASSERT_EQ(call(h, "aten::maximum.out", {V::tensor(a), V::tensor(b), V::tensor(out)}), ETP_OK);
+  expect_near(out.logical<float>(), {2, NAN, 5, 0});
+  ASSERT_EQ(call(h, "aten::minimum.out", {V::tensor(a), V::tensor(b), V::tensor(out)}), ETP_OK);
+  expect_near(out.logical<float>(), {1, NAN, 2, -1});
+}
+
+TEST(BinaryKernelTest, BitwiseOpsTakeIntsAndBoolsButNotFloats) {
+  KernelHarness h;
+  auto a = TestTensor::of<int32_t>(ETP_DTYPE_INT32, {2}, {12, 5});
+  auto b = TestTensor::of<int32_t>(ETP_DTYPE_INT32, {2}, {10, 3});
+  TestTensor out(ETP_DTYPE_INT32, {2});
+  ASSERT_EQ(call(h, "aten::bitwise_and.Tensor_out", {V::tensor(a), V::tensor(b), V::tensor(out)}), ETP_OK);
+  EXPECT_EQ(out.logical<int32_t>(), (std::vector<int32_t>{8, 1}));
+  ASSERT_EQ(call(h, "aten::bitwise_or.Tensor_out", {V::tensor(a), V::tensor(b), V::tensor(out)}), ETP_OK);
+  EXPECT_EQ(out.logical<int32_t>(), (std::vector<int32_t>{14, 7}));
+  auto f = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2}, {1, 2});
+  TestTensor fout(ETP_DTYPE_FLOAT32, {2});
+  EXPECT_EQ(call(h, "aten::bitwise_and.Tensor_out", {V::tensor(f), V::tensor(f), V::tensor(fout)}), ETP_ERR_DTYPE);
+  EXPECT_TRUE(names(h, "aten::bitwise_and.Tensor_out") && names(h, "float32")) << h.last_error();
+}
+
+TEST(BinaryKernelTest, LogicalOpsReadTruthValuesOfAnyDtype) {
+  KernelHarness h;
+  auto a = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {4}, {0, 0.5f, 0, -2});
+  auto b = TestTensor::of<int32_t>(ETP_DTYPE_INT32, {4}, {0, 0, 3, 1});
+  TestTensor out(ETP_DTYPE_BOOL, {4});
+  ASSERT_EQ(call(h, "aten::logical_and.out", {V::tensor(a), V::tensor(b), V::tensor(out)}), ETP_OK);
+  EXPECT_EQ(out.logical<uint8_t>(), (std::vector<uint8_t>{0, 0, 0, 1}));
+  ASSERT_EQ(call(h, "aten::logical_or.out", {V::tensor(a), V::tensor(b), V::tensor(out)}), ETP_OK);
+  EXPECT_EQ(out.logical<uint8_t>(), (std::vector<uint8_t>{0, 1, 1, 1}));
+}
+
+TEST(BinaryKernelTest, ChannelsLastInputAndOutputWithBroadcastAndConversion) {
+  KernelHarness h;
+  // [1, 2, 2, 2] channels-last times a per-channel [2, 1, 1] int tensor, into channels-last.
+  auto a = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1, 2, 2, 2}, {1, 2, 3, 4, 5, 6, 7, 8}, {0, 2, 3, 1});
+  auto b = TestTensor::of<int32_t>(ETP_DTYPE_INT32, {2, 1, 1}, {10, -1});
+  TestTensor out(ETP_DTYPE_FLOAT32, {1, 2, 2, 2}, {0, 2, 3, 1});
+  ASSERT_EQ(call(h, "aten::mul.out", {V::tensor(a), V::tensor(b), V::tensor(out)}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{10, 20, 30, 40, -5, -6, -7, -8}));
+}
+
+TEST(BinaryKernelTest, UnsupportedDtypeIsNamedInTheError) {
+  KernelHarness h;
+  TestTensor a(ETP_DTYPE_FLOAT16, {2}), out(ETP_DTYPE_FLOAT16, {2});
+  EXPECT_EQ(call(h, "aten::mul.out", {V::tensor(a), V::tensor(a), V::tensor(out)}), ETP_ERR_DTYPE);
+  EXPECT_TRUE(names(h, "aten::mul.out") && names(h, "float16")) << h.last_error();
 }
 
 }  // namespace

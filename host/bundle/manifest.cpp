@@ -1,0 +1,224 @@
+#include "bundle/manifest.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <set>
+
+namespace etp::bundle {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A parse failure carrying its position; converted to Error at the top.
+struct ManifestError {
+  Mark mark;
+  std::string message;
+};
+
+Mark mark_of(const YAML::Node& node) {
+  const YAML::Mark m = node.Mark();
+  return m.is_null() ? Mark{} : Mark{m.line + 1, m.column + 1};
+}
+
+[[noreturn]] void fail(const YAML::Node& node, const std::string& message) { throw ManifestError{mark_of(node), message}; }
+
+// Checks that `node` is a mapping with only `allowed` keys, each at most once.
+void check_keys(const YAML::Node& node, const std::string& what, std::initializer_list<const char*> allowed) {
+  if (!node.IsMap()) fail(node, what + " must be a mapping");
+  std::set<std::string> seen;
+  for (const auto& item : node) {
+    const std::string key = item.first.as<std::string>();
+    bool known = false;
+    for (const char* a : allowed) known = known || key == a;
+    if (!known) {
+      std::string list;
+      for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+      fail(item.first, "unknown key '" + key + "' in " + what + " (expected one of: " + list + ")");
+    }
+    if (!seen.insert(key).second) fail(item.first, "duplicate key '" + key + "' in " + what);
+  }
+}
+
+// Checks that the names of a mapping's entries are unique (yaml-cpp keeps the first silently).
+void check_unique_names(const YAML::Node& node, const std::string& what) {
+  if (!node.IsMap()) fail(node, what + " must be a mapping of names");
+  std::set<std::string> seen;
+  for (const auto& item : node) {
+    if (!seen.insert(item.first.as<std::string>()).second) {
+      fail(item.first, "duplicate " + what + " name '" + item.first.as<std::string>() + "'");
+    }
+  }
+}
+
+std::string scalar(const YAML::Node& node, const std::string& what) {
+  if (!node.IsScalar()) fail(node, what + " must be a string");
+  return node.as<std::string>();
+}
+
+double number(const YAML::Node& node, const std::string& what) {
+  double value = 0;
+  if (!node.IsScalar() || !YAML::convert<double>::decode(node, value)) fail(node, what + " must be a number");
+  return value;
+}
+
+std::vector<std::string> string_list(const YAML::Node& node, const std::string& what) {
+  if (!node.IsSequence()) fail(node, what + " must be a list");
+  std::vector<std::string> out;
+  for (const auto& item : node) out.push_back(scalar(item, what + " entry"));
+  return out;
+}
+
+std::string existing_file(const YAML::Node& node, const std::string& folder, const std::string& what) {
+  const std::string written = scalar(node, what);
+  const fs::path path = fs::path(written).is_absolute() ? fs::path(written) : fs::path(folder) / written;
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) fail(node, what + " '" + written + "' does not exist (" + path.string() + ")");
+  return path.lexically_normal().string();
+}
+
+PluginSpec parse_plugin(const std::string& name, const YAML::Node& node) {
+  check_keys(node, "plugin '" + name + "'", {"library", "options"});
+  if (!node["library"]) fail(node, "plugin '" + name + "' needs a 'library'");
+  PluginSpec spec{name, scalar(node["library"], "library"), {}, mark_of(node)};
+  if (node["options"]) {
+    check_unique_names(node["options"], "option");
+    for (const auto& option : node["options"]) {
+      spec.options.emplace_back(option.first.as<std::string>(), scalar(option.second, "option value"));
+    }
+  }
+  return spec;
+}
+
+DataSpec parse_data(const std::string& name, const YAML::Node& node, const std::string& folder) {
+  check_keys(node, "data '" + name + "'", {"file", "sha256", "weight_cache"});
+  if (!node["file"]) fail(node, "data '" + name + "' needs a 'file'");
+  DataSpec spec{name, existing_file(node["file"], folder, "data file"), "", "", mark_of(node)};
+  if (node["sha256"]) {
+    spec.sha256 = scalar(node["sha256"], "sha256");
+    bool hex = spec.sha256.size() == 64;
+    for (char c : spec.sha256) hex = hex && std::isxdigit(static_cast<unsigned char>(c));
+    if (!hex) fail(node["sha256"], "sha256 must be 64 hexadecimal digits");
+    for (char& c : spec.sha256) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  if (node["weight_cache"]) spec.weight_cache = scalar(node["weight_cache"], "weight_cache");
+  return spec;
+}
+
+RunSpec parse_run(const YAML::Node& node, const std::string& folder, const std::string& model) {
+  check_keys(node, "a run of model '" + model + "'", {"method", "inputs", "expected"});
+  RunSpec run;
+  run.mark = mark_of(node);
+  if (node["method"]) run.method = scalar(node["method"], "method");
+  if (node["inputs"]) {
+    if (!node["inputs"].IsSequence()) fail(node["inputs"], "inputs must be a list of .npy files");
+    for (const auto& item : node["inputs"]) run.inputs.push_back(existing_file(item, folder, "input"));
+  }
+  if (node["expected"]) {
+    if (!node["expected"].IsSequence()) fail(node["expected"], "expected must be a list of .npy files");
+    for (const auto& item : node["expected"]) run.expected.push_back(existing_file(item, folder, "expected output"));
+  }
+  return run;
+}
+
+ModelSpec parse_model(const std::string& name, const YAML::Node& node, const std::string& folder) {
+  check_keys(node, "model '" + name + "'", {"program", "data", "method", "rtol", "atol", "runs"});
+  if (!node["program"]) fail(node, "model '" + name + "' needs a 'program'");
+  ModelSpec spec;
+  spec.name = name;
+  spec.mark = mark_of(node);
+  spec.program = existing_file(node["program"], folder, "program");
+  if (node["data"]) spec.data = string_list(node["data"], "data");
+  if (node["method"]) spec.method = scalar(node["method"], "method");
+  if (node["rtol"]) spec.rtol = number(node["rtol"], "rtol");
+  if (node["atol"]) spec.atol = number(node["atol"], "atol");
+  if (node["runs"]) {
+    if (!node["runs"].IsSequence()) fail(node["runs"], "runs must be a list");
+    for (const auto& run : node["runs"]) spec.runs.push_back(parse_run(run, folder, name));
+  }
+  return spec;
+}
+
+// Cross-section checks: names that must exist, and one owner per data file.
+void check_references(const Manifest& m, const YAML::Node& root) {
+  auto has_plugin = [&](const std::string& name) {
+    for (const auto& p : m.plugins) {
+      if (p.name == name) return true;
+    }
+    return false;
+  };
+  for (const DataSpec& d : m.data) {
+    if (!d.weight_cache.empty() && !has_plugin(d.weight_cache)) {
+      fail(root["data"][d.name]["weight_cache"], "data '" + d.name + "' names weight_cache '" + d.weight_cache +
+                                                     "', which is not a plugin of this manifest");
+    }
+    for (const DataSpec& other : m.data) {
+      if (&other != &d && other.path == d.path && other.weight_cache != d.weight_cache) {
+        fail(root["data"][d.name], "data file " + d.path + " is owned by two weight caches ('" + d.weight_cache +
+                                       "' and '" + other.weight_cache + "')");
+      }
+    }
+  }
+  for (const ModelSpec& model : m.models) {
+    for (size_t i = 0; i < model.data.size(); ++i) {
+      if (m.find_data(model.data[i]) == nullptr) {
+        fail(root["models"][model.name]["data"][i], "model '" + model.name + "' uses data '" + model.data[i] +
+                                                        "', which the manifest does not define");
+      }
+    }
+  }
+}
+
+}  // namespace
+
+const DataSpec* Manifest::find_data(const std::string& name) const {
+  for (const DataSpec& d : data) {
+    if (d.name == name) return &d;
+  }
+  return nullptr;
+}
+
+const ModelSpec* Manifest::find_model(const std::string& name) const {
+  for (const ModelSpec& model : models) {
+    if (model.name == name) return &model;
+  }
+  return nullptr;
+}
+
+Result<Manifest> parse_manifest(const std::string& path) {
+  Manifest m;
+  m.path = path;
+  m.folder = fs::path(path).parent_path().string();
+  if (m.folder.empty()) m.folder = ".";
+  try {
+    const YAML::Node root = YAML::LoadFile(path);
+    check_keys(root, "the manifest", {"etp", "plugins", "data", "models"});
+    if (!root["etp"]) fail(root, "missing 'etp: 1' (the manifest format version)");
+    if (scalar(root["etp"], "etp") != "1") fail(root["etp"], "manifest format version must be 1");
+    if (root["plugins"]) {
+      check_unique_names(root["plugins"], "plugin");
+      for (const auto& p : root["plugins"]) m.plugins.push_back(parse_plugin(p.first.as<std::string>(), p.second));
+    }
+    if (root["data"]) {
+      check_unique_names(root["data"], "data");
+      for (const auto& d : root["data"]) m.data.push_back(parse_data(d.first.as<std::string>(), d.second, m.folder));
+    }
+    if (!root["models"]) fail(root, "the manifest defines no 'models'");
+    check_unique_names(root["models"], "model");
+    for (const auto& model : root["models"]) {
+      m.models.push_back(parse_model(model.first.as<std::string>(), model.second, m.folder));
+    }
+    check_references(m, root);
+  } catch (const ManifestError& e) {
+    return Error(ErrorCode::kInvalidArgument,
+                 path + ":" + std::to_string(e.mark.line) + ":" + std::to_string(e.mark.column) + ": " + e.message);
+  } catch (const YAML::BadFile&) {
+    return Error(ErrorCode::kNotFound, path + ": cannot read the manifest");
+  } catch (const YAML::Exception& e) {
+    return Error(ErrorCode::kInvalidArgument, path + ":" + std::to_string(e.mark.line + 1) + ":" +
+                                                  std::to_string(e.mark.column + 1) + ": " + e.msg);
+  }
+  return m;
+}
+
+}  // namespace etp::bundle

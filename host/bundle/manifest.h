@@ -1,0 +1,74 @@
+// The bundle manifest (YAML): which plugins to load with which options, which data files,
+// which plugin's weight cache owns each shared data file, and which models (program + data
+// files + optional sample runs with expected outputs). Reference: README.md, "Manifest".
+//
+// Format decisions that are hard to undo, and why:
+// - `etp: 1` versions the format; an unknown version is refused rather than half-read.
+// - Every mapping rejects unknown keys and duplicate keys, so a typo never silently changes
+//   what runs (yaml-cpp alone accepts both).
+// - Paths are relative to the manifest's folder, so a bundle folder can move as a whole.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/error.h"
+
+namespace etp::bundle {
+
+// Where something was written in the manifest (1-based, for messages).
+struct Mark {
+  int line = 0;
+  int column = 0;
+};
+
+struct PluginSpec {
+  std::string name;
+  std::string library;  // as written; resolved by the bundle
+  std::vector<std::pair<std::string, std::string>> options;
+  Mark mark;
+};
+
+struct DataSpec {
+  std::string name;
+  std::string path;          // resolved against the manifest folder
+  std::string sha256;        // lower-case hex, or empty
+  std::string weight_cache;  // plugin name, or empty
+  Mark mark;
+};
+
+struct RunSpec {
+  std::string method;                 // empty: the model's default method
+  std::vector<std::string> inputs;    // .npy paths, resolved
+  std::vector<std::string> expected;  // .npy paths, resolved; may be empty
+  Mark mark;
+};
+
+struct ModelSpec {
+  std::string name;
+  std::string program;              // resolved path
+  std::vector<std::string> data;    // names of DataSpecs, in lookup order
+  std::string method = "forward";   // default method
+  double rtol = 1e-5;
+  double atol = 1e-6;
+  std::vector<RunSpec> runs;        // executed in order on one loaded program
+  Mark mark;
+};
+
+struct Manifest {
+  std::string path;
+  std::string folder;
+  std::vector<PluginSpec> plugins;  // in manifest order: earlier plugins win operator ties
+  std::vector<DataSpec> data;
+  std::vector<ModelSpec> models;
+
+  const DataSpec* find_data(const std::string& name) const;
+  const ModelSpec* find_model(const std::string& name) const;
+};
+
+// Parses and checks a manifest: structure, types, unknown and duplicate keys, references
+// between sections, files that must exist. Every error names the file, line and column.
+Result<Manifest> parse_manifest(const std::string& path);
+
+}  // namespace etp::bundle

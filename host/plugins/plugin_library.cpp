@@ -1,0 +1,115 @@
+#include "plugins/plugin_library.h"
+
+#include <boost/dll/shared_library.hpp>
+#include <cstddef>
+
+#include "plugins/host_services.h"
+
+namespace etp::plugins {
+
+struct PluginLibrary::Library {
+  boost::dll::shared_library handle;
+};
+
+namespace {
+
+// Size of the v1.0 etp_plugin / etp_backend: a table shorter than this is not ABI 1.x.
+constexpr size_t kPluginV1Size = offsetof(etp_plugin, backends) + sizeof(etp_plugin::backends);
+constexpr size_t kBackendV1Size = offsetof(etp_backend, destroy) + sizeof(etp_backend::destroy);
+
+Error refused(const std::string& path, const std::string& why) {
+  return Error(ErrorCode::kInvalidArgument, "plugin " + path + ": " + why);
+}
+
+Status check_backend(const std::string& path, const etp_backend* b, uint32_t index) {
+  const std::string where = "backend " + std::to_string(index);
+  if (b == nullptr) return refused(path, where + " is NULL");
+  if (b->header.major != ETP_ABI_MAJOR) {
+    return refused(path, where + " was built for ABI major " + std::to_string(b->header.major) + ", expected " +
+                             std::to_string(ETP_ABI_MAJOR));
+  }
+  if (b->header.struct_size < kBackendV1Size) {
+    return refused(path, where + " table is " + std::to_string(b->header.struct_size) + " bytes, expected at least " +
+                             std::to_string(kBackendV1Size));
+  }
+  if (b->id == nullptr) return refused(path, where + " has no id");
+  if (b->init == nullptr || b->execute == nullptr || b->destroy == nullptr) {
+    return refused(path, "backend '" + std::string(b->id) + "' lacks a required init, execute or destroy slot");
+  }
+  return std::nullopt;
+}
+
+Status check_table(const std::string& path, const etp_plugin* t) {
+  if (t->header.major != ETP_ABI_MAJOR) {
+    return refused(path, "built for ABI major " + std::to_string(t->header.major) + ", this host speaks " +
+                             std::to_string(ETP_ABI_MAJOR) + "." + std::to_string(ETP_ABI_MINOR));
+  }
+  if (t->header.struct_size < kPluginV1Size) {
+    return refused(path, "plugin table is " + std::to_string(t->header.struct_size) + " bytes, expected at least " +
+                             std::to_string(kPluginV1Size) + " (ABI 1.0)");
+  }
+  if (t->name == nullptr) return refused(path, "required slot 'name' is NULL");
+  const bool kernels = t->resolve_kernel != nullptr;
+  if (!kernels && t->num_backends == 0) return refused(path, "provides neither kernels nor backends");
+  if (t->num_backends > 0 && t->backends == nullptr) return refused(path, "num_backends > 0 but backends is NULL");
+  for (uint32_t i = 0; i < t->num_backends; ++i) ETP_CHECK_OK(check_backend(path, t->backends[i], i));
+  return std::nullopt;
+}
+
+}  // namespace
+
+PluginLibrary::PluginLibrary(std::string path, std::unique_ptr<Library> library, const etp_plugin* table)
+    : path_(std::move(path)), library_(std::move(library)), table_(table) {}
+
+PluginLibrary::~PluginLibrary() {
+  if (table_ != nullptr && table_->shutdown != nullptr) table_->shutdown(table_->self);
+}
+
+bool PluginLibrary::has_kernels() const { return table_->resolve_kernel != nullptr; }
+
+Result<std::shared_ptr<PluginLibrary>> PluginLibrary::load(const std::string& path, const Options& options) {
+  auto library = std::make_unique<Library>();
+  try {
+    library->handle.load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+  } catch (const std::exception& e) {
+    // Boost's message embeds dlerror's text, which names the file and the reason.
+    return Error(ErrorCode::kNotFound, "cannot load plugin " + path + ": " + e.what());
+  }
+  if (!library->handle.has(ETP_PLUGIN_QUERY_SYMBOL)) {
+    return refused(path, "does not export " ETP_PLUGIN_QUERY_SYMBOL "; is it an etp plugin?");
+  }
+  etp_plugin_query_fn query = nullptr;
+  try {
+    query = library->handle.get<const etp_plugin*(const etp_host_api*)>(ETP_PLUGIN_QUERY_SYMBOL);
+  } catch (const std::exception& e) {
+    return refused(path, std::string("cannot resolve " ETP_PLUGIN_QUERY_SYMBOL ": ") + e.what());
+  }
+  HostServices::take_last_error();
+  const etp_plugin* table = query(HostServices::get().api());
+  if (table == nullptr) {
+    const std::string why = HostServices::take_last_error();
+    return refused(path, "refused this host (ABI " + std::to_string(ETP_ABI_MAJOR) + "." +
+                             std::to_string(ETP_ABI_MINOR) + ")" + (why.empty() ? "" : ": " + why));
+  }
+  ETP_CHECK_OK(check_table(path, table));
+  std::vector<etp_option> raw;
+  for (const auto& [key, value] : options) raw.push_back({key.c_str(), value.c_str()});
+  if (!raw.empty() && table->init == nullptr) {
+    return refused(path, std::string("plugin '") + table->name + "' takes no options, got '" + raw[0].key + "'");
+  }
+  // From here on the library is ours to shut down, even if init fails.
+  std::shared_ptr<PluginLibrary> plugin(new PluginLibrary(path, std::move(library), nullptr));
+  if (table->init != nullptr) {
+    const etp_status status = table->init(table->self, raw.data(), static_cast<uint32_t>(raw.size()));
+    if (status != ETP_OK) {
+      const std::string why = HostServices::take_last_error();
+      return Error(ErrorCode::kInvalidArgument, "plugin " + path + " ('" + table->name +
+                                                    "') failed to initialise (status " + std::to_string(status) +
+                                                    ")" + (why.empty() ? "" : ": " + why));
+    }
+  }
+  plugin->table_ = table;
+  return plugin;
+}
+
+}  // namespace etp::plugins

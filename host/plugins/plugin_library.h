@@ -1,0 +1,43 @@
+// A loaded plugin: the shared object (Boost.DLL), its negotiated etp_plugin table, and the
+// shutdown call. Everything made from a plugin holds a shared_ptr to it, so the library is
+// unloaded only after the last kernel, delegate or method that uses it is gone.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/error.h"
+#include "etp_plugin.h"
+
+namespace etp::plugins {
+
+using Options = std::vector<std::pair<std::string, std::string>>;
+
+class PluginLibrary {
+ public:
+  // Loads `path`, queries its table and checks it against this host's ABI: matching major,
+  // a struct large enough for every v1.0 member, required slots present, backends well formed.
+  // Then calls init with `options`. Each failure names the plugin file and what was expected.
+  static Result<std::shared_ptr<PluginLibrary>> load(const std::string& path, const Options& options = {});
+
+  ~PluginLibrary();
+  PluginLibrary(const PluginLibrary&) = delete;
+  PluginLibrary& operator=(const PluginLibrary&) = delete;
+
+  const std::string& path() const { return path_; }
+  const char* name() const { return table_->name; }
+  const etp_plugin& table() const { return *table_; }
+  bool has_kernels() const;
+
+ private:
+  struct Library;  // hides Boost.DLL from every other file
+  PluginLibrary(std::string path, std::unique_ptr<Library> library, const etp_plugin* table);
+
+  std::string path_;
+  std::unique_ptr<Library> library_;
+  const etp_plugin* table_;
+};
+
+}  // namespace etp::plugins

@@ -1,0 +1,90 @@
+#include "runtime/host_tensor.h"
+
+#include "format/scalar_type.h"
+
+namespace etp::runtime {
+
+size_t element_size(int32_t dtype) { return format::scalar_type_size(dtype); }
+
+void HostTensor::init(int32_t dtype, int32_t rank, const int32_t* in_sizes, const uint8_t* in_dim_order,
+                      int32_t dynamism) {
+  raw.dtype = dtype;
+  raw.rank = rank;
+  raw.dynamism = dynamism;
+  for (int32_t i = 0; i < rank; ++i) {
+    sizes[i] = in_sizes[i];
+    dim_order[i] = in_dim_order[i];
+  }
+  raw.sizes = sizes;
+  raw.dim_order = dim_order;
+  raw.strides = strides;
+  update_strides();
+  max_numel = static_cast<uint64_t>(numel());
+  raw.capacity = raw.nbytes;
+}
+
+void HostTensor::update_strides() {
+  int64_t stride = 1;
+  for (int32_t i = raw.rank; i-- > 0;) {
+    strides[dim_order[i]] = stride;
+    stride *= sizes[dim_order[i]];
+  }
+  raw.nbytes = static_cast<uint64_t>(numel()) * element_size(raw.dtype);
+}
+
+int64_t HostTensor::numel() const {
+  int64_t n = 1;
+  for (int32_t i = 0; i < raw.rank; ++i) n *= sizes[i];
+  return n;
+}
+
+std::string HostTensor::shape_string() const {
+  std::string out = "[";
+  for (int32_t i = 0; i < raw.rank; ++i) out += (i ? ", " : "") + std::to_string(sizes[i]);
+  return out + "]";
+}
+
+Status HostTensor::resize(int32_t rank, const int64_t* new_sizes) {
+  auto requested = [&] {
+    std::string out = "[";
+    for (int32_t i = 0; i < rank; ++i) out += (i ? ", " : "") + std::to_string(new_sizes[i]);
+    return out + "]";
+  };
+  if (rank != raw.rank) {
+    return Error(ErrorCode::kInvalidArgument, "cannot resize a rank-" + std::to_string(raw.rank) +
+                                                  " tensor to rank " + std::to_string(rank) + " " + requested());
+  }
+  bool same = true;
+  uint64_t count = 1;
+  for (int32_t i = 0; i < rank; ++i) {
+    if (new_sizes[i] < 0) return Error(ErrorCode::kInvalidArgument, "negative size in " + requested());
+    same = same && new_sizes[i] == sizes[i];
+    if (__builtin_mul_overflow(count, static_cast<uint64_t>(new_sizes[i]), &count)) {
+      return Error(ErrorCode::kInvalidArgument, "size overflow in " + requested());
+    }
+  }
+  if (same) return std::nullopt;
+  if (raw.dynamism == ETP_DYNAMISM_STATIC) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "cannot resize a static tensor of shape " + shape_string() + " to " + requested());
+  }
+  if (count > max_numel) {
+    return Error(ErrorCode::kInvalidArgument, "shape " + requested() + " has " + std::to_string(count) +
+                                                  " elements, more than the planned bound of " +
+                                                  std::to_string(max_numel));
+  }
+  for (int32_t i = 0; i < rank; ++i) sizes[i] = new_sizes[i];
+  update_strides();
+  return std::nullopt;
+}
+
+void HostTensor::set_view_shape(int32_t rank, const int64_t* new_sizes) {
+  raw.rank = rank;
+  for (int32_t i = 0; i < rank; ++i) {
+    sizes[i] = new_sizes[i];
+    dim_order[i] = static_cast<uint8_t>(i);
+  }
+  update_strides();
+}
+
+}  // namespace etp::runtime

@@ -1,0 +1,138 @@
+// Method execution and inputs. The loop is short on purpose: call, check, report.
+#include "runtime/method.h"
+
+#include <cstring>
+
+#include "format/scalar_type.h"
+#include "plugins/host_services.h"
+
+namespace etp::runtime {
+namespace {
+
+// ExecuTorch's guard against runaway control flow.
+constexpr size_t kMaxInstructionsPerExecute = 10'000'000;
+
+bool condition_true(const etp_value& v) {
+  if (v.tag == ETP_VALUE_BOOL) return v.u.b;
+  if (v.tag == ETP_VALUE_TENSOR && v.u.tensor->dtype == ETP_DTYPE_BOOL) {
+    const bool* data = static_cast<const bool*>(v.u.tensor->data);
+    for (uint64_t i = 0; i < v.u.tensor->nbytes; ++i) {
+      if (!data[i]) return false;
+    }
+    return true;
+  }
+  return false;
+}
+
+// Copies row-major `src` into `dst` laid out by the tensor's strides.
+void copy_into_dim_order(const HostTensor& t, const uint8_t* src, uint8_t* dst) {
+  const size_t element = element_size(t.raw.dtype);
+  const int64_t numel = t.numel();
+  int64_t index[ETP_MAX_RANK] = {0};
+  for (int64_t n = 0; n < numel; ++n) {
+    int64_t offset = 0;
+    for (int32_t d = 0; d < t.raw.rank; ++d) offset += index[d] * t.strides[d];
+    std::memcpy(dst + offset * element, src + n * element, element);
+    for (int32_t d = t.raw.rank - 1; d >= 0 && ++index[d] == t.sizes[d]; --d) index[d] = 0;
+  }
+}
+
+}  // namespace
+
+Method::~Method() {
+  for (Delegate& d : delegates_) d.backend->destroy(d.backend->self, d.handle);
+}
+
+Status Method::set_input(size_t index, const TensorInput& input) {
+  const std::string where = program_path_ + ": method '" + name_ + "' input " + std::to_string(index);
+  if (index >= inputs_.size()) {
+    return Error(ErrorCode::kInvalidArgument, where + ": the method has " + std::to_string(inputs_.size()) + " inputs");
+  }
+  etp_value& value = values_[inputs_[index]];
+  if (value.tag != ETP_VALUE_TENSOR) {
+    return Error(ErrorCode::kNotSupported, where + ": only tensor inputs can be set (this input is not a tensor)");
+  }
+  HostTensor& t = *HostTensor::from(value.u.tensor);
+  if (input.dtype != t.raw.dtype) {
+    return Error(ErrorCode::kInvalidArgument, where + ": dtype " + format::scalar_type_name(input.dtype) +
+                                                  ", expected " + format::scalar_type_name(t.raw.dtype));
+  }
+  if (Status s = t.resize(static_cast<int32_t>(input.sizes.size()), input.sizes.data())) {
+    return Error(ErrorCode::kInvalidArgument, where + ": " + s->message() + " (expected shape " + t.shape_string() +
+                                                  (t.raw.dynamism == ETP_DYNAMISM_STATIC ? ")" : " at most)"));
+  }
+  if (input.nbytes != t.raw.nbytes) {
+    return Error(ErrorCode::kInvalidArgument, where + ": " + std::to_string(input.nbytes) + " bytes of data for " +
+                                                  std::to_string(t.raw.nbytes) + " bytes of tensor");
+  }
+  if (t.raw.data == nullptr) {
+    return Error(ErrorCode::kNotSupported, where + ": input is not memory-planned; etp copies inputs into planned memory");
+  }
+  copy_into_dim_order(t, static_cast<const uint8_t*>(input.data), static_cast<uint8_t*>(t.raw.data));
+  return std::nullopt;
+}
+
+Status Method::fail_at(size_t pc, etp_status status) const {
+  const Instruction& ins = instructions_[pc];
+  std::string what;
+  if (ins.kind == Kind::kKernel) {
+    what = operator_names_[ins.a] + " (plugin " + operator_providers_[ins.a] + ")";
+  } else {
+    what = "delegate " + std::to_string(ins.a) + " (" + delegates_[ins.a].id + ")";
+  }
+  const std::string why = plugins::HostServices::take_last_error();
+  return Error(ErrorCode::kInvalidArgument, program_path_ + ": method '" + name_ + "', instruction " +
+                                                std::to_string(pc) + ", " + what + " failed with status " +
+                                                std::to_string(status) + (why.empty() ? "" : ": " + why));
+}
+
+Status Method::execute() {
+  const etp_host_api* host = plugins::HostServices::get().api();
+  const size_t count = instructions_.size();
+  size_t pc = 0;
+  for (size_t steps = 0; pc < count; ++steps) {
+    if (steps == kMaxInstructionsPerExecute) {
+      return Error(ErrorCode::kInvalidArgument, program_path_ + ": method '" + name_ + "' ran " +
+                                                    std::to_string(steps) + " instructions without finishing");
+    }
+    const Instruction& ins = instructions_[pc];
+    for (uint32_t r = 0; r < ins.num_refresh; ++r) {
+      IntList& list = int_lists_[refresh_[ins.first_refresh + r]];
+      for (size_t j = 0; j < list.sources.size(); ++j) list.items[j] = values_[list.sources[j]].u.i;
+    }
+    etp_status status = ETP_OK;
+    switch (ins.kind) {
+      case Kind::kKernel:
+        status = ins.kernel.fn(ins.kernel.self, host, &args_[ins.first_arg], ins.num_args);
+        ++pc;
+        break;
+      case Kind::kDelegate: {
+        const Delegate& d = delegates_[ins.a];
+        status = d.backend->execute(d.backend->self, d.handle, &args_[ins.first_arg], ins.num_args);
+        ++pc;
+        break;
+      }
+      case Kind::kMove:
+        values_[ins.b] = values_[ins.a];
+        ++pc;
+        break;
+      case Kind::kJumpFalse:
+        pc = condition_true(values_[ins.a]) ? pc + 1 : ins.b;
+        break;
+      case Kind::kFree:
+        if (values_[ins.a].tag == ETP_VALUE_TENSOR) values_[ins.a].u.tensor->data = nullptr;
+        ++pc;
+        break;
+    }
+    if (status != ETP_OK) return fail_at(pc - 1, status);
+  }
+  return std::nullopt;
+}
+
+std::vector<std::pair<std::string, std::string>> Method::kernel_providers() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (size_t i = 0; i < operator_names_.size(); ++i) out.emplace_back(operator_names_[i], operator_providers_[i]);
+  return out;
+}
+
+}  // namespace etp::runtime

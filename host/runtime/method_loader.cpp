@@ -1,0 +1,414 @@
+// Method loading: everything that can be resolved before execute is resolved here.
+#include <cstring>
+#include <set>
+
+#include "format/scalar_type.h"
+#include "plugins/host_services.h"
+#include "runtime/method.h"
+
+namespace etp::runtime {
+
+namespace fb = ::executorch_flatbuffer;
+
+class MethodLoader {
+ public:
+  MethodLoader(const Program& program, const fb::ExecutionPlan& plan) : program_(program), plan_(plan) {}
+  Result<std::unique_ptr<Method>> load();
+
+ private:
+  Status allocate_buffers();
+  Status parse_values();
+  Status parse_tensor(size_t index, const fb::Tensor& t, HostTensor* out);
+  Status resolve_tensor_data(size_t index, const fb::Tensor& t, HostTensor* out);
+  Status parse_lists();
+  Status resolve_kernels(std::vector<etp_kernel>* kernels);
+  Status init_delegates();
+  Status build_instructions(const std::vector<etp_kernel>& kernels);
+  Error fail(const std::string& what) const {
+    return Error(ErrorCode::kInvalidArgument, program_.path() + ": method '" + method_->name_ + "': " + what);
+  }
+
+  const Program& program_;
+  const fb::ExecutionPlan& plan_;
+  std::unique_ptr<Method> method_;
+  std::vector<bool> dynamic_ints_;
+  std::vector<int32_t> int_list_of_value_;  // value index -> int_lists_ index, or -1
+};
+
+std::vector<std::string> Program::method_names() const {
+  std::vector<std::string> names;
+  for (size_t i = 0; i < file_->num_plans(); ++i) names.push_back(file_->plan(i).name()->str());
+  return names;
+}
+
+Result<std::shared_ptr<Program>> Program::open(const std::string& path, std::vector<DataSource> data,
+                                               std::shared_ptr<const plugins::Registry> registry) {
+  ETP_TRY(auto file, format::ProgramFile::open(path));
+  auto program = std::make_shared<Program>();
+  program->file_ = std::make_shared<const format::ProgramFile>(std::move(file));
+  program->data_ = std::move(data);
+  program->registry_ = std::move(registry);
+  return program;
+}
+
+Result<std::unique_ptr<Method>> Program::load_method(const std::string& name) const {
+  ETP_TRY(const fb::ExecutionPlan* plan, file_->find_plan(name));
+  return MethodLoader(*this, *plan).load();
+}
+
+Result<std::unique_ptr<Method>> MethodLoader::load() {
+  method_.reset(new Method());
+  method_->name_ = plan_.name()->str();
+  method_->program_path_ = program_.path();
+  method_->program_ = program_.shared_from_this();
+  ETP_CHECK_OK(allocate_buffers());
+  ETP_CHECK_OK(parse_values());
+  ETP_CHECK_OK(parse_lists());
+  std::vector<etp_kernel> kernels;
+  ETP_CHECK_OK(resolve_kernels(&kernels));
+  ETP_CHECK_OK(init_delegates());
+  ETP_CHECK_OK(build_instructions(kernels));
+  for (int32_t i : *plan_.inputs()) method_->inputs_.push_back(static_cast<uint32_t>(i));
+  for (int32_t i : *plan_.outputs()) method_->outputs_.push_back(static_cast<uint32_t>(i));
+  return std::move(method_);
+}
+
+Status MethodLoader::allocate_buffers() {
+  const auto* sizes = plan_.non_const_buffer_sizes();
+  // Entry 0 is a placeholder; buffer i serves memory_id i. Zeroed: programs read planned
+  // memory they never wrote (masked KV-cache slots), and ExecuTorch's arenas start at zero.
+  for (flatbuffers::uoffset_t i = 0; sizes && i < sizes->size(); ++i) {
+    const size_t size = i == 0 ? 0 : static_cast<size_t>(sizes->Get(i));
+    void* memory = nullptr;
+    if (::posix_memalign(&memory, 64, size + 64) != 0) {
+      return fail("cannot allocate planned buffer " + std::to_string(i) + " of " + std::to_string(size) + " bytes");
+    }
+    std::memset(memory, 0, size + 64);
+    method_->buffers_.emplace_back(static_cast<uint8_t*>(memory), &std::free);
+  }
+  return std::nullopt;
+}
+
+Status MethodLoader::parse_values() {
+  const size_t count = plan_.values() ? plan_.values()->size() : 0;
+  method_->values_.assign(count, etp_value{});
+  method_->tensors_.reset(new HostTensor[count]);
+  method_->int_lists_.reserve(count);
+  method_->tensor_lists_.reserve(count);
+  dynamic_ints_.assign(count, false);
+  int_list_of_value_.assign(count, -1);
+  for (size_t i = 0; i < count; ++i) {
+    const fb::EValue* v = plan_.values()->Get(static_cast<flatbuffers::uoffset_t>(i));
+    etp_value& out = method_->values_[i];
+    switch (v->val_type()) {
+      case fb::KernelTypes::Int: out.tag = ETP_VALUE_INT; out.u.i = v->val_as_Int()->int_val(); break;
+      case fb::KernelTypes::Double: out.tag = ETP_VALUE_DOUBLE; out.u.d = v->val_as_Double()->double_val(); break;
+      case fb::KernelTypes::Bool: out.tag = ETP_VALUE_BOOL; out.u.b = v->val_as_Bool()->bool_val(); break;
+      case fb::KernelTypes::String: {
+        const flatbuffers::String* s = v->val_as_String()->string_val();
+        out.tag = ETP_VALUE_STRING;
+        out.u.string = {s ? s->c_str() : "", s ? s->size() : 0};
+        break;
+      }
+      case fb::KernelTypes::Tensor:
+        out.tag = ETP_VALUE_TENSOR;
+        out.u.tensor = &method_->tensors_[i].raw;
+        ETP_CHECK_OK(parse_tensor(i, *v->val_as_Tensor(), &method_->tensors_[i]));
+        break;
+      case fb::KernelTypes::DoubleList: {
+        const auto* items = v->val_as_DoubleList()->items();
+        out.tag = ETP_VALUE_DOUBLE_LIST;
+        out.u.double_list = {items ? items->data() : nullptr, items ? items->size() : 0};
+        break;
+      }
+      case fb::KernelTypes::BoolList: {
+        const auto* items = v->val_as_BoolList()->items();
+        out.tag = ETP_VALUE_BOOL_LIST;
+        out.u.bool_list = {items ? reinterpret_cast<const bool*>(items->data()) : nullptr, items ? items->size() : 0};
+        break;
+      }
+      case fb::KernelTypes::IntList:
+        out.tag = ETP_VALUE_INT_LIST;
+        break;  // filled by parse_lists once every Int is known
+      case fb::KernelTypes::TensorList:
+        out.tag = ETP_VALUE_TENSOR_LIST;
+        break;
+      case fb::KernelTypes::OptionalTensorList:
+        out.tag = ETP_VALUE_OPTIONAL_TENSOR_LIST;
+        break;
+      default:
+        out.tag = ETP_VALUE_NONE;
+        break;
+    }
+  }
+  return std::nullopt;
+}
+
+Status MethodLoader::parse_tensor(size_t index, const fb::Tensor& t, HostTensor* out) {
+  if (t.shape_dynamism() == fb::TensorShapeDynamism::DYNAMIC_UNBOUND) {
+    return Error(ErrorCode::kNotSupported, program_.path() + ": method '" + method_->name_ + "': value " +
+                                               std::to_string(index) +
+                                               " is a tensor with unbounded dynamic shape, which etp does not support");
+  }
+  const int32_t rank = t.sizes() ? static_cast<int32_t>(t.sizes()->size()) : 0;
+  out->init(static_cast<int32_t>(t.scalar_type()), rank, t.sizes() ? t.sizes()->data() : nullptr,
+            t.dim_order() ? t.dim_order()->data() : nullptr,
+            t.shape_dynamism() == fb::TensorShapeDynamism::STATIC ? ETP_DYNAMISM_STATIC : ETP_DYNAMISM_DYNAMIC_BOUND);
+  return resolve_tensor_data(index, t, out);
+}
+
+// Where a tensor's bytes come from, in ExecuTorch's order of rules.
+Status MethodLoader::resolve_tensor_data(size_t index, const fb::Tensor& t, HostTensor* out) {
+  const std::string where = "value " + std::to_string(index);
+  uint8_t* planned = nullptr;
+  if (const fb::AllocationDetails* a = t.allocation_info()) {
+    const uint64_t offset = a->memory_offset_low() | (static_cast<uint64_t>(a->memory_offset_high()) << 32);
+    planned = method_->buffers_[a->memory_id()].get() + offset;  // bounds verified by ProgramFile
+  }
+  const fb::ExtraTensorInfo* extra = t.extra_tensor_info();
+  if (extra != nullptr && extra->location() == fb::TensorDataLocation::EXTERNAL) {
+    const std::string key = extra->fully_qualified_name()->str();
+    const DataSource* source = nullptr;
+    const format::DataEntry* entry = nullptr;
+    for (const DataSource& s : program_.data_) {
+      if ((entry = s.file->find(key)) != nullptr) {
+        source = &s;
+        break;
+      }
+    }
+    if (entry == nullptr) {
+      std::string files;
+      for (const DataSource& s : program_.data_) files += (files.empty() ? "" : ", ") + s.file->path();
+      return fail(where + ": tensor '" + key + "' is stored externally but no data file has it (searched: " +
+                  (files.empty() ? std::string("no data files given") : files) + ")");
+    }
+    if (!entry->layout) return fail(where + ": data file " + source->file->path() + " has no layout for '" + key + "'");
+    const format::TensorLayout& layout = *entry->layout;
+    bool same = layout.scalar_type == out->raw.dtype && static_cast<int32_t>(layout.sizes.size()) == out->raw.rank;
+    for (int32_t d = 0; same && d < out->raw.rank; ++d) {
+      same = layout.sizes[d] == out->sizes[d] && layout.dim_order[d] == out->dim_order[d];
+    }
+    if (!same) {
+      std::string found = format::scalar_type_name(layout.scalar_type) + std::string("[");
+      for (size_t d = 0; d < layout.sizes.size(); ++d) found += (d ? ", " : "") + std::to_string(layout.sizes[d]);
+      return fail(where + ": tensor '" + key + "' in " + source->file->path() + " has layout " + found +
+                  "], expected " + format::scalar_type_name(out->raw.dtype) + out->shape_string() +
+                  " (dtype, sizes and dim order must match exactly)");
+    }
+    if (planned != nullptr) {  // trainable weights: a private, writable copy
+      std::memcpy(planned, entry->bytes.data, layout.nbytes);
+      out->raw.data = planned;
+    } else {
+      out->raw.data = const_cast<uint8_t*>(entry->bytes.data);  // read-only mapping: zero copy
+    }
+    return std::nullopt;
+  }
+  const uint32_t buffer = t.data_buffer_idx();
+  if (buffer > 0 && planned == nullptr) {
+    out->raw.data = const_cast<uint8_t*>(program_.file().constant(buffer).data);
+  } else if (buffer > 0) {
+    std::memcpy(planned, program_.file().mutable_data(buffer).data, out->raw.nbytes);
+    out->raw.data = planned;
+  } else {
+    out->raw.data = planned;  // activation, or null until set_input / a kernel provides it
+  }
+  return std::nullopt;
+}
+
+Status MethodLoader::parse_lists() {
+  // An Int that an instruction writes (a return slot, or a move destination) is symbolic:
+  // lists holding it are refreshed before each instruction that reads them.
+  for (const fb::Chain* chain : *plan_.chains()) {
+    for (flatbuffers::uoffset_t i = 0; chain->instructions() && i < chain->instructions()->size(); ++i) {
+      const fb::Instruction* ins = chain->instructions()->Get(i);
+      if (const fb::KernelCall* k = ins->instr_args_as_KernelCall()) {
+        if (k->args() && k->args()->size() > 0) dynamic_ints_[k->args()->Get(k->args()->size() - 1)] = true;
+      } else if (const fb::MoveCall* m = ins->instr_args_as_MoveCall()) {
+        dynamic_ints_[m->move_to()] = true;
+      }
+    }
+  }
+  for (size_t i = 0; i < method_->values_.size(); ++i) {
+    const fb::EValue* v = plan_.values()->Get(static_cast<flatbuffers::uoffset_t>(i));
+    etp_value& out = method_->values_[i];
+    if (const fb::IntList* list = v->val_as_IntList()) {
+      Method::IntList parsed;
+      for (flatbuffers::uoffset_t j = 0; list->items() && j < list->items()->size(); ++j) {
+        const auto source = static_cast<uint32_t>(list->items()->Get(j));
+        parsed.items.push_back(method_->values_[source].u.i);
+        if (dynamic_ints_[source]) parsed.sources.push_back(source);
+      }
+      if (!parsed.sources.empty()) {  // keep every source so refresh rewrites the whole list
+        parsed.sources.clear();
+        for (flatbuffers::uoffset_t j = 0; j < list->items()->size(); ++j) {
+          parsed.sources.push_back(static_cast<uint32_t>(list->items()->Get(j)));
+        }
+      }
+      method_->int_lists_.push_back(std::move(parsed));
+      const Method::IntList& stored = method_->int_lists_.back();
+      out.u.int_list = {stored.items.data(), stored.items.size()};
+      int_list_of_value_[i] = static_cast<int32_t>(method_->int_lists_.size() - 1);
+    } else if (v->val_type() == fb::KernelTypes::TensorList || v->val_type() == fb::KernelTypes::OptionalTensorList) {
+      const auto* items = v->val_type() == fb::KernelTypes::TensorList ? v->val_as_TensorList()->items()
+                                                                        : v->val_as_OptionalTensorList()->items();
+      std::vector<etp_tensor*> tensors;
+      for (flatbuffers::uoffset_t j = 0; items && j < items->size(); ++j) {
+        const int32_t item = items->Get(j);
+        tensors.push_back(item < 0 || method_->values_[item].tag != ETP_VALUE_TENSOR ? nullptr
+                                                                                    : method_->values_[item].u.tensor);
+      }
+      method_->tensor_lists_.push_back(std::move(tensors));
+      const auto& stored = method_->tensor_lists_.back();
+      out.u.tensor_list = {stored.data(), stored.size()};
+    }
+  }
+  return std::nullopt;
+}
+
+Status MethodLoader::resolve_kernels(std::vector<etp_kernel>* kernels) {
+  std::vector<std::string> missing;
+  std::set<const plugins::PluginLibrary*> seen;
+  for (flatbuffers::uoffset_t i = 0; plan_.operators() && i < plan_.operators()->size(); ++i) {
+    const fb::Operator* op = plan_.operators()->Get(i);
+    std::string name = op->name()->str();
+    if (op->overload() && op->overload()->size() > 0) name += "." + op->overload()->str();
+    auto resolved = program_.registry_->resolve_kernel(name);
+    if (!resolved.ok()) {
+      missing.push_back(name);
+      kernels->push_back({});
+    } else {
+      kernels->push_back(resolved->kernel);
+      if (resolved->plugin && seen.insert(resolved->plugin.get()).second) method_->plugins_.push_back(resolved->plugin);
+    }
+    method_->operator_names_.push_back(name);
+    method_->operator_providers_.push_back(resolved.ok() ? resolved->provider : "missing");
+  }
+  if (!missing.empty()) {
+    std::string list;
+    for (const std::string& m : missing) list += (list.empty() ? "" : ", ") + m;
+    return Error(ErrorCode::kNotFound, program_.path() + ": method '" + method_->name_ + "' needs " +
+                                           std::to_string(missing.size()) +
+                                           " operator(s) that no loaded plugin provides: " + list +
+                                           " (plugins loaded: " + program_.registry_->plugin_names() + ")");
+  }
+  return std::nullopt;
+}
+
+}  // namespace etp::runtime
+
+namespace etp::runtime {
+
+Status MethodLoader::init_delegates() {
+  const auto* delegates = plan_.delegates();
+  for (flatbuffers::uoffset_t i = 0; delegates && i < delegates->size(); ++i) {
+    const fb::BackendDelegate* d = delegates->Get(i);
+    const std::string id = d->id()->str();
+    auto backend = program_.registry_->find_backend(id);
+    if (!backend.ok()) return fail("delegate " + std::to_string(i) + " needs backend '" + id + "': " +
+                                   backend.error().message());
+    // One named-data map per serving plugin: it tells the plugin which files its cache owns.
+    NamedDataMap* map = nullptr;
+    for (auto& m : method_->named_data_) {
+      if (m->asking_plugin() == backend->plugin->name()) map = m.get();
+    }
+    if (map == nullptr) {
+      method_->named_data_.push_back(std::make_unique<NamedDataMap>(program_.data_, program_.file_,
+                                                                    backend->plugin->name()));
+      map = method_->named_data_.back().get();
+    }
+    std::vector<etp_compile_spec> specs;
+    for (flatbuffers::uoffset_t s = 0; d->compile_specs() && s < d->compile_specs()->size(); ++s) {
+      const fb::CompileSpec* spec = d->compile_specs()->Get(s);
+      specs.push_back({spec->key()->c_str(), spec->value() ? spec->value()->data() : nullptr,
+                       spec->value() ? spec->value()->size() : 0});
+    }
+    const ByteSpan payload = program_.file().delegate_blob(*d);
+    etp_backend_init_args args{};
+    args.header = ETP_ABI_HEADER(etp_backend_init_args);
+    args.payload = payload.data;
+    args.payload_size = payload.size;
+    args.compile_specs = specs.data();
+    args.num_compile_specs = static_cast<uint32_t>(specs.size());
+    args.named_data = map->handle();
+    args.program_name = program_.path().c_str();
+    args.method_name = method_->name_.c_str();
+    args.delegate_index = i;
+    void* handle = nullptr;
+    plugins::HostServices::take_last_error();
+    const etp_status status = backend->backend->init(backend->backend->self, &args, &handle);
+    if (status != ETP_OK) {
+      const std::string why = plugins::HostServices::take_last_error();
+      return fail("delegate " + std::to_string(i) + " (" + id + ", plugin " + backend->plugin->path() +
+                  ") failed to initialise (status " + std::to_string(status) + ")" + (why.empty() ? "" : ": " + why));
+    }
+    method_->delegates_.push_back({backend->backend, handle, id});
+    bool known = false;
+    for (const auto& p : method_->plugins_) known = known || p == backend->plugin;
+    if (!known) method_->plugins_.push_back(backend->plugin);
+  }
+  return std::nullopt;
+}
+
+Status MethodLoader::build_instructions(const std::vector<etp_kernel>& kernels) {
+  const auto* chains = plan_.chains();
+  if (chains == nullptr || chains->size() == 0) return fail("has no chains");
+  if (chains->size() > 1) return Error(ErrorCode::kNotSupported, program_.path() + ": method '" + method_->name_ +
+                                                                     "' has " + std::to_string(chains->size()) +
+                                                                     " chains; etp runs single-chain methods");
+  const auto* instructions = chains->Get(0)->instructions();
+  for (flatbuffers::uoffset_t pc = 0; instructions && pc < instructions->size(); ++pc) {
+    const fb::Instruction* ins = instructions->Get(pc);
+    Method::Instruction out{};
+    auto add_args = [&](const flatbuffers::Vector<int32_t>* args) {
+      out.first_arg = static_cast<uint32_t>(method_->args_.size());
+      out.first_refresh = static_cast<uint32_t>(method_->refresh_.size());
+      for (flatbuffers::uoffset_t j = 0; args && j < args->size(); ++j) {
+        const int32_t v = args->Get(j);
+        method_->args_.push_back(&method_->values_[v]);
+        const int32_t list = int_list_of_value_[v];
+        if (list >= 0 && !method_->int_lists_[list].sources.empty()) {
+          method_->refresh_.push_back(static_cast<uint32_t>(list));
+        }
+      }
+      out.num_args = static_cast<uint32_t>(method_->args_.size() - out.first_arg);
+      out.num_refresh = static_cast<uint32_t>(method_->refresh_.size() - out.first_refresh);
+    };
+    switch (ins->instr_args_type()) {
+      case fb::InstructionArguments::KernelCall: {
+        const fb::KernelCall* k = ins->instr_args_as_KernelCall();
+        out.kind = Method::Kind::kKernel;
+        out.a = static_cast<uint32_t>(k->op_index());
+        out.kernel = kernels[out.a];
+        add_args(k->args());
+        break;
+      }
+      case fb::InstructionArguments::DelegateCall: {
+        const fb::DelegateCall* d = ins->instr_args_as_DelegateCall();
+        out.kind = Method::Kind::kDelegate;
+        out.a = static_cast<uint32_t>(d->delegate_index());
+        add_args(d->args());
+        break;
+      }
+      case fb::InstructionArguments::MoveCall:
+        out.kind = Method::Kind::kMove;
+        out.a = static_cast<uint32_t>(ins->instr_args_as_MoveCall()->move_from());
+        out.b = static_cast<uint32_t>(ins->instr_args_as_MoveCall()->move_to());
+        break;
+      case fb::InstructionArguments::JumpFalseCall:
+        out.kind = Method::Kind::kJumpFalse;
+        out.a = static_cast<uint32_t>(ins->instr_args_as_JumpFalseCall()->cond_value_index());
+        out.b = static_cast<uint32_t>(ins->instr_args_as_JumpFalseCall()->destination_instruction());
+        break;
+      case fb::InstructionArguments::FreeCall:
+        out.kind = Method::Kind::kFree;
+        out.a = static_cast<uint32_t>(ins->instr_args_as_FreeCall()->value_index());
+        break;
+      default:
+        return fail("instruction " + std::to_string(pc) + " has an unknown type");  // unreachable: verified
+    }
+    method_->instructions_.push_back(out);
+  }
+  return std::nullopt;
+}
+
+}  // namespace etp::runtime

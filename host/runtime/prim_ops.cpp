@@ -1,0 +1,238 @@
+#include "runtime/prim_ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+#include "runtime/host_tensor.h"
+
+namespace etp::runtime {
+namespace {
+
+etp_status fail(const etp_host_api* host, const char* op, const char* what) {
+  char message[256];
+  std::snprintf(message, sizeof(message), "%s: %s", op, what);
+  host->log(host->self, ETP_LOG_ERROR, message);
+  return ETP_ERR_INVALID_ARGUMENT;
+}
+
+bool is_number(const etp_value* v) { return v->tag == ETP_VALUE_INT || v->tag == ETP_VALUE_DOUBLE || v->tag == ETP_VALUE_BOOL; }
+double as_double(const etp_value* v) {
+  return v->tag == ETP_VALUE_DOUBLE ? v->u.d : v->tag == ETP_VALUE_BOOL ? (v->u.b ? 1 : 0) : static_cast<double>(v->u.i);
+}
+int64_t as_int(const etp_value* v) {
+  return v->tag == ETP_VALUE_DOUBLE ? static_cast<int64_t>(v->u.d) : v->tag == ETP_VALUE_BOOL ? v->u.b : v->u.i;
+}
+void set_int(etp_value* out, int64_t v) {
+  out->tag = ETP_VALUE_INT;
+  out->u.i = v;
+}
+void set_double(etp_value* out, double v) {
+  out->tag = ETP_VALUE_DOUBLE;
+  out->u.d = v;
+}
+void set_bool(etp_value* out, bool v) {
+  out->tag = ETP_VALUE_BOOL;
+  out->u.b = v;
+}
+
+// Python-style floor division and modulo on integers.
+int64_t floor_div(int64_t a, int64_t b) {
+  const int64_t q = a / b;
+  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+int64_t floor_mod(int64_t a, int64_t b) {
+  const int64_t r = a % b;
+  return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
+}
+
+enum class Binary { kAdd, kSub, kMul, kFloorDiv, kTrueDiv, kMod, kMax, kMin, kEq, kGt, kLt, kGe, kLe };
+
+template <Binary kOp>
+etp_status binary(void*, const etp_host_api* host, etp_value* const* args, uint32_t n) {
+  if (n != 3 || !is_number(args[0]) || !is_number(args[1])) return fail(host, "executorch_prim", "expected (a, b, out) numbers");
+  const etp_value *a = args[0], *b = args[1];
+  etp_value* out = args[2];
+  const bool ints = a->tag != ETP_VALUE_DOUBLE && b->tag != ETP_VALUE_DOUBLE;
+  const double x = as_double(a), y = as_double(b);
+  switch (kOp) {
+    case Binary::kAdd: ints ? set_int(out, as_int(a) + as_int(b)) : set_double(out, x + y); break;
+    case Binary::kSub: ints ? set_int(out, as_int(a) - as_int(b)) : set_double(out, x - y); break;
+    case Binary::kMul: ints ? set_int(out, as_int(a) * as_int(b)) : set_double(out, x * y); break;
+    case Binary::kMax: ints ? set_int(out, std::max(as_int(a), as_int(b))) : set_double(out, std::max(x, y)); break;
+    case Binary::kMin: ints ? set_int(out, std::min(as_int(a), as_int(b))) : set_double(out, std::min(x, y)); break;
+    case Binary::kTrueDiv: set_double(out, x / y); break;
+    case Binary::kFloorDiv:
+    case Binary::kMod:
+      if (ints) {
+        if (as_int(b) == 0) return fail(host, "executorch_prim", "integer division by zero");
+        set_int(out, kOp == Binary::kFloorDiv ? floor_div(as_int(a), as_int(b)) : floor_mod(as_int(a), as_int(b)));
+      } else {
+        set_double(out, kOp == Binary::kFloorDiv ? std::floor(x / y) : x - std::floor(x / y) * y);
+      }
+      break;
+    case Binary::kEq: set_bool(out, x == y); break;
+    case Binary::kGt: set_bool(out, x > y); break;
+    case Binary::kLt: set_bool(out, x < y); break;
+    case Binary::kGe: set_bool(out, x >= y); break;
+    case Binary::kLe: set_bool(out, x <= y); break;
+  }
+  return ETP_OK;
+}
+
+enum class Unary { kNeg, kNot, kFloat, kInt, kCeil, kRound, kTrunc };
+
+template <Unary kOp>
+etp_status unary(void*, const etp_host_api* host, etp_value* const* args, uint32_t n) {
+  if (n != 2 || !is_number(args[0])) return fail(host, "executorch_prim", "expected (a, out) with a number");
+  const etp_value* a = args[0];
+  etp_value* out = args[1];
+  switch (kOp) {
+    case Unary::kNeg: a->tag == ETP_VALUE_DOUBLE ? set_double(out, -a->u.d) : set_int(out, -as_int(a)); break;
+    case Unary::kNot: set_bool(out, as_double(a) == 0); break;
+    case Unary::kFloat: set_double(out, as_double(a)); break;
+    case Unary::kInt: set_int(out, as_int(a)); break;
+    case Unary::kCeil: set_int(out, static_cast<int64_t>(std::ceil(as_double(a)))); break;
+    case Unary::kRound: set_int(out, static_cast<int64_t>(std::nearbyint(as_double(a)))); break;
+    case Unary::kTrunc: set_int(out, static_cast<int64_t>(std::trunc(as_double(a)))); break;
+  }
+  return ETP_OK;
+}
+
+etp_status sym_ite(void*, const etp_host_api* host, etp_value* const* args, uint32_t n) {
+  if (n != 4 || !is_number(args[0])) return fail(host, "executorch_prim::sym_ite.Scalar", "expected (cond, a, b, out)");
+  *args[3] = as_double(args[0]) != 0 ? *args[1] : *args[2];
+  return ETP_OK;
+}
+
+etp_status sym_size(void*, const etp_host_api* host, etp_value* const* args, uint32_t n) {
+  if (n != 3 || args[0]->tag != ETP_VALUE_TENSOR || args[1]->tag != ETP_VALUE_INT) {
+    return fail(host, "aten::sym_size.int", "expected (tensor, dim, out)");
+  }
+  const etp_tensor* t = args[0]->u.tensor;
+  int64_t dim = args[1]->u.i;
+  if (dim < 0) dim += t->rank;
+  if (dim < 0 || dim >= t->rank) return fail(host, "aten::sym_size.int", "dim out of range");
+  set_int(args[2], t->sizes[dim]);
+  return ETP_OK;
+}
+
+etp_status sym_numel(void*, const etp_host_api* host, etp_value* const* args, uint32_t n) {
+  if (n != 2 || args[0]->tag != ETP_VALUE_TENSOR) return fail(host, "aten::sym_numel", "expected (tensor, out)");
+  set_int(args[1], HostTensor::from(args[0]->u.tensor)->numel());
+  return ETP_OK;
+}
+
+etp_status local_scalar_dense(void*, const etp_host_api* host, etp_value* const* args, uint32_t n) {
+  if (n != 2 || args[0]->tag != ETP_VALUE_TENSOR) return fail(host, "aten::_local_scalar_dense", "expected (tensor, out)");
+  const etp_tensor* t = args[0]->u.tensor;
+  if (HostTensor::from(t)->numel() != 1) return fail(host, "aten::_local_scalar_dense", "tensor must have one element");
+  switch (t->dtype) {
+    case ETP_DTYPE_FLOAT32: set_double(args[1], *static_cast<const float*>(t->data)); break;
+    case ETP_DTYPE_FLOAT64: set_double(args[1], *static_cast<const double*>(t->data)); break;
+    case ETP_DTYPE_INT64: set_int(args[1], *static_cast<const int64_t*>(t->data)); break;
+    case ETP_DTYPE_INT32: set_int(args[1], *static_cast<const int32_t*>(t->data)); break;
+    case ETP_DTYPE_INT16: set_int(args[1], *static_cast<const int16_t*>(t->data)); break;
+    case ETP_DTYPE_INT8: set_int(args[1], *static_cast<const int8_t*>(t->data)); break;
+    case ETP_DTYPE_UINT8: set_int(args[1], *static_cast<const uint8_t*>(t->data)); break;
+    case ETP_DTYPE_BOOL: set_bool(args[1], *static_cast<const bool*>(t->data)); break;
+    default: return fail(host, "aten::_local_scalar_dense", "unsupported dtype");
+  }
+  return ETP_OK;
+}
+
+// et_view(self, size, out): out aliases self's memory with a new shape (one -1 inferred).
+etp_status et_view(void*, const etp_host_api* host, etp_value* const* args, uint32_t n) {
+  const char* op = "executorch_prim::et_view.default";
+  if (n != 3 || args[0]->tag != ETP_VALUE_TENSOR || args[1]->tag != ETP_VALUE_INT_LIST ||
+      args[2]->tag != ETP_VALUE_TENSOR) {
+    return fail(host, op, "expected (tensor, int list, out tensor)");
+  }
+  HostTensor* self = HostTensor::from(args[0]->u.tensor);
+  HostTensor* out = HostTensor::from(args[2]->u.tensor);
+  const uint64_t rank = args[1]->u.int_list.count;
+  if (rank > ETP_MAX_RANK) return fail(host, op, "too many dims");
+  int64_t sizes[ETP_MAX_RANK];
+  int64_t known = 1, infer = -1;
+  for (uint64_t i = 0; i < rank; ++i) {
+    sizes[i] = args[1]->u.int_list.items[i];
+    if (sizes[i] == -1 && infer < 0) {
+      infer = static_cast<int64_t>(i);
+    } else if (sizes[i] < 0) {
+      return fail(host, op, "negative size");
+    } else {
+      known *= sizes[i];
+    }
+  }
+  const int64_t numel = self->numel();
+  if (infer >= 0) {
+    if (known == 0 || numel % known != 0) return fail(host, op, "cannot infer the -1 size");
+    sizes[infer] = numel / known;
+    known *= sizes[infer];
+  }
+  if (known != numel) return fail(host, op, "view size does not match the input's number of elements");
+  for (int32_t d = 0; d < self->raw.rank; ++d) {
+    if (self->dim_order[d] != d) return fail(host, op, "input must be in contiguous dim order");
+  }
+  if (out->raw.dtype != self->raw.dtype) return fail(host, op, "output dtype differs from the input's");
+  out->set_view_shape(static_cast<int32_t>(rank), sizes);
+  out->raw.data = self->raw.data;
+  out->raw.capacity = self->raw.capacity;
+  return ETP_OK;
+}
+
+struct PrimOp {
+  const char* name;
+  etp_kernel_fn fn;
+};
+
+const PrimOp kPrimOps[] = {
+    {"aten::sym_size.int", sym_size},
+    {"aten::sym_numel", sym_numel},
+    {"aten::_local_scalar_dense", local_scalar_dense},
+    {"executorch_prim::et_view.default", et_view},
+    {"executorch_prim::add.Scalar", binary<Binary::kAdd>},
+    {"executorch_prim::sub.Scalar", binary<Binary::kSub>},
+    {"executorch_prim::mul.Scalar", binary<Binary::kMul>},
+    {"executorch_prim::floordiv.Scalar", binary<Binary::kFloorDiv>},
+    {"executorch_prim::floordiv.int", binary<Binary::kFloorDiv>},
+    {"executorch_prim::truediv.Scalar", binary<Binary::kTrueDiv>},
+    {"executorch_prim::mod.Scalar", binary<Binary::kMod>},
+    {"executorch_prim::mod.int", binary<Binary::kMod>},
+    {"executorch_prim::sym_max.Scalar", binary<Binary::kMax>},
+    {"executorch_prim::sym_min.Scalar", binary<Binary::kMin>},
+    {"executorch_prim::eq.Scalar", binary<Binary::kEq>},
+    {"executorch_prim::gt.Scalar", binary<Binary::kGt>},
+    {"executorch_prim::lt.Scalar", binary<Binary::kLt>},
+    {"executorch_prim::ge.Scalar", binary<Binary::kGe>},
+    {"executorch_prim::le.Scalar", binary<Binary::kLe>},
+    {"executorch_prim::neg.Scalar", unary<Unary::kNeg>},
+    {"executorch_prim::sym_not.Scalar", unary<Unary::kNot>},
+    {"executorch_prim::sym_float.Scalar", unary<Unary::kFloat>},
+    {"executorch_prim::sym_int.Scalar", unary<Unary::kInt>},
+    {"executorch_prim::ceil.Scalar", unary<Unary::kCeil>},
+    {"executorch_prim::round.Scalar", unary<Unary::kRound>},
+    {"executorch_prim::trunc.Scalar", unary<Unary::kTrunc>},
+    {"executorch_prim::sym_ite.Scalar", sym_ite},
+};
+
+}  // namespace
+
+bool find_prim_op(const std::string& op_name, etp_kernel* out) {
+  for (const PrimOp& op : kPrimOps) {
+    if (op_name == op.name) {
+      *out = {op.fn, nullptr};
+      return true;
+    }
+  }
+  return false;
+}
+
+std::vector<std::string> prim_op_names() {
+  std::vector<std::string> names;
+  for (const PrimOp& op : kPrimOps) names.emplace_back(op.name);
+  return names;
+}
+
+}  // namespace etp::runtime

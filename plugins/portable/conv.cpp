@@ -1,0 +1,158 @@
+// aten::convolution.out for 1-D and 2-D inputs (direct convolution, float32/float64). A 1-D
+// problem is run as 2-D with a unit height; every tensor is addressed through its strides, so
+// NCHW and channels-last inputs, weights and outputs all work.
+#include "kernels.h"
+#include "movement_util.h"
+
+namespace etp_portable {
+namespace {
+
+using namespace movement;
+
+// A 4-D [N, C, H, W] view of a rank-3 ([N, C, L], H = 1) or rank-4 tensor.
+struct View4 {
+  int64_t sizes[4];
+  int64_t strides[4];
+};
+
+View4 as_4d(const etp_tensor& t) {
+  View4 v;
+  if (t.rank == 3) {
+    const int64_t sizes[4] = {t.sizes[0], t.sizes[1], 1, t.sizes[2]};
+    const int64_t strides[4] = {t.strides[0], t.strides[1], 0, t.strides[2]};
+    for (int k = 0; k < 4; ++k) v.sizes[k] = sizes[k], v.strides[k] = strides[k];
+  } else {
+    for (int k = 0; k < 4; ++k) v.sizes[k] = t.sizes[k], v.strides[k] = t.strides[k];
+  }
+  return v;
+}
+
+// Reads an int list of 1 or `spatial` entries into [h, w] (1-D: h = `unit`, w = the entry).
+bool spatial_arg(const Ctx& c, uint32_t i, int32_t spatial, int64_t unit, const char* what, int64_t min,
+                 int64_t out[2]) {
+  const int64_t* items;
+  uint64_t count;
+  if (!int_list_arg(c, i, &items, &count)) return false;
+  if (count != 1 && count != static_cast<uint64_t>(spatial)) {
+    fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: %s must have 1 or %d entries, got %llu", c.op, what, spatial,
+         static_cast<unsigned long long>(count));
+    return false;
+  }
+  if (spatial == 1) {
+    out[0] = unit;
+    out[1] = items[0];
+  } else {
+    out[0] = items[0];
+    out[1] = items[count - 1];
+  }
+  for (int k = 0; k < 2; ++k) {
+    if (out[k] < min) {
+      fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: %s entry %lld must be >= %lld", c.op, what,
+           static_cast<long long>(out[k]), static_cast<long long>(min));
+      return false;
+    }
+  }
+  return true;
+}
+
+struct ConvParams {
+  int64_t stride[2], padding[2], dilation[2], groups;
+};
+
+template <typename T>
+void conv2d(const View4& x, const T* xd, const View4& w, const T* wd, const T* bias, int64_t bias_stride,
+            const ConvParams& p, const View4& o, T* od) {
+  const int64_t cout_per_group = o.sizes[1] / p.groups, cin_per_group = w.sizes[1];
+  for (int64_t n = 0; n < o.sizes[0]; ++n) {
+    for (int64_t oc = 0; oc < o.sizes[1]; ++oc) {
+      const int64_t ic0 = (oc / cout_per_group) * cin_per_group;
+      for (int64_t oh = 0; oh < o.sizes[2]; ++oh) {
+        for (int64_t ow = 0; ow < o.sizes[3]; ++ow) {
+          T acc = bias ? bias[oc * bias_stride] : T(0);
+          for (int64_t ic = 0; ic < cin_per_group; ++ic) {
+            const T* xc = xd + n * x.strides[0] + (ic0 + ic) * x.strides[1];
+            const T* wc = wd + oc * w.strides[0] + ic * w.strides[1];
+            for (int64_t kh = 0; kh < w.sizes[2]; ++kh) {
+              const int64_t ih = oh * p.stride[0] - p.padding[0] + kh * p.dilation[0];
+              if (ih < 0 || ih >= x.sizes[2]) continue;
+              for (int64_t kw = 0; kw < w.sizes[3]; ++kw) {
+                const int64_t iw = ow * p.stride[1] - p.padding[1] + kw * p.dilation[1];
+                if (iw < 0 || iw >= x.sizes[3]) continue;
+                acc += xc[ih * x.strides[2] + iw * x.strides[3]] * wc[kh * w.strides[2] + kw * w.strides[3]];
+              }
+            }
+          }
+          od[n * o.strides[0] + oc * o.strides[1] + oh * o.strides[2] + ow * o.strides[3]] = acc;
+        }
+      }
+    }
+  }
+}
+
+// aten::convolution.out(Tensor input, Tensor weight, Tensor? bias, SymInt[] stride,
+//     SymInt[] padding, SymInt[] dilation, bool transposed, SymInt[] output_padding,
+//     SymInt groups, *, Tensor(a!) out)
+ETP_PORTABLE_KERNEL(convolution_out, "aten::convolution.out") {
+  etp_tensor *in, *weight, *bias, *out;
+  bool transposed = false;
+  ConvParams p{};
+  if (etp_status s = expect_args(c, 11)) return s;
+  if (!tensor_arg(c, 0, &in) || !tensor_arg(c, 1, &weight) || !optional_tensor_arg(c, 2, &bias) ||
+      !bool_arg(c, 6, &transposed) || !int_arg(c, 8, &p.groups) || !tensor_arg(c, 9, &out)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  if (transposed) return fail(c.host, ETP_ERR_NOT_SUPPORTED, "%s: transposed convolution is not supported", c.op);
+  if (in->rank != 3 && in->rank != 4) {
+    return fail(c.host, ETP_ERR_SHAPE, "%s: input must have rank 3 (1-D) or 4 (2-D), got %d", c.op, in->rank);
+  }
+  if (weight->rank != in->rank) {
+    return fail(c.host, ETP_ERR_SHAPE, "%s: weight rank %d differs from input rank %d", c.op, weight->rank, in->rank);
+  }
+  const int32_t spatial = in->rank - 2;
+  if (!spatial_arg(c, 3, spatial, 1, "stride", 1, p.stride) || !spatial_arg(c, 4, spatial, 0, "padding", 0, p.padding) ||
+      !spatial_arg(c, 5, spatial, 1, "dilation", 1, p.dilation)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  if (etp_status s = same_dtype(c, *weight, in->dtype, "weight")) return s;
+  if (etp_status s = same_dtype(c, *out, in->dtype, "out")) return s;
+  const View4 x = as_4d(*in), w = as_4d(*weight);
+  if (p.groups <= 0 || x.sizes[1] % p.groups != 0 || w.sizes[0] % p.groups != 0 ||
+      w.sizes[1] * p.groups != x.sizes[1]) {
+    return fail(c.host, ETP_ERR_SHAPE, "%s: %lld input channels, weight [%lld, %lld, ...] and groups=%lld disagree",
+                c.op, static_cast<long long>(x.sizes[1]), static_cast<long long>(w.sizes[0]),
+                static_cast<long long>(w.sizes[1]), static_cast<long long>(p.groups));
+  }
+  int64_t bias_stride = 0;
+  if (bias != nullptr) {
+    if (etp_status s = same_dtype(c, *bias, in->dtype, "bias")) return s;
+    if (bias->rank != 1 || bias->sizes[0] != w.sizes[0]) {
+      return fail(c.host, ETP_ERR_SHAPE, "%s: bias must have shape [%lld]", c.op, static_cast<long long>(w.sizes[0]));
+    }
+    bias_stride = bias->strides[0];
+  }
+  int64_t o_hw[2];
+  for (int k = 0; k < 2; ++k) {
+    const int64_t span = p.dilation[k] * (w.sizes[2 + k] - 1) + 1;
+    o_hw[k] = (x.sizes[2 + k] + 2 * p.padding[k] - span) / p.stride[k] + 1;
+    if (x.sizes[2 + k] + 2 * p.padding[k] < span) {
+      return fail(c.host, ETP_ERR_SHAPE, "%s: kernel extent %lld exceeds the padded input size %lld", c.op,
+                  static_cast<long long>(span), static_cast<long long>(x.sizes[2 + k] + 2 * p.padding[k]));
+    }
+  }
+  int64_t sizes[4] = {x.sizes[0], w.sizes[0], o_hw[0], o_hw[1]};
+  if (spatial == 1) sizes[2] = o_hw[1];
+  if (etp_status s = resize_out(c, out, in->rank, sizes)) return s;
+  const View4 o = as_4d(*out);
+  return dispatch_float(c, in->dtype, [&](auto zero) {
+    using T = decltype(zero);
+    conv2d<T>(x, static_cast<const T*>(in->data), w, static_cast<const T*>(weight->data),
+              bias ? static_cast<const T*>(bias->data) : nullptr, bias_stride, p, o, static_cast<T*>(out->data));
+    return ETP_OK;
+  });
+}
+
+}  // namespace
+
+ETP_KERNEL_FAMILY(conv_kernels, ETP_ENTRY(convolution_out))
+
+}  // namespace etp_portable

@@ -1,0 +1,201 @@
+// Matrix products: mm, bmm, addmm, baddbmm and linear. One strided batched kernel serves all
+// of them, so operands may have any dim order; accumulation is in the operands' dtype like
+// ExecuTorch's portable kernels. All tensors must share one real dtype (bool is rejected).
+#include "kernels.h"
+#include "movement_util.h"
+
+namespace etp_portable {
+namespace {
+
+using namespace movement;
+
+// A batch of matrices: element (b, r, c) lives at data[b*sb + r*sr + c*sc].
+template <typename T>
+struct Mat {
+  T* data;
+  int64_t sb, sr, sc;
+};
+
+// o[b, i, j] = finish(sum_k a[b, i, k] * w[b, k, j], b, i, j) for every b < B, i < n, j < m.
+template <typename T, typename Finish>
+void batched_matmul(int64_t B, int64_t n, int64_t k, int64_t m, Mat<const T> a, Mat<const T> w, Mat<T> o,
+                    Finish finish) {
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t i = 0; i < n; ++i) {
+      const T* arow = a.data + b * a.sb + i * a.sr;
+      for (int64_t j = 0; j < m; ++j) {
+        const T* wcol = w.data + b * w.sb + j * w.sc;
+        T acc = T(0);
+        for (int64_t p = 0; p < k; ++p) acc += arow[p * a.sc] * wcol[p * w.sr];
+        o.data[b * o.sb + i * o.sr + j * o.sc] = finish(acc, b, i, j);
+      }
+    }
+  }
+}
+
+// Real dtypes (dispatch_all without bool).
+template <typename F>
+etp_status dispatch_real(const Ctx& c, int32_t dtype, F&& f) {
+  if (dtype == ETP_DTYPE_BOOL) {
+    return fail(c.host, ETP_ERR_DTYPE, "%s: dtype bool is not supported", c.op);
+  }
+  return dispatch_all(c, dtype, std::forward<F>(f));
+}
+
+etp_status check_rank(const Ctx& c, const etp_tensor& t, int32_t rank, const char* what) {
+  if (t.rank != rank) {
+    return fail(c.host, ETP_ERR_SHAPE, "%s: %s must have rank %d, got %d", c.op, what, rank, t.rank);
+  }
+  return ETP_OK;
+}
+
+etp_status check_inner(const Ctx& c, int64_t a, int64_t b) {
+  if (a != b) {
+    return fail(c.host, ETP_ERR_SHAPE, "%s: inner dimensions differ (%lld vs %lld)", c.op, static_cast<long long>(a),
+                static_cast<long long>(b));
+  }
+  return ETP_OK;
+}
+
+// Checks that `self` broadcasts to `sizes` (rank `rank`) and writes its broadcast strides.
+etp_status broadcast_self(const Ctx& c, const etp_tensor& self, int32_t rank, const int64_t* sizes, int64_t* strides) {
+  bool ok = self.rank <= rank;
+  for (int32_t d = 0; ok && d < self.rank; ++d) {
+    const int64_t s = self.sizes[d], t = sizes[d + rank - self.rank];
+    ok = s == t || s == 1;
+  }
+  if (!ok) return fail(c.host, ETP_ERR_SHAPE, "%s: self does not broadcast to the product's shape", c.op);
+  broadcast_strides(self, rank, strides);
+  return ETP_OK;
+}
+
+// Shared body of mm/bmm/addmm/baddbmm. a: [B?, n, k], w: [B?, k, m]; `self` (optional) is
+// added as beta*self + alpha*product. `batched` selects the rank-3 forms.
+etp_status matmul_op(const Ctx& c, const etp_tensor* self, const etp_tensor& a, const etp_tensor& w, double beta,
+                     double alpha, bool batched, etp_tensor* out) {
+  const int32_t rank = batched ? 3 : 2;
+  if (etp_status s = check_rank(c, a, rank, "the first matrix")) return s;
+  if (etp_status s = check_rank(c, w, rank, "the second matrix")) return s;
+  const int32_t off = batched ? 1 : 0;
+  const int64_t B = batched ? a.sizes[0] : 1, n = a.sizes[off], k = a.sizes[off + 1], m = w.sizes[off + 1];
+  if (etp_status s = check_inner(c, k, w.sizes[off])) return s;
+  if (batched && w.sizes[0] != B) {
+    return fail(c.host, ETP_ERR_SHAPE, "%s: batch sizes differ (%lld vs %lld)", c.op, static_cast<long long>(B),
+                static_cast<long long>(w.sizes[0]));
+  }
+  if (etp_status s = same_dtype(c, w, a.dtype, "the second matrix")) return s;
+  if (etp_status s = same_dtype(c, *out, a.dtype, "out")) return s;
+  if (self != nullptr) {
+    if (etp_status s = same_dtype(c, *self, a.dtype, "self")) return s;
+  }
+  const int64_t sizes[3] = {B, n, m};
+  const int64_t* out_sizes = batched ? sizes : sizes + 1;
+  int64_t self_strides[3] = {0, 0, 0};  // [batch, row, col]; zero when broadcast
+  if (self != nullptr) {
+    if (etp_status s = broadcast_self(c, *self, rank, out_sizes, self_strides + (batched ? 0 : 1))) return s;
+  }
+  if (etp_status s = resize_out(c, out, rank, out_sizes)) return s;
+  return dispatch_real(c, a.dtype, [&](auto zero) {
+    using T = decltype(zero);
+    const Mat<const T> ma{static_cast<const T*>(a.data), batched ? a.strides[0] : 0, a.strides[off], a.strides[off + 1]};
+    const Mat<const T> mw{static_cast<const T*>(w.data), batched ? w.strides[0] : 0, w.strides[off], w.strides[off + 1]};
+    const Mat<T> mo{static_cast<T*>(out->data), batched ? out->strides[0] : 0, out->strides[off], out->strides[off + 1]};
+    if (self == nullptr) {
+      batched_matmul<T>(B, n, k, m, ma, mw, mo, [](T acc, int64_t, int64_t, int64_t) { return acc; });
+      return ETP_OK;
+    }
+    const T* sd = static_cast<const T*>(self->data);
+    const T tb = static_cast<T>(beta), ta = static_cast<T>(alpha);
+    // beta == 0 ignores self entirely (NaN/inf in self do not propagate), as in PyTorch.
+    batched_matmul<T>(B, n, k, m, ma, mw, mo, [&](T acc, int64_t b, int64_t i, int64_t j) {
+      const T prod = static_cast<T>(ta * acc);
+      return beta == 0 ? prod : static_cast<T>(tb * sd[b * self_strides[0] + i * self_strides[1] + j * self_strides[2]] + prod);
+    });
+    return ETP_OK;
+  });
+}
+
+// aten::mm.out(Tensor self, Tensor mat2, *, Tensor(a!) out)
+ETP_PORTABLE_KERNEL(mm_out, "aten::mm.out") {
+  etp_tensor *a, *w, *out;
+  if (etp_status s = expect_args(c, 4)) return s;
+  if (!tensor_arg(c, 0, &a) || !tensor_arg(c, 1, &w) || !tensor_arg(c, 2, &out)) return ETP_ERR_INVALID_ARGUMENT;
+  return matmul_op(c, nullptr, *a, *w, 0, 1, /*batched=*/false, out);
+}
+
+// aten::bmm.out(Tensor self, Tensor mat2, *, Tensor(a!) out)
+ETP_PORTABLE_KERNEL(bmm_out, "aten::bmm.out") {
+  etp_tensor *a, *w, *out;
+  if (etp_status s = expect_args(c, 4)) return s;
+  if (!tensor_arg(c, 0, &a) || !tensor_arg(c, 1, &w) || !tensor_arg(c, 2, &out)) return ETP_ERR_INVALID_ARGUMENT;
+  return matmul_op(c, nullptr, *a, *w, 0, 1, /*batched=*/true, out);
+}
+
+// Shared argument reading of addmm/baddbmm:
+// (Tensor self, Tensor m1, Tensor m2, *, Scalar beta=1, Scalar alpha=1, Tensor(a!) out)
+etp_status add_matmul(const Ctx& c, bool batched) {
+  etp_tensor *self, *a, *w, *out;
+  double beta = 1, alpha = 1;
+  if (etp_status s = expect_args(c, 7)) return s;
+  if (!tensor_arg(c, 0, &self) || !tensor_arg(c, 1, &a) || !tensor_arg(c, 2, &w) || !scalar_arg(c, 3, &beta) ||
+      !scalar_arg(c, 4, &alpha) || !tensor_arg(c, 5, &out)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  return matmul_op(c, self, *a, *w, beta, alpha, batched, out);
+}
+
+ETP_PORTABLE_KERNEL(addmm_out, "aten::addmm.out") { return add_matmul(c, /*batched=*/false); }
+ETP_PORTABLE_KERNEL(baddbmm_out, "aten::baddbmm.out") { return add_matmul(c, /*batched=*/true); }
+
+// aten::linear.out(Tensor input, Tensor weight, Tensor? bias=None, *, Tensor(a!) out):
+// out[..., j] = sum_k input[..., k] * weight[j, k] + bias[j].
+ETP_PORTABLE_KERNEL(linear_out, "aten::linear.out") {
+  etp_tensor *in, *w, *bias, *out;
+  if (etp_status s = expect_args(c, 5)) return s;
+  if (!tensor_arg(c, 0, &in) || !tensor_arg(c, 1, &w) || !optional_tensor_arg(c, 2, &bias) ||
+      !tensor_arg(c, 3, &out)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  if (in->rank < 1) return fail(c.host, ETP_ERR_SHAPE, "%s: input must have rank >= 1", c.op);
+  if (etp_status s = check_rank(c, *w, 2, "weight")) return s;
+  const int32_t lead = in->rank - 1;
+  const int64_t k = in->sizes[lead], n = w->sizes[0];
+  if (etp_status s = check_inner(c, k, w->sizes[1])) return s;
+  if (etp_status s = same_dtype(c, *w, in->dtype, "weight")) return s;
+  if (etp_status s = same_dtype(c, *out, in->dtype, "out")) return s;
+  int64_t bias_stride = 0;
+  if (bias != nullptr) {
+    if (etp_status s = same_dtype(c, *bias, in->dtype, "bias")) return s;
+    const bool ok = bias->rank == 0 || (bias->rank == 1 && (bias->sizes[0] == n || bias->sizes[0] == 1));
+    if (!ok) return fail(c.host, ETP_ERR_SHAPE, "%s: bias must have shape [%lld] or [1]", c.op, static_cast<long long>(n));
+    bias_stride = bias->rank == 1 && bias->sizes[0] == n ? bias->strides[0] : 0;
+  }
+  int64_t sizes[ETP_MAX_RANK] = {0};
+  for (int32_t d = 0; d < lead; ++d) sizes[d] = in->sizes[d];
+  sizes[lead] = n;
+  if (etp_status s = resize_out(c, out, in->rank, sizes)) return s;
+  return dispatch_real(c, in->dtype, [&](auto zero) {
+    using T = decltype(zero);
+    const T* x = static_cast<const T*>(in->data);
+    const T* wd = static_cast<const T*>(w->data);
+    const T* bd = bias ? static_cast<const T*>(bias->data) : nullptr;
+    T* o = static_cast<T*>(out->data);
+    const int64_t xs = in->strides[lead], os = out->strides[lead], w0 = w->strides[0], w1 = w->strides[1];
+    // One row of the leading index space at a time.
+    for_each_strided(lead, in->sizes, out->strides, in->strides, nullptr, [&](int64_t ob, int64_t xb, int64_t) {
+      for (int64_t j = 0; j < n; ++j) {
+        T acc = T(0);
+        for (int64_t p = 0; p < k; ++p) acc += x[xb + p * xs] * wd[j * w0 + p * w1];
+        o[ob + j * os] = bd ? static_cast<T>(acc + bd[j * bias_stride]) : acc;
+      }
+    });
+    return ETP_OK;
+  });
+}
+
+}  // namespace
+
+ETP_KERNEL_FAMILY(linalg_kernels, ETP_ENTRY(mm_out), ETP_ENTRY(bmm_out), ETP_ENTRY(addmm_out), ETP_ENTRY(baddbmm_out),
+                  ETP_ENTRY(linear_out))
+
+}  // namespace etp_portable

@@ -1,0 +1,269 @@
+// 2-D pooling: avg_pool2d, max_pool2d_with_indices and adaptive average pooling, float32 and
+// float64, on [C, H, W] or [N, C, H, W] inputs in any dim order. Output sizes, padding limits,
+// ceil_mode and the averaging divisor follow PyTorch's rules.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "kernels.h"
+#include "movement_util.h"
+
+namespace etp_portable {
+namespace {
+
+using namespace movement;
+
+// A [N, C, H, W] view of a rank-3 (N = 1) or rank-4 tensor.
+struct Planes {
+  int64_t sizes[4];
+  int64_t strides[4];
+};
+
+Planes as_nchw(const etp_tensor& t) {
+  Planes p;
+  const int32_t lead = 4 - t.rank;
+  for (int k = 0; k < 4; ++k) {
+    p.sizes[k] = k < lead ? 1 : t.sizes[k - lead];
+    p.strides[k] = k < lead ? 0 : t.strides[k - lead];
+  }
+  return p;
+}
+
+etp_status check_input(const Ctx& c, const etp_tensor& in, const etp_tensor& out) {
+  if (in.rank != 3 && in.rank != 4) {
+    return fail(c.host, ETP_ERR_SHAPE, "%s: input must have rank 3 or 4, got %d", c.op, in.rank);
+  }
+  if (etp_status s = same_dtype(c, out, in.dtype, "out")) return s;
+  return dispatch_float(c, in.dtype, [](auto) { return ETP_OK; });
+}
+
+// [h, w] from an int list of 1 or 2 entries; empty gives `fallback` (stride defaults to kernel).
+bool pair_arg(const Ctx& c, uint32_t i, const char* what, const int64_t* fallback, int64_t min, int64_t out[2]) {
+  const int64_t* items;
+  uint64_t count;
+  if (!int_list_arg(c, i, &items, &count)) return false;
+  if (count == 0 && fallback != nullptr) {
+    out[0] = fallback[0];
+    out[1] = fallback[1];
+  } else if (count == 1 || count == 2) {
+    out[0] = items[0];
+    out[1] = items[count - 1];
+  } else {
+    fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: %s must have 1 or 2 entries, got %llu", c.op, what,
+         static_cast<unsigned long long>(count));
+    return false;
+  }
+  for (int k = 0; k < 2; ++k) {
+    if (out[k] < min) {
+      fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: %s entry %lld must be >= %lld", c.op, what,
+           static_cast<long long>(out[k]), static_cast<long long>(min));
+      return false;
+    }
+  }
+  return true;
+}
+
+int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0); }
+
+// PyTorch's pooling_output_shape.
+int64_t pooled_size(int64_t in, int64_t k, int64_t pad, int64_t stride, int64_t dilation, bool ceil_mode) {
+  int64_t out = floor_div(in + 2 * pad - dilation * (k - 1) - 1 + (ceil_mode ? stride - 1 : 0), stride) + 1;
+  if (ceil_mode && (out - 1) * stride >= in + pad) --out;
+  return out;
+}
+
+// Computes and applies the output shape; `span` is the effective kernel extent per axis.
+etp_status resize_pooled(const Ctx& c, const etp_tensor& in, etp_tensor* out, const int64_t kernel[2],
+                         const int64_t stride[2], const int64_t pad[2], const int64_t dilation[2], bool ceil_mode,
+                         const char* which, int64_t out_hw[2]) {
+  for (int k = 0; k < 2; ++k) {
+    const int64_t span = dilation[k] * (kernel[k] - 1) + 1;
+    if (pad[k] * 2 > span) {
+      return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: padding %lld exceeds half of the kernel extent %lld", c.op,
+                  static_cast<long long>(pad[k]), static_cast<long long>(span));
+    }
+    out_hw[k] = pooled_size(in.sizes[in.rank - 2 + k], kernel[k], pad[k], stride[k], dilation[k], ceil_mode);
+    if (out_hw[k] < 0 || (out_hw[k] == 0 && in.sizes[in.rank - 2 + k] > 0)) {
+      return fail(c.host, ETP_ERR_SHAPE, "%s: the pooled output would be empty (input size %lld, kernel %lld)", c.op,
+                  static_cast<long long>(in.sizes[in.rank - 2 + k]), static_cast<long long>(kernel[k]));
+    }
+  }
+  int64_t sizes[4] = {0};
+  for (int32_t d = 0; d < in.rank - 2; ++d) sizes[d] = in.sizes[d];
+  sizes[in.rank - 2] = out_hw[0];
+  sizes[in.rank - 1] = out_hw[1];
+  return resize_out(c, out, in.rank, sizes, which);
+}
+
+// aten::avg_pool2d.out(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0,
+//     bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None, *,
+//     Tensor(a!) out)
+ETP_PORTABLE_KERNEL(avg_pool2d_out, "aten::avg_pool2d.out") {
+  etp_tensor *in, *out;
+  int64_t kernel[2], stride[2], pad[2], divisor = 0;
+  const int64_t ones[2] = {1, 1};
+  bool ceil_mode = false, include_pad = true, has_divisor = false;
+  if (etp_status s = expect_args(c, 9)) return s;
+  if (!tensor_arg(c, 0, &in) || !tensor_arg(c, 7, &out) || !pair_arg(c, 1, "kernel_size", nullptr, 1, kernel) ||
+      !pair_arg(c, 2, "stride", kernel, 1, stride) || !pair_arg(c, 3, "padding", nullptr, 0, pad) ||
+      !bool_arg(c, 4, &ceil_mode) || !bool_arg(c, 5, &include_pad) ||
+      !optional_int_arg(c, 6, &has_divisor, &divisor)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  if (has_divisor && divisor == 0) return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: divisor_override is 0", c.op);
+  if (etp_status s = check_input(c, *in, *out)) return s;
+  int64_t ohw[2];
+  if (etp_status s = resize_pooled(c, *in, out, kernel, stride, pad, ones, ceil_mode, "out", ohw)) return s;
+  const Planes x = as_nchw(*in), o = as_nchw(*out);
+  return dispatch_float(c, in->dtype, [&](auto zero) {
+    using T = decltype(zero);
+    const T* xd = static_cast<const T*>(in->data);
+    T* od = static_cast<T*>(out->data);
+    const int64_t H = x.sizes[2], W = x.sizes[3];
+    for (int64_t n = 0; n < x.sizes[0]; ++n) {
+      for (int64_t ch = 0; ch < x.sizes[1]; ++ch) {
+        const T* plane = xd + n * x.strides[0] + ch * x.strides[1];
+        for (int64_t oh = 0; oh < ohw[0]; ++oh) {
+          for (int64_t ow = 0; ow < ohw[1]; ++ow) {
+            int64_t h0 = oh * stride[0] - pad[0], w0 = ow * stride[1] - pad[1];
+            int64_t h1 = std::min(h0 + kernel[0], H + pad[0]), w1 = std::min(w0 + kernel[1], W + pad[1]);
+            const int64_t pool_size = (h1 - h0) * (w1 - w0);
+            h0 = std::max<int64_t>(h0, 0);
+            w0 = std::max<int64_t>(w0, 0);
+            h1 = std::min(h1, H);
+            w1 = std::min(w1, W);
+            T& dst = od[n * o.strides[0] + ch * o.strides[1] + oh * o.strides[2] + ow * o.strides[3]];
+            if (h0 >= h1 || w0 >= w1) {
+              dst = T(0);
+              continue;
+            }
+            T sum = T(0);
+            for (int64_t ih = h0; ih < h1; ++ih) {
+              for (int64_t iw = w0; iw < w1; ++iw) sum += plane[ih * x.strides[2] + iw * x.strides[3]];
+            }
+            const int64_t div = has_divisor ? divisor : include_pad ? pool_size : (h1 - h0) * (w1 - w0);
+            dst = sum / static_cast<T>(div);
+          }
+        }
+      }
+    }
+    return ETP_OK;
+  });
+}
+
+// aten::max_pool2d_with_indices.out(Tensor self, int[2] kernel_size, int[2] stride=[],
+//     int[2] padding=0, int[2] dilation=1, bool ceil_mode=False, *, Tensor(a!) out,
+//     Tensor(b!) indices). indices (int64) hold h * W + w within each input plane; a NaN wins.
+ETP_PORTABLE_KERNEL(max_pool2d_with_indices_out, "aten::max_pool2d_with_indices.out") {
+  etp_tensor *in, *out, *indices;
+  int64_t kernel[2], stride[2], pad[2], dilation[2];
+  const int64_t ones[2] = {1, 1};
+  bool ceil_mode = false;
+  if (etp_status s = expect_args(c, 9)) return s;
+  if (!tensor_arg(c, 0, &in) || !tensor_arg(c, 6, &out) || !tensor_arg(c, 7, &indices) ||
+      !pair_arg(c, 1, "kernel_size", nullptr, 1, kernel) || !pair_arg(c, 2, "stride", kernel, 1, stride) ||
+      !pair_arg(c, 3, "padding", nullptr, 0, pad) || !pair_arg(c, 4, "dilation", ones, 1, dilation) ||
+      !bool_arg(c, 5, &ceil_mode)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  if (etp_status s = check_input(c, *in, *out)) return s;
+  if (etp_status s = same_dtype(c, *indices, ETP_DTYPE_INT64, "indices")) return s;
+  int64_t ohw[2];
+  if (etp_status s = resize_pooled(c, *in, out, kernel, stride, pad, dilation, ceil_mode, "out", ohw)) return s;
+  if (etp_status s = resize_out(c, indices, out->rank, out->sizes, "indices")) return s;
+  const Planes x = as_nchw(*in), o = as_nchw(*out), ix = as_nchw(*indices);
+  return dispatch_float(c, in->dtype, [&](auto zero) {
+    using T = decltype(zero);
+    const T* xd = static_cast<const T*>(in->data);
+    T* od = static_cast<T*>(out->data);
+    int64_t* id = static_cast<int64_t*>(indices->data);
+    const int64_t H = x.sizes[2], W = x.sizes[3];
+    for (int64_t n = 0; n < x.sizes[0]; ++n) {
+      for (int64_t ch = 0; ch < x.sizes[1]; ++ch) {
+        const T* plane = xd + n * x.strides[0] + ch * x.strides[1];
+        for (int64_t oh = 0; oh < ohw[0]; ++oh) {
+          for (int64_t ow = 0; ow < ohw[1]; ++ow) {
+            int64_t h0 = oh * stride[0] - pad[0], w0 = ow * stride[1] - pad[1];
+            const int64_t h1 = std::min(h0 + (kernel[0] - 1) * dilation[0] + 1, H);
+            const int64_t w1 = std::min(w0 + (kernel[1] - 1) * dilation[1] + 1, W);
+            while (h0 < 0) h0 += dilation[0];
+            while (w0 < 0) w0 += dilation[1];
+            T best = -std::numeric_limits<T>::infinity();
+            int64_t best_index = h0 * W + w0;
+            for (int64_t ih = h0; ih < h1; ih += dilation[0]) {
+              for (int64_t iw = w0; iw < w1; iw += dilation[1]) {
+                const T v = plane[ih * x.strides[2] + iw * x.strides[3]];
+                if (v > best || std::isnan(v)) {
+                  best = v;
+                  best_index = ih * W + iw;
+                  if (std::isnan(v)) ih = h1, iw = w1;  // a NaN is final
+                }
+              }
+            }
+            od[n * o.strides[0] + ch * o.strides[1] + oh * o.strides[2] + ow * o.strides[3]] = best;
+            id[n * ix.strides[0] + ch * ix.strides[1] + oh * ix.strides[2] + ow * ix.strides[3]] = best_index;
+          }
+        }
+      }
+    }
+    return ETP_OK;
+  });
+}
+
+// Shared body of adaptive_avg_pool2d.out / _adaptive_avg_pool2d.out(Tensor self,
+// SymInt[2] output_size, *, Tensor(a!) out): bin i of n over size L spans
+// [floor(i * L / n), ceil((i + 1) * L / n)).
+etp_status adaptive_avg_pool2d(const Ctx& c) {
+  etp_tensor *in, *out;
+  int64_t osz[2];
+  if (etp_status s = expect_args(c, 4)) return s;
+  if (!tensor_arg(c, 0, &in) || !tensor_arg(c, 2, &out) || !pair_arg(c, 1, "output_size", nullptr, 0, osz)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  if (etp_status s = check_input(c, *in, *out)) return s;
+  const int64_t H = in->sizes[in->rank - 2], W = in->sizes[in->rank - 1];
+  if ((H == 0 && osz[0] > 0) || (W == 0 && osz[1] > 0)) {
+    return fail(c.host, ETP_ERR_SHAPE, "%s: cannot pool an empty plane to a non-empty output", c.op);
+  }
+  int64_t sizes[4] = {0};
+  for (int32_t d = 0; d < in->rank - 2; ++d) sizes[d] = in->sizes[d];
+  sizes[in->rank - 2] = osz[0];
+  sizes[in->rank - 1] = osz[1];
+  if (etp_status s = resize_out(c, out, in->rank, sizes)) return s;
+  const Planes x = as_nchw(*in), o = as_nchw(*out);
+  return dispatch_float(c, in->dtype, [&](auto zero) {
+    using T = decltype(zero);
+    const T* xd = static_cast<const T*>(in->data);
+    T* od = static_cast<T*>(out->data);
+    for (int64_t n = 0; n < x.sizes[0]; ++n) {
+      for (int64_t ch = 0; ch < x.sizes[1]; ++ch) {
+        const T* plane = xd + n * x.strides[0] + ch * x.strides[1];
+        for (int64_t oh = 0; oh < osz[0]; ++oh) {
+          const int64_t h0 = oh * H / osz[0], h1 = ((oh + 1) * H + osz[0] - 1) / osz[0];
+          for (int64_t ow = 0; ow < osz[1]; ++ow) {
+            const int64_t w0 = ow * W / osz[1], w1 = ((ow + 1) * W + osz[1] - 1) / osz[1];
+            T sum = T(0);
+            for (int64_t ih = h0; ih < h1; ++ih) {
+              for (int64_t iw = w0; iw < w1; ++iw) sum += plane[ih * x.strides[2] + iw * x.strides[3]];
+            }
+            od[n * o.strides[0] + ch * o.strides[1] + oh * o.strides[2] + ow * o.strides[3]] =
+                sum / static_cast<T>((h1 - h0) * (w1 - w0));
+          }
+        }
+      }
+    }
+    return ETP_OK;
+  });
+}
+
+ETP_PORTABLE_KERNEL(adaptive_avg_pool2d_out, "aten::adaptive_avg_pool2d.out") { return adaptive_avg_pool2d(c); }
+ETP_PORTABLE_KERNEL(adaptive_avg_pool2d_private_out, "aten::_adaptive_avg_pool2d.out") {
+  return adaptive_avg_pool2d(c);
+}
+
+}  // namespace
+
+ETP_KERNEL_FAMILY(pool_kernels, ETP_ENTRY(avg_pool2d_out), ETP_ENTRY(max_pool2d_with_indices_out),
+                  ETP_ENTRY(adaptive_avg_pool2d_out), ETP_ENTRY(adaptive_avg_pool2d_private_out))
+
+}  // namespace etp_portable

@@ -1,0 +1,680 @@
+// Shape and view operators. Each computes a view of its input (base offset, sizes, strides)
+// that matches the output's logical shape and copies it into the output through the output's
+// own strides, so any dim order works on either side. Data movement is dtype-agnostic: any
+// dtype with a known element size, the same on input and output (cat converts).
+#include <algorithm>
+
+#include "kernels.h"
+#include "movement_util.h"
+
+namespace etp_portable {
+namespace {
+
+using namespace movement;
+
+// A strided view of a tensor's storage, in elements.
+struct View {
+  int32_t rank = 0;
+  int64_t sizes[ETP_MAX_RANK] = {0};
+  int64_t strides[ETP_MAX_RANK] = {0};
+  int64_t base = 0;
+};
+
+View whole(const etp_tensor& t) {
+  View v;
+  v.rank = t.rank;
+  for (int32_t d = 0; d < t.rank; ++d) {
+    v.sizes[d] = t.sizes[d];
+    v.strides[d] = t.strides[d];
+  }
+  return v;
+}
+
+int64_t view_numel(const View& v) {
+  int64_t n = 1;
+  for (int32_t d = 0; d < v.rank; ++d) n *= v.sizes[d];
+  return n;
+}
+
+etp_status check_copy_dtypes(const Ctx& c, const etp_tensor& self, const etp_tensor& out) {
+  if (etp_status s = known_dtype(c, self, "self")) return s;
+  return same_dtype(c, out, self.dtype, "out");
+}
+
+// Resizes out to the view's shape and copies the view of `self` into it.
+etp_status write_view(const Ctx& c, const etp_tensor& self, const View& v, etp_tensor* out) {
+  if (etp_status s = check_copy_dtypes(c, self, *out)) return s;
+  if (etp_status s = resize_out(c, out, v.rank, v.sizes)) return s;
+  if (view_numel(v) == 0) return ETP_OK;
+  const size_t elem = etp_sdk::dtype_size(self.dtype);
+  copy_view(v.rank, v.sizes, byte_ptr(*out), out->strides, byte_ptr(self) + v.base * static_cast<int64_t>(elem),
+            v.strides, elem);
+  return ETP_OK;
+}
+
+// Resizes out to `sizes` (same numel as self) and copies self in logical order.
+etp_status write_reshaped(const Ctx& c, const etp_tensor& self, int32_t rank, const int64_t* sizes, etp_tensor* out) {
+  if (etp_status s = check_copy_dtypes(c, self, *out)) return s;
+  int64_t n = 1;
+  for (int32_t d = 0; d < rank; ++d) n *= sizes[d];
+  if (n != etp_sdk::numel(self)) {
+    return fail(c.host, ETP_ERR_SHAPE, "%s: cannot reshape %lld elements into %lld", c.op,
+                static_cast<long long>(etp_sdk::numel(self)), static_cast<long long>(n));
+  }
+  if (etp_status s = resize_out(c, out, rank, sizes)) return s;
+  copy_logical(self, out);
+  return ETP_OK;
+}
+
+// Loads (self, out) from args 0 and `out_index`, after checking the count.
+bool self_and_out(const Ctx& c, uint32_t num_args, uint32_t out_index, etp_tensor** self, etp_tensor** out) {
+  if (expect_args(c, num_args) != ETP_OK) return false;
+  return tensor_arg(c, 0, self) && tensor_arg(c, out_index, out);
+}
+
+// aten::permute_copy.out(Tensor self, int[] dims, *, Tensor(a!) out)
+ETP_PORTABLE_KERNEL(permute_copy_out, "aten::permute_copy.out") {
+  etp_tensor *self, *out;
+  const int64_t* dims;
+  uint64_t count;
+  if (!self_and_out(c, 4, 2, &self, &out) || !int_list_arg(c, 1, &dims, &count)) return ETP_ERR_INVALID_ARGUMENT;
+  if (count != static_cast<uint64_t>(self->rank)) {
+    return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: %llu dims given for a tensor of rank %d", c.op,
+                static_cast<unsigned long long>(count), self->rank);
+  }
+  View v;
+  v.rank = self->rank;
+  bool seen[ETP_MAX_RANK] = {false};
+  for (int32_t d = 0; d < self->rank; ++d) {
+    int64_t p = 0;
+    if (!normalize_dim(c, dims[d], self->rank, &p)) return ETP_ERR_INVALID_ARGUMENT;
+    if (seen[p]) {
+      return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: dim %lld repeats in the permutation", c.op,
+                  static_cast<long long>(dims[d]));
+    }
+    seen[p] = true;
+    v.sizes[d] = self->sizes[p];
+    v.strides[d] = self->strides[p];
+  }
+  return write_view(c, *self, v, out);
+}
+
+etp_status transpose(const Ctx& c, const etp_tensor& self, int64_t dim0, int64_t dim1, etp_tensor* out) {
+  int64_t a = 0, b = 0;
+  if (!normalize_dim(c, dim0, self.rank, &a) || !normalize_dim(c, dim1, self.rank, &b)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  View v = whole(self);
+  if (self.rank > 0) {
+    v.sizes[a] = self.sizes[b];
+    v.sizes[b] = self.sizes[a];
+    v.strides[a] = self.strides[b];
+    v.strides[b] = self.strides[a];
+  }
+  return write_view(c, self, v, out);
+}
+
+// aten::transpose_copy.int_out(Tensor self, int dim0, int dim1, *, Tensor(a!) out)
+ETP_PORTABLE_KERNEL(transpose_copy_int_out, "aten::transpose_copy.int_out") {
+  etp_tensor *self, *out;
+  int64_t dim0, dim1;
+  if (!self_and_out(c, 5, 3, &self, &out) || !int_arg(c, 1, &dim0) || !int_arg(c, 2, &dim1)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  return transpose(c, *self, dim0, dim1, out);
+}
+
+// aten::t_copy.out(Tensor self, *, Tensor(a!) out): rank <= 2.
+ETP_PORTABLE_KERNEL(t_copy_out, "aten::t_copy.out") {
+  etp_tensor *self, *out;
+  if (!self_and_out(c, 3, 1, &self, &out)) return ETP_ERR_INVALID_ARGUMENT;
+  if (self->rank > 2) {
+    return fail(c.host, ETP_ERR_SHAPE, "%s: expects a tensor of rank <= 2, got rank %d", c.op, self->rank);
+  }
+  return self->rank < 2 ? write_view(c, *self, whole(*self), out) : transpose(c, *self, 0, 1, out);
+}
+
+// aten::view_copy.out(Tensor self, SymInt[] size, *, Tensor(a!) out): one size may be -1.
+ETP_PORTABLE_KERNEL(view_copy_out, "aten::view_copy.out") {
+  etp_tensor *self, *out;
+  const int64_t* size;
+  uint64_t count;
+  if (!self_and_out(c, 4, 2, &self, &out) || !int_list_arg(c, 1, &size, &count)) return ETP_ERR_INVALID_ARGUMENT;
+  if (count > ETP_MAX_RANK) return fail(c.host, ETP_ERR_SHAPE, "%s: rank %llu is too large", c.op,
+                                        static_cast<unsigned long long>(count));
+  int64_t sizes[ETP_MAX_RANK] = {0};
+  int64_t known = 1;
+  int32_t infer = -1;
+  for (uint64_t d = 0; d < count; ++d) {
+    sizes[d] = size[d];
+    if (size[d] == -1 && infer < 0) {
+      infer = static_cast<int32_t>(d);
+    } else if (size[d] < 0) {
+      return fail(c.host, ETP_ERR_SHAPE, "%s: invalid size %lld at dim %llu", c.op, static_cast<long long>(size[d]),
+                  static_cast<unsigned long long>(d));
+    } else {
+      known *= size[d];
+    }
+  }
+  if (infer >= 0) {
+    const int64_t n = etp_sdk::numel(*self);
+    if (known == 0 || n % known != 0) {
+      return fail(c.host, ETP_ERR_SHAPE, "%s: cannot infer the -1 size for %lld elements", c.op,
+                  static_cast<long long>(n));
+    }
+    sizes[infer] = n / known;
+  }
+  return write_reshaped(c, *self, static_cast<int32_t>(count), sizes, out);
+}
+
+// aten::alias_copy.out(Tensor self, *, Tensor(a!) out)
+ETP_PORTABLE_KERNEL(alias_copy_out, "aten::alias_copy.out") {
+  etp_tensor *self, *out;
+  if (!self_and_out(c, 3, 1, &self, &out)) return ETP_ERR_INVALID_ARGUMENT;
+  return write_view(c, *self, whole(*self), out);
+}
+
+// aten::unsqueeze_copy.out(Tensor self, int dim, *, Tensor(a!) out)
+ETP_PORTABLE_KERNEL(unsqueeze_copy_out, "aten::unsqueeze_copy.out") {
+  etp_tensor *self, *out;
+  int64_t dim, d = 0;
+  if (!self_and_out(c, 4, 2, &self, &out) || !int_arg(c, 1, &dim)) return ETP_ERR_INVALID_ARGUMENT;
+  if (self->rank >= ETP_MAX_RANK) return fail(c.host, ETP_ERR_SHAPE, "%s: rank %d is too large", c.op, self->rank);
+  if (!normalize_dim(c, dim, self->rank + 1, &d)) return ETP_ERR_INVALID_ARGUMENT;
+  int64_t sizes[ETP_MAX_RANK] = {0};
+  for (int32_t i = 0, j = 0; i <= self->rank; ++i) sizes[i] = i == d ? 1 : self->sizes[j++];
+  return write_reshaped(c, *self, self->rank + 1, sizes, out);
+}
+
+// Squeezes the dims flagged in `drop` that have size 1.
+etp_status squeeze(const Ctx& c, const etp_tensor& self, const bool* drop, etp_tensor* out) {
+  int64_t sizes[ETP_MAX_RANK] = {0};
+  int32_t rank = 0;
+  for (int32_t d = 0; d < self.rank; ++d) {
+    if (!(drop[d] && self.sizes[d] == 1)) sizes[rank++] = self.sizes[d];
+  }
+  return write_reshaped(c, self, rank, sizes, out);
+}
+
+// aten::squeeze_copy.dims_out(Tensor self, int[] dim, *, Tensor(a!) out)
+ETP_PORTABLE_KERNEL(squeeze_copy_dims_out, "aten::squeeze_copy.dims_out") {
+  etp_tensor *self, *out;
+  const int64_t* dims;
+  uint64_t count;
+  if (!self_and_out(c, 4, 2, &self, &out) || !int_list_arg(c, 1, &dims, &count)) return ETP_ERR_INVALID_ARGUMENT;
+  bool drop[ETP_MAX_RANK] = {false};
+  for (uint64_t i = 0; i < count; ++i) {
+    int64_t d = 0;
+    if (!normalize_dim(c, dims[i], self->rank, &d)) return ETP_ERR_INVALID_ARGUMENT;
+    if (self->rank > 0) drop[d] = true;
+  }
+  return squeeze(c, *self, drop, out);
+}
+
+// aten::squeeze_copy.dim_out(Tensor self, int dim, *, Tensor(a!) out)
+ETP_PORTABLE_KERNEL(squeeze_copy_dim_out, "aten::squeeze_copy.dim_out") {
+  etp_tensor *self, *out;
+  int64_t dim, d = 0;
+  if (!self_and_out(c, 4, 2, &self, &out) || !int_arg(c, 1, &dim)) return ETP_ERR_INVALID_ARGUMENT;
+  if (!normalize_dim(c, dim, self->rank, &d)) return ETP_ERR_INVALID_ARGUMENT;
+  bool drop[ETP_MAX_RANK] = {false};
+  if (self->rank > 0) drop[d] = true;
+  return squeeze(c, *self, drop, out);
+}
+
+// aten::expand_copy.out(Tensor self, SymInt[] size, *, bool implicit=False, Tensor(a!) out)
+ETP_PORTABLE_KERNEL(expand_copy_out, "aten::expand_copy.out") {
+  etp_tensor *self, *out;
+  const int64_t* size;
+  uint64_t count;
+  if (!self_and_out(c, 5, 3, &self, &out) || !int_list_arg(c, 1, &size, &count)) return ETP_ERR_INVALID_ARGUMENT;
+  if (count < static_cast<uint64_t>(self->rank) || count > ETP_MAX_RANK) {
+    return fail(c.host, ETP_ERR_SHAPE, "%s: cannot expand rank %d to %llu dims", c.op, self->rank,
+                static_cast<unsigned long long>(count));
+  }
+  View v;
+  v.rank = static_cast<int32_t>(count);
+  const int32_t lead = v.rank - self->rank;
+  for (int32_t d = 0; d < v.rank; ++d) {
+    const int32_t sd = d - lead;
+    const int64_t want = size[d];
+    if (sd < 0) {
+      if (want < 0) {
+        return fail(c.host, ETP_ERR_SHAPE, "%s: size %lld is invalid for the new leading dim %d", c.op,
+                    static_cast<long long>(want), d);
+      }
+      v.sizes[d] = want;
+      v.strides[d] = 0;
+    } else if (want == -1 || want == self->sizes[sd]) {
+      v.sizes[d] = self->sizes[sd];
+      v.strides[d] = self->strides[sd];
+    } else if (self->sizes[sd] == 1 && want >= 0) {
+      v.sizes[d] = want;
+      v.strides[d] = 0;
+    } else {
+      return fail(c.host, ETP_ERR_SHAPE, "%s: cannot expand size %lld to %lld at dim %d", c.op,
+                  static_cast<long long>(self->sizes[sd]), static_cast<long long>(want), d);
+    }
+  }
+  return write_view(c, *self, v, out);
+}
+
+// aten::slice_copy.Tensor_out(Tensor self, int dim=0, SymInt? start=None, SymInt? end=None,
+//                             SymInt step=1, *, Tensor(a!) out); start/end clamp like PyTorch.
+ETP_PORTABLE_KERNEL(slice_copy_tensor_out, "aten::slice_copy.Tensor_out") {
+  etp_tensor *self, *out;
+  int64_t dim, step, d = 0, start = 0, end = 0;
+  bool has_start = false, has_end = false;
+  if (!self_and_out(c, 7, 5, &self, &out) || !int_arg(c, 1, &dim) || !optional_int_arg(c, 2, &has_start, &start) ||
+      !optional_int_arg(c, 3, &has_end, &end) || !int_arg(c, 4, &step)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  if (self->rank == 0) return fail(c.host, ETP_ERR_SHAPE, "%s: cannot slice a rank-0 tensor", c.op);
+  if (!normalize_dim(c, dim, self->rank, &d)) return ETP_ERR_INVALID_ARGUMENT;
+  if (step <= 0) {
+    return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: step must be positive, got %lld", c.op,
+                static_cast<long long>(step));
+  }
+  const int64_t size = self->sizes[d];
+  if (!has_start) start = 0;
+  if (!has_end) end = size;
+  if (start < 0) start += size;
+  if (end < 0) end += size;
+  start = start < 0 ? 0 : (start > size ? size : start);
+  end = end < start ? start : (end > size ? size : end);
+  View v = whole(*self);
+  v.sizes[d] = (end - start + step - 1) / step;
+  v.strides[d] = self->strides[d] * step;
+  v.base = start * self->strides[d];
+  return write_view(c, *self, v, out);
+}
+
+// aten::select_copy.int_out(Tensor self, int dim, SymInt index, *, Tensor(a!) out)
+ETP_PORTABLE_KERNEL(select_copy_int_out, "aten::select_copy.int_out") {
+  etp_tensor *self, *out;
+  int64_t dim, index, d = 0;
+  if (!self_and_out(c, 5, 3, &self, &out) || !int_arg(c, 1, &dim) || !int_arg(c, 2, &index)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  if (self->rank == 0) return fail(c.host, ETP_ERR_SHAPE, "%s: cannot select from a rank-0 tensor", c.op);
+  if (!normalize_dim(c, dim, self->rank, &d)) return ETP_ERR_INVALID_ARGUMENT;
+  const int64_t size = self->sizes[d];
+  if (index < -size || index >= size) {
+    return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: index %lld is out of range for dim %lld of size %lld", c.op,
+                static_cast<long long>(index), static_cast<long long>(d), static_cast<long long>(size));
+  }
+  if (index < 0) index += size;
+  View v;
+  v.rank = self->rank - 1;
+  for (int32_t i = 0, j = 0; i < self->rank; ++i) {
+    if (i == d) continue;
+    v.sizes[j] = self->sizes[i];
+    v.strides[j++] = self->strides[i];
+  }
+  v.base = index * self->strides[d];
+  return write_view(c, *self, v, out);
+}
+
+// aten::flip.out(Tensor self, int[] dims, *, Tensor(a!) out)
+ETP_PORTABLE_KERNEL(flip_out, "aten::flip.out") {
+  etp_tensor *self, *out;
+  const int64_t* dims;
+  uint64_t count;
+  if (!self_and_out(c, 4, 2, &self, &out) || !int_list_arg(c, 1, &dims, &count)) return ETP_ERR_INVALID_ARGUMENT;
+  View v = whole(*self);
+  bool seen[ETP_MAX_RANK] = {false};
+  for (uint64_t i = 0; i < count; ++i) {
+    int64_t d = 0;
+    if (!normalize_dim(c, dims[i], self->rank, &d)) return ETP_ERR_INVALID_ARGUMENT;
+    if (self->rank == 0) continue;
+    if (seen[d]) {
+      return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: dim %lld appears twice", c.op,
+                  static_cast<long long>(dims[i]));
+    }
+    seen[d] = true;
+    if (self->sizes[d] > 0) v.base += (self->sizes[d] - 1) * self->strides[d];
+    v.strides[d] = -self->strides[d];
+  }
+  return write_view(c, *self, v, out);
+}
+
+// ----- joining, splitting, padding and tiling ------------------------------------------------
+
+// ExecuTorch (like PyTorch's legacy rule) ignores 1-D empty tensors in cat.
+bool is_legacy_empty(const etp_tensor& t) { return t.rank == 1 && t.sizes[0] == 0; }
+
+// aten::cat.out(Tensor[] tensors, int dim=0, *, Tensor(a!) out). Inputs are converted to
+// out's dtype.
+ETP_PORTABLE_KERNEL(cat_out, "aten::cat.out") {
+  etp_tensor* const* list;
+  uint64_t count;
+  etp_tensor* out;
+  int64_t dim, d = 0;
+  if (etp_status s = expect_args(c, 4)) return s;
+  if (!tensor_list_arg(c, 0, false, &list, &count) || !int_arg(c, 1, &dim) || !tensor_arg(c, 2, &out)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  const etp_tensor* ref = nullptr;
+  for (uint64_t i = 0; i < count && ref == nullptr; ++i) {
+    if (!is_legacy_empty(*list[i])) ref = list[i];
+  }
+  if (ref == nullptr) {  // nothing but legacy empties (or no tensors): an empty 1-D result
+    const int64_t zero = 0;
+    if (count == 0) return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: needs at least one tensor", c.op);
+    return resize_out(c, out, 1, &zero);
+  }
+  if (ref->rank == 0) return fail(c.host, ETP_ERR_SHAPE, "%s: rank-0 tensors cannot be concatenated", c.op);
+  if (!normalize_dim(c, dim, ref->rank, &d)) return ETP_ERR_INVALID_ARGUMENT;
+  int64_t sizes[ETP_MAX_RANK] = {0};
+  for (int32_t k = 0; k < ref->rank; ++k) sizes[k] = ref->sizes[k];
+  sizes[d] = 0;
+  for (uint64_t i = 0; i < count; ++i) {
+    const etp_tensor& t = *list[i];
+    if (is_legacy_empty(t)) continue;
+    if (etp_status s = known_dtype(c, t, "an input")) return s;
+    bool ok = t.rank == ref->rank;
+    for (int32_t k = 0; ok && k < t.rank; ++k) ok = k == d || t.sizes[k] == ref->sizes[k];
+    if (!ok) {
+      return fail(c.host, ETP_ERR_SHAPE, "%s: tensor %llu does not match tensor 0's shape outside dim %lld", c.op,
+                  static_cast<unsigned long long>(i), static_cast<long long>(d));
+    }
+    sizes[d] += t.sizes[d];
+  }
+  if (etp_status s = resize_out(c, out, ref->rank, sizes)) return s;
+  int64_t offset = 0;
+  for (uint64_t i = 0; i < count; ++i) {
+    const etp_tensor& t = *list[i];
+    if (is_legacy_empty(t)) continue;
+    if (etp_sdk::numel(t) > 0) {
+      if (etp_status s = convert_view(c, t.rank, t.sizes, *out, offset * out->strides[d], out->strides, t, 0,
+                                      t.strides)) {
+        return s;
+      }
+    }
+    offset += t.sizes[d];
+  }
+  return ETP_OK;
+}
+
+// aten::stack.out(Tensor[] tensors, int dim=0, *, Tensor(a!) out)
+ETP_PORTABLE_KERNEL(stack_out, "aten::stack.out") {
+  etp_tensor* const* list;
+  uint64_t count;
+  etp_tensor* out;
+  int64_t dim, d = 0;
+  if (etp_status s = expect_args(c, 4)) return s;
+  if (!tensor_list_arg(c, 0, false, &list, &count) || !int_arg(c, 1, &dim) || !tensor_arg(c, 2, &out)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  if (count == 0) return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: needs at least one tensor", c.op);
+  const etp_tensor& ref = *list[0];
+  if (ref.rank >= ETP_MAX_RANK) return fail(c.host, ETP_ERR_SHAPE, "%s: rank %d is too large", c.op, ref.rank);
+  if (!normalize_dim(c, dim, ref.rank + 1, &d)) return ETP_ERR_INVALID_ARGUMENT;
+  for (uint64_t i = 0; i < count; ++i) {
+    if (etp_status s = check_copy_dtypes(c, *list[i], *out)) return s;
+    if (!same_shape(*list[i], ref)) {
+      return fail(c.host, ETP_ERR_SHAPE, "%s: tensor %llu has a different shape from tensor 0", c.op,
+                  static_cast<unsigned long long>(i));
+    }
+  }
+  int64_t sizes[ETP_MAX_RANK] = {0};
+  for (int32_t k = 0, j = 0; k <= ref.rank; ++k) sizes[k] = k == d ? static_cast<int64_t>(count) : ref.sizes[j++];
+  if (etp_status s = resize_out(c, out, ref.rank + 1, sizes)) return s;
+  int64_t dst_strides[ETP_MAX_RANK] = {0};
+  for (int32_t k = 0, j = 0; k <= ref.rank; ++k) {
+    if (k != d) dst_strides[j++] = out->strides[k];
+  }
+  if (etp_sdk::numel(*out) == 0) return ETP_OK;
+  const size_t elem = etp_sdk::dtype_size(out->dtype);
+  for (uint64_t i = 0; i < count; ++i) {
+    copy_view(ref.rank, ref.sizes, byte_ptr(*out) + static_cast<int64_t>(i) * out->strides[d] * static_cast<int64_t>(elem),
+              dst_strides, byte_ptr(*list[i]), list[i]->strides, elem);
+  }
+  return ETP_OK;
+}
+
+// Writes consecutive chunks of `self` along `d` with the given sizes into the outputs.
+etp_status split(const Ctx& c, const etp_tensor& self, int64_t d, const int64_t* chunk_sizes, uint64_t chunks,
+                 etp_tensor* const* outs, uint64_t num_outs) {
+  if (num_outs != chunks) {
+    return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: %llu outputs for %llu chunks", c.op,
+                static_cast<unsigned long long>(num_outs), static_cast<unsigned long long>(chunks));
+  }
+  int64_t start = 0;
+  for (uint64_t i = 0; i < chunks; ++i) {
+    View v = whole(self);
+    v.sizes[d] = chunk_sizes[i];
+    v.base = start * self.strides[d];
+    if (etp_status s = write_view(c, self, v, outs[i])) return s;
+    start += chunk_sizes[i];
+  }
+  return ETP_OK;
+}
+
+// Reads (self, dim, out list) of the split operators; returns the dim normalised in *d.
+bool split_args(const Ctx& c, etp_tensor** self, int64_t* d, etp_tensor* const** outs, uint64_t* num_outs) {
+  int64_t dim = 0;
+  // The schemas return (); accept the call with or without a trailing return slot.
+  if (c.num_args != 4 && c.num_args != 5) {
+    fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: expected 4 or 5 arguments, got %u", c.op, c.num_args);
+    return false;
+  }
+  if (!tensor_arg(c, 0, self) || !int_arg(c, 2, &dim) || !tensor_list_arg(c, 3, false, outs, num_outs)) return false;
+  if ((*self)->rank == 0) {
+    fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: cannot split a rank-0 tensor", c.op);
+    return false;
+  }
+  return normalize_dim(c, dim, (*self)->rank, d);
+}
+
+// aten::split_with_sizes_copy.out(Tensor self, SymInt[] split_sizes, int dim=0, *, Tensor(a!)[] out)
+ETP_PORTABLE_KERNEL(split_with_sizes_copy_out, "aten::split_with_sizes_copy.out") {
+  etp_tensor* self;
+  etp_tensor* const* outs;
+  uint64_t num_outs, count;
+  const int64_t* sizes;
+  int64_t d = 0;
+  if (!split_args(c, &self, &d, &outs, &num_outs) || !int_list_arg(c, 1, &sizes, &count)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  int64_t total = 0;
+  for (uint64_t i = 0; i < count; ++i) {
+    if (sizes[i] < 0) {
+      return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: split size %lld is negative", c.op,
+                  static_cast<long long>(sizes[i]));
+    }
+    total += sizes[i];
+  }
+  if (total != self->sizes[d]) {
+    return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: split sizes sum to %lld but dim %lld has size %lld", c.op,
+                static_cast<long long>(total), static_cast<long long>(d), static_cast<long long>(self->sizes[d]));
+  }
+  return split(c, *self, d, sizes, count, outs, num_outs);
+}
+
+// aten::split_copy.Tensor_out(Tensor self, SymInt split_size, int dim=0, *, Tensor(a!)[] out)
+ETP_PORTABLE_KERNEL(split_copy_tensor_out, "aten::split_copy.Tensor_out") {
+  etp_tensor* self;
+  etp_tensor* const* outs;
+  uint64_t num_outs;
+  int64_t split_size, d = 0;
+  if (!split_args(c, &self, &d, &outs, &num_outs) || !int_arg(c, 1, &split_size)) return ETP_ERR_INVALID_ARGUMENT;
+  const int64_t size = self->sizes[d];
+  if (split_size < 0 || (split_size == 0 && size != 0)) {
+    return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: split_size %lld is invalid for a dim of size %lld", c.op,
+                static_cast<long long>(split_size), static_cast<long long>(size));
+  }
+  const uint64_t chunks = split_size == 0 ? 1 : static_cast<uint64_t>(size == 0 ? 1 : (size + split_size - 1) / split_size);
+  if (chunks != num_outs) {
+    return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: %llu outputs for %llu chunks", c.op,
+                static_cast<unsigned long long>(num_outs), static_cast<unsigned long long>(chunks));
+  }
+  int64_t start = 0;
+  for (uint64_t i = 0; i < chunks; ++i) {
+    const int64_t len = size - start < split_size ? size - start : split_size;
+    View v = whole(*self);
+    v.sizes[d] = len;
+    v.base = start * self->strides[d];
+    if (etp_status s = write_view(c, *self, v, outs[i])) return s;
+    start += len;
+  }
+  return ETP_OK;
+}
+
+// aten::constant_pad_nd.out(Tensor self, SymInt[] pad, Scalar value=0, *, Tensor(a!) out).
+// pad pairs apply from the last dim backwards; negative pads crop.
+ETP_PORTABLE_KERNEL(constant_pad_nd_out, "aten::constant_pad_nd.out") {
+  etp_tensor *self, *out;
+  const int64_t* pad;
+  uint64_t count;
+  double value = 0;
+  if (!self_and_out(c, 5, 3, &self, &out) || !int_list_arg(c, 1, &pad, &count) || !scalar_arg(c, 2, &value)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  if (count % 2 != 0 || count / 2 > static_cast<uint64_t>(self->rank)) {
+    return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: pad has %llu entries for a tensor of rank %d", c.op,
+                static_cast<unsigned long long>(count), self->rank);
+  }
+  if (etp_status s = check_copy_dtypes(c, *self, *out)) return s;
+  int64_t before[ETP_MAX_RANK] = {0}, sizes[ETP_MAX_RANK] = {0};
+  for (int32_t d = 0; d < self->rank; ++d) {
+    const uint64_t pair = static_cast<uint64_t>(self->rank - 1 - d);
+    const int64_t lo = pair < count / 2 ? pad[2 * pair] : 0, hi = pair < count / 2 ? pad[2 * pair + 1] : 0;
+    before[d] = lo;
+    sizes[d] = self->sizes[d] + lo + hi;
+    if (sizes[d] < 0) {
+      return fail(c.host, ETP_ERR_SHAPE, "%s: padding makes dim %d negative (%lld)", c.op, d,
+                  static_cast<long long>(sizes[d]));
+    }
+  }
+  if (etp_status s = resize_out(c, out, self->rank, sizes)) return s;
+  if (etp_sdk::numel(*out) == 0) return ETP_OK;
+  if (etp_status s = fill_view(c, out->rank, out->sizes, *out, 0, out->strides, value)) return s;
+  // The overlap of the input and the output: in[k] lands at out[k + before].
+  int64_t region[ETP_MAX_RANK] = {0}, in_base = 0, out_base = 0;
+  for (int32_t d = 0; d < self->rank; ++d) {
+    const int64_t in_start = before[d] < 0 ? -before[d] : 0, out_start = before[d] > 0 ? before[d] : 0;
+    const int64_t len = std::min(self->sizes[d] - in_start, sizes[d] - out_start);
+    region[d] = len < 0 ? 0 : len;
+    in_base += in_start * self->strides[d];
+    out_base += out_start * out->strides[d];
+  }
+  int64_t n = 1;
+  for (int32_t d = 0; d < self->rank; ++d) n *= region[d];
+  if (n == 0) return ETP_OK;
+  return convert_view(c, self->rank, region, *out, out_base, out->strides, *self, in_base, self->strides);
+}
+
+// aten::repeat.out(Tensor self, SymInt[] repeats, *, Tensor(a!) out): one copy of self per
+// tile, the tile's base offset coming from an outer walk over the repeat counts.
+ETP_PORTABLE_KERNEL(repeat_out, "aten::repeat.out") {
+  etp_tensor *self, *out;
+  const int64_t* repeats;
+  uint64_t count;
+  if (!self_and_out(c, 4, 2, &self, &out) || !int_list_arg(c, 1, &repeats, &count)) return ETP_ERR_INVALID_ARGUMENT;
+  if (count < static_cast<uint64_t>(self->rank) || count > ETP_MAX_RANK) {
+    return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: %llu repeats for a tensor of rank %d", c.op,
+                static_cast<unsigned long long>(count), self->rank);
+  }
+  if (etp_status s = check_copy_dtypes(c, *self, *out)) return s;
+  const int32_t rank = static_cast<int32_t>(count), lead = rank - self->rank;
+  View in;  // self seen at the output's rank
+  in.rank = rank;
+  int64_t sizes[ETP_MAX_RANK] = {0};
+  for (int32_t d = 0; d < rank; ++d) {
+    if (repeats[d] < 0) {
+      return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: repeat count %lld is negative", c.op,
+                  static_cast<long long>(repeats[d]));
+    }
+    in.sizes[d] = d < lead ? 1 : self->sizes[d - lead];
+    in.strides[d] = d < lead ? 0 : self->strides[d - lead];
+    sizes[d] = in.sizes[d] * repeats[d];
+  }
+  if (etp_status s = resize_out(c, out, rank, sizes)) return s;
+  if (etp_sdk::numel(*out) == 0) return ETP_OK;
+  int64_t tile_strides[ETP_MAX_RANK] = {0};
+  for (int32_t d = 0; d < rank; ++d) tile_strides[d] = in.sizes[d] * out->strides[d];
+  const size_t elem = etp_sdk::dtype_size(self->dtype);
+  uint8_t* dst = byte_ptr(*out);
+  for_each_strided(rank, repeats, tile_strides, nullptr, nullptr, [&](int64_t base, int64_t, int64_t) {
+    copy_view(rank, in.sizes, dst + base * static_cast<int64_t>(elem), out->strides, byte_ptr(*self), in.strides, elem);
+  });
+  return ETP_OK;
+}
+
+// pixel_shuffle (shuffle=true): [*, C*r*r, H, W] -> [*, C, H*r, W*r]; pixel_unshuffle is the
+// inverse. Copies r*r strided planes: sub-pixel (i, j) of channel c is input channel
+// c*r*r + i*r + j.
+etp_status pixel_shuffle(const Ctx& c, bool shuffle) {
+  etp_tensor *self, *out;
+  int64_t r = 0;
+  if (!self_and_out(c, 4, 2, &self, &out) || !int_arg(c, 1, &r)) return ETP_ERR_INVALID_ARGUMENT;
+  const int32_t rank = self->rank;
+  if (rank < 3) return fail(c.host, ETP_ERR_SHAPE, "%s: expects rank >= 3, got %d", c.op, rank);
+  if (r <= 0) return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: factor %lld must be positive", c.op,
+                          static_cast<long long>(r));
+  if (etp_status s = check_copy_dtypes(c, *self, *out)) return s;
+  const int32_t cd = rank - 3, hd = rank - 2, wd = rank - 1;
+  int64_t sizes[ETP_MAX_RANK] = {0};
+  for (int32_t d = 0; d < rank; ++d) sizes[d] = self->sizes[d];
+  if (shuffle) {
+    if (self->sizes[cd] % (r * r) != 0) {
+      return fail(c.host, ETP_ERR_SHAPE, "%s: channels %lld are not divisible by %lld", c.op,
+                  static_cast<long long>(self->sizes[cd]), static_cast<long long>(r * r));
+    }
+    sizes[cd] /= r * r;
+    sizes[hd] *= r;
+    sizes[wd] *= r;
+  } else {
+    if (self->sizes[hd] % r != 0 || self->sizes[wd] % r != 0) {
+      return fail(c.host, ETP_ERR_SHAPE, "%s: height and width must be divisible by %lld", c.op,
+                  static_cast<long long>(r));
+    }
+    sizes[cd] *= r * r;
+    sizes[hd] /= r;
+    sizes[wd] /= r;
+  }
+  if (etp_status s = resize_out(c, out, rank, sizes)) return s;
+  if (etp_sdk::numel(*out) == 0) return ETP_OK;
+  // The small side ([*, C, H, W] of the shuffled tensor) indexes both views.
+  const etp_tensor& big_c = shuffle ? *self : *out;    // has C*r*r channels
+  const etp_tensor& big_hw = shuffle ? *out : *self;   // has H*r, W*r
+  View pc, phw;  // views of big_c and big_hw over [*, C, H, W]
+  pc.rank = phw.rank = rank;
+  for (int32_t d = 0; d < rank; ++d) {
+    pc.sizes[d] = phw.sizes[d] = d == cd ? big_hw.sizes[cd] : big_c.sizes[d];
+    pc.strides[d] = d == cd ? big_c.strides[cd] * r * r : big_c.strides[d];
+    phw.strides[d] = (d == hd || d == wd) ? big_hw.strides[d] * r : big_hw.strides[d];
+  }
+  const size_t elem = etp_sdk::dtype_size(self->dtype);
+  const int64_t e = static_cast<int64_t>(elem);
+  for (int64_t i = 0; i < r; ++i) {
+    for (int64_t j = 0; j < r; ++j) {
+      uint8_t* c_ptr = byte_ptr(big_c) + (i * r + j) * big_c.strides[cd] * e;
+      uint8_t* hw_ptr = byte_ptr(big_hw) + (i * big_hw.strides[hd] + j * big_hw.strides[wd]) * e;
+      if (shuffle) {
+        copy_view(rank, pc.sizes, hw_ptr, phw.strides, c_ptr, pc.strides, elem);
+      } else {
+        copy_view(rank, pc.sizes, c_ptr, pc.strides, hw_ptr, phw.strides, elem);
+      }
+    }
+  }
+  return ETP_OK;
+}
+
+// aten::pixel_shuffle.out(Tensor self, int upscale_factor, *, Tensor(a!) out)
+ETP_PORTABLE_KERNEL(pixel_shuffle_out, "aten::pixel_shuffle.out") { return pixel_shuffle(c, true); }
+// aten::pixel_unshuffle.out(Tensor self, int downscale_factor, *, Tensor(a!) out)
+ETP_PORTABLE_KERNEL(pixel_unshuffle_out, "aten::pixel_unshuffle.out") { return pixel_shuffle(c, false); }
+}  // namespace
+
+ETP_KERNEL_FAMILY(shape_kernels, ETP_ENTRY(permute_copy_out), ETP_ENTRY(transpose_copy_int_out),
+                  ETP_ENTRY(t_copy_out), ETP_ENTRY(view_copy_out), ETP_ENTRY(alias_copy_out),
+                  ETP_ENTRY(unsqueeze_copy_out), ETP_ENTRY(squeeze_copy_dims_out), ETP_ENTRY(squeeze_copy_dim_out),
+                  ETP_ENTRY(expand_copy_out), ETP_ENTRY(slice_copy_tensor_out), ETP_ENTRY(select_copy_int_out),
+                  ETP_ENTRY(flip_out), ETP_ENTRY(cat_out), ETP_ENTRY(stack_out),
+                  ETP_ENTRY(split_with_sizes_copy_out), ETP_ENTRY(split_copy_tensor_out),
+                  ETP_ENTRY(constant_pad_nd_out), ETP_ENTRY(repeat_out), ETP_ENTRY(pixel_shuffle_out),
+                  ETP_ENTRY(pixel_unshuffle_out))
+
+}  // namespace etp_portable

@@ -1,0 +1,85 @@
+// Loading plugins: the real portable plugin negotiates; each broken test plugin is refused
+// with a message naming the file and what was expected.
+#include <gtest/gtest.h>
+
+#include "plugins/plugin_library.h"
+#include "plugins/registry.h"
+#include "runtime/runtime_support.h"
+#include "support/fixtures.h"
+
+namespace etp::plugins {
+namespace {
+
+std::string broken(const std::string& variant) {
+  return std::string(ETP_TEST_PLUGIN_DIR) + "/libetp_broken_" + variant + ".so";
+}
+
+void expect_refused(const std::string& variant, const std::string& expected) {
+  auto plugin = PluginLibrary::load(broken(variant));
+  ASSERT_FALSE(plugin.ok()) << variant << " loaded";
+  EXPECT_NE(plugin.error().message().find(broken(variant)), std::string::npos) << plugin.error().message();
+  EXPECT_NE(plugin.error().message().find(expected), std::string::npos) << plugin.error().message();
+}
+
+TEST(PluginLoaderTest, PortablePluginNegotiatesAndResolvesKernels) {
+  auto plugin = PluginLibrary::load(ETP_PORTABLE_PLUGIN_PATH);
+  ASSERT_TRUE(plugin.ok()) << plugin.error().message();
+  EXPECT_STREQ((*plugin)->name(), "portable");
+  Registry registry;
+  ASSERT_FALSE(registry.add(*plugin).has_value());
+  auto add = registry.resolve_kernel("aten::add.out");
+  ASSERT_TRUE(add.ok());
+  EXPECT_EQ(add->provider, "portable");
+  EXPECT_EQ(registry.resolve_kernel("aten::sym_size.int")->provider, "host");
+  EXPECT_FALSE(registry.resolve_kernel("aten::no_such_op.out").ok());
+}
+
+TEST(PluginLoaderTest, MissingFileNamesThePath) {
+  auto plugin = PluginLibrary::load("/nonexistent/libetp_nothing.so");
+  ASSERT_FALSE(plugin.ok());
+  EXPECT_NE(plugin.error().message().find("/nonexistent/libetp_nothing.so"), std::string::npos);
+}
+
+TEST(PluginLoaderTest, WrongMajorIsRefused) { expect_refused("wrong_major", "built for ABI major 2"); }
+TEST(PluginLoaderTest, ShortStructIsRefused) { expect_refused("short_struct", "plugin table is 12 bytes"); }
+TEST(PluginLoaderTest, MissingSymbolIsRefused) { expect_refused("missing_symbol", "does not export etp_plugin_query"); }
+TEST(PluginLoaderTest, QueryReturningNullIsRefusedWithThePluginsReason) {
+  expect_refused("query_null", "refused this host (ABI 1.0): test plugin: needs ABI 7");
+}
+TEST(PluginLoaderTest, NullRequiredSlotIsRefused) {
+  expect_refused("null_slot", "backend 'BrokenBackend' lacks a required init, execute or destroy slot");
+}
+TEST(PluginLoaderTest, NullNameIsRefused) { expect_refused("no_name", "required slot 'name' is NULL"); }
+TEST(PluginLoaderTest, FailingInitIsReportedWithThePluginsMessage) {
+  expect_refused("init_fails", "failed to initialise (status 103): test plugin: the device is not there");
+}
+
+TEST(PluginLoaderTest, OptionsForAPluginWithoutOptionsAreAnError) {
+  auto plugin = PluginLibrary::load(ETP_PORTABLE_PLUGIN_PATH, {{"threads", "2"}});
+  ASSERT_FALSE(plugin.ok());
+  EXPECT_NE(plugin.error().message().find("unknown option 'threads'"), std::string::npos) << plugin.error().message();
+}
+
+TEST(PluginLoaderTest, ProgramNeedingAnAbsentBackendNamesIt) {
+  auto program = test::open_fixture(test::find_fixture("linear", "xnnpack"), test::portable_registry());
+  ASSERT_TRUE(program.ok()) << program.error().message();
+  auto method = (*program)->load_method("forward");
+  ASSERT_FALSE(method.ok());
+  EXPECT_NE(method.error().message().find("needs backend 'XnnpackBackend'"), std::string::npos)
+      << method.error().message();
+}
+
+TEST(PluginLoaderTest, MissingOperatorsAreListedTogether) {
+  auto registry = std::make_shared<Registry>();  // no plugins at all
+  auto program = test::open_fixture(test::find_fixture("mlp", "portable"), registry);
+  ASSERT_TRUE(program.ok());
+  auto method = (*program)->load_method("forward");
+  ASSERT_FALSE(method.ok());
+  const std::string& m = method.error().message();
+  EXPECT_NE(m.find("needs 5 operator(s)"), std::string::npos) << m;
+  EXPECT_NE(m.find("aten::addmm.out"), std::string::npos) << m;
+  EXPECT_NE(m.find("aten::relu.out"), std::string::npos) << m;
+}
+
+}  // namespace
+}  // namespace etp::plugins

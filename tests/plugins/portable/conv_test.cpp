@@ -1,0 +1,103 @@
+#include <gtest/gtest.h>
+
+#include <numeric>
+
+#include "plugins/portable/kernel_harness.h"
+
+namespace etp::test {
+namespace {
+
+using V = TestValue;
+
+TestTensor range(std::vector<int64_t> sizes, std::vector<uint8_t> order = {}) {
+  TestTensor t(ETP_DTYPE_FLOAT32, sizes, std::move(order));
+  size_t n = 1;
+  for (int64_t s : sizes) n *= static_cast<size_t>(s);
+  std::vector<float> v(n);
+  std::iota(v.begin(), v.end(), 0.0f);
+  t.set_logical(v);
+  return t;
+}
+
+struct ConvArgs {
+  V stride = V::int_list({1, 1}), padding = V::int_list({0, 0}), dilation = V::int_list({1, 1});
+  V transposed = V::boolean(false), output_padding = V::int_list({0, 0}), groups = V::integer(1);
+};
+
+etp_status conv(KernelHarness& h, TestTensor& x, TestTensor& w, TestTensor* b, TestTensor& out, ConvArgs& a) {
+  V vx = V::tensor(x), vw = V::tensor(w), vb = b ? V::tensor(*b) : V::none(), vo = V::tensor(out);
+  return h.run("aten::convolution.out", {&vx, &vw, &vb, &a.stride, &a.padding, &a.dilation, &a.transposed,
+                                         &a.output_padding, &a.groups, &vo, &vo});
+}
+
+TEST(ConvolutionKernelTest, TwoDimensionalWithPaddingAndBias) {
+  KernelHarness h;
+  TestTensor x = range({1, 1, 3, 3});
+  auto w = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1, 1, 2, 2}, {1, 1, 1, 1});
+  auto b = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1}, {100});
+  TestTensor out(ETP_DTYPE_FLOAT32, {1, 1, 4, 4});
+  ConvArgs a;
+  a.padding = V::int_list({1});
+  a.stride = V::int_list({2});
+  ASSERT_EQ(conv(h, x, w, &b, out, a), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.sizes(), (std::vector<int64_t>{1, 1, 2, 2}));
+  // windows at (-1,-1), (-1,1), (1,-1), (1,1): {0}, {1+2}, {3+6}, {4+5+7+8}
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{100, 103, 109, 124}));
+}
+
+TEST(ConvolutionKernelTest, ChannelsLastInputAndOutputGiveTheSameValues) {
+  KernelHarness h;
+  TestTensor x = range({1, 2, 2, 2}), xcl = range({1, 2, 2, 2}, {0, 2, 3, 1});
+  auto w = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {3, 2, 1, 1}, {1, 0, 0, 1, 1, -1});
+  TestTensor out(ETP_DTYPE_FLOAT32, {1, 3, 2, 2}), outcl(ETP_DTYPE_FLOAT32, {1, 3, 2, 2}, {0, 2, 3, 1});
+  ConvArgs a;
+  ASSERT_EQ(conv(h, x, w, nullptr, out, a), ETP_OK) << h.last_error();
+  ASSERT_EQ(conv(h, xcl, w, nullptr, outcl, a), ETP_OK) << h.last_error();
+  const std::vector<float> want{0, 1, 2, 3, 4, 5, 6, 7, -4, -4, -4, -4};
+  EXPECT_EQ(out.logical<float>(), want);
+  EXPECT_EQ(outcl.logical<float>(), want);
+}
+
+TEST(ConvolutionKernelTest, OneDimensionalDilatedAndGrouped) {
+  KernelHarness h;
+  TestTensor x = range({1, 2, 5});
+  auto w = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2, 1, 2}, {1, 1, 1, -1});
+  TestTensor out(ETP_DTYPE_FLOAT32, {1, 2, 3});
+  ConvArgs a;
+  a.stride = V::int_list({1});
+  a.padding = V::int_list({0});
+  a.dilation = V::int_list({2});
+  a.output_padding = V::int_list({0});
+  a.groups = V::integer(2);
+  ASSERT_EQ(conv(h, x, w, nullptr, out, a), ETP_OK) << h.last_error();
+  // channel 0: x[i] + x[i+2] for i = 0..2; channel 1: x[i] - x[i+2] = -2.
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{2, 4, 6, -2, -2, -2}));
+}
+
+TEST(ConvolutionKernelTest, RejectsTransposedBadGroupsTooLargeKernelAndIntDtype) {
+  KernelHarness h;
+  TestTensor x = range({1, 2, 2, 2}), w(ETP_DTYPE_FLOAT32, {2, 2, 3, 3}), out(ETP_DTYPE_FLOAT32, {1, 2, 2, 2});
+  ConvArgs a;
+  EXPECT_EQ(conv(h, x, w, nullptr, out, a), ETP_ERR_SHAPE);  // 3x3 kernel on a 2x2 input
+  a.transposed = V::boolean(true);
+  EXPECT_EQ(conv(h, x, w, nullptr, out, a), ETP_ERR_NOT_SUPPORTED);
+  ConvArgs g;
+  g.groups = V::integer(2);
+  TestTensor w1(ETP_DTYPE_FLOAT32, {2, 2, 1, 1});
+  EXPECT_EQ(conv(h, x, w1, nullptr, out, g), ETP_ERR_SHAPE);
+  TestTensor xi(ETP_DTYPE_INT32, {1, 2, 2, 2}), wi(ETP_DTYPE_INT32, {2, 2, 1, 1}), oi(ETP_DTYPE_INT32, {1, 2, 2, 2});
+  ConvArgs d;
+  EXPECT_EQ(conv(h, xi, wi, nullptr, oi, d), ETP_ERR_DTYPE);
+  EXPECT_NE(h.last_error().find("aten::convolution.out"), std::string::npos);
+}
+
+TEST(ConvolutionKernelTest, EmptyBatchGivesEmptyOutput) {
+  KernelHarness h;
+  TestTensor x(ETP_DTYPE_FLOAT32, {0, 1, 2, 2}), w(ETP_DTYPE_FLOAT32, {1, 1, 1, 1}), out(ETP_DTYPE_FLOAT32, {0, 1, 2, 2});
+  ConvArgs a;
+  ASSERT_EQ(conv(h, x, w, nullptr, out, a), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.sizes(), (std::vector<int64_t>{0, 1, 2, 2}));
+}
+
+}  // namespace
+}  // namespace etp::test

@@ -1,0 +1,217 @@
+#include <gtest/gtest.h>
+
+#include <numeric>
+
+#include "plugins/portable/kernel_harness.h"
+
+namespace etp::test {
+namespace {
+
+using V = TestValue;
+
+TestTensor range(std::vector<int64_t> sizes, std::vector<uint8_t> order = {}) {
+  TestTensor t(ETP_DTYPE_FLOAT32, sizes, std::move(order));
+  size_t n = 1;
+  for (int64_t s : sizes) n *= static_cast<size_t>(s);
+  std::vector<float> v(n);
+  std::iota(v.begin(), v.end(), 0.0f);
+  t.set_logical(v);
+  return t;
+}
+
+TestTensor longs(std::vector<int64_t> sizes, std::initializer_list<int64_t> values) {
+  return TestTensor::of<int64_t>(ETP_DTYPE_INT64, std::move(sizes), values);
+}
+
+TEST(IndexSelectKernelTest, SelectsRowsOfAChannelsLastTensor) {
+  KernelHarness h;
+  TestTensor a = range({1, 3, 1, 2}, {0, 2, 3, 1});
+  auto idx = TestTensor::of<int32_t>(ETP_DTYPE_INT32, {3}, {2, 0, 2});
+  TestTensor out(ETP_DTYPE_FLOAT32, {1, 3, 1, 2});
+  V va = V::tensor(a), dim = V::integer(-3), vi = V::tensor(idx), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::index_select.out", {&va, &dim, &vi, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{4, 5, 0, 1, 4, 5}));
+}
+
+TEST(IndexSelectKernelTest, OutOfRangeAndNegativeIndicesFail) {
+  KernelHarness h;
+  TestTensor a = range({3});
+  auto idx = longs({2}, {0, 3});
+  TestTensor out(ETP_DTYPE_FLOAT32, {2});
+  out.set_logical(std::vector<float>{-1, -1});
+  V va = V::tensor(a), dim = V::integer(0), vi = V::tensor(idx), vo = V::tensor(out);
+  EXPECT_EQ(h.run("aten::index_select.out", {&va, &dim, &vi, &vo, &vo}), ETP_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(h.last_error().find("index 3"), std::string::npos) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{-1, -1}));  // nothing written
+  auto neg = longs({1}, {-1});
+  V vn = V::tensor(neg);
+  EXPECT_EQ(h.run("aten::index_select.out", {&va, &dim, &vn, &vo, &vo}), ETP_ERR_INVALID_ARGUMENT);
+  TestTensor fidx(ETP_DTYPE_FLOAT32, {1});
+  V vf = V::tensor(fidx);
+  EXPECT_EQ(h.run("aten::index_select.out", {&va, &dim, &vf, &vo, &vo}), ETP_ERR_DTYPE);
+}
+
+TEST(GatherKernelTest, GathersAlongTheLastDim) {
+  KernelHarness h;
+  TestTensor a = range({2, 3});
+  auto idx = longs({2, 2}, {2, 0, 1, 1});
+  TestTensor out(ETP_DTYPE_FLOAT32, {2, 2});
+  V va = V::tensor(a), dim = V::integer(-1), vi = V::tensor(idx), sg = V::boolean(false), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::gather.out", {&va, &dim, &vi, &sg, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{2, 0, 4, 4}));
+  auto bad = longs({1, 1}, {3});
+  V vb = V::tensor(bad);
+  EXPECT_EQ(h.run("aten::gather.out", {&va, &dim, &vb, &sg, &vo, &vo}), ETP_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(h.last_error().find("index 3"), std::string::npos) << h.last_error();
+}
+
+TEST(ScatterKernelTest, ScattersSrcAndValue) {
+  KernelHarness h;
+  TestTensor self(ETP_DTYPE_FLOAT32, {2, 3});
+  auto idx = longs({1, 3}, {1, 0, 1});
+  auto src = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2, 3}, {7, 8, 9, 10, 11, 12});
+  TestTensor out(ETP_DTYPE_FLOAT32, {2, 3});
+  V vs = V::tensor(self), dim = V::integer(0), vi = V::tensor(idx), vsrc = V::tensor(src), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::scatter.src_out", {&vs, &dim, &vi, &vsrc, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{0, 8, 0, 7, 0, 9}));
+  V val = V::real(-1);
+  ASSERT_EQ(h.run("aten::scatter.value_out", {&vs, &dim, &vi, &val, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{0, -1, 0, -1, 0, -1}));
+  auto bad = longs({1, 1}, {2});
+  V vb = V::tensor(bad);
+  EXPECT_EQ(h.run("aten::scatter.value_out", {&vs, &dim, &vb, &val, &vo, &vo}), ETP_ERR_INVALID_ARGUMENT);
+}
+
+TEST(EmbeddingKernelTest, LooksUpRowsForA2dIndexTensor) {
+  KernelHarness h;
+  TestTensor w = range({3, 2});
+  auto idx = longs({2, 2}, {2, 0, 1, 2});
+  TestTensor out(ETP_DTYPE_FLOAT32, {2, 2, 2});
+  V vw = V::tensor(w), vi = V::tensor(idx), pad = V::integer(-1), f = V::boolean(false), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::embedding.out", {&vw, &vi, &pad, &f, &f, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{4, 5, 0, 1, 2, 3, 4, 5}));
+}
+
+TEST(EmbeddingKernelTest, OutOfRangeTokenFailsWithoutReading) {
+  KernelHarness h;
+  TestTensor w = range({3, 2});
+  auto idx = longs({2}, {1, 1000000});
+  TestTensor out(ETP_DTYPE_FLOAT32, {2, 2});
+  V vw = V::tensor(w), vi = V::tensor(idx), pad = V::integer(-1), f = V::boolean(false), vo = V::tensor(out);
+  EXPECT_EQ(h.run("aten::embedding.out", {&vw, &vi, &pad, &f, &f, &vo, &vo}), ETP_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(h.last_error().find("index 1000000"), std::string::npos) << h.last_error();
+}
+
+TEST(MaskedFillKernelTest, BroadcastsTheMask) {
+  KernelHarness h;
+  auto a = TestTensor::of<int32_t>(ETP_DTYPE_INT32, {2, 2}, {1, 2, 3, 4});
+  auto mask = TestTensor::of<uint8_t>(ETP_DTYPE_BOOL, {2}, {0, 1});
+  TestTensor out(ETP_DTYPE_INT32, {2, 2});
+  V va = V::tensor(a), vm = V::tensor(mask), val = V::integer(-7), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::masked_fill.Scalar_out", {&va, &vm, &val, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<int32_t>(), (std::vector<int32_t>{1, -7, 3, -7}));
+  TestTensor notbool(ETP_DTYPE_UINT8, {2});
+  V vnb = V::tensor(notbool);
+  EXPECT_EQ(h.run("aten::masked_fill.Scalar_out", {&va, &vnb, &val, &vo, &vo}), ETP_ERR_DTYPE);
+}
+
+TEST(TrilKernelTest, KeepsTheLowerTriangleWithADiagonalOffset) {
+  KernelHarness h;
+  TestTensor a = range({3, 3}, {1, 0});
+  TestTensor out(ETP_DTYPE_FLOAT32, {3, 3});
+  V va = V::tensor(a), diag = V::integer(-1), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::tril.out", {&va, &diag, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{0, 0, 0, 3, 0, 0, 6, 7, 0}));
+}
+
+TEST(IndexTensorKernelTest, AdjacentIndicesReplaceTheirDims) {
+  KernelHarness h;
+  TestTensor a = range({2, 3, 2});
+  auto idx = longs({2}, {2, -3});  // negative counts from the end
+  TestTensor out(ETP_DTYPE_FLOAT32, {2, 2, 2});
+  V va = V::tensor(a), list = V::tensor_list({nullptr, &idx}, /*optional=*/true), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::index.Tensor_out", {&va, &list, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.sizes(), (std::vector<int64_t>{2, 2, 2}));
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{4, 5, 0, 1, 10, 11, 6, 7}));
+}
+
+TEST(IndexTensorKernelTest, NonAdjacentIndicesGoFirstAndBroadcast) {
+  KernelHarness h;
+  TestTensor a = range({2, 3, 2});
+  auto i0 = longs({2, 1}, {0, 1});
+  auto i2 = longs({1}, {1});
+  TestTensor out(ETP_DTYPE_FLOAT32, {2, 1, 3});
+  V va = V::tensor(a), list = V::tensor_list({&i0, nullptr, &i2}, true), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::index.Tensor_out", {&va, &list, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.sizes(), (std::vector<int64_t>{2, 1, 3}));
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{1, 3, 5, 7, 9, 11}));
+}
+
+TEST(IndexTensorKernelTest, BoolMaskSelectsTrueElements) {
+  KernelHarness h;
+  TestTensor a = range({2, 2});
+  auto mask = TestTensor::of<uint8_t>(ETP_DTYPE_BOOL, {2, 2}, {1, 0, 0, 1});
+  TestTensor out(ETP_DTYPE_FLOAT32, {4}, {}, 4);
+  V va = V::tensor(a), list = V::tensor_list({&mask}, true), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::index.Tensor_out", {&va, &list, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.sizes(), (std::vector<int64_t>{2}));
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{0, 3}));
+}
+
+TEST(IndexTensorKernelTest, OutOfRangeIndexAndTooManyIndicesFail) {
+  KernelHarness h;
+  TestTensor a = range({2, 3});
+  auto bad = longs({1}, {-4});
+  TestTensor out(ETP_DTYPE_FLOAT32, {2, 1});
+  V va = V::tensor(a), list = V::tensor_list({nullptr, &bad}, true), vo = V::tensor(out);
+  EXPECT_EQ(h.run("aten::index.Tensor_out", {&va, &list, &vo, &vo}), ETP_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(h.last_error().find("index -4"), std::string::npos) << h.last_error();
+  auto ok = longs({1}, {0});
+  V three = V::tensor_list({&ok, &ok, &ok}, true);
+  EXPECT_EQ(h.run("aten::index.Tensor_out", {&va, &three, &vo, &vo}), ETP_ERR_INVALID_ARGUMENT);
+}
+
+TEST(IndexPutKernelTest, WritesAndAccumulatesWithRepeatedIndices) {
+  KernelHarness h;
+  TestTensor self = range({4});
+  auto idx = longs({3}, {1, 3, 1});
+  auto vals = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {3}, {10, 20, 30});
+  TestTensor out(ETP_DTYPE_FLOAT32, {4});
+  V vs = V::tensor(self), list = V::tensor_list({&idx}, true), vv = V::tensor(vals), acc = V::boolean(true),
+    vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::index_put.out", {&vs, &list, &vv, &acc, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{0, 41, 2, 23}));
+  EXPECT_EQ(self.logical<float>(), (std::vector<float>{0, 1, 2, 3}));  // self untouched
+}
+
+TEST(IndexPutKernelTest, KvCacheStyleUpdateBroadcastsValuesOverKeptDims) {
+  KernelHarness h;
+  TestTensor cache(ETP_DTYPE_FLOAT32, {1, 4, 2});  // [batch, seq, dim]
+  auto pos = longs({2}, {2, 3});
+  auto vals = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1, 2, 2}, {1, 2, 3, 4});
+  V vc = V::tensor(cache), list = V::tensor_list({nullptr, &pos}, true), vv = V::tensor(vals),
+    acc = V::boolean(false), ret = V::tensor(cache);
+  ASSERT_EQ(h.run("aten::index_put_", {&vc, &list, &vv, &acc, &ret}), ETP_OK) << h.last_error();
+  EXPECT_EQ(cache.logical<float>(), (std::vector<float>{0, 0, 0, 0, 1, 2, 3, 4}));
+}
+
+TEST(IndexPutKernelTest, OutOfRangeLeavesOutputUntouched) {
+  KernelHarness h;
+  TestTensor self = range({3});
+  auto idx = longs({1}, {5});
+  auto vals = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1}, {9});
+  TestTensor out(ETP_DTYPE_FLOAT32, {3});
+  V vs = V::tensor(self), list = V::tensor_list({&idx}, true), vv = V::tensor(vals), acc = V::boolean(false),
+    vo = V::tensor(out);
+  EXPECT_EQ(h.run("aten::index_put.out", {&vs, &list, &vv, &acc, &vo, &vo}), ETP_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(h.last_error().find("index 5"), std::string::npos) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{0, 0, 0}));
+  TestTensor ivals(ETP_DTYPE_INT32, {1});
+  V vi = V::tensor(ivals);
+  auto good = longs({1}, {0});
+  V glist = V::tensor_list({&good}, true);
+  EXPECT_EQ(h.run("aten::index_put.out", {&vs, &glist, &vi, &acc, &vo, &vo}), ETP_ERR_DTYPE);
+}
+
+}  // namespace
+}  // namespace etp::test

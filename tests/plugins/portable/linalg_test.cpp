@@ -1,0 +1,139 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "plugins/portable/kernel_harness.h"
+
+namespace etp::test {
+namespace {
+
+using V = TestValue;
+
+TEST(MmKernelTest, MultipliesHandComputedMatrices) {
+  KernelHarness h;
+  auto a = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2, 3}, {1, 2, 3, 4, 5, 6});
+  auto b = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {3, 2}, {7, 8, 9, 10, 11, 12});
+  TestTensor out(ETP_DTYPE_FLOAT32, {2, 2});
+  V va = V::tensor(a), vb = V::tensor(b), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::mm.out", {&va, &vb, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{58, 64, 139, 154}));
+}
+
+TEST(MmKernelTest, ReadsTransposedStorageAndWritesColumnMajorOutput) {
+  KernelHarness h;
+  // a stored column-major (dim order [1, 0]) holds the same logical matrix.
+  auto a = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2, 3}, {1, 2, 3, 4, 5, 6}, {1, 0});
+  auto b = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {3, 2}, {7, 8, 9, 10, 11, 12});
+  TestTensor out(ETP_DTYPE_FLOAT32, {2, 2}, {1, 0});
+  V va = V::tensor(a), vb = V::tensor(b), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::mm.out", {&va, &vb, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{58, 64, 139, 154}));
+}
+
+TEST(MmKernelTest, IntegerMatricesAndEmptyInnerDim) {
+  KernelHarness h;
+  auto a = TestTensor::of<int64_t>(ETP_DTYPE_INT64, {1, 2}, {3, -4});
+  auto b = TestTensor::of<int64_t>(ETP_DTYPE_INT64, {2, 1}, {5, 6});
+  TestTensor out(ETP_DTYPE_INT64, {1, 1});
+  V va = V::tensor(a), vb = V::tensor(b), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::mm.out", {&va, &vb, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<int64_t>(), (std::vector<int64_t>{-9}));
+  TestTensor e1(ETP_DTYPE_FLOAT32, {2, 0}), e2(ETP_DTYPE_FLOAT32, {0, 3}), eo(ETP_DTYPE_FLOAT32, {2, 3});
+  eo.set_logical(std::vector<float>(6, 5.0f));
+  V ve1 = V::tensor(e1), ve2 = V::tensor(e2), veo = V::tensor(eo);
+  ASSERT_EQ(h.run("aten::mm.out", {&ve1, &ve2, &veo, &veo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(eo.logical<float>(), std::vector<float>(6, 0.0f));
+}
+
+TEST(MmKernelTest, ShapeAndDtypeErrors) {
+  KernelHarness h;
+  TestTensor a(ETP_DTYPE_FLOAT32, {2, 3}), b(ETP_DTYPE_FLOAT32, {2, 3}), out(ETP_DTYPE_FLOAT32, {2, 3});
+  V va = V::tensor(a), vb = V::tensor(b), vo = V::tensor(out);
+  EXPECT_EQ(h.run("aten::mm.out", {&va, &vb, &vo, &vo}), ETP_ERR_SHAPE);
+  EXPECT_NE(h.last_error().find("aten::mm.out"), std::string::npos);
+  TestTensor bi(ETP_DTYPE_INT32, {3, 2});
+  V vbi = V::tensor(bi);
+  EXPECT_EQ(h.run("aten::mm.out", {&va, &vbi, &vo, &vo}), ETP_ERR_DTYPE);
+  EXPECT_NE(h.last_error().find("int32"), std::string::npos) << h.last_error();
+  TestTensor ba(ETP_DTYPE_BOOL, {1, 1}), bo(ETP_DTYPE_BOOL, {1, 1});
+  V vba = V::tensor(ba), vbo = V::tensor(bo);
+  EXPECT_EQ(h.run("aten::mm.out", {&vba, &vba, &vbo, &vbo}), ETP_ERR_DTYPE);
+}
+
+TEST(BmmKernelTest, MultipliesEachBatch) {
+  KernelHarness h;
+  auto a = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2, 1, 2}, {1, 2, 3, 4});
+  auto b = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2, 2, 1}, {5, 6, 7, 8});
+  TestTensor out(ETP_DTYPE_FLOAT32, {2, 1, 1});
+  V va = V::tensor(a), vb = V::tensor(b), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::bmm.out", {&va, &vb, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{17, 53}));
+  TestTensor c(ETP_DTYPE_FLOAT32, {3, 2, 1});
+  V vc = V::tensor(c);
+  EXPECT_EQ(h.run("aten::bmm.out", {&va, &vc, &vo, &vo}), ETP_ERR_SHAPE);
+}
+
+TEST(AddmmKernelTest, BroadcastsSelfAndScales) {
+  KernelHarness h;
+  auto bias = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2}, {1, 2});
+  auto a = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2, 2}, {1, 0, 0, 1});
+  auto b = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2, 2}, {1, 2, 3, 4});
+  TestTensor out(ETP_DTYPE_FLOAT32, {2, 2});
+  V vs = V::tensor(bias), va = V::tensor(a), vb = V::tensor(b), beta = V::real(0.5), alpha = V::integer(2),
+    vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::addmm.out", {&vs, &va, &vb, &beta, &alpha, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{2.5f, 5, 6.5f, 9}));
+}
+
+TEST(AddmmKernelTest, BetaZeroIgnoresNanInSelf) {
+  KernelHarness h;
+  auto self = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1}, {std::numeric_limits<float>::quiet_NaN()});
+  auto a = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1, 1}, {3});
+  TestTensor out(ETP_DTYPE_FLOAT32, {1, 1});
+  V vs = V::tensor(self), va = V::tensor(a), beta = V::integer(0), alpha = V::integer(1), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::addmm.out", {&vs, &va, &va, &beta, &alpha, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{9}));
+  TestTensor bad(ETP_DTYPE_FLOAT32, {3});
+  V vbad = V::tensor(bad);
+  EXPECT_EQ(h.run("aten::addmm.out", {&vbad, &va, &va, &beta, &alpha, &vo, &vo}), ETP_ERR_SHAPE);
+}
+
+TEST(BaddbmmKernelTest, AddsBatchedProducts) {
+  KernelHarness h;
+  auto self = TestTensor::of<double>(ETP_DTYPE_FLOAT64, {1, 1, 1}, {10});
+  auto a = TestTensor::of<double>(ETP_DTYPE_FLOAT64, {2, 1, 1}, {2, 3});
+  TestTensor out(ETP_DTYPE_FLOAT64, {2, 1, 1});
+  V vs = V::tensor(self), va = V::tensor(a), beta = V::integer(1), alpha = V::integer(-1), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::baddbmm.out", {&vs, &va, &va, &beta, &alpha, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<double>(), (std::vector<double>{6, 1}));
+}
+
+TEST(LinearKernelTest, AppliesWeightAndBiasOverLeadingDims) {
+  KernelHarness h;
+  auto x = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2, 1, 2}, {1, 2, 3, 4});
+  auto w = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {3, 2}, {1, 0, 0, 1, 1, 1});
+  auto b = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {3}, {10, 20, 30});
+  TestTensor out(ETP_DTYPE_FLOAT32, {2, 1, 3});
+  V vx = V::tensor(x), vw = V::tensor(w), vb = V::tensor(b), vo = V::tensor(out), none = V::none();
+  ASSERT_EQ(h.run("aten::linear.out", {&vx, &vw, &vb, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{11, 22, 33, 13, 24, 37}));
+  ASSERT_EQ(h.run("aten::linear.out", {&vx, &vw, &none, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{1, 2, 3, 3, 4, 7}));
+}
+
+TEST(LinearKernelTest, OneDimensionalInputAndMismatchedFeatures) {
+  KernelHarness h;
+  auto x = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2}, {1, 2});
+  auto w = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1, 2}, {3, 4});
+  TestTensor out(ETP_DTYPE_FLOAT32, {1});
+  V vx = V::tensor(x), vw = V::tensor(w), none = V::none(), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::linear.out", {&vx, &vw, &none, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{11}));
+  TestTensor w3(ETP_DTYPE_FLOAT32, {1, 3});
+  V vw3 = V::tensor(w3);
+  EXPECT_EQ(h.run("aten::linear.out", {&vx, &vw3, &none, &vo, &vo}), ETP_ERR_SHAPE);
+}
+
+}  // namespace
+}  // namespace etp::test

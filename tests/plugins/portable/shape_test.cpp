@@ -1,0 +1,281 @@
+#include <gtest/gtest.h>
+
+#include <numeric>
+
+#include "plugins/portable/kernel_harness.h"
+
+namespace etp::test {
+namespace {
+
+using V = TestValue;
+
+std::vector<float> iota(size_t n, float start = 0) {
+  std::vector<float> v(n);
+  std::iota(v.begin(), v.end(), start);
+  return v;
+}
+
+TestTensor range(std::vector<int64_t> sizes, std::vector<uint8_t> order = {}) {
+  TestTensor t(ETP_DTYPE_FLOAT32, sizes, std::move(order));
+  size_t n = 1;
+  for (int64_t s : sizes) n *= static_cast<size_t>(s);
+  t.set_logical(iota(n));
+  return t;
+}
+
+TEST(PermuteCopyKernelTest, PermutesWithNegativeDims) {
+  KernelHarness h;
+  TestTensor a = range({2, 3});
+  TestTensor out(ETP_DTYPE_FLOAT32, {3, 2});
+  V va = V::tensor(a), dims = V::int_list({-1, 0}), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::permute_copy.out", {&va, &dims, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{0, 3, 1, 4, 2, 5}));
+}
+
+TEST(PermuteCopyKernelTest, ChannelsLastInputToNhwcShapedOutput) {
+  KernelHarness h;
+  TestTensor a = range({1, 2, 1, 3}, {0, 2, 3, 1});
+  TestTensor out(ETP_DTYPE_FLOAT32, {1, 1, 3, 2});
+  V va = V::tensor(a), dims = V::int_list({0, 2, 3, 1}), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::permute_copy.out", {&va, &dims, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{0, 3, 1, 4, 2, 5}));
+}
+
+TEST(PermuteCopyKernelTest, RepeatedDimFails) {
+  KernelHarness h;
+  TestTensor a = range({2, 3}), out(ETP_DTYPE_FLOAT32, {3, 2});
+  V va = V::tensor(a), dims = V::int_list({1, -1}), vo = V::tensor(out);
+  EXPECT_EQ(h.run("aten::permute_copy.out", {&va, &dims, &vo, &vo}), ETP_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(h.last_error().find("aten::permute_copy.out"), std::string::npos);
+}
+
+TEST(ViewCopyKernelTest, InfersMinusOneAndReadsChannelsLastInLogicalOrder) {
+  KernelHarness h;
+  TestTensor a = range({1, 2, 2, 2}, {0, 2, 3, 1});
+  TestTensor out(ETP_DTYPE_FLOAT32, {2, 4});
+  V va = V::tensor(a), size = V::int_list({-1, 4}), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::view_copy.out", {&va, &size, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.sizes(), (std::vector<int64_t>{2, 4}));
+  EXPECT_EQ(out.logical<float>(), iota(8));
+}
+
+TEST(ViewCopyKernelTest, WrongNumelFailsWithShapeError) {
+  KernelHarness h;
+  TestTensor a = range({2, 3}), out(ETP_DTYPE_FLOAT32, {2, 3});
+  V va = V::tensor(a), size = V::int_list({4, 2}), vo = V::tensor(out);
+  EXPECT_EQ(h.run("aten::view_copy.out", {&va, &size, &vo, &vo}), ETP_ERR_SHAPE);
+}
+
+TEST(ViewCopyKernelTest, CopiesInt64) {
+  KernelHarness h;
+  auto a = TestTensor::of<int64_t>(ETP_DTYPE_INT64, {2, 2}, {1, -2, 3, 1LL << 40});
+  TestTensor out(ETP_DTYPE_INT64, {4});
+  V va = V::tensor(a), size = V::int_list({4}), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::view_copy.out", {&va, &size, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<int64_t>(), (std::vector<int64_t>{1, -2, 3, 1LL << 40}));
+}
+
+TEST(UnsqueezeSqueezeKernelTest, RoundTrip) {
+  KernelHarness h;
+  TestTensor a = range({2, 3});
+  TestTensor mid(ETP_DTYPE_FLOAT32, {2, 3, 1}), back(ETP_DTYPE_FLOAT32, {2, 3}), back2(ETP_DTYPE_FLOAT32, {2, 3});
+  V va = V::tensor(a), dim = V::integer(-1), vm = V::tensor(mid), vb = V::tensor(back), vb2 = V::tensor(back2);
+  ASSERT_EQ(h.run("aten::unsqueeze_copy.out", {&va, &dim, &vm, &vm}), ETP_OK) << h.last_error();
+  EXPECT_EQ(mid.sizes(), (std::vector<int64_t>{2, 3, 1}));
+  V dims = V::int_list({0, 2});  // dim 0 has size 2 and stays
+  ASSERT_EQ(h.run("aten::squeeze_copy.dims_out", {&vm, &dims, &vb, &vb}), ETP_OK) << h.last_error();
+  EXPECT_EQ(back.sizes(), (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(back.logical<float>(), iota(6));
+  V d2 = V::integer(2);
+  ASSERT_EQ(h.run("aten::squeeze_copy.dim_out", {&vm, &d2, &vb2, &vb2}), ETP_OK) << h.last_error();
+  EXPECT_EQ(back2.logical<float>(), iota(6));
+  V bad = V::integer(4);
+  EXPECT_EQ(h.run("aten::unsqueeze_copy.out", {&va, &bad, &vm, &vm}), ETP_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(h.last_error().find("dim 4"), std::string::npos) << h.last_error();
+}
+
+TEST(TransposeKernelTest, TransposesAndTCopiesVectorsAsIs) {
+  KernelHarness h;
+  TestTensor a = range({2, 3}), out(ETP_DTYPE_FLOAT32, {3, 2}), out2(ETP_DTYPE_FLOAT32, {3, 2});
+  V va = V::tensor(a), d0 = V::integer(0), d1 = V::integer(-1), vo = V::tensor(out), vo2 = V::tensor(out2);
+  ASSERT_EQ(h.run("aten::transpose_copy.int_out", {&va, &d0, &d1, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{0, 3, 1, 4, 2, 5}));
+  ASSERT_EQ(h.run("aten::t_copy.out", {&va, &vo2, &vo2}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out2.logical<float>(), (std::vector<float>{0, 3, 1, 4, 2, 5}));
+  TestTensor v = range({3}), vout(ETP_DTYPE_FLOAT32, {3}), r3(ETP_DTYPE_FLOAT32, {1, 1, 1});
+  V vv = V::tensor(v), vvo = V::tensor(vout), vr3 = V::tensor(r3);
+  ASSERT_EQ(h.run("aten::t_copy.out", {&vv, &vvo, &vvo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(vout.logical<float>(), iota(3));
+  EXPECT_EQ(h.run("aten::t_copy.out", {&vr3, &vr3, &vr3}), ETP_ERR_SHAPE);
+}
+
+TEST(ExpandCopyKernelTest, BroadcastsSizeOneAndNewLeadingDims) {
+  KernelHarness h;
+  auto a = TestTensor::of<int32_t>(ETP_DTYPE_INT32, {2, 1}, {7, 9});
+  TestTensor out(ETP_DTYPE_INT32, {2, 2, 3});
+  V va = V::tensor(a), size = V::int_list({2, -1, 3}), imp = V::boolean(false), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::expand_copy.out", {&va, &size, &imp, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<int32_t>(), (std::vector<int32_t>{7, 7, 7, 9, 9, 9, 7, 7, 7, 9, 9, 9}));
+  V bad = V::int_list({3, 3});
+  EXPECT_EQ(h.run("aten::expand_copy.out", {&va, &bad, &imp, &vo, &vo}), ETP_ERR_SHAPE);
+}
+
+TEST(SliceCopyKernelTest, ClampsStartAndEndAndSteps) {
+  KernelHarness h;
+  TestTensor a = range({2, 5});
+  TestTensor out(ETP_DTYPE_FLOAT32, {2, 5});
+  V va = V::tensor(a), dim = V::integer(-1), start = V::integer(-4), end = V::integer(100), step = V::integer(2),
+    vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::slice_copy.Tensor_out", {&va, &dim, &start, &end, &step, &vo, &vo}), ETP_OK)
+      << h.last_error();
+  EXPECT_EQ(out.sizes(), (std::vector<int64_t>{2, 2}));
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{1, 3, 6, 8}));
+  V none = V::none(), zero = V::integer(0), one = V::integer(1);
+  ASSERT_EQ(h.run("aten::slice_copy.Tensor_out", {&va, &zero, &none, &none, &one, &vo, &vo}), ETP_OK);
+  EXPECT_EQ(out.logical<float>(), iota(10));
+  V big = V::integer(7);  // start past the end gives an empty slice
+  ASSERT_EQ(h.run("aten::slice_copy.Tensor_out", {&va, &dim, &big, &none, &one, &vo, &vo}), ETP_OK);
+  EXPECT_EQ(out.sizes(), (std::vector<int64_t>{2, 0}));
+  EXPECT_EQ(h.run("aten::slice_copy.Tensor_out", {&va, &dim, &none, &none, &zero, &vo, &vo}),
+            ETP_ERR_INVALID_ARGUMENT);
+}
+
+TEST(SelectCopyKernelTest, SelectsWithNegativeIndexAndRejectsOutOfRange) {
+  KernelHarness h;
+  TestTensor a = range({2, 3}, {1, 0});  // column-major storage
+  TestTensor out(ETP_DTYPE_FLOAT32, {2});
+  V va = V::tensor(a), dim = V::integer(1), idx = V::integer(-1), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::select_copy.int_out", {&va, &dim, &idx, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{2, 5}));
+  V bad = V::integer(3);
+  EXPECT_EQ(h.run("aten::select_copy.int_out", {&va, &dim, &bad, &vo, &vo}), ETP_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(h.last_error().find("index 3"), std::string::npos) << h.last_error();
+}
+
+TEST(CatKernelTest, ConcatenatesSkippingLegacyEmptyAndConverting) {
+  KernelHarness h;
+  TestTensor a = range({2, 1});
+  auto b = TestTensor::of<int32_t>(ETP_DTYPE_INT32, {2, 2}, {10, 11, 12, 13});
+  TestTensor empty(ETP_DTYPE_FLOAT32, {0});
+  TestTensor out(ETP_DTYPE_FLOAT32, {2, 3});
+  V list = V::tensor_list({&a, &empty, &b}), dim = V::integer(-1), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::cat.out", {&list, &dim, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{0, 10, 11, 1, 12, 13}));
+}
+
+TEST(CatKernelTest, MismatchedShapesFail) {
+  KernelHarness h;
+  TestTensor a = range({2, 1}), b = range({3, 1}), out(ETP_DTYPE_FLOAT32, {5, 1});
+  V list = V::tensor_list({&a, &b}), dim = V::integer(1), vo = V::tensor(out);
+  EXPECT_EQ(h.run("aten::cat.out", {&list, &dim, &vo, &vo}), ETP_ERR_SHAPE);
+  V dim0 = V::integer(0);
+  EXPECT_EQ(h.run("aten::cat.out", {&list, &dim0, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{0, 1, 0, 1, 2}));
+}
+
+TEST(CatKernelTest, WritesIntoAChannelsLastOutput) {
+  KernelHarness h;
+  TestTensor a = range({1, 1, 1, 2}), b = range({1, 1, 1, 2});
+  TestTensor out(ETP_DTYPE_FLOAT32, {1, 2, 1, 2}, {0, 2, 3, 1});
+  V list = V::tensor_list({&a, &b}), dim = V::integer(1), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::cat.out", {&list, &dim, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{0, 1, 0, 1}));
+}
+
+TEST(StackKernelTest, StacksAtTheLastPosition) {
+  KernelHarness h;
+  TestTensor a = range({2}), b = range({2}, {});
+  b.set_logical(std::vector<float>{5, 6});
+  TestTensor out(ETP_DTYPE_FLOAT32, {2, 2});
+  V list = V::tensor_list({&a, &b}), dim = V::integer(-1), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::stack.out", {&list, &dim, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{0, 5, 1, 6}));
+  V bad = V::integer(2);
+  EXPECT_EQ(h.run("aten::stack.out", {&list, &bad, &vo, &vo}), ETP_ERR_INVALID_ARGUMENT);
+}
+
+TEST(SplitKernelTest, SplitWithSizesFillsEveryOutput) {
+  KernelHarness h;
+  TestTensor a = range({2, 3});
+  TestTensor o1(ETP_DTYPE_FLOAT32, {2, 1}), o2(ETP_DTYPE_FLOAT32, {2, 2});
+  V va = V::tensor(a), sizes = V::int_list({1, 2}), dim = V::integer(1), outs = V::tensor_list({&o1, &o2});
+  ASSERT_EQ(h.run("aten::split_with_sizes_copy.out", {&va, &sizes, &dim, &outs, &outs}), ETP_OK) << h.last_error();
+  EXPECT_EQ(o1.logical<float>(), (std::vector<float>{0, 3}));
+  EXPECT_EQ(o2.logical<float>(), (std::vector<float>{1, 2, 4, 5}));
+  V bad = V::int_list({1, 1});
+  EXPECT_EQ(h.run("aten::split_with_sizes_copy.out", {&va, &bad, &dim, &outs, &outs}), ETP_ERR_INVALID_ARGUMENT);
+}
+
+TEST(SplitKernelTest, SplitCopyMakesAShorterLastChunk) {
+  KernelHarness h;
+  TestTensor a = range({5});
+  TestTensor o1(ETP_DTYPE_FLOAT32, {2}), o2(ETP_DTYPE_FLOAT32, {2}), o3(ETP_DTYPE_FLOAT32, {2});
+  V va = V::tensor(a), size = V::integer(2), dim = V::integer(0), outs = V::tensor_list({&o1, &o2, &o3});
+  ASSERT_EQ(h.run("aten::split_copy.Tensor_out", {&va, &size, &dim, &outs, &outs}), ETP_OK) << h.last_error();
+  EXPECT_EQ(o3.sizes(), (std::vector<int64_t>{1}));
+  EXPECT_EQ(o2.logical<float>(), (std::vector<float>{2, 3}));
+  EXPECT_EQ(o3.logical<float>(), (std::vector<float>{4}));
+}
+
+TEST(ConstantPadKernelTest, PadsLastDimsAndCropsWithNegativePads) {
+  KernelHarness h;
+  TestTensor a = range({2, 2});
+  TestTensor out(ETP_DTYPE_FLOAT32, {3, 3});
+  V va = V::tensor(a), pad = V::int_list({1, -1, 0, 1}), value = V::real(9), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::constant_pad_nd.out", {&va, &pad, &value, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.sizes(), (std::vector<int64_t>{3, 2}));
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{9, 0, 9, 2, 9, 9}));
+  V odd = V::int_list({1});
+  EXPECT_EQ(h.run("aten::constant_pad_nd.out", {&va, &odd, &value, &vo, &vo}), ETP_ERR_INVALID_ARGUMENT);
+}
+
+TEST(RepeatKernelTest, TilesWithANewLeadingDim) {
+  KernelHarness h;
+  auto a = TestTensor::of<uint8_t>(ETP_DTYPE_UINT8, {2}, {1, 2});
+  TestTensor out(ETP_DTYPE_UINT8, {2, 4});
+  V va = V::tensor(a), reps = V::int_list({2, 2}), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::repeat.out", {&va, &reps, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<uint8_t>(), (std::vector<uint8_t>{1, 2, 1, 2, 1, 2, 1, 2}));
+  V few = V::int_list({});
+  EXPECT_EQ(h.run("aten::repeat.out", {&va, &few, &vo, &vo}), ETP_ERR_INVALID_ARGUMENT);
+}
+
+TEST(FlipKernelTest, FlipsSeveralDims) {
+  KernelHarness h;
+  TestTensor a = range({2, 3}), out(ETP_DTYPE_FLOAT32, {2, 3});
+  V va = V::tensor(a), dims = V::int_list({0, -1}), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::flip.out", {&va, &dims, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{5, 4, 3, 2, 1, 0}));
+}
+
+TEST(PixelShuffleKernelTest, ShufflesAndUnshufflesBack) {
+  KernelHarness h;
+  TestTensor a = range({1, 4, 1, 2});
+  TestTensor out(ETP_DTYPE_FLOAT32, {1, 1, 2, 4}), back(ETP_DTYPE_FLOAT32, {1, 4, 1, 2}, {0, 2, 3, 1});
+  V va = V::tensor(a), r = V::integer(2), vo = V::tensor(out), vb = V::tensor(back);
+  ASSERT_EQ(h.run("aten::pixel_shuffle.out", {&va, &r, &vo, &vo}), ETP_OK) << h.last_error();
+  // out[0,0,i,2w+j] = in[0, 2i+j, 0, w]
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{0, 2, 1, 3, 4, 6, 5, 7}));
+  ASSERT_EQ(h.run("aten::pixel_unshuffle.out", {&vo, &r, &vb, &vb}), ETP_OK) << h.last_error();
+  EXPECT_EQ(back.logical<float>(), iota(8));
+}
+
+TEST(ShapeKernelTest, DtypeMismatchNamesOperatorAndDtype) {
+  KernelHarness h;
+  TestTensor a = range({2}), out(ETP_DTYPE_INT64, {2});
+  V va = V::tensor(a), vo = V::tensor(out);
+  EXPECT_EQ(h.run("aten::alias_copy.out", {&va, &vo, &vo}), ETP_ERR_DTYPE);
+  EXPECT_NE(h.last_error().find("aten::alias_copy.out"), std::string::npos);
+  EXPECT_NE(h.last_error().find("int64"), std::string::npos);
+}
+
+TEST(ShapeKernelTest, StaticOutputOfTheWrongShapeFails) {
+  KernelHarness h;
+  TestTensor a = range({2, 3});
+  TestTensor out(ETP_DTYPE_FLOAT32, {2, 3}, {}, -1, ETP_DYNAMISM_STATIC);
+  V va = V::tensor(a), dims = V::int_list({1, 0}), vo = V::tensor(out);
+  EXPECT_EQ(h.run("aten::permute_copy.out", {&va, &dims, &vo, &vo}), ETP_ERR_SHAPE);
+}
+
+}  // namespace
+}  // namespace etp::test

@@ -1,0 +1,142 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "plugins/portable/kernel_harness.h"
+#include "plugins/portable/op_call.h"
+
+namespace etp::test {
+namespace {
+
+TEST(UnaryKernelTest, MathFunctionsOfIntegersGiveFloatOutputs) {
+  KernelHarness h;
+  auto a = TestTensor::of<int32_t>(ETP_DTYPE_INT32, {3}, {0, 1, 4});
+  TestTensor out(ETP_DTYPE_FLOAT32, {3});
+  ASSERT_EQ(call(h, "aten::exp.out", {V::tensor(a), V::tensor(out)}), ETP_OK) << h.last_error();
+  expect_near(out.logical<float>(), {1, std::exp(1.0), std::exp(4.0)}, 1e-4);
+  ASSERT_EQ(call(h, "aten::sqrt.out", {V::tensor(a), V::tensor(out)}), ETP_OK);
+  expect_near(out.logical<float>(), {0, 1, 2});
+  ASSERT_EQ(call(h, "aten::rsqrt.out", {V::tensor(a), V::tensor(out)}), ETP_OK);
+  expect_near(out.logical<float>(), {INFINITY, 1, 0.5});
+  ASSERT_EQ(call(h, "aten::reciprocal.out", {V::tensor(a), V::tensor(out)}), ETP_OK);
+  expect_near(out.logical<float>(), {INFINITY, 1, 0.25});
+}
+
+TEST(UnaryKernelTest, MathFunctionsMatchHandComputedValues) {
+  KernelHarness h;
+  auto a = TestTensor::of<double>(ETP_DTYPE_FLOAT64, {4}, {-1, 0, 0.5, 1000});
+  TestTensor out(ETP_DTYPE_FLOAT64, {4});
+  struct Case {
+    const char* op;
+    std::vector<double> expected;
+  } cases[] = {
+      {"aten::sigmoid.out", {1 / (1 + std::exp(1.0)), 0.5, 1 / (1 + std::exp(-0.5)), 1}},
+      {"aten::tanh.out", {std::tanh(-1.0), 0, std::tanh(0.5), 1}},
+      {"aten::sin.out", {std::sin(-1.0), 0, std::sin(0.5), std::sin(1000.0)}},
+      {"aten::cos.out", {std::cos(-1.0), 1, std::cos(0.5), std::cos(1000.0)}},
+      {"aten::erf.out", {std::erf(-1.0), 0, std::erf(0.5), 1}},
+      {"aten::log1p.out", {-INFINITY, 0, std::log1p(0.5), std::log1p(1000.0)}},
+      {"aten::expm1.out", {std::expm1(-1.0), 0, std::expm1(0.5), INFINITY}},
+      {"aten::log.out", {NAN, -INFINITY, std::log(0.5), std::log(1000.0)}},
+  };
+  for (const Case& k : cases) {
+    ASSERT_EQ(call(h, k.op, {V::tensor(a), V::tensor(out)}), ETP_OK) << k.op << ": " << h.last_error();
+    std::vector<double> got = out.logical<double>();
+    for (size_t i = 0; i < got.size(); ++i) {
+      if (std::isinf(k.expected[i])) EXPECT_EQ(got[i], k.expected[i]) << k.op << " at " << i;
+      else expect_near(std::vector<double>{got[i]}, {k.expected[i]}, 1e-12);
+    }
+  }
+}
+
+TEST(UnaryKernelTest, MathFunctionIntoAnIntegerOutputIsADtypeError) {
+  KernelHarness h;
+  auto a = TestTensor::of<int32_t>(ETP_DTYPE_INT32, {1}, {1});
+  TestTensor out(ETP_DTYPE_INT32, {1});
+  EXPECT_EQ(call(h, "aten::exp.out", {V::tensor(a), V::tensor(out)}), ETP_ERR_DTYPE);
+  EXPECT_TRUE(names(h, "aten::exp.out") && names(h, "int32")) << h.last_error();
+}
+
+TEST(UnaryKernelTest, RoundingFunctionsRoundHalfToEvenAndKeepIntegers) {
+  KernelHarness h;
+  auto a = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {5}, {-2.5f, -1.5f, 0.5f, 1.5f, 2.7f});
+  TestTensor out(ETP_DTYPE_FLOAT32, {5});
+  ASSERT_EQ(call(h, "aten::round.out", {V::tensor(a), V::tensor(out)}), ETP_OK);
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{-2, -2, 0, 2, 3}));
+  ASSERT_EQ(call(h, "aten::floor.out", {V::tensor(a), V::tensor(out)}), ETP_OK);
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{-3, -2, 0, 1, 2}));
+  ASSERT_EQ(call(h, "aten::ceil.out", {V::tensor(a), V::tensor(out)}), ETP_OK);
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{-2, -1, 1, 2, 3}));
+  ASSERT_EQ(call(h, "aten::trunc.out", {V::tensor(a), V::tensor(out)}), ETP_OK);
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{-2, -1, 0, 1, 2}));
+  auto i = TestTensor::of<int64_t>(ETP_DTYPE_INT64, {2}, {-3, 7});
+  TestTensor iout(ETP_DTYPE_INT64, {2}), fout(ETP_DTYPE_FLOAT32, {2});
+  ASSERT_EQ(call(h, "aten::floor.out", {V::tensor(i), V::tensor(iout)}), ETP_OK);
+  EXPECT_EQ(iout.logical<int64_t>(), (std::vector<int64_t>{-3, 7}));
+  EXPECT_EQ(call(h, "aten::floor.out", {V::tensor(i), V::tensor(fout)}), ETP_ERR_DTYPE) << "dtype must be kept";
+}
+
+TEST(UnaryKernelTest, NegAbsSignOnIntsAndFloats) {
+  KernelHarness h;
+  auto a = TestTensor::of<int32_t>(ETP_DTYPE_INT32, {3}, {-4, 0, 9});
+  TestTensor out(ETP_DTYPE_INT32, {3});
+  ASSERT_EQ(call(h, "aten::neg.out", {V::tensor(a), V::tensor(out)}), ETP_OK);
+  EXPECT_EQ(out.logical<int32_t>(), (std::vector<int32_t>{4, 0, -9}));
+  ASSERT_EQ(call(h, "aten::abs.out", {V::tensor(a), V::tensor(out)}), ETP_OK);
+  EXPECT_EQ(out.logical<int32_t>(), (std::vector<int32_t>{4, 0, 9}));
+  ASSERT_EQ(call(h, "aten::sign.out", {V::tensor(a), V::tensor(out)}), ETP_OK);
+  EXPECT_EQ(out.logical<int32_t>(), (std::vector<int32_t>{-1, 0, 1}));
+  auto f = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {3}, {-0.5f, 0, NAN});
+  TestTensor fout(ETP_DTYPE_FLOAT32, {3});
+  ASSERT_EQ(call(h, "aten::sign.out", {V::tensor(f), V::tensor(fout)}), ETP_OK);
+  expect_near(fout.logical<float>(), {-1, 0, NAN});
+  auto b = TestTensor::of<uint8_t>(ETP_DTYPE_BOOL, {1}, {1});
+  TestTensor bout(ETP_DTYPE_BOOL, {1});
+  EXPECT_EQ(call(h, "aten::neg.out", {V::tensor(b), V::tensor(bout)}), ETP_ERR_DTYPE);
+  EXPECT_TRUE(names(h, "aten::neg.out") && names(h, "bool")) << h.last_error();
+}
+
+TEST(UnaryKernelTest, LogicalNotBitwiseNotAndIsnan) {
+  KernelHarness h;
+  auto f = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {3}, {0, NAN, 2});
+  TestTensor bout(ETP_DTYPE_BOOL, {3}), fout(ETP_DTYPE_FLOAT32, {3});
+  ASSERT_EQ(call(h, "aten::isnan.out", {V::tensor(f), V::tensor(bout)}), ETP_OK);
+  EXPECT_EQ(bout.logical<uint8_t>(), (std::vector<uint8_t>{0, 1, 0}));
+  EXPECT_EQ(call(h, "aten::isnan.out", {V::tensor(f), V::tensor(fout)}), ETP_ERR_DTYPE);
+  ASSERT_EQ(call(h, "aten::logical_not.out", {V::tensor(f), V::tensor(fout)}), ETP_OK);
+  EXPECT_EQ(fout.logical<float>(), (std::vector<float>{1, 0, 0}));
+  auto i = TestTensor::of<int8_t>(ETP_DTYPE_INT8, {2}, {0, 5});
+  TestTensor iout(ETP_DTYPE_INT8, {2});
+  ASSERT_EQ(call(h, "aten::bitwise_not.out", {V::tensor(i), V::tensor(iout)}), ETP_OK);
+  EXPECT_EQ(iout.logical<int8_t>(), (std::vector<int8_t>{-1, -6}));
+  auto b = TestTensor::of<uint8_t>(ETP_DTYPE_BOOL, {2}, {0, 1});
+  TestTensor b2(ETP_DTYPE_BOOL, {2});
+  ASSERT_EQ(call(h, "aten::bitwise_not.out", {V::tensor(b), V::tensor(b2)}), ETP_OK);
+  EXPECT_EQ(b2.logical<uint8_t>(), (std::vector<uint8_t>{1, 0}));
+  EXPECT_EQ(call(h, "aten::bitwise_not.out", {V::tensor(f), V::tensor(fout)}), ETP_ERR_DTYPE);
+}
+
+TEST(UnaryKernelTest, ChannelsLastInToContiguousOutAndEmptyTensors) {
+  KernelHarness h;
+  auto a = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1, 2, 1, 2}, {-1, 2, -3, 4}, {0, 2, 3, 1});
+  TestTensor out(ETP_DTYPE_FLOAT32, {1, 2, 1, 2});
+  ASSERT_EQ(call(h, "aten::abs.out", {V::tensor(a), V::tensor(out)}), ETP_OK);
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{1, 2, 3, 4}));
+  TestTensor cl(ETP_DTYPE_FLOAT32, {1, 2, 1, 2}, {0, 2, 3, 1});
+  auto contiguous = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1, 2, 1, 2}, {-1, 2, -3, 4});
+  ASSERT_EQ(call(h, "aten::neg.out", {V::tensor(contiguous), V::tensor(cl)}), ETP_OK);
+  EXPECT_EQ(cl.logical<float>(), (std::vector<float>{1, -2, 3, -4}));
+  TestTensor empty(ETP_DTYPE_FLOAT32, {0, 4}), eout(ETP_DTYPE_FLOAT32, {0, 4});
+  ASSERT_EQ(call(h, "aten::exp.out", {V::tensor(empty), V::tensor(eout)}), ETP_OK);
+  EXPECT_EQ(eout.sizes(), (std::vector<int64_t>{0, 4}));
+}
+
+TEST(UnaryKernelTest, OutputWithTooSmallCapacityFailsWithShapeError) {
+  KernelHarness h;
+  TestTensor a(ETP_DTYPE_FLOAT32, {4}), out(ETP_DTYPE_FLOAT32, {2});
+  EXPECT_EQ(call(h, "aten::exp.out", {V::tensor(a), V::tensor(out)}), ETP_ERR_SHAPE);
+}
+
+}  // namespace
+}  // namespace etp::test

@@ -1,0 +1,60 @@
+// Test-only plugins, each broken in one way the loader must report clearly. One source,
+// built once per variant with ETP_BROKEN_<VARIANT> defined (see tests/CMakeLists.txt).
+#include "etp_plugin.h"
+#include "etp_plugin.hpp"
+
+namespace {
+
+etp_status echo_resolve(void*, const char*, etp_kernel*) { return ETP_ERR_NOT_FOUND; }
+const etp_host_api* g_host = nullptr;
+
+etp_status failing_init(void*, const etp_option*, uint32_t) {
+  return etp_sdk::fail(g_host, ETP_ERR_UNAVAILABLE, "test plugin: the device is not there");
+}
+
+etp_status backend_init(void*, const etp_backend_init_args*, void**) { return ETP_OK; }
+etp_status backend_execute(void*, void*, etp_value* const*, uint32_t) { return ETP_OK; }
+
+etp_plugin make_table() {
+  etp_plugin t{};
+  t.header = ETP_ABI_HEADER(etp_plugin);
+  t.name = "broken";
+  t.version = "0";
+  t.resolve_kernel = echo_resolve;
+  return t;
+}
+
+#if defined(ETP_BROKEN_NULL_SLOT)
+// A backend without its required execute slot.
+etp_backend g_backend = {ETP_ABI_HEADER(etp_backend), "BrokenBackend", nullptr, backend_init, nullptr, nullptr};
+const etp_backend* g_backends[] = {&g_backend};
+#endif
+
+}  // namespace
+
+#if defined(ETP_BROKEN_MISSING_SYMBOL)
+ETP_PLUGIN_EXPORT const etp_plugin* some_other_symbol(const etp_host_api*) { return nullptr; }
+#else
+ETP_PLUGIN_EXPORT const etp_plugin* etp_plugin_query(const etp_host_api* host) {
+  g_host = host;
+  static etp_plugin table = make_table();
+#if defined(ETP_BROKEN_WRONG_MAJOR)
+  table.header.major = ETP_ABI_MAJOR + 1;
+#elif defined(ETP_BROKEN_SHORT_STRUCT)
+  table.header.struct_size = 12;
+#elif defined(ETP_BROKEN_QUERY_NULL)
+  host->log(host->self, ETP_LOG_ERROR, "test plugin: needs ABI 7");
+  return nullptr;
+#elif defined(ETP_BROKEN_NULL_SLOT)
+  table.num_backends = 1;
+  table.backends = g_backends;
+#elif defined(ETP_BROKEN_INIT_FAILS)
+  table.init = failing_init;
+#elif defined(ETP_BROKEN_NO_NAME)
+  table.name = nullptr;
+#endif
+  (void)backend_execute;
+  (void)failing_init;
+  return &table;
+}
+#endif

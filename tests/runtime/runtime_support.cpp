@@ -1,0 +1,33 @@
+#include "runtime/runtime_support.h"
+
+#include <gtest/gtest.h>
+
+
+#include "format/data_file.h"
+#include "support/fixtures.h"
+
+namespace etp::test {
+
+std::shared_ptr<const plugins::Registry> portable_registry() {
+  auto registry = std::make_shared<plugins::Registry>();
+  auto plugin = plugins::PluginLibrary::load(ETP_PORTABLE_PLUGIN_PATH);
+  if (!plugin.ok()) {
+    ADD_FAILURE() << plugin.error().message();
+    return registry;
+  }
+  EXPECT_FALSE(registry->add(std::move(*plugin)).has_value());
+  return registry;
+}
+
+Result<std::shared_ptr<runtime::Program>> open_fixture(const nlohmann::json& fixture,
+                                                       std::shared_ptr<const plugins::Registry> registry) {
+  std::vector<runtime::DataSource> data;
+  uint64_t id = 1;
+  for (const auto& name : fixture["data_files"]) {
+    ETP_TRY(auto file, format::DataFile::open(fixture_path(name)));
+    data.push_back({std::make_shared<const format::DataFile>(std::move(file)), id++, ""});
+  }
+  return runtime::Program::open(fixture_path(fixture["program"]), std::move(data), std::move(registry));
+}
+
+}  // namespace etp::test
