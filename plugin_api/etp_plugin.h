@@ -228,8 +228,9 @@ typedef struct etp_host_api {
   void* (*allocate)(void* self, uint64_t size, uint64_t alignment);
   void (*free)(void* self, void* pointer);
 
-  /* Sets the shape of an output tensor. Fails with ETP_ERR_SHAPE (and logs why) when the
-   * tensor is static and the shape differs, or the shape exceeds its planned capacity. */
+  /* Sets the shape of an output tensor; `rank` must equal the tensor's rank (its dim order is
+   * kept). Fails with ETP_ERR_SHAPE (and logs why) when the rank differs, the tensor is static
+   * and the shape differs, or the shape exceeds its planned capacity. */
   etp_status (*resize_tensor)(void* self, etp_tensor* tensor, int32_t rank, const int64_t* sizes);
 
   /* Finds `key` in `map`. ETP_ERR_NOT_FOUND when absent. *out must have its header set by the

@@ -577,6 +577,34 @@ def fixture_add(fs: FixtureSet) -> None:
     )
 
 
+class ChainModel(torch.nn.Module):
+    """A long chain of tiny element-wise kernels: measures per-instruction dispatch cost."""
+
+    LENGTH = 200
+
+    def forward(self, x, y):
+        for _ in range(self.LENGTH):
+            x = x + y
+        return x
+
+
+def fixture_chain(fs: FixtureSet) -> None:
+    seed_everything(9)
+    m = ChainModel().eval()
+    x, y = torch.randn(1), torch.randn(1)
+    et = export_program(m, (x, y), xnnpack=False)
+    fs.add(
+        name="chain",
+        model="chain",
+        backend="portable",
+        et_program=et,
+        export=f"torch.export + to_edge_transform_and_lower (no partitioner); {ChainModel.LENGTH} chained aten::add.out on 1-element tensors, for the dispatch benchmark",
+        rtol=1e-5,
+        atol=1e-5,
+        runs=[Run("forward", [x, y], eager(m, x, y))],
+    )
+
+
 def fixture_linear(fs: FixtureSet) -> None:
     for backend in ("portable", "xnnpack"):
         seed_everything(2)
@@ -989,6 +1017,7 @@ FIXTURES = {
     "xor_train": fixture_xor_train,
     "dynamic": fixture_dynamic,
     "multi_method": fixture_multi_method,
+    "chain": fixture_chain,
 }
 
 

@@ -178,3 +178,37 @@ TEST(DataFileMalformedTest, RandomByteFlipsNeverCrash) {
 
 }  // namespace
 }  // namespace etp::format
+
+#include "format/data_file_writer.h"
+
+namespace etp::format {
+namespace {
+
+TEST(DataFileWriterTest, WrittenFilesReadBackWithLayoutsAndAlignedData) {
+  const std::vector<float> weight = {1, 2, 3, 4, 5, 6};
+  const std::vector<int64_t> steps = {7};
+  const std::string path = "/tmp/etp_writer_test.ptd";
+  ASSERT_FALSE(write_data_file(path, {{"w", 6, {2, 3}, {}, weight.data(), 24}, {"b.step", 4, {1}, {}, steps.data(), 8}},
+                               /*alignment=*/64));
+  auto file = DataFile::open(path);
+  ASSERT_TRUE(file.ok()) << file.error().message();
+  ASSERT_EQ(file->entries().size(), 2u);
+  EXPECT_EQ(file->entries()[0].key, "b.step");  // sorted, like ExecuTorch's save_ptd
+  const DataEntry* w = file->find("w");
+  ASSERT_NE(w, nullptr);
+  EXPECT_EQ(w->layout->sizes, (std::vector<int32_t>{2, 3}));
+  EXPECT_EQ(std::memcmp(w->bytes.data, weight.data(), 24), 0);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(w->bytes.data) % 64, 0u);
+  EXPECT_EQ(file->header().flatbuffer_offset, 48u);
+  std::remove(path.c_str());
+}
+
+TEST(DataFileWriterTest, RepeatedKeysAreRefused) {
+  const float x = 1;
+  auto status = write_data_file("/tmp/etp_writer_dup.ptd", {{"k", 6, {1}, {}, &x, 4}, {"k", 6, {1}, {}, &x, 4}});
+  ASSERT_TRUE(status.has_value());
+  EXPECT_NE(status->message().find("key 'k' given twice"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace etp::format

@@ -34,6 +34,20 @@ TEST(PluginLoaderTest, PortablePluginNegotiatesAndResolvesKernels) {
   EXPECT_FALSE(registry.resolve_kernel("aten::no_such_op.out").ok());
 }
 
+TEST(PluginLoaderTest, TheFirstPluginInOrderServesASharedOperator) {
+  auto portable = PluginLibrary::load(ETP_PORTABLE_PLUGIN_PATH);
+  auto shadow = PluginLibrary::load(std::string(ETP_TEST_PLUGIN_DIR) + "/libetp_shadow.so");
+  ASSERT_TRUE(portable.ok() && shadow.ok());
+  Registry shadow_first, portable_first;
+  ASSERT_FALSE(shadow_first.add(*shadow).has_value());
+  ASSERT_FALSE(shadow_first.add(*portable).has_value());
+  ASSERT_FALSE(portable_first.add(*portable).has_value());
+  ASSERT_FALSE(portable_first.add(*shadow).has_value());
+  EXPECT_EQ(shadow_first.resolve_kernel("aten::add.out")->provider, "shadow");
+  EXPECT_EQ(portable_first.resolve_kernel("aten::add.out")->provider, "portable");
+  EXPECT_EQ(shadow_first.resolve_kernel("aten::mul.out")->provider, "portable");  // only portable has it
+}
+
 TEST(PluginLoaderTest, MissingFileNamesThePath) {
   auto plugin = PluginLibrary::load("/nonexistent/libetp_nothing.so");
   ASSERT_FALSE(plugin.ok());

@@ -1,0 +1,170 @@
+// Host runtime costs, each next to a reference measured in the same run:
+//  - dispatch: a 200-instruction chain of aten::add.out through Method::execute versus the
+//    same kernel called 200 times directly (the difference is the interpreter's cost);
+//  - method load with a 1 MiB versus a 256 MiB data file (nothing is copied, so the load
+//    time must not grow with the file);
+//  - latency of real fixtures on the portable plugin.
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/npy.h"
+#include "format/data_file.h"
+#include "format/data_file_writer.h"
+#include "plugins/host_services.h"
+#include "plugins/registry.h"
+#include "runtime/method.h"
+#include "runtime/tensor_io.h"
+
+namespace {
+
+using namespace etp;
+
+const std::string kFixtures = ETP_FIXTURES_DIR;
+constexpr int kChainLength = 200;
+
+std::shared_ptr<const plugins::Registry> registry() {
+  static std::shared_ptr<plugins::Registry> r = [] {
+    auto reg = std::make_shared<plugins::Registry>();
+    auto plugin = plugins::PluginLibrary::load(ETP_PORTABLE_PLUGIN_PATH);
+    if (!plugin.ok() || reg->add(*plugin)) std::abort();
+    return reg;
+  }();
+  return r;
+}
+
+std::vector<runtime::DataSource> data_sources(const std::vector<std::string>& paths) {
+  std::vector<runtime::DataSource> out;
+  uint64_t id = 1;
+  for (const std::string& p : paths) {
+    auto file = format::DataFile::open(p);
+    if (!file.ok()) std::abort();
+    out.push_back({std::make_shared<const format::DataFile>(std::move(*file)), id++, ""});
+  }
+  return out;
+}
+
+// A loaded method with its fixture inputs set.
+struct Loaded {
+  std::shared_ptr<runtime::Program> program;
+  std::unique_ptr<runtime::Method> method;
+  std::vector<NpyArray> inputs;
+};
+
+Loaded load_fixture(benchmark::State& state, const std::string& name, const std::vector<std::string>& data,
+                    int num_inputs) {
+  Loaded l;
+  std::vector<std::string> data_paths;
+  for (const std::string& d : data) data_paths.push_back(kFixtures + "/" + d);
+  auto program = runtime::Program::open(kFixtures + "/" + name + ".pte", data_sources(data_paths), registry());
+  if (!program.ok()) {
+    state.SkipWithError(program.error().message().c_str());
+    return l;
+  }
+  l.program = *program;
+  auto method = l.program->load_method("forward");
+  if (!method.ok()) {
+    state.SkipWithError(method.error().message().c_str());
+    return l;
+  }
+  l.method = std::move(*method);
+  for (int i = 0; i < num_inputs; ++i) {
+    l.inputs.push_back(*read_npy(kFixtures + "/" + name + ".run0.in" + std::to_string(i) + ".npy"));
+    if (l.method->set_input(i, runtime::as_input(l.inputs.back()))) state.SkipWithError("set_input failed");
+  }
+  return l;
+}
+
+void BM_DispatchChainThroughInterpreter(benchmark::State& state) {
+  Loaded l = load_fixture(state, "chain", {}, 2);
+  if (!l.method) return;
+  for (auto _ : state) {
+    if (l.method->execute()) state.SkipWithError("execute failed");
+  }
+  state.SetItemsProcessed(state.iterations() * kChainLength);
+  state.SetLabel("items = instructions");
+}
+BENCHMARK(BM_DispatchChainThroughInterpreter);
+
+void BM_DispatchDirectKernelCallsReference(benchmark::State& state) {
+  auto add = registry()->resolve_kernel("aten::add.out");
+  if (!add.ok()) return state.SkipWithError("no aten::add.out");
+  const int32_t one = 1;
+  const uint8_t order = 0;
+  runtime::HostTensor a, b, out;
+  float storage[3] = {1, 2, 0};
+  for (runtime::HostTensor* t : {&a, &b, &out}) t->init(ETP_DTYPE_FLOAT32, 1, &one, &order, ETP_DYNAMISM_STATIC);
+  a.raw.data = &storage[0];
+  b.raw.data = &storage[1];
+  out.raw.data = &storage[2];
+  etp_value va{}, vb{}, valpha{}, vout{};
+  va.tag = vb.tag = vout.tag = ETP_VALUE_TENSOR;
+  va.u.tensor = &a.raw;
+  vb.u.tensor = &b.raw;
+  vout.u.tensor = &out.raw;
+  valpha.tag = ETP_VALUE_INT;
+  valpha.u.i = 1;
+  etp_value* args[] = {&va, &vb, &valpha, &vout, &vout};
+  const etp_host_api* host = plugins::HostServices::get().api();
+  for (auto _ : state) {
+    for (int i = 0; i < kChainLength; ++i) {
+      if (add->kernel.fn(add->kernel.self, host, args, 5) != ETP_OK) state.SkipWithError("kernel failed");
+    }
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * kChainLength);
+  state.SetLabel("items = kernel calls");
+}
+BENCHMARK(BM_DispatchDirectKernelCallsReference);
+
+// linear_portable.pte needs 'weight' f32[4, 8] and 'bias' f32[4]; the filler makes the file big.
+std::string make_data_file(size_t filler_mib) {
+  const std::string path = "/tmp/etp_bench_" + std::to_string(filler_mib) + "mib.ptd";
+  std::vector<float> weight(32, 0.5f), bias(4, 0.25f);
+  std::vector<uint8_t> filler(filler_mib << 20, 7);
+  if (format::write_data_file(path, {{"weight", ETP_DTYPE_FLOAT32, {4, 8}, {}, weight.data(), 128},
+                                     {"bias", ETP_DTYPE_FLOAT32, {4}, {}, bias.data(), 16},
+                                     {"filler", ETP_DTYPE_UINT8, {static_cast<int32_t>(filler.size())}, {}, filler.data(), filler.size()}})) {
+    std::abort();
+  }
+  return path;
+}
+
+void BM_MethodLoadWithDataFile(benchmark::State& state) {
+  const size_t mib = static_cast<size_t>(state.range(0));
+  const std::string path = make_data_file(mib);
+  for (auto _ : state) {
+    // Open the data file, open the program, load the method: what a user pays per model.
+    auto program = runtime::Program::open(kFixtures + "/linear_portable.pte", data_sources({path}), registry());
+    auto method = (*program)->load_method("forward");
+    if (!method.ok()) state.SkipWithError(method.error().message().c_str());
+    benchmark::DoNotOptimize(method.ok());
+  }
+  state.SetLabel(std::to_string(mib) + " MiB data file");
+  std::remove(path.c_str());
+}
+BENCHMARK(BM_MethodLoadWithDataFile)->Arg(1)->Arg(256)->Unit(benchmark::kMicrosecond);
+
+void latency(benchmark::State& state, const std::string& name, const std::vector<std::string>& data, int inputs) {
+  Loaded l = load_fixture(state, name, data, inputs);
+  if (!l.method) return;
+  for (auto _ : state) {
+    for (int i = 0; i < inputs; ++i) l.method->set_input(i, runtime::as_input(l.inputs[i]));
+    if (l.method->execute()) state.SkipWithError("execute failed");
+  }
+}
+void BM_LatencyMlpPortable(benchmark::State& s) { latency(s, "mlp_portable", {}, 1); }
+void BM_LatencyCnnPortable(benchmark::State& s) { latency(s, "cnn_portable", {}, 1); }
+void BM_LatencyTinyLlamaPortable(benchmark::State& s) {
+  latency(s, "tiny_llama_portable", {"tiny_llama_foundation_portable.ptd"}, 2);
+}
+BENCHMARK(BM_LatencyMlpPortable)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_LatencyCnnPortable)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_LatencyTinyLlamaPortable)->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,164 @@
+// Manifests: every mistake is an error naming the file, line and column; a good bundle maps
+// a shared data file once and runs.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <fstream>
+
+#include "bundle/bundle.h"
+#include "bundle/manifest.h"
+#include "support/fixtures.h"
+
+namespace etp::bundle {
+namespace {
+
+std::string expand(std::string text) {
+  for (size_t at; (at = text.find("$F")) != std::string::npos;) text.replace(at, 2, ETP_FIXTURES_DIR);
+  return text;
+}
+
+// "line:column" (1-based) of the `occurrence`-th appearance of `needle` in the expanded text.
+std::string position_of(const std::string& text, const std::string& needle, int occurrence = 1) {
+  const std::string expanded = expand(text);
+  size_t at = std::string::npos;
+  for (int i = 0; i < occurrence; ++i) at = expanded.find(expand(needle), at == std::string::npos ? 0 : at + 1);
+  if (at == std::string::npos) return "needle not found";
+  int line = 1, column = 1;
+  for (size_t i = 0; i < at; ++i) {
+    if (expanded[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  return std::to_string(line) + ":" + std::to_string(column);
+}
+
+// Writes `text` as a manifest in a fresh temp folder; `$F` stands for the fixtures folder.
+std::string write_manifest(std::string text) {
+  text = expand(text);
+  char folder[] = "/tmp/etp_manifest_XXXXXX";
+  const std::string dir = ::mkdtemp(folder);
+  const std::string path = dir + "/bundle.yaml";
+  std::ofstream(path) << text;
+  return path;
+}
+
+const char* kPlugins = "etp: 1\nplugins:\n  portable: { library: " ETP_PORTABLE_PLUGIN_PATH " }\n";
+
+// Expects the manifest to fail at the first character of `needle` (its `occurrence`-th
+// appearance) with a message containing `expected`.
+void expect_error(const std::string& text, const std::string& needle, const std::string& expected, int occurrence = 1) {
+  const std::string position = position_of(text, needle, occurrence);
+  const std::string path = write_manifest(text);
+  auto manifest = parse_manifest(path);
+  std::string message;
+  if (manifest.ok()) {
+    auto bundle = Bundle::open(*manifest);
+    if (bundle.ok()) {
+      for (const ModelSpec& m : (*bundle)->manifest().models) {
+        auto program = (*bundle)->program(m.name);
+        if (!program.ok()) message = program.error().message();
+      }
+    } else {
+      message = bundle.error().message();
+    }
+  } else {
+    message = manifest.error().message();
+  }
+  ASSERT_FALSE(message.empty()) << "the manifest was accepted:\n" << text;
+  EXPECT_NE(message.find(path + ":" + position + ":"), std::string::npos) << message;
+  EXPECT_NE(message.find(expected), std::string::npos) << message;
+}
+
+TEST(ManifestTest, UnknownKeyIsAnError) {
+  expect_error(std::string(kPlugins) + "models:\n  add: { program: $F/add.pte, progam: x }\n", "progam",
+               "unknown key 'progam' in model 'add'");
+}
+
+TEST(ManifestTest, DuplicateKeyIsAnError) {
+  expect_error(std::string(kPlugins) + "models:\n  add: { program: $F/add.pte }\n  add: { program: $F/add.pte }\n",
+               "add:", "duplicate model name 'add'", 2);
+}
+
+TEST(ManifestTest, WrongTypeIsAnError) {
+  expect_error(std::string(kPlugins) + "models:\n  add: { program: $F/add.pte, rtol: loose }\n", "loose",
+               "rtol must be a number");
+}
+
+TEST(ManifestTest, MissingFileIsAnError) {
+  expect_error(std::string(kPlugins) + "models:\n  add: { program: $F/nope.pte }\n", "$F/nope.pte", "program");
+}
+
+TEST(ManifestTest, UnknownDataNameIsAnError) {
+  expect_error(std::string(kPlugins) + "models:\n  add: { program: $F/add.pte, data: [weights] }\n", "weights",
+               "uses data 'weights', which the manifest does not define");
+}
+
+TEST(ManifestTest, UnknownCacheOwnerIsAnError) {
+  expect_error(std::string(kPlugins) +
+                   "data:\n  w: { file: $F/linear_portable.ptd, weight_cache: xnnpack }\n"
+                   "models:\n  linear: { program: $F/linear_portable.pte, data: [w] }\n",
+               "xnnpack", "weight_cache 'xnnpack', which is not a plugin of this manifest");
+}
+
+TEST(ManifestTest, OneDataFileOwnedByTwoCachesIsAnError) {
+  expect_error("etp: 1\nplugins:\n  portable: { library: " ETP_PORTABLE_PLUGIN_PATH " }\n"
+               "  other: { library: " ETP_PORTABLE_PLUGIN_PATH " }\n"
+               "data:\n  a: { file: $F/linear_portable.ptd, weight_cache: portable }\n"
+               "  b: { file: $F/linear_portable.ptd, weight_cache: other }\n"
+               "models:\n  linear: { program: $F/linear_portable.pte, data: [a] }\n",
+               "{ file", "is owned by two weight caches");
+}
+
+TEST(ManifestTest, DuplicateKeysAcrossAModelsDataFilesAreAnError) {
+  expect_error(std::string(kPlugins) +
+                   "data:\n  a: { file: $F/linear_portable.ptd }\n  b: { file: $F/linear_portable.ptd }\n"
+                   "models:\n  linear: { program: $F/linear_portable.pte, data: [a, b] }\n",
+               "{ program: $F/linear_portable.pte", "key 'weight' is in both data 'a' and data 'b'");
+}
+
+TEST(ManifestTest, Sha256MismatchIsAnError) {
+  expect_error(std::string(kPlugins) + "data:\n  w: { file: $F/linear_portable.ptd, sha256: " +
+                   std::string(64, '0') + " }\nmodels:\n  linear: { program: $F/linear_portable.pte, data: [w] }\n",
+               "{ file", "the manifest expects 0000");
+}
+
+TEST(ManifestTest, MalformedYamlNamesThePosition) {
+  // Three lines of plugins, "models:", then an unclosed list: the parser stops at 6:1.
+  const std::string path = write_manifest(std::string(kPlugins) + "models:\n  add: [1, 2\n");
+  auto manifest = parse_manifest(path);
+  ASSERT_FALSE(manifest.ok());
+  EXPECT_NE(manifest.error().message().find(path + ":6:1: end of sequence flow not found"), std::string::npos)
+      << manifest.error().message();
+}
+
+TEST(ManifestTest, UnknownPluginLibraryIsAnError) {
+  expect_error("etp: 1\nplugins:\n  gpu: { library: libetp_gpu_does_not_exist.so }\n"
+               "models:\n  add: { program: $F/add.pte }\n",
+               "{ library", "plugin library libetp_gpu_does_not_exist.so not found");
+}
+
+TEST(BundleTest, SharedDataFileIsMappedOnceAndModelsRun) {
+  const std::string path = write_manifest(std::string(kPlugins) +
+                                          "data:\n  foundation: { file: $F/tiny_llama_foundation_portable.ptd }\n"
+                                          "models:\n  base: { program: $F/tiny_llama_portable.pte, data: [foundation] }\n"
+                                          "  lora: { program: $F/tiny_llama_lora_portable.pte, data: [foundation] }\n");
+  auto manifest = parse_manifest(path);
+  ASSERT_TRUE(manifest.ok()) << manifest.error().message();
+  auto bundle = Bundle::open(*manifest);
+  ASSERT_TRUE(bundle.ok()) << bundle.error().message();
+  auto base = (*bundle)->program("base");
+  auto lora = (*bundle)->program("lora");
+  ASSERT_TRUE(base.ok() && lora.ok());
+  const runtime::DataSource* foundation = (*bundle)->data("foundation");
+  ASSERT_NE(foundation, nullptr);
+  // Both programs hold the one DataFile the bundle mapped: the bundle, base and lora.
+  EXPECT_GE(foundation->file.use_count(), 3);
+  EXPECT_TRUE((*(*base)->load_method("forward"))->execute() == std::nullopt);
+}
+
+}  // namespace
+}  // namespace etp::bundle
