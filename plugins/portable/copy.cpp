@@ -9,19 +9,6 @@
 namespace etp_portable {
 namespace movement {
 
-namespace {
-
-template <typename To, typename From>
-To convert(From v) {
-  if constexpr (std::is_same_v<To, bool>) {
-    return v != From{};
-  } else {
-    return static_cast<To>(v);
-  }
-}
-
-}  // namespace
-
 etp_status convert_view(const Ctx& c, int32_t rank, const int64_t* sizes, const etp_tensor& dst, int64_t dst_base,
                         const int64_t* dst_strides, const etp_tensor& src, int64_t src_base,
                         const int64_t* src_strides) {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 
 #include "etp_plugin.h"
@@ -12,6 +13,21 @@
 namespace etp_portable {
 
 using etp_sdk::fail;
+
+// Converts v to the C++ type U. Integers wrap like PyTorch's narrowing casts; floating
+// values going to an integer type are converted through int64 with NaN/inf mapped to 0 or
+// saturated, so no conversion is undefined behaviour.
+template <typename U, typename V>
+inline U convert(V v) {
+  if constexpr (std::is_floating_point_v<V> && std::is_integral_v<U> && !std::is_same_v<U, bool>) {
+    if (!(v == v)) return U{0};
+    if (v >= static_cast<V>(9.2233720368547758e18)) return static_cast<U>(std::numeric_limits<int64_t>::max());
+    if (v <= static_cast<V>(-9.2233720368547758e18)) return static_cast<U>(std::numeric_limits<int64_t>::min());
+    return static_cast<U>(static_cast<int64_t>(v));
+  } else {
+    return static_cast<U>(v);
+  }
+}
 
 // Everything a kernel needs to report errors well: its operator name and the host.
 struct Ctx {

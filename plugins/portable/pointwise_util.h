@@ -62,8 +62,8 @@ struct Scalar {
   double as_double() const { return tag == ETP_VALUE_DOUBLE ? d : tag == ETP_VALUE_INT ? static_cast<double>(i) : b; }
   template <typename T>
   T as() const {
-    if (tag == ETP_VALUE_DOUBLE) return static_cast<T>(d);
-    if (tag == ETP_VALUE_INT) return static_cast<T>(i);
+    if (tag == ETP_VALUE_DOUBLE) return convert<T>(d);
+    if (tag == ETP_VALUE_INT) return convert<T>(i);
     return static_cast<T>(b);
   }
   // The dtype a 0-dim tensor holding this scalar would have.
@@ -138,8 +138,8 @@ template <typename T>
 inline T load(const etp_tensor& t, int64_t offset) {
   const void* p = t.data;
   switch (t.dtype) {
-    case ETP_DTYPE_FLOAT32: return static_cast<T>(static_cast<const float*>(p)[offset]);
-    case ETP_DTYPE_FLOAT64: return static_cast<T>(static_cast<const double*>(p)[offset]);
+    case ETP_DTYPE_FLOAT32: return convert<T>(static_cast<const float*>(p)[offset]);
+    case ETP_DTYPE_FLOAT64: return convert<T>(static_cast<const double*>(p)[offset]);
     case ETP_DTYPE_INT64: return static_cast<T>(static_cast<const int64_t*>(p)[offset]);
     case ETP_DTYPE_INT32: return static_cast<T>(static_cast<const int32_t*>(p)[offset]);
     case ETP_DTYPE_INT16: return static_cast<T>(static_cast<const int16_t*>(p)[offset]);
@@ -147,21 +147,6 @@ inline T load(const etp_tensor& t, int64_t offset) {
     case ETP_DTYPE_UINT8: return static_cast<T>(static_cast<const uint8_t*>(p)[offset]);
     case ETP_DTYPE_BOOL: return static_cast<T>(static_cast<const bool*>(p)[offset]);
     default: return T{};
-  }
-}
-
-// Converts v to the C++ type U. Integers wrap like PyTorch's narrowing casts; floating
-// values going to an integer type are converted through int64 with NaN/inf mapped to 0 or
-// saturated, so no conversion is undefined behaviour.
-template <typename U, typename V>
-inline U convert(V v) {
-  if constexpr (std::is_floating_point_v<V> && std::is_integral_v<U> && !std::is_same_v<U, bool>) {
-    if (!(v == v)) return U{0};
-    if (v >= static_cast<V>(9.2233720368547758e18)) return static_cast<U>(std::numeric_limits<int64_t>::max());
-    if (v <= static_cast<V>(-9.2233720368547758e18)) return static_cast<U>(std::numeric_limits<int64_t>::min());
-    return static_cast<U>(static_cast<int64_t>(v));
-  } else {
-    return static_cast<U>(v);
   }
 }
 

@@ -1,0 +1,124 @@
+// Bad inputs and bad data at method load and execute: each a clear error, nothing crashes.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+
+#include "core/npy.h"
+#include "format/data_file_writer.h"
+#include "runtime/runtime_support.h"
+#include "runtime/tensor_io.h"
+#include "support/fixtures.h"
+
+namespace etp::test {
+namespace {
+
+std::unique_ptr<runtime::Method> load(const std::string& model, const std::string& backend = "portable") {
+  auto program = open_fixture(find_fixture(model, backend), portable_registry());
+  EXPECT_TRUE(program.ok()) << program.error().message();
+  auto method = (*program)->load_method(find_fixture(model, backend)["methods"][0]);
+  EXPECT_TRUE(method.ok()) << method.error().message();
+  return method.ok() ? std::move(*method) : nullptr;
+}
+
+void expect_message(const Status& status, const std::string& expected) {
+  ASSERT_TRUE(status.has_value()) << "expected an error containing: " << expected;
+  EXPECT_NE(status->message().find(expected), std::string::npos) << status->message();
+}
+
+TEST(MethodErrorsTest, WrongInputDtypeIsNamed) {
+  auto method = load("add");
+  std::vector<int64_t> data(24);
+  expect_message(method->set_input(0, {ETP_DTYPE_INT64, {2, 3, 4}, data.data(), data.size() * 8}),
+                 "input 0: dtype int64, expected float32");
+}
+
+TEST(MethodErrorsTest, WrongShapeOfAStaticInputIsNamed) {
+  auto method = load("add");
+  std::vector<float> data(6);
+  expect_message(method->set_input(1, {ETP_DTYPE_FLOAT32, {2, 3, 1}, data.data(), 24}),
+                 "cannot resize a static tensor of shape [2, 3, 4] to [2, 3, 1]");
+}
+
+TEST(MethodErrorsTest, DynamicInputWithinItsBoundRunsAndBeyondItFails) {
+  auto method = load("dynamic");
+  std::vector<float> data(9 * 16, 1.0f);
+  const int64_t features = runtime::HostTensor::from(method->input(0).u.tensor)->sizes[1];
+  EXPECT_FALSE(method->set_input(0, {ETP_DTYPE_FLOAT32, {2, features}, data.data(), size_t(2 * features * 4)}));
+  EXPECT_FALSE(method->execute());
+  EXPECT_EQ(method->output(0).u.tensor->sizes[0], 2);
+  expect_message(method->set_input(0, {ETP_DTYPE_FLOAT32, {9, features}, data.data(), size_t(9 * features * 4)}),
+                 "more than the planned bound");
+}
+
+TEST(MethodErrorsTest, InputIndexOutOfRangeIsNamed) {
+  auto method = load("add");
+  float x = 0;
+  expect_message(method->set_input(5, {ETP_DTYPE_FLOAT32, {1}, &x, 4}), "input 5: the method has 2 inputs");
+}
+
+// A data file lacking a key the program needs fails at load, naming the key and the file.
+TEST(MethodErrorsTest, MissingExternalKeyIsNamed) {
+  const std::string path = "/tmp/etp_missing_key.ptd";
+  std::vector<float> bias(4);
+  ASSERT_FALSE(format::write_data_file(path, {{"bias", ETP_DTYPE_FLOAT32, {4}, {}, bias.data(), 16}}));
+  auto file = format::DataFile::open(path);
+  ASSERT_TRUE(file.ok());
+  auto program = runtime::Program::open(fixture_path("linear_portable.pte"),
+                                        {{std::make_shared<const format::DataFile>(std::move(*file)), 1, ""}},
+                                        portable_registry());
+  ASSERT_TRUE(program.ok());
+  auto method = (*program)->load_method("forward");
+  ASSERT_FALSE(method.ok());
+  EXPECT_NE(method.error().message().find("tensor 'weight' is stored externally but no data file has it"),
+            std::string::npos)
+      << method.error().message();
+  EXPECT_NE(method.error().message().find(path), std::string::npos);
+  std::remove(path.c_str());
+}
+
+// A data file whose layout for a key differs from the program's fails with both layouts.
+TEST(MethodErrorsTest, LayoutMismatchNamesKeyExpectedAndFound) {
+  const std::string path = "/tmp/etp_wrong_layout.ptd";
+  std::vector<float> weight(32), bias(4);
+  ASSERT_FALSE(format::write_data_file(path, {{"weight", ETP_DTYPE_FLOAT32, {8, 4}, {}, weight.data(), 128},
+                                              {"bias", ETP_DTYPE_FLOAT32, {4}, {}, bias.data(), 16}}));
+  auto file = format::DataFile::open(path);
+  ASSERT_TRUE(file.ok());
+  auto program = runtime::Program::open(fixture_path("linear_portable.pte"),
+                                        {{std::make_shared<const format::DataFile>(std::move(*file)), 1, ""}},
+                                        portable_registry());
+  ASSERT_TRUE(program.ok());
+  auto method = (*program)->load_method("forward");
+  ASSERT_FALSE(method.ok());
+  EXPECT_NE(method.error().message().find("tensor 'weight' in " + path + " has layout float32[8, 4], expected float32[4, 8]"),
+            std::string::npos)
+      << method.error().message();
+  std::remove(path.c_str());
+}
+
+// A failing kernel is reported with the instruction, the operator, the plugin and its words.
+TEST(MethodErrorsTest, KernelFailureNamesInstructionOperatorAndPlugin) {
+  auto registry = std::make_shared<plugins::Registry>();
+  auto shadow = plugins::PluginLibrary::load(std::string(ETP_TEST_PLUGIN_DIR) + "/libetp_shadow.so");
+  ASSERT_TRUE(shadow.ok());
+  ASSERT_FALSE(registry->add(*shadow));
+  auto program = open_fixture(find_fixture("add", "portable"), registry);
+  ASSERT_TRUE(program.ok());
+  auto method = (*program)->load_method("forward");
+  ASSERT_TRUE(method.ok()) << method.error().message();
+  expect_message((*method)->execute(),
+                 "method 'forward', instruction 0, aten::add.out (plugin shadow) failed with status 101: "
+                 "shadow: aten::add.out refuses to run");
+}
+
+TEST(MethodErrorsTest, MethodThatDoesNotExistListsTheMethods) {
+  auto program = open_fixture(find_fixture("multi_method", "portable"), portable_registry());
+  ASSERT_TRUE(program.ok());
+  auto method = (*program)->load_method("forwrd");
+  ASSERT_FALSE(method.ok());
+  EXPECT_NE(method.error().message().find("no method 'forwrd'; the program has: decode, encode"), std::string::npos)
+      << method.error().message();
+}
+
+}  // namespace
+}  // namespace etp::test
