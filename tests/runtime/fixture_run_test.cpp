@@ -1,5 +1,5 @@
-// Every portable fixture runs through the real portable plugin and matches the outputs the
-// real ExecuTorch runtime gave, within the tolerance index.json records.
+// Every fixture runs through the real plugins (portable kernels, XNNPACK backend) and matches
+// the outputs the real ExecuTorch runtime gave, within the tolerance index.json records.
 #include <gtest/gtest.h>
 
 #include "runtime/runtime_support.h"
@@ -9,7 +9,7 @@
 namespace etp::test {
 namespace {
 
-class PortableFixtureTest : public ::testing::TestWithParam<std::string> {};
+class FixtureTest : public ::testing::TestWithParam<std::string> {};
 
 nlohmann::json fixture_named(const std::string& name) {
   for (const auto& f : all_fixtures()) {
@@ -18,10 +18,11 @@ nlohmann::json fixture_named(const std::string& name) {
   return nullptr;
 }
 
-TEST_P(PortableFixtureTest, MatchesTheExecuTorchRuntime) {
+TEST_P(FixtureTest, MatchesTheExecuTorchRuntime) {
   const nlohmann::json f = fixture_named(GetParam());
   ASSERT_FALSE(f.is_null());
-  auto program = open_fixture(f, portable_registry());
+  static const auto registry = full_registry();
+  auto program = open_fixture(f, registry);
   ASSERT_TRUE(program.ok()) << program.error().message();
   std::map<std::string, std::unique_ptr<runtime::Method>> methods;  // one load per method; state carries over
   size_t run_index = 0;
@@ -56,15 +57,13 @@ TEST_P(PortableFixtureTest, MatchesTheExecuTorchRuntime) {
   }
 }
 
-std::vector<std::string> portable_fixture_names() {
+std::vector<std::string> fixture_names() {
   std::vector<std::string> names;
-  for (const auto& f : all_fixtures()) {
-    if (f["backend"] == "portable") names.push_back(f["name"]);
-  }
+  for (const auto& f : all_fixtures()) names.push_back(f["name"]);
   return names;
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, PortableFixtureTest, ::testing::ValuesIn(portable_fixture_names()),
+INSTANTIATE_TEST_SUITE_P(Fixtures, FixtureTest, ::testing::ValuesIn(fixture_names()),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

@@ -19,6 +19,20 @@ std::shared_ptr<const plugins::Registry> portable_registry() {
   return registry;
 }
 
+std::shared_ptr<const plugins::Registry> full_registry(const std::string& threads) {
+  auto registry = std::make_shared<plugins::Registry>();
+  for (auto [path, options] : {std::make_pair(std::string(ETP_PORTABLE_PLUGIN_PATH), plugins::Options{}),
+                               std::make_pair(std::string(ETP_XNNPACK_PLUGIN_PATH), plugins::Options{{"threads", threads}})}) {
+    auto plugin = plugins::PluginLibrary::load(path, options);
+    if (!plugin.ok()) {
+      ADD_FAILURE() << plugin.error().message();
+      continue;
+    }
+    EXPECT_FALSE(registry->add(std::move(*plugin)).has_value());
+  }
+  return registry;
+}
+
 Result<std::shared_ptr<runtime::Program>> open_fixture(const nlohmann::json& fixture,
                                                        std::shared_ptr<const plugins::Registry> registry) {
   std::vector<runtime::DataSource> data;

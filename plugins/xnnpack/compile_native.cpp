@@ -1,0 +1,260 @@
+// Nodes that run as plugin-native kernels (native_ops.h): what Debian's XNNPACK lacks, plus
+// pure data movement. Shapes are checked here, at init, so the kernels never read or write
+// outside a value's buffer.
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "compile.h"
+#include "native_ops.h"
+
+namespace etp_xnnpack {
+namespace {
+
+using fb_xnnpack::XNodeUnion;
+
+bool ids(Delegate& d, std::initializer_list<uint32_t> in, std::vector<int>* out, std::string* e) {
+  for (uint32_t id : in) {
+    const int index = d.graph().find(id);
+    if (index < 0) return *e = "value id " + std::to_string(id) + " is not defined", false;
+    out->push_back(index);
+  }
+  return true;
+}
+
+// Applies a fused output clamp if the node carries one (only finite bounds matter).
+void maybe_clamp(const fb_xnnpack::XNode& node, float* out, size_t n) {
+  if (const auto* m = node.output_min_max()) {
+    if (std::isfinite(m->output_min()) || std::isfinite(m->output_max())) native::clamp(out, out, n, m->output_min(), m->output_max());
+  }
+}
+
+using UnaryFn = void (*)(const float*, float*, size_t);
+
+bool unary(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNNode1x1& n, UnaryFn fn, std::string* e) {
+  std::vector<int> v;
+  if (!ids(d, {n.input_id(), n.output_id()}, &v, e)) return false;
+  if (d.value(v[0]).numel != d.value(v[1]).numel) return *e = "input and output sizes differ", false;
+  const size_t count = d.value(v[0]).numel;
+  d.add_step(node_name(node.xnode_union_type()), [fn, v, count, &node](Delegate& dd) {
+    fn(dd.data(v[0]), dd.data(v[1]), count);
+    maybe_clamp(node, dd.data(v[1]), count);
+    return ETP_OK;
+  });
+  return true;
+}
+
+bool activation(Delegate& d, const fb_xnnpack::XNode& node, uint32_t in, uint32_t out, float parameter, bool elu,
+                std::string* e) {
+  std::vector<int> v;
+  if (!ids(d, {in, out}, &v, e)) return false;
+  if (d.value(v[0]).numel != d.value(v[1]).numel) return *e = "input and output sizes differ", false;
+  const size_t count = d.value(v[0]).numel;
+  d.add_step(node_name(node.xnode_union_type()), [v, count, parameter, elu](Delegate& dd) {
+    (elu ? native::elu : native::leaky_relu)(dd.data(v[0]), dd.data(v[1]), count, parameter);
+    return ETP_OK;
+  });
+  return true;
+}
+
+bool transpose(Delegate& d, const fb_xnnpack::XNNStaticTranspose& n, std::string* e) {
+  std::vector<int> v;
+  if (!ids(d, {n.input_id(), n.output_id()}, &v, e)) return false;
+  const Value &in = d.value(v[0]), &out = d.value(v[1]);
+  if (!n.perm() || n.perm()->size() != in.dims.size() || n.num_dims() != in.dims.size() || out.dims.size() != in.dims.size()) {
+    return *e = "perm must have one entry per input dim", false;
+  }
+  std::vector<size_t> perm(n.perm()->begin(), n.perm()->end());
+  std::vector<bool> seen(perm.size(), false);
+  for (size_t i = 0; i < perm.size(); ++i) {
+    if (perm[i] >= perm.size() || seen[perm[i]] || out.dims[i] != in.dims[perm[i]]) {
+      return *e = "perm is not a permutation matching the output shape", false;
+    }
+    seen[perm[i]] = true;
+  }
+  const std::vector<size_t> dims = in.dims;
+  d.add_step("XNNStaticTranspose", [v, dims, perm](Delegate& dd) {
+    native::transpose(dd.data(v[0]), dd.data(v[1]), dims.size(), dims.data(), perm.data());
+    return ETP_OK;
+  });
+  return true;
+}
+
+bool reshape_or_copy(Delegate& d, const fb_xnnpack::XNode& node, uint32_t in, uint32_t out, std::string* e) {
+  std::vector<int> v;
+  if (!ids(d, {in, out}, &v, e)) return false;
+  if (d.value(v[0]).numel != d.value(v[1]).numel) return *e = "input and output sizes differ", false;
+  const size_t count = d.value(v[0]).numel;
+  d.add_step(node_name(node.xnode_union_type()), [v, count](Delegate& dd) {
+    if (dd.data(v[0]) != dd.data(v[1])) std::memmove(dd.data(v[1]), dd.data(v[0]), count * sizeof(float));
+    return ETP_OK;
+  });
+  return true;
+}
+
+bool concatenate(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNCat& n, size_t count, std::string* e) {
+  const uint32_t all[] = {n.input1_id(), n.input2_id(), n.input3_id(), n.input4_id(), n.input5_id()};
+  std::vector<int> v;
+  for (size_t i = 0; i < count; ++i) {
+    if (!ids(d, {all[i]}, &v, e)) return false;
+  }
+  const int out = d.graph().find(n.output_id());
+  if (out < 0) return *e = "output value id is not defined", false;
+  const Value& vo = d.value(out);
+  const size_t rank = vo.dims.size();
+  if (rank == 0 || n.axis() >= rank) return *e = "axis out of range", false;
+  size_t along = 0;
+  for (int i : v) {
+    const Value& vi = d.value(i);
+    if (vi.dims.size() != rank) return *e = "inputs must have the output's rank", false;
+    for (size_t k = 0; k < rank; ++k) {
+      if (k != n.axis() && vi.dims[k] != vo.dims[k]) return *e = "inputs differ from the output off the axis", false;
+    }
+    along += vi.dims[n.axis()];
+  }
+  if (along != vo.dims[n.axis()]) return *e = "input sizes along the axis do not add up to the output's", false;
+  const size_t axis = n.axis();
+  d.add_step(node_name(node.xnode_union_type()), [v, out, axis, rank](Delegate& dd) {
+    const float* inputs[native::kMaxConcatInputs];
+    const size_t* dims[native::kMaxConcatInputs];
+    for (size_t i = 0; i < v.size(); ++i) {
+      inputs[i] = dd.data(v[i]);
+      dims[i] = dd.value(v[i]).dims.data();
+    }
+    native::concatenate(inputs, v.size(), rank, dims, axis, dd.data(out));
+    return ETP_OK;
+  });
+  return true;
+}
+
+bool slice(Delegate& d, const fb_xnnpack::XNNStaticSlice& n, std::string* e) {
+  std::vector<int> v;
+  if (!ids(d, {n.input_id(), n.output_id()}, &v, e)) return false;
+  const Value &in = d.value(v[0]), &out = d.value(v[1]);
+  const size_t rank = in.dims.size();
+  if (!n.offsets() || !n.sizes() || n.offsets()->size() != rank || n.sizes()->size() != rank || out.dims.size() != rank) {
+    return *e = "offsets and sizes must have one entry per dim", false;
+  }
+  std::vector<size_t> offsets(rank), sizes(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    offsets[i] = n.offsets()->Get(static_cast<flatbuffers::uoffset_t>(i));
+    sizes[i] = n.sizes()->Get(static_cast<flatbuffers::uoffset_t>(i));
+    if (offsets[i] > in.dims[i]) return *e = "offset past the end of dim " + std::to_string(i), false;
+    if (sizes[i] == 0) sizes[i] = in.dims[i] - offsets[i];  // XNNPACK: 0 means to the end
+    if (offsets[i] + sizes[i] > in.dims[i] || sizes[i] != out.dims[i]) return *e = "slice does not fit dim " + std::to_string(i), false;
+  }
+  const std::vector<size_t> dims = in.dims;
+  d.add_step("XNNStaticSlice", [v, dims, offsets, sizes](Delegate& dd) {
+    native::slice(dd.data(v[0]), dd.data(v[1]), dims.size(), dims.data(), offsets.data(), sizes.data());
+    return ETP_OK;
+  });
+  return true;
+}
+
+bool batch_matmul(Delegate& d, const fb_xnnpack::_XNNNode2x1& n, std::string* e) {
+  std::vector<int> v;
+  if (!ids(d, {n.input1_id(), n.input2_id(), n.output_id()}, &v, e)) return false;
+  const Value &a = d.value(v[0]), &b = d.value(v[1]), &o = d.value(v[2]);
+  const bool transpose_b = n.flags() & native::kFlagTransposeB;
+  size_t rank = 0, dims[native::kMaxRank];
+  if (!native::batch_matmul_output_dims(a.dims.size(), a.dims.data(), b.dims.size(), b.dims.data(), transpose_b, &rank, dims) ||
+      std::vector<size_t>(dims, dims + rank) != o.dims) {
+    return *e = "input shapes do not multiply to the output shape", false;
+  }
+  d.add_step("XNNBatchMatrixMultiply", [v, transpose_b](Delegate& dd) {
+    const Value &va = dd.value(v[0]), &vb = dd.value(v[1]);
+    native::batch_matmul(dd.data(v[0]), va.dims.size(), va.dims.data(), dd.data(v[1]), vb.dims.size(), vb.dims.data(),
+                         transpose_b, dd.data(v[2]));
+    return ETP_OK;
+  });
+  return true;
+}
+
+bool attention(Delegate& d, const fb_xnnpack::XNNScaledDotProductAttention& n, std::string* e) {
+  std::vector<int> v;
+  if (!ids(d, {n.query_id(), n.key_id(), n.value_id(), n.scale_id(), n.output_id()}, &v, e)) return false;
+  const int mask = n.mask_id() == UINT32_MAX ? -1 : d.graph().find(n.mask_id());
+  if (n.mask_id() != UINT32_MAX && mask < 0) return *e = "mask value id is not defined", false;
+  const Value &q = d.value(v[0]), &k = d.value(v[1]), &val = d.value(v[2]), &scale = d.value(v[3]), &out = d.value(v[4]);
+  const size_t qr = q.dims.size();
+  if (qr < 3 || (k.dims.size() != qr && k.dims.size() + 1 != qr) || val.dims.size() != k.dims.size() || out.dims.size() != qr) {
+    return *e = "query, key, value and output ranks do not fit", false;
+  }
+  const size_t t = q.dims[qr - 2], c = q.dims[qr - 1], u = k.dims[k.dims.size() - 2], dv = val.dims.back();
+  if (k.dims.back() != c || val.dims[val.dims.size() - 2] != u || scale.numel != c || out.dims[qr - 1] != dv ||
+      out.numel != q.numel / c * dv || (mask >= 0 && d.value(mask).numel != t * u)) {
+    return *e = "query, key, value, scale, mask and output sizes do not fit", false;
+  }
+  d.add_step("XNNScaledDotProductAttention", [v, mask](Delegate& dd) {
+    const Value &q = dd.value(v[0]), &k = dd.value(v[1]), &val = dd.value(v[2]);
+    const bool ok = native::scaled_dot_product_attention(dd.data(v[0]), q.dims.size(), q.dims.data(), dd.data(v[1]),
+                                                         dd.data(v[2]), k.dims.size(), k.dims.data(), val.dims.data(),
+                                                         dd.data(v[3]), mask >= 0 ? dd.data(mask) : nullptr, dd.data(v[4]));
+    return ok ? ETP_OK : dd.fail(ETP_ERR_SHAPE, "XNNScaledDotProductAttention: shapes rejected");
+  });
+  return true;
+}
+
+bool prelu(Delegate& d, const fb_xnnpack::_XNNNode2x1& n, std::string* e) {
+  std::vector<int> v;
+  if (!ids(d, {n.input1_id(), n.input2_id(), n.output_id()}, &v, e)) return false;
+  const Value &in = d.value(v[0]), &slope = d.value(v[1]), &out = d.value(v[2]);
+  const size_t channels = in.dims.empty() ? 1 : in.dims.back();
+  if (out.numel != in.numel || (slope.numel != channels && slope.numel != 1) || channels == 0) {
+    return *e = "slope must have one value or one per channel (last dim)", false;
+  }
+  d.add_step("XNNPReLU", [v, channels](Delegate& dd) {
+    const float* x = dd.data(v[0]);
+    const float* s = dd.data(v[1]);
+    float* y = dd.data(v[2]);
+    const size_t count = dd.value(v[0]).numel, per = dd.value(v[1]).numel;
+    for (size_t i = 0; i < count; ++i) y[i] = x[i] < 0 ? x[i] * s[per == 1 ? 0 : i % channels] : x[i];
+    return ETP_OK;
+  });
+  return true;
+}
+
+}  // namespace
+
+bool compile_native_node(Delegate& d, const fb_xnnpack::XNode& node, std::string* e, bool* handled) {
+  *handled = true;
+  switch (node.xnode_union_type()) {
+    case XNodeUnion::XNNStaticTranspose: return transpose(d, *node.xnode_union_as_XNNStaticTranspose(), e);
+    case XNodeUnion::XNNStaticReshape: {
+      const auto* n = node.xnode_union_as_XNNStaticReshape();
+      return reshape_or_copy(d, node, n->input_id(), n->output_id(), e);
+    }
+    case XNodeUnion::XNNCopy: return reshape_or_copy(d, node, node.xnode_union_as_XNNCopy()->input_id(), node.xnode_union_as_XNNCopy()->output_id(), e);
+    case XNodeUnion::XNNConvert:  // fp32 to fp32 is all this plugin accepts (values are checked)
+      return reshape_or_copy(d, node, node.xnode_union_as_XNNConvert()->input_id(), node.xnode_union_as_XNNConvert()->output_id(), e);
+    case XNodeUnion::XNNConcatenate2: return concatenate(d, node, *node.xnode_union_as_XNNConcatenate2(), 2, e);
+    case XNodeUnion::XNNConcatenate3: return concatenate(d, node, *node.xnode_union_as_XNNConcatenate3(), 3, e);
+    case XNodeUnion::XNNConcatenate4: return concatenate(d, node, *node.xnode_union_as_XNNConcatenate4(), 4, e);
+    case XNodeUnion::XNNConcatenate5: return concatenate(d, node, *node.xnode_union_as_XNNConcatenate5(), 5, e);
+    case XNodeUnion::XNNStaticSlice: return slice(d, *node.xnode_union_as_XNNStaticSlice(), e);
+    case XNodeUnion::XNNBatchMatrixMultiply: return batch_matmul(d, *node.xnode_union_as_XNNBatchMatrixMultiply(), e);
+    case XNodeUnion::XNNScaledDotProductAttention: return attention(d, *node.xnode_union_as_XNNScaledDotProductAttention(), e);
+    case XNodeUnion::XNNPReLU: return prelu(d, *node.xnode_union_as_XNNPReLU(), e);
+    case XNodeUnion::XNNGelu: return unary(d, node, *node.xnode_union_as_XNNGelu(), native::gelu, e);
+    case XNodeUnion::XNNTanh: return unary(d, node, *node.xnode_union_as_XNNTanh(), native::tanh, e);
+    case XNodeUnion::XNNExp: return unary(d, node, *node.xnode_union_as_XNNExp(), native::exp, e);
+    case XNodeUnion::XNNLog: return unary(d, node, *node.xnode_union_as_XNNLog(), native::log, e);
+    case XNodeUnion::XNNSin: return unary(d, node, *node.xnode_union_as_XNNSin(), native::sin, e);
+    case XNodeUnion::XNNCos: return unary(d, node, *node.xnode_union_as_XNNCos(), native::cos, e);
+    case XNodeUnion::XNNReciprocalSquareRoot:
+      return unary(d, node, *node.xnode_union_as_XNNReciprocalSquareRoot(), native::reciprocal_square_root, e);
+    case XNodeUnion::XNNLeakyReLU: {
+      const auto* n = node.xnode_union_as_XNNLeakyReLU();
+      return activation(d, node, n->input_id(), n->output_id(), n->negative_slope(), false, e);
+    }
+    case XNodeUnion::XNNELU: {
+      const auto* n = node.xnode_union_as_XNNELU();
+      return activation(d, node, n->input_id(), n->output_id(), n->alpha(), true, e);
+    }
+    default:
+      *handled = false;
+      return false;
+  }
+}
+
+}  // namespace etp_xnnpack

@@ -1,0 +1,77 @@
+// Delegate: one compiled XNNPACK payload. init parses the graph, plans one arena for every
+// intermediate value, and turns each node into a Step: an XNNPACK operator (weights packed
+// at creation, shared through the WeightCache when the manifest says so) or a plugin-native
+// kernel for what this XNNPACK lacks. execute binds the call's tensors by external id
+// (honouring dim order) and runs the steps. One thread at a time per delegate.
+#pragma once
+
+#include <pthreadpool.h>
+#include <xnnpack.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "etp_plugin.h"
+#include "graph.h"
+#include "weight_cache.h"
+
+namespace etp_xnnpack {
+
+struct PluginState {
+  const etp_host_api* host = nullptr;
+  pthreadpool_t threadpool = nullptr;
+  size_t threads = 0;
+  WeightCache cache;
+};
+
+class Delegate;
+
+// One node, ready to run. `run` returns ETP_OK or logs and returns an error.
+struct Step {
+  std::string name;  // "node 3 (XNNFullyConnected)"
+  std::function<etp_status(Delegate&)> run;
+};
+
+class Delegate {
+ public:
+  Delegate(PluginState& plugin, std::string name) : plugin_(plugin), name_(std::move(name)) {}
+  ~Delegate();
+
+  etp_status init(const etp_backend_init_args* args);
+  etp_status execute(etp_value* const* args, uint32_t num_args);
+
+  // Data of value `index` for the current call.
+  float* data(int index) { return pointers_[static_cast<size_t>(index)]; }
+  const Value& value(int index) const { return graph_.values()[static_cast<size_t>(index)]; }
+  pthreadpool_t threadpool() const { return plugin_.threadpool; }
+  const std::string& name() const { return name_; }
+  etp_status fail(etp_status status, const std::string& message) const;
+
+  // Used by the node compilers (compile_*.cpp).
+  Graph& graph() { return graph_; }
+  void add_step(std::string name, std::function<etp_status(Delegate&)> run);
+  // An operator with packed weights: shared when `key` is not empty.
+  std::shared_ptr<PackedOp> packed_op(const std::string& key, const std::function<xnn_status(xnn_operator_t*)>& create,
+                                      xnn_status* status);
+
+ private:
+  bool plan_arena(std::string* error);
+  bool compile(std::string* error);
+  etp_status bind(etp_value* const* args, uint32_t num_args);
+
+  PluginState& plugin_;
+  std::string name_;
+  Graph graph_;
+  std::vector<float*> pointers_;
+  std::unique_ptr<uint8_t[]> arena_;
+  std::vector<Step> steps_;
+  std::vector<std::shared_ptr<PackedOp>> ops_;
+};
+
+// Compiles node `index` of the graph into steps of `d`; false with `error` set if the node
+// type or its parameters are not supported (the message names the node type).
+bool compile_node(Delegate& d, size_t index, std::string* error);
+
+}  // namespace etp_xnnpack

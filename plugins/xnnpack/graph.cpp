@@ -1,0 +1,166 @@
+#include "graph.h"
+
+#include <cstring>
+
+namespace etp_xnnpack {
+namespace {
+
+constexpr size_t kHeaderLength = 30;
+constexpr size_t kMaxDims = 6;  // XNN_MAX_TENSOR_DIMS
+constexpr uint32_t kMaxExterns = 4096;
+
+template <typename T>
+T read_le(const uint8_t* p) {
+  T v;
+  std::memcpy(&v, p, sizeof(T));
+  return v;
+}
+
+bool range_fits(uint64_t offset, uint64_t size, uint64_t limit) { return offset <= limit && size <= limit - offset; }
+
+}  // namespace
+
+std::string node_name(fb_xnnpack::XNodeUnion type) {
+  const int t = static_cast<int>(type);
+  if (t <= 0 || t > static_cast<int>(fb_xnnpack::XNodeUnion::MAX)) return "unknown node type " + std::to_string(t);
+  return fb_xnnpack::EnumNameXNodeUnion(type);
+}
+
+int Graph::find(uint32_t id) const {
+  auto it = by_id_.find(id);
+  return it == by_id_.end() ? -1 : it->second;
+}
+
+bool Graph::parse(const etp_host_api* host, const etp_backend_init_args* args, std::string* error) {
+  return parse_header(static_cast<const uint8_t*>(args->payload), args->payload_size, error) &&
+         parse_values(host, args, error) && check_nodes(error);
+}
+
+bool Graph::parse_header(const uint8_t* data, size_t size, std::string* error) {
+  const uint8_t* fb = data;
+  size_t fb_size = size;
+  if (size >= 8 && std::memcmp(data + 4, "XH00", 4) == 0) {
+    if (size < kHeaderLength) return *error = "truncated XNNPACK header (" + std::to_string(size) + " bytes)", false;
+    const uint32_t fb_offset = read_le<uint32_t>(data + 10);
+    fb_size = read_le<uint32_t>(data + 14);
+    const uint32_t const_offset = read_le<uint32_t>(data + 18);
+    const uint64_t const_size = read_le<uint64_t>(data + 22);
+    if (fb_size < 8 || !range_fits(fb_offset, fb_size, size)) return *error = "XNNPACK flatbuffer lies outside the payload", false;
+    if (const_offset < uint64_t{fb_offset} + fb_size || !range_fits(const_offset, const_size, size)) {
+      return *error = "XNNPACK constant data lies outside the payload", false;
+    }
+    fb = data + fb_offset;
+    constant_region_ = data + const_offset;
+    constant_region_size_ = const_size;
+    has_header_ = true;
+  }
+  if (fb_size < 8 || (std::memcmp(fb + 4, "XN01", 4) != 0 && std::memcmp(fb + 4, "XN00", 4) != 0)) {
+    return *error = "payload is not an XNNPACK graph (identifier must be XN01 or XN00)", false;
+  }
+  if (reinterpret_cast<uintptr_t>(fb) % 8 != 0) return *error = "XNNPACK flatbuffer is not 8-byte aligned", false;
+  flatbuffers::Verifier verifier(fb, fb_size, /*max_depth=*/64, /*max_tables=*/1u << 24);
+  if (!verifier.VerifyBuffer<fb_xnnpack::XNNGraph>(nullptr)) return *error = "XNNPACK graph failed verification", false;
+  root_ = fb_xnnpack::GetXNNGraph(fb);
+  if (root_->num_externs() > kMaxExterns) return *error = "XNNPACK graph has too many externals", false;
+  return true;
+}
+
+bool Graph::parse_values(const etp_host_api* host, const etp_backend_init_args* args, std::string* error) {
+  const auto* values = root_->xvalues();
+  const auto* constant_data = root_->constant_data();
+  for (flatbuffers::uoffset_t i = 0; values && i < values->size(); ++i) {
+    const fb_xnnpack::XValue* xv = values->Get(i);
+    const fb_xnnpack::XNNTensorValue* t = xv->xvalue_union_as_XNNTensorValue();
+    const std::string where = "value " + std::to_string(i);
+    if (t == nullptr) {
+      if (xv->xvalue_union_as_XNNQuantizedTensorValue()) {
+        return *error = where + ": quantized tensors are not supported by this XNNPACK plugin yet", false;
+      }
+      return *error = where + ": unknown value type", false;
+    }
+    Value v;
+    v.id = t->id_out();
+    v.datatype = static_cast<int>(t->datatype());
+    if (t->datatype() != fb_xnnpack::XNNDatatype::xnn_datatype_fp32) {
+      return *error = where + ": datatype " + fb_xnnpack::EnumNameXNNDatatype(t->datatype()) +
+                      " is not supported (fp32 only)", false;
+    }
+    const auto* dims = t->dims();
+    if (dims == nullptr || dims->size() != t->num_dims() || dims->size() > kMaxDims) {
+      return *error = where + ": dims must list num_dims (at most 6) sizes", false;
+    }
+    for (uint32_t d : *dims) {
+      v.dims.push_back(d);
+      if (d != 0 && v.numel > (uint64_t{1} << 40) / d) return *error = where + ": too many elements", false;
+      v.numel *= d;
+    }
+    if ((t->flags() & ~3u) != 0) return *error = where + ": unknown value flags " + std::to_string(t->flags()), false;
+    v.is_input = t->flags() & 1u;
+    v.is_output = t->flags() & 2u;
+    if (v.is_input || v.is_output) {
+      v.external_id = t->external_id();
+      if (v.external_id >= kMaxExterns) return *error = where + ": external id out of range", false;
+    }
+    if (uint32_t idx = t->constant_buffer_idx()) {
+      const uint64_t need = v.numel * sizeof(float);
+      if (!has_header_) {
+        const auto* legacy = root_->constant_buffer();
+        if (!legacy || idx >= legacy->size() || !legacy->Get(idx)->storage()) {
+          return *error = where + ": constant buffer " + std::to_string(idx) + " is out of range", false;
+        }
+        const auto* storage = legacy->Get(idx)->storage();
+        if (storage->size() < need) return *error = where + ": constant buffer is too small", false;
+        v.constant = reinterpret_cast<const float*>(storage->data());
+      } else {
+        if (!constant_data || idx >= constant_data->size()) {
+          return *error = where + ": constant " + std::to_string(idx) + " is out of range", false;
+        }
+        const fb_xnnpack::ConstantDataOffset* cd = constant_data->Get(idx);
+        if (cd->named_key() != nullptr) {
+          etp_named_data named{};
+          named.header = ETP_ABI_HEADER(etp_named_data);
+          v.named_key = cd->named_key()->str();
+          if (host->find_named_data(host->self, args->named_data, v.named_key.c_str(), &named) != ETP_OK) {
+            return *error = where + ": named constant '" + v.named_key + "' is in no data file or program", false;
+          }
+          if (named.size < need) {
+            return *error = where + ": named constant '" + v.named_key + "' has " + std::to_string(named.size) +
+                            " bytes, the graph needs " + std::to_string(need), false;
+          }
+          v.constant = static_cast<const float*>(named.data);
+          v.file_id = named.file_id;
+          v.cache_owned = ETP_ABI_HAS_FIELD(&named, cache_owned) && named.cache_owned;
+          named_keys_.push_back(v.named_key);
+        } else {
+          if (!range_fits(cd->offset(), need, constant_region_size_)) {
+            return *error = where + ": constant lies outside the payload's constant data", false;
+          }
+          v.constant = reinterpret_cast<const float*>(constant_region_ + cd->offset());
+        }
+      }
+      if (reinterpret_cast<uintptr_t>(v.constant) % alignof(float) != 0) {
+        return *error = where + ": constant data is not 4-byte aligned", false;
+      }
+      v.constant_bytes = need;
+    }
+    if (!by_id_.emplace(v.id, static_cast<int>(values_.size())).second) {
+      return *error = where + ": value id " + std::to_string(v.id) + " is defined twice", false;
+    }
+    values_.push_back(std::move(v));
+  }
+  return true;
+}
+
+bool Graph::check_nodes(std::string* error) {
+  const auto* nodes = root_->xnodes();
+  for (flatbuffers::uoffset_t i = 0; nodes && i < nodes->size(); ++i) {
+    const fb_xnnpack::XNode* node = nodes->Get(i);
+    const fb_xnnpack::XNodeUnion type = node->xnode_union_type();
+    if (type == fb_xnnpack::XNodeUnion::NONE || type > fb_xnnpack::XNodeUnion::MAX || node->xnode_union() == nullptr) {
+      return *error = "node " + std::to_string(i) + ": " + node_name(type), false;
+    }
+  }
+  return true;
+}
+
+}  // namespace etp_xnnpack

@@ -1,0 +1,96 @@
+// ABI glue of the XNNPACK backend plugin: options, the thread pool, the backend table.
+#include <pthreadpool.h>
+#include <xnnpack.h>
+
+#include <cstdlib>
+#include <new>
+#include <string>
+#include <thread>
+
+#include "delegate.h"
+#include "etp_plugin.h"
+#include "etp_plugin.hpp"
+
+namespace etp_xnnpack {
+namespace {
+
+PluginState g_state;
+
+etp_status init(void*, const etp_option* options, uint32_t num_options) {
+  size_t threads = std::thread::hardware_concurrency();
+  for (uint32_t i = 0; i < num_options; ++i) {
+    const std::string key = options[i].key, value = options[i].value;
+    if (key != "threads") {
+      return etp_sdk::fail(g_state.host, ETP_ERR_INVALID_ARGUMENT, "xnnpack: unknown option '%s' (known: threads)",
+                           key.c_str());
+    }
+    char* end = nullptr;
+    const long n = std::strtol(value.c_str(), &end, 10);
+    if (value.empty() || *end != '\0' || n < 1 || n > 256) {
+      return etp_sdk::fail(g_state.host, ETP_ERR_INVALID_ARGUMENT,
+                           "xnnpack: option 'threads' must be an integer from 1 to 256, got '%s'", value.c_str());
+    }
+    threads = static_cast<size_t>(n);
+  }
+  if (xnn_initialize(/*allocator=*/nullptr) != xnn_status_success) {
+    return etp_sdk::fail(g_state.host, ETP_ERR_UNAVAILABLE, "xnnpack: xnn_initialize failed (unsupported CPU?)");
+  }
+  g_state.threads = threads == 0 ? 1 : threads;
+  // One thread means the caller's thread; a pool only pays off with more.
+  g_state.threadpool = g_state.threads > 1 ? pthreadpool_create(g_state.threads) : nullptr;
+  return ETP_OK;
+}
+
+void shutdown(void*) {
+  if (g_state.threadpool != nullptr) pthreadpool_destroy(g_state.threadpool);
+  g_state.threadpool = nullptr;
+  xnn_deinitialize();
+}
+
+etp_status backend_init(void*, const etp_backend_init_args* args, void** out_handle) {
+  return etp_sdk::guarded(g_state.host, "XnnpackBackend init", [&]() -> etp_status {
+    if (!ETP_ABI_HAS_FIELD(args, delegate_index) || args->payload == nullptr) {
+      return etp_sdk::fail(g_state.host, ETP_ERR_INVALID_ARGUMENT, "XnnpackBackend: incomplete init arguments");
+    }
+    std::string name = std::string(args->program_name ? args->program_name : "?") + ":" +
+                       (args->method_name ? args->method_name : "?") + ":" + std::to_string(args->delegate_index);
+    auto delegate = std::make_unique<Delegate>(g_state, std::move(name));
+    if (etp_status s = delegate->init(args)) return s;
+    *out_handle = delegate.release();
+    return ETP_OK;
+  });
+}
+
+etp_status backend_execute(void*, void* handle, etp_value* const* args, uint32_t num_args) {
+  return etp_sdk::guarded(g_state.host, "XnnpackBackend execute",
+                          [&] { return static_cast<Delegate*>(handle)->execute(args, num_args); });
+}
+
+void backend_destroy(void*, void* handle) { delete static_cast<Delegate*>(handle); }
+
+const etp_backend kBackend = {ETP_ABI_HEADER(etp_backend), "XnnpackBackend", nullptr, backend_init, backend_execute,
+                              backend_destroy};
+const etp_backend* const kBackends[] = {&kBackend};
+
+const etp_plugin kPlugin = {
+    ETP_ABI_HEADER(etp_plugin),
+    /*name=*/"xnnpack",
+    /*version=*/"0.1.0",
+    /*self=*/nullptr,
+    init,
+    shutdown,
+    /*resolve_kernel=*/nullptr,
+    /*num_kernels=*/nullptr,
+    /*kernel_name=*/nullptr,
+    /*num_backends=*/1,
+    kBackends,
+};
+
+}  // namespace
+}  // namespace etp_xnnpack
+
+ETP_PLUGIN_EXPORT const etp_plugin* etp_plugin_query(const etp_host_api* host) {
+  if (host == nullptr || host->header.major != ETP_ABI_MAJOR) return nullptr;
+  etp_xnnpack::g_state.host = host;
+  return &etp_xnnpack::kPlugin;
+}

@@ -1,0 +1,60 @@
+#include "weight_cache.h"
+
+#include <malloc.h>
+
+namespace etp_xnnpack {
+
+uint64_t heap_bytes_in_use() {
+  const struct mallinfo2 info = mallinfo2();
+  return info.uordblks + info.hblkhd;  // small-chunk arena use + mmap'd large blocks
+}
+
+std::shared_ptr<PackedOp> WeightCache::acquire(const std::string& key, const std::string& user,
+                                               const std::function<xnn_status(xnn_operator_t*)>& create,
+                                               xnn_status* status) {
+  // Creation runs under the cache lock so the heap measurement sees only this operator.
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!key.empty()) {
+    auto it = entries_.find(key);
+    if (it != entries_.end()) {
+      if (auto live = it->second.lock()) {
+        live->users.insert(user);
+        *status = xnn_status_success;
+        return live;
+      }
+    }
+  }
+  auto op = std::make_shared<PackedOp>();
+  const uint64_t before = heap_bytes_in_use();
+  *status = create(&op->op);
+  if (*status != xnn_status_success) return nullptr;
+  const uint64_t after = heap_bytes_in_use();
+  op->packed_bytes = after > before ? after - before : 0;
+  op->key = key;
+  op->users.insert(user);
+  if (!key.empty()) entries_[key] = op;
+  return op;
+}
+
+void WeightCache::release(const std::shared_ptr<PackedOp>& op, const std::string& user) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = op->users.find(user);
+  if (it != op->users.end()) op->users.erase(it);
+}
+
+std::vector<CacheReportEntry> WeightCache::report() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<CacheReportEntry> out;
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    auto live = it->second.lock();
+    if (!live) {
+      it = entries_.erase(it);
+      continue;
+    }
+    out.push_back({it->first, live->packed_bytes, std::vector<std::string>(live->users.begin(), live->users.end())});
+    ++it;
+  }
+  return out;
+}
+
+}  // namespace etp_xnnpack

@@ -1,0 +1,60 @@
+// The plugin-owned weight cache. Debian's XNNPACK has no weights cache, but its operators
+// pack their weights when created and can be set up again for new pointers and shapes, so
+// an operator *is* a packed weight. Operators whose weights belong to a data file that the
+// manifest gives to this plugin's cache are shared: one per (data file, weight key, bias key,
+// operator parameters) for every delegate of every program, reference-counted by the
+// delegates and freed with the last. Others are private to their delegate.
+// Thread-safe: acquire/report may be called concurrently; each entry's `mutex` serialises
+// the setup and run of its operator, because setup stores pointers inside the operator.
+#pragma once
+
+#include <xnnpack.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace etp_xnnpack {
+
+struct PackedOp {
+  xnn_operator_t op = nullptr;
+  std::mutex mutex;
+  std::string key;           // "" for private operators
+  uint64_t packed_bytes = 0; // heap bytes the operator holds (measured at creation)
+  std::multiset<std::string> users;  // delegate names, for the cache report (guarded by the cache)
+  ~PackedOp() {
+    if (op != nullptr) xnn_delete_operator(op);
+  }
+};
+
+struct CacheReportEntry {
+  std::string key;
+  uint64_t packed_bytes = 0;
+  std::vector<std::string> users;
+};
+
+class WeightCache {
+ public:
+  // Returns the shared operator for `key`, creating it with `create` (which returns an
+  // xnn_status and fills the operator) if no live entry exists. `user` names the delegate.
+  // An empty key gives a private operator. On failure returns null and sets *status.
+  std::shared_ptr<PackedOp> acquire(const std::string& key, const std::string& user,
+                                    const std::function<xnn_status(xnn_operator_t*)>& create, xnn_status* status);
+  // The delegate `user` no longer uses `op` (it still holds its shared_ptr until it drops it).
+  void release(const std::shared_ptr<PackedOp>& op, const std::string& user);
+
+  std::vector<CacheReportEntry> report();
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, std::weak_ptr<PackedOp>> entries_;
+};
+
+// Heap bytes currently allocated by this process (glibc), to measure what packing costs.
+uint64_t heap_bytes_in_use();
+
+}  // namespace etp_xnnpack

@@ -1,0 +1,422 @@
+// Hand-computed cases and edge cases (size-1 and 0-sized dims, broadcasting, ranks 0/1/6, bad
+// arguments) for the XNNPACK plugin's native fp32 kernels.
+#include "native_ops.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <vector>
+
+namespace etp_xnnpack::native {
+namespace {
+
+using Dims = std::vector<size_t>;
+constexpr float kInf = std::numeric_limits<float>::infinity();
+constexpr float kSentinel = -12345.0f;
+
+std::vector<float> iota(size_t n, float start = 0) {
+  std::vector<float> v(n);
+  std::iota(v.begin(), v.end(), start);
+  return v;
+}
+
+void expect_near_all(const std::vector<float>& actual, const std::vector<float>& expected, float tol = 1e-6f) {
+  ASSERT_EQ(actual.size(), expected.size());
+  for (size_t i = 0; i < actual.size(); ++i) {
+    if (std::isnan(expected[i])) {
+      EXPECT_TRUE(std::isnan(actual[i])) << "at " << i;
+    } else {
+      EXPECT_NEAR(actual[i], expected[i], tol) << "at " << i;
+    }
+  }
+}
+
+// ---- transpose ----
+
+TEST(NativeTransposeTest, OutputDimIIsInputDimPermI) {
+  // in [2,3] -> perm {1,0} -> out [3,2]
+  std::vector<float> in = iota(6), out(6, kSentinel);
+  const Dims dims{2, 3}, perm{1, 0};
+  ASSERT_TRUE(transpose(in.data(), out.data(), 2, dims.data(), perm.data()));
+  EXPECT_EQ(out, (std::vector<float>{0, 3, 1, 4, 2, 5}));
+}
+
+TEST(NativeTransposeTest, NchwToNhwcUsesPermDirection) {
+  // in [1,2,1,3] (N,C,H,W) with perm {0,2,3,1} gives [1,1,3,2]: out[0,0,w,c] = in[0,c,0,w].
+  std::vector<float> in = iota(6), out(6, kSentinel);
+  const Dims dims{1, 2, 1, 3}, perm{0, 2, 3, 1};
+  ASSERT_TRUE(transpose(in.data(), out.data(), 4, dims.data(), perm.data()));
+  EXPECT_EQ(out, (std::vector<float>{0, 3, 1, 4, 2, 5}));
+  // A 3-cycle is not its own inverse, which pins the direction: in [2,3,4], perm {2,0,1} -> [4,2,3].
+  std::vector<float> in3 = iota(24), out3(24);
+  const Dims d3{2, 3, 4}, p3{2, 0, 1};
+  ASSERT_TRUE(transpose(in3.data(), out3.data(), 3, d3.data(), p3.data()));
+  for (size_t i = 0; i < 4; ++i)
+    for (size_t j = 0; j < 2; ++j)
+      for (size_t k = 0; k < 3; ++k) EXPECT_EQ(out3[(i * 2 + j) * 3 + k], in3[(j * 3 + k) * 4 + i]);
+}
+
+TEST(NativeTransposeTest, Rank1Rank6AndEmpty) {
+  std::vector<float> in = iota(4), out(4);
+  const Dims d1{4}, p1{0};
+  ASSERT_TRUE(transpose(in.data(), out.data(), 1, d1.data(), p1.data()));
+  EXPECT_EQ(out, in);
+  // Rank 6, reversing the dims: out[f,e,d,c,b,a] = in[a,b,c,d,e,f].
+  const Dims d6{2, 1, 3, 1, 2, 2}, p6{5, 4, 3, 2, 1, 0};
+  std::vector<float> in6 = iota(24), out6(24);
+  ASSERT_TRUE(transpose(in6.data(), out6.data(), 6, d6.data(), p6.data()));
+  for (size_t a = 0; a < 2; ++a)
+    for (size_t c = 0; c < 3; ++c)
+      for (size_t e = 0; e < 2; ++e)
+        for (size_t f = 0; f < 2; ++f) EXPECT_EQ(out6[((f * 2 + e) * 3 + c) * 2 + a], in6[((a * 3 + c) * 2 + e) * 2 + f]);
+  const Dims d0{2, 0, 3}, p0{2, 1, 0};
+  float untouched = kSentinel;
+  EXPECT_TRUE(transpose(nullptr, &untouched, 3, d0.data(), p0.data()));
+  EXPECT_EQ(untouched, kSentinel);
+}
+
+TEST(NativeTransposeTest, RejectsInvalidPermutations) {
+  std::vector<float> in = iota(6), out(6, kSentinel);
+  const Dims dims{2, 3}, repeated{1, 1}, out_of_range{0, 2};
+  EXPECT_FALSE(transpose(in.data(), out.data(), 2, dims.data(), repeated.data()));
+  EXPECT_FALSE(transpose(in.data(), out.data(), 2, dims.data(), out_of_range.data()));
+  const Dims d7{1, 1, 1, 1, 1, 1, 1}, p7{0, 1, 2, 3, 4, 5, 6};
+  EXPECT_FALSE(transpose(in.data(), out.data(), 7, d7.data(), p7.data()));
+  EXPECT_EQ(out, std::vector<float>(6, kSentinel));
+}
+
+// ---- concatenate ----
+
+TEST(NativeConcatenateTest, JoinsAlongInnerAndOuterAxes) {
+  std::vector<float> a = iota(4), b = iota(2, 10), out(6, kSentinel);  // a [2,2], b [2,1]
+  const Dims da{2, 2}, db{2, 1};
+  const float* inputs[] = {a.data(), b.data()};
+  const size_t* dims[] = {da.data(), db.data()};
+  ASSERT_TRUE(concatenate(inputs, 2, 2, dims, /*axis=*/1, out.data()));
+  EXPECT_EQ(out, (std::vector<float>{0, 1, 10, 2, 3, 11}));
+  // axis 0 with three inputs of [1,2], [2,2], [1,2]
+  std::vector<float> c = {20, 21}, out0(8);
+  const Dims r1{1, 2}, r2{2, 2};
+  const float* in3[] = {c.data(), a.data(), c.data()};
+  const size_t* dims3[] = {r1.data(), r2.data(), r1.data()};
+  ASSERT_TRUE(concatenate(in3, 3, 2, dims3, /*axis=*/0, out0.data()));
+  EXPECT_EQ(out0, (std::vector<float>{20, 21, 0, 1, 2, 3, 20, 21}));
+}
+
+TEST(NativeConcatenateTest, FiveInputsEmptyInputAndRank1) {
+  std::vector<float> x = {1}, y = {2, 3}, out(6, kSentinel);
+  const Dims one{1}, two{2}, zero{0};
+  const float* inputs[] = {x.data(), nullptr, y.data(), x.data(), y.data()};
+  const size_t* dims[] = {one.data(), zero.data(), two.data(), one.data(), two.data()};
+  ASSERT_TRUE(concatenate(inputs, 5, 1, dims, 0, out.data()));
+  EXPECT_EQ(out, (std::vector<float>{1, 2, 3, 1, 2, 3}));
+}
+
+TEST(NativeConcatenateTest, RejectsMismatchedShapesAndBadArguments) {
+  std::vector<float> a(9, 1.0f), out(15, kSentinel);
+  const Dims d23{2, 3}, d33{3, 3};
+  const float* inputs[] = {a.data(), a.data(), a.data(), a.data(), a.data(), a.data()};
+  const size_t* dims[] = {d23.data(), d33.data()};
+  EXPECT_FALSE(concatenate(inputs, 2, 2, dims, /*axis=*/1, out.data()));  // dim 0 differs
+  EXPECT_EQ(out, std::vector<float>(15, kSentinel));
+  EXPECT_TRUE(concatenate(inputs, 2, 2, dims, /*axis=*/0, out.data()));  // [2,3] + [3,3] -> [5,3]
+  EXPECT_EQ(out, std::vector<float>(15, 1.0f));
+  EXPECT_FALSE(concatenate(inputs, 2, 2, dims, /*axis=*/2, out.data()));
+  const size_t* six[] = {d23.data(), d23.data(), d23.data(), d23.data(), d23.data(), d23.data()};
+  EXPECT_FALSE(concatenate(inputs, 6, 2, six, 0, out.data()));
+  EXPECT_FALSE(concatenate(inputs, 0, 2, six, 0, out.data()));
+}
+
+// ---- slice ----
+
+TEST(NativeSliceTest, OffsetsAndSizesPerDim) {
+  // in [3,4] = 0..11; rows 1..2, cols 1..3
+  std::vector<float> in = iota(12), out(6, kSentinel);
+  const Dims dims{3, 4}, offsets{1, 1}, sizes{2, 3};
+  ASSERT_TRUE(slice(in.data(), out.data(), 2, dims.data(), offsets.data(), sizes.data()));
+  EXPECT_EQ(out, (std::vector<float>{5, 6, 7, 9, 10, 11}));
+}
+
+TEST(NativeSliceTest, Rank6WholeTensorEmptyAndOutOfBounds) {
+  const Dims d6{2, 2, 1, 2, 1, 3}, o6{1, 0, 0, 1, 0, 2}, s6{1, 2, 1, 1, 1, 1};
+  std::vector<float> in = iota(24), out(2, kSentinel);
+  ASSERT_TRUE(slice(in.data(), out.data(), 6, d6.data(), o6.data(), s6.data()));
+  // Strides {12,6,6,3,3,1}: 12 + 3 + 2 = 17 and 17 + 6 = 23.
+  EXPECT_EQ(out, (std::vector<float>{17, 23}));
+  const Dims d1{5}, o1{0}, s1{5};
+  std::vector<float> in1 = iota(5), out1(5);
+  ASSERT_TRUE(slice(in1.data(), out1.data(), 1, d1.data(), o1.data(), s1.data()));
+  EXPECT_EQ(out1, in1);
+  const Dims o_end{5}, s_zero{0};
+  float untouched = kSentinel;
+  EXPECT_TRUE(slice(in1.data(), &untouched, 1, d1.data(), o_end.data(), s_zero.data()));
+  EXPECT_EQ(untouched, kSentinel);
+  const Dims o3{3}, s3{3}, o_far{6};
+  EXPECT_FALSE(slice(in1.data(), out1.data(), 1, d1.data(), o3.data(), s3.data()));
+  EXPECT_FALSE(slice(in1.data(), out1.data(), 1, d1.data(), o_far.data(), s_zero.data()));
+  // offset + size would wrap around size_t: still rejected.
+  const Dims huge{std::numeric_limits<size_t>::max()};
+  EXPECT_FALSE(slice(in1.data(), out1.data(), 1, d1.data(), o3.data(), huge.data()));
+}
+
+// ---- batch matmul ----
+
+TEST(NativeBatchMatmulTest, MultipliesEachBatch) {
+  // a [2,1,2], b [2,2,1]
+  std::vector<float> a = {1, 2, 3, 4}, b = {5, 6, 7, 8}, out(2, kSentinel);
+  const Dims da{2, 1, 2}, db{2, 2, 1};
+  ASSERT_TRUE(batch_matmul(a.data(), 3, da.data(), b.data(), 3, db.data(), false, out.data()));
+  EXPECT_EQ(out, (std::vector<float>{17, 53}));
+}
+
+TEST(NativeBatchMatmulTest, TransposeBReadsBAsNByK) {
+  // a [1,2,3], b^T stored [1,2,3] (N=2, K=3)
+  std::vector<float> a = {1, 2, 3, 4, 5, 6}, bt = {1, 0, 1, 0, 1, 0}, out(4);
+  const Dims da{1, 2, 3}, db{1, 2, 3};
+  ASSERT_TRUE(batch_matmul(a.data(), 3, da.data(), bt.data(), 3, db.data(), true, out.data()));
+  EXPECT_EQ(out, (std::vector<float>{4, 2, 10, 5}));
+  EXPECT_EQ(kFlagTransposeB, 1u);
+}
+
+TEST(NativeBatchMatmulTest, BroadcastsBatchDimsAndRanks) {
+  // a [2,1,1,2] x b [3,2,1] -> out [2,3,1,1]
+  std::vector<float> a = {1, 2, 3, 4}, b = {1, 1, 1, 0, 0, 1}, out(6, kSentinel);
+  const Dims da{2, 1, 1, 2}, db{3, 2, 1};
+  size_t rank = 0;
+  size_t dims[kMaxRank];
+  ASSERT_TRUE(batch_matmul_output_dims(4, da.data(), 3, db.data(), false, &rank, dims));
+  EXPECT_EQ(Dims(dims, dims + rank), (Dims{2, 3, 1, 1}));
+  ASSERT_TRUE(batch_matmul(a.data(), 4, da.data(), b.data(), 3, db.data(), false, out.data()));
+  EXPECT_EQ(out, (std::vector<float>{3, 1, 2, 7, 3, 4}));
+  // Plain 2-D matrices.
+  const Dims m{2, 2};
+  std::vector<float> out2(4);
+  ASSERT_TRUE(batch_matmul(a.data(), 2, m.data(), a.data(), 2, m.data(), false, out2.data()));
+  EXPECT_EQ(out2, (std::vector<float>{7, 10, 15, 22}));
+}
+
+TEST(NativeBatchMatmulTest, EmptyInnerDimGivesZerosAndMismatchFails) {
+  const Dims da{1, 2, 0}, db{1, 0, 3};
+  std::vector<float> out(6, kSentinel);
+  ASSERT_TRUE(batch_matmul(nullptr, 3, da.data(), nullptr, 3, db.data(), false, out.data()));
+  EXPECT_EQ(out, std::vector<float>(6, 0.0f));
+  const Dims e1{0, 2, 2}, e2{0, 2, 2};
+  float untouched = kSentinel;
+  EXPECT_TRUE(batch_matmul(nullptr, 3, e1.data(), nullptr, 3, e2.data(), false, &untouched));
+  EXPECT_EQ(untouched, kSentinel);
+  const Dims a{2, 2, 3}, b{3, 3, 2}, bk{2, 2, 2}, v{3};
+  std::vector<float> big(64);
+  EXPECT_FALSE(batch_matmul(big.data(), 3, a.data(), big.data(), 3, b.data(), false, big.data()));   // batch 2 vs 3
+  EXPECT_FALSE(batch_matmul(big.data(), 3, a.data(), big.data(), 3, bk.data(), false, big.data()));  // K 3 vs 2
+  EXPECT_FALSE(batch_matmul(big.data(), 1, v.data(), big.data(), 3, b.data(), false, big.data()));   // rank 1
+}
+
+// ---- scaled dot-product attention ----
+
+TEST(NativeSdpaTest, SingleQueryHandComputed) {
+  // q [1,1,1,2] (B,H,T,C), k [1,1,2,2], v [1,1,2,1], scale {1,1}, no mask.
+  // logits: q.k0 = 1, q.k1 = 0 -> weights e/(e+1), 1/(e+1); out = w0*10 + w1*20.
+  std::vector<float> q = {1, 0}, k = {1, 0, 0, 1}, v = {10, 20}, scale = {1, 1}, out(1, kSentinel);
+  const Dims dq{1, 1, 1, 2}, dk{1, 1, 2, 2}, dv{1, 1, 2, 1};
+  ASSERT_TRUE(scaled_dot_product_attention(q.data(), 4, dq.data(), k.data(), v.data(), 4, dk.data(), dv.data(),
+                                           scale.data(), nullptr, out.data()));
+  const double e = std::exp(1.0);
+  EXPECT_NEAR(out[0], (e * 10 + 20) / (e + 1), 1e-5);
+}
+
+TEST(NativeSdpaTest, ScaleIsPerChannelAndMaskIsAdditive) {
+  // Scale {0, 1} zeroes channel 0; mask -inf on key 1 for query row 0 selects key 0 only.
+  std::vector<float> q = {5, 1, 5, 1}, k = {1, 0, 0, 1}, v = {10, 20}, scale = {0, 1};
+  std::vector<float> mask = {0, -kInf, 0, 0}, out(2, kSentinel);
+  const Dims dq{1, 2, 2}, dk{1, 2, 2}, dv{1, 2, 1};  // H=1, T=2, C=2, no batch dims
+  ASSERT_TRUE(scaled_dot_product_attention(q.data(), 3, dq.data(), k.data(), v.data(), 3, dk.data(), dv.data(),
+                                           scale.data(), mask.data(), out.data()));
+  EXPECT_NEAR(out[0], 10, 1e-6);
+  // Row 1: logits 0 and 1 -> (10 + 20e) / (1 + e).
+  const double e = std::exp(1.0);
+  EXPECT_NEAR(out[1], (10 + 20 * e) / (1 + e), 1e-5);
+}
+
+TEST(NativeSdpaTest, MultiQuerySharesKeysAcrossHeadsAndFullyMaskedRowIsNan) {
+  // q [2,1,1] (H=2, T=1, C=1); k, v [1,1] (U=1) shared: every head sees the single value.
+  std::vector<float> q = {1, -1}, k = {3}, v = {7}, scale = {1}, out(2, kSentinel);
+  const Dims dq{2, 1, 1}, dk{1, 1}, dv{1, 1};
+  ASSERT_TRUE(scaled_dot_product_attention(q.data(), 3, dq.data(), k.data(), v.data(), 2, dk.data(), dv.data(),
+                                           scale.data(), nullptr, out.data()));
+  EXPECT_EQ(out, (std::vector<float>{7, 7}));
+  std::vector<float> mask = {-kInf};
+  ASSERT_TRUE(scaled_dot_product_attention(q.data(), 3, dq.data(), k.data(), v.data(), 2, dk.data(), dv.data(),
+                                           scale.data(), mask.data(), out.data()));
+  EXPECT_TRUE(std::isnan(out[0]) && std::isnan(out[1]));
+}
+
+TEST(NativeSdpaTest, RejectsMismatchedShapes) {
+  std::vector<float> buf(64);
+  const Dims dq{1, 2, 3, 4}, dk_bad_c{1, 2, 5, 3}, dv{1, 2, 5, 2}, dk{1, 2, 5, 4}, dv_bad_u{1, 2, 6, 2};
+  const Dims dk_bad_h{1, 3, 5, 4}, dk_rank2{5, 4};
+  const float* p = buf.data();
+  EXPECT_TRUE(scaled_dot_product_attention(p, 4, dq.data(), p, p, 4, dk.data(), dv.data(), p, nullptr, buf.data()));
+  EXPECT_FALSE(scaled_dot_product_attention(p, 4, dq.data(), p, p, 4, dk_bad_c.data(), dv.data(), p, nullptr, buf.data()));
+  EXPECT_FALSE(scaled_dot_product_attention(p, 4, dq.data(), p, p, 4, dk.data(), dv_bad_u.data(), p, nullptr, buf.data()));
+  EXPECT_FALSE(scaled_dot_product_attention(p, 4, dq.data(), p, p, 4, dk_bad_h.data(), dv.data(), p, nullptr, buf.data()));
+  EXPECT_FALSE(scaled_dot_product_attention(p, 4, dq.data(), p, p, 2, dk_rank2.data(), dk_rank2.data(), p, nullptr,
+                                            buf.data()));
+  const Dims q2{3, 4};
+  EXPECT_FALSE(scaled_dot_product_attention(p, 2, q2.data(), p, p, 2, q2.data(), q2.data(), p, nullptr, buf.data()));
+}
+
+// ---- softmax ----
+
+TEST(NativeSoftmaxTest, RowsSumToOneAndLargeValuesDoNotOverflow) {
+  std::vector<float> in = {0, 0, 1000, 1000, 1, 2, 3, 4}, out(8);
+  softmax(in.data(), out.data(), 2, 4);
+  const double e = std::exp(1.0), s = 1 + e + e * e + e * e * e;
+  expect_near_all(out, {0, 0, 0.5f, 0.5f, float(1 / s), float(e / s), float(e * e / s), float(e * e * e / s)});
+  std::vector<float> one = {-3}, one_out(1);
+  softmax(one.data(), one_out.data(), 1, 1);
+  EXPECT_EQ(one_out[0], 1.0f);
+  float untouched = kSentinel;
+  softmax(nullptr, &untouched, 3, 0);
+  softmax(nullptr, &untouched, 0, 3);
+  EXPECT_EQ(untouched, kSentinel);
+}
+
+// ---- unary ----
+
+TEST(NativeUnaryTest, MathFunctionsOnKnownPoints) {
+  std::vector<float> x = {-1, 0, 2}, out(3);
+  gelu(x.data(), out.data(), 3);
+  expect_near_all(out, {-0.15865525f, 0, 1.95449974f});
+  tanh(x.data(), out.data(), 3);
+  expect_near_all(out, {-0.76159416f, 0, 0.96402758f});
+  exp(x.data(), out.data(), 3);
+  expect_near_all(out, {0.36787944f, 1, 7.3890561f}, 1e-6f);
+  sin(x.data(), out.data(), 3);
+  expect_near_all(out, {-0.84147098f, 0, 0.90929743f});
+  cos(x.data(), out.data(), 3);
+  expect_near_all(out, {0.54030231f, 1, -0.41614684f});
+  sigmoid(x.data(), out.data(), 3);
+  expect_near_all(out, {0.26894142f, 0.5f, 0.88079708f});
+  std::vector<float> p = {0.25f, 1, 4}, pout(3);
+  log(p.data(), pout.data(), 3);
+  expect_near_all(pout, {-1.38629436f, 0, 1.38629436f});
+  square_root(p.data(), pout.data(), 3);
+  expect_near_all(pout, {0.5f, 1, 2});
+  reciprocal_square_root(p.data(), pout.data(), 3);
+  expect_near_all(pout, {2, 1, 0.5f});
+  std::vector<float> z = {0, -1}, zout(2);
+  log(z.data(), zout.data(), 2);
+  EXPECT_EQ(zout[0], -kInf);
+  EXPECT_TRUE(std::isnan(zout[1]));
+}
+
+TEST(NativeUnaryTest, SimpleAndPiecewiseFunctions) {
+  std::vector<float> x = {-4, -1.5f, 0.5f, 4}, out(4);
+  copy(x.data(), out.data(), 4);
+  EXPECT_EQ(out, x);
+  negate(x.data(), out.data(), 4);
+  EXPECT_EQ(out, (std::vector<float>{4, 1.5f, -0.5f, -4}));
+  abs(x.data(), out.data(), 4);
+  EXPECT_EQ(out, (std::vector<float>{4, 1.5f, 0.5f, 4}));
+  square(x.data(), out.data(), 4);
+  EXPECT_EQ(out, (std::vector<float>{16, 2.25f, 0.25f, 16}));
+  floor(x.data(), out.data(), 4);
+  EXPECT_EQ(out, (std::vector<float>{-4, -2, 0, 4}));
+  ceiling(x.data(), out.data(), 4);
+  EXPECT_EQ(out, (std::vector<float>{-4, -1, 1, 4}));
+  hardswish(x.data(), out.data(), 4);
+  expect_near_all(out, {0, -1.5f * 1.5f / 6, 0.5f * 3.5f / 6, 4});
+  leaky_relu(x.data(), out.data(), 4, 0.1f);
+  expect_near_all(out, {-0.4f, -0.15f, 0.5f, 4});
+  elu(x.data(), out.data(), 4, 2.0f);
+  expect_near_all(out, {float(2 * std::expm1(-4.0)), float(2 * std::expm1(-1.5)), 0.5f, 4});
+  clamp(x.data(), out.data(), 4, -1, 1);
+  EXPECT_EQ(out, (std::vector<float>{-1, -1, 0.5f, 1}));
+}
+
+TEST(NativeUnaryTest, InPlaceExtremesNanAndEmpty) {
+  std::vector<float> x = {-100, 100, NAN};
+  sigmoid(x.data(), x.data(), 3);  // in place
+  EXPECT_GT(x[0], 0.0f);
+  EXPECT_LT(x[0], 1e-43f);
+  EXPECT_EQ(x[1], 1.0f);
+  EXPECT_TRUE(std::isnan(x[2]));
+  std::vector<float> c = {NAN, 5};
+  clamp(c.data(), c.data(), 2, 0, 1);
+  EXPECT_TRUE(std::isnan(c[0]));
+  EXPECT_EQ(c[1], 1.0f);
+  float untouched = kSentinel;
+  gelu(nullptr, &untouched, 0);
+  copy(nullptr, &untouched, 0);
+  EXPECT_EQ(untouched, kSentinel);
+}
+
+// ---- binary ----
+
+TEST(NativeBinaryTest, EachOpOnEqualShapes) {
+  std::vector<float> a = {1, -2, 6, 0}, b = {3, 4, -2, 0}, out(4);
+  const Dims d{2, 2};
+  auto run = [&](BinaryOp op) {
+    EXPECT_TRUE(binary(op, a.data(), 2, d.data(), b.data(), 2, d.data(), out.data()));
+    return out;
+  };
+  EXPECT_EQ(run(BinaryOp::kAdd), (std::vector<float>{4, 2, 4, 0}));
+  EXPECT_EQ(run(BinaryOp::kSubtract), (std::vector<float>{-2, -6, 8, 0}));
+  EXPECT_EQ(run(BinaryOp::kMultiply), (std::vector<float>{3, -8, -12, 0}));
+  std::vector<float> q = run(BinaryOp::kDivide);
+  EXPECT_FLOAT_EQ(q[0], 1.0f / 3);
+  EXPECT_EQ(q[1], -0.5f);
+  EXPECT_EQ(q[2], -3.0f);
+  EXPECT_TRUE(std::isnan(q[3]));  // 0/0
+  EXPECT_EQ(run(BinaryOp::kMaximum), (std::vector<float>{3, 4, 6, 0}));
+  EXPECT_EQ(run(BinaryOp::kMinimum), (std::vector<float>{1, -2, -2, 0}));
+  EXPECT_EQ(run(BinaryOp::kSquaredDifference), (std::vector<float>{4, 36, 64, 0}));
+}
+
+TEST(NativeBinaryTest, BroadcastsBothWaysAndAcrossRanks) {
+  // a [2,1] + b [3] -> [2,3]
+  std::vector<float> a = {10, 20}, b = {1, 2, 3}, out(6, kSentinel);
+  const Dims da{2, 1}, db{3};
+  size_t rank = 0;
+  size_t dims[kMaxRank];
+  ASSERT_TRUE(broadcast_output_dims(2, da.data(), 1, db.data(), &rank, dims));
+  EXPECT_EQ(Dims(dims, dims + rank), (Dims{2, 3}));
+  ASSERT_TRUE(binary(BinaryOp::kSubtract, a.data(), 2, da.data(), b.data(), 1, db.data(), out.data()));
+  EXPECT_EQ(out, (std::vector<float>{9, 8, 7, 19, 18, 17}));
+  // Scalar (rank 0) on the left.
+  std::vector<float> s = {100}, out3(3);
+  ASSERT_TRUE(binary(BinaryOp::kSubtract, s.data(), 0, nullptr, b.data(), 1, db.data(), out3.data()));
+  EXPECT_EQ(out3, (std::vector<float>{99, 98, 97}));
+  // Rank 6 against rank 2, broadcasting a middle dim.
+  const Dims d6{1, 2, 1, 1, 2, 1}, d2{1, 3};
+  std::vector<float> x6 = {1, 2, 3, 4}, y2 = {10, 20, 30}, out6(12);
+  ASSERT_TRUE(binary(BinaryOp::kMultiply, x6.data(), 6, d6.data(), y2.data(), 2, d2.data(), out6.data()));
+  EXPECT_EQ(out6, (std::vector<float>{10, 20, 30, 20, 40, 60, 30, 60, 90, 40, 80, 120}));
+}
+
+TEST(NativeBinaryTest, OutputClampNanAndErrors) {
+  std::vector<float> a = {-5, 0, 5}, b = {1}, out(3);
+  const Dims d3{3}, d1{1};
+  ASSERT_TRUE(binary(BinaryOp::kAdd, a.data(), 1, d3.data(), b.data(), 1, d1.data(), out.data(), 0.0f, 4.0f));
+  EXPECT_EQ(out, (std::vector<float>{0, 1, 4}));
+  std::vector<float> n = {NAN, 1, 2};
+  ASSERT_TRUE(binary(BinaryOp::kMaximum, n.data(), 1, d3.data(), a.data(), 1, d3.data(), out.data()));
+  EXPECT_TRUE(std::isnan(out[0]));
+  EXPECT_EQ(out[1], 1.0f);
+  EXPECT_EQ(out[2], 5.0f);
+  ASSERT_TRUE(binary(BinaryOp::kMinimum, a.data(), 1, d3.data(), n.data(), 1, d3.data(), out.data()));
+  EXPECT_TRUE(std::isnan(out[0]));
+  const Dims d2{2};
+  out.assign(3, kSentinel);
+  EXPECT_FALSE(binary(BinaryOp::kAdd, a.data(), 1, d3.data(), a.data(), 1, d2.data(), out.data()));
+  EXPECT_EQ(out, std::vector<float>(3, kSentinel));
+  // 0-sized broadcast result: nothing written.
+  const Dims d0{0, 3};
+  EXPECT_TRUE(binary(BinaryOp::kAdd, nullptr, 2, d0.data(), a.data(), 1, d3.data(), out.data()));
+  EXPECT_EQ(out, std::vector<float>(3, kSentinel));
+}
+
+}  // namespace
+}  // namespace etp_xnnpack::native
