@@ -40,7 +40,7 @@ extern "C" {
 /* Versioning                                                                                 */
 
 #define ETP_ABI_MAJOR 1
-#define ETP_ABI_MINOR 0
+#define ETP_ABI_MINOR 1
 
 /* The head of every struct crossing the boundary. */
 typedef struct etp_abi_header {
@@ -295,6 +295,17 @@ typedef struct etp_backend {
 /* ------------------------------------------------------------------------------------------ */
 /* The plugin                                                                                  */
 
+/* One entry of a plugin's weight cache (minor 1): packed weights shared by every program of the
+ * bundle. Strings are owned by the plugin and stay valid until its next cache_report call. */
+typedef struct etp_cache_entry {
+  const char* key;       /* plugin-defined, names the weights (e.g. data-file id and named key) */
+  uint64_t file_id;      /* etp_named_data.file_id of the data file the weights come from */
+  uint64_t packed_bytes; /* bytes the packed copy holds */
+  uint32_t num_users;    /* delegates currently using the entry */
+  uint32_t reserved;     /* zero */
+  const char* users;     /* the users' names, separated by '\n' */
+} etp_cache_entry;
+
 /* A key/value option from the manifest (`options:`), both NUL-terminated strings. */
 typedef struct etp_option {
   const char* key;
@@ -324,6 +335,11 @@ typedef struct etp_plugin {
   /* Backends this plugin serves (may be 0). Borrowed until shutdown. */
   uint32_t num_backends;
   const etp_backend* const* backends;
+
+  /* --- minor 1 --- */
+  /* Optional. Describes the plugin's weight cache: fills up to `capacity` entries and returns
+   * how many exist (call with capacity 0 to count). Thread-safe. */
+  uint32_t (*cache_report)(void* self, etp_cache_entry* entries, uint32_t capacity);
 } etp_plugin;
 
 /* The one symbol a plugin exports. */

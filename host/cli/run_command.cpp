@@ -125,7 +125,10 @@ std::string preview(const NpyArray& a) {
 }
 
 // Runs one model; appends its summary to `report`. Returns false on any failure or mismatch.
-bool run_model(bundle::Bundle& bundle, const bundle::ModelSpec& model, const Options& o, json* report) {
+// Loaded methods stay in `loaded` until the whole bundle has run, so shared weight-cache
+// entries are reported with all their users.
+bool run_model(bundle::Bundle& bundle, const bundle::ModelSpec& model, const Options& o, json* report,
+               std::vector<std::unique_ptr<runtime::Method>>* loaded) {
   json summary = {{"model", model.name}};
   auto failed = [&](const std::string& message) {
     summary["error"] = message;
@@ -216,6 +219,7 @@ bool run_model(bundle::Bundle& bundle, const bundle::ModelSpec& model, const Opt
     }
     run_reports.push_back({{"method", method_name}, {"run_ms", total_ms / o.iterations}, {"outputs", outputs}});
   }
+  for (auto& [name, method] : methods) loaded->push_back(std::move(method));
   summary["load_ms"] = load_ms;
   summary["runs"] = run_reports;
   summary["ok"] = ok;
@@ -277,15 +281,39 @@ int run_run(int argc, char** argv) {
     return 1;
   }
   json report = json::array();
+  std::vector<std::unique_ptr<runtime::Method>> loaded;
   bool ok = true;
   for (size_t i = 0; i < models.size(); ++i) {
     if (!o.as_json && models.size() > 1) std::fprintf(stderr, "[%zu/%zu] %s\n", i + 1, models.size(), models[i]->name.c_str());
-    ok = run_model(**bundle, *models[i], o, &report) && ok;
+    ok = run_model(**bundle, *models[i], o, &report, &loaded) && ok;
+  }
+  // What each plugin's weight cache holds now that every model is loaded.
+  json caches = json::array();
+  for (const auto& plugin : (*bundle)->registry().plugins()) {
+    for (const plugins::CacheEntry& e : plugin->cache_report()) {
+      caches.push_back({{"plugin", plugin->name()}, {"key", e.key}, {"file_id", e.file_id},
+                        {"packed_bytes", e.packed_bytes}, {"users", e.users}});
+    }
   }
   if (o.as_json) {
-    std::puts(json{{"manifest", o.manifest}, {"bundle_open_ms", open_ms}, {"models", report}, {"ok", ok}}.dump(2).c_str());
+    std::puts(json{{"manifest", o.manifest}, {"bundle_open_ms", open_ms}, {"models", report}, {"weight_caches", caches},
+                   {"ok", ok}}
+                  .dump(2)
+                  .c_str());
   } else {
     print_text(report, o.check);
+    if (o.verbose) {
+      uint64_t bytes = 0;
+      for (const json& c : caches) bytes += c["packed_bytes"].get<uint64_t>();
+      std::printf("weight caches: %zu shared entries, %.1f KiB packed\n", caches.size(), bytes / 1024.0);
+      for (const json& c : caches) {
+        std::printf("  %s %s: %llu bytes, used by %zu:", c["plugin"].get<std::string>().c_str(),
+                    c["key"].get<std::string>().c_str(), static_cast<unsigned long long>(c["packed_bytes"].get<uint64_t>()),
+                    c["users"].size());
+        for (const auto& u : c["users"]) std::printf(" %s", u.get<std::string>().c_str());
+        std::printf("\n");
+      }
+    }
     if (o.check) std::printf("check: %s\n", ok ? "all outputs match" : "MISMATCH (see above)");
   }
   return ok ? 0 : 1;

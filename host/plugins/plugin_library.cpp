@@ -1,6 +1,7 @@
 #include "plugins/plugin_library.h"
 
 #include <boost/dll/shared_library.hpp>
+#include <algorithm>
 #include <cstddef>
 
 #include "plugins/host_services.h"
@@ -66,6 +67,26 @@ PluginLibrary::~PluginLibrary() {
 }
 
 bool PluginLibrary::has_kernels() const { return table_->resolve_kernel != nullptr; }
+
+std::vector<CacheEntry> PluginLibrary::cache_report() const {
+  std::vector<CacheEntry> out;
+  if (!ETP_ABI_HAS(table_, cache_report)) return out;
+  // The count may grow between the two calls; the second call fills what fits.
+  std::vector<etp_cache_entry> raw(table_->cache_report(table_->self, nullptr, 0));
+  raw.resize(std::min<size_t>(raw.size(), table_->cache_report(table_->self, raw.data(), static_cast<uint32_t>(raw.size()))));
+  for (const etp_cache_entry& e : raw) {
+    CacheEntry entry{e.key ? e.key : "", e.file_id, e.packed_bytes, {}};
+    std::string users = e.users ? e.users : "";
+    for (size_t start = 0; !users.empty() && start <= users.size();) {
+      const size_t end = users.find('\n', start);
+      entry.users.push_back(users.substr(start, end - start));
+      if (end == std::string::npos) break;
+      start = end + 1;
+    }
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
 
 Result<std::shared_ptr<PluginLibrary>> PluginLibrary::load(const std::string& path, const Options& options) {
   auto library = std::make_unique<Library>();

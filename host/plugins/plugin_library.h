@@ -15,6 +15,14 @@ namespace etp::plugins {
 
 using Options = std::vector<std::pair<std::string, std::string>>;
 
+// One entry of a plugin's weight cache, as the plugin reports it (etp_cache_entry).
+struct CacheEntry {
+  std::string key;
+  uint64_t file_id = 0;
+  uint64_t packed_bytes = 0;
+  std::vector<std::string> users;
+};
+
 class PluginLibrary {
  public:
   // Loads `path`, queries its table and checks it against this host's ABI: matching major,
@@ -30,6 +38,8 @@ class PluginLibrary {
   const char* name() const { return table_->name; }
   const etp_plugin& table() const { return *table_; }
   bool has_kernels() const;
+  // The plugin's weight cache (empty when the plugin has none or predates ABI minor 1).
+  std::vector<CacheEntry> cache_report() const;
 
  private:
   struct Library;  // hides Boost.DLL from every other file

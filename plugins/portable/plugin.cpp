@@ -73,6 +73,7 @@ const etp_plugin kPlugin = {
     kernel_name,
     /*num_backends=*/0,
     /*backends=*/nullptr,
+    /*cache_report=*/nullptr,
 };
 
 }  // namespace

@@ -3,6 +3,8 @@
 #include <xnnpack.h>
 
 #include <cstdlib>
+#include <mutex>
+#include <vector>
 #include <new>
 #include <string>
 #include <thread>
@@ -68,6 +70,27 @@ etp_status backend_execute(void*, void* handle, etp_value* const* args, uint32_t
 
 void backend_destroy(void*, void* handle) { delete static_cast<Delegate*>(handle); }
 
+// The report's strings live here until the next call (the ABI's contract).
+std::mutex g_report_mutex;
+std::vector<CacheReportEntry> g_report;
+std::vector<std::string> g_report_users;
+
+uint32_t cache_report(void*, etp_cache_entry* entries, uint32_t capacity) {
+  std::lock_guard<std::mutex> lock(g_report_mutex);
+  g_report = g_state.cache.report();
+  g_report_users.clear();
+  for (const CacheReportEntry& e : g_report) {
+    std::string users;
+    for (const std::string& u : e.users) users += (users.empty() ? "" : "\n") + u;
+    g_report_users.push_back(std::move(users));
+  }
+  for (uint32_t i = 0; i < capacity && i < g_report.size(); ++i) {
+    entries[i] = {g_report[i].key.c_str(), g_report[i].file_id, g_report[i].packed_bytes,
+                  static_cast<uint32_t>(g_report[i].users.size()), 0, g_report_users[i].c_str()};
+  }
+  return static_cast<uint32_t>(g_report.size());
+}
+
 const etp_backend kBackend = {ETP_ABI_HEADER(etp_backend), "XnnpackBackend", nullptr, backend_init, backend_execute,
                               backend_destroy};
 const etp_backend* const kBackends[] = {&kBackend};
@@ -84,6 +107,7 @@ const etp_plugin kPlugin = {
     /*kernel_name=*/nullptr,
     /*num_backends=*/1,
     kBackends,
+    cache_report,
 };
 
 }  // namespace

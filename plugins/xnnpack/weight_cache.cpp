@@ -9,7 +9,7 @@ uint64_t heap_bytes_in_use() {
   return info.uordblks + info.hblkhd;  // small-chunk arena use + mmap'd large blocks
 }
 
-std::shared_ptr<PackedOp> WeightCache::acquire(const std::string& key, const std::string& user,
+std::shared_ptr<PackedOp> WeightCache::acquire(const std::string& key, uint64_t file_id, const std::string& user,
                                                const std::function<xnn_status(xnn_operator_t*)>& create,
                                                xnn_status* status) {
   // Creation runs under the cache lock so the heap measurement sees only this operator.
@@ -31,6 +31,7 @@ std::shared_ptr<PackedOp> WeightCache::acquire(const std::string& key, const std
   const uint64_t after = heap_bytes_in_use();
   op->packed_bytes = after > before ? after - before : 0;
   op->key = key;
+  op->file_id = file_id;
   op->users.insert(user);
   if (!key.empty()) entries_[key] = op;
   return op;
@@ -51,7 +52,8 @@ std::vector<CacheReportEntry> WeightCache::report() {
       it = entries_.erase(it);
       continue;
     }
-    out.push_back({it->first, live->packed_bytes, std::vector<std::string>(live->users.begin(), live->users.end())});
+    out.push_back({it->first, live->file_id, live->packed_bytes,
+                   std::vector<std::string>(live->users.begin(), live->users.end())});
     ++it;
   }
   return out;

@@ -24,6 +24,7 @@ struct PackedOp {
   xnn_operator_t op = nullptr;
   std::mutex mutex;
   std::string key;           // "" for private operators
+  uint64_t file_id = 0;      // data file of the packed weights
   uint64_t packed_bytes = 0; // heap bytes the operator holds (measured at creation)
   std::multiset<std::string> users;  // delegate names, for the cache report (guarded by the cache)
   ~PackedOp() {
@@ -33,6 +34,7 @@ struct PackedOp {
 
 struct CacheReportEntry {
   std::string key;
+  uint64_t file_id = 0;
   uint64_t packed_bytes = 0;
   std::vector<std::string> users;
 };
@@ -42,7 +44,7 @@ class WeightCache {
   // Returns the shared operator for `key`, creating it with `create` (which returns an
   // xnn_status and fills the operator) if no live entry exists. `user` names the delegate.
   // An empty key gives a private operator. On failure returns null and sets *status.
-  std::shared_ptr<PackedOp> acquire(const std::string& key, const std::string& user,
+  std::shared_ptr<PackedOp> acquire(const std::string& key, uint64_t file_id, const std::string& user,
                                     const std::function<xnn_status(xnn_operator_t*)>& create, xnn_status* status);
   // The delegate `user` no longer uses `op` (it still holds its shared_ptr until it drops it).
   void release(const std::shared_ptr<PackedOp>& op, const std::string& user);

@@ -30,7 +30,9 @@ static_assert(sizeof(etp_backend_init_args) == 72 && offsetof(etp_backend_init_a
               "etp_backend_init_args");
 static_assert(sizeof(etp_backend) == 48 && offsetof(etp_backend, destroy) == 40, "etp_backend");
 static_assert(sizeof(etp_option) == 16, "etp_option");
-static_assert(sizeof(etp_plugin) == 88 && offsetof(etp_plugin, resolve_kernel) == 48 &&
+static_assert(sizeof(etp_cache_entry) == 40 && offsetof(etp_cache_entry, users) == 32, "etp_cache_entry");
+static_assert(offsetof(etp_plugin, cache_report) == 88, "etp_plugin minor 1 appends cache_report");
+static_assert(sizeof(etp_plugin) == 96 && offsetof(etp_plugin, resolve_kernel) == 48 &&
                   offsetof(etp_plugin, backends) == 80,
               "etp_plugin");
 

@@ -58,7 +58,8 @@ TEST(PluginLoaderTest, WrongMajorIsRefused) { expect_refused("wrong_major", "bui
 TEST(PluginLoaderTest, ShortStructIsRefused) { expect_refused("short_struct", "plugin table is 12 bytes"); }
 TEST(PluginLoaderTest, MissingSymbolIsRefused) { expect_refused("missing_symbol", "does not export etp_plugin_query"); }
 TEST(PluginLoaderTest, QueryReturningNullIsRefusedWithThePluginsReason) {
-  expect_refused("query_null", "refused this host (ABI 1.0): test plugin: needs ABI 7");
+  expect_refused("query_null", "refused this host (ABI " + std::to_string(ETP_ABI_MAJOR) + "." +
+                                    std::to_string(ETP_ABI_MINOR) + "): test plugin: needs ABI 7");
 }
 TEST(PluginLoaderTest, NullRequiredSlotIsRefused) {
   expect_refused("null_slot", "backend 'BrokenBackend' lacks a required init, execute or destroy slot");

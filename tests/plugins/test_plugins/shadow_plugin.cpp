@@ -21,6 +21,6 @@ etp_status resolve(void*, const char* op, etp_kernel* out) {
 
 ETP_PLUGIN_EXPORT const etp_plugin* etp_plugin_query(const etp_host_api*) {
   static const etp_plugin table = {ETP_ABI_HEADER(etp_plugin), "shadow", "0", nullptr, nullptr, nullptr, resolve,
-                                   nullptr, nullptr, 0, nullptr};
+                                   nullptr, nullptr, 0, nullptr, nullptr};
   return &table;
 }
