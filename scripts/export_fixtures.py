@@ -605,6 +605,49 @@ def fixture_chain(fs: FixtureSet) -> None:
     )
 
 
+class FcBench(nn.Module):
+    """One 512x512 fully-connected layer: the XNNPACK benchmark's FC shape."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(512, 512)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+class ConvBench(nn.Module):
+    """One 3x3 convolution, 32 -> 64 channels: the XNNPACK benchmark's convolution shape."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(32, 64, 3, padding=1)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+def fixture_bench(fs: FixtureSet) -> None:
+    """Programs for benchmarks/xnnpack (XNNPACK plugin versus raw XNNPACK on the same shapes)."""
+    for name, model, example in (
+        ("fc_bench_xnnpack", FcBench, torch.randn(64, 512)),
+        ("conv_bench_xnnpack", ConvBench, torch.randn(1, 32, 32, 32)),
+    ):
+        seed_everything(11)
+        m = model().eval()
+        et = export_program(m, (example,), xnnpack=True)
+        fs.add(
+            name=name,
+            model=name.replace("_xnnpack", ""),
+            backend="xnnpack",
+            et_program=et,
+            export="to_edge_transform_and_lower + XnnpackPartitioner; weights in the program; for the XNNPACK benchmarks",
+            rtol=1e-4,
+            atol=1e-4,
+            runs=[Run("forward", [example], eager(m, example))],
+        )
+
+
 def fixture_linear(fs: FixtureSet) -> None:
     for backend in ("portable", "xnnpack"):
         seed_everything(2)
@@ -1018,6 +1061,7 @@ FIXTURES = {
     "dynamic": fixture_dynamic,
     "multi_method": fixture_multi_method,
     "chain": fixture_chain,
+    "bench": fixture_bench,
 }
 
 

@@ -1,6 +1,7 @@
 // Data-movement kernels: transpose, concatenate, slice. Each walks the output in row-major order
 // with an odometer over all but the innermost dim, so the inner loop is a plain (often contiguous)
 // copy and the index math is additions only.
+#include <algorithm>
 #include "native_ops.h"
 
 #include <cstring>
@@ -38,6 +39,49 @@ size_t numel(size_t rank, const size_t* dims) {
   return n;
 }
 
+namespace {
+
+// True when `perm` keeps a prefix of dims in place and swaps the two contiguous groups after it
+// (NCHW <-> NHWC, the transposes around every convolution): then the transpose is `batch`
+// 2-D transposes of [rows, cols] row-major matrices.
+bool as_batched_2d(size_t rank, const size_t* in_dims, const size_t* perm, size_t* batch, size_t* rows,
+                   size_t* cols) {
+  size_t b = 0;
+  while (b < rank && perm[b] == b) ++b;
+  if (b == rank) return false;
+  const size_t k = perm[b];
+  if (k <= b) return false;
+  size_t i = b;
+  for (size_t d = k; d < rank; ++d, ++i) {
+    if (perm[i] != d) return false;
+  }
+  for (size_t d = b; d < k; ++d, ++i) {
+    if (perm[i] != d) return false;
+  }
+  *batch = numel(b, in_dims);
+  *rows = numel(k - b, in_dims + b);
+  *cols = numel(rank - k, in_dims + k);
+  return true;
+}
+
+// Cache-blocked transpose of each [rows, cols] matrix into [cols, rows].
+void transpose_2d(const float* in, float* out, size_t batch, size_t rows, size_t cols) {
+  constexpr size_t kTile = 32;
+  for (size_t n = 0; n < batch; ++n, in += rows * cols, out += rows * cols) {
+    for (size_t i0 = 0; i0 < rows; i0 += kTile) {
+      const size_t i1 = std::min(rows, i0 + kTile);
+      for (size_t j0 = 0; j0 < cols; j0 += kTile) {
+        const size_t j1 = std::min(cols, j0 + kTile);
+        for (size_t j = j0; j < j1; ++j) {
+          for (size_t i = i0; i < i1; ++i) out[j * rows + i] = in[i * cols + j];
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
 bool transpose(const float* in, float* out, size_t rank, const size_t* in_dims, const size_t* perm) {
   if (rank > kMaxRank) return false;
   bool seen[kMaxRank] = {};
@@ -49,6 +93,11 @@ bool transpose(const float* in, float* out, size_t rank, const size_t* in_dims, 
   if (n == 0) return true;
   if (rank == 0) {
     out[0] = in[0];
+    return true;
+  }
+  size_t batch2d = 0, rows2d = 0, cols2d = 0;
+  if (as_batched_2d(rank, in_dims, perm, &batch2d, &rows2d, &cols2d) && rows2d > 1 && cols2d > 1) {
+    transpose_2d(in, out, batch2d, rows2d, cols2d);
     return true;
   }
   size_t in_strides[kMaxRank];

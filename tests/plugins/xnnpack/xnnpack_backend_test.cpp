@@ -1,0 +1,228 @@
+// The XNNPACK backend plugin through the real built .so: the shared weight cache (packed once
+// for two programs, freed with the last user in either order, correct under two threads) and
+// bad payloads (each a clear error at init).
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <thread>
+
+#include "core/npy.h"
+#include "format/data_file.h"
+#include "plugins/host_services.h"
+#include "runtime/runtime_support.h"
+#include "runtime/tensor_io.h"
+#include "support/fixtures.h"
+#include "support/patch.h"
+#include "xnnpack_graph_generated.h"
+
+namespace etp::test {
+namespace {
+
+struct Bundle {
+  std::shared_ptr<const plugins::Registry> registry = full_registry();
+  std::shared_ptr<const format::DataFile> foundation;
+  std::shared_ptr<const plugins::PluginLibrary> xnnpack() const { return registry->plugins().back(); }
+};
+
+std::unique_ptr<runtime::Method> load(const Bundle& b, const std::string& model, bool cache_owned) {
+  const auto f = find_fixture(model, "xnnpack");
+  std::vector<runtime::DataSource> data{{b.foundation, 7, cache_owned ? "xnnpack" : ""}};
+  auto program = runtime::Program::open(fixture_path(f["program"]), data, b.registry);
+  EXPECT_TRUE(program.ok()) << program.error().message();
+  auto method = (*program)->load_method("forward");
+  EXPECT_TRUE(method.ok()) << method.error().message();
+  return method.ok() ? std::move(*method) : nullptr;
+}
+
+Bundle make_bundle() {
+  Bundle b;
+  b.foundation = std::make_shared<const format::DataFile>(
+      std::move(*format::DataFile::open(fixture_path("tiny_llama_foundation_xnnpack.ptd"))));
+  return b;
+}
+
+TEST(XnnpackWeightCacheTest, SharedFoundationWeightsArePackedOnceForTwoPrograms) {
+  Bundle b = make_bundle();
+  auto base = load(b, "tiny_llama", /*cache_owned=*/true);
+  const auto after_base = b.xnnpack()->cache_report();
+  ASSERT_GT(after_base.size(), 0u);
+  uint64_t bytes_after_base = 0;
+  for (const auto& e : after_base) {
+    EXPECT_EQ(e.users.size(), 1u) << e.key;
+    EXPECT_EQ(e.file_id, 7u);
+    EXPECT_GT(e.packed_bytes, 0u);
+    bytes_after_base += e.packed_bytes;
+  }
+  auto lora = load(b, "tiny_llama_lora", /*cache_owned=*/true);
+  const auto after_lora = b.xnnpack()->cache_report();
+  ASSERT_EQ(after_lora.size(), after_base.size()) << "the LoRA program packed foundation weights again";
+  uint64_t bytes_after_lora = 0;
+  for (const auto& e : after_lora) {
+    EXPECT_EQ(e.users.size(), 2u) << e.key;
+    bytes_after_lora += e.packed_bytes;
+  }
+  EXPECT_EQ(bytes_after_lora, bytes_after_base);
+}
+
+void expect_freed_in_order(bool base_first) {
+  Bundle b = make_bundle();
+  auto base = load(b, "tiny_llama", true);
+  auto lora = load(b, "tiny_llama_lora", true);
+  const size_t entries = b.xnnpack()->cache_report().size();
+  ASSERT_GT(entries, 0u);
+  (base_first ? base : lora).reset();
+  const auto half = b.xnnpack()->cache_report();
+  ASSERT_EQ(half.size(), entries) << "entries must stay while one user is left";
+  for (const auto& e : half) EXPECT_EQ(e.users.size(), 1u);
+  (base_first ? lora : base).reset();
+  EXPECT_EQ(b.xnnpack()->cache_report().size(), 0u) << "entries must go with the last user";
+}
+
+TEST(XnnpackWeightCacheTest, EntriesAreFreedWithTheLastUserBaseFirst) { expect_freed_in_order(true); }
+TEST(XnnpackWeightCacheTest, EntriesAreFreedWithTheLastUserLoraFirst) { expect_freed_in_order(false); }
+
+TEST(XnnpackWeightCacheTest, WithoutACacheOwnerNothingIsShared) {
+  Bundle b = make_bundle();
+  auto base = load(b, "tiny_llama", false);
+  auto lora = load(b, "tiny_llama_lora", false);
+  EXPECT_EQ(b.xnnpack()->cache_report().size(), 0u);
+}
+
+// Runs step 0 (position 0) repeatedly: the KV cache slot it writes is the same every time,
+// so every iteration must reproduce the ExecuTorch runtime's step-0 logits exactly as the
+// reference does, while the other thread uses the same packed operators.
+void run_repeatedly(runtime::Method* method, const std::string& fixture, int iterations, std::string* failure) {
+  auto tokens = *read_npy(fixture_path(fixture + ".run0.in0.npy"));
+  auto pos = *read_npy(fixture_path(fixture + ".run0.in1.npy"));
+  auto expected = *read_npy(fixture_path(fixture + ".run0.out0.npy"));
+  for (int i = 0; i < iterations && failure->empty(); ++i) {
+    if (method->set_input(0, runtime::as_input(tokens)) || method->set_input(1, runtime::as_input(pos))) {
+      *failure = "set_input failed";
+    } else if (Status s = method->execute()) {
+      *failure = s->message();
+    } else if (auto c = runtime::compare(method->output(0), expected, 1e-4, 1e-4); !c.ok) {
+      *failure = fixture + " iteration " + std::to_string(i) + ": " + c.mismatch;
+    }
+  }
+}
+
+TEST(XnnpackWeightCacheTest, TwoProgramsSharingOperatorsRunCorrectlyFromTwoThreads) {
+  Bundle b = make_bundle();
+  auto base = load(b, "tiny_llama", true);
+  auto lora = load(b, "tiny_llama_lora", true);
+  ASSERT_GT(b.xnnpack()->cache_report().size(), 0u);
+  std::string base_failure, lora_failure;
+  std::thread t1(run_repeatedly, base.get(), "tiny_llama_xnnpack", 200, &base_failure);
+  std::thread t2(run_repeatedly, lora.get(), "tiny_llama_lora_xnnpack", 200, &lora_failure);
+  t1.join();
+  t2.join();
+  EXPECT_EQ(base_failure, "");
+  EXPECT_EQ(lora_failure, "");
+}
+
+// ---- Bad payloads, given straight to the backend's init ----
+
+class XnnpackBadPayloadTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto program = format::ProgramFile::open(fixture_path("linear_xnnpack.pte"));
+    ASSERT_TRUE(program.ok());
+    const ByteSpan blob = program->delegate_blob(*program->plan(0).delegates()->Get(0));
+    storage_.assign((blob.size + 7) / 8, 0);
+    std::memcpy(storage_.data(), blob.data, blob.size);
+    size_ = blob.size;
+    auto data = format::DataFile::open(fixture_path("linear_xnnpack.ptd"));
+    ASSERT_TRUE(data.ok());
+    data_ = std::make_shared<const format::DataFile>(std::move(*data));
+  }
+  uint8_t* bytes() { return reinterpret_cast<uint8_t*>(storage_.data()); }
+  const fb_xnnpack::XNNGraph* graph() { return fb_xnnpack::GetXNNGraph(bytes() + 32); }
+  template <typename T>
+  void set_field(const void* table, flatbuffers::voffset_t field, T value) {
+    const uint8_t* address = field_address(static_cast<const flatbuffers::Table*>(table), field);
+    ASSERT_NE(address, nullptr);
+    std::memcpy(bytes() + (address - bytes()), &value, sizeof(T));
+  }
+
+  // Runs init on the (patched) payload; returns the logged message ("" if init succeeded).
+  std::string init(bool with_data = true) {
+    auto plugin = registry_->plugins().back();
+    const etp_backend* backend = plugin->table().backends[0];
+    std::vector<runtime::DataSource> files;
+    if (with_data) files.push_back({data_, 1, ""});
+    runtime::NamedDataMap map(files, nullptr, "xnnpack");
+    etp_backend_init_args args{};
+    args.header = ETP_ABI_HEADER(etp_backend_init_args);
+    args.payload = bytes();
+    args.payload_size = size_;
+    args.named_data = map.handle();
+    args.program_name = "bad.pte";
+    args.method_name = "forward";
+    void* handle = nullptr;
+    plugins::HostServices::take_last_error();
+    const etp_status status = backend->init(backend->self, &args, &handle);
+    if (status == ETP_OK) {
+      backend->destroy(backend->self, handle);
+      return "";
+    }
+    const std::string message = plugins::HostServices::take_last_error();
+    EXPECT_NE(message, "") << "init failed without a message";
+    return message;
+  }
+
+  std::shared_ptr<const plugins::Registry> registry_ = full_registry();
+  std::vector<uint64_t> storage_;
+  size_t size_ = 0;
+  std::shared_ptr<const format::DataFile> data_;
+};
+
+TEST_F(XnnpackBadPayloadTest, TheIntactPayloadInitialises) { EXPECT_EQ(init(), ""); }
+
+TEST_F(XnnpackBadPayloadTest, TruncatedPayloadFails) {
+  size_ = 20;
+  EXPECT_NE(init().find("truncated XNNPACK header"), std::string::npos);
+}
+
+TEST_F(XnnpackBadPayloadTest, WrongGraphIdentifierFails) {
+  std::memcpy(bytes() + 32 + 4, "XN99", 4);
+  EXPECT_NE(init().find("identifier must be XN01 or XN00"), std::string::npos);
+}
+
+TEST_F(XnnpackBadPayloadTest, OutOfRangeValueIdFailsNamingTheNode) {
+  const auto* fc = graph()->xnodes()->Get(0)->xnode_union_as_XNNFullyConnected();
+  ASSERT_NE(fc, nullptr);
+  set_field<uint32_t>(fc, fb_xnnpack::XNNFullyConnected::VT_OUTPUT_ID, 999);
+  const std::string message = init();
+  EXPECT_NE(message.find("node 0 (XNNFullyConnected): value id out of range"), std::string::npos) << message;
+}
+
+TEST_F(XnnpackBadPayloadTest, UnknownNodeTypeFailsNamingIt) {
+  set_field<uint8_t>(graph()->xnodes()->Get(0), fb_xnnpack::XNode::VT_XNODE_UNION_TYPE, 99);
+  const std::string message = init();
+  EXPECT_NE(message.find("unknown node type 99"), std::string::npos) << message;
+}
+
+TEST_F(XnnpackBadPayloadTest, MissingNamedKeyFailsNamingIt) {
+  const std::string message = init(/*with_data=*/false);
+  EXPECT_NE(message.find("named constant '"), std::string::npos) << message;
+  EXPECT_NE(message.find("is in no data file or program"), std::string::npos) << message;
+}
+
+TEST_F(XnnpackBadPayloadTest, ConstantTooSmallForItsTensorFails) {
+  // Claim the weight is far bigger than the named blob that holds it.
+  const auto* values = graph()->xvalues();
+  for (flatbuffers::uoffset_t i = 0; i < values->size(); ++i) {
+    const auto* t = values->Get(i)->xvalue_union_as_XNNTensorValue();
+    if (t->constant_buffer_idx() != 0 && t->dims()->size() == 2) {
+      const uint8_t* dims = reinterpret_cast<const uint8_t*>(t->dims()->Data());
+      const uint32_t huge = 4096;
+      std::memcpy(bytes() + (dims - bytes()), &huge, 4);
+      break;
+    }
+  }
+  const std::string message = init();
+  EXPECT_NE(message.find("the graph needs"), std::string::npos) << message;
+}
+
+}  // namespace
+}  // namespace etp::test
