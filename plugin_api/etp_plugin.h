@@ -295,15 +295,17 @@ typedef struct etp_backend {
 /* ------------------------------------------------------------------------------------------ */
 /* The plugin                                                                                  */
 
-/* One entry of a plugin's weight cache (minor 1): packed weights shared by every program of the
- * bundle. Strings are owned by the plugin and stay valid until its next cache_report call. */
+/* One entry of a plugin's packed weights (minor 1): either shared by every program of the bundle
+ * (ETP_CACHE_ENTRY_SHARED, the weight cache proper) or private to one delegate. Strings are owned
+ * by the plugin and stay valid until its next cache_report call. */
+#define ETP_CACHE_ENTRY_SHARED 0x1u
 typedef struct etp_cache_entry {
   const char* key;       /* plugin-defined, names the weights (e.g. data-file id and named key) */
-  uint64_t file_id;      /* etp_named_data.file_id of the data file the weights come from */
+  uint64_t file_id;      /* etp_named_data.file_id of the data file the weights come from (0: the program) */
   uint64_t packed_bytes; /* bytes the packed copy holds */
   uint32_t num_users;    /* delegates currently using the entry */
-  uint32_t reserved;     /* zero */
-  const char* users;     /* the users' names, separated by '\n' */
+  uint32_t flags;        /* ETP_CACHE_ENTRY_* */
+  const char* users;     /* the users' names ("<program>:<method>:<delegate>"), separated by '\n' */
 } etp_cache_entry;
 
 /* A key/value option from the manifest (`options:`), both NUL-terminated strings. */
@@ -337,8 +339,8 @@ typedef struct etp_plugin {
   const etp_backend* const* backends;
 
   /* --- minor 1 --- */
-  /* Optional. Describes the plugin's weight cache: fills up to `capacity` entries and returns
-   * how many exist (call with capacity 0 to count). Thread-safe. */
+  /* Optional. Describes the plugin's packed weights, shared and private: fills up to `capacity`
+   * entries and returns how many exist (call with capacity 0 to count). Thread-safe. */
   uint32_t (*cache_report)(void* self, etp_cache_entry* entries, uint32_t capacity);
 } etp_plugin;
 

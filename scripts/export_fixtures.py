@@ -135,8 +135,13 @@ class Decoder(nn.Module):
 # --- tiny Llama-style decoder ------------------------------------------------------------------
 
 LLAMA_CFG = dict(dim=64, n_layers=2, n_heads=4, vocab=128, hidden=128, max_seq_len=32)
-LORA_RANK = 8
 LORA_ALPHA = 16.0
+# The LoRA variants: which projections get an adapter, and its rank. Every projection of the
+# base model is a LoRALinear (rank 0), so all variants name their foundation weights alike.
+LORA_VARIANTS = {
+    "tiny_llama_lora": {"wq": 8, "wv": 8, "wo": 8},
+    "tiny_llama_lora2": {"wk": 4, "w1": 4, "w2": 4},
+}
 
 
 class RMSNorm(nn.Module):
@@ -179,15 +184,15 @@ def rotate_half(x):
 
 
 class Attention(nn.Module):
-    def __init__(self, dim, n_heads, max_seq_len, rank):
+    def __init__(self, dim, n_heads, max_seq_len, ranks):
         super().__init__()
         self.n_heads = n_heads
         self.head_dim = dim // n_heads
         self.max_seq_len = max_seq_len
-        self.wq = LoRALinear(dim, dim, rank, LORA_ALPHA)
-        self.wk = nn.Linear(dim, dim, bias=False)
-        self.wv = LoRALinear(dim, dim, rank, LORA_ALPHA)
-        self.wo = LoRALinear(dim, dim, rank, LORA_ALPHA)
+        self.wq = LoRALinear(dim, dim, ranks.get("wq", 0), LORA_ALPHA)
+        self.wk = LoRALinear(dim, dim, ranks.get("wk", 0), LORA_ALPHA)
+        self.wv = LoRALinear(dim, dim, ranks.get("wv", 0), LORA_ALPHA)
+        self.wo = LoRALinear(dim, dim, ranks.get("wo", 0), LORA_ALPHA)
         cache_shape = (1, n_heads, max_seq_len, self.head_dim)
         self.register_buffer("k_cache", torch.zeros(cache_shape))
         self.register_buffer("v_cache", torch.zeros(cache_shape))
@@ -214,23 +219,23 @@ class Attention(nn.Module):
 
 
 class FeedForward(nn.Module):
-    def __init__(self, dim, hidden):
+    def __init__(self, dim, hidden, ranks):
         super().__init__()
-        self.w1 = nn.Linear(dim, hidden, bias=False)
-        self.w2 = nn.Linear(hidden, dim, bias=False)
-        self.w3 = nn.Linear(dim, hidden, bias=False)
+        self.w1 = LoRALinear(dim, hidden, ranks.get("w1", 0), LORA_ALPHA)
+        self.w2 = LoRALinear(hidden, dim, ranks.get("w2", 0), LORA_ALPHA)
+        self.w3 = LoRALinear(dim, hidden, ranks.get("w3", 0), LORA_ALPHA)
 
     def forward(self, x):
         return self.w2(F.silu(self.w1(x)) * self.w3(x))
 
 
 class Block(nn.Module):
-    def __init__(self, cfg, rank):
+    def __init__(self, cfg, ranks):
         super().__init__()
         self.attention_norm = RMSNorm(cfg["dim"])
-        self.attention = Attention(cfg["dim"], cfg["n_heads"], cfg["max_seq_len"], rank)
+        self.attention = Attention(cfg["dim"], cfg["n_heads"], cfg["max_seq_len"], ranks)
         self.ffn_norm = RMSNorm(cfg["dim"])
-        self.feed_forward = FeedForward(cfg["dim"], cfg["hidden"])
+        self.feed_forward = FeedForward(cfg["dim"], cfg["hidden"], ranks)
 
     def forward(self, x, cos, sin, input_pos):
         h = x + self.attention(self.attention_norm(x), cos, sin, input_pos)
@@ -238,12 +243,12 @@ class Block(nn.Module):
 
 
 class TinyLlama(nn.Module):
-    def __init__(self, cfg=LLAMA_CFG, rank: int = 0):
+    def __init__(self, cfg=LLAMA_CFG, ranks: Optional[Dict[str, int]] = None):
         super().__init__()
         dim = cfg["dim"]
         head_dim = dim // cfg["n_heads"]
         self.tok_embeddings = nn.Embedding(cfg["vocab"], dim)
-        self.layers = nn.ModuleList([Block(cfg, rank) for _ in range(cfg["n_layers"])])
+        self.layers = nn.ModuleList([Block(cfg, ranks or {}) for _ in range(cfg["n_layers"])])
         self.norm = RMSNorm(dim)
         self.output = nn.Linear(dim, cfg["vocab"], bias=False)
         inv_freq = 1.0 / (10000.0 ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
@@ -264,7 +269,7 @@ class TinyLlama(nn.Module):
 
 def make_tiny_llama_base() -> TinyLlama:
     seed_everything(1234)
-    m = TinyLlama(rank=0)
+    m = TinyLlama(ranks={})
     with torch.no_grad():
         for mod in m.modules():
             if isinstance(mod, RMSNorm):
@@ -272,13 +277,13 @@ def make_tiny_llama_base() -> TinyLlama:
     return m.eval()
 
 
-def make_tiny_llama_lora(base: TinyLlama) -> TinyLlama:
+def make_tiny_llama_lora(base: TinyLlama, ranks: Dict[str, int], seed: int) -> TinyLlama:
     seed_everything(4321)
-    m = TinyLlama(rank=LORA_RANK)
+    m = TinyLlama(ranks=ranks)
     missing, unexpected = m.load_state_dict(base.state_dict(), strict=False)
     assert not unexpected, unexpected
     assert all("lora" in k for k in missing), missing
-    gen = torch.Generator().manual_seed(777)
+    gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in m.named_parameters():
             if "lora_a" in name:
@@ -793,7 +798,9 @@ def make_kv_check(name: str, pte: Path, ptd: Path, steps: List[List[torch.Tensor
 
 def fixture_tiny_llama(fs: FixtureSet) -> None:
     base = make_tiny_llama_base()
-    lora = make_tiny_llama_lora(base)
+    variants = [("tiny_llama", base)]
+    for i, (variant, ranks) in enumerate(LORA_VARIANTS.items()):
+        variants.append((variant, make_tiny_llama_lora(base, ranks, seed=777 + i)))
     n_steps = 5
     steps = decode_inputs(n_steps)
     example = tuple(steps[0])
@@ -808,7 +815,7 @@ def fixture_tiny_llama(fs: FixtureSet) -> None:
         foundation_tag = f"tiny_llama_foundation_{backend}"
         foundation_file = f"{foundation_tag}.ptd"
         tag = llama_tag_fn(foundation_tag)
-        for variant, model in (("tiny_llama", base), ("tiny_llama_lora", lora)):
+        for variant, model in variants:
             name = f"{variant}_{backend}"
             eager_model = copy.deepcopy(model)  # stateful (KV cache); keep the original pristine
             export_model = copy.deepcopy(model)
@@ -823,9 +830,10 @@ def fixture_tiny_llama(fs: FixtureSet) -> None:
             if variant == "tiny_llama":
                 what = f"toy Llama decoder ({cfg_text}; RMSNorm, RoPE, causal attention, SwiGLU)"
             else:
+                targets = ", ".join(f"{k} rank {r}" for k, r in LORA_VARIANTS[variant].items())
                 what = (
-                    f"the tiny_llama base weights plus LoRA adapters (rank {LORA_RANK}, alpha {LORA_ALPHA}, random "
-                    "non-zero lora_b) on wq, wv, wo; the adapter weights stay in the PTE"
+                    f"the tiny_llama base weights plus LoRA adapters ({targets}; alpha {LORA_ALPHA}, random "
+                    "non-zero lora_b); the adapter weights stay in the PTE"
                 )
             desc = (
                 f"{what}; KV cache in mutable buffers updated with index_copy_ at input_pos; torch.export"
@@ -836,7 +844,7 @@ def fixture_tiny_llama(fs: FixtureSet) -> None:
                     else ", to_edge_transform_and_lower (no partitioner)"
                 )
                 + f", ExecutorchBackendConfig(external_constants=same tag fn); the foundation weights are in the "
-                f"shared {foundation_file} (byte-identical for tiny_llama_{backend} and tiny_llama_lora_{backend}); "
+                f"shared {foundation_file} (byte-identical for tiny_llama_{backend} and every LoRA variant); "
                 "runs are consecutive decode steps at pos 0..4 on one loaded program; tolerance 1e-4 for the "
                 "attention/softmax/RMSNorm reductions"
             )
@@ -853,13 +861,14 @@ def fixture_tiny_llama(fs: FixtureSet) -> None:
                 check_fn=make_kv_check(name, fs.out / f"{name}.pte", fs.out / foundation_file, steps),
             )
             del et
-        # The adapter must matter: LoRA logits differ from the base model's at every step.
-        for i in range(n_steps):
-            d = float((fs.outputs[f"tiny_llama_lora_{backend}"][i][0] - fs.outputs[f"tiny_llama_{backend}"][i][0]).abs().max())
-            log(f"  step {i}: |lora - base| max = {d:.3g}")
-            assert d > 1e-3, "LoRA adapter has no visible effect"
+        # Each adapter must matter: LoRA logits differ from the base model's at every step.
+        for variant in LORA_VARIANTS:
+            for i in range(n_steps):
+                d = float((fs.outputs[f"{variant}_{backend}"][i][0] - fs.outputs[f"tiny_llama_{backend}"][i][0]).abs().max())
+                log(f"  {variant} step {i}: |lora - base| max = {d:.3g}")
+                assert d > 1e-3, f"{variant}: LoRA adapter has no visible effect"
     # Portable and XNNPACK flavours compute the same function.
-    for variant in ("tiny_llama", "tiny_llama_lora"):
+    for variant in ["tiny_llama", *LORA_VARIANTS]:
         d = max(
             float((a[0] - b[0]).abs().max())
             for a, b in zip(fs.outputs[f"{variant}_portable"], fs.outputs[f"{variant}_xnnpack"])

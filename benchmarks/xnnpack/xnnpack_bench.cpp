@@ -188,7 +188,9 @@ void BM_RssTwoProgramsSharingFoundation(benchmark::State& state) {
     if (!base.method || !lora.method) return state.SkipWithError("cannot load");
     delta = heap_bytes() - before;
     packed_shared = 0;
-    for (const auto& e : registry()->plugins().back()->cache_report()) packed_shared += static_cast<double>(e.packed_bytes);
+    for (const auto& e : registry()->plugins().back()->cache_report()) {
+      if (e.shared) packed_shared += static_cast<double>(e.packed_bytes);
+    }
   }
   state.counters["heap_added_KiB"] = delta / 1024;
   state.counters["shared_packed_KiB"] = packed_shared / 1024;

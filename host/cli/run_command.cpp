@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bundle/bundle.h"
+#include "bundle/memory_report.h"
 #include "cli/commands.h"
 #include "core/npy.h"
 #include "format/scalar_type.h"
@@ -37,14 +38,15 @@ constexpr const char* kRunUsage =
     "  --iterations N      execute each run N times and report the mean time (default 1)\n"
     "  --plugin-path DIR   also look for plugin libraries in DIR (repeat)\n"
     "  --json              print the summary as JSON\n"
-    "  --verbose           also print which plugin serves each operator\n"
+    "  --verbose           also print which plugin serves each operator and the weight caches\n"
+    "  --memory-report     print where memory goes: data files, models, process (measured)\n"
     "  -h, --help          show this help\n";
 
 struct Options {
   std::string manifest;
   std::string model, method, output_dir;
   std::vector<std::string> inputs, plugin_paths;
-  bool check = false, as_json = false, verbose = false;
+  bool check = false, as_json = false, verbose = false, memory_report = false;
   long iterations = 1;
 };
 
@@ -81,6 +83,8 @@ int parse(int argc, char** argv, Options* o) {
       o->as_json = true;
     } else if (arg == "--verbose") {
       o->verbose = true;
+    } else if (arg == "--memory-report") {
+      o->memory_report = true;
     } else if (!arg.empty() && arg[0] != '-' && o->manifest.empty()) {
       o->manifest = arg;
     } else {
@@ -128,7 +132,8 @@ std::string preview(const NpyArray& a) {
 // Loaded methods stay in `loaded` until the whole bundle has run, so shared weight-cache
 // entries are reported with all their users.
 bool run_model(bundle::Bundle& bundle, const bundle::ModelSpec& model, const Options& o, json* report,
-               std::vector<std::unique_ptr<runtime::Method>>* loaded) {
+               std::vector<std::unique_ptr<runtime::Method>>* loaded,
+               std::vector<bundle::LoadedModel>* loaded_models) {
   json summary = {{"model", model.name}};
   auto failed = [&](const std::string& message) {
     summary["error"] = message;
@@ -146,27 +151,33 @@ bool run_model(bundle::Bundle& bundle, const bundle::ModelSpec& model, const Opt
     runs = kept;
   }
   if (runs.empty()) return failed("model '" + model.name + "' has no sample runs" + (o.method.empty() ? "" : " of method '" + o.method + "'") + "; pass --input");
+  // Load every method the runs need first, so the load (and what it adds to memory) is
+  // measured apart from the runs.
+  bundle::LoadedModel loaded_model{model.name, {}, bundle::measure_process(), {}};
   const auto load_start = Clock::now();
   auto program = bundle.program(model.name);
   if (!program.ok()) return failed(program.error().message());
   std::map<std::string, std::unique_ptr<runtime::Method>> methods;
-  double load_ms = ms_since(load_start);
+  for (const bundle::RunSpec& run : runs) {
+    const std::string method_name = run.method.empty() ? model.method : run.method;
+    if (methods.count(method_name)) continue;
+    auto method = (*program)->load_method(method_name);
+    if (!method.ok()) return failed(method.error().message());
+    if (o.verbose && !o.as_json) {
+      for (const auto& [op, provider] : (*method)->kernel_providers()) {
+        std::printf("  %s.%s: %s <- %s\n", model.name.c_str(), method_name.c_str(), op.c_str(), provider.c_str());
+      }
+    }
+    loaded_model.methods.push_back(method->get());
+    methods[method_name] = std::move(*method);
+  }
+  const double load_ms = ms_since(load_start);
+  loaded_model.after = bundle::measure_process();
+  loaded_models->push_back(loaded_model);
   bool ok = true;
   json run_reports = json::array();
   for (size_t r = 0; r < runs.size(); ++r) {
     const std::string method_name = runs[r].method.empty() ? model.method : runs[r].method;
-    if (!methods.count(method_name)) {
-      const auto start = Clock::now();
-      auto method = (*program)->load_method(method_name);
-      if (!method.ok()) return failed(method.error().message());
-      load_ms += ms_since(start);
-      if (o.verbose && !o.as_json) {
-        for (const auto& [op, provider] : (*method)->kernel_providers()) {
-          std::printf("  %s.%s: %s <- %s\n", model.name.c_str(), method_name.c_str(), op.c_str(), provider.c_str());
-        }
-      }
-      methods[method_name] = std::move(*method);
-    }
     runtime::Method& method = *methods[method_name];
     std::vector<NpyArray> inputs;
     for (const std::string& path : runs[r].inputs) {
@@ -282,22 +293,25 @@ int run_run(int argc, char** argv) {
   }
   json report = json::array();
   std::vector<std::unique_ptr<runtime::Method>> loaded;
+  std::vector<bundle::LoadedModel> loaded_models;
   bool ok = true;
   for (size_t i = 0; i < models.size(); ++i) {
     if (!o.as_json && models.size() > 1) std::fprintf(stderr, "[%zu/%zu] %s\n", i + 1, models.size(), models[i]->name.c_str());
-    ok = run_model(**bundle, *models[i], o, &report, &loaded) && ok;
+    ok = run_model(**bundle, *models[i], o, &report, &loaded, &loaded_models) && ok;
   }
   // What each plugin's weight cache holds now that every model is loaded.
   json caches = json::array();
   for (const auto& plugin : (*bundle)->registry().plugins()) {
     for (const plugins::CacheEntry& e : plugin->cache_report()) {
+      if (!e.shared) continue;
       caches.push_back({{"plugin", plugin->name()}, {"key", e.key}, {"file_id", e.file_id},
                         {"packed_bytes", e.packed_bytes}, {"users", e.users}});
     }
   }
+  const json memory = o.memory_report ? bundle::memory_report(**bundle, loaded_models) : json(nullptr);
   if (o.as_json) {
     std::puts(json{{"manifest", o.manifest}, {"bundle_open_ms", open_ms}, {"models", report}, {"weight_caches", caches},
-                   {"ok", ok}}
+                   {"memory", memory}, {"ok", ok}}
                   .dump(2)
                   .c_str());
   } else {
@@ -314,6 +328,7 @@ int run_run(int argc, char** argv) {
         std::printf("\n");
       }
     }
+    if (o.memory_report) std::fputs(bundle::render_memory_report(memory).c_str(), stdout);
     if (o.check) std::printf("check: %s\n", ok ? "all outputs match" : "MISMATCH (see above)");
   }
   return ok ? 0 : 1;

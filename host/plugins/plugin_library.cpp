@@ -75,7 +75,7 @@ std::vector<CacheEntry> PluginLibrary::cache_report() const {
   std::vector<etp_cache_entry> raw(table_->cache_report(table_->self, nullptr, 0));
   raw.resize(std::min<size_t>(raw.size(), table_->cache_report(table_->self, raw.data(), static_cast<uint32_t>(raw.size()))));
   for (const etp_cache_entry& e : raw) {
-    CacheEntry entry{e.key ? e.key : "", e.file_id, e.packed_bytes, {}};
+    CacheEntry entry{e.key ? e.key : "", (e.flags & ETP_CACHE_ENTRY_SHARED) != 0, e.file_id, e.packed_bytes, {}};
     std::string users = e.users ? e.users : "";
     for (size_t start = 0; !users.empty() && start <= users.size();) {
       const size_t end = users.find('\n', start);

@@ -18,6 +18,7 @@ using Options = std::vector<std::pair<std::string, std::string>>;
 // One entry of a plugin's weight cache, as the plugin reports it (etp_cache_entry).
 struct CacheEntry {
   std::string key;
+  bool shared = false;  // the weight cache proper; false: private to its one user
   uint64_t file_id = 0;
   uint64_t packed_bytes = 0;
   std::vector<std::string> users;
@@ -38,7 +39,8 @@ class PluginLibrary {
   const char* name() const { return table_->name; }
   const etp_plugin& table() const { return *table_; }
   bool has_kernels() const;
-  // The plugin's weight cache (empty when the plugin has none or predates ABI minor 1).
+  // The plugin's packed weights, shared and private (empty when the plugin has none or
+  // predates ABI minor 1).
   std::vector<CacheEntry> cache_report() const;
 
  private:

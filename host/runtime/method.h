@@ -69,6 +69,10 @@ class Method {
   // index and operator or delegate, plus what the plugin logged.
   Status execute();
 
+  // Bytes of the memory-planned buffers this method allocated.
+  uint64_t planned_bytes() const { return planned_bytes_; }
+  const Program& program() const { return *program_; }
+
   // Which plugin serves each operator of this method ("host" for prim operators).
   std::vector<std::pair<std::string, std::string>> kernel_providers() const;
 
@@ -104,6 +108,7 @@ class Method {
   std::vector<IntList> int_lists_;
   std::vector<std::vector<etp_tensor*>> tensor_lists_;
   std::vector<std::unique_ptr<uint8_t, void (*)(void*)>> buffers_;
+  uint64_t planned_bytes_ = 0;
   std::vector<uint32_t> inputs_, outputs_;
   std::vector<Instruction> instructions_;
   std::vector<etp_value*> args_;

@@ -85,6 +85,7 @@ Status MethodLoader::allocate_buffers() {
     }
     std::memset(memory, 0, size + 64);
     method_->buffers_.emplace_back(static_cast<uint8_t*>(memory), &std::free);
+    method_->planned_bytes_ += size;
   }
   return std::nullopt;
 }

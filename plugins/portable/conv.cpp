@@ -45,14 +45,7 @@ bool spatial_arg(const Ctx& c, uint32_t i, int32_t spatial, int64_t unit, const 
     out[0] = items[0];
     out[1] = items[count - 1];
   }
-  for (int k = 0; k < 2; ++k) {
-    if (out[k] < min) {
-      fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: %s entry %lld must be >= %lld", c.op, what,
-           static_cast<long long>(out[k]), static_cast<long long>(min));
-      return false;
-    }
-  }
-  return true;
+  return pair_at_least(c, what, out, min);
 }
 
 struct ConvParams {

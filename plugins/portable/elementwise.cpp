@@ -43,6 +43,30 @@ bool read_tensor_scalar(const Ctx& c, uint32_t n, etp_tensor** a, Scalar* b, etp
   return tensor_arg(c, 0, a) && read_scalar(c, 1, b) && tensor_arg(c, n - 2, out);
 }
 
+// Reads (Tensor self, Tensor|Scalar other, ..., Tensor out) with `n` arguments including the
+// return slot, then returns fn(c, a, b, out, common, extra...): a Scalar `other` is wrapped as
+// a 0-dim tensor and `common` is the promoted dtype of the operands.
+template <typename F, typename... Extra>
+etp_status with_operands(const Ctx& c, uint32_t n, bool scalar_other, F&& fn, Extra... extra) {
+  etp_tensor *a, *out;
+  if (scalar_other) {
+    Scalar s;
+    if (!read_tensor_scalar(c, n, &a, &s, &out)) return ETP_ERR_INVALID_ARGUMENT;
+    ScalarTensor bt(s);
+    return fn(c, *a, bt.tensor, out, promote_with_scalar(a->dtype, s), extra...);
+  }
+  etp_tensor* b;
+  if (!read_tensor_tensor(c, n, &a, &b, &out)) return ETP_ERR_INVALID_ARGUMENT;
+  return fn(c, *a, *b, out, promote_types(a->dtype, b->dtype), extra...);
+}
+// A (self, other, out) kernel that is `arith` with a fixed dtype mask and op.
+template <typename Op>
+etp_status arith_kernel(const Ctx& c, bool scalar_other, unsigned mask, Op op) {
+  return with_operands(c, 4, scalar_other,
+                       [mask, op](const Ctx& cx, const etp_tensor& a, const etp_tensor& b, etp_tensor* out,
+                                  int32_t common) { return arith(cx, a, b, out, common, mask, op); });
+}
+
 // PyTorch rejects a floating alpha for integer or bool results.
 bool check_alpha(const Ctx& c, const Scalar& alpha, int32_t common) {
   if (alpha.tag == ETP_VALUE_DOUBLE && !is_float_dtype(common)) {
@@ -162,8 +186,11 @@ etp_status division_by_zero(const Ctx& c) {
 // ---------------------------------------------------------------------------------------------
 // add, sub, rsub, mul
 
+// self + alpha * other (or minus), alpha read from argument 2.
 etp_status add_like(const Ctx& c, const etp_tensor& a, const etp_tensor& b, etp_tensor* out, int32_t common,
-                    const Scalar& alpha, bool subtract) {
+                    bool subtract) {
+  Scalar alpha;
+  if (!read_scalar(c, 2, &alpha)) return ETP_ERR_INVALID_ARGUMENT;
   if (!check_alpha(c, alpha, common)) return ETP_ERR_DTYPE;
   if (subtract && common == ETP_DTYPE_BOOL) {
     return dtype_error(c, "common", common, "subtraction of bools; use logical_xor");
@@ -176,67 +203,42 @@ etp_status add_like(const Ctx& c, const etp_tensor& a, const etp_tensor& b, etp_
 }
 
 // aten::add.out(Tensor self, Tensor other, *, Scalar alpha=1, Tensor(a!) out)
-ETP_PORTABLE_KERNEL(add_out, "aten::add.out") {
-  etp_tensor *a, *b, *out;
-  Scalar alpha;
-  if (!read_tensor_tensor(c, 5, &a, &b, &out) || !read_scalar(c, 2, &alpha)) return ETP_ERR_INVALID_ARGUMENT;
-  return add_like(c, *a, *b, out, promote_types(a->dtype, b->dtype), alpha, /*subtract=*/false);
-}
+ETP_PORTABLE_KERNEL(add_out, "aten::add.out") { return with_operands(c, 5, false, add_like, /*subtract=*/false); }
 
 // aten::add.Scalar_out(Tensor self, Scalar other, Scalar alpha=1, *, Tensor(a!) out)
 ETP_PORTABLE_KERNEL(add_scalar_out, "aten::add.Scalar_out") {
-  etp_tensor *a, *out;
-  Scalar b, alpha;
-  if (!read_tensor_scalar(c, 5, &a, &b, &out) || !read_scalar(c, 2, &alpha)) return ETP_ERR_INVALID_ARGUMENT;
-  ScalarTensor bt(b);
-  return add_like(c, *a, bt.tensor, out, promote_with_scalar(a->dtype, b), alpha, /*subtract=*/false);
+  return with_operands(c, 5, true, add_like, /*subtract=*/false);
 }
 
 // aten::sub.out(Tensor self, Tensor other, *, Scalar alpha=1, Tensor(a!) out)
-ETP_PORTABLE_KERNEL(sub_out, "aten::sub.out") {
-  etp_tensor *a, *b, *out;
-  Scalar alpha;
-  if (!read_tensor_tensor(c, 5, &a, &b, &out) || !read_scalar(c, 2, &alpha)) return ETP_ERR_INVALID_ARGUMENT;
-  return add_like(c, *a, *b, out, promote_types(a->dtype, b->dtype), alpha, /*subtract=*/true);
-}
+ETP_PORTABLE_KERNEL(sub_out, "aten::sub.out") { return with_operands(c, 5, false, add_like, /*subtract=*/true); }
 
 // aten::sub.Scalar_out(Tensor self, Scalar other, Scalar alpha=1, *, Tensor(a!) out)
 ETP_PORTABLE_KERNEL(sub_scalar_out, "aten::sub.Scalar_out") {
-  etp_tensor *a, *out;
-  Scalar b, alpha;
-  if (!read_tensor_scalar(c, 5, &a, &b, &out) || !read_scalar(c, 2, &alpha)) return ETP_ERR_INVALID_ARGUMENT;
-  ScalarTensor bt(b);
-  return add_like(c, *a, bt.tensor, out, promote_with_scalar(a->dtype, b), alpha, /*subtract=*/true);
+  return with_operands(c, 5, true, add_like, /*subtract=*/true);
 }
 
 // aten::rsub.Scalar_out(Tensor self, Scalar other, Scalar alpha=1, *, Tensor(a!) out): other - alpha * self
 ETP_PORTABLE_KERNEL(rsub_scalar_out, "aten::rsub.Scalar_out") {
-  etp_tensor *a, *out;
-  Scalar b, alpha;
-  if (!read_tensor_scalar(c, 5, &a, &b, &out) || !read_scalar(c, 2, &alpha)) return ETP_ERR_INVALID_ARGUMENT;
-  ScalarTensor bt(b);
-  const int32_t common = promote_with_scalar(a->dtype, b);
-  if (!check_alpha(c, alpha, common)) return ETP_ERR_DTYPE;
-  return arith(c, bt.tensor, *a, out, common, kNumeric,
-               [alpha](auto x, auto y) { return wrap_sub(x, wrap_mul(alpha.as<decltype(x)>(), y)); });
+  return with_operands(c, 5, true,
+                       [](const Ctx& cx, const etp_tensor& a, const etp_tensor& b, etp_tensor* out,
+                          int32_t common) -> etp_status {
+                         Scalar alpha;
+                         if (!read_scalar(cx, 2, &alpha)) return ETP_ERR_INVALID_ARGUMENT;
+                         if (!check_alpha(cx, alpha, common)) return ETP_ERR_DTYPE;
+                         return arith(cx, b, a, out, common, kNumeric, [alpha](auto x, auto y) {
+                           return wrap_sub(x, wrap_mul(alpha.as<decltype(x)>(), y));
+                         });
+                       });
 }
+
+constexpr auto kMul = [](auto x, auto y) { return wrap_mul(x, y); };
 
 // aten::mul.out(Tensor self, Tensor other, *, Tensor(a!) out)
-ETP_PORTABLE_KERNEL(mul_out, "aten::mul.out") {
-  etp_tensor *a, *b, *out;
-  if (!read_tensor_tensor(c, 4, &a, &b, &out)) return ETP_ERR_INVALID_ARGUMENT;
-  return arith(c, *a, *b, out, promote_types(a->dtype, b->dtype), kAll, [](auto x, auto y) { return wrap_mul(x, y); });
-}
+ETP_PORTABLE_KERNEL(mul_out, "aten::mul.out") { return arith_kernel(c, false, kAll, kMul); }
 
 // aten::mul.Scalar_out(Tensor self, Scalar other, *, Tensor(a!) out)
-ETP_PORTABLE_KERNEL(mul_scalar_out, "aten::mul.Scalar_out") {
-  etp_tensor *a, *out;
-  Scalar b;
-  if (!read_tensor_scalar(c, 4, &a, &b, &out)) return ETP_ERR_INVALID_ARGUMENT;
-  ScalarTensor bt(b);
-  return arith(c, *a, bt.tensor, out, promote_with_scalar(a->dtype, b), kAll,
-               [](auto x, auto y) { return wrap_mul(x, y); });
-}
+ETP_PORTABLE_KERNEL(mul_scalar_out, "aten::mul.Scalar_out") { return arith_kernel(c, true, kAll, kMul); }
 
 // ---------------------------------------------------------------------------------------------
 // div, floor_divide, remainder, fmod, pow
@@ -258,38 +260,26 @@ etp_status rounded_div(const Ctx& c, const etp_tensor& a, const etp_tensor& b, e
 }
 
 // aten::div.out(Tensor self, Tensor other, *, Tensor(a!) out)
-ETP_PORTABLE_KERNEL(div_out, "aten::div.out") {
-  etp_tensor *a, *b, *out;
-  if (!read_tensor_tensor(c, 4, &a, &b, &out)) return ETP_ERR_INVALID_ARGUMENT;
-  return true_div(c, *a, *b, out, promote_types(a->dtype, b->dtype));
-}
+ETP_PORTABLE_KERNEL(div_out, "aten::div.out") { return with_operands(c, 4, false, true_div); }
 
-// aten::div.out_mode(Tensor self, Tensor other, *, str? rounding_mode, Tensor(a!) out)
-ETP_PORTABLE_KERNEL(div_out_mode, "aten::div.out_mode") {
-  etp_tensor *a, *b, *out;
-  if (!read_tensor_tensor(c, 5, &a, &b, &out)) return ETP_ERR_INVALID_ARGUMENT;
+// The rounding_mode argument (index 2) of div.out_mode picks the division.
+etp_status div_mode(const Ctx& c, const etp_tensor& a, const etp_tensor& b, etp_tensor* out, int32_t common) {
   const etp_value& mode = *c.args[2];
-  const int32_t common = promote_types(a->dtype, b->dtype);
-  if (mode.tag == ETP_VALUE_NONE) return true_div(c, *a, *b, out, common);
-  if (string_equals(mode, "trunc")) return rounded_div(c, *a, *b, out, common, /*floor_mode=*/false);
-  if (string_equals(mode, "floor")) return rounded_div(c, *a, *b, out, common, /*floor_mode=*/true);
+  if (mode.tag == ETP_VALUE_NONE) return true_div(c, a, b, out, common);
+  if (string_equals(mode, "trunc")) return rounded_div(c, a, b, out, common, /*floor_mode=*/false);
+  if (string_equals(mode, "floor")) return rounded_div(c, a, b, out, common, /*floor_mode=*/true);
   return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: rounding_mode must be None, \"trunc\" or \"floor\"", c.op);
 }
 
+// aten::div.out_mode(Tensor self, Tensor other, *, str? rounding_mode, Tensor(a!) out)
+ETP_PORTABLE_KERNEL(div_out_mode, "aten::div.out_mode") { return with_operands(c, 5, false, div_mode); }
+
 // aten::div.Scalar_out(Tensor self, Scalar other, *, Tensor(a!) out)
-ETP_PORTABLE_KERNEL(div_scalar_out, "aten::div.Scalar_out") {
-  etp_tensor *a, *out;
-  Scalar b;
-  if (!read_tensor_scalar(c, 4, &a, &b, &out)) return ETP_ERR_INVALID_ARGUMENT;
-  ScalarTensor bt(b);
-  return true_div(c, *a, bt.tensor, out, promote_with_scalar(a->dtype, b));
-}
+ETP_PORTABLE_KERNEL(div_scalar_out, "aten::div.Scalar_out") { return with_operands(c, 4, true, true_div); }
 
 // aten::floor_divide.out(Tensor self, Tensor other, *, Tensor(a!) out)
 ETP_PORTABLE_KERNEL(floor_divide_out, "aten::floor_divide.out") {
-  etp_tensor *a, *b, *out;
-  if (!read_tensor_tensor(c, 4, &a, &b, &out)) return ETP_ERR_INVALID_ARGUMENT;
-  return rounded_div(c, *a, *b, out, promote_types(a->dtype, b->dtype), /*floor_mode=*/true);
+  return with_operands(c, 4, false, rounded_div, /*floor_mode=*/true);
 }
 
 // Python-style remainder (sign of the divisor) or C fmod (sign of the dividend).
@@ -304,25 +294,17 @@ etp_status modulo(const Ctx& c, const etp_tensor& a, const etp_tensor& b, etp_te
 
 // aten::remainder.Tensor_out(Tensor self, Tensor other, *, Tensor(a!) out)
 ETP_PORTABLE_KERNEL(remainder_tensor_out, "aten::remainder.Tensor_out") {
-  etp_tensor *a, *b, *out;
-  if (!read_tensor_tensor(c, 4, &a, &b, &out)) return ETP_ERR_INVALID_ARGUMENT;
-  return modulo(c, *a, *b, out, promote_types(a->dtype, b->dtype), /*python=*/true);
+  return with_operands(c, 4, false, modulo, /*python=*/true);
 }
 
 // aten::remainder.Scalar_out(Tensor self, Scalar other, *, Tensor(a!) out)
 ETP_PORTABLE_KERNEL(remainder_scalar_out, "aten::remainder.Scalar_out") {
-  etp_tensor *a, *out;
-  Scalar b;
-  if (!read_tensor_scalar(c, 4, &a, &b, &out)) return ETP_ERR_INVALID_ARGUMENT;
-  ScalarTensor bt(b);
-  return modulo(c, *a, bt.tensor, out, promote_with_scalar(a->dtype, b), /*python=*/true);
+  return with_operands(c, 4, true, modulo, /*python=*/true);
 }
 
 // aten::fmod.Tensor_out(Tensor self, Tensor other, *, Tensor(a!) out)
 ETP_PORTABLE_KERNEL(fmod_tensor_out, "aten::fmod.Tensor_out") {
-  etp_tensor *a, *b, *out;
-  if (!read_tensor_tensor(c, 4, &a, &b, &out)) return ETP_ERR_INVALID_ARGUMENT;
-  return modulo(c, *a, *b, out, promote_types(a->dtype, b->dtype), /*python=*/false);
+  return with_operands(c, 4, false, modulo, /*python=*/false);
 }
 
 etp_status power(const Ctx& c, const etp_tensor& a, const etp_tensor& b, etp_tensor* out, int32_t common) {
@@ -335,36 +317,22 @@ etp_status power(const Ctx& c, const etp_tensor& a, const etp_tensor& b, etp_ten
 }
 
 // aten::pow.Tensor_Tensor_out(Tensor self, Tensor exponent, *, Tensor(a!) out)
-ETP_PORTABLE_KERNEL(pow_tensor_tensor_out, "aten::pow.Tensor_Tensor_out") {
-  etp_tensor *a, *b, *out;
-  if (!read_tensor_tensor(c, 4, &a, &b, &out)) return ETP_ERR_INVALID_ARGUMENT;
-  return power(c, *a, *b, out, promote_types(a->dtype, b->dtype));
-}
+ETP_PORTABLE_KERNEL(pow_tensor_tensor_out, "aten::pow.Tensor_Tensor_out") { return with_operands(c, 4, false, power); }
 
 // aten::pow.Tensor_Scalar_out(Tensor self, Scalar exponent, *, Tensor(a!) out)
-ETP_PORTABLE_KERNEL(pow_tensor_scalar_out, "aten::pow.Tensor_Scalar_out") {
-  etp_tensor *a, *out;
-  Scalar b;
-  if (!read_tensor_scalar(c, 4, &a, &b, &out)) return ETP_ERR_INVALID_ARGUMENT;
-  ScalarTensor bt(b);
-  return power(c, *a, bt.tensor, out, promote_with_scalar(a->dtype, b));
-}
+ETP_PORTABLE_KERNEL(pow_tensor_scalar_out, "aten::pow.Tensor_Scalar_out") { return with_operands(c, 4, true, power); }
 
 // ---------------------------------------------------------------------------------------------
 // maximum, minimum, bitwise, logical
 
 // aten::maximum.out(Tensor self, Tensor other, *, Tensor(a!) out)
 ETP_PORTABLE_KERNEL(maximum_out, "aten::maximum.out") {
-  etp_tensor *a, *b, *out;
-  if (!read_tensor_tensor(c, 4, &a, &b, &out)) return ETP_ERR_INVALID_ARGUMENT;
-  return arith(c, *a, *b, out, promote_types(a->dtype, b->dtype), kAll, [](auto x, auto y) { return nan_max(x, y); });
+  return arith_kernel(c, false, kAll, [](auto x, auto y) { return nan_max(x, y); });
 }
 
 // aten::minimum.out(Tensor self, Tensor other, *, Tensor(a!) out)
 ETP_PORTABLE_KERNEL(minimum_out, "aten::minimum.out") {
-  etp_tensor *a, *b, *out;
-  if (!read_tensor_tensor(c, 4, &a, &b, &out)) return ETP_ERR_INVALID_ARGUMENT;
-  return arith(c, *a, *b, out, promote_types(a->dtype, b->dtype), kAll, [](auto x, auto y) { return nan_min(x, y); });
+  return arith_kernel(c, false, kAll, [](auto x, auto y) { return nan_min(x, y); });
 }
 
 template <typename C, typename Op>
@@ -378,18 +346,14 @@ C bitwise(C x, C y, Op op) {
 
 // aten::bitwise_and.Tensor_out(Tensor self, Tensor other, *, Tensor(a!) out)
 ETP_PORTABLE_KERNEL(bitwise_and_out, "aten::bitwise_and.Tensor_out") {
-  etp_tensor *a, *b, *out;
-  if (!read_tensor_tensor(c, 4, &a, &b, &out)) return ETP_ERR_INVALID_ARGUMENT;
-  return arith(c, *a, *b, out, promote_types(a->dtype, b->dtype), kIntegral,
-               [](auto x, auto y) { return bitwise(x, y, [](auto p, auto q) { return p & q; }); });
+  return arith_kernel(c, false, kIntegral,
+                      [](auto x, auto y) { return bitwise(x, y, [](auto p, auto q) { return p & q; }); });
 }
 
 // aten::bitwise_or.Tensor_out(Tensor self, Tensor other, *, Tensor(a!) out)
 ETP_PORTABLE_KERNEL(bitwise_or_out, "aten::bitwise_or.Tensor_out") {
-  etp_tensor *a, *b, *out;
-  if (!read_tensor_tensor(c, 4, &a, &b, &out)) return ETP_ERR_INVALID_ARGUMENT;
-  return arith(c, *a, *b, out, promote_types(a->dtype, b->dtype), kIntegral,
-               [](auto x, auto y) { return bitwise(x, y, [](auto p, auto q) { return p | q; }); });
+  return arith_kernel(c, false, kIntegral,
+                      [](auto x, auto y) { return bitwise(x, y, [](auto p, auto q) { return p | q; }); });
 }
 
 // Logical ops read every dtype as truth values and write 0/1 into any output dtype.

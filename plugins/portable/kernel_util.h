@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 #include <type_traits>
+#include <utility>
 
 #include "etp_plugin.h"
 #include "etp_plugin.hpp"
@@ -101,6 +102,39 @@ inline bool int_list_arg(const Ctx& c, uint32_t i, const int64_t** items, uint64
   return true;
 }
 
+// An optional int: None leaves *has = false.
+inline bool optional_int_arg(const Ctx& c, uint32_t i, bool* has, int64_t* out) {
+  *has = c.args[i]->tag != ETP_VALUE_NONE;
+  if (!*has) return true;
+  return int_arg(c, i, out);
+}
+// An optional int list: None gives *items = nullptr, *count = 0, *has = false.
+inline bool optional_int_list_arg(const Ctx& c, uint32_t i, bool* has, const int64_t** items, uint64_t* count) {
+  *has = c.args[i]->tag != ETP_VALUE_NONE;
+  *items = nullptr;
+  *count = 0;
+  if (!*has) return true;
+  return int_list_arg(c, i, items, count);
+}
+// A tensor list (optional = Tensor?[] lists, whose items may be NULL).
+inline bool tensor_list_arg(const Ctx& c, uint32_t i, bool optional, etp_tensor* const** items, uint64_t* count) {
+  const int32_t tag = c.args[i]->tag;
+  if (tag != ETP_VALUE_TENSOR_LIST && !(optional && tag == ETP_VALUE_OPTIONAL_TENSOR_LIST)) {
+    fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: argument %u must be a %stensor list (tag %d)", c.op, i,
+         optional ? "optional " : "", tag);
+    return false;
+  }
+  *items = c.args[i]->u.tensor_list.items;
+  *count = c.args[i]->u.tensor_list.count;
+  for (uint64_t k = 0; k < *count; ++k) {
+    if ((*items)[k] == nullptr && !(optional && tag == ETP_VALUE_OPTIONAL_TENSOR_LIST)) {
+      fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: argument %u has a null tensor at item %llu", c.op, i,
+           static_cast<unsigned long long>(k));
+      return false;
+    }
+  }
+  return true;
+}
 // Normalises a possibly negative dim against `rank`; false (logged) when out of range.
 inline bool normalize_dim(const Ctx& c, int64_t dim, int64_t rank, int64_t* out) {
   const int64_t r = rank == 0 ? 1 : rank;  // a scalar accepts dim 0 and -1
@@ -130,6 +164,14 @@ etp_status dispatch_all(const Ctx& c, int32_t dtype, F&& f) {
       return fail(c.host, ETP_ERR_DTYPE, "%s: dtype %s is not supported", c.op, etp_sdk::dtype_name(dtype));
   }
 }
+// Real dtypes (dispatch_all without bool).
+template <typename F>
+etp_status dispatch_real(const Ctx& c, int32_t dtype, F&& f) {
+  if (dtype == ETP_DTYPE_BOOL) {
+    return fail(c.host, ETP_ERR_DTYPE, "%s: dtype bool is not supported", c.op);
+  }
+  return dispatch_all(c, dtype, std::forward<F>(f));
+}
 // Floating-point dtypes only.
 template <typename F>
 etp_status dispatch_float(const Ctx& c, int32_t dtype, F&& f) {
@@ -158,32 +200,36 @@ inline double load_as_double(const etp_tensor& t, int64_t i) {
   }
 }
 
-// Iterates the logical (row-major) index space of `sizes` and yields the storage offset of
-// each element in up to three tensors given their strides; a stride of 0 broadcasts.
-// `fn(out_offset, a_offset, b_offset)` is called numel times.
-template <typename F>
-void for_each_strided(int32_t rank, const int64_t* sizes, const int64_t* s0, const int64_t* s1, const int64_t* s2,
-                      F&& fn) {
+// The one strided walker: visits the logical (row-major) index space of `sizes`, passing fn
+// the storage offsets of the element in N tensors with the given strides (a null stride array
+// broadcasts, as does a stride of 0). `fn(const int64_t* offsets)` is called numel times.
+template <int N, typename F>
+void for_each_offsets(int32_t rank, const int64_t* sizes, const int64_t* const (&strides)[N], F&& fn) {
   int64_t numel = 1;
   for (int32_t d = 0; d < rank; ++d) numel *= sizes[d];
   if (numel == 0) return;
   int64_t index[ETP_MAX_RANK] = {0};
-  int64_t o0 = 0, o1 = 0, o2 = 0;
+  int64_t off[N] = {0};
   for (int64_t n = 0; n < numel; ++n) {
-    fn(o0, o1, o2);
+    fn(static_cast<const int64_t*>(off));
     for (int32_t d = rank - 1; d >= 0; --d) {
       if (++index[d] < sizes[d]) {
-        o0 += s0 ? s0[d] : 0;
-        o1 += s1 ? s1[d] : 0;
-        o2 += s2 ? s2[d] : 0;
+        for (int k = 0; k < N; ++k) off[k] += strides[k] ? strides[k][d] : 0;
         break;
       }
-      o0 -= s0 ? s0[d] * (sizes[d] - 1) : 0;
-      o1 -= s1 ? s1[d] * (sizes[d] - 1) : 0;
-      o2 -= s2 ? s2[d] * (sizes[d] - 1) : 0;
+      for (int k = 0; k < N; ++k) off[k] -= strides[k] ? strides[k][d] * (sizes[d] - 1) : 0;
       index[d] = 0;
     }
   }
+}
+
+// for_each_offsets over up to three tensors with the offsets as separate arguments:
+// `fn(o0, o1, o2)` is called numel times (a null stride array gives offset 0 throughout).
+template <typename F>
+void for_each_strided(int32_t rank, const int64_t* sizes, const int64_t* s0, const int64_t* s1, const int64_t* s2,
+                      F&& fn) {
+  const int64_t* const strides[3] = {s0, s1, s2};
+  for_each_offsets<3>(rank, sizes, strides, [&](const int64_t* o) { fn(o[0], o[1], o[2]); });
 }
 
 // Strides of `t` aligned to an output of rank `out_rank` under broadcasting (leading dims

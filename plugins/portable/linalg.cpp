@@ -33,15 +33,6 @@ void batched_matmul(int64_t B, int64_t n, int64_t k, int64_t m, Mat<const T> a, 
   }
 }
 
-// Real dtypes (dispatch_all without bool).
-template <typename F>
-etp_status dispatch_real(const Ctx& c, int32_t dtype, F&& f) {
-  if (dtype == ETP_DTYPE_BOOL) {
-    return fail(c.host, ETP_ERR_DTYPE, "%s: dtype bool is not supported", c.op);
-  }
-  return dispatch_all(c, dtype, std::forward<F>(f));
-}
-
 etp_status check_rank(const Ctx& c, const etp_tensor& t, int32_t rank, const char* what) {
   if (t.rank != rank) {
     return fail(c.host, ETP_ERR_SHAPE, "%s: %s must have rank %d, got %d", c.op, what, rank, t.rank);

@@ -14,39 +14,8 @@ namespace movement {
 
 // ----- arguments --------------------------------------------------------------------------
 
-// An optional int: None leaves *has = false.
-inline bool optional_int_arg(const Ctx& c, uint32_t i, bool* has, int64_t* out) {
-  *has = c.args[i]->tag != ETP_VALUE_NONE;
-  if (!*has) return true;
-  return int_arg(c, i, out);
-}
-// An optional int list: None gives *items = nullptr, *count = 0, *has = false.
-inline bool optional_int_list_arg(const Ctx& c, uint32_t i, bool* has, const int64_t** items, uint64_t* count) {
-  *has = c.args[i]->tag != ETP_VALUE_NONE;
-  *items = nullptr;
-  *count = 0;
-  if (!*has) return true;
-  return int_list_arg(c, i, items, count);
-}
-// A tensor list (optional = Tensor?[] lists, whose items may be NULL).
-inline bool tensor_list_arg(const Ctx& c, uint32_t i, bool optional, etp_tensor* const** items, uint64_t* count) {
-  const int32_t tag = c.args[i]->tag;
-  if (tag != ETP_VALUE_TENSOR_LIST && !(optional && tag == ETP_VALUE_OPTIONAL_TENSOR_LIST)) {
-    fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: argument %u must be a %stensor list (tag %d)", c.op, i,
-         optional ? "optional " : "", tag);
-    return false;
-  }
-  *items = c.args[i]->u.tensor_list.items;
-  *count = c.args[i]->u.tensor_list.count;
-  for (uint64_t k = 0; k < *count; ++k) {
-    if ((*items)[k] == nullptr && !(optional && tag == ETP_VALUE_OPTIONAL_TENSOR_LIST)) {
-      fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: argument %u has a null tensor at item %llu", c.op, i,
-           static_cast<unsigned long long>(k));
-      return false;
-    }
-  }
-  return true;
-}
+// optional_int_arg, optional_int_list_arg and tensor_list_arg live in kernel_util.h.
+
 // A bool that must be false (non_blocking, sparse, scale_grad_by_freq ...).
 inline bool false_arg(const Ctx& c, uint32_t i, const char* what) {
   bool v = false;
@@ -59,6 +28,18 @@ inline bool false_arg(const Ctx& c, uint32_t i, const char* what) {
 }
 
 // ----- checks and resizing ------------------------------------------------------------------
+
+// Checks that both entries of the [h, w] pair `v` (argument `what`) are >= min.
+inline bool pair_at_least(const Ctx& c, const char* what, const int64_t v[2], int64_t min) {
+  for (int k = 0; k < 2; ++k) {
+    if (v[k] < min) {
+      fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: %s entry %lld must be >= %lld", c.op, what,
+           static_cast<long long>(v[k]), static_cast<long long>(min));
+      return false;
+    }
+  }
+  return true;
+}
 
 // Resizes `out` and logs which output failed.
 inline etp_status resize_out(const Ctx& c, etp_tensor* out, int32_t rank, const int64_t* sizes,

@@ -20,28 +20,6 @@ struct Param {
   }
 };
 
-// for_each_strided over four tensors: fn(o0, o1, o2, o3) once per index of `sizes`.
-template <typename F>
-void walk4(int32_t rank, const int64_t* sizes, const int64_t* s0, const int64_t* s1, const int64_t* s2,
-           const int64_t* s3, F&& fn) {
-  int64_t numel = 1;
-  for (int32_t d = 0; d < rank; ++d) numel *= sizes[d];
-  int64_t index[ETP_MAX_RANK] = {0};
-  int64_t o[4] = {0, 0, 0, 0};
-  const int64_t* s[4] = {s0, s1, s2, s3};
-  for (int64_t i = 0; i < numel; ++i) {
-    fn(o[0], o[1], o[2], o[3]);
-    for (int32_t d = rank - 1; d >= 0; --d) {
-      if (++index[d] < sizes[d]) {
-        for (int k = 0; k < 4; ++k) o[k] += s[k][d];
-        break;
-      }
-      for (int k = 0; k < 4; ++k) o[k] -= s[k][d] * (sizes[d] - 1);
-      index[d] = 0;
-    }
-  }
-}
-
 etp_status check_vector(const Ctx& c, const etp_tensor* t, int64_t n, int32_t dtype, const char* what) {
   if (t == nullptr) return ETP_OK;
   if (etp_status s = same_dtype(c, *t, dtype, what)) return s;
@@ -152,28 +130,30 @@ ETP_PORTABLE_KERNEL(native_layer_norm_out, "aten::native_layer_norm.out") {
     const T* b = bias ? static_cast<const T*>(bias->data) : nullptr;
     const int32_t rank = in->rank;
     // One normalized row per leading index; the four tensors are addressed by their strides.
-    walk4(lead, in->sizes, in->strides, out->strides, mean_out->strides, rstd_out->strides,
-          [&](int64_t xb, int64_t ob, int64_t mb, int64_t rb) {
-            double sum = 0, sq = 0;
-            for_each_strided(nd, in->sizes + lead, in->strides + lead, nullptr, nullptr,
-                             [&](int64_t xo, int64_t, int64_t) { sum += static_cast<double>(x[xb + xo]); });
-            const double mean = n > 0 ? sum / static_cast<double>(n) : 0.0;
-            for_each_strided(nd, in->sizes + lead, in->strides + lead, nullptr, nullptr,
-                             [&](int64_t xo, int64_t, int64_t) {
-                               const double dv = static_cast<double>(x[xb + xo]) - mean;
-                               sq += dv * dv;
-                             });
-            const double rstd = 1.0 / std::sqrt((n > 0 ? sq / static_cast<double>(n) : 0.0) + eps);
-            mo[mb] = static_cast<T>(mean);
-            ro[rb] = static_cast<T>(rstd);
-            walk4(rank - lead, in->sizes + lead, in->strides + lead, out->strides + lead, wstrides, bstrides,
-                  [&](int64_t xo, int64_t oo, int64_t wo, int64_t bo) {
-                    double y = (static_cast<double>(x[xb + xo]) - mean) * rstd;
-                    if (w) y *= static_cast<double>(w[wo]);
-                    if (b) y += static_cast<double>(b[bo]);
-                    o[ob + oo] = static_cast<T>(y);
-                  });
-          });
+    const int64_t* const row_strides[4] = {in->strides, out->strides, mean_out->strides, rstd_out->strides};
+    const int64_t* const elem_strides[4] = {in->strides + lead, out->strides + lead, wstrides, bstrides};
+    for_each_offsets<4>(lead, in->sizes, row_strides, [&](const int64_t* row) {
+      const int64_t xb = row[0], ob = row[1], mb = row[2], rb = row[3];
+      double sum = 0, sq = 0;
+      for_each_strided(nd, in->sizes + lead, in->strides + lead, nullptr, nullptr,
+                       [&](int64_t xo, int64_t, int64_t) { sum += static_cast<double>(x[xb + xo]); });
+      const double mean = n > 0 ? sum / static_cast<double>(n) : 0.0;
+      for_each_strided(nd, in->sizes + lead, in->strides + lead, nullptr, nullptr,
+                       [&](int64_t xo, int64_t, int64_t) {
+                         const double dv = static_cast<double>(x[xb + xo]) - mean;
+                         sq += dv * dv;
+                       });
+      const double rstd = 1.0 / std::sqrt((n > 0 ? sq / static_cast<double>(n) : 0.0) + eps);
+      mo[mb] = static_cast<T>(mean);
+      ro[rb] = static_cast<T>(rstd);
+      for_each_offsets<4>(rank - lead, in->sizes + lead, elem_strides, [&](const int64_t* e) {
+        const int64_t xo = e[0], oo = e[1], wo = e[2], bo = e[3];
+        double y = (static_cast<double>(x[xb + xo]) - mean) * rstd;
+        if (w) y *= static_cast<double>(w[wo]);
+        if (b) y += static_cast<double>(b[bo]);
+        o[ob + oo] = static_cast<T>(y);
+      });
+    });
     return ETP_OK;
   });
 }

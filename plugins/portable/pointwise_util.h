@@ -89,11 +89,6 @@ inline bool read_optional_scalar(const Ctx& c, uint32_t i, Scalar* out, bool* pr
   *present = c.args[i]->tag != ETP_VALUE_NONE;
   return !*present || read_scalar(c, i, out);
 }
-// An `int?` argument (also ScalarType? and MemoryFormat?): *present is false for None.
-inline bool read_optional_int(const Ctx& c, uint32_t i, int64_t* out, bool* present) {
-  *present = c.args[i]->tag != ETP_VALUE_NONE;
-  return !*present || int_arg(c, i, out);
-}
 // A `str` or `str?` argument compared with `expected`.
 inline bool string_equals(const etp_value& v, const char* expected) {
   const uint64_t n = std::strlen(expected);
@@ -241,27 +236,7 @@ inline C nan_min(C x, C y) {
 // ---------------------------------------------------------------------------------------------
 // Iteration
 
-// Visits the logical (row-major) index space of `sizes`, passing fn the storage offsets of
-// the element in N tensors with the given strides (a null or 0 stride broadcasts).
-template <int N, typename F>
-void for_each_offsets(int32_t rank, const int64_t* sizes, const int64_t* const (&strides)[N], F&& fn) {
-  int64_t numel = 1;
-  for (int32_t d = 0; d < rank; ++d) numel *= sizes[d];
-  if (numel == 0) return;
-  int64_t index[ETP_MAX_RANK] = {0};
-  int64_t off[N] = {0};
-  for (int64_t n = 0; n < numel; ++n) {
-    fn(static_cast<const int64_t*>(off));
-    for (int32_t d = rank - 1; d >= 0; --d) {
-      if (++index[d] < sizes[d]) {
-        for (int k = 0; k < N; ++k) off[k] += strides[k] ? strides[k][d] : 0;
-        break;
-      }
-      for (int k = 0; k < N; ++k) off[k] -= strides[k] ? strides[k][d] * (sizes[d] - 1) : 0;
-      index[d] = 0;
-    }
-  }
-}
+// for_each_offsets (the strided walker) lives in kernel_util.h.
 
 // out[i] = op(in[i]) with `in` loaded as C and the result stored in out's dtype.
 template <typename C, typename Op>

@@ -17,6 +17,10 @@ using namespace movement;
 struct Planes {
   int64_t sizes[4];
   int64_t strides[4];
+  // Element offset of [n, ch, h, w].
+  int64_t at(int64_t n, int64_t ch, int64_t h, int64_t w) const {
+    return n * strides[0] + ch * strides[1] + h * strides[2] + w * strides[3];
+  }
 };
 
 Planes as_nchw(const etp_tensor& t) {
@@ -27,6 +31,28 @@ Planes as_nchw(const etp_tensor& t) {
     p.strides[k] = k < lead ? 0 : t.strides[k - lead];
   }
   return p;
+}
+
+// Calls fn(n, ch, oh, ow) for every element of the [N, C, out_hw] output of pooling `x`, in order.
+template <typename F>
+void for_each_pooled(const Planes& x, const int64_t out_hw[2], F&& fn) {
+  for (int64_t n = 0; n < x.sizes[0]; ++n) {
+    for (int64_t ch = 0; ch < x.sizes[1]; ++ch) {
+      for (int64_t oh = 0; oh < out_hw[0]; ++oh) {
+        for (int64_t ow = 0; ow < out_hw[1]; ++ow) fn(n, ch, oh, ow);
+      }
+    }
+  }
+}
+
+// Resizes `out` to the shape of `in` with the last two dims replaced by out_hw.
+etp_status resize_planes(const Ctx& c, const etp_tensor& in, etp_tensor* out, const int64_t out_hw[2],
+                         const char* which) {
+  int64_t sizes[4] = {0};
+  for (int32_t d = 0; d < in.rank - 2; ++d) sizes[d] = in.sizes[d];
+  sizes[in.rank - 2] = out_hw[0];
+  sizes[in.rank - 1] = out_hw[1];
+  return resize_out(c, out, in.rank, sizes, which);
 }
 
 etp_status check_input(const Ctx& c, const etp_tensor& in, const etp_tensor& out) {
@@ -53,14 +79,7 @@ bool pair_arg(const Ctx& c, uint32_t i, const char* what, const int64_t* fallbac
          static_cast<unsigned long long>(count));
     return false;
   }
-  for (int k = 0; k < 2; ++k) {
-    if (out[k] < min) {
-      fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: %s entry %lld must be >= %lld", c.op, what,
-           static_cast<long long>(out[k]), static_cast<long long>(min));
-      return false;
-    }
-  }
-  return true;
+  return pair_at_least(c, what, out, min);
 }
 
 int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0); }
@@ -88,11 +107,7 @@ etp_status resize_pooled(const Ctx& c, const etp_tensor& in, etp_tensor* out, co
                   static_cast<long long>(in.sizes[in.rank - 2 + k]), static_cast<long long>(kernel[k]));
     }
   }
-  int64_t sizes[4] = {0};
-  for (int32_t d = 0; d < in.rank - 2; ++d) sizes[d] = in.sizes[d];
-  sizes[in.rank - 2] = out_hw[0];
-  sizes[in.rank - 1] = out_hw[1];
-  return resize_out(c, out, in.rank, sizes, which);
+  return resize_planes(c, in, out, out_hw, which);
 }
 
 // aten::avg_pool2d.out(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0,
@@ -120,33 +135,27 @@ ETP_PORTABLE_KERNEL(avg_pool2d_out, "aten::avg_pool2d.out") {
     const T* xd = static_cast<const T*>(in->data);
     T* od = static_cast<T*>(out->data);
     const int64_t H = x.sizes[2], W = x.sizes[3];
-    for (int64_t n = 0; n < x.sizes[0]; ++n) {
-      for (int64_t ch = 0; ch < x.sizes[1]; ++ch) {
-        const T* plane = xd + n * x.strides[0] + ch * x.strides[1];
-        for (int64_t oh = 0; oh < ohw[0]; ++oh) {
-          for (int64_t ow = 0; ow < ohw[1]; ++ow) {
-            int64_t h0 = oh * stride[0] - pad[0], w0 = ow * stride[1] - pad[1];
-            int64_t h1 = std::min(h0 + kernel[0], H + pad[0]), w1 = std::min(w0 + kernel[1], W + pad[1]);
-            const int64_t pool_size = (h1 - h0) * (w1 - w0);
-            h0 = std::max<int64_t>(h0, 0);
-            w0 = std::max<int64_t>(w0, 0);
-            h1 = std::min(h1, H);
-            w1 = std::min(w1, W);
-            T& dst = od[n * o.strides[0] + ch * o.strides[1] + oh * o.strides[2] + ow * o.strides[3]];
-            if (h0 >= h1 || w0 >= w1) {
-              dst = T(0);
-              continue;
-            }
-            T sum = T(0);
-            for (int64_t ih = h0; ih < h1; ++ih) {
-              for (int64_t iw = w0; iw < w1; ++iw) sum += plane[ih * x.strides[2] + iw * x.strides[3]];
-            }
-            const int64_t div = has_divisor ? divisor : include_pad ? pool_size : (h1 - h0) * (w1 - w0);
-            dst = sum / static_cast<T>(div);
-          }
-        }
+    for_each_pooled(x, ohw, [&](int64_t n, int64_t ch, int64_t oh, int64_t ow) {
+      const T* plane = xd + x.at(n, ch, 0, 0);
+      int64_t h0 = oh * stride[0] - pad[0], w0 = ow * stride[1] - pad[1];
+      int64_t h1 = std::min(h0 + kernel[0], H + pad[0]), w1 = std::min(w0 + kernel[1], W + pad[1]);
+      const int64_t pool_size = (h1 - h0) * (w1 - w0);
+      h0 = std::max<int64_t>(h0, 0);
+      w0 = std::max<int64_t>(w0, 0);
+      h1 = std::min(h1, H);
+      w1 = std::min(w1, W);
+      T& dst = od[o.at(n, ch, oh, ow)];
+      if (h0 >= h1 || w0 >= w1) {
+        dst = T(0);
+        return;
       }
-    }
+      T sum = T(0);
+      for (int64_t ih = h0; ih < h1; ++ih) {
+        for (int64_t iw = w0; iw < w1; ++iw) sum += plane[ih * x.strides[2] + iw * x.strides[3]];
+      }
+      const int64_t div = has_divisor ? divisor : include_pad ? pool_size : (h1 - h0) * (w1 - w0);
+      dst = sum / static_cast<T>(div);
+    });
     return ETP_OK;
   });
 }
@@ -178,34 +187,28 @@ ETP_PORTABLE_KERNEL(max_pool2d_with_indices_out, "aten::max_pool2d_with_indices.
     T* od = static_cast<T*>(out->data);
     int64_t* id = static_cast<int64_t*>(indices->data);
     const int64_t H = x.sizes[2], W = x.sizes[3];
-    for (int64_t n = 0; n < x.sizes[0]; ++n) {
-      for (int64_t ch = 0; ch < x.sizes[1]; ++ch) {
-        const T* plane = xd + n * x.strides[0] + ch * x.strides[1];
-        for (int64_t oh = 0; oh < ohw[0]; ++oh) {
-          for (int64_t ow = 0; ow < ohw[1]; ++ow) {
-            int64_t h0 = oh * stride[0] - pad[0], w0 = ow * stride[1] - pad[1];
-            const int64_t h1 = std::min(h0 + (kernel[0] - 1) * dilation[0] + 1, H);
-            const int64_t w1 = std::min(w0 + (kernel[1] - 1) * dilation[1] + 1, W);
-            while (h0 < 0) h0 += dilation[0];
-            while (w0 < 0) w0 += dilation[1];
-            T best = -std::numeric_limits<T>::infinity();
-            int64_t best_index = h0 * W + w0;
-            for (int64_t ih = h0; ih < h1; ih += dilation[0]) {
-              for (int64_t iw = w0; iw < w1; iw += dilation[1]) {
-                const T v = plane[ih * x.strides[2] + iw * x.strides[3]];
-                if (v > best || std::isnan(v)) {
-                  best = v;
-                  best_index = ih * W + iw;
-                  if (std::isnan(v)) ih = h1, iw = w1;  // a NaN is final
-                }
-              }
-            }
-            od[n * o.strides[0] + ch * o.strides[1] + oh * o.strides[2] + ow * o.strides[3]] = best;
-            id[n * ix.strides[0] + ch * ix.strides[1] + oh * ix.strides[2] + ow * ix.strides[3]] = best_index;
+    for_each_pooled(x, ohw, [&](int64_t n, int64_t ch, int64_t oh, int64_t ow) {
+      const T* plane = xd + x.at(n, ch, 0, 0);
+      int64_t h0 = oh * stride[0] - pad[0], w0 = ow * stride[1] - pad[1];
+      const int64_t h1 = std::min(h0 + (kernel[0] - 1) * dilation[0] + 1, H);
+      const int64_t w1 = std::min(w0 + (kernel[1] - 1) * dilation[1] + 1, W);
+      while (h0 < 0) h0 += dilation[0];
+      while (w0 < 0) w0 += dilation[1];
+      T best = -std::numeric_limits<T>::infinity();
+      int64_t best_index = h0 * W + w0;
+      for (int64_t ih = h0; ih < h1; ih += dilation[0]) {
+        for (int64_t iw = w0; iw < w1; iw += dilation[1]) {
+          const T v = plane[ih * x.strides[2] + iw * x.strides[3]];
+          if (v > best || std::isnan(v)) {
+            best = v;
+            best_index = ih * W + iw;
+            if (std::isnan(v)) ih = h1, iw = w1;  // a NaN is final
           }
         }
       }
-    }
+      od[o.at(n, ch, oh, ow)] = best;
+      id[ix.at(n, ch, oh, ow)] = best_index;
+    });
     return ETP_OK;
   });
 }
@@ -225,33 +228,22 @@ etp_status adaptive_avg_pool2d(const Ctx& c) {
   if ((H == 0 && osz[0] > 0) || (W == 0 && osz[1] > 0)) {
     return fail(c.host, ETP_ERR_SHAPE, "%s: cannot pool an empty plane to a non-empty output", c.op);
   }
-  int64_t sizes[4] = {0};
-  for (int32_t d = 0; d < in->rank - 2; ++d) sizes[d] = in->sizes[d];
-  sizes[in->rank - 2] = osz[0];
-  sizes[in->rank - 1] = osz[1];
-  if (etp_status s = resize_out(c, out, in->rank, sizes)) return s;
+  if (etp_status s = resize_planes(c, *in, out, osz, "out")) return s;
   const Planes x = as_nchw(*in), o = as_nchw(*out);
   return dispatch_float(c, in->dtype, [&](auto zero) {
     using T = decltype(zero);
     const T* xd = static_cast<const T*>(in->data);
     T* od = static_cast<T*>(out->data);
-    for (int64_t n = 0; n < x.sizes[0]; ++n) {
-      for (int64_t ch = 0; ch < x.sizes[1]; ++ch) {
-        const T* plane = xd + n * x.strides[0] + ch * x.strides[1];
-        for (int64_t oh = 0; oh < osz[0]; ++oh) {
-          const int64_t h0 = oh * H / osz[0], h1 = ((oh + 1) * H + osz[0] - 1) / osz[0];
-          for (int64_t ow = 0; ow < osz[1]; ++ow) {
-            const int64_t w0 = ow * W / osz[1], w1 = ((ow + 1) * W + osz[1] - 1) / osz[1];
-            T sum = T(0);
-            for (int64_t ih = h0; ih < h1; ++ih) {
-              for (int64_t iw = w0; iw < w1; ++iw) sum += plane[ih * x.strides[2] + iw * x.strides[3]];
-            }
-            od[n * o.strides[0] + ch * o.strides[1] + oh * o.strides[2] + ow * o.strides[3]] =
-                sum / static_cast<T>((h1 - h0) * (w1 - w0));
-          }
-        }
+    for_each_pooled(x, osz, [&](int64_t n, int64_t ch, int64_t oh, int64_t ow) {
+      const T* plane = xd + x.at(n, ch, 0, 0);
+      const int64_t h0 = oh * H / osz[0], h1 = ((oh + 1) * H + osz[0] - 1) / osz[0];
+      const int64_t w0 = ow * W / osz[1], w1 = ((ow + 1) * W + osz[1] - 1) / osz[1];
+      T sum = T(0);
+      for (int64_t ih = h0; ih < h1; ++ih) {
+        for (int64_t iw = w0; iw < w1; ++iw) sum += plane[ih * x.strides[2] + iw * x.strides[3]];
       }
-    }
+      od[o.at(n, ch, oh, ow)] = sum / static_cast<T>((h1 - h0) * (w1 - w0));
+    });
     return ETP_OK;
   });
 }

@@ -33,7 +33,7 @@ bool read_dims(const Ctx& c, uint32_t i, DimList* d) {
 bool check_dtype_arg(const Ctx& c, uint32_t i, const etp_tensor& in, const etp_tensor& out) {
   int64_t dtype = 0;
   bool present = false;
-  if (!read_optional_int(c, i, &dtype, &present)) return false;
+  if (!optional_int_arg(c, i, &present, &dtype)) return false;
   if (present && dtype != out.dtype) {
     fail(c.host, ETP_ERR_DTYPE, "%s: dtype argument %s differs from the output dtype %s", c.op,
          etp_sdk::dtype_name(static_cast<int32_t>(dtype)), etp_sdk::dtype_name(out.dtype));
@@ -59,6 +59,30 @@ etp_status check_nonempty(const Ctx& c, const ReducePlan& p) {
   return fail(c.host, ETP_ERR_SHAPE, "%s: cannot reduce over a dim of size 0 (no identity)", c.op);
 }
 
+// plan() for reductions without identity: fails on an empty group before resizing `out`.
+etp_status plan_nonempty(const Ctx& c, const etp_tensor& in, const DimList& dims, bool empty_means_all, bool keepdim,
+                         etp_tensor* out, ReducePlan* p) {
+  if (etp_status s = make_reduce_plan(c, in, dims.items, dims.count, empty_means_all, keepdim, p)) return s;
+  if (etp_status s = check_nonempty(c, *p)) return s;
+  return resize_reduce_out(c, p, in.rank, out);
+}
+
+// Reads (Tensor self, int[1]? dim (a plain `int dim` when `one_dim`), bool keepdim, ..., Tensor(a!) out)
+// with `n` arguments and the output at `out_index`.
+etp_status read_reduce_args(const Ctx& c, uint32_t n, uint32_t out_index, bool one_dim, etp_tensor** in,
+                            DimList* dims, bool* keepdim, etp_tensor** out) {
+  if (etp_status s = expect_args(c, n)) return s;
+  auto read_dim = [&] { return one_dim ? int_arg(c, 1, &dims->single) : read_dims(c, 1, dims); };
+  if (!tensor_arg(c, 0, in) || !read_dim() || !bool_arg(c, 2, keepdim) || !tensor_arg(c, out_index, out)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  if (one_dim) {
+    dims->items = &dims->single;
+    dims->count = 1;
+  }
+  return ETP_OK;
+}
+
 // Sum (or product) of every reduced group, accumulated in A and stored in out's dtype.
 template <typename A>
 void accumulate(const etp_tensor& in, etp_tensor* out, const ReducePlan& p, bool product) {
@@ -81,34 +105,33 @@ bool check_in_out(const Ctx& c, const etp_tensor& in, const etp_tensor& out) {
   return check_supported(c, in, "input") && check_supported(c, out, "output");
 }
 
+// The dim-list reductions with a `ScalarType? dtype` (argument 3) and the output at 4: reads the
+// arguments, checks the dtypes (`float_out`: the output must be floating) and plans into out.
+etp_status read_dtype_reduction(const Ctx& c, bool one_dim, bool float_out, etp_tensor** in, etp_tensor** out,
+                                ReducePlan* p) {
+  DimList dims;
+  bool keepdim = false;
+  if (etp_status s = read_reduce_args(c, 6, 4, one_dim, in, &dims, &keepdim, out)) return s;
+  if (!check_in_out(c, **in, **out) || !check_dtype_arg(c, 3, **in, **out)) return ETP_ERR_DTYPE;
+  if (float_out && !is_float_dtype((*out)->dtype)) {
+    return dtype_error(c, "output", (*out)->dtype, "expected float32 or float64");
+  }
+  return plan(c, **in, dims, /*empty_means_all=*/!one_dim, keepdim, *out, p);
+}
+
 // aten::sum.IntList_out(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None, Tensor(a!) out)
 ETP_PORTABLE_KERNEL(sum_out, "aten::sum.IntList_out") {
   etp_tensor *in, *out;
-  DimList dims;
-  bool keepdim = false;
-  if (etp_status s = expect_args(c, 6)) return s;
-  if (!tensor_arg(c, 0, &in) || !read_dims(c, 1, &dims) || !bool_arg(c, 2, &keepdim) || !tensor_arg(c, 4, &out)) {
-    return ETP_ERR_INVALID_ARGUMENT;
-  }
-  if (!check_in_out(c, *in, *out) || !check_dtype_arg(c, 3, *in, *out)) return ETP_ERR_DTYPE;
   ReducePlan p;
-  if (etp_status s = plan(c, *in, dims, /*empty_means_all=*/true, keepdim, out, &p)) return s;
+  if (etp_status s = read_dtype_reduction(c, /*one_dim=*/false, /*float_out=*/false, &in, &out, &p)) return s;
   return sum_or_prod(*in, out, p, /*product=*/false);
 }
 
 // aten::mean.out(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None, Tensor(a!) out)
 ETP_PORTABLE_KERNEL(mean_out, "aten::mean.out") {
   etp_tensor *in, *out;
-  DimList dims;
-  bool keepdim = false;
-  if (etp_status s = expect_args(c, 6)) return s;
-  if (!tensor_arg(c, 0, &in) || !read_dims(c, 1, &dims) || !bool_arg(c, 2, &keepdim) || !tensor_arg(c, 4, &out)) {
-    return ETP_ERR_INVALID_ARGUMENT;
-  }
-  if (!check_in_out(c, *in, *out) || !check_dtype_arg(c, 3, *in, *out)) return ETP_ERR_DTYPE;
-  if (!is_float_dtype(out->dtype)) return dtype_error(c, "output", out->dtype, "expected float32 or float64");
   ReducePlan p;
-  if (etp_status s = plan(c, *in, dims, /*empty_means_all=*/true, keepdim, out, &p)) return s;
+  if (etp_status s = read_dtype_reduction(c, /*one_dim=*/false, /*float_out=*/true, &in, &out, &p)) return s;
   const double n = static_cast<double>(p.inner_numel);
   for_each_output(p, [&](int64_t o, int64_t base) {
     double acc = 0;
@@ -132,18 +155,8 @@ ETP_PORTABLE_KERNEL(prod_out, "aten::prod.out") {
 // aten::prod.int_out(Tensor self, int dim, bool keepdim=False, *, ScalarType? dtype=None, Tensor(a!) out)
 ETP_PORTABLE_KERNEL(prod_int_out, "aten::prod.int_out") {
   etp_tensor *in, *out;
-  DimList dims;
-  bool keepdim = false;
-  if (etp_status s = expect_args(c, 6)) return s;
-  if (!tensor_arg(c, 0, &in) || !int_arg(c, 1, &dims.single) || !bool_arg(c, 2, &keepdim) ||
-      !tensor_arg(c, 4, &out)) {
-    return ETP_ERR_INVALID_ARGUMENT;
-  }
-  dims.items = &dims.single;
-  dims.count = 1;
-  if (!check_in_out(c, *in, *out) || !check_dtype_arg(c, 3, *in, *out)) return ETP_ERR_DTYPE;
   ReducePlan p;
-  if (etp_status s = plan(c, *in, dims, /*empty_means_all=*/false, keepdim, out, &p)) return s;
+  if (etp_status s = read_dtype_reduction(c, /*one_dim=*/true, /*float_out=*/false, &in, &out, &p)) return s;
   return sum_or_prod(*in, out, p, /*product=*/true);
 }
 
@@ -152,19 +165,14 @@ etp_status extreme(const Ctx& c, bool is_max) {
   etp_tensor *in, *out;
   DimList dims;
   bool keepdim = false;
-  if (etp_status s = expect_args(c, 5)) return s;
-  if (!tensor_arg(c, 0, &in) || !read_dims(c, 1, &dims) || !bool_arg(c, 2, &keepdim) || !tensor_arg(c, 3, &out)) {
-    return ETP_ERR_INVALID_ARGUMENT;
-  }
+  if (etp_status s = read_reduce_args(c, 5, 3, /*one_dim=*/false, &in, &dims, &keepdim, &out)) return s;
   if (!check_in_out(c, *in, *out)) return ETP_ERR_DTYPE;
   if (out->dtype != in->dtype) {
     return fail(c.host, ETP_ERR_DTYPE, "%s: output dtype %s must equal the input dtype %s", c.op,
                 etp_sdk::dtype_name(out->dtype), etp_sdk::dtype_name(in->dtype));
   }
   ReducePlan p;
-  if (etp_status s = make_reduce_plan(c, *in, dims.items, dims.count, /*empty_means_all=*/true, keepdim, &p)) return s;
-  if (etp_status s = check_nonempty(c, p)) return s;
-  if (etp_status s = resize_reduce_out(c, &p, in->rank, out)) return s;
+  if (etp_status s = plan_nonempty(c, *in, dims, /*empty_means_all=*/true, keepdim, out, &p)) return s;
   return dispatch_compute(in->dtype, [&](auto zero) {
     using C = decltype(zero);
     for_each_output(p, [&](int64_t o, int64_t base) {
@@ -211,16 +219,11 @@ etp_status arg_reduce(const Ctx& c, bool is_max) {
   etp_tensor *in, *out;
   DimList dims;
   bool keepdim = false;
-  if (etp_status s = expect_args(c, 5)) return s;
-  if (!tensor_arg(c, 0, &in) || !read_dims(c, 1, &dims) || !bool_arg(c, 2, &keepdim) || !tensor_arg(c, 3, &out)) {
-    return ETP_ERR_INVALID_ARGUMENT;
-  }
+  if (etp_status s = read_reduce_args(c, 5, 3, /*one_dim=*/false, &in, &dims, &keepdim, &out)) return s;
   if (!check_supported(c, *in, "input")) return ETP_ERR_DTYPE;
   if (out->dtype != ETP_DTYPE_INT64) return dtype_error(c, "output", out->dtype, "expected int64");
   ReducePlan p;
-  if (etp_status s = make_reduce_plan(c, *in, dims.items, dims.count, /*empty_means_all=*/false, keepdim, &p)) return s;
-  if (etp_status s = check_nonempty(c, p)) return s;
-  if (etp_status s = resize_reduce_out(c, &p, in->rank, out)) return s;
+  if (etp_status s = plan_nonempty(c, *in, dims, /*empty_means_all=*/false, keepdim, out, &p)) return s;
   return dispatch_compute(in->dtype, [&](auto zero) {
     arg_extreme<decltype(zero)>(*in, p, is_max, nullptr, out);
     return ETP_OK;
@@ -236,13 +239,8 @@ etp_status dim_extreme(const Ctx& c, bool is_max) {
   etp_tensor *in, *values, *indices;
   DimList dims;
   bool keepdim = false;
-  if (etp_status s = expect_args(c, 6)) return s;
-  if (!tensor_arg(c, 0, &in) || !int_arg(c, 1, &dims.single) || !bool_arg(c, 2, &keepdim) ||
-      !tensor_arg(c, 3, &values) || !tensor_arg(c, 4, &indices)) {
-    return ETP_ERR_INVALID_ARGUMENT;
-  }
-  dims.items = &dims.single;
-  dims.count = 1;
+  if (etp_status s = read_reduce_args(c, 6, 3, /*one_dim=*/true, &in, &dims, &keepdim, &values)) return s;
+  if (!tensor_arg(c, 4, &indices)) return ETP_ERR_INVALID_ARGUMENT;
   if (!check_in_out(c, *in, *values)) return ETP_ERR_DTYPE;
   if (values->dtype != in->dtype) {
     return fail(c.host, ETP_ERR_DTYPE, "%s: values dtype %s must equal the input dtype %s", c.op,
@@ -250,9 +248,7 @@ etp_status dim_extreme(const Ctx& c, bool is_max) {
   }
   if (indices->dtype != ETP_DTYPE_INT64) return dtype_error(c, "indices", indices->dtype, "expected int64");
   ReducePlan p;
-  if (etp_status s = make_reduce_plan(c, *in, dims.items, 1, /*empty_means_all=*/false, keepdim, &p)) return s;
-  if (etp_status s = check_nonempty(c, p)) return s;
-  if (etp_status s = resize_reduce_out(c, &p, in->rank, indices)) return s;
+  if (etp_status s = plan_nonempty(c, *in, dims, /*empty_means_all=*/false, keepdim, indices, &p)) return s;
   // Values and indices may differ in dim order, so each gets its own output strides.
   ReducePlan pv = p;
   if (etp_status s = resize_reduce_out(c, &pv, in->rank, values)) return s;

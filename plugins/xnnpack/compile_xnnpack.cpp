@@ -49,7 +49,7 @@ bool fully_connected(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpac
   const float* bias = b >= 0 ? d.value(b).constant : nullptr;
   const uint32_t flags = n.flags();
   xnn_status status;
-  auto op = d.packed_op(weights_key(vw, b >= 0 ? &d.value(b) : nullptr, "fc" + std::to_string(flags)), vw.file_id,
+  auto op = d.packed_op(weights_key(vw, b >= 0 ? &d.value(b) : nullptr, "fc" + std::to_string(flags)), vw.file_id, true,
                         [&](xnn_operator_t* o) {
                           return xnn_create_fully_connected_nc_f32(k, nout, k, nout, weights, bias, lo, hi, flags, o);
                         },
@@ -96,7 +96,7 @@ bool convolution(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_
                              std::to_string(n.subsampling_height()) + "p" + std::to_string(n.padding_top()) + "g" +
                              std::to_string(groups) + "f" + std::to_string(flags);
   xnn_status status;
-  auto op = d.packed_op(weights_key(vw, b >= 0 ? &d.value(b) : nullptr, params), vw.file_id,
+  auto op = d.packed_op(weights_key(vw, b >= 0 ? &d.value(b) : nullptr, params), vw.file_id, true,
                         [&](xnn_operator_t* o) {
                           return xnn_create_convolution2d_nhwc_f32(
                               n.padding_top(), n.padding_right(), n.padding_bottom(), n.padding_left(), n.kernel_height(),
@@ -128,7 +128,7 @@ bool pooling(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNP
   const auto [lo, hi] = min_max(node);
   const size_t channels = vi.dims[3];
   xnn_status status;
-  auto op = d.packed_op("", 0, [&](xnn_operator_t* o) {
+  auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) {
     if (max) {
       return xnn_create_max_pooling2d_nhwc_f32(n.padding_top(), n.padding_right(), n.padding_bottom(), n.padding_left(),
                                                n.pooling_height(), n.pooling_width(), n.stride_height(), n.stride_width(),
@@ -158,7 +158,7 @@ bool global_avg_pooling(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnn
   const auto [lo, hi] = min_max(node);
   const size_t channels = vi.dims[3];
   xnn_status status;
-  auto op = d.packed_op("", 0, [&](xnn_operator_t* o) {
+  auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) {
     return xnn_create_global_average_pooling_nwc_f32(channels, channels, channels, lo, hi, n.flags(), o);
   }, &status);
   if (!op) return *e = "XNNPACK cannot create the operator (status " + std::to_string(status) + ")", false;
@@ -197,7 +197,7 @@ bool binary(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNNo
   const auto [lo, hi] = min_max(node);
   BinarySetup setup = nullptr;
   xnn_status status;
-  auto op = d.packed_op("", 0, [&](xnn_operator_t* o) -> xnn_status {
+  auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) -> xnn_status {
     switch (type) {
       case XNodeUnion::XNNAdd: setup = xnn_setup_add_nd_f32; return xnn_create_add_nd_f32(lo, hi, n.flags(), o);
       case XNodeUnion::XNNSubtract: setup = xnn_setup_subtract_nd_f32; return xnn_create_subtract_nd_f32(lo, hi, n.flags(), o);
@@ -234,7 +234,7 @@ bool unary_nc(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNN
   using Setup = xnn_status (*)(xnn_operator_t, size_t, const float*, float*, pthreadpool_t);
   Setup setup = nullptr;
   xnn_status status;
-  auto op = d.packed_op("", 0, [&](xnn_operator_t* o) -> xnn_status {
+  auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) -> xnn_status {
     switch (type) {
       case XNodeUnion::XNNSoftmax: setup = xnn_setup_softmax_nc_f32; return xnn_create_softmax_nc_f32(channels, channels, channels, flags, o);
       case XNodeUnion::XNNSigmoid: setup = xnn_setup_sigmoid_nc_f32; return xnn_create_sigmoid_nc_f32(channels, channels, channels, flags, o);

@@ -29,10 +29,10 @@ void Delegate::add_step(std::string name, std::function<etp_status(Delegate&)> r
   steps_.push_back({std::move(name), std::move(run)});
 }
 
-std::shared_ptr<PackedOp> Delegate::packed_op(const std::string& key, uint64_t file_id,
+std::shared_ptr<PackedOp> Delegate::packed_op(const std::string& key, uint64_t file_id, bool weights,
                                               const std::function<xnn_status(xnn_operator_t*)>& create,
                                               xnn_status* status) {
-  auto op = plugin_.cache.acquire(key, file_id, name_, create, status);
+  auto op = plugin_.cache.acquire(key, file_id, weights, name_, create, status);
   if (op) ops_.push_back(op);
   return op;
 }

@@ -53,7 +53,8 @@ class Delegate {
   Graph& graph() { return graph_; }
   void add_step(std::string name, std::function<etp_status(Delegate&)> run);
   // An operator with packed weights: shared when `key` is not empty.
-  std::shared_ptr<PackedOp> packed_op(const std::string& key, uint64_t file_id,
+  // `weights`: the operator packs weights (reported as private packed weights when not shared).
+  std::shared_ptr<PackedOp> packed_op(const std::string& key, uint64_t file_id, bool weights,
                                       const std::function<xnn_status(xnn_operator_t*)>& create, xnn_status* status);
 
  private:

@@ -86,7 +86,8 @@ uint32_t cache_report(void*, etp_cache_entry* entries, uint32_t capacity) {
   }
   for (uint32_t i = 0; i < capacity && i < g_report.size(); ++i) {
     entries[i] = {g_report[i].key.c_str(), g_report[i].file_id, g_report[i].packed_bytes,
-                  static_cast<uint32_t>(g_report[i].users.size()), 0, g_report_users[i].c_str()};
+                  static_cast<uint32_t>(g_report[i].users.size()), g_report[i].shared ? ETP_CACHE_ENTRY_SHARED : 0u,
+                  g_report_users[i].c_str()};
   }
   return static_cast<uint32_t>(g_report.size());
 }

@@ -9,7 +9,8 @@ uint64_t heap_bytes_in_use() {
   return info.uordblks + info.hblkhd;  // small-chunk arena use + mmap'd large blocks
 }
 
-std::shared_ptr<PackedOp> WeightCache::acquire(const std::string& key, uint64_t file_id, const std::string& user,
+std::shared_ptr<PackedOp> WeightCache::acquire(const std::string& key, uint64_t file_id, bool weights,
+                                               const std::string& user,
                                                const std::function<xnn_status(xnn_operator_t*)>& create,
                                                xnn_status* status) {
   // Creation runs under the cache lock so the heap measurement sees only this operator.
@@ -33,7 +34,11 @@ std::shared_ptr<PackedOp> WeightCache::acquire(const std::string& key, uint64_t 
   op->key = key;
   op->file_id = file_id;
   op->users.insert(user);
-  if (!key.empty()) entries_[key] = op;
+  if (!key.empty()) {
+    entries_[key] = op;
+  } else if (weights) {
+    private_.push_back(op);
+  }
   return op;
 }
 
@@ -46,15 +51,24 @@ void WeightCache::release(const std::shared_ptr<PackedOp>& op, const std::string
 std::vector<CacheReportEntry> WeightCache::report() {
   std::lock_guard<std::mutex> lock(mutex_);
   std::vector<CacheReportEntry> out;
+  auto add = [&](const std::string& key, bool shared, const PackedOp& op) {
+    out.push_back({key, shared, op.file_id, op.packed_bytes, std::vector<std::string>(op.users.begin(), op.users.end())});
+  };
   for (auto it = entries_.begin(); it != entries_.end();) {
-    auto live = it->second.lock();
-    if (!live) {
+    if (auto live = it->second.lock()) {
+      add(it->first, true, *live);
+      ++it;
+    } else {
       it = entries_.erase(it);
-      continue;
     }
-    out.push_back({it->first, live->file_id, live->packed_bytes,
-                   std::vector<std::string>(live->users.begin(), live->users.end())});
-    ++it;
+  }
+  for (auto it = private_.begin(); it != private_.end();) {
+    if (auto live = it->lock()) {
+      add("", false, *live);
+      ++it;
+    } else {
+      it = private_.erase(it);
+    }
   }
   return out;
 }

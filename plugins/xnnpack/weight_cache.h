@@ -34,6 +34,7 @@ struct PackedOp {
 
 struct CacheReportEntry {
   std::string key;
+  bool shared = false;
   uint64_t file_id = 0;
   uint64_t packed_bytes = 0;
   std::vector<std::string> users;
@@ -43,8 +44,9 @@ class WeightCache {
  public:
   // Returns the shared operator for `key`, creating it with `create` (which returns an
   // xnn_status and fills the operator) if no live entry exists. `user` names the delegate.
-  // An empty key gives a private operator. On failure returns null and sets *status.
-  std::shared_ptr<PackedOp> acquire(const std::string& key, uint64_t file_id, const std::string& user,
+  // An empty key gives a private operator; `weights` says whether it packs weights (then it is
+  // listed in the report as a private entry). On failure returns null and sets *status.
+  std::shared_ptr<PackedOp> acquire(const std::string& key, uint64_t file_id, bool weights, const std::string& user,
                                     const std::function<xnn_status(xnn_operator_t*)>& create, xnn_status* status);
   // The delegate `user` no longer uses `op` (it still holds its shared_ptr until it drops it).
   void release(const std::shared_ptr<PackedOp>& op, const std::string& user);
@@ -54,6 +56,7 @@ class WeightCache {
  private:
   std::mutex mutex_;
   std::map<std::string, std::weak_ptr<PackedOp>> entries_;
+  std::vector<std::weak_ptr<PackedOp>> private_;  // private operators that pack weights
 };
 
 // Heap bytes currently allocated by this process (glibc), to measure what packing costs.

@@ -2,22 +2,12 @@
 
 #include <numeric>
 
-#include "plugins/portable/kernel_harness.h"
+#include "plugins/portable/op_call.h"
 
 namespace etp::test {
 namespace {
 
 using V = TestValue;
-
-TestTensor range(std::vector<int64_t> sizes, std::vector<uint8_t> order = {}) {
-  TestTensor t(ETP_DTYPE_FLOAT32, sizes, std::move(order));
-  size_t n = 1;
-  for (int64_t s : sizes) n *= static_cast<size_t>(s);
-  std::vector<float> v(n);
-  std::iota(v.begin(), v.end(), 0.0f);
-  t.set_logical(v);
-  return t;
-}
 
 TestTensor longs(std::vector<int64_t> sizes, std::initializer_list<int64_t> values) {
   return TestTensor::of<int64_t>(ETP_DTYPE_INT64, std::move(sizes), values);

@@ -1,10 +1,12 @@
 // Small conveniences for the portable kernel tests: run an operator from a list of argument
-// values (the return slot is appended as a copy of the last one) and compare float vectors.
+// values (the return slot is appended as a copy of the last one), compare float vectors and
+// build float32 tensors holding 0, 1, 2, ... in logical order.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -35,6 +37,18 @@ void expect_near(const std::vector<T>& actual, const std::vector<double>& expect
       EXPECT_NEAR(static_cast<double>(actual[i]), expected[i], tol) << "at " << i;
     }
   }
+}
+
+// A float32 tensor of `sizes` (dim order `order`, default contiguous) holding 0, 1, 2, ... in
+// logical (row-major) order.
+inline TestTensor range(std::vector<int64_t> sizes, std::vector<uint8_t> order = {}) {
+  TestTensor t(ETP_DTYPE_FLOAT32, sizes, std::move(order));
+  size_t n = 1;
+  for (int64_t s : sizes) n *= static_cast<size_t>(s);
+  std::vector<float> v(n);
+  std::iota(v.begin(), v.end(), 0.0f);
+  t.set_logical(v);
+  return t;
 }
 
 // True when the last error names the operator.

@@ -2,7 +2,7 @@
 
 #include <numeric>
 
-#include "plugins/portable/kernel_harness.h"
+#include "plugins/portable/op_call.h"
 
 namespace etp::test {
 namespace {
@@ -13,14 +13,6 @@ std::vector<float> iota(size_t n, float start = 0) {
   std::vector<float> v(n);
   std::iota(v.begin(), v.end(), start);
   return v;
-}
-
-TestTensor range(std::vector<int64_t> sizes, std::vector<uint8_t> order = {}) {
-  TestTensor t(ETP_DTYPE_FLOAT32, sizes, std::move(order));
-  size_t n = 1;
-  for (int64_t s : sizes) n *= static_cast<size_t>(s);
-  t.set_logical(iota(n));
-  return t;
 }
 
 TEST(PermuteCopyKernelTest, PermutesWithNegativeDims) {

@@ -34,6 +34,15 @@ std::unique_ptr<runtime::Method> load(const Bundle& b, const std::string& model,
   return method.ok() ? std::move(*method) : nullptr;
 }
 
+// The weight cache proper: entries shared between delegates.
+std::vector<plugins::CacheEntry> shared(const Bundle& b) {
+  std::vector<plugins::CacheEntry> out;
+  for (auto& e : b.xnnpack()->cache_report()) {
+    if (e.shared) out.push_back(e);
+  }
+  return out;
+}
+
 Bundle make_bundle() {
   Bundle b;
   b.foundation = std::make_shared<const format::DataFile>(
@@ -44,7 +53,7 @@ Bundle make_bundle() {
 TEST(XnnpackWeightCacheTest, SharedFoundationWeightsArePackedOnceForTwoPrograms) {
   Bundle b = make_bundle();
   auto base = load(b, "tiny_llama", /*cache_owned=*/true);
-  const auto after_base = b.xnnpack()->cache_report();
+  const auto after_base = shared(b);
   ASSERT_GT(after_base.size(), 0u);
   uint64_t bytes_after_base = 0;
   for (const auto& e : after_base) {
@@ -54,7 +63,7 @@ TEST(XnnpackWeightCacheTest, SharedFoundationWeightsArePackedOnceForTwoPrograms)
     bytes_after_base += e.packed_bytes;
   }
   auto lora = load(b, "tiny_llama_lora", /*cache_owned=*/true);
-  const auto after_lora = b.xnnpack()->cache_report();
+  const auto after_lora = shared(b);
   ASSERT_EQ(after_lora.size(), after_base.size()) << "the LoRA program packed foundation weights again";
   uint64_t bytes_after_lora = 0;
   for (const auto& e : after_lora) {
@@ -68,14 +77,14 @@ void expect_freed_in_order(bool base_first) {
   Bundle b = make_bundle();
   auto base = load(b, "tiny_llama", true);
   auto lora = load(b, "tiny_llama_lora", true);
-  const size_t entries = b.xnnpack()->cache_report().size();
+  const size_t entries = shared(b).size();
   ASSERT_GT(entries, 0u);
   (base_first ? base : lora).reset();
-  const auto half = b.xnnpack()->cache_report();
+  const auto half = shared(b);
   ASSERT_EQ(half.size(), entries) << "entries must stay while one user is left";
   for (const auto& e : half) EXPECT_EQ(e.users.size(), 1u);
   (base_first ? lora : base).reset();
-  EXPECT_EQ(b.xnnpack()->cache_report().size(), 0u) << "entries must go with the last user";
+  EXPECT_EQ(b.xnnpack()->cache_report().size(), 0u) << "entries (shared and private) must go with the last user";
 }
 
 TEST(XnnpackWeightCacheTest, EntriesAreFreedWithTheLastUserBaseFirst) { expect_freed_in_order(true); }
@@ -85,7 +94,10 @@ TEST(XnnpackWeightCacheTest, WithoutACacheOwnerNothingIsShared) {
   Bundle b = make_bundle();
   auto base = load(b, "tiny_llama", false);
   auto lora = load(b, "tiny_llama_lora", false);
-  EXPECT_EQ(b.xnnpack()->cache_report().size(), 0u);
+  EXPECT_EQ(shared(b).size(), 0u);
+  size_t private_entries = 0;
+  for (const auto& e : b.xnnpack()->cache_report()) private_entries += e.shared ? 0 : 1;
+  EXPECT_GT(private_entries, 0u) << "each program packs its own copy, reported as private";
 }
 
 // Runs step 0 (position 0) repeatedly: the KV cache slot it writes is the same every time,
@@ -110,7 +122,7 @@ TEST(XnnpackWeightCacheTest, TwoProgramsSharingOperatorsRunCorrectlyFromTwoThrea
   Bundle b = make_bundle();
   auto base = load(b, "tiny_llama", true);
   auto lora = load(b, "tiny_llama_lora", true);
-  ASSERT_GT(b.xnnpack()->cache_report().size(), 0u);
+  ASSERT_GT(shared(b).size(), 0u);
   std::string base_failure, lora_failure;
   std::thread t1(run_repeatedly, base.get(), "tiny_llama_xnnpack", 200, &base_failure);
   std::thread t2(run_repeatedly, lora.get(), "tiny_llama_lora_xnnpack", 200, &lora_failure);

@@ -1,0 +1,60 @@
+// The memory report of the LoRA demo bundle agrees with the process's own accounting.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "bundle/bundle.h"
+#include "bundle/memory_report.h"
+
+namespace etp::bundle {
+namespace {
+
+TEST(MemoryReportTest, ItemisedMemoryAgreesWithTheProcessWithinTheStatedMargin) {
+  auto manifest = parse_manifest(ETP_DEMO_MANIFEST);
+  ASSERT_TRUE(manifest.ok()) << manifest.error().message();
+  auto bundle = Bundle::open(*manifest, {{ETP_PLUGIN_DIR}});
+  ASSERT_TRUE(bundle.ok()) << bundle.error().message();
+  std::vector<std::unique_ptr<runtime::Method>> methods;
+  std::vector<LoadedModel> loaded;
+  const ProcessMemory start = measure_process();
+  for (const ModelSpec& spec : (*bundle)->manifest().models) {
+    LoadedModel model{spec.name, {}, measure_process(), {}};
+    auto program = (*bundle)->program(spec.name);
+    ASSERT_TRUE(program.ok()) << program.error().message();
+    auto method = (*program)->load_method("forward");
+    ASSERT_TRUE(method.ok()) << method.error().message();
+    model.methods.push_back(method->get());
+    methods.push_back(std::move(*method));
+    model.after = measure_process();
+    loaded.push_back(model);
+  }
+  const ProcessMemory end = measure_process();
+  const nlohmann::json report = memory_report(**bundle, loaded);
+  ASSERT_EQ(report["models"].size(), 3u);
+
+  // What the report itemises as anonymous memory: planned buffers and packed weights.
+  uint64_t itemised = 0;
+  for (const auto& m : report["models"]) itemised += m["planned_bytes"].get<uint64_t>() + m["private_packed_bytes"].get<uint64_t>();
+  for (const auto& f : report["data_files"]) itemised += f["shared_packed_bytes"].get<uint64_t>();
+  const double grown = static_cast<double>(end.anonymous) - static_cast<double>(start.anonymous);
+  // Margin: 2 MiB plus 25% for what the report does not itemise (delegate arenas, containers,
+  // heap bookkeeping) and for pages the allocator reuses.
+  const double margin = 2.0 * (1 << 20) + 0.25 * static_cast<double>(itemised);
+  EXPECT_LE(std::abs(grown - static_cast<double>(itemised)), margin)
+      << "itemised " << itemised << " bytes, anonymous memory grew by " << grown;
+
+  const auto& f = report["data_files"][0];
+  EXPECT_EQ(f["models"].size(), 3u);
+  EXPECT_LE(f["resident_bytes"].get<uint64_t>(), f["mapped_bytes"].get<uint64_t>());
+  EXPECT_GT(f["shared_packed_entries"].get<uint64_t>(), 0u);
+  const auto& p = report["process"];
+  EXPECT_EQ(p["rss"].get<uint64_t>(), p["anonymous"].get<uint64_t>() + p["file_backed"].get<uint64_t>());
+  EXPECT_GE(p["peak_rss"].get<uint64_t>(), p["rss"].get<uint64_t>());
+  // The adapters share the base's packed foundation: each packs only its own few weights.
+  for (size_t i = 1; i < 3; ++i) {
+    EXPECT_LT(report["models"][i]["private_packed_bytes"].get<uint64_t>(), f["shared_packed_bytes"].get<uint64_t>() / 2);
+  }
+}
+
+}  // namespace
+}  // namespace etp::bundle
