@@ -148,7 +148,7 @@ json memory_report(const Bundle& bundle, const std::vector<LoadedModel>& models)
           {"how_measured",
            {{"mapped_bytes", "file size (exact)"},
             {"resident_bytes", "Rss of the file's mapping in /proc/self/smaps (measured)"},
-            {"shared_packed_bytes", "heap growth while the plugin created each packed operator (measured by the plugin)"},
+            {"shared_packed_bytes", "bytes XNNPACK allocated creating each packed operator (counted by the plugin)"},
             {"private_packed_bytes", "as shared_packed_bytes, for operators private to this model's delegates"},
             {"program_weight_bytes", "bytes of the program's constant segment and named data (exact)"},
             {"planned_bytes", "memory-planned buffers the methods allocated (exact)"},

@@ -1,4 +1,5 @@
 // ABI glue of the XNNPACK backend plugin: options, the thread pool, the backend table.
+#include <dlfcn.h>
 #include <pthreadpool.h>
 #include <xnnpack.h>
 
@@ -34,7 +35,17 @@ etp_status init(void*, const etp_option* options, uint32_t num_options) {
     }
     threads = static_cast<size_t>(n);
   }
-  if (xnn_initialize(/*allocator=*/nullptr) != xnn_status_success) {
+  // XNNPACK keeps the allocator (and cpuinfo its tables) for the life of the process, so this
+  // library must never be unmapped while XNNPACK is: pin it (a later load gets the same copy).
+  Dl_info self{};
+  if (dladdr(reinterpret_cast<void*>(&init), &self) == 0 || self.dli_fname == nullptr ||
+      dlopen(self.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) == nullptr) {
+    return etp_sdk::fail(g_state.host, ETP_ERR_INTERNAL, "xnnpack: cannot pin the plugin library in memory");
+  }
+  // Our allocator counts what XNNPACK allocates, so packed weights are measured, not guessed.
+  // (If another part of the process initialised XNNPACK first, its allocator stays in place
+  // and the cache report shows 0 packed bytes.)
+  if (xnn_initialize(counting_allocator()) != xnn_status_success) {
     return etp_sdk::fail(g_state.host, ETP_ERR_UNAVAILABLE, "xnnpack: xnn_initialize failed (unsupported CPU?)");
   }
   g_state.threads = threads == 0 ? 1 : threads;
@@ -46,7 +57,7 @@ etp_status init(void*, const etp_option* options, uint32_t num_options) {
 void shutdown(void*) {
   if (g_state.threadpool != nullptr) pthreadpool_destroy(g_state.threadpool);
   g_state.threadpool = nullptr;
-  xnn_deinitialize();
+  // No xnn_deinitialize: XNNPACK stays initialised (with our allocator) for the process.
 }
 
 etp_status backend_init(void*, const etp_backend_init_args* args, void** out_handle) {

@@ -1,19 +1,43 @@
 #include "weight_cache.h"
 
-#include <malloc.h>
+#include <cstdlib>
+#include <cstring>
 
 namespace etp_xnnpack {
+namespace {
 
-uint64_t heap_bytes_in_use() {
-  const struct mallinfo2 info = mallinfo2();
-  return info.uordblks + info.hblkhd;  // small-chunk arena use + mmap'd large blocks
+thread_local uint64_t t_allocated = 0;
+
+void* allocate(void*, size_t size) {
+  t_allocated += size;
+  return std::malloc(size);
 }
+void* reallocate(void*, void* pointer, size_t size) {
+  t_allocated += size;  // counts the new size; reallocation is rare in XNNPACK
+  return std::realloc(pointer, size);
+}
+void deallocate(void*, void* pointer) { std::free(pointer); }
+void* aligned_allocate(void*, size_t alignment, size_t size) {
+  void* p = nullptr;
+  if (alignment < sizeof(void*)) alignment = sizeof(void*);
+  if (posix_memalign(&p, alignment, size == 0 ? 1 : size) != 0) return nullptr;
+  t_allocated += size;
+  return p;
+}
+void aligned_deallocate(void*, void* pointer) { std::free(pointer); }
+
+const xnn_allocator kAllocator = {nullptr, allocate, reallocate, deallocate, aligned_allocate, aligned_deallocate};
+
+}  // namespace
+
+const xnn_allocator* counting_allocator() { return &kAllocator; }
+uint64_t xnnpack_bytes_allocated_on_this_thread() { return t_allocated; }
 
 std::shared_ptr<PackedOp> WeightCache::acquire(const std::string& key, uint64_t file_id, bool weights,
                                                const std::string& user,
                                                const std::function<xnn_status(xnn_operator_t*)>& create,
                                                xnn_status* status) {
-  // Creation runs under the cache lock so the heap measurement sees only this operator.
+  // Creation runs under the cache lock, so concurrent inits never pack one key twice.
   std::lock_guard<std::mutex> lock(mutex_);
   if (!key.empty()) {
     auto it = entries_.find(key);
@@ -26,11 +50,10 @@ std::shared_ptr<PackedOp> WeightCache::acquire(const std::string& key, uint64_t 
     }
   }
   auto op = std::make_shared<PackedOp>();
-  const uint64_t before = heap_bytes_in_use();
+  const uint64_t before = xnnpack_bytes_allocated_on_this_thread();
   *status = create(&op->op);
   if (*status != xnn_status_success) return nullptr;
-  const uint64_t after = heap_bytes_in_use();
-  op->packed_bytes = after > before ? after - before : 0;
+  op->packed_bytes = xnnpack_bytes_allocated_on_this_thread() - before;
   op->key = key;
   op->file_id = file_id;
   op->users.insert(user);

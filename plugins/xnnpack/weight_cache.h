@@ -25,7 +25,7 @@ struct PackedOp {
   std::mutex mutex;
   std::string key;           // "" for private operators
   uint64_t file_id = 0;      // data file of the packed weights
-  uint64_t packed_bytes = 0; // heap bytes the operator holds (measured at creation)
+  uint64_t packed_bytes = 0; // bytes XNNPACK allocated creating the operator (measured)
   std::multiset<std::string> users;  // delegate names, for the cache report (guarded by the cache)
   ~PackedOp() {
     if (op != nullptr) xnn_delete_operator(op);
@@ -59,7 +59,10 @@ class WeightCache {
   std::vector<std::weak_ptr<PackedOp>> private_;  // private operators that pack weights
 };
 
-// Heap bytes currently allocated by this process (glibc), to measure what packing costs.
-uint64_t heap_bytes_in_use();
+// The allocator the plugin gives XNNPACK: it counts the bytes XNNPACK allocates on the calling
+// thread, so the cache can measure exactly what packing an operator cost.
+const xnn_allocator* counting_allocator();
+// Bytes XNNPACK has allocated on this thread through counting_allocator() (monotonic).
+uint64_t xnnpack_bytes_allocated_on_this_thread();
 
 }  // namespace etp_xnnpack

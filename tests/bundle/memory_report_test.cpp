@@ -10,6 +10,11 @@ namespace etp::bundle {
 namespace {
 
 TEST(MemoryReportTest, ItemisedMemoryAgreesWithTheProcessWithinTheStatedMargin) {
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer's allocator adds redzones, quarantine and shadow pages to every
+  // allocation, so process memory says nothing about etp's own accounting there.
+  GTEST_SKIP() << "memory accounting is compared in the normal build only";
+#endif
   auto manifest = parse_manifest(ETP_DEMO_MANIFEST);
   ASSERT_TRUE(manifest.ok()) << manifest.error().message();
   auto bundle = Bundle::open(*manifest, {{ETP_PLUGIN_DIR}});
