@@ -277,6 +277,12 @@ typedef struct etp_backend_init_args {
   const char* program_name; /* for messages */
   const char* method_name;
   uint32_t delegate_index;
+
+  /* --- minor 1 --- */
+  /* Identifies the loaded method instance the delegate belongs to. Delegates with the same
+   * method_id never execute concurrently (a method runs on one thread at a time), so a backend
+   * may let them share scratch memory. Never 0. */
+  uint64_t method_id;
 } etp_backend_init_args;
 
 typedef struct etp_backend {

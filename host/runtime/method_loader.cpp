@@ -334,6 +334,7 @@ Status MethodLoader::init_delegates() {
     args.program_name = program_.path().c_str();
     args.method_name = method_->name_.c_str();
     args.delegate_index = i;
+    args.method_id = reinterpret_cast<uint64_t>(method_.get());
     void* handle = nullptr;
     plugins::HostServices::take_last_error();
     const etp_status status = backend->backend->init(backend->backend->self, &args, &handle);

@@ -1,5 +1,6 @@
 #include "delegate.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace etp_xnnpack {
@@ -40,7 +41,8 @@ std::shared_ptr<PackedOp> Delegate::packed_op(const std::string& key, uint64_t f
 etp_status Delegate::init(const etp_backend_init_args* args) {
   std::string error;
   if (!graph_.parse(plugin_.host, args, &error)) return fail(ETP_ERR_MALFORMED, error);
-  if (!plan_arena(&error)) return fail(ETP_ERR_OUT_OF_MEMORY, error);
+  const uint64_t method_id = ETP_ABI_HAS_FIELD(args, method_id) ? args->method_id : 0;
+  if (!plan_arena(method_id, &error)) return fail(ETP_ERR_OUT_OF_MEMORY, error);
   if (!compile(&error)) return fail(ETP_ERR_NOT_SUPPORTED, error);
   // Packed weights are copies: the raw bytes in the data files are no longer needed here.
   if (ETP_ABI_HAS(plugin_.host, release_named_data)) {
@@ -52,8 +54,9 @@ etp_status Delegate::init(const etp_backend_init_args* args) {
 }
 
 // Every value that is neither external nor constant gets a slot in one arena (64-byte
-// aligned, plus XNN_EXTRA_BYTES because XNNPACK may read that far past an input). Constants
-// that no operator packs are copied in too, for the same reason: a mapped file may end there.
+// aligned, plus XNN_EXTRA_BYTES because XNNPACK may read that far past an input); values whose
+// lifetimes do not overlap share space. Constants that no operator packs are copied in too
+// (a mapped file may end right after them), each in a slot of its own.
 // Weights and biases of operators that pack them need no arena copy: packing reads them once.
 std::vector<bool> packed_only(const Graph& graph) {
   std::vector<bool> packed(graph.values().size(), false);
@@ -78,32 +81,221 @@ std::vector<bool> packed_only(const Graph& graph) {
   return packed;
 }
 
-bool Delegate::plan_arena(std::string* error) {
+// The value ids a node reads and writes, whatever its table type.
+void node_value_ids(const fb_xnnpack::XNode& node, std::vector<uint32_t>* in, std::vector<uint32_t>* out) {
+  using fb_xnnpack::XNodeUnion;
+  const void* table = node.xnode_union();
+  switch (node.xnode_union_type()) {
+    case XNodeUnion::XNNAdd: case XNodeUnion::XNNDiv: case XNodeUnion::XNNMinimum: case XNodeUnion::XNNMultiply:
+    case XNodeUnion::XNNSubtract: case XNodeUnion::XNNMaximum: case XNodeUnion::XNNPReLU:
+    case XNodeUnion::XNNBatchMatrixMultiply: {
+      const auto* n = static_cast<const fb_xnnpack::_XNNNode2x1*>(table);
+      *in = {n->input1_id(), n->input2_id()};
+      *out = {n->output_id()};
+      return;
+    }
+    case XNodeUnion::XNNFullyConnected: {
+      const auto* n = static_cast<const fb_xnnpack::XNNFullyConnected*>(table);
+      *in = {n->input1_id(), n->filter_id(), n->bias_id()};
+      *out = {n->output_id()};
+      return;
+    }
+    case XNodeUnion::XNNConv2d: case XNodeUnion::XNNDepthwiseConv2d: case XNodeUnion::XNNConvTranspose2d: {
+      const auto* n = static_cast<const fb_xnnpack::_XNNNodeConv*>(table);
+      *in = {n->input1_id(), n->filter_id(), n->bias_id()};
+      *out = {n->output_id()};
+      return;
+    }
+    case XNodeUnion::XNNAvgPooling2d: case XNodeUnion::XNNMaxPooling2d: {
+      const auto* n = static_cast<const fb_xnnpack::_XNNPooling2D*>(table);
+      *in = {n->input_id()};
+      *out = {n->output_id()};
+      return;
+    }
+    case XNodeUnion::XNNConcatenate2: case XNodeUnion::XNNConcatenate3: case XNodeUnion::XNNConcatenate4:
+    case XNodeUnion::XNNConcatenate5: {
+      const auto* n = static_cast<const fb_xnnpack::_XNNCat*>(table);
+      *in = {n->input1_id(), n->input2_id(), n->input3_id(), n->input4_id(), n->input5_id()};
+      *out = {n->output_id()};
+      return;
+    }
+    case XNodeUnion::XNNStaticTranspose: {
+      const auto* n = static_cast<const fb_xnnpack::XNNStaticTranspose*>(table);
+      *in = {n->input_id()};
+      *out = {n->output_id()};
+      return;
+    }
+    case XNodeUnion::XNNStaticReshape: {
+      const auto* n = static_cast<const fb_xnnpack::XNNStaticReshape*>(table);
+      *in = {n->input_id()};
+      *out = {n->output_id()};
+      return;
+    }
+    case XNodeUnion::XNNStaticSlice: {
+      const auto* n = static_cast<const fb_xnnpack::XNNStaticSlice*>(table);
+      *in = {n->input_id()};
+      *out = {n->output_id()};
+      return;
+    }
+    case XNodeUnion::XNNStaticConstantPad: {
+      const auto* n = static_cast<const fb_xnnpack::XNNStaticConstantPad*>(table);
+      *in = {n->input_id()};
+      *out = {n->output_id()};
+      return;
+    }
+    case XNodeUnion::XNNStaticResizeBilinear2D: {
+      const auto* n = static_cast<const fb_xnnpack::XNNStaticResizeBilinear2D*>(table);
+      *in = {n->input_id()};
+      *out = {n->output_id()};
+      return;
+    }
+    case XNodeUnion::XNNScaledDotProductAttention: {
+      const auto* n = static_cast<const fb_xnnpack::XNNScaledDotProductAttention*>(table);
+      *in = {n->query_id(), n->key_id(), n->value_id(), n->scale_id(), n->mask_id()};
+      *out = {n->output_id()};
+      return;
+    }
+    case XNodeUnion::XNNArgMaxPooling2d: {
+      const auto* n = static_cast<const fb_xnnpack::XNNArgMaxPooling2d*>(table);
+      *in = {n->input_id()};
+      *out = {n->output_value_id(), n->output_index_id()};
+      return;
+    }
+    case XNodeUnion::XNNLeakyReLU: {
+      const auto* n = static_cast<const fb_xnnpack::XNNLeakyReLU*>(table);
+      *in = {n->input_id()};
+      *out = {n->output_id()};
+      return;
+    }
+    case XNodeUnion::XNNELU: {
+      const auto* n = static_cast<const fb_xnnpack::XNNELU*>(table);
+      *in = {n->input_id()};
+      *out = {n->output_id()};
+      return;
+    }
+    default: {  // every other member is a _XNNNode1x1
+      const auto* n = static_cast<const fb_xnnpack::_XNNNode1x1*>(table);
+      *in = {n->input_id()};
+      *out = {n->output_id()};
+      return;
+    }
+  }
+}
+
+// Offsets in one arena for the values that need memory, reusing space between values whose
+// lifetimes (first write to last read, in node order) do not overlap. Values no node touches
+// live for the whole graph. Greedy, largest first; graphs are small.
+size_t plan_offsets(const Graph& graph, const std::vector<bool>& needs, const std::vector<size_t>& bytes,
+                    std::vector<size_t>* offsets) {
+  const size_t n = graph.values().size();
+  const auto* nodes = graph.root().xnodes();
+  const size_t count = nodes ? nodes->size() : 0;
+  std::vector<size_t> first(n, 0), last(n, count);
+  std::vector<bool> seen(n, false);
+  std::vector<uint32_t> ins, outs;
+  for (size_t i = 0; i < count; ++i) {
+    node_value_ids(*nodes->Get(static_cast<flatbuffers::uoffset_t>(i)), &ins, &outs);
+    for (const auto* ids : {&ins, &outs}) {
+      for (uint32_t id : *ids) {
+        const int v = graph.find(id);
+        if (v < 0) continue;
+        if (!seen[v]) first[v] = i, last[v] = i, seen[v] = true;
+        last[v] = std::max(last[v], i);
+      }
+    }
+  }
+  std::vector<size_t> order;
+  for (size_t v = 0; v < n; ++v) {
+    if (needs[v]) order.push_back(v);
+  }
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return bytes[a] > bytes[b]; });
+  std::vector<size_t> placed;
+  size_t total = 0;
+  for (size_t v : order) {
+    // Lowest offset that overlaps no placed value alive at the same time.
+    std::vector<std::pair<size_t, size_t>> busy;
+    for (size_t p : placed) {
+      if (first[p] <= last[v] && first[v] <= last[p]) busy.emplace_back((*offsets)[p], (*offsets)[p] + bytes[p]);
+    }
+    std::sort(busy.begin(), busy.end());
+    size_t offset = 0;
+    for (const auto& [begin, end] : busy) {
+      if (offset + bytes[v] <= begin) break;
+      offset = std::max(offset, end);
+    }
+    (*offsets)[v] = offset;
+    total = std::max(total, offset + bytes[v]);
+    placed.push_back(v);
+  }
+  return total;
+}
+
+bool Delegate::plan_arena(uint64_t method_id, std::string* error) {
   std::vector<Value>& values = graph_.values();
   pointers_.assign(values.size(), nullptr);
-  std::vector<size_t> offsets(values.size(), 0);
   const std::vector<bool> skip = packed_only(graph_);
-  size_t total = 0;
+  std::vector<bool> intermediate(values.size(), false);
+  std::vector<size_t> bytes(values.size(), 0), offsets(values.size(), 0);
+  size_t constant_total = 0;
   for (size_t i = 0; i < values.size(); ++i) {
-    if (values[i].external_id != UINT32_MAX || (skip[i] && values[i].constant != nullptr)) continue;
-    offsets[i] = total;
-    total += align_up(values[i].numel * sizeof(float) + XNN_EXTRA_BYTES);
-  }
-  arena_.reset(new (std::nothrow) uint8_t[total + kAlignment]());
-  if (!arena_) return *error = "cannot allocate a " + std::to_string(total) + "-byte arena", false;
-  uint8_t* base = reinterpret_cast<uint8_t*>(align_up(reinterpret_cast<uintptr_t>(arena_.get())));
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (values[i].external_id != UINT32_MAX) continue;
-    if (skip[i] && values[i].constant != nullptr) {
-      // Not copied; still addressable in case another node reads it (the native kernels
-      // never read past a tensor's end, so the mapped bytes suffice for them).
-      pointers_[i] = const_cast<float*>(values[i].constant);
-      continue;
+    const Value& v = values[i];
+    bytes[i] = align_up(v.numel * sizeof(float) + XNN_EXTRA_BYTES);
+    if (v.external_id != UINT32_MAX) continue;
+    if (v.constant == nullptr) {
+      intermediate[i] = true;
+    } else if (!skip[i]) {
+      offsets[i] = constant_total;
+      constant_total += bytes[i];
+    } else {
+      // Packed by its operator: no copy. Still addressable in case another node reads it (the
+      // native kernels never read past a tensor's end, so the mapped bytes suffice for them).
+      pointers_[i] = const_cast<float*>(v.constant);
     }
-    pointers_[i] = reinterpret_cast<float*>(base + offsets[i]);
-    if (values[i].constant != nullptr) std::memcpy(pointers_[i], values[i].constant, values[i].constant_bytes);
+  }
+  constants_.reset(new (std::nothrow) uint8_t[constant_total + kAlignment]());
+  if (!constants_) return *error = "cannot allocate " + std::to_string(constant_total) + " bytes of constants", false;
+  uint8_t* base = reinterpret_cast<uint8_t*>(align_up(reinterpret_cast<uintptr_t>(constants_.get())));
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (values[i].external_id == UINT32_MAX && values[i].constant != nullptr && !skip[i]) {
+      pointers_[i] = reinterpret_cast<float*>(base + offsets[i]);
+      std::memcpy(pointers_[i], values[i].constant, values[i].constant_bytes);
+    }
+  }
+  std::vector<size_t> scratch_offsets(values.size(), 0);
+  const size_t scratch_total = plan_offsets(graph_, intermediate, bytes, &scratch_offsets);
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (intermediate[i]) scratch_.emplace_back(static_cast<int>(i), scratch_offsets[i]);
+  }
+  workspace_ = plugin_.workspace(method_id);
+  if (!workspace_ || !workspace_->reserve(scratch_total)) {
+    return *error = "cannot allocate a " + std::to_string(scratch_total) + "-byte workspace", false;
   }
   return true;
+}
+
+bool Workspace::reserve(size_t bytes) {
+  if (bytes <= size && memory) return true;
+  std::unique_ptr<uint8_t[]> grown(new (std::nothrow) uint8_t[bytes + kAlignment]());
+  if (!grown) return false;
+  memory = std::move(grown);
+  size = bytes;
+  return true;
+}
+
+uint8_t* Workspace::base() const {
+  return reinterpret_cast<uint8_t*>(align_up(reinterpret_cast<uintptr_t>(memory.get())));
+}
+
+std::shared_ptr<Workspace> PluginState::workspace(uint64_t method_id) {
+  if (method_id == 0) return std::make_shared<Workspace>();
+  std::lock_guard<std::mutex> lock(workspaces_mutex);
+  for (auto it = workspaces.begin(); it != workspaces.end();) {  // forget freed ones
+    it = it->second.expired() ? workspaces.erase(it) : std::next(it);
+  }
+  if (auto live = workspaces[method_id].lock()) return live;
+  auto created = std::make_shared<Workspace>();
+  workspaces[method_id] = created;
+  return created;
 }
 
 bool Delegate::compile(std::string* error) {
@@ -160,6 +352,10 @@ etp_status Delegate::bind(etp_value* const* args, uint32_t num_args) {
 }
 
 etp_status Delegate::execute(etp_value* const* args, uint32_t num_args) {
+  // The workspace may have grown since this delegate's init (a later delegate of the method
+  // needed more), so intermediates are placed afresh from its current base.
+  uint8_t* base = workspace_->base();
+  for (const auto& [value, offset] : scratch_) pointers_[static_cast<size_t>(value)] = reinterpret_cast<float*>(base + offset);
   if (etp_status s = bind(args, num_args)) return s;
   for (const Step& step : steps_) {
     if (etp_status s = step.run(*this)) return s;

@@ -9,6 +9,8 @@
 #include <xnnpack.h>
 
 #include <functional>
+#include <map>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,11 +21,26 @@
 
 namespace etp_xnnpack {
 
+// Scratch memory for the intermediate values of every delegate of one loaded method. Those
+// delegates never run at the same time, so they share it (ExecuTorch's per-model workspace).
+// Grown at delegate init, never during execute.
+struct Workspace {
+  std::unique_ptr<uint8_t[]> memory;
+  size_t size = 0;
+  bool reserve(size_t bytes);  // keeps nothing: contents are scratch between delegate calls
+  uint8_t* base() const;       // 64-byte aligned
+};
+
 struct PluginState {
   const etp_host_api* host = nullptr;
   pthreadpool_t threadpool = nullptr;
   size_t threads = 0;
   WeightCache cache;
+  std::mutex workspaces_mutex;
+  std::map<uint64_t, std::weak_ptr<Workspace>> workspaces;  // by etp_backend_init_args.method_id
+
+  // The workspace of method `method_id` (0: a private one).
+  std::shared_ptr<Workspace> workspace(uint64_t method_id);
 };
 
 class Delegate;
@@ -58,7 +75,7 @@ class Delegate {
                                       const std::function<xnn_status(xnn_operator_t*)>& create, xnn_status* status);
 
  private:
-  bool plan_arena(std::string* error);
+  bool plan_arena(uint64_t method_id, std::string* error);
   bool compile(std::string* error);
   etp_status bind(etp_value* const* args, uint32_t num_args);
 
@@ -66,7 +83,9 @@ class Delegate {
   std::string name_;
   Graph graph_;
   std::vector<float*> pointers_;
-  std::unique_ptr<uint8_t[]> arena_;
+  std::unique_ptr<uint8_t[]> constants_;        // constants no operator packs, copied (private)
+  std::shared_ptr<Workspace> workspace_;        // intermediates, shared with the method's delegates
+  std::vector<std::pair<int, size_t>> scratch_; // (value, offset in the workspace)
   std::vector<Step> steps_;
   std::vector<std::shared_ptr<PackedOp>> ops_;
 };

@@ -26,7 +26,8 @@ static_assert(sizeof(etp_named_data) == 48 && offsetof(etp_named_data, cache_own
 static_assert(sizeof(etp_host_api) == 64 && offsetof(etp_host_api, release_named_data) == 56, "etp_host_api");
 static_assert(sizeof(etp_kernel) == 16, "etp_kernel");
 static_assert(sizeof(etp_compile_spec) == 24, "etp_compile_spec");
-static_assert(sizeof(etp_backend_init_args) == 72 && offsetof(etp_backend_init_args, delegate_index) == 64,
+static_assert(sizeof(etp_backend_init_args) == 80 && offsetof(etp_backend_init_args, delegate_index) == 64 &&
+                  offsetof(etp_backend_init_args, method_id) == 72,
               "etp_backend_init_args");
 static_assert(sizeof(etp_backend) == 48 && offsetof(etp_backend, destroy) == 40, "etp_backend");
 static_assert(sizeof(etp_option) == 16, "etp_option");
