@@ -81,104 +81,65 @@ std::vector<bool> packed_only(const Graph& graph) {
   return packed;
 }
 
+// Ids of a node table with one input_id and one output_id.
+template <typename Table>
+void one_in_one_out(const void* table, std::vector<uint32_t>* in, std::vector<uint32_t>* out) {
+  const auto* n = static_cast<const Table*>(table);
+  *in = {n->input_id()};
+  *out = {n->output_id()};
+}
+
+// Ids of a node with weights: input1, filter, bias -> output.
+template <typename Table>
+void weighted(const void* table, std::vector<uint32_t>* in, std::vector<uint32_t>* out) {
+  const auto* n = static_cast<const Table*>(table);
+  *in = {n->input1_id(), n->filter_id(), n->bias_id()};
+  *out = {n->output_id()};
+}
+
 // The value ids a node reads and writes, whatever its table type.
 void node_value_ids(const fb_xnnpack::XNode& node, std::vector<uint32_t>* in, std::vector<uint32_t>* out) {
-  using fb_xnnpack::XNodeUnion;
-  const void* table = node.xnode_union();
+  namespace x = fb_xnnpack;
+  using U = x::XNodeUnion;
+  const void* t = node.xnode_union();
   switch (node.xnode_union_type()) {
-    case XNodeUnion::XNNAdd: case XNodeUnion::XNNDiv: case XNodeUnion::XNNMinimum: case XNodeUnion::XNNMultiply:
-    case XNodeUnion::XNNSubtract: case XNodeUnion::XNNMaximum: case XNodeUnion::XNNPReLU:
-    case XNodeUnion::XNNBatchMatrixMultiply: {
-      const auto* n = static_cast<const fb_xnnpack::_XNNNode2x1*>(table);
+    case U::XNNAdd: case U::XNNDiv: case U::XNNMinimum: case U::XNNMultiply: case U::XNNSubtract: case U::XNNMaximum:
+    case U::XNNPReLU: case U::XNNBatchMatrixMultiply: {
+      const auto* n = static_cast<const x::_XNNNode2x1*>(t);
       *in = {n->input1_id(), n->input2_id()};
       *out = {n->output_id()};
       return;
     }
-    case XNodeUnion::XNNFullyConnected: {
-      const auto* n = static_cast<const fb_xnnpack::XNNFullyConnected*>(table);
-      *in = {n->input1_id(), n->filter_id(), n->bias_id()};
-      *out = {n->output_id()};
-      return;
-    }
-    case XNodeUnion::XNNConv2d: case XNodeUnion::XNNDepthwiseConv2d: case XNodeUnion::XNNConvTranspose2d: {
-      const auto* n = static_cast<const fb_xnnpack::_XNNNodeConv*>(table);
-      *in = {n->input1_id(), n->filter_id(), n->bias_id()};
-      *out = {n->output_id()};
-      return;
-    }
-    case XNodeUnion::XNNAvgPooling2d: case XNodeUnion::XNNMaxPooling2d: {
-      const auto* n = static_cast<const fb_xnnpack::_XNNPooling2D*>(table);
-      *in = {n->input_id()};
-      *out = {n->output_id()};
-      return;
-    }
-    case XNodeUnion::XNNConcatenate2: case XNodeUnion::XNNConcatenate3: case XNodeUnion::XNNConcatenate4:
-    case XNodeUnion::XNNConcatenate5: {
-      const auto* n = static_cast<const fb_xnnpack::_XNNCat*>(table);
+    case U::XNNFullyConnected: return weighted<x::XNNFullyConnected>(t, in, out);
+    case U::XNNConv2d: case U::XNNDepthwiseConv2d: case U::XNNConvTranspose2d: return weighted<x::_XNNNodeConv>(t, in, out);
+    case U::XNNAvgPooling2d: case U::XNNMaxPooling2d: return one_in_one_out<x::_XNNPooling2D>(t, in, out);
+    case U::XNNConcatenate2: case U::XNNConcatenate3: case U::XNNConcatenate4: case U::XNNConcatenate5: {
+      const auto* n = static_cast<const x::_XNNCat*>(t);
       *in = {n->input1_id(), n->input2_id(), n->input3_id(), n->input4_id(), n->input5_id()};
       *out = {n->output_id()};
       return;
     }
-    case XNodeUnion::XNNStaticTranspose: {
-      const auto* n = static_cast<const fb_xnnpack::XNNStaticTranspose*>(table);
-      *in = {n->input_id()};
-      *out = {n->output_id()};
-      return;
-    }
-    case XNodeUnion::XNNStaticReshape: {
-      const auto* n = static_cast<const fb_xnnpack::XNNStaticReshape*>(table);
-      *in = {n->input_id()};
-      *out = {n->output_id()};
-      return;
-    }
-    case XNodeUnion::XNNStaticSlice: {
-      const auto* n = static_cast<const fb_xnnpack::XNNStaticSlice*>(table);
-      *in = {n->input_id()};
-      *out = {n->output_id()};
-      return;
-    }
-    case XNodeUnion::XNNStaticConstantPad: {
-      const auto* n = static_cast<const fb_xnnpack::XNNStaticConstantPad*>(table);
-      *in = {n->input_id()};
-      *out = {n->output_id()};
-      return;
-    }
-    case XNodeUnion::XNNStaticResizeBilinear2D: {
-      const auto* n = static_cast<const fb_xnnpack::XNNStaticResizeBilinear2D*>(table);
-      *in = {n->input_id()};
-      *out = {n->output_id()};
-      return;
-    }
-    case XNodeUnion::XNNScaledDotProductAttention: {
-      const auto* n = static_cast<const fb_xnnpack::XNNScaledDotProductAttention*>(table);
+    case U::XNNStaticTranspose: return one_in_one_out<x::XNNStaticTranspose>(t, in, out);
+    case U::XNNStaticReshape: return one_in_one_out<x::XNNStaticReshape>(t, in, out);
+    case U::XNNStaticSlice: return one_in_one_out<x::XNNStaticSlice>(t, in, out);
+    case U::XNNStaticConstantPad: return one_in_one_out<x::XNNStaticConstantPad>(t, in, out);
+    case U::XNNStaticResizeBilinear2D: return one_in_one_out<x::XNNStaticResizeBilinear2D>(t, in, out);
+    case U::XNNLeakyReLU: return one_in_one_out<x::XNNLeakyReLU>(t, in, out);
+    case U::XNNELU: return one_in_one_out<x::XNNELU>(t, in, out);
+    case U::XNNScaledDotProductAttention: {
+      const auto* n = static_cast<const x::XNNScaledDotProductAttention*>(t);
       *in = {n->query_id(), n->key_id(), n->value_id(), n->scale_id(), n->mask_id()};
       *out = {n->output_id()};
       return;
     }
-    case XNodeUnion::XNNArgMaxPooling2d: {
-      const auto* n = static_cast<const fb_xnnpack::XNNArgMaxPooling2d*>(table);
+    case U::XNNArgMaxPooling2d: {
+      const auto* n = static_cast<const x::XNNArgMaxPooling2d*>(t);
       *in = {n->input_id()};
       *out = {n->output_value_id(), n->output_index_id()};
       return;
     }
-    case XNodeUnion::XNNLeakyReLU: {
-      const auto* n = static_cast<const fb_xnnpack::XNNLeakyReLU*>(table);
-      *in = {n->input_id()};
-      *out = {n->output_id()};
-      return;
-    }
-    case XNodeUnion::XNNELU: {
-      const auto* n = static_cast<const fb_xnnpack::XNNELU*>(table);
-      *in = {n->input_id()};
-      *out = {n->output_id()};
-      return;
-    }
-    default: {  // every other member is a _XNNNode1x1
-      const auto* n = static_cast<const fb_xnnpack::_XNNNode1x1*>(table);
-      *in = {n->input_id()};
-      *out = {n->output_id()};
-      return;
-    }
+    default:  // every other member is a _XNNNode1x1
+      return one_in_one_out<x::_XNNNode1x1>(t, in, out);
   }
 }
 
