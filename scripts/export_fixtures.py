@@ -653,6 +653,39 @@ def fixture_bench(fs: FixtureSet) -> None:
         )
 
 
+class PadUpsampleDeconv(nn.Module):
+    """Constant padding, a transposed convolution and bilinear upsampling: XNNPACK node types
+    (StaticConstantPad, ConvTranspose2d, StaticResizeBilinear2D) the other fixtures lack."""
+
+    def __init__(self):
+        super().__init__()
+        self.deconv = nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1)
+
+    def forward(self, x):
+        x = F.pad(x, (1, 1, 2, 2), value=0.5)
+        x = self.deconv(x)
+        return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+
+
+def fixture_pad_upsample_deconv(fs: FixtureSet) -> None:
+    for backend in ("portable", "xnnpack"):
+        seed_everything(13)
+        m = PadUpsampleDeconv().eval()
+        x = torch.randn(1, 3, 8, 8)
+        et = export_program(m, (x,), xnnpack=backend == "xnnpack")
+        fs.add(
+            name=f"pad_upsample_deconv_{backend}",
+            model="pad_upsample_deconv",
+            backend=backend,
+            et_program=et,
+            export="F.pad + ConvTranspose2d(stride 2) + bilinear interpolate; to_edge_transform_and_lower"
+            + (" + XnnpackPartitioner" if backend == "xnnpack" else " (no partitioner)"),
+            rtol=1e-4,
+            atol=1e-4,
+            runs=[Run("forward", [x], eager(m, x))],
+        )
+
+
 def fixture_linear(fs: FixtureSet) -> None:
     for backend in ("portable", "xnnpack"):
         seed_everything(2)
@@ -1071,6 +1104,7 @@ FIXTURES = {
     "multi_method": fixture_multi_method,
     "chain": fixture_chain,
     "bench": fixture_bench,
+    "pad_upsample_deconv": fixture_pad_upsample_deconv,
 }
 
 

@@ -1,4 +1,5 @@
-// aten::convolution.out for 1-D and 2-D inputs (direct convolution, float32/float64). A 1-D
+// aten::convolution.out for 1-D and 2-D inputs, plain and transposed (direct loops,
+// float32/float64). A 1-D
 // problem is run as 2-D with a unit height; every tensor is addressed through its strides, so
 // NCHW and channels-last inputs, weights and outputs all work.
 #include "kernels.h"
@@ -82,6 +83,39 @@ void conv2d(const View4& x, const T* xd, const View4& w, const T* wd, const T* b
   }
 }
 
+// Transposed convolution, computed per output element (a gather, so no two iterations write
+// one element). Weight is [Cin, Cout / groups, kH, kW].
+template <typename T>
+void conv_transpose2d(const View4& x, const T* xd, const View4& w, const T* wd, const T* bias, int64_t bias_stride,
+                      const ConvParams& p, const View4& o, T* od) {
+  const int64_t cout_per_group = w.sizes[1], cin_per_group = x.sizes[1] / p.groups;
+  for (int64_t n = 0; n < o.sizes[0]; ++n) {
+    for (int64_t oc = 0; oc < o.sizes[1]; ++oc) {
+      const int64_t g = oc / cout_per_group, oc_in_group = oc % cout_per_group;
+      for (int64_t oh = 0; oh < o.sizes[2]; ++oh) {
+        for (int64_t ow = 0; ow < o.sizes[3]; ++ow) {
+          T acc = bias ? bias[oc * bias_stride] : T(0);
+          for (int64_t ic = g * cin_per_group; ic < (g + 1) * cin_per_group; ++ic) {
+            const T* xc = xd + n * x.strides[0] + ic * x.strides[1];
+            const T* wc = wd + ic * w.strides[0] + oc_in_group * w.strides[1];
+            for (int64_t kh = 0; kh < w.sizes[2]; ++kh) {
+              const int64_t h = oh + p.padding[0] - kh * p.dilation[0];
+              if (h < 0 || h % p.stride[0] != 0 || h / p.stride[0] >= x.sizes[2]) continue;
+              for (int64_t kw = 0; kw < w.sizes[3]; ++kw) {
+                const int64_t ww = ow + p.padding[1] - kw * p.dilation[1];
+                if (ww < 0 || ww % p.stride[1] != 0 || ww / p.stride[1] >= x.sizes[3]) continue;
+                acc += xc[(h / p.stride[0]) * x.strides[2] + (ww / p.stride[1]) * x.strides[3]] *
+                       wc[kh * w.strides[2] + kw * w.strides[3]];
+              }
+            }
+          }
+          od[n * o.strides[0] + oc * o.strides[1] + oh * o.strides[2] + ow * o.strides[3]] = acc;
+        }
+      }
+    }
+  }
+}
+
 // aten::convolution.out(Tensor input, Tensor weight, Tensor? bias, SymInt[] stride,
 //     SymInt[] padding, SymInt[] dilation, bool transposed, SymInt[] output_padding,
 //     SymInt groups, *, Tensor(a!) out)
@@ -94,7 +128,6 @@ ETP_PORTABLE_KERNEL(convolution_out, "aten::convolution.out") {
       !bool_arg(c, 6, &transposed) || !int_arg(c, 8, &p.groups) || !tensor_arg(c, 9, &out)) {
     return ETP_ERR_INVALID_ARGUMENT;
   }
-  if (transposed) return fail(c.host, ETP_ERR_NOT_SUPPORTED, "%s: transposed convolution is not supported", c.op);
   if (in->rank != 3 && in->rank != 4) {
     return fail(c.host, ETP_ERR_SHAPE, "%s: input must have rank 3 (1-D) or 4 (2-D), got %d", c.op, in->rank);
   }
@@ -109,8 +142,11 @@ ETP_PORTABLE_KERNEL(convolution_out, "aten::convolution.out") {
   if (etp_status s = same_dtype(c, *weight, in->dtype, "weight")) return s;
   if (etp_status s = same_dtype(c, *out, in->dtype, "out")) return s;
   const View4 x = as_4d(*in), w = as_4d(*weight);
-  if (p.groups <= 0 || x.sizes[1] % p.groups != 0 || w.sizes[0] % p.groups != 0 ||
-      w.sizes[1] * p.groups != x.sizes[1]) {
+  // Weight is [Cout, Cin / groups, ...], or [Cin, Cout / groups, ...] when transposed.
+  const int64_t w_in = transposed ? w.sizes[0] : w.sizes[1] * p.groups;
+  const int64_t cout = transposed ? w.sizes[1] * p.groups : w.sizes[0];
+  if (p.groups <= 0 || x.sizes[1] % p.groups != 0 || (!transposed && w.sizes[0] % p.groups != 0) ||
+      w_in != x.sizes[1]) {
     return fail(c.host, ETP_ERR_SHAPE, "%s: %lld input channels, weight [%lld, %lld, ...] and groups=%lld disagree",
                 c.op, static_cast<long long>(x.sizes[1]), static_cast<long long>(w.sizes[0]),
                 static_cast<long long>(w.sizes[1]), static_cast<long long>(p.groups));
@@ -118,28 +154,40 @@ ETP_PORTABLE_KERNEL(convolution_out, "aten::convolution.out") {
   int64_t bias_stride = 0;
   if (bias != nullptr) {
     if (etp_status s = same_dtype(c, *bias, in->dtype, "bias")) return s;
-    if (bias->rank != 1 || bias->sizes[0] != w.sizes[0]) {
-      return fail(c.host, ETP_ERR_SHAPE, "%s: bias must have shape [%lld]", c.op, static_cast<long long>(w.sizes[0]));
+    if (bias->rank != 1 || bias->sizes[0] != cout) {
+      return fail(c.host, ETP_ERR_SHAPE, "%s: bias must have shape [%lld]", c.op, static_cast<long long>(cout));
     }
     bias_stride = bias->strides[0];
   }
   int64_t o_hw[2];
+  int64_t output_padding[2] = {0, 0};
+  if (transposed && !spatial_arg(c, 7, spatial, 0, "output_padding", 0, output_padding)) return ETP_ERR_INVALID_ARGUMENT;
   for (int k = 0; k < 2; ++k) {
     const int64_t span = p.dilation[k] * (w.sizes[2 + k] - 1) + 1;
+    if (transposed) {
+      o_hw[k] = (x.sizes[2 + k] - 1) * p.stride[k] - 2 * p.padding[k] + span + output_padding[k];
+      if (x.sizes[2 + k] == 0 || o_hw[k] <= 0) {
+        return fail(c.host, ETP_ERR_SHAPE, "%s: transposed convolution output size %lld is not positive", c.op,
+                    static_cast<long long>(o_hw[k]));
+      }
+      continue;
+    }
     o_hw[k] = (x.sizes[2 + k] + 2 * p.padding[k] - span) / p.stride[k] + 1;
     if (x.sizes[2 + k] + 2 * p.padding[k] < span) {
       return fail(c.host, ETP_ERR_SHAPE, "%s: kernel extent %lld exceeds the padded input size %lld", c.op,
                   static_cast<long long>(span), static_cast<long long>(x.sizes[2 + k] + 2 * p.padding[k]));
     }
   }
-  int64_t sizes[4] = {x.sizes[0], w.sizes[0], o_hw[0], o_hw[1]};
+  int64_t sizes[4] = {x.sizes[0], cout, o_hw[0], o_hw[1]};
   if (spatial == 1) sizes[2] = o_hw[1];
   if (etp_status s = resize_out(c, out, in->rank, sizes)) return s;
   const View4 o = as_4d(*out);
   return dispatch_float(c, in->dtype, [&](auto zero) {
     using T = decltype(zero);
-    conv2d<T>(x, static_cast<const T*>(in->data), w, static_cast<const T*>(weight->data),
-              bias ? static_cast<const T*>(bias->data) : nullptr, bias_stride, p, o, static_cast<T*>(out->data));
+    (transposed ? conv_transpose2d<T> : conv2d<T>)(x, static_cast<const T*>(in->data), w,
+                                                  static_cast<const T*>(weight->data),
+                                                  bias ? static_cast<const T*>(bias->data) : nullptr, bias_stride, p, o,
+                                                  static_cast<T*>(out->data));
     return ETP_OK;
   });
 }

@@ -45,6 +45,7 @@ KernelFamily linalg_kernels();
 KernelFamily index_kernels();
 KernelFamily norm_kernels();
 KernelFamily conv_kernels();
+KernelFamily upsample_kernels();
 KernelFamily pool_kernels();
 
 }  // namespace etp_portable

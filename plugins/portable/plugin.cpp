@@ -22,6 +22,7 @@ const KernelFamily* families(uint32_t* count) {
       index_kernels(),
       norm_kernels(),
       conv_kernels(),
+      upsample_kernels(),
       pool_kernels(),
   };
   *count = sizeof(all) / sizeof(all[0]);

@@ -171,6 +171,118 @@ bool global_avg_pooling(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnn
   return true;
 }
 
+bool deconvolution(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNNodeConv& n, std::string* e) {
+  const int in = d.graph().find(n.input1_id()), w = d.graph().find(n.filter_id()), out = d.graph().find(n.output_id());
+  const int b = n.bias_id() == UINT32_MAX ? -1 : d.graph().find(n.bias_id());
+  if (in < 0 || w < 0 || out < 0 || (n.bias_id() != UINT32_MAX && b < 0)) return *e = "value id out of range", false;
+  const Value &vi = d.value(in), &vw = d.value(w), &vo = d.value(out);
+  if (vw.constant == nullptr || (b >= 0 && d.value(b).constant == nullptr)) return *e = "weights must be constant", false;
+  if (vi.dims.size() != 4 || vo.dims.size() != 4) return *e = "input and output must be 4-D NHWC", false;
+  const uint32_t groups = n.groups(), gin = n.group_input_channels(), gout = n.group_output_channels();
+  if (groups == 0 || vi.dims[3] != size_t{groups} * gin || vo.dims[3] != size_t{groups} * gout ||
+      vw.numel != size_t{groups} * gout * n.kernel_height() * n.kernel_width() * gin || vi.dims[0] != vo.dims[0] ||
+      (b >= 0 && d.value(b).numel != size_t{groups} * gout)) {
+    return *e = "channel counts do not match the weights", false;
+  }
+  if (n.subsampling_height() == 0 || n.subsampling_width() == 0 || n.dilation_height() == 0 || n.dilation_width() == 0 ||
+      n.kernel_height() == 0 || n.kernel_width() == 0) {
+    return *e = "kernel, stride and dilation must be positive", false;
+  }
+  // Output size as XNNPACK computes it; it must match the serialized output.
+  auto out_size = [](size_t in_size, uint32_t stride, uint32_t adjustment, uint32_t kernel, uint32_t dilation,
+                     uint32_t pad) -> int64_t {
+    return static_cast<int64_t>((in_size - 1) * stride + adjustment + (kernel - 1) * size_t{dilation} + 1) - pad;
+  };
+  if (vi.dims[1] == 0 || vi.dims[2] == 0 ||
+      out_size(vi.dims[1], n.subsampling_height(), n.adjustment_height(), n.kernel_height(), n.dilation_height(),
+               n.padding_top() + n.padding_bottom()) != static_cast<int64_t>(vo.dims[1]) ||
+      out_size(vi.dims[2], n.subsampling_width(), n.adjustment_width(), n.kernel_width(), n.dilation_width(),
+               n.padding_left() + n.padding_right()) != static_cast<int64_t>(vo.dims[2])) {
+    return *e = "output spatial size does not match the transposed convolution", false;
+  }
+  const auto [lo, hi] = min_max(node);
+  const float* weights = vw.constant;
+  const float* bias = b >= 0 ? d.value(b).constant : nullptr;
+  const std::string params = "deconv" + std::to_string(n.kernel_height()) + "x" + std::to_string(n.kernel_width()) + "s" +
+                             std::to_string(n.subsampling_height()) + "p" + std::to_string(n.padding_top()) + "g" +
+                             std::to_string(groups);
+  xnn_status status;
+  auto op = d.packed_op(weights_key(vw, b >= 0 ? &d.value(b) : nullptr, params), vw.file_id, true,
+                        [&](xnn_operator_t* o) {
+                          return xnn_create_deconvolution2d_nhwc_f32(
+                              n.padding_top(), n.padding_right(), n.padding_bottom(), n.padding_left(), n.kernel_height(),
+                              n.kernel_width(), n.subsampling_height(), n.subsampling_width(), n.dilation_height(),
+                              n.dilation_width(), groups, gin, gout, size_t{groups} * gin, size_t{groups} * gout, weights,
+                              bias, lo, hi, n.flags(), o);
+                        },
+                        &status);
+  if (!op) return *e = "XNNPACK cannot create the operator (status " + std::to_string(status) + ")", false;
+  const size_t batch = vi.dims[0], height = vi.dims[1], width = vi.dims[2];
+  const uint32_t adj_h = n.adjustment_height(), adj_w = n.adjustment_width();
+  d.add_step("XNNConvTranspose2d", [op, in, out, batch, height, width, adj_h, adj_w](Delegate& dd) {
+    return run_op(dd, *op, [&] {
+      return xnn_setup_deconvolution2d_nhwc_f32(op->op, batch, height, width, adj_h, adj_w, dd.data(in), dd.data(out),
+                                                dd.threadpool());
+    });
+  });
+  return true;
+}
+
+bool constant_pad(Delegate& d, const fb_xnnpack::XNNStaticConstantPad& n, std::string* e) {
+  const int in = d.graph().find(n.input_id()), out = d.graph().find(n.output_id());
+  if (in < 0 || out < 0) return *e = "value id out of range", false;
+  const Value &vi = d.value(in), &vo = d.value(out);
+  const size_t rank = vi.dims.size();
+  if (!n.pre_paddings() || !n.post_paddings() || n.pre_paddings()->size() != rank || n.post_paddings()->size() != rank ||
+      vo.dims.size() != rank) {
+    return *e = "paddings must have one entry per dim", false;
+  }
+  std::vector<size_t> pre(rank), post(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    pre[i] = n.pre_paddings()->Get(static_cast<flatbuffers::uoffset_t>(i));
+    post[i] = n.post_paddings()->Get(static_cast<flatbuffers::uoffset_t>(i));
+    if (vo.dims[i] != vi.dims[i] + pre[i] + post[i]) return *e = "output size does not match the padding", false;
+  }
+  const float value = n.padding_value();
+  xnn_status status;
+  auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) {
+    return xnn_create_constant_pad_nd_x32(&value, n.flags(), o);
+  }, &status);
+  if (!op) return *e = "XNNPACK cannot create the operator (status " + std::to_string(status) + ")", false;
+  const std::vector<size_t> dims = vi.dims;
+  d.add_step("XNNStaticConstantPad", [op, in, out, dims, pre, post](Delegate& dd) {
+    return run_op(dd, *op, [&] {
+      return xnn_setup_constant_pad_nd_x32(op->op, dims.size(), dims.data(), pre.data(), post.data(), dd.data(in),
+                                           dd.data(out), dd.threadpool());
+    });
+  });
+  return true;
+}
+
+bool resize_bilinear(Delegate& d, const fb_xnnpack::XNNStaticResizeBilinear2D& n, std::string* e) {
+  const int in = d.graph().find(n.input_id()), out = d.graph().find(n.output_id());
+  if (in < 0 || out < 0) return *e = "value id out of range", false;
+  const Value &vi = d.value(in), &vo = d.value(out);
+  if (vi.dims.size() != 4 || vo.dims.size() != 4 || vo.dims[0] != vi.dims[0] || vo.dims[3] != vi.dims[3] ||
+      vo.dims[1] != n.new_height() || vo.dims[2] != n.new_width() || n.new_height() == 0 || n.new_width() == 0) {
+    return *e = "expects NHWC input and an output of the new height and width", false;
+  }
+  const size_t channels = vi.dims[3];
+  xnn_status status;
+  auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) {
+    return xnn_create_resize_bilinear2d_nhwc_f32(channels, channels, channels, n.flags(), o);
+  }, &status);
+  if (!op) return *e = "XNNPACK cannot create the operator (status " + std::to_string(status) + ")", false;
+  const size_t batch = vi.dims[0], in_h = vi.dims[1], in_w = vi.dims[2], out_h = vo.dims[1], out_w = vo.dims[2];
+  d.add_step("XNNStaticResizeBilinear2D", [op, in, out, batch, in_h, in_w, out_h, out_w](Delegate& dd) {
+    return run_op(dd, *op, [&] {
+      return xnn_setup_resize_bilinear2d_nhwc_f32(op->op, batch, in_h, in_w, out_h, out_w, dd.data(in), dd.data(out),
+                                                  dd.threadpool());
+    });
+  });
+  return true;
+}
+
 using BinaryCreate = xnn_status (*)(float, float, uint32_t, xnn_operator_t*);
 using BinarySetup = xnn_status (*)(xnn_operator_t, size_t, const size_t*, size_t, const size_t*, const float*,
                                    const float*, float*, pthreadpool_t);
@@ -267,6 +379,10 @@ bool compile_xnnpack_node(Delegate& d, const fb_xnnpack::XNode& node, std::strin
     case XNodeUnion::XNNMaxPooling2d: return pooling(d, node, *node.xnode_union_as_XNNMaxPooling2d(), true, e);
     case XNodeUnion::XNNAvgPooling2d: return pooling(d, node, *node.xnode_union_as_XNNAvgPooling2d(), false, e);
     case XNodeUnion::XNNGlobalAvgPooling2d: return global_avg_pooling(d, node, *node.xnode_union_as_XNNGlobalAvgPooling2d(), e);
+    case XNodeUnion::XNNConvTranspose2d: return deconvolution(d, node, *node.xnode_union_as_XNNConvTranspose2d(), e);
+    case XNodeUnion::XNNStaticConstantPad: return constant_pad(d, *node.xnode_union_as_XNNStaticConstantPad(), e);
+    case XNodeUnion::XNNStaticResizeBilinear2D:
+      return resize_bilinear(d, *node.xnode_union_as_XNNStaticResizeBilinear2D(), e);
     case XNodeUnion::XNNAdd: return binary(d, node, *node.xnode_union_as_XNNAdd(), XNodeUnion::XNNAdd, e);
     case XNodeUnion::XNNSubtract: return binary(d, node, *node.xnode_union_as_XNNSubtract(), XNodeUnion::XNNSubtract, e);
     case XNodeUnion::XNNMultiply: return binary(d, node, *node.xnode_union_as_XNNMultiply(), XNodeUnion::XNNMultiply, e);

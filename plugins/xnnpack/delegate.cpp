@@ -73,6 +73,7 @@ std::vector<bool> packed_only(const Graph& graph) {
     }
     const fb_xnnpack::_XNNNodeConv* conv = node->xnode_union_as_XNNConv2d();
     if (conv == nullptr) conv = node->xnode_union_as_XNNDepthwiseConv2d();
+    if (conv == nullptr) conv = node->xnode_union_as_XNNConvTranspose2d();
     if (conv != nullptr) {
       mark(conv->filter_id());
       mark(conv->bias_id());

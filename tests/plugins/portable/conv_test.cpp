@@ -64,13 +64,13 @@ TEST(ConvolutionKernelTest, OneDimensionalDilatedAndGrouped) {
   EXPECT_EQ(out.logical<float>(), (std::vector<float>{2, 4, 6, -2, -2, -2}));
 }
 
-TEST(ConvolutionKernelTest, RejectsTransposedBadGroupsTooLargeKernelAndIntDtype) {
+TEST(ConvolutionKernelTest, RejectsTooSmallTransposedOutputBadGroupsTooLargeKernelAndIntDtype) {
   KernelHarness h;
   TestTensor x = range({1, 2, 2, 2}), w(ETP_DTYPE_FLOAT32, {2, 2, 3, 3}), out(ETP_DTYPE_FLOAT32, {1, 2, 2, 2});
   ConvArgs a;
   EXPECT_EQ(conv(h, x, w, nullptr, out, a), ETP_ERR_SHAPE);  // 3x3 kernel on a 2x2 input
-  a.transposed = V::boolean(true);
-  EXPECT_EQ(conv(h, x, w, nullptr, out, a), ETP_ERR_NOT_SUPPORTED);
+  a.transposed = V::boolean(true);  // transposed, the output would be [1, 2, 4, 4]: too big for `out`
+  EXPECT_EQ(conv(h, x, w, nullptr, out, a), ETP_ERR_SHAPE);
   ConvArgs g;
   g.groups = V::integer(2);
   TestTensor w1(ETP_DTYPE_FLOAT32, {2, 2, 1, 1});

@@ -1,0 +1,91 @@
+// aten::upsample_bilinear2d.vec_out: bilinear resize of [N, C, H, W] tensors (float32/float64),
+// with PyTorch's source-index rule (half-pixel centres, or corner-aligned), any dim order.
+#include <cmath>
+
+#include "kernels.h"
+
+namespace etp_portable {
+namespace {
+
+// Scale from output to input coordinates, as PyTorch's area_pixel_compute_scale.
+double source_scale(int64_t in, int64_t out, bool align_corners, double scale_factor) {
+  if (align_corners) return out > 1 ? static_cast<double>(in - 1) / static_cast<double>(out - 1) : 0.0;
+  return scale_factor > 0 ? 1.0 / scale_factor : static_cast<double>(in) / static_cast<double>(out);
+}
+
+// Source position of output index `dst` (clamped at 0 for half-pixel centres).
+double source_index(double scale, int64_t dst, bool align_corners) {
+  if (align_corners) return scale * static_cast<double>(dst);
+  const double src = scale * (static_cast<double>(dst) + 0.5) - 0.5;
+  return src < 0 ? 0 : src;
+}
+
+// aten::upsample_bilinear2d.vec_out(Tensor input, SymInt[]? output_size, bool align_corners,
+//     float[]? scale_factors, *, Tensor(a!) out)
+ETP_PORTABLE_KERNEL(upsample_bilinear2d_vec_out, "aten::upsample_bilinear2d.vec_out") {
+  etp_tensor *in, *out;
+  bool align_corners = false;
+  if (etp_status s = expect_args(c, 6)) return s;
+  if (!tensor_arg(c, 0, &in) || !bool_arg(c, 2, &align_corners) || !tensor_arg(c, 4, &out)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  if (in->rank != 4) return fail(c.host, ETP_ERR_SHAPE, "%s: input must be 4-D [N, C, H, W], got rank %d", c.op, in->rank);
+  if (out->dtype != in->dtype) return fail(c.host, ETP_ERR_DTYPE, "%s: out dtype must equal the input's", c.op);
+  double scales[2] = {0, 0};
+  int64_t sizes[4] = {in->sizes[0], in->sizes[1], 0, 0};
+  const etp_value* size_arg = c.args[1];
+  const etp_value* scale_arg = c.args[3];
+  if (size_arg->tag == ETP_VALUE_INT_LIST) {
+    if (size_arg->u.int_list.count != 2) return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: output_size needs 2 entries", c.op);
+    sizes[2] = size_arg->u.int_list.items[0];
+    sizes[3] = size_arg->u.int_list.items[1];
+  } else if (scale_arg->tag == ETP_VALUE_DOUBLE_LIST && scale_arg->u.double_list.count == 2) {
+    for (int k = 0; k < 2; ++k) {
+      scales[k] = scale_arg->u.double_list.items[k];
+      if (!(scales[k] > 0)) return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: scale factors must be positive", c.op);
+      sizes[2 + k] = static_cast<int64_t>(std::floor(static_cast<double>(in->sizes[2 + k]) * scales[k]));
+    }
+  } else {
+    return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: give output_size or two scale_factors", c.op);
+  }
+  if (sizes[2] <= 0 || sizes[3] <= 0 || in->sizes[2] <= 0 || in->sizes[3] <= 0) {
+    return fail(c.host, ETP_ERR_SHAPE, "%s: input and output spatial sizes must be positive", c.op);
+  }
+  if (etp_status s = etp_sdk::resize(c.host, out, 4, sizes)) return fail(c.host, s, "%s: cannot resize out", c.op);
+  const double sh = source_scale(in->sizes[2], sizes[2], align_corners, scales[0]);
+  const double sw = source_scale(in->sizes[3], sizes[3], align_corners, scales[1]);
+  return dispatch_float(c, in->dtype, [&](auto zero) {
+    using T = decltype(zero);
+    const T* x = static_cast<const T*>(in->data);
+    T* y = static_cast<T*>(out->data);
+    for (int64_t oh = 0; oh < sizes[2]; ++oh) {
+      const double h = source_index(sh, oh, align_corners);
+      const int64_t h0 = std::min<int64_t>(static_cast<int64_t>(h), in->sizes[2] - 1);
+      const int64_t h1 = std::min<int64_t>(h0 + 1, in->sizes[2] - 1);
+      const T lh = static_cast<T>(h - static_cast<double>(h0));
+      for (int64_t ow = 0; ow < sizes[3]; ++ow) {
+        const double w = source_index(sw, ow, align_corners);
+        const int64_t w0 = std::min<int64_t>(static_cast<int64_t>(w), in->sizes[3] - 1);
+        const int64_t w1 = std::min<int64_t>(w0 + 1, in->sizes[3] - 1);
+        const T lw = static_cast<T>(w - static_cast<double>(w0));
+        for (int64_t n = 0; n < sizes[0]; ++n) {
+          for (int64_t ch = 0; ch < sizes[1]; ++ch) {
+            const T* xc = x + n * in->strides[0] + ch * in->strides[1];
+            auto at = [&](int64_t hh, int64_t ww) { return xc[hh * in->strides[2] + ww * in->strides[3]]; };
+            const T top = at(h0, w0) * (1 - lw) + at(h0, w1) * lw;
+            const T bottom = at(h1, w0) * (1 - lw) + at(h1, w1) * lw;
+            y[n * out->strides[0] + ch * out->strides[1] + oh * out->strides[2] + ow * out->strides[3]] =
+                top * (1 - lh) + bottom * lh;
+          }
+        }
+      }
+    }
+    return ETP_OK;
+  });
+}
+
+}  // namespace
+
+ETP_KERNEL_FAMILY(upsample_kernels, ETP_ENTRY(upsample_bilinear2d_vec_out))
+
+}  // namespace etp_portable

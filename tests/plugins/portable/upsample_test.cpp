@@ -1,0 +1,76 @@
+// aten::upsample_bilinear2d.vec_out and transposed aten::convolution.out.
+#include <gtest/gtest.h>
+
+#include "plugins/portable/kernel_harness.h"
+
+namespace etp::test {
+namespace {
+
+TEST(UpsampleBilinearKernelTest, HalfPixelCentresMatchPyTorch) {
+  KernelHarness h;
+  auto x = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1, 1, 2, 2}, {0, 1, 2, 3});
+  TestTensor out(ETP_DTYPE_FLOAT32, {1, 1, 4, 4});
+  TestValue vx = TestValue::tensor(x), size = TestValue::none(), align = TestValue::boolean(false),
+            scales = TestValue::double_list({2.0, 2.0}), vo = TestValue::tensor(out);
+  ASSERT_EQ(h.run("aten::upsample_bilinear2d.vec_out", {&vx, &size, &align, &scales, &vo, &vo}), ETP_OK)
+      << h.last_error();
+  // torch.nn.functional.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{0, 0.25, 0.75, 1, 0.5, 0.75, 1.25, 1.5, 1.5, 1.75, 2.25, 2.5,
+                                                      2, 2.25, 2.75, 3}));
+}
+
+TEST(UpsampleBilinearKernelTest, AlignedCornersAndChannelsLastOutput) {
+  KernelHarness h;
+  auto x = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1, 1, 2, 2}, {0, 1, 2, 3});
+  TestTensor out(ETP_DTYPE_FLOAT32, {1, 1, 3, 3}, {0, 2, 3, 1});
+  TestValue vx = TestValue::tensor(x), size = TestValue::int_list({3, 3}), align = TestValue::boolean(true),
+            scales = TestValue::none(), vo = TestValue::tensor(out);
+  ASSERT_EQ(h.run("aten::upsample_bilinear2d.vec_out", {&vx, &size, &align, &scales, &vo, &vo}), ETP_OK)
+      << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{0, 0.5, 1, 1, 1.5, 2, 2, 2.5, 3}));
+}
+
+TEST(UpsampleBilinearKernelTest, WrongRankAndMissingSizeAreErrors) {
+  KernelHarness h;
+  TestTensor x(ETP_DTYPE_FLOAT32, {2, 2}), out(ETP_DTYPE_FLOAT32, {4, 4});
+  TestValue vx = TestValue::tensor(x), size = TestValue::int_list({4, 4}), align = TestValue::boolean(false),
+            none = TestValue::none(), vo = TestValue::tensor(out);
+  EXPECT_EQ(h.run("aten::upsample_bilinear2d.vec_out", {&vx, &size, &align, &none, &vo, &vo}), ETP_ERR_SHAPE);
+  TestTensor x4(ETP_DTYPE_FLOAT32, {1, 1, 2, 2}), out4(ETP_DTYPE_FLOAT32, {1, 1, 4, 4});
+  TestValue vx4 = TestValue::tensor(x4), vo4 = TestValue::tensor(out4);
+  EXPECT_EQ(h.run("aten::upsample_bilinear2d.vec_out", {&vx4, &none, &align, &none, &vo4, &vo4}),
+            ETP_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(h.last_error().find("output_size or two scale_factors"), std::string::npos) << h.last_error();
+}
+
+TEST(TransposedConvolutionKernelTest, StrideTwoScattersEachInputOverTheKernel) {
+  KernelHarness h;
+  // One channel, 2x2 input, 2x2 kernel of ones, stride 2: each input value fills a 2x2 block.
+  auto x = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1, 1, 2, 2}, {1, 2, 3, 4});
+  auto w = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1, 1, 2, 2}, {1, 1, 1, 1});
+  auto b = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1}, {0.5f});
+  TestTensor out(ETP_DTYPE_FLOAT32, {1, 1, 4, 4});
+  TestValue vx = TestValue::tensor(x), vw = TestValue::tensor(w), vb = TestValue::tensor(b),
+            stride = TestValue::int_list({2, 2}), pad = TestValue::int_list({0, 0}), dil = TestValue::int_list({1, 1}),
+            transposed = TestValue::boolean(true), out_pad = TestValue::int_list({0, 0}), groups = TestValue::integer(1),
+            vo = TestValue::tensor(out);
+  ASSERT_EQ(h.run("aten::convolution.out", {&vx, &vw, &vb, &stride, &pad, &dil, &transposed, &out_pad, &groups, &vo, &vo}),
+            ETP_OK)
+      << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{1.5, 1.5, 2.5, 2.5, 1.5, 1.5, 2.5, 2.5, 3.5, 3.5, 4.5, 4.5, 3.5,
+                                                      3.5, 4.5, 4.5}));
+}
+
+TEST(TransposedConvolutionKernelTest, WeightChannelsMustMatchTheInput) {
+  KernelHarness h;
+  TestTensor x(ETP_DTYPE_FLOAT32, {1, 2, 2, 2}), w(ETP_DTYPE_FLOAT32, {3, 1, 2, 2}), out(ETP_DTYPE_FLOAT32, {1, 1, 3, 3});
+  TestValue vx = TestValue::tensor(x), vw = TestValue::tensor(w), none = TestValue::none(),
+            one = TestValue::int_list({1, 1}), zero = TestValue::int_list({0, 0}), transposed = TestValue::boolean(true),
+            groups = TestValue::integer(1), vo = TestValue::tensor(out);
+  EXPECT_EQ(h.run("aten::convolution.out", {&vx, &vw, &none, &one, &zero, &one, &transposed, &zero, &groups, &vo, &vo}),
+            ETP_ERR_SHAPE);
+  EXPECT_NE(h.last_error().find("disagree"), std::string::npos) << h.last_error();
+}
+
+}  // namespace
+}  // namespace etp::test
