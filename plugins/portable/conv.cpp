@@ -184,10 +184,14 @@ ETP_PORTABLE_KERNEL(convolution_out, "aten::convolution.out") {
   const View4 o = as_4d(*out);
   return dispatch_float(c, in->dtype, [&](auto zero) {
     using T = decltype(zero);
-    (transposed ? conv_transpose2d<T> : conv2d<T>)(x, static_cast<const T*>(in->data), w,
-                                                  static_cast<const T*>(weight->data),
-                                                  bias ? static_cast<const T*>(bias->data) : nullptr, bias_stride, p, o,
-                                                  static_cast<T*>(out->data));
+    const T* xd = static_cast<const T*>(in->data);
+    const T* wd = static_cast<const T*>(weight->data);
+    const T* bd = bias ? static_cast<const T*>(bias->data) : nullptr;
+    if (transposed) {
+      conv_transpose2d<T>(x, xd, w, wd, bd, bias_stride, p, o, static_cast<T*>(out->data));
+    } else {
+      conv2d<T>(x, xd, w, wd, bd, bias_stride, p, o, static_cast<T*>(out->data));
+    }
     return ETP_OK;
   });
 }

@@ -208,16 +208,34 @@ void for_each_offsets(int32_t rank, const int64_t* sizes, const int64_t* const (
   int64_t numel = 1;
   for (int32_t d = 0; d < rank; ++d) numel *= sizes[d];
   if (numel == 0) return;
-  int64_t index[ETP_MAX_RANK] = {0};
   int64_t off[N] = {0};
-  for (int64_t n = 0; n < numel; ++n) {
+  if (rank == 0) {
     fn(static_cast<const int64_t*>(off));
-    for (int32_t d = rank - 1; d >= 0; --d) {
+    return;
+  }
+  // Null stride arrays become zeros once, so the loops below carry no branches.
+  int64_t st[N][ETP_MAX_RANK];
+  for (int k = 0; k < N; ++k) {
+    for (int32_t d = 0; d < rank; ++d) st[k][d] = strides[k] ? strides[k][d] : 0;
+  }
+  // The innermost dim runs as a tight loop; the outer dims advance once per row.
+  const int32_t last = rank - 1;
+  const int64_t inner = sizes[last];
+  const int64_t rows = numel / inner;
+  int64_t index[ETP_MAX_RANK] = {0};
+  int64_t base[N] = {0};
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int k = 0; k < N; ++k) off[k] = base[k];
+    for (int64_t i = 0; i < inner; ++i) {
+      fn(static_cast<const int64_t*>(off));
+      for (int k = 0; k < N; ++k) off[k] += st[k][last];
+    }
+    for (int32_t d = last - 1; d >= 0; --d) {
       if (++index[d] < sizes[d]) {
-        for (int k = 0; k < N; ++k) off[k] += strides[k] ? strides[k][d] : 0;
+        for (int k = 0; k < N; ++k) base[k] += st[k][d];
         break;
       }
-      for (int k = 0; k < N; ++k) off[k] -= strides[k] ? strides[k][d] * (sizes[d] - 1) : 0;
+      for (int k = 0; k < N; ++k) base[k] -= st[k][d] * (sizes[d] - 1);
       index[d] = 0;
     }
   }
