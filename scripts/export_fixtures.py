@@ -990,29 +990,31 @@ def fixture_xor_train(fs: FixtureSet) -> None:
 
 
 def fixture_dynamic(fs: FixtureSet) -> None:
-    seed_everything(6)
-    m = DynamicModel().eval()
-    batch = torch.export.Dim("batch", min=1, max=8)
-    example = torch.randn(4, 8)
-    et = export_program(m, (example,), xnnpack=False, dynamic_shapes=({0: batch},))
-    runs = []
-    for b in (1, 3, 8):
-        x = torch.randn(b, 8)
-        runs.append(Run("forward", [x], eager(m, x)))
-    fs.add(
-        name="dynamic",
-        model="dynamic",
-        backend="portable",
-        et_program=et,
-        export=(
-            "Linear(8,4)+ReLU exported with dynamic_shapes batch=torch.export.Dim('batch', min=1, max=8) (example "
-            "batch 4), to_edge_transform_and_lower (no partitioner) + to_executorch (upper-bound memory planning); "
-            "runs at batch 1, 3, 8"
-        ),
-        rtol=1e-5,
-        atol=1e-6,
-        runs=runs,
-    )
+    for backend in ("portable", "xnnpack"):
+        seed_everything(6)
+        m = DynamicModel().eval()
+        batch = torch.export.Dim("batch", min=1, max=8)
+        example = torch.randn(4, 8)
+        et = export_program(m, (example,), xnnpack=backend == "xnnpack", dynamic_shapes=({0: batch},))
+        runs = []
+        for b in (1, 3, 8):
+            x = torch.randn(b, 8)
+            runs.append(Run("forward", [x], eager(m, x)))
+        fs.add(
+            name="dynamic" if backend == "portable" else "dynamic_xnnpack",
+            model="dynamic",
+            backend=backend,
+            et_program=et,
+            export=(
+                "Linear(8,4)+ReLU exported with dynamic_shapes batch=torch.export.Dim('batch', min=1, max=8) (example "
+                "batch 4), to_edge_transform_and_lower ("
+                + ("XnnpackPartitioner" if backend == "xnnpack" else "no partitioner")
+                + ") + to_executorch (upper-bound memory planning); runs at batch 1, 3, 8"
+            ),
+            rtol=1e-5,
+            atol=1e-6,
+            runs=runs,
+        )
 
 
 def fixture_multi_method(fs: FixtureSet) -> None:

@@ -35,8 +35,8 @@ bool unary(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNNod
   std::vector<int> v;
   if (!ids(d, {n.input_id(), n.output_id()}, &v, e)) return false;
   if (d.value(v[0]).numel != d.value(v[1]).numel) return *e = "input and output sizes differ", false;
-  const size_t count = d.value(v[0]).numel;
-  d.add_step(node_name(node.xnode_union_type()), [fn, v, count, &node](Delegate& dd) {
+  d.add_step(node_name(node.xnode_union_type()), [fn, v, &node](Delegate& dd) {
+    const size_t count = dd.numel(v[0]);
     fn(dd.data(v[0]), dd.data(v[1]), count);
     maybe_clamp(node, dd.data(v[1]), count);
     return ETP_OK;
@@ -49,9 +49,8 @@ bool activation(Delegate& d, const fb_xnnpack::XNode& node, uint32_t in, uint32_
   std::vector<int> v;
   if (!ids(d, {in, out}, &v, e)) return false;
   if (d.value(v[0]).numel != d.value(v[1]).numel) return *e = "input and output sizes differ", false;
-  const size_t count = d.value(v[0]).numel;
-  d.add_step(node_name(node.xnode_union_type()), [v, count, parameter, elu](Delegate& dd) {
-    (elu ? native::elu : native::leaky_relu)(dd.data(v[0]), dd.data(v[1]), count, parameter);
+  d.add_step(node_name(node.xnode_union_type()), [v, parameter, elu](Delegate& dd) {
+    (elu ? native::elu : native::leaky_relu)(dd.data(v[0]), dd.data(v[1]), dd.numel(v[0]), parameter);
     return ETP_OK;
   });
   return true;
@@ -72,8 +71,8 @@ bool transpose(Delegate& d, const fb_xnnpack::XNNStaticTranspose& n, std::string
     }
     seen[perm[i]] = true;
   }
-  const std::vector<size_t> dims = in.dims;
-  d.add_step("XNNStaticTranspose", [v, dims, perm](Delegate& dd) {
+  d.add_step("XNNStaticTranspose", [v, perm](Delegate& dd) {
+    const std::vector<size_t>& dims = dd.dims(v[0]);
     native::transpose(dd.data(v[0]), dd.data(v[1]), dims.size(), dims.data(), perm.data());
     return ETP_OK;
   });
@@ -84,9 +83,8 @@ bool reshape_or_copy(Delegate& d, const fb_xnnpack::XNode& node, uint32_t in, ui
   std::vector<int> v;
   if (!ids(d, {in, out}, &v, e)) return false;
   if (d.value(v[0]).numel != d.value(v[1]).numel) return *e = "input and output sizes differ", false;
-  const size_t count = d.value(v[0]).numel;
-  d.add_step(node_name(node.xnode_union_type()), [v, count](Delegate& dd) {
-    if (dd.data(v[0]) != dd.data(v[1])) std::memmove(dd.data(v[1]), dd.data(v[0]), count * sizeof(float));
+  d.add_step(node_name(node.xnode_union_type()), [v](Delegate& dd) {
+    if (dd.data(v[0]) != dd.data(v[1])) std::memmove(dd.data(v[1]), dd.data(v[0]), dd.numel(v[0]) * sizeof(float));
     return ETP_OK;
   });
   return true;
@@ -119,7 +117,7 @@ bool concatenate(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_
     const size_t* dims[native::kMaxConcatInputs];
     for (size_t i = 0; i < v.size(); ++i) {
       inputs[i] = dd.data(v[i]);
-      dims[i] = dd.value(v[i]).dims.data();
+      dims[i] = dd.dims(v[i]).data();
     }
     native::concatenate(inputs, v.size(), rank, dims, axis, dd.data(out));
     return ETP_OK;
@@ -143,10 +141,11 @@ bool slice(Delegate& d, const fb_xnnpack::XNNStaticSlice& n, std::string* e) {
     if (sizes[i] == 0) sizes[i] = in.dims[i] - offsets[i];  // XNNPACK: 0 means to the end
     if (offsets[i] + sizes[i] > in.dims[i] || sizes[i] != out.dims[i]) return *e = "slice does not fit dim " + std::to_string(i), false;
   }
-  const std::vector<size_t> dims = in.dims;
-  d.add_step("XNNStaticSlice", [v, dims, offsets, sizes](Delegate& dd) {
-    native::slice(dd.data(v[0]), dd.data(v[1]), dims.size(), dims.data(), offsets.data(), sizes.data());
-    return ETP_OK;
+  d.add_step("XNNStaticSlice", [v, offsets](Delegate& dd) {
+    const std::vector<size_t>& dims = dd.dims(v[0]);
+    const bool ok = native::slice(dd.data(v[0]), dd.data(v[1]), dims.size(), dims.data(), offsets.data(),
+                                  dd.dims(v[1]).data());
+    return ok ? ETP_OK : dd.fail(ETP_ERR_SHAPE, "XNNStaticSlice: the slice does not fit the input");
   });
   return true;
 }
@@ -162,10 +161,10 @@ bool batch_matmul(Delegate& d, const fb_xnnpack::_XNNNode2x1& n, std::string* e)
     return *e = "input shapes do not multiply to the output shape", false;
   }
   d.add_step("XNNBatchMatrixMultiply", [v, transpose_b](Delegate& dd) {
-    const Value &va = dd.value(v[0]), &vb = dd.value(v[1]);
-    native::batch_matmul(dd.data(v[0]), va.dims.size(), va.dims.data(), dd.data(v[1]), vb.dims.size(), vb.dims.data(),
-                         transpose_b, dd.data(v[2]));
-    return ETP_OK;
+    const std::vector<size_t>&a = dd.dims(v[0]), &b = dd.dims(v[1]);
+    const bool ok = native::batch_matmul(dd.data(v[0]), a.size(), a.data(), dd.data(v[1]), b.size(), b.data(),
+                                         transpose_b, dd.data(v[2]));
+    return ok ? ETP_OK : dd.fail(ETP_ERR_SHAPE, "XNNBatchMatrixMultiply: shapes rejected");
   });
   return true;
 }
@@ -186,9 +185,9 @@ bool attention(Delegate& d, const fb_xnnpack::XNNScaledDotProductAttention& n, s
     return *e = "query, key, value, scale, mask and output sizes do not fit", false;
   }
   d.add_step("XNNScaledDotProductAttention", [v, mask](Delegate& dd) {
-    const Value &q = dd.value(v[0]), &k = dd.value(v[1]), &val = dd.value(v[2]);
-    const bool ok = native::scaled_dot_product_attention(dd.data(v[0]), q.dims.size(), q.dims.data(), dd.data(v[1]),
-                                                         dd.data(v[2]), k.dims.size(), k.dims.data(), val.dims.data(),
+    const std::vector<size_t>&q = dd.dims(v[0]), &k = dd.dims(v[1]), &val = dd.dims(v[2]);
+    const bool ok = native::scaled_dot_product_attention(dd.data(v[0]), q.size(), q.data(), dd.data(v[1]),
+                                                         dd.data(v[2]), k.size(), k.data(), val.data(),
                                                          dd.data(v[3]), mask >= 0 ? dd.data(mask) : nullptr, dd.data(v[4]));
     return ok ? ETP_OK : dd.fail(ETP_ERR_SHAPE, "XNNScaledDotProductAttention: shapes rejected");
   });
@@ -207,7 +206,7 @@ bool prelu(Delegate& d, const fb_xnnpack::_XNNNode2x1& n, std::string* e) {
     const float* x = dd.data(v[0]);
     const float* s = dd.data(v[1]);
     float* y = dd.data(v[2]);
-    const size_t count = dd.value(v[0]).numel, per = dd.value(v[1]).numel;
+    const size_t count = dd.numel(v[0]), per = dd.numel(v[1]);
     for (size_t i = 0; i < count; ++i) y[i] = x[i] < 0 ? x[i] * s[per == 1 ? 0 : i % channels] : x[i];
     return ETP_OK;
   });

@@ -42,8 +42,7 @@ bool fully_connected(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpac
   const bool transposed = n.flags() & XNN_FLAG_TRANSPOSE_WEIGHTS;
   const size_t k = transposed ? vw.dims[0] : vw.dims[1], nout = transposed ? vw.dims[1] : vw.dims[0];
   if (vi.dims.empty() || vi.dims.back() != k || k == 0) return *e = "input channels do not match the weights", false;
-  const size_t batch = vi.numel / k;
-  if (vo.numel != batch * nout || (b >= 0 && d.value(b).numel != nout)) return *e = "output or bias size mismatch", false;
+  if (vo.numel != vi.numel / k * nout || (b >= 0 && d.value(b).numel != nout)) return *e = "output or bias size mismatch", false;
   const auto [lo, hi] = min_max(node);
   const float* weights = vw.constant;
   const float* bias = b >= 0 ? d.value(b).constant : nullptr;
@@ -55,9 +54,10 @@ bool fully_connected(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpac
                         },
                         &status);
   if (!op) return *e = "XNNPACK cannot create the operator (status " + std::to_string(status) + ")", false;
-  d.add_step("XNNFullyConnected", [op, in, out, batch](Delegate& dd) {
+  d.add_step("XNNFullyConnected", [op, in, out, k](Delegate& dd) {
+    const size_t rows = dd.numel(in) / k;
     return run_op(dd, *op, [&] {
-      return xnn_setup_fully_connected_nc_f32(op->op, batch, dd.data(in), dd.data(out), dd.threadpool());
+      return xnn_setup_fully_connected_nc_f32(op->op, rows, dd.data(in), dd.data(out), dd.threadpool());
     });
   });
   return true;
@@ -106,10 +106,10 @@ bool convolution(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_
                         },
                         &status);
   if (!op) return *e = "XNNPACK cannot create the operator (status " + std::to_string(status) + ")", false;
-  const size_t batch = vi.dims[0], height = vi.dims[1], width = vi.dims[2];
-  d.add_step(depthwise ? "XNNDepthwiseConv2d" : "XNNConv2d", [op, in, out, batch, height, width](Delegate& dd) {
+  d.add_step(depthwise ? "XNNDepthwiseConv2d" : "XNNConv2d", [op, in, out](Delegate& dd) {
+    const std::vector<size_t>& x = dd.dims(in);
     return run_op(dd, *op, [&] {
-      return xnn_setup_convolution2d_nhwc_f32(op->op, batch, height, width, dd.data(in), dd.data(out), dd.threadpool());
+      return xnn_setup_convolution2d_nhwc_f32(op->op, x[0], x[1], x[2], dd.data(in), dd.data(out), dd.threadpool());
     });
   });
   return true;
@@ -140,11 +140,11 @@ bool pooling(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNP
                                                  channels, channels, channels, lo, hi, n.flags(), o);
   }, &status);
   if (!op) return *e = "XNNPACK cannot create the operator (status " + std::to_string(status) + ")", false;
-  const size_t batch = vi.dims[0], height = vi.dims[1], width = vi.dims[2];
-  d.add_step(max ? "XNNMaxPooling2d" : "XNNAvgPooling2d", [op, in, out, batch, height, width, max](Delegate& dd) {
+  d.add_step(max ? "XNNMaxPooling2d" : "XNNAvgPooling2d", [op, in, out, max](Delegate& dd) {
+    const std::vector<size_t>& x = dd.dims(in);
     return run_op(dd, *op, [&] {
-      return max ? xnn_setup_max_pooling2d_nhwc_f32(op->op, batch, height, width, dd.data(in), dd.data(out), dd.threadpool())
-                 : xnn_setup_average_pooling2d_nhwc_f32(op->op, batch, height, width, dd.data(in), dd.data(out), dd.threadpool());
+      return max ? xnn_setup_max_pooling2d_nhwc_f32(op->op, x[0], x[1], x[2], dd.data(in), dd.data(out), dd.threadpool())
+                 : xnn_setup_average_pooling2d_nhwc_f32(op->op, x[0], x[1], x[2], dd.data(in), dd.data(out), dd.threadpool());
     });
   });
   return true;
@@ -162,10 +162,10 @@ bool global_avg_pooling(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnn
     return xnn_create_global_average_pooling_nwc_f32(channels, channels, channels, lo, hi, n.flags(), o);
   }, &status);
   if (!op) return *e = "XNNPACK cannot create the operator (status " + std::to_string(status) + ")", false;
-  const size_t batch = vi.dims[0], width = vi.dims[1] * vi.dims[2];
-  d.add_step("XNNGlobalAvgPooling2d", [op, in, out, batch, width](Delegate& dd) {
+  d.add_step("XNNGlobalAvgPooling2d", [op, in, out](Delegate& dd) {
+    const std::vector<size_t>& x = dd.dims(in);
     return run_op(dd, *op, [&] {
-      return xnn_setup_global_average_pooling_nwc_f32(op->op, batch, width, dd.data(in), dd.data(out), dd.threadpool());
+      return xnn_setup_global_average_pooling_nwc_f32(op->op, x[0], x[1] * x[2], dd.data(in), dd.data(out), dd.threadpool());
     });
   });
   return true;
@@ -217,11 +217,11 @@ bool deconvolution(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack:
                         },
                         &status);
   if (!op) return *e = "XNNPACK cannot create the operator (status " + std::to_string(status) + ")", false;
-  const size_t batch = vi.dims[0], height = vi.dims[1], width = vi.dims[2];
   const uint32_t adj_h = n.adjustment_height(), adj_w = n.adjustment_width();
-  d.add_step("XNNConvTranspose2d", [op, in, out, batch, height, width, adj_h, adj_w](Delegate& dd) {
+  d.add_step("XNNConvTranspose2d", [op, in, out, adj_h, adj_w](Delegate& dd) {
+    const std::vector<size_t>& x = dd.dims(in);
     return run_op(dd, *op, [&] {
-      return xnn_setup_deconvolution2d_nhwc_f32(op->op, batch, height, width, adj_h, adj_w, dd.data(in), dd.data(out),
+      return xnn_setup_deconvolution2d_nhwc_f32(op->op, x[0], x[1], x[2], adj_h, adj_w, dd.data(in), dd.data(out),
                                                 dd.threadpool());
     });
   });
@@ -249,10 +249,10 @@ bool constant_pad(Delegate& d, const fb_xnnpack::XNNStaticConstantPad& n, std::s
     return xnn_create_constant_pad_nd_x32(&value, n.flags(), o);
   }, &status);
   if (!op) return *e = "XNNPACK cannot create the operator (status " + std::to_string(status) + ")", false;
-  const std::vector<size_t> dims = vi.dims;
-  d.add_step("XNNStaticConstantPad", [op, in, out, dims, pre, post](Delegate& dd) {
+  d.add_step("XNNStaticConstantPad", [op, in, out, pre, post](Delegate& dd) {
+    const std::vector<size_t>& x = dd.dims(in);
     return run_op(dd, *op, [&] {
-      return xnn_setup_constant_pad_nd_x32(op->op, dims.size(), dims.data(), pre.data(), post.data(), dd.data(in),
+      return xnn_setup_constant_pad_nd_x32(op->op, x.size(), x.data(), pre.data(), post.data(), dd.data(in),
                                            dd.data(out), dd.threadpool());
     });
   });
@@ -273,10 +273,11 @@ bool resize_bilinear(Delegate& d, const fb_xnnpack::XNNStaticResizeBilinear2D& n
     return xnn_create_resize_bilinear2d_nhwc_f32(channels, channels, channels, n.flags(), o);
   }, &status);
   if (!op) return *e = "XNNPACK cannot create the operator (status " + std::to_string(status) + ")", false;
-  const size_t batch = vi.dims[0], in_h = vi.dims[1], in_w = vi.dims[2], out_h = vo.dims[1], out_w = vo.dims[2];
-  d.add_step("XNNStaticResizeBilinear2D", [op, in, out, batch, in_h, in_w, out_h, out_w](Delegate& dd) {
+  const size_t out_h = vo.dims[1], out_w = vo.dims[2];
+  d.add_step("XNNStaticResizeBilinear2D", [op, in, out, out_h, out_w](Delegate& dd) {
+    const std::vector<size_t>& x = dd.dims(in);
     return run_op(dd, *op, [&] {
-      return xnn_setup_resize_bilinear2d_nhwc_f32(op->op, batch, in_h, in_w, out_h, out_w, dd.data(in), dd.data(out),
+      return xnn_setup_resize_bilinear2d_nhwc_f32(op->op, x[0], x[1], x[2], out_h, out_w, dd.data(in), dd.data(out),
                                                   dd.threadpool());
     });
   });
@@ -321,12 +322,12 @@ bool binary(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNNo
     }
   }, &status);
   if (!op) return *e = "XNNPACK cannot create the operator (status " + std::to_string(status) + ")", false;
-  std::vector<size_t> da = va.dims, db = vb.dims;
-  if (da.empty()) da = {1};
-  if (db.empty()) db = {1};
-  d.add_step(node_name(type), [op, a, b, out, da, db, setup](Delegate& dd) {
+  d.add_step(node_name(type), [op, a, b, out, setup](Delegate& dd) {
+    static const size_t kScalar[1] = {1};  // XNNPACK wants rank >= 1
+    const std::vector<size_t>&da = dd.dims(a), &db = dd.dims(b);
     return run_op(dd, *op, [&] {
-      return setup(op->op, da.size(), da.data(), db.size(), db.data(), dd.data(a), dd.data(b), dd.data(out), dd.threadpool());
+      return setup(op->op, da.empty() ? 1 : da.size(), da.empty() ? kScalar : da.data(), db.empty() ? 1 : db.size(),
+                   db.empty() ? kScalar : db.data(), dd.data(a), dd.data(b), dd.data(out), dd.threadpool());
     });
   });
   return true;
@@ -340,7 +341,6 @@ bool unary_nc(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNN
   const Value &vi = d.value(in), &vo = d.value(out);
   if (vi.numel != vo.numel) return *e = "input and output sizes differ", false;
   const size_t channels = vi.dims.empty() || vi.dims.back() == 0 ? 1 : vi.dims.back();
-  const size_t batch = vi.numel / channels;
   const auto [lo, hi] = min_max(node);
   const uint32_t flags = n.flags();
   using Setup = xnn_status (*)(xnn_operator_t, size_t, const float*, float*, pthreadpool_t);
@@ -362,8 +362,9 @@ bool unary_nc(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNN
     }
   }, &status);
   if (!op) return *e = "XNNPACK cannot create the operator (status " + std::to_string(status) + ")", false;
-  d.add_step(node_name(type), [op, in, out, batch, setup](Delegate& dd) {
-    return run_op(dd, *op, [&] { return setup(op->op, batch, dd.data(in), dd.data(out), dd.threadpool()); });
+  d.add_step(node_name(type), [op, in, out, channels, setup](Delegate& dd) {
+    const size_t rows = dd.numel(in) / channels;
+    return run_op(dd, *op, [&] { return setup(op->op, rows, dd.data(in), dd.data(out), dd.threadpool()); });
   });
   return true;
 }

@@ -43,6 +43,7 @@ etp_status Delegate::init(const etp_backend_init_args* args) {
   if (!graph_.parse(plugin_.host, args, &error)) return fail(ETP_ERR_MALFORMED, error);
   const uint64_t method_id = ETP_ABI_HAS_FIELD(args, method_id) ? args->method_id : 0;
   if (!plan_arena(method_id, &error)) return fail(ETP_ERR_OUT_OF_MEMORY, error);
+  for (const Value& v : graph_.values()) dims_.push_back(v.dims);
   if (!compile(&error)) return fail(ETP_ERR_NOT_SUPPORTED, error);
   // Packed weights are copies: the raw bytes in the data files are no longer needed here.
   if (ETP_ABI_HAS(plugin_.host, release_named_data)) {
@@ -271,10 +272,18 @@ bool Delegate::compile(std::string* error) {
   return true;
 }
 
-// Binds the call's tensors: inputs must have the compiled physical shape (sizes permuted by
-// their dim order); outputs are resized to it through the host.
+size_t Delegate::numel(int index) const {
+  size_t n = 1;
+  for (size_t d : dims_[static_cast<size_t>(index)]) n *= d;
+  return n;
+}
+
+// Binds the call's tensors: inputs are read through their dim order (XNNPACK sees physical,
+// e.g. NHWC, shapes); a shape other than the current one re-derives every value's dims, within
+// the exported (upper-bound) sizes. Outputs are resized to their dims through the host.
 etp_status Delegate::bind(etp_value* const* args, uint32_t num_args) {
   const std::vector<Value>& values = graph_.values();
+  bool changed = false;
   for (size_t i = 0; i < values.size(); ++i) {
     const Value& v = values[i];
     if (v.external_id == UINT32_MAX) continue;
@@ -285,30 +294,60 @@ etp_status Delegate::bind(etp_value* const* args, uint32_t num_args) {
     if (t->dtype != ETP_DTYPE_FLOAT32) {
       return fail(ETP_ERR_DTYPE, "argument " + std::to_string(v.external_id) + " must be float32");
     }
-    if (t->rank == 0 && v.numel == 1) {  // XNNPACK has no rank 0; the exporter writes scalars as [1]
-      pointers_[i] = static_cast<float*>(t->data);
-      continue;
-    }
+    pointers_[i] = static_cast<float*>(t->data);
+    if (!v.is_input || (t->rank == 0 && v.numel == 1)) continue;  // XNNPACK has no rank 0: scalars are [1]
     if (static_cast<size_t>(t->rank) != v.dims.size()) {
       return fail(ETP_ERR_SHAPE, "argument " + std::to_string(v.external_id) + " has rank " + std::to_string(t->rank) +
                                      ", the graph expects " + std::to_string(v.dims.size()));
     }
-    if (v.is_output) {
-      int64_t sizes[ETP_MAX_RANK];
-      for (size_t d = 0; d < v.dims.size(); ++d) sizes[t->dim_order[d]] = static_cast<int64_t>(v.dims[d]);
-      if (plugin_.host->resize_tensor(plugin_.host->self, t, t->rank, sizes) != ETP_OK) {
-        return fail(ETP_ERR_SHAPE, "cannot resize output argument " + std::to_string(v.external_id));
+    std::vector<size_t>& current = dims_[i];
+    for (size_t d = 0; d < v.dims.size(); ++d) {
+      const size_t size = static_cast<size_t>(t->sizes[t->dim_order[d]]);
+      if (size > v.dims[d]) {
+        return fail(ETP_ERR_SHAPE, "argument " + std::to_string(v.external_id) + " dim " + std::to_string(d) +
+                                       " is " + std::to_string(size) + ", above the exported bound " +
+                                       std::to_string(v.dims[d]));
       }
-    } else {
-      for (size_t d = 0; d < v.dims.size(); ++d) {
-        if (static_cast<size_t>(t->sizes[t->dim_order[d]]) != v.dims[d]) {
-          return fail(ETP_ERR_NOT_SUPPORTED, "argument " + std::to_string(v.external_id) +
-                                                 " does not have the compiled shape (shapes other than the "
-                                                 "exported ones are not supported yet)");
-        }
-      }
+      changed = changed || current[d] != size;
+      current[d] = size;
     }
-    pointers_[i] = static_cast<float*>(t->data);
+  }
+  if (changed) {
+    if (etp_status s = reshape()) return s;
+  }
+  for (size_t i = 0; i < values.size(); ++i) {
+    const Value& v = values[i];
+    if (!v.is_output) continue;
+    etp_tensor* t = args[v.external_id]->u.tensor;
+    if (t->rank == 0 && v.numel == 1) continue;
+    if (static_cast<size_t>(t->rank) != v.dims.size()) {
+      return fail(ETP_ERR_SHAPE, "output argument " + std::to_string(v.external_id) + " has rank " +
+                                     std::to_string(t->rank) + ", the graph expects " + std::to_string(v.dims.size()));
+    }
+    int64_t sizes[ETP_MAX_RANK];
+    for (size_t d = 0; d < v.dims.size(); ++d) sizes[t->dim_order[d]] = static_cast<int64_t>(dims_[i][d]);
+    if (plugin_.host->resize_tensor(plugin_.host->self, t, t->rank, sizes) != ETP_OK) {
+      return fail(ETP_ERR_SHAPE, "cannot resize output argument " + std::to_string(v.external_id));
+    }
+  }
+  return ETP_OK;
+}
+
+etp_status Delegate::reshape() {
+  const auto* nodes = graph_.root().xnodes();
+  std::string error;
+  for (flatbuffers::uoffset_t i = 0; nodes && i < nodes->size(); ++i) {
+    if (!infer_node_dims(*this, i, &error)) {
+      return fail(ETP_ERR_SHAPE, "node " + std::to_string(i) + " (" + node_name(nodes->Get(i)->xnode_union_type()) +
+                                     "): " + error);
+    }
+  }
+  const std::vector<Value>& values = graph_.values();
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (dims_[i].size() != values[i].dims.size() || numel(static_cast<int>(i)) > values[i].numel) {
+      return fail(ETP_ERR_SHAPE, "value " + std::to_string(i) + " would need more than its exported size (" +
+                                     std::to_string(values[i].numel) + " elements); input shapes exceed the bound");
+    }
   }
   return ETP_OK;
 }

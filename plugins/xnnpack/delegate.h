@@ -61,6 +61,11 @@ class Delegate {
 
   // Data of value `index` for the current call.
   float* data(int index) { return pointers_[static_cast<size_t>(index)]; }
+  // Current physical dims of value `index`: the exported ones, or those the last call's input
+  // shapes implied (bounded dynamic shapes). Steps read them at run time.
+  const std::vector<size_t>& dims(int index) const { return dims_[static_cast<size_t>(index)]; }
+  std::vector<size_t>& mutable_dims(int index) { return dims_[static_cast<size_t>(index)]; }
+  size_t numel(int index) const;
   const Value& value(int index) const { return graph_.values()[static_cast<size_t>(index)]; }
   pthreadpool_t threadpool() const { return plugin_.threadpool; }
   const std::string& name() const { return name_; }
@@ -78,11 +83,15 @@ class Delegate {
   bool plan_arena(uint64_t method_id, std::string* error);
   bool compile(std::string* error);
   etp_status bind(etp_value* const* args, uint32_t num_args);
+  // Recomputes every value's dims from the inputs' (node by node); fails when a value would
+  // exceed its exported size, which is the bound its memory was planned for.
+  etp_status reshape();
 
   PluginState& plugin_;
   std::string name_;
   Graph graph_;
   std::vector<float*> pointers_;
+  std::vector<std::vector<size_t>> dims_;
   std::unique_ptr<uint8_t[]> constants_;        // constants no operator packs, copied (private)
   std::shared_ptr<Workspace> workspace_;        // intermediates, shared with the method's delegates
   std::vector<std::pair<int, size_t>> scratch_; // (value, offset in the workspace)
@@ -93,5 +102,9 @@ class Delegate {
 // Compiles node `index` of the graph into steps of `d`; false with `error` set if the node
 // type or its parameters are not supported (the message names the node type).
 bool compile_node(Delegate& d, size_t index, std::string* error);
+
+// Sets the current dims of node `index`'s outputs from its inputs' current dims; false with
+// `error` set when they do not fit together.
+bool infer_node_dims(Delegate& d, size_t index, std::string* error);
 
 }  // namespace etp_xnnpack
