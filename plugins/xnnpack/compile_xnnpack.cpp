@@ -63,22 +63,37 @@ bool fully_connected(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpac
   return true;
 }
 
-bool convolution(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNNodeConv& n, bool depthwise,
-                 std::string* e) {
-  const int in = d.graph().find(n.input1_id()), w = d.graph().find(n.filter_id()), out = d.graph().find(n.output_id());
-  const int b = n.bias_id() == UINT32_MAX ? -1 : d.graph().find(n.bias_id());
-  if (in < 0 || w < 0 || out < 0 || (n.bias_id() != UINT32_MAX && b < 0)) return *e = "value id out of range", false;
-  const Value &vi = d.value(in), &vw = d.value(w), &vo = d.value(out);
-  if (vw.constant == nullptr || (b >= 0 && d.value(b).constant == nullptr)) return *e = "weights must be constant", false;
+// The values of a convolution-like node, checked: ids defined, constant weights (and bias),
+// 4-D NHWC input and output, channel counts that match the weights and the bias, positive
+// kernel, stride and dilation. The bias size matters: XNNPACK reads one entry per output channel.
+bool conv_values(Delegate& d, const fb_xnnpack::_XNNNodeConv& n, int* in, int* w, int* out, int* b, std::string* e) {
+  *in = d.graph().find(n.input1_id());
+  *w = d.graph().find(n.filter_id());
+  *out = d.graph().find(n.output_id());
+  *b = n.bias_id() == UINT32_MAX ? -1 : d.graph().find(n.bias_id());
+  if (*in < 0 || *w < 0 || *out < 0 || (n.bias_id() != UINT32_MAX && *b < 0)) return *e = "value id out of range", false;
+  const Value &vi = d.value(*in), &vw = d.value(*w), &vo = d.value(*out);
+  if (vw.constant == nullptr || (*b >= 0 && d.value(*b).constant == nullptr)) return *e = "weights must be constant", false;
   if (vi.dims.size() != 4 || vo.dims.size() != 4) return *e = "input and output must be 4-D NHWC", false;
-  const uint32_t groups = n.groups(), gin = n.group_input_channels(), gout = n.group_output_channels();
-  if (groups == 0 || vi.dims[3] != size_t{groups} * gin || vo.dims[3] != size_t{groups} * gout ||
-      vw.numel != size_t{groups} * gout * n.kernel_height() * n.kernel_width() * gin || vi.dims[0] != vo.dims[0]) {
+  const size_t groups = n.groups(), gin = n.group_input_channels(), gout = n.group_output_channels();
+  if (groups == 0 || vi.dims[3] != groups * gin || vo.dims[3] != groups * gout ||
+      vw.numel != groups * gout * n.kernel_height() * n.kernel_width() * gin || vi.dims[0] != vo.dims[0] ||
+      (*b >= 0 && d.value(*b).numel != groups * gout)) {
     return *e = "channel counts do not match the weights", false;
   }
-  if (n.subsampling_height() == 0 || n.subsampling_width() == 0 || n.dilation_height() == 0 || n.dilation_width() == 0) {
-    return *e = "stride and dilation must be positive", false;
+  if (n.subsampling_height() == 0 || n.subsampling_width() == 0 || n.dilation_height() == 0 || n.dilation_width() == 0 ||
+      n.kernel_height() == 0 || n.kernel_width() == 0) {
+    return *e = "kernel, stride and dilation must be positive", false;
   }
+  return true;
+}
+
+bool convolution(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNNodeConv& n, bool depthwise,
+                 std::string* e) {
+  int in, w, out, b;
+  if (!conv_values(d, n, &in, &w, &out, &b, e)) return false;
+  const Value &vi = d.value(in), &vw = d.value(w), &vo = d.value(out);
+  const uint32_t groups = n.groups(), gin = n.group_input_channels(), gout = n.group_output_channels();
   // Output size as XNNPACK computes it; it must match the serialized output.
   auto out_size = [](size_t in_size, uint32_t pad, uint32_t kernel, uint32_t stride, uint32_t dilation) -> size_t {
     const size_t padded = in_size + pad, effective = (kernel - 1) * size_t{dilation} + 1;
@@ -172,22 +187,10 @@ bool global_avg_pooling(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnn
 }
 
 bool deconvolution(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNNodeConv& n, std::string* e) {
-  const int in = d.graph().find(n.input1_id()), w = d.graph().find(n.filter_id()), out = d.graph().find(n.output_id());
-  const int b = n.bias_id() == UINT32_MAX ? -1 : d.graph().find(n.bias_id());
-  if (in < 0 || w < 0 || out < 0 || (n.bias_id() != UINT32_MAX && b < 0)) return *e = "value id out of range", false;
+  int in, w, out, b;
+  if (!conv_values(d, n, &in, &w, &out, &b, e)) return false;
   const Value &vi = d.value(in), &vw = d.value(w), &vo = d.value(out);
-  if (vw.constant == nullptr || (b >= 0 && d.value(b).constant == nullptr)) return *e = "weights must be constant", false;
-  if (vi.dims.size() != 4 || vo.dims.size() != 4) return *e = "input and output must be 4-D NHWC", false;
   const uint32_t groups = n.groups(), gin = n.group_input_channels(), gout = n.group_output_channels();
-  if (groups == 0 || vi.dims[3] != size_t{groups} * gin || vo.dims[3] != size_t{groups} * gout ||
-      vw.numel != size_t{groups} * gout * n.kernel_height() * n.kernel_width() * gin || vi.dims[0] != vo.dims[0] ||
-      (b >= 0 && d.value(b).numel != size_t{groups} * gout)) {
-    return *e = "channel counts do not match the weights", false;
-  }
-  if (n.subsampling_height() == 0 || n.subsampling_width() == 0 || n.dilation_height() == 0 || n.dilation_width() == 0 ||
-      n.kernel_height() == 0 || n.kernel_width() == 0) {
-    return *e = "kernel, stride and dilation must be positive", false;
-  }
   // Output size as XNNPACK computes it; it must match the serialized output.
   auto out_size = [](size_t in_size, uint32_t stride, uint32_t adjustment, uint32_t kernel, uint32_t dilation,
                      uint32_t pad) -> int64_t {
