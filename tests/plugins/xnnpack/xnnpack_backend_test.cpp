@@ -238,3 +238,48 @@ TEST_F(XnnpackBadPayloadTest, ConstantTooSmallForItsTensorFails) {
 
 }  // namespace
 }  // namespace etp::test
+
+namespace etp::test {
+namespace {
+
+// A convolution whose bias is shorter than its output channels would make XNNPACK read past
+// the bias: init must refuse it, naming the node.
+TEST(XnnpackBadConvolutionTest, BiasShorterThanTheOutputChannelsFails) {
+  auto registry = full_registry();
+  auto opened = format::ProgramFile::open(fixture_path("cnn_xnnpack.pte"));
+  ASSERT_TRUE(opened.ok());
+  auto program = std::make_shared<const format::ProgramFile>(std::move(*opened));
+  const ByteSpan blob = program->delegate_blob(*program->plan(0).delegates()->Get(0));
+  std::vector<uint64_t> storage((blob.size + 7) / 8);
+  std::memcpy(storage.data(), blob.data, blob.size);
+  uint8_t* bytes = reinterpret_cast<uint8_t*>(storage.data());
+  const fb_xnnpack::XNNGraph* graph = fb_xnnpack::GetXNNGraph(bytes + 32);
+  uint32_t bias_id = UINT32_MAX;
+  for (const fb_xnnpack::XNode* node : *graph->xnodes()) {
+    if (const auto* conv = node->xnode_union_as_XNNConv2d()) bias_id = conv->bias_id();
+  }
+  ASSERT_NE(bias_id, UINT32_MAX) << "the fixture's convolution has no bias";
+  for (const fb_xnnpack::XValue* v : *graph->xvalues()) {
+    const auto* t = v->xvalue_union_as_XNNTensorValue();
+    if (t->id_out() != bias_id) continue;
+    const uint32_t one = 1;  // claim a 1-element bias
+    std::memcpy(bytes + (reinterpret_cast<const uint8_t*>(t->dims()->Data()) - bytes), &one, 4);
+  }
+  runtime::NamedDataMap map({}, program, "xnnpack");
+  etp_backend_init_args args{};
+  args.header = ETP_ABI_HEADER(etp_backend_init_args);
+  args.payload = bytes;
+  args.payload_size = blob.size;
+  args.named_data = map.handle();
+  args.program_name = "cnn.pte";
+  args.method_name = "forward";
+  const etp_backend* backend = registry->plugins().back()->table().backends[0];
+  void* handle = nullptr;
+  plugins::HostServices::take_last_error();
+  ASSERT_NE(backend->init(backend->self, &args, &handle), ETP_OK);
+  const std::string message = plugins::HostServices::take_last_error();
+  EXPECT_NE(message.find("(XNNConv2d): channel counts do not match the weights"), std::string::npos) << message;
+}
+
+}  // namespace
+}  // namespace etp::test
