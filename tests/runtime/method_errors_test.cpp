@@ -56,44 +56,39 @@ TEST(MethodErrorsTest, InputIndexOutOfRangeIsNamed) {
   expect_message(method->set_input(5, {ETP_DTYPE_FLOAT32, {1}, &x, 4}), "input 5: the method has 2 inputs");
 }
 
+// Writes `tensors` as a data file at `path` and loads linear_portable's method over it; returns
+// the load error ("" if it loaded).
+std::string load_linear_over(const std::string& path, std::vector<format::TensorToWrite> tensors) {
+  EXPECT_FALSE(format::write_data_file(path, std::move(tensors)));
+  auto file = format::DataFile::open(path);
+  EXPECT_TRUE(file.ok());
+  auto program = runtime::Program::open(fixture_path("linear_portable.pte"),
+                                        {{std::make_shared<const format::DataFile>(std::move(*file)), 1, ""}},
+                                        portable_registry());
+  EXPECT_TRUE(program.ok());
+  auto method = (*program)->load_method("forward");
+  std::remove(path.c_str());
+  return method.ok() ? "" : method.error().message();
+}
+
 // A data file lacking a key the program needs fails at load, naming the key and the file.
 TEST(MethodErrorsTest, MissingExternalKeyIsNamed) {
   const std::string path = "/tmp/etp_missing_key.ptd";
   std::vector<float> bias(4);
-  ASSERT_FALSE(format::write_data_file(path, {{"bias", ETP_DTYPE_FLOAT32, {4}, {}, bias.data(), 16}}));
-  auto file = format::DataFile::open(path);
-  ASSERT_TRUE(file.ok());
-  auto program = runtime::Program::open(fixture_path("linear_portable.pte"),
-                                        {{std::make_shared<const format::DataFile>(std::move(*file)), 1, ""}},
-                                        portable_registry());
-  ASSERT_TRUE(program.ok());
-  auto method = (*program)->load_method("forward");
-  ASSERT_FALSE(method.ok());
-  EXPECT_NE(method.error().message().find("tensor 'weight' is stored externally but no data file has it"),
-            std::string::npos)
-      << method.error().message();
-  EXPECT_NE(method.error().message().find(path), std::string::npos);
-  std::remove(path.c_str());
+  const std::string message = load_linear_over(path, {{"bias", ETP_DTYPE_FLOAT32, {4}, {}, bias.data(), 16}});
+  EXPECT_NE(message.find("tensor 'weight' is stored externally but no data file has it"), std::string::npos) << message;
+  EXPECT_NE(message.find(path), std::string::npos) << message;
 }
 
 // A data file whose layout for a key differs from the program's fails with both layouts.
 TEST(MethodErrorsTest, LayoutMismatchNamesKeyExpectedAndFound) {
   const std::string path = "/tmp/etp_wrong_layout.ptd";
   std::vector<float> weight(32), bias(4);
-  ASSERT_FALSE(format::write_data_file(path, {{"weight", ETP_DTYPE_FLOAT32, {8, 4}, {}, weight.data(), 128},
-                                              {"bias", ETP_DTYPE_FLOAT32, {4}, {}, bias.data(), 16}}));
-  auto file = format::DataFile::open(path);
-  ASSERT_TRUE(file.ok());
-  auto program = runtime::Program::open(fixture_path("linear_portable.pte"),
-                                        {{std::make_shared<const format::DataFile>(std::move(*file)), 1, ""}},
-                                        portable_registry());
-  ASSERT_TRUE(program.ok());
-  auto method = (*program)->load_method("forward");
-  ASSERT_FALSE(method.ok());
-  EXPECT_NE(method.error().message().find("tensor 'weight' in " + path + " has layout float32[8, 4], expected float32[4, 8]"),
+  const std::string message = load_linear_over(path, {{"weight", ETP_DTYPE_FLOAT32, {8, 4}, {}, weight.data(), 128},
+                                                      {"bias", ETP_DTYPE_FLOAT32, {4}, {}, bias.data(), 16}});
+  EXPECT_NE(message.find("tensor 'weight' in " + path + " has layout float32[8, 4], expected float32[4, 8]"),
             std::string::npos)
-      << method.error().message();
-  std::remove(path.c_str());
+      << message;
 }
 
 // A failing kernel is reported with the instruction, the operator, the plugin and its words.
