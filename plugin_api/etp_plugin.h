@@ -8,8 +8,11 @@
  * which returns the plugin's table, or NULL when it cannot serve this host (for example a
  * different ABI major). Everything else crosses through the two tables below.
  *
- * Versioning. Every struct that crosses the boundary, in either direction, starts with an
- * etp_abi_header. The major must match exactly; a minor release only appends members at the
+ * Versioning. Every table that crosses the boundary (plugin, backend, host api, init args,
+ * named data), in either direction, starts with an etp_abi_header. The small value structs
+ * (etp_tensor, etp_value, etp_tensor_layout, etp_kernel, etp_compile_spec, etp_option,
+ * etp_cache_entry) are frozen for a major version: they are passed in arrays or embedded, so
+ * their size can never change; a minor that needs more adds a new struct. The major must match exactly; a minor release only appends members at the
  * end of structs, so a reader checks `struct_size` before touching a member that a newer minor
  * added (ETP_ABI_HAS). Layouts are frozen by static_asserts in the host's tests; never reorder,
  * remove or resize a member. Why these choices: a versioned, size-prefixed table is the one

@@ -38,7 +38,11 @@ uint64_t program_weight_bytes(const format::ProgramFile& file) {
   for (flatbuffers::uoffset_t i = 0; root.named_data() && i < root.named_data()->size(); ++i) {
     segments.insert(root.named_data()->Get(i)->segment_index());
   }
-  for (uint32_t s : segments) bytes += file.segment(s).size;
+  for (uint32_t s : segments) {
+    // An unused constant_segment may name a segment that does not exist (ExecuTorch never
+    // loads one whose offsets list only the placeholder); named data is verified.
+    if (s < file.num_segments()) bytes += file.segment(s).size;
+  }
   return bytes;
 }
 

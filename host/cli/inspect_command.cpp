@@ -60,7 +60,11 @@ int run_inspect(int argc, char** argv) {
       std::fputs(inspect::render_text(*description).c_str(), stdout);
     }
   }
-  if (as_json) std::puts(nlohmann::json{{"files", files}, {"errors", errors}}.dump(2).c_str());
+  if (as_json) {
+    // Keys and names come from the files and may be any bytes: replace invalid UTF-8.
+    const nlohmann::json doc{{"files", files}, {"errors", errors}};
+    std::puts(doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  }
   return errors.empty() ? 0 : 1;
 }
 

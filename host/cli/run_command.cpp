@@ -157,7 +157,7 @@ bool run_model(bundle::Bundle& bundle, const bundle::ModelSpec& model, const Opt
   const auto load_start = Clock::now();
   auto program = bundle.program(model.name);
   if (!program.ok()) return failed(program.error().message());
-  std::map<std::string, std::unique_ptr<runtime::Method>> methods;
+  std::map<std::string, runtime::Method*> methods;  // owned by *loaded, alive until the bundle is done
   for (const bundle::RunSpec& run : runs) {
     const std::string method_name = run.method.empty() ? model.method : run.method;
     if (methods.count(method_name)) continue;
@@ -169,7 +169,8 @@ bool run_model(bundle::Bundle& bundle, const bundle::ModelSpec& model, const Opt
       }
     }
     loaded_model.methods.push_back(method->get());
-    methods[method_name] = std::move(*method);
+    methods[method_name] = method->get();
+    loaded->push_back(std::move(*method));
   }
   const double load_ms = ms_since(load_start);
   loaded_model.after = bundle::measure_process();
@@ -226,11 +227,12 @@ bool run_model(bundle::Bundle& bundle, const bundle::ModelSpec& model, const Opt
       outputs.push_back(out);
     }
     if (o.check && runs[r].expected.size() != method.num_outputs() && !runs[r].expected.empty()) {
+      std::fprintf(stderr, "etp run: %s run %zu: the manifest lists %zu expected outputs, the method has %zu\n",
+                   model.name.c_str(), r, runs[r].expected.size(), method.num_outputs());
       ok = false;
     }
     run_reports.push_back({{"method", method_name}, {"run_ms", total_ms / o.iterations}, {"outputs", outputs}});
   }
-  for (auto& [name, method] : methods) loaded->push_back(std::move(method));
   summary["load_ms"] = load_ms;
   summary["runs"] = run_reports;
   summary["ok"] = ok;
@@ -312,7 +314,7 @@ int run_run(int argc, char** argv) {
   if (o.as_json) {
     std::puts(json{{"manifest", o.manifest}, {"bundle_open_ms", open_ms}, {"models", report}, {"weight_caches", caches},
                    {"memory", memory}, {"ok", ok}}
-                  .dump(2)
+                  .dump(2, ' ', false, json::error_handler_t::replace)  // names from files may be any bytes
                   .c_str());
   } else {
     print_text(report, o.check);

@@ -1,6 +1,8 @@
 #include "core/npy.h"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -74,11 +76,13 @@ Result<NpyArray> read_npy(const std::string& path) {
   uint64_t count = 1;
   for (size_t i = 1; i < shape.size();) {
     if (shape[i] >= '0' && shape[i] <= '9') {
-      size_t end = i;
-      const long long dim = std::stoll(shape.substr(i), &end);
+      errno = 0;
+      char* end = nullptr;
+      const long long dim = std::strtoll(shape.c_str() + i, &end, 10);
+      if (errno == ERANGE) return bad(path, "shape dimension out of range");
       array.shape.push_back(dim);
       if (__builtin_mul_overflow(count, static_cast<uint64_t>(dim), &count)) return bad(path, "shape overflows");
-      i += end;
+      i = static_cast<size_t>(end - shape.c_str());
     } else {
       ++i;
     }

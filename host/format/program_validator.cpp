@@ -41,6 +41,9 @@ Status ProgramValidator::validate() {
 
 Status ProgramValidator::validate_plan(const fb::ExecutionPlan& plan) {
   num_values_ = plan.values() ? plan.values()->size() : 0;
+  // ExecuTorch refuses a plan without these; so does etp (and its loader relies on them).
+  if (plan.inputs() == nullptr || plan.outputs() == nullptr) return fail("has no inputs or outputs list");
+  if (plan.chains() == nullptr || plan.chains()->size() == 0) return fail("has no chains");
   ETP_CHECK_OK(check_u64_vector(program_.path(), "non_const_buffer_sizes", plan.non_const_buffer_sizes()));
   if (const auto* sizes = plan.non_const_buffer_sizes()) {
     for (flatbuffers::uoffset_t i = 0; i < sizes->size(); ++i) {
@@ -248,7 +251,8 @@ Status ProgramValidator::validate_instruction(const fb::ExecutionPlan& plan, con
     case fb::InstructionArguments::JumpFalseCall: {
       const fb::JumpFalseCall* call = instruction.instr_args_as_JumpFalseCall();
       ETP_CHECK_OK(check_value_index(call->cond_value_index(), "jump condition"));
-      if (call->destination_instruction() < 0 || static_cast<size_t>(call->destination_instruction()) >= num_instructions) {
+      // Jumping to the end of the chain (== count) ends the method; the exporter emits it.
+      if (call->destination_instruction() < 0 || static_cast<size_t>(call->destination_instruction()) > num_instructions) {
         return fail("jump destination " + str(int64_t{call->destination_instruction()}) + " is outside the chain (" +
                     str(uint64_t{num_instructions}) + " instructions)");
       }

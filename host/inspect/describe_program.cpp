@@ -211,7 +211,7 @@ json describe_program(const format::ProgramFile& program) {
   if (const fb::SubsegmentOffsets* c = root.constant_segment()) {
     constant_segment = {{"segment", c->segment_index()},
                         {"entries", c->offsets() ? c->offsets()->size() : 0},
-                        {"bytes", program.segment(c->segment_index()).size}};
+                        {"bytes", c->segment_index() < program.num_segments() ? program.segment(c->segment_index()).size : 0}};
   }
   return {{"file", program.path()},
           {"kind", "program"},

@@ -26,7 +26,8 @@ void log(void*, int32_t level, const char* message) {
 }
 
 void* allocate(void*, uint64_t size, uint64_t alignment) {
-  if (alignment < sizeof(void*) || (alignment & (alignment - 1)) != 0) return nullptr;
+  if (alignment == 0 || (alignment & (alignment - 1)) != 0) return nullptr;
+  if (alignment < sizeof(void*)) alignment = sizeof(void*);  // posix_memalign's minimum
   void* p = nullptr;
   return ::posix_memalign(&p, alignment, size == 0 ? 1 : size) == 0 ? p : nullptr;
 }

@@ -18,8 +18,8 @@ class HostServices {
 
   // Returns and clears the last ERROR message a plugin logged on this thread ("" if none).
   static std::string take_last_error();
-  // Sets the minimum level printed to stderr (default: WARNING). Errors are always kept for
-  // take_last_error whether or not they are printed.
+  // Sets the minimum level printed to stderr (default: nothing is printed; errors travel in
+  // the messages the host returns). Errors are always kept for take_last_error.
   static void set_print_level(int32_t level);
 
  private:

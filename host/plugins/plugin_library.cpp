@@ -118,7 +118,8 @@ Result<std::shared_ptr<PluginLibrary>> PluginLibrary::load(const std::string& pa
   if (!raw.empty() && table->init == nullptr) {
     return refused(path, std::string("plugin '") + table->name + "' takes no options, got '" + raw[0].key + "'");
   }
-  // From here on the library is ours to shut down, even if init fails.
+  // The table is recorded only after init succeeds, so a failed init is not followed by a
+  // shutdown call (the contract pairs shutdown with a successful init); the library unloads.
   std::shared_ptr<PluginLibrary> plugin(new PluginLibrary(path, std::move(library), nullptr));
   if (table->init != nullptr) {
     const etp_status status = table->init(table->self, raw.data(), static_cast<uint32_t>(raw.size()));

@@ -28,6 +28,12 @@ bool condition_true(const etp_value& v) {
 void copy_into_dim_order(const HostTensor& t, const uint8_t* src, uint8_t* dst) {
   const size_t element = element_size(t.raw.dtype);
   const int64_t numel = t.numel();
+  bool contiguous = true;
+  for (int32_t d = 0; d < t.raw.rank; ++d) contiguous = contiguous && t.dim_order[d] == d;
+  if (contiguous) {
+    std::memcpy(dst, src, static_cast<size_t>(numel) * element);
+    return;
+  }
   int64_t index[ETP_MAX_RANK] = {0};
   for (int64_t n = 0; n < numel; ++n) {
     int64_t offset = 0;
@@ -44,29 +50,30 @@ Method::~Method() {
 }
 
 Status Method::set_input(size_t index, const TensorInput& input) {
-  const std::string where = program_path_ + ": method '" + name_ + "' input " + std::to_string(index);
+  // Built only when there is an error to report: set_input sits in timed loops.
+  auto where = [&] { return program_path_ + ": method '" + name_ + "' input " + std::to_string(index); };
   if (index >= inputs_.size()) {
-    return Error(ErrorCode::kInvalidArgument, where + ": the method has " + std::to_string(inputs_.size()) + " inputs");
+    return Error(ErrorCode::kInvalidArgument, where() + ": the method has " + std::to_string(inputs_.size()) + " inputs");
   }
   etp_value& value = values_[inputs_[index]];
   if (value.tag != ETP_VALUE_TENSOR) {
-    return Error(ErrorCode::kNotSupported, where + ": only tensor inputs can be set (this input is not a tensor)");
+    return Error(ErrorCode::kNotSupported, where() + ": only tensor inputs can be set (this input is not a tensor)");
   }
   HostTensor& t = *HostTensor::from(value.u.tensor);
   if (input.dtype != t.raw.dtype) {
-    return Error(ErrorCode::kInvalidArgument, where + ": dtype " + format::scalar_type_name(input.dtype) +
+    return Error(ErrorCode::kInvalidArgument, where() + ": dtype " + format::scalar_type_name(input.dtype) +
                                                   ", expected " + format::scalar_type_name(t.raw.dtype));
   }
   if (Status s = t.resize(static_cast<int32_t>(input.sizes.size()), input.sizes.data())) {
-    return Error(ErrorCode::kInvalidArgument, where + ": " + s->message() + " (expected shape " + t.shape_string() +
+    return Error(ErrorCode::kInvalidArgument, where() + ": " + s->message() + " (expected shape " + t.shape_string() +
                                                   (t.raw.dynamism == ETP_DYNAMISM_STATIC ? ")" : " at most)"));
   }
   if (input.nbytes != t.raw.nbytes) {
-    return Error(ErrorCode::kInvalidArgument, where + ": " + std::to_string(input.nbytes) + " bytes of data for " +
+    return Error(ErrorCode::kInvalidArgument, where() + ": " + std::to_string(input.nbytes) + " bytes of data for " +
                                                   std::to_string(t.raw.nbytes) + " bytes of tensor");
   }
   if (t.raw.data == nullptr) {
-    return Error(ErrorCode::kNotSupported, where + ": input is not memory-planned; etp copies inputs into planned memory");
+    return Error(ErrorCode::kNotSupported, where() + ": input is not memory-planned; etp copies inputs into planned memory");
   }
   copy_into_dim_order(t, static_cast<const uint8_t*>(input.data), static_cast<uint8_t*>(t.raw.data));
   return std::nullopt;
@@ -88,6 +95,7 @@ Status Method::fail_at(size_t pc, etp_status status) const {
 
 Status Method::execute() {
   const etp_host_api* host = plugins::HostServices::get().api();
+  plugins::HostServices::take_last_error();  // a failure must not quote an older message
   const size_t count = instructions_.size();
   size_t pc = 0;
   for (size_t steps = 0; pc < count; ++steps) {
@@ -97,8 +105,17 @@ Status Method::execute() {
     }
     const Instruction& ins = instructions_[pc];
     for (uint32_t r = 0; r < ins.num_refresh; ++r) {
-      IntList& list = int_lists_[refresh_[ins.first_refresh + r]];
-      for (size_t j = 0; j < list.sources.size(); ++j) list.items[j] = values_[list.sources[j]].u.i;
+      const Refresh& refresh = refresh_[ins.first_refresh + r];
+      if (refresh.tensors) {
+        TensorList& list = tensor_lists_[refresh.list];
+        for (size_t j = 0; j < list.sources.size(); ++j) {
+          const int32_t v = list.sources[j];
+          list.items[j] = v >= 0 && values_[v].tag == ETP_VALUE_TENSOR ? values_[v].u.tensor : nullptr;
+        }
+      } else {
+        IntList& list = int_lists_[refresh.list];
+        for (size_t j = 0; j < list.sources.size(); ++j) list.items[j] = values_[list.sources[j]].u.i;
+      }
     }
     etp_status status = ETP_OK;
     switch (ins.kind) {

@@ -85,12 +85,22 @@ class Method {
     Kind kind;
     uint32_t a = 0, b = 0;        // move from/to, jump cond/destination, free value, op or delegate index
     uint32_t first_arg = 0, num_args = 0;      // range in args_
-    uint32_t first_refresh = 0, num_refresh = 0;  // int lists to refresh, range in refresh_
+    uint32_t first_refresh = 0, num_refresh = 0;  // lists to refresh, range in refresh_
     etp_kernel kernel{};
   };
   struct IntList {
     std::vector<int64_t> items;
     std::vector<uint32_t> sources;  // value indices of the boxed ints
+  };
+  // A tensor list holds pointers; when a MoveCall rebinds one of its members, the pointers are
+  // re-read from `sources` (value indices, -1 for None) before the next instruction using it.
+  struct TensorList {
+    std::vector<etp_tensor*> items;
+    std::vector<int32_t> sources;
+  };
+  struct Refresh {
+    bool tensors;   // false: int_lists_[list], true: tensor_lists_[list]
+    uint32_t list;
   };
   struct Delegate {
     const etp_backend* backend = nullptr;
@@ -106,13 +116,13 @@ class Method {
   std::vector<etp_value> values_;
   std::unique_ptr<HostTensor[]> tensors_;
   std::vector<IntList> int_lists_;
-  std::vector<std::vector<etp_tensor*>> tensor_lists_;
+  std::vector<TensorList> tensor_lists_;
   std::vector<std::unique_ptr<uint8_t, void (*)(void*)>> buffers_;
   uint64_t planned_bytes_ = 0;
   std::vector<uint32_t> inputs_, outputs_;
   std::vector<Instruction> instructions_;
   std::vector<etp_value*> args_;
-  std::vector<uint32_t> refresh_;  // indices into int_lists_
+  std::vector<Refresh> refresh_;
   std::vector<std::string> operator_names_;
   std::vector<std::string> operator_providers_;
   std::vector<std::shared_ptr<plugins::PluginLibrary>> plugins_;  // keep libraries loaded

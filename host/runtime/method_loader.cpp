@@ -1,4 +1,5 @@
 // Method loading: everything that can be resolved before execute is resolved here.
+#include <algorithm>
 #include <cstring>
 #include <set>
 
@@ -24,6 +25,7 @@ class MethodLoader {
   Status resolve_kernels(std::vector<etp_kernel>* kernels);
   Status init_delegates();
   Status build_instructions(const std::vector<etp_kernel>& kernels);
+  Status check_memory_and_conditions();
   Error fail(const std::string& what) const {
     return Error(ErrorCode::kInvalidArgument, program_.path() + ": method '" + method_->name_ + "': " + what);
   }
@@ -32,7 +34,9 @@ class MethodLoader {
   const fb::ExecutionPlan& plan_;
   std::unique_ptr<Method> method_;
   std::vector<bool> dynamic_ints_;
-  std::vector<int32_t> int_list_of_value_;  // value index -> int_lists_ index, or -1
+  std::vector<int32_t> int_list_of_value_;     // value index -> int_lists_ index, or -1
+  std::vector<int32_t> tensor_list_of_value_;  // value index -> tensor_lists_ index, or -1
+  std::vector<bool> moved_;                    // value is a MoveCall destination
 };
 
 std::vector<std::string> Program::method_names() const {
@@ -68,6 +72,7 @@ Result<std::unique_ptr<Method>> MethodLoader::load() {
   ETP_CHECK_OK(resolve_kernels(&kernels));
   ETP_CHECK_OK(init_delegates());
   ETP_CHECK_OK(build_instructions(kernels));
+  ETP_CHECK_OK(check_memory_and_conditions());
   for (int32_t i : *plan_.inputs()) method_->inputs_.push_back(static_cast<uint32_t>(i));
   for (int32_t i : *plan_.outputs()) method_->outputs_.push_back(static_cast<uint32_t>(i));
   return std::move(method_);
@@ -98,6 +103,8 @@ Status MethodLoader::parse_values() {
   method_->tensor_lists_.reserve(count);
   dynamic_ints_.assign(count, false);
   int_list_of_value_.assign(count, -1);
+  tensor_list_of_value_.assign(count, -1);
+  moved_.assign(count, false);
   for (size_t i = 0; i < count; ++i) {
     const fb::EValue* v = plan_.values()->Get(static_cast<flatbuffers::uoffset_t>(i));
     etp_value& out = method_->values_[i];
@@ -226,6 +233,7 @@ Status MethodLoader::parse_lists() {
         if (k->args() && k->args()->size() > 0) dynamic_ints_[k->args()->Get(k->args()->size() - 1)] = true;
       } else if (const fb::MoveCall* m = ins->instr_args_as_MoveCall()) {
         dynamic_ints_[m->move_to()] = true;
+        moved_[m->move_to()] = true;
       }
     }
   }
@@ -252,15 +260,17 @@ Status MethodLoader::parse_lists() {
     } else if (v->val_type() == fb::KernelTypes::TensorList || v->val_type() == fb::KernelTypes::OptionalTensorList) {
       const auto* items = v->val_type() == fb::KernelTypes::TensorList ? v->val_as_TensorList()->items()
                                                                         : v->val_as_OptionalTensorList()->items();
-      std::vector<etp_tensor*> tensors;
+      Method::TensorList list;
       for (flatbuffers::uoffset_t j = 0; items && j < items->size(); ++j) {
         const int32_t item = items->Get(j);
-        tensors.push_back(item < 0 || method_->values_[item].tag != ETP_VALUE_TENSOR ? nullptr
-                                                                                    : method_->values_[item].u.tensor);
+        list.sources.push_back(item);
+        list.items.push_back(item < 0 || method_->values_[item].tag != ETP_VALUE_TENSOR ? nullptr
+                                                                                       : method_->values_[item].u.tensor);
       }
-      method_->tensor_lists_.push_back(std::move(tensors));
+      method_->tensor_lists_.push_back(std::move(list));
       const auto& stored = method_->tensor_lists_.back();
-      out.u.tensor_list = {stored.data(), stored.size()};
+      out.u.tensor_list = {stored.items.data(), stored.items.size()};
+      tensor_list_of_value_[i] = static_cast<int32_t>(method_->tensor_lists_.size() - 1);
     }
   }
   return std::nullopt;
@@ -369,7 +379,14 @@ Status MethodLoader::build_instructions(const std::vector<etp_kernel>& kernels) 
         method_->args_.push_back(&method_->values_[v]);
         const int32_t list = int_list_of_value_[v];
         if (list >= 0 && !method_->int_lists_[list].sources.empty()) {
-          method_->refresh_.push_back(static_cast<uint32_t>(list));
+          method_->refresh_.push_back({false, static_cast<uint32_t>(list)});
+        }
+        const int32_t tensors = tensor_list_of_value_[v];
+        if (tensors >= 0) {
+          const auto& sources = method_->tensor_lists_[tensors].sources;
+          if (std::any_of(sources.begin(), sources.end(), [&](int32_t s) { return s >= 0 && moved_[s]; })) {
+            method_->refresh_.push_back({true, static_cast<uint32_t>(tensors)});
+          }
         }
       }
       out.num_args = static_cast<uint32_t>(method_->args_.size() - out.first_arg);
@@ -409,6 +426,38 @@ Status MethodLoader::build_instructions(const std::vector<etp_kernel>& kernels) 
         return fail("instruction " + std::to_string(pc) + " has an unknown type");  // unreachable: verified
     }
     method_->instructions_.push_back(out);
+  }
+  return std::nullopt;
+}
+
+}  // namespace etp::runtime
+
+namespace etp::runtime {
+
+// Every tensor a plugin can see must have memory (the ABI allows data == NULL only for empty
+// tensors): planned, constant, external, or made by et_view at run time. And a jump's
+// condition must be a Bool or a Bool tensor, as ExecuTorch requires.
+Status MethodLoader::check_memory_and_conditions() {
+  std::vector<bool> viewed(method_->values_.size(), false);
+  for (const Method::Instruction& ins : method_->instructions_) {
+    if (ins.kind == Method::Kind::kKernel && ins.num_args > 0 &&
+        method_->operator_names_[ins.a] == "executorch_prim::et_view.default") {
+      const etp_value* out = method_->args_[ins.first_arg + ins.num_args - 1];
+      viewed[static_cast<size_t>(out - method_->values_.data())] = true;
+    }
+    if (ins.kind == Method::Kind::kJumpFalse) {
+      const etp_value& cond = method_->values_[ins.a];
+      const bool is_bool = cond.tag == ETP_VALUE_BOOL ||
+                           (cond.tag == ETP_VALUE_TENSOR && cond.u.tensor->dtype == ETP_DTYPE_BOOL);
+      if (!is_bool) return fail("a jump's condition (value " + std::to_string(ins.a) + ") is not a Bool or Bool tensor");
+    }
+  }
+  for (size_t i = 0; i < method_->values_.size(); ++i) {
+    const etp_value& v = method_->values_[i];
+    if (v.tag != ETP_VALUE_TENSOR || v.u.tensor->data != nullptr || v.u.tensor->nbytes == 0 || viewed[i]) continue;
+    return Error(ErrorCode::kNotSupported, program_.path() + ": method '" + method_->name_ + "': value " +
+                                               std::to_string(i) + " is a tensor without memory (not memory-planned, "
+                                               "constant or produced by et_view); etp needs planned memory for it");
   }
   return std::nullopt;
 }

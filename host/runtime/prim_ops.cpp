@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdint>
 #include <cstring>
 
 #include "runtime/host_tensor.h"
@@ -21,8 +22,16 @@ bool is_number(const etp_value* v) { return v->tag == ETP_VALUE_INT || v->tag ==
 double as_double(const etp_value* v) {
   return v->tag == ETP_VALUE_DOUBLE ? v->u.d : v->tag == ETP_VALUE_BOOL ? (v->u.b ? 1 : 0) : static_cast<double>(v->u.i);
 }
+// A double as int64, or false when it has no int64 value (NaN, infinite, out of range).
+bool to_int(double d, int64_t* out) {
+  if (!(d >= -9.2233720368547758e18 && d < 9.2233720368547758e18)) return false;
+  *out = static_cast<int64_t>(d);
+  return true;
+}
 int64_t as_int(const etp_value* v) {
-  return v->tag == ETP_VALUE_DOUBLE ? static_cast<int64_t>(v->u.d) : v->tag == ETP_VALUE_BOOL ? v->u.b : v->u.i;
+  int64_t i = 0;
+  if (v->tag == ETP_VALUE_DOUBLE) return to_int(v->u.d, &i) ? i : 0;  // callers check doubles first
+  return v->tag == ETP_VALUE_BOOL ? v->u.b : v->u.i;
 }
 void set_int(etp_value* out, int64_t v) {
   out->tag = ETP_VALUE_INT;
@@ -56,27 +65,41 @@ etp_status binary(void*, const etp_host_api* host, etp_value* const* args, uint3
   etp_value* out = args[2];
   const bool ints = a->tag != ETP_VALUE_DOUBLE && b->tag != ETP_VALUE_DOUBLE;
   const double x = as_double(a), y = as_double(b);
+  const int64_t i = ints ? as_int(a) : 0, j = ints ? as_int(b) : 0;
+  int64_t r = 0;
+  // Symbolic sizes are small; an overflow means a corrupt program, never a wrapped value.
+  auto overflow = [&] { return fail(host, "executorch_prim", "integer overflow"); };
   switch (kOp) {
-    case Binary::kAdd: ints ? set_int(out, as_int(a) + as_int(b)) : set_double(out, x + y); break;
-    case Binary::kSub: ints ? set_int(out, as_int(a) - as_int(b)) : set_double(out, x - y); break;
-    case Binary::kMul: ints ? set_int(out, as_int(a) * as_int(b)) : set_double(out, x * y); break;
-    case Binary::kMax: ints ? set_int(out, std::max(as_int(a), as_int(b))) : set_double(out, std::max(x, y)); break;
-    case Binary::kMin: ints ? set_int(out, std::min(as_int(a), as_int(b))) : set_double(out, std::min(x, y)); break;
-    case Binary::kTrueDiv: set_double(out, x / y); break;
+    case Binary::kAdd:
+      if (!ints) return set_double(out, x + y), ETP_OK;
+      if (__builtin_add_overflow(i, j, &r)) return overflow();
+      return set_int(out, r), ETP_OK;
+    case Binary::kSub:
+      if (!ints) return set_double(out, x - y), ETP_OK;
+      if (__builtin_sub_overflow(i, j, &r)) return overflow();
+      return set_int(out, r), ETP_OK;
+    case Binary::kMul:
+      if (!ints) return set_double(out, x * y), ETP_OK;
+      if (__builtin_mul_overflow(i, j, &r)) return overflow();
+      return set_int(out, r), ETP_OK;
+    case Binary::kMax: ints ? set_int(out, std::max(i, j)) : set_double(out, std::max(x, y)); return ETP_OK;
+    case Binary::kMin: ints ? set_int(out, std::min(i, j)) : set_double(out, std::min(x, y)); return ETP_OK;
+    case Binary::kTrueDiv: set_double(out, x / y); return ETP_OK;
     case Binary::kFloorDiv:
     case Binary::kMod:
       if (ints) {
-        if (as_int(b) == 0) return fail(host, "executorch_prim", "integer division by zero");
-        set_int(out, kOp == Binary::kFloorDiv ? floor_div(as_int(a), as_int(b)) : floor_mod(as_int(a), as_int(b)));
+        if (j == 0) return fail(host, "executorch_prim", "integer division by zero");
+        if (i == INT64_MIN && j == -1) return overflow();
+        set_int(out, kOp == Binary::kFloorDiv ? floor_div(i, j) : floor_mod(i, j));
       } else {
         set_double(out, kOp == Binary::kFloorDiv ? std::floor(x / y) : x - std::floor(x / y) * y);
       }
-      break;
-    case Binary::kEq: set_bool(out, x == y); break;
-    case Binary::kGt: set_bool(out, x > y); break;
-    case Binary::kLt: set_bool(out, x < y); break;
-    case Binary::kGe: set_bool(out, x >= y); break;
-    case Binary::kLe: set_bool(out, x <= y); break;
+      return ETP_OK;
+    case Binary::kEq: set_bool(out, x == y); return ETP_OK;
+    case Binary::kGt: set_bool(out, x > y); return ETP_OK;
+    case Binary::kLt: set_bool(out, x < y); return ETP_OK;
+    case Binary::kGe: set_bool(out, x >= y); return ETP_OK;
+    case Binary::kLe: set_bool(out, x <= y); return ETP_OK;
   }
   return ETP_OK;
 }
@@ -88,14 +111,25 @@ etp_status unary(void*, const etp_host_api* host, etp_value* const* args, uint32
   if (n != 2 || !is_number(args[0])) return fail(host, "executorch_prim", "expected (a, out) with a number");
   const etp_value* a = args[0];
   etp_value* out = args[1];
+  int64_t r = 0;
+  auto to_int_or_fail = [&](double d) {
+    if (!to_int(d, &r)) return fail(host, "executorch_prim", "value has no integer representation");
+    set_int(out, r);
+    return ETP_OK;
+  };
   switch (kOp) {
-    case Unary::kNeg: a->tag == ETP_VALUE_DOUBLE ? set_double(out, -a->u.d) : set_int(out, -as_int(a)); break;
-    case Unary::kNot: set_bool(out, as_double(a) == 0); break;
-    case Unary::kFloat: set_double(out, as_double(a)); break;
-    case Unary::kInt: set_int(out, as_int(a)); break;
-    case Unary::kCeil: set_int(out, static_cast<int64_t>(std::ceil(as_double(a)))); break;
-    case Unary::kRound: set_int(out, static_cast<int64_t>(std::nearbyint(as_double(a)))); break;
-    case Unary::kTrunc: set_int(out, static_cast<int64_t>(std::trunc(as_double(a)))); break;
+    case Unary::kNeg:
+      if (a->tag == ETP_VALUE_DOUBLE) return set_double(out, -a->u.d), ETP_OK;
+      if (as_int(a) == INT64_MIN) return fail(host, "executorch_prim", "integer overflow");
+      return set_int(out, -as_int(a)), ETP_OK;
+    case Unary::kNot: set_bool(out, as_double(a) == 0); return ETP_OK;
+    case Unary::kFloat: set_double(out, as_double(a)); return ETP_OK;
+    case Unary::kInt:
+      if (a->tag != ETP_VALUE_DOUBLE) return set_int(out, as_int(a)), ETP_OK;
+      return to_int_or_fail(std::trunc(a->u.d));
+    case Unary::kCeil: return to_int_or_fail(std::ceil(as_double(a)));
+    case Unary::kRound: return to_int_or_fail(std::nearbyint(as_double(a)));
+    case Unary::kTrunc: return to_int_or_fail(std::trunc(as_double(a)));
   }
   return ETP_OK;
 }
@@ -127,11 +161,13 @@ etp_status sym_numel(void*, const etp_host_api* host, etp_value* const* args, ui
 etp_status local_scalar_dense(void*, const etp_host_api* host, etp_value* const* args, uint32_t n) {
   if (n != 2 || args[0]->tag != ETP_VALUE_TENSOR) return fail(host, "aten::_local_scalar_dense", "expected (tensor, out)");
   const etp_tensor* t = args[0]->u.tensor;
-  if (HostTensor::from(t)->numel() != 1) return fail(host, "aten::_local_scalar_dense", "tensor must have one element");
+  if (HostTensor::from(t)->numel() != 1 || t->data == nullptr) {
+    return fail(host, "aten::_local_scalar_dense", "tensor must have one element");
+  }
   switch (t->dtype) {
     case ETP_DTYPE_FLOAT32: set_double(args[1], *static_cast<const float*>(t->data)); break;
     case ETP_DTYPE_FLOAT64: set_double(args[1], *static_cast<const double*>(t->data)); break;
-    case ETP_DTYPE_INT64: set_int(args[1], *static_cast<const int64_t*>(t->data)); break;
+    case ETP_DTYPE_INT64: set_int(args[1], *static_cast<const int64_t*>(t->data)); break;  // data checked below
     case ETP_DTYPE_INT32: set_int(args[1], *static_cast<const int32_t*>(t->data)); break;
     case ETP_DTYPE_INT16: set_int(args[1], *static_cast<const int16_t*>(t->data)); break;
     case ETP_DTYPE_INT8: set_int(args[1], *static_cast<const int8_t*>(t->data)); break;

@@ -1,0 +1,78 @@
+// The host's prim operators on hostile values: overflow, division by zero and doubles with no
+// integer value are errors, never undefined behaviour.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+
+#include "core/npy.h"
+#include "plugins/host_services.h"
+#include "runtime/prim_ops.h"
+
+namespace etp::runtime {
+namespace {
+
+etp_status call(const std::string& op, std::vector<etp_value> args) {
+  etp_kernel kernel{};
+  EXPECT_TRUE(find_prim_op(op, &kernel)) << op;
+  std::vector<etp_value*> pointers;
+  for (etp_value& v : args) pointers.push_back(&v);
+  return kernel.fn(kernel.self, plugins::HostServices::get().api(), pointers.data(),
+                   static_cast<uint32_t>(pointers.size()));
+}
+
+etp_value integer(int64_t v) {
+  etp_value out{};
+  out.tag = ETP_VALUE_INT;
+  out.u.i = v;
+  return out;
+}
+etp_value real(double v) {
+  etp_value out{};
+  out.tag = ETP_VALUE_DOUBLE;
+  out.u.d = v;
+  return out;
+}
+
+TEST(PrimOpsTest, IntegerOverflowAndDivisionByZeroAreErrors) {
+  EXPECT_EQ(call("executorch_prim::add.Scalar", {integer(INT64_MAX), integer(1), integer(0)}), ETP_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(call("executorch_prim::mul.Scalar", {integer(INT64_MAX), integer(2), integer(0)}), ETP_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(call("executorch_prim::floordiv.Scalar", {integer(INT64_MIN), integer(-1), integer(0)}),
+            ETP_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(call("executorch_prim::mod.int", {integer(5), integer(0), integer(0)}), ETP_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(call("executorch_prim::neg.Scalar", {integer(INT64_MIN), integer(0)}), ETP_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(plugins::HostServices::take_last_error().find("executorch_prim"), std::string::npos);
+}
+
+TEST(PrimOpsTest, DoublesWithoutAnIntegerValueAreErrors) {
+  EXPECT_EQ(call("executorch_prim::sym_int.Scalar", {real(std::nan("")), integer(0)}), ETP_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(call("executorch_prim::ceil.Scalar", {real(1e300), integer(0)}), ETP_ERR_INVALID_ARGUMENT);
+}
+
+TEST(PrimOpsTest, PythonFloorSemanticsOnValidValues) {
+  std::vector<etp_value> args = {integer(-7), integer(2), integer(0)};
+  etp_kernel kernel{};
+  ASSERT_TRUE(find_prim_op("executorch_prim::floordiv.Scalar", &kernel));
+  etp_value* p[] = {&args[0], &args[1], &args[2]};
+  ASSERT_EQ(kernel.fn(nullptr, plugins::HostServices::get().api(), p, 3), ETP_OK);
+  EXPECT_EQ(args[2].u.i, -4);
+}
+
+TEST(NpyTest, ShapeDimensionOutOfRangeIsAnErrorNotAnException) {
+  const std::string path = "/tmp/etp_bad_shape.npy";
+  FILE* f = std::fopen(path.c_str(), "wb");
+  const std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999999,), }";
+  std::string padded = header + std::string(64 - (10 + header.size() + 1) % 64, ' ') + "\n";
+  const uint16_t len = static_cast<uint16_t>(padded.size());
+  std::fwrite("\x93NUMPY\x01\x00", 1, 8, f);
+  std::fwrite(&len, 2, 1, f);
+  std::fwrite(padded.data(), 1, padded.size(), f);
+  std::fclose(f);
+  auto array = read_npy(path);
+  ASSERT_FALSE(array.ok());
+  EXPECT_NE(array.error().message().find("out of range"), std::string::npos) << array.error().message();
+  std::remove(path.c_str());
+}
+
+}  // namespace
+}  // namespace etp::runtime
