@@ -24,9 +24,8 @@ bool ids(Delegate& d, std::initializer_list<uint32_t> in, std::vector<int>* out,
 
 // Applies a fused output clamp if the node carries one (only finite bounds matter).
 void maybe_clamp(const fb_xnnpack::XNode& node, float* out, size_t n) {
-  if (const auto* m = node.output_min_max()) {
-    if (std::isfinite(m->output_min()) || std::isfinite(m->output_max())) native::clamp(out, out, n, m->output_min(), m->output_max());
-  }
+  const auto [lo, hi] = output_bounds(node);
+  if (std::isfinite(lo) || std::isfinite(hi)) native::clamp(out, out, n, lo, hi);
 }
 
 using UnaryFn = void (*)(const float*, float*, size_t);
@@ -119,8 +118,8 @@ bool concatenate(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_
       inputs[i] = dd.data(v[i]);
       dims[i] = dd.dims(v[i]).data();
     }
-    native::concatenate(inputs, v.size(), rank, dims, axis, dd.data(out));
-    return ETP_OK;
+    const bool ok = native::concatenate(inputs, v.size(), rank, dims, axis, dd.data(out));
+    return ok ? ETP_OK : dd.fail(ETP_ERR_SHAPE, "the inputs do not concatenate");
   });
   return true;
 }
@@ -145,7 +144,7 @@ bool slice(Delegate& d, const fb_xnnpack::XNNStaticSlice& n, std::string* e) {
     const std::vector<size_t>& dims = dd.dims(v[0]);
     const bool ok = native::slice(dd.data(v[0]), dd.data(v[1]), dims.size(), dims.data(), offsets.data(),
                                   dd.dims(v[1]).data());
-    return ok ? ETP_OK : dd.fail(ETP_ERR_SHAPE, "XNNStaticSlice: the slice does not fit the input");
+    return ok ? ETP_OK : dd.fail(ETP_ERR_SHAPE, "the slice does not fit the input");
   });
   return true;
 }
@@ -164,7 +163,7 @@ bool batch_matmul(Delegate& d, const fb_xnnpack::_XNNNode2x1& n, std::string* e)
     const std::vector<size_t>&a = dd.dims(v[0]), &b = dd.dims(v[1]);
     const bool ok = native::batch_matmul(dd.data(v[0]), a.size(), a.data(), dd.data(v[1]), b.size(), b.data(),
                                          transpose_b, dd.data(v[2]));
-    return ok ? ETP_OK : dd.fail(ETP_ERR_SHAPE, "XNNBatchMatrixMultiply: shapes rejected");
+    return ok ? ETP_OK : dd.fail(ETP_ERR_SHAPE, "shapes rejected");
   });
   return true;
 }
@@ -189,7 +188,7 @@ bool attention(Delegate& d, const fb_xnnpack::XNNScaledDotProductAttention& n, s
     const bool ok = native::scaled_dot_product_attention(dd.data(v[0]), q.size(), q.data(), dd.data(v[1]),
                                                          dd.data(v[2]), k.size(), k.data(), val.data(),
                                                          dd.data(v[3]), mask >= 0 ? dd.data(mask) : nullptr, dd.data(v[4]));
-    return ok ? ETP_OK : dd.fail(ETP_ERR_SHAPE, "XNNScaledDotProductAttention: shapes rejected");
+    return ok ? ETP_OK : dd.fail(ETP_ERR_SHAPE, "shapes rejected");
   });
   return true;
 }

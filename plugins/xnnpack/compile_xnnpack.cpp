@@ -1,6 +1,7 @@
 // Nodes that run as XNNPACK operators (operator API: created once, set up per call).
-#include <cmath>
-#include <limits>
+#include <cstdio>
+#include <cstring>
+#include <initializer_list>
 
 #include "compile.h"
 
@@ -9,9 +10,32 @@ namespace {
 
 using fb_xnnpack::XNodeUnion;
 
-std::pair<float, float> min_max(const fb_xnnpack::XNode& node) {
-  if (const fb_xnnpack::OutputMinMax* m = node.output_min_max()) return {m->output_min(), m->output_max()};
-  return {-std::numeric_limits<float>::infinity(), std::numeric_limits<float>::infinity()};
+// Rejects flag bits `type` does not allow: some change what XNNPACK computes (e.g.
+// XNN_FLAG_TENSORFLOW_SAME_PADDING changes the output size the checks here rely on).
+bool check_flags(XNodeUnion type, uint32_t flags, uint32_t allowed, std::string* e) {
+  const uint32_t bad = flags & ~allowed;
+  if (bad == 0) return true;
+  char hex[16];
+  std::snprintf(hex, sizeof(hex), "0x%x", bad);
+  return *e = node_name(type) + " does not allow flag " + hex, false;
+}
+
+// XNN_FLAG_KEEP_DIMS of newer XNNPACK (this one predates it): ExecuTorch sets it on pooling
+// nodes. It keeps the output's rank, which the shape checks here already require.
+constexpr uint32_t kFlagKeepDims = 0x40;
+
+uint32_t float_bits(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, sizeof(bits));
+  return bits;
+}
+
+// Part of a shared-operator key: every creation argument, so two programs share an operator
+// only when they would have created the same one.
+std::string key_params(const char* kind, std::initializer_list<uint64_t> parts) {
+  std::string key = kind;
+  for (uint64_t p : parts) key += "," + std::to_string(p);
+  return key;
 }
 
 // Runs `setup` then the operator, holding the operator's lock (shared operators keep the
@@ -39,16 +63,17 @@ bool fully_connected(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpac
   if (vw.constant == nullptr || vw.dims.size() != 2 || (b >= 0 && d.value(b).constant == nullptr)) {
     return *e = "weights and bias must be constant 2-D / 1-D tensors", false;
   }
+  if (!check_flags(XNodeUnion::XNNFullyConnected, n.flags(), XNN_FLAG_TRANSPOSE_WEIGHTS, e)) return false;
   const bool transposed = n.flags() & XNN_FLAG_TRANSPOSE_WEIGHTS;
   const size_t k = transposed ? vw.dims[0] : vw.dims[1], nout = transposed ? vw.dims[1] : vw.dims[0];
   if (vi.dims.empty() || vi.dims.back() != k || k == 0) return *e = "input channels do not match the weights", false;
   if (vo.numel != vi.numel / k * nout || (b >= 0 && d.value(b).numel != nout)) return *e = "output or bias size mismatch", false;
-  const auto [lo, hi] = min_max(node);
+  const auto [lo, hi] = output_bounds(node);
   const float* weights = vw.constant;
   const float* bias = b >= 0 ? d.value(b).constant : nullptr;
   const uint32_t flags = n.flags();
   xnn_status status;
-  auto op = d.packed_op(weights_key(vw, b >= 0 ? &d.value(b) : nullptr, "fc" + std::to_string(flags)), vw.file_id, true,
+  auto op = d.packed_op(weights_key(vw, b >= 0 ? &d.value(b) : nullptr, key_params("fc", {k, nout, flags, float_bits(lo), float_bits(hi)})), vw.file_id, true,
                         [&](xnn_operator_t* o) {
                           return xnn_create_fully_connected_nc_f32(k, nout, k, nout, weights, bias, lo, hi, flags, o);
                         },
@@ -76,9 +101,15 @@ bool conv_values(Delegate& d, const fb_xnnpack::_XNNNodeConv& n, int* in, int* w
   if (vw.constant == nullptr || (*b >= 0 && d.value(*b).constant == nullptr)) return *e = "weights must be constant", false;
   if (vi.dims.size() != 4 || vo.dims.size() != 4) return *e = "input and output must be 4-D NHWC", false;
   const size_t groups = n.groups(), gin = n.group_input_channels(), gout = n.group_output_channels();
-  if (groups == 0 || vi.dims[3] != groups * gin || vo.dims[3] != groups * gout ||
-      vw.numel != groups * gout * n.kernel_height() * n.kernel_width() * gin || vi.dims[0] != vo.dims[0] ||
-      (*b >= 0 && d.value(*b).numel != groups * gout)) {
+  size_t in_channels = 0, out_channels = 0, weights = 0;
+  if (__builtin_mul_overflow(groups, gin, &in_channels) || __builtin_mul_overflow(groups, gout, &out_channels) ||
+      __builtin_mul_overflow(out_channels, size_t{n.kernel_height()}, &weights) ||
+      __builtin_mul_overflow(weights, size_t{n.kernel_width()}, &weights) ||
+      __builtin_mul_overflow(weights, gin, &weights)) {
+    return *e = "channel counts and kernel size overflow", false;
+  }
+  if (groups == 0 || vi.dims[3] != in_channels || vo.dims[3] != out_channels || vw.numel != weights ||
+      vi.dims[0] != vo.dims[0] || (*b >= 0 && d.value(*b).numel != out_channels)) {
     return *e = "channel counts do not match the weights", false;
   }
   if (n.subsampling_height() == 0 || n.subsampling_width() == 0 || n.dilation_height() == 0 || n.dilation_width() == 0 ||
@@ -93,23 +124,21 @@ bool convolution(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_
   int in, w, out, b;
   if (!conv_values(d, n, &in, &w, &out, &b, e)) return false;
   const Value &vi = d.value(in), &vw = d.value(w), &vo = d.value(out);
+  const XNodeUnion type = depthwise ? XNodeUnion::XNNDepthwiseConv2d : XNodeUnion::XNNConv2d;
+  if (!check_flags(type, n.flags(), XNN_FLAG_DEPTHWISE_CONVOLUTION, e)) return false;
   const uint32_t groups = n.groups(), gin = n.group_input_channels(), gout = n.group_output_channels();
   // Output size as XNNPACK computes it; it must match the serialized output.
-  auto out_size = [](size_t in_size, uint32_t pad, uint32_t kernel, uint32_t stride, uint32_t dilation) -> size_t {
-    const size_t padded = in_size + pad, effective = (kernel - 1) * size_t{dilation} + 1;
-    return padded < effective ? 0 : (padded - effective) / stride + 1;
-  };
-  if (vo.dims[1] != out_size(vi.dims[1], n.padding_top() + n.padding_bottom(), n.kernel_height(), n.subsampling_height(), n.dilation_height()) ||
-      vo.dims[2] != out_size(vi.dims[2], n.padding_left() + n.padding_right(), n.kernel_width(), n.subsampling_width(), n.dilation_width())) {
-    return *e = "output spatial size does not match the convolution", false;
-  }
-  const auto [lo, hi] = min_max(node);
+  size_t out_h = 0, out_w = 0;
+  if (!conv_output_hw(n, /*transposed=*/false, vi.dims[1], vi.dims[2], &out_h, &out_w, e)) return false;
+  if (vo.dims[1] != out_h || vo.dims[2] != out_w) return *e = "output spatial size does not match the convolution", false;
+  const auto [lo, hi] = output_bounds(node);
   const float* weights = vw.constant;
   const float* bias = b >= 0 ? d.value(b).constant : nullptr;
-  const uint32_t flags = (n.flags() & ~XNN_FLAG_DEPTHWISE_CONVOLUTION) | (depthwise ? XNN_FLAG_DEPTHWISE_CONVOLUTION : 0);
-  const std::string params = "conv" + std::to_string(n.kernel_height()) + "x" + std::to_string(n.kernel_width()) + "s" +
-                             std::to_string(n.subsampling_height()) + "p" + std::to_string(n.padding_top()) + "g" +
-                             std::to_string(groups) + "f" + std::to_string(flags);
+  const uint32_t flags = depthwise ? XNN_FLAG_DEPTHWISE_CONVOLUTION : 0;
+  const std::string params = key_params(
+      "conv", {n.padding_top(), n.padding_right(), n.padding_bottom(), n.padding_left(), n.kernel_height(),
+               n.kernel_width(), n.subsampling_height(), n.subsampling_width(), n.dilation_height(), n.dilation_width(),
+               groups, gin, gout, flags, float_bits(lo), float_bits(hi)});
   xnn_status status;
   auto op = d.packed_op(weights_key(vw, b >= 0 ? &d.value(b) : nullptr, params), vw.file_id, true,
                         [&](xnn_operator_t* o) {
@@ -121,7 +150,7 @@ bool convolution(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_
                         },
                         &status);
   if (!op) return *e = "XNNPACK cannot create the operator (status " + std::to_string(status) + ")", false;
-  d.add_step(depthwise ? "XNNDepthwiseConv2d" : "XNNConv2d", [op, in, out](Delegate& dd) {
+  d.add_step(node_name(type), [op, in, out](Delegate& dd) {
     const std::vector<size_t>& x = dd.dims(in);
     return run_op(dd, *op, [&] {
       return xnn_setup_convolution2d_nhwc_f32(op->op, x[0], x[1], x[2], dd.data(in), dd.data(out), dd.threadpool());
@@ -137,10 +166,14 @@ bool pooling(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNP
   if (vi.dims.size() != 4 || vo.dims.size() != 4 || vi.dims[3] != vo.dims[3] || vi.dims[0] != vo.dims[0]) {
     return *e = "input and output must be 4-D NHWC with equal channels", false;
   }
-  if (n.stride_height() == 0 || n.stride_width() == 0 || n.pooling_height() == 0 || n.pooling_width() == 0) {
-    return *e = "pooling size and stride must be positive", false;
-  }
-  const auto [lo, hi] = min_max(node);
+  const XNodeUnion type = max ? XNodeUnion::XNNMaxPooling2d : XNodeUnion::XNNAvgPooling2d;
+  if (!check_flags(type, n.flags(), kFlagKeepDims, e)) return false;
+  if (!max && (n.dilation_height() > 1 || n.dilation_width() > 1)) return *e = "average pooling has no dilation", false;
+  // Output size as XNNPACK computes it: XNNPACK writes that much, so it must be the slot's.
+  size_t out_h = 0, out_w = 0;
+  if (!pool_output_hw(n, max, vi.dims[1], vi.dims[2], &out_h, &out_w, e)) return false;
+  if (vo.dims[1] != out_h || vo.dims[2] != out_w) return *e = "output spatial size does not match the pooling", false;
+  const auto [lo, hi] = output_bounds(node);
   const size_t channels = vi.dims[3];
   xnn_status status;
   auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) {
@@ -148,14 +181,14 @@ bool pooling(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNP
       return xnn_create_max_pooling2d_nhwc_f32(n.padding_top(), n.padding_right(), n.padding_bottom(), n.padding_left(),
                                                n.pooling_height(), n.pooling_width(), n.stride_height(), n.stride_width(),
                                                std::max(1u, n.dilation_height()), std::max(1u, n.dilation_width()),
-                                               channels, channels, channels, lo, hi, n.flags(), o);
+                                               channels, channels, channels, lo, hi, /*flags=*/0, o);
     }
     return xnn_create_average_pooling2d_nhwc_f32(n.padding_top(), n.padding_right(), n.padding_bottom(), n.padding_left(),
                                                  n.pooling_height(), n.pooling_width(), n.stride_height(), n.stride_width(),
-                                                 channels, channels, channels, lo, hi, n.flags(), o);
+                                                 channels, channels, channels, lo, hi, /*flags=*/0, o);
   }, &status);
   if (!op) return *e = "XNNPACK cannot create the operator (status " + std::to_string(status) + ")", false;
-  d.add_step(max ? "XNNMaxPooling2d" : "XNNAvgPooling2d", [op, in, out, max](Delegate& dd) {
+  d.add_step(node_name(type), [op, in, out, max](Delegate& dd) {
     const std::vector<size_t>& x = dd.dims(in);
     return run_op(dd, *op, [&] {
       return max ? xnn_setup_max_pooling2d_nhwc_f32(op->op, x[0], x[1], x[2], dd.data(in), dd.data(out), dd.threadpool())
@@ -169,12 +202,13 @@ bool global_avg_pooling(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnn
   const int in = d.graph().find(n.input_id()), out = d.graph().find(n.output_id());
   if (in < 0 || out < 0) return *e = "value id out of range", false;
   const Value &vi = d.value(in), &vo = d.value(out);
+  if (!check_flags(XNodeUnion::XNNGlobalAvgPooling2d, n.flags(), kFlagKeepDims, e)) return false;
   if (vi.dims.size() != 4 || vo.numel != vi.dims[0] * vi.dims[3]) return *e = "expects NHWC input and N x C output", false;
-  const auto [lo, hi] = min_max(node);
+  const auto [lo, hi] = output_bounds(node);
   const size_t channels = vi.dims[3];
   xnn_status status;
   auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) {
-    return xnn_create_global_average_pooling_nwc_f32(channels, channels, channels, lo, hi, n.flags(), o);
+    return xnn_create_global_average_pooling_nwc_f32(channels, channels, channels, lo, hi, /*flags=*/0, o);
   }, &status);
   if (!op) return *e = "XNNPACK cannot create the operator (status " + std::to_string(status) + ")", false;
   d.add_step("XNNGlobalAvgPooling2d", [op, in, out](Delegate& dd) {
@@ -190,25 +224,21 @@ bool deconvolution(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack:
   int in, w, out, b;
   if (!conv_values(d, n, &in, &w, &out, &b, e)) return false;
   const Value &vi = d.value(in), &vw = d.value(w), &vo = d.value(out);
+  if (!check_flags(XNodeUnion::XNNConvTranspose2d, n.flags(), 0, e)) return false;
   const uint32_t groups = n.groups(), gin = n.group_input_channels(), gout = n.group_output_channels();
   // Output size as XNNPACK computes it; it must match the serialized output.
-  auto out_size = [](size_t in_size, uint32_t stride, uint32_t adjustment, uint32_t kernel, uint32_t dilation,
-                     uint32_t pad) -> int64_t {
-    return static_cast<int64_t>((in_size - 1) * stride + adjustment + (kernel - 1) * size_t{dilation} + 1) - pad;
-  };
-  if (vi.dims[1] == 0 || vi.dims[2] == 0 ||
-      out_size(vi.dims[1], n.subsampling_height(), n.adjustment_height(), n.kernel_height(), n.dilation_height(),
-               n.padding_top() + n.padding_bottom()) != static_cast<int64_t>(vo.dims[1]) ||
-      out_size(vi.dims[2], n.subsampling_width(), n.adjustment_width(), n.kernel_width(), n.dilation_width(),
-               n.padding_left() + n.padding_right()) != static_cast<int64_t>(vo.dims[2])) {
+  size_t out_h = 0, out_w = 0;
+  if (!conv_output_hw(n, /*transposed=*/true, vi.dims[1], vi.dims[2], &out_h, &out_w, e)) return false;
+  if (vo.dims[1] != out_h || vo.dims[2] != out_w) {
     return *e = "output spatial size does not match the transposed convolution", false;
   }
-  const auto [lo, hi] = min_max(node);
+  const auto [lo, hi] = output_bounds(node);
   const float* weights = vw.constant;
   const float* bias = b >= 0 ? d.value(b).constant : nullptr;
-  const std::string params = "deconv" + std::to_string(n.kernel_height()) + "x" + std::to_string(n.kernel_width()) + "s" +
-                             std::to_string(n.subsampling_height()) + "p" + std::to_string(n.padding_top()) + "g" +
-                             std::to_string(groups);
+  const std::string params = key_params(
+      "deconv", {n.padding_top(), n.padding_right(), n.padding_bottom(), n.padding_left(), n.kernel_height(),
+                 n.kernel_width(), n.subsampling_height(), n.subsampling_width(), n.dilation_height(),
+                 n.dilation_width(), groups, gin, gout, /*flags=*/0, float_bits(lo), float_bits(hi)});
   xnn_status status;
   auto op = d.packed_op(weights_key(vw, b >= 0 ? &d.value(b) : nullptr, params), vw.file_id, true,
                         [&](xnn_operator_t* o) {
@@ -216,7 +246,7 @@ bool deconvolution(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack:
                               n.padding_top(), n.padding_right(), n.padding_bottom(), n.padding_left(), n.kernel_height(),
                               n.kernel_width(), n.subsampling_height(), n.subsampling_width(), n.dilation_height(),
                               n.dilation_width(), groups, gin, gout, size_t{groups} * gin, size_t{groups} * gout, weights,
-                              bias, lo, hi, n.flags(), o);
+                              bias, lo, hi, /*flags=*/0, o);
                         },
                         &status);
   if (!op) return *e = "XNNPACK cannot create the operator (status " + std::to_string(status) + ")", false;
@@ -232,6 +262,7 @@ bool deconvolution(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack:
 }
 
 bool constant_pad(Delegate& d, const fb_xnnpack::XNNStaticConstantPad& n, std::string* e) {
+  if (!check_flags(XNodeUnion::XNNStaticConstantPad, n.flags(), 0, e)) return false;
   const int in = d.graph().find(n.input_id()), out = d.graph().find(n.output_id());
   if (in < 0 || out < 0) return *e = "value id out of range", false;
   const Value &vi = d.value(in), &vo = d.value(out);
@@ -249,7 +280,7 @@ bool constant_pad(Delegate& d, const fb_xnnpack::XNNStaticConstantPad& n, std::s
   const float value = n.padding_value();
   xnn_status status;
   auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) {
-    return xnn_create_constant_pad_nd_x32(&value, n.flags(), o);
+    return xnn_create_constant_pad_nd_x32(&value, /*flags=*/0, o);
   }, &status);
   if (!op) return *e = "XNNPACK cannot create the operator (status " + std::to_string(status) + ")", false;
   d.add_step("XNNStaticConstantPad", [op, in, out, pre, post](Delegate& dd) {
@@ -263,6 +294,9 @@ bool constant_pad(Delegate& d, const fb_xnnpack::XNNStaticConstantPad& n, std::s
 }
 
 bool resize_bilinear(Delegate& d, const fb_xnnpack::XNNStaticResizeBilinear2D& n, std::string* e) {
+  // Both change only the sampling grid, not the output size.
+  constexpr uint32_t kAllowed = XNN_FLAG_ALIGN_CORNERS | XNN_FLAG_TENSORFLOW_LEGACY_MODE;
+  if (!check_flags(XNodeUnion::XNNStaticResizeBilinear2D, n.flags(), kAllowed, e)) return false;
   const int in = d.graph().find(n.input_id()), out = d.graph().find(n.output_id());
   if (in < 0 || out < 0) return *e = "value id out of range", false;
   const Value &vi = d.value(in), &vo = d.value(out);
@@ -310,18 +344,27 @@ bool binary(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNNo
       return *e = "input shapes do not broadcast to the output shape", false;
     }
   }
-  const auto [lo, hi] = min_max(node);
+  if (!check_flags(type, n.flags(), 0, e)) return false;
+  const auto [lo, hi] = output_bounds(node);
   BinarySetup setup = nullptr;
+  switch (type) {
+    case XNodeUnion::XNNAdd: setup = xnn_setup_add_nd_f32; break;
+    case XNodeUnion::XNNSubtract: setup = xnn_setup_subtract_nd_f32; break;
+    case XNodeUnion::XNNMultiply: setup = xnn_setup_multiply_nd_f32; break;
+    case XNodeUnion::XNNDiv: setup = xnn_setup_divide_nd_f32; break;
+    case XNodeUnion::XNNMaximum: setup = xnn_setup_maximum_nd_f32; break;
+    case XNodeUnion::XNNMinimum: setup = xnn_setup_minimum_nd_f32; break;
+    default: return *e = "not a binary node", false;
+  }
   xnn_status status;
   auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) -> xnn_status {
     switch (type) {
-      case XNodeUnion::XNNAdd: setup = xnn_setup_add_nd_f32; return xnn_create_add_nd_f32(lo, hi, n.flags(), o);
-      case XNodeUnion::XNNSubtract: setup = xnn_setup_subtract_nd_f32; return xnn_create_subtract_nd_f32(lo, hi, n.flags(), o);
-      case XNodeUnion::XNNMultiply: setup = xnn_setup_multiply_nd_f32; return xnn_create_multiply_nd_f32(lo, hi, n.flags(), o);
-      case XNodeUnion::XNNDiv: setup = xnn_setup_divide_nd_f32; return xnn_create_divide_nd_f32(lo, hi, n.flags(), o);
-      case XNodeUnion::XNNMaximum: setup = xnn_setup_maximum_nd_f32; return create_no_clamp(xnn_create_maximum_nd_f32, n.flags(), o);
-      case XNodeUnion::XNNMinimum: setup = xnn_setup_minimum_nd_f32; return create_no_clamp(xnn_create_minimum_nd_f32, n.flags(), o);
-      default: return xnn_status_unsupported_parameter;
+      case XNodeUnion::XNNAdd: return xnn_create_add_nd_f32(lo, hi, /*flags=*/0, o);
+      case XNodeUnion::XNNSubtract: return xnn_create_subtract_nd_f32(lo, hi, /*flags=*/0, o);
+      case XNodeUnion::XNNMultiply: return xnn_create_multiply_nd_f32(lo, hi, /*flags=*/0, o);
+      case XNodeUnion::XNNDiv: return xnn_create_divide_nd_f32(lo, hi, /*flags=*/0, o);
+      case XNodeUnion::XNNMaximum: return create_no_clamp(xnn_create_maximum_nd_f32, /*flags=*/0, o);
+      default: return create_no_clamp(xnn_create_minimum_nd_f32, /*flags=*/0, o);
     }
   }, &status);
   if (!op) return *e = "XNNPACK cannot create the operator (status " + std::to_string(status) + ")", false;
@@ -344,24 +387,37 @@ bool unary_nc(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNN
   const Value &vi = d.value(in), &vo = d.value(out);
   if (vi.numel != vo.numel) return *e = "input and output sizes differ", false;
   const size_t channels = vi.dims.empty() || vi.dims.back() == 0 ? 1 : vi.dims.back();
-  const auto [lo, hi] = min_max(node);
-  const uint32_t flags = n.flags();
+  if (!check_flags(type, n.flags(), 0, e)) return false;
+  const auto [lo, hi] = output_bounds(node);
+  const uint32_t flags = 0;
   using Setup = xnn_status (*)(xnn_operator_t, size_t, const float*, float*, pthreadpool_t);
   Setup setup = nullptr;
+  switch (type) {
+    case XNodeUnion::XNNSoftmax: setup = xnn_setup_softmax_nc_f32; break;
+    case XNodeUnion::XNNSigmoid: setup = xnn_setup_sigmoid_nc_f32; break;
+    case XNodeUnion::XNNClamp: setup = xnn_setup_clamp_nc_f32; break;
+    case XNodeUnion::XNNFloor: setup = xnn_setup_floor_nc_f32; break;
+    case XNodeUnion::XNNCeiling: setup = xnn_setup_ceiling_nc_f32; break;
+    case XNodeUnion::XNNSquareRoot: setup = xnn_setup_square_root_nc_f32; break;
+    case XNodeUnion::XNNHardswish: setup = xnn_setup_hardswish_nc_f32; break;
+    case XNodeUnion::XNNNegate: setup = xnn_setup_negate_nc_f32; break;
+    case XNodeUnion::XNNSquare: setup = xnn_setup_square_nc_f32; break;
+    case XNodeUnion::XNNAbs: setup = xnn_setup_abs_nc_f32; break;
+    default: return *e = "not an element-wise node", false;
+  }
   xnn_status status;
   auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) -> xnn_status {
     switch (type) {
-      case XNodeUnion::XNNSoftmax: setup = xnn_setup_softmax_nc_f32; return xnn_create_softmax_nc_f32(channels, channels, channels, flags, o);
-      case XNodeUnion::XNNSigmoid: setup = xnn_setup_sigmoid_nc_f32; return xnn_create_sigmoid_nc_f32(channels, channels, channels, flags, o);
-      case XNodeUnion::XNNClamp: setup = xnn_setup_clamp_nc_f32; return xnn_create_clamp_nc_f32(channels, channels, channels, lo, hi, flags, o);
-      case XNodeUnion::XNNFloor: setup = xnn_setup_floor_nc_f32; return xnn_create_floor_nc_f32(channels, channels, channels, flags, o);
-      case XNodeUnion::XNNCeiling: setup = xnn_setup_ceiling_nc_f32; return xnn_create_ceiling_nc_f32(channels, channels, channels, flags, o);
-      case XNodeUnion::XNNSquareRoot: setup = xnn_setup_square_root_nc_f32; return xnn_create_square_root_nc_f32(channels, channels, channels, flags, o);
-      case XNodeUnion::XNNHardswish: setup = xnn_setup_hardswish_nc_f32; return xnn_create_hardswish_nc_f32(channels, channels, channels, flags, o);
-      case XNodeUnion::XNNNegate: setup = xnn_setup_negate_nc_f32; return xnn_create_negate_nc_f32(channels, channels, channels, flags, o);
-      case XNodeUnion::XNNSquare: setup = xnn_setup_square_nc_f32; return xnn_create_square_nc_f32(channels, channels, channels, flags, o);
-      case XNodeUnion::XNNAbs: setup = xnn_setup_abs_nc_f32; return xnn_create_abs_nc_f32(channels, channels, channels, flags, o);
-      default: return xnn_status_unsupported_parameter;
+      case XNodeUnion::XNNSoftmax: return xnn_create_softmax_nc_f32(channels, channels, channels, flags, o);
+      case XNodeUnion::XNNSigmoid: return xnn_create_sigmoid_nc_f32(channels, channels, channels, flags, o);
+      case XNodeUnion::XNNClamp: return xnn_create_clamp_nc_f32(channels, channels, channels, lo, hi, flags, o);
+      case XNodeUnion::XNNFloor: return xnn_create_floor_nc_f32(channels, channels, channels, flags, o);
+      case XNodeUnion::XNNCeiling: return xnn_create_ceiling_nc_f32(channels, channels, channels, flags, o);
+      case XNodeUnion::XNNSquareRoot: return xnn_create_square_root_nc_f32(channels, channels, channels, flags, o);
+      case XNodeUnion::XNNHardswish: return xnn_create_hardswish_nc_f32(channels, channels, channels, flags, o);
+      case XNodeUnion::XNNNegate: return xnn_create_negate_nc_f32(channels, channels, channels, flags, o);
+      case XNodeUnion::XNNSquare: return xnn_create_square_nc_f32(channels, channels, channels, flags, o);
+      default: return xnn_create_abs_nc_f32(channels, channels, channels, flags, o);
     }
   }, &status);
   if (!op) return *e = "XNNPACK cannot create the operator (status " + std::to_string(status) + ")", false;

@@ -12,22 +12,22 @@ size_t align_up(size_t v) { return (v + kAlignment - 1) / kAlignment * kAlignmen
 
 }  // namespace
 
-namespace {
-
-}  // namespace
+// The value ids a node reads and writes, whatever its table type (defined below).
+void node_value_ids(const fb_xnnpack::XNode& node, std::vector<uint32_t>* in, std::vector<uint32_t>* out);
 
 Delegate::~Delegate() {
   for (const auto& op : ops_) plugin_.cache.release(op, name_);
 }
 
 etp_status Delegate::fail(etp_status status, const std::string& message) const {
-  const std::string text = "XnnpackBackend " + name_ + ": " + message;
+  const std::string where = running_step_ != nullptr ? running_step_->name + ": " : "";
+  const std::string text = "XnnpackBackend " + name_ + ": " + where + message;
   plugin_.host->log(plugin_.host->self, ETP_LOG_ERROR, text.c_str());
   return status;
 }
 
-void Delegate::add_step(std::string name, std::function<etp_status(Delegate&)> run) {
-  steps_.push_back({std::move(name), std::move(run)});
+void Delegate::add_step(const std::string& type_name, std::function<etp_status(Delegate&)> run) {
+  steps_.push_back({"node " + std::to_string(compiling_node_) + " (" + type_name + ")", std::move(run)});
 }
 
 std::shared_ptr<PackedOp> Delegate::packed_op(const std::string& key, uint64_t file_id, bool weights,
@@ -59,27 +59,31 @@ etp_status Delegate::init(const etp_backend_init_args* args) {
 // lifetimes do not overlap share space. Constants that no operator packs are copied in too
 // (a mapped file may end right after them), each in a slot of its own.
 // Weights and biases of operators that pack them need no arena copy: packing reads them once.
+// That holds only when every reference to the value is such a slot; a value any other node
+// reads is copied, since the named data it points into is released after init.
 std::vector<bool> packed_only(const Graph& graph) {
-  std::vector<bool> packed(graph.values().size(), false);
-  auto mark = [&](uint32_t id) {
-    const int index = graph.find(id);
-    if (index >= 0) packed[static_cast<size_t>(index)] = true;
-  };
+  using U = fb_xnnpack::XNodeUnion;
+  std::vector<bool> packed_ref(graph.values().size(), false), other_ref(graph.values().size(), false);
+  std::vector<uint32_t> ins, outs;
   const auto* nodes = graph.root().xnodes();
   for (flatbuffers::uoffset_t i = 0; nodes && i < nodes->size(); ++i) {
     const fb_xnnpack::XNode* node = nodes->Get(i);
-    if (const auto* fc = node->xnode_union_as_XNNFullyConnected()) {
-      mark(fc->filter_id());
-      mark(fc->bias_id());
+    const U type = node->xnode_union_type();
+    // node_value_ids lists these nodes' inputs as {input1, filter, bias}.
+    const bool packs = type == U::XNNFullyConnected || type == U::XNNConv2d || type == U::XNNDepthwiseConv2d ||
+                       type == U::XNNConvTranspose2d;
+    node_value_ids(*node, &ins, &outs);
+    for (size_t slot = 0; slot < ins.size(); ++slot) {
+      const int index = graph.find(ins[slot]);
+      if (index >= 0) (packs && slot >= 1 ? packed_ref : other_ref)[static_cast<size_t>(index)] = true;
     }
-    const fb_xnnpack::_XNNNodeConv* conv = node->xnode_union_as_XNNConv2d();
-    if (conv == nullptr) conv = node->xnode_union_as_XNNDepthwiseConv2d();
-    if (conv == nullptr) conv = node->xnode_union_as_XNNConvTranspose2d();
-    if (conv != nullptr) {
-      mark(conv->filter_id());
-      mark(conv->bias_id());
+    for (uint32_t id : outs) {
+      const int index = graph.find(id);
+      if (index >= 0) other_ref[static_cast<size_t>(index)] = true;
     }
   }
+  std::vector<bool> packed(graph.values().size(), false);
+  for (size_t v = 0; v < packed.size(); ++v) packed[v] = packed_ref[v] && !other_ref[v];
   return packed;
 }
 
@@ -209,11 +213,8 @@ bool Delegate::plan_arena(uint64_t method_id, std::string* error) {
     } else if (!skip[i]) {
       offsets[i] = constant_total;
       constant_total += bytes[i];
-    } else {
-      // Packed by its operator: no copy. Still addressable in case another node reads it (the
-      // native kernels never read past a tensor's end, so the mapped bytes suffice for them).
-      pointers_[i] = const_cast<float*>(v.constant);
-    }
+    }  // else packed by its operator and read by nothing else: no copy, no pointer
+
   }
   constants_.reset(new (std::nothrow) uint8_t[constant_total + kAlignment]());
   if (!constants_) return *error = "cannot allocate " + std::to_string(constant_total) + " bytes of constants", false;
@@ -261,10 +262,26 @@ std::shared_ptr<Workspace> PluginState::workspace(uint64_t method_id) {
   return created;
 }
 
+// A node may write only intermediates and external outputs: writing a constant would clobber
+// shared or released data, writing an input the caller's tensor.
+bool check_outputs(const Graph& graph, const fb_xnnpack::XNode& node, std::string* error) {
+  std::vector<uint32_t> ins, outs;
+  node_value_ids(node, &ins, &outs);
+  for (uint32_t id : outs) {
+    const int index = graph.find(id);
+    if (index < 0) continue;  // reported by the node's compiler
+    const Value& v = graph.values()[static_cast<size_t>(index)];
+    if (v.constant != nullptr) return *error = "output value id " + std::to_string(id) + " is a constant", false;
+    if (v.is_input) return *error = "output value id " + std::to_string(id) + " is an external input", false;
+  }
+  return true;
+}
+
 bool Delegate::compile(std::string* error) {
   const auto* nodes = graph_.root().xnodes();
   for (flatbuffers::uoffset_t i = 0; nodes && i < nodes->size(); ++i) {
-    if (!compile_node(*this, i, error)) {
+    compiling_node_ = i;
+    if (!check_outputs(graph_, *nodes->Get(i), error) || !compile_node(*this, i, error)) {
       *error = "node " + std::to_string(i) + " (" + node_name(nodes->Get(i)->xnode_union_type()) + "): " + *error;
       return false;
     }
@@ -283,7 +300,9 @@ size_t Delegate::numel(int index) const {
 // the exported (upper-bound) sizes. Outputs are resized to their dims through the host.
 etp_status Delegate::bind(etp_value* const* args, uint32_t num_args) {
   const std::vector<Value>& values = graph_.values();
-  bool changed = false;
+  // A failed call may have left dims_ half-updated: derive them again whatever the shapes.
+  bool changed = !dims_valid_;
+  dims_valid_ = false;
   for (size_t i = 0; i < values.size(); ++i) {
     const Value& v = values[i];
     if (v.external_id == UINT32_MAX) continue;
@@ -315,6 +334,7 @@ etp_status Delegate::bind(etp_value* const* args, uint32_t num_args) {
   if (changed) {
     if (etp_status s = reshape()) return s;
   }
+  dims_valid_ = true;  // consistent with the inputs; a failed output resize does not change them
   for (size_t i = 0; i < values.size(); ++i) {
     const Value& v = values[i];
     if (!v.is_output) continue;
@@ -359,7 +379,10 @@ etp_status Delegate::execute(etp_value* const* args, uint32_t num_args) {
   for (const auto& [value, offset] : scratch_) pointers_[static_cast<size_t>(value)] = reinterpret_cast<float*>(base + offset);
   if (etp_status s = bind(args, num_args)) return s;
   for (const Step& step : steps_) {
-    if (etp_status s = step.run(*this)) return s;
+    running_step_ = &step;  // fail() names it: the host keeps only the last error line
+    const etp_status s = step.run(*this);
+    running_step_ = nullptr;
+    if (s != ETP_OK) return s;
   }
   return ETP_OK;
 }

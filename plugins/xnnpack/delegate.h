@@ -69,11 +69,13 @@ class Delegate {
   const Value& value(int index) const { return graph_.values()[static_cast<size_t>(index)]; }
   pthreadpool_t threadpool() const { return plugin_.threadpool; }
   const std::string& name() const { return name_; }
+  // Logs `message` as one ERROR line (naming the running step, if any) and returns `status`.
   etp_status fail(etp_status status, const std::string& message) const;
 
   // Used by the node compilers (compile_*.cpp).
   Graph& graph() { return graph_; }
-  void add_step(std::string name, std::function<etp_status(Delegate&)> run);
+  // Appends the step of the node being compiled; `type_name` is its node type.
+  void add_step(const std::string& type_name, std::function<etp_status(Delegate&)> run);
   // An operator with packed weights: shared when `key` is not empty.
   // `weights`: the operator packs weights (reported as private packed weights when not shared).
   std::shared_ptr<PackedOp> packed_op(const std::string& key, uint64_t file_id, bool weights,
@@ -92,6 +94,9 @@ class Delegate {
   Graph graph_;
   std::vector<float*> pointers_;
   std::vector<std::vector<size_t>> dims_;
+  bool dims_valid_ = true;                      // false after a failed call: dims_ may be half-updated
+  size_t compiling_node_ = 0;                   // node index add_step names its step with
+  const Step* running_step_ = nullptr;          // named in fail() messages during execute
   std::unique_ptr<uint8_t[]> constants_;        // constants no operator packs, copied (private)
   std::shared_ptr<Workspace> workspace_;        // intermediates, shared with the method's delegates
   std::vector<std::pair<int, size_t>> scratch_; // (value, offset in the workspace)

@@ -41,11 +41,15 @@ bool Graph::parse_header(const uint8_t* data, size_t size, std::string* error) {
   size_t fb_size = size;
   if (size >= 8 && std::memcmp(data + 4, "XH00", 4) == 0) {
     if (size < kHeaderLength) return *error = "truncated XNNPACK header (" + std::to_string(size) + " bytes)", false;
+    const uint16_t header_length = read_le<uint16_t>(data + 8);
+    if (header_length < kHeaderLength) {
+      return *error = "XNNPACK header length is " + std::to_string(header_length) + ", at least 30 expected", false;
+    }
     const uint32_t fb_offset = read_le<uint32_t>(data + 10);
     fb_size = read_le<uint32_t>(data + 14);
     const uint32_t const_offset = read_le<uint32_t>(data + 18);
     const uint64_t const_size = read_le<uint64_t>(data + 22);
-    if (fb_size < 8 || !range_fits(fb_offset, fb_size, size)) return *error = "XNNPACK flatbuffer lies outside the payload", false;
+    if (fb_size < 8 || fb_offset < header_length || !range_fits(fb_offset, fb_size, size)) return *error = "XNNPACK flatbuffer lies outside the payload", false;
     if (const_offset < uint64_t{fb_offset} + fb_size || !range_fits(const_offset, const_size, size)) {
       return *error = "XNNPACK constant data lies outside the payload", false;
     }

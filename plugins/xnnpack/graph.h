@@ -1,6 +1,7 @@
 // Graph: a verified view of one XNNPACK delegate payload (XH00 header + XNNGraph flatbuffer),
 // with every value's dims, constant data and external binding resolved, and every node's
-// value ids checked. Built once at delegate init; read-only afterwards.
+// type checked (its value ids are checked by the node compilers, compile_*.cpp). Built once
+// at delegate init; read-only afterwards.
 #pragma once
 
 #include <cstdint>

@@ -2,6 +2,8 @@
 // exported ones, every node's output dims are derived again from its inputs' current dims, in
 // node order. The exported dims are the upper bounds the memory was planned for; reshape()
 // checks that no value exceeds them.
+#include <algorithm>
+
 #include "compile.h"
 #include "native_ops.h"
 
@@ -23,55 +25,55 @@ const Dims* get(Delegate& d, uint32_t id) {
   return v < 0 ? nullptr : &d.dims(v);
 }
 
-size_t product(const Dims& dims) {
-  size_t n = 1;
-  for (size_t x : dims) n *= x;
-  return n;
-}
-
-// Output size of a window op along one spatial dim (XNNPACK's floor rule).
-size_t window_out(size_t in, uint32_t pad, uint32_t kernel, uint32_t stride, uint32_t dilation) {
-  const size_t padded = in + pad, span = (kernel - 1) * size_t{std::max(1u, dilation)} + 1;
-  return padded < span ? 0 : (padded - span) / std::max(1u, stride) + 1;
-}
-
-// A reshape's new dims for `numel` elements: the exported new shape when it still fits,
-// else the exported output dims with the first dim that absorbs the change rescaled.
-bool reshape_dims(const Dims& exported, size_t numel, size_t exported_numel, Dims* out) {
-  *out = exported;
-  if (product(exported) == numel) return true;
-  for (size_t i = 0; i < out->size(); ++i) {
-    if (exported_numel == 0) break;
-    const size_t scaled = exported[i] * numel;
-    if (scaled % exported_numel != 0) continue;
-    (*out)[i] = scaled / exported_numel;
-    if (product(*out) == numel) return true;
-    (*out)[i] = exported[i];
+// The current dims of value `id` when its last dim is still `expected`: the size an operator
+// was created for (channels, input width), which a call cannot change.
+const Dims* get_with_last(Delegate& d, uint32_t id, size_t expected, std::string* e) {
+  const Dims* x = get(d, id);
+  if (x == nullptr || x->empty()) return *e = "value id " + std::to_string(id) + " is not defined", nullptr;
+  if (x->back() != expected) {
+    *e = "last dim is " + std::to_string(x->back()) + ", the operator was created for " + std::to_string(expected);
+    return nullptr;
   }
-  return false;
+  return x;
+}
+
+// Exported last dim of value `id` (0 when it has none).
+size_t exported_last(Delegate& d, uint32_t id) {
+  const int v = d.graph().find(id);
+  return v < 0 || d.value(v).dims.empty() ? 0 : d.value(v).dims.back();
+}
+
+// A reshape's new dims for the input's current dims: the exported output dims while the input
+// is as exported; else the new shape, whose one 0 entry (ExecuTorch writes -1 as 0) takes what
+// the other entries leave.
+bool reshape_dims(Delegate& d, const fb_xnnpack::XNNStaticReshape& n, int in, int out, Dims* o, std::string* e) {
+  if (d.dims(in) == d.value(in).dims) return *o = d.value(out).dims, true;
+  const size_t numel = d.numel(in);
+  if (!n.new_shape() || n.new_shape()->size() != d.value(out).dims.size()) {
+    return *e = "new shape does not match the output rank", false;
+  }
+  o->assign(n.new_shape()->begin(), n.new_shape()->end());
+  const auto zeros = std::count(o->begin(), o->end(), size_t{0});
+  if (zeros > 1) return *e = "new shape has more than one inferred (0) entry", false;
+  size_t known = 1;
+  for (size_t x : *o) known *= x == 0 ? 1 : x;
+  if (zeros == 1) {
+    if (known == 0 || numel % known != 0) return *e = "cannot reshape " + std::to_string(numel) + " elements", false;
+    *std::find(o->begin(), o->end(), size_t{0}) = numel / known;
+  } else if (known != numel) {
+    return *e = "cannot reshape the input's " + std::to_string(numel) + " elements to the fixed new shape", false;
+  }
+  return true;
 }
 
 bool conv_like(Delegate& d, const fb_xnnpack::_XNNNodeConv& n, bool transposed, std::string* e) {
-  const Dims* x = get(d, n.input1_id());
+  const Dims* x = get_with_last(d, n.input1_id(), exported_last(d, n.input1_id()), e);
   const int out = d.graph().find(n.output_id());
-  if (x == nullptr || out < 0 || x->size() != 4) return *e = "expects a 4-D NHWC input", false;
+  if (x == nullptr) return false;
+  if (out < 0 || x->size() != 4) return *e = "expects a 4-D NHWC input", false;
   Dims o = d.value(out).dims;
   o[0] = (*x)[0];
-  if (transposed) {
-    auto size = [](size_t in, uint32_t stride, uint32_t adj, uint32_t k, uint32_t dil, uint32_t pad) -> size_t {
-      const size_t full = (in - 1) * stride + adj + (k - 1) * size_t{dil} + 1;
-      return in == 0 || full < pad ? 0 : full - pad;
-    };
-    o[1] = size((*x)[1], n.subsampling_height(), n.adjustment_height(), n.kernel_height(), n.dilation_height(),
-                n.padding_top() + n.padding_bottom());
-    o[2] = size((*x)[2], n.subsampling_width(), n.adjustment_width(), n.kernel_width(), n.dilation_width(),
-                n.padding_left() + n.padding_right());
-  } else {
-    o[1] = window_out((*x)[1], n.padding_top() + n.padding_bottom(), n.kernel_height(), n.subsampling_height(),
-                      n.dilation_height());
-    o[2] = window_out((*x)[2], n.padding_left() + n.padding_right(), n.kernel_width(), n.subsampling_width(),
-                      n.dilation_width());
-  }
+  if (!conv_output_hw(n, transposed, (*x)[1], (*x)[2], &o[1], &o[2], e)) return false;
   return set(d, n.output_id(), std::move(o), e);
 }
 
@@ -88,9 +90,10 @@ bool infer_node_dims(Delegate& d, size_t index, std::string* e) {
   switch (node.xnode_union_type()) {
     case XNodeUnion::XNNFullyConnected: {
       const auto* n = node.xnode_union_as_XNNFullyConnected();
-      const Dims* x = get(d, n->input1_id());
+      const Dims* x = get_with_last(d, n->input1_id(), exported_last(d, n->input1_id()), e);
       const int out = d.graph().find(n->output_id());
-      if (x == nullptr || x->empty() || out < 0) return *e = "value id out of range", false;
+      if (x == nullptr) return false;
+      if (out < 0) return *e = "value id out of range", false;
       Dims o = *x;
       o.back() = d.value(out).dims.back();
       return set(d, n->output_id(), std::move(o), e);
@@ -102,28 +105,28 @@ bool infer_node_dims(Delegate& d, size_t index, std::string* e) {
     case XNodeUnion::XNNAvgPooling2d: {
       const bool max = node.xnode_union_type() == XNodeUnion::XNNMaxPooling2d;
       const auto* n = max ? node.xnode_union_as_XNNMaxPooling2d() : node.xnode_union_as_XNNAvgPooling2d();
-      const Dims* x = get(d, n->input_id());
-      if (x == nullptr || x->size() != 4) return *e = "expects a 4-D NHWC input", false;
+      const Dims* x = get_with_last(d, n->input_id(), exported_last(d, n->input_id()), e);
+      if (x == nullptr) return false;
+      if (x->size() != 4) return *e = "expects a 4-D NHWC input", false;
       Dims o = *x;
-      o[1] = window_out((*x)[1], n->padding_top() + n->padding_bottom(), n->pooling_height(), n->stride_height(),
-                        max ? n->dilation_height() : 1);
-      o[2] = window_out((*x)[2], n->padding_left() + n->padding_right(), n->pooling_width(), n->stride_width(),
-                        max ? n->dilation_width() : 1);
+      if (!pool_output_hw(*n, max, (*x)[1], (*x)[2], &o[1], &o[2], e)) return false;
       return set(d, n->output_id(), std::move(o), e);
     }
     case XNodeUnion::XNNGlobalAvgPooling2d: {
       const auto* n = node.xnode_union_as_XNNGlobalAvgPooling2d();
-      const Dims* x = get(d, n->input_id());
+      const Dims* x = get_with_last(d, n->input_id(), exported_last(d, n->input_id()), e);
       const int out = d.graph().find(n->output_id());
-      if (x == nullptr || x->empty() || out < 0) return *e = "value id out of range", false;
+      if (x == nullptr) return false;
+      if (out < 0) return *e = "value id out of range", false;
       Dims o = d.value(out).dims;
       o[0] = (*x)[0];
       return set(d, n->output_id(), std::move(o), e);
     }
     case XNodeUnion::XNNStaticResizeBilinear2D: {
       const auto* n = node.xnode_union_as_XNNStaticResizeBilinear2D();
-      const Dims* x = get(d, n->input_id());
-      if (x == nullptr || x->size() != 4) return *e = "expects a 4-D NHWC input", false;
+      const Dims* x = get_with_last(d, n->input_id(), exported_last(d, n->input_id()), e);
+      if (x == nullptr) return false;
+      if (x->size() != 4) return *e = "expects a 4-D NHWC input", false;
       return set(d, n->output_id(), {(*x)[0], n->new_height(), n->new_width(), (*x)[3]}, e);
     }
     case XNodeUnion::XNNStaticConstantPad: {
@@ -179,9 +182,7 @@ bool infer_node_dims(Delegate& d, size_t index, std::string* e) {
       const int in = d.graph().find(n->input_id()), out = d.graph().find(n->output_id());
       if (in < 0 || out < 0) return *e = "value id out of range", false;
       Dims o;
-      if (!reshape_dims(d.value(out).dims, d.numel(in), d.value(in).numel, &o)) {
-        return *e = "cannot reshape the input's " + std::to_string(d.numel(in)) + " elements", false;
-      }
+      if (!reshape_dims(d, *n, in, out, &o, e)) return false;
       return set(d, n->output_id(), std::move(o), e);
     }
     case XNodeUnion::XNNStaticSlice: {
@@ -217,6 +218,9 @@ bool infer_node_dims(Delegate& d, size_t index, std::string* e) {
       for (size_t i = 0; i < count; ++i) {
         const Dims* x = get(d, ids[i]);
         if (x == nullptr || x->size() != o.size()) return *e = "inputs differ in rank", false;
+        for (size_t k = 0; k < o.size(); ++k) {
+          if (k != n->axis() && (*x)[k] != o[k]) return *e = "inputs differ off the axis (dim " + std::to_string(k) + ")", false;
+        }
         o[n->axis()] += (*x)[n->axis()];
       }
       return set(d, n->output_id(), std::move(o), e);
@@ -231,15 +235,27 @@ bool infer_node_dims(Delegate& d, size_t index, std::string* e) {
     }
     case XNodeUnion::XNNPReLU: {
       const auto* n = node.xnode_union_as_XNNPReLU();
+      // The kernel indexes the slope by the channel count fixed at init.
+      if (get_with_last(d, n->input1_id(), exported_last(d, n->input1_id()), e) == nullptr) return false;
       return same_as_input(d, n->input1_id(), n->output_id(), e);
     }
     case XNodeUnion::XNNLeakyReLU:
       return same_as_input(d, node.xnode_union_as_XNNLeakyReLU()->input_id(), node.xnode_union_as_XNNLeakyReLU()->output_id(), e);
     case XNodeUnion::XNNELU:
       return same_as_input(d, node.xnode_union_as_XNNELU()->input_id(), node.xnode_union_as_XNNELU()->output_id(), e);
-    case XNodeUnion::XNNArgMaxPooling2d:
-      return *e = "not supported", false;
-    default: {  // every other member is an element-wise _XNNNode1x1
+    case XNodeUnion::XNNSoftmax: case XNodeUnion::XNNSigmoid: case XNodeUnion::XNNClamp: case XNodeUnion::XNNFloor:
+    case XNodeUnion::XNNCeiling: case XNodeUnion::XNNSquareRoot: case XNodeUnion::XNNHardswish:
+    case XNodeUnion::XNNNegate: case XNodeUnion::XNNSquare: case XNodeUnion::XNNAbs: {
+      // XNNPACK `_nc` operators: the channel width (last dim) is fixed at creation.
+      const auto* n = static_cast<const fb_xnnpack::_XNNNode1x1*>(node.xnode_union());
+      const Dims* x = get(d, n->input_id());
+      if (x != nullptr && !x->empty() && x->back() != 0 &&
+          get_with_last(d, n->input_id(), exported_last(d, n->input_id()), e) == nullptr) {
+        return false;
+      }
+      return same_as_input(d, n->input_id(), n->output_id(), e);
+    }
+    default: {  // every other member compile accepts is an element-wise _XNNNode1x1
       const auto* n = static_cast<const fb_xnnpack::_XNNNode1x1*>(node.xnode_union());
       return same_as_input(d, n->input_id(), n->output_id(), e);
     }
