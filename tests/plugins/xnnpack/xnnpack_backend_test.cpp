@@ -134,46 +134,44 @@ TEST(XnnpackWeightCacheTest, TwoProgramsSharingOperatorsRunCorrectlyFromTwoThrea
 
 // ---- Bad payloads, given straight to the backend's init ----
 
-class XnnpackBadPayloadTest : public ::testing::Test {
+// A writable copy of payload 0 of a fixture program, given straight to the backend's init.
+class PayloadTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    auto program = format::ProgramFile::open(fixture_path("linear_xnnpack.pte"));
-    ASSERT_TRUE(program.ok());
-    const ByteSpan blob = program->delegate_blob(*program->plan(0).delegates()->Get(0));
+  void load(const std::string& fixture) {
+    auto opened = format::ProgramFile::open(fixture_path(fixture));
+    ASSERT_TRUE(opened.ok());
+    program_ = std::make_shared<const format::ProgramFile>(std::move(*opened));
+    const ByteSpan blob = program_->delegate_blob(*program_->plan(0).delegates()->Get(0));
     storage_.assign((blob.size + 7) / 8, 0);
     std::memcpy(storage_.data(), blob.data, blob.size);
     size_ = blob.size;
-    auto data = format::DataFile::open(fixture_path("linear_xnnpack.ptd"));
-    ASSERT_TRUE(data.ok());
-    data_ = std::make_shared<const format::DataFile>(std::move(*data));
   }
   uint8_t* bytes() { return reinterpret_cast<uint8_t*>(storage_.data()); }
   const fb_xnnpack::XNNGraph* graph() { return fb_xnnpack::GetXNNGraph(bytes() + 32); }
   template <typename T>
-  void set_field(const void* table, flatbuffers::voffset_t field, T value) {
-    const uint8_t* address = field_address(static_cast<const flatbuffers::Table*>(table), field);
+  void patch(const uint8_t* address, T value) {
     ASSERT_NE(address, nullptr);
     std::memcpy(bytes() + (address - bytes()), &value, sizeof(T));
   }
+  template <typename T>
+  void set_field(const void* table, flatbuffers::voffset_t field, T value) {
+    patch(field_address(static_cast<const flatbuffers::Table*>(table), field), value);
+  }
 
-  // Runs init on the (patched) payload; returns the logged message ("" if init succeeded).
-  std::string init(bool with_data = true) {
-    auto plugin = registry_->plugins().back();
-    const etp_backend* backend = plugin->table().backends[0];
-    std::vector<runtime::DataSource> files;
-    if (with_data) files.push_back({data_, 1, ""});
-    runtime::NamedDataMap map(files, nullptr, "xnnpack");
+  // Runs init on the (patched) payload with `map`; returns the logged message ("" if init
+  // succeeded, after destroying the handle).
+  std::string init_with(const runtime::NamedDataMap& map) {
     etp_backend_init_args args{};
     args.header = ETP_ABI_HEADER(etp_backend_init_args);
     args.payload = bytes();
     args.payload_size = size_;
     args.named_data = map.handle();
-    args.program_name = "bad.pte";
+    args.program_name = "patched.pte";
     args.method_name = "forward";
+    const etp_backend* backend = registry_->plugins().back()->table().backends[0];
     void* handle = nullptr;
     plugins::HostServices::take_last_error();
-    const etp_status status = backend->init(backend->self, &args, &handle);
-    if (status == ETP_OK) {
+    if (backend->init(backend->self, &args, &handle) == ETP_OK) {
       backend->destroy(backend->self, handle);
       return "";
     }
@@ -183,8 +181,26 @@ class XnnpackBadPayloadTest : public ::testing::Test {
   }
 
   std::shared_ptr<const plugins::Registry> registry_ = full_registry();
+  std::shared_ptr<const format::ProgramFile> program_;
   std::vector<uint64_t> storage_;
   size_t size_ = 0;
+};
+
+class XnnpackBadPayloadTest : public PayloadTest {
+ protected:
+  void SetUp() override {
+    load("linear_xnnpack.pte");
+    auto data = format::DataFile::open(fixture_path("linear_xnnpack.ptd"));
+    ASSERT_TRUE(data.ok());
+    data_ = std::make_shared<const format::DataFile>(std::move(*data));
+  }
+  // The linear program's weights are in its data file; without it every named key is missing.
+  std::string init(bool with_data = true) {
+    std::vector<runtime::DataSource> files;
+    if (with_data) files.push_back({data_, 1, ""});
+    return init_with(runtime::NamedDataMap(files, nullptr, "xnnpack"));
+  }
+
   std::shared_ptr<const format::DataFile> data_;
 };
 
@@ -244,24 +260,9 @@ namespace {
 
 // Payload 0 of cnn_xnnpack.pte (convolution, max pooling, ...), patched and given straight to
 // the backend's init; its constants are in the program.
-class XnnpackCnnPayloadTest : public ::testing::Test {
+class XnnpackCnnPayloadTest : public PayloadTest {
  protected:
-  void SetUp() override {
-    auto opened = format::ProgramFile::open(fixture_path("cnn_xnnpack.pte"));
-    ASSERT_TRUE(opened.ok());
-    program_ = std::make_shared<const format::ProgramFile>(std::move(*opened));
-    const ByteSpan blob = program_->delegate_blob(*program_->plan(0).delegates()->Get(0));
-    storage_.assign((blob.size + 7) / 8, 0);
-    std::memcpy(storage_.data(), blob.data, blob.size);
-    size_ = blob.size;
-  }
-  uint8_t* bytes() { return reinterpret_cast<uint8_t*>(storage_.data()); }
-  const fb_xnnpack::XNNGraph* graph() { return fb_xnnpack::GetXNNGraph(bytes() + 32); }
-  template <typename T>
-  void patch(const uint8_t* address, T value) {
-    ASSERT_NE(address, nullptr);
-    std::memcpy(bytes() + (address - bytes()), &value, sizeof(T));
-  }
+  void SetUp() override { load("cnn_xnnpack.pte"); }
   const fb_xnnpack::_XNNPooling2D* max_pool() {
     for (const fb_xnnpack::XNode* node : *graph()->xnodes()) {
       if (const auto* pool = node->xnode_union_as_XNNMaxPooling2d()) return pool;
@@ -276,32 +277,7 @@ class XnnpackCnnPayloadTest : public ::testing::Test {
     return nullptr;
   }
 
-  // Runs init on the (patched) payload; returns the logged message ("" if init succeeded).
-  std::string init() {
-    runtime::NamedDataMap map({}, program_, "xnnpack");
-    etp_backend_init_args args{};
-    args.header = ETP_ABI_HEADER(etp_backend_init_args);
-    args.payload = bytes();
-    args.payload_size = size_;
-    args.named_data = map.handle();
-    args.program_name = "cnn.pte";
-    args.method_name = "forward";
-    const etp_backend* backend = registry_->plugins().back()->table().backends[0];
-    void* handle = nullptr;
-    plugins::HostServices::take_last_error();
-    if (backend->init(backend->self, &args, &handle) == ETP_OK) {
-      backend->destroy(backend->self, handle);
-      return "";
-    }
-    const std::string message = plugins::HostServices::take_last_error();
-    EXPECT_NE(message, "") << "init failed without a message";
-    return message;
-  }
-
-  std::shared_ptr<const plugins::Registry> registry_ = full_registry();
-  std::shared_ptr<const format::ProgramFile> program_;
-  std::vector<uint64_t> storage_;
-  size_t size_ = 0;
+  std::string init() { return init_with(runtime::NamedDataMap({}, program_, "xnnpack")); }
 };
 
 TEST_F(XnnpackCnnPayloadTest, TheIntactPayloadInitialises) { EXPECT_EQ(init(), ""); }
