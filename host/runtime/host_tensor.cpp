@@ -1,5 +1,7 @@
 #include "runtime/host_tensor.h"
 
+#include <cstring>
+
 #include "format/scalar_type.h"
 
 namespace etp::runtime {
@@ -85,6 +87,19 @@ void HostTensor::set_view_shape(int32_t rank, const int64_t* new_sizes) {
     dim_order[i] = static_cast<uint8_t>(i);
   }
   update_strides();
+}
+
+void copy_logical(const etp_tensor& t, const uint8_t* from, uint8_t* to, bool to_tensor) {
+  const size_t element = element_size(t.dtype);
+  if (is_contiguous(t)) {
+    std::memcpy(to, from, t.nbytes);
+    return;
+  }
+  for_each_element(t, [&](int64_t n, int64_t offset) {
+    const int64_t dst = (to_tensor ? offset : n) * static_cast<int64_t>(element);
+    const int64_t src = (to_tensor ? n : offset) * static_cast<int64_t>(element);
+    std::memcpy(to + dst, from + src, element);
+  });
 }
 
 }  // namespace etp::runtime

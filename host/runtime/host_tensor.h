@@ -47,4 +47,31 @@ static_assert(offsetof(HostTensor, raw) == 0, "etp_tensor must be the first memb
 // Bytes per element for an etp dtype (0 if unknown).
 size_t element_size(int32_t dtype);
 
+// True when `t`'s dim order is the identity (its bytes are in row-major order).
+inline bool is_contiguous(const etp_tensor& t) {
+  for (int32_t d = 0; d < t.rank; ++d) {
+    if (t.dim_order[d] != d) return false;
+  }
+  return true;
+}
+
+// Calls fn(logical_index, storage_offset) for every element of `t`, in row-major logical
+// order, whatever its dim order (offsets in elements, through the strides).
+template <typename F>
+void for_each_element(const etp_tensor& t, F&& fn) {
+  int64_t numel = 1;
+  for (int32_t d = 0; d < t.rank; ++d) numel *= t.sizes[d];
+  int64_t index[ETP_MAX_RANK] = {0};
+  for (int64_t n = 0; n < numel; ++n) {
+    int64_t offset = 0;
+    for (int32_t d = 0; d < t.rank; ++d) offset += index[d] * t.strides[d];
+    fn(n, offset);
+    for (int32_t d = t.rank - 1; d >= 0 && ++index[d] == t.sizes[d]; --d) index[d] = 0;
+  }
+}
+
+// Copies between a row-major buffer and `t`'s storage (any dim order); one block when `t`
+// is contiguous. `to_tensor` chooses the direction.
+void copy_logical(const etp_tensor& t, const uint8_t* from, uint8_t* to, bool to_tensor);
+
 }  // namespace etp::runtime

@@ -24,25 +24,6 @@ bool condition_true(const etp_value& v) {
   return false;
 }
 
-// Copies row-major `src` into `dst` laid out by the tensor's strides.
-void copy_into_dim_order(const HostTensor& t, const uint8_t* src, uint8_t* dst) {
-  const size_t element = element_size(t.raw.dtype);
-  const int64_t numel = t.numel();
-  bool contiguous = true;
-  for (int32_t d = 0; d < t.raw.rank; ++d) contiguous = contiguous && t.dim_order[d] == d;
-  if (contiguous) {
-    std::memcpy(dst, src, static_cast<size_t>(numel) * element);
-    return;
-  }
-  int64_t index[ETP_MAX_RANK] = {0};
-  for (int64_t n = 0; n < numel; ++n) {
-    int64_t offset = 0;
-    for (int32_t d = 0; d < t.raw.rank; ++d) offset += index[d] * t.strides[d];
-    std::memcpy(dst + offset * element, src + n * element, element);
-    for (int32_t d = t.raw.rank - 1; d >= 0 && ++index[d] == t.sizes[d]; --d) index[d] = 0;
-  }
-}
-
 }  // namespace
 
 Method::~Method() {
@@ -75,7 +56,7 @@ Status Method::set_input(size_t index, const TensorInput& input) {
   if (t.raw.data == nullptr) {
     return Error(ErrorCode::kNotSupported, where() + ": input is not memory-planned; etp copies inputs into planned memory");
   }
-  copy_into_dim_order(t, static_cast<const uint8_t*>(input.data), static_cast<uint8_t*>(t.raw.data));
+  copy_logical(t.raw, static_cast<const uint8_t*>(input.data), static_cast<uint8_t*>(t.raw.data), /*to_tensor=*/true);
   return std::nullopt;
 }
 

@@ -177,13 +177,7 @@ Status MethodLoader::resolve_tensor_data(size_t index, const fb::Tensor& t, Host
   if (extra != nullptr && extra->location() == fb::TensorDataLocation::EXTERNAL) {
     const std::string key = extra->fully_qualified_name()->str();
     const DataSource* source = nullptr;
-    const format::DataEntry* entry = nullptr;
-    for (const DataSource& s : program_.data_) {
-      if ((entry = s.file->find(key)) != nullptr) {
-        source = &s;
-        break;
-      }
-    }
+    const format::DataEntry* entry = find_in_files(program_.data_, key, &source);
     if (entry == nullptr) {
       std::string files;
       for (const DataSource& s : program_.data_) files += (files.empty() ? "" : ", ") + s.file->path();

@@ -18,14 +18,19 @@ NamedDataMap::NamedDataMap(std::vector<DataSource> files, std::shared_ptr<const 
   }
 }
 
-const format::DataEntry* NamedDataMap::find_tensor(std::string_view key, const DataSource** source) const {
-  for (const DataSource& s : files_) {
+const format::DataEntry* find_in_files(const std::vector<DataSource>& files, std::string_view key,
+                                       const DataSource** source) {
+  for (const DataSource& s : files) {
     if (const format::DataEntry* e = s.file->find(key)) {
       if (source != nullptr) *source = &s;
       return e;
     }
   }
   return nullptr;
+}
+
+const format::DataEntry* NamedDataMap::find_tensor(std::string_view key, const DataSource** source) const {
+  return find_in_files(files_, key, source);
 }
 
 etp_status NamedDataMap::find(std::string_view key, etp_named_data* out) const {

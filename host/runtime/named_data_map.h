@@ -23,6 +23,11 @@ struct DataSource {
   std::string cache_owner;  // plugin name whose weight cache owns this file ("" = none)
 };
 
+// The entry for `key` in the first of `files` that has it (and that file, if `source` is
+// given), or null. The one lookup both EXTERNAL tensors and delegates use.
+const format::DataEntry* find_in_files(const std::vector<DataSource>& files, std::string_view key,
+                                       const DataSource** source = nullptr);
+
 class NamedDataMap {
  public:
   // `program` may be null (no program-internal named data). `asking_plugin` is the name of

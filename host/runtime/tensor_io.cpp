@@ -22,20 +22,6 @@ double element(const void* data, int32_t dtype, int64_t i) {
   }
 }
 
-// Calls fn(logical_index, storage_offset) for every element of `t`.
-template <typename F>
-void for_each_element(const etp_tensor& t, F&& fn) {
-  int64_t numel = 1;
-  for (int32_t d = 0; d < t.rank; ++d) numel *= t.sizes[d];
-  int64_t index[ETP_MAX_RANK] = {0};
-  for (int64_t n = 0; n < numel; ++n) {
-    int64_t offset = 0;
-    for (int32_t d = 0; d < t.rank; ++d) offset += index[d] * t.strides[d];
-    fn(n, offset);
-    for (int32_t d = t.rank - 1; d >= 0 && ++index[d] == t.sizes[d]; --d) index[d] = 0;
-  }
-}
-
 }  // namespace
 
 TensorInput as_input(const NpyArray& array) { return {array.dtype, array.shape, array.data.data(), array.data.size()}; }
@@ -55,14 +41,11 @@ Result<NpyArray> to_npy(const etp_value& value) {
       return Error(ErrorCode::kNotSupported, "output of kind " + std::to_string(value.tag) + " cannot be an array");
   }
   const etp_tensor& t = *value.u.tensor;
-  const size_t size = element_size(t.dtype);
   out.dtype = t.dtype;
   out.shape.assign(t.sizes, t.sizes + t.rank);
   out.data.resize(t.nbytes);
   if (t.nbytes > 0 && t.data == nullptr) return Error(ErrorCode::kInvalidArgument, "output tensor has no data");
-  for_each_element(t, [&](int64_t n, int64_t offset) {
-    std::memcpy(out.data.data() + n * size, static_cast<const uint8_t*>(t.data) + offset * size, size);
-  });
+  copy_logical(t, static_cast<const uint8_t*>(t.data), out.data.data(), /*to_tensor=*/false);
   return out;
 }
 
