@@ -115,12 +115,7 @@ std::string preview(const NpyArray& a) {
   const size_t count = size ? a.data.size() / size : 0;
   out += " {";
   for (size_t i = 0; i < count && i < 4; ++i) {
-    double v = 0;
-    if (a.dtype == ETP_DTYPE_FLOAT32) v = reinterpret_cast<const float*>(a.data.data())[i];
-    else if (a.dtype == ETP_DTYPE_FLOAT64) v = reinterpret_cast<const double*>(a.data.data())[i];
-    else if (a.dtype == ETP_DTYPE_INT64) v = static_cast<double>(reinterpret_cast<const int64_t*>(a.data.data())[i]);
-    else if (a.dtype == ETP_DTYPE_INT32) v = reinterpret_cast<const int32_t*>(a.data.data())[i];
-    else if (a.dtype == ETP_DTYPE_BOOL) v = a.data[i];
+    const double v = runtime::element_value(a.data.data(), a.dtype, static_cast<int64_t>(i));
     char text[32];
     std::snprintf(text, sizeof(text), "%s%.6g", i ? ", " : "", v);
     out += text;

@@ -16,6 +16,11 @@ TensorInput as_input(const NpyArray& array);
 // Copies an output value to an array: tensors in logical order, Int/Double/Bool as 0-d arrays.
 Result<NpyArray> to_npy(const etp_value& value);
 
+// Element i of `data` (dtype `dtype`) as a double; NaN for dtypes without a numeric value
+// (has_numeric_value false: quantized and complex types).
+double element_value(const void* data, int32_t dtype, int64_t i);
+bool has_numeric_value(int32_t dtype);
+
 struct Comparison {
   bool ok = true;
   double max_abs_error = 0;
