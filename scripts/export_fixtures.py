@@ -686,6 +686,169 @@ def fixture_pad_upsample_deconv(fs: FixtureSet) -> None:
         )
 
 
+class QConvNet(nn.Module):
+    """Conv, ReLU, max pool, 1x1 conv, residual add of a second input, linear: the ops the
+    XNNPACK quantizer annotates, so that the whole quantized graph lands in one delegate."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.conv2 = nn.Conv2d(8, 8, 1)
+        self.fc = nn.Linear(128, 10)
+
+    def forward(self, x, y):
+        h = F.relu(self.conv1(x))
+        # Explicit stride: without it the ExecuTorch 1.4.1 XNNPACK partitioner raises IndexError.
+        h = F.max_pool2d(h, 2, 2)
+        h = self.conv2(h) + y
+        return self.fc(torch.flatten(h, 1))
+
+
+def quantize_pt2e_xnnpack(model: nn.Module, example_inputs: tuple, calibration: Sequence[tuple], *, per_channel: bool):
+    """Static PT2E quantization with XNNPACKQuantizer's symmetric config; returns the converted
+    module (quantize/dequantize pairs around every annotated op)."""
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+        XNNPACKQuantizer,
+        get_symmetric_quantization_config,
+    )
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    captured = torch.export.export(model, example_inputs, strict=True).module()
+    quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=per_channel))
+    prepared = prepare_pt2e(captured, quantizer)
+    with torch.no_grad():
+        for inputs in calibration:
+            prepared(*inputs)
+    return convert_pt2e(prepared)
+
+
+def io_quant_params(gm: torch.fx.GraphModule) -> dict:
+    """(scale, zero_point) of the quantize node after each graph input and of the dequantize
+    node that produces each graph output of a convert_pt2e module."""
+    q = torch.ops.quantized_decomposed.quantize_per_tensor.default
+    dq = torch.ops.quantized_decomposed.dequantize_per_tensor.default
+    params = {}
+    for node in gm.graph.nodes:
+        if node.op == "placeholder":
+            users = [u for u in node.users if u.target == q]
+            if users:
+                params[node.name] = (float(users[0].args[1]), int(users[0].args[2]))
+        elif node.op == "output":
+            for i, out in enumerate(node.args[0]):
+                assert out.target == dq, f"output {i} is not a dequantize_per_tensor: {out.target}"
+                params[f"out{i}"] = (float(out.args[1]), int(out.args[2]))
+    return params
+
+
+def round_up(value: float, digits: int = 2) -> float:
+    """Rounds a positive value up to `digits` significant digits."""
+    exponent = math.floor(math.log10(value)) - digits + 1
+    return round(math.ceil(value / 10.0**exponent - 1e-9) * 10.0**exponent, -exponent)
+
+
+def assert_fully_delegated(name: str, et_program) -> None:
+    summary = plan_summary(et_program)
+    if summary["operators"] or summary["num_delegate_calls"] != 1 or summary["delegates"] != ["XnnpackBackend"]:
+        raise AssertionError(f"{name}: expected exactly one XnnpackBackend call and no operators, got {summary}")
+
+
+def fixture_quantized(fs: FixtureSet) -> None:
+    shapes = ((1, 3, 8, 8), (1, 8, 4, 4))
+    for name, per_channel in (("qconv_xnnpack", False), ("qconv_pc_xnnpack", True)):
+        seed_everything(15)
+        m = QConvNet().eval()
+        gen = torch.Generator().manual_seed(16)
+        calibration = [tuple(torch.randn(s, generator=gen) for s in shapes) for _ in range(8)]
+        run_inputs = [tuple(torch.randn(s, generator=gen) for s in shapes) for _ in range(2)]
+        converted = quantize_pt2e_xnnpack(m, run_inputs[0], calibration, per_channel=per_channel)
+        qparams = io_quant_params(converted)
+        out_scale = qparams["out0"][0]
+        atol = round_up(2 * out_scale)
+        et = export_program(converted, run_inputs[0], xnnpack=True)
+        assert_fully_delegated(name, et)
+        # The eager cross-check runs the converted module (fp32 ops between quantize/dequantize
+        # pairs, the reference semantics of the delegate), not the fp32 model.
+        refs = [eager(converted, *inputs) for inputs in run_inputs]
+        runs = [Run("forward", list(inputs), ref) for inputs, ref in zip(run_inputs, refs)]
+        for i, (inputs, ref) in enumerate(zip(run_inputs, refs)):
+            d = float((ref[0] - eager(m, *inputs)[0]).abs().max())
+            log(f"  run{i}: max |quantized reference - fp32 eager| = {d:.3g} (information only)")
+        weights = (
+            "qcint8 per-channel symmetric weights (is_per_channel=True)"
+            if per_channel
+            else "qint8 per-tensor symmetric weights (is_per_channel=False)"
+        )
+        qtext = ", ".join(f"{k} scale {s:.6g} zp {z}" for k, (s, z) in qparams.items())
+        fs.add(
+            name=name,
+            model="qconv",
+            backend="xnnpack",
+            et_program=et,
+            export=(
+                "conv2d(3,8,3,pad 1), relu, max_pool2d(2,2), conv2d(8,8,1), + y (second input [1,8,4,4]), flatten, "
+                "linear(128,10) on NCHW x [1,3,8,8]; torch.export(strict).module(), prepare_pt2e with "
+                "XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel="
+                f"{per_channel})), calibrated on 8 randn input pairs (torch.Generator seed 16, drawn before the "
+                "two run inputs), convert_pt2e, torch.export(strict), to_edge_transform_and_lower + "
+                "XnnpackPartitioner + to_executorch(ExecutorchBackendConfig()); "
+                f"the whole graph is one XNNPACK delegate with {weights}, int8 per-tensor activations and "
+                f"fp32 inputs/outputs quantized/dequantized inside the delegate ({qtext}); weights in the PTE; "
+                "eager cross-check against the convert_pt2e module (quantize/dequantize reference), not the "
+                f"fp32 model; rtol 0, atol {atol} = 2 x the output scale rounded up, since XNNPACK builds may "
+                "round the requantization differently by one step"
+            ),
+            rtol=0.0,
+            atol=atol,
+            runs=runs,
+        )
+
+
+class Fp16ConvNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.fc = nn.Linear(128, 10)
+
+    def forward(self, x, y):
+        # No Python scalar constants: a lifted fp32 constant would leave a non-delegated
+        # f32->f16 _to_dim_order_copy outside the delegate.
+        # Sigmoid and tanh have no fp16 operator in Debian's XNNPACK: they exercise the plugin's
+        # fp16 path through its fp32 kernels. (ExecuTorch 1.4.1 does not delegate fp16 GELU.)
+        h = F.max_pool2d(F.relu(self.conv(x)), 2, 2)
+        z = self.fc(torch.flatten(h, 1))
+        return z + torch.sigmoid(y) * torch.tanh(z)
+
+
+def fixture_fp16(fs: FixtureSet) -> None:
+    seed_everything(17)
+    m = Fp16ConvNet().eval().half()
+    run_inputs = [
+        (torch.randn(1, 3, 8, 8).half(), torch.randn(1, 10).half()),
+        (torch.randn(1, 3, 8, 8).half(), torch.randn(1, 10).half()),
+    ]
+    name = "fp16_xnnpack"
+    et = export_program(m, run_inputs[0], xnnpack=True)
+    assert_fully_delegated(name, et)
+    fs.add(
+        name=name,
+        model="fp16_conv",
+        backend="xnnpack",
+        et_program=et,
+        export=(
+            "conv2d(3,8,3,pad 1), relu, max_pool2d(2,2), flatten, linear(128,10) -> z, z + sigmoid(y) * tanh(z) "
+            "(y: second input [1,10]); "
+            "model.half() and float16 inputs/outputs (x [1,3,8,8]), no Python scalar constants; torch.export + "
+            "to_edge_transform_and_lower + XnnpackPartitioner + to_executorch(ExecutorchBackendConfig()); the whole "
+            "graph is one fp16 XNNPACK delegate (the partitioner serializes the conv filter and bias as fp32 "
+            "constants, the linear's as fp16); weights in the PTE; tolerance 1e-2 for fp16 precision "
+            "(about 3 decimal digits; accumulation order may differ between XNNPACK builds and eager)"
+        ),
+        rtol=1e-2,
+        atol=1e-2,
+        runs=[Run("forward", list(inputs), eager(m, *inputs)) for inputs in run_inputs],
+    )
+
+
 def fixture_linear(fs: FixtureSet) -> None:
     for backend in ("portable", "xnnpack"):
         seed_everything(2)
@@ -752,6 +915,7 @@ def fixture_cnn(fs: FixtureSet) -> None:
         ("cnn_portable", "portable", False),
         ("cnn_xnnpack", "xnnpack", False),
         ("cnn_channels_last_portable", "portable", True),
+        ("cnn_channels_last_xnnpack", "xnnpack", True),
     ]
     for name, backend, channels_last in variants:
         seed_everything(4)
@@ -762,7 +926,10 @@ def fixture_cnn(fs: FixtureSet) -> None:
             # variant folds the eval-mode batchnorm into conv1 before export.
             m.conv1 = torch.nn.utils.fusion.fuse_conv_bn_eval(m.conv1, m.bn1)
             m.bn1 = nn.Identity()
-            m = m.to(memory_format=torch.channels_last)
+            # ExecuTorch's XNNPACK channels-last pass wants contiguous (NCHW) weights: there only
+            # the input is channels_last.
+            if backend == "portable":
+                m = m.to(memory_format=torch.channels_last)
             x_export = x.to(memory_format=torch.channels_last)
         else:
             x_export = x
@@ -770,8 +937,9 @@ def fixture_cnn(fs: FixtureSet) -> None:
         if channels_last:
             desc = (
                 "conv2d (with the eval batchnorm folded in, since the portable batch-norm kernel rejects channels_last), "
-                "relu, max_pool2d, conv2d, relu, avg_pool2d, flatten, linear; model and example input converted to torch.channels_last before torch.export, to_edge_transform_and_lower "
-                "(no partitioner) + to_executorch; the program's input/activations carry dim_order [0,2,3,1]; the "
+                "relu, max_pool2d, conv2d, relu, avg_pool2d, flatten, linear; the example input (and, for portable, the model) converted to torch.channels_last before torch.export, to_edge_transform_and_lower "
+                + ("+ XnnpackPartitioner" if backend == "xnnpack" else "(no partitioner)")
+                + " + to_executorch; the program's input carries dim_order [0,2,3,1]; the "
                 "runtime was fed the channels_last tensor; the .npy files hold logical NCHW values in C order"
             )
         else:
@@ -1051,13 +1219,13 @@ def fixture_multi_method(fs: FixtureSet) -> None:
 README_HEAD = """\
 # Test fixtures
 
-Generated by `scripts/export_fixtures.py` -- do not edit by hand. Each fixture is a tiny fp32
-ExecuTorch program (`.pte`, flatbuffer identifier `ET12`), optionally with a data file (`.ptd`,
-identifier `FT01`), plus `.npy` inputs and expected outputs. The expected outputs were produced by
-the ExecuTorch runtime in the pip wheel executing the written files (eager PyTorch was only used
-as a cross-check). `index.json` lists every fixture: methods, operators (`name.overload`),
-delegates, tolerances and the runs, which are executed in order on one loaded program (state
-such as a KV cache carries over between runs).
+Generated by `scripts/export_fixtures.py` -- do not edit by hand. Each fixture is a tiny
+ExecuTorch program (`.pte`, flatbuffer identifier `ET12`; fp32 unless noted below), optionally
+with a data file (`.ptd`, identifier `FT01`), plus `.npy` inputs and expected outputs. The
+expected outputs were produced by the ExecuTorch runtime in the pip wheel executing the written
+files (eager PyTorch was only used as a cross-check). `index.json` lists every fixture: methods,
+operators (`name.overload`), delegates, tolerances and the runs, which are executed in order on
+one loaded program (state such as a KV cache carries over between runs).
 
 Regenerate (creates/uses the venv `$ETP_VENV`, default `/root/etp-venv`):
 
@@ -1073,6 +1241,12 @@ Notes:
   logical NCHW values in C order.
 - `xor_train*` runs 0/1 are the `__et_training_*_index_forward` getters, whose Int outputs are
   stored as 0-d int64 arrays with `"kind": "int"`.
+- `qconv_xnnpack` / `qconv_pc_xnnpack` are PT2E static int8 quantizations (XNNPACKQuantizer)
+  lowered whole into one XNNPACK delegate: qint8 activations, per-tensor qint8 resp. per-channel
+  qcint8 weights, fp32 program inputs/outputs converted inside the delegate. Their tolerance is
+  rtol 0 and atol = 2 output quantization steps.
+- `fp16_xnnpack` has float16 inputs and outputs (`<f2` .npy files) and runs in one fp16 XNNPACK
+  delegate; tolerance 1e-2 for half precision.
 
 | fixture | backend | program (bytes) | data files (bytes) | methods | operators | delegate calls |
 |---|---|---:|---|---|---:|---:|
@@ -1107,6 +1281,8 @@ FIXTURES = {
     "chain": fixture_chain,
     "bench": fixture_bench,
     "pad_upsample_deconv": fixture_pad_upsample_deconv,
+    "quantized": fixture_quantized,
+    "fp16": fixture_fp16,
 }
 
 

@@ -1,6 +1,9 @@
 #include "compile.h"
+#include "native_ops.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstring>
 #include <limits>
 
 namespace etp_xnnpack {
@@ -41,6 +44,53 @@ bool deconv_out(size_t in, uint32_t pad_a, uint32_t pad_b, uint32_t adjustment, 
 
 }  // namespace
 
+bool check_flags(fb_xnnpack::XNodeUnion type, uint32_t flags, uint32_t allowed, std::string* e) {
+  const uint32_t bad = flags & ~allowed;
+  if (bad == 0) return true;
+  char hex[16];
+  std::snprintf(hex, sizeof(hex), "0x%x", bad);
+  return *e = node_name(type) + " does not allow flag " + hex, false;
+}
+
+uint32_t float_bits(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, sizeof(bits));
+  return bits;
+}
+
+std::string key_params(const char* kind, std::initializer_list<uint64_t> parts) {
+  std::string key = kind;
+  for (uint64_t p : parts) key += "," + std::to_string(p);
+  return key;
+}
+
+etp_status run_op(Delegate& d, PackedOp& op, const std::function<xnn_status()>& setup) {
+  std::lock_guard<std::mutex> lock(op.mutex);
+  xnn_status s = setup();
+  if (s == xnn_status_success) s = xnn_run_operator(op.op, d.threadpool());
+  return s == xnn_status_success ? ETP_OK : d.fail(ETP_ERR_INTERNAL, "XNNPACK failed with status " + std::to_string(s));
+}
+
+std::string weights_key(const Value& filter, const Value* bias, const std::string& params) {
+  if (!filter.cache_owned || filter.named_key.empty()) return "";
+  if (bias != nullptr && (!bias->cache_owned || bias->named_key.empty())) return "";
+  return std::to_string(filter.file_id) + "/" + filter.named_key + "/" + (bias ? bias->named_key : "") + "/" + params;
+}
+
+bool create_failed(xnn_status status, std::string* e) {
+  return *e = "XNNPACK cannot create the operator (status " + std::to_string(status) + ")", false;
+}
+
+std::vector<uint16_t> half_copy(const Value& v) {
+  std::vector<uint16_t> out(v.numel);
+  if (v.is(Datatype::xnn_datatype_fp16)) {
+    std::memcpy(out.data(), v.constant, v.numel * sizeof(uint16_t));
+  } else {
+    for (size_t i = 0; i < v.numel; ++i) out[i] = native::to_half(v.f32()[i]);
+  }
+  return out;
+}
+
 std::pair<float, float> output_bounds(const fb_xnnpack::XNode& node) {
   if (const fb_xnnpack::OutputMinMax* m = node.output_min_max()) return {m->output_min(), m->output_max()};
   return {-std::numeric_limits<float>::infinity(), std::numeric_limits<float>::infinity()};
@@ -69,13 +119,55 @@ bool pool_output_hw(const fb_xnnpack::_XNNPooling2D& n, bool max, size_t in_h, s
          window_out(in_w, n.padding_left(), n.padding_right(), n.pooling_width(), n.stride_width(), dil_w, out_w, error);
 }
 
+namespace {
+
+// Node types whose compilers check datatypes themselves; every other node runs in fp32 only.
+bool takes_other_datatypes(fb_xnnpack::XNodeUnion type) {
+  using U = fb_xnnpack::XNodeUnion;
+  switch (type) {
+    case U::XNNFullyConnected: case U::XNNConv2d: case U::XNNDepthwiseConv2d: case U::XNNMaxPooling2d:
+    case U::XNNAdd: case U::XNNSubtract: case U::XNNMultiply: case U::XNNClamp: case U::XNNConvert:
+    case U::XNNStaticTranspose: case U::XNNStaticReshape: case U::XNNCopy: case U::XNNStaticSlice:
+    case U::XNNStaticConstantPad: case U::XNNConcatenate2: case U::XNNConcatenate3: case U::XNNConcatenate4:
+    case U::XNNConcatenate5:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool fp32_only(const Graph& graph, const fb_xnnpack::XNode& node, std::string* error) {
+  if (takes_other_datatypes(node.xnode_union_type())) return true;
+  std::vector<uint32_t> ins, outs;
+  node_value_ids(node, &ins, &outs);
+  for (const auto* ids : {&ins, &outs}) {
+    for (uint32_t id : *ids) {
+      const int index = graph.find(id);
+      if (index < 0) continue;  // optional input, or reported by the node's compiler
+      const Value& v = graph.values()[static_cast<size_t>(index)];
+      if (!v.is(Datatype::xnn_datatype_fp32)) {
+        return *error = "value id " + std::to_string(id) + " is " + datatype_name(v.datatype) +
+                        "; this node type runs in fp32 only here (Debian's XNNPACK has no other variant)", false;
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 bool compile_node(Delegate& d, size_t index, std::string* error) {
   const fb_xnnpack::XNode& node = *d.graph().root().xnodes()->Get(static_cast<flatbuffers::uoffset_t>(index));
   bool handled = false;
-  const bool ok = compile_xnnpack_node(d, node, error, &handled);
+  bool ok = compile_half_node(d, node, error, &handled);
   if (handled) return ok;
-  const bool native_ok = compile_native_node(d, node, error, &handled);
-  if (handled) return native_ok;
+  if (!fp32_only(d.graph(), node, error)) return false;
+  ok = compile_weighted_node(d, node, error, &handled);
+  if (handled) return ok;
+  ok = compile_xnnpack_node(d, node, error, &handled);
+  if (handled) return ok;
+  ok = compile_native_node(d, node, error, &handled);
+  if (handled) return ok;
   *error = "this node type is not supported by the XNNPACK plugin";
   return false;
 }

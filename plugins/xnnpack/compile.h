@@ -2,8 +2,14 @@
 // inference (infer_dims.cpp), so init-time checks and run-time dims can never disagree.
 #pragma once
 
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <limits>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "delegate.h"
 
@@ -11,6 +17,11 @@ namespace etp_xnnpack {
 
 // Nodes that run as XNNPACK operators. *handled is false for node types it does not cover.
 bool compile_xnnpack_node(Delegate& d, const fb_xnnpack::XNode& node, std::string* error, bool* handled);
+// Nodes with packed weights (fully connected, convolution): fp32, fp16 and 8-bit quantized.
+bool compile_weighted_node(Delegate& d, const fb_xnnpack::XNode& node, std::string* error, bool* handled);
+// Element-wise nodes on fp16 values: their fp32 native kernel on values widened in chunks
+// (this XNNPACK has few fp16 operators). *handled is false unless the node is one and its input fp16.
+bool compile_half_node(Delegate& d, const fb_xnnpack::XNode& node, std::string* error, bool* handled);
 // Nodes that run as plugin-native kernels (what this XNNPACK lacks, or data movement).
 bool compile_native_node(Delegate& d, const fb_xnnpack::XNode& node, std::string* error, bool* handled);
 
@@ -25,5 +36,52 @@ bool conv_output_hw(const fb_xnnpack::_XNNNodeConv& n, bool transposed, size_t i
 // Same for a max (`max`) or average pooling; average pooling has no dilation.
 bool pool_output_hw(const fb_xnnpack::_XNNPooling2D& n, bool max, size_t in_h, size_t in_w, size_t* out_h,
                     size_t* out_w, std::string* error);
+
+// ---- Helpers shared by the node compilers (compile.cpp) ----
+
+// The value ids a node reads and writes, whatever its table type (delegate.cpp).
+void node_value_ids(const fb_xnnpack::XNode& node, std::vector<uint32_t>* in, std::vector<uint32_t>* out);
+
+// Rejects flag bits `type` does not allow: some change what XNNPACK computes (e.g.
+// XNN_FLAG_TENSORFLOW_SAME_PADDING changes the output size the checks here rely on).
+bool check_flags(fb_xnnpack::XNodeUnion type, uint32_t flags, uint32_t allowed, std::string* e);
+
+// XNN_FLAG_KEEP_DIMS of newer XNNPACK (this one predates it): ExecuTorch sets it on pooling
+// nodes. It keeps the output's rank, which the shape checks here already require.
+constexpr uint32_t kFlagKeepDims = 0x40;
+
+uint32_t float_bits(float f);
+
+// Part of a shared-operator key: every creation argument, so two programs share an operator
+// only when they would have created the same one.
+std::string key_params(const char* kind, std::initializer_list<uint64_t> parts);
+
+// Runs `setup` then the operator, holding the operator's lock (shared operators keep the
+// pointers of the last setup).
+etp_status run_op(Delegate& d, PackedOp& op, const std::function<xnn_status()>& setup);
+
+// Cache key of an operator with packed weights: shared only when every weight it packs
+// comes from a cache-owned data file.
+std::string weights_key(const Value& filter, const Value* bias, const std::string& params);
+
+// The values of a convolution-like node, checked: ids defined, constant weights (and bias),
+// 4-D NHWC input and output, channel counts that match the weights and the bias, positive
+// kernel, stride and dilation (compile_weighted.cpp).
+bool conv_values(Delegate& d, const fb_xnnpack::_XNNNodeConv& n, int* in, int* w, int* out, int* b, std::string* e);
+
+// The error for an operator XNNPACK refused to create.
+bool create_failed(xnn_status status, std::string* e);
+
+// A fused clamp bound (float) as a quantized value of `v`'s type Q, saturated to Q's range.
+template <typename Q>
+Q quantized_bound(float bound, const Value& v) {
+  constexpr float lo = std::numeric_limits<Q>::min(), hi = std::numeric_limits<Q>::max();
+  if (std::isinf(bound)) return static_cast<Q>(bound < 0 ? lo : hi);
+  const float q = std::nearbyint(bound / v.scale) + static_cast<float>(v.zero_point);
+  return static_cast<Q>(std::min(hi, std::max(lo, q)));  // NaN -> lo
+}
+
+// fp16 copy of a constant that is fp16 or fp32.
+std::vector<uint16_t> half_copy(const Value& v);
 
 }  // namespace etp_xnnpack

@@ -1,7 +1,9 @@
 // Nodes that run as plugin-native kernels (native_ops.h): what Debian's XNNPACK lacks, plus
 // pure data movement. Shapes are checked here, at init, so the kernels never read or write
 // outside a value's buffer.
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <cstring>
 #include <limits>
 
@@ -20,6 +22,16 @@ bool ids(Delegate& d, std::initializer_list<uint32_t> in, std::vector<int>* out,
     out->push_back(index);
   }
   return true;
+}
+
+// Data movement keeps the datatype and, for quantized values, the quantization.
+bool same_type(const Value& a, const Value& b, std::string* e) {
+  if (a.datatype == b.datatype && a.scale == b.scale && a.zero_point == b.zero_point &&
+      a.channel_scales == b.channel_scales) {
+    return true;
+  }
+  return *e = "input is " + datatype_name(a.datatype) + " and output " + datatype_name(b.datatype) +
+              " (or their quantization differs); data movement cannot convert", false;
 }
 
 // Applies a fused output clamp if the node carries one (only finite bounds matter).
@@ -70,9 +82,11 @@ bool transpose(Delegate& d, const fb_xnnpack::XNNStaticTranspose& n, std::string
     }
     seen[perm[i]] = true;
   }
-  d.add_step("XNNStaticTranspose", [v, perm](Delegate& dd) {
+  if (!same_type(in, out, e)) return false;
+  const size_t elem = in.elem_size;
+  d.add_step("XNNStaticTranspose", [v, perm, elem](Delegate& dd) {
     const std::vector<size_t>& dims = dd.dims(v[0]);
-    native::transpose(dd.data(v[0]), dd.data(v[1]), dims.size(), dims.data(), perm.data());
+    native::transpose(dd.raw(v[0]), dd.raw(v[1]), dims.size(), dims.data(), perm.data(), elem);
     return ETP_OK;
   });
   return true;
@@ -82,8 +96,10 @@ bool reshape_or_copy(Delegate& d, const fb_xnnpack::XNode& node, uint32_t in, ui
   std::vector<int> v;
   if (!ids(d, {in, out}, &v, e)) return false;
   if (d.value(v[0]).numel != d.value(v[1]).numel) return *e = "input and output sizes differ", false;
-  d.add_step(node_name(node.xnode_union_type()), [v](Delegate& dd) {
-    if (dd.data(v[0]) != dd.data(v[1])) std::memmove(dd.data(v[1]), dd.data(v[0]), dd.numel(v[0]) * sizeof(float));
+  if (!same_type(d.value(v[0]), d.value(v[1]), e)) return false;
+  const size_t elem = d.value(v[0]).elem_size;
+  d.add_step(node_name(node.xnode_union_type()), [v, elem](Delegate& dd) {
+    if (dd.raw(v[0]) != dd.raw(v[1])) std::memmove(dd.raw(v[1]), dd.raw(v[0]), dd.numel(v[0]) * elem);
     return ETP_OK;
   });
   return true;
@@ -103,6 +119,7 @@ bool concatenate(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_
   size_t along = 0;
   for (int i : v) {
     const Value& vi = d.value(i);
+    if (!same_type(vi, vo, e)) return false;
     if (vi.dims.size() != rank) return *e = "inputs must have the output's rank", false;
     for (size_t k = 0; k < rank; ++k) {
       if (k != n.axis() && vi.dims[k] != vo.dims[k]) return *e = "inputs differ from the output off the axis", false;
@@ -111,14 +128,15 @@ bool concatenate(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_
   }
   if (along != vo.dims[n.axis()]) return *e = "input sizes along the axis do not add up to the output's", false;
   const size_t axis = n.axis();
-  d.add_step(node_name(node.xnode_union_type()), [v, out, axis, rank](Delegate& dd) {
-    const float* inputs[native::kMaxConcatInputs];
+  const size_t elem = vo.elem_size;
+  d.add_step(node_name(node.xnode_union_type()), [v, out, axis, rank, elem](Delegate& dd) {
+    const void* inputs[native::kMaxConcatInputs];
     const size_t* dims[native::kMaxConcatInputs];
     for (size_t i = 0; i < v.size(); ++i) {
-      inputs[i] = dd.data(v[i]);
+      inputs[i] = dd.raw(v[i]);
       dims[i] = dd.dims(v[i]).data();
     }
-    const bool ok = native::concatenate(inputs, v.size(), rank, dims, axis, dd.data(out));
+    const bool ok = native::concatenate(inputs, v.size(), rank, dims, axis, dd.raw(out), elem);
     return ok ? ETP_OK : dd.fail(ETP_ERR_SHAPE, "the inputs do not concatenate");
   });
   return true;
@@ -140,10 +158,12 @@ bool slice(Delegate& d, const fb_xnnpack::XNNStaticSlice& n, std::string* e) {
     if (sizes[i] == 0) sizes[i] = in.dims[i] - offsets[i];  // XNNPACK: 0 means to the end
     if (offsets[i] + sizes[i] > in.dims[i] || sizes[i] != out.dims[i]) return *e = "slice does not fit dim " + std::to_string(i), false;
   }
-  d.add_step("XNNStaticSlice", [v, offsets](Delegate& dd) {
+  if (!same_type(in, out, e)) return false;
+  const size_t elem = in.elem_size;
+  d.add_step("XNNStaticSlice", [v, offsets, elem](Delegate& dd) {
     const std::vector<size_t>& dims = dd.dims(v[0]);
-    const bool ok = native::slice(dd.data(v[0]), dd.data(v[1]), dims.size(), dims.data(), offsets.data(),
-                                  dd.dims(v[1]).data());
+    const bool ok = native::slice(dd.raw(v[0]), dd.raw(v[1]), dims.size(), dims.data(), offsets.data(),
+                                  dd.dims(v[1]).data(), elem);
     return ok ? ETP_OK : dd.fail(ETP_ERR_SHAPE, "the slice does not fit the input");
   });
   return true;
@@ -212,7 +232,72 @@ bool prelu(Delegate& d, const fb_xnnpack::_XNNNode2x1& n, std::string* e) {
   return true;
 }
 
+// The fp32 kernel an element-wise node runs on fp16 values, or an empty function.
+std::function<void(const float*, float*, size_t)> half_kernel(const fb_xnnpack::XNode& node) {
+  using K = void (*)(const float*, float*, size_t);
+  K k = nullptr;
+  switch (node.xnode_union_type()) {
+    case XNodeUnion::XNNGelu: k = native::gelu; break;
+    case XNodeUnion::XNNTanh: k = native::tanh; break;
+    case XNodeUnion::XNNExp: k = native::exp; break;
+    case XNodeUnion::XNNLog: k = native::log; break;
+    case XNodeUnion::XNNSin: k = native::sin; break;
+    case XNodeUnion::XNNCos: k = native::cos; break;
+    case XNodeUnion::XNNReciprocalSquareRoot: k = native::reciprocal_square_root; break;
+    case XNodeUnion::XNNSigmoid: k = native::sigmoid; break;
+    case XNodeUnion::XNNSquareRoot: k = native::square_root; break;
+    case XNodeUnion::XNNNegate: k = native::negate; break;
+    case XNodeUnion::XNNAbs: k = native::abs; break;
+    case XNodeUnion::XNNSquare: k = native::square; break;
+    case XNodeUnion::XNNFloor: k = native::floor; break;
+    case XNodeUnion::XNNCeiling: k = native::ceiling; break;
+    case XNodeUnion::XNNHardswish: k = native::hardswish; break;
+    case XNodeUnion::XNNLeakyReLU: {
+      const float slope = node.xnode_union_as_XNNLeakyReLU()->negative_slope();
+      return [slope](const float* in, float* out, size_t n) { native::leaky_relu(in, out, n, slope); };
+    }
+    case XNodeUnion::XNNELU: {
+      const float alpha = node.xnode_union_as_XNNELU()->alpha();
+      return [alpha](const float* in, float* out, size_t n) { native::elu(in, out, n, alpha); };
+    }
+    default: return {};
+  }
+  return k;
+}
+
 }  // namespace
+
+bool compile_half_node(Delegate& d, const fb_xnnpack::XNode& node, std::string* e, bool* handled) {
+  *handled = false;
+  auto kernel = half_kernel(node);
+  if (!kernel) return false;
+  std::vector<uint32_t> ins, outs;
+  node_value_ids(node, &ins, &outs);
+  std::vector<int> v;
+  if (!ids(d, {ins[0], outs[0]}, &v, e)) return false;  // leave unhandled: reported by the fp32 path
+  const Value &in = d.value(v[0]), &out = d.value(v[1]);
+  if (!in.is(Datatype::xnn_datatype_fp16)) return false;
+  *handled = true;
+  if (!out.is(Datatype::xnn_datatype_fp16)) return *e = "input is fp16 but the output " + datatype_name(out.datatype), false;
+  if (in.numel != out.numel) return *e = "input and output sizes differ", false;
+  d.add_step(node_name(node.xnode_union_type()), [kernel, v, &node](Delegate& dd) {
+    // Widened to fp32 in chunks on the stack, computed, clamped and narrowed back.
+    constexpr size_t kChunk = 256;
+    float buffer[kChunk];
+    const auto* x = dd.as<const uint16_t>(v[0]);
+    auto* y = dd.as<uint16_t>(v[1]);
+    const size_t count = dd.numel(v[0]);
+    for (size_t start = 0; start < count; start += kChunk) {
+      const size_t n = std::min(kChunk, count - start);
+      for (size_t i = 0; i < n; ++i) buffer[i] = native::from_half(x[start + i]);
+      kernel(buffer, buffer, n);
+      maybe_clamp(node, buffer, n);
+      for (size_t i = 0; i < n; ++i) y[start + i] = native::to_half(buffer[i]);
+    }
+    return ETP_OK;
+  });
+  return true;
+}
 
 bool compile_native_node(Delegate& d, const fb_xnnpack::XNode& node, std::string* e, bool* handled) {
   *handled = true;
@@ -223,8 +308,6 @@ bool compile_native_node(Delegate& d, const fb_xnnpack::XNode& node, std::string
       return reshape_or_copy(d, node, n->input_id(), n->output_id(), e);
     }
     case XNodeUnion::XNNCopy: return reshape_or_copy(d, node, node.xnode_union_as_XNNCopy()->input_id(), node.xnode_union_as_XNNCopy()->output_id(), e);
-    case XNodeUnion::XNNConvert:  // fp32 to fp32 is all this plugin accepts (values are checked)
-      return reshape_or_copy(d, node, node.xnode_union_as_XNNConvert()->input_id(), node.xnode_union_as_XNNConvert()->output_id(), e);
     case XNodeUnion::XNNConcatenate2: return concatenate(d, node, *node.xnode_union_as_XNNConcatenate2(), 2, e);
     case XNodeUnion::XNNConcatenate3: return concatenate(d, node, *node.xnode_union_as_XNNConcatenate3(), 3, e);
     case XNodeUnion::XNNConcatenate4: return concatenate(d, node, *node.xnode_union_as_XNNConcatenate4(), 4, e);

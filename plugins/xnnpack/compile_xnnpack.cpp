@@ -1,163 +1,16 @@
 // Nodes that run as XNNPACK operators (operator API: created once, set up per call).
 #include <cstdio>
+#include <cstdint>
 #include <cstring>
 #include <initializer_list>
 
 #include "compile.h"
+#include "native_ops.h"
 
 namespace etp_xnnpack {
 namespace {
 
 using fb_xnnpack::XNodeUnion;
-
-// Rejects flag bits `type` does not allow: some change what XNNPACK computes (e.g.
-// XNN_FLAG_TENSORFLOW_SAME_PADDING changes the output size the checks here rely on).
-bool check_flags(XNodeUnion type, uint32_t flags, uint32_t allowed, std::string* e) {
-  const uint32_t bad = flags & ~allowed;
-  if (bad == 0) return true;
-  char hex[16];
-  std::snprintf(hex, sizeof(hex), "0x%x", bad);
-  return *e = node_name(type) + " does not allow flag " + hex, false;
-}
-
-// XNN_FLAG_KEEP_DIMS of newer XNNPACK (this one predates it): ExecuTorch sets it on pooling
-// nodes. It keeps the output's rank, which the shape checks here already require.
-constexpr uint32_t kFlagKeepDims = 0x40;
-
-uint32_t float_bits(float f) {
-  uint32_t bits;
-  std::memcpy(&bits, &f, sizeof(bits));
-  return bits;
-}
-
-// Part of a shared-operator key: every creation argument, so two programs share an operator
-// only when they would have created the same one.
-std::string key_params(const char* kind, std::initializer_list<uint64_t> parts) {
-  std::string key = kind;
-  for (uint64_t p : parts) key += "," + std::to_string(p);
-  return key;
-}
-
-// Runs `setup` then the operator, holding the operator's lock (shared operators keep the
-// pointers of the last setup).
-etp_status run_op(Delegate& d, PackedOp& op, const std::function<xnn_status()>& setup) {
-  std::lock_guard<std::mutex> lock(op.mutex);
-  xnn_status s = setup();
-  if (s == xnn_status_success) s = xnn_run_operator(op.op, d.threadpool());
-  return s == xnn_status_success ? ETP_OK : d.fail(ETP_ERR_INTERNAL, "XNNPACK failed with status " + std::to_string(s));
-}
-
-// Cache key of an operator with packed weights: shared only when every weight it packs
-// comes from a cache-owned data file.
-std::string weights_key(const Value& filter, const Value* bias, const std::string& params) {
-  if (!filter.cache_owned || filter.named_key.empty()) return "";
-  if (bias != nullptr && (!bias->cache_owned || bias->named_key.empty())) return "";
-  return std::to_string(filter.file_id) + "/" + filter.named_key + "/" + (bias ? bias->named_key : "") + "/" + params;
-}
-
-bool fully_connected(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::XNNFullyConnected& n, std::string* e) {
-  const int in = d.graph().find(n.input1_id()), w = d.graph().find(n.filter_id()), out = d.graph().find(n.output_id());
-  const int b = n.bias_id() == UINT32_MAX ? -1 : d.graph().find(n.bias_id());
-  if (in < 0 || w < 0 || out < 0 || (n.bias_id() != UINT32_MAX && b < 0)) return *e = "value id out of range", false;
-  const Value &vi = d.value(in), &vw = d.value(w), &vo = d.value(out);
-  if (vw.constant == nullptr || vw.dims.size() != 2 || (b >= 0 && d.value(b).constant == nullptr)) {
-    return *e = "weights and bias must be constant 2-D / 1-D tensors", false;
-  }
-  if (!check_flags(XNodeUnion::XNNFullyConnected, n.flags(), XNN_FLAG_TRANSPOSE_WEIGHTS, e)) return false;
-  const bool transposed = n.flags() & XNN_FLAG_TRANSPOSE_WEIGHTS;
-  const size_t k = transposed ? vw.dims[0] : vw.dims[1], nout = transposed ? vw.dims[1] : vw.dims[0];
-  if (vi.dims.empty() || vi.dims.back() != k || k == 0) return *e = "input channels do not match the weights", false;
-  if (vo.numel != vi.numel / k * nout || (b >= 0 && d.value(b).numel != nout)) return *e = "output or bias size mismatch", false;
-  const auto [lo, hi] = output_bounds(node);
-  const float* weights = vw.constant;
-  const float* bias = b >= 0 ? d.value(b).constant : nullptr;
-  const uint32_t flags = n.flags();
-  xnn_status status;
-  auto op = d.packed_op(weights_key(vw, b >= 0 ? &d.value(b) : nullptr, key_params("fc", {k, nout, flags, float_bits(lo), float_bits(hi)})), vw.file_id, true,
-                        [&](xnn_operator_t* o) {
-                          return xnn_create_fully_connected_nc_f32(k, nout, k, nout, weights, bias, lo, hi, flags, o);
-                        },
-                        &status);
-  if (!op) return *e = "XNNPACK cannot create the operator (status " + std::to_string(status) + ")", false;
-  d.add_step("XNNFullyConnected", [op, in, out, k](Delegate& dd) {
-    const size_t rows = dd.numel(in) / k;
-    return run_op(dd, *op, [&] {
-      return xnn_setup_fully_connected_nc_f32(op->op, rows, dd.data(in), dd.data(out), dd.threadpool());
-    });
-  });
-  return true;
-}
-
-// The values of a convolution-like node, checked: ids defined, constant weights (and bias),
-// 4-D NHWC input and output, channel counts that match the weights and the bias, positive
-// kernel, stride and dilation. The bias size matters: XNNPACK reads one entry per output channel.
-bool conv_values(Delegate& d, const fb_xnnpack::_XNNNodeConv& n, int* in, int* w, int* out, int* b, std::string* e) {
-  *in = d.graph().find(n.input1_id());
-  *w = d.graph().find(n.filter_id());
-  *out = d.graph().find(n.output_id());
-  *b = n.bias_id() == UINT32_MAX ? -1 : d.graph().find(n.bias_id());
-  if (*in < 0 || *w < 0 || *out < 0 || (n.bias_id() != UINT32_MAX && *b < 0)) return *e = "value id out of range", false;
-  const Value &vi = d.value(*in), &vw = d.value(*w), &vo = d.value(*out);
-  if (vw.constant == nullptr || (*b >= 0 && d.value(*b).constant == nullptr)) return *e = "weights must be constant", false;
-  if (vi.dims.size() != 4 || vo.dims.size() != 4) return *e = "input and output must be 4-D NHWC", false;
-  const size_t groups = n.groups(), gin = n.group_input_channels(), gout = n.group_output_channels();
-  size_t in_channels = 0, out_channels = 0, weights = 0;
-  if (__builtin_mul_overflow(groups, gin, &in_channels) || __builtin_mul_overflow(groups, gout, &out_channels) ||
-      __builtin_mul_overflow(out_channels, size_t{n.kernel_height()}, &weights) ||
-      __builtin_mul_overflow(weights, size_t{n.kernel_width()}, &weights) ||
-      __builtin_mul_overflow(weights, gin, &weights)) {
-    return *e = "channel counts and kernel size overflow", false;
-  }
-  if (groups == 0 || vi.dims[3] != in_channels || vo.dims[3] != out_channels || vw.numel != weights ||
-      vi.dims[0] != vo.dims[0] || (*b >= 0 && d.value(*b).numel != out_channels)) {
-    return *e = "channel counts do not match the weights", false;
-  }
-  if (n.subsampling_height() == 0 || n.subsampling_width() == 0 || n.dilation_height() == 0 || n.dilation_width() == 0 ||
-      n.kernel_height() == 0 || n.kernel_width() == 0) {
-    return *e = "kernel, stride and dilation must be positive", false;
-  }
-  return true;
-}
-
-bool convolution(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNNodeConv& n, bool depthwise,
-                 std::string* e) {
-  int in, w, out, b;
-  if (!conv_values(d, n, &in, &w, &out, &b, e)) return false;
-  const Value &vi = d.value(in), &vw = d.value(w), &vo = d.value(out);
-  const XNodeUnion type = depthwise ? XNodeUnion::XNNDepthwiseConv2d : XNodeUnion::XNNConv2d;
-  if (!check_flags(type, n.flags(), XNN_FLAG_DEPTHWISE_CONVOLUTION, e)) return false;
-  const uint32_t groups = n.groups(), gin = n.group_input_channels(), gout = n.group_output_channels();
-  // Output size as XNNPACK computes it; it must match the serialized output.
-  size_t out_h = 0, out_w = 0;
-  if (!conv_output_hw(n, /*transposed=*/false, vi.dims[1], vi.dims[2], &out_h, &out_w, e)) return false;
-  if (vo.dims[1] != out_h || vo.dims[2] != out_w) return *e = "output spatial size does not match the convolution", false;
-  const auto [lo, hi] = output_bounds(node);
-  const float* weights = vw.constant;
-  const float* bias = b >= 0 ? d.value(b).constant : nullptr;
-  const uint32_t flags = depthwise ? XNN_FLAG_DEPTHWISE_CONVOLUTION : 0;
-  const std::string params = key_params(
-      "conv", {n.padding_top(), n.padding_right(), n.padding_bottom(), n.padding_left(), n.kernel_height(),
-               n.kernel_width(), n.subsampling_height(), n.subsampling_width(), n.dilation_height(), n.dilation_width(),
-               groups, gin, gout, flags, float_bits(lo), float_bits(hi)});
-  xnn_status status;
-  auto op = d.packed_op(weights_key(vw, b >= 0 ? &d.value(b) : nullptr, params), vw.file_id, true,
-                        [&](xnn_operator_t* o) {
-                          return xnn_create_convolution2d_nhwc_f32(
-                              n.padding_top(), n.padding_right(), n.padding_bottom(), n.padding_left(), n.kernel_height(),
-                              n.kernel_width(), n.subsampling_height(), n.subsampling_width(), n.dilation_height(),
-                              n.dilation_width(), groups, gin, gout, size_t{groups} * gin, size_t{groups} * gout, weights,
-                              bias, lo, hi, flags, o);
-                        },
-                        &status);
-  if (!op) return *e = "XNNPACK cannot create the operator (status " + std::to_string(status) + ")", false;
-  d.add_step(node_name(type), [op, in, out](Delegate& dd) {
-    const std::vector<size_t>& x = dd.dims(in);
-    return run_op(dd, *op, [&] {
-      return xnn_setup_convolution2d_nhwc_f32(op->op, x[0], x[1], x[2], dd.data(in), dd.data(out), dd.threadpool());
-    });
-  });
-  return true;
-}
 
 bool pooling(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNPooling2D& n, bool max, std::string* e) {
   const int in = d.graph().find(n.input_id()), out = d.graph().find(n.output_id());
@@ -169,30 +22,61 @@ bool pooling(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNP
   const XNodeUnion type = max ? XNodeUnion::XNNMaxPooling2d : XNodeUnion::XNNAvgPooling2d;
   if (!check_flags(type, n.flags(), kFlagKeepDims, e)) return false;
   if (!max && (n.dilation_height() > 1 || n.dilation_width() > 1)) return *e = "average pooling has no dilation", false;
+  // Max pooling picks one input: in and out share the datatype and quantization. f16 and
+  // s8/u8 variants exist in this XNNPACK; average pooling is fp32 only (checked before).
+  if (vi.datatype != vo.datatype || vi.scale != vo.scale || vi.zero_point != vo.zero_point) {
+    return *e = "input and output must have the same datatype and quantization", false;
+  }
+  const Datatype dt = vi.datatype;
+  if (dt != Datatype::xnn_datatype_fp32 && dt != Datatype::xnn_datatype_fp16 && dt != Datatype::xnn_datatype_qint8 &&
+      dt != Datatype::xnn_datatype_quint8) {
+    return *e = datatype_name(dt) + " max pooling is not supported (fp32, fp16, qint8, quint8)", false;
+  }
   // Output size as XNNPACK computes it: XNNPACK writes that much, so it must be the slot's.
   size_t out_h = 0, out_w = 0;
   if (!pool_output_hw(n, max, vi.dims[1], vi.dims[2], &out_h, &out_w, e)) return false;
   if (vo.dims[1] != out_h || vo.dims[2] != out_w) return *e = "output spatial size does not match the pooling", false;
   const auto [lo, hi] = output_bounds(node);
   const size_t channels = vi.dims[3];
+  const uint32_t pt = n.padding_top(), pr = n.padding_right(), pb = n.padding_bottom(), pl = n.padding_left();
+  const uint32_t ph = n.pooling_height(), pw = n.pooling_width(), sh = n.stride_height(), sw = n.stride_width();
+  const uint32_t dh = std::max(1u, n.dilation_height()), dw = std::max(1u, n.dilation_width());
   xnn_status status;
   auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) {
-    if (max) {
-      return xnn_create_max_pooling2d_nhwc_f32(n.padding_top(), n.padding_right(), n.padding_bottom(), n.padding_left(),
-                                               n.pooling_height(), n.pooling_width(), n.stride_height(), n.stride_width(),
-                                               std::max(1u, n.dilation_height()), std::max(1u, n.dilation_width()),
-                                               channels, channels, channels, lo, hi, /*flags=*/0, o);
+    if (!max) {
+      return xnn_create_average_pooling2d_nhwc_f32(pt, pr, pb, pl, ph, pw, sh, sw, channels, channels, channels, lo, hi,
+                                                   /*flags=*/0, o);
     }
-    return xnn_create_average_pooling2d_nhwc_f32(n.padding_top(), n.padding_right(), n.padding_bottom(), n.padding_left(),
-                                                 n.pooling_height(), n.pooling_width(), n.stride_height(), n.stride_width(),
-                                                 channels, channels, channels, lo, hi, /*flags=*/0, o);
+    switch (dt) {
+      case Datatype::xnn_datatype_fp16:
+        return xnn_create_max_pooling2d_nhwc_f16(pt, pr, pb, pl, ph, pw, sh, sw, dh, dw, channels, channels, channels, lo,
+                                                 hi, 0, o);
+      case Datatype::xnn_datatype_qint8:
+        return xnn_create_max_pooling2d_nhwc_s8(pt, pr, pb, pl, ph, pw, sh, sw, dh, dw, channels, channels, channels,
+                                                quantized_bound<int8_t>(lo, vo), quantized_bound<int8_t>(hi, vo), 0, o);
+      case Datatype::xnn_datatype_quint8:
+        return xnn_create_max_pooling2d_nhwc_u8(pt, pr, pb, pl, ph, pw, sh, sw, dh, dw, channels, channels, channels,
+                                                quantized_bound<uint8_t>(lo, vo), quantized_bound<uint8_t>(hi, vo), 0, o);
+      default:
+        return xnn_create_max_pooling2d_nhwc_f32(pt, pr, pb, pl, ph, pw, sh, sw, dh, dw, channels, channels, channels, lo,
+                                                 hi, 0, o);
+    }
   }, &status);
-  if (!op) return *e = "XNNPACK cannot create the operator (status " + std::to_string(status) + ")", false;
-  d.add_step(node_name(type), [op, in, out, max](Delegate& dd) {
+  if (!op) return create_failed(status, e);
+  d.add_step(node_name(type), [op, in, out, max, dt](Delegate& dd) {
     const std::vector<size_t>& x = dd.dims(in);
-    return run_op(dd, *op, [&] {
-      return max ? xnn_setup_max_pooling2d_nhwc_f32(op->op, x[0], x[1], x[2], dd.data(in), dd.data(out), dd.threadpool())
-                 : xnn_setup_average_pooling2d_nhwc_f32(op->op, x[0], x[1], x[2], dd.data(in), dd.data(out), dd.threadpool());
+    return run_op(dd, *op, [&]() -> xnn_status {
+      pthreadpool_t pool = dd.threadpool();
+      if (!max) return xnn_setup_average_pooling2d_nhwc_f32(op->op, x[0], x[1], x[2], dd.data(in), dd.data(out), pool);
+      switch (dt) {
+        case Datatype::xnn_datatype_fp16:
+          return xnn_setup_max_pooling2d_nhwc_f16(op->op, x[0], x[1], x[2], dd.raw(in), dd.raw(out), pool);
+        case Datatype::xnn_datatype_qint8:
+          return xnn_setup_max_pooling2d_nhwc_s8(op->op, x[0], x[1], x[2], dd.as<int8_t>(in), dd.as<int8_t>(out), pool);
+        case Datatype::xnn_datatype_quint8:
+          return xnn_setup_max_pooling2d_nhwc_u8(op->op, x[0], x[1], x[2], dd.as<uint8_t>(in), dd.as<uint8_t>(out), pool);
+        default: return xnn_setup_max_pooling2d_nhwc_f32(op->op, x[0], x[1], x[2], dd.data(in), dd.data(out), pool);
+      }
     });
   });
   return true;
@@ -210,7 +94,7 @@ bool global_avg_pooling(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnn
   auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) {
     return xnn_create_global_average_pooling_nwc_f32(channels, channels, channels, lo, hi, /*flags=*/0, o);
   }, &status);
-  if (!op) return *e = "XNNPACK cannot create the operator (status " + std::to_string(status) + ")", false;
+  if (!op) return create_failed(status, e);
   d.add_step("XNNGlobalAvgPooling2d", [op, in, out](Delegate& dd) {
     const std::vector<size_t>& x = dd.dims(in);
     return run_op(dd, *op, [&] {
@@ -233,8 +117,8 @@ bool deconvolution(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack:
     return *e = "output spatial size does not match the transposed convolution", false;
   }
   const auto [lo, hi] = output_bounds(node);
-  const float* weights = vw.constant;
-  const float* bias = b >= 0 ? d.value(b).constant : nullptr;
+  const float* weights = vw.f32();
+  const float* bias = b >= 0 ? d.value(b).f32() : nullptr;
   const std::string params = key_params(
       "deconv", {n.padding_top(), n.padding_right(), n.padding_bottom(), n.padding_left(), n.kernel_height(),
                  n.kernel_width(), n.subsampling_height(), n.subsampling_width(), n.dilation_height(),
@@ -249,7 +133,7 @@ bool deconvolution(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack:
                               bias, lo, hi, /*flags=*/0, o);
                         },
                         &status);
-  if (!op) return *e = "XNNPACK cannot create the operator (status " + std::to_string(status) + ")", false;
+  if (!op) return create_failed(status, e);
   const uint32_t adj_h = n.adjustment_height(), adj_w = n.adjustment_width();
   d.add_step("XNNConvTranspose2d", [op, in, out, adj_h, adj_w](Delegate& dd) {
     const std::vector<size_t>& x = dd.dims(in);
@@ -277,17 +161,33 @@ bool constant_pad(Delegate& d, const fb_xnnpack::XNNStaticConstantPad& n, std::s
     post[i] = n.post_paddings()->Get(static_cast<flatbuffers::uoffset_t>(i));
     if (vo.dims[i] != vi.dims[i] + pre[i] + post[i]) return *e = "output size does not match the padding", false;
   }
+  if (vi.datatype != vo.datatype || vi.scale != vo.scale || vi.zero_point != vo.zero_point) {
+    return *e = "input and output must have the same datatype and quantization", false;
+  }
+  // The padding value in the tensor's own encoding: fp32, fp16 bits or a quantized byte.
   const float value = n.padding_value();
+  const uint16_t half = native::to_half(value);
+  const int8_t s8 = quantized_bound<int8_t>(value, vi);
+  const uint8_t u8 = quantized_bound<uint8_t>(value, vi);
+  const Datatype dt = vi.datatype;
+  if (dt != Datatype::xnn_datatype_fp32 && dt != Datatype::xnn_datatype_fp16 && dt != Datatype::xnn_datatype_qint8 &&
+      dt != Datatype::xnn_datatype_quint8) {
+    return *e = datatype_name(dt) + " padding is not supported (fp32, fp16, qint8, quint8)", false;
+  }
+  const size_t elem = vi.elem_size;
   xnn_status status;
   auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) {
+    if (elem == 1) return xnn_create_constant_pad_nd_x8(dt == Datatype::xnn_datatype_qint8 ? static_cast<const void*>(&s8) : &u8, 0, o);
+    if (elem == 2) return xnn_create_constant_pad_nd_x16(&half, /*flags=*/0, o);
     return xnn_create_constant_pad_nd_x32(&value, /*flags=*/0, o);
   }, &status);
-  if (!op) return *e = "XNNPACK cannot create the operator (status " + std::to_string(status) + ")", false;
-  d.add_step("XNNStaticConstantPad", [op, in, out, pre, post](Delegate& dd) {
+  if (!op) return create_failed(status, e);
+  d.add_step("XNNStaticConstantPad", [op, in, out, pre, post, elem](Delegate& dd) {
     const std::vector<size_t>& x = dd.dims(in);
     return run_op(dd, *op, [&] {
-      return xnn_setup_constant_pad_nd_x32(op->op, x.size(), x.data(), pre.data(), post.data(), dd.data(in),
-                                           dd.data(out), dd.threadpool());
+      const auto setup = elem == 1 ? xnn_setup_constant_pad_nd_x8
+                         : elem == 2 ? xnn_setup_constant_pad_nd_x16 : xnn_setup_constant_pad_nd_x32;
+      return setup(op->op, x.size(), x.data(), pre.data(), post.data(), dd.raw(in), dd.raw(out), dd.threadpool());
     });
   });
   return true;
@@ -309,7 +209,7 @@ bool resize_bilinear(Delegate& d, const fb_xnnpack::XNNStaticResizeBilinear2D& n
   auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) {
     return xnn_create_resize_bilinear2d_nhwc_f32(channels, channels, channels, n.flags(), o);
   }, &status);
-  if (!op) return *e = "XNNPACK cannot create the operator (status " + std::to_string(status) + ")", false;
+  if (!op) return create_failed(status, e);
   const size_t out_h = vo.dims[1], out_w = vo.dims[2];
   d.add_step("XNNStaticResizeBilinear2D", [op, in, out, out_h, out_w](Delegate& dd) {
     const std::vector<size_t>& x = dd.dims(in);
@@ -329,6 +229,167 @@ xnn_status create_no_clamp(xnn_status (*create)(uint32_t, xnn_operator_t*), uint
   return create(flags, o);
 }
 
+// Add, subtract and multiply on fp16 or 8-bit quantized values (what this XNNPACK has:
+// add/multiply f16, add/subtract/multiply qs8 and qu8). Inputs and output share the datatype;
+// quantized ones may differ in scale and zero point.
+bool binary_low_precision(Delegate& d, const fb_xnnpack::XNode& node, XNodeUnion type, int a, int b, int out,
+                          std::string* e) {
+  const Value &va = d.value(a), &vb = d.value(b), &vo = d.value(out);
+  const Datatype dt = vo.datatype;
+  using D = Datatype;
+  const bool ok = va.datatype == dt && vb.datatype == dt &&
+                  ((dt == D::xnn_datatype_fp16 && type != XNodeUnion::XNNSubtract) || dt == D::xnn_datatype_qint8 ||
+                   dt == D::xnn_datatype_quint8);
+  if (!ok) {
+    return *e = "inputs " + datatype_name(va.datatype) + " and " + datatype_name(vb.datatype) + ", output " +
+                datatype_name(dt) + ": this XNNPACK has only f16 add/multiply and qs8/qu8 add/subtract/multiply", false;
+  }
+  const auto [lo, hi] = output_bounds(node);
+  const bool add = type == XNodeUnion::XNNAdd, sub = type == XNodeUnion::XNNSubtract;
+  xnn_status status;
+  auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) -> xnn_status {
+    if (dt == D::xnn_datatype_fp16) return add ? xnn_create_add_nd_f16(lo, hi, 0, o) : xnn_create_multiply_nd_f16(lo, hi, 0, o);
+    if (dt == D::xnn_datatype_qint8) {
+      const auto create = add ? xnn_create_add_nd_qs8 : sub ? xnn_create_subtract_nd_qs8 : xnn_create_multiply_nd_qs8;
+      return create(static_cast<int8_t>(va.zero_point), va.scale, static_cast<int8_t>(vb.zero_point), vb.scale,
+                    static_cast<int8_t>(vo.zero_point), vo.scale, quantized_bound<int8_t>(lo, vo),
+                    quantized_bound<int8_t>(hi, vo), 0, o);
+    }
+    const auto create = add ? xnn_create_add_nd_qu8 : sub ? xnn_create_subtract_nd_qu8 : xnn_create_multiply_nd_qu8;
+    return create(static_cast<uint8_t>(va.zero_point), va.scale, static_cast<uint8_t>(vb.zero_point), vb.scale,
+                  static_cast<uint8_t>(vo.zero_point), vo.scale, quantized_bound<uint8_t>(lo, vo),
+                  quantized_bound<uint8_t>(hi, vo), 0, o);
+  }, &status);
+  if (!op) return create_failed(status, e);
+  d.add_step(node_name(type), [op, a, b, out, dt, add, sub](Delegate& dd) {
+    static const size_t kScalar[1] = {1};  // XNNPACK wants rank >= 1
+    const std::vector<size_t>&da = dd.dims(a), &db = dd.dims(b);
+    const size_t ra = da.empty() ? 1 : da.size(), rb = db.empty() ? 1 : db.size();
+    const size_t* sa = da.empty() ? kScalar : da.data();
+    const size_t* sb = db.empty() ? kScalar : db.data();
+    return run_op(dd, *op, [&]() -> xnn_status {
+      pthreadpool_t pool = dd.threadpool();
+      if (dt == D::xnn_datatype_fp16) {
+        const auto setup = add ? xnn_setup_add_nd_f16 : xnn_setup_multiply_nd_f16;
+        return setup(op->op, ra, sa, rb, sb, dd.raw(a), dd.raw(b), dd.raw(out), pool);
+      }
+      if (dt == D::xnn_datatype_qint8) {
+        const auto setup = add ? xnn_setup_add_nd_qs8 : sub ? xnn_setup_subtract_nd_qs8 : xnn_setup_multiply_nd_qs8;
+        return setup(op->op, ra, sa, rb, sb, dd.as<int8_t>(a), dd.as<int8_t>(b), dd.as<int8_t>(out), pool);
+      }
+      const auto setup = add ? xnn_setup_add_nd_qu8 : sub ? xnn_setup_subtract_nd_qu8 : xnn_setup_multiply_nd_qu8;
+      return setup(op->op, ra, sa, rb, sb, dd.as<uint8_t>(a), dd.as<uint8_t>(b), dd.as<uint8_t>(out), pool);
+    });
+  });
+  return true;
+}
+
+// XNNClamp on fp16 or 8-bit quantized values (same datatype and quantization in and out).
+bool clamp_low_precision(Delegate& d, const fb_xnnpack::XNode& node, int in, int out, std::string* e) {
+  const Value &vi = d.value(in), &vo = d.value(out);
+  const Datatype dt = vi.datatype;
+  if (vo.datatype != dt || vi.scale != vo.scale || vi.zero_point != vo.zero_point ||
+      (dt != Datatype::xnn_datatype_fp16 && dt != Datatype::xnn_datatype_qint8 && dt != Datatype::xnn_datatype_quint8)) {
+    return *e = "clamp from " + datatype_name(dt) + " to " + datatype_name(vo.datatype) +
+                " is not supported (fp32, fp16, qint8, quint8, same quantization in and out)", false;
+  }
+  const size_t channels = vi.dims.empty() || vi.dims.back() == 0 ? 1 : vi.dims.back();
+  const auto [lo, hi] = output_bounds(node);
+  xnn_status status;
+  auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) -> xnn_status {
+    if (dt == Datatype::xnn_datatype_fp16) return xnn_create_clamp_nc_f16(channels, channels, channels, lo, hi, 0, o);
+    if (dt == Datatype::xnn_datatype_qint8) {
+      return xnn_create_clamp_nc_s8(channels, channels, channels, quantized_bound<int8_t>(lo, vo),
+                                    quantized_bound<int8_t>(hi, vo), 0, o);
+    }
+    return xnn_create_clamp_nc_u8(channels, channels, channels, quantized_bound<uint8_t>(lo, vo),
+                                  quantized_bound<uint8_t>(hi, vo), 0, o);
+  }, &status);
+  if (!op) return create_failed(status, e);
+  d.add_step("XNNClamp", [op, in, out, channels, dt](Delegate& dd) {
+    const size_t rows = dd.numel(in) / channels;
+    return run_op(dd, *op, [&]() -> xnn_status {
+      if (dt == Datatype::xnn_datatype_fp16) return xnn_setup_clamp_nc_f16(op->op, rows, dd.raw(in), dd.raw(out), dd.threadpool());
+      if (dt == Datatype::xnn_datatype_qint8) {
+        return xnn_setup_clamp_nc_s8(op->op, rows, dd.as<int8_t>(in), dd.as<int8_t>(out), dd.threadpool());
+      }
+      return xnn_setup_clamp_nc_u8(op->op, rows, dd.as<uint8_t>(in), dd.as<uint8_t>(out), dd.threadpool());
+    });
+  });
+  return true;
+}
+
+// XNNConvert: fp32 <-> qint8 / quint8 / fp16 (quantize, dequantize, narrow, widen), or a copy
+// between equal types.
+bool convert(Delegate& d, const fb_xnnpack::_XNNNode1x1& n, std::string* e) {
+  if (!check_flags(XNodeUnion::XNNConvert, n.flags(), 0, e)) return false;
+  const int in = d.graph().find(n.input_id()), out = d.graph().find(n.output_id());
+  if (in < 0 || out < 0) return *e = "value id out of range", false;
+  const Value &vi = d.value(in), &vo = d.value(out);
+  if (vi.numel != vo.numel) return *e = "input and output sizes differ", false;
+  using D = Datatype;
+  enum class Conv { kCopy, kToQS8, kToQU8, kToF16, kFromQS8, kFromQU8, kFromF16 } kind;
+  if (vi.datatype == vo.datatype && vi.scale == vo.scale && vi.zero_point == vo.zero_point &&
+      vi.channel_scales.empty() && vo.channel_scales.empty()) {
+    kind = Conv::kCopy;
+  } else if (vi.is(D::xnn_datatype_fp32) && vo.is(D::xnn_datatype_qint8)) {
+    kind = Conv::kToQS8;
+  } else if (vi.is(D::xnn_datatype_fp32) && vo.is(D::xnn_datatype_quint8)) {
+    kind = Conv::kToQU8;
+  } else if (vi.is(D::xnn_datatype_fp32) && vo.is(D::xnn_datatype_fp16)) {
+    kind = Conv::kToF16;
+  } else if (vi.is(D::xnn_datatype_qint8) && vo.is(D::xnn_datatype_fp32)) {
+    kind = Conv::kFromQS8;
+  } else if (vi.is(D::xnn_datatype_quint8) && vo.is(D::xnn_datatype_fp32)) {
+    kind = Conv::kFromQU8;
+  } else if (vi.is(D::xnn_datatype_fp16) && vo.is(D::xnn_datatype_fp32)) {
+    kind = Conv::kFromF16;
+  } else {
+    return *e = "conversion from " + datatype_name(vi.datatype) + " to " + datatype_name(vo.datatype) +
+                " is not supported (fp32 <-> qint8, quint8, fp16; qdint8 needs dynamic quantization, which this "
+                "XNNPACK lacks)", false;
+  }
+  if (kind == Conv::kCopy) {
+    const size_t elem = vi.elem_size;
+    d.add_step("XNNConvert", [in, out, elem](Delegate& dd) {
+      if (dd.raw(in) != dd.raw(out)) std::memmove(dd.raw(out), dd.raw(in), dd.numel(in) * elem);
+      return ETP_OK;
+    });
+    return true;
+  }
+  const size_t channels = vi.dims.empty() || vi.dims.back() == 0 ? 1 : vi.dims.back();
+  xnn_status status;
+  auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) -> xnn_status {
+    const size_t c = channels;
+    switch (kind) {
+      case Conv::kToQS8:
+        return xnn_create_convert_nc_f32_qs8(c, c, c, vo.scale, static_cast<int8_t>(vo.zero_point), INT8_MIN, INT8_MAX, 0, o);
+      case Conv::kToQU8:
+        return xnn_create_convert_nc_f32_qu8(c, c, c, vo.scale, static_cast<uint8_t>(vo.zero_point), 0, UINT8_MAX, 0, o);
+      case Conv::kToF16: return xnn_create_convert_nc_f32_f16(c, c, c, 0, o);
+      case Conv::kFromQS8: return xnn_create_convert_nc_qs8_f32(c, c, c, vi.scale, static_cast<int8_t>(vi.zero_point), 0, o);
+      case Conv::kFromQU8: return xnn_create_convert_nc_qu8_f32(c, c, c, vi.scale, static_cast<uint8_t>(vi.zero_point), 0, o);
+      default: return xnn_create_convert_nc_f16_f32(c, c, c, 0, o);
+    }
+  }, &status);
+  if (!op) return create_failed(status, e);
+  d.add_step("XNNConvert", [op, in, out, channels, kind](Delegate& dd) {
+    const size_t rows = dd.numel(in) / channels;
+    return run_op(dd, *op, [&]() -> xnn_status {
+      pthreadpool_t pool = dd.threadpool();
+      switch (kind) {
+        case Conv::kToQS8: return xnn_setup_convert_nc_f32_qs8(op->op, rows, dd.data(in), dd.as<int8_t>(out), pool);
+        case Conv::kToQU8: return xnn_setup_convert_nc_f32_qu8(op->op, rows, dd.data(in), dd.as<uint8_t>(out), pool);
+        case Conv::kToF16: return xnn_setup_convert_nc_f32_f16(op->op, rows, dd.data(in), dd.raw(out), pool);
+        case Conv::kFromQS8: return xnn_setup_convert_nc_qs8_f32(op->op, rows, dd.as<int8_t>(in), dd.data(out), pool);
+        case Conv::kFromQU8: return xnn_setup_convert_nc_qu8_f32(op->op, rows, dd.as<uint8_t>(in), dd.data(out), pool);
+        default: return xnn_setup_convert_nc_f16_f32(op->op, rows, dd.raw(in), dd.data(out), pool);
+      }
+    });
+  });
+  return true;
+}
+
 bool binary(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNNode2x1& n, XNodeUnion type,
             std::string* e) {
   const int a = d.graph().find(n.input1_id()), b = d.graph().find(n.input2_id()), out = d.graph().find(n.output_id());
@@ -345,6 +406,9 @@ bool binary(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNNo
     }
   }
   if (!check_flags(type, n.flags(), 0, e)) return false;
+  if (!vo.is(Datatype::xnn_datatype_fp32) || !va.is(Datatype::xnn_datatype_fp32) || !vb.is(Datatype::xnn_datatype_fp32)) {
+    return binary_low_precision(d, node, type, a, b, out, e);
+  }
   const auto [lo, hi] = output_bounds(node);
   BinarySetup setup = nullptr;
   switch (type) {
@@ -367,7 +431,7 @@ bool binary(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNNo
       default: return create_no_clamp(xnn_create_minimum_nd_f32, /*flags=*/0, o);
     }
   }, &status);
-  if (!op) return *e = "XNNPACK cannot create the operator (status " + std::to_string(status) + ")", false;
+  if (!op) return create_failed(status, e);
   d.add_step(node_name(type), [op, a, b, out, setup](Delegate& dd) {
     static const size_t kScalar[1] = {1};  // XNNPACK wants rank >= 1
     const std::vector<size_t>&da = dd.dims(a), &db = dd.dims(b);
@@ -388,6 +452,9 @@ bool unary_nc(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNN
   if (vi.numel != vo.numel) return *e = "input and output sizes differ", false;
   const size_t channels = vi.dims.empty() || vi.dims.back() == 0 ? 1 : vi.dims.back();
   if (!check_flags(type, n.flags(), 0, e)) return false;
+  if (!vi.is(Datatype::xnn_datatype_fp32) || !vo.is(Datatype::xnn_datatype_fp32)) {
+    return clamp_low_precision(d, node, in, out, e);  // only XNNClamp gets here with other types
+  }
   const auto [lo, hi] = output_bounds(node);
   const uint32_t flags = 0;
   using Setup = xnn_status (*)(xnn_operator_t, size_t, const float*, float*, pthreadpool_t);
@@ -420,7 +487,7 @@ bool unary_nc(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNN
       default: return xnn_create_abs_nc_f32(channels, channels, channels, flags, o);
     }
   }, &status);
-  if (!op) return *e = "XNNPACK cannot create the operator (status " + std::to_string(status) + ")", false;
+  if (!op) return create_failed(status, e);
   d.add_step(node_name(type), [op, in, out, channels, setup](Delegate& dd) {
     const size_t rows = dd.numel(in) / channels;
     return run_op(dd, *op, [&] { return setup(op->op, rows, dd.data(in), dd.data(out), dd.threadpool()); });
@@ -433,9 +500,6 @@ bool unary_nc(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNN
 bool compile_xnnpack_node(Delegate& d, const fb_xnnpack::XNode& node, std::string* e, bool* handled) {
   *handled = true;
   switch (node.xnode_union_type()) {
-    case XNodeUnion::XNNFullyConnected: return fully_connected(d, node, *node.xnode_union_as_XNNFullyConnected(), e);
-    case XNodeUnion::XNNConv2d: return convolution(d, node, *node.xnode_union_as_XNNConv2d(), false, e);
-    case XNodeUnion::XNNDepthwiseConv2d: return convolution(d, node, *node.xnode_union_as_XNNDepthwiseConv2d(), true, e);
     case XNodeUnion::XNNMaxPooling2d: return pooling(d, node, *node.xnode_union_as_XNNMaxPooling2d(), true, e);
     case XNodeUnion::XNNAvgPooling2d: return pooling(d, node, *node.xnode_union_as_XNNAvgPooling2d(), false, e);
     case XNodeUnion::XNNGlobalAvgPooling2d: return global_avg_pooling(d, node, *node.xnode_union_as_XNNGlobalAvgPooling2d(), e);
@@ -459,6 +523,7 @@ bool compile_xnnpack_node(Delegate& d, const fb_xnnpack::XNode& node, std::strin
     case XNodeUnion::XNNNegate: return unary_nc(d, node, *node.xnode_union_as_XNNNegate(), XNodeUnion::XNNNegate, e);
     case XNodeUnion::XNNSquare: return unary_nc(d, node, *node.xnode_union_as_XNNSquare(), XNodeUnion::XNNSquare, e);
     case XNodeUnion::XNNAbs: return unary_nc(d, node, *node.xnode_union_as_XNNAbs(), XNodeUnion::XNNAbs, e);
+    case XNodeUnion::XNNConvert: return convert(d, *node.xnode_union_as_XNNConvert(), e);
     default:
       *handled = false;
       return false;

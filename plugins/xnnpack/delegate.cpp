@@ -1,4 +1,5 @@
 #include "delegate.h"
+#include "compile.h"
 
 #include <algorithm>
 #include <cstring>
@@ -10,10 +11,21 @@ constexpr size_t kAlignment = 64;
 
 size_t align_up(size_t v) { return (v + kAlignment - 1) / kAlignment * kAlignment; }
 
+// The delegate-call dtype that carries a graph input or output of `type` (ExecuTorch passes
+// quantized tensors as plain int8 / uint8 / int32 tensors).
+int external_dtype(Datatype type) {
+  switch (type) {
+    case Datatype::xnn_datatype_fp32: return ETP_DTYPE_FLOAT32;
+    case Datatype::xnn_datatype_fp16: return ETP_DTYPE_FLOAT16;
+    case Datatype::xnn_datatype_qint8: return ETP_DTYPE_INT8;
+    case Datatype::xnn_datatype_quint8: return ETP_DTYPE_UINT8;
+    case Datatype::xnn_datatype_int32: case Datatype::xnn_datatype_qint32: return ETP_DTYPE_INT32;
+    default: return -1;
+  }
+}
+
 }  // namespace
 
-// The value ids a node reads and writes, whatever its table type (defined below).
-void node_value_ids(const fb_xnnpack::XNode& node, std::vector<uint32_t>* in, std::vector<uint32_t>* out);
 
 Delegate::~Delegate() {
   for (const auto& op : ops_) plugin_.cache.release(op, name_);
@@ -206,7 +218,7 @@ bool Delegate::plan_arena(uint64_t method_id, std::string* error) {
   size_t constant_total = 0;
   for (size_t i = 0; i < values.size(); ++i) {
     const Value& v = values[i];
-    bytes[i] = align_up(v.numel * sizeof(float) + XNN_EXTRA_BYTES);
+    bytes[i] = align_up(v.numel * v.elem_size + XNN_EXTRA_BYTES);
     if (v.external_id != UINT32_MAX) continue;
     if (v.constant == nullptr) {
       intermediate[i] = true;
@@ -221,7 +233,7 @@ bool Delegate::plan_arena(uint64_t method_id, std::string* error) {
   uint8_t* base = reinterpret_cast<uint8_t*>(align_up(reinterpret_cast<uintptr_t>(constants_.get())));
   for (size_t i = 0; i < values.size(); ++i) {
     if (values[i].external_id == UINT32_MAX && values[i].constant != nullptr && !skip[i]) {
-      pointers_[i] = reinterpret_cast<float*>(base + offsets[i]);
+      pointers_[i] = base + offsets[i];
       std::memcpy(pointers_[i], values[i].constant, values[i].constant_bytes);
     }
   }
@@ -310,10 +322,12 @@ etp_status Delegate::bind(etp_value* const* args, uint32_t num_args) {
       return fail(ETP_ERR_INVALID_ARGUMENT, "argument " + std::to_string(v.external_id) + " is not a tensor");
     }
     etp_tensor* t = args[v.external_id]->u.tensor;
-    if (t->dtype != ETP_DTYPE_FLOAT32) {
-      return fail(ETP_ERR_DTYPE, "argument " + std::to_string(v.external_id) + " must be float32");
+    if (t->dtype != external_dtype(v.datatype)) {
+      return fail(ETP_ERR_DTYPE, "argument " + std::to_string(v.external_id) + " has dtype " + std::to_string(t->dtype) +
+                                     ", the graph's " + datatype_name(v.datatype) + " value needs dtype " +
+                                     std::to_string(external_dtype(v.datatype)));
     }
-    pointers_[i] = static_cast<float*>(t->data);
+    pointers_[i] = t->data;
     if (!v.is_input || (t->rank == 0 && v.numel == 1)) continue;  // XNNPACK has no rank 0: scalars are [1]
     if (static_cast<size_t>(t->rank) != v.dims.size()) {
       return fail(ETP_ERR_SHAPE, "argument " + std::to_string(v.external_id) + " has rank " + std::to_string(t->rank) +
@@ -376,7 +390,7 @@ etp_status Delegate::execute(etp_value* const* args, uint32_t num_args) {
   // The workspace may have grown since this delegate's init (a later delegate of the method
   // needed more), so intermediates are placed afresh from its current base.
   uint8_t* base = workspace_->base();
-  for (const auto& [value, offset] : scratch_) pointers_[static_cast<size_t>(value)] = reinterpret_cast<float*>(base + offset);
+  for (const auto& [value, offset] : scratch_) pointers_[static_cast<size_t>(value)] = base + offset;
   if (etp_status s = bind(args, num_args)) return s;
   for (const Step& step : steps_) {
     running_step_ = &step;  // fail() names it: the host keeps only the last error line

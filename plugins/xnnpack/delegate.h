@@ -59,8 +59,11 @@ class Delegate {
   etp_status init(const etp_backend_init_args* args);
   etp_status execute(etp_value* const* args, uint32_t num_args);
 
-  // Data of value `index` for the current call.
-  float* data(int index) { return pointers_[static_cast<size_t>(index)]; }
+  // Data of value `index` for the current call: as fp32 (for fp32 values), or untyped.
+  float* data(int index) { return static_cast<float*>(pointers_[static_cast<size_t>(index)]); }
+  void* raw(int index) { return pointers_[static_cast<size_t>(index)]; }
+  template <typename T>
+  T* as(int index) { return static_cast<T*>(pointers_[static_cast<size_t>(index)]); }
   // Current physical dims of value `index`: the exported ones, or those the last call's input
   // shapes implied (bounded dynamic shapes). Steps read them at run time.
   const std::vector<size_t>& dims(int index) const { return dims_[static_cast<size_t>(index)]; }
@@ -92,7 +95,7 @@ class Delegate {
   PluginState& plugin_;
   std::string name_;
   Graph graph_;
-  std::vector<float*> pointers_;
+  std::vector<void*> pointers_;
   std::vector<std::vector<size_t>> dims_;
   bool dims_valid_ = true;                      // false after a failed call: dims_ may be half-updated
   size_t compiling_node_ = 0;                   // node index add_step names its step with

@@ -14,13 +14,30 @@
 
 namespace etp_xnnpack {
 
+using Datatype = fb_xnnpack::XNNDatatype;
+
+// Bytes per element of the datatypes this plugin accepts (fp32, fp16, qint8, quint8, qint32,
+// qcint8, qcint32, int32); 0 for the others (4-bit, dynamic and packed types, bf16), which
+// Debian's XNNPACK snapshot cannot run.
+size_t element_size(Datatype type);
+
 struct Value {
   uint32_t id = 0;                 // id_out, what nodes refer to
-  int datatype = 0;                // fb_xnnpack::XNNDatatype
+  Datatype datatype = Datatype::xnn_datatype_fp32;
+  size_t elem_size = 4;            // element_size(datatype)
   std::vector<size_t> dims;        // physical dims (NHWC where XNNPACK wants it)
   size_t numel = 1;
-  const float* constant = nullptr; // constant data (fp32), else null
+  const void* constant = nullptr;  // constant data (numel * elem_size bytes), else null
   uint64_t constant_bytes = 0;
+  // Quantization (XNNQuantizedTensorValue): per-tensor scale and zero point, or per-channel
+  // scales (one per entry of dims[channel_dim]) for qcint8 / qcint32.
+  float scale = 1.0f;
+  int32_t zero_point = 0;
+  std::vector<float> channel_scales;
+  int32_t channel_dim = 0;
+
+  const float* f32() const { return static_cast<const float*>(constant); }
+  bool is(Datatype type) const { return datatype == type; }
   std::string named_key;           // key of named constant data ("" if in-blob or none)
   uint64_t file_id = 0;            // data file of a named constant (0: the program)
   bool cache_owned = false;        // the manifest gives that file's weights to our cache
@@ -45,6 +62,11 @@ class Graph {
  private:
   bool parse_header(const uint8_t* data, size_t size, std::string* error);
   bool parse_values(const etp_host_api* host, const etp_backend_init_args* args, std::string* error);
+  // The bytes of constant_data[idx] (named or in the payload), at least `need` of them.
+  bool constant_bytes(const etp_host_api* host, const etp_backend_init_args* args, uint32_t idx, uint64_t need,
+                      const std::string& where, Value* v, const void** data, std::string* error);
+  bool quant_params(const etp_host_api* host, const etp_backend_init_args* args,
+                    const fb_xnnpack::XNNQuantizedTensorValue& q, const std::string& where, Value* v, std::string* error);
   bool check_nodes(std::string* error);
 
   const fb_xnnpack::XNNGraph* root_ = nullptr;
@@ -55,6 +77,9 @@ class Graph {
   std::unordered_map<uint32_t, int> by_id_;
   std::vector<std::string> named_keys_;
 };
+
+// Name of a datatype for messages ("xnn_datatype_qint8").
+std::string datatype_name(Datatype type);
 
 // Name of a node type for messages ("XNNFullyConnected"), "unknown(N)" if out of range.
 std::string node_name(fb_xnnpack::XNodeUnion type);

@@ -4,7 +4,12 @@
 #include <algorithm>
 #include "native_ops.h"
 
+#include <cstdint>
 #include <cstring>
+
+#if defined(__SSE2__)
+#include <xmmintrin.h>
+#endif
 
 namespace etp_xnnpack::native {
 namespace {
@@ -65,40 +70,66 @@ bool as_batched_2d(size_t rank, const size_t* in_dims, const size_t* perm, size_
 }
 
 // Cache-blocked transpose of each [rows, cols] matrix into [cols, rows].
-void transpose_2d(const float* in, float* out, size_t batch, size_t rows, size_t cols) {
+template <typename T>
+void transpose_2d(const T* in, T* out, size_t batch, size_t rows, size_t cols) {
   constexpr size_t kTile = 32;
   for (size_t n = 0; n < batch; ++n, in += rows * cols, out += rows * cols) {
     for (size_t i0 = 0; i0 < rows; i0 += kTile) {
       const size_t i1 = std::min(rows, i0 + kTile);
       for (size_t j0 = 0; j0 < cols; j0 += kTile) {
         const size_t j1 = std::min(cols, j0 + kTile);
-        for (size_t j = j0; j < j1; ++j) {
-          for (size_t i = i0; i < i1; ++i) out[j * rows + i] = in[i * cols + j];
+        size_t i_done = i0, j_done = j0;
+#if defined(__SSE2__)
+        if constexpr (sizeof(T) == 4) {
+          // 4x4 register blocks (the NCHW <-> NHWC transposes around every convolution are
+          // most of a small convolution's overhead); the tile's ragged edges go below.
+          const size_t i4 = i0 + (i1 - i0) / 4 * 4, j4 = j0 + (j1 - j0) / 4 * 4;
+          for (size_t i = i0; i < i4; i += 4) {
+            for (size_t j = j0; j < j4; j += 4) {
+              const T* src = in + i * cols + j;
+              __m128 r0 = _mm_loadu_ps(reinterpret_cast<const float*>(src));
+              __m128 r1 = _mm_loadu_ps(reinterpret_cast<const float*>(src + cols));
+              __m128 r2 = _mm_loadu_ps(reinterpret_cast<const float*>(src + 2 * cols));
+              __m128 r3 = _mm_loadu_ps(reinterpret_cast<const float*>(src + 3 * cols));
+              _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+              T* dst = out + j * rows + i;
+              _mm_storeu_ps(reinterpret_cast<float*>(dst), r0);
+              _mm_storeu_ps(reinterpret_cast<float*>(dst + rows), r1);
+              _mm_storeu_ps(reinterpret_cast<float*>(dst + 2 * rows), r2);
+              _mm_storeu_ps(reinterpret_cast<float*>(dst + 3 * rows), r3);
+            }
+          }
+          for (size_t i = i0; i < i4; ++i) {  // columns right of the 4x4 blocks
+            for (size_t j = j4; j < j1; ++j) out[j * rows + i] = in[i * cols + j];
+          }
+          i_done = i4;  // rows below the blocks, every column
+        }
+#endif
+        for (size_t j = j_done; j < j1; ++j) {
+          for (size_t i = i_done; i < i1; ++i) out[j * rows + i] = in[i * cols + j];
         }
       }
     }
   }
 }
 
-}  // namespace
+// Element types by size: data movement only copies bits.
+template <typename F>
+bool by_element_size(size_t elem_size, F&& f) {
+  switch (elem_size) {
+    case 1: return f(uint8_t{});
+    case 2: return f(uint16_t{});
+    case 4: return f(uint32_t{});
+    default: return false;
+  }
+}
 
-bool transpose(const float* in, float* out, size_t rank, const size_t* in_dims, const size_t* perm) {
-  if (rank > kMaxRank) return false;
-  bool seen[kMaxRank] = {};
-  for (size_t i = 0; i < rank; ++i) {
-    if (perm[i] >= rank || seen[perm[i]]) return false;
-    seen[perm[i]] = true;
-  }
-  const size_t n = numel(rank, in_dims);
-  if (n == 0) return true;
-  if (rank == 0) {
-    out[0] = in[0];
-    return true;
-  }
+template <typename T>
+void transpose_typed(const T* in, T* out, size_t rank, const size_t* in_dims, const size_t* perm, size_t n) {
   size_t batch2d = 0, rows2d = 0, cols2d = 0;
   if (as_batched_2d(rank, in_dims, perm, &batch2d, &rows2d, &cols2d) && rows2d > 1 && cols2d > 1) {
     transpose_2d(in, out, batch2d, rows2d, cols2d);
-    return true;
+    return;
   }
   size_t in_strides[kMaxRank];
   contiguous_strides(rank, in_dims, in_strides);
@@ -114,20 +145,43 @@ bool transpose(const float* in, float* out, size_t rank, const size_t* in_dims, 
   size_t idx[kMaxRank] = {};
   size_t offset = 0;
   for (size_t r = 0; r < rows; ++r) {
-    const float* src = in + offset;
+    const T* src = in + offset;
     if (step == 1) {
-      std::memcpy(out, src, inner * sizeof(float));
+      std::memcpy(out, src, inner * sizeof(T));
     } else {
       for (size_t j = 0; j < inner; ++j) out[j] = src[j * step];
     }
     out += inner;
     advance(last, out_dims, strides, idx, &offset);
   }
-  return true;
 }
 
-bool concatenate(const float* const* inputs, size_t num_inputs, size_t rank, const size_t* const* input_dims,
-                 size_t axis, float* out) {
+}  // namespace
+
+bool transpose(const void* in, void* out, size_t rank, const size_t* in_dims, const size_t* perm, size_t elem_size) {
+  if (rank > kMaxRank) return false;
+  bool seen[kMaxRank] = {};
+  for (size_t i = 0; i < rank; ++i) {
+    if (perm[i] >= rank || seen[perm[i]]) return false;
+    seen[perm[i]] = true;
+  }
+  return by_element_size(elem_size, [&](auto zero) {
+    using T = decltype(zero);
+    const size_t n = numel(rank, in_dims);
+    if (n == 0) return true;
+    if (rank == 0) {
+      std::memcpy(out, in, sizeof(T));
+      return true;
+    }
+    transpose_typed(static_cast<const T*>(in), static_cast<T*>(out), rank, in_dims, perm, n);
+    return true;
+  });
+}
+
+bool concatenate(const void* const* inputs, size_t num_inputs, size_t rank, const size_t* const* input_dims,
+                 size_t axis, void* out_data, size_t elem_size) {
+  if (elem_size == 0) return false;
+  auto* out = static_cast<uint8_t*>(out_data);
   if (num_inputs == 0 || num_inputs > kMaxConcatInputs || rank == 0 || rank > kMaxRank || axis >= rank) {
     return false;
   }
@@ -142,34 +196,37 @@ bool concatenate(const float* const* inputs, size_t num_inputs, size_t rank, con
   size_t inner[kMaxConcatInputs];
   size_t total_inner = 0;
   for (size_t i = 0; i < num_inputs; ++i) {
-    inner[i] = numel(rank - axis, input_dims[i] + axis);
+    inner[i] = numel(rank - axis, input_dims[i] + axis) * elem_size;
     total_inner += inner[i];
   }
   if (outer == 0 || total_inner == 0) return true;
   for (size_t o = 0; o < outer; ++o) {
     for (size_t i = 0; i < num_inputs; ++i) {
       if (inner[i] == 0) continue;
-      std::memcpy(out, inputs[i] + o * inner[i], inner[i] * sizeof(float));
+      std::memcpy(out, static_cast<const uint8_t*>(inputs[i]) + o * inner[i], inner[i]);
       out += inner[i];
     }
   }
   return true;
 }
 
-bool slice(const float* in, float* out, size_t rank, const size_t* in_dims, const size_t* offsets,
-           const size_t* sizes) {
-  if (rank > kMaxRank) return false;
+bool slice(const void* in_data, void* out_data, size_t rank, const size_t* in_dims, const size_t* offsets,
+           const size_t* sizes, size_t elem_size) {
+  if (rank > kMaxRank || elem_size == 0) return false;
+  const auto* in = static_cast<const uint8_t*>(in_data);
+  auto* out = static_cast<uint8_t*>(out_data);
   for (size_t i = 0; i < rank; ++i) {
     if (offsets[i] > in_dims[i] || sizes[i] > in_dims[i] - offsets[i]) return false;
   }
   const size_t n = numel(rank, sizes);
   if (n == 0) return true;
   if (rank == 0) {
-    out[0] = in[0];
+    std::memcpy(out, in, elem_size);
     return true;
   }
-  size_t strides[kMaxRank];
+  size_t strides[kMaxRank];  // in bytes
   contiguous_strides(rank, in_dims, strides);
+  for (size_t i = 0; i < rank; ++i) strides[i] *= elem_size;
   size_t offset = 0;
   for (size_t i = 0; i < rank; ++i) offset += offsets[i] * strides[i];
   const size_t last = rank - 1;
@@ -177,11 +234,52 @@ bool slice(const float* in, float* out, size_t rank, const size_t* in_dims, cons
   const size_t rows = n / inner;
   size_t idx[kMaxRank] = {};
   for (size_t r = 0; r < rows; ++r) {
-    std::memcpy(out, in + offset, inner * sizeof(float));
-    out += inner;
+    std::memcpy(out, in + offset, inner * elem_size);
+    out += inner * elem_size;
     advance(last, sizes, strides, idx, &offset);
   }
   return true;
+}
+
+uint16_t to_half(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, sizeof(x));
+  const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000u);
+  x &= 0x7fffffffu;
+  if (x >= 0x7f800000u) return sign | (x > 0x7f800000u ? 0x7e00u : 0x7c00u);  // NaN, inf
+  if (x >= 0x477ff000u) return sign | 0x7c00u;                                // rounds past 65504
+  if (x < 0x38800000u) {                                                       // subnormal or 0
+    if (x < 0x33000000u) return sign;                                          // below half the smallest
+    const uint32_t mantissa = (x & 0x7fffffu) | 0x800000u;
+    const uint32_t shift = 126u - (x >> 23);  // 14..24
+    uint32_t h = mantissa >> shift;
+    const uint32_t rest = mantissa & ((1u << shift) - 1), half = 1u << (shift - 1);
+    if (rest > half || (rest == half && (h & 1u))) ++h;
+    return sign | static_cast<uint16_t>(h);
+  }
+  uint32_t h = ((x >> 13) - (112u << 10));  // rebias exponent 127 -> 15
+  const uint32_t rest = x & 0x1fffu;
+  if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) ++h;  // carries into the exponent correctly
+  return sign | static_cast<uint16_t>(h);
+}
+
+float from_half(uint16_t h) {
+  const uint32_t sign = uint32_t{h & 0x8000u} << 16;
+  uint32_t exponent = (h >> 10) & 0x1fu, mantissa = h & 0x3ffu, bits;
+  if (exponent == 0x1f) {
+    bits = sign | 0x7f800000u | (mantissa << 13);  // inf, NaN (payload kept)
+  } else if (exponent != 0) {
+    bits = sign | ((exponent + 112u) << 23) | (mantissa << 13);
+  } else if (mantissa == 0) {
+    bits = sign;
+  } else {  // subnormal: normalise
+    exponent = 113;
+    while ((mantissa & 0x400u) == 0) mantissa <<= 1, --exponent;
+    bits = sign | (exponent << 23) | ((mantissa & 0x3ffu) << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, sizeof(f));
+  return f;
 }
 
 }  // namespace etp_xnnpack::native

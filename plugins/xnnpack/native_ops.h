@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <limits>
 
 namespace etp_xnnpack::native {
@@ -26,23 +27,45 @@ size_t numel(size_t rank, const size_t* dims);
 
 // ---- Data movement (native_ops.cpp) ----
 
+// The data-movement functions take elements of `elem_size` bytes (1, 2 or 4: every datatype
+// the plugin accepts); the float overloads are for fp32.
+
 // XNNStaticTranspose: output dim i is input dim perm[i] (out_dims[i] = in_dims[perm[i]]).
 // False unless perm is a permutation of 0..rank-1 and rank <= kMaxRank.
-bool transpose(const float* in, float* out, size_t rank, const size_t* in_dims, const size_t* perm);
+bool transpose(const void* in, void* out, size_t rank, const size_t* in_dims, const size_t* perm, size_t elem_size);
+inline bool transpose(const float* in, float* out, size_t rank, const size_t* in_dims, const size_t* perm) {
+  return transpose(in, out, rank, in_dims, perm, sizeof(float));
+}
 
 // XNNConcatenate2..5 take at most this many inputs.
 constexpr size_t kMaxConcatInputs = 5;
 
 // XNNConcatenate2..5: joins `num_inputs` (1..kMaxConcatInputs) tensors of equal rank (>= 1) along `axis`; all
 // other dims must match. input_dims[i] points to the `rank` dims of inputs[i].
-bool concatenate(const float* const* inputs, size_t num_inputs, size_t rank, const size_t* const* input_dims,
-                 size_t axis, float* out);
+bool concatenate(const void* const* inputs, size_t num_inputs, size_t rank, const size_t* const* input_dims,
+                 size_t axis, void* out, size_t elem_size);
+inline bool concatenate(const float* const* inputs, size_t num_inputs, size_t rank, const size_t* const* input_dims,
+                        size_t axis, float* out) {
+  const void* untyped[kMaxConcatInputs] = {};
+  for (size_t i = 0; i < num_inputs && i < kMaxConcatInputs; ++i) untyped[i] = inputs[i];
+  return concatenate(untyped, num_inputs, rank, input_dims, axis, out, sizeof(float));
+}
 
 // XNNStaticSlice: out has dims `sizes`; element idx of out is in[offsets + idx]. Sizes are taken
 // literally (XNNPACK's "size 0 means the whole dim" must be resolved by the caller).
 // False unless offsets[i] + sizes[i] <= in_dims[i] for every dim.
-bool slice(const float* in, float* out, size_t rank, const size_t* in_dims, const size_t* offsets,
-           const size_t* sizes);
+bool slice(const void* in, void* out, size_t rank, const size_t* in_dims, const size_t* offsets,
+           const size_t* sizes, size_t elem_size);
+inline bool slice(const float* in, float* out, size_t rank, const size_t* in_dims, const size_t* offsets,
+                  const size_t* sizes) {
+  return slice(in, out, rank, in_dims, offsets, sizes, sizeof(float));
+}
+
+// IEEE binary16 bits of `f`, rounded to nearest even; overflow gives infinity, NaN stays NaN
+// (fp16 weights and padding values of fp16 graphs).
+uint16_t to_half(float f);
+// The value of IEEE binary16 bits `h` (exact).
+float from_half(uint16_t h);
 
 // ---- Matrix ops (native_ops_math.cpp) ----
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <numeric>
 #include <vector>
@@ -159,6 +160,97 @@ TEST(NativeSliceTest, Rank6WholeTensorEmptyAndOutOfBounds) {
   // offset + size would wrap around size_t: still rejected.
   const Dims huge{std::numeric_limits<size_t>::max()};
   EXPECT_FALSE(slice(in1.data(), out1.data(), 1, d1.data(), o3.data(), huge.data()));
+}
+
+TEST(NativeTransposeTest, BlockedPathMatchesTheDefinitionOnRaggedSizes) {
+  // [batch, rows, cols] -> [batch, cols, rows] takes the blocked 2-D path: sizes around the 4x4
+  // register blocks and the 32x32 tiles, so every edge case of the blocking runs.
+  for (const Dims& d : {Dims{1, 4, 4}, Dims{2, 7, 37}, Dims{1, 33, 65}, Dims{3, 5, 3}, Dims{1, 64, 36}}) {
+    const size_t n = d[0] * d[1] * d[2];
+    std::vector<float> in = iota(n), out(n, kSentinel);
+    const Dims perm{0, 2, 1};
+    ASSERT_TRUE(transpose(in.data(), out.data(), 3, d.data(), perm.data()));
+    for (size_t b = 0; b < d[0]; ++b) {
+      for (size_t r = 0; r < d[1]; ++r) {
+        for (size_t c = 0; c < d[2]; ++c) {
+          ASSERT_EQ(out[(b * d[2] + c) * d[1] + r], in[(b * d[1] + r) * d[2] + c]) << d[1] << "x" << d[2];
+        }
+      }
+    }
+  }
+}
+
+// ---- data movement on 1- and 2-byte elements (int8 / fp16 graphs) ----
+
+TEST(NativeDataMovementTest, ByteAndHalfElementsMoveLikeFloats) {
+  // NCHW [1,2,2,3] -> NHWC on int8: the same permutation the float kernel applies.
+  const Dims dims{1, 2, 2, 3}, perm{0, 2, 3, 1};
+  std::vector<int8_t> in8(12), out8(12, 0);
+  std::iota(in8.begin(), in8.end(), int8_t{-6});
+  std::vector<float> inf(in8.begin(), in8.end()), outf(12);
+  ASSERT_TRUE(transpose(in8.data(), out8.data(), 4, dims.data(), perm.data(), 1));
+  ASSERT_TRUE(transpose(inf.data(), outf.data(), 4, dims.data(), perm.data()));
+  EXPECT_EQ(std::vector<float>(out8.begin(), out8.end()), outf);
+  // A non-2-D permutation on uint16 (fp16 bits).
+  const Dims perm2{2, 0, 3, 1};
+  std::vector<uint16_t> in16(12), out16(12, 0);
+  std::iota(in16.begin(), in16.end(), uint16_t{100});
+  ASSERT_TRUE(transpose(in16.data(), out16.data(), 4, dims.data(), perm2.data(), 2));
+  ASSERT_TRUE(transpose(inf.data(), outf.data(), 4, dims.data(), perm2.data()));
+  for (size_t i = 0; i < 12; ++i) EXPECT_EQ(out16[i] - 100, static_cast<int>(outf[i]) + 6) << i;
+  // Concatenate and slice count bytes by element size.
+  const int8_t a[2] = {1, 2}, b[4] = {3, 4, 5, 6};
+  const void* inputs[2] = {a, b};
+  const size_t da[2] = {2, 1}, db[2] = {2, 2};
+  const size_t* cat_dims[2] = {da, db};
+  int8_t joined[6] = {};
+  ASSERT_TRUE(concatenate(inputs, 2, 2, cat_dims, /*axis=*/1, joined, 1));
+  EXPECT_EQ(std::vector<int8_t>(joined, joined + 6), (std::vector<int8_t>{1, 3, 4, 2, 5, 6}));
+  const Dims jd{2, 3}, off{1, 1}, sz{1, 2};
+  int8_t part[2] = {};
+  ASSERT_TRUE(slice(joined, part, 2, jd.data(), off.data(), sz.data(), 1));
+  EXPECT_EQ(std::vector<int8_t>(part, part + 2), (std::vector<int8_t>{5, 6}));
+  EXPECT_FALSE(transpose(in8.data(), out8.data(), 4, dims.data(), perm.data(), 3));  // no 3-byte type
+}
+
+// ---- fp16 conversion ----
+
+TEST(NativeHalfTest, RoundsToNearestEvenAndSaturatesToInfinity) {
+  EXPECT_EQ(to_half(0.0f), 0x0000);
+  EXPECT_EQ(to_half(-0.0f), 0x8000);
+  EXPECT_EQ(to_half(1.0f), 0x3c00);
+  EXPECT_EQ(to_half(-2.0f), 0xc000);
+  EXPECT_EQ(to_half(0.5f), 0x3800);
+  EXPECT_EQ(to_half(65504.0f), 0x7bff);                    // largest finite
+  EXPECT_EQ(to_half(65520.0f), 0x7c00);                    // halfway to 2^16 rounds to inf
+  EXPECT_EQ(to_half(65519.0f), 0x7bff);
+  EXPECT_EQ(to_half(kInf), 0x7c00);
+  EXPECT_EQ(to_half(-kInf), 0xfc00);
+  EXPECT_EQ(to_half(std::nanf("")) & 0x7c00, 0x7c00);
+  EXPECT_NE(to_half(std::nanf("")) & 0x03ff, 0);
+  EXPECT_EQ(to_half(1.0f + 1.0f / 2048), 0x3c00);          // tie, even mantissa stays
+  EXPECT_EQ(to_half(1.0f + 3.0f / 2048), 0x3c02);          // tie, odd mantissa rounds up
+  EXPECT_EQ(to_half(std::ldexp(1.0f, -14)), 0x0400);       // smallest normal
+  EXPECT_EQ(to_half(std::ldexp(1.0f, -24)), 0x0001);       // smallest subnormal
+  EXPECT_EQ(to_half(std::ldexp(1.0f, -25)), 0x0000);       // tie to even (0)
+  EXPECT_EQ(to_half(std::ldexp(3.0f, -26)), 0x0001);       // 0.75 ulp rounds up
+  EXPECT_EQ(to_half(std::ldexp(1023.0f, -24)), 0x03ff);    // largest subnormal
+  EXPECT_EQ(to_half(0.1f), 0x2e66);
+}
+
+TEST(NativeHalfTest, EveryHalfWidensExactlyAndNarrowsBack) {
+  EXPECT_EQ(from_half(0x3c00), 1.0f);
+  EXPECT_EQ(from_half(0x0001), std::ldexp(1.0f, -24));
+  EXPECT_EQ(from_half(0x7bff), 65504.0f);
+  EXPECT_EQ(from_half(0xfc00), -kInf);
+  for (uint32_t h = 0; h <= 0xffff; ++h) {
+    const float f = from_half(static_cast<uint16_t>(h));
+    if (std::isnan(f)) {
+      EXPECT_EQ(h & 0x7c00u, 0x7c00u);
+      continue;
+    }
+    ASSERT_EQ(to_half(f), h) << std::hex << h;
+  }
 }
 
 // ---- batch matmul ----

@@ -360,3 +360,78 @@ TEST_F(XnnpackBadPayloadTest, HeaderLengthBelowThirtyFails) {
 
 }  // namespace
 }  // namespace etp::test
+
+namespace etp::test {
+namespace {
+
+// Payload 0 of the statically quantized fixtures (qint8 activations; qint8 per-tensor or
+// qcint8 per-channel weights), patched and given straight to the backend's init.
+class XnnpackQuantizedPayloadTest : public PayloadTest {
+ protected:
+  std::string init() { return init_with(runtime::NamedDataMap({}, program_, "xnnpack")); }
+  // The first quantized value whose datatype is `type`.
+  const fb_xnnpack::XNNQuantizedTensorValue* quantized(fb_xnnpack::XNNDatatype type) {
+    for (const fb_xnnpack::XValue* v : *graph()->xvalues()) {
+      const auto* q = v->xvalue_union_as_XNNQuantizedTensorValue();
+      if (q != nullptr && q->tensor_value()->datatype() == type) return q;
+    }
+    return nullptr;
+  }
+};
+
+TEST_F(XnnpackQuantizedPayloadTest, BothQuantizedPayloadsInitialise) {
+  load("qconv_xnnpack.pte");
+  EXPECT_EQ(init(), "");
+  load("qconv_pc_xnnpack.pte");
+  EXPECT_EQ(init(), "");
+}
+
+// Dynamic quantization (qdint8) needs operators Debian's XNNPACK lacks: refused by name.
+TEST_F(XnnpackQuantizedPayloadTest, DynamicQuantizationIsRefusedNamingTheDatatype) {
+  load("qconv_xnnpack.pte");
+  const auto* q = quantized(fb_xnnpack::XNNDatatype::xnn_datatype_qint8);
+  ASSERT_NE(q, nullptr);
+  set_field<int16_t>(q->tensor_value(), fb_xnnpack::XNNTensorValue::VT_DATATYPE, 9);  // xnn_datatype_qdint8
+  const std::string message = init();
+  EXPECT_NE(message.find("xnn_datatype_qdint8 is not supported by this XNNPACK"), std::string::npos) << message;
+}
+
+TEST_F(XnnpackQuantizedPayloadTest, NonPositiveScaleFails) {
+  load("qconv_xnnpack.pte");
+  const auto* q = quantized(fb_xnnpack::XNNDatatype::xnn_datatype_qint8);
+  ASSERT_NE(q, nullptr);
+  ASSERT_NE(q->quant_params_as_PerTensorQuant(), nullptr);
+  set_field<float>(q->quant_params_as_PerTensorQuant(), fb_xnnpack::PerTensorQuant::VT_SCALE, -1.0f);
+  const std::string message = init();
+  EXPECT_NE(message.find("quantization scale must be positive and finite"), std::string::npos) << message;
+}
+
+TEST_F(XnnpackQuantizedPayloadTest, PerChannelScaleCountMismatchFails) {
+  load("qconv_pc_xnnpack.pte");
+  const auto* q = quantized(fb_xnnpack::XNNDatatype::xnn_datatype_qcint8);
+  ASSERT_NE(q, nullptr);
+  const auto* pc = q->quant_params_as_PerChannelQuant();
+  ASSERT_NE(pc, nullptr);
+  set_field<uint32_t>(pc, fb_xnnpack::PerChannelQuant::VT_NUM_SCALES, pc->num_scales() + 1);
+  const std::string message = init();
+  EXPECT_NE(message.find("num_scales differs from the channel count"), std::string::npos) << message;
+}
+
+// Average pooling has no 8-bit variant in this XNNPACK: on qint8 values it is refused, naming
+// the node type and the datatype (the max pooling node is turned into an average pooling).
+TEST_F(XnnpackQuantizedPayloadTest, NodeWithoutAQuantizedVariantIsRefusedByName) {
+  load("qconv_xnnpack.pte");
+  const fb_xnnpack::XNode* pool = nullptr;
+  for (const fb_xnnpack::XNode* node : *graph()->xnodes()) {
+    if (node->xnode_union_as_XNNMaxPooling2d() != nullptr) pool = node;
+  }
+  ASSERT_NE(pool, nullptr);
+  set_field<uint8_t>(pool, fb_xnnpack::XNode::VT_XNODE_UNION_TYPE,
+                     static_cast<uint8_t>(fb_xnnpack::XNodeUnion::XNNAvgPooling2d));
+  const std::string message = init();
+  EXPECT_NE(message.find("(XNNAvgPooling2d): value id"), std::string::npos) << message;
+  EXPECT_NE(message.find("is xnn_datatype_qint8; this node type runs in fp32 only here"), std::string::npos) << message;
+}
+
+}  // namespace
+}  // namespace etp::test

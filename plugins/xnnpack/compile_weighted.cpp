@@ -1,0 +1,302 @@
+// Nodes with packed weights: fully connected and (depthwise) convolution, in every variant
+// Debian's XNNPACK snapshot can run:
+//   fp32                   input, weights, output fp32
+//   fp16                   input and output fp16; weights fp16 or fp32 (converted here)
+//   qs8 (per-tensor)       qint8 input and output, qint8 weights, qint32 bias
+//   qc8 (per-channel)      qint8 input and output, qcint8 weights, qcint32 bias. This snapshot
+//                          has qc8 only for convolution, so a qc8 fully connected layer runs
+//                          as the 1x1 convolution it is: input [rows, k] as an NHWC image
+//                          [1, rows, 1, k], weights [n, k] as [n, 1, 1, k].
+// Anything else (dynamic quantization, 4-bit weights, mixed types) is refused at init with the
+// datatypes named.
+#include <cstring>
+#include <functional>
+
+#include "compile.h"
+#include "native_ops.h"
+
+namespace etp_xnnpack {
+namespace {
+
+using fb_xnnpack::XNodeUnion;
+
+enum class Kind { kF32, kF16, kQS8, kQC8 };
+
+const char* kind_name(Kind k) {
+  switch (k) {
+    case Kind::kF32: return "f32";
+    case Kind::kF16: return "f16";
+    case Kind::kQS8: return "qs8";
+    default: return "qc8";
+  }
+}
+
+// Which variant input/weights/bias/output select; false with the datatypes named if none.
+// `out_channels` is the weights' output-channel count (per-channel scales need one each) and
+// `channel_dim` the dim of the weights that holds it.
+bool weighted_kind(const Value& in, const Value& w, const Value* b, const Value& out, size_t out_channels,
+                   int32_t channel_dim, Kind* kind, std::string* e) {
+  using D = Datatype;
+  const auto both = [&](D t) { return in.is(t) && out.is(t); };
+  const auto bias_is = [&](D t1, D t2) { return b == nullptr || b->is(t1) || b->is(t2); };
+  if (both(D::xnn_datatype_fp32) && w.is(D::xnn_datatype_fp32) && bias_is(D::xnn_datatype_fp32, D::xnn_datatype_fp32)) {
+    return *kind = Kind::kF32, true;
+  }
+  if (both(D::xnn_datatype_fp16) && (w.is(D::xnn_datatype_fp16) || w.is(D::xnn_datatype_fp32)) &&
+      bias_is(D::xnn_datatype_fp16, D::xnn_datatype_fp32)) {
+    return *kind = Kind::kF16, true;
+  }
+  if (both(D::xnn_datatype_qint8) && w.is(D::xnn_datatype_qint8) && bias_is(D::xnn_datatype_qint32, D::xnn_datatype_qint32)) {
+    if (w.zero_point != 0) return *e = "qint8 weights must be symmetric (zero point 0)", false;
+    return *kind = Kind::kQS8, true;
+  }
+  if (both(D::xnn_datatype_qint8) && w.is(D::xnn_datatype_qcint8) &&
+      bias_is(D::xnn_datatype_qcint32, D::xnn_datatype_qcint32)) {
+    if (w.channel_scales.size() != out_channels || w.channel_dim != channel_dim) {
+      return *e = "per-channel weight scales must be one per output channel (dim " + std::to_string(channel_dim) + ")",
+             false;
+    }
+    return *kind = Kind::kQC8, true;
+  }
+  return *e = "input " + datatype_name(in.datatype) + ", weights " + datatype_name(w.datatype) +
+              (b ? ", bias " + datatype_name(b->datatype) : std::string()) + ", output " + datatype_name(out.datatype) +
+              ": not a combination Debian's XNNPACK runs (fp32; fp16; qint8 with qint8 or qcint8 weights)",
+         false;
+}
+
+// Operator parameters that depend on the variant, for the shared-operator key.
+std::string quant_key(Kind kind, const Value& in, const Value& w, const Value& out) {
+  std::string key = std::string(",") + kind_name(kind);
+  if (kind == Kind::kQS8 || kind == Kind::kQC8) {
+    key += key_params("", {float_bits(in.scale), static_cast<uint64_t>(in.zero_point), float_bits(out.scale),
+                           static_cast<uint64_t>(out.zero_point), float_bits(w.scale)});
+    for (float s : w.channel_scales) key += "," + std::to_string(float_bits(s));
+  }
+  return key;
+}
+
+// Creation arguments of one convolution (a fully connected layer is a 1x1 one).
+struct ConvShape {
+  uint32_t pad_top = 0, pad_right = 0, pad_bottom = 0, pad_left = 0, kernel_h = 1, kernel_w = 1, stride_h = 1,
+           stride_w = 1, dilation_h = 1, dilation_w = 1, groups = 1;
+  size_t group_in = 0, group_out = 0;
+  uint32_t flags = 0;
+};
+
+xnn_status create_conv(Kind kind, const ConvShape& c, const Value& in, const Value& w, const Value* b,
+                       const Value& out, float lo, float hi, const void* weights, const void* bias,
+                       xnn_operator_t* op) {
+  const size_t cin = size_t{c.groups} * c.group_in, cout = size_t{c.groups} * c.group_out;
+  switch (kind) {
+    case Kind::kF32:
+      return xnn_create_convolution2d_nhwc_f32(c.pad_top, c.pad_right, c.pad_bottom, c.pad_left, c.kernel_h, c.kernel_w,
+                                               c.stride_h, c.stride_w, c.dilation_h, c.dilation_w, c.groups, c.group_in,
+                                               c.group_out, cin, cout, static_cast<const float*>(weights),
+                                               static_cast<const float*>(bias), lo, hi, c.flags, op);
+    case Kind::kF16:
+      return xnn_create_convolution2d_nhwc_f16(c.pad_top, c.pad_right, c.pad_bottom, c.pad_left, c.kernel_h, c.kernel_w,
+                                               c.stride_h, c.stride_w, c.dilation_h, c.dilation_w, c.groups, c.group_in,
+                                               c.group_out, cin, cout, weights, bias, lo, hi, c.flags, op);
+    case Kind::kQS8:
+      return xnn_create_convolution2d_nhwc_qs8(
+          c.pad_top, c.pad_right, c.pad_bottom, c.pad_left, c.kernel_h, c.kernel_w, c.stride_h, c.stride_w, c.dilation_h,
+          c.dilation_w, c.groups, c.group_in, c.group_out, cin, cout, static_cast<int8_t>(in.zero_point), in.scale,
+          w.scale, static_cast<const int8_t*>(weights), static_cast<const int32_t*>(bias),
+          static_cast<int8_t>(out.zero_point), out.scale, quantized_bound<int8_t>(lo, out),
+          quantized_bound<int8_t>(hi, out), c.flags, op);
+    default:
+      (void)b;
+      return xnn_create_convolution2d_nhwc_qc8(
+          c.pad_top, c.pad_right, c.pad_bottom, c.pad_left, c.kernel_h, c.kernel_w, c.stride_h, c.stride_w, c.dilation_h,
+          c.dilation_w, c.groups, c.group_in, c.group_out, cin, cout, static_cast<int8_t>(in.zero_point), in.scale,
+          w.channel_scales.data(), static_cast<const int8_t*>(weights), static_cast<const int32_t*>(bias),
+          static_cast<int8_t>(out.zero_point), out.scale, quantized_bound<int8_t>(lo, out),
+          quantized_bound<int8_t>(hi, out), c.flags, op);
+  }
+}
+
+xnn_status setup_conv(Kind kind, xnn_operator_t op, size_t n, size_t h, size_t w, const void* in, void* out,
+                      pthreadpool_t pool) {
+  switch (kind) {
+    case Kind::kF32:
+      return xnn_setup_convolution2d_nhwc_f32(op, n, h, w, static_cast<const float*>(in), static_cast<float*>(out), pool);
+    case Kind::kF16: return xnn_setup_convolution2d_nhwc_f16(op, n, h, w, in, out, pool);
+    case Kind::kQS8:
+      return xnn_setup_convolution2d_nhwc_qs8(op, n, h, w, static_cast<const int8_t*>(in), static_cast<int8_t*>(out), pool);
+    default:
+      return xnn_setup_convolution2d_nhwc_qc8(op, n, h, w, static_cast<const int8_t*>(in), static_cast<int8_t*>(out), pool);
+  }
+}
+
+// fp16 operators take fp16 weights: converted copies live until the operator has packed them.
+struct HalfWeights {
+  std::vector<uint16_t> weights, bias;
+  const void* w = nullptr;
+  const void* b = nullptr;
+  HalfWeights(Kind kind, const Value& vw, const Value* vb) {
+    w = vw.constant;
+    b = vb ? vb->constant : nullptr;
+    if (kind != Kind::kF16) return;
+    weights = half_copy(vw);
+    w = weights.data();
+    if (vb) {
+      bias = half_copy(*vb);
+      b = bias.data();
+    }
+  }
+};
+
+bool fully_connected(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::XNNFullyConnected& n, std::string* e) {
+  const int in = d.graph().find(n.input1_id()), w = d.graph().find(n.filter_id()), out = d.graph().find(n.output_id());
+  const int b = n.bias_id() == UINT32_MAX ? -1 : d.graph().find(n.bias_id());
+  if (in < 0 || w < 0 || out < 0 || (n.bias_id() != UINT32_MAX && b < 0)) return *e = "value id out of range", false;
+  const Value &vi = d.value(in), &vw = d.value(w), &vo = d.value(out);
+  const Value* vb = b >= 0 ? &d.value(b) : nullptr;
+  if (vw.constant == nullptr || vw.dims.size() != 2 || (vb && vb->constant == nullptr)) {
+    return *e = "weights and bias must be constant 2-D / 1-D tensors", false;
+  }
+  if (!check_flags(XNodeUnion::XNNFullyConnected, n.flags(), XNN_FLAG_TRANSPOSE_WEIGHTS, e)) return false;
+  const bool transposed = n.flags() & XNN_FLAG_TRANSPOSE_WEIGHTS;
+  const size_t k = transposed ? vw.dims[0] : vw.dims[1], nout = transposed ? vw.dims[1] : vw.dims[0];
+  if (vi.dims.empty() || vi.dims.back() != k || k == 0) return *e = "input channels do not match the weights", false;
+  if (vo.numel != vi.numel / k * nout || (vb && vb->numel != nout)) return *e = "output or bias size mismatch", false;
+  Kind kind;
+  if (!weighted_kind(vi, vw, vb, vo, nout, transposed ? 1 : 0, &kind, e)) return false;
+  const auto [lo, hi] = output_bounds(node);
+  const uint32_t flags = n.flags();
+  const std::string params =
+      key_params("fc", {k, nout, flags, float_bits(lo), float_bits(hi)}) + quant_key(kind, vi, vw, vo);
+  HalfWeights half(kind, vw, vb);
+  // qc8 runs as a 1x1 convolution, whose weights are [nout, k]: transposed ones are turned.
+  std::vector<uint8_t> turned;
+  const void* weights = half.w;
+  if (kind == Kind::kQC8 && transposed) {
+    turned.resize(vw.numel);
+    const size_t dims[2] = {k, nout}, perm[2] = {1, 0};
+    native::transpose(vw.constant, turned.data(), 2, dims, perm, 1);
+    weights = turned.data();
+  }
+  xnn_status status;
+  auto op = d.packed_op(weights_key(vw, vb, params), vw.file_id, true, [&](xnn_operator_t* o) -> xnn_status {
+    switch (kind) {
+      case Kind::kF32:
+        return xnn_create_fully_connected_nc_f32(k, nout, k, nout, vw.f32(), vb ? vb->f32() : nullptr, lo, hi, flags, o);
+      case Kind::kF16: return xnn_create_fully_connected_nc_f16(k, nout, k, nout, half.w, half.b, lo, hi, flags, o);
+      case Kind::kQS8:
+        return xnn_create_fully_connected_nc_qs8(
+            k, nout, k, nout, static_cast<int8_t>(vi.zero_point), vi.scale, vw.scale,
+            static_cast<const int8_t*>(vw.constant), vb ? static_cast<const int32_t*>(vb->constant) : nullptr,
+            static_cast<int8_t>(vo.zero_point), vo.scale, quantized_bound<int8_t>(lo, vo), quantized_bound<int8_t>(hi, vo),
+            flags, o);
+      default: {
+        ConvShape c;
+        c.group_in = k;
+        c.group_out = nout;
+        return create_conv(kind, c, vi, vw, vb, vo, lo, hi, weights, half.b, o);
+      }
+    }
+  }, &status);
+  if (!op) return create_failed(status, e);
+  d.add_step("XNNFullyConnected", [op, in, out, k, kind](Delegate& dd) {
+    const size_t rows = dd.numel(in) / k;
+    return run_op(dd, *op, [&]() -> xnn_status {
+      switch (kind) {
+        case Kind::kF32: return xnn_setup_fully_connected_nc_f32(op->op, rows, dd.data(in), dd.data(out), dd.threadpool());
+        case Kind::kF16: return xnn_setup_fully_connected_nc_f16(op->op, rows, dd.raw(in), dd.raw(out), dd.threadpool());
+        case Kind::kQS8:
+          return xnn_setup_fully_connected_nc_qs8(op->op, rows, dd.as<int8_t>(in), dd.as<int8_t>(out), dd.threadpool());
+        default: return setup_conv(kind, op->op, 1, rows, 1, dd.raw(in), dd.raw(out), dd.threadpool());
+      }
+    });
+  });
+  return true;
+}
+
+bool convolution(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNNodeConv& n, bool depthwise,
+                 std::string* e) {
+  int in, w, out, b;
+  if (!conv_values(d, n, &in, &w, &out, &b, e)) return false;
+  const Value &vi = d.value(in), &vw = d.value(w), &vo = d.value(out);
+  const Value* vb = b >= 0 ? &d.value(b) : nullptr;
+  const XNodeUnion type = depthwise ? XNodeUnion::XNNDepthwiseConv2d : XNodeUnion::XNNConv2d;
+  if (!check_flags(type, n.flags(), XNN_FLAG_DEPTHWISE_CONVOLUTION, e)) return false;
+  ConvShape c;
+  c.pad_top = n.padding_top(), c.pad_right = n.padding_right(), c.pad_bottom = n.padding_bottom();
+  c.pad_left = n.padding_left(), c.kernel_h = n.kernel_height(), c.kernel_w = n.kernel_width();
+  c.stride_h = n.subsampling_height(), c.stride_w = n.subsampling_width();
+  c.dilation_h = n.dilation_height(), c.dilation_w = n.dilation_width();
+  c.groups = n.groups(), c.group_in = n.group_input_channels(), c.group_out = n.group_output_channels();
+  c.flags = depthwise ? XNN_FLAG_DEPTHWISE_CONVOLUTION : 0;
+  // Output size as XNNPACK computes it; it must match the serialized output.
+  size_t out_h = 0, out_w = 0;
+  if (!conv_output_hw(n, /*transposed=*/false, vi.dims[1], vi.dims[2], &out_h, &out_w, e)) return false;
+  if (vo.dims[1] != out_h || vo.dims[2] != out_w) return *e = "output spatial size does not match the convolution", false;
+  // Weights are [out, kh, kw, in] (depthwise: [1, kh, kw, out]): output channels on dim 0 (3).
+  Kind kind;
+  if (!weighted_kind(vi, vw, vb, vo, vo.dims[3], depthwise ? 3 : 0, &kind, e)) return false;
+  const auto [lo, hi] = output_bounds(node);
+  const std::string params =
+      key_params("conv", {c.pad_top, c.pad_right, c.pad_bottom, c.pad_left, c.kernel_h, c.kernel_w, c.stride_h,
+                          c.stride_w, c.dilation_h, c.dilation_w, c.groups, c.group_in, c.group_out, c.flags,
+                          float_bits(lo), float_bits(hi)}) +
+      quant_key(kind, vi, vw, vo);
+  HalfWeights half(kind, vw, vb);
+  xnn_status status;
+  auto op = d.packed_op(weights_key(vw, vb, params), vw.file_id, true, [&](xnn_operator_t* o) {
+    return create_conv(kind, c, vi, vw, vb, vo, lo, hi, half.w, half.b, o);
+  }, &status);
+  if (!op) return create_failed(status, e);
+  d.add_step(node_name(type), [op, in, out, kind](Delegate& dd) {
+    const std::vector<size_t>& x = dd.dims(in);
+    return run_op(dd, *op, [&] { return setup_conv(kind, op->op, x[0], x[1], x[2], dd.raw(in), dd.raw(out), dd.threadpool()); });
+  });
+  return true;
+}
+
+}  // namespace
+
+// The values of a convolution-like node, checked: ids defined, constant weights (and bias),
+// 4-D NHWC input and output, channel counts that match the weights and the bias, positive
+// kernel, stride and dilation. The bias size matters: XNNPACK reads one entry per output channel.
+bool conv_values(Delegate& d, const fb_xnnpack::_XNNNodeConv& n, int* in, int* w, int* out, int* b, std::string* e) {
+  *in = d.graph().find(n.input1_id());
+  *w = d.graph().find(n.filter_id());
+  *out = d.graph().find(n.output_id());
+  *b = n.bias_id() == UINT32_MAX ? -1 : d.graph().find(n.bias_id());
+  if (*in < 0 || *w < 0 || *out < 0 || (n.bias_id() != UINT32_MAX && *b < 0)) return *e = "value id out of range", false;
+  const Value &vi = d.value(*in), &vw = d.value(*w), &vo = d.value(*out);
+  if (vw.constant == nullptr || (*b >= 0 && d.value(*b).constant == nullptr)) return *e = "weights must be constant", false;
+  if (vi.dims.size() != 4 || vo.dims.size() != 4) return *e = "input and output must be 4-D NHWC", false;
+  const size_t groups = n.groups(), gin = n.group_input_channels(), gout = n.group_output_channels();
+  size_t in_channels = 0, out_channels = 0, weights = 0;
+  if (__builtin_mul_overflow(groups, gin, &in_channels) || __builtin_mul_overflow(groups, gout, &out_channels) ||
+      __builtin_mul_overflow(out_channels, size_t{n.kernel_height()}, &weights) ||
+      __builtin_mul_overflow(weights, size_t{n.kernel_width()}, &weights) ||
+      __builtin_mul_overflow(weights, gin, &weights)) {
+    return *e = "channel counts and kernel size overflow", false;
+  }
+  if (groups == 0 || vi.dims[3] != in_channels || vo.dims[3] != out_channels || vw.numel != weights ||
+      vi.dims[0] != vo.dims[0] || (*b >= 0 && d.value(*b).numel != out_channels)) {
+    return *e = "channel counts do not match the weights", false;
+  }
+  if (n.subsampling_height() == 0 || n.subsampling_width() == 0 || n.dilation_height() == 0 || n.dilation_width() == 0 ||
+      n.kernel_height() == 0 || n.kernel_width() == 0) {
+    return *e = "kernel, stride and dilation must be positive", false;
+  }
+  return true;
+}
+
+
+bool compile_weighted_node(Delegate& d, const fb_xnnpack::XNode& node, std::string* e, bool* handled) {
+  *handled = true;
+  switch (node.xnode_union_type()) {
+    case XNodeUnion::XNNFullyConnected: return fully_connected(d, node, *node.xnode_union_as_XNNFullyConnected(), e);
+    case XNodeUnion::XNNConv2d: return convolution(d, node, *node.xnode_union_as_XNNConv2d(), false, e);
+    case XNodeUnion::XNNDepthwiseConv2d: return convolution(d, node, *node.xnode_union_as_XNNDepthwiseConv2d(), true, e);
+    default:
+      *handled = false;
+      return false;
+  }
+}
+
+}  // namespace etp_xnnpack
