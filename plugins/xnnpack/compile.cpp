@@ -110,6 +110,19 @@ bool conv_output_hw(const fb_xnnpack::_XNNNodeConv& n, bool transposed, size_t i
                     n.dilation_width(), out_w, error);
 }
 
+bool argmax_pool_output_hw(const fb_xnnpack::XNNArgMaxPooling2d& n, size_t in_h, size_t in_w, size_t* out_h,
+                           size_t* out_w, std::string* error) {
+  const uint64_t padded_h = uint64_t{in_h} + n.padding_top() + n.padding_bottom();
+  const uint64_t padded_w = uint64_t{in_w} + n.padding_left() + n.padding_right();
+  if (n.pooling_height() == 0 || n.pooling_width() == 0 || padded_h < n.pooling_height() ||
+      padded_w < n.pooling_width()) {
+    return *error = "the pooling window must be non-empty and fit the padded input", false;
+  }
+  *out_h = static_cast<size_t>(padded_h / n.pooling_height());
+  *out_w = static_cast<size_t>(padded_w / n.pooling_width());
+  return true;
+}
+
 bool pool_output_hw(const fb_xnnpack::_XNNPooling2D& n, bool max, size_t in_h, size_t in_w, size_t* out_h,
                     size_t* out_w, std::string* error) {
   // The exporter may leave dilation 0 (meaning 1); max pooling is created with max(1, dilation).
@@ -126,6 +139,7 @@ bool takes_other_datatypes(fb_xnnpack::XNodeUnion type) {
   using U = fb_xnnpack::XNodeUnion;
   switch (type) {
     case U::XNNFullyConnected: case U::XNNConv2d: case U::XNNDepthwiseConv2d: case U::XNNMaxPooling2d:
+    case U::XNNArgMaxPooling2d:
     case U::XNNAdd: case U::XNNSubtract: case U::XNNMultiply: case U::XNNClamp: case U::XNNConvert:
     case U::XNNStaticTranspose: case U::XNNStaticReshape: case U::XNNCopy: case U::XNNStaticSlice:
     case U::XNNStaticConstantPad: case U::XNNConcatenate2: case U::XNNConcatenate3: case U::XNNConcatenate4:

@@ -37,6 +37,12 @@ bool conv_output_hw(const fb_xnnpack::_XNNNodeConv& n, bool transposed, size_t i
 bool pool_output_hw(const fb_xnnpack::_XNNPooling2D& n, bool max, size_t in_h, size_t in_w, size_t* out_h,
                     size_t* out_w, std::string* error);
 
+// Output height and width of an argmax pooling: windows tile the padded input with stride =
+// window size (XNNPACK: padded / pooling). False when a window is empty or larger than the
+// padded input.
+bool argmax_pool_output_hw(const fb_xnnpack::XNNArgMaxPooling2d& n, size_t in_h, size_t in_w, size_t* out_h,
+                           size_t* out_w, std::string* error);
+
 // ---- Helpers shared by the node compilers (compile.cpp) ----
 
 // The value ids a node reads and writes, whatever its table type (delegate.cpp).

@@ -82,6 +82,46 @@ bool pooling(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNP
   return true;
 }
 
+// XNNArgMaxPooling2d: fp32 maxima and, per output element, the index of the maximum within its
+// window as int32, in XNNPACK's order (column by column: kx * pooling_height + ky; checked by
+// a test);
+// an int64 index tensor gets the values widened. ExecuTorch's partitioner does not emit this
+// node today; the plugin runs it so that every XNNPACK node type has a path.
+bool argmax_pooling(Delegate& d, const fb_xnnpack::XNNArgMaxPooling2d& n, std::string* e) {
+  const int in = d.graph().find(n.input_id()), out = d.graph().find(n.output_value_id()),
+            index = d.graph().find(n.output_index_id());
+  if (in < 0 || out < 0 || index < 0) return *e = "value id out of range", false;
+  const Value &vi = d.value(in), &vo = d.value(out), &vx = d.value(index);
+  if (!check_flags(XNodeUnion::XNNArgMaxPooling2d, n.flags(), kFlagKeepDims, e)) return false;
+  if (!vi.is(Datatype::xnn_datatype_fp32) || !vo.is(Datatype::xnn_datatype_fp32) ||
+      !vx.is(Datatype::xnn_datatype_int32)) {
+    return *e = "expects fp32 input and values and int32 indices", false;
+  }
+  if (vi.dims.size() != 4 || vo.dims.size() != 4 || vo.dims != vx.dims || vi.dims[0] != vo.dims[0] ||
+      vi.dims[3] != vo.dims[3]) {
+    return *e = "input, values and indices must be 4-D NHWC with equal batch and channels", false;
+  }
+  size_t out_h = 0, out_w = 0;
+  if (!argmax_pool_output_hw(n, vi.dims[1], vi.dims[2], &out_h, &out_w, e)) return false;
+  if (vo.dims[1] != out_h || vo.dims[2] != out_w) return *e = "output spatial size does not match the pooling", false;
+  const size_t channels = vi.dims[3];
+  xnn_status status;
+  auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) {
+    return xnn_create_argmax_pooling2d_nhwc_f32(n.padding_top(), n.padding_right(), n.padding_bottom(),
+                                                n.padding_left(), n.pooling_height(), n.pooling_width(), channels,
+                                                channels, channels, /*flags=*/0, o);
+  }, &status);
+  if (!op) return create_failed(status, e);
+  d.add_step("XNNArgMaxPooling2d", [op, in, out, index](Delegate& dd) {
+    const std::vector<size_t>& x = dd.dims(in);
+    return run_op(dd, *op, [&] {
+      return xnn_setup_argmax_pooling2d_nhwc_f32(op->op, x[0], x[1], x[2], dd.data(in), dd.data(out),
+                                                 dd.as<uint32_t>(index), dd.threadpool());
+    });
+  });
+  return true;
+}
+
 bool global_avg_pooling(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNNode1x1& n, std::string* e) {
   const int in = d.graph().find(n.input_id()), out = d.graph().find(n.output_id());
   if (in < 0 || out < 0) return *e = "value id out of range", false;
@@ -524,6 +564,7 @@ bool compile_xnnpack_node(Delegate& d, const fb_xnnpack::XNode& node, std::strin
     case XNodeUnion::XNNSquare: return unary_nc(d, node, *node.xnode_union_as_XNNSquare(), XNodeUnion::XNNSquare, e);
     case XNodeUnion::XNNAbs: return unary_nc(d, node, *node.xnode_union_as_XNNAbs(), XNodeUnion::XNNAbs, e);
     case XNodeUnion::XNNConvert: return convert(d, *node.xnode_union_as_XNNConvert(), e);
+    case XNodeUnion::XNNArgMaxPooling2d: return argmax_pooling(d, *node.xnode_union_as_XNNArgMaxPooling2d(), e);
     default:
       *handled = false;
       return false;

@@ -315,6 +315,7 @@ etp_status Delegate::bind(etp_value* const* args, uint32_t num_args) {
   // A failed call may have left dims_ half-updated: derive them again whatever the shapes.
   bool changed = !dims_valid_;
   dims_valid_ = false;
+  widen_.clear();
   for (size_t i = 0; i < values.size(); ++i) {
     const Value& v = values[i];
     if (v.external_id == UINT32_MAX) continue;
@@ -322,7 +323,11 @@ etp_status Delegate::bind(etp_value* const* args, uint32_t num_args) {
       return fail(ETP_ERR_INVALID_ARGUMENT, "argument " + std::to_string(v.external_id) + " is not a tensor");
     }
     etp_tensor* t = args[v.external_id]->u.tensor;
-    if (t->dtype != external_dtype(v.datatype)) {
+    // An int32 output may be an int64 tensor: XNNPACK writes int32 into its first half and
+    // execute widens the values in place afterwards (as ExecuTorch's XNNPACK runtime does).
+    const bool widened = v.is_output && v.is(Datatype::xnn_datatype_int32) && t->dtype == ETP_DTYPE_INT64;
+    if (widened) widen_.push_back(static_cast<int>(i));
+    if (!widened && t->dtype != external_dtype(v.datatype)) {
       return fail(ETP_ERR_DTYPE, "argument " + std::to_string(v.external_id) + " has dtype " + std::to_string(t->dtype) +
                                      ", the graph's " + datatype_name(v.datatype) + " value needs dtype " +
                                      std::to_string(external_dtype(v.datatype)));
@@ -397,6 +402,15 @@ etp_status Delegate::execute(etp_value* const* args, uint32_t num_args) {
     const etp_status s = step.run(*this);
     running_step_ = nullptr;
     if (s != ETP_OK) return s;
+  }
+  for (int i : widen_) {  // back to front: element k's int64 slot covers int32 slots 2k and 2k+1 >= k
+    uint8_t* bytes = as<uint8_t>(i);
+    for (size_t k = numel(i); k-- > 0;) {
+      int32_t narrow;
+      std::memcpy(&narrow, bytes + 4 * k, sizeof(narrow));
+      const int64_t wide = narrow;
+      std::memcpy(bytes + 8 * k, &wide, sizeof(wide));
+    }
   }
   return ETP_OK;
 }

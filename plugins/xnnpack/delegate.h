@@ -104,6 +104,7 @@ class Delegate {
   std::shared_ptr<Workspace> workspace_;        // intermediates, shared with the method's delegates
   std::vector<std::pair<int, size_t>> scratch_; // (value, offset in the workspace)
   std::vector<Step> steps_;
+  std::vector<int> widen_;                      // int32 outputs bound to int64 tensors this call
   std::vector<std::shared_ptr<PackedOp>> ops_;
 };
 

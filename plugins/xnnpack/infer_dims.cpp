@@ -112,6 +112,15 @@ bool infer_node_dims(Delegate& d, size_t index, std::string* e) {
       if (!pool_output_hw(*n, max, (*x)[1], (*x)[2], &o[1], &o[2], e)) return false;
       return set(d, n->output_id(), std::move(o), e);
     }
+    case XNodeUnion::XNNArgMaxPooling2d: {
+      const auto* n = node.xnode_union_as_XNNArgMaxPooling2d();
+      const Dims* x = get_with_last(d, n->input_id(), exported_last(d, n->input_id()), e);
+      if (x == nullptr) return false;
+      if (x->size() != 4) return *e = "expects a 4-D NHWC input", false;
+      Dims o = *x;
+      if (!argmax_pool_output_hw(*n, (*x)[1], (*x)[2], &o[1], &o[2], e)) return false;
+      return set(d, n->output_value_id(), o, e) && set(d, n->output_index_id(), std::move(o), e);
+    }
     case XNodeUnion::XNNGlobalAvgPooling2d: {
       const auto* n = node.xnode_union_as_XNNGlobalAvgPooling2d();
       const Dims* x = get_with_last(d, n->input_id(), exported_last(d, n->input_id()), e);

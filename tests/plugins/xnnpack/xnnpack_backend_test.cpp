@@ -435,3 +435,107 @@ TEST_F(XnnpackQuantizedPayloadTest, NodeWithoutAQuantizedVariantIsRefusedByName)
 
 }  // namespace
 }  // namespace etp::test
+
+namespace etp::test {
+namespace {
+
+// A graph this test writes itself (not an ExecuTorch file: ExecuTorch's partitioner does not
+// emit ArgMaxPooling2d): x [1,4,4,2] NHWC -> 2x2 argmax pooling -> values [1,2,2,2] (fp32) and
+// indices [1,2,2,2] (int32), run end to end with the indices bound to an int64 tensor, which
+// the plugin widens after XNNPACK wrote int32.
+class XnnpackArgMaxPoolingTest : public PayloadTest {
+ protected:
+  void SetUp() override {
+    namespace x = fb_xnnpack;
+    flatbuffers::FlatBufferBuilder b;
+    const std::vector<uint32_t> in_dims{1, 4, 4, 2}, out_dims{1, 2, 2, 2};
+    auto value = [&](x::XNNDatatype type, const std::vector<uint32_t>& dims, uint32_t ext, uint32_t flags, uint32_t id) {
+      auto t = x::CreateXNNTensorValueDirect(b, type, 4, &dims, 0, ext, flags, id);
+      return x::CreateXValue(b, x::XValueUnion::XNNTensorValue, t.Union());
+    };
+    std::vector<flatbuffers::Offset<x::XValue>> values{
+        value(x::XNNDatatype::xnn_datatype_fp32, in_dims, 0, 1, 0),
+        value(x::XNNDatatype::xnn_datatype_fp32, out_dims, 1, 2, 1),
+        value(x::XNNDatatype::xnn_datatype_int32, out_dims, 2, 2, 2)};
+    auto pool = x::CreateXNNArgMaxPooling2d(b, 0, 0, 0, 0, 2, 2, /*input=*/0, /*values=*/1, /*indices=*/2, 0);
+    std::vector<flatbuffers::Offset<x::XNode>> nodes{x::CreateXNode(b, x::XNodeUnion::XNNArgMaxPooling2d, pool.Union())};
+    const std::vector<uint32_t> inputs{0}, outputs{1, 2};
+    b.Finish(x::CreateXNNGraphDirect(b, "0", &nodes, &values, 3, &inputs, &outputs), x::XNNGraphIdentifier());
+    // XH00 header: flatbuffer at 32, no constant data.
+    const uint32_t fb_size = b.GetSize(), const_offset = 32 + fb_size;
+    const uint16_t header_length = 30;
+    const uint64_t const_size = 0;
+    size_ = 32 + fb_size;
+    storage_.assign((size_ + 7) / 8, 0);
+    std::memcpy(bytes() + 4, "XH00", 4);
+    std::memcpy(bytes() + 8, &header_length, 2);
+    const uint32_t fb_offset = 32;
+    std::memcpy(bytes() + 10, &fb_offset, 4);
+    std::memcpy(bytes() + 14, &fb_size, 4);
+    std::memcpy(bytes() + 18, &const_offset, 4);
+    std::memcpy(bytes() + 22, &const_size, 8);
+    std::memcpy(bytes() + 32, b.GetBufferPointer(), fb_size);
+  }
+};
+
+TEST_F(XnnpackArgMaxPoolingTest, MaximaAndWindowIndicesWidenedToInt64) {
+  const etp_backend* backend = registry_->plugins().back()->table().backends[0];
+  runtime::NamedDataMap map({}, nullptr, "xnnpack");
+  etp_backend_init_args args{};
+  args.header = ETP_ABI_HEADER(etp_backend_init_args);
+  args.payload = bytes();
+  args.payload_size = size_;
+  args.named_data = map.handle();
+  args.program_name = "argmax.synthetic";
+  args.method_name = "forward";
+  void* handle = nullptr;
+  ASSERT_EQ(backend->init(backend->self, &args, &handle), ETP_OK) << plugins::HostServices::take_last_error();
+
+  // x[h][w][c] = a distinct value; the maximum of each 2x2 window sits at a different place.
+  std::vector<float> x(32), values(8, -1.0f);
+  std::vector<int64_t> indices(8, -1);
+  for (int h = 0; h < 4; ++h) {
+    for (int w = 0; w < 4; ++w) {
+      for (int c = 0; c < 2; ++c) x[(h * 4 + w) * 2 + c] = static_cast<float>(((h * 7 + w * 3 + c * 5) % 11) - 5);
+    }
+  }
+  const int32_t in_sizes[4] = {1, 4, 4, 2}, out_sizes[4] = {1, 2, 2, 2};
+  const uint8_t order[4] = {0, 1, 2, 3};
+  runtime::HostTensor tx, tv, ti;
+  tx.init(ETP_DTYPE_FLOAT32, 4, in_sizes, order, ETP_DYNAMISM_STATIC);
+  tv.init(ETP_DTYPE_FLOAT32, 4, out_sizes, order, ETP_DYNAMISM_STATIC);
+  ti.init(ETP_DTYPE_INT64, 4, out_sizes, order, ETP_DYNAMISM_STATIC);
+  tx.raw.data = x.data();
+  tv.raw.data = values.data();
+  ti.raw.data = indices.data();
+  etp_value vx{}, vv{}, vi{};
+  vx.tag = vv.tag = vi.tag = ETP_VALUE_TENSOR;
+  vx.u.tensor = &tx.raw;
+  vv.u.tensor = &tv.raw;
+  vi.u.tensor = &ti.raw;
+  etp_value* call[3] = {&vx, &vv, &vi};
+  ASSERT_EQ(backend->execute(backend->self, handle, call, 3), ETP_OK) << plugins::HostServices::take_last_error();
+  backend->destroy(backend->self, handle);
+
+  for (int oh = 0; oh < 2; ++oh) {
+    for (int ow = 0; ow < 2; ++ow) {
+      for (int c = 0; c < 2; ++c) {
+        float best = -1e9f;
+        int64_t best_k = -1;
+        // XNNPACK walks a window column by column: index kx * pooling_height + ky; the first
+        // maximum in that order wins.
+        for (int k = 0; k < 4; ++k) {
+          const int kx = k / 2, ky = k % 2;
+          const float v = x[((oh * 2 + ky) * 4 + ow * 2 + kx) * 2 + c];
+          if (v > best) best = v, best_k = k;
+        }
+        const int o = (oh * 2 + ow) * 2 + c;
+        EXPECT_EQ(values[o], best) << o;
+        EXPECT_EQ(indices[o], best_k) << o;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace etp::test
