@@ -803,6 +803,58 @@ def fixture_quantized(fs: FixtureSet) -> None:
         )
 
 
+class QMobileBlock(nn.Module):
+    """A MobileNet-like block for the quantized path: strided conv + ReLU6, depthwise conv +
+    ReLU, pointwise conv, channel concat and slice, global average pooling, sigmoid, linear.
+    (XNNPACKQuantizer leaves tanh unquantized, so there is none.)"""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 16, 3, stride=2, padding=1)
+        self.dw = nn.Conv2d(16, 16, 3, padding=1, groups=16)
+        self.pw = nn.Conv2d(16, 24, 1)
+        self.fc = nn.Linear(24, 10)
+
+    def forward(self, x):
+        h = F.hardtanh(self.stem(x), 0.0, 6.0)
+        h = F.relu(self.dw(h))
+        h = self.pw(h)
+        h = torch.cat([h, h * 0.5], 1)[:, :24]
+        h = torch.sigmoid(F.adaptive_avg_pool2d(h, 1).flatten(1))
+        return self.fc(h)
+
+
+def fixture_quantized_mobile(fs: FixtureSet) -> None:
+    name = "qmobile_xnnpack"
+    seed_everything(18)
+    m = QMobileBlock().eval()
+    gen = torch.Generator().manual_seed(19)
+    calibration = [(torch.randn(1, 3, 16, 16, generator=gen),) for _ in range(8)]
+    run_inputs = [(torch.randn(1, 3, 16, 16, generator=gen),) for _ in range(2)]
+    converted = quantize_pt2e_xnnpack(m, run_inputs[0], calibration, per_channel=True)
+    out_scale = io_quant_params(converted)["out0"][0]
+    atol = round_up(2 * out_scale)
+    et = export_program(converted, run_inputs[0], xnnpack=True)
+    assert_fully_delegated(name, et)
+    fs.add(
+        name=name,
+        model="qmobile",
+        backend="xnnpack",
+        et_program=et,
+        export=(
+            "conv2d(3,16,3,stride 2,pad 1) + hardtanh(0,6), depthwise conv2d(16,3,pad 1) + relu, conv2d(16,24,1), "
+            "cat([h, h*0.5], 1)[:, :24], adaptive_avg_pool2d(1), flatten, sigmoid, linear(24,10) on NCHW "
+            "[1,3,16,16]; PT2E static quantization as for qconv_pc_xnnpack (XNNPACKQuantizer, per-channel "
+            "symmetric weights, calibrated on 8 randn inputs from torch.Generator seed 19), one XNNPACK delegate; "
+            "eager cross-check against the convert_pt2e module; rtol 0, atol "
+            f"{atol} = 2 x the output scale rounded up"
+        ),
+        rtol=0.0,
+        atol=atol,
+        runs=[Run("forward", list(inputs), eager(converted, *inputs)) for inputs in run_inputs],
+    )
+
+
 class Fp16ConvNet(nn.Module):
     def __init__(self):
         super().__init__()
@@ -1282,6 +1334,7 @@ FIXTURES = {
     "bench": fixture_bench,
     "pad_upsample_deconv": fixture_pad_upsample_deconv,
     "quantized": fixture_quantized,
+    "quantized_mobile": fixture_quantized_mobile,
     "fp16": fixture_fp16,
 }
 

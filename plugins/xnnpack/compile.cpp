@@ -139,7 +139,7 @@ bool takes_other_datatypes(fb_xnnpack::XNodeUnion type) {
   using U = fb_xnnpack::XNodeUnion;
   switch (type) {
     case U::XNNFullyConnected: case U::XNNConv2d: case U::XNNDepthwiseConv2d: case U::XNNMaxPooling2d:
-    case U::XNNArgMaxPooling2d:
+    case U::XNNArgMaxPooling2d: case U::XNNGlobalAvgPooling2d: case U::XNNSigmoid:
     case U::XNNAdd: case U::XNNSubtract: case U::XNNMultiply: case U::XNNClamp: case U::XNNConvert:
     case U::XNNStaticTranspose: case U::XNNStaticReshape: case U::XNNCopy: case U::XNNStaticSlice:
     case U::XNNStaticConstantPad: case U::XNNConcatenate2: case U::XNNConcatenate3: case U::XNNConcatenate4:

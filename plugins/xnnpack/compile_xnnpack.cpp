@@ -128,17 +128,45 @@ bool global_avg_pooling(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnn
   const Value &vi = d.value(in), &vo = d.value(out);
   if (!check_flags(XNodeUnion::XNNGlobalAvgPooling2d, n.flags(), kFlagKeepDims, e)) return false;
   if (vi.dims.size() != 4 || vo.numel != vi.dims[0] * vi.dims[3]) return *e = "expects NHWC input and N x C output", false;
+  // fp32, fp16, qint8 and quint8 variants (quantized ones requantize: scales may differ).
+  const Datatype dt = vi.datatype;
+  if (vo.datatype != dt || (dt != Datatype::xnn_datatype_fp32 && dt != Datatype::xnn_datatype_fp16 &&
+                            dt != Datatype::xnn_datatype_qint8 && dt != Datatype::xnn_datatype_quint8)) {
+    return *e = "average pooling from " + datatype_name(dt) + " to " + datatype_name(vo.datatype) +
+                " is not supported (fp32, fp16, qint8, quint8)", false;
+  }
   const auto [lo, hi] = output_bounds(node);
-  const size_t channels = vi.dims[3];
+  const size_t c = vi.dims[3];
   xnn_status status;
   auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) {
-    return xnn_create_global_average_pooling_nwc_f32(channels, channels, channels, lo, hi, /*flags=*/0, o);
+    switch (dt) {
+      case Datatype::xnn_datatype_fp16: return xnn_create_global_average_pooling_nwc_f16(c, c, c, lo, hi, 0, o);
+      case Datatype::xnn_datatype_qint8:
+        return xnn_create_global_average_pooling_nwc_qs8(
+            c, c, c, static_cast<int8_t>(vi.zero_point), vi.scale, static_cast<int8_t>(vo.zero_point), vo.scale,
+            quantized_bound<int8_t>(lo, vo), quantized_bound<int8_t>(hi, vo), 0, o);
+      case Datatype::xnn_datatype_quint8:
+        return xnn_create_global_average_pooling_nwc_qu8(
+            c, c, c, static_cast<uint8_t>(vi.zero_point), vi.scale, static_cast<uint8_t>(vo.zero_point), vo.scale,
+            quantized_bound<uint8_t>(lo, vo), quantized_bound<uint8_t>(hi, vo), 0, o);
+      default: return xnn_create_global_average_pooling_nwc_f32(c, c, c, lo, hi, /*flags=*/0, o);
+    }
   }, &status);
   if (!op) return create_failed(status, e);
-  d.add_step("XNNGlobalAvgPooling2d", [op, in, out](Delegate& dd) {
+  d.add_step("XNNGlobalAvgPooling2d", [op, in, out, dt](Delegate& dd) {
     const std::vector<size_t>& x = dd.dims(in);
-    return run_op(dd, *op, [&] {
-      return xnn_setup_global_average_pooling_nwc_f32(op->op, x[0], x[1] * x[2], dd.data(in), dd.data(out), dd.threadpool());
+    return run_op(dd, *op, [&]() -> xnn_status {
+      const size_t n = x[0], width = x[1] * x[2];
+      pthreadpool_t pool = dd.threadpool();
+      switch (dt) {
+        case Datatype::xnn_datatype_fp16:
+          return xnn_setup_global_average_pooling_nwc_f16(op->op, n, width, dd.raw(in), dd.raw(out), pool);
+        case Datatype::xnn_datatype_qint8:
+          return xnn_setup_global_average_pooling_nwc_qs8(op->op, n, width, dd.as<int8_t>(in), dd.as<int8_t>(out), pool);
+        case Datatype::xnn_datatype_quint8:
+          return xnn_setup_global_average_pooling_nwc_qu8(op->op, n, width, dd.as<uint8_t>(in), dd.as<uint8_t>(out), pool);
+        default: return xnn_setup_global_average_pooling_nwc_f32(op->op, n, width, dd.data(in), dd.data(out), pool);
+      }
     });
   });
   return true;
@@ -359,6 +387,41 @@ bool clamp_low_precision(Delegate& d, const fb_xnnpack::XNode& node, int in, int
   return true;
 }
 
+// XNNSigmoid on qint8 / quint8 values (this XNNPACK's lookup-table operator). Its tanh has
+// the same form, but ExecuTorch's quantizer leaves tanh in fp32, so only sigmoid is wired.
+bool quantized_sigmoid(Delegate& d, const fb_xnnpack::XNode& node, XNodeUnion type, int in, int out,
+                          std::string* e) {
+  const Value &vi = d.value(in), &vo = d.value(out);
+  const Datatype dt = vi.datatype;
+  if (vi.numel != vo.numel) return *e = "input and output sizes differ", false;
+  if (vo.datatype != dt || (dt != Datatype::xnn_datatype_qint8 && dt != Datatype::xnn_datatype_quint8)) {
+    return *e = node_name(type) + " from " + datatype_name(dt) + " to " + datatype_name(vo.datatype) +
+                " is not supported (fp32, fp16, qint8, quint8)", false;
+  }
+  const bool s8 = dt == Datatype::xnn_datatype_qint8;
+  const size_t c = vi.dims.empty() || vi.dims.back() == 0 ? 1 : vi.dims.back();
+  const auto [lo, hi] = output_bounds(node);
+  xnn_status status;
+  auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) {
+    if (s8) {
+      return xnn_create_sigmoid_nc_qs8(c, c, c, static_cast<int8_t>(vi.zero_point), vi.scale, static_cast<int8_t>(vo.zero_point), vo.scale,
+                    quantized_bound<int8_t>(lo, vo), quantized_bound<int8_t>(hi, vo), 0, o);
+    }
+    return xnn_create_sigmoid_nc_qu8(c, c, c, static_cast<uint8_t>(vi.zero_point), vi.scale, static_cast<uint8_t>(vo.zero_point), vo.scale,
+                  quantized_bound<uint8_t>(lo, vo), quantized_bound<uint8_t>(hi, vo), 0, o);
+  }, &status);
+  if (!op) return create_failed(status, e);
+  d.add_step(node_name(type), [op, in, out, c, s8](Delegate& dd) {
+    const size_t rows = dd.numel(in) / c;
+    return run_op(dd, *op, [&]() -> xnn_status {
+      pthreadpool_t pool = dd.threadpool();
+      if (s8) return xnn_setup_sigmoid_nc_qs8(op->op, rows, dd.as<int8_t>(in), dd.as<int8_t>(out), pool);
+      return xnn_setup_sigmoid_nc_qu8(op->op, rows, dd.as<uint8_t>(in), dd.as<uint8_t>(out), pool);
+    });
+  });
+  return true;
+}
+
 // XNNConvert: fp32 <-> qint8 / quint8 / fp16 (quantize, dequantize, narrow, widen), or a copy
 // between equal types.
 bool convert(Delegate& d, const fb_xnnpack::_XNNNode1x1& n, std::string* e) {
@@ -493,7 +556,9 @@ bool unary_nc(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNN
   const size_t channels = vi.dims.empty() || vi.dims.back() == 0 ? 1 : vi.dims.back();
   if (!check_flags(type, n.flags(), 0, e)) return false;
   if (!vi.is(Datatype::xnn_datatype_fp32) || !vo.is(Datatype::xnn_datatype_fp32)) {
-    return clamp_low_precision(d, node, in, out, e);  // only XNNClamp gets here with other types
+    // Only Clamp and Sigmoid get here with other types (compile_node's datatype gate).
+    if (type == XNodeUnion::XNNSigmoid) return quantized_sigmoid(d, node, type, in, out, e);
+    return clamp_low_precision(d, node, in, out, e);
   }
   const auto [lo, hi] = output_bounds(node);
   const uint32_t flags = 0;
@@ -566,9 +631,10 @@ bool compile_xnnpack_node(Delegate& d, const fb_xnnpack::XNode& node, std::strin
     case XNodeUnion::XNNConvert: return convert(d, *node.xnode_union_as_XNNConvert(), e);
     case XNodeUnion::XNNArgMaxPooling2d: return argmax_pooling(d, *node.xnode_union_as_XNNArgMaxPooling2d(), e);
     default:
-      *handled = false;
-      return false;
+      break;
   }
+  *handled = false;
+  return false;
 }
 
 }  // namespace etp_xnnpack
