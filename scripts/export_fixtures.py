@@ -1237,6 +1237,49 @@ def fixture_dynamic(fs: FixtureSet) -> None:
         )
 
 
+class DynamicCNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.c2 = nn.Conv2d(8, 8, 3, padding=1)
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x):
+        h = F.max_pool2d(F.relu(self.c1(x)), 2, 2)
+        h = F.relu(self.c2(h))
+        return self.fc(h.mean(dim=(2, 3)))
+
+
+def fixture_dynamic_cnn(fs: FixtureSet) -> None:
+    seed_everything(20)
+    m = DynamicCNN().eval()
+    batch = torch.export.Dim("batch", min=1, max=4)
+    half_h = torch.export.Dim("half_h", min=2, max=8)
+    half_w = torch.export.Dim("half_w", min=2, max=8)
+    example = torch.randn(2, 3, 8, 12)
+    et = export_program(m, (example,), xnnpack=True, dynamic_shapes=({0: batch, 2: 2 * half_h, 3: 2 * half_w},))
+    runs = []
+    for b, h, w in ((2, 8, 12), (1, 4, 4), (4, 16, 16), (3, 6, 10)):
+        x = torch.randn(b, 3, h, w)
+        runs.append(Run("forward", [x], eager(m, x)))
+    fs.add(
+        name="dynamic_cnn_xnnpack",
+        model="dynamic_cnn",
+        backend="xnnpack",
+        et_program=et,
+        export=(
+            "conv2d(3,8,3,pad 1), relu, max_pool2d(2,2), conv2d(8,8,3,pad 1), relu, mean over H and W, linear(8,5) "
+            "exported with dynamic batch (1..4) and height and width (2*Dim(2..8) each; example [2,3,8,12]), "
+            "to_edge_transform_and_lower + XnnpackPartitioner + to_executorch (upper-bound memory planning); the "
+            "convolutions are one delegate, the dynamic mean runs outside; runs at [2,3,8,12], [1,3,4,4], "
+            "[4,3,16,16], [3,3,6,10] on one loaded program"
+        ),
+        rtol=1e-5,
+        atol=1e-5,
+        runs=runs,
+    )
+
+
 def fixture_multi_method(fs: FixtureSet) -> None:
     from executorch.exir import ExecutorchBackendConfig, to_edge_transform_and_lower
 
@@ -1329,6 +1372,7 @@ FIXTURES = {
     "tiny_llama": fixture_tiny_llama,
     "xor_train": fixture_xor_train,
     "dynamic": fixture_dynamic,
+    "dynamic_cnn": fixture_dynamic_cnn,
     "multi_method": fixture_multi_method,
     "chain": fixture_chain,
     "bench": fixture_bench,
