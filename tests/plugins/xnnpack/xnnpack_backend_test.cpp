@@ -355,9 +355,6 @@ TEST_F(XnnpackBadPayloadTest, HeaderLengthBelowThirtyFails) {
   EXPECT_NE(init().find("XNNPACK header length is 12"), std::string::npos);
 }
 
-// TODO(reshape): no fixture has an XNNStaticReshape under a dynamic dim, so the 0-entry rule
-// of infer_dims.cpp (new_shape 0 = numel / other entries) is not exercised here yet.
-
 }  // namespace
 }  // namespace etp::test
 
@@ -439,84 +436,96 @@ TEST_F(XnnpackQuantizedPayloadTest, NodeWithoutAQuantizedVariantIsRefusedByName)
 namespace etp::test {
 namespace {
 
-// A graph this test writes itself (not an ExecuTorch file: ExecuTorch's partitioner does not
-// emit ArgMaxPooling2d): x [1,4,4,2] NHWC -> 2x2 argmax pooling -> values [1,2,2,2] (fp32) and
-// indices [1,2,2,2] (int32), run end to end with the indices bound to an int64 tensor, which
-// the plugin widens after XNNPACK wrote int32.
-class XnnpackArgMaxPoolingTest : public PayloadTest {
+namespace x = fb_xnnpack;
+
+// Graphs these tests write themselves with the flatbuffers builder (not ExecuTorch files), for
+// node types and paths no exported fixture reaches, run end to end through the backend's
+// init and execute on host tensors.
+class SyntheticGraphTest : public PayloadTest {
  protected:
-  void SetUp() override {
-    namespace x = fb_xnnpack;
-    flatbuffers::FlatBufferBuilder b;
-    const std::vector<uint32_t> in_dims{1, 4, 4, 2}, out_dims{1, 2, 2, 2};
-    auto value = [&](x::XNNDatatype type, const std::vector<uint32_t>& dims, uint32_t ext, uint32_t flags, uint32_t id) {
-      auto t = x::CreateXNNTensorValueDirect(b, type, 4, &dims, 0, ext, flags, id);
-      return x::CreateXValue(b, x::XValueUnion::XNNTensorValue, t.Union());
-    };
-    std::vector<flatbuffers::Offset<x::XValue>> values{
-        value(x::XNNDatatype::xnn_datatype_fp32, in_dims, 0, 1, 0),
-        value(x::XNNDatatype::xnn_datatype_fp32, out_dims, 1, 2, 1),
-        value(x::XNNDatatype::xnn_datatype_int32, out_dims, 2, 2, 2)};
-    auto pool = x::CreateXNNArgMaxPooling2d(b, 0, 0, 0, 0, 2, 2, /*input=*/0, /*values=*/1, /*indices=*/2, 0);
-    std::vector<flatbuffers::Offset<x::XNode>> nodes{x::CreateXNode(b, x::XNodeUnion::XNNArgMaxPooling2d, pool.Union())};
-    const std::vector<uint32_t> inputs{0}, outputs{1, 2};
-    b.Finish(x::CreateXNNGraphDirect(b, "0", &nodes, &values, 3, &inputs, &outputs), x::XNNGraphIdentifier());
-    // XH00 header: flatbuffer at 32, no constant data.
-    const uint32_t fb_size = b.GetSize(), const_offset = 32 + fb_size;
+  flatbuffers::FlatBufferBuilder b_;
+  std::vector<flatbuffers::Offset<x::XValue>> values_;
+  std::vector<flatbuffers::Offset<x::XNode>> nodes_;
+
+  // Value `id` (ids are dense, in call order); ext is the external id or UINT32_MAX.
+  void value(x::XNNDatatype type, const std::vector<uint32_t>& dims, uint32_t ext, uint32_t flags) {
+    const uint32_t id = static_cast<uint32_t>(values_.size());
+    auto t = x::CreateXNNTensorValueDirect(b_, type, static_cast<uint32_t>(dims.size()), &dims, 0, ext, flags, id);
+    values_.push_back(x::CreateXValue(b_, x::XValueUnion::XNNTensorValue, t.Union()));
+  }
+  // Finishes the graph and wraps it in an XH00 header (flatbuffer at 32, no constant data).
+  void finish(uint32_t num_externs) {
+    b_.Finish(x::CreateXNNGraphDirect(b_, "0", &nodes_, &values_, num_externs), x::XNNGraphIdentifier());
+    const uint32_t fb_size = b_.GetSize(), fb_offset = 32, const_offset = 32 + fb_size;
     const uint16_t header_length = 30;
     const uint64_t const_size = 0;
     size_ = 32 + fb_size;
     storage_.assign((size_ + 7) / 8, 0);
     std::memcpy(bytes() + 4, "XH00", 4);
     std::memcpy(bytes() + 8, &header_length, 2);
-    const uint32_t fb_offset = 32;
     std::memcpy(bytes() + 10, &fb_offset, 4);
     std::memcpy(bytes() + 14, &fb_size, 4);
     std::memcpy(bytes() + 18, &const_offset, 4);
     std::memcpy(bytes() + 22, &const_size, 8);
-    std::memcpy(bytes() + 32, b.GetBufferPointer(), fb_size);
+    std::memcpy(bytes() + 32, b_.GetBufferPointer(), fb_size);
+  }
+  // init, one execute on `args`, destroy. Returns "" or the error the plugin logged.
+  std::string run(std::vector<runtime::HostTensor*> args) {
+    const etp_backend* backend = registry_->plugins().back()->table().backends[0];
+    runtime::NamedDataMap map({}, nullptr, "xnnpack");
+    etp_backend_init_args init{};
+    init.header = ETP_ABI_HEADER(etp_backend_init_args);
+    init.payload = bytes();
+    init.payload_size = size_;
+    init.named_data = map.handle();
+    init.program_name = "synthetic";
+    init.method_name = "forward";
+    void* handle = nullptr;
+    plugins::HostServices::take_last_error();
+    if (backend->init(backend->self, &init, &handle) != ETP_OK) return plugins::HostServices::take_last_error();
+    std::vector<etp_value> values(args.size());
+    std::vector<etp_value*> pointers;
+    for (size_t i = 0; i < args.size(); ++i) {
+      values[i].tag = ETP_VALUE_TENSOR;
+      values[i].u.tensor = &args[i]->raw;
+      pointers.push_back(&values[i]);
+    }
+    const etp_status status = backend->execute(backend->self, handle, pointers.data(), static_cast<uint32_t>(args.size()));
+    backend->destroy(backend->self, handle);
+    return status == ETP_OK ? "" : plugins::HostServices::take_last_error();
+  }
+  static void tensor(runtime::HostTensor* t, int32_t dtype, std::vector<int32_t> sizes, void* data,
+                     int32_t dynamism = ETP_DYNAMISM_STATIC) {
+    const uint8_t order[ETP_MAX_RANK] = {0, 1, 2, 3, 4, 5, 6, 7};
+    t->init(dtype, static_cast<int32_t>(sizes.size()), sizes.data(), order, dynamism);
+    t->raw.data = data;
   }
 };
 
-TEST_F(XnnpackArgMaxPoolingTest, MaximaAndWindowIndicesWidenedToInt64) {
-  const etp_backend* backend = registry_->plugins().back()->table().backends[0];
-  runtime::NamedDataMap map({}, nullptr, "xnnpack");
-  etp_backend_init_args args{};
-  args.header = ETP_ABI_HEADER(etp_backend_init_args);
-  args.payload = bytes();
-  args.payload_size = size_;
-  args.named_data = map.handle();
-  args.program_name = "argmax.synthetic";
-  args.method_name = "forward";
-  void* handle = nullptr;
-  ASSERT_EQ(backend->init(backend->self, &args, &handle), ETP_OK) << plugins::HostServices::take_last_error();
+// x [1,4,4,2] NHWC -> 2x2 argmax pooling -> values [1,2,2,2] (fp32) and indices [1,2,2,2]
+// (int32). ExecuTorch's partitioner does not emit ArgMaxPooling2d. The indices are bound to an
+// int64 tensor, which the plugin widens after XNNPACK wrote int32.
+TEST_F(SyntheticGraphTest, ArgMaxPoolingGivesMaximaAndWindowIndicesWidenedToInt64) {
+  value(x::XNNDatatype::xnn_datatype_fp32, {1, 4, 4, 2}, 0, 1);
+  value(x::XNNDatatype::xnn_datatype_fp32, {1, 2, 2, 2}, 1, 2);
+  value(x::XNNDatatype::xnn_datatype_int32, {1, 2, 2, 2}, 2, 2);
+  auto pool = x::CreateXNNArgMaxPooling2d(b_, 0, 0, 0, 0, 2, 2, /*input=*/0, /*values=*/1, /*indices=*/2, 0);
+  nodes_.push_back(x::CreateXNode(b_, x::XNodeUnion::XNNArgMaxPooling2d, pool.Union()));
+  finish(3);
 
   // x[h][w][c] = a distinct value; the maximum of each 2x2 window sits at a different place.
-  std::vector<float> x(32), values(8, -1.0f);
+  std::vector<float> in(32), values(8, -1.0f);
   std::vector<int64_t> indices(8, -1);
   for (int h = 0; h < 4; ++h) {
     for (int w = 0; w < 4; ++w) {
-      for (int c = 0; c < 2; ++c) x[(h * 4 + w) * 2 + c] = static_cast<float>(((h * 7 + w * 3 + c * 5) % 11) - 5);
+      for (int c = 0; c < 2; ++c) in[(h * 4 + w) * 2 + c] = static_cast<float>(((h * 7 + w * 3 + c * 5) % 11) - 5);
     }
   }
-  const int32_t in_sizes[4] = {1, 4, 4, 2}, out_sizes[4] = {1, 2, 2, 2};
-  const uint8_t order[4] = {0, 1, 2, 3};
   runtime::HostTensor tx, tv, ti;
-  tx.init(ETP_DTYPE_FLOAT32, 4, in_sizes, order, ETP_DYNAMISM_STATIC);
-  tv.init(ETP_DTYPE_FLOAT32, 4, out_sizes, order, ETP_DYNAMISM_STATIC);
-  ti.init(ETP_DTYPE_INT64, 4, out_sizes, order, ETP_DYNAMISM_STATIC);
-  tx.raw.data = x.data();
-  tv.raw.data = values.data();
-  ti.raw.data = indices.data();
-  etp_value vx{}, vv{}, vi{};
-  vx.tag = vv.tag = vi.tag = ETP_VALUE_TENSOR;
-  vx.u.tensor = &tx.raw;
-  vv.u.tensor = &tv.raw;
-  vi.u.tensor = &ti.raw;
-  etp_value* call[3] = {&vx, &vv, &vi};
-  ASSERT_EQ(backend->execute(backend->self, handle, call, 3), ETP_OK) << plugins::HostServices::take_last_error();
-  backend->destroy(backend->self, handle);
-
+  tensor(&tx, ETP_DTYPE_FLOAT32, {1, 4, 4, 2}, in.data());
+  tensor(&tv, ETP_DTYPE_FLOAT32, {1, 2, 2, 2}, values.data());
+  tensor(&ti, ETP_DTYPE_INT64, {1, 2, 2, 2}, indices.data());
+  ASSERT_EQ(run({&tx, &tv, &ti}), "");
   for (int oh = 0; oh < 2; ++oh) {
     for (int ow = 0; ow < 2; ++ow) {
       for (int c = 0; c < 2; ++c) {
@@ -526,7 +535,7 @@ TEST_F(XnnpackArgMaxPoolingTest, MaximaAndWindowIndicesWidenedToInt64) {
         // maximum in that order wins.
         for (int k = 0; k < 4; ++k) {
           const int kx = k / 2, ky = k % 2;
-          const float v = x[((oh * 2 + ky) * 4 + ow * 2 + kx) * 2 + c];
+          const float v = in[((oh * 2 + ky) * 4 + ow * 2 + kx) * 2 + c];
           if (v > best) best = v, best_k = k;
         }
         const int o = (oh * 2 + ow) * 2 + c;
@@ -535,6 +544,49 @@ TEST_F(XnnpackArgMaxPoolingTest, MaximaAndWindowIndicesWidenedToInt64) {
       }
     }
   }
+}
+
+// A static reshape under a dynamic dim: ExecuTorch writes the dynamic entry of new_shape as 0
+// ("infer"). x is exported as [4,6] and bound as [2,6]: the output must become [2,2,3].
+TEST_F(SyntheticGraphTest, DynamicReshapeInfersTheZeroEntry) {
+  value(x::XNNDatatype::xnn_datatype_fp32, {4, 6}, 0, 1);
+  value(x::XNNDatatype::xnn_datatype_fp32, {4, 2, 3}, 1, 2);
+  const std::vector<uint32_t> new_shape{0, 2, 3};
+  auto reshape = x::CreateXNNStaticReshapeDirect(b_, 3, &new_shape, 0, 1);
+  nodes_.push_back(x::CreateXNode(b_, x::XNodeUnion::XNNStaticReshape, reshape.Union()));
+  finish(2);
+  std::vector<float> in(24), out(24, -1.0f);
+  for (size_t i = 0; i < in.size(); ++i) in[i] = static_cast<float>(i);
+  runtime::HostTensor tx, ty;
+  tensor(&tx, ETP_DTYPE_FLOAT32, {4, 6}, in.data(), ETP_DYNAMISM_DYNAMIC_BOUND);
+  tensor(&ty, ETP_DTYPE_FLOAT32, {4, 2, 3}, out.data(), ETP_DYNAMISM_DYNAMIC_BOUND);
+  const int64_t smaller[2] = {2, 6};
+  ASSERT_FALSE(tx.resize(2, smaller));
+  ASSERT_EQ(run({&tx, &ty}), "");
+  EXPECT_EQ(std::vector<int64_t>(ty.raw.sizes, ty.raw.sizes + 3), (std::vector<int64_t>{2, 2, 3}));
+  EXPECT_EQ(std::vector<float>(out.begin(), out.begin() + 12), std::vector<float>(in.begin(), in.begin() + 12));
+  EXPECT_EQ(out[12], -1.0f);  // nothing past the new size
+}
+
+// Two inferred entries cannot be resolved: the run fails naming the node (at the exported
+// shape nothing is inferred, so init accepts the graph).
+TEST_F(SyntheticGraphTest, AmbiguousDynamicReshapeFailsNamingTheNode) {
+  value(x::XNNDatatype::xnn_datatype_fp32, {4, 6}, 0, 1);
+  value(x::XNNDatatype::xnn_datatype_fp32, {4, 2, 3}, 1, 2);
+  const std::vector<uint32_t> new_shape{0, 0, 3};
+  auto reshape = x::CreateXNNStaticReshapeDirect(b_, 3, &new_shape, 0, 1);
+  nodes_.push_back(x::CreateXNode(b_, x::XNodeUnion::XNNStaticReshape, reshape.Union()));
+  finish(2);
+  std::vector<float> in(24, 1.0f), out(24);
+  runtime::HostTensor tx, ty;
+  tensor(&tx, ETP_DTYPE_FLOAT32, {4, 6}, in.data(), ETP_DYNAMISM_DYNAMIC_BOUND);
+  tensor(&ty, ETP_DTYPE_FLOAT32, {4, 2, 3}, out.data(), ETP_DYNAMISM_DYNAMIC_BOUND);
+  const int64_t smaller[2] = {2, 6};
+  ASSERT_FALSE(tx.resize(2, smaller));
+  const std::string message = run({&tx, &ty});
+  EXPECT_NE(message.find("node 0 (XNNStaticReshape): new shape has more than one inferred (0) entry"),
+            std::string::npos)
+      << message;
 }
 
 }  // namespace
