@@ -278,6 +278,11 @@ bool compile_half_node(Delegate& d, const fb_xnnpack::XNode& node, std::string* 
   const Value &in = d.value(v[0]), &out = d.value(v[1]);
   if (!in.is(Datatype::xnn_datatype_fp16)) return false;
   *handled = true;
+  const uint32_t flags = node.xnode_union_type() == XNodeUnion::XNNLeakyReLU ? node.xnode_union_as_XNNLeakyReLU()->flags()
+                         : node.xnode_union_type() == XNodeUnion::XNNELU
+                             ? node.xnode_union_as_XNNELU()->flags()
+                             : static_cast<const fb_xnnpack::_XNNNode1x1*>(node.xnode_union())->flags();
+  if (!check_flags(node.xnode_union_type(), flags, 0, e)) return false;
   if (!out.is(Datatype::xnn_datatype_fp16)) return *e = "input is fp16 but the output " + datatype_name(out.datatype), false;
   if (in.numel != out.numel) return *e = "input and output sizes differ", false;
   d.add_step(node_name(node.xnode_union_type()), [kernel, v, &node](Delegate& dd) {

@@ -65,8 +65,10 @@ bool weighted_kind(const Value& in, const Value& w, const Value* b, const Value&
 }
 
 // Operator parameters that depend on the variant, for the shared-operator key.
-std::string quant_key(Kind kind, const Value& in, const Value& w, const Value& out) {
-  std::string key = std::string(",") + kind_name(kind);
+std::string quant_key(Kind kind, const Value& in, const Value& w, const Value* b, const Value& out) {
+  // The stored datatypes too: the same named bytes read as fp16 or fp32 pack differently.
+  std::string key = std::string(",") + kind_name(kind) + key_params("", {static_cast<uint64_t>(w.datatype),
+                                                                         b ? static_cast<uint64_t>(b->datatype) : 0});
   if (kind == Kind::kQS8 || kind == Kind::kQC8) {
     key += key_params("", {float_bits(in.scale), static_cast<uint64_t>(in.zero_point), float_bits(out.scale),
                            static_cast<uint64_t>(out.zero_point), float_bits(w.scale)});
@@ -159,13 +161,15 @@ bool fully_connected(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpac
   const bool transposed = n.flags() & XNN_FLAG_TRANSPOSE_WEIGHTS;
   const size_t k = transposed ? vw.dims[0] : vw.dims[1], nout = transposed ? vw.dims[1] : vw.dims[0];
   if (vi.dims.empty() || vi.dims.back() != k || k == 0) return *e = "input channels do not match the weights", false;
-  if (vo.numel != vi.numel / k * nout || (vb && vb->numel != nout)) return *e = "output or bias size mismatch", false;
+  if (vo.numel != vi.numel / k * nout || vo.dims.empty() || vo.dims.back() != nout || (vb && vb->numel != nout)) {
+    return *e = "output or bias size mismatch", false;
+  }
   Kind kind;
   if (!weighted_kind(vi, vw, vb, vo, nout, transposed ? 1 : 0, &kind, e)) return false;
   const auto [lo, hi] = output_bounds(node);
   const uint32_t flags = n.flags();
   const std::string params =
-      key_params("fc", {k, nout, flags, float_bits(lo), float_bits(hi)}) + quant_key(kind, vi, vw, vo);
+      key_params("fc", {k, nout, flags, float_bits(lo), float_bits(hi)}) + quant_key(kind, vi, vw, vb, vo);
   HalfWeights half(kind, vw, vb);
   // qc8 runs as a 1x1 convolution, whose weights are [nout, k]: transposed ones are turned.
   std::vector<uint8_t> turned;
@@ -205,7 +209,7 @@ bool fully_connected(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpac
         case Kind::kF16: return xnn_setup_fully_connected_nc_f16(op->op, rows, dd.raw(in), dd.raw(out), dd.threadpool());
         case Kind::kQS8:
           return xnn_setup_fully_connected_nc_qs8(op->op, rows, dd.as<int8_t>(in), dd.as<int8_t>(out), dd.threadpool());
-        default: return setup_conv(kind, op->op, 1, rows, 1, dd.raw(in), dd.raw(out), dd.threadpool());
+        default: return setup_conv(kind, op->op, rows, 1, 1, dd.raw(in), dd.raw(out), dd.threadpool());
       }
     });
   });
@@ -239,7 +243,7 @@ bool convolution(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_
       key_params("conv", {c.pad_top, c.pad_right, c.pad_bottom, c.pad_left, c.kernel_h, c.kernel_w, c.stride_h,
                           c.stride_w, c.dilation_h, c.dilation_w, c.groups, c.group_in, c.group_out, c.flags,
                           float_bits(lo), float_bits(hi)}) +
-      quant_key(kind, vi, vw, vo);
+      quant_key(kind, vi, vw, vb, vo);
   HalfWeights half(kind, vw, vb);
   xnn_status status;
   auto op = d.packed_op(weights_key(vw, vb, params), vw.file_id, true, [&](xnn_operator_t* o) {

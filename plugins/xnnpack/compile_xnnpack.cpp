@@ -127,7 +127,9 @@ bool global_avg_pooling(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnn
   if (in < 0 || out < 0) return *e = "value id out of range", false;
   const Value &vi = d.value(in), &vo = d.value(out);
   if (!check_flags(XNodeUnion::XNNGlobalAvgPooling2d, n.flags(), kFlagKeepDims, e)) return false;
-  if (vi.dims.size() != 4 || vo.numel != vi.dims[0] * vi.dims[3]) return *e = "expects NHWC input and N x C output", false;
+  if (vi.dims.size() != 4 || vo.numel != vi.dims[0] * vi.dims[3] || vo.dims.empty() || vo.dims[0] != vi.dims[0]) {
+    return *e = "expects NHWC input and N x C output", false;
+  }
   // fp32, fp16, qint8 and quint8 variants (quantized ones requantize: scales may differ).
   const Datatype dt = vi.datatype;
   if (vo.datatype != dt || (dt != Datatype::xnn_datatype_fp32 && dt != Datatype::xnn_datatype_fp16 &&
@@ -361,7 +363,7 @@ bool clamp_low_precision(Delegate& d, const fb_xnnpack::XNode& node, int in, int
     return *e = "clamp from " + datatype_name(dt) + " to " + datatype_name(vo.datatype) +
                 " is not supported (fp32, fp16, qint8, quint8, same quantization in and out)", false;
   }
-  const size_t channels = vi.dims.empty() || vi.dims.back() == 0 ? 1 : vi.dims.back();
+  const size_t channels = 1;  // element-wise: one long row, whatever the (dynamic) last dim
   const auto [lo, hi] = output_bounds(node);
   xnn_status status;
   auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) -> xnn_status {
@@ -399,7 +401,7 @@ bool quantized_sigmoid(Delegate& d, const fb_xnnpack::XNode& node, XNodeUnion ty
                 " is not supported (fp32, fp16, qint8, quint8)", false;
   }
   const bool s8 = dt == Datatype::xnn_datatype_qint8;
-  const size_t c = vi.dims.empty() || vi.dims.back() == 0 ? 1 : vi.dims.back();
+  const size_t c = 1;  // element-wise: one long row, whatever the (dynamic) last dim
   const auto [lo, hi] = output_bounds(node);
   xnn_status status;
   auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) {
@@ -460,7 +462,7 @@ bool convert(Delegate& d, const fb_xnnpack::_XNNNode1x1& n, std::string* e) {
     });
     return true;
   }
-  const size_t channels = vi.dims.empty() || vi.dims.back() == 0 ? 1 : vi.dims.back();
+  const size_t channels = 1;  // element-wise: one long row, whatever the (dynamic) last dim
   xnn_status status;
   auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) -> xnn_status {
     const size_t c = channels;
@@ -553,7 +555,10 @@ bool unary_nc(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNN
   if (in < 0 || out < 0) return *e = "value id out of range", false;
   const Value &vi = d.value(in), &vo = d.value(out);
   if (vi.numel != vo.numel) return *e = "input and output sizes differ", false;
-  const size_t channels = vi.dims.empty() || vi.dims.back() == 0 ? 1 : vi.dims.back();
+  // Softmax normalises over the last dim, fixed at creation; the others are element-wise and
+  // run as one long row (XNNPACK processes it contiguously), so their last dim may change.
+  const size_t last = vi.dims.empty() || vi.dims.back() == 0 ? 1 : vi.dims.back();
+  const size_t channels = type == XNodeUnion::XNNSoftmax ? last : 1;
   if (!check_flags(type, n.flags(), 0, e)) return false;
   if (!vi.is(Datatype::xnn_datatype_fp32) || !vo.is(Datatype::xnn_datatype_fp32)) {
     // Only Clamp and Sigmoid get here with other types (compile_node's datatype gate).

@@ -325,7 +325,7 @@ etp_status Delegate::bind(etp_value* const* args, uint32_t num_args) {
     etp_tensor* t = args[v.external_id]->u.tensor;
     // An int32 output may be an int64 tensor: XNNPACK writes int32 into its first half and
     // execute widens the values in place afterwards (as ExecuTorch's XNNPACK runtime does).
-    const bool widened = v.is_output && v.is(Datatype::xnn_datatype_int32) && t->dtype == ETP_DTYPE_INT64;
+    const bool widened = v.is_output && !v.is_input && v.is(Datatype::xnn_datatype_int32) && t->dtype == ETP_DTYPE_INT64;
     if (widened) widen_.push_back(static_cast<int>(i));
     if (!widened && t->dtype != external_dtype(v.datatype)) {
       return fail(ETP_ERR_DTYPE, "argument " + std::to_string(v.external_id) + " has dtype " + std::to_string(t->dtype) +

@@ -212,6 +212,10 @@ bool Graph::parse_values(const etp_host_api* host, const etp_backend_init_args* 
     v.is_input = t->flags() & 1u;
     v.is_output = t->flags() & 2u;
     if (v.is_input || v.is_output) {
+      // Graph inputs and outputs are plain tensors: per-channel quantized ones have no dtype.
+      if (v.is(Datatype::xnn_datatype_qcint8) || v.is(Datatype::xnn_datatype_qcint32)) {
+        return *error = where + ": a " + datatype_name(v.datatype) + " value cannot be a graph input or output", false;
+      }
       v.external_id = t->external_id();
       if (v.external_id >= kMaxExterns) return *error = where + ": external id out of range", false;
     }

@@ -252,10 +252,9 @@ bool infer_node_dims(Delegate& d, size_t index, std::string* e) {
       return same_as_input(d, node.xnode_union_as_XNNLeakyReLU()->input_id(), node.xnode_union_as_XNNLeakyReLU()->output_id(), e);
     case XNodeUnion::XNNELU:
       return same_as_input(d, node.xnode_union_as_XNNELU()->input_id(), node.xnode_union_as_XNNELU()->output_id(), e);
-    case XNodeUnion::XNNSoftmax: case XNodeUnion::XNNSigmoid: case XNodeUnion::XNNClamp: case XNodeUnion::XNNFloor:
-    case XNodeUnion::XNNCeiling: case XNodeUnion::XNNSquareRoot: case XNodeUnion::XNNHardswish:
-    case XNodeUnion::XNNNegate: case XNodeUnion::XNNSquare: case XNodeUnion::XNNAbs: {
-      // XNNPACK `_nc` operators: the channel width (last dim) is fixed at creation.
+    case XNodeUnion::XNNSoftmax: {
+      // Softmax's channel width (last dim) is fixed when its operator is created; the other
+      // element-wise operators run on one long row and take any shape (default below).
       const auto* n = static_cast<const fb_xnnpack::_XNNNode1x1*>(node.xnode_union());
       const Dims* x = get(d, n->input_id());
       if (x != nullptr && !x->empty() && x->back() != 0 &&

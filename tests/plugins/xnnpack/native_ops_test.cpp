@@ -164,8 +164,9 @@ TEST(NativeSliceTest, Rank6WholeTensorEmptyAndOutOfBounds) {
 
 TEST(NativeTransposeTest, BlockedPathMatchesTheDefinitionOnRaggedSizes) {
   // [batch, rows, cols] -> [batch, cols, rows] takes the blocked 2-D path: sizes around the 4x4
-  // register blocks and the 32x32 tiles, so every edge case of the blocking runs.
-  for (const Dims& d : {Dims{1, 4, 4}, Dims{2, 7, 37}, Dims{1, 33, 65}, Dims{3, 5, 3}, Dims{1, 64, 36}}) {
+  // register blocks and the tiles (32x32 below 256 rows, 64x4 or 64x8 from 256 rows on).
+  for (const Dims& d : {Dims{1, 4, 4}, Dims{2, 7, 37}, Dims{1, 33, 65}, Dims{3, 5, 3}, Dims{1, 64, 36},
+                        Dims{1, 300, 37}, Dims{1, 300, 130}, Dims{2, 257, 6}}) {
     const size_t n = d[0] * d[1] * d[2];
     std::vector<float> in = iota(n), out(n, kSentinel);
     const Dims perm{0, 2, 1};

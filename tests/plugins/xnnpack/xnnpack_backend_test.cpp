@@ -3,6 +3,8 @@
 // bad payloads (each a clear error at init).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <thread>
 
@@ -453,6 +455,18 @@ class SyntheticGraphTest : public PayloadTest {
     auto t = x::CreateXNNTensorValueDirect(b_, type, static_cast<uint32_t>(dims.size()), &dims, 0, ext, flags, id);
     values_.push_back(x::CreateXValue(b_, x::XValueUnion::XNNTensorValue, t.Union()));
   }
+  // A per-tensor quantized value (scale, zero point).
+  void quantized(x::XNNDatatype type, const std::vector<uint32_t>& dims, uint32_t ext, uint32_t flags, float scale,
+                 int32_t zero_point) {
+    const uint32_t id = static_cast<uint32_t>(values_.size());
+    auto t = x::CreateXNNTensorValueDirect(b_, type, static_cast<uint32_t>(dims.size()), &dims, 0, ext, flags, id);
+    auto q = x::CreatePerTensorQuant(b_, scale, zero_point);
+    auto v = x::CreateXNNQuantizedTensorValue(b_, t, x::XNNQuantParams::PerTensorQuant, q.Union());
+    values_.push_back(x::CreateXValue(b_, x::XValueUnion::XNNQuantizedTensorValue, v.Union()));
+  }
+  void convert(uint32_t in, uint32_t out) {
+    nodes_.push_back(x::CreateXNode(b_, x::XNodeUnion::XNNConvert, x::Create_XNNNode1x1(b_, in, out).Union()));
+  }
   // Finishes the graph and wraps it in an XH00 header (flatbuffer at 32, no constant data).
   void finish(uint32_t num_externs) {
     b_.Finish(x::CreateXNNGraphDirect(b_, "0", &nodes_, &values_, num_externs), x::XNNGraphIdentifier());
@@ -587,6 +601,41 @@ TEST_F(SyntheticGraphTest, AmbiguousDynamicReshapeFailsNamingTheNode) {
   EXPECT_NE(message.find("node 0 (XNNStaticReshape): new shape has more than one inferred (0) entry"),
             std::string::npos)
       << message;
+}
+
+// Quantize and dequantize through qint8 and quint8 with a dynamic last dim: exported [2,6],
+// run at [2,4]. Element-wise operators must cover every element whatever the last dim.
+TEST_F(SyntheticGraphTest, QuantizeDequantizeRoundTripsAtADynamicLastDim) {
+  constexpr float kScale = 0.1f;
+  value(x::XNNDatatype::xnn_datatype_fp32, {2, 6}, 0, 1);                             // 0: x
+  quantized(x::XNNDatatype::xnn_datatype_qint8, {2, 6}, UINT32_MAX, 0, kScale, 3);   // 1
+  value(x::XNNDatatype::xnn_datatype_fp32, {2, 6}, 1, 2);                             // 2: via qint8
+  quantized(x::XNNDatatype::xnn_datatype_quint8, {2, 6}, UINT32_MAX, 0, kScale, 128);  // 3
+  value(x::XNNDatatype::xnn_datatype_fp32, {2, 6}, 2, 2);                             // 4: via quint8
+  convert(0, 1);
+  convert(1, 2);
+  convert(0, 3);
+  convert(3, 4);
+  finish(3);
+  // Values away from rounding ties; -20 and 20 saturate both types.
+  std::vector<float> in{-1.23f, 0.04f, 2.51f, -0.36f, 20.0f, -20.0f, 0.71f, -3.02f, 0, 0, 0, 0};
+  std::vector<float> via_s8(12, -99.0f), via_u8(12, -99.0f);
+  runtime::HostTensor tx, ts, tu;
+  tensor(&tx, ETP_DTYPE_FLOAT32, {2, 6}, in.data(), ETP_DYNAMISM_DYNAMIC_BOUND);
+  tensor(&ts, ETP_DTYPE_FLOAT32, {2, 6}, via_s8.data(), ETP_DYNAMISM_DYNAMIC_BOUND);
+  tensor(&tu, ETP_DTYPE_FLOAT32, {2, 6}, via_u8.data(), ETP_DYNAMISM_DYNAMIC_BOUND);
+  const int64_t narrower[2] = {2, 4};
+  ASSERT_FALSE(tx.resize(2, narrower));
+  ASSERT_EQ(run({&tx, &ts, &tu}), "");
+  ASSERT_EQ(ts.raw.sizes[1], 4);
+  for (size_t i = 0; i < 8; ++i) {
+    const float q = std::nearbyint(in[i] / kScale);
+    const float s8 = (std::min(127.0f, std::max(-128.0f, q + 3)) - 3) * kScale;
+    const float u8 = (std::min(255.0f, std::max(0.0f, q + 128)) - 128) * kScale;
+    EXPECT_NEAR(via_s8[i], s8, 1e-6f) << i;
+    EXPECT_NEAR(via_u8[i], u8, 1e-6f) << i;
+  }
+  EXPECT_EQ(via_s8[8], -99.0f);  // nothing past the current size
 }
 
 }  // namespace
