@@ -1280,6 +1280,47 @@ def fixture_dynamic_cnn(fs: FixtureSet) -> None:
     )
 
 
+class MapLoop(nn.Module):
+    """torch's map over the rows of xs: ExecuTorch emits it as a loop (JumpFalseCall back to
+    the body, a row counter in executorch_prim ops, et_copy_index to collect the rows)."""
+
+    def forward(self, xs, y):
+        from torch._higher_order_ops.map import map as torch_map
+
+        def body(x, y):
+            return torch.sin(x) * y + x
+
+        return torch_map(body, xs, y)
+
+
+def fixture_map_loop(fs: FixtureSet) -> None:
+    seed_everything(21)
+    m = MapLoop()
+    rows = torch.export.Dim("rows", min=1, max=6)
+    y = torch.randn(3)
+    et = export_program(m, (torch.randn(6, 3), y), xnnpack=False, dynamic_shapes=({0: rows}, None))
+    runs = []
+    for r in (6, 2, 4, 1):
+        xs = torch.randn(r, 3)
+        runs.append(Run("forward", [xs, y], eager(m, xs, y)))
+    fs.add(
+        name="map_loop",
+        model="map_loop",
+        backend="portable",
+        et_program=et,
+        export=(
+            "torch._higher_order_ops.map.map(lambda x, y: sin(x) * y + x, xs, y) with xs rows dynamic "
+            "(Dim 1..6, example 6 rows), torch.export + to_edge_transform_and_lower + to_executorch; the program "
+            "is a loop: JumpFalseCall, executorch_prim add/sub/eq on the row counter, aten::select_copy for the "
+            "row and executorch_prim::et_copy_index.tensor to collect the results; runs at 6, 2, 4 and 1 rows on "
+            "one loaded program"
+        ),
+        rtol=1e-6,
+        atol=1e-6,
+        runs=runs,
+    )
+
+
 def fixture_multi_method(fs: FixtureSet) -> None:
     from executorch.exir import ExecutorchBackendConfig, to_edge_transform_and_lower
 
@@ -1373,6 +1414,7 @@ FIXTURES = {
     "xor_train": fixture_xor_train,
     "dynamic": fixture_dynamic,
     "dynamic_cnn": fixture_dynamic_cnn,
+    "map_loop": fixture_map_loop,
     "multi_method": fixture_multi_method,
     "chain": fixture_chain,
     "bench": fixture_bench,

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdint>
 #include <cstring>
+#include <string>
 
 #include "runtime/host_tensor.h"
 
@@ -218,6 +219,46 @@ etp_status et_view(void*, const etp_host_api* host, etp_value* const* args, uint
   return ETP_OK;
 }
 
+// et_copy_index(copy_to, copy_from, index): the loop ExecuTorch emits for torch's map writes
+// iteration `index`'s result into row `index` of copy_to, which then has index + 1 rows
+// (within its planned bound). So after the loop copy_to has one row per iteration, also when a
+// call maps fewer rows than the one before: the ExecuTorch 1.4.1 runtime gives [2, 3] after
+// [6, 3] for the map_loop fixture. Rows after the first must match copy_from's shape; both
+// tensors must be contiguous and of one dtype.
+etp_status et_copy_index(void*, const etp_host_api* host, etp_value* const* args, uint32_t n) {
+  const char* op = "executorch_prim::et_copy_index.tensor";
+  if (n < 3 || args[0]->tag != ETP_VALUE_TENSOR || args[1]->tag != ETP_VALUE_TENSOR || args[2]->tag != ETP_VALUE_INT) {
+    return fail(host, op, "expected (copy_to tensor, copy_from tensor, index)");
+  }
+  HostTensor* to = HostTensor::from(args[0]->u.tensor);
+  const HostTensor* from = HostTensor::from(args[1]->u.tensor);
+  const int64_t index = args[2]->u.i;
+  if (to->raw.rank != from->raw.rank + 1) return fail(host, op, "copy_to must have one more dim than copy_from");
+  if (to->raw.dtype != from->raw.dtype) return fail(host, op, "copy_to and copy_from differ in dtype");
+  if (!is_contiguous(to->raw) || !is_contiguous(from->raw)) return fail(host, op, "tensors must be in contiguous dim order");
+  if (index < 0 || index >= INT32_MAX) return fail(host, op, "index out of range");
+  int64_t sizes[ETP_MAX_RANK];
+  sizes[0] = index + 1;
+  for (int32_t d = 0; d < from->raw.rank; ++d) {
+    if (index > 0 && to->sizes[d + 1] != from->sizes[d]) return fail(host, op, "copy_from's shape differs from a row of copy_to");
+    sizes[d + 1] = from->sizes[d];
+  }
+  if (to->sizes[0] != sizes[0] || index == 0) {
+    if (Status status = to->resize(to->raw.rank, sizes)) {
+      const std::string what = "cannot grow copy_to: " + status->message();
+      return fail(host, op, what.c_str());
+    }
+  }
+  const uint64_t row = static_cast<uint64_t>(from->numel()) * element_size(from->raw.dtype);
+  uint64_t offset = 0;
+  if (__builtin_mul_overflow(static_cast<uint64_t>(index), row, &offset) || offset > to->raw.nbytes ||
+      row > to->raw.nbytes - offset) {
+    return fail(host, op, "row index past the end of copy_to");
+  }
+  if (row > 0) std::memcpy(static_cast<uint8_t*>(to->raw.data) + offset, from->raw.data, row);
+  return ETP_OK;
+}
+
 struct PrimOp {
   const char* name;
   etp_kernel_fn fn;
@@ -251,6 +292,7 @@ const PrimOp kPrimOps[] = {
     {"executorch_prim::round.Scalar", unary<Unary::kRound>},
     {"executorch_prim::trunc.Scalar", unary<Unary::kTrunc>},
     {"executorch_prim::sym_ite.Scalar", sym_ite},
+    {"executorch_prim::et_copy_index.tensor", et_copy_index},
 };
 
 }  // namespace

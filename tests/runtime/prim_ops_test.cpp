@@ -7,6 +7,7 @@
 
 #include "core/npy.h"
 #include "plugins/host_services.h"
+#include "runtime/host_tensor.h"
 #include "runtime/prim_ops.h"
 
 namespace etp::runtime {
@@ -56,6 +57,45 @@ TEST(PrimOpsTest, PythonFloorSemanticsOnValidValues) {
   etp_value* p[] = {&args[0], &args[1], &args[2]};
   ASSERT_EQ(kernel.fn(nullptr, plugins::HostServices::get().api(), p, 3), ETP_OK);
   EXPECT_EQ(args[2].u.i, -4);
+}
+
+etp_value tensor_value(HostTensor* t) {
+  etp_value out{};
+  out.tag = ETP_VALUE_TENSOR;
+  out.u.tensor = &t->raw;
+  return out;
+}
+
+// et_copy_index writes row `index` of a [rows, 3] bound tensor and sets its rows to index + 1;
+// rows past the bound, mismatched ranks and dtypes are errors, never writes out of bounds.
+TEST(PrimOpsTest, CopyIndexWritesRowsWithinTheBoundAndRefusesTheRest) {
+  const uint8_t order[2] = {0, 1};
+  const int32_t to_sizes[2] = {2, 3}, row_sizes[1] = {3};
+  float to_data[6] = {}, row_data[3] = {1, 2, 3};
+  HostTensor to, row;
+  to.init(ETP_DTYPE_FLOAT32, 2, to_sizes, order, ETP_DYNAMISM_DYNAMIC_BOUND);
+  to.raw.data = to_data;
+  row.init(ETP_DTYPE_FLOAT32, 1, row_sizes, order, ETP_DYNAMISM_STATIC);
+  row.raw.data = row_data;
+  const std::string op = "executorch_prim::et_copy_index.tensor";
+  ASSERT_EQ(call(op, {tensor_value(&to), tensor_value(&row), integer(0)}), ETP_OK);
+  EXPECT_EQ(to.raw.sizes[0], 1);
+  row_data[0] = 4;
+  ASSERT_EQ(call(op, {tensor_value(&to), tensor_value(&row), integer(1)}), ETP_OK);
+  EXPECT_EQ(to.raw.sizes[0], 2);
+  EXPECT_EQ(std::vector<float>(to_data, to_data + 6), (std::vector<float>{1, 2, 3, 4, 2, 3}));
+  // Row 2 would need a third row: past the planned bound of 2.
+  EXPECT_EQ(call(op, {tensor_value(&to), tensor_value(&row), integer(2)}), ETP_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(plugins::HostServices::take_last_error().find("cannot grow copy_to"), std::string::npos);
+  EXPECT_EQ(call(op, {tensor_value(&to), tensor_value(&row), integer(-1)}), ETP_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(call(op, {tensor_value(&row), tensor_value(&row), integer(0)}), ETP_ERR_INVALID_ARGUMENT);  // ranks
+  int32_t ints[3] = {};
+  HostTensor int_row;
+  int_row.init(ETP_DTYPE_INT32, 1, row_sizes, order, ETP_DYNAMISM_STATIC);
+  int_row.raw.data = ints;
+  EXPECT_EQ(call(op, {tensor_value(&to), tensor_value(&int_row), integer(0)}), ETP_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(plugins::HostServices::take_last_error().find("differ in dtype"), std::string::npos);
+  EXPECT_EQ(std::vector<float>(to_data, to_data + 6), (std::vector<float>{1, 2, 3, 4, 2, 3}));  // untouched
 }
 
 TEST(NpyTest, ShapeDimensionOutOfRangeIsAnErrorNotAnException) {
