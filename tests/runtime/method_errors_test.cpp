@@ -7,10 +7,14 @@
 #include "format/data_file_writer.h"
 #include "runtime/runtime_support.h"
 #include "runtime/tensor_io.h"
+#include "program_generated.h"
 #include "support/fixtures.h"
+#include "support/patch.h"
 
 namespace etp::test {
 namespace {
+
+using test::PatchedFile;
 
 std::unique_ptr<runtime::Method> load(const std::string& model, const std::string& backend = "portable") {
   auto program = open_fixture(find_fixture(model, backend), portable_registry());
@@ -113,6 +117,56 @@ TEST(MethodErrorsTest, MethodThatDoesNotExistListsTheMethods) {
   ASSERT_FALSE(method.ok());
   EXPECT_NE(method.error().message().find("no method 'forwrd'; the program has: decode, encode"), std::string::npos)
       << method.error().message();
+}
+
+// map_loop's loop jumps on a Bool. Pointing the jump at an Int must fail at load, naming the
+// value: a JumpFalseCall reads its condition as a Bool (or Bool tensor) only.
+TEST(MethodErrorsTest, JumpOnANonBoolConditionFailsAtLoad) {
+  PatchedFile file(fixture_path("map_loop.pte"));
+  const auto* program = executorch_flatbuffer::GetProgram(file.data());
+  const auto* plan = program->execution_plan()->Get(0);
+  const executorch_flatbuffer::JumpFalseCall* jump = nullptr;
+  for (const auto* ins : *plan->chains()->Get(0)->instructions()) {
+    if (ins->instr_args_as_JumpFalseCall() != nullptr) jump = ins->instr_args_as_JumpFalseCall();
+  }
+  ASSERT_NE(jump, nullptr) << "map_loop has no JumpFalseCall";
+  int32_t int_value = -1;
+  for (flatbuffers::uoffset_t i = 0; i < plan->values()->size(); ++i) {
+    if (plan->values()->Get(i)->val_as_Int() != nullptr) int_value = static_cast<int32_t>(i);
+  }
+  ASSERT_GE(int_value, 0);
+  file.set_field<int32_t>(jump, executorch_flatbuffer::JumpFalseCall::VT_COND_VALUE_INDEX, int_value);
+  auto opened = runtime::Program::open(file.write(), {}, portable_registry());
+  ASSERT_TRUE(opened.ok()) << opened.error().message();
+  auto method = (*opened)->load_method("forward");
+  ASSERT_FALSE(method.ok());
+  EXPECT_NE(method.error().message().find("a jump's condition (value " + std::to_string(int_value) +
+                                          ") is not a Bool or Bool tensor"),
+            std::string::npos)
+      << method.error().message();
+}
+
+// A tensor that is neither planned, constant nor made by et_view would reach kernels with no
+// memory: the load must refuse it. Removing allocation_info from map_loop's tensors (by zeroing
+// the vtable entry, which the tensors of one layout share) makes such tensors.
+TEST(MethodErrorsTest, TensorWithoutMemoryFailsAtLoad) {
+  PatchedFile file(fixture_path("map_loop.pte"));
+  const auto* plan = executorch_flatbuffer::GetProgram(file.data())->execution_plan()->Get(0);
+  const executorch_flatbuffer::Tensor* planned = nullptr;
+  for (const auto* v : *plan->values()) {
+    const auto* t = v->val_as_Tensor();
+    if (t != nullptr && t->allocation_info() != nullptr && t->sizes()->size() == 1) planned = t;
+  }
+  ASSERT_NE(planned, nullptr) << "map_loop has no planned 1-D tensor";
+  const uint8_t* table = reinterpret_cast<const uint8_t*>(planned);
+  int32_t to_vtable = 0;
+  std::memcpy(&to_vtable, table, sizeof(to_vtable));
+  file.set<uint16_t>(table - to_vtable + executorch_flatbuffer::Tensor::VT_ALLOCATION_INFO, 0);
+  auto opened = runtime::Program::open(file.write(), {}, portable_registry());
+  ASSERT_TRUE(opened.ok()) << opened.error().message();
+  auto method = (*opened)->load_method("forward");
+  ASSERT_FALSE(method.ok());
+  EXPECT_NE(method.error().message().find("is a tensor without memory"), std::string::npos) << method.error().message();
 }
 
 }  // namespace
