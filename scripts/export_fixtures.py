@@ -1321,6 +1321,46 @@ def fixture_map_loop(fs: FixtureSet) -> None:
     )
 
 
+class CondBranch(nn.Module):
+    """torch.cond on a data-dependent predicate; the branch result then joins a tensor list."""
+
+    def forward(self, x, y):
+        def positive(x, y):
+            return x.sin() + y
+
+        def negative(x, y):
+            return x.cos() - y
+
+        z = torch.cond(x.sum() > 0, positive, negative, (x, y))
+        return torch.cat([z, x * 2], 0)
+
+
+def fixture_cond_branch(fs: FixtureSet) -> None:
+    seed_everything(22)
+    m = CondBranch()
+    et = export_program(m, (torch.randn(2, 3), torch.randn(2, 3)), xnnpack=False)
+    runs = []
+    for sign in (1.0, -1.0, 1.0):  # true branch, false branch, true again on the same program
+        x = torch.rand(2, 3) * sign
+        y = torch.randn(2, 3)
+        runs.append(Run("forward", [x, y], eager(m, x, y)))
+    fs.add(
+        name="cond_branch",
+        model="cond_branch",
+        backend="portable",
+        et_program=et,
+        export=(
+            "torch.cond(x.sum() > 0, sin(x) + y, cos(x) - y) then cat([result, x * 2]), torch.export + "
+            "to_edge_transform_and_lower + to_executorch; the program branches with JumpFalseCall on a Bool "
+            "tensor and on a constant false, and MoveCall writes each branch's result into the value a "
+            "TensorList (the cat input) holds; runs take the true, false and true branch in turn"
+        ),
+        rtol=1e-6,
+        atol=1e-6,
+        runs=runs,
+    )
+
+
 def fixture_multi_method(fs: FixtureSet) -> None:
     from executorch.exir import ExecutorchBackendConfig, to_edge_transform_and_lower
 
@@ -1415,6 +1455,7 @@ FIXTURES = {
     "dynamic": fixture_dynamic,
     "dynamic_cnn": fixture_dynamic_cnn,
     "map_loop": fixture_map_loop,
+    "cond_branch": fixture_cond_branch,
     "multi_method": fixture_multi_method,
     "chain": fixture_chain,
     "bench": fixture_bench,
