@@ -855,6 +855,45 @@ def fixture_quantized_mobile(fs: FixtureSet) -> None:
     )
 
 
+class QDeconvNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.up = nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1)
+        self.mix = nn.Conv2d(6, 3, 1)
+
+    def forward(self, x):
+        return self.mix(F.relu(self.up(x)))
+
+
+def fixture_quantized_deconv(fs: FixtureSet) -> None:
+    # Per-tensor weights: Debian's XNNPACK has a qs8 transposed convolution but no qc8 one.
+    name = "qdeconv_xnnpack"
+    seed_everything(23)
+    m = QDeconvNet().eval()
+    gen = torch.Generator().manual_seed(24)
+    calibration = [(torch.randn(1, 4, 5, 5, generator=gen),) for _ in range(8)]
+    run_inputs = [(torch.randn(1, 4, 5, 5, generator=gen),) for _ in range(2)]
+    converted = quantize_pt2e_xnnpack(m, run_inputs[0], calibration, per_channel=False)
+    atol = round_up(2 * io_quant_params(converted)["out0"][0])
+    et = export_program(converted, run_inputs[0], xnnpack=True)
+    assert_fully_delegated(name, et)
+    fs.add(
+        name=name,
+        model="qdeconv",
+        backend="xnnpack",
+        et_program=et,
+        export=(
+            "conv_transpose2d(4,6,3,stride 2,pad 1,output_padding 1), relu, conv2d(6,3,1) on NCHW [1,4,5,5]; PT2E "
+            "static quantization with per-tensor symmetric weights (is_per_channel=False; calibrated on 8 randn "
+            "inputs from torch.Generator seed 24), one XNNPACK delegate; eager cross-check against the "
+            f"convert_pt2e module; rtol 0, atol {atol} = 2 x the output scale rounded up"
+        ),
+        rtol=0.0,
+        atol=atol,
+        runs=[Run("forward", list(inputs), eager(converted, *inputs)) for inputs in run_inputs],
+    )
+
+
 class Fp16ConvNet(nn.Module):
     def __init__(self):
         super().__init__()
@@ -1462,6 +1501,7 @@ FIXTURES = {
     "pad_upsample_deconv": fixture_pad_upsample_deconv,
     "quantized": fixture_quantized,
     "quantized_mobile": fixture_quantized_mobile,
+    "quantized_deconv": fixture_quantized_deconv,
     "fp16": fixture_fp16,
 }
 

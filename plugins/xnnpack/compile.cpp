@@ -138,7 +138,8 @@ namespace {
 bool takes_other_datatypes(fb_xnnpack::XNodeUnion type) {
   using U = fb_xnnpack::XNodeUnion;
   switch (type) {
-    case U::XNNFullyConnected: case U::XNNConv2d: case U::XNNDepthwiseConv2d: case U::XNNMaxPooling2d:
+    case U::XNNFullyConnected: case U::XNNConv2d: case U::XNNDepthwiseConv2d: case U::XNNConvTranspose2d:
+    case U::XNNMaxPooling2d:
     case U::XNNArgMaxPooling2d: case U::XNNGlobalAvgPooling2d: case U::XNNSigmoid:
     case U::XNNAdd: case U::XNNSubtract: case U::XNNMultiply: case U::XNNClamp: case U::XNNConvert:
     case U::XNNStaticTranspose: case U::XNNStaticReshape: case U::XNNCopy: case U::XNNStaticSlice:
@@ -161,7 +162,7 @@ bool fp32_only(const Graph& graph, const fb_xnnpack::XNode& node, std::string* e
       const Value& v = graph.values()[static_cast<size_t>(index)];
       if (!v.is(Datatype::xnn_datatype_fp32)) {
         return *error = "value id " + std::to_string(id) + " is " + datatype_name(v.datatype) +
-                        "; this node type runs in fp32 only here (Debian's XNNPACK has no other variant)", false;
+                        "; this node type runs in fp32 only here (see the plugin README for the datatypes each node takes)", false;
       }
     }
   }

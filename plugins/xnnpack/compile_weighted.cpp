@@ -1,5 +1,5 @@
-// Nodes with packed weights: fully connected and (depthwise) convolution, in every variant
-// Debian's XNNPACK snapshot can run:
+// Nodes with packed weights: fully connected, (depthwise) convolution and transposed
+// convolution, in every variant Debian's XNNPACK snapshot can run:
 //   fp32                   input, weights, output fp32
 //   fp16                   input and output fp16; weights fp16 or fp32 (converted here)
 //   qs8 (per-tensor)       qint8 input and output, qint8 weights, qint32 bias
@@ -7,8 +7,8 @@
 //                          has qc8 only for convolution, so a qc8 fully connected layer runs
 //                          as the 1x1 convolution it is: input [rows, k] as an NHWC image
 //                          [1, rows, 1, k], weights [n, k] as [n, 1, 1, k].
-// Anything else (dynamic quantization, 4-bit weights, mixed types) is refused at init with the
-// datatypes named.
+// Transposed convolution has no qc8 variant here. Anything else (dynamic quantization, 4-bit
+// weights, mixed types) is refused at init with the datatypes named.
 #include <cstring>
 #include <functional>
 
@@ -257,6 +257,70 @@ bool convolution(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_
   return true;
 }
 
+bool deconvolution(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNNodeConv& n, std::string* e) {
+  int in, wi, out, b;
+  if (!conv_values(d, n, &in, &wi, &out, &b, e)) return false;
+  const Value &vi = d.value(in), &vw = d.value(wi), &vo = d.value(out);
+  const Value* vb = b >= 0 ? &d.value(b) : nullptr;
+  if (!check_flags(XNodeUnion::XNNConvTranspose2d, n.flags(), 0, e)) return false;
+  // Output size as XNNPACK computes it; it must match the serialized output.
+  size_t out_h = 0, out_w = 0;
+  if (!conv_output_hw(n, /*transposed=*/true, vi.dims[1], vi.dims[2], &out_h, &out_w, e)) return false;
+  if (vo.dims[1] != out_h || vo.dims[2] != out_w) {
+    return *e = "output spatial size does not match the transposed convolution", false;
+  }
+  Kind kind;
+  if (!weighted_kind(vi, vw, vb, vo, vo.dims[3], 0, &kind, e)) return false;
+  if (kind == Kind::kQC8) return *e = "this XNNPACK has no per-channel (qc8) transposed convolution", false;
+  const auto [lo, hi] = output_bounds(node);
+  const uint32_t pt = n.padding_top(), pr = n.padding_right(), pb = n.padding_bottom(), pl = n.padding_left();
+  const uint32_t kh = n.kernel_height(), kw = n.kernel_width(), sh = n.subsampling_height(), sw = n.subsampling_width();
+  const uint32_t dh = n.dilation_height(), dw = n.dilation_width(), groups = n.groups();
+  const size_t gin = n.group_input_channels(), gout = n.group_output_channels();
+  const size_t cin = size_t{groups} * gin, cout = size_t{groups} * gout;
+  const std::string params =
+      key_params("deconv", {pt, pr, pb, pl, kh, kw, sh, sw, dh, dw, groups, gin, gout, /*flags=*/0, float_bits(lo),
+                            float_bits(hi)}) +
+      quant_key(kind, vi, vw, vb, vo);
+  HalfWeights half(kind, vw, vb);
+  xnn_status status;
+  auto op = d.packed_op(weights_key(vw, vb, params), vw.file_id, true, [&](xnn_operator_t* o) {
+    switch (kind) {
+      case Kind::kF16:
+        return xnn_create_deconvolution2d_nhwc_f16(pt, pr, pb, pl, kh, kw, sh, sw, dh, dw, groups, gin, gout, cin, cout,
+                                                   half.w, half.b, lo, hi, 0, o);
+      case Kind::kQS8:
+        return xnn_create_deconvolution2d_nhwc_qs8(
+            pt, pr, pb, pl, kh, kw, sh, sw, dh, dw, groups, gin, gout, cin, cout, static_cast<int8_t>(vi.zero_point),
+            vi.scale, vw.scale, static_cast<const int8_t*>(vw.constant),
+            vb ? static_cast<const int32_t*>(vb->constant) : nullptr, static_cast<int8_t>(vo.zero_point), vo.scale,
+            quantized_bound<int8_t>(lo, vo), quantized_bound<int8_t>(hi, vo), 0, o);
+      default:
+        return xnn_create_deconvolution2d_nhwc_f32(pt, pr, pb, pl, kh, kw, sh, sw, dh, dw, groups, gin, gout, cin, cout,
+                                                   vw.f32(), vb ? vb->f32() : nullptr, lo, hi, 0, o);
+    }
+  }, &status);
+  if (!op) return create_failed(status, e);
+  const uint32_t adj_h = n.adjustment_height(), adj_w = n.adjustment_width();
+  d.add_step("XNNConvTranspose2d", [op, in, out, adj_h, adj_w, kind](Delegate& dd) {
+    const std::vector<size_t>& x = dd.dims(in);
+    return run_op(dd, *op, [&]() -> xnn_status {
+      pthreadpool_t pool = dd.threadpool();
+      switch (kind) {
+        case Kind::kF16:
+          return xnn_setup_deconvolution2d_nhwc_f16(op->op, x[0], x[1], x[2], adj_h, adj_w, dd.raw(in), dd.raw(out), pool);
+        case Kind::kQS8:
+          return xnn_setup_deconvolution2d_nhwc_qs8(op->op, x[0], x[1], x[2], adj_h, adj_w, dd.as<int8_t>(in),
+                                                    dd.as<int8_t>(out), pool);
+        default:
+          return xnn_setup_deconvolution2d_nhwc_f32(op->op, x[0], x[1], x[2], adj_h, adj_w, dd.data(in), dd.data(out),
+                                                    pool);
+      }
+    });
+  });
+  return true;
+}
+
 }  // namespace
 
 // The values of a convolution-like node, checked: ids defined, constant weights (and bias),
@@ -297,6 +361,7 @@ bool compile_weighted_node(Delegate& d, const fb_xnnpack::XNode& node, std::stri
     case XNodeUnion::XNNFullyConnected: return fully_connected(d, node, *node.xnode_union_as_XNNFullyConnected(), e);
     case XNodeUnion::XNNConv2d: return convolution(d, node, *node.xnode_union_as_XNNConv2d(), false, e);
     case XNodeUnion::XNNDepthwiseConv2d: return convolution(d, node, *node.xnode_union_as_XNNDepthwiseConv2d(), true, e);
+    case XNodeUnion::XNNConvTranspose2d: return deconvolution(d, node, *node.xnode_union_as_XNNConvTranspose2d(), e);
     default:
       *handled = false;
       return false;

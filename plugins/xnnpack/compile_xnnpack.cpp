@@ -174,46 +174,6 @@ bool global_avg_pooling(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnn
   return true;
 }
 
-bool deconvolution(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNNodeConv& n, std::string* e) {
-  int in, w, out, b;
-  if (!conv_values(d, n, &in, &w, &out, &b, e)) return false;
-  const Value &vi = d.value(in), &vw = d.value(w), &vo = d.value(out);
-  if (!check_flags(XNodeUnion::XNNConvTranspose2d, n.flags(), 0, e)) return false;
-  const uint32_t groups = n.groups(), gin = n.group_input_channels(), gout = n.group_output_channels();
-  // Output size as XNNPACK computes it; it must match the serialized output.
-  size_t out_h = 0, out_w = 0;
-  if (!conv_output_hw(n, /*transposed=*/true, vi.dims[1], vi.dims[2], &out_h, &out_w, e)) return false;
-  if (vo.dims[1] != out_h || vo.dims[2] != out_w) {
-    return *e = "output spatial size does not match the transposed convolution", false;
-  }
-  const auto [lo, hi] = output_bounds(node);
-  const float* weights = vw.f32();
-  const float* bias = b >= 0 ? d.value(b).f32() : nullptr;
-  const std::string params = key_params(
-      "deconv", {n.padding_top(), n.padding_right(), n.padding_bottom(), n.padding_left(), n.kernel_height(),
-                 n.kernel_width(), n.subsampling_height(), n.subsampling_width(), n.dilation_height(),
-                 n.dilation_width(), groups, gin, gout, /*flags=*/0, float_bits(lo), float_bits(hi)});
-  xnn_status status;
-  auto op = d.packed_op(weights_key(vw, b >= 0 ? &d.value(b) : nullptr, params), vw.file_id, true,
-                        [&](xnn_operator_t* o) {
-                          return xnn_create_deconvolution2d_nhwc_f32(
-                              n.padding_top(), n.padding_right(), n.padding_bottom(), n.padding_left(), n.kernel_height(),
-                              n.kernel_width(), n.subsampling_height(), n.subsampling_width(), n.dilation_height(),
-                              n.dilation_width(), groups, gin, gout, size_t{groups} * gin, size_t{groups} * gout, weights,
-                              bias, lo, hi, /*flags=*/0, o);
-                        },
-                        &status);
-  if (!op) return create_failed(status, e);
-  const uint32_t adj_h = n.adjustment_height(), adj_w = n.adjustment_width();
-  d.add_step("XNNConvTranspose2d", [op, in, out, adj_h, adj_w](Delegate& dd) {
-    const std::vector<size_t>& x = dd.dims(in);
-    return run_op(dd, *op, [&] {
-      return xnn_setup_deconvolution2d_nhwc_f32(op->op, x[0], x[1], x[2], adj_h, adj_w, dd.data(in), dd.data(out),
-                                                dd.threadpool());
-    });
-  });
-  return true;
-}
 
 bool constant_pad(Delegate& d, const fb_xnnpack::XNNStaticConstantPad& n, std::string* e) {
   if (!check_flags(XNodeUnion::XNNStaticConstantPad, n.flags(), 0, e)) return false;
@@ -613,7 +573,6 @@ bool compile_xnnpack_node(Delegate& d, const fb_xnnpack::XNode& node, std::strin
     case XNodeUnion::XNNMaxPooling2d: return pooling(d, node, *node.xnode_union_as_XNNMaxPooling2d(), true, e);
     case XNodeUnion::XNNAvgPooling2d: return pooling(d, node, *node.xnode_union_as_XNNAvgPooling2d(), false, e);
     case XNodeUnion::XNNGlobalAvgPooling2d: return global_avg_pooling(d, node, *node.xnode_union_as_XNNGlobalAvgPooling2d(), e);
-    case XNodeUnion::XNNConvTranspose2d: return deconvolution(d, node, *node.xnode_union_as_XNNConvTranspose2d(), e);
     case XNodeUnion::XNNStaticConstantPad: return constant_pad(d, *node.xnode_union_as_XNNStaticConstantPad(), e);
     case XNodeUnion::XNNStaticResizeBilinear2D:
       return resize_bilinear(d, *node.xnode_union_as_XNNStaticResizeBilinear2D(), e);
