@@ -23,11 +23,25 @@ bool window_checks(size_t in, uint32_t pad_a, uint32_t pad_b, uint32_t kernel, u
   return true;
 }
 
+// Also the padded input must hold one window: some XNNPACK window operators (average pooling)
+// compute (padded - kernel) / stride + 1 without guarding the subtraction, and no framework
+// makes such a window.
+bool window_fits(size_t in, uint32_t pad_a, uint32_t pad_b, size_t effective, std::string* error) {
+  if (uint64_t{in} + pad_a + pad_b < effective) {
+    return *error = "the padded input (" + std::to_string(uint64_t{in} + pad_a + pad_b) +
+                    ") is smaller than the kernel extent (" + std::to_string(effective) + ")", false;
+  }
+  return true;
+}
+
 // xnn_compute_convolution_output_dimension: doz(padded, effective) / stride + 1.
 bool window_out(size_t in, uint32_t pad_a, uint32_t pad_b, uint32_t kernel, uint32_t stride, uint32_t dilation,
                 size_t* out, std::string* error) {
   size_t effective = 0;
-  if (!window_checks(in, pad_a, pad_b, kernel, stride, dilation, &effective, error)) return false;
+  if (!window_checks(in, pad_a, pad_b, kernel, stride, dilation, &effective, error) ||
+      !window_fits(in, pad_a, pad_b, effective, error)) {
+    return false;
+  }
   *out = doz(in + size_t{pad_a} + pad_b, effective) / stride + 1;
   return true;
 }

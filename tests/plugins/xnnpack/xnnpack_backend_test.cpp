@@ -319,6 +319,16 @@ TEST_F(XnnpackCnnPayloadTest, ForbiddenFlagFailsNamingNodeTypeAndFlag) {
   EXPECT_NE(message.find("XNNMaxPooling2d does not allow flag 0x4"), std::string::npos) << message;
 }
 
+// A window larger than the padded input: XNNPACK's average pooling would compute its output
+// size with an unsigned underflow; every window node refuses it at init.
+TEST_F(XnnpackCnnPayloadTest, WindowLargerThanThePaddedInputFails) {
+  ASSERT_NE(max_pool(), nullptr);
+  patch<uint32_t>(field_address(max_pool(), fb_xnnpack::_XNNPooling2D::VT_POOLING_HEIGHT), 1000u);
+  const std::string message = init();
+  EXPECT_NE(message.find("(XNNMaxPooling2d): the padded input"), std::string::npos) << message;
+  EXPECT_NE(message.find("is smaller than the kernel extent (1000)"), std::string::npos) << message;
+}
+
 // A padding near UINT32_MAX must not wrap when added to the other (0xFFFFFFFF + 2 is 1 in
 // uint32, a huge output for XNNPACK, which adds them as size_t): refused at init.
 TEST_F(XnnpackCnnPayloadTest, PaddingsThatWouldWrapFail) {
