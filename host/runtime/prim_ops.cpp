@@ -221,7 +221,7 @@ etp_status et_view(void*, const etp_host_api* host, etp_value* const* args, uint
 
 // et_copy_index(copy_to, copy_from, index): the loop ExecuTorch emits for torch's map writes
 // iteration `index`'s result into row `index` of copy_to, which then has index + 1 rows
-// (within its planned bound). So after the loop copy_to has one row per iteration, also when a
+// (within its planned bound; a STATIC copy_to keeps its shape and the row must fit). So after the loop copy_to has one row per iteration, also when a
 // call maps fewer rows than the one before: the ExecuTorch 1.4.1 runtime gives [2, 3] after
 // [6, 3] for the map_loop fixture. Rows after the first must match copy_from's shape; both
 // tensors must be contiguous and of one dtype.
@@ -243,7 +243,14 @@ etp_status et_copy_index(void*, const etp_host_api* host, etp_value* const* args
     if (index > 0 && to->sizes[d + 1] != from->sizes[d]) return fail(host, op, "copy_from's shape differs from a row of copy_to");
     sizes[d + 1] = from->sizes[d];
   }
-  if (to->sizes[0] != sizes[0] || index == 0) {
+  // A static copy_to keeps its shape (the rows must fit it); a bounded one follows the loop.
+  const bool grows = to->raw.dynamism != ETP_DYNAMISM_STATIC;
+  if (!grows) {
+    for (int32_t d = 0; d < from->raw.rank; ++d) {
+      if (to->sizes[d + 1] != from->sizes[d]) return fail(host, op, "copy_from's shape differs from a row of copy_to");
+    }
+  }
+  if (grows && (to->sizes[0] != sizes[0] || index == 0)) {
     if (Status status = to->resize(to->raw.rank, sizes)) {
       const std::string what = "cannot grow copy_to: " + status->message();
       return fail(host, op, what.c_str());

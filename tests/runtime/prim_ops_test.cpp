@@ -96,6 +96,15 @@ TEST(PrimOpsTest, CopyIndexWritesRowsWithinTheBoundAndRefusesTheRest) {
   EXPECT_EQ(call(op, {tensor_value(&to), tensor_value(&int_row), integer(0)}), ETP_ERR_INVALID_ARGUMENT);
   EXPECT_NE(plugins::HostServices::take_last_error().find("differ in dtype"), std::string::npos);
   EXPECT_EQ(std::vector<float>(to_data, to_data + 6), (std::vector<float>{1, 2, 3, 4, 2, 3}));  // untouched
+  // A static copy_to keeps its [2, 3] shape: row 1 is written in place, row 2 does not fit.
+  HostTensor fixed;
+  fixed.init(ETP_DTYPE_FLOAT32, 2, to_sizes, order, ETP_DYNAMISM_STATIC);
+  fixed.raw.data = to_data;
+  row_data[0] = 7;
+  ASSERT_EQ(call(op, {tensor_value(&fixed), tensor_value(&row), integer(1)}), ETP_OK);
+  EXPECT_EQ(fixed.raw.sizes[0], 2);
+  EXPECT_EQ(to_data[3], 7.0f);
+  EXPECT_EQ(call(op, {tensor_value(&fixed), tensor_value(&row), integer(2)}), ETP_ERR_INVALID_ARGUMENT);
 }
 
 TEST(NpyTest, ShapeDimensionOutOfRangeIsAnErrorNotAnException) {
