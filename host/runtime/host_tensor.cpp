@@ -1,5 +1,7 @@
 #include "runtime/host_tensor.h"
 
+#include <algorithm>
+
 #include <cstring>
 
 #include "format/scalar_type.h"
@@ -70,10 +72,11 @@ Status HostTensor::resize(int32_t rank, const int64_t* new_sizes) {
     return Error(ErrorCode::kInvalidArgument,
                  "cannot resize a static tensor of shape " + shape_string() + " to " + requested());
   }
-  if (count > max_numel) {
+  uint64_t bytes = 0;
+  if (count > max_numel || __builtin_mul_overflow(count, element_size(raw.dtype), &bytes) || bytes > raw.capacity) {
     return Error(ErrorCode::kInvalidArgument, "shape " + requested() + " has " + std::to_string(count) +
                                                   " elements, more than the planned bound of " +
-                                                  std::to_string(max_numel));
+                                                  std::to_string(std::min<uint64_t>(max_numel, raw.capacity / std::max<size_t>(1, element_size(raw.dtype)))));
   }
   for (int32_t i = 0; i < rank; ++i) sizes[i] = new_sizes[i];
   update_strides();

@@ -216,15 +216,19 @@ etp_status et_view(void*, const etp_host_api* host, etp_value* const* args, uint
   out->set_view_shape(static_cast<int32_t>(rank), sizes);
   out->raw.data = self->raw.data;
   out->raw.capacity = self->raw.capacity;
+  // The view can never grow past the memory it aliases.
+  out->max_numel = self->raw.capacity / std::max<size_t>(1, element_size(out->raw.dtype));
   return ETP_OK;
 }
 
 // et_copy_index(copy_to, copy_from, index): the loop ExecuTorch emits for torch's map writes
 // iteration `index`'s result into row `index` of copy_to, which then has index + 1 rows
-// (within its planned bound; a STATIC copy_to keeps its shape and the row must fit). So after the loop copy_to has one row per iteration, also when a
-// call maps fewer rows than the one before: the ExecuTorch 1.4.1 runtime gives [2, 3] after
-// [6, 3] for the map_loop fixture. Rows after the first must match copy_from's shape; both
-// tensors must be contiguous and of one dtype.
+// (within its planned bound; a STATIC copy_to keeps its shape and the row must fit). So after
+// the loop copy_to has one row per iteration, also when a call maps fewer rows than the one
+// before. That is what the ExecuTorch 1.4.1 runtime does (one loaded Method executing 6, 2, 2,
+// 4, 1 rows returned 6, 2, 2, 4, 1 rows), although the upstream kernel sources we could read
+// only ever grow copy_to. Rows after the first must match copy_from's shape; both tensors
+// must be contiguous and of one dtype.
 etp_status et_copy_index(void*, const etp_host_api* host, etp_value* const* args, uint32_t n) {
   const char* op = "executorch_prim::et_copy_index.tensor";
   if (n < 3 || args[0]->tag != ETP_VALUE_TENSOR || args[1]->tag != ETP_VALUE_TENSOR || args[2]->tag != ETP_VALUE_INT) {
@@ -258,11 +262,13 @@ etp_status et_copy_index(void*, const etp_host_api* host, etp_value* const* args
   }
   const uint64_t row = static_cast<uint64_t>(from->numel()) * element_size(from->raw.dtype);
   uint64_t offset = 0;
-  if (__builtin_mul_overflow(static_cast<uint64_t>(index), row, &offset) || offset > to->raw.nbytes ||
-      row > to->raw.nbytes - offset) {
+  const uint64_t limit = std::min(to->raw.nbytes, to->raw.capacity);
+  if (__builtin_mul_overflow(static_cast<uint64_t>(index), row, &offset) || offset > limit || row > limit - offset) {
     return fail(host, op, "row index past the end of copy_to");
   }
-  if (row > 0) std::memcpy(static_cast<uint8_t*>(to->raw.data) + offset, from->raw.data, row);
+  if (row == 0) return ETP_OK;
+  if (to->raw.data == nullptr || from->raw.data == nullptr) return fail(host, op, "a tensor has no memory");
+  std::memmove(static_cast<uint8_t*>(to->raw.data) + offset, from->raw.data, row);
   return ETP_OK;
 }
 

@@ -52,7 +52,12 @@ bool deconv_out(size_t in, uint32_t pad_a, uint32_t pad_b, uint32_t adjustment, 
   size_t effective = 0;
   if (!window_checks(in, pad_a, pad_b, kernel, stride, dilation, &effective, error)) return false;
   if (in == 0) return *error = "transposed convolution of an empty input", false;
-  *out = doz(size_t{stride} * (in - 1) + adjustment + effective, size_t{pad_a} + pad_b);
+  if (adjustment >= stride) return *error = "adjustment must be smaller than the stride", false;  // XNNPACK's rule
+  size_t span = 0;
+  if (__builtin_mul_overflow(size_t{stride}, in - 1, &span) || __builtin_add_overflow(span, adjustment + effective, &span)) {
+    return *error = "transposed convolution output size overflows", false;
+  }
+  *out = doz(span, size_t{pad_a} + pad_b);
   return true;
 }
 

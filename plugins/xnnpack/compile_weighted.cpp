@@ -269,9 +269,9 @@ bool deconvolution(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack:
   if (vo.dims[1] != out_h || vo.dims[2] != out_w) {
     return *e = "output spatial size does not match the transposed convolution", false;
   }
+  if (vw.is(Datatype::xnn_datatype_qcint8)) return *e = "this XNNPACK has no per-channel (qc8) transposed convolution", false;
   Kind kind;
   if (!weighted_kind(vi, vw, vb, vo, vo.dims[3], 0, &kind, e)) return false;
-  if (kind == Kind::kQC8) return *e = "this XNNPACK has no per-channel (qc8) transposed convolution", false;
   const auto [lo, hi] = output_bounds(node);
   const uint32_t pt = n.padding_top(), pr = n.padding_right(), pb = n.padding_bottom(), pl = n.padding_left();
   const uint32_t kh = n.kernel_height(), kw = n.kernel_width(), sh = n.subsampling_height(), sw = n.subsampling_width();

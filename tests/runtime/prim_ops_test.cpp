@@ -100,11 +100,23 @@ TEST(PrimOpsTest, CopyIndexWritesRowsWithinTheBoundAndRefusesTheRest) {
   HostTensor fixed;
   fixed.init(ETP_DTYPE_FLOAT32, 2, to_sizes, order, ETP_DYNAMISM_STATIC);
   fixed.raw.data = to_data;
+  ASSERT_EQ(call(op, {tensor_value(&fixed), tensor_value(&row), integer(0)}), ETP_OK);
+  EXPECT_EQ(fixed.raw.sizes[0], 2);  // row 0 written, the static shape kept
   row_data[0] = 7;
   ASSERT_EQ(call(op, {tensor_value(&fixed), tensor_value(&row), integer(1)}), ETP_OK);
   EXPECT_EQ(fixed.raw.sizes[0], 2);
   EXPECT_EQ(to_data[3], 7.0f);
   EXPECT_EQ(call(op, {tensor_value(&fixed), tensor_value(&row), integer(2)}), ETP_ERR_INVALID_ARGUMENT);
+  // A bounded tensor whose memory is smaller than its element bound (an et_view of a smaller
+  // tensor) never grows past its memory, whatever max_numel says.
+  HostTensor view;
+  const int32_t view_sizes[2] = {1, 3};
+  view.init(ETP_DTYPE_FLOAT32, 2, view_sizes, order, ETP_DYNAMISM_DYNAMIC_BOUND);
+  view.raw.data = to_data;
+  view.max_numel = 3000;  // as if declared [1000, 3]
+  view.raw.capacity = 12;
+  EXPECT_EQ(call(op, {tensor_value(&view), tensor_value(&row), integer(999)}), ETP_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(view.raw.sizes[0], 1);
 }
 
 TEST(NpyTest, ShapeDimensionOutOfRangeIsAnErrorNotAnException) {

@@ -329,6 +329,23 @@ TEST_F(XnnpackCnnPayloadTest, WindowLargerThanThePaddedInputFails) {
   EXPECT_NE(message.find("is smaller than the kernel extent (1000)"), std::string::npos) << message;
 }
 
+// XNNPACK refuses an adjustment of at least the stride when the operator is set up; the plugin
+// refuses it at init, naming the node (payload of qdeconv_xnnpack, whose adjustment is 1).
+TEST_F(XnnpackCnnPayloadTest, DeconvolutionAdjustmentNotBelowTheStrideFails) {
+  load("qdeconv_xnnpack.pte");
+  const fb_xnnpack::_XNNNodeConv* deconv = nullptr;
+  for (const fb_xnnpack::XNode* node : *graph()->xnodes()) {
+    if (node->xnode_union_as_XNNConvTranspose2d() != nullptr) deconv = node->xnode_union_as_XNNConvTranspose2d();
+  }
+  ASSERT_NE(deconv, nullptr) << "the fixture's delegate 0 has no transposed convolution";
+  const uint8_t* adjustment = field_address(deconv, fb_xnnpack::_XNNNodeConv::VT_ADJUSTMENT_HEIGHT);
+  ASSERT_NE(adjustment, nullptr) << "the fixture's transposed convolution has no adjustment";
+  patch<uint32_t>(adjustment, deconv->subsampling_height());
+  const std::string message = init();
+  EXPECT_NE(message.find("(XNNConvTranspose2d): adjustment must be smaller than the stride"), std::string::npos)
+      << message;
+}
+
 // A padding near UINT32_MAX must not wrap when added to the other (0xFFFFFFFF + 2 is 1 in
 // uint32, a huge output for XNNPACK, which adds them as size_t): refused at init.
 TEST_F(XnnpackCnnPayloadTest, PaddingsThatWouldWrapFail) {
