@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <thread>
 
 #include "core/npy.h"
@@ -511,7 +512,10 @@ class SyntheticGraphTest : public PayloadTest {
     std::memcpy(bytes() + 32, b_.GetBufferPointer(), fb_size);
   }
   // init, one execute on `args`, destroy. Returns "" or the error the plugin logged.
-  std::string run(std::vector<runtime::HostTensor*> args) {
+  // init, one execute per entry of `before_each` (each may reshape the tensors first), destroy.
+  // Returns "" or the error the plugin logged, per execute (init errors: one entry).
+  std::vector<std::string> run_calls(std::vector<runtime::HostTensor*> args,
+                                     const std::vector<std::function<void()>>& before_each) {
     const etp_backend* backend = registry_->plugins().back()->table().backends[0];
     runtime::NamedDataMap map({}, nullptr, "xnnpack");
     etp_backend_init_args init{};
@@ -523,7 +527,7 @@ class SyntheticGraphTest : public PayloadTest {
     init.method_name = "forward";
     void* handle = nullptr;
     plugins::HostServices::take_last_error();
-    if (backend->init(backend->self, &init, &handle) != ETP_OK) return plugins::HostServices::take_last_error();
+    if (backend->init(backend->self, &init, &handle) != ETP_OK) return {plugins::HostServices::take_last_error()};
     std::vector<etp_value> values(args.size());
     std::vector<etp_value*> pointers;
     for (size_t i = 0; i < args.size(); ++i) {
@@ -531,10 +535,17 @@ class SyntheticGraphTest : public PayloadTest {
       values[i].u.tensor = &args[i]->raw;
       pointers.push_back(&values[i]);
     }
-    const etp_status status = backend->execute(backend->self, handle, pointers.data(), static_cast<uint32_t>(args.size()));
+    std::vector<std::string> results;
+    for (const auto& prepare : before_each) {
+      prepare();
+      const etp_status status =
+          backend->execute(backend->self, handle, pointers.data(), static_cast<uint32_t>(args.size()));
+      results.push_back(status == ETP_OK ? "" : plugins::HostServices::take_last_error());
+    }
     backend->destroy(backend->self, handle);
-    return status == ETP_OK ? "" : plugins::HostServices::take_last_error();
+    return results;
   }
+  std::string run(std::vector<runtime::HostTensor*> args) { return run_calls(std::move(args), {[] {}})[0]; }
   static void tensor(runtime::HostTensor* t, int32_t dtype, std::vector<int32_t> sizes, void* data,
                      int32_t dynamism = ETP_DYNAMISM_STATIC) {
     const uint8_t order[ETP_MAX_RANK] = {0, 1, 2, 3, 4, 5, 6, 7};
@@ -663,6 +674,38 @@ TEST_F(SyntheticGraphTest, QuantizeDequantizeRoundTripsAtADynamicLastDim) {
     EXPECT_NEAR(via_u8[i], u8, 1e-6f) << i;
   }
   EXPECT_EQ(via_s8[8], -99.0f);  // nothing past the current size
+}
+
+// A call that fails half-way through deriving dims (the inputs' dims are taken, then the add
+// refuses to broadcast them) must not leave the delegate believing its dims are current: the
+// same shapes again fail the same way, and a good call afterwards computes the right result.
+TEST_F(SyntheticGraphTest, DimsAreDerivedAgainAfterAFailedCall) {
+  value(x::XNNDatatype::xnn_datatype_fp32, {4, 6}, 0, 1);
+  value(x::XNNDatatype::xnn_datatype_fp32, {4, 6}, 1, 1);
+  value(x::XNNDatatype::xnn_datatype_fp32, {4, 6}, 2, 2);
+  nodes_.push_back(x::CreateXNode(b_, x::XNodeUnion::XNNAdd, x::Create_XNNNode2x1(b_, 0, 1, 2).Union()));
+  finish(3);
+  std::vector<float> a(24), b(24), out(24, -1.0f);
+  for (size_t i = 0; i < 24; ++i) a[i] = static_cast<float>(i), b[i] = 100.0f;
+  runtime::HostTensor ta, tb, tout;
+  tensor(&ta, ETP_DTYPE_FLOAT32, {4, 6}, a.data(), ETP_DYNAMISM_DYNAMIC_BOUND);
+  tensor(&tb, ETP_DTYPE_FLOAT32, {4, 6}, b.data(), ETP_DYNAMISM_DYNAMIC_BOUND);
+  tensor(&tout, ETP_DTYPE_FLOAT32, {4, 6}, out.data(), ETP_DYNAMISM_DYNAMIC_BOUND);
+  auto shapes = [&](int64_t rows_a, int64_t rows_b) {
+    return [&, rows_a, rows_b] {
+      const int64_t sa[2] = {rows_a, 6}, sb[2] = {rows_b, 6};
+      ASSERT_FALSE(ta.resize(2, sa));
+      ASSERT_FALSE(tb.resize(2, sb));
+    };
+  };
+  const auto results = run_calls({&ta, &tb, &tout}, {shapes(2, 2), shapes(3, 2), shapes(3, 2), shapes(2, 2)});
+  ASSERT_EQ(results.size(), 4u);
+  EXPECT_EQ(results[0], "");
+  EXPECT_NE(results[1].find("(XNNAdd)"), std::string::npos) << results[1];
+  EXPECT_EQ(results[2], results[1]);  // not run with stale dims
+  EXPECT_EQ(results[3], "");
+  EXPECT_EQ(tout.raw.sizes[0], 2);
+  for (size_t i = 0; i < 12; ++i) EXPECT_EQ(out[i], a[i] + 100.0f) << i;
 }
 
 }  // namespace
