@@ -1,7 +1,11 @@
 // Method loading: everything that can be resolved before execute is resolved here.
 #include <algorithm>
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <set>
+
+#include <unistd.h>
 
 #include "format/scalar_type.h"
 #include "plugins/host_services.h"
@@ -84,12 +88,23 @@ Status MethodLoader::allocate_buffers() {
   // memory they never wrote (masked KV-cache slots), and ExecuTorch's arenas start at zero.
   for (flatbuffers::uoffset_t i = 0; sizes && i < sizes->size(); ++i) {
     const size_t size = i == 0 ? 0 : static_cast<size_t>(sizes->Get(i));
-    void* memory = nullptr;
-    if (::posix_memalign(&memory, 64, size + 64) != 0) {
+    // calloc: large buffers come from the kernel's zero pages, so planned memory costs RSS only
+    // once used, and a size no machine can give fails here instead of being zeroed page by page.
+    static const uint64_t physical = [] {  // more than the machine has can never be used
+      const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+      return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : UINT64_MAX;
+    }();
+    if (size > physical) {
+      return fail("planned buffer " + std::to_string(i) + " needs " + std::to_string(size) +
+                  " bytes, more than this machine's memory (" + std::to_string(physical) + ")");
+    }
+    void* memory = size <= SIZE_MAX - 128 ? std::calloc(1, size + 128) : nullptr;
+    if (memory == nullptr) {
       return fail("cannot allocate planned buffer " + std::to_string(i) + " of " + std::to_string(size) + " bytes");
     }
-    std::memset(memory, 0, size + 64);
     method_->buffers_.emplace_back(static_cast<uint8_t*>(memory), &std::free);
+    const uintptr_t aligned = (reinterpret_cast<uintptr_t>(memory) + 63) / 64 * 64;  // 64 bytes of slack remain
+    method_->buffer_bases_.push_back(reinterpret_cast<uint8_t*>(aligned));
     method_->planned_bytes_ += size;
   }
   return std::nullopt;
@@ -171,7 +186,7 @@ Status MethodLoader::resolve_tensor_data(size_t index, const fb::Tensor& t, Host
   uint8_t* planned = nullptr;
   if (const fb::AllocationDetails* a = t.allocation_info()) {
     const uint64_t offset = a->memory_offset_low() | (static_cast<uint64_t>(a->memory_offset_high()) << 32);
-    planned = method_->buffers_[a->memory_id()].get() + offset;  // bounds verified by ProgramFile
+    planned = method_->buffer_bases_[a->memory_id()] + offset;  // bounds verified by ProgramFile
   }
   const fb::ExtraTensorInfo* extra = t.extra_tensor_info();
   if (extra != nullptr && extra->location() == fb::TensorDataLocation::EXTERNAL) {

@@ -96,6 +96,15 @@ std::string weights_key(const Value& filter, const Value* bias, const std::strin
   return std::to_string(filter.file_id) + "/" + filter.named_key + "/" + (bias ? bias->named_key : "") + "/" + params;
 }
 
+bool requantization_fits(const Value& in, const Value& weights, const Value& out, std::string* e) {
+  const auto fits = [](double scale) { return scale >= 0x1.0p-32 && scale < 256.0; };
+  const double io = static_cast<double>(in.scale) / static_cast<double>(out.scale);
+  bool ok = weights.channel_scales.empty() ? fits(io * weights.scale) : true;
+  for (float s : weights.channel_scales) ok = ok && fits(io * s);
+  if (!ok) return *e = "requantization scale (input * weight / output scale) outside XNNPACK's [2^-32, 256)", false;
+  return true;
+}
+
 bool create_failed(xnn_status status, std::string* e) {
   return *e = "XNNPACK cannot create the operator (status " + std::to_string(status) + ")", false;
 }

@@ -75,6 +75,11 @@ std::string weights_key(const Value& filter, const Value* bias, const std::strin
 // kernel, stride and dilation (compile_weighted.cpp).
 bool conv_values(Delegate& d, const fb_xnnpack::_XNNNodeConv& n, int* in, int* w, int* out, int* b, std::string* e);
 
+// XNNPACK's 8-bit convolution and fully-connected operators requantize with
+// input_scale * kernel_scale / output_scale, which must lie in [2^-32, 256): above, creation
+// fails; below, Debian's build stops on an assertion (params-init.c). Checked before creating.
+bool requantization_fits(const Value& in, const Value& weights, const Value& out, std::string* e);
+
 // The error for an operator XNNPACK refused to create.
 bool create_failed(xnn_status status, std::string* e);
 

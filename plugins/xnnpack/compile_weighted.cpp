@@ -48,6 +48,7 @@ bool weighted_kind(const Value& in, const Value& w, const Value* b, const Value&
   }
   if (both(D::xnn_datatype_qint8) && w.is(D::xnn_datatype_qint8) && bias_is(D::xnn_datatype_qint32, D::xnn_datatype_qint32)) {
     if (w.zero_point != 0) return *e = "qint8 weights must be symmetric (zero point 0)", false;
+    if (!requantization_fits(in, w, out, e)) return false;
     return *kind = Kind::kQS8, true;
   }
   if (both(D::xnn_datatype_qint8) && w.is(D::xnn_datatype_qcint8) &&
@@ -56,6 +57,7 @@ bool weighted_kind(const Value& in, const Value& w, const Value* b, const Value&
       return *e = "per-channel weight scales must be one per output channel (dim " + std::to_string(channel_dim) + ")",
              false;
     }
+    if (!requantization_fits(in, w, out, e)) return false;
     return *kind = Kind::kQC8, true;
   }
   return *e = "input " + datatype_name(in.datatype) + ", weights " + datatype_name(w.datatype) +

@@ -137,6 +137,15 @@ bool global_avg_pooling(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnn
     return *e = "average pooling from " + datatype_name(dt) + " to " + datatype_name(vo.datatype) +
                 " is not supported (fp32, fp16, qint8, quint8)", false;
   }
+  // Quantized averaging scales by input / (output scale * pixels); XNNPACK asserts that this is
+  // at least 2^-32, so the pixel count is bounded (dynamic shapes only shrink it).
+  const bool quantized = dt == Datatype::xnn_datatype_qint8 || dt == Datatype::xnn_datatype_quint8;
+  if (quantized) {
+    const double scale = static_cast<double>(vi.scale) / vo.scale / (static_cast<double>(vi.dims[1]) * vi.dims[2]);
+    if (!(scale >= 0x1.0p-32) || !(static_cast<double>(vi.scale) / vo.scale < 256.0)) {
+      return *e = "quantized average pooling scale outside XNNPACK's range", false;
+    }
+  }
   const auto [lo, hi] = output_bounds(node);
   const size_t c = vi.dims[3];
   xnn_status status;

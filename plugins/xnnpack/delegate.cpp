@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include <unistd.h>
+
 namespace etp_xnnpack {
 namespace {
 
@@ -228,7 +230,7 @@ bool Delegate::plan_arena(uint64_t method_id, std::string* error) {
     }  // else packed by its operator and read by nothing else: no copy, no pointer
 
   }
-  constants_.reset(new (std::nothrow) uint8_t[constant_total + kAlignment]());
+  constants_ = allocate_zeroed(constant_total + kAlignment);
   if (!constants_) return *error = "cannot allocate " + std::to_string(constant_total) + " bytes of constants", false;
   uint8_t* base = reinterpret_cast<uint8_t*>(align_up(reinterpret_cast<uintptr_t>(constants_.get())));
   for (size_t i = 0; i < values.size(); ++i) {
@@ -249,9 +251,20 @@ bool Delegate::plan_arena(uint64_t method_id, std::string* error) {
   return true;
 }
 
+ZeroedBytes allocate_zeroed(size_t bytes) {
+  // More than the machine's memory can never be used: refuse it before asking (a hostile graph
+  // can declare any size; sanitizer allocators abort rather than fail on such requests).
+  static const uint64_t physical = [] {
+    const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : UINT64_MAX;
+  }();
+  if (bytes > physical) return nullptr;
+  return ZeroedBytes(static_cast<uint8_t*>(std::calloc(1, bytes)));
+}
+
 bool Workspace::reserve(size_t bytes) {
   if (bytes <= size && memory) return true;
-  std::unique_ptr<uint8_t[]> grown(new (std::nothrow) uint8_t[bytes + kAlignment]());
+  ZeroedBytes grown = allocate_zeroed(bytes + kAlignment);
   if (!grown) return false;
   memory = std::move(grown);
   size = bytes;

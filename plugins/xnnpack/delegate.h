@@ -8,6 +8,7 @@
 #include <pthreadpool.h>
 #include <xnnpack.h>
 
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -24,8 +25,17 @@ namespace etp_xnnpack {
 // Scratch memory for the intermediate values of every delegate of one loaded method. Those
 // delegates never run at the same time, so they share it (ExecuTorch's per-model workspace).
 // Grown at delegate init, never during execute.
+// Zeroed memory from calloc: large blocks come straight from the kernel's zero pages, so memory
+// a (possibly hostile) graph plans but never touches costs nothing, and a block beyond what the
+// machine can give fails cleanly instead of being zeroed page by page.
+struct FreeDeleter {
+  void operator()(uint8_t* p) const { std::free(p); }
+};
+using ZeroedBytes = std::unique_ptr<uint8_t, FreeDeleter>;
+ZeroedBytes allocate_zeroed(size_t bytes);  // null when the allocation fails
+
 struct Workspace {
-  std::unique_ptr<uint8_t[]> memory;
+  ZeroedBytes memory;
   size_t size = 0;
   bool reserve(size_t bytes);  // keeps nothing: contents are scratch between delegate calls
   uint8_t* base() const;       // 64-byte aligned
@@ -100,7 +110,7 @@ class Delegate {
   bool dims_valid_ = true;                      // false after a failed call: dims_ may be half-updated
   size_t compiling_node_ = 0;                   // node index add_step names its step with
   const Step* running_step_ = nullptr;          // named in fail() messages during execute
-  std::unique_ptr<uint8_t[]> constants_;        // constants no operator packs, copied (private)
+  ZeroedBytes constants_;                       // constants no operator packs, copied (private)
   std::shared_ptr<Workspace> workspace_;        // intermediates, shared with the method's delegates
   std::vector<std::pair<int, size_t>> scratch_; // (value, offset in the workspace)
   std::vector<Step> steps_;

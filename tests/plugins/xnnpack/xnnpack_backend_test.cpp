@@ -433,6 +433,26 @@ TEST_F(XnnpackQuantizedPayloadTest, NonPositiveScaleFails) {
   EXPECT_NE(message.find("quantization scale must be positive and finite"), std::string::npos) << message;
 }
 
+// A weight scale so small that input * weight / output scale falls below 2^-32 would stop
+// Debian's XNNPACK on an assertion when the operator is created: refused first, by name.
+TEST_F(XnnpackQuantizedPayloadTest, RequantizationScaleOutsideXnnpacksRangeFails) {
+  load("qconv_xnnpack.pte");
+  const fb_xnnpack::PerTensorQuant* weights = nullptr;
+  for (const fb_xnnpack::XValue* v : *graph()->xvalues()) {
+    const auto* q = v->xvalue_union_as_XNNQuantizedTensorValue();
+    if (q != nullptr && q->tensor_value()->constant_buffer_idx() != 0 &&
+        q->tensor_value()->datatype() == fb_xnnpack::XNNDatatype::xnn_datatype_qint8) {
+      weights = q->quant_params_as_PerTensorQuant();
+    }
+  }
+  ASSERT_NE(weights, nullptr);
+  set_field<float>(weights, fb_xnnpack::PerTensorQuant::VT_SCALE, 1e-30f);
+  const std::string message = init();
+  EXPECT_NE(message.find("requantization scale (input * weight / output scale) outside XNNPACK's [2^-32, 256)"),
+            std::string::npos)
+      << message;
+}
+
 TEST_F(XnnpackQuantizedPayloadTest, PerChannelScaleCountMismatchFails) {
   load("qconv_pc_xnnpack.pte");
   const auto* q = quantized(fb_xnnpack::XNNDatatype::xnn_datatype_qcint8);
