@@ -31,6 +31,7 @@ struct LoadedModel {
   std::string name;
   std::vector<const runtime::Method*> methods;  // of one Program
   ProcessMemory before, after;                  // around loading the model's methods
+  ProcessMemory after_runs;                     // after its runs (planned memory is touched there)
 };
 
 // Builds the report for `models` (loaded in that order) of `bundle`.

@@ -148,7 +148,7 @@ bool run_model(bundle::Bundle& bundle, const bundle::ModelSpec& model, const Opt
   if (runs.empty()) return failed("model '" + model.name + "' has no sample runs" + (o.method.empty() ? "" : " of method '" + o.method + "'") + "; pass --input");
   // Load every method the runs need first, so the load (and what it adds to memory) is
   // measured apart from the runs.
-  bundle::LoadedModel loaded_model{model.name, {}, bundle::measure_process(), {}};
+  bundle::LoadedModel loaded_model{model.name, {}, bundle::measure_process(), {}, {}};
   const auto load_start = Clock::now();
   auto program = bundle.program(model.name);
   if (!program.ok()) return failed(program.error().message());
@@ -228,6 +228,7 @@ bool run_model(bundle::Bundle& bundle, const bundle::ModelSpec& model, const Opt
     }
     run_reports.push_back({{"method", method_name}, {"run_ms", total_ms / o.iterations}, {"outputs", outputs}});
   }
+  loaded_models->back().after_runs = bundle::measure_process();
   summary["load_ms"] = load_ms;
   summary["runs"] = run_reports;
   summary["ok"] = ok;
