@@ -824,34 +824,59 @@ class QMobileBlock(nn.Module):
         return self.fc(h)
 
 
-def fixture_quantized_mobile(fs: FixtureSet) -> None:
-    name = "qmobile_xnnpack"
-    seed_everything(18)
-    m = QMobileBlock().eval()
-    gen = torch.Generator().manual_seed(19)
-    calibration = [(torch.randn(1, 3, 16, 16, generator=gen),) for _ in range(8)]
-    run_inputs = [(torch.randn(1, 3, 16, 16, generator=gen),) for _ in range(2)]
-    converted = quantize_pt2e_xnnpack(m, run_inputs[0], calibration, per_channel=True)
-    out_scale = io_quant_params(converted)["out0"][0]
-    atol = round_up(2 * out_scale)
+def add_quantized_fixture(
+    fs: FixtureSet,
+    *,
+    name: str,
+    model: str,
+    make_module: Callable[[], nn.Module],
+    shape: tuple,
+    seed: int,
+    per_channel: bool,
+    description: str,
+) -> None:
+    """One-input PT2E-quantized fixture lowered whole to XNNPACK: the module is built after
+    seed_everything(seed); 8 calibration inputs, then 2 run inputs, from torch.Generator seed + 1;
+    tolerance rtol 0, atol 2 output quantization steps."""
+    seed_everything(seed)
+    m = make_module().eval()
+    gen = torch.Generator().manual_seed(seed + 1)
+    calibration = [(torch.randn(*shape, generator=gen),) for _ in range(8)]
+    run_inputs = [(torch.randn(*shape, generator=gen),) for _ in range(2)]
+    converted = quantize_pt2e_xnnpack(m, run_inputs[0], calibration, per_channel=per_channel)
+    atol = round_up(2 * io_quant_params(converted)["out0"][0])
     et = export_program(converted, run_inputs[0], xnnpack=True)
     assert_fully_delegated(name, et)
     fs.add(
         name=name,
-        model="qmobile",
+        model=model,
         backend="xnnpack",
         et_program=et,
         export=(
-            "conv2d(3,16,3,stride 2,pad 1) + hardtanh(0,6), depthwise conv2d(16,3,pad 1) + relu, conv2d(16,24,1), "
-            "cat([h, h*0.5], 1)[:, :24], adaptive_avg_pool2d(1), flatten, sigmoid, linear(24,10) on NCHW "
-            "[1,3,16,16]; PT2E static quantization as for qconv_pc_xnnpack (XNNPACKQuantizer, per-channel "
-            "symmetric weights, calibrated on 8 randn inputs from torch.Generator seed 19), one XNNPACK delegate; "
-            "eager cross-check against the convert_pt2e module; rtol 0, atol "
-            f"{atol} = 2 x the output scale rounded up"
+            f"{description}; PT2E static quantization with {'per-channel' if per_channel else 'per-tensor'} "
+            f"symmetric weights (XNNPACKQuantizer, is_per_channel={per_channel}; calibrated on 8 randn inputs from "
+            f"torch.Generator seed {seed + 1}), one XNNPACK delegate; eager cross-check against the convert_pt2e "
+            f"module; rtol 0, atol {atol} = 2 x the output scale rounded up"
         ),
         rtol=0.0,
         atol=atol,
         runs=[Run("forward", list(inputs), eager(converted, *inputs)) for inputs in run_inputs],
+    )
+
+
+def fixture_quantized_mobile(fs: FixtureSet) -> None:
+    add_quantized_fixture(
+        fs,
+        name="qmobile_xnnpack",
+        model="qmobile",
+        make_module=QMobileBlock,
+        shape=(1, 3, 16, 16),
+        seed=18,
+        per_channel=True,
+        description=(
+            "conv2d(3,16,3,stride 2,pad 1) + hardtanh(0,6), depthwise conv2d(16,3,pad 1) + relu, conv2d(16,24,1), "
+            "cat([h, h*0.5], 1)[:, :24], adaptive_avg_pool2d(1), flatten, sigmoid, linear(24,10) on NCHW [1,3,16,16]"
+        ),
     )
 
 
@@ -867,30 +892,15 @@ class QDeconvNet(nn.Module):
 
 def fixture_quantized_deconv(fs: FixtureSet) -> None:
     # Per-tensor weights: Debian's XNNPACK has a qs8 transposed convolution but no qc8 one.
-    name = "qdeconv_xnnpack"
-    seed_everything(23)
-    m = QDeconvNet().eval()
-    gen = torch.Generator().manual_seed(24)
-    calibration = [(torch.randn(1, 4, 5, 5, generator=gen),) for _ in range(8)]
-    run_inputs = [(torch.randn(1, 4, 5, 5, generator=gen),) for _ in range(2)]
-    converted = quantize_pt2e_xnnpack(m, run_inputs[0], calibration, per_channel=False)
-    atol = round_up(2 * io_quant_params(converted)["out0"][0])
-    et = export_program(converted, run_inputs[0], xnnpack=True)
-    assert_fully_delegated(name, et)
-    fs.add(
-        name=name,
+    add_quantized_fixture(
+        fs,
+        name="qdeconv_xnnpack",
         model="qdeconv",
-        backend="xnnpack",
-        et_program=et,
-        export=(
-            "conv_transpose2d(4,6,3,stride 2,pad 1,output_padding 1), relu, conv2d(6,3,1) on NCHW [1,4,5,5]; PT2E "
-            "static quantization with per-tensor symmetric weights (is_per_channel=False; calibrated on 8 randn "
-            "inputs from torch.Generator seed 24), one XNNPACK delegate; eager cross-check against the "
-            f"convert_pt2e module; rtol 0, atol {atol} = 2 x the output scale rounded up"
-        ),
-        rtol=0.0,
-        atol=atol,
-        runs=[Run("forward", list(inputs), eager(converted, *inputs)) for inputs in run_inputs],
+        make_module=QDeconvNet,
+        shape=(1, 4, 5, 5),
+        seed=23,
+        per_channel=False,
+        description="conv_transpose2d(4,6,3,stride 2,pad 1,output_padding 1), relu, conv2d(6,3,1) on NCHW [1,4,5,5]",
     )
 
 
