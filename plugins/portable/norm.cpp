@@ -174,8 +174,9 @@ ETP_PORTABLE_KERNEL(native_group_norm_out, "aten::native_group_norm.out") {
     return ETP_ERR_INVALID_ARGUMENT;
   }
   if (in->rank < 2) return fail(c.host, ETP_ERR_SHAPE, "%s: input must have rank >= 2", c.op);
-  const int64_t spatial = in->sizes[1] == 0 ? 0 : etp_sdk::numel(*in) / (in->sizes[0] * in->sizes[1]);
-  if (in->sizes[0] != N || in->sizes[1] != C || (in->sizes[0] * in->sizes[1] != 0 && spatial != HxW)) {
+  int64_t spatial = 1;  // the product of the dims after N and C (no division: N or C may be 0)
+  for (int32_t d = 2; d < in->rank; ++d) spatial *= in->sizes[d];
+  if (in->sizes[0] != N || in->sizes[1] != C || spatial != HxW) {
     return fail(c.host, ETP_ERR_SHAPE, "%s: input shape does not match N=%lld, C=%lld, HxW=%lld", c.op,
                 static_cast<long long>(N), static_cast<long long>(C), static_cast<long long>(HxW));
   }

@@ -118,6 +118,22 @@ TEST(GroupNormKernelTest, NormalizesEachGroup) {
   V G3 = V::integer(3);
   EXPECT_EQ(h.run("aten::native_group_norm.out", {&vx, &vw, &vb, &N, &C, &HxW, &G3, &eps, &vo, &vm, &vr, &ret}),
             ETP_ERR_INVALID_ARGUMENT);
+  V HxW2 = V::integer(2);  // the input's spatial size is 1
+  EXPECT_EQ(h.run("aten::native_group_norm.out", {&vx, &vw, &vb, &N, &C, &HxW2, &G, &eps, &vo, &vm, &vr, &ret}),
+            ETP_ERR_SHAPE);
+}
+
+// An empty batch with channels (N = 0, C = 4) used to divide by N * C: now an empty result.
+TEST(GroupNormKernelTest, EmptyBatchGivesEmptyOutput) {
+  KernelHarness h;
+  TestTensor x(ETP_DTYPE_FLOAT32, {0, 4, 1}), out(ETP_DTYPE_FLOAT32, {0, 4, 1}), mean(ETP_DTYPE_FLOAT32, {0, 2}),
+      rstd(ETP_DTYPE_FLOAT32, {0, 2});
+  V vx = V::tensor(x), none = V::none(), N = V::integer(0), C = V::integer(4), HxW = V::integer(1),
+    G = V::integer(2), eps = V::real(1e-5), vo = V::tensor(out), vm = V::tensor(mean), vr = V::tensor(rstd),
+    ret = V::tensor_list({&out, &mean, &rstd});
+  EXPECT_EQ(h.run("aten::native_group_norm.out", {&vx, &none, &none, &N, &C, &HxW, &G, &eps, &vo, &vm, &vr, &ret}),
+            ETP_OK)
+      << h.last_error();
 }
 
 }  // namespace
