@@ -44,8 +44,6 @@ etp_status run_float(const etp_tensor& in, etp_tensor* out, Op op) {
   return ETP_OK;
 }
 
-bool scalar_at(const Ctx& c, uint32_t i, double* out) { return scalar_arg(c, i, out); }
-
 // aten::relu.out(Tensor self, *, Tensor(a!) out)
 ETP_PORTABLE_KERNEL(relu_out, "aten::relu.out") {
   etp_tensor *in, *out;
@@ -83,7 +81,7 @@ ETP_PORTABLE_KERNEL(hardtanh_out, "aten::hardtanh.out") {
   etp_tensor *in, *out;
   double lo = -1, hi = 1;
   if (etp_status s = read_activation(c, 5, kIntFloat, &in, &out)) return s;
-  if (!scalar_at(c, 1, &lo) || !scalar_at(c, 2, &hi)) return ETP_ERR_INVALID_ARGUMENT;
+  if (!scalar_arg(c, 1, &lo) || !scalar_arg(c, 2, &hi)) return ETP_ERR_INVALID_ARGUMENT;
   return run_same(*in, out, [lo, hi](auto x) {
     using C = decltype(x);
     return nan_min(nan_max(x, convert<C>(lo)), convert<C>(hi));
@@ -95,7 +93,7 @@ ETP_PORTABLE_KERNEL(leaky_relu_out, "aten::leaky_relu.out") {
   etp_tensor *in, *out;
   double slope = 0.01;
   if (etp_status s = read_activation(c, 4, kFloatOnly, &in, &out)) return s;
-  if (!scalar_at(c, 1, &slope)) return ETP_ERR_INVALID_ARGUMENT;
+  if (!scalar_arg(c, 1, &slope)) return ETP_ERR_INVALID_ARGUMENT;
   return run_float(*in, out, [slope](auto x) {
     using C = decltype(x);
     return x > C(0) ? x : static_cast<C>(x * static_cast<C>(slope));
@@ -107,7 +105,7 @@ ETP_PORTABLE_KERNEL(elu_out, "aten::elu.out") {
   etp_tensor *in, *out;
   double alpha = 1, scale = 1, input_scale = 1;
   if (etp_status s = read_activation(c, 6, kFloatOnly, &in, &out)) return s;
-  if (!scalar_at(c, 1, &alpha) || !scalar_at(c, 2, &scale) || !scalar_at(c, 3, &input_scale)) {
+  if (!scalar_arg(c, 1, &alpha) || !scalar_arg(c, 2, &scale) || !scalar_arg(c, 3, &input_scale)) {
     return ETP_ERR_INVALID_ARGUMENT;
   }
   return run_float(*in, out, [alpha, scale, input_scale](auto x) {
@@ -142,7 +140,7 @@ ETP_PORTABLE_KERNEL(softplus_out, "aten::softplus.out") {
   etp_tensor *in, *out;
   double beta = 1, threshold = 20;
   if (etp_status s = read_activation(c, 5, kFloatOnly, &in, &out)) return s;
-  if (!scalar_at(c, 1, &beta) || !scalar_at(c, 2, &threshold)) return ETP_ERR_INVALID_ARGUMENT;
+  if (!scalar_arg(c, 1, &beta) || !scalar_arg(c, 2, &threshold)) return ETP_ERR_INVALID_ARGUMENT;
   return run_float(*in, out, [beta, threshold](auto x) {
     using C = decltype(x);
     const C bx = x * static_cast<C>(beta);

@@ -181,7 +181,7 @@ etp_status scatter(const Ctx& c, const etp_tensor* src, double value) {
   }
   return dispatch_all(c, self->dtype, [&](auto zero) {
     using T = decltype(zero);
-    const T v = static_cast<T>(value);
+    const T v = convert<T>(value);
     T* o = static_cast<T*>(out->data);
     return walk_gather(c, *out, *index, d, nullptr, [&](int64_t oo, int64_t) { o[oo] = v; });
   });
@@ -258,7 +258,7 @@ ETP_PORTABLE_KERNEL(masked_fill_scalar_out, "aten::masked_fill.Scalar_out") {
   broadcast_strides(*mask, rank, ms);
   return dispatch_all(c, self->dtype, [&](auto zero) {
     using T = decltype(zero);
-    const T v = static_cast<T>(value);
+    const T v = convert<T>(value);
     const T* s = static_cast<const T*>(self->data);
     const bool* m = static_cast<const bool*>(mask->data);
     T* o = static_cast<T*>(out->data);

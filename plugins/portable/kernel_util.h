@@ -184,22 +184,6 @@ etp_status dispatch_float(const Ctx& c, int32_t dtype, F&& f) {
   }
 }
 
-// Reads element `i` (a storage offset in elements) of a tensor of any dtype as double.
-inline double load_as_double(const etp_tensor& t, int64_t i) {
-  const void* p = t.data;
-  switch (t.dtype) {
-    case ETP_DTYPE_FLOAT32: return static_cast<const float*>(p)[i];
-    case ETP_DTYPE_FLOAT64: return static_cast<const double*>(p)[i];
-    case ETP_DTYPE_INT64: return static_cast<double>(static_cast<const int64_t*>(p)[i]);
-    case ETP_DTYPE_INT32: return static_cast<const int32_t*>(p)[i];
-    case ETP_DTYPE_INT16: return static_cast<const int16_t*>(p)[i];
-    case ETP_DTYPE_INT8: return static_cast<const int8_t*>(p)[i];
-    case ETP_DTYPE_UINT8: return static_cast<const uint8_t*>(p)[i];
-    case ETP_DTYPE_BOOL: return static_cast<const bool*>(p)[i] ? 1.0 : 0.0;
-    default: return 0.0;
-  }
-}
-
 // The one strided walker: visits the logical (row-major) index space of `sizes`, passing fn
 // the storage offsets of the element in N tensors with the given strides (a null stride array
 // broadcasts, as does a stride of 0). `fn(const int64_t* offsets)` is called numel times.

@@ -96,7 +96,7 @@ etp_status matmul_op(const Ctx& c, const etp_tensor* self, const etp_tensor& a, 
       return ETP_OK;
     }
     const T* sd = static_cast<const T*>(self->data);
-    const T tb = static_cast<T>(beta), ta = static_cast<T>(alpha);
+    const T tb = convert<T>(beta), ta = convert<T>(alpha);
     // beta == 0 ignores self entirely (NaN/inf in self do not propagate), as in PyTorch.
     batched_matmul<T>(B, n, k, m, ma, mw, mo, [&](T acc, int64_t b, int64_t i, int64_t j) {
       const T prod = static_cast<T>(ta * acc);

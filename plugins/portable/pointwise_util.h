@@ -309,14 +309,6 @@ inline bool broadcast_shape3(const Ctx& c, const etp_tensor* a, const etp_tensor
   return true;
 }
 
-// True when `t` has exactly the sizes (rank, sizes).
-inline bool same_shape(const etp_tensor& t, int32_t rank, const int64_t* sizes) {
-  if (t.rank != rank) return false;
-  for (int32_t i = 0; i < rank; ++i) {
-    if (t.sizes[i] != sizes[i]) return false;
-  }
-  return true;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Reductions
