@@ -2,6 +2,7 @@
 #include "native_ops.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -81,13 +82,6 @@ std::string key_params(const char* kind, std::initializer_list<uint64_t> parts) 
   std::string key = kind;
   for (uint64_t p : parts) key += "," + std::to_string(p);
   return key;
-}
-
-etp_status run_op(Delegate& d, PackedOp& op, const std::function<xnn_status()>& setup) {
-  std::lock_guard<std::mutex> lock(op.mutex);
-  xnn_status s = setup();
-  if (s == xnn_status_success) s = xnn_run_operator(op.op, d.threadpool());
-  return s == xnn_status_success ? ETP_OK : d.fail(ETP_ERR_INTERNAL, "XNNPACK failed with status " + std::to_string(s));
 }
 
 std::string weights_key(const Value& filter, const Value* bias, const std::string& params) {
@@ -197,10 +191,30 @@ bool fp32_only(const Graph& graph, const fb_xnnpack::XNode& node, std::string* e
   return true;
 }
 
+// Node types whose every variant applies a fused output clamp (output_min_max). ExecuTorch fuses
+// activations only into such nodes (convolutions, linear, add, sub, mul); on any other node a
+// finite bound would be silently dropped, so it is refused instead.
+bool applies_output_bounds(fb_xnnpack::XNodeUnion type) {
+  using U = fb_xnnpack::XNodeUnion;
+  switch (type) {
+    case U::XNNFullyConnected: case U::XNNConv2d: case U::XNNDepthwiseConv2d: case U::XNNConvTranspose2d:
+    case U::XNNMaxPooling2d: case U::XNNAvgPooling2d: case U::XNNGlobalAvgPooling2d: case U::XNNAdd:
+    case U::XNNSubtract: case U::XNNMultiply: case U::XNNDiv: case U::XNNClamp: case U::XNNGelu: case U::XNNTanh:
+    case U::XNNExp: case U::XNNLog: case U::XNNSin: case U::XNNCos: case U::XNNReciprocalSquareRoot:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 bool compile_node(Delegate& d, size_t index, std::string* error) {
   const fb_xnnpack::XNode& node = *d.graph().root().xnodes()->Get(static_cast<flatbuffers::uoffset_t>(index));
+  const auto [lo, hi] = output_bounds(node);
+  if ((std::isfinite(lo) || std::isfinite(hi)) && !applies_output_bounds(node.xnode_union_type())) {
+    return *error = "a fused output clamp on this node type is not supported (it would be dropped)", false;
+  }
   bool handled = false;
   bool ok = compile_half_node(d, node, error, &handled);
   if (handled) return ok;

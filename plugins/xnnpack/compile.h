@@ -63,8 +63,15 @@ uint32_t float_bits(float f);
 std::string key_params(const char* kind, std::initializer_list<uint64_t> parts);
 
 // Runs `setup` then the operator, holding the operator's lock (shared operators keep the
-// pointers of the last setup).
-etp_status run_op(Delegate& d, PackedOp& op, const std::function<xnn_status()>& setup);
+// pointers of the last setup). A template: the step lambdas call it on every execute, and a
+// std::function of their capturing lambdas would allocate each time.
+template <typename Setup>
+etp_status run_op(Delegate& d, PackedOp& op, Setup&& setup) {
+  std::lock_guard<std::mutex> lock(op.mutex);
+  xnn_status s = setup();
+  if (s == xnn_status_success) s = xnn_run_operator(op.op, d.threadpool());
+  return s == xnn_status_success ? ETP_OK : d.fail(ETP_ERR_INTERNAL, "XNNPACK failed with status " + std::to_string(s));
+}
 
 // Cache key of an operator with packed weights: shared only when every weight it packs
 // comes from a cache-owned data file.

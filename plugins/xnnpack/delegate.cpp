@@ -134,8 +134,12 @@ void node_value_ids(const fb_xnnpack::XNode& node, std::vector<uint32_t>* in, st
     case U::XNNConv2d: case U::XNNDepthwiseConv2d: case U::XNNConvTranspose2d: return weighted<x::_XNNNodeConv>(t, in, out);
     case U::XNNAvgPooling2d: case U::XNNMaxPooling2d: return one_in_one_out<x::_XNNPooling2D>(t, in, out);
     case U::XNNConcatenate2: case U::XNNConcatenate3: case U::XNNConcatenate4: case U::XNNConcatenate5: {
+      // Only the node's own inputs: unused slots hold 0, a real value id.
       const auto* n = static_cast<const x::_XNNCat*>(t);
+      const U type = node.xnode_union_type();
+      const size_t count = type == U::XNNConcatenate2 ? 2 : type == U::XNNConcatenate3 ? 3 : type == U::XNNConcatenate4 ? 4 : 5;
       *in = {n->input1_id(), n->input2_id(), n->input3_id(), n->input4_id(), n->input5_id()};
+      in->resize(count);
       *out = {n->output_id()};
       return;
     }

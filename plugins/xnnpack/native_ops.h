@@ -95,8 +95,6 @@ bool scaled_dot_product_attention(const float* query, size_t q_rank, const size_
                                   const float* value, size_t kv_rank, const size_t* k_dims, const size_t* v_dims,
                                   const float* scale, const float* mask, float* out);
 
-// XNNSoftmax: softmax over the last dim of a [rows, cols] matrix (max-subtracted).
-void softmax(const float* in, float* out, size_t rows, size_t cols);
 
 // ---- Element-wise unary (native_ops_elementwise.cpp); n elements, in place allowed ----
 
@@ -108,7 +106,6 @@ void sin(const float* in, float* out, size_t n);
 void cos(const float* in, float* out, size_t n);
 void reciprocal_square_root(const float* in, float* out, size_t n);  // 1 / sqrt(x)
 void square_root(const float* in, float* out, size_t n);
-void copy(const float* in, float* out, size_t n);
 void negate(const float* in, float* out, size_t n);
 void abs(const float* in, float* out, size_t n);
 void square(const float* in, float* out, size_t n);
@@ -121,20 +118,11 @@ void elu(const float* in, float* out, size_t n, float alpha);  // x < 0 ? alpha 
 // min(max(x, min), max); NaN stays NaN.
 void clamp(const float* in, float* out, size_t n, float min, float max);
 
-// ---- Element-wise binary with numpy broadcasting (native_ops_elementwise.cpp) ----
-
-enum class BinaryOp { kAdd, kSubtract, kMultiply, kDivide, kMaximum, kMinimum, kSquaredDifference };
+// ---- Broadcasting (native_ops_elementwise.cpp) ----
 
 // Broadcast shape of a and b: right-aligned, each dim pair equal or one of them 1; ranks may
 // differ (the shorter is padded with leading 1s). False on mismatch or rank > kMaxRank.
 bool broadcast_output_dims(size_t a_rank, const size_t* a_dims, size_t b_rank, const size_t* b_dims,
                            size_t* out_rank, size_t* out_dims);
-
-// out = clamp(op(a, b), out_min, out_max) over the broadcast shape (XNNPACK's add/subtract/
-// multiply/divide carry output_min/max; pass the defaults for none). maximum/minimum propagate
-// NaN like aten::maximum/minimum. `out` must not alias a or b unless it has the same shape.
-bool binary(BinaryOp op, const float* a, size_t a_rank, const size_t* a_dims, const float* b, size_t b_rank,
-            const size_t* b_dims, float* out, float out_min = -std::numeric_limits<float>::infinity(),
-            float out_max = std::numeric_limits<float>::infinity());
 
 }  // namespace etp_xnnpack::native

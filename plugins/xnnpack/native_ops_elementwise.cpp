@@ -43,9 +43,6 @@ void reciprocal_square_root(const float* in, float* out, size_t n) {
 void square_root(const float* in, float* out, size_t n) {
   map(in, out, n, [](float x) { return std::sqrt(x); });
 }
-void copy(const float* in, float* out, size_t n) {
-  if (n != 0 && in != out) std::memmove(out, in, n * sizeof(float));
-}
 void negate(const float* in, float* out, size_t n) {
   map(in, out, n, [](float x) { return -x; });
 }
@@ -82,95 +79,7 @@ void clamp(const float* in, float* out, size_t n, float min, float max) {
   map(in, out, n, [min, max](float x) { return clamp_value(x, min, max); });
 }
 
-// ---- Binary ----
-
-namespace {
-
-struct Add {
-  float operator()(float x, float y) const { return x + y; }
-};
-struct Subtract {
-  float operator()(float x, float y) const { return x - y; }
-};
-struct Multiply {
-  float operator()(float x, float y) const { return x * y; }
-};
-struct Divide {
-  float operator()(float x, float y) const { return x / y; }
-};
-struct Maximum {
-  float operator()(float x, float y) const { return std::isnan(x) ? x : (std::isnan(y) ? y : (x > y ? x : y)); }
-};
-struct Minimum {
-  float operator()(float x, float y) const { return std::isnan(x) ? x : (std::isnan(y) ? y : (x < y ? x : y)); }
-};
-struct SquaredDifference {
-  float operator()(float x, float y) const {
-    const float d = x - y;
-    return d * d;
-  }
-};
-
-// Broadcast layout of one call: output dims and each input's element stride per output dim
-// (0 where the input is broadcast along that dim).
-struct BinaryPlan {
-  size_t rank;
-  size_t dims[kMaxRank];
-  size_t a_strides[kMaxRank];
-  size_t b_strides[kMaxRank];
-};
-
-void broadcast_strides(size_t rank, const size_t* dims, const BinaryPlan& plan, size_t* strides) {
-  const size_t pad = plan.rank - rank;
-  size_t stride = 1;
-  for (size_t i = plan.rank; i-- > 0;) {
-    if (i < pad) {
-      strides[i] = 0;
-      continue;
-    }
-    const size_t d = dims[i - pad];
-    strides[i] = (d == 1 && plan.dims[i] != 1) ? 0 : stride;
-    stride *= d;
-  }
-}
-
-template <typename F>
-inline void binary_row(F f, const float* a, size_t sa, const float* b, size_t sb, float* out, size_t n, float lo,
-                       float hi) {
-  for (size_t i = 0; i < n; ++i) out[i] = clamp_value(f(a[i * sa], b[i * sb]), lo, hi);
-}
-
-template <typename F>
-void run_binary(F f, const float* a, const float* b, float* out, const BinaryPlan& plan, size_t a_n, size_t b_n,
-                float lo, float hi) {
-  size_t n = numel(plan.rank, plan.dims);
-  if (n == 0) return;
-  // Flat fast paths: equal shapes, or one side a single element.
-  if (a_n == n && b_n == n) return binary_row(f, a, 1, b, 1, out, n, lo, hi);
-  if (b_n == 1 && a_n == n) return binary_row(f, a, 1, b, 0, out, n, lo, hi);
-  if (a_n == 1 && b_n == n) return binary_row(f, a, 0, b, 1, out, n, lo, hi);
-  const size_t last = plan.rank - 1;  // rank >= 1 here: rank 0 means n == a_n == b_n == 1
-  const size_t inner = plan.dims[last];
-  const size_t rows = n / inner;
-  size_t idx[kMaxRank] = {};
-  size_t a_off = 0, b_off = 0;
-  for (size_t r = 0; r < rows; ++r) {
-    binary_row(f, a + a_off, plan.a_strides[last], b + b_off, plan.b_strides[last], out, inner, lo, hi);
-    out += inner;
-    for (size_t d = last; d-- > 0;) {
-      if (++idx[d] < plan.dims[d]) {
-        a_off += plan.a_strides[d];
-        b_off += plan.b_strides[d];
-        break;
-      }
-      a_off -= (plan.dims[d] - 1) * plan.a_strides[d];
-      b_off -= (plan.dims[d] - 1) * plan.b_strides[d];
-      idx[d] = 0;
-    }
-  }
-}
-
-}  // namespace
+// ---- Broadcasting ----
 
 bool broadcast_output_dims(size_t a_rank, const size_t* a_dims, size_t b_rank, const size_t* b_dims,
                            size_t* out_rank, size_t* out_dims) {
@@ -185,39 +94,6 @@ bool broadcast_output_dims(size_t a_rank, const size_t* a_dims, size_t b_rank, c
   }
   *out_rank = rank;
   return true;
-}
-
-bool binary(BinaryOp op, const float* a, size_t a_rank, const size_t* a_dims, const float* b, size_t b_rank,
-            const size_t* b_dims, float* out, float out_min, float out_max) {
-  BinaryPlan plan;
-  if (!broadcast_output_dims(a_rank, a_dims, b_rank, b_dims, &plan.rank, plan.dims)) return false;
-  broadcast_strides(a_rank, a_dims, plan, plan.a_strides);
-  broadcast_strides(b_rank, b_dims, plan, plan.b_strides);
-  const size_t a_n = numel(a_rank, a_dims), b_n = numel(b_rank, b_dims);
-  switch (op) {
-    case BinaryOp::kAdd:
-      run_binary(Add{}, a, b, out, plan, a_n, b_n, out_min, out_max);
-      return true;
-    case BinaryOp::kSubtract:
-      run_binary(Subtract{}, a, b, out, plan, a_n, b_n, out_min, out_max);
-      return true;
-    case BinaryOp::kMultiply:
-      run_binary(Multiply{}, a, b, out, plan, a_n, b_n, out_min, out_max);
-      return true;
-    case BinaryOp::kDivide:
-      run_binary(Divide{}, a, b, out, plan, a_n, b_n, out_min, out_max);
-      return true;
-    case BinaryOp::kMaximum:
-      run_binary(Maximum{}, a, b, out, plan, a_n, b_n, out_min, out_max);
-      return true;
-    case BinaryOp::kMinimum:
-      run_binary(Minimum{}, a, b, out, plan, a_n, b_n, out_min, out_max);
-      return true;
-    case BinaryOp::kSquaredDifference:
-      run_binary(SquaredDifference{}, a, b, out, plan, a_n, b_n, out_min, out_max);
-      return true;
-  }
-  return false;
 }
 
 }  // namespace etp_xnnpack::native

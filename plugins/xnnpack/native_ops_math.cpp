@@ -1,4 +1,4 @@
-// Matrix kernels: batch matrix multiply, scaled dot-product attention, softmax.
+// Matrix kernels: batch matrix multiply, scaled dot-product attention.
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -180,23 +180,6 @@ bool scaled_dot_product_attention(const float* query, size_t q_rank, const size_
     }
   }
   return true;
-}
-
-void softmax(const float* in, float* out, size_t rows, size_t cols) {
-  if (cols == 0) return;
-  for (size_t r = 0; r < rows; ++r) {
-    const float* x = in + r * cols;
-    float* y = out + r * cols;
-    float max = x[0];
-    for (size_t j = 1; j < cols; ++j) max = x[j] > max ? x[j] : max;
-    float sum = 0.0f;
-    for (size_t j = 0; j < cols; ++j) {
-      y[j] = std::exp(x[j] - max);
-      sum += y[j];
-    }
-    const float inverse = 1.0f / sum;
-    for (size_t j = 0; j < cols; ++j) y[j] *= inverse;
-  }
 }
 
 }  // namespace etp_xnnpack::native

@@ -728,5 +728,25 @@ TEST_F(SyntheticGraphTest, DimsAreDerivedAgainAfterAFailedCall) {
   for (size_t i = 0; i < 12; ++i) EXPECT_EQ(out[i], a[i] + 100.0f) << i;
 }
 
+// A fused output clamp on a node that cannot apply it (maximum has no clamp in XNNPACK) is
+// refused rather than dropped.
+TEST_F(SyntheticGraphTest, FusedClampOnANodeThatCannotApplyItIsRefused) {
+  value(x::XNNDatatype::xnn_datatype_fp32, {4}, 0, 1);
+  value(x::XNNDatatype::xnn_datatype_fp32, {4}, 1, 1);
+  value(x::XNNDatatype::xnn_datatype_fp32, {4}, 2, 2);
+  nodes_.push_back(x::CreateXNode(b_, x::XNodeUnion::XNNMaximum, x::Create_XNNNode2x1(b_, 0, 1, 2).Union(), 0,
+                                  x::CreateOutputMinMax(b_, 0.0f, 1.0f)));
+  finish(3);
+  std::vector<float> a(4), b(4), out(4);
+  runtime::HostTensor ta, tb, tout;
+  tensor(&ta, ETP_DTYPE_FLOAT32, {4}, a.data());
+  tensor(&tb, ETP_DTYPE_FLOAT32, {4}, b.data());
+  tensor(&tout, ETP_DTYPE_FLOAT32, {4}, out.data());
+  const std::string message = run({&ta, &tb, &tout});
+  EXPECT_NE(message.find("node 0 (XNNMaximum): a fused output clamp on this node type is not supported"),
+            std::string::npos)
+      << message;
+}
+
 }  // namespace
 }  // namespace etp::test
