@@ -1,9 +1,11 @@
 // The XNNPACK backend plugin against references measured in the same run:
 //  - fully-connected and convolution: a delegate through etp + the plugin versus the raw
-//    XNNPACK operator on the same shape (goal: the plugin reaches >= 0.95 of raw throughput);
+//    XNNPACK operator on the same shape (the ratio of the two times is the figure; the goal is
+//    >= 0.95 of raw throughput). The convolution runs the exported NCHW graph, so it includes
+//    the graph's two layout transposes, which the raw NHWC operator does not need;
 //  - model latency on the XNNPACK plugin versus the portable plugin;
-//  - resident memory of two programs sharing a foundation file, with and without the
-//    manifest giving that file's weights to the plugin's cache.
+//  - heap (glibc mallinfo2) added by loading two programs sharing a foundation file, with and
+//    without the manifest giving that file's weights to the plugin's cache.
 #include <benchmark/benchmark.h>
 #include <pthreadpool.h>
 #include <xnnpack.h>

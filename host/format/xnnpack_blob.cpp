@@ -32,6 +32,10 @@ Result<XnnpackBlob> XnnpackBlob::parse(ByteSpan blob, const std::string& name) {
     reader.read_u32(18, &h.constant_data_offset);
     reader.read_u64(22, &h.constant_data_size);
     if (h.length < kHeaderLength) return malformed("XNNPACK header length " + str(h.length) + " is below 30");
+    if (h.flatbuffer_offset < h.length) {  // as the XNNPACK plugin requires: the graph follows the header
+      return malformed("XNNPACK flatbuffer offset " + str(h.flatbuffer_offset) + " lies inside the " + str(h.length) +
+                       "-byte header");
+    }
     if (h.flatbuffer_size < kMinFlatbufferSize || !range_fits(h.flatbuffer_offset, h.flatbuffer_size, blob.size)) {
       return malformed("XNNPACK flatbuffer (offset " + str(h.flatbuffer_offset) + ", " + str(h.flatbuffer_size) +
                        " bytes) does not fit in the " + str(blob.size) + "-byte blob");

@@ -66,7 +66,6 @@ PluginLibrary::~PluginLibrary() {
   if (table_ != nullptr && table_->shutdown != nullptr) table_->shutdown(table_->self);
 }
 
-bool PluginLibrary::has_kernels() const { return table_->resolve_kernel != nullptr; }
 
 std::vector<CacheEntry> PluginLibrary::cache_report() const {
   std::vector<CacheEntry> out;

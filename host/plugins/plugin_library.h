@@ -38,7 +38,6 @@ class PluginLibrary {
   const std::string& path() const { return path_; }
   const char* name() const { return table_->name; }
   const etp_plugin& table() const { return *table_; }
-  bool has_kernels() const;
   // The plugin's packed weights, shared and private (empty when the plugin has none or
   // predates ABI minor 1).
   std::vector<CacheEntry> cache_report() const;

@@ -59,9 +59,12 @@ TEST(XnnpackBlobTest, RealBlobHasHeaderAndCurrentIdentifier) {
 
 TEST(XnnpackBlobTest, OlderXn00IdentifierIsAccepted) {
   Blob b = blob();
-  std::memcpy(b.bytes() + 32 + 4, "XN00", 4);
+  uint32_t offset = 0;
+  std::memcpy(&offset, b.bytes() + 10, 4);
+  std::memcpy(b.bytes() + offset + 4, "XN00", 4);
   ASSERT_EQ(std::memcmp(b.bytes() + 4, "XH00", 4), 0);
-  EXPECT_TRUE(XnnpackBlob::parse(b.span(), "blob").ok());
+  auto parsed = XnnpackBlob::parse(b.span(), "blob");
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message();
 }
 
 TEST(XnnpackBlobMalformedTest, TruncatedHeaderFails) {
@@ -83,6 +86,15 @@ TEST(XnnpackBlobMalformedTest, FlatbufferPastEndOfBlobFails) {
   const uint32_t huge = 1u << 30;
   std::memcpy(b.bytes() + 14, &huge, 4);
   expect_error(b, "does not fit");
+}
+
+// The plugin refuses a graph that starts inside the header; so does the reader (and so
+// `etp inspect`), rather than reporting such a blob as valid.
+TEST(XnnpackBlobMalformedTest, FlatbufferInsideTheHeaderFails) {
+  Blob b = blob();
+  const uint32_t inside = 16;
+  std::memcpy(b.bytes() + 10, &inside, 4);
+  expect_error(b, "lies inside the 30-byte header");
 }
 
 TEST(XnnpackBlobMalformedTest, ConstantsOverlappingTheGraphFail) {

@@ -5,6 +5,7 @@
 // Not a proof of safety, a smoke test with a fixed seed, so a failure reproduces.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <random>
 
@@ -72,18 +73,24 @@ TEST_P(XnnpackFuzzTest, MutatedGraphsFailCleanlyOrRun) {
   PatchedFile file(path);
   const std::vector<uint8_t> original = file.bytes();
   std::mt19937 rng(20261125u ^ static_cast<uint32_t>(std::hash<std::string>{}(GetParam())));
-  int loaded = 0, ran = 0;
+  int loaded = 0, refused = 0, ran = 0;
   const int mutations = mutations_per_fixture();
   for (int m = 0; m < mutations; ++m) {
     file.bytes() = original;
     const auto& [begin, end] = ranges[rng() % ranges.size()];
     const int flips = 1 + static_cast<int>(rng() % 3);
     for (int k = 0; k < flips; ++k) file.bytes()[begin + rng() % (end - begin)] ^= static_cast<uint8_t>(1 + rng() % 255);
-    auto program = runtime::Program::open(file.write(), data, registry);
-    if (!program.ok()) continue;
+    const std::string path = file.write();
+    auto program = runtime::Program::open(path, data, registry);
+    std::remove(path.c_str());  // the program keeps its mapping; /tmp does not fill up
+    if (!program.ok()) {
+      EXPECT_FALSE(program.error().message().empty());
+      continue;
+    }
     auto method = (*program)->load_method(fixture["runs"][0]["method"]);
     if (!method.ok()) {
       EXPECT_FALSE(method.error().message().empty());
+      ++refused;
       continue;
     }
     ++loaded;
@@ -91,8 +98,12 @@ TEST_P(XnnpackFuzzTest, MutatedGraphsFailCleanlyOrRun) {
     for (size_t i = 0; i < inputs.size(); ++i) inputs_ok = inputs_ok && !(*method)->set_input(i, runtime::as_input(inputs[i]));
     if (inputs_ok && !(*method)->execute()) ++ran;
   }
-  // Informational: how many mutations still loaded and ran (slack bytes, benign values).
+  // The mutations must reach the plugin both ways: some graphs it refuses at init, some it
+  // loads (slack bytes, benign values). Otherwise the test would exercise nothing.
+  EXPECT_GT(refused, 0);
+  EXPECT_GT(loaded, 0);
   RecordProperty("loaded", loaded);
+  RecordProperty("refused", refused);
   RecordProperty("ran", ran);
 }
 
