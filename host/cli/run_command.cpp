@@ -38,7 +38,8 @@ constexpr const char* kRunUsage =
     "  --iterations N      execute each run N times and report the mean time (default 1)\n"
     "  --plugin-path DIR   also look for plugin libraries in DIR (repeat)\n"
     "  --json              print the summary as JSON\n"
-    "  --verbose           also print which plugin serves each operator and the weight caches\n"
+    "  --verbose           also print which plugin serves each operator, the weight caches,\n"
+    "                      and the plugins' info and warning messages (on stderr)\n"
     "  --memory-report     print where memory goes: data files, models, process (measured)\n"
     "  -h, --help          show this help\n";
 
@@ -261,6 +262,7 @@ void print_text(const json& report, bool check) {
 int run_run(int argc, char** argv) {
   Options o;
   if (int code = parse(argc, argv, &o)) return code < 0 ? 0 : code;
+  if (o.verbose) plugins::HostServices::set_print_level(ETP_LOG_INFO);
   auto manifest = bundle::parse_manifest(o.manifest);
   if (!manifest.ok()) {
     std::fprintf(stderr, "etp run: %s\n", manifest.error().message().c_str());

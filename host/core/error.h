@@ -21,7 +21,6 @@ enum class ErrorCode : int32_t {
   kInternal,         // a bug in etp
 };
 
-const char* error_code_name(ErrorCode code);
 
 // A failure with a human-readable message. Cheap to move; copying copies the message.
 class [[nodiscard]] Error {
@@ -31,9 +30,6 @@ class [[nodiscard]] Error {
   ErrorCode code() const { return code_; }
   const std::string& message() const { return message_; }
 
-  // Returns a copy with `context` and ": " in front of the message, for adding the
-  // file name or the enclosing object as an error travels up.
-  Error with_context(const std::string& context) const& { return {code_, context + ": " + message_}; }
 
  private:
   ErrorCode code_;

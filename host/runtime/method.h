@@ -31,7 +31,6 @@ class Program : public std::enable_shared_from_this<Program> {
 
   const format::ProgramFile& file() const { return *file_; }
   const std::string& path() const { return file_->path(); }
-  std::vector<std::string> method_names() const;
   Result<std::unique_ptr<Method>> load_method(const std::string& name) const;
 
  private:

@@ -43,12 +43,6 @@ class MethodLoader {
   std::vector<bool> moved_;                    // value is a MoveCall destination
 };
 
-std::vector<std::string> Program::method_names() const {
-  std::vector<std::string> names;
-  for (size_t i = 0; i < file_->num_plans(); ++i) names.push_back(file_->plan(i).name()->str());
-  return names;
-}
-
 Result<std::shared_ptr<Program>> Program::open(const std::string& path, std::vector<DataSource> data,
                                                std::shared_ptr<const plugins::Registry> registry) {
   ETP_TRY(auto file, format::ProgramFile::open(path));

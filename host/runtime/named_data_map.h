@@ -42,7 +42,6 @@ class NamedDataMap {
 
   // The entry for an EXTERNAL tensor key in the data files (not the program), or null.
   const format::DataEntry* find_tensor(std::string_view key, const DataSource** source = nullptr) const;
-  const std::vector<DataSource>& files() const { return files_; }
   const std::string& asking_plugin() const { return asking_plugin_; }
 
   // Converts to / from the opaque ABI handle.

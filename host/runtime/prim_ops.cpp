@@ -320,10 +320,4 @@ bool find_prim_op(const std::string& op_name, etp_kernel* out) {
   return false;
 }
 
-std::vector<std::string> prim_op_names() {
-  std::vector<std::string> names;
-  for (const PrimOp& op : kPrimOps) names.emplace_back(op.name);
-  return names;
-}
-
 }  // namespace etp::runtime

@@ -13,7 +13,5 @@ namespace etp::runtime {
 // Fills *out and returns true when `op_name` is a host prim operator.
 bool find_prim_op(const std::string& op_name, etp_kernel* out);
 
-// Every prim operator name, for listings.
-std::vector<std::string> prim_op_names();
 
 }  // namespace etp::runtime
