@@ -99,6 +99,15 @@ bool requantization_fits(const Value& in, const Value& weights, const Value& out
   return true;
 }
 
+bool same_type(const Value& a, const Value& b, std::string* e) {
+  if (a.datatype == b.datatype && a.scale == b.scale && a.zero_point == b.zero_point &&
+      a.channel_scales == b.channel_scales) {
+    return true;
+  }
+  return *e = "input is " + datatype_name(a.datatype) + " and output " + datatype_name(b.datatype) +
+              " (or their quantization differs); this node passes values through and cannot convert", false;
+}
+
 bool create_failed(xnn_status status, std::string* e) {
   return *e = "XNNPACK cannot create the operator (status " + std::to_string(status) + ")", false;
 }

@@ -87,6 +87,10 @@ bool conv_values(Delegate& d, const fb_xnnpack::_XNNNodeConv& n, int* in, int* w
 // fails; below, Debian's build stops on an assertion (params-init.c). Checked before creating.
 bool requantization_fits(const Value& in, const Value& weights, const Value& out, std::string* e);
 
+// Whether `a` and `b` have one datatype and one quantization (data movement, max pooling,
+// padding and clamp pass values through unchanged); false with `e` naming both datatypes.
+bool same_type(const Value& a, const Value& b, std::string* e);
+
 // The error for an operator XNNPACK refused to create.
 bool create_failed(xnn_status status, std::string* e);
 

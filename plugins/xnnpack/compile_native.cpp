@@ -24,15 +24,6 @@ bool ids(Delegate& d, std::initializer_list<uint32_t> in, std::vector<int>* out,
   return true;
 }
 
-// Data movement keeps the datatype and, for quantized values, the quantization.
-bool same_type(const Value& a, const Value& b, std::string* e) {
-  if (a.datatype == b.datatype && a.scale == b.scale && a.zero_point == b.zero_point &&
-      a.channel_scales == b.channel_scales) {
-    return true;
-  }
-  return *e = "input is " + datatype_name(a.datatype) + " and output " + datatype_name(b.datatype) +
-              " (or their quantization differs); data movement cannot convert", false;
-}
 
 // Applies a fused output clamp if the node carries one (only finite bounds matter).
 void maybe_clamp(const fb_xnnpack::XNode& node, float* out, size_t n) {

@@ -24,9 +24,7 @@ bool pooling(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNP
   if (!max && (n.dilation_height() > 1 || n.dilation_width() > 1)) return *e = "average pooling has no dilation", false;
   // Max pooling picks one input: in and out share the datatype and quantization. f16 and
   // s8/u8 variants exist in this XNNPACK; average pooling is fp32 only (checked before).
-  if (vi.datatype != vo.datatype || vi.scale != vo.scale || vi.zero_point != vo.zero_point) {
-    return *e = "input and output must have the same datatype and quantization", false;
-  }
+  if (!same_type(vi, vo, e)) return false;
   const Datatype dt = vi.datatype;
   if (dt != Datatype::xnn_datatype_fp32 && dt != Datatype::xnn_datatype_fp16 && dt != Datatype::xnn_datatype_qint8 &&
       dt != Datatype::xnn_datatype_quint8) {
@@ -200,9 +198,7 @@ bool constant_pad(Delegate& d, const fb_xnnpack::XNNStaticConstantPad& n, std::s
     post[i] = n.post_paddings()->Get(static_cast<flatbuffers::uoffset_t>(i));
     if (vo.dims[i] != vi.dims[i] + pre[i] + post[i]) return *e = "output size does not match the padding", false;
   }
-  if (vi.datatype != vo.datatype || vi.scale != vo.scale || vi.zero_point != vo.zero_point) {
-    return *e = "input and output must have the same datatype and quantization", false;
-  }
+  if (!same_type(vi, vo, e)) return false;
   // The padding value in the tensor's own encoding: fp32, fp16 bits or a quantized byte.
   const float value = n.padding_value();
   const uint16_t half = native::to_half(value);
@@ -327,8 +323,8 @@ bool binary_low_precision(Delegate& d, const fb_xnnpack::XNode& node, XNodeUnion
 bool clamp_low_precision(Delegate& d, const fb_xnnpack::XNode& node, int in, int out, std::string* e) {
   const Value &vi = d.value(in), &vo = d.value(out);
   const Datatype dt = vi.datatype;
-  if (vo.datatype != dt || vi.scale != vo.scale || vi.zero_point != vo.zero_point ||
-      (dt != Datatype::xnn_datatype_fp16 && dt != Datatype::xnn_datatype_qint8 && dt != Datatype::xnn_datatype_quint8)) {
+  if (!same_type(vi, vo, e)) return false;
+  if (dt != Datatype::xnn_datatype_fp16 && dt != Datatype::xnn_datatype_qint8 && dt != Datatype::xnn_datatype_quint8) {
     return *e = "clamp from " + datatype_name(dt) + " to " + datatype_name(vo.datatype) +
                 " is not supported (fp32, fp16, qint8, quint8, same quantization in and out)", false;
   }

@@ -748,5 +748,24 @@ TEST_F(SyntheticGraphTest, FusedClampOnANodeThatCannotApplyItIsRefused) {
       << message;
 }
 
+// A node that passes values through (here a reshape) cannot change their datatype.
+TEST_F(SyntheticGraphTest, PassThroughNodeThatWouldConvertIsRefused) {
+  value(x::XNNDatatype::xnn_datatype_fp32, {4}, 0, 1);
+  value(x::XNNDatatype::xnn_datatype_fp16, {4}, 1, 2);
+  const std::vector<uint32_t> new_shape{4};
+  nodes_.push_back(x::CreateXNode(b_, x::XNodeUnion::XNNStaticReshape,
+                                  x::CreateXNNStaticReshapeDirect(b_, 1, &new_shape, 0, 1).Union()));
+  finish(2);
+  std::vector<float> in(4);
+  std::vector<uint16_t> out(4);
+  runtime::HostTensor tx, ty;
+  tensor(&tx, ETP_DTYPE_FLOAT32, {4}, in.data());
+  tensor(&ty, ETP_DTYPE_FLOAT16, {4}, out.data());
+  const std::string message = run({&tx, &ty});
+  EXPECT_NE(message.find("(XNNStaticReshape): input is xnn_datatype_fp32 and output xnn_datatype_fp16"),
+            std::string::npos)
+      << message;
+}
+
 }  // namespace
 }  // namespace etp::test
