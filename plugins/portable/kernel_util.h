@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <type_traits>
@@ -182,6 +183,22 @@ etp_status dispatch_float(const Ctx& c, int32_t dtype, F&& f) {
       return fail(c.host, ETP_ERR_DTYPE, "%s: dtype %s is not supported (expected float32 or float64)", c.op,
                   etp_sdk::dtype_name(dtype));
   }
+}
+
+// Resizes `out` and logs which output failed.
+inline etp_status resize_out(const Ctx& c, etp_tensor* out, int32_t rank, const int64_t* sizes,
+                             const char* which = "out") {
+  if (etp_status s = etp_sdk::resize(c.host, out, rank, sizes)) {
+    char shape[160];
+    int n = std::snprintf(shape, sizeof(shape), "[");
+    for (int32_t d = 0; d < rank && n > 0 && n < static_cast<int>(sizeof(shape)) - 24; ++d) {
+      n += std::snprintf(shape + n, sizeof(shape) - static_cast<size_t>(n), d ? ", %lld" : "%lld",
+                         static_cast<long long>(sizes[d]));
+    }
+    if (n > 0 && n < static_cast<int>(sizeof(shape)) - 2) std::snprintf(shape + n, sizeof(shape) - n, "]");
+    return fail(c.host, s, "%s: cannot resize %s to %s", c.op, which, shape);
+  }
+  return ETP_OK;
 }
 
 // The one strided walker: visits the logical (row-major) index space of `sizes`, passing fn

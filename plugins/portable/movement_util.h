@@ -41,22 +41,6 @@ inline bool pair_at_least(const Ctx& c, const char* what, const int64_t v[2], in
   return true;
 }
 
-// Resizes `out` and logs which output failed.
-inline etp_status resize_out(const Ctx& c, etp_tensor* out, int32_t rank, const int64_t* sizes,
-                             const char* which = "out") {
-  if (etp_status s = etp_sdk::resize(c.host, out, rank, sizes)) {
-    char shape[160];
-    int n = std::snprintf(shape, sizeof(shape), "[");
-    for (int32_t d = 0; d < rank && n > 0 && n < static_cast<int>(sizeof(shape)) - 24; ++d) {
-      n += std::snprintf(shape + n, sizeof(shape) - static_cast<size_t>(n), d ? ", %lld" : "%lld",
-                         static_cast<long long>(sizes[d]));
-    }
-    if (n > 0 && n < static_cast<int>(sizeof(shape)) - 2) std::snprintf(shape + n, sizeof(shape) - n, "]");
-    return fail(c.host, s, "%s: cannot resize %s to %s", c.op, which, shape);
-  }
-  return ETP_OK;
-}
-
 // Fails with ETP_ERR_DTYPE unless `t` has dtype `expected`.
 inline etp_status same_dtype(const Ctx& c, const etp_tensor& t, int32_t expected, const char* what) {
   if (t.dtype != expected) {

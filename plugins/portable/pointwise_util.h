@@ -185,13 +185,6 @@ inline bool check_supported(const Ctx& c, const etp_tensor& t, const char* what)
   dtype_error(c, what, t.dtype);
   return false;
 }
-// Resizes `out` to (rank, sizes) with a message naming the operator on failure.
-inline etp_status resize_out(const Ctx& c, etp_tensor* out, int32_t rank, const int64_t* sizes) {
-  if (etp_status s = etp_sdk::resize(c.host, out, rank, sizes)) {
-    return fail(c.host, s, "%s: cannot resize the output to the result shape (rank %d)", c.op, rank);
-  }
-  return ETP_OK;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Integer arithmetic that wraps like PyTorch's instead of overflowing (UB) in int64.
