@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <tuple>
 #include <cstring>
 #include <limits>
 
@@ -25,11 +26,15 @@ bool ids(Delegate& d, std::initializer_list<uint32_t> in, std::vector<int>* out,
 }
 
 
-// Applies a fused output clamp if the node carries one (only finite bounds matter).
-void maybe_clamp(const fb_xnnpack::XNode& node, float* out, size_t n) {
-  const auto [lo, hi] = output_bounds(node);
-  if (std::isfinite(lo) || std::isfinite(hi)) native::clamp(out, out, n, lo, hi);
-}
+// A node's fused output clamp, read from the graph once at init; applied when it has a finite
+// bound.
+struct OutputClamp {
+  float lo, hi;
+  explicit OutputClamp(const fb_xnnpack::XNode& node) { std::tie(lo, hi) = output_bounds(node); }
+  void operator()(float* out, size_t n) const {
+    if (std::isfinite(lo) || std::isfinite(hi)) native::clamp(out, out, n, lo, hi);
+  }
+};
 
 using UnaryFn = void (*)(const float*, float*, size_t);
 
@@ -37,10 +42,10 @@ bool unary(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNNod
   std::vector<int> v;
   if (!ids(d, {n.input_id(), n.output_id()}, &v, e)) return false;
   if (d.value(v[0]).numel != d.value(v[1]).numel) return *e = "input and output sizes differ", false;
-  d.add_step(node_name(node.xnode_union_type()), [fn, v, &node](Delegate& dd) {
+  d.add_step(node_name(node.xnode_union_type()), [fn, v, clamp = OutputClamp(node)](Delegate& dd) {
     const size_t count = dd.numel(v[0]);
     fn(dd.data(v[0]), dd.data(v[1]), count);
-    maybe_clamp(node, dd.data(v[1]), count);
+    clamp(dd.data(v[1]), count);
     return ETP_OK;
   });
   return true;
@@ -276,7 +281,7 @@ bool compile_half_node(Delegate& d, const fb_xnnpack::XNode& node, std::string* 
   if (!check_flags(node.xnode_union_type(), flags, 0, e)) return false;
   if (!out.is(Datatype::xnn_datatype_fp16)) return *e = "input is fp16 but the output " + datatype_name(out.datatype), false;
   if (in.numel != out.numel) return *e = "input and output sizes differ", false;
-  d.add_step(node_name(node.xnode_union_type()), [kernel, v, &node](Delegate& dd) {
+  d.add_step(node_name(node.xnode_union_type()), [kernel, v, clamp = OutputClamp(node)](Delegate& dd) {
     // Widened to fp32 in chunks on the stack, computed, clamped and narrowed back.
     constexpr size_t kChunk = 256;
     float buffer[kChunk];
@@ -287,7 +292,7 @@ bool compile_half_node(Delegate& d, const fb_xnnpack::XNode& node, std::string* 
       const size_t n = std::min(kChunk, count - start);
       for (size_t i = 0; i < n; ++i) buffer[i] = native::from_half(x[start + i]);
       kernel(buffer, buffer, n);
-      maybe_clamp(node, buffer, n);
+      clamp(buffer, n);
       for (size_t i = 0; i < n; ++i) y[start + i] = native::to_half(buffer[i]);
     }
     return ETP_OK;
