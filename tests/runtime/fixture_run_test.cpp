@@ -11,13 +11,6 @@ namespace {
 
 class FixtureTest : public ::testing::TestWithParam<std::string> {};
 
-nlohmann::json fixture_named(const std::string& name) {
-  for (const auto& f : all_fixtures()) {
-    if (f["name"] == name) return f;
-  }
-  return nullptr;
-}
-
 TEST_P(FixtureTest, MatchesTheExecuTorchRuntime) {
   const nlohmann::json f = fixture_named(GetParam());
   ASSERT_FALSE(f.is_null());

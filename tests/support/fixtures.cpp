@@ -31,6 +31,14 @@ nlohmann::json find_fixture(const std::string& model, const std::string& backend
   return nullptr;
 }
 
+nlohmann::json fixture_named(const std::string& name) {
+  for (const nlohmann::json& f : all_fixtures()) {
+    if (f["name"] == name) return f;
+  }
+  ADD_FAILURE() << "no fixture named " << name << " in index.json";
+  return nullptr;
+}
+
 std::vector<uint8_t> read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());

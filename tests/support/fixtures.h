@@ -20,6 +20,9 @@ std::vector<nlohmann::json> all_fixtures();
 // The first fixture entry with this model and backend; fails the test if none exists.
 nlohmann::json find_fixture(const std::string& model, const std::string& backend);
 
+// The fixture entry called `name`; fails the test (and returns null) if none exists.
+nlohmann::json fixture_named(const std::string& name);
+
 // Reads a whole file; empty on failure.
 std::vector<uint8_t> read_bytes(const std::string& path);
 

@@ -48,10 +48,7 @@ std::vector<std::pair<size_t, size_t>> graph_ranges(const std::string& path) {
 class XnnpackFuzzTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(XnnpackFuzzTest, MutatedGraphsFailCleanlyOrRun) {
-  nlohmann::json fixture;
-  for (const auto& f : all_fixtures()) {
-    if (f["name"] == GetParam()) fixture = f;
-  }
+  const nlohmann::json fixture = fixture_named(GetParam());
   ASSERT_FALSE(fixture.is_null());
   const std::string path = fixture_path(fixture["program"]);
   const auto ranges = graph_ranges(path);
