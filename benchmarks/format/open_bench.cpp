@@ -24,7 +24,7 @@ void BM_ProgramOpen(benchmark::State& state) {
   const std::string path = kDir + "/" + kPrograms[state.range(0)];
   for (auto _ : state) {
     auto program = etp::format::ProgramFile::open(path);
-    if (!program.ok()) state.SkipWithError(program.error().message().c_str());
+    if (!program.ok()) state.SkipWithError(program.status().message().c_str());
     benchmark::DoNotOptimize(program.ok());
   }
   state.SetLabel(kPrograms[state.range(0)]);
@@ -35,7 +35,7 @@ void BM_DataFileOpenFoundation(benchmark::State& state) {
   const std::string path = kDir + "/tiny_llama_foundation_portable.ptd";
   for (auto _ : state) {
     auto data = etp::format::DataFile::open(path);
-    if (!data.ok()) state.SkipWithError(data.error().message().c_str());
+    if (!data.ok()) state.SkipWithError(data.status().message().c_str());
     benchmark::DoNotOptimize(data.ok());
   }
 }

@@ -14,7 +14,8 @@
 #include "core/npy.h"
 #include "format/data_file.h"
 #include "format/data_file_writer.h"
-#include "plugins/host_services.h"
+#include "plugins/plugin_log.h"
+#include "runtime/host_services.h"
 #include "plugins/registry.h"
 #include "runtime/method.h"
 #include "runtime/tensor_io.h"
@@ -29,8 +30,8 @@ constexpr int kChainLength = 200;
 std::shared_ptr<const plugins::Registry> registry() {
   static std::shared_ptr<plugins::Registry> r = [] {
     auto reg = std::make_shared<plugins::Registry>();
-    auto plugin = plugins::PluginLibrary::load(ETP_PORTABLE_PLUGIN_PATH);
-    if (!plugin.ok() || reg->add(*plugin)) std::abort();
+    auto plugin = plugins::PluginLibrary::load(ETP_PORTABLE_PLUGIN_PATH, *runtime::HostServices::get().api());
+    if (!plugin.ok() || !reg->add(*plugin).ok()) std::abort();
     return reg;
   }();
   return r;
@@ -61,19 +62,19 @@ Loaded load_fixture(benchmark::State& state, const std::string& name, const std:
   for (const std::string& d : data) data_paths.push_back(kFixtures + "/" + d);
   auto program = runtime::Program::open(kFixtures + "/" + name + ".pte", data_sources(data_paths), registry());
   if (!program.ok()) {
-    state.SkipWithError(program.error().message().c_str());
+    state.SkipWithError(program.status().message().c_str());
     return l;
   }
   l.program = *program;
   auto method = l.program->load_method("forward");
   if (!method.ok()) {
-    state.SkipWithError(method.error().message().c_str());
+    state.SkipWithError(method.status().message().c_str());
     return l;
   }
   l.method = std::move(*method);
   for (int i = 0; i < num_inputs; ++i) {
     l.inputs.push_back(*read_npy(kFixtures + "/" + name + ".run0.in" + std::to_string(i) + ".npy"));
-    if (l.method->set_input(i, runtime::as_input(l.inputs.back()))) state.SkipWithError("set_input failed");
+    if (!l.method->set_input(i, runtime::as_input(l.inputs.back())).ok()) state.SkipWithError("set_input failed");
   }
   return l;
 }
@@ -82,7 +83,7 @@ void BM_DispatchChainThroughInterpreter(benchmark::State& state) {
   Loaded l = load_fixture(state, "chain", {}, 2);
   if (!l.method) return;
   for (auto _ : state) {
-    if (l.method->execute()) state.SkipWithError("execute failed");
+    if (!l.method->execute().ok()) state.SkipWithError("execute failed");
   }
   state.SetItemsProcessed(state.iterations() * kChainLength);
   state.SetLabel("items = instructions");
@@ -108,7 +109,7 @@ void BM_DispatchDirectKernelCallsReference(benchmark::State& state) {
   valpha.tag = ETP_VALUE_INT;
   valpha.u.i = 1;
   etp_value* args[] = {&va, &vb, &valpha, &vout, &vout};
-  const etp_host_api* host = plugins::HostServices::get().api();
+  const etp_host_api* host = runtime::HostServices::get().api();
   for (auto _ : state) {
     for (int i = 0; i < kChainLength; ++i) {
       if (add->kernel.fn(add->kernel.self, host, args, 5) != ETP_OK) state.SkipWithError("kernel failed");
@@ -125,9 +126,10 @@ std::string make_data_file(size_t filler_mib) {
   const std::string path = "/tmp/etp_bench_" + std::to_string(filler_mib) + "mib.ptd";
   std::vector<float> weight(32, 0.5f), bias(4, 0.25f);
   std::vector<uint8_t> filler(filler_mib << 20, 7);
-  if (format::write_data_file(path, {{"weight", ETP_DTYPE_FLOAT32, {4, 8}, {}, weight.data(), 128},
+  if (!format::write_data_file(path, {{"weight", ETP_DTYPE_FLOAT32, {4, 8}, {}, weight.data(), 128},
                                      {"bias", ETP_DTYPE_FLOAT32, {4}, {}, bias.data(), 16},
-                                     {"filler", ETP_DTYPE_UINT8, {static_cast<int32_t>(filler.size())}, {}, filler.data(), filler.size()}})) {
+                                     {"filler", ETP_DTYPE_UINT8, {static_cast<int32_t>(filler.size())}, {}, filler.data(), filler.size()}})
+           .ok()) {
     std::abort();
   }
   return path;
@@ -140,7 +142,7 @@ void BM_MethodLoadWithDataFile(benchmark::State& state) {
     // Open the data file, open the program, load the method: what a user pays per model.
     auto program = runtime::Program::open(kFixtures + "/linear_portable.pte", data_sources({path}), registry());
     auto method = (*program)->load_method("forward");
-    if (!method.ok()) state.SkipWithError(method.error().message().c_str());
+    if (!method.ok()) state.SkipWithError(method.status().message().c_str());
     benchmark::DoNotOptimize(method.ok());
   }
   state.SetLabel(std::to_string(mib) + " MiB data file");
@@ -152,8 +154,8 @@ void latency(benchmark::State& state, const std::string& name, const std::vector
   Loaded l = load_fixture(state, name, data, inputs);
   if (!l.method) return;
   for (auto _ : state) {
-    for (int i = 0; i < inputs; ++i) l.method->set_input(i, runtime::as_input(l.inputs[i]));
-    if (l.method->execute()) state.SkipWithError("execute failed");
+    for (int i = 0; i < inputs; ++i) (void)l.method->set_input(i, runtime::as_input(l.inputs[i]));  // checked in setup
+    if (!l.method->execute().ok()) state.SkipWithError("execute failed");
   }
 }
 void BM_LatencyMlpPortable(benchmark::State& s) { latency(s, "mlp_portable", {}, 1); }

@@ -19,6 +19,7 @@
 
 #include "core/npy.h"
 #include "format/data_file.h"
+#include "runtime/host_services.h"
 #include "plugins/registry.h"
 #include "runtime/method.h"
 #include "runtime/tensor_io.h"
@@ -34,8 +35,8 @@ std::shared_ptr<const plugins::Registry> registry() {
     auto reg = std::make_shared<plugins::Registry>();
     for (auto [path, options] : {std::make_pair(std::string(ETP_PORTABLE_PLUGIN_PATH), plugins::Options{}),
                                  std::make_pair(std::string(ETP_XNNPACK_PLUGIN_PATH), plugins::Options{{"threads", "1"}})}) {
-      auto plugin = plugins::PluginLibrary::load(path, options);
-      if (!plugin.ok() || reg->add(*plugin)) std::abort();
+      auto plugin = plugins::PluginLibrary::load(path, *runtime::HostServices::get().api(), options);
+      if (!plugin.ok() || !reg->add(*plugin).ok()) std::abort();
     }
     return reg;
   }();
@@ -58,7 +59,7 @@ Loaded load(const std::string& fixture, std::vector<runtime::DataSource> data, i
   l.method = std::move(*method);
   for (int i = 0; i < num_inputs; ++i) {
     l.inputs.push_back(*read_npy(kFixtures + "/" + fixture + ".run0.in" + std::to_string(i) + ".npy"));
-    if (l.method->set_input(i, runtime::as_input(l.inputs.back()))) l.method.reset();
+    if (!l.method->set_input(i, runtime::as_input(l.inputs.back())).ok()) l.method.reset();
   }
   return l;
 }
@@ -74,8 +75,8 @@ std::shared_ptr<const format::DataFile> data_file(const std::string& name) {
 void run_method(benchmark::State& state, Loaded& l, const std::string& fixture, double flops, bool reset_inputs) {
   if (!l.method) return state.SkipWithError("cannot load the fixture");
   for (auto _ : state) {
-    for (size_t i = 0; reset_inputs && i < l.inputs.size(); ++i) l.method->set_input(i, runtime::as_input(l.inputs[i]));
-    if (Status s = l.method->execute()) return state.SkipWithError(s->message().c_str());
+    for (size_t i = 0; reset_inputs && i < l.inputs.size(); ++i) (void)l.method->set_input(i, runtime::as_input(l.inputs[i]));  // checked in setup
+    if (Status s = l.method->execute(); !s.ok()) return state.SkipWithError(s.message().c_str());
   }
   const NpyArray expected = *read_npy(kFixtures + "/" + fixture + ".run0.out0.npy");
   if (!runtime::compare(l.method->output(0), expected, 1e-4, 1e-4).ok) state.SkipWithError("wrong output");

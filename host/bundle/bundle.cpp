@@ -5,6 +5,8 @@
 
 #include <filesystem>
 
+#include "runtime/host_services.h"
+
 namespace etp::bundle {
 namespace {
 
@@ -45,7 +47,7 @@ Result<std::string> resolve_library(const std::string& library, const std::strin
   if (library.find('/') != std::string::npos) {
     const fs::path p = fs::path(library).is_absolute() ? fs::path(library) : fs::path(folder) / library;
     if (fs::is_regular_file(p, ec)) return p.lexically_normal().string();
-    return Error(ErrorCode::kNotFound, "plugin library " + p.string() + " does not exist");
+    return Status(StatusCode::kNotFound, "plugin library " + p.string() + " does not exist");
   }
   std::vector<std::string> folders{folder};
   folders.insert(folders.end(), search_paths.begin(), search_paths.end());
@@ -56,7 +58,7 @@ Result<std::string> resolve_library(const std::string& library, const std::strin
     if (fs::is_regular_file(p, ec)) return p.lexically_normal().string();
     looked += (looked.empty() ? "" : ", ") + f;
   }
-  return Error(ErrorCode::kNotFound, "plugin library " + library + " not found (looked in " + looked +
+  return Status(StatusCode::kNotFound, "plugin library " + library + " not found (looked in " + looked +
                                          "; add a folder with --plugin-path)");
 }
 
@@ -67,10 +69,10 @@ Result<std::unique_ptr<Bundle>> Bundle::open(Manifest manifest, const BundleOpti
   bundle->registry_ = std::make_shared<plugins::Registry>();
   for (const PluginSpec& spec : m.plugins) {
     auto path = resolve_library(spec.library, m.folder, options.plugin_paths);
-    if (!path.ok()) return Error(path.error().code(), at(m, spec.mark) + "plugin '" + spec.name + "': " + path.error().message());
-    auto plugin = plugins::PluginLibrary::load(*path, spec.options);
-    if (!plugin.ok()) return Error(plugin.error().code(), at(m, spec.mark) + plugin.error().message());
-    if (Status s = bundle->registry_->add(std::move(*plugin))) return Error(s->code(), at(m, spec.mark) + s->message());
+    if (!path.ok()) return Status(path.status().code(), at(m, spec.mark) + "plugin '" + spec.name + "': " + path.status().message());
+    auto plugin = plugins::PluginLibrary::load(*path, *runtime::HostServices::get().api(), spec.options);
+    if (!plugin.ok()) return Status(plugin.status().code(), at(m, spec.mark) + plugin.status().message());
+    if (Status s = bundle->registry_->add(std::move(*plugin)); !s.ok()) return Status(s.code(), at(m, spec.mark) + s.message());
   }
   std::map<std::string, runtime::DataSource> by_path;  // one mapping per file, whatever its names
   uint64_t next_id = 1;
@@ -78,11 +80,11 @@ Result<std::unique_ptr<Bundle>> Bundle::open(Manifest manifest, const BundleOpti
     auto it = by_path.find(spec.path);
     if (it == by_path.end()) {
       auto file = format::DataFile::open(spec.path);
-      if (!file.ok()) return Error(file.error().code(), at(m, spec.mark) + file.error().message());
+      if (!file.ok()) return Status(file.status().code(), at(m, spec.mark) + file.status().message());
       if (!spec.sha256.empty()) {
         const std::string actual = sha256_hex(file->file().data(), file->file().size());
         if (actual != spec.sha256) {
-          return Error(ErrorCode::kInvalidArgument, at(m, spec.mark) + "data file " + spec.path + " has sha256 " +
+          return Status(StatusCode::kInvalidArgument, at(m, spec.mark) + "data file " + spec.path + " has sha256 " +
                                                         actual + ", the manifest expects " + spec.sha256);
         }
       }
@@ -106,7 +108,7 @@ Result<std::shared_ptr<runtime::Program>> Bundle::program(const std::string& mod
   if (spec == nullptr) {
     std::string names;
     for (const ModelSpec& m : manifest_.models) names += (names.empty() ? "" : ", ") + m.name;
-    return Error(ErrorCode::kNotFound, manifest_.path + ": no model '" + model + "' (models: " + names + ")");
+    return Status(StatusCode::kNotFound, manifest_.path + ": no model '" + model + "' (models: " + names + ")");
   }
   std::vector<runtime::DataSource> sources;
   std::map<std::string_view, const std::string*> owner;  // key -> data name, to find duplicates
@@ -115,7 +117,7 @@ Result<std::shared_ptr<runtime::Program>> Bundle::program(const std::string& mod
     for (const format::DataEntry& e : source.file->entries()) {
       auto [it, inserted] = owner.emplace(e.key, &name);
       if (!inserted) {
-        return Error(ErrorCode::kInvalidArgument, at(manifest_, spec->mark) + "model '" + model + "': key '" +
+        return Status(StatusCode::kInvalidArgument, at(manifest_, spec->mark) + "model '" + model + "': key '" +
                                                       std::string(e.key) + "' is in both data '" + *it->second +
                                                       "' and data '" + name + "'");
       }
@@ -123,7 +125,7 @@ Result<std::shared_ptr<runtime::Program>> Bundle::program(const std::string& mod
     sources.push_back(source);
   }
   auto program = runtime::Program::open(spec->program, std::move(sources), registry_);
-  if (!program.ok()) return program.error();
+  if (!program.ok()) return program.status();
   programs_[model] = *program;
   return *program;
 }

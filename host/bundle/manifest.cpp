@@ -210,12 +210,12 @@ Result<Manifest> parse_manifest(const std::string& path) {
     }
     check_references(m, root);
   } catch (const ManifestError& e) {
-    return Error(ErrorCode::kInvalidArgument,
+    return Status(StatusCode::kInvalidArgument,
                  path + ":" + std::to_string(e.mark.line) + ":" + std::to_string(e.mark.column) + ": " + e.message);
   } catch (const YAML::BadFile&) {
-    return Error(ErrorCode::kNotFound, path + ": cannot read the manifest");
+    return Status(StatusCode::kNotFound, path + ": cannot read the manifest");
   } catch (const YAML::Exception& e) {
-    return Error(ErrorCode::kInvalidArgument, path + ":" + std::to_string(e.mark.line + 1) + ":" +
+    return Status(StatusCode::kInvalidArgument, path + ":" + std::to_string(e.mark.line + 1) + ":" +
                                                   std::to_string(e.mark.column + 1) + ": " + e.msg);
   }
   return m;

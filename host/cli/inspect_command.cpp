@@ -50,8 +50,8 @@ int run_inspect(int argc, char** argv) {
   for (const std::string& path : paths) {
     auto description = inspect::describe_file(path);
     if (!description.ok()) {
-      std::fprintf(stderr, "etp inspect: %s\n", description.error().message().c_str());
-      errors.push_back({{"file", path}, {"error", description.error().message()}});
+      std::fprintf(stderr, "etp inspect: %s\n", description.status().message().c_str());
+      errors.push_back({{"file", path}, {"error", description.status().message()}});
       continue;
     }
     if (as_json) {

@@ -14,7 +14,8 @@
 #include "cli/commands.h"
 #include "core/npy.h"
 #include "format/scalar_type.h"
-#include "plugins/host_services.h"
+#include "plugins/plugin_log.h"
+#include "runtime/host_services.h"
 #include "runtime/tensor_io.h"
 
 namespace etp::cli {
@@ -152,13 +153,13 @@ bool run_model(bundle::Bundle& bundle, const bundle::ModelSpec& model, const Opt
   bundle::LoadedModel loaded_model{model.name, {}, bundle::measure_process(), {}, {}};
   const auto load_start = Clock::now();
   auto program = bundle.program(model.name);
-  if (!program.ok()) return failed(program.error().message());
+  if (!program.ok()) return failed(program.status().message());
   std::map<std::string, runtime::Method*> methods;  // owned by *loaded, alive until the bundle is done
   for (const bundle::RunSpec& run : runs) {
     const std::string method_name = run.method.empty() ? model.method : run.method;
     if (methods.count(method_name)) continue;
     auto method = (*program)->load_method(method_name);
-    if (!method.ok()) return failed(method.error().message());
+    if (!method.ok()) return failed(method.status().message());
     if (o.verbose && !o.as_json) {
       for (const auto& [op, provider] : (*method)->kernel_providers()) {
         std::printf("  %s.%s: %s <- %s\n", model.name.c_str(), method_name.c_str(), op.c_str(), provider.c_str());
@@ -179,7 +180,7 @@ bool run_model(bundle::Bundle& bundle, const bundle::ModelSpec& model, const Opt
     std::vector<NpyArray> inputs;
     for (const std::string& path : runs[r].inputs) {
       auto array = read_npy(path);
-      if (!array.ok()) return failed(array.error().message());
+      if (!array.ok()) return failed(array.status().message());
       inputs.push_back(std::move(*array));
     }
     if (inputs.size() != method.num_inputs()) {
@@ -189,10 +190,10 @@ bool run_model(bundle::Bundle& bundle, const bundle::ModelSpec& model, const Opt
     double total_ms = 0;
     for (long it = 0; it < o.iterations; ++it) {
       for (size_t i = 0; i < inputs.size(); ++i) {
-        if (Status s = method.set_input(i, runtime::as_input(inputs[i]))) return failed(s->message());
+        if (Status s = method.set_input(i, runtime::as_input(inputs[i])); !s.ok()) return failed(s.message());
       }
       const auto start = Clock::now();
-      if (Status s = method.execute()) return failed(s->message());
+      if (Status s = method.execute(); !s.ok()) return failed(s.message());
       total_ms += ms_since(start);
     }
     json outputs = json::array();
@@ -200,7 +201,7 @@ bool run_model(bundle::Bundle& bundle, const bundle::ModelSpec& model, const Opt
       auto array = runtime::to_npy(method.output(j));
       json out = {{"index", j}};
       if (!array.ok()) {
-        out["error"] = array.error().message();
+        out["error"] = array.status().message();
         outputs.push_back(out);
         continue;
       }
@@ -209,12 +210,12 @@ bool run_model(bundle::Bundle& bundle, const bundle::ModelSpec& model, const Opt
       out["preview"] = preview(*array);
       if (!o.output_dir.empty()) {
         const std::string path = o.output_dir + "/" + model.name + ".run" + std::to_string(r) + ".out" + std::to_string(j) + ".npy";
-        if (Status s = write_npy(path, *array)) return failed(s->message());
+        if (Status s = write_npy(path, *array); !s.ok()) return failed(s.message());
         out["file"] = path;
       }
       if (o.check && j < runs[r].expected.size()) {
         auto expected = read_npy(runs[r].expected[j]);
-        if (!expected.ok()) return failed(expected.error().message());
+        if (!expected.ok()) return failed(expected.status().message());
         const runtime::Comparison c = runtime::compare(method.output(j), *expected, model.rtol, model.atol);
         out["check"] = c.ok ? "pass" : "FAIL: " + c.mismatch;
         out["max_abs_error"] = c.max_abs_error;
@@ -262,10 +263,10 @@ void print_text(const json& report, bool check) {
 int run_run(int argc, char** argv) {
   Options o;
   if (int code = parse(argc, argv, &o)) return code < 0 ? 0 : code;
-  if (o.verbose) plugins::HostServices::set_print_level(ETP_LOG_INFO);
+  if (o.verbose) plugins::PluginLog::set_print_level(ETP_LOG_INFO);
   auto manifest = bundle::parse_manifest(o.manifest);
   if (!manifest.ok()) {
-    std::fprintf(stderr, "etp run: %s\n", manifest.error().message().c_str());
+    std::fprintf(stderr, "etp run: %s\n", manifest.status().message().c_str());
     return 1;
   }
   if (!o.output_dir.empty()) {
@@ -279,7 +280,7 @@ int run_run(int argc, char** argv) {
   const auto open_start = Clock::now();
   auto bundle = bundle::Bundle::open(*manifest, {o.plugin_paths});
   if (!bundle.ok()) {
-    std::fprintf(stderr, "etp run: %s\n", bundle.error().message().c_str());
+    std::fprintf(stderr, "etp run: %s\n", bundle.status().message().c_str());
     return 1;
   }
   const double open_ms = ms_since(open_start);

@@ -11,8 +11,8 @@
 namespace etp {
 namespace {
 
-Error os_error(const std::string& path, const char* what) {
-  return Error(errno == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIo,
+Status os_error(const std::string& path, const char* what) {
+  return Status(errno == ENOENT ? StatusCode::kNotFound : StatusCode::kIo,
                path + ": " + what + " failed: " + std::strerror(errno));
 }
 
@@ -23,20 +23,20 @@ Result<std::shared_ptr<const MappedFile>> MappedFile::open(const std::string& pa
   if (fd < 0) return os_error(path, "open");
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
-    Error error = os_error(path, "stat");
+    Status error = os_error(path, "stat");
     ::close(fd);
     return error;
   }
   if (!S_ISREG(st.st_mode)) {
     ::close(fd);
-    return Error(ErrorCode::kInvalidArgument, path + ": not a regular file");
+    return Status(StatusCode::kInvalidArgument, path + ": not a regular file");
   }
   const size_t size = static_cast<size_t>(st.st_size);
   void* data = nullptr;
   if (size > 0) {
     data = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, /*offset=*/0);
     if (data == MAP_FAILED) {
-      Error error = os_error(path, "mmap");
+      Status error = os_error(path, "mmap");
       ::close(fd);
       return error;
     }

@@ -22,8 +22,8 @@ constexpr DescrInfo kDescrs[] = {
     {"|i1", 1, 1}, {"|u1", 0, 1}, {"|b1", 11, 1}, {"<u2", 27, 2}, {"<u4", 28, 4}, {"<u8", 29, 8},
 };
 
-Error bad(const std::string& path, const std::string& what) {
-  return Error(ErrorCode::kMalformed, path + ": " + what);
+Status bad(const std::string& path, const std::string& what) {
+  return Status(StatusCode::kMalformed, path + ": " + what);
 }
 
 // Value of `key` in the header dict, e.g. 'descr': '<f4' -> <f4 (quotes stripped).
@@ -47,7 +47,7 @@ std::string dict_value(const std::string& header, const std::string& key) {
 
 Result<NpyArray> read_npy(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Error(ErrorCode::kNotFound, path + ": cannot open");
+  if (!in) return Status(StatusCode::kNotFound, path + ": cannot open");
   std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (bytes.size() < 10 || std::memcmp(bytes.data(), "\x93NUMPY", 6) != 0) return bad(path, "not a .npy file");
   const uint8_t major = bytes[6];
@@ -103,7 +103,7 @@ Status write_npy(const std::string& path, const NpyArray& array) {
   for (const DescrInfo& d : kDescrs) {
     if (d.dtype == array.dtype) info = &d;
   }
-  if (info == nullptr) return Error(ErrorCode::kNotSupported, path + ": no .npy dtype for scalar type " +
+  if (info == nullptr) return Status(StatusCode::kNotSupported, path + ": no .npy dtype for scalar type " +
                                                                   std::to_string(array.dtype));
   std::string shape = "(";
   for (size_t i = 0; i < array.shape.size(); ++i) shape += std::to_string(array.shape[i]) + (array.shape.size() == 1 ? "," : i + 1 < array.shape.size() ? ", " : "");
@@ -115,16 +115,16 @@ Status write_npy(const std::string& path, const NpyArray& array) {
   const std::string temp = path + ".tmp";
   {
     std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    if (!out) return Error(ErrorCode::kIo, temp + ": cannot create");
+    if (!out) return Status(StatusCode::kIo, temp + ": cannot create");
     const uint16_t len = static_cast<uint16_t>(header.size());
     out.write("\x93NUMPY\x01\x00", 8);
     out.put(static_cast<char>(len & 0xff)).put(static_cast<char>(len >> 8));
     out << header;
     out.write(reinterpret_cast<const char*>(array.data.data()), static_cast<std::streamsize>(array.data.size()));
-    if (!out) return Error(ErrorCode::kIo, temp + ": write failed");
+    if (!out) return Status(StatusCode::kIo, temp + ": write failed");
   }
-  if (std::rename(temp.c_str(), path.c_str()) != 0) return Error(ErrorCode::kIo, path + ": rename failed");
-  return std::nullopt;
+  if (std::rename(temp.c_str(), path.c_str()) != 0) return Status(StatusCode::kIo, path + ": rename failed");
+  return Status::success();
 }
 
 }  // namespace etp

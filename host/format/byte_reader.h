@@ -43,9 +43,9 @@ template <typename T>
 Status check_u64_vector(const std::string& file, const char* what, const flatbuffers::Vector<T>* vector) {
   static_assert(sizeof(T) == 8, "only for vectors of 8-byte elements");
   if (vector != nullptr && reinterpret_cast<uintptr_t>(vector->Data()) % alignof(T) != 0) {
-    return Error(ErrorCode::kMalformed, file + ": " + what + " is not 8-byte aligned");
+    return Status(StatusCode::kMalformed, file + ": " + what + " is not 8-byte aligned");
   }
-  return std::nullopt;
+  return Status::success();
 }
 
 }  // namespace etp::format

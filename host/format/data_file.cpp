@@ -15,8 +15,8 @@ namespace ft = ::flat_tensor_flatbuffer;
 constexpr size_t kMinHeaderLength = 40;
 constexpr size_t kHeadBytes = 8 + kMinHeaderLength;
 
-Error malformed(const std::string& path, const std::string& what) {
-  return Error(ErrorCode::kMalformed, path + ": " + what);
+Status malformed(const std::string& path, const std::string& what) {
+  return Status(StatusCode::kMalformed, path + ": " + what);
 }
 
 std::string str(uint64_t v) { return std::to_string(v); }
@@ -43,7 +43,7 @@ Status DataFile::parse_header() {
   const char* id = reinterpret_cast<const char*>(data + 4);
   if (std::memcmp(id, "FT01", 4) != 0) {
     if (id[0] == 'F' && id[1] == 'T') {
-      return Error(ErrorCode::kNotSupported,
+      return Status(StatusCode::kNotSupported,
                    path() + ": data file format version " + printable_tag(id) + " is not supported, expected 'FT01'");
     }
     return malformed(path(), "not a .ptd data file: identifier " + printable_tag(id) + ", expected 'FT01'");
@@ -74,7 +74,7 @@ Status DataFile::parse_header() {
     return malformed(path(), "truncated: segment data needs " + str(header_.segment_data_size) + " bytes from offset " +
                                  str(header_.segment_base_offset) + ", the file has " + str(size));
   }
-  return std::nullopt;
+  return Status::success();
 }
 
 Status DataFile::read_entries() {
@@ -121,7 +121,7 @@ Status DataFile::read_entries() {
     if (const ft::TensorLayout* layout = item->tensor_layout()) {
       const int dtype = static_cast<int>(layout->scalar_type());
       auto nbytes = checked_tensor_nbytes(dtype, layout->sizes(), layout->dim_order());
-      if (!nbytes.ok()) return malformed(path(), where + ": layout " + nbytes.error().message());
+      if (!nbytes.ok()) return malformed(path(), where + ": layout " + nbytes.status().message());
       const size_t element_size = scalar_type_size(dtype);
       if (*nbytes > 0 && reinterpret_cast<uintptr_t>(entry.bytes.data) % element_size != 0) {
         return malformed(path(), where + ": data is not aligned to its element size (" + str(element_size) + ")");
@@ -142,7 +142,7 @@ Status DataFile::read_entries() {
     }
     entries_.push_back(std::move(entry));
   }
-  return std::nullopt;
+  return Status::success();
 }
 
 const DataEntry* DataFile::find(std::string_view key) const {

@@ -15,8 +15,8 @@ constexpr size_t kHeaderLengthWithDataSize = 32;
 // Large programs can hold many tables; the default limit (1M) would reject real files.
 constexpr flatbuffers::uoffset_t kMaxTables = 1u << 26;
 
-Error malformed(const std::string& path, const std::string& what) {
-  return Error(ErrorCode::kMalformed, path + ": " + what);
+Status malformed(const std::string& path, const std::string& what) {
+  return Status(StatusCode::kMalformed, path + ": " + what);
 }
 
 }  // namespace
@@ -47,7 +47,7 @@ Status ProgramFile::parse_header() {
   const char* id = reinterpret_cast<const char*>(data + kIdentifierOffset);
   if (std::memcmp(id, "ET12", 4) != 0) {
     if (id[0] == 'E' && id[1] == 'T') {
-      return Error(ErrorCode::kNotSupported, path() + ": program format version '" + std::string(id, 4) +
+      return Status(StatusCode::kNotSupported, path() + ": program format version '" + std::string(id, 4) +
                                                  "' is not supported, expected 'ET12'");
     }
     return malformed(path(), "not a .pte program: identifier " + printable_tag(id) + ", expected 'ET12'");
@@ -55,7 +55,7 @@ Status ProgramFile::parse_header() {
   if (size < kHeaderMagicOffset + 4 || std::memcmp(data + kHeaderMagicOffset, "eh00", 4) != 0) {
     // No extended header: the whole file is the flatbuffer and there are no segments.
     header_.program_size = size;
-    return std::nullopt;
+    return Status::success();
   }
   ByteReader reader(data, size);
   header_.present = true;
@@ -86,7 +86,7 @@ Status ProgramFile::parse_header() {
                                  " bytes from offset " + std::to_string(header_.segment_base_offset) +
                                  " but the file has " + std::to_string(size));
   }
-  return std::nullopt;
+  return Status::success();
 }
 
 Status ProgramFile::verify_flatbuffer() {
@@ -99,12 +99,12 @@ Status ProgramFile::verify_flatbuffer() {
     return malformed(path(), "program flatbuffer failed verification (corrupt or truncated)");
   }
   root_ = fb::GetProgram(file_->data());
-  return std::nullopt;
+  return Status::success();
 }
 
 Status ProgramFile::index_segments() {
   const auto* segments = root_->segments();
-  if (segments == nullptr) return std::nullopt;
+  if (segments == nullptr) return Status::success();
   const uint64_t base = header_.segment_base_offset;
   // Segments are readable only with an extended header; files without one may still list
   // empty segments (the writer omits the header when all segment data is empty).
@@ -124,7 +124,7 @@ Status ProgramFile::index_segments() {
     }
     segments_.push_back({segment->size() ? file_->data() + start : nullptr, static_cast<size_t>(segment->size())});
   }
-  return std::nullopt;
+  return Status::success();
 }
 
 Status ProgramFile::index_constants() {
@@ -170,12 +170,12 @@ Status ProgramFile::index_constants() {
       }
     }
   }
-  return std::nullopt;
+  return Status::success();
 }
 
 Status ProgramFile::index_named_data() {
   const auto* named = root_->named_data();
-  if (named == nullptr) return std::nullopt;
+  if (named == nullptr) return Status::success();
   for (flatbuffers::uoffset_t i = 0; i < named->size(); ++i) {
     const fb::NamedData* entry = named->Get(i);
     if (entry->key() == nullptr) return malformed(path(), "named_data[" + std::to_string(i) + "] has no key");
@@ -187,7 +187,7 @@ Status ProgramFile::index_named_data() {
     // Like ExecuTorch's linear scan, the first entry of a repeated key wins.
     named_data_.emplace(entry->key()->string_view(), segments_[entry->segment_index()]);
   }
-  return std::nullopt;
+  return Status::success();
 }
 
 size_t ProgramFile::num_plans() const { return root_->execution_plan() ? root_->execution_plan()->size() : 0; }
@@ -203,7 +203,7 @@ Result<const fb::ExecutionPlan*> ProgramFile::find_plan(std::string_view name) c
     if (p.name()->string_view() == name) return &p;
     names += (names.empty() ? "" : ", ") + p.name()->str();
   }
-  return Error(ErrorCode::kNotFound,
+  return Status(StatusCode::kNotFound,
                path() + ": no method '" + std::string(name) + "'; the program has: " + names);
 }
 

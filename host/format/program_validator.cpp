@@ -12,19 +12,19 @@ std::string str(int64_t v) { return std::to_string(v); }
 
 }  // namespace
 
-Error ProgramValidator::fail(const std::string& message) const {
-  return Error(ErrorCode::kMalformed, program_.path() + ": " + where_ + ": " + message);
+Status ProgramValidator::fail(const std::string& message) const {
+  return Status(StatusCode::kMalformed, program_.path() + ": " + where_ + ": " + message);
 }
 
 Status ProgramValidator::validate() {
   const auto* plans = program_.root().execution_plan();
   if (plans == nullptr || plans->size() == 0) {
-    return Error(ErrorCode::kMalformed, program_.path() + ": program has no execution plans (methods)");
+    return Status(StatusCode::kMalformed, program_.path() + ": program has no execution plans (methods)");
   }
   for (flatbuffers::uoffset_t i = 0; i < plans->size(); ++i) {
     const fb::ExecutionPlan* plan = plans->Get(i);
     if (plan->name() == nullptr) {
-      return Error(ErrorCode::kMalformed, program_.path() + ": execution plan " + str(uint64_t{i}) + " has no name");
+      return Status(StatusCode::kMalformed, program_.path() + ": execution plan " + str(uint64_t{i}) + " has no name");
     }
     where_ = "method '" + plan->name()->str() + "'";
     ETP_CHECK_OK(validate_plan(*plan));
@@ -32,11 +32,11 @@ Status ProgramValidator::validate() {
   const auto* delegates_data = program_.root().backend_delegate_data();
   for (flatbuffers::uoffset_t i = 0; delegates_data && i < delegates_data->size(); ++i) {
     if (delegates_data->Get(i)->data() == nullptr) {
-      return Error(ErrorCode::kMalformed, program_.path() + ": backend_delegate_data[" + str(uint64_t{i}) +
+      return Status(StatusCode::kMalformed, program_.path() + ": backend_delegate_data[" + str(uint64_t{i}) +
                                               "] has no data");
     }
   }
-  return std::nullopt;
+  return Status::success();
 }
 
 Status ProgramValidator::validate_plan(const fb::ExecutionPlan& plan) {
@@ -73,7 +73,7 @@ Status ProgramValidator::validate_plan(const fb::ExecutionPlan& plan) {
     ETP_CHECK_OK(validate_chain(plan, *chains->Get(i)));
   }
   where_ = plan_where;
-  return std::nullopt;
+  return Status::success();
 }
 
 Status ProgramValidator::check_value_index(int64_t index, const char* what) {
@@ -81,20 +81,20 @@ Status ProgramValidator::check_value_index(int64_t index, const char* what) {
     return fail(std::string(what) + " refers to value " + str(index) + " but the method has " +
                 str(uint64_t{num_values_}) + " values");
   }
-  return std::nullopt;
+  return Status::success();
 }
 
 Status ProgramValidator::check_value_indices(const flatbuffers::Vector<int32_t>* indices, const char* what) {
   for (flatbuffers::uoffset_t i = 0; indices && i < indices->size(); ++i) {
     ETP_CHECK_OK(check_value_index(indices->Get(i), what));
   }
-  return std::nullopt;
+  return Status::success();
 }
 
 Status ProgramValidator::validate_value(const fb::ExecutionPlan& plan, size_t index) {
   const fb::EValue* value = plan.values()->Get(static_cast<flatbuffers::uoffset_t>(index));
   const fb::KernelTypes type = value->val_type();
-  if (type == fb::KernelTypes::NONE) return std::nullopt;  // read as None, like Null
+  if (type == fb::KernelTypes::NONE) return Status::success();  // read as None, like Null
   if (type > fb::KernelTypes::MAX) {
     return fail("unknown value type " + str(uint64_t{static_cast<uint8_t>(type)}) + " (expected 1..11)");
   }
@@ -112,7 +112,7 @@ Status ProgramValidator::validate_value(const fb::ExecutionPlan& plan, size_t in
                     fb::EnumNameKernelTypes(got) + ", expected " + fb::EnumNameKernelTypes(want));
       }
     }
-    return std::nullopt;
+    return Status::success();
   };
   switch (type) {
     case fb::KernelTypes::Tensor:
@@ -128,13 +128,13 @@ Status ProgramValidator::validate_value(const fb::ExecutionPlan& plan, size_t in
       return element_types(value->val_as_OptionalTensorList()->items(), fb::KernelTypes::Tensor, true,
                            "OptionalTensorList");
     default:
-      return std::nullopt;
+      return Status::success();
   }
 }
 
 Status ProgramValidator::validate_tensor(const fb::ExecutionPlan& plan, const fb::Tensor& tensor) {
   auto nbytes = checked_tensor_nbytes(static_cast<int>(tensor.scalar_type()), tensor.sizes(), tensor.dim_order());
-  if (!nbytes.ok()) return fail("tensor " + nbytes.error().message());
+  if (!nbytes.ok()) return fail("tensor " + nbytes.status().message());
   if (tensor.storage_offset() != 0) {
     return fail("tensor storage_offset " + str(int64_t{tensor.storage_offset()}) + " is not 0");
   }
@@ -168,11 +168,11 @@ Status ProgramValidator::validate_tensor_data(const fb::ExecutionPlan&, const fb
     }
     if (extra->location() == fb::TensorDataLocation::EXTERNAL) {
       if (extra->fully_qualified_name() == nullptr) return fail("EXTERNAL tensor has no fully_qualified_name");
-      return std::nullopt;  // its bytes are checked against the data file at method load
+      return Status::success();  // its bytes are checked against the data file at method load
     }
   }
   const uint32_t index = tensor.data_buffer_idx();
-  if (index == 0) return std::nullopt;
+  if (index == 0) return Status::success();
   const size_t element_size = scalar_type_size(static_cast<int>(tensor.scalar_type()));
   ByteSpan data;
   if (tensor.allocation_info() != nullptr) {
@@ -200,7 +200,7 @@ Status ProgramValidator::validate_tensor_data(const fb::ExecutionPlan&, const fb
   if (nbytes > 0 && reinterpret_cast<uintptr_t>(data.data) % element_size != 0) {
     return fail("tensor data is not aligned to its element size (" + str(uint64_t{element_size}) + ")");
   }
-  return std::nullopt;
+  return Status::success();
 }
 
 Status ProgramValidator::validate_chain(const fb::ExecutionPlan& plan, const fb::Chain& chain) {
@@ -214,7 +214,7 @@ Status ProgramValidator::validate_chain(const fb::ExecutionPlan& plan, const fb:
     ETP_CHECK_OK(validate_instruction(plan, *instructions->Get(static_cast<flatbuffers::uoffset_t>(i)), count));
   }
   where_ = chain_where;
-  return std::nullopt;
+  return Status::success();
 }
 
 Status ProgramValidator::validate_instruction(const fb::ExecutionPlan& plan, const fb::Instruction& instruction,
@@ -256,12 +256,12 @@ Status ProgramValidator::validate_instruction(const fb::ExecutionPlan& plan, con
         return fail("jump destination " + str(int64_t{call->destination_instruction()}) + " is outside the chain (" +
                     str(uint64_t{num_instructions}) + " instructions)");
       }
-      return std::nullopt;
+      return Status::success();
     }
     case fb::InstructionArguments::FreeCall:
       return check_value_index(instruction.instr_args_as_FreeCall()->value_index(), "free");
     default:
-      return std::nullopt;
+      return Status::success();
   }
 }
 
@@ -291,7 +291,7 @@ Status ProgramValidator::validate_delegate(const fb::BackendDelegate& delegate) 
   for (flatbuffers::uoffset_t i = 0; specs && i < specs->size(); ++i) {
     if (specs->Get(i)->key() == nullptr) return fail("compile spec " + str(uint64_t{i}) + " has no key");
   }
-  return std::nullopt;
+  return Status::success();
 }
 
 }  // namespace etp::format

@@ -24,7 +24,7 @@ class ProgramValidator {
   Status validate_delegate(const fb::BackendDelegate& delegate);
   Status check_value_index(int64_t index, const char* what);
   Status check_value_indices(const flatbuffers::Vector<int32_t>* indices, const char* what);
-  Error fail(const std::string& message) const;
+  Status fail(const std::string& message) const;
 
   const ProgramFile& program_;
   std::string where_;  // "method 'forward', value 12", for messages

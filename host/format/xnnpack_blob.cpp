@@ -16,7 +16,7 @@ std::string str(uint64_t v) { return std::to_string(v); }
 }  // namespace
 
 Result<XnnpackBlob> XnnpackBlob::parse(ByteSpan blob, const std::string& name) {
-  auto malformed = [&](const std::string& what) { return Error(ErrorCode::kMalformed, name + ": " + what); };
+  auto malformed = [&](const std::string& what) { return Status(StatusCode::kMalformed, name + ": " + what); };
   XnnpackBlob view;
   ByteSpan flatbuffer = blob;
   if (blob.size >= 8 && std::memcmp(blob.data + 4, "XH00", 4) == 0) {

@@ -88,7 +88,7 @@ json describe_constants(const fb::ExecutionPlan& plan) {
 
 json describe_xnnpack(ByteSpan blob, const std::string& name) {
   auto parsed = format::XnnpackBlob::parse(blob, name);
-  if (!parsed.ok()) return {{"error", parsed.error().message()}};
+  if (!parsed.ok()) return {{"error", parsed.status().message()}};
   const fb_xnnpack::XNNGraph& g = parsed->graph();
   std::map<std::string, uint64_t> nodes, values;
   for (flatbuffers::uoffset_t i = 0; g.xnodes() && i < g.xnodes()->size(); ++i) {

@@ -3,8 +3,9 @@
 #include <boost/dll/shared_library.hpp>
 #include <algorithm>
 #include <cstddef>
+#include <filesystem>
 
-#include "plugins/host_services.h"
+#include "plugins/plugin_log.h"
 
 namespace etp::plugins {
 
@@ -18,8 +19,9 @@ namespace {
 constexpr size_t kPluginV1Size = offsetof(etp_plugin, backends) + sizeof(etp_plugin::backends);
 constexpr size_t kBackendV1Size = offsetof(etp_backend, destroy) + sizeof(etp_backend::destroy);
 
-Error refused(const std::string& path, const std::string& why) {
-  return Error(ErrorCode::kInvalidArgument, "plugin " + path + ": " + why);
+// A library this host cannot use as a plugin (wrong ABI, not an etp plugin, a broken table).
+Status refused(const std::string& path, const std::string& why) {
+  return Status(StatusCode::kNotSupported, "plugin " + path + ": " + why);
 }
 
 Status check_backend(const std::string& path, const etp_backend* b, uint32_t index) {
@@ -37,7 +39,7 @@ Status check_backend(const std::string& path, const etp_backend* b, uint32_t ind
   if (b->init == nullptr || b->execute == nullptr || b->destroy == nullptr) {
     return refused(path, "backend '" + std::string(b->id) + "' lacks a required init, execute or destroy slot");
   }
-  return std::nullopt;
+  return Status::success();
 }
 
 Status check_table(const std::string& path, const etp_plugin* t) {
@@ -54,7 +56,7 @@ Status check_table(const std::string& path, const etp_plugin* t) {
   if (!kernels && t->num_backends == 0) return refused(path, "provides neither kernels nor backends");
   if (t->num_backends > 0 && t->backends == nullptr) return refused(path, "num_backends > 0 but backends is NULL");
   for (uint32_t i = 0; i < t->num_backends; ++i) ETP_CHECK_OK(check_backend(path, t->backends[i], i));
-  return std::nullopt;
+  return Status::success();
 }
 
 }  // namespace
@@ -87,13 +89,16 @@ std::vector<CacheEntry> PluginLibrary::cache_report() const {
   return out;
 }
 
-Result<std::shared_ptr<PluginLibrary>> PluginLibrary::load(const std::string& path, const Options& options) {
+Result<std::shared_ptr<PluginLibrary>> PluginLibrary::load(const std::string& path, const etp_host_api& host,
+                                                           const Options& options) {
   auto library = std::make_unique<Library>();
   try {
     library->handle.load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
   } catch (const std::exception& e) {
     // Boost's message embeds dlerror's text, which names the file and the reason.
-    return Error(ErrorCode::kNotFound, "cannot load plugin " + path + ": " + e.what());
+    std::error_code ec;
+    const StatusCode code = std::filesystem::exists(path, ec) ? StatusCode::kUnavailable : StatusCode::kNotFound;
+    return Status(code, "cannot load plugin " + path + ": " + e.what());
   }
   if (!library->handle.has(ETP_PLUGIN_QUERY_SYMBOL)) {
     return refused(path, "does not export " ETP_PLUGIN_QUERY_SYMBOL "; is it an etp plugin?");
@@ -104,10 +109,10 @@ Result<std::shared_ptr<PluginLibrary>> PluginLibrary::load(const std::string& pa
   } catch (const std::exception& e) {
     return refused(path, std::string("cannot resolve " ETP_PLUGIN_QUERY_SYMBOL ": ") + e.what());
   }
-  HostServices::take_last_error();
-  const etp_plugin* table = query(HostServices::get().api());
+  PluginLog::take_last_error();
+  const etp_plugin* table = query(&host);
   if (table == nullptr) {
-    const std::string why = HostServices::take_last_error();
+    const std::string why = PluginLog::take_last_error();
     return refused(path, "refused this host (ABI " + std::to_string(ETP_ABI_MAJOR) + "." +
                              std::to_string(ETP_ABI_MINOR) + ")" + (why.empty() ? "" : ": " + why));
   }
@@ -115,7 +120,8 @@ Result<std::shared_ptr<PluginLibrary>> PluginLibrary::load(const std::string& pa
   std::vector<etp_option> raw;
   for (const auto& [key, value] : options) raw.push_back({key.c_str(), value.c_str()});
   if (!raw.empty() && table->init == nullptr) {
-    return refused(path, std::string("plugin '") + table->name + "' takes no options, got '" + raw[0].key + "'");
+    return Status(StatusCode::kInvalidArgument,
+                  "plugin " + path + ": plugin '" + table->name + "' takes no options, got '" + raw[0].key + "'");
   }
   // The table is recorded only after init succeeds, so a failed init is not followed by a
   // shutdown call (the contract pairs shutdown with a successful init); the library unloads.
@@ -123,8 +129,8 @@ Result<std::shared_ptr<PluginLibrary>> PluginLibrary::load(const std::string& pa
   if (table->init != nullptr) {
     const etp_status status = table->init(table->self, raw.data(), static_cast<uint32_t>(raw.size()));
     if (status != ETP_OK) {
-      const std::string why = HostServices::take_last_error();
-      return Error(ErrorCode::kInvalidArgument, "plugin " + path + " ('" + table->name +
+      const std::string why = PluginLog::take_last_error();
+      return Status(status_code_from_plugin(status), "plugin " + path + " ('" + table->name +
                                                     "') failed to initialise (status " + std::to_string(status) +
                                                     ")" + (why.empty() ? "" : ": " + why));
     }

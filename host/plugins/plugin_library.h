@@ -28,8 +28,10 @@ class PluginLibrary {
  public:
   // Loads `path`, queries its table and checks it against this host's ABI: matching major,
   // a struct large enough for every v1.0 member, required slots present, backends well formed.
-  // Then calls init with `options`. Each failure names the plugin file and what was expected.
-  static Result<std::shared_ptr<PluginLibrary>> load(const std::string& path, const Options& options = {});
+  // Then calls init with `options`. `host` is the service table the plugin keeps (it must outlive
+  // the plugin). Each failure names the plugin file and what was expected.
+  static Result<std::shared_ptr<PluginLibrary>> load(const std::string& path, const etp_host_api& host,
+                                                     const Options& options = {});
 
   ~PluginLibrary();
   PluginLibrary(const PluginLibrary&) = delete;

@@ -1,7 +1,5 @@
 #include "plugins/registry.h"
 
-#include "runtime/prim_ops.h"
-
 namespace etp::plugins {
 
 Status Registry::add(std::shared_ptr<PluginLibrary> plugin) {
@@ -10,20 +8,16 @@ Status Registry::add(std::shared_ptr<PluginLibrary> plugin) {
     const etp_backend* backend = table.backends[i];
     auto [it, inserted] = backends_.emplace(backend->id, ResolvedBackend{backend, plugin});
     if (!inserted) {
-      return Error(ErrorCode::kInvalidArgument, "backend '" + std::string(backend->id) + "' is provided by both " +
+      return Status(StatusCode::kInvalidArgument, "backend '" + std::string(backend->id) + "' is provided by both " +
                                                     it->second.plugin->path() + " and " + plugin->path());
     }
   }
   plugins_.push_back(std::move(plugin));
-  return std::nullopt;
+  return Status::success();
 }
 
 Result<ResolvedKernel> Registry::resolve_kernel(const std::string& op_name) const {
   ResolvedKernel resolved;
-  if (runtime::find_prim_op(op_name, &resolved.kernel)) {
-    resolved.provider = "host";
-    return resolved;
-  }
   for (const auto& plugin : plugins_) {
     const etp_plugin& table = plugin->table();
     if (table.resolve_kernel == nullptr) continue;
@@ -33,13 +27,13 @@ Result<ResolvedKernel> Registry::resolve_kernel(const std::string& op_name) cons
       return resolved;
     }
   }
-  return Error(ErrorCode::kNotFound, "no loaded plugin provides operator " + op_name);
+  return Status(StatusCode::kNotFound, "no loaded plugin provides operator " + op_name);
 }
 
 Result<ResolvedBackend> Registry::find_backend(const std::string& id) const {
   auto it = backends_.find(id);
   if (it == backends_.end()) {
-    return Error(ErrorCode::kNotFound, "no loaded plugin provides backend '" + id + "' (plugins loaded: " +
+    return Status(StatusCode::kNotFound, "no loaded plugin provides backend '" + id + "' (plugins loaded: " +
                                            (plugins_.empty() ? std::string("none") : plugin_names()) + ")");
   }
   return it->second;

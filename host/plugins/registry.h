@@ -17,8 +17,8 @@ namespace etp::plugins {
 
 struct ResolvedKernel {
   etp_kernel kernel{};
-  std::shared_ptr<PluginLibrary> plugin;  // null for the host's own prim operators
-  std::string provider;                   // plugin name, or "host"
+  std::shared_ptr<PluginLibrary> plugin;
+  std::string provider;  // the plugin's name
 };
 
 struct ResolvedBackend {
@@ -32,7 +32,7 @@ class Registry {
   // served by an earlier plugin (a backend id must be unambiguous).
   Status add(std::shared_ptr<PluginLibrary> plugin);
 
-  // The host's prim operators first, then the plugins in order. kNotFound if none has it.
+  // The first plugin, in order, that provides `op_name`. kNotFound if none has it.
   Result<ResolvedKernel> resolve_kernel(const std::string& op_name) const;
   // kNotFound naming the backend id and the plugins loaded.
   Result<ResolvedBackend> find_backend(const std::string& id) const;

@@ -55,32 +55,32 @@ Status HostTensor::resize(int32_t rank, const int64_t* new_sizes) {
     return out + "]";
   };
   if (rank != raw.rank) {
-    return Error(ErrorCode::kInvalidArgument, "cannot resize a rank-" + std::to_string(raw.rank) +
+    return Status(StatusCode::kInvalidArgument, "cannot resize a rank-" + std::to_string(raw.rank) +
                                                   " tensor to rank " + std::to_string(rank) + " " + requested());
   }
   bool same = true;
   uint64_t count = 1;
   for (int32_t i = 0; i < rank; ++i) {
-    if (new_sizes[i] < 0) return Error(ErrorCode::kInvalidArgument, "negative size in " + requested());
+    if (new_sizes[i] < 0) return Status(StatusCode::kInvalidArgument, "negative size in " + requested());
     same = same && new_sizes[i] == sizes[i];
     if (__builtin_mul_overflow(count, static_cast<uint64_t>(new_sizes[i]), &count)) {
-      return Error(ErrorCode::kInvalidArgument, "size overflow in " + requested());
+      return Status(StatusCode::kInvalidArgument, "size overflow in " + requested());
     }
   }
-  if (same) return std::nullopt;
+  if (same) return Status::success();
   if (raw.dynamism == ETP_DYNAMISM_STATIC) {
-    return Error(ErrorCode::kInvalidArgument,
+    return Status(StatusCode::kInvalidArgument,
                  "cannot resize a static tensor of shape " + shape_string() + " to " + requested());
   }
   uint64_t bytes = 0;
   if (count > max_numel || __builtin_mul_overflow(count, element_size(raw.dtype), &bytes) || bytes > raw.capacity) {
-    return Error(ErrorCode::kInvalidArgument, "shape " + requested() + " has " + std::to_string(count) +
+    return Status(StatusCode::kInvalidArgument, "shape " + requested() + " has " + std::to_string(count) +
                                                   " elements, more than the planned bound of " +
                                                   std::to_string(std::min<uint64_t>(max_numel, raw.capacity / std::max<size_t>(1, element_size(raw.dtype)))));
   }
   for (int32_t i = 0; i < rank; ++i) sizes[i] = new_sizes[i];
   update_strides();
-  return std::nullopt;
+  return Status::success();
 }
 
 void HostTensor::set_view_shape(int32_t rank, const int64_t* new_sizes) {

@@ -4,7 +4,8 @@
 #include <cstring>
 
 #include "format/scalar_type.h"
-#include "plugins/host_services.h"
+#include "plugins/plugin_log.h"
+#include "runtime/host_services.h"
 
 namespace etp::runtime {
 namespace {
@@ -30,64 +31,102 @@ Method::~Method() {
   for (Delegate& d : delegates_) d.backend->destroy(d.backend->self, d.handle);
 }
 
-Status Method::set_input(size_t index, const TensorInput& input) {
+// Checks `input` against input `index` and gives its tensor the input's shape, pointing at the
+// input's own memory again (a later copy must not write into memory an earlier call borrowed).
+Status Method::check_input(size_t index, const TensorInput& input, HostTensor** out) {
   // Built only when there is an error to report: set_input sits in timed loops.
   auto where = [&] { return program_path_ + ": method '" + name_ + "' input " + std::to_string(index); };
   if (index >= inputs_.size()) {
-    return Error(ErrorCode::kInvalidArgument, where() + ": the method has " + std::to_string(inputs_.size()) + " inputs");
+    return Status(StatusCode::kInvalidArgument, where() + ": the method has " + std::to_string(inputs_.size()) + " inputs");
   }
   etp_value& value = values_[inputs_[index]];
   if (value.tag != ETP_VALUE_TENSOR) {
-    return Error(ErrorCode::kNotSupported, where() + ": only tensor inputs can be set (this input is not a tensor)");
+    return Status(StatusCode::kNotSupported, where() + ": only tensor inputs can be set (this input is not a tensor)");
   }
   HostTensor& t = *HostTensor::from(value.u.tensor);
   if (input.dtype != t.raw.dtype) {
-    return Error(ErrorCode::kInvalidArgument, where() + ": dtype " + format::scalar_type_name(input.dtype) +
-                                                  ", expected " + format::scalar_type_name(t.raw.dtype));
+    return Status(StatusCode::kDtype, where() + ": dtype " + format::scalar_type_name(input.dtype) + ", expected " +
+                                          format::scalar_type_name(t.raw.dtype));
   }
-  if (Status s = t.resize(static_cast<int32_t>(input.sizes.size()), input.sizes.data())) {
-    return Error(ErrorCode::kInvalidArgument, where() + ": " + s->message() + " (expected shape " + t.shape_string() +
-                                                  (t.raw.dynamism == ETP_DYNAMISM_STATIC ? ")" : " at most)"));
+  InputSlot& slot = input_slots_[index];
+  t.raw.data = slot.planned;
+  t.raw.capacity = slot.capacity;
+  slot.borrowed = false;
+  if (Status s = t.resize(static_cast<int32_t>(input.sizes.size()), input.sizes.data()); !s.ok()) {
+    return Status(StatusCode::kShape, where() + ": " + s.message() + " (expected shape " + t.shape_string() +
+                                          (t.raw.dynamism == ETP_DYNAMISM_STATIC ? ")" : " at most)"));
   }
   if (input.nbytes != t.raw.nbytes) {
-    return Error(ErrorCode::kInvalidArgument, where() + ": " + std::to_string(input.nbytes) + " bytes of data for " +
-                                                  std::to_string(t.raw.nbytes) + " bytes of tensor");
+    return Status(StatusCode::kInvalidArgument, where() + ": " + std::to_string(input.nbytes) + " bytes of data for " +
+                                                    std::to_string(t.raw.nbytes) + " bytes of tensor");
   }
-  if (t.raw.data == nullptr) {
-    return Error(ErrorCode::kNotSupported, where() + ": input is not memory-planned; etp copies inputs into planned memory");
+  if (input.data == nullptr && input.nbytes > 0) return Status(StatusCode::kInvalidArgument, where() + ": no data");
+  *out = &t;
+  return Status::success();
+}
+
+Status Method::set_input(size_t index, const TensorInput& input) {
+  HostTensor* t = nullptr;
+  ETP_CHECK_OK(check_input(index, input, &t));
+  if (t->raw.data == nullptr && t->raw.nbytes > 0) {
+    return Status(StatusCode::kNotSupported, program_path_ + ": method '" + name_ + "' input " + std::to_string(index) +
+                                                 ": input is not memory-planned; etp copies inputs into planned memory");
   }
-  copy_logical(t.raw, static_cast<const uint8_t*>(input.data), static_cast<uint8_t*>(t.raw.data), /*to_tensor=*/true);
-  return std::nullopt;
+  copy_logical(t->raw, static_cast<const uint8_t*>(input.data), static_cast<uint8_t*>(t->raw.data), /*to_tensor=*/true);
+  return Status::success();
+}
+
+Status Method::bind_input(size_t index, const TensorInput& input) {
+  HostTensor* t = nullptr;
+  ETP_CHECK_OK(check_input(index, input, &t));
+  const size_t element = element_size(input.dtype);
+  const bool aligned = element == 0 || reinterpret_cast<uintptr_t>(input.data) % element == 0;
+  if (!input_slots_[index].can_borrow || !aligned || input.nbytes == 0) return set_input(index, input);
+  t->raw.data = const_cast<void*>(input.data);  // read only: can_borrow excludes every writer
+  t->raw.capacity = input.nbytes;
+  input_slots_[index].borrowed = true;
+  return Status::success();
+}
+
+void Method::reset_state() {
+  for (const StateTensor& s : state_) {
+    const etp_tensor& t = *values_[s.value].u.tensor;
+    if (s.initial != nullptr) {
+      std::memcpy(t.data, s.initial, t.nbytes);
+    } else {
+      std::memset(t.data, 0, t.nbytes);
+    }
+  }
 }
 
 Status Method::fail_at(size_t pc, etp_status status) const {
   const Instruction& ins = instructions_[pc];
   std::string what;
   if (ins.kind == Kind::kKernel) {
-    what = operator_names_[ins.a] + " (plugin " + operator_providers_[ins.a] + ")";
+    what = operator_names_[ins.op] + " (plugin " + operator_providers_[ins.op] + ")";
   } else {
-    what = "delegate " + std::to_string(ins.a) + " (" + delegates_[ins.a].id + ")";
+    what = "delegate " + std::to_string(ins.op) + " (" + delegates_[ins.op].id + ")";
   }
-  const std::string why = plugins::HostServices::take_last_error();
-  return Error(ErrorCode::kInvalidArgument, program_path_ + ": method '" + name_ + "', instruction " +
-                                                std::to_string(pc) + ", " + what + " failed with status " +
-                                                std::to_string(status) + (why.empty() ? "" : ": " + why));
+  const std::string why = plugins::PluginLog::take_last_error();
+  return Status(status_code_from_plugin(status), program_path_ + ": method '" + name_ + "', instruction " +
+                                                     std::to_string(pc) + ", " + what + " failed with status " +
+                                                     std::to_string(status) + (why.empty() ? "" : ": " + why));
 }
 
 Status Method::execute() {
-  const etp_host_api* host = plugins::HostServices::get().api();
-  plugins::HostServices::take_last_error();  // a failure must not quote an older message
+  const etp_host_api* host = HostServices::get().api();
+  plugins::PluginLog::take_last_error();  // a failure must not quote an older message
   const size_t count = instructions_.size();
   size_t pc = 0;
   for (size_t steps = 0; pc < count; ++steps) {
     if (steps == kMaxInstructionsPerExecute) {
-      return Error(ErrorCode::kInvalidArgument, program_path_ + ": method '" + name_ + "' ran " +
-                                                    std::to_string(steps) + " instructions without finishing");
+      return Status(StatusCode::kInvalidState, program_path_ + ": method '" + name_ + "' ran " +
+                                                   std::to_string(steps) + " instructions without finishing");
     }
     const Instruction& ins = instructions_[pc];
     for (uint32_t r = 0; r < ins.num_refresh; ++r) {
       const Refresh& refresh = refresh_[ins.first_refresh + r];
-      if (refresh.tensors) {
+      if (refresh.kind == Refresh::ListKind::kTensors) {
         TensorList& list = tensor_lists_[refresh.list];
         for (size_t j = 0; j < list.sources.size(); ++j) {
           const int32_t v = list.sources[j];
@@ -105,26 +144,26 @@ Status Method::execute() {
         ++pc;
         break;
       case Kind::kDelegate: {
-        const Delegate& d = delegates_[ins.a];
+        const Delegate& d = delegates_[ins.op];
         status = d.backend->execute(d.backend->self, d.handle, &args_[ins.first_arg], ins.num_args);
         ++pc;
         break;
       }
       case Kind::kMove:
-        values_[ins.b] = values_[ins.a];
+        values_[ins.destination] = values_[ins.value];
         ++pc;
         break;
       case Kind::kJumpFalse:
-        pc = condition_true(values_[ins.a]) ? pc + 1 : ins.b;
+        pc = condition_true(values_[ins.value]) ? pc + 1 : ins.destination;
         break;
       case Kind::kFree:
-        if (values_[ins.a].tag == ETP_VALUE_TENSOR) values_[ins.a].u.tensor->data = nullptr;
+        if (values_[ins.value].tag == ETP_VALUE_TENSOR) values_[ins.value].u.tensor->data = nullptr;
         ++pc;
         break;
     }
     if (status != ETP_OK) return fail_at(pc - 1, status);
   }
-  return std::nullopt;
+  return Status::success();
 }
 
 std::vector<std::pair<std::string, std::string>> Method::kernel_providers() const {

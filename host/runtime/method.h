@@ -1,51 +1,38 @@
-// Program and Method: a loaded .pte and one of its methods, ready to run through plugins.
-//
-// Program::load_method parses the method's values once (constants point into the mapped
-// files, EXTERNAL tensors come from the model's data files after an exact layout check,
-// planned buffers are allocated once and zeroed), resolves every operator through the
-// registry (all missing names reported together), and initialises every delegate with the
-// plugin that serves its backend id. Method::execute then walks the instructions calling
-// kernels and delegates; it allocates nothing. A Method runs on one thread at a time.
+// Method: one loaded method of a Program, ready to run through plugins (see method_loader.h
+// for how it is built). execute walks the instructions calling kernels and delegates; it
+// allocates nothing. A Method runs on one thread at a time; different Methods may run
+// concurrently.
 #pragma once
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
 #include "etp_plugin.h"
-#include "format/program_file.h"
 #include "plugins/registry.h"
 #include "runtime/host_tensor.h"
 #include "runtime/named_data_map.h"
+#include "runtime/program.h"
 
 namespace etp::runtime {
 
-class Method;
-
-class Program : public std::enable_shared_from_this<Program> {
- public:
-  // Opens `path` with the data files the model uses (in manifest order).
-  static Result<std::shared_ptr<Program>> open(const std::string& path, std::vector<DataSource> data,
-                                               std::shared_ptr<const plugins::Registry> registry);
-
-  const format::ProgramFile& file() const { return *file_; }
-  const std::string& path() const { return file_->path(); }
-  Result<std::unique_ptr<Method>> load_method(const std::string& name) const;
-
- private:
-  friend class MethodLoader;
-  std::shared_ptr<const format::ProgramFile> file_;
-  std::vector<DataSource> data_;
-  std::shared_ptr<const plugins::Registry> registry_;
-};
-
-// A caller-owned tensor to pass as input: dtype, logical sizes (row-major data).
+// A caller-owned tensor to pass as input: dtype, logical sizes, row-major data.
 struct TensorInput {
   int32_t dtype = ETP_DTYPE_FLOAT32;
   std::vector<int64_t> sizes;
   const void* data = nullptr;
   size_t nbytes = 0;
+};
+
+// A tensor whose contents persist from one execute to the next and that the program itself
+// writes: mutable buffers (KV caches, written by aten::copy_), tensors with an initial value in
+// the program's mutable segment, and planned EXTERNAL tensors (trainable weights).
+struct StateTensor {
+  std::string name;               // the tensor's fully qualified name, or "value <index>"
+  uint32_t value = 0;             // value index in the method
+  const uint8_t* initial = nullptr;  // initial bytes (mapped), or null: starts as zeros
 };
 
 class Method {
@@ -62,11 +49,27 @@ class Method {
 
   // Copies `tensor` into input `index` (dtype must match; the shape must fit the planned
   // bound, or equal it for static inputs; data is in contiguous row-major order and is
-  // written in the input's dim order).
+  // written in the input's dim order). Errors: kInvalidArgument (index), kDtype, kShape.
   Status set_input(size_t index, const TensorInput& tensor);
+  // Like set_input, but the input uses the caller's memory without a copy when that is safe:
+  // the input is stored row-major, the data is aligned to its element size, and no
+  // instruction writes it or hands it (or a view of it) to a delegate, since a backend may
+  // read past the end of its inputs (XNNPACK reads up to 16 bytes further). Otherwise it
+  // copies. Borrowed memory must stay valid and unchanged until the input is set again or the
+  // method is destroyed.
+  Status bind_input(size_t index, const TensorInput& tensor);
+  // True when input `index` currently uses the caller's memory (bind_input borrowed it).
+  bool input_borrowed(size_t index) const { return index < inputs_.size() && input_slots_[index].borrowed; }
+
   // Runs the method once. On failure the message names the program, method, instruction
-  // index and operator or delegate, plus what the plugin logged.
+  // index and operator or delegate, plus what the plugin logged; the code is the plugin's.
   Status execute();
+
+  // The method's mutable state, in value order, and a way back to its initial contents.
+  const std::vector<StateTensor>& state() const { return state_; }
+  const etp_tensor& state_tensor(size_t i) const { return *values_[state_[i].value].u.tensor; }
+  // Restores every state tensor to its initial contents (zeros for buffers without one).
+  void reset_state();
 
   // Bytes of the memory-planned buffers this method allocated.
   uint64_t planned_bytes() const { return planned_bytes_; }
@@ -78,13 +81,16 @@ class Method {
  private:
   friend class MethodLoader;
   Method() = default;
+  Status check_input(size_t index, const TensorInput& tensor, HostTensor** out);
 
   enum class Kind : uint8_t { kKernel, kDelegate, kMove, kJumpFalse, kFree };
   struct Instruction {
     Kind kind;
-    uint32_t a = 0, b = 0;        // move from/to, jump cond/destination, free value, op or delegate index
-    uint32_t first_arg = 0, num_args = 0;      // range in args_
-    uint32_t first_refresh = 0, num_refresh = 0;  // lists to refresh, range in refresh_
+    uint32_t op = 0;           // kKernel: operator index; kDelegate: delegate index
+    uint32_t value = 0;        // kMove: source value; kJumpFalse: condition value; kFree: freed value
+    uint32_t destination = 0;  // kMove: destination value; kJumpFalse: instruction to jump to
+    uint32_t first_arg = 0, num_args = 0;         // kKernel, kDelegate: range in args_
+    uint32_t first_refresh = 0, num_refresh = 0;  // lists to refresh first, range in refresh_
     etp_kernel kernel{};
   };
   struct IntList {
@@ -97,14 +103,22 @@ class Method {
     std::vector<etp_tensor*> items;
     std::vector<int32_t> sources;
   };
+  // A list whose items must be re-read from their source values before an instruction.
   struct Refresh {
-    bool tensors;   // false: int_lists_[list], true: tensor_lists_[list]
-    uint32_t list;
+    enum class ListKind : uint8_t { kInts, kTensors } kind;
+    uint32_t list;  // index in int_lists_ or tensor_lists_
   };
   struct Delegate {
     const etp_backend* backend = nullptr;
     void* handle = nullptr;
     std::string id;
+  };
+  // What set_input needs to know about one input.
+  struct InputSlot {
+    void* planned = nullptr;  // the input's own memory (planned), restored after a borrow
+    uint64_t capacity = 0;
+    bool can_borrow = false;  // see bind_input
+    bool borrowed = false;
   };
 
   Status fail_at(size_t pc, etp_status status) const;
@@ -120,6 +134,8 @@ class Method {
   std::vector<uint8_t*> buffer_bases_;                               // their 64-byte aligned starts
   uint64_t planned_bytes_ = 0;
   std::vector<uint32_t> inputs_, outputs_;
+  std::vector<InputSlot> input_slots_;
+  std::vector<StateTensor> state_;
   std::vector<Instruction> instructions_;
   std::vector<etp_value*> args_;
   std::vector<Refresh> refresh_;

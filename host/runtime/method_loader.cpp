@@ -1,4 +1,5 @@
-// Method loading: everything that can be resolved before execute is resolved here.
+#include "runtime/method_loader.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -8,8 +9,10 @@
 #include <unistd.h>
 
 #include "format/scalar_type.h"
-#include "plugins/host_services.h"
+#include "plugins/plugin_log.h"
 #include "runtime/method.h"
+#include "runtime/prim_ops.h"
+#include "runtime/program.h"
 
 namespace etp::runtime {
 
@@ -30,8 +33,9 @@ class MethodLoader {
   Status init_delegates();
   Status build_instructions(const std::vector<etp_kernel>& kernels);
   Status check_memory_and_conditions();
-  Error fail(const std::string& what) const {
-    return Error(ErrorCode::kInvalidArgument, program_.path() + ": method '" + method_->name_ + "': " + what);
+  void find_inputs_and_state();
+  Status fail(const std::string& what, StatusCode code = StatusCode::kInvalidArgument) const {
+    return Status(code, program_.path() + ": method '" + method_->name_ + "': " + what);
   }
 
   const Program& program_;
@@ -41,22 +45,8 @@ class MethodLoader {
   std::vector<int32_t> int_list_of_value_;     // value index -> int_lists_ index, or -1
   std::vector<int32_t> tensor_list_of_value_;  // value index -> tensor_lists_ index, or -1
   std::vector<bool> moved_;                    // value is a MoveCall destination
+  std::vector<const uint8_t*> initial_;        // initial bytes of planned tensors that have one
 };
-
-Result<std::shared_ptr<Program>> Program::open(const std::string& path, std::vector<DataSource> data,
-                                               std::shared_ptr<const plugins::Registry> registry) {
-  ETP_TRY(auto file, format::ProgramFile::open(path));
-  auto program = std::make_shared<Program>();
-  program->file_ = std::make_shared<const format::ProgramFile>(std::move(file));
-  program->data_ = std::move(data);
-  program->registry_ = std::move(registry);
-  return program;
-}
-
-Result<std::unique_ptr<Method>> Program::load_method(const std::string& name) const {
-  ETP_TRY(const fb::ExecutionPlan* plan, file_->find_plan(name));
-  return MethodLoader(*this, *plan).load();
-}
 
 Result<std::unique_ptr<Method>> MethodLoader::load() {
   method_.reset(new Method());
@@ -71,9 +61,13 @@ Result<std::unique_ptr<Method>> MethodLoader::load() {
   ETP_CHECK_OK(init_delegates());
   ETP_CHECK_OK(build_instructions(kernels));
   ETP_CHECK_OK(check_memory_and_conditions());
-  for (int32_t i : *plan_.inputs()) method_->inputs_.push_back(static_cast<uint32_t>(i));
   for (int32_t i : *plan_.outputs()) method_->outputs_.push_back(static_cast<uint32_t>(i));
+  find_inputs_and_state();
   return std::move(method_);
+}
+
+Result<std::unique_ptr<Method>> load_method(const Program& program, const fb::ExecutionPlan& plan) {
+  return MethodLoader(program, plan).load();
 }
 
 Status MethodLoader::allocate_buffers() {
@@ -101,7 +95,7 @@ Status MethodLoader::allocate_buffers() {
     method_->buffer_bases_.push_back(reinterpret_cast<uint8_t*>(aligned));
     method_->planned_bytes_ += size;
   }
-  return std::nullopt;
+  return Status::success();
 }
 
 Status MethodLoader::parse_values() {
@@ -114,6 +108,7 @@ Status MethodLoader::parse_values() {
   int_list_of_value_.assign(count, -1);
   tensor_list_of_value_.assign(count, -1);
   moved_.assign(count, false);
+  initial_.assign(count, nullptr);
   for (size_t i = 0; i < count; ++i) {
     const fb::EValue* v = plan_.values()->Get(static_cast<flatbuffers::uoffset_t>(i));
     etp_value& out = method_->values_[i];
@@ -158,12 +153,12 @@ Status MethodLoader::parse_values() {
         break;
     }
   }
-  return std::nullopt;
+  return Status::success();
 }
 
 Status MethodLoader::parse_tensor(size_t index, const fb::Tensor& t, HostTensor* out) {
   if (t.shape_dynamism() == fb::TensorShapeDynamism::DYNAMIC_UNBOUND) {
-    return Error(ErrorCode::kNotSupported, program_.path() + ": method '" + method_->name_ + "': value " +
+    return Status(StatusCode::kNotSupported, program_.path() + ": method '" + method_->name_ + "': value " +
                                                std::to_string(index) +
                                                " is a tensor with unbounded dynamic shape, which etp does not support");
   }
@@ -186,12 +181,13 @@ Status MethodLoader::resolve_tensor_data(size_t index, const fb::Tensor& t, Host
   if (extra != nullptr && extra->location() == fb::TensorDataLocation::EXTERNAL) {
     const std::string key = extra->fully_qualified_name()->str();
     const DataSource* source = nullptr;
-    const format::DataEntry* entry = find_in_files(program_.data_, key, &source);
+    const format::DataEntry* entry = find_in_files(program_.data(), key, &source);
     if (entry == nullptr) {
       std::string files;
-      for (const DataSource& s : program_.data_) files += (files.empty() ? "" : ", ") + s.file->path();
+      for (const DataSource& s : program_.data()) files += (files.empty() ? "" : ", ") + s.file->path();
       return fail(where + ": tensor '" + key + "' is stored externally but no data file has it (searched: " +
-                  (files.empty() ? std::string("no data files given") : files) + ")");
+                      (files.empty() ? std::string("no data files given") : files) + ")",
+                  StatusCode::kNotFound);
     }
     if (!entry->layout) return fail(where + ": data file " + source->file->path() + " has no layout for '" + key + "'");
     const format::TensorLayout& layout = *entry->layout;
@@ -208,22 +204,24 @@ Status MethodLoader::resolve_tensor_data(size_t index, const fb::Tensor& t, Host
     }
     if (planned != nullptr) {  // trainable weights: a private, writable copy
       std::memcpy(planned, entry->bytes.data, layout.nbytes);
+      initial_[index] = entry->bytes.data;
       out->raw.data = planned;
     } else {
       out->raw.data = const_cast<uint8_t*>(entry->bytes.data);  // read-only mapping: zero copy
     }
-    return std::nullopt;
+    return Status::success();
   }
   const uint32_t buffer = t.data_buffer_idx();
   if (buffer > 0 && planned == nullptr) {
     out->raw.data = const_cast<uint8_t*>(program_.file().constant(buffer).data);
   } else if (buffer > 0) {
     std::memcpy(planned, program_.file().mutable_data(buffer).data, out->raw.nbytes);
+    initial_[index] = program_.file().mutable_data(buffer).data;
     out->raw.data = planned;
   } else {
     out->raw.data = planned;  // activation, or null until set_input / a kernel provides it
   }
-  return std::nullopt;
+  return Status::success();
 }
 
 Status MethodLoader::parse_lists() {
@@ -276,7 +274,7 @@ Status MethodLoader::parse_lists() {
       tensor_list_of_value_[i] = static_cast<int32_t>(method_->tensor_lists_.size() - 1);
     }
   }
-  return std::nullopt;
+  return Status::success();
 }
 
 Status MethodLoader::resolve_kernels(std::vector<etp_kernel>* kernels) {
@@ -286,7 +284,10 @@ Status MethodLoader::resolve_kernels(std::vector<etp_kernel>* kernels) {
     const fb::Operator* op = plan_.operators()->Get(i);
     std::string name = op->name()->str();
     if (op->overload() && op->overload()->size() > 0) name += "." + op->overload()->str();
-    auto resolved = program_.registry_->resolve_kernel(name);
+    plugins::ResolvedKernel prim;
+    prim.provider = "host";
+    auto resolved = find_prim_op(name, &prim.kernel) ? Result<plugins::ResolvedKernel>(prim)
+                                                     : program_.registry().resolve_kernel(name);
     if (!resolved.ok()) {
       missing.push_back(name);
       kernels->push_back({});
@@ -300,12 +301,12 @@ Status MethodLoader::resolve_kernels(std::vector<etp_kernel>* kernels) {
   if (!missing.empty()) {
     std::string list;
     for (const std::string& m : missing) list += (list.empty() ? "" : ", ") + m;
-    return Error(ErrorCode::kNotFound, program_.path() + ": method '" + method_->name_ + "' needs " +
+    return Status(StatusCode::kNotFound, program_.path() + ": method '" + method_->name_ + "' needs " +
                                            std::to_string(missing.size()) +
                                            " operator(s) that no loaded plugin provides: " + list +
-                                           " (plugins loaded: " + program_.registry_->plugin_names() + ")");
+                                           " (plugins loaded: " + program_.registry().plugin_names() + ")");
   }
-  return std::nullopt;
+  return Status::success();
 }
 
 }  // namespace etp::runtime
@@ -317,16 +318,18 @@ Status MethodLoader::init_delegates() {
   for (flatbuffers::uoffset_t i = 0; delegates && i < delegates->size(); ++i) {
     const fb::BackendDelegate* d = delegates->Get(i);
     const std::string id = d->id()->str();
-    auto backend = program_.registry_->find_backend(id);
-    if (!backend.ok()) return fail("delegate " + std::to_string(i) + " needs backend '" + id + "': " +
-                                   backend.error().message());
+    auto backend = program_.registry().find_backend(id);
+    if (!backend.ok()) {
+      return fail("delegate " + std::to_string(i) + " needs backend '" + id + "': " + backend.status().message(),
+                  backend.status().code());
+    }
     // One named-data map per serving plugin: it tells the plugin which files its cache owns.
     NamedDataMap* map = nullptr;
     for (auto& m : method_->named_data_) {
       if (m->asking_plugin() == backend->plugin->name()) map = m.get();
     }
     if (map == nullptr) {
-      method_->named_data_.push_back(std::make_unique<NamedDataMap>(program_.data_, program_.file_,
+      method_->named_data_.push_back(std::make_unique<NamedDataMap>(program_.data(), program_.shared_file(),
                                                                     backend->plugin->name()));
       map = method_->named_data_.back().get();
     }
@@ -349,25 +352,26 @@ Status MethodLoader::init_delegates() {
     args.delegate_index = i;
     args.method_id = reinterpret_cast<uint64_t>(method_.get());
     void* handle = nullptr;
-    plugins::HostServices::take_last_error();
+    plugins::PluginLog::take_last_error();
     const etp_status status = backend->backend->init(backend->backend->self, &args, &handle);
     if (status != ETP_OK) {
-      const std::string why = plugins::HostServices::take_last_error();
+      const std::string why = plugins::PluginLog::take_last_error();
       return fail("delegate " + std::to_string(i) + " (" + id + ", plugin " + backend->plugin->path() +
-                  ") failed to initialise (status " + std::to_string(status) + ")" + (why.empty() ? "" : ": " + why));
+                      ") failed to initialise (status " + std::to_string(status) + ")" + (why.empty() ? "" : ": " + why),
+                  status_code_from_plugin(status));
     }
     method_->delegates_.push_back({backend->backend, handle, id});
     bool known = false;
     for (const auto& p : method_->plugins_) known = known || p == backend->plugin;
     if (!known) method_->plugins_.push_back(backend->plugin);
   }
-  return std::nullopt;
+  return Status::success();
 }
 
 Status MethodLoader::build_instructions(const std::vector<etp_kernel>& kernels) {
   const auto* chains = plan_.chains();
   if (chains == nullptr || chains->size() == 0) return fail("has no chains");
-  if (chains->size() > 1) return Error(ErrorCode::kNotSupported, program_.path() + ": method '" + method_->name_ +
+  if (chains->size() > 1) return Status(StatusCode::kNotSupported, program_.path() + ": method '" + method_->name_ +
                                                                      "' has " + std::to_string(chains->size()) +
                                                                      " chains; etp runs single-chain methods");
   const auto* instructions = chains->Get(0)->instructions();
@@ -382,13 +386,13 @@ Status MethodLoader::build_instructions(const std::vector<etp_kernel>& kernels) 
         method_->args_.push_back(&method_->values_[v]);
         const int32_t list = int_list_of_value_[v];
         if (list >= 0 && !method_->int_lists_[list].sources.empty()) {
-          method_->refresh_.push_back({false, static_cast<uint32_t>(list)});
+          method_->refresh_.push_back({Method::Refresh::ListKind::kInts, static_cast<uint32_t>(list)});
         }
         const int32_t tensors = tensor_list_of_value_[v];
         if (tensors >= 0) {
           const auto& sources = method_->tensor_lists_[tensors].sources;
           if (std::any_of(sources.begin(), sources.end(), [&](int32_t s) { return s >= 0 && moved_[s]; })) {
-            method_->refresh_.push_back({true, static_cast<uint32_t>(tensors)});
+            method_->refresh_.push_back({Method::Refresh::ListKind::kTensors, static_cast<uint32_t>(tensors)});
           }
         }
       }
@@ -399,38 +403,38 @@ Status MethodLoader::build_instructions(const std::vector<etp_kernel>& kernels) 
       case fb::InstructionArguments::KernelCall: {
         const fb::KernelCall* k = ins->instr_args_as_KernelCall();
         out.kind = Method::Kind::kKernel;
-        out.a = static_cast<uint32_t>(k->op_index());
-        out.kernel = kernels[out.a];
+        out.op = static_cast<uint32_t>(k->op_index());
+        out.kernel = kernels[out.op];
         add_args(k->args());
         break;
       }
       case fb::InstructionArguments::DelegateCall: {
         const fb::DelegateCall* d = ins->instr_args_as_DelegateCall();
         out.kind = Method::Kind::kDelegate;
-        out.a = static_cast<uint32_t>(d->delegate_index());
+        out.op = static_cast<uint32_t>(d->delegate_index());
         add_args(d->args());
         break;
       }
       case fb::InstructionArguments::MoveCall:
         out.kind = Method::Kind::kMove;
-        out.a = static_cast<uint32_t>(ins->instr_args_as_MoveCall()->move_from());
-        out.b = static_cast<uint32_t>(ins->instr_args_as_MoveCall()->move_to());
+        out.value = static_cast<uint32_t>(ins->instr_args_as_MoveCall()->move_from());
+        out.destination = static_cast<uint32_t>(ins->instr_args_as_MoveCall()->move_to());
         break;
       case fb::InstructionArguments::JumpFalseCall:
         out.kind = Method::Kind::kJumpFalse;
-        out.a = static_cast<uint32_t>(ins->instr_args_as_JumpFalseCall()->cond_value_index());
-        out.b = static_cast<uint32_t>(ins->instr_args_as_JumpFalseCall()->destination_instruction());
+        out.value = static_cast<uint32_t>(ins->instr_args_as_JumpFalseCall()->cond_value_index());
+        out.destination = static_cast<uint32_t>(ins->instr_args_as_JumpFalseCall()->destination_instruction());
         break;
       case fb::InstructionArguments::FreeCall:
         out.kind = Method::Kind::kFree;
-        out.a = static_cast<uint32_t>(ins->instr_args_as_FreeCall()->value_index());
+        out.value = static_cast<uint32_t>(ins->instr_args_as_FreeCall()->value_index());
         break;
       default:
         return fail("instruction " + std::to_string(pc) + " has an unknown type");  // unreachable: verified
     }
     method_->instructions_.push_back(out);
   }
-  return std::nullopt;
+  return Status::success();
 }
 
 }  // namespace etp::runtime
@@ -444,25 +448,93 @@ Status MethodLoader::check_memory_and_conditions() {
   std::vector<bool> viewed(method_->values_.size(), false);
   for (const Method::Instruction& ins : method_->instructions_) {
     if (ins.kind == Method::Kind::kKernel && ins.num_args > 0 &&
-        method_->operator_names_[ins.a] == "executorch_prim::et_view.default") {
+        method_->operator_names_[ins.op] == "executorch_prim::et_view.default") {
       const etp_value* out = method_->args_[ins.first_arg + ins.num_args - 1];
       viewed[static_cast<size_t>(out - method_->values_.data())] = true;
     }
     if (ins.kind == Method::Kind::kJumpFalse) {
-      const etp_value& cond = method_->values_[ins.a];
+      const etp_value& cond = method_->values_[ins.value];
       const bool is_bool = cond.tag == ETP_VALUE_BOOL ||
                            (cond.tag == ETP_VALUE_TENSOR && cond.u.tensor->dtype == ETP_DTYPE_BOOL);
-      if (!is_bool) return fail("a jump's condition (value " + std::to_string(ins.a) + ") is not a Bool or Bool tensor");
+      if (!is_bool) return fail("a jump's condition (value " + std::to_string(ins.value) + ") is not a Bool or Bool tensor");
     }
   }
   for (size_t i = 0; i < method_->values_.size(); ++i) {
     const etp_value& v = method_->values_[i];
     if (v.tag != ETP_VALUE_TENSOR || v.u.tensor->data != nullptr || v.u.tensor->nbytes == 0 || viewed[i]) continue;
-    return Error(ErrorCode::kNotSupported, program_.path() + ": method '" + method_->name_ + "': value " +
+    return Status(StatusCode::kNotSupported, program_.path() + ": method '" + method_->name_ + "': value " +
                                                std::to_string(i) + " is a tensor without memory (not memory-planned, "
                                                "constant or produced by et_view); etp needs planned memory for it");
   }
-  return std::nullopt;
+  return Status::success();
+}
+
+}  // namespace etp::runtime
+
+namespace etp::runtime {
+
+// Which inputs may borrow the caller's memory, and which tensors are the method's state.
+// A value is written when it is the return slot of a kernel (the out argument of out-variants
+// and the self of in-place operators such as aten::copy_), et_copy_index's destination or a
+// move destination; delegates may write any argument and read past the end of their inputs.
+// Views (et_view) share their source's memory, so what happens to a view happens to its source.
+void MethodLoader::find_inputs_and_state() {
+  const size_t count = method_->values_.size();
+  std::vector<uint32_t> alias(count);  // the value whose memory each value uses
+  for (size_t v = 0; v < count; ++v) alias[v] = static_cast<uint32_t>(v);
+  auto arg_index = [&](const Method::Instruction& ins, uint32_t j) {
+    return static_cast<uint32_t>(method_->args_[ins.first_arg + j] - method_->values_.data());
+  };
+  for (const Method::Instruction& ins : method_->instructions_) {
+    if (ins.kind == Method::Kind::kKernel && ins.num_args == 3 &&
+        method_->operator_names_[ins.op] == "executorch_prim::et_view.default") {
+      alias[arg_index(ins, 2)] = arg_index(ins, 0);
+    }
+  }
+  auto root = [&](uint32_t v) {
+    for (size_t hops = 0; alias[v] != v && hops < count; ++hops) v = alias[v];
+    return v;
+  };
+  std::vector<bool> written(count, false), delegated(count, false), copied_into(count, false);
+  for (const Method::Instruction& ins : method_->instructions_) {
+    if (ins.kind == Method::Kind::kKernel && ins.num_args > 0) {
+      written[root(arg_index(ins, ins.num_args - 1))] = true;
+      const std::string& op = method_->operator_names_[ins.op];
+      if (op == "executorch_prim::et_copy_index.tensor") written[root(arg_index(ins, 0))] = true;
+      if (op == "aten::copy_") copied_into[arg_index(ins, 0)] = true;
+    } else if (ins.kind == Method::Kind::kDelegate) {
+      for (uint32_t j = 0; j < ins.num_args; ++j) delegated[root(arg_index(ins, j))] = true;
+    } else if (ins.kind == Method::Kind::kMove) {
+      written[root(ins.destination)] = true;
+    }
+  }
+  std::vector<bool> is_input(count, false);
+  for (int32_t i : *plan_.inputs()) {
+    const auto v = static_cast<uint32_t>(i);
+    is_input[v] = true;
+    method_->inputs_.push_back(v);
+    Method::InputSlot slot;
+    if (method_->values_[v].tag == ETP_VALUE_TENSOR) {
+      const etp_tensor& t = *method_->values_[v].u.tensor;
+      slot.planned = t.data;
+      slot.capacity = t.capacity;
+      slot.can_borrow = is_contiguous(t) && !written[root(v)] && !delegated[root(v)];
+    }
+    method_->input_slots_.push_back(slot);
+  }
+  // State: planned tensors with an initial value, and planned buffers that aten::copy_ writes
+  // (ExecuTorch's write-back of a mutated buffer), except the method's own inputs.
+  for (size_t v = 0; v < count; ++v) {
+    const fb::EValue* value = plan_.values()->Get(static_cast<flatbuffers::uoffset_t>(v));
+    const fb::Tensor* t = value->val_as_Tensor();
+    if (t == nullptr || t->allocation_info() == nullptr || is_input[v]) continue;
+    if (initial_[v] == nullptr && !copied_into[v]) continue;
+    const fb::ExtraTensorInfo* extra = t->extra_tensor_info();
+    std::string name = extra && extra->fully_qualified_name() && extra->fully_qualified_name()->size() > 0
+                           ? extra->fully_qualified_name()->str()
+                           : "value " + std::to_string(v);
+    method_->state_.push_back({std::move(name), static_cast<uint32_t>(v), initial_[v]});
+  }
 }
 
 }  // namespace etp::runtime

@@ -255,8 +255,8 @@ etp_status et_copy_index(void*, const etp_host_api* host, etp_value* const* args
     }
   }
   if (grows && (to->sizes[0] != sizes[0] || index == 0)) {
-    if (Status status = to->resize(to->raw.rank, sizes)) {
-      const std::string what = "cannot grow copy_to: " + status->message();
+    if (Status status = to->resize(to->raw.rank, sizes); !status.ok()) {
+      const std::string what = "cannot grow copy_to: " + status.message();
       return fail(host, op, what.c_str());
     }
   }

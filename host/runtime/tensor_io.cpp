@@ -70,13 +70,13 @@ Result<NpyArray> to_npy(const etp_value& value) {
     case ETP_VALUE_BOOL: scalar(ETP_DTYPE_BOOL, &value.u.b, 1); return out;
     case ETP_VALUE_TENSOR: break;
     default:
-      return Error(ErrorCode::kNotSupported, "output of kind " + std::to_string(value.tag) + " cannot be an array");
+      return Status(StatusCode::kNotSupported, "output of kind " + std::to_string(value.tag) + " cannot be an array");
   }
   const etp_tensor& t = *value.u.tensor;
   out.dtype = t.dtype;
   out.shape.assign(t.sizes, t.sizes + t.rank);
   out.data.resize(t.nbytes);
-  if (t.nbytes > 0 && t.data == nullptr) return Error(ErrorCode::kInvalidArgument, "output tensor has no data");
+  if (t.nbytes > 0 && t.data == nullptr) return Status(StatusCode::kInvalidArgument, "output tensor has no data");
   copy_logical(t, static_cast<const uint8_t*>(t.data), out.data.data(), /*to_tensor=*/false);
   return out;
 }

@@ -60,13 +60,13 @@ void expect_error(const std::string& text, const std::string& needle, const std:
     if (bundle.ok()) {
       for (const ModelSpec& m : (*bundle)->manifest().models) {
         auto program = (*bundle)->program(m.name);
-        if (!program.ok()) message = program.error().message();
+        if (!program.ok()) message = program.status().message();
       }
     } else {
-      message = bundle.error().message();
+      message = bundle.status().message();
     }
   } else {
-    message = manifest.error().message();
+    message = manifest.status().message();
   }
   ASSERT_FALSE(message.empty()) << "the manifest was accepted:\n" << text;
   EXPECT_NE(message.find(path + ":" + position + ":"), std::string::npos) << message;
@@ -131,8 +131,8 @@ TEST(ManifestTest, MalformedYamlNamesThePosition) {
   const std::string path = write_manifest(std::string(kPlugins) + "models:\n  add: [1, 2\n");
   auto manifest = parse_manifest(path);
   ASSERT_FALSE(manifest.ok());
-  EXPECT_NE(manifest.error().message().find(path + ":6:1: end of sequence flow not found"), std::string::npos)
-      << manifest.error().message();
+  EXPECT_NE(manifest.status().message().find(path + ":6:1: end of sequence flow not found"), std::string::npos)
+      << manifest.status().message();
 }
 
 TEST(ManifestTest, UnknownPluginLibraryIsAnError) {
@@ -147,9 +147,9 @@ TEST(BundleTest, SharedDataFileIsMappedOnceAndModelsRun) {
                                           "models:\n  base: { program: $F/tiny_llama_portable.pte, data: [foundation] }\n"
                                           "  lora: { program: $F/tiny_llama_lora_portable.pte, data: [foundation] }\n");
   auto manifest = parse_manifest(path);
-  ASSERT_TRUE(manifest.ok()) << manifest.error().message();
+  ASSERT_TRUE(manifest.ok()) << manifest.status().message();
   auto bundle = Bundle::open(*manifest);
-  ASSERT_TRUE(bundle.ok()) << bundle.error().message();
+  ASSERT_TRUE(bundle.ok()) << bundle.status().message();
   auto base = (*bundle)->program("base");
   auto lora = (*bundle)->program("lora");
   ASSERT_TRUE(base.ok() && lora.ok());
@@ -157,7 +157,7 @@ TEST(BundleTest, SharedDataFileIsMappedOnceAndModelsRun) {
   ASSERT_NE(foundation, nullptr);
   // Both programs hold the one DataFile the bundle mapped: the bundle, base and lora.
   EXPECT_GE(foundation->file.use_count(), 3);
-  EXPECT_TRUE((*(*base)->load_method("forward"))->execute() == std::nullopt);
+  EXPECT_TRUE((*(*base)->load_method("forward"))->execute().ok());
 }
 
 }  // namespace

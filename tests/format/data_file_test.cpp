@@ -3,6 +3,7 @@
 
 #include <functional>
 
+#include "support/status.h"
 #include "flat_tensor_generated.h"
 #include "format/data_file.h"
 #include "inspect/inspect.h"
@@ -53,7 +54,7 @@ void expect_error(const PatchedFile& file, std::initializer_list<const char*> ex
   const std::string path = file.write();
   auto data = DataFile::open(path);
   ASSERT_FALSE(data.ok()) << "a corrupt data file opened";
-  const std::string& message = data.error().message();
+  const std::string& message = data.status().message();
   EXPECT_NE(message.find(path), std::string::npos) << "message does not name the file: " << message;
   for (const char* text : expected) EXPECT_NE(message.find(text), std::string::npos) << message;
 }
@@ -188,10 +189,10 @@ TEST(DataFileWriterTest, WrittenFilesReadBackWithLayoutsAndAlignedData) {
   const std::vector<float> weight = {1, 2, 3, 4, 5, 6};
   const std::vector<int64_t> steps = {7};
   const std::string path = "/tmp/etp_writer_test.ptd";
-  ASSERT_FALSE(write_data_file(path, {{"w", 6, {2, 3}, {}, weight.data(), 24}, {"b.step", 4, {1}, {}, steps.data(), 8}},
+  ASSERT_OK(write_data_file(path, {{"w", 6, {2, 3}, {}, weight.data(), 24}, {"b.step", 4, {1}, {}, steps.data(), 8}},
                                /*alignment=*/64));
   auto file = DataFile::open(path);
-  ASSERT_TRUE(file.ok()) << file.error().message();
+  ASSERT_TRUE(file.ok()) << file.status().message();
   ASSERT_EQ(file->entries().size(), 2u);
   EXPECT_EQ(file->entries()[0].key, "b.step");  // sorted, like ExecuTorch's save_ptd
   const DataEntry* w = file->find("w");
@@ -206,8 +207,8 @@ TEST(DataFileWriterTest, WrittenFilesReadBackWithLayoutsAndAlignedData) {
 TEST(DataFileWriterTest, RepeatedKeysAreRefused) {
   const float x = 1;
   auto status = write_data_file("/tmp/etp_writer_dup.ptd", {{"k", 6, {1}, {}, &x, 4}, {"k", 6, {1}, {}, &x, 4}});
-  ASSERT_TRUE(status.has_value());
-  EXPECT_NE(status->message().find("key 'k' given twice"), std::string::npos);
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("key 'k' given twice"), std::string::npos);
 }
 
 }  // namespace

@@ -29,13 +29,13 @@ TEST(ProgramFileTest, EveryFixtureProgramAndDataFileVerifies) {
   ASSERT_FALSE(all_fixtures().empty());
   for (const auto& f : all_fixtures()) {
     auto program = ProgramFile::open(fixture_path(f["program"]));
-    ASSERT_TRUE(program.ok()) << program.error().message();
+    ASSERT_TRUE(program.ok()) << program.status().message();
     std::vector<std::string> methods;
     for (size_t i = 0; i < program->num_plans(); ++i) methods.push_back(program->plan(i).name()->str());
     EXPECT_EQ(methods, f["methods"].get<std::vector<std::string>>()) << f["name"];
     for (const auto& data : f["data_files"]) {
       auto file = DataFile::open(fixture_path(data));
-      ASSERT_TRUE(file.ok()) << file.error().message();
+      ASSERT_TRUE(file.ok()) << file.status().message();
       EXPECT_GT(file->entries().size(), 0u) << data;
     }
   }
@@ -108,7 +108,7 @@ TEST(XnnpackBlobTest, EveryFixtureBlobParsesAndItsNamedKeysResolve) {
       for (flatbuffers::uoffset_t d = 0; delegates && d < delegates->size(); ++d) {
         if (delegates->Get(d)->id()->string_view() != "XnnpackBackend") continue;
         auto blob = XnnpackBlob::parse(program->delegate_blob(*delegates->Get(d)), f["name"]);
-        ASSERT_TRUE(blob.ok()) << blob.error().message();
+        ASSERT_TRUE(blob.ok()) << blob.status().message();
         ++blobs;
         const auto* constants = blob->graph().constant_data();
         for (flatbuffers::uoffset_t c = 1; constants && c < constants->size(); ++c) {  // 0: placeholder

@@ -52,7 +52,7 @@ void expect_error(const PatchedFile& file, std::initializer_list<const char*> ex
   const std::string path = file.write();
   auto program = ProgramFile::open(path);
   ASSERT_FALSE(program.ok()) << "a corrupt program opened";
-  const std::string& message = program.error().message();
+  const std::string& message = program.status().message();
   EXPECT_NE(message.find(path), std::string::npos) << "message does not name the file: " << message;
   for (const char* text : expected) EXPECT_NE(message.find(text), std::string::npos) << message;
 }
@@ -89,8 +89,8 @@ TEST(ProgramMalformedTest, FutureFormatVersionIsRefusedByName) {
   const std::string path = file.write();
   auto program = ProgramFile::open(path);
   ASSERT_FALSE(program.ok());
-  EXPECT_EQ(program.error().code(), ErrorCode::kNotSupported);
-  EXPECT_NE(program.error().message().find("'ET19'"), std::string::npos);
+  EXPECT_EQ(program.status().code(), StatusCode::kNotSupported);
+  EXPECT_NE(program.status().message().find("'ET19'"), std::string::npos);
 }
 
 TEST(ProgramMalformedTest, TruncatedExtendedHeaderFails) {
@@ -283,7 +283,7 @@ TEST(ProgramMalformedTest, RandomByteFlipsNeverCrash) {
     file.bytes()[i] ^= 0x5a;
     auto program = ProgramFile::open(file.write());
     if (!program.ok()) {
-      EXPECT_FALSE(program.error().message().empty());
+      EXPECT_FALSE(program.status().message().empty());
     } else {
       inspect::describe_program(*program);  // every accessor must stay in bounds
     }

@@ -44,14 +44,14 @@ Blob blob() {
 void expect_error(Blob& b, const char* expected) {
   auto parsed = XnnpackBlob::parse(b.span(), "model.pte delegate 0");
   ASSERT_FALSE(parsed.ok());
-  EXPECT_NE(parsed.error().message().find("model.pte delegate 0"), std::string::npos);
-  EXPECT_NE(parsed.error().message().find(expected), std::string::npos) << parsed.error().message();
+  EXPECT_NE(parsed.status().message().find("model.pte delegate 0"), std::string::npos);
+  EXPECT_NE(parsed.status().message().find(expected), std::string::npos) << parsed.status().message();
 }
 
 TEST(XnnpackBlobTest, RealBlobHasHeaderAndCurrentIdentifier) {
   Blob b = blob();
   auto parsed = XnnpackBlob::parse(b.span(), "blob");
-  ASSERT_TRUE(parsed.ok()) << parsed.error().message();
+  ASSERT_TRUE(parsed.ok()) << parsed.status().message();
   EXPECT_TRUE(parsed->header().present);
   EXPECT_STREQ(parsed->identifier(), "XN01");
   EXPECT_EQ(parsed->constant_data().size, 0u);  // current exports keep weights in named data
@@ -64,7 +64,7 @@ TEST(XnnpackBlobTest, OlderXn00IdentifierIsAccepted) {
   std::memcpy(b.bytes() + offset + 4, "XN00", 4);
   ASSERT_EQ(std::memcmp(b.bytes() + 4, "XH00", 4), 0);
   auto parsed = XnnpackBlob::parse(b.span(), "blob");
-  ASSERT_TRUE(parsed.ok()) << parsed.error().message();
+  ASSERT_TRUE(parsed.ok()) << parsed.status().message();
 }
 
 TEST(XnnpackBlobMalformedTest, TruncatedHeaderFails) {

@@ -17,7 +17,7 @@ TEST(InspectTest, OperatorsAndDelegatesMatchTheFixtureIndex) {
   ASSERT_FALSE(all_fixtures().empty());
   for (const auto& f : all_fixtures()) {
     auto d = describe_file(fixture_path(f["program"]));
-    ASSERT_TRUE(d.ok()) << d.error().message();
+    ASSERT_TRUE(d.ok()) << d.status().message();
     EXPECT_EQ((*d)["operators"].get<std::set<std::string>>(), f["operators"].get<std::set<std::string>>())
         << f["name"];
     EXPECT_EQ((*d)["backends"].get<std::set<std::string>>(), f["delegates"].get<std::set<std::string>>())
@@ -32,7 +32,7 @@ TEST(InspectTest, DataFilesListEveryKeyWithItsLayoutOrNone) {
   for (const auto& f : all_fixtures()) {
     for (const auto& name : f["data_files"]) {
       auto d = describe_file(fixture_path(name));
-      ASSERT_TRUE(d.ok()) << d.error().message();
+      ASSERT_TRUE(d.ok()) << d.status().message();
       EXPECT_EQ((*d)["kind"], "data");
       for (const auto& key : (*d)["keys"]) {
         EXPECT_TRUE(key["layout"].is_null() || key["layout"]["nbytes"].get<uint64_t>() <= key["bytes"].get<uint64_t>());
@@ -63,8 +63,8 @@ TEST(InspectTest, XnnpackDelegatesReportNodeCounts) {
 TEST(InspectTest, MissingFileIsNamedInTheError) {
   auto d = describe_file("/nonexistent/model.pte");
   ASSERT_FALSE(d.ok());
-  EXPECT_EQ(d.error().code(), ErrorCode::kNotFound);
-  EXPECT_NE(d.error().message().find("/nonexistent/model.pte"), std::string::npos);
+  EXPECT_EQ(d.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(d.status().message().find("/nonexistent/model.pte"), std::string::npos);
 }
 
 // The command itself: exit codes and JSON output.

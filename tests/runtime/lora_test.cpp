@@ -2,6 +2,8 @@
 // order; a foundation lacking a key or holding it with another layout is a clear error.
 #include <gtest/gtest.h>
 
+#include "support/status.h"
+
 #include <algorithm>
 #include <cstdio>
 
@@ -17,7 +19,7 @@ const char* kVariants[] = {"tiny_llama", "tiny_llama_lora", "tiny_llama_lora2"};
 
 std::shared_ptr<const format::DataFile> open_data(const std::string& path) {
   auto file = format::DataFile::open(path);
-  EXPECT_TRUE(file.ok()) << file.error().message();
+  EXPECT_TRUE(file.ok()) << file.status().message();
   return std::make_shared<const format::DataFile>(std::move(*file));
 }
 
@@ -26,7 +28,7 @@ Result<std::unique_ptr<runtime::Method>> load(const std::shared_ptr<const plugin
                                               std::shared_ptr<const format::DataFile> foundation, bool owned) {
   const auto f = find_fixture(model, backend);
   auto program = runtime::Program::open(fixture_path(f["program"]), {{foundation, 3, owned ? "xnnpack" : ""}}, registry);
-  if (!program.ok()) return program.error();
+  if (!program.ok()) return program.status();
   return (*program)->load_method("forward");
 }
 
@@ -46,7 +48,7 @@ TEST(LoraBundleTest, ProgramsUnloadInAnyOrderAndSharedWeightsStayUntilTheLastUse
     std::vector<std::unique_ptr<runtime::Method>> methods;
     for (const char* v : kVariants) {
       auto m = load(registry, v, "xnnpack", foundation, true);
-      ASSERT_TRUE(m.ok()) << m.error().message();
+      ASSERT_TRUE(m.ok()) << m.status().message();
       methods.push_back(std::move(*m));
     }
     const size_t all = shared_entries(*registry);
@@ -83,7 +85,7 @@ std::string rewrite(const format::DataFile& source, const std::string& drop, con
     }
     tensors.push_back(std::move(t));
   }
-  EXPECT_FALSE(format::write_data_file(path, std::move(tensors)));
+  EXPECT_OK(format::write_data_file(path, std::move(tensors)));
   return path;
 }
 
@@ -97,9 +99,9 @@ TEST(LoraBundleTest, FoundationLackingAKeyFailsNamingTheKey) {
   auto missing = open_data(rewrite(*portable, key, "", "/tmp/etp_lora_missing.ptd"));
   auto m = load(registry, "tiny_llama_lora", "portable", missing, false);
   ASSERT_FALSE(m.ok());
-  EXPECT_NE(m.error().message().find("tensor '" + key + "' is stored externally but no data file has it"),
+  EXPECT_NE(m.status().message().find("tensor '" + key + "' is stored externally but no data file has it"),
             std::string::npos)
-      << m.error().message();
+      << m.status().message();
 
   auto xnn = open_data(fixture_path("tiny_llama_foundation_xnnpack.ptd"));
   std::string blob_key;
@@ -110,9 +112,9 @@ TEST(LoraBundleTest, FoundationLackingAKeyFailsNamingTheKey) {
   auto missing_blob = open_data(rewrite(*xnn, blob_key, "", "/tmp/etp_lora_missing_blob.ptd"));
   auto x = load(registry, "tiny_llama_lora", "xnnpack", missing_blob, true);
   ASSERT_FALSE(x.ok());
-  EXPECT_NE(x.error().message().find("named constant '" + blob_key + "' is in no data file or program"),
+  EXPECT_NE(x.status().message().find("named constant '" + blob_key + "' is in no data file or program"),
             std::string::npos)
-      << x.error().message();
+      << x.status().message();
   std::remove("/tmp/etp_lora_missing.ptd");
   std::remove("/tmp/etp_lora_missing_blob.ptd");
 }
@@ -130,10 +132,10 @@ TEST(LoraBundleTest, FoundationWithADifferentLayoutFailsNamingKeyAndBothLayouts)
   auto m = load(registry, "tiny_llama_lora", "portable", changed, false);
   ASSERT_FALSE(m.ok());
   const std::string rows = std::to_string(entry->layout->sizes[0]), cols = std::to_string(entry->layout->sizes[1]);
-  EXPECT_NE(m.error().message().find("tensor '" + key + "' in /tmp/etp_lora_layout.ptd has layout float32[" + cols +
+  EXPECT_NE(m.status().message().find("tensor '" + key + "' in /tmp/etp_lora_layout.ptd has layout float32[" + cols +
                                      ", " + rows + "], expected float32[" + rows + ", " + cols + "]"),
             std::string::npos)
-      << m.error().message();
+      << m.status().message();
   std::remove("/tmp/etp_lora_layout.ptd");
 }
 

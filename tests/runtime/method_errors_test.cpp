@@ -2,14 +2,17 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <optional>
 
 #include "core/npy.h"
 #include "format/data_file_writer.h"
+#include "runtime/host_services.h"
 #include "runtime/runtime_support.h"
 #include "runtime/tensor_io.h"
 #include "program_generated.h"
 #include "support/fixtures.h"
 #include "support/patch.h"
+#include "support/status.h"
 
 namespace etp::test {
 namespace {
@@ -18,37 +21,41 @@ using test::PatchedFile;
 
 std::unique_ptr<runtime::Method> load(const std::string& model, const std::string& backend = "portable") {
   auto program = open_fixture(find_fixture(model, backend), portable_registry());
-  EXPECT_TRUE(program.ok()) << program.error().message();
+  EXPECT_TRUE(program.ok()) << program.status().message();
   auto method = (*program)->load_method(find_fixture(model, backend)["methods"][0]);
-  EXPECT_TRUE(method.ok()) << method.error().message();
+  EXPECT_TRUE(method.ok()) << method.status().message();
   return method.ok() ? std::move(*method) : nullptr;
 }
 
-void expect_message(const Status& status, const std::string& expected) {
-  ASSERT_TRUE(status.has_value()) << "expected an error containing: " << expected;
-  EXPECT_NE(status->message().find(expected), std::string::npos) << status->message();
+// `status` failed with `code` (when given) and a message containing `expected`.
+void expect_message(const Status& status, const std::string& expected, std::optional<StatusCode> code = {}) {
+  ASSERT_FALSE(status.ok()) << "expected an error containing: " << expected;
+  EXPECT_NE(status.message().find(expected), std::string::npos) << status.message();
+  if (code) {
+    EXPECT_EQ(status_code_name(status.code()), std::string(status_code_name(*code))) << status.message();
+  }
 }
 
 TEST(MethodErrorsTest, WrongInputDtypeIsNamed) {
   auto method = load("add");
   std::vector<int64_t> data(24);
   expect_message(method->set_input(0, {ETP_DTYPE_INT64, {2, 3, 4}, data.data(), data.size() * 8}),
-                 "input 0: dtype int64, expected float32");
+                 "input 0: dtype int64, expected float32", StatusCode::kDtype);
 }
 
 TEST(MethodErrorsTest, WrongShapeOfAStaticInputIsNamed) {
   auto method = load("add");
   std::vector<float> data(6);
   expect_message(method->set_input(1, {ETP_DTYPE_FLOAT32, {2, 3, 1}, data.data(), 24}),
-                 "cannot resize a static tensor of shape [2, 3, 4] to [2, 3, 1]");
+                 "cannot resize a static tensor of shape [2, 3, 4] to [2, 3, 1]", StatusCode::kShape);
 }
 
 TEST(MethodErrorsTest, DynamicInputWithinItsBoundRunsAndBeyondItFails) {
   auto method = load("dynamic");
   std::vector<float> data(9 * 16, 1.0f);
   const int64_t features = runtime::HostTensor::from(method->input(0).u.tensor)->sizes[1];
-  EXPECT_FALSE(method->set_input(0, {ETP_DTYPE_FLOAT32, {2, features}, data.data(), size_t(2 * features * 4)}));
-  EXPECT_FALSE(method->execute());
+  EXPECT_OK(method->set_input(0, {ETP_DTYPE_FLOAT32, {2, features}, data.data(), size_t(2 * features * 4)}));
+  EXPECT_OK(method->execute());
   EXPECT_EQ(method->output(0).u.tensor->sizes[0], 2);
   expect_message(method->set_input(0, {ETP_DTYPE_FLOAT32, {9, features}, data.data(), size_t(9 * features * 4)}),
                  "more than the planned bound");
@@ -63,7 +70,7 @@ TEST(MethodErrorsTest, InputIndexOutOfRangeIsNamed) {
 // Writes `tensors` as a data file at `path` and loads linear_portable's method over it; returns
 // the load error ("" if it loaded).
 std::string load_linear_over(const std::string& path, std::vector<format::TensorToWrite> tensors) {
-  EXPECT_FALSE(format::write_data_file(path, std::move(tensors)));
+  EXPECT_OK(format::write_data_file(path, std::move(tensors)));
   auto file = format::DataFile::open(path);
   EXPECT_TRUE(file.ok());
   auto program = runtime::Program::open(fixture_path("linear_portable.pte"),
@@ -72,7 +79,7 @@ std::string load_linear_over(const std::string& path, std::vector<format::Tensor
   EXPECT_TRUE(program.ok());
   auto method = (*program)->load_method("forward");
   std::remove(path.c_str());
-  return method.ok() ? "" : method.error().message();
+  return method.ok() ? "" : method.status().message();
 }
 
 // A data file lacking a key the program needs fails at load, naming the key and the file.
@@ -98,16 +105,17 @@ TEST(MethodErrorsTest, LayoutMismatchNamesKeyExpectedAndFound) {
 // A failing kernel is reported with the instruction, the operator, the plugin and its words.
 TEST(MethodErrorsTest, KernelFailureNamesInstructionOperatorAndPlugin) {
   auto registry = std::make_shared<plugins::Registry>();
-  auto shadow = plugins::PluginLibrary::load(std::string(ETP_TEST_PLUGIN_DIR) + "/libetp_shadow.so");
+  auto shadow = plugins::PluginLibrary::load(std::string(ETP_TEST_PLUGIN_DIR) + "/libetp_shadow.so", *runtime::HostServices::get().api());
   ASSERT_TRUE(shadow.ok());
-  ASSERT_FALSE(registry->add(*shadow));
+  ASSERT_OK(registry->add(*shadow));
   auto program = open_fixture(find_fixture("add", "portable"), registry);
   ASSERT_TRUE(program.ok());
   auto method = (*program)->load_method("forward");
-  ASSERT_TRUE(method.ok()) << method.error().message();
+  ASSERT_TRUE(method.ok()) << method.status().message();
   expect_message((*method)->execute(),
                  "method 'forward', instruction 0, aten::add.out (plugin shadow) failed with status 101: "
-                 "shadow: aten::add.out refuses to run");
+                 "shadow: aten::add.out refuses to run",
+                 StatusCode::kNotSupported);  // the plugin's own status (101), not a generic code
 }
 
 TEST(MethodErrorsTest, MethodThatDoesNotExistListsTheMethods) {
@@ -115,8 +123,8 @@ TEST(MethodErrorsTest, MethodThatDoesNotExistListsTheMethods) {
   ASSERT_TRUE(program.ok());
   auto method = (*program)->load_method("forwrd");
   ASSERT_FALSE(method.ok());
-  EXPECT_NE(method.error().message().find("no method 'forwrd'; the program has: decode, encode"), std::string::npos)
-      << method.error().message();
+  EXPECT_NE(method.status().message().find("no method 'forwrd'; the program has: decode, encode"), std::string::npos)
+      << method.status().message();
 }
 
 // map_loop's loop jumps on a Bool. Pointing the jump at an Int must fail at load, naming the
@@ -137,13 +145,13 @@ TEST(MethodErrorsTest, JumpOnANonBoolConditionFailsAtLoad) {
   ASSERT_GE(int_value, 0);
   file.set_field<int32_t>(jump, executorch_flatbuffer::JumpFalseCall::VT_COND_VALUE_INDEX, int_value);
   auto opened = runtime::Program::open(file.write(), {}, portable_registry());
-  ASSERT_TRUE(opened.ok()) << opened.error().message();
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
   auto method = (*opened)->load_method("forward");
   ASSERT_FALSE(method.ok());
-  EXPECT_NE(method.error().message().find("a jump's condition (value " + std::to_string(int_value) +
+  EXPECT_NE(method.status().message().find("a jump's condition (value " + std::to_string(int_value) +
                                           ") is not a Bool or Bool tensor"),
             std::string::npos)
-      << method.error().message();
+      << method.status().message();
 }
 
 // A tensor that is neither planned, constant nor made by et_view would reach kernels with no
@@ -163,10 +171,10 @@ TEST(MethodErrorsTest, TensorWithoutMemoryFailsAtLoad) {
   std::memcpy(&to_vtable, table, sizeof(to_vtable));
   file.set<uint16_t>(table - to_vtable + executorch_flatbuffer::Tensor::VT_ALLOCATION_INFO, 0);
   auto opened = runtime::Program::open(file.write(), {}, portable_registry());
-  ASSERT_TRUE(opened.ok()) << opened.error().message();
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
   auto method = (*opened)->load_method("forward");
   ASSERT_FALSE(method.ok());
-  EXPECT_NE(method.error().message().find("is a tensor without memory"), std::string::npos) << method.error().message();
+  EXPECT_NE(method.status().message().find("is a tensor without memory"), std::string::npos) << method.status().message();
 }
 
 }  // namespace

@@ -6,7 +6,8 @@
 #include <cstdint>
 
 #include "core/npy.h"
-#include "plugins/host_services.h"
+#include "plugins/plugin_log.h"
+#include "runtime/host_services.h"
 #include "runtime/host_tensor.h"
 #include "runtime/prim_ops.h"
 
@@ -18,7 +19,7 @@ etp_status call(const std::string& op, std::vector<etp_value> args) {
   EXPECT_TRUE(find_prim_op(op, &kernel)) << op;
   std::vector<etp_value*> pointers;
   for (etp_value& v : args) pointers.push_back(&v);
-  return kernel.fn(kernel.self, plugins::HostServices::get().api(), pointers.data(),
+  return kernel.fn(kernel.self, runtime::HostServices::get().api(), pointers.data(),
                    static_cast<uint32_t>(pointers.size()));
 }
 
@@ -42,7 +43,7 @@ TEST(PrimOpsTest, IntegerOverflowAndDivisionByZeroAreErrors) {
             ETP_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(call("executorch_prim::mod.int", {integer(5), integer(0), integer(0)}), ETP_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(call("executorch_prim::neg.Scalar", {integer(INT64_MIN), integer(0)}), ETP_ERR_INVALID_ARGUMENT);
-  EXPECT_NE(plugins::HostServices::take_last_error().find("executorch_prim"), std::string::npos);
+  EXPECT_NE(plugins::PluginLog::take_last_error().find("executorch_prim"), std::string::npos);
 }
 
 TEST(PrimOpsTest, DoublesWithoutAnIntegerValueAreErrors) {
@@ -55,7 +56,7 @@ TEST(PrimOpsTest, PythonFloorSemanticsOnValidValues) {
   etp_kernel kernel{};
   ASSERT_TRUE(find_prim_op("executorch_prim::floordiv.Scalar", &kernel));
   etp_value* p[] = {&args[0], &args[1], &args[2]};
-  ASSERT_EQ(kernel.fn(nullptr, plugins::HostServices::get().api(), p, 3), ETP_OK);
+  ASSERT_EQ(kernel.fn(nullptr, runtime::HostServices::get().api(), p, 3), ETP_OK);
   EXPECT_EQ(args[2].u.i, -4);
 }
 
@@ -86,7 +87,7 @@ TEST(PrimOpsTest, CopyIndexWritesRowsWithinTheBoundAndRefusesTheRest) {
   EXPECT_EQ(std::vector<float>(to_data, to_data + 6), (std::vector<float>{1, 2, 3, 4, 2, 3}));
   // Row 2 would need a third row: past the planned bound of 2.
   EXPECT_EQ(call(op, {tensor_value(&to), tensor_value(&row), integer(2)}), ETP_ERR_INVALID_ARGUMENT);
-  EXPECT_NE(plugins::HostServices::take_last_error().find("cannot grow copy_to"), std::string::npos);
+  EXPECT_NE(plugins::PluginLog::take_last_error().find("cannot grow copy_to"), std::string::npos);
   EXPECT_EQ(call(op, {tensor_value(&to), tensor_value(&row), integer(-1)}), ETP_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(call(op, {tensor_value(&row), tensor_value(&row), integer(0)}), ETP_ERR_INVALID_ARGUMENT);  // ranks
   int32_t ints[3] = {};
@@ -94,7 +95,7 @@ TEST(PrimOpsTest, CopyIndexWritesRowsWithinTheBoundAndRefusesTheRest) {
   int_row.init(ETP_DTYPE_INT32, 1, row_sizes, order, ETP_DYNAMISM_STATIC);
   int_row.raw.data = ints;
   EXPECT_EQ(call(op, {tensor_value(&to), tensor_value(&int_row), integer(0)}), ETP_ERR_INVALID_ARGUMENT);
-  EXPECT_NE(plugins::HostServices::take_last_error().find("differ in dtype"), std::string::npos);
+  EXPECT_NE(plugins::PluginLog::take_last_error().find("differ in dtype"), std::string::npos);
   EXPECT_EQ(std::vector<float>(to_data, to_data + 6), (std::vector<float>{1, 2, 3, 4, 2, 3}));  // untouched
   // A static copy_to keeps its [2, 3] shape: row 1 is written in place, row 2 does not fit.
   HostTensor fixed;
@@ -131,7 +132,7 @@ TEST(NpyTest, ShapeDimensionOutOfRangeIsAnErrorNotAnException) {
   std::fclose(f);
   auto array = read_npy(path);
   ASSERT_FALSE(array.ok());
-  EXPECT_NE(array.error().message().find("out of range"), std::string::npos) << array.error().message();
+  EXPECT_NE(array.status().message().find("out of range"), std::string::npos) << array.status().message();
   std::remove(path.c_str());
 }
 

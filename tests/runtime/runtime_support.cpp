@@ -2,20 +2,21 @@
 
 #include <gtest/gtest.h>
 
-
 #include "format/data_file.h"
+#include "runtime/host_services.h"
 #include "support/fixtures.h"
+#include "support/status.h"
 
 namespace etp::test {
 
 std::shared_ptr<const plugins::Registry> portable_registry() {
   auto registry = std::make_shared<plugins::Registry>();
-  auto plugin = plugins::PluginLibrary::load(ETP_PORTABLE_PLUGIN_PATH);
+  auto plugin = plugins::PluginLibrary::load(ETP_PORTABLE_PLUGIN_PATH, *runtime::HostServices::get().api());
   if (!plugin.ok()) {
-    ADD_FAILURE() << plugin.error().message();
+    ADD_FAILURE() << plugin.status().message();
     return registry;
   }
-  EXPECT_FALSE(registry->add(std::move(*plugin)).has_value());
+  EXPECT_OK(registry->add(std::move(*plugin)));
   return registry;
 }
 
@@ -23,12 +24,12 @@ std::shared_ptr<const plugins::Registry> full_registry(const std::string& thread
   auto registry = std::make_shared<plugins::Registry>();
   for (auto [path, options] : {std::make_pair(std::string(ETP_PORTABLE_PLUGIN_PATH), plugins::Options{}),
                                std::make_pair(std::string(ETP_XNNPACK_PLUGIN_PATH), plugins::Options{{"threads", threads}})}) {
-    auto plugin = plugins::PluginLibrary::load(path, options);
+    auto plugin = plugins::PluginLibrary::load(path, *runtime::HostServices::get().api(), options);
     if (!plugin.ok()) {
-      ADD_FAILURE() << plugin.error().message();
+      ADD_FAILURE() << plugin.status().message();
       continue;
     }
-    EXPECT_FALSE(registry->add(std::move(*plugin)).has_value());
+    EXPECT_OK(registry->add(std::move(*plugin)));
   }
   return registry;
 }

@@ -3,6 +3,8 @@
 // bad payloads (each a clear error at init).
 #include <gtest/gtest.h>
 
+#include "support/status.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -11,7 +13,8 @@
 
 #include "core/npy.h"
 #include "format/data_file.h"
-#include "plugins/host_services.h"
+#include "plugins/plugin_log.h"
+#include "runtime/host_services.h"
 #include "runtime/runtime_support.h"
 #include "runtime/tensor_io.h"
 #include "support/fixtures.h"
@@ -31,9 +34,9 @@ std::unique_ptr<runtime::Method> load(const Bundle& b, const std::string& model,
   const auto f = find_fixture(model, "xnnpack");
   std::vector<runtime::DataSource> data{{b.foundation, 7, cache_owned ? "xnnpack" : ""}};
   auto program = runtime::Program::open(fixture_path(f["program"]), data, b.registry);
-  EXPECT_TRUE(program.ok()) << program.error().message();
+  EXPECT_TRUE(program.ok()) << program.status().message();
   auto method = (*program)->load_method("forward");
-  EXPECT_TRUE(method.ok()) << method.error().message();
+  EXPECT_TRUE(method.ok()) << method.status().message();
   return method.ok() ? std::move(*method) : nullptr;
 }
 
@@ -111,10 +114,10 @@ void run_repeatedly(runtime::Method* method, const std::string& fixture, int ite
   auto pos = *read_npy(fixture_path(fixture + ".run0.in1.npy"));
   auto expected = *read_npy(fixture_path(fixture + ".run0.out0.npy"));
   for (int i = 0; i < iterations && failure->empty(); ++i) {
-    if (method->set_input(0, runtime::as_input(tokens)) || method->set_input(1, runtime::as_input(pos))) {
+    if (!method->set_input(0, runtime::as_input(tokens)).ok() || !method->set_input(1, runtime::as_input(pos)).ok()) {
       *failure = "set_input failed";
-    } else if (Status s = method->execute()) {
-      *failure = s->message();
+    } else if (Status s = method->execute(); !s.ok()) {
+      *failure = s.message();
     } else if (auto c = runtime::compare(method->output(0), expected, 1e-4, 1e-4); !c.ok) {
       *failure = fixture + " iteration " + std::to_string(i) + ": " + c.mismatch;
     }
@@ -173,12 +176,12 @@ class PayloadTest : public ::testing::Test {
     args.method_name = "forward";
     const etp_backend* backend = registry_->plugins().back()->table().backends[0];
     void* handle = nullptr;
-    plugins::HostServices::take_last_error();
+    plugins::PluginLog::take_last_error();
     if (backend->init(backend->self, &args, &handle) == ETP_OK) {
       backend->destroy(backend->self, handle);
       return "";
     }
-    const std::string message = plugins::HostServices::take_last_error();
+    const std::string message = plugins::PluginLog::take_last_error();
     EXPECT_NE(message, "") << "init failed without a message";
     return message;
   }
@@ -546,8 +549,8 @@ class SyntheticGraphTest : public PayloadTest {
     init.program_name = "synthetic";
     init.method_name = "forward";
     void* handle = nullptr;
-    plugins::HostServices::take_last_error();
-    if (backend->init(backend->self, &init, &handle) != ETP_OK) return {plugins::HostServices::take_last_error()};
+    plugins::PluginLog::take_last_error();
+    if (backend->init(backend->self, &init, &handle) != ETP_OK) return {plugins::PluginLog::take_last_error()};
     std::vector<etp_value> values(args.size());
     std::vector<etp_value*> pointers;
     for (size_t i = 0; i < args.size(); ++i) {
@@ -560,7 +563,7 @@ class SyntheticGraphTest : public PayloadTest {
       prepare();
       const etp_status status =
           backend->execute(backend->self, handle, pointers.data(), static_cast<uint32_t>(args.size()));
-      results.push_back(status == ETP_OK ? "" : plugins::HostServices::take_last_error());
+      results.push_back(status == ETP_OK ? "" : plugins::PluginLog::take_last_error());
     }
     backend->destroy(backend->self, handle);
     return results;
@@ -633,7 +636,7 @@ TEST_F(SyntheticGraphTest, DynamicReshapeInfersTheZeroEntry) {
   tensor(&tx, ETP_DTYPE_FLOAT32, {4, 6}, in.data(), ETP_DYNAMISM_DYNAMIC_BOUND);
   tensor(&ty, ETP_DTYPE_FLOAT32, {4, 2, 3}, out.data(), ETP_DYNAMISM_DYNAMIC_BOUND);
   const int64_t smaller[2] = {2, 6};
-  ASSERT_FALSE(tx.resize(2, smaller));
+  ASSERT_OK(tx.resize(2, smaller));
   ASSERT_EQ(run({&tx, &ty}), "");
   EXPECT_EQ(std::vector<int64_t>(ty.raw.sizes, ty.raw.sizes + 3), (std::vector<int64_t>{2, 2, 3}));
   EXPECT_EQ(std::vector<float>(out.begin(), out.begin() + 12), std::vector<float>(in.begin(), in.begin() + 12));
@@ -654,7 +657,7 @@ TEST_F(SyntheticGraphTest, AmbiguousDynamicReshapeFailsNamingTheNode) {
   tensor(&tx, ETP_DTYPE_FLOAT32, {4, 6}, in.data(), ETP_DYNAMISM_DYNAMIC_BOUND);
   tensor(&ty, ETP_DTYPE_FLOAT32, {4, 2, 3}, out.data(), ETP_DYNAMISM_DYNAMIC_BOUND);
   const int64_t smaller[2] = {2, 6};
-  ASSERT_FALSE(tx.resize(2, smaller));
+  ASSERT_OK(tx.resize(2, smaller));
   const std::string message = run({&tx, &ty});
   EXPECT_NE(message.find("node 0 (XNNStaticReshape): new shape has more than one inferred (0) entry"),
             std::string::npos)
@@ -683,7 +686,7 @@ TEST_F(SyntheticGraphTest, QuantizeDequantizeRoundTripsAtADynamicLastDim) {
   tensor(&ts, ETP_DTYPE_FLOAT32, {2, 6}, via_s8.data(), ETP_DYNAMISM_DYNAMIC_BOUND);
   tensor(&tu, ETP_DTYPE_FLOAT32, {2, 6}, via_u8.data(), ETP_DYNAMISM_DYNAMIC_BOUND);
   const int64_t narrower[2] = {2, 4};
-  ASSERT_FALSE(tx.resize(2, narrower));
+  ASSERT_OK(tx.resize(2, narrower));
   ASSERT_EQ(run({&tx, &ts, &tu}), "");
   ASSERT_EQ(ts.raw.sizes[1], 4);
   for (size_t i = 0; i < 8; ++i) {
@@ -714,8 +717,8 @@ TEST_F(SyntheticGraphTest, DimsAreDerivedAgainAfterAFailedCall) {
   auto shapes = [&](int64_t rows_a, int64_t rows_b) {
     return [&, rows_a, rows_b] {
       const int64_t sa[2] = {rows_a, 6}, sb[2] = {rows_b, 6};
-      ASSERT_FALSE(ta.resize(2, sa));
-      ASSERT_FALSE(tb.resize(2, sb));
+      ASSERT_OK(ta.resize(2, sa));
+      ASSERT_OK(tb.resize(2, sb));
     };
   };
   const auto results = run_calls({&ta, &tb, &tout}, {shapes(2, 2), shapes(3, 2), shapes(3, 2), shapes(2, 2)});

@@ -5,6 +5,8 @@
 // Not a proof of safety, a smoke test with a fixed seed, so a failure reproduces.
 #include <gtest/gtest.h>
 
+#include "support/status.h"
+
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -81,19 +83,19 @@ TEST_P(XnnpackFuzzTest, MutatedGraphsFailCleanlyOrRun) {
     auto program = runtime::Program::open(path, data, registry);
     std::remove(path.c_str());  // the program keeps its mapping; /tmp does not fill up
     if (!program.ok()) {
-      EXPECT_FALSE(program.error().message().empty());
+      EXPECT_FALSE(program.status().message().empty());
       continue;
     }
     auto method = (*program)->load_method(fixture["runs"][0]["method"]);
     if (!method.ok()) {
-      EXPECT_FALSE(method.error().message().empty());
+      EXPECT_FALSE(method.status().message().empty());
       ++refused;
       continue;
     }
     ++loaded;
     bool inputs_ok = true;
-    for (size_t i = 0; i < inputs.size(); ++i) inputs_ok = inputs_ok && !(*method)->set_input(i, runtime::as_input(inputs[i]));
-    if (inputs_ok && !(*method)->execute()) ++ran;
+    for (size_t i = 0; i < inputs.size(); ++i) inputs_ok = inputs_ok && (*method)->set_input(i, runtime::as_input(inputs[i])).ok();
+    if (inputs_ok && (*method)->execute().ok()) ++ran;
   }
   // The mutations must reach the plugin both ways: some graphs it refuses at init, some it
   // loads (slack bytes, benign values). Otherwise the test would exercise nothing.

@@ -1,29 +1,15 @@
-#include "plugins/host_services.h"
+#include "runtime/host_services.h"
 
-#include <sys/mman.h>
-#include <unistd.h>
-
-#include <atomic>
-#include <cstdio>
 #include <cstdlib>
 
+#include "plugins/plugin_log.h"
 #include "runtime/host_tensor.h"
 #include "runtime/named_data_map.h"
 
-namespace etp::plugins {
+namespace etp::runtime {
 namespace {
 
-thread_local std::string t_last_error;
-std::atomic<int32_t> g_print_level{ETP_LOG_ERROR + 1};  // errors travel in messages, not stderr
-
-void log(void*, int32_t level, const char* message) {
-  if (message == nullptr) return;
-  if (level >= ETP_LOG_ERROR) t_last_error = message;
-  if (level >= g_print_level.load(std::memory_order_relaxed)) {
-    static const char* kNames[] = {"debug", "info", "warning", "error"};
-    std::fprintf(stderr, "etp: %s: %s\n", kNames[level < 0 ? 0 : level > 3 ? 3 : level], message);
-  }
-}
+void log(void*, int32_t level, const char* message) { plugins::PluginLog::write(level, message); }
 
 void* allocate(void*, uint64_t size, uint64_t alignment) {
   if (alignment == 0 || (alignment & (alignment - 1)) != 0) return nullptr;
@@ -36,12 +22,12 @@ void release(void*, void* p) { std::free(p); }
 
 etp_status resize_tensor(void*, etp_tensor* tensor, int32_t rank, const int64_t* sizes) {
   if (tensor == nullptr || rank < 0 || rank > ETP_MAX_RANK || (rank > 0 && sizes == nullptr)) {
-    t_last_error = "resize_tensor: invalid arguments";
+    plugins::PluginLog::set_last_error("resize_tensor: invalid arguments");
     return ETP_ERR_INVALID_ARGUMENT;
   }
-  Status status = runtime::HostTensor::from(tensor)->resize(rank, sizes);
-  if (status) {
-    t_last_error = "output " + status->message();
+  Status status = HostTensor::from(tensor)->resize(rank, sizes);
+  if (!status.ok()) {
+    plugins::PluginLog::set_last_error("output " + status.message());
     return ETP_ERR_SHAPE;
   }
   return ETP_OK;
@@ -51,11 +37,11 @@ etp_status find_named_data(void*, const etp_named_data_map* map, const char* key
   if (map == nullptr || key == nullptr || out == nullptr || out->header.major != ETP_ABI_MAJOR) {
     return ETP_ERR_INVALID_ARGUMENT;
   }
-  return reinterpret_cast<const runtime::NamedDataMap*>(map)->find(key, out);
+  return reinterpret_cast<const NamedDataMap*>(map)->find(key, out);
 }
 
 void release_named_data(void*, const etp_named_data_map* map, const char* key) {
-  if (map != nullptr && key != nullptr) reinterpret_cast<const runtime::NamedDataMap*>(map)->release(key);
+  if (map != nullptr && key != nullptr) reinterpret_cast<const NamedDataMap*>(map)->release(key);
 }
 
 }  // namespace
@@ -76,12 +62,4 @@ const HostServices& HostServices::get() {
   return services;
 }
 
-std::string HostServices::take_last_error() {
-  std::string message = std::move(t_last_error);
-  t_last_error.clear();
-  return message;
-}
-
-void HostServices::set_print_level(int32_t level) { g_print_level.store(level, std::memory_order_relaxed); }
-
-}  // namespace etp::plugins
+}  // namespace etp::runtime
