@@ -1,8 +1,10 @@
 #include "bundle/bundle.h"
 
+#include <dlfcn.h>
 #include <openssl/evp.h>
-#include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 
 #include "runtime/host_services.h"
@@ -12,7 +14,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// "manifest.yaml:3:5: ", or "" for a bundle described in code (no manifest, no marks).
 std::string at(const Manifest& m, const Mark& mark) {
+  if (m.path.empty()) return "";
+  if (mark.line == 0) return m.path + ": ";
   return m.path + ":" + std::to_string(mark.line) + ":" + std::to_string(mark.column) + ": ";
 }
 
@@ -26,40 +31,74 @@ std::string sha256_hex(const uint8_t* data, size_t size) {
   return out;
 }
 
-// Folders an installed etp looks in for plugins: next to the binary's lib folders, and the
-// build tree's plugin folder when run from a build.
-std::vector<std::string> install_plugin_folders() {
-  std::vector<std::string> folders;
-  std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    folders.push_back((exe.parent_path() / "../plugins").lexically_normal().string());
-    folders.push_back((exe.parent_path() / "../lib/etp").lexically_normal().string());
+// The file (executable or shared object) this code was linked into.
+fs::path own_binary() {
+  Dl_info info{};
+  if (::dladdr(reinterpret_cast<const void*>(&own_binary), &info) != 0 && info.dli_fname != nullptr &&
+      info.dli_fname[0] != '\0') {
+    std::error_code ec;
+    const fs::path path = fs::canonical(info.dli_fname, ec);
+    if (!ec) return path;
   }
-  return folders;
+  std::error_code ec;
+  return fs::read_symlink("/proc/self/exe", ec);
+}
+
+std::vector<std::string> split_path_list(const char* list) {
+  std::vector<std::string> out;
+  std::string item;
+  for (const char* c = list; c != nullptr; ++c) {
+    if (*c == ':' || *c == '\0') {
+      if (!item.empty()) out.push_back(item);
+      item.clear();
+      if (*c == '\0') break;
+    } else {
+      item += *c;
+    }
+  }
+  return out;
 }
 
 }  // namespace
 
+std::vector<std::string> plugin_folders() {
+  std::vector<std::string> folders;
+  const fs::path binary = own_binary();
+  if (!binary.empty()) {
+    folders.push_back((binary.parent_path() / "../plugins").lexically_normal().string());
+    folders.push_back((binary.parent_path() / "../lib/etp").lexically_normal().string());
+  }
+#ifdef ETP_INSTALL_PLUGIN_DIR
+  if (std::find(folders.begin(), folders.end(), ETP_INSTALL_PLUGIN_DIR) == folders.end()) {
+    folders.push_back(ETP_INSTALL_PLUGIN_DIR);
+  }
+#endif
+  return folders;
+}
+
 Result<std::string> resolve_library(const std::string& library, const std::string& folder,
-                                    const std::vector<std::string>& search_paths) {
+                                    const BundleOptions& options) {
   std::error_code ec;
   if (library.find('/') != std::string::npos) {
     const fs::path p = fs::path(library).is_absolute() ? fs::path(library) : fs::path(folder) / library;
     if (fs::is_regular_file(p, ec)) return p.lexically_normal().string();
     return Status(StatusCode::kNotFound, "plugin library " + p.string() + " does not exist");
   }
-  std::vector<std::string> folders{folder};
-  folders.insert(folders.end(), search_paths.begin(), search_paths.end());
-  for (const std::string& f : install_plugin_folders()) folders.push_back(f);
+  const bool short_name = library.find(".so") == std::string::npos;
+  const std::string file = short_name ? "libetp_" + library + ".so" : library;
+  std::vector<std::string> folders = options.plugin_paths;
+  if (options.use_environment) {
+    for (const std::string& f : split_path_list(std::getenv("ETP_PLUGIN_PATH"))) folders.push_back(f);
+  }
+  for (const std::string& f : plugin_folders()) folders.push_back(f);
   std::string looked;
   for (const std::string& f : folders) {
-    const fs::path p = fs::path(f) / library;
+    const fs::path p = fs::path(f) / file;
     if (fs::is_regular_file(p, ec)) return p.lexically_normal().string();
     looked += (looked.empty() ? "" : ", ") + f;
   }
-  return Status(StatusCode::kNotFound, "plugin library " + library + " not found (looked in " + looked +
-                                         "; add a folder with --plugin-path)");
+  return Status(StatusCode::kNotFound, "plugin library " + file + " not found (looked in " + looked +
+                                           "; add a folder with --plugin-path or ETP_PLUGIN_PATH)");
 }
 
 Result<std::unique_ptr<Bundle>> Bundle::open(Manifest manifest, const BundleOptions& options) {
@@ -68,7 +107,7 @@ Result<std::unique_ptr<Bundle>> Bundle::open(Manifest manifest, const BundleOpti
   const Manifest& m = bundle->manifest_;
   bundle->registry_ = std::make_shared<plugins::Registry>();
   for (const PluginSpec& spec : m.plugins) {
-    auto path = resolve_library(spec.library, m.folder, options.plugin_paths);
+    auto path = resolve_library(spec.library, m.folder, options);
     if (!path.ok()) return Status(path.status().code(), at(m, spec.mark) + "plugin '" + spec.name + "': " + path.status().message());
     auto plugin = plugins::PluginLibrary::load(*path, *runtime::HostServices::get().api(), spec.options);
     if (!plugin.ok()) return Status(plugin.status().code(), at(m, spec.mark) + plugin.status().message());
@@ -102,14 +141,21 @@ const runtime::DataSource* Bundle::data(const std::string& name) const {
   return it == data_.end() ? nullptr : &it->second;
 }
 
+const ModelSpec* Bundle::find_model(const std::string& model, Status* missing) const {
+  if (const ModelSpec* spec = manifest_.find_model(model)) return spec;
+  std::string names;
+  for (const ModelSpec& m : manifest_.models) names += (names.empty() ? "" : ", ") + m.name;
+  *missing = Status(StatusCode::kNotFound, at(manifest_, Mark{}) + "no model '" + model + "' (models: " +
+                                               (names.empty() ? "none" : names) + ")");
+  return nullptr;
+}
+
 Result<std::shared_ptr<runtime::Program>> Bundle::program(const std::string& model) {
+  std::lock_guard<std::mutex> lock(programs_mutex_);
   if (auto it = programs_.find(model); it != programs_.end()) return it->second;
-  const ModelSpec* spec = manifest_.find_model(model);
-  if (spec == nullptr) {
-    std::string names;
-    for (const ModelSpec& m : manifest_.models) names += (names.empty() ? "" : ", ") + m.name;
-    return Status(StatusCode::kNotFound, manifest_.path + ": no model '" + model + "' (models: " + names + ")");
-  }
+  Status missing;
+  const ModelSpec* spec = find_model(model, &missing);
+  if (spec == nullptr) return missing;
   std::vector<runtime::DataSource> sources;
   std::map<std::string_view, const std::string*> owner;  // key -> data name, to find duplicates
   for (const std::string& name : spec->data) {
@@ -125,7 +171,8 @@ Result<std::shared_ptr<runtime::Program>> Bundle::program(const std::string& mod
     sources.push_back(source);
   }
   auto program = runtime::Program::open(spec->program, std::move(sources), registry_);
-  if (!program.ok()) return program.status();
+  if (!program.ok()) return Status(program.status().code(), at(manifest_, spec->mark) + "model '" + model + "': " +
+                                                              program.status().message());
   programs_[model] = *program;
   return *program;
 }

@@ -1,11 +1,13 @@
 // Bundle: a parsed manifest brought to life. Plugins are loaded (in manifest order) into one
 // registry, each data file is mapped and verified once (sha256 checked when given) and
 // shared by every model that names it, and programs open on demand with their data files.
-// Not thread-safe while opening; the objects it hands out follow their own rules.
+// Thread-safe once open: programs open under a lock; the objects it hands out follow their
+// own rules.
 #pragma once
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -16,7 +18,8 @@
 namespace etp::bundle {
 
 struct BundleOptions {
-  std::vector<std::string> plugin_paths;  // searched after the manifest's folder
+  std::vector<std::string> plugin_paths;  // searched first for libraries named without a '/'
+  bool use_environment = true;            // then the ETP_PLUGIN_PATH folders
 };
 
 class Bundle {
@@ -29,6 +32,8 @@ class Bundle {
   // The model's program with its data files, opened on first use. Fails if two of the
   // model's data files hold the same key (which one would win is ambiguous).
   Result<std::shared_ptr<runtime::Program>> program(const std::string& model);
+  // "no model 'x' (models: a, b)", kNotFound, or null when the model exists.
+  const ModelSpec* find_model(const std::string& model, Status* missing) const;
 
   // The mapped data file of a manifest data entry.
   const runtime::DataSource* data(const std::string& name) const;
@@ -37,12 +42,21 @@ class Bundle {
   Manifest manifest_;
   std::shared_ptr<plugins::Registry> registry_;
   std::map<std::string, runtime::DataSource> data_;  // by manifest data name
+  std::mutex programs_mutex_;
   std::map<std::string, std::shared_ptr<runtime::Program>> programs_;
 };
 
-// Resolves a plugin library name: as given if it contains a '/', else in `folder`, then each
-// of `search_paths`, then the install's plugin folder. kNotFound lists where it looked.
+// Resolves a plugin library: a name containing a '/' is a path (relative to `folder`, the
+// manifest's); any other name is looked up in `options.plugin_paths`, then the ETP_PLUGIN_PATH
+// folders, then the installed plugin folders (plugin_folders()). A short name without ".so"
+// ("portable") means the library of that plugin ("libetp_portable.so"). kNotFound lists where
+// it looked.
 Result<std::string> resolve_library(const std::string& library, const std::string& folder,
-                                    const std::vector<std::string>& search_paths);
+                                    const BundleOptions& options);
+
+// The installed plugin folders: `<dir>/../plugins` and `<dir>/../lib/etp` around the binary or
+// shared object that contains etp (the `etp` command, a program embedding the library, or the
+// Python module), then the configured install folder.
+std::vector<std::string> plugin_folders();
 
 }  // namespace etp::bundle

@@ -2,7 +2,11 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <optional>
 #include <set>
 
 namespace etp::bundle {
@@ -139,8 +143,15 @@ ModelSpec parse_model(const std::string& name, const YAML::Node& node, const std
   return spec;
 }
 
-// Cross-section checks: names that must exist, and one owner per data file.
-void check_references(const Manifest& m, const YAML::Node& root) {
+// Cross-section checks on a manifest, however it was made: names that must exist, and one
+// owner per data file. Says where the problem is so a parsed manifest can quote its line.
+struct Problem {
+  std::string message;
+  std::string section, entry, key;  // e.g. "data", "foundation", "weight_cache"
+  int index = -1;                   // item of a list value
+};
+
+std::optional<Problem> find_reference_problem(const Manifest& m) {
   auto has_plugin = [&](const std::string& name) {
     for (const auto& p : m.plugins) {
       if (p.name == name) return true;
@@ -149,24 +160,36 @@ void check_references(const Manifest& m, const YAML::Node& root) {
   };
   for (const DataSpec& d : m.data) {
     if (!d.weight_cache.empty() && !has_plugin(d.weight_cache)) {
-      fail(root["data"][d.name]["weight_cache"], "data '" + d.name + "' names weight_cache '" + d.weight_cache +
-                                                     "', which is not a plugin of this manifest");
+      return Problem{"data '" + d.name + "' names weight_cache '" + d.weight_cache +
+                         "', which is not a plugin of this manifest",
+                     "data", d.name, "weight_cache"};
     }
     for (const DataSpec& other : m.data) {
       if (&other != &d && other.path == d.path && other.weight_cache != d.weight_cache) {
-        fail(root["data"][d.name], "data file " + d.path + " is owned by two weight caches ('" + d.weight_cache +
-                                       "' and '" + other.weight_cache + "')");
+        return Problem{"data file " + d.path + " is owned by two weight caches ('" + d.weight_cache + "' and '" +
+                           other.weight_cache + "')",
+                       "data", d.name, ""};
       }
     }
   }
   for (const ModelSpec& model : m.models) {
     for (size_t i = 0; i < model.data.size(); ++i) {
       if (m.find_data(model.data[i]) == nullptr) {
-        fail(root["models"][model.name]["data"][i], "model '" + model.name + "' uses data '" + model.data[i] +
-                                                        "', which the manifest does not define");
+        return Problem{"model '" + model.name + "' uses data '" + model.data[i] + "', which the manifest does not define",
+                       "models", model.name, "data", static_cast<int>(i)};
       }
     }
   }
+  return std::nullopt;
+}
+
+void check_references(const Manifest& m, const YAML::Node& root) {
+  std::optional<Problem> problem = find_reference_problem(m);
+  if (!problem) return;
+  YAML::Node node = root[problem->section][problem->entry];
+  if (!problem->key.empty()) node = node[problem->key];
+  if (problem->index >= 0) node = node[problem->index];
+  fail(node, problem->message);
 }
 
 }  // namespace
@@ -185,7 +208,30 @@ const ModelSpec* Manifest::find_model(const std::string& name) const {
   return nullptr;
 }
 
+// What a file that is not a manifest is, so the error can say so: a program, a data file, a
+// directory. "" when it may be YAML. Unreadable files are left to yaml-cpp's own error.
+std::string not_a_manifest(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return "is a directory, not a manifest";
+  std::ifstream in(path, std::ios::binary);
+  char head[8] = {};
+  if (!in.read(head, sizeof(head))) return "";
+  if (std::memcmp(head + 4, "ET12", 4) == 0) {
+    return "is an ExecuTorch program (.pte), not a manifest; run a program directly with "
+           "`etp run PROGRAM.pte [--data FILE.ptd]...`";
+  }
+  if (std::memcmp(head + 4, "FT01", 4) == 0) {
+    return "is an ExecuTorch data file (.ptd), not a manifest; name it in a manifest's `data:` "
+           "or pass it with `etp run PROGRAM.pte --data FILE.ptd`";
+  }
+  if (std::memchr(head, '\0', sizeof(head)) != nullptr) return "is a binary file, not a YAML manifest";
+  return "";
+}
+
 Result<Manifest> parse_manifest(const std::string& path) {
+  if (const std::string what = not_a_manifest(path); !what.empty()) {
+    return Status(StatusCode::kInvalidArgument, path + " " + what);
+  }
   Manifest m;
   m.path = path;
   m.folder = fs::path(path).parent_path().string();
@@ -213,12 +259,46 @@ Result<Manifest> parse_manifest(const std::string& path) {
     return Status(StatusCode::kInvalidArgument,
                  path + ":" + std::to_string(e.mark.line) + ":" + std::to_string(e.mark.column) + ": " + e.message);
   } catch (const YAML::BadFile&) {
-    return Status(StatusCode::kNotFound, path + ": cannot read the manifest");
+    const int error = errno;
+    std::error_code ec;
+    if (!fs::exists(path, ec)) return Status(StatusCode::kNotFound, path + ": no such manifest file");
+    return Status(StatusCode::kIo, path + ": cannot read the manifest: " + std::strerror(error));
   } catch (const YAML::Exception& e) {
     return Status(StatusCode::kInvalidArgument, path + ":" + std::to_string(e.mark.line + 1) + ":" +
                                                   std::to_string(e.mark.column + 1) + ": " + e.msg);
+  } catch (const std::exception& e) {  // e.g. std::ios_base::failure from yaml-cpp's stream
+    return Status(StatusCode::kIo, path + ": cannot read the manifest: " + e.what());
   }
   return m;
+}
+
+Status check_manifest(const Manifest& m) {
+  auto fail = [](const std::string& message) { return Status(StatusCode::kInvalidArgument, message); };
+  std::error_code ec;
+  std::set<std::string> plugins, data, models;
+  for (const PluginSpec& p : m.plugins) {
+    if (p.name.empty()) return fail("a plugin has no name");
+    if (!plugins.insert(p.name).second) return fail("duplicate plugin name '" + p.name + "'");
+    if (p.library.empty()) return fail("plugin '" + p.name + "' needs a library");
+  }
+  for (const DataSpec& d : m.data) {
+    if (!data.insert(d.name).second) return fail("duplicate data name '" + d.name + "'");
+    if (!fs::is_regular_file(d.path, ec)) {
+      return Status(StatusCode::kNotFound, "data '" + d.name + "': file " + d.path + " does not exist");
+    }
+    bool hex = d.sha256.empty() || d.sha256.size() == 64;
+    for (char c : d.sha256) hex = hex && std::isxdigit(static_cast<unsigned char>(c));
+    if (!hex) return fail("data '" + d.name + "': sha256 must be 64 hexadecimal digits");
+  }
+  if (m.models.empty()) return fail("the bundle defines no models");
+  for (const ModelSpec& model : m.models) {
+    if (!models.insert(model.name).second) return fail("duplicate model name '" + model.name + "'");
+    if (!fs::is_regular_file(model.program, ec)) {
+      return Status(StatusCode::kNotFound, "model '" + model.name + "': program " + model.program + " does not exist");
+    }
+  }
+  if (std::optional<Problem> problem = find_reference_problem(m)) return fail(problem->message);
+  return Status::success();
 }
 
 }  // namespace etp::bundle

@@ -71,4 +71,8 @@ struct Manifest {
 // between sections, files that must exist. Every error names the file, line and column.
 Result<Manifest> parse_manifest(const std::string& path);
 
+// The same checks for a Manifest built in code (paths already resolved): unique names, files
+// that exist, sha256 format, references between sections. kInvalidArgument or kNotFound.
+Status check_manifest(const Manifest& manifest);
+
 }  // namespace etp::bundle

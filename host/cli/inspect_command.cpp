@@ -1,5 +1,4 @@
 #include <cstdio>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -26,20 +25,20 @@ constexpr const char* kInspectUsage =
 
 }  // namespace
 
-int run_inspect(int argc, char** argv) {
+int run_inspect(const std::vector<std::string>& args) {
   bool as_json = false;
   std::vector<std::string> paths;
-  for (int i = 0; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--json") == 0) {
+  for (const std::string& arg : args) {
+    if (arg == "--json") {
       as_json = true;
-    } else if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+    } else if (arg == "--help" || arg == "-h") {
       std::fputs(kInspectUsage, stdout);
       return 0;
-    } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-      std::fprintf(stderr, "etp inspect: unknown option '%s'\n%s", argv[i], kInspectUsage);
+    } else if (arg.size() > 1 && arg[0] == '-') {
+      std::fprintf(stderr, "etp inspect: unknown option '%s'\n%s", arg.c_str(), kInspectUsage);
       return 2;
     } else {
-      paths.emplace_back(argv[i]);
+      paths.push_back(arg);
     }
   }
   if (paths.empty()) {

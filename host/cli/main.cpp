@@ -1,35 +1,62 @@
 // The `etp` command. Each subcommand lives in its own file; this one only dispatches.
 #include <cstdio>
-#include <cstring>
 #include <string>
+#include <vector>
 
 #include "cli/commands.h"
+#include "etp/etp.h"
 
 namespace {
 
 constexpr const char* kUsage =
     "usage: etp <command> [options]\n"
+    "       etp --version\n"
     "\n"
     "commands:\n"
-    "  inspect FILE...   describe .pte programs and .ptd data files\n"
-    "  run MANIFEST      run the models of a bundle through their plugins\n"
+    "  inspect FILE...        describe .pte programs and .ptd data files\n"
+    "  run MANIFEST           run the models of a bundle through their plugins\n"
+    "  run PROGRAM.pte        run one program (with --data files) on the installed plugins\n"
     "\n"
-    "Run 'etp <command> --help' for a command's options.\n";
+    "Run 'etp <command> --help' for a command's options. Plugins named without a path are\n"
+    "looked up in --plugin-path folders, then ETP_PLUGIN_PATH (':'-separated), then the\n"
+    "installed plugin folder. Exit status: 0 success, 1 failure, 2 usage error.\n";
+
+// Splits "--opt=value" into "--opt" "value", so every option accepts both spellings.
+std::vector<std::string> split_arguments(int argc, char** argv) {
+  std::vector<std::string> out;
+  for (int i = 0; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const size_t eq = arg.find('=');
+    if (arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+      out.push_back(arg.substr(0, eq));
+      out.push_back(arg.substr(eq + 1));
+    } else {
+      out.push_back(arg);
+    }
+  }
+  return out;
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
-    std::fputs(kUsage, argc < 2 ? stderr : stdout);
-    return argc < 2 ? 2 : 0;
+  const std::vector<std::string> args = split_arguments(argc - 1, argv + 1);
+  if (args.empty()) {
+    std::fputs(kUsage, stderr);
+    return 2;
   }
-  if (std::strcmp(argv[1], "--version") == 0) {
-    std::printf("etp %s\n", ETP_VERSION);
+  const std::string& command = args[0];
+  if (command == "--help" || command == "-h") {
+    std::fputs(kUsage, stdout);
     return 0;
   }
-  const std::string command = argv[1];
-  if (command == "inspect") return etp::cli::run_inspect(argc - 2, argv + 2);
-  if (command == "run") return etp::cli::run_run(argc - 2, argv + 2);
+  if (command == "--version") {
+    std::printf("etp %s\n", etp::version());
+    return 0;
+  }
+  const std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (command == "inspect") return etp::cli::run_inspect(rest);
+  if (command == "run") return etp::cli::run_run(rest);
   std::fprintf(stderr, "etp: unknown command '%s'\n%s", command.c_str(), kUsage);
   return 2;
 }

@@ -1,83 +1,109 @@
-// `etp run`: load a bundle, run models on sample or given inputs, write and check outputs.
+// `etp run`: parse the command line, open the bundle (a manifest, or one program with its data
+// files and plugins), and print what the library's runner reports (include/etp/runner.h).
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
-#include <map>
+#include <fstream>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include "bundle/bundle.h"
-#include "bundle/memory_report.h"
 #include "cli/commands.h"
-#include "core/npy.h"
-#include "format/scalar_type.h"
-#include "plugins/plugin_log.h"
-#include "runtime/host_services.h"
-#include "runtime/tensor_io.h"
+#include "etp/etp.h"
+#include "etp/runner.h"
 
 namespace etp::cli {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-using nlohmann::json;
-
 constexpr const char* kRunUsage =
     "usage: etp run MANIFEST [options]\n"
+    "       etp run PROGRAM.pte [--data FILE.ptd]... [--plugin NAME|LIB]... [options]\n"
     "\n"
-    "Loads the bundle MANIFEST describes and runs its models: every model (or --model) on the\n"
-    "sample runs the manifest gives, or on --input files.\n"
+    "Runs the models of a bundle through their plugins: every model (or --model) on the sample\n"
+    "runs its manifest gives, or on --input files. A program given without a manifest runs as\n"
+    "model 'model' with the installed portable and xnnpack plugins (or --plugin); without\n"
+    "--input its inputs are seeded random values of the declared dtypes and shapes.\n"
     "\n"
     "options:\n"
     "  --model NAME        run only this model\n"
     "  --method NAME       the method to run (default: the model's, usually 'forward')\n"
-    "  --input FILE.npy    an input, in order (repeat); replaces the manifest's sample runs\n"
+    "  --input FILE.npy    an input, in order (repeat); replaces the sample runs\n"
+    "  --data FILE.ptd     a data file of PROGRAM.pte (repeat; looked up in order)\n"
+    "  --plugin NAME|LIB   a plugin for PROGRAM.pte, in priority order (repeat; default: portable,\n"
+    "                      xnnpack); NAME means libetp_NAME.so, LIB a file name or path\n"
+    "  --seed N            seed of the random inputs (default 0)\n"
     "  --output-dir DIR    write outputs as DIR/<model>.run<i>.out<j>.npy\n"
-    "  --check             compare outputs with the manifest's expected outputs; exit 1 on mismatch\n"
+    "  --check             compare outputs with the manifest's expected outputs; exit 1 on a\n"
+    "                      mismatch or when there is nothing to compare\n"
     "  --iterations N      execute each run N times and report the mean time (default 1)\n"
-    "  --plugin-path DIR   also look for plugin libraries in DIR (repeat)\n"
-    "  --json              print the summary as JSON\n"
+    "  --plugin-path DIR   also look for plugin libraries in DIR (repeat; before ETP_PLUGIN_PATH)\n"
+    "  --json              print the report as JSON\n"
     "  --verbose           also print which plugin serves each operator, the weight caches,\n"
     "                      and the plugins' info and warning messages (on stderr)\n"
     "  --memory-report     print where memory goes: data files, models, process (measured)\n"
-    "  -h, --help          show this help\n";
+    "  -h, --help          show this help\n"
+    "\n"
+    "Options take their value as '--opt value' or '--opt=value'. Exit status: 0 success,\n"
+    "1 failure (load, run or check), 2 usage error.\n";
 
 struct Options {
-  std::string manifest;
-  std::string model, method, output_dir;
-  std::vector<std::string> inputs, plugin_paths;
+  std::string target;  // manifest or program
+  std::string model, method, output_dir, seed, iterations;
+  std::vector<std::string> inputs, data, plugins, plugin_paths;
   bool check = false, as_json = false, verbose = false, memory_report = false;
-  long iterations = 1;
 };
 
-// Returns 0 on success, or the exit code for a usage error (after printing why).
-int parse(int argc, char** argv, Options* o) {
-  for (int i = 0; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto value = [&](std::string* out) {
-      if (i + 1 >= argc) return false;
-      *out = argv[++i];
-      return true;
+int usage_error(const std::string& message) {
+  std::fprintf(stderr, "etp run: %s\n(run 'etp run --help' for the options)\n", message.c_str());
+  return 2;
+}
+
+// A non-negative integer that fits int64, or false.
+bool parse_count(const std::string& text, int64_t* out) {
+  if (text.empty() || text.size() > 18) return false;  // 18 digits cannot overflow int64
+  int64_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + (c - '0');
+  }
+  *out = value;
+  return true;
+}
+
+// Fills `o`; returns -1 after printing help, 0 on success, 2 after a usage error.
+int parse(const std::vector<std::string>& args, Options* o) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    auto value = [&](std::string* out) -> int {
+      if (i + 1 >= args.size()) return usage_error(arg + " needs a value");
+      *out = args[++i];
+      return 0;
+    };
+    auto once = [&](std::string* out) -> int {
+      std::string given;
+      if (int error = value(&given)) return error;
+      if (!out->empty()) return usage_error(arg + " given twice ('" + *out + "' and '" + given + "')");
+      *out = given;
+      return 0;
     };
     std::string v;
+    int error = 0;
     if (arg == "-h" || arg == "--help") {
       std::fputs(kRunUsage, stdout);
       return -1;
-    } else if (arg == "--model" && value(&o->model)) {
-    } else if (arg == "--method" && value(&o->method)) {
-    } else if (arg == "--output-dir" && value(&o->output_dir)) {
-    } else if (arg == "--input" && value(&v)) {
-      o->inputs.push_back(v);
-    } else if (arg == "--plugin-path" && value(&v)) {
-      o->plugin_paths.push_back(v);
-    } else if (arg == "--iterations" && value(&v)) {
-      char* end = nullptr;
-      o->iterations = std::strtol(v.c_str(), &end, 10);
-      if (*end != '\0' || o->iterations < 1) {
-        std::fprintf(stderr, "etp run: --iterations needs a positive integer, got '%s'\n", v.c_str());
-        return 2;
+    } else if (arg == "--model") {
+      error = once(&o->model);
+    } else if (arg == "--method") {
+      error = once(&o->method);
+    } else if (arg == "--output-dir") {
+      error = once(&o->output_dir);
+    } else if (arg == "--seed") {
+      error = once(&o->seed);
+    } else if (arg == "--iterations") {
+      error = once(&o->iterations);
+    } else if (arg == "--input" || arg == "--data" || arg == "--plugin" || arg == "--plugin-path") {
+      if ((error = value(&v)) == 0) {
+        (arg == "--input" ? o->inputs : arg == "--data" ? o->data : arg == "--plugin" ? o->plugins : o->plugin_paths)
+            .push_back(v);
       }
     } else if (arg == "--check") {
       o->check = true;
@@ -87,252 +113,90 @@ int parse(int argc, char** argv, Options* o) {
       o->verbose = true;
     } else if (arg == "--memory-report") {
       o->memory_report = true;
-    } else if (!arg.empty() && arg[0] != '-' && o->manifest.empty()) {
-      o->manifest = arg;
+    } else if (!arg.empty() && arg[0] != '-' && o->target.empty()) {
+      o->target = arg;
+    } else if (!arg.empty() && arg[0] != '-') {
+      return usage_error("unexpected argument '" + arg + "' (one MANIFEST or PROGRAM.pte per run)");
     } else {
-      std::fprintf(stderr, "etp run: unexpected argument '%s'\n%s", arg.c_str(), kRunUsage);
-      return 2;
+      return usage_error("unknown option '" + arg + "'");
     }
+    if (error != 0) return error;
   }
-  if (o->manifest.empty()) {
-    std::fputs(kRunUsage, stderr);
-    return 2;
-  }
-  if (!o->inputs.empty() && o->model.empty()) {
-    std::fputs("etp run: --input needs --model (inputs belong to one model)\n", stderr);
-    return 2;
-  }
+  if (o->target.empty()) return usage_error("missing MANIFEST or PROGRAM.pte");
   return 0;
 }
 
-double ms_since(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+// True when `path` starts like a .pte program (its identifier), so it is run without a manifest.
+bool is_program(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char head[8] = {};
+  return in.read(head, sizeof(head)) && std::memcmp(head + 4, "ET12", 4) == 0;
 }
 
-std::string preview(const NpyArray& a) {
-  std::string out = format::scalar_type_name(a.dtype) + std::string("[");
-  for (size_t i = 0; i < a.shape.size(); ++i) out += (i ? ", " : "") + std::to_string(a.shape[i]);
-  out += "]";
-  const size_t size = runtime::element_size(a.dtype);
-  const size_t count = size ? a.data.size() / size : 0;
-  out += " {";
-  for (size_t i = 0; i < count && i < 4; ++i) {
-    const double v = runtime::element_value(a.data.data(), a.dtype, static_cast<int64_t>(i));
-    char text[32];
-    std::snprintf(text, sizeof(text), "%s%.6g", i ? ", " : "", v);
-    out += text;
-  }
-  return out + (count > 4 ? ", ...}" : "}");
-}
-
-// Runs one model; appends its summary to `report`. Returns false on any failure or mismatch.
-// Loaded methods stay in `loaded` until the whole bundle has run, so shared weight-cache
-// entries are reported with all their users.
-bool run_model(bundle::Bundle& bundle, const bundle::ModelSpec& model, const Options& o, json* report,
-               std::vector<std::unique_ptr<runtime::Method>>* loaded,
-               std::vector<bundle::LoadedModel>* loaded_models) {
-  json summary = {{"model", model.name}};
-  auto failed = [&](const std::string& message) {
-    summary["error"] = message;
-    report->push_back(summary);
-    std::fprintf(stderr, "etp run: %s\n", message.c_str());
-    return false;
-  };
-  std::vector<bundle::RunSpec> runs = model.runs;
-  if (!o.inputs.empty()) runs = {bundle::RunSpec{o.method, o.inputs, {}, {}}};
-  if (!o.method.empty() && o.inputs.empty()) {
-    std::vector<bundle::RunSpec> kept;
-    for (const auto& r : runs) {
-      if ((r.method.empty() ? model.method : r.method) == o.method) kept.push_back(r);
-    }
-    runs = kept;
-  }
-  if (runs.empty()) return failed("model '" + model.name + "' has no sample runs" + (o.method.empty() ? "" : " of method '" + o.method + "'") + "; pass --input");
-  // Load every method the runs need first, so the load (and what it adds to memory) is
-  // measured apart from the runs.
-  bundle::LoadedModel loaded_model{model.name, {}, bundle::measure_process(), {}, {}};
-  const auto load_start = Clock::now();
-  auto program = bundle.program(model.name);
-  if (!program.ok()) return failed(program.status().message());
-  std::map<std::string, runtime::Method*> methods;  // owned by *loaded, alive until the bundle is done
-  for (const bundle::RunSpec& run : runs) {
-    const std::string method_name = run.method.empty() ? model.method : run.method;
-    if (methods.count(method_name)) continue;
-    auto method = (*program)->load_method(method_name);
-    if (!method.ok()) return failed(method.status().message());
-    if (o.verbose && !o.as_json) {
-      for (const auto& [op, provider] : (*method)->kernel_providers()) {
-        std::printf("  %s.%s: %s <- %s\n", model.name.c_str(), method_name.c_str(), op.c_str(), provider.c_str());
-      }
-    }
-    loaded_model.methods.push_back(method->get());
-    methods[method_name] = method->get();
-    loaded->push_back(std::move(*method));
-  }
-  const double load_ms = ms_since(load_start);
-  loaded_model.after = bundle::measure_process();
-  loaded_models->push_back(loaded_model);
-  bool ok = true;
-  json run_reports = json::array();
-  for (size_t r = 0; r < runs.size(); ++r) {
-    const std::string method_name = runs[r].method.empty() ? model.method : runs[r].method;
-    runtime::Method& method = *methods[method_name];
-    std::vector<NpyArray> inputs;
-    for (const std::string& path : runs[r].inputs) {
-      auto array = read_npy(path);
-      if (!array.ok()) return failed(array.status().message());
-      inputs.push_back(std::move(*array));
-    }
-    if (inputs.size() != method.num_inputs()) {
-      return failed(model.name + "." + method_name + " takes " + std::to_string(method.num_inputs()) + " inputs, got " +
-                    std::to_string(inputs.size()));
-    }
-    double total_ms = 0;
-    for (long it = 0; it < o.iterations; ++it) {
-      for (size_t i = 0; i < inputs.size(); ++i) {
-        if (Status s = method.set_input(i, runtime::as_input(inputs[i])); !s.ok()) return failed(s.message());
-      }
-      const auto start = Clock::now();
-      if (Status s = method.execute(); !s.ok()) return failed(s.message());
-      total_ms += ms_since(start);
-    }
-    json outputs = json::array();
-    for (size_t j = 0; j < method.num_outputs(); ++j) {
-      auto array = runtime::to_npy(method.output(j));
-      json out = {{"index", j}};
-      if (!array.ok()) {
-        out["error"] = array.status().message();
-        outputs.push_back(out);
-        continue;
-      }
-      out["dtype"] = format::scalar_type_name(array->dtype);
-      out["shape"] = array->shape;
-      out["preview"] = preview(*array);
-      if (!o.output_dir.empty()) {
-        const std::string path = o.output_dir + "/" + model.name + ".run" + std::to_string(r) + ".out" + std::to_string(j) + ".npy";
-        if (Status s = write_npy(path, *array); !s.ok()) return failed(s.message());
-        out["file"] = path;
-      }
-      if (o.check && j < runs[r].expected.size()) {
-        auto expected = read_npy(runs[r].expected[j]);
-        if (!expected.ok()) return failed(expected.status().message());
-        const runtime::Comparison c = runtime::compare(method.output(j), *expected, model.rtol, model.atol);
-        out["check"] = c.ok ? "pass" : "FAIL: " + c.mismatch;
-        out["max_abs_error"] = c.max_abs_error;
-        ok = ok && c.ok;
-      }
-      outputs.push_back(out);
-    }
-    if (o.check && runs[r].expected.size() != method.num_outputs() && !runs[r].expected.empty()) {
-      std::fprintf(stderr, "etp run: %s run %zu: the manifest lists %zu expected outputs, the method has %zu\n",
-                   model.name.c_str(), r, runs[r].expected.size(), method.num_outputs());
-      ok = false;
-    }
-    run_reports.push_back({{"method", method_name}, {"run_ms", total_ms / o.iterations}, {"outputs", outputs}});
-  }
-  loaded_models->back().after_runs = bundle::measure_process();
-  summary["load_ms"] = load_ms;
-  summary["runs"] = run_reports;
-  summary["ok"] = ok;
-  report->push_back(summary);
-  return ok;
-}
-
-void print_text(const json& report, bool check) {
-  for (const json& m : report) {
-    if (m.contains("error")) continue;  // already printed
-    std::printf("%s: loaded in %.2f ms\n", m["model"].get<std::string>().c_str(), m["load_ms"].get<double>());
-    size_t r = 0;
-    for (const json& run : m["runs"]) {
-      std::printf("  run %zu %s: %.3f ms\n", r++, run["method"].get<std::string>().c_str(), run["run_ms"].get<double>());
-      for (const json& out : run["outputs"]) {
-        if (out.contains("error")) {
-          std::printf("    out %zu: %s\n", out["index"].get<size_t>(), out["error"].get<std::string>().c_str());
-          continue;
-        }
-        std::printf("    out %zu: %s", out["index"].get<size_t>(), out["preview"].get<std::string>().c_str());
-        if (check && out.contains("check")) std::printf("  check %s", out["check"].get<std::string>().c_str());
-        std::printf("\n");
-      }
-    }
-  }
+Result<Bundle> open_bundle(const Options& o) {
+  const BundleOptions options{o.plugin_paths, /*use_environment=*/true};
+  if (!is_program(o.target)) return Bundle::open(o.target, options);
+  std::vector<std::string> plugins = o.plugins;
+  if (plugins.empty()) plugins = {"portable", "xnnpack"};
+  return Bundle::open(BundleSpec::for_program(o.target, o.data, plugins), options);
 }
 
 }  // namespace
 
-int run_run(int argc, char** argv) {
+int run_run(const std::vector<std::string>& args) {
   Options o;
-  if (int code = parse(argc, argv, &o)) return code < 0 ? 0 : code;
-  if (o.verbose) plugins::PluginLog::set_print_level(ETP_LOG_INFO);
-  auto manifest = bundle::parse_manifest(o.manifest);
-  if (!manifest.ok()) {
-    std::fprintf(stderr, "etp run: %s\n", manifest.status().message().c_str());
-    return 1;
+  if (int code = parse(args, &o)) return code < 0 ? 0 : code;
+  RunOptions run;
+  int64_t seed = 0;
+  if (!o.seed.empty() && !parse_count(o.seed, &seed)) {
+    return usage_error("--seed needs a non-negative integer (at most 18 digits), got '" + o.seed + "'");
   }
-  if (!o.output_dir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(o.output_dir, ec);
-    if (ec) {
-      std::fprintf(stderr, "etp run: cannot create %s: %s\n", o.output_dir.c_str(), ec.message().c_str());
-      return 1;
-    }
+  run.seed = static_cast<uint64_t>(seed);
+  if (!o.iterations.empty() && (!parse_count(o.iterations, &run.iterations) || run.iterations < 1)) {
+    return usage_error("--iterations needs a positive integer (at most 18 digits), got '" + o.iterations + "'");
   }
-  const auto open_start = Clock::now();
-  auto bundle = bundle::Bundle::open(*manifest, {o.plugin_paths});
+  const bool program = is_program(o.target);
+  if (!program && (!o.data.empty() || !o.plugins.empty())) {
+    return usage_error(std::string(o.data.empty() ? "--plugin" : "--data") + " applies to a program (" + o.target +
+                       " is not a .pte); a manifest names its own plugins and data files");
+  }
+  if (!o.inputs.empty() && o.model.empty() && !program) {
+    return usage_error("--input needs --model (inputs belong to one model)");
+  }
+  if (o.verbose) set_log_level(LogLevel::kInfo);
+
+  const auto open_start = std::chrono::steady_clock::now();
+  auto bundle = open_bundle(o);
   if (!bundle.ok()) {
     std::fprintf(stderr, "etp run: %s\n", bundle.status().message().c_str());
     return 1;
   }
-  const double open_ms = ms_since(open_start);
-  std::vector<const bundle::ModelSpec*> models;
-  for (const auto& m : (*bundle)->manifest().models) {
-    if (o.model.empty() || m.name == o.model) models.push_back(&m);
+  const double open_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - open_start).count();
+  if (!o.model.empty()) run.models = {o.model};
+  run.method = o.method;
+  run.input_files = o.inputs;
+  run.output_dir = o.output_dir;
+  run.check = o.check;
+  run.memory_report = o.memory_report;
+  run.kernel_providers = o.verbose;
+  if (!o.as_json) {
+    run.progress = [](size_t index, size_t count, const std::string& model) {
+      if (count > 1) std::fprintf(stderr, "[%zu/%zu] %s\n", index + 1, count, model.c_str());
+    };
   }
-  if (models.empty()) {
-    std::fprintf(stderr, "etp run: the manifest has no model '%s'\n", o.model.c_str());
-    return 1;
+  auto report = run_bundle(*bundle, run);
+  if (!report.ok()) {
+    std::fprintf(stderr, "etp run: %s\n", report.status().message().c_str());
+    return report.status().code() == StatusCode::kInvalidArgument ? 2 : 1;
   }
-  json report = json::array();
-  std::vector<std::unique_ptr<runtime::Method>> loaded;
-  std::vector<bundle::LoadedModel> loaded_models;
-  bool ok = true;
-  for (size_t i = 0; i < models.size(); ++i) {
-    if (!o.as_json && models.size() > 1) std::fprintf(stderr, "[%zu/%zu] %s\n", i + 1, models.size(), models[i]->name.c_str());
-    ok = run_model(**bundle, *models[i], o, &report, &loaded, &loaded_models) && ok;
-  }
-  // What each plugin's weight cache holds now that every model is loaded.
-  json caches = json::array();
-  for (const auto& plugin : (*bundle)->registry().plugins()) {
-    for (const plugins::CacheEntry& e : plugin->cache_report()) {
-      if (!e.shared) continue;
-      caches.push_back({{"plugin", plugin->name()}, {"key", e.key}, {"file_id", e.file_id},
-                        {"packed_bytes", e.packed_bytes}, {"users", e.users}});
-    }
-  }
-  const json memory = o.memory_report ? bundle::memory_report(**bundle, loaded_models) : json(nullptr);
+  report->open_ms = open_ms;
   if (o.as_json) {
-    std::puts(json{{"manifest", o.manifest}, {"bundle_open_ms", open_ms}, {"models", report}, {"weight_caches", caches},
-                   {"memory", memory}, {"ok", ok}}
-                  .dump(2, ' ', false, json::error_handler_t::replace)  // names from files may be any bytes
-                  .c_str());
+    std::puts(report->to_json().c_str());
   } else {
-    print_text(report, o.check);
-    if (o.verbose) {
-      uint64_t bytes = 0;
-      for (const json& c : caches) bytes += c["packed_bytes"].get<uint64_t>();
-      std::printf("weight caches: %zu shared entries, %.1f KiB packed\n", caches.size(), bytes / 1024.0);
-      for (const json& c : caches) {
-        std::printf("  %s %s: %llu bytes, used by %zu:", c["plugin"].get<std::string>().c_str(),
-                    c["key"].get<std::string>().c_str(), static_cast<unsigned long long>(c["packed_bytes"].get<uint64_t>()),
-                    c["users"].size());
-        for (const auto& u : c["users"]) std::printf(" %s", u.get<std::string>().c_str());
-        std::printf("\n");
-      }
-    }
-    if (o.memory_report) std::fputs(bundle::render_memory_report(memory).c_str(), stdout);
-    if (o.check) std::printf("check: %s\n", ok ? "all outputs match" : "MISMATCH (see above)");
+    std::fputs(report->to_text(o.verbose).c_str(), stdout);
   }
-  return ok ? 0 : 1;
+  return report->ok ? 0 : 1;
 }
 
 }  // namespace etp::cli

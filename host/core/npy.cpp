@@ -43,11 +43,19 @@ std::string dict_value(const std::string& header, const std::string& key) {
   return value;
 }
 
+// "<path>: <what>: <OS reason>"; kNotFound when the file (or its folder) does not exist.
+Status os_failure(const std::string& path, const std::string& what) {
+  const int error = errno;
+  const std::string reason = error != 0 ? std::strerror(error) : "unknown reason";
+  return Status(error == ENOENT ? StatusCode::kNotFound : StatusCode::kIo, path + ": " + what + ": " + reason);
+}
+
 }  // namespace
 
 Result<NpyArray> read_npy(const std::string& path) {
+  errno = 0;
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Status(StatusCode::kNotFound, path + ": cannot open");
+  if (!in) return os_failure(path, "cannot open");
   std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (bytes.size() < 10 || std::memcmp(bytes.data(), "\x93NUMPY", 6) != 0) return bad(path, "not a .npy file");
   const uint8_t major = bytes[6];
@@ -114,16 +122,17 @@ Status write_npy(const std::string& path, const NpyArray& array) {
   header += '\n';
   const std::string temp = path + ".tmp";
   {
+    errno = 0;
     std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    if (!out) return Status(StatusCode::kIo, temp + ": cannot create");
+    if (!out) return os_failure(temp, "cannot create");
     const uint16_t len = static_cast<uint16_t>(header.size());
     out.write("\x93NUMPY\x01\x00", 8);
     out.put(static_cast<char>(len & 0xff)).put(static_cast<char>(len >> 8));
     out << header;
     out.write(reinterpret_cast<const char*>(array.data.data()), static_cast<std::streamsize>(array.data.size()));
-    if (!out) return Status(StatusCode::kIo, temp + ": write failed");
+    if (!out) return os_failure(temp, "write failed");
   }
-  if (std::rename(temp.c_str(), path.c_str()) != 0) return Status(StatusCode::kIo, path + ": rename failed");
+  if (std::rename(temp.c_str(), path.c_str()) != 0) return os_failure(path, "cannot rename " + temp + " to it");
   return Status::success();
 }
 

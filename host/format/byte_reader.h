@@ -36,6 +36,11 @@ class ByteReader {
 // Four bytes of a magic or identifier, quoted, with non-printable bytes as \xNN.
 std::string printable_tag(const char* bytes);
 
+// What a file that should be binary is when its start is text: " (a text file: a manifest? ...)",
+// or "" otherwise. Appended to "wrong identifier" messages so a manifest passed where a program
+// or data file is expected is named as such.
+std::string text_file_hint(const uint8_t* data, size_t size);
+
 // The flatbuffers Verifier checks the alignment of a vector's length prefix but not of its
 // 8-byte elements, and reading a misaligned int64 is undefined behaviour. Every vector of
 // 8-byte scalars goes through this before use. `vector` may be null.

@@ -46,7 +46,8 @@ Status DataFile::parse_header() {
       return Status(StatusCode::kNotSupported,
                    path() + ": data file format version " + printable_tag(id) + " is not supported, expected 'FT01'");
     }
-    return malformed(path(), "not a .ptd data file: identifier " + printable_tag(id) + ", expected 'FT01'");
+    return malformed(path(), "not a .ptd data file: identifier " + printable_tag(id) + ", expected 'FT01'" +
+                                 text_file_hint(data, size));
   }
   if (size < kHeadBytes) {
     return malformed(path(), "truncated header: " + str(size) + " bytes, need at least " + str(kHeadBytes));

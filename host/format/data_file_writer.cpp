@@ -1,6 +1,7 @@
 #include "format/data_file_writer.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -68,8 +69,9 @@ Status write_data_file(const std::string& path, std::vector<TensorToWrite> tenso
   head.resize(segment_base, 0);
 
   const std::string temp = path + ".tmp";
+  errno = 0;
   std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-  if (!out) return Status(StatusCode::kIo, temp + ": cannot create");
+  if (!out) return Status(StatusCode::kIo, temp + ": cannot create: " + std::strerror(errno));
   out.write(reinterpret_cast<const char*>(head.data()), static_cast<std::streamsize>(head.size()));
   uint64_t written = 0;
   static const char zeros[256] = {};
@@ -86,8 +88,10 @@ Status write_data_file(const std::string& path, std::vector<TensorToWrite> tenso
     }
   }
   out.close();
-  if (!out) return Status(StatusCode::kIo, temp + ": write failed");
-  if (std::rename(temp.c_str(), path.c_str()) != 0) return Status(StatusCode::kIo, path + ": cannot rename " + temp);
+  if (!out) return Status(StatusCode::kIo, temp + ": write failed: " + std::strerror(errno));
+  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+    return Status(StatusCode::kIo, path + ": cannot rename " + temp + " to it: " + std::strerror(errno));
+  }
   return Status::success();
 }
 

@@ -50,7 +50,8 @@ Status ProgramFile::parse_header() {
       return Status(StatusCode::kNotSupported, path() + ": program format version '" + std::string(id, 4) +
                                                  "' is not supported, expected 'ET12'");
     }
-    return malformed(path(), "not a .pte program: identifier " + printable_tag(id) + ", expected 'ET12'");
+    return malformed(path(), "not a .pte program: identifier " + printable_tag(id) + ", expected 'ET12'" +
+                                 text_file_hint(data, size));
   }
   if (size < kHeaderMagicOffset + 4 || std::memcmp(data + kHeaderMagicOffset, "eh00", 4) != 0) {
     // No extended header: the whole file is the flatbuffer and there are no segments.

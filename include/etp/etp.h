@@ -1,0 +1,213 @@
+// The etp library: open a bundle (a manifest, or parts given in code), list its models and
+// their methods, load a method, feed it tensors from memory, run it, read its outputs and its
+// mutable state. Every call that can fail returns a Status or a Result<T> (etp/status.h); no
+// call throws.
+//
+//   auto bundle = etp::Bundle::open("manifests/demo.yaml");
+//   if (!bundle.ok()) { std::cerr << bundle.status().to_string() << "\n"; return 1; }
+//   auto method = bundle->load_method("base");              // the model's default method
+//   auto outputs = method->run({tokens.ref(), pos.ref()});  // copies in, runs, copies out
+//
+// Thread-safety, one rule: a Method is used by one thread at a time; everything else (a Bundle,
+// its metadata, loading methods) may be shared by any number of threads. Two Methods, even of
+// one model, may execute at the same time; each has its own planned memory and state, while
+// plugins share packed weights safely.
+//
+// Lifetimes: a Method keeps what it needs (program mapping, data files, plugins) alive, so it
+// may outlive its Bundle. Plugins are unloaded when the last object using them is gone.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "etp/status.h"
+#include "etp/tensor.h"
+
+namespace etp {
+
+// The library version, e.g. "0.1.0".
+const char* version();
+
+// What plugins log (info, warnings) is printed to stderr from this level up; by default
+// nothing is, since errors reach the caller inside Status messages. Process-wide.
+enum class LogLevel : int32_t { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3, kNone = 4 };
+void set_log_level(LogLevel level);
+
+// ---------------------------------------------------------------------------------------------
+// Describing a bundle in code (the same things a manifest says; README "Manifest reference").
+
+struct PluginSpec {
+  std::string name;     // what data entries' weight_cache refer to; "" takes the plugin's own name
+  std::string library;  // a path (containing '/'), a file name ("libetp_portable.so") or a short
+                        // name ("portable" means libetp_portable.so), searched as in BundleOptions
+  std::vector<std::pair<std::string, std::string>> options;  // e.g. {"threads", "2"}
+};
+
+struct DataSpec {
+  std::string name;
+  std::string file;          // a .ptd; relative paths resolve against BundleSpec::folder
+  std::string sha256;        // optional, checked before use
+  std::string weight_cache;  // optional: the plugin (by PluginSpec name) whose cache owns these weights
+};
+
+struct ModelSpec {
+  std::string name;
+  std::string program;            // a .pte; relative paths resolve against BundleSpec::folder
+  std::vector<std::string> data;  // DataSpec names, in lookup order
+  std::string method = "forward";  // the default method
+};
+
+struct BundleSpec {
+  std::vector<PluginSpec> plugins;  // in priority order: earlier plugins win operator ties
+  std::vector<DataSpec> data;
+  std::vector<ModelSpec> models;
+  std::string folder = ".";
+
+  // One program and its data files as model `model`, served by `plugins` (short names or
+  // libraries; by default the portable kernels and the XNNPACK backend).
+  static BundleSpec for_program(const std::string& program, const std::vector<std::string>& data_files = {},
+                                const std::vector<std::string>& plugins = {"portable", "xnnpack"},
+                                const std::string& model = "model");
+};
+
+struct BundleOptions {
+  // Folders searched for plugin libraries named without a '/', before the ETP_PLUGIN_PATH
+  // folders (':'-separated, when use_environment) and the installed plugin folders.
+  std::vector<std::string> plugin_paths;
+  bool use_environment = true;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Metadata, readable without loading a method.
+
+struct MethodInfo {
+  std::string name;
+  std::vector<ValueInfo> inputs;
+  std::vector<ValueInfo> outputs;
+  std::vector<std::string> operators;  // "aten::add.out", ...
+  std::vector<std::string> backends;   // backend ids of its delegates, e.g. "XnnpackBackend"
+};
+
+struct ModelInfo {
+  std::string name;
+  std::string program;                  // path of the .pte
+  std::vector<std::string> data_files;  // paths of its .ptd files, in lookup order
+  std::string default_method;
+  std::vector<MethodInfo> methods;      // in program order
+
+  const MethodInfo* find_method(const std::string& name) const;
+};
+
+struct PluginInfo {
+  std::string name;     // the plugin's own name ("portable")
+  std::string library;  // resolved path of the shared object
+  std::string version;
+  std::vector<std::string> backends;  // backend ids it serves
+  size_t num_kernels = 0;             // operators it lists (0 if it does not list them)
+};
+
+// A method's mutable state tensor (see Method::state).
+struct StateInfo {
+  std::string name;  // fully qualified name (e.g. "layers.0.attention.k_cache"), or "value <index>"
+  TensorView tensor;
+};
+
+// ---------------------------------------------------------------------------------------------
+
+// One loaded method: its own planned memory, delegates and state. Move-only.
+class Method {
+ public:
+  Method(Method&&) noexcept;
+  Method& operator=(Method&&) noexcept;
+  ~Method();
+
+  const std::string& model() const;
+  const std::string& name() const;
+  const MethodInfo& info() const;
+  size_t num_inputs() const;
+  size_t num_outputs() const;
+
+  // Copies `tensor` into input `index`. The dtype must match (kDtype); the sizes must equal a
+  // static input's, or fit a dynamic input's bound (kShape); nbytes must match the sizes.
+  Status set_input(size_t index, const TensorRef& tensor);
+  // Like set_input, without a copy where the layout allows: the input is stored row-major, the
+  // data is aligned to its element size, and the program never writes it nor hands it to a
+  // delegate (backends may read past an input's end). Elsewhere it copies. Borrowed memory
+  // must stay valid and unchanged until this input is set again or the Method is destroyed.
+  Status bind_input(size_t index, const TensorRef& tensor);
+  // True when input `index` currently borrows the caller's memory.
+  bool input_borrowed(size_t index) const;
+  // Copies every input, in order (kInvalidArgument when the count differs).
+  Status set_inputs(const std::vector<TensorRef>& tensors);
+
+  // Runs the method once on the current inputs and state.
+  Status execute();
+  // Output `index` (< num_outputs()); views stay valid until the next execute or set_input.
+  Value output(size_t index) const;
+  // set_inputs, execute, and owned copies of every output (Int/Double/Bool as 0-d tensors).
+  Result<std::vector<Tensor>> run(const std::vector<TensorRef>& inputs);
+
+  // Tensors whose contents carry over from one execute to the next and that the program writes:
+  // mutable buffers such as KV caches, tensors with an initial value, trainable weights. Views
+  // are live: they show the state after the last execute.
+  std::vector<StateInfo> state() const;
+  // Restores every state tensor to its initial contents (zeros where the program has none).
+  void reset_state();
+
+  // (operator, plugin serving it; "host" for the host's own prim operators), in program order.
+  std::vector<std::pair<std::string, std::string>> kernel_providers() const;
+  // Bytes of planned memory (activations, state) this method allocated.
+  uint64_t planned_bytes() const;
+
+  struct Impl;
+  Impl* impl() const { return impl_.get(); }  // for etp's own layers; not part of the stable API
+
+ private:
+  friend class Bundle;
+  explicit Method(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// A set of plugins, data files and models, opened once. Move-only; cheap to move.
+class Bundle {
+ public:
+  // Opens the bundle a manifest describes: loads its plugins in order and maps its data files
+  // (checking sha256 where given). Programs open when first used. Errors name the manifest
+  // file, line and column.
+  static Result<Bundle> open(const std::string& manifest_path, const BundleOptions& options = {});
+  // Opens a bundle described in code.
+  static Result<Bundle> open(const BundleSpec& spec, const BundleOptions& options = {});
+
+  Bundle(Bundle&&) noexcept;
+  Bundle& operator=(Bundle&&) noexcept;
+  ~Bundle();
+
+  // The manifest's path, or "" for a bundle opened from a BundleSpec.
+  const std::string& path() const;
+  // Model names, in manifest order.
+  std::vector<std::string> models() const;
+  // A model's program, data files and method signatures (opens its program on first use;
+  // kNotFound lists the models when there is no such model).
+  Result<ModelInfo> model(const std::string& name) const;
+  // Loads `method` of `model` ("" = the model's default method). Each call gives a new,
+  // independent Method.
+  Result<Method> load_method(const std::string& model, const std::string& method = "") const;
+  // The loaded plugins, in priority order.
+  std::vector<PluginInfo> plugins() const;
+
+  struct Impl;
+  Impl* impl() const { return impl_.get(); }  // for etp's own layers; not part of the stable API
+
+ private:
+  explicit Bundle(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
+};
+
+// Describes a .pte or .ptd file: the JSON document `etp inspect --json` prints for one file
+// (its "files" entry). kMalformed and friends when the file does not verify.
+Result<std::string> inspect_json(const std::string& path);
+
+}  // namespace etp

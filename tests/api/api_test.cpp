@@ -1,0 +1,326 @@
+// The public C++ API (include/etp/etp.h) on the real fixtures and plugins: only public headers.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "etp/etp.h"
+#include "support/fixtures.h"
+#include "support/status.h"
+
+namespace etp::test {
+namespace {
+
+const BundleOptions kOptions{{ETP_PLUGIN_DIR}, /*use_environment=*/false};
+
+// A .npy file of the fixtures as an owned Tensor (minimal reader: v1 headers, C order).
+Tensor read_fixture_npy(const std::string& name) {
+  const std::vector<uint8_t> bytes = read_bytes(fixture_path(name));
+  EXPECT_GT(bytes.size(), 10u) << name;
+  const size_t header_len = bytes[8] | (bytes[9] << 8);
+  const std::string header(bytes.begin() + 10, bytes.begin() + 10 + static_cast<std::ptrdiff_t>(header_len));
+  static const std::map<std::string, DType> kTypes = {
+      {"<f4", DType::kFloat32}, {"<f8", DType::kFloat64}, {"<i8", DType::kInt64}, {"<i4", DType::kInt32},
+      {"|b1", DType::kBool},    {"<f2", DType::kFloat16}, {"|u1", DType::kUInt8}, {"|i1", DType::kInt8}};
+  Tensor t;
+  for (const auto& [descr, dtype] : kTypes) {
+    if (header.find("'" + descr + "'") != std::string::npos) t.dtype = dtype;
+  }
+  const size_t open = header.find("'shape': (") + 10, close = header.find(')', open);
+  std::string dims = header.substr(open, close - open);
+  for (size_t start = 0; start < dims.size();) {
+    const size_t comma = dims.find(',', start);
+    const std::string item = dims.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (item.find_first_of("0123456789") != std::string::npos) t.sizes.push_back(std::stoll(item));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  t.data.assign(bytes.begin() + 10 + static_cast<std::ptrdiff_t>(header_len), bytes.end());
+  return t;
+}
+
+::testing::AssertionResult close_to(const Tensor& got, const Tensor& want, double rtol, double atol) {
+  if (got.dtype != want.dtype) return ::testing::AssertionFailure() << "dtype " << dtype_name(got.dtype);
+  if (got.sizes != want.sizes) return ::testing::AssertionFailure() << "sizes differ";
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    const double g = got.value(i), w = want.value(i);
+    if (!(std::fabs(g - w) <= atol + rtol * std::fabs(w)) && !(std::isnan(g) && std::isnan(w))) {
+      return ::testing::AssertionFailure() << "element " << i << ": " << g << " vs " << w;
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+Bundle open_fixture(const nlohmann::json& f) {
+  std::vector<std::string> data;
+  for (const auto& d : f["data_files"]) data.push_back(fixture_path(d));
+  auto bundle = Bundle::open(BundleSpec::for_program(fixture_path(f["program"]), data), kOptions);
+  EXPECT_TRUE(bundle.ok()) << bundle.status().to_string();
+  return std::move(*bundle);
+}
+
+class ApiFixtureTest : public ::testing::TestWithParam<std::string> {};
+
+// Every fixture, opened from its parts and run through Method::run, reproduces the outputs
+// the real ExecuTorch runtime gave (state such as KV caches carries from run to run).
+TEST_P(ApiFixtureTest, ReproducesTheExecuTorchOutputs) {
+  const nlohmann::json f = fixture_named(GetParam());
+  Bundle bundle = open_fixture(f);
+  std::map<std::string, Method> methods;
+  size_t index = 0;
+  for (const auto& run : f["runs"]) {
+    const std::string name = run["method"];
+    if (!methods.count(name)) {
+      auto method = bundle.load_method("model", name);
+      ASSERT_TRUE(method.ok()) << method.status().to_string();
+      methods.emplace(name, std::move(*method));
+    }
+    std::vector<Tensor> inputs;
+    std::vector<TensorRef> refs;
+    for (const auto& in : run["inputs"]) inputs.push_back(read_fixture_npy(in["file"]));
+    for (const Tensor& t : inputs) refs.push_back(t.ref());
+    auto outputs = methods.at(name).run(refs);
+    ASSERT_TRUE(outputs.ok()) << "run " << index << ": " << outputs.status().to_string();
+    ASSERT_EQ(outputs->size(), run["outputs"].size());
+    for (size_t o = 0; o < outputs->size(); ++o) {
+      EXPECT_TRUE(close_to((*outputs)[o], read_fixture_npy(run["outputs"][o]["file"]), f["rtol"], f["atol"]))
+          << f["name"] << " run " << index << " output " << o;
+    }
+    ++index;
+  }
+}
+
+std::vector<std::string> fixture_names() {
+  std::vector<std::string> names;
+  for (const auto& f : all_fixtures()) names.push_back(f["name"]);
+  return names;
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, ApiFixtureTest, ::testing::ValuesIn(fixture_names()),
+                         [](const auto& info) { return info.param; });
+
+TEST(BundleTest, AManifestListsItsModelsPluginsAndMethodSignatures) {
+  auto bundle = Bundle::open(ETP_DEMO_MANIFEST, kOptions);
+  ASSERT_TRUE(bundle.ok()) << bundle.status().to_string();
+  EXPECT_EQ(bundle->models(), (std::vector<std::string>{"base", "lora_qvo_r8", "lora_k_ffn_r4"}));
+  const std::vector<PluginInfo> plugins = bundle->plugins();
+  ASSERT_EQ(plugins.size(), 2u);
+  EXPECT_EQ(plugins[0].name, "portable");
+  EXPECT_GT(plugins[0].num_kernels, 100u);
+  EXPECT_EQ(plugins[1].backends, (std::vector<std::string>{"XnnpackBackend"}));
+  auto model = bundle->model("base");
+  ASSERT_TRUE(model.ok()) << model.status().to_string();
+  EXPECT_EQ(model->default_method, "forward");
+  ASSERT_EQ(model->data_files.size(), 1u);
+  const MethodInfo* forward = model->find_method("forward");
+  ASSERT_NE(forward, nullptr);
+  ASSERT_EQ(forward->inputs.size(), 2u);
+  EXPECT_EQ(forward->inputs[0].kind, ValueKind::kTensor);
+  EXPECT_EQ(forward->inputs[0].tensor.dtype, DType::kInt64);
+  EXPECT_EQ(forward->inputs[0].tensor.sizes, (std::vector<int64_t>{1, 1}));
+  EXPECT_EQ(forward->outputs[0].tensor.sizes, (std::vector<int64_t>{1, 1, 128}));
+  EXPECT_FALSE(forward->backends.empty());
+}
+
+TEST(BundleTest, AnUnknownModelIsNotFoundAndTheModelsAreListed) {
+  auto bundle = Bundle::open(ETP_DEMO_MANIFEST, kOptions);
+  ASSERT_TRUE(bundle.ok());
+  auto method = bundle->load_method("nope");
+  ASSERT_FALSE(method.ok());
+  EXPECT_EQ(method.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(method.status().message().find("no model 'nope' (models: base, lora_qvo_r8, lora_k_ffn_r4)"),
+            std::string::npos)
+      << method.status().message();
+}
+
+TEST(BundleTest, AProgramOrDataFilePassedAsAManifestIsNamedAsSuch) {
+  auto program = Bundle::open(fixture_path("add.pte"), kOptions);
+  ASSERT_FALSE(program.ok());
+  EXPECT_NE(program.status().message().find("is an ExecuTorch program (.pte), not a manifest"), std::string::npos)
+      << program.status().message();
+  auto data = Bundle::open(fixture_path("linear_portable.ptd"), kOptions);
+  ASSERT_FALSE(data.ok());
+  EXPECT_NE(data.status().message().find("is an ExecuTorch data file (.ptd), not a manifest"), std::string::npos);
+  auto folder = Bundle::open(fixture_path(""), kOptions);
+  ASSERT_FALSE(folder.ok());
+  EXPECT_NE(folder.status().message().find("is a directory"), std::string::npos);
+}
+
+TEST(BundleTest, ASpecIsCheckedLikeAManifest) {
+  BundleSpec missing = BundleSpec::for_program("/nonexistent/model.pte");
+  auto bundle = Bundle::open(missing, kOptions);
+  ASSERT_FALSE(bundle.ok());
+  EXPECT_EQ(bundle.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(bundle.status().message().find("/nonexistent/model.pte does not exist"), std::string::npos);
+
+  BundleSpec owner = BundleSpec::for_program(fixture_path("linear_portable.pte"), {fixture_path("linear_portable.ptd")});
+  owner.data[0].weight_cache = "nobody";
+  bundle = Bundle::open(owner, kOptions);
+  ASSERT_FALSE(bundle.ok());
+  EXPECT_EQ(bundle.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bundle.status().message().find("weight_cache 'nobody'"), std::string::npos);
+
+  BundleSpec plugin = BundleSpec::for_program(fixture_path("add.pte"), {}, {"no_such_plugin"});
+  bundle = Bundle::open(plugin, kOptions);
+  ASSERT_FALSE(bundle.ok());
+  EXPECT_EQ(bundle.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(bundle.status().message().find("libetp_no_such_plugin.so not found"), std::string::npos);
+}
+
+TEST(BundleTest, PluginsAreFoundThroughEtpPluginPath) {
+  BundleSpec spec = BundleSpec::for_program(fixture_path("add.pte"), {}, {"portable"});
+  ::setenv("ETP_PLUGIN_PATH", "/nonexistent:" ETP_PLUGIN_DIR, 1);
+  auto bundle = Bundle::open(spec, BundleOptions{{}, /*use_environment=*/true});
+  ::unsetenv("ETP_PLUGIN_PATH");
+  ASSERT_TRUE(bundle.ok()) << bundle.status().to_string();
+  EXPECT_EQ(bundle->plugins().at(0).library, std::string(ETP_PLUGIN_DIR) + "/libetp_portable.so");
+}
+
+Method load(const std::string& program, const std::vector<std::string>& data = {}) {
+  auto bundle = Bundle::open(BundleSpec::for_program(fixture_path(program), data), kOptions);
+  EXPECT_TRUE(bundle.ok()) << bundle.status().to_string();
+  auto method = bundle->load_method("model");
+  EXPECT_TRUE(method.ok()) << method.status().to_string();
+  return std::move(*method);  // the Method keeps what it needs; the Bundle may go
+}
+
+TEST(MethodTest, WrongDtypeAndShapeKeepTheirStatusCodes) {
+  Method add = load("add.pte");
+  std::vector<int64_t> ints(24);
+  Status dtype = add.set_input(0, {DType::kInt64, {2, 3, 4}, ints.data(), 24 * 8});
+  EXPECT_EQ(dtype.code(), StatusCode::kDtype) << dtype.to_string();
+  std::vector<float> floats(6);
+  Status shape = add.set_input(0, {DType::kFloat32, {2, 3}, floats.data(), 24});
+  EXPECT_EQ(shape.code(), StatusCode::kShape) << shape.to_string();
+  Status count = add.set_inputs({});
+  EXPECT_EQ(count.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(count.message().find("takes 2 inputs, got 0"), std::string::npos);
+}
+
+// add.pte runs on the portable kernels, which never write their inputs: bind_input borrows, so
+// changing the caller's buffer changes the next result without another bind.
+TEST(MethodTest, BindInputBorrowsWhereNothingCanWriteOrOverreadIt) {
+  Method add = load("add.pte");
+  std::vector<float> a(24, 1.0f), b(24, 2.0f);
+  ASSERT_OK(add.bind_input(0, {DType::kFloat32, {2, 3, 4}, a.data(), a.size() * 4}));
+  ASSERT_OK(add.bind_input(1, {DType::kFloat32, {2, 3, 4}, b.data(), b.size() * 4}));
+  EXPECT_TRUE(add.input_borrowed(0));
+  EXPECT_TRUE(add.input_borrowed(1));
+  ASSERT_OK(add.execute());
+  EXPECT_EQ(static_cast<const float*>(add.output(0).tensor().data())[5], 3.0f);
+  a[5] = 10.0f;
+  ASSERT_OK(add.execute());
+  EXPECT_EQ(static_cast<const float*>(add.output(0).tensor().data())[5], 12.0f);
+  // A copy afterwards uses the method's own memory again.
+  ASSERT_OK(add.set_input(0, {DType::kFloat32, {2, 3, 4}, a.data(), a.size() * 4}));
+  EXPECT_FALSE(add.input_borrowed(0));
+  a[5] = 100.0f;
+  ASSERT_OK(add.execute());
+  EXPECT_EQ(static_cast<const float*>(add.output(0).tensor().data())[5], 12.0f);
+}
+
+// An XNNPACK delegate may read past its inputs (XNN_EXTRA_BYTES), so its inputs are copied.
+TEST(MethodTest, BindInputCopiesWhatADelegateReads) {
+  Method linear = load("linear_xnnpack.pte", {fixture_path("linear_xnnpack.ptd")});
+  const TensorInfo& info = linear.info().inputs[0].tensor;
+  Tensor x = read_fixture_npy("linear_xnnpack.run0.in0.npy");
+  ASSERT_EQ(x.sizes, info.sizes);
+  ASSERT_OK(linear.bind_input(0, x.ref()));
+  EXPECT_FALSE(linear.input_borrowed(0));
+  ASSERT_OK(linear.execute());
+  EXPECT_TRUE(close_to(linear.output(0).tensor().to_tensor(), read_fixture_npy("linear_xnnpack.run0.out0.npy"),
+                       1e-5, 1e-6));
+}
+
+// The tiny Llama's KV caches are its state: they change as tokens go in, and reset_state
+// brings back the first run's result.
+TEST(MethodTest, TheKvCacheIsStateAndResetRestoresIt) {
+  auto bundle = Bundle::open(ETP_DEMO_MANIFEST, kOptions);
+  ASSERT_TRUE(bundle.ok()) << bundle.status().to_string();
+  auto method = bundle->load_method("base");
+  ASSERT_TRUE(method.ok()) << method.status().to_string();
+  const std::vector<StateInfo> state = method->state();
+  ASSERT_FALSE(state.empty());
+  double before = 0;
+  for (const StateInfo& s : state) before += std::fabs(s.tensor.to_tensor().value(0));
+  EXPECT_EQ(before, 0.0);
+  const std::string prefix = "tiny_llama_xnnpack.run";
+  auto run = [&](int r) {
+    Tensor tokens = read_fixture_npy(prefix + std::to_string(r) + ".in0.npy");
+    Tensor pos = read_fixture_npy(prefix + std::to_string(r) + ".in1.npy");
+    auto out = method->run({tokens.ref(), pos.ref()});
+    EXPECT_TRUE(out.ok()) << out.status().to_string();
+    return out.ok() ? (*out)[0] : Tensor{};
+  };
+  const Tensor first = run(0);
+  EXPECT_TRUE(close_to(first, read_fixture_npy(prefix + "0.out0.npy"), 1e-4, 1e-4));
+  EXPECT_TRUE(close_to(run(1), read_fixture_npy(prefix + "1.out0.npy"), 1e-4, 1e-4));
+  size_t changed = 0;
+  for (const StateInfo& s : method->state()) {
+    const Tensor t = s.tensor.to_tensor();
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      if (t.value(i) != 0) {
+        ++changed;
+        break;
+      }
+    }
+  }
+  EXPECT_GT(changed, 0u) << "no state tensor was written";
+  method->reset_state();
+  for (const StateInfo& s : method->state()) {
+    const Tensor t = s.tensor.to_tensor();
+    for (int64_t i = 0; i < t.numel(); ++i) ASSERT_EQ(t.value(i), 0.0) << s.name;
+  }
+  EXPECT_TRUE(close_to(run(0), first, 0, 0));
+}
+
+// The one thread-safety rule: two Methods (even of one model) may execute at the same time.
+TEST(MethodTest, TwoMethodsOfOneModelRunConcurrently) {
+  auto bundle = Bundle::open(ETP_DEMO_MANIFEST, kOptions);
+  ASSERT_TRUE(bundle.ok());
+  const Tensor tokens = read_fixture_npy("tiny_llama_xnnpack.run0.in0.npy");
+  const Tensor pos = read_fixture_npy("tiny_llama_xnnpack.run0.in1.npy");
+  const Tensor expected = read_fixture_npy("tiny_llama_xnnpack.run0.out0.npy");
+  std::vector<std::string> failures(2);
+  auto worker = [&](size_t id) {
+    for (int i = 0; i < 20; ++i) {
+      auto method = bundle->load_method("base");
+      if (!method.ok()) return void(failures[id] = method.status().to_string());
+      auto out = method->run({tokens.ref(), pos.ref()});
+      if (!out.ok()) return void(failures[id] = out.status().to_string());
+      if (!close_to((*out)[0], expected, 1e-4, 1e-4)) return void(failures[id] = "wrong output");
+    }
+  };
+  std::thread a(worker, 0), b(worker, 1);
+  a.join();
+  b.join();
+  EXPECT_EQ(failures[0], "");
+  EXPECT_EQ(failures[1], "");
+}
+
+TEST(MethodTest, ScalarOutputsBecomeZeroDimensionalTensors) {
+  const Value v = Value::of_int(7);
+  auto t = v.to_tensor();
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->dtype, DType::kInt64);
+  EXPECT_TRUE(t->sizes.empty());
+  EXPECT_EQ(t->value(0), 7.0);
+  EXPECT_EQ(Value::of_kind(ValueKind::kIntList).to_tensor().status().code(), StatusCode::kNotSupported);
+}
+
+TEST(InspectTest, InspectJsonDescribesAFileOrNamesItsProblem) {
+  auto doc = inspect_json(fixture_path("add.pte"));
+  ASSERT_TRUE(doc.ok()) << doc.status().to_string();
+  const auto parsed = nlohmann::json::parse(*doc);
+  EXPECT_EQ(parsed["methods"][0]["name"], "forward");
+  auto bad = inspect_json(ETP_DEMO_MANIFEST);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kMalformed);
+  EXPECT_NE(bad.status().message().find("a YAML manifest?"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace etp::test
