@@ -508,6 +508,40 @@ void MethodLoader::find_inputs_and_state() {
       written[root(ins.destination)] = true;
     }
   }
+  // ExecuTorch plans a static view of a tensor into the tensor's own memory, with no
+  // instruction to say so; it also reuses an input's memory for values made after the input's
+  // last use. A value overlapping an input's planned bytes is harmless when an instruction makes
+  // it (a kernel's result, a move): it is written before it is read. Anything else there (a view
+  // that only reads, or a delegate argument, which may be either) reads the input through that
+  // memory, so the input must stay in it.
+  std::vector<bool> produced(count, false), delegate_arg(count, false);
+  for (const Method::Instruction& ins : method_->instructions_) {
+    if (ins.kind == Method::Kind::kKernel && ins.num_args > 0) produced[arg_index(ins, ins.num_args - 1)] = true;
+    if (ins.kind == Method::Kind::kMove) produced[ins.destination] = true;
+    for (uint32_t j = 0; ins.kind == Method::Kind::kDelegate && j < ins.num_args; ++j) delegate_arg[arg_index(ins, j)] = true;
+  }
+  auto planned_range = [&](size_t v, uint32_t* id, uint64_t* begin, uint64_t* end) {
+    const fb::Tensor* t = plan_.values()->Get(static_cast<flatbuffers::uoffset_t>(v))->val_as_Tensor();
+    if (t == nullptr || t->allocation_info() == nullptr) return false;
+    const fb::AllocationDetails& a = *t->allocation_info();
+    *id = a.memory_id();
+    *begin = a.memory_offset_low() | (static_cast<uint64_t>(a.memory_offset_high()) << 32);
+    *end = *begin + method_->values_[v].u.tensor->capacity;
+    return true;
+  };
+  auto read_through_planned_memory = [&](size_t input) {
+    uint32_t id = 0, other_id = 0;
+    uint64_t begin = 0, end = 0, other_begin = 0, other_end = 0;
+    if (!planned_range(input, &id, &begin, &end)) return false;
+    for (size_t v = 0; v < count; ++v) {
+      if (v == input || (produced[v] && !delegate_arg[v])) continue;
+      if (planned_range(v, &other_id, &other_begin, &other_end) && other_id == id && other_begin < end &&
+          begin < other_end) {
+        return true;
+      }
+    }
+    return false;
+  };
   std::vector<bool> is_input(count, false);
   for (int32_t i : *plan_.inputs()) {
     const auto v = static_cast<uint32_t>(i);
@@ -518,7 +552,8 @@ void MethodLoader::find_inputs_and_state() {
       const etp_tensor& t = *method_->values_[v].u.tensor;
       slot.planned = t.data;
       slot.capacity = t.capacity;
-      slot.can_borrow = is_contiguous(t) && !written[root(v)] && !delegated[root(v)];
+      slot.can_borrow = is_contiguous(t) && !written[root(v)] && !delegated[root(v)] &&
+                        !read_through_planned_memory(v);
     }
     method_->input_slots_.push_back(slot);
   }

@@ -222,6 +222,23 @@ TEST(MethodTest, BindInputBorrowsWhereNothingCanWriteOrOverreadIt) {
   EXPECT_EQ(static_cast<const float*>(add.output(0).tensor().data())[5], 12.0f);
 }
 
+// ExecuTorch plans a static view of `pos` (a reshape) into pos's own memory, with no instruction:
+// the view reads pos through that memory, so pos must be copied there, not borrowed. (Borrowing
+// it gave wrong results from the second token on.)
+TEST(MethodTest, AnInputThatAPlannedViewReadsIsCopied) {
+  Method llama = load("tiny_llama_portable.pte", {fixture_path("tiny_llama_foundation_portable.ptd")});
+  for (int r = 0; r < 3; ++r) {
+    const std::string prefix = "tiny_llama_portable.run" + std::to_string(r);
+    Tensor tokens = read_fixture_npy(prefix + ".in0.npy"), pos = read_fixture_npy(prefix + ".in1.npy");
+    ASSERT_OK(llama.bind_input(0, tokens.ref()));
+    ASSERT_OK(llama.bind_input(1, pos.ref()));
+    EXPECT_FALSE(llama.input_borrowed(1));
+    ASSERT_OK(llama.execute());
+    EXPECT_TRUE(close_to(llama.output(0).tensor().to_tensor(), read_fixture_npy(prefix + ".out0.npy"), 1e-4, 1e-4))
+        << "run " << r;
+  }
+}
+
 // An XNNPACK delegate may read past its inputs (XNN_EXTRA_BYTES), so its inputs are copied.
 TEST(MethodTest, BindInputCopiesWhatADelegateReads) {
   Method linear = load("linear_xnnpack.pte", {fixture_path("linear_xnnpack.ptd")});

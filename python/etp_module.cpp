@@ -1,0 +1,391 @@
+// The Python module `etp`: the public C++ API (include/etp) with numpy arrays in and out.
+//
+//   import etp
+//   b = etp.Bundle("manifests/demo.yaml")
+//   outs = b.run("base", [tokens, pos])          # list of numpy arrays
+//
+// Failures raise etp.Error, whose `code` is the status name ("not found", "dtype", ...) and
+// `status` its number (the plugin ABI's ranges). Inputs are used without a copy where the C++
+// API can borrow them (Method.bind_input); the module keeps such arrays alive until they are
+// replaced. A Method serialises its own calls; execute releases the GIL.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "etp/etp.h"
+
+namespace py = pybind11;
+
+namespace {
+
+// etp.Error; a strong reference kept for the life of the process (modules are never unloaded,
+// and a static py::object would be released after the interpreter is gone).
+PyObject* g_error = nullptr;
+
+[[noreturn]] void raise(const etp::Status& status) {
+  py::object error = py::handle(g_error)(status.message());
+  error.attr("code") = etp::status_code_name(status.code());
+  error.attr("status") = static_cast<int>(status.code());
+  PyErr_SetObject(g_error, error.ptr());
+  throw py::error_already_set();
+}
+
+template <typename T>
+T unwrap(etp::Result<T> result) {
+  if (!result.ok()) raise(result.status());
+  return std::move(*result);
+}
+
+void check(const etp::Status& status) {
+  if (!status.ok()) raise(status);
+}
+
+// numpy dtype character codes <-> etp dtypes. bfloat16 has no numpy dtype (see to_array).
+struct DTypeName {
+  etp::DType dtype;
+  const char* numpy;
+};
+constexpr DTypeName kDTypes[] = {
+    {etp::DType::kFloat32, "float32"}, {etp::DType::kFloat64, "float64"}, {etp::DType::kFloat16, "float16"},
+    {etp::DType::kInt64, "int64"},     {etp::DType::kInt32, "int32"},     {etp::DType::kInt16, "int16"},
+    {etp::DType::kInt8, "int8"},       {etp::DType::kUInt8, "uint8"},     {etp::DType::kBool, "bool"},
+    {etp::DType::kUInt16, "uint16"},   {etp::DType::kUInt32, "uint32"},   {etp::DType::kUInt64, "uint64"},
+    {etp::DType::kQInt8, "int8"},      {etp::DType::kQUInt8, "uint8"},    {etp::DType::kQInt32, "int32"},
+};
+
+etp::DType dtype_of(const py::array& a) {
+  const std::string name = py::str(a.dtype());
+  for (const DTypeName& d : kDTypes) {
+    if (name == d.numpy) return d.dtype;
+  }
+  raise(etp::Status(etp::StatusCode::kDtype, "numpy dtype " + name + " has no etp dtype"));
+}
+
+py::dtype numpy_dtype(etp::DType dtype) {
+  for (const DTypeName& d : kDTypes) {
+    if (d.dtype == dtype) return py::dtype(d.numpy);
+  }
+  raise(etp::Status(etp::StatusCode::kNotSupported,
+                    std::string("dtype ") + etp::dtype_name(dtype) + " has no numpy dtype"));
+}
+
+// An owned tensor as a numpy array (a copy). bfloat16 becomes float32, exactly.
+py::array to_array(const etp::Tensor& t) {
+  std::vector<py::ssize_t> shape(t.sizes.begin(), t.sizes.end());
+  if (t.dtype == etp::DType::kBFloat16) {
+    py::array_t<float> out(shape);
+    float* dst = out.mutable_data();
+    for (int64_t i = 0; i < t.numel(); ++i) dst[i] = static_cast<float>(t.value(i));
+    return std::move(out);
+  }
+  py::array out(numpy_dtype(t.dtype), shape);
+  if (!t.data.empty()) std::memcpy(out.mutable_data(), t.data.data(), t.data.size());
+  return out;
+}
+
+// A C-contiguous view (or copy) of `object` and the reference the C++ API takes.
+struct Input {
+  py::array array;
+  etp::TensorRef ref;
+};
+
+Input to_input(const py::handle& object) {
+  Input in;
+  in.array = py::array::ensure(object, py::array::c_style);
+  if (!in.array) {
+    raise(etp::Status(etp::StatusCode::kInvalidArgument, "an input is not convertible to a numpy array"));
+  }
+  in.ref.dtype = dtype_of(in.array);
+  for (py::ssize_t d = 0; d < in.array.ndim(); ++d) in.ref.sizes.push_back(in.array.shape(d));
+  in.ref.data = in.array.data();
+  in.ref.nbytes = static_cast<size_t>(in.array.nbytes());
+  return in;
+}
+
+py::dict describe(const etp::ValueInfo& v) {
+  py::dict d;
+  d["kind"] = etp::value_kind_name(v.kind);
+  if (v.kind == etp::ValueKind::kTensor) {
+    d["dtype"] = etp::dtype_name(v.tensor.dtype);
+    d["shape"] = v.tensor.sizes;
+    d["dim_order"] = std::vector<int>(v.tensor.dim_order.begin(), v.tensor.dim_order.end());
+    d["dynamic"] = v.tensor.dynamic;
+  }
+  return d;
+}
+
+py::dict describe(const etp::MethodInfo& m) {
+  py::dict d;
+  d["name"] = m.name;
+  py::list inputs, outputs;
+  for (const etp::ValueInfo& v : m.inputs) inputs.append(describe(v));
+  for (const etp::ValueInfo& v : m.outputs) outputs.append(describe(v));
+  d["inputs"] = inputs;
+  d["outputs"] = outputs;
+  d["operators"] = m.operators;
+  d["backends"] = m.backends;
+  return d;
+}
+
+// A loaded method. Keeps the arrays it borrows alive; one call at a time.
+class PyMethod {
+ public:
+  explicit PyMethod(etp::Method method) : method_(std::move(method)), borrowed_(method_.num_inputs()) {}
+
+  py::list run(const py::sequence& inputs) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    set_all(inputs);
+    execute_locked();
+    py::list out;
+    for (size_t i = 0; i < method_.num_outputs(); ++i) out.append(output_locked(i));
+    return out;
+  }
+
+  void set_input(size_t index, const py::handle& value) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    set_one(index, value);
+  }
+
+  void execute() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    execute_locked();
+  }
+
+  py::array output(size_t index) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (index >= method_.num_outputs()) {
+      raise(etp::Status(etp::StatusCode::kInvalidArgument, "method '" + method_.name() + "' has " +
+                                                               std::to_string(method_.num_outputs()) + " outputs"));
+    }
+    return output_locked(index);
+  }
+
+  py::dict state() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    py::dict out;
+    for (const etp::StateInfo& s : method_.state()) out[py::str(s.name)] = to_array(s.tensor.to_tensor());
+    return out;
+  }
+
+  void reset_state() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    method_.reset_state();
+  }
+
+  const etp::Method& method() const { return method_; }
+
+ private:
+  void set_all(const py::sequence& inputs) {
+    if (inputs.size() != method_.num_inputs()) {
+      raise(etp::Status(etp::StatusCode::kInvalidArgument, "method '" + method_.name() + "' takes " +
+                                                               std::to_string(method_.num_inputs()) + " inputs, got " +
+                                                               std::to_string(inputs.size())));
+    }
+    for (size_t i = 0; i < inputs.size(); ++i) set_one(i, inputs[i]);
+  }
+
+  void set_one(size_t index, const py::handle& value) {
+    Input in = to_input(value);
+    check(method_.bind_input(index, in.ref));
+    if (index < borrowed_.size()) {
+      borrowed_[index] = method_.input_borrowed(index) ? py::object(in.array) : py::object();
+    }
+  }
+
+  void execute_locked() {
+    etp::Status status;
+    {
+      py::gil_scoped_release release;
+      status = method_.execute();
+    }
+    check(status);
+  }
+
+  py::array output_locked(size_t index) { return to_array(unwrap(method_.output(index).to_tensor())); }
+
+  etp::Method method_;
+  std::vector<py::object> borrowed_;  // arrays whose memory the method uses, by input
+  std::mutex mutex_;
+};
+
+// A bundle, with one loaded method per (model, method) for Bundle.run, so state such as a KV
+// cache carries from one call to the next as it does for a loaded program.
+class PyBundle {
+ public:
+  explicit PyBundle(etp::Bundle bundle) : bundle_(std::move(bundle)) {}
+
+  const etp::Bundle& bundle() const { return bundle_; }
+
+  std::shared_ptr<PyMethod> cached(const std::string& model, const std::string& method) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const std::string name = method.empty() ? unwrap(bundle_.model(model)).default_method : method;
+    auto& slot = methods_[{model, name}];
+    if (!slot) slot = std::make_shared<PyMethod>(unwrap(bundle_.load_method(model, name)));
+    return slot;
+  }
+
+  void forget(const std::string& model) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto it = methods_.begin(); it != methods_.end();) {
+      it = model.empty() || it->first.first == model ? methods_.erase(it) : std::next(it);
+    }
+  }
+
+ private:
+  etp::Bundle bundle_;
+  std::mutex mutex_;
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<PyMethod>> methods_;
+};
+
+etp::BundleOptions options_of(const std::vector<std::string>& plugin_paths, bool use_environment) {
+  return etp::BundleOptions{plugin_paths, use_environment};
+}
+
+}  // namespace
+
+PYBIND11_MODULE(etp, m) {
+  m.doc() = "etp: run ExecuTorch programs (.pte) with separate weights (.ptd) through plugins";
+  m.attr("__version__") = etp::version();
+
+  g_error = PyErr_NewExceptionWithDoc("etp.Error",
+                                      "An etp failure. `code` is the status name ('not found', 'dtype', 'shape', "
+                                      "...), `status` its number; the message names the file, method, operator or key.",
+                                      PyExc_RuntimeError, nullptr);
+  if (g_error == nullptr) throw py::error_already_set();
+  m.attr("Error") = py::handle(g_error);
+
+  m.def(
+      "inspect",
+      [](const std::string& path) {
+        const std::string doc = unwrap(etp::inspect_json(path));
+        return py::module_::import("json").attr("loads")(doc);
+      },
+      py::arg("path"),
+      "Describes a .pte or .ptd file: the entry `etp inspect --json PATH` prints under 'files'.");
+
+  m.def(
+      "set_log_level",
+      [](const std::string& level) {
+        static const std::map<std::string, etp::LogLevel> kLevels = {{"debug", etp::LogLevel::kDebug},
+                                                                     {"info", etp::LogLevel::kInfo},
+                                                                     {"warning", etp::LogLevel::kWarning},
+                                                                     {"error", etp::LogLevel::kError},
+                                                                     {"none", etp::LogLevel::kNone}};
+        auto it = kLevels.find(level);
+        if (it == kLevels.end()) {
+          raise(etp::Status(etp::StatusCode::kInvalidArgument,
+                            "log level '" + level + "': expected debug, info, warning, error or none"));
+        }
+        etp::set_log_level(it->second);
+      },
+      py::arg("level"), "Prints what plugins log at this level and above to stderr (default: none).");
+
+  py::class_<PyMethod, std::shared_ptr<PyMethod>>(m, "Method", "One loaded method of a model, with its own state.")
+      .def_property_readonly("model", [](const PyMethod& p) { return p.method().model(); })
+      .def_property_readonly("name", [](const PyMethod& p) { return p.method().name(); })
+      .def_property_readonly("num_inputs", [](const PyMethod& p) { return p.method().num_inputs(); })
+      .def_property_readonly("num_outputs", [](const PyMethod& p) { return p.method().num_outputs(); })
+      .def_property_readonly("info", [](const PyMethod& p) { return describe(p.method().info()); },
+                             "Inputs, outputs (kind, dtype, shape, dim_order, dynamic), operators, backends.")
+      .def("run", &PyMethod::run, py::arg("inputs"), "Sets every input, executes, returns the outputs as arrays.")
+      .def("set_input", &PyMethod::set_input, py::arg("index"), py::arg("array"))
+      .def("execute", &PyMethod::execute)
+      .def("input_borrowed", [](const PyMethod& p, size_t i) { return p.method().input_borrowed(i); },
+           py::arg("index"), "True when input `index` uses the caller's array without a copy.")
+      .def("output", &PyMethod::output, py::arg("index"), "A copy of output `index` as an array.")
+      .def("state", &PyMethod::state, "The mutable state tensors (e.g. KV caches) by name, as copies.")
+      .def("reset_state", &PyMethod::reset_state, "Restores the state tensors to their initial contents.")
+      .def("kernel_providers", [](const PyMethod& p) { return p.method().kernel_providers(); },
+           "(operator, plugin) for every operator of the method.")
+      .def("__repr__", [](const PyMethod& p) {
+        return "<etp.Method " + p.method().model() + "." + p.method().name() + ">";
+      });
+
+  py::class_<PyBundle, std::shared_ptr<PyBundle>>(m, "Bundle", "Plugins, data files and models, opened once.")
+      .def(py::init([](const std::string& manifest, const std::vector<std::string>& plugin_paths, bool use_env) {
+             return std::make_shared<PyBundle>(unwrap(etp::Bundle::open(manifest, options_of(plugin_paths, use_env))));
+           }),
+           py::arg("manifest"), py::arg("plugin_paths") = std::vector<std::string>{},
+           py::arg("use_environment") = true, "Opens the bundle a YAML manifest describes.")
+      .def_static(
+          "from_program",
+          [](const std::string& program, const std::vector<std::string>& data, const std::vector<std::string>& plugins,
+             const std::string& model, const std::vector<std::string>& plugin_paths, bool use_env) {
+            const etp::BundleSpec spec = etp::BundleSpec::for_program(program, data, plugins, model);
+            return std::make_shared<PyBundle>(unwrap(etp::Bundle::open(spec, options_of(plugin_paths, use_env))));
+          },
+          py::arg("program"), py::arg("data") = std::vector<std::string>{},
+          py::arg("plugins") = std::vector<std::string>{"portable", "xnnpack"}, py::arg("model") = "model",
+          py::arg("plugin_paths") = std::vector<std::string>{}, py::arg("use_environment") = true,
+          "A bundle of one program (model 'model') with its data files and plugins.")
+      .def_property_readonly("path", [](const PyBundle& b) { return b.bundle().path(); })
+      .def("models", [](const PyBundle& b) { return b.bundle().models(); }, "Model names, in manifest order.")
+      .def(
+          "model",
+          [](const PyBundle& b, const std::string& name) {
+            const etp::ModelInfo info = unwrap(b.bundle().model(name));
+            py::dict d;
+            d["name"] = info.name;
+            d["program"] = info.program;
+            d["data_files"] = info.data_files;
+            d["default_method"] = info.default_method;
+            py::dict methods;
+            for (const etp::MethodInfo& method : info.methods) methods[py::str(method.name)] = describe(method);
+            d["methods"] = methods;
+            return d;
+          },
+          py::arg("name"), "A model's program, data files and methods (inputs, outputs, operators, backends).")
+      .def(
+          "methods",
+          [](const PyBundle& b, const std::string& name) {
+            std::vector<std::string> names;
+            for (const etp::MethodInfo& method : unwrap(b.bundle().model(name)).methods) names.push_back(method.name);
+            return names;
+          },
+          py::arg("model"), "A model's method names.")
+      .def(
+          "plugins",
+          [](const PyBundle& b) {
+            py::list out;
+            for (const etp::PluginInfo& p : b.bundle().plugins()) {
+              py::dict d;
+              d["name"] = p.name;
+              d["library"] = p.library;
+              d["version"] = p.version;
+              d["backends"] = p.backends;
+              d["num_kernels"] = p.num_kernels;
+              out.append(d);
+            }
+            return out;
+          },
+          "The loaded plugins, in priority order.")
+      .def(
+          "load_method",
+          [](const PyBundle& b, const std::string& model, const std::string& method) {
+            return std::make_shared<PyMethod>(unwrap(b.bundle().load_method(model, method)));
+          },
+          py::arg("model"), py::arg("method") = "", "A new, independent Method (its own state).")
+      .def(
+          "run",
+          [](PyBundle& b, const std::string& model, const py::sequence& inputs, const std::string& method) {
+            return b.cached(model, method)->run(inputs);
+          },
+          py::arg("model"), py::arg("inputs"), py::arg("method") = "",
+          "Runs a method (loaded once per bundle, so state carries over) and returns its outputs as arrays; "
+          "ints and bools come back as 0-d arrays.")
+      .def(
+          "reset", [](PyBundle& b, const std::string& model) { b.forget(model); }, py::arg("model") = "",
+          "Drops the methods run() loaded (of one model, or all), so the next run starts from fresh state.")
+      .def("__repr__", [](const PyBundle& b) {
+        return "<etp.Bundle " + (b.bundle().path().empty() ? std::string("(from a program)") : b.bundle().path()) +
+               ">";
+      });
+}

@@ -1,0 +1,152 @@
+"""The Python module `etp` on the real fixtures: every fixture's outputs, metadata, errors, state.
+
+Run by ctest (tests/CMakeLists.txt) with PYTHONPATH pointing at the built module, ETP_CLI at the
+built `etp` command and ETP_FIXTURES_DIR at tests/fixtures.
+"""
+import gc
+import json
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+import etp
+
+FIXTURES = os.environ.get("ETP_FIXTURES_DIR", os.path.join(os.path.dirname(__file__), "..", "fixtures"))
+ROOT = os.path.abspath(os.path.join(FIXTURES, "..", ".."))
+DEMO = os.path.join(ROOT, "manifests", "demo.yaml")
+with open(os.path.join(FIXTURES, "index.json")) as f:
+    INDEX = json.load(f)["fixtures"]
+
+
+def fixture(name):
+    return os.path.join(FIXTURES, name)
+
+
+@pytest.mark.parametrize("entry", INDEX, ids=[e["name"] for e in INDEX])
+def test_every_fixture_reproduces_the_executorch_outputs(entry):
+    bundle = etp.Bundle.from_program(fixture(entry["program"]), data=[fixture(d) for d in entry["data_files"]])
+    assert bundle.models() == ["model"]
+    for index, run in enumerate(entry["runs"]):
+        inputs = [np.load(fixture(i["file"])) for i in run["inputs"]]
+        outputs = bundle.run("model", inputs, method=run["method"])
+        assert len(outputs) == len(run["outputs"])
+        for o, expected_file in enumerate(run["outputs"]):
+            expected = np.load(fixture(expected_file["file"]))
+            got = outputs[o]
+            assert got.dtype == expected.dtype, (index, o)
+            assert got.shape == expected.shape, (index, o)
+            np.testing.assert_allclose(got, expected, rtol=entry["rtol"], atol=entry["atol"],
+                                       err_msg=f"{entry['name']} run {index} output {o}")
+
+
+def test_a_manifest_lists_models_methods_and_plugins():
+    bundle = etp.Bundle(DEMO)
+    assert bundle.path == DEMO
+    assert bundle.models() == ["base", "lora_qvo_r8", "lora_k_ffn_r4"]
+    assert bundle.methods("base") == ["forward"]
+    info = bundle.model("base")
+    assert info["default_method"] == "forward"
+    forward = info["methods"]["forward"]
+    assert forward["inputs"][0] == {"kind": "tensor", "dtype": "int64", "shape": [1, 1], "dim_order": [0, 1],
+                                    "dynamic": False}
+    assert forward["outputs"][0]["shape"] == [1, 1, 128]
+    assert "XnnpackBackend" in forward["backends"]
+    plugins = bundle.plugins()
+    assert [p["name"] for p in plugins] == ["portable", "xnnpack"]
+    assert plugins[1]["backends"] == ["XnnpackBackend"]
+
+
+def test_inspect_gives_the_document_of_etp_inspect_json():
+    path = fixture("linear_xnnpack.pte")
+    cli = subprocess.run([os.environ["ETP_CLI"], "inspect", "--json", path], check=True, capture_output=True, text=True)
+    assert etp.inspect(path) == json.loads(cli.stdout)["files"][0]
+    with pytest.raises(etp.Error) as error:
+        etp.inspect(DEMO)
+    assert error.value.code == "malformed"
+    assert "YAML manifest" in str(error.value)
+
+
+def test_errors_carry_the_status_code_and_the_message():
+    bundle = etp.Bundle(DEMO)
+    with pytest.raises(etp.Error) as error:
+        bundle.run("nope", [])
+    assert error.value.code == "not found"
+    assert error.value.status == 100
+    assert "no model 'nope' (models: base, lora_qvo_r8, lora_k_ffn_r4)" in str(error.value)
+
+    add = etp.Bundle.from_program(fixture("add.pte"))
+    with pytest.raises(etp.Error) as error:
+        add.run("model", [np.zeros((2, 3, 4)), np.zeros((2, 3, 4))])  # float64, not float32
+    assert error.value.code == "dtype" and error.value.status == 2
+    with pytest.raises(etp.Error) as error:
+        add.run("model", [np.zeros((2, 3), np.float32), np.zeros((2, 3), np.float32)])
+    assert error.value.code == "shape"
+    with pytest.raises(etp.Error) as error:
+        add.run("model", [np.zeros((2, 3, 4), np.float32)])
+    assert error.value.code == "invalid argument"
+    with pytest.raises(etp.Error) as error:
+        etp.Bundle(fixture("add.pte"))
+    assert "is an ExecuTorch program (.pte), not a manifest" in str(error.value)
+    assert isinstance(error.value, RuntimeError)
+
+
+def test_non_contiguous_inputs_are_accepted():
+    add = etp.Bundle.from_program(fixture("add.pte"), plugins=["portable"])
+    a = np.arange(24, dtype=np.float32).reshape(4, 3, 2).transpose(2, 1, 0)  # (2, 3, 4), strided
+    b = np.ones((2, 3, 4), np.float32)
+    (out,) = add.run("model", [a, b])
+    np.testing.assert_array_equal(out, a + b)
+
+
+def test_borrowed_inputs_stay_alive_after_the_caller_drops_them():
+    method = etp.Bundle.from_program(fixture("add.pte"), plugins=["portable"]).load_method("model")
+    method.set_input(0, np.full((2, 3, 4), 2.0, np.float32))  # only the method references it now
+    method.set_input(1, np.full((2, 3, 4), 3.0, np.float32))
+    gc.collect()
+    np.full((2, 3, 4), -7.0, np.float32)  # reuse freed memory, if it had been freed
+    method.execute()
+    np.testing.assert_array_equal(method.output(0), np.full((2, 3, 4), 5.0, np.float32))
+
+
+def test_state_carries_over_and_reset_restores_it():
+    bundle = etp.Bundle(DEMO)
+    load = lambda r: [np.load(fixture(f"tiny_llama_xnnpack.run{r}.in{i}.npy")) for i in range(2)]
+    expected = [np.load(fixture(f"tiny_llama_xnnpack.run{r}.out0.npy")) for r in range(2)]
+    first = bundle.run("base", load(0))[0]
+    np.testing.assert_allclose(first, expected[0], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(bundle.run("base", load(1))[0], expected[1], rtol=1e-4, atol=1e-4)
+    bundle.reset("base")  # run() loads the method again: fresh KV caches
+    np.testing.assert_array_equal(bundle.run("base", load(0))[0], first)
+
+    method = bundle.load_method("base")
+    assert all(not v.any() for v in method.state().values())
+    method.run(load(0))
+    assert any(v.any() for v in method.state().values())
+    method.reset_state()
+    assert all(not v.any() for v in method.state().values())
+    np.testing.assert_array_equal(method.run(load(0))[0], first)
+
+
+def test_plugins_are_found_through_etp_plugin_path(tmp_path):
+    portable = etp.Bundle(DEMO).plugins()[0]["library"]
+    shutil.copy(portable, tmp_path / "libetp_portable_copy.so")
+    with pytest.raises(etp.Error) as error:
+        etp.Bundle.from_program(fixture("add.pte"), plugins=["portable_copy"], use_environment=False)
+    assert error.value.code == "not found"
+    os.environ["ETP_PLUGIN_PATH"] = str(tmp_path)
+    try:
+        bundle = etp.Bundle.from_program(fixture("add.pte"), plugins=["portable_copy"])
+    finally:
+        del os.environ["ETP_PLUGIN_PATH"]
+    assert bundle.plugins()[0]["library"] == str(tmp_path / "libetp_portable_copy.so")
+    out = bundle.run("model", [np.ones((2, 3, 4), np.float32)] * 2)[0]
+    np.testing.assert_array_equal(out, np.full((2, 3, 4), 2.0, np.float32))
+
+
+def test_log_levels_are_checked():
+    etp.set_log_level("none")
+    with pytest.raises(etp.Error):
+        etp.set_log_level("loud")
