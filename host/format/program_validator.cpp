@@ -100,7 +100,7 @@ Status ProgramValidator::validate_value(const fb::ExecutionPlan& plan, size_t in
   }
   if (value->val() == nullptr) return fail(std::string(fb::EnumNameKernelTypes(type)) + " value has no payload");
   const fb::ExecutionPlan* p = &plan;
-  auto element_types = [&](const flatbuffers::Vector<auto>* items, fb::KernelTypes want, bool allow_none,
+  auto element_types = [&](const auto* items, fb::KernelTypes want, bool allow_none,  // a flatbuffers::Vector
                            const char* what) -> Status {
     for (flatbuffers::uoffset_t i = 0; items && i < items->size(); ++i) {
       const int64_t item = items->Get(i);

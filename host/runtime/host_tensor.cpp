@@ -7,11 +7,20 @@
 #include "format/scalar_type.h"
 
 namespace etp::runtime {
+namespace {
+
+// Callers guarantee 0 <= rank <= ETP_MAX_RANK (ProgramFile verifies every tensor's rank, et_view
+// checks its own); the clamp keeps a broken caller inside the shape arrays, and lets the
+// compiler see that the loops below cannot run past them.
+int32_t bounded_rank(int32_t rank) { return rank < 0 ? 0 : rank > ETP_MAX_RANK ? ETP_MAX_RANK : rank; }
+
+}  // namespace
 
 size_t element_size(int32_t dtype) { return format::scalar_type_size(dtype); }
 
 void HostTensor::init(int32_t dtype, int32_t rank, const int32_t* in_sizes, const uint8_t* in_dim_order,
                       int32_t dynamism) {
+  rank = bounded_rank(rank);
   raw.dtype = dtype;
   raw.rank = rank;
   raw.dynamism = dynamism;
@@ -84,6 +93,7 @@ Status HostTensor::resize(int32_t rank, const int64_t* new_sizes) {
 }
 
 void HostTensor::set_view_shape(int32_t rank, const int64_t* new_sizes) {
+  rank = bounded_rank(rank);
   raw.rank = rank;
   for (int32_t i = 0; i < rank; ++i) {
     sizes[i] = new_sizes[i];

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <tuple>
 
 namespace etp_xnnpack {
 namespace {
@@ -220,7 +221,8 @@ bool applies_output_bounds(fb_xnnpack::XNodeUnion type) {
 
 bool compile_node(Delegate& d, size_t index, std::string* error) {
   const fb_xnnpack::XNode& node = *d.graph().root().xnodes()->Get(static_cast<flatbuffers::uoffset_t>(index));
-  const auto [lo, hi] = output_bounds(node);
+  float lo, hi;  // not a structured binding: C++17 lambdas cannot capture those (clang refuses)
+  std::tie(lo, hi) = output_bounds(node);
   if ((std::isfinite(lo) || std::isfinite(hi)) && !applies_output_bounds(node.xnode_union_type())) {
     return *error = "a fused output clamp on this node type is not supported (it would be dropped)", false;
   }

@@ -11,6 +11,7 @@
 // weights, mixed types) is refused at init with the datatypes named.
 #include <cstring>
 #include <functional>
+#include <tuple>
 
 #include "compile.h"
 #include "native_ops.h"
@@ -168,7 +169,8 @@ bool fully_connected(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpac
   }
   Kind kind;
   if (!weighted_kind(vi, vw, vb, vo, nout, transposed ? 1 : 0, &kind, e)) return false;
-  const auto [lo, hi] = output_bounds(node);
+  float lo, hi;  // not a structured binding: C++17 lambdas cannot capture those (clang refuses)
+  std::tie(lo, hi) = output_bounds(node);
   const uint32_t flags = n.flags();
   const std::string params =
       key_params("fc", {k, nout, flags, float_bits(lo), float_bits(hi)}) + quant_key(kind, vi, vw, vb, vo);
@@ -240,7 +242,8 @@ bool convolution(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_
   // Weights are [out, kh, kw, in] (depthwise: [1, kh, kw, out]): output channels on dim 0 (3).
   Kind kind;
   if (!weighted_kind(vi, vw, vb, vo, vo.dims[3], depthwise ? 3 : 0, &kind, e)) return false;
-  const auto [lo, hi] = output_bounds(node);
+  float lo, hi;  // not a structured binding: C++17 lambdas cannot capture those (clang refuses)
+  std::tie(lo, hi) = output_bounds(node);
   const std::string params =
       key_params("conv", {c.pad_top, c.pad_right, c.pad_bottom, c.pad_left, c.kernel_h, c.kernel_w, c.stride_h,
                           c.stride_w, c.dilation_h, c.dilation_w, c.groups, c.group_in, c.group_out, c.flags,
@@ -274,7 +277,8 @@ bool deconvolution(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack:
   if (vw.is(Datatype::xnn_datatype_qcint8)) return *e = "this XNNPACK has no per-channel (qc8) transposed convolution", false;
   Kind kind;
   if (!weighted_kind(vi, vw, vb, vo, vo.dims[3], 0, &kind, e)) return false;
-  const auto [lo, hi] = output_bounds(node);
+  float lo, hi;  // not a structured binding: C++17 lambdas cannot capture those (clang refuses)
+  std::tie(lo, hi) = output_bounds(node);
   const uint32_t pt = n.padding_top(), pr = n.padding_right(), pb = n.padding_bottom(), pl = n.padding_left();
   const uint32_t kh = n.kernel_height(), kw = n.kernel_width(), sh = n.subsampling_height(), sw = n.subsampling_width();
   const uint32_t dh = n.dilation_height(), dw = n.dilation_width(), groups = n.groups();

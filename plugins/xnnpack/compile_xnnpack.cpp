@@ -1,8 +1,9 @@
 // Nodes that run as XNNPACK operators (operator API: created once, set up per call).
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <initializer_list>
+#include <tuple>
 
 #include "compile.h"
 #include "native_ops.h"
@@ -34,7 +35,8 @@ bool pooling(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNP
   size_t out_h = 0, out_w = 0;
   if (!pool_output_hw(n, max, vi.dims[1], vi.dims[2], &out_h, &out_w, e)) return false;
   if (vo.dims[1] != out_h || vo.dims[2] != out_w) return *e = "output spatial size does not match the pooling", false;
-  const auto [lo, hi] = output_bounds(node);
+  float lo, hi;  // not a structured binding: C++17 lambdas cannot capture those (clang refuses)
+  std::tie(lo, hi) = output_bounds(node);
   const size_t channels = vi.dims[3];
   const uint32_t pt = n.padding_top(), pr = n.padding_right(), pb = n.padding_bottom(), pl = n.padding_left();
   const uint32_t ph = n.pooling_height(), pw = n.pooling_width(), sh = n.stride_height(), sw = n.stride_width();
@@ -144,7 +146,8 @@ bool global_avg_pooling(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnn
       return *e = "quantized average pooling scale outside XNNPACK's range", false;
     }
   }
-  const auto [lo, hi] = output_bounds(node);
+  float lo, hi;  // not a structured binding: C++17 lambdas cannot capture those (clang refuses)
+  std::tie(lo, hi) = output_bounds(node);
   const size_t c = vi.dims[3];
   xnn_status status;
   auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) {
@@ -279,7 +282,8 @@ bool binary_low_precision(Delegate& d, const fb_xnnpack::XNode& node, XNodeUnion
     return *e = "inputs " + datatype_name(va.datatype) + " and " + datatype_name(vb.datatype) + ", output " +
                 datatype_name(dt) + ": this XNNPACK has only f16 add/multiply and qs8/qu8 add/subtract/multiply", false;
   }
-  const auto [lo, hi] = output_bounds(node);
+  float lo, hi;  // not a structured binding: C++17 lambdas cannot capture those (clang refuses)
+  std::tie(lo, hi) = output_bounds(node);
   const bool add = type == XNodeUnion::XNNAdd, sub = type == XNodeUnion::XNNSubtract;
   xnn_status status;
   auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) -> xnn_status {
@@ -328,8 +332,9 @@ bool clamp_low_precision(Delegate& d, const fb_xnnpack::XNode& node, int in, int
     return *e = "clamp from " + datatype_name(dt) + " to " + datatype_name(vo.datatype) +
                 " is not supported (fp32, fp16, qint8, quint8, same quantization in and out)", false;
   }
-  const size_t channels = 1;  // element-wise: one long row, whatever the (dynamic) last dim
-  const auto [lo, hi] = output_bounds(node);
+  constexpr size_t channels = 1;  // element-wise: one long row, whatever the (dynamic) last dim
+  float lo, hi;  // not a structured binding: C++17 lambdas cannot capture those (clang refuses)
+  std::tie(lo, hi) = output_bounds(node);
   xnn_status status;
   auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) -> xnn_status {
     if (dt == Datatype::xnn_datatype_fp16) return xnn_create_clamp_nc_f16(channels, channels, channels, lo, hi, 0, o);
@@ -341,7 +346,7 @@ bool clamp_low_precision(Delegate& d, const fb_xnnpack::XNode& node, int in, int
                                   quantized_bound<uint8_t>(hi, vo), 0, o);
   }, &status);
   if (!op) return create_failed(status, e);
-  d.add_step("XNNClamp", [op, in, out, channels, dt](Delegate& dd) {
+  d.add_step("XNNClamp", [op, in, out, dt](Delegate& dd) {
     const size_t rows = dd.numel(in) / channels;
     return run_op(dd, *op, [&]() -> xnn_status {
       if (dt == Datatype::xnn_datatype_fp16) return xnn_setup_clamp_nc_f16(op->op, rows, dd.raw(in), dd.raw(out), dd.threadpool());
@@ -366,8 +371,9 @@ bool quantized_sigmoid(Delegate& d, const fb_xnnpack::XNode& node, XNodeUnion ty
                 " is not supported (fp32, fp16, qint8, quint8)", false;
   }
   const bool s8 = dt == Datatype::xnn_datatype_qint8;
-  const size_t c = 1;  // element-wise: one long row, whatever the (dynamic) last dim
-  const auto [lo, hi] = output_bounds(node);
+  constexpr size_t c = 1;  // element-wise: one long row, whatever the (dynamic) last dim
+  float lo, hi;  // not a structured binding: C++17 lambdas cannot capture those (clang refuses)
+  std::tie(lo, hi) = output_bounds(node);
   xnn_status status;
   auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) {
     if (s8) {
@@ -378,7 +384,7 @@ bool quantized_sigmoid(Delegate& d, const fb_xnnpack::XNode& node, XNodeUnion ty
                   quantized_bound<uint8_t>(lo, vo), quantized_bound<uint8_t>(hi, vo), 0, o);
   }, &status);
   if (!op) return create_failed(status, e);
-  d.add_step(node_name(type), [op, in, out, c, s8](Delegate& dd) {
+  d.add_step(node_name(type), [op, in, out, s8](Delegate& dd) {
     const size_t rows = dd.numel(in) / c;
     return run_op(dd, *op, [&]() -> xnn_status {
       pthreadpool_t pool = dd.threadpool();
@@ -427,7 +433,7 @@ bool convert(Delegate& d, const fb_xnnpack::_XNNNode1x1& n, std::string* e) {
     });
     return true;
   }
-  const size_t channels = 1;  // element-wise: one long row, whatever the (dynamic) last dim
+  constexpr size_t channels = 1;  // element-wise: one long row, whatever the (dynamic) last dim
   xnn_status status;
   auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) -> xnn_status {
     const size_t c = channels;
@@ -443,7 +449,7 @@ bool convert(Delegate& d, const fb_xnnpack::_XNNNode1x1& n, std::string* e) {
     }
   }, &status);
   if (!op) return create_failed(status, e);
-  d.add_step("XNNConvert", [op, in, out, channels, kind](Delegate& dd) {
+  d.add_step("XNNConvert", [op, in, out, kind](Delegate& dd) {
     const size_t rows = dd.numel(in) / channels;
     return run_op(dd, *op, [&]() -> xnn_status {
       pthreadpool_t pool = dd.threadpool();
@@ -479,7 +485,8 @@ bool binary(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNNo
   if (!vo.is(Datatype::xnn_datatype_fp32) || !va.is(Datatype::xnn_datatype_fp32) || !vb.is(Datatype::xnn_datatype_fp32)) {
     return binary_low_precision(d, node, type, a, b, out, e);
   }
-  const auto [lo, hi] = output_bounds(node);
+  float lo, hi;  // not a structured binding: C++17 lambdas cannot capture those (clang refuses)
+  std::tie(lo, hi) = output_bounds(node);
   BinarySetup setup = nullptr;
   switch (type) {
     case XNodeUnion::XNNAdd: setup = xnn_setup_add_nd_f32; break;
@@ -530,7 +537,8 @@ bool unary_nc(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNN
     if (type == XNodeUnion::XNNSigmoid) return quantized_sigmoid(d, node, type, in, out, e);
     return clamp_low_precision(d, node, in, out, e);
   }
-  const auto [lo, hi] = output_bounds(node);
+  float lo, hi;  // not a structured binding: C++17 lambdas cannot capture those (clang refuses)
+  std::tie(lo, hi) = output_bounds(node);
   const uint32_t flags = 0;
   using Setup = xnn_status (*)(xnn_operator_t, size_t, const float*, float*, pthreadpool_t);
   Setup setup = nullptr;
