@@ -40,6 +40,16 @@ class TempManifest {
   std::string folder_, path_;
 };
 
+// A manifest with model `add` (portable) whose one sample run expects `expected` (a fixture file).
+std::string add_manifest(const std::string& expected) {
+  return "etp: 1\n"
+         "plugins:\n  portable: { library: libetp_portable.so }\n"
+         "models:\n"
+         "  add:\n    program: " + fixture_path("add.pte") + "\n"
+         "    runs:\n      - inputs: [" + fixture_path("add.run0.in0.npy") + ", " + fixture_path("add.run0.in1.npy") +
+         "]\n        expected: [" + fixture_path(expected) + "]\n";
+}
+
 TEST(RunnerTest, TheDemoBundleRunsAndEveryOutputMatches) {
   Bundle bundle = open_demo();
   RunOptions options;
@@ -125,14 +135,8 @@ TEST(RunnerTest, CheckingWithoutExpectedOutputsIsNotASuccess) {
 // A model that fails to load is reported as failed; the check line does not claim a
 // mismatch for a comparison that never ran.
 TEST(RunnerTest, ALoadFailureIsNotReportedAsAMismatch) {
-  TempManifest manifest("etp: 1\n"
-                        "plugins:\n  portable: { library: libetp_portable.so }\n"
-                        "models:\n"
-                        "  add:\n    program: " + fixture_path("add.pte") + "\n"
-                        "    runs:\n      - inputs: [" + fixture_path("add.run0.in0.npy") + ", " +
-                        fixture_path("add.run0.in1.npy") + "]\n        expected: [" +
-                        fixture_path("add.run0.out0.npy") + "]\n"
-                        "  linear:\n    program: " + fixture_path("linear_portable.pte") + "\n");
+  TempManifest manifest(add_manifest("add.run0.out0.npy") + "  linear:\n    program: " +
+                        fixture_path("linear_portable.pte") + "\n");
   auto bundle = Bundle::open(manifest.path(), kOptions);
   ASSERT_TRUE(bundle.ok()) << bundle.status().to_string();
   RunOptions options;
@@ -149,13 +153,7 @@ TEST(RunnerTest, ALoadFailureIsNotReportedAsAMismatch) {
 }
 
 TEST(RunnerTest, AWrongExpectedOutputIsAMismatch) {
-  TempManifest manifest("etp: 1\n"
-                        "plugins:\n  portable: { library: libetp_portable.so }\n"
-                        "models:\n"
-                        "  add:\n    program: " + fixture_path("add.pte") + "\n"
-                        "    runs:\n      - inputs: [" + fixture_path("add.run0.in0.npy") + ", " +
-                        fixture_path("add.run0.in1.npy") + "]\n        expected: [" +
-                        fixture_path("add.run0.in0.npy") + "]\n");
+  TempManifest manifest(add_manifest("add.run0.in0.npy"));  // the wrong expected output
   auto bundle = Bundle::open(manifest.path(), kOptions);
   ASSERT_TRUE(bundle.ok());
   RunOptions options;

@@ -1,9 +1,6 @@
 // `etp run` as a user types it: exit codes, usage errors, and a program run without a manifest.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-
-#include <cstdio>
 #include <string>
 
 #include "support/fixtures.h"
@@ -12,13 +9,7 @@ namespace etp::test {
 namespace {
 
 // Runs `etp <args>` (stderr joined to stdout); returns the exit status and fills *out.
-int etp(const std::string& args, std::string* out) {
-  FILE* pipe = ::popen((std::string(ETP_CLI_PATH) + " " + args + " 2>&1").c_str(), "r");
-  char buffer[4096];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) out->append(buffer, n);
-  return WEXITSTATUS(::pclose(pipe));
-}
+int etp(const std::string& args, std::string* out) { return run_command(ETP_CLI_PATH " " + args, out); }
 
 TEST(RunCommandTest, AProgramRunsWithoutAManifestOnRandomInputs) {
   std::string out;

@@ -68,13 +68,7 @@ TEST(InspectTest, MissingFileIsNamedInTheError) {
 }
 
 // The command itself: exit codes and JSON output.
-int run(const std::string& args, std::string* out) {
-  FILE* pipe = ::popen((std::string(ETP_CLI_PATH) + " " + args + " 2>&1").c_str(), "r");
-  char buffer[4096];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) out->append(buffer, n);
-  return WEXITSTATUS(::pclose(pipe));
-}
+int run(const std::string& args, std::string* out) { return test::run_command(ETP_CLI_PATH " " + args, out); }
 
 TEST(InspectCommandTest, JsonOutputParsesAndFailuresExitNonZero) {
   const auto f = all_fixtures().at(0);

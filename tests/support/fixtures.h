@@ -26,4 +26,8 @@ nlohmann::json fixture_named(const std::string& name);
 // Reads a whole file; empty on failure.
 std::vector<uint8_t> read_bytes(const std::string& path);
 
+// Runs the command line `command` with stderr joined to stdout; returns its exit status and
+// appends what it printed to *out.
+int run_command(const std::string& command, std::string* out);
+
 }  // namespace etp::test
