@@ -162,8 +162,8 @@ class PyMethod {
   py::array output(size_t index) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (index >= method_.num_outputs()) {
-      raise(etp::Status(etp::StatusCode::kInvalidArgument, "method '" + method_.name() + "' has " +
-                                                               std::to_string(method_.num_outputs()) + " outputs"));
+      raise(etp::Status(etp::StatusCode::kInvalidArgument,
+                        "method '" + method_.name() + "' has " + std::to_string(method_.num_outputs()) + " outputs"));
     }
     return output_locked(index);
   }
@@ -268,8 +268,7 @@ PYBIND11_MODULE(etp, m) {
         const std::string doc = unwrap(etp::inspect_json(path));
         return py::module_::import("json").attr("loads")(doc);
       },
-      py::arg("path"),
-      "Describes a .pte or .ptd file: the entry `etp inspect --json PATH` prints under 'files'.");
+      py::arg("path"), "Describes a .pte or .ptd file: the entry `etp inspect --json PATH` prints under 'files'.");
 
   m.def(
       "set_log_level",
@@ -293,28 +292,30 @@ PYBIND11_MODULE(etp, m) {
       .def_property_readonly("name", [](const PyMethod& p) { return p.method().name(); })
       .def_property_readonly("num_inputs", [](const PyMethod& p) { return p.method().num_inputs(); })
       .def_property_readonly("num_outputs", [](const PyMethod& p) { return p.method().num_outputs(); })
-      .def_property_readonly("info", [](const PyMethod& p) { return describe(p.method().info()); },
-                             "Inputs, outputs (kind, dtype, shape, dim_order, dynamic), operators, backends.")
+      .def_property_readonly(
+          "info", [](const PyMethod& p) { return describe(p.method().info()); },
+          "Inputs, outputs (kind, dtype, shape, dim_order, dynamic), operators, backends.")
       .def("run", &PyMethod::run, py::arg("inputs"), "Sets every input, executes, returns the outputs as arrays.")
       .def("set_input", &PyMethod::set_input, py::arg("index"), py::arg("array"))
       .def("execute", &PyMethod::execute)
-      .def("input_borrowed", [](const PyMethod& p, size_t i) { return p.method().input_borrowed(i); },
-           py::arg("index"), "True when input `index` uses the caller's array without a copy.")
+      .def(
+          "input_borrowed", [](const PyMethod& p, size_t i) { return p.method().input_borrowed(i); }, py::arg("index"),
+          "True when input `index` uses the caller's array without a copy.")
       .def("output", &PyMethod::output, py::arg("index"), "A copy of output `index` as an array.")
       .def("state", &PyMethod::state, "The mutable state tensors (e.g. KV caches) by name, as copies.")
       .def("reset_state", &PyMethod::reset_state, "Restores the state tensors to their initial contents.")
-      .def("kernel_providers", [](const PyMethod& p) { return p.method().kernel_providers(); },
-           "(operator, plugin) for every operator of the method.")
-      .def("__repr__", [](const PyMethod& p) {
-        return "<etp.Method " + p.method().model() + "." + p.method().name() + ">";
-      });
+      .def(
+          "kernel_providers", [](const PyMethod& p) { return p.method().kernel_providers(); },
+          "(operator, plugin) for every operator of the method.")
+      .def("__repr__",
+           [](const PyMethod& p) { return "<etp.Method " + p.method().model() + "." + p.method().name() + ">"; });
 
   py::class_<PyBundle, std::shared_ptr<PyBundle>>(m, "Bundle", "Plugins, data files and models, opened once.")
       .def(py::init([](const std::string& manifest, const std::vector<std::string>& plugin_paths, bool use_env) {
              return std::make_shared<PyBundle>(unwrap(etp::Bundle::open(manifest, options_of(plugin_paths, use_env))));
            }),
-           py::arg("manifest"), py::arg("plugin_paths") = std::vector<std::string>{},
-           py::arg("use_environment") = true, "Opens the bundle a YAML manifest describes.")
+           py::arg("manifest"), py::arg("plugin_paths") = std::vector<std::string>{}, py::arg("use_environment") = true,
+           "Opens the bundle a YAML manifest describes.")
       .def_static(
           "from_program",
           [](const std::string& program, const std::vector<std::string>& data, const std::vector<std::string>& plugins,
@@ -327,7 +328,8 @@ PYBIND11_MODULE(etp, m) {
           py::arg("plugin_paths") = std::vector<std::string>{}, py::arg("use_environment") = true,
           "A bundle of one program (model 'model') with its data files and plugins.")
       .def_property_readonly("path", [](const PyBundle& b) { return b.bundle().path(); })
-      .def("models", [](const PyBundle& b) { return b.bundle().models(); }, "Model names, in manifest order.")
+      .def(
+          "models", [](const PyBundle& b) { return b.bundle().models(); }, "Model names, in manifest order.")
       .def(
           "model",
           [](const PyBundle& b, const std::string& name) {
@@ -385,7 +387,6 @@ PYBIND11_MODULE(etp, m) {
           "reset", [](PyBundle& b, const std::string& model) { b.forget(model); }, py::arg("model") = "",
           "Drops the methods run() loaded (of one model, or all), so the next run starts from fresh state.")
       .def("__repr__", [](const PyBundle& b) {
-        return "<etp.Bundle " + (b.bundle().path().empty() ? std::string("(from a program)") : b.bundle().path()) +
-               ">";
+        return "<etp.Bundle " + (b.bundle().path().empty() ? std::string("(from a program)") : b.bundle().path()) + ">";
       });
 }

@@ -15,8 +15,8 @@
 #include "format/data_file.h"
 #include "format/data_file_writer.h"
 #include "plugins/plugin_log.h"
-#include "runtime/host_services.h"
 #include "plugins/registry.h"
+#include "runtime/host_services.h"
 #include "runtime/method.h"
 #include "runtime/tensor_io.h"
 
@@ -126,9 +126,10 @@ std::string make_data_file(size_t filler_mib) {
   const std::string path = "/tmp/etp_bench_" + std::to_string(filler_mib) + "mib.ptd";
   std::vector<float> weight(32, 0.5f), bias(4, 0.25f);
   std::vector<uint8_t> filler(filler_mib << 20, 7);
-  if (!format::write_data_file(path, {{"weight", ETP_DTYPE_FLOAT32, {4, 8}, {}, weight.data(), 128},
-                                     {"bias", ETP_DTYPE_FLOAT32, {4}, {}, bias.data(), 16},
-                                     {"filler", ETP_DTYPE_UINT8, {static_cast<int32_t>(filler.size())}, {}, filler.data(), filler.size()}})
+  if (!format::write_data_file(
+           path, {{"weight", ETP_DTYPE_FLOAT32, {4, 8}, {}, weight.data(), 128},
+                  {"bias", ETP_DTYPE_FLOAT32, {4}, {}, bias.data(), 16},
+                  {"filler", ETP_DTYPE_UINT8, {static_cast<int32_t>(filler.size())}, {}, filler.data(), filler.size()}})
            .ok()) {
     std::abort();
   }

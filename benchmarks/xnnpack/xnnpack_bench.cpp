@@ -19,8 +19,8 @@
 
 #include "core/npy.h"
 #include "format/data_file.h"
-#include "runtime/host_services.h"
 #include "plugins/registry.h"
+#include "runtime/host_services.h"
 #include "runtime/method.h"
 #include "runtime/tensor_io.h"
 
@@ -75,7 +75,8 @@ std::shared_ptr<const format::DataFile> data_file(const std::string& name) {
 void run_method(benchmark::State& state, Loaded& l, const std::string& fixture, double flops, bool reset_inputs) {
   if (!l.method) return state.SkipWithError("cannot load the fixture");
   for (auto _ : state) {
-    for (size_t i = 0; reset_inputs && i < l.inputs.size(); ++i) (void)l.method->set_input(i, runtime::as_input(l.inputs[i]));  // checked in setup
+    for (size_t i = 0; reset_inputs && i < l.inputs.size(); ++i)
+      (void)l.method->set_input(i, runtime::as_input(l.inputs[i]));  // checked in setup
     if (Status s = l.method->execute(); !s.ok()) return state.SkipWithError(s.message().c_str());
   }
   const NpyArray expected = *read_npy(kFixtures + "/" + fixture + ".run0.out0.npy");

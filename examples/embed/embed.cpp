@@ -19,7 +19,8 @@ int main(int argc, char** argv) {
   }
   auto outputs = method->run(inputs);
   if (!outputs.ok()) return std::fprintf(stderr, "%s\n", outputs.status().to_string().c_str()), 1;
-  for (const etp::Tensor& t : *outputs) std::printf("%s, %lld elements, first %g\n", etp::dtype_name(t.dtype),
-                                                    static_cast<long long>(t.numel()), t.value(0));
+  for (const etp::Tensor& t : *outputs)
+    std::printf("%s, %lld elements, first %g\n", etp::dtype_name(t.dtype), static_cast<long long>(t.numel()),
+                t.value(0));
   return 0;
 }

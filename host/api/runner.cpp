@@ -80,8 +80,8 @@ Result<std::vector<RunInputs>> plan_runs(const Bundle& bundle, const bundle::Mod
   }
   if (!runs.empty() || !model.runs.empty()) {
     if (runs.empty()) {
-      return Status(StatusCode::kNotFound, "model '" + model.name + "' has no sample runs of method '" +
-                                               options.method + "'; pass --input");
+      return Status(StatusCode::kNotFound,
+                    "model '" + model.name + "' has no sample runs of method '" + options.method + "'; pass --input");
     }
     return runs;
   }
@@ -127,8 +127,8 @@ Status report_outputs(const Method& method, const RunInputs& run, const bundle::
     o.shape = tensor->sizes;
     o.preview = preview(*tensor);
     if (!options.output_dir.empty()) {
-      o.file = options.output_dir + "/" + model.name + ".run" + std::to_string(run_index) + ".out" +
-               std::to_string(j) + ".npy";
+      o.file = options.output_dir + "/" + model.name + ".run" + std::to_string(run_index) + ".out" + std::to_string(j) +
+               ".npy";
       ETP_CHECK_OK(write_npy(o.file, to_npy(*tensor)));
     }
     if (options.check && j < run.expected.size()) {
@@ -234,7 +234,8 @@ Tensor random_tensor(const TensorInfo& info, uint64_t seed) {
       case DType::kFloat32: store(static_cast<float>(real(rng)), i); break;
       case DType::kFloat64: store(real(rng), i); break;
       case DType::kFloat16: {  // a binary16 in [-1, 1): sign, exponent 5..14, random mantissa
-        const auto h = static_cast<uint16_t>(((bits & 1) << 15) | ((5 + (bits >> 1) % 10) << 10) | ((bits >> 8) & 0x3ff));
+        const auto h =
+            static_cast<uint16_t>(((bits & 1) << 15) | ((5 + (bits >> 1) % 10) << 10) | ((bits >> 8) & 0x3ff));
         store(h, i);
         break;
       }
@@ -354,12 +355,19 @@ std::string BundleReport::to_json() const {
   }
   json caches = json::array();
   for (const CacheEntryReport& c : weight_caches) {
-    caches.push_back({{"plugin", c.plugin}, {"key", c.key}, {"file_id", c.file_id},
-                      {"packed_bytes", c.packed_bytes}, {"users", c.users}});
+    caches.push_back({{"plugin", c.plugin},
+                      {"key", c.key},
+                      {"file_id", c.file_id},
+                      {"packed_bytes", c.packed_bytes},
+                      {"users", c.users}});
   }
   const json memory = memory_json.empty() ? json(nullptr) : json::parse(memory_json);
-  return json{{from_program ? "program" : "manifest", source}, {"bundle_open_ms", open_ms}, {"models", models_json}, {"weight_caches", caches},
-              {"memory", memory}, {"ok", ok}}
+  return json{{from_program ? "program" : "manifest", source},
+              {"bundle_open_ms", open_ms},
+              {"models", models_json},
+              {"weight_caches", caches},
+              {"memory", memory},
+              {"ok", ok}}
       .dump(2, ' ', false, json::error_handler_t::replace);  // names from files may be any bytes
 }
 

@@ -108,10 +108,12 @@ Result<std::unique_ptr<Bundle>> Bundle::open(Manifest manifest, const BundleOpti
   bundle->registry_ = std::make_shared<plugins::Registry>();
   for (const PluginSpec& spec : m.plugins) {
     auto path = resolve_library(spec.library, m.folder, options);
-    if (!path.ok()) return Status(path.status().code(), at(m, spec.mark) + "plugin '" + spec.name + "': " + path.status().message());
+    if (!path.ok())
+      return Status(path.status().code(), at(m, spec.mark) + "plugin '" + spec.name + "': " + path.status().message());
     auto plugin = plugins::PluginLibrary::load(*path, *runtime::HostServices::get().api(), spec.options);
     if (!plugin.ok()) return Status(plugin.status().code(), at(m, spec.mark) + plugin.status().message());
-    if (Status s = bundle->registry_->add(std::move(*plugin)); !s.ok()) return Status(s.code(), at(m, spec.mark) + s.message());
+    if (Status s = bundle->registry_->add(std::move(*plugin)); !s.ok())
+      return Status(s.code(), at(m, spec.mark) + s.message());
   }
   std::map<std::string, runtime::DataSource> by_path;  // one mapping per file, whatever its names
   uint64_t next_id = 1;
@@ -124,7 +126,7 @@ Result<std::unique_ptr<Bundle>> Bundle::open(Manifest manifest, const BundleOpti
         const std::string actual = sha256_hex(file->file().data(), file->file().size());
         if (actual != spec.sha256) {
           return Status(StatusCode::kInvalidArgument, at(m, spec.mark) + "data file " + spec.path + " has sha256 " +
-                                                        actual + ", the manifest expects " + spec.sha256);
+                                                          actual + ", the manifest expects " + spec.sha256);
         }
       }
       runtime::DataSource source{std::make_shared<const format::DataFile>(std::move(*file)), next_id++,
@@ -145,8 +147,8 @@ const ModelSpec* Bundle::find_model(const std::string& model, Status* missing) c
   if (const ModelSpec* spec = manifest_.find_model(model)) return spec;
   std::string names;
   for (const ModelSpec& m : manifest_.models) names += (names.empty() ? "" : ", ") + m.name;
-  *missing = Status(StatusCode::kNotFound, at(manifest_, Mark{}) + "no model '" + model + "' (models: " +
-                                               (names.empty() ? "none" : names) + ")");
+  *missing = Status(StatusCode::kNotFound, at(manifest_, Mark{}) + "no model '" + model +
+                                               "' (models: " + (names.empty() ? "none" : names) + ")");
   return nullptr;
 }
 
@@ -164,15 +166,16 @@ Result<std::shared_ptr<runtime::Program>> Bundle::program(const std::string& mod
       auto [it, inserted] = owner.emplace(e.key, &name);
       if (!inserted) {
         return Status(StatusCode::kInvalidArgument, at(manifest_, spec->mark) + "model '" + model + "': key '" +
-                                                      std::string(e.key) + "' is in both data '" + *it->second +
-                                                      "' and data '" + name + "'");
+                                                        std::string(e.key) + "' is in both data '" + *it->second +
+                                                        "' and data '" + name + "'");
       }
     }
     sources.push_back(source);
   }
   auto program = runtime::Program::open(spec->program, std::move(sources), registry_);
-  if (!program.ok()) return Status(program.status().code(), at(manifest_, spec->mark) + "model '" + model + "': " +
-                                                              program.status().message());
+  if (!program.ok())
+    return Status(program.status().code(),
+                  at(manifest_, spec->mark) + "model '" + model + "': " + program.status().message());
   programs_[model] = *program;
   return *program;
 }

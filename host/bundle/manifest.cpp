@@ -160,9 +160,9 @@ std::optional<Problem> find_reference_problem(const Manifest& m) {
   };
   for (const DataSpec& d : m.data) {
     if (!d.weight_cache.empty() && !has_plugin(d.weight_cache)) {
-      return Problem{"data '" + d.name + "' names weight_cache '" + d.weight_cache +
-                         "', which is not a plugin of this manifest",
-                     "data", d.name, "weight_cache"};
+      return Problem{
+          "data '" + d.name + "' names weight_cache '" + d.weight_cache + "', which is not a plugin of this manifest",
+          "data", d.name, "weight_cache"};
     }
     for (const DataSpec& other : m.data) {
       if (&other != &d && other.path == d.path && other.weight_cache != d.weight_cache) {
@@ -175,8 +175,9 @@ std::optional<Problem> find_reference_problem(const Manifest& m) {
   for (const ModelSpec& model : m.models) {
     for (size_t i = 0; i < model.data.size(); ++i) {
       if (m.find_data(model.data[i]) == nullptr) {
-        return Problem{"model '" + model.name + "' uses data '" + model.data[i] + "', which the manifest does not define",
-                       "models", model.name, "data", static_cast<int>(i)};
+        return Problem{
+            "model '" + model.name + "' uses data '" + model.data[i] + "', which the manifest does not define",
+            "models", model.name, "data", static_cast<int>(i)};
       }
     }
   }
@@ -257,7 +258,7 @@ Result<Manifest> parse_manifest(const std::string& path) {
     check_references(m, root);
   } catch (const ManifestError& e) {
     return Status(StatusCode::kInvalidArgument,
-                 path + ":" + std::to_string(e.mark.line) + ":" + std::to_string(e.mark.column) + ": " + e.message);
+                  path + ":" + std::to_string(e.mark.line) + ":" + std::to_string(e.mark.column) + ": " + e.message);
   } catch (const YAML::BadFile&) {
     const int error = errno;
     std::error_code ec;
@@ -265,7 +266,7 @@ Result<Manifest> parse_manifest(const std::string& path) {
     return Status(StatusCode::kIo, path + ": cannot read the manifest: " + std::strerror(error));
   } catch (const YAML::Exception& e) {
     return Status(StatusCode::kInvalidArgument, path + ":" + std::to_string(e.mark.line + 1) + ":" +
-                                                  std::to_string(e.mark.column + 1) + ": " + e.msg);
+                                                    std::to_string(e.mark.column + 1) + ": " + e.msg);
   } catch (const std::exception& e) {  // e.g. std::ios_base::failure from yaml-cpp's stream
     return Status(StatusCode::kIo, path + ": cannot read the manifest: " + e.what());
   }

@@ -102,7 +102,10 @@ int parse(const std::vector<std::string>& args, Options* o) {
       error = once(&o->iterations);
     } else if (arg == "--input" || arg == "--data" || arg == "--plugin" || arg == "--plugin-path") {
       if ((error = value(&v)) == 0) {
-        (arg == "--input" ? o->inputs : arg == "--data" ? o->data : arg == "--plugin" ? o->plugins : o->plugin_paths)
+        (arg == "--input"    ? o->inputs
+         : arg == "--data"   ? o->data
+         : arg == "--plugin" ? o->plugins
+                             : o->plugin_paths)
             .push_back(v);
       }
     } else if (arg == "--check") {

@@ -18,8 +18,8 @@
   lhs = std::move(tmp).value()
 
 // Evaluates `expr` (a Status); on failure returns it from the enclosing function.
-#define ETP_CHECK_OK(expr)                          \
-  do {                                              \
-    ::etp::Status etp_status_ = (expr);             \
-    if (!etp_status_.ok()) return etp_status_;      \
+#define ETP_CHECK_OK(expr)                     \
+  do {                                         \
+    ::etp::Status etp_status_ = (expr);        \
+    if (!etp_status_.ok()) return etp_status_; \
   } while (0)

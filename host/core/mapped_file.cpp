@@ -13,7 +13,7 @@ namespace {
 
 Status os_error(const std::string& path, const char* what) {
   return Status(errno == ENOENT ? StatusCode::kNotFound : StatusCode::kIo,
-               path + ": " + what + " failed: " + std::strerror(errno));
+                path + ": " + what + " failed: " + std::strerror(errno));
 }
 
 }  // namespace

@@ -111,8 +111,8 @@ Status write_npy(const std::string& path, const NpyArray& array) {
   for (const DescrInfo& d : kDescrs) {
     if (d.dtype == array.dtype) info = &d;
   }
-  if (info == nullptr) return Status(StatusCode::kNotSupported, path + ": no .npy dtype for scalar type " +
-                                                                  std::to_string(array.dtype));
+  if (info == nullptr)
+    return Status(StatusCode::kNotSupported, path + ": no .npy dtype for scalar type " + std::to_string(array.dtype));
   std::string shape = "(";
   for (size_t i = 0; i < array.shape.size(); ++i) shape += std::to_string(array.shape[i]) + (array.shape.size() == 1 ? "," : i + 1 < array.shape.size() ? ", " : "");
   shape += ")";

@@ -44,7 +44,7 @@ Status DataFile::parse_header() {
   if (std::memcmp(id, "FT01", 4) != 0) {
     if (id[0] == 'F' && id[1] == 'T') {
       return Status(StatusCode::kNotSupported,
-                   path() + ": data file format version " + printable_tag(id) + " is not supported, expected 'FT01'");
+                    path() + ": data file format version " + printable_tag(id) + " is not supported, expected 'FT01'");
     }
     return malformed(path(), "not a .ptd data file: identifier " + printable_tag(id) + ", expected 'FT01'" +
                                  text_file_hint(data, size));

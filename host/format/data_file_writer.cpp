@@ -24,7 +24,8 @@ void put_u64(std::vector<uint8_t>* out, uint64_t v) { out->insert(out->end(), re
 
 Status write_data_file(const std::string& path, std::vector<TensorToWrite> tensors, uint64_t alignment) {
   if (alignment < 16 || (alignment & (alignment - 1)) != 0) {
-    return Status(StatusCode::kInvalidArgument, path + ": alignment " + std::to_string(alignment) + " must be a power of two >= 16");
+    return Status(StatusCode::kInvalidArgument,
+                  path + ": alignment " + std::to_string(alignment) + " must be a power of two >= 16");
   }
   std::sort(tensors.begin(), tensors.end(), [](const TensorToWrite& a, const TensorToWrite& b) { return a.key < b.key; });
   flatbuffers::FlatBufferBuilder builder;
@@ -33,7 +34,8 @@ Status write_data_file(const std::string& path, std::vector<TensorToWrite> tenso
   uint64_t offset = 0;
   for (size_t i = 0; i < tensors.size(); ++i) {
     TensorToWrite& t = tensors[i];
-    if (i > 0 && t.key == tensors[i - 1].key) return Status(StatusCode::kInvalidArgument, path + ": key '" + t.key + "' given twice");
+    if (i > 0 && t.key == tensors[i - 1].key)
+      return Status(StatusCode::kInvalidArgument, path + ": key '" + t.key + "' given twice");
     if (t.dim_order.empty()) {
       for (size_t d = 0; d < t.sizes.size(); ++d) t.dim_order.push_back(static_cast<uint8_t>(d));
     }

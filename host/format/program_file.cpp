@@ -47,8 +47,8 @@ Status ProgramFile::parse_header() {
   const char* id = reinterpret_cast<const char*>(data + kIdentifierOffset);
   if (std::memcmp(id, "ET12", 4) != 0) {
     if (id[0] == 'E' && id[1] == 'T') {
-      return Status(StatusCode::kNotSupported, path() + ": program format version '" + std::string(id, 4) +
-                                                 "' is not supported, expected 'ET12'");
+      return Status(StatusCode::kNotSupported,
+                    path() + ": program format version '" + std::string(id, 4) + "' is not supported, expected 'ET12'");
     }
     return malformed(path(), "not a .pte program: identifier " + printable_tag(id) + ", expected 'ET12'" +
                                  text_file_hint(data, size));
@@ -204,8 +204,7 @@ Result<const fb::ExecutionPlan*> ProgramFile::find_plan(std::string_view name) c
     if (p.name()->string_view() == name) return &p;
     names += (names.empty() ? "" : ", ") + p.name()->str();
   }
-  return Status(StatusCode::kNotFound,
-               path() + ": no method '" + std::string(name) + "'; the program has: " + names);
+  return Status(StatusCode::kNotFound, path() + ": no method '" + std::string(name) + "'; the program has: " + names);
 }
 
 ByteSpan ProgramFile::segment(size_t index) const { return segments_[index]; }

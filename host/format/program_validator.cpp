@@ -32,8 +32,8 @@ Status ProgramValidator::validate() {
   const auto* delegates_data = program_.root().backend_delegate_data();
   for (flatbuffers::uoffset_t i = 0; delegates_data && i < delegates_data->size(); ++i) {
     if (delegates_data->Get(i)->data() == nullptr) {
-      return Status(StatusCode::kMalformed, program_.path() + ": backend_delegate_data[" + str(uint64_t{i}) +
-                                              "] has no data");
+      return Status(StatusCode::kMalformed,
+                    program_.path() + ": backend_delegate_data[" + str(uint64_t{i}) + "] has no data");
     }
   }
   return Status::success();
@@ -127,8 +127,7 @@ Status ProgramValidator::validate_value(const fb::ExecutionPlan& plan, size_t in
     case fb::KernelTypes::OptionalTensorList:
       return element_types(value->val_as_OptionalTensorList()->items(), fb::KernelTypes::Tensor, true,
                            "OptionalTensorList");
-    default:
-      return Status::success();
+    default: return Status::success();
   }
 }
 
@@ -260,8 +259,7 @@ Status ProgramValidator::validate_instruction(const fb::ExecutionPlan& plan, con
     }
     case fb::InstructionArguments::FreeCall:
       return check_value_index(instruction.instr_args_as_FreeCall()->value_index(), "free");
-    default:
-      return Status::success();
+    default: return Status::success();
   }
 }
 

@@ -1,7 +1,7 @@
 #include "plugins/plugin_library.h"
 
-#include <boost/dll/shared_library.hpp>
 #include <algorithm>
+#include <boost/dll/shared_library.hpp>
 #include <cstddef>
 #include <filesystem>
 
@@ -131,8 +131,8 @@ Result<std::shared_ptr<PluginLibrary>> PluginLibrary::load(const std::string& pa
     if (status != ETP_OK) {
       const std::string why = PluginLog::take_last_error();
       return Status(status_code_from_plugin(status), "plugin " + path + " ('" + table->name +
-                                                    "') failed to initialise (status " + std::to_string(status) +
-                                                    ")" + (why.empty() ? "" : ": " + why));
+                                                         "') failed to initialise (status " + std::to_string(status) +
+                                                         ")" + (why.empty() ? "" : ": " + why));
     }
   }
   plugin->table_ = table;

@@ -9,7 +9,7 @@ Status Registry::add(std::shared_ptr<PluginLibrary> plugin) {
     auto [it, inserted] = backends_.emplace(backend->id, ResolvedBackend{backend, plugin});
     if (!inserted) {
       return Status(StatusCode::kInvalidArgument, "backend '" + std::string(backend->id) + "' is provided by both " +
-                                                    it->second.plugin->path() + " and " + plugin->path());
+                                                      it->second.plugin->path() + " and " + plugin->path());
     }
   }
   plugins_.push_back(std::move(plugin));
@@ -34,7 +34,7 @@ Result<ResolvedBackend> Registry::find_backend(const std::string& id) const {
   auto it = backends_.find(id);
   if (it == backends_.end()) {
     return Status(StatusCode::kNotFound, "no loaded plugin provides backend '" + id + "' (plugins loaded: " +
-                                           (plugins_.empty() ? std::string("none") : plugin_names()) + ")");
+                                             (plugins_.empty() ? std::string("none") : plugin_names()) + ")");
   }
   return it->second;
 }

@@ -65,7 +65,7 @@ Status HostTensor::resize(int32_t rank, const int64_t* new_sizes) {
   };
   if (rank != raw.rank) {
     return Status(StatusCode::kInvalidArgument, "cannot resize a rank-" + std::to_string(raw.rank) +
-                                                  " tensor to rank " + std::to_string(rank) + " " + requested());
+                                                    " tensor to rank " + std::to_string(rank) + " " + requested());
   }
   bool same = true;
   uint64_t count = 1;
@@ -79,13 +79,14 @@ Status HostTensor::resize(int32_t rank, const int64_t* new_sizes) {
   if (same) return Status::success();
   if (raw.dynamism == ETP_DYNAMISM_STATIC) {
     return Status(StatusCode::kInvalidArgument,
-                 "cannot resize a static tensor of shape " + shape_string() + " to " + requested());
+                  "cannot resize a static tensor of shape " + shape_string() + " to " + requested());
   }
   uint64_t bytes = 0;
   if (count > max_numel || __builtin_mul_overflow(count, element_size(raw.dtype), &bytes) || bytes > raw.capacity) {
-    return Status(StatusCode::kInvalidArgument, "shape " + requested() + " has " + std::to_string(count) +
-                                                  " elements, more than the planned bound of " +
-                                                  std::to_string(std::min<uint64_t>(max_numel, raw.capacity / std::max<size_t>(1, element_size(raw.dtype)))));
+    return Status(
+        StatusCode::kInvalidArgument,
+        "shape " + requested() + " has " + std::to_string(count) + " elements, more than the planned bound of " +
+            std::to_string(std::min<uint64_t>(max_numel, raw.capacity / std::max<size_t>(1, element_size(raw.dtype)))));
   }
   for (int32_t i = 0; i < rank; ++i) sizes[i] = new_sizes[i];
   update_strides();

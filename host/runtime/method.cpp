@@ -37,7 +37,8 @@ Status Method::check_input(size_t index, const TensorInput& input, HostTensor** 
   // Built only when there is an error to report: set_input sits in timed loops.
   auto where = [&] { return program_path_ + ": method '" + name_ + "' input " + std::to_string(index); };
   if (index >= inputs_.size()) {
-    return Status(StatusCode::kInvalidArgument, where() + ": the method has " + std::to_string(inputs_.size()) + " inputs");
+    return Status(StatusCode::kInvalidArgument,
+                  where() + ": the method has " + std::to_string(inputs_.size()) + " inputs");
   }
   etp_value& value = values_[inputs_[index]];
   if (value.tag != ETP_VALUE_TENSOR) {
@@ -69,8 +70,9 @@ Status Method::set_input(size_t index, const TensorInput& input) {
   HostTensor* t = nullptr;
   ETP_CHECK_OK(check_input(index, input, &t));
   if (t->raw.data == nullptr && t->raw.nbytes > 0) {
-    return Status(StatusCode::kNotSupported, program_path_ + ": method '" + name_ + "' input " + std::to_string(index) +
-                                                 ": input is not memory-planned; etp copies inputs into planned memory");
+    return Status(StatusCode::kNotSupported,
+                  program_path_ + ": method '" + name_ + "' input " + std::to_string(index) +
+                      ": input is not memory-planned; etp copies inputs into planned memory");
   }
   copy_logical(t->raw, static_cast<const uint8_t*>(input.data), static_cast<uint8_t*>(t->raw.data), /*to_tensor=*/true);
   return Status::success();
@@ -120,8 +122,8 @@ Status Method::execute() {
   size_t pc = 0;
   for (size_t steps = 0; pc < count; ++steps) {
     if (steps == kMaxInstructionsPerExecute) {
-      return Status(StatusCode::kInvalidState, program_path_ + ": method '" + name_ + "' ran " +
-                                                   std::to_string(steps) + " instructions without finishing");
+      return Status(StatusCode::kInvalidState, program_path_ + ": method '" + name_ + "' ran " + std::to_string(steps) +
+                                                   " instructions without finishing");
     }
     const Instruction& ins = instructions_[pc];
     for (uint32_t r = 0; r < ins.num_refresh; ++r) {
@@ -153,9 +155,7 @@ Status Method::execute() {
         values_[ins.destination] = values_[ins.value];
         ++pc;
         break;
-      case Kind::kJumpFalse:
-        pc = condition_true(values_[ins.value]) ? pc + 1 : ins.destination;
-        break;
+      case Kind::kJumpFalse: pc = condition_true(values_[ins.value]) ? pc + 1 : ins.destination; break;
       case Kind::kFree:
         if (values_[ins.value].tag == ETP_VALUE_TENSOR) values_[ins.value].u.tensor->data = nullptr;
         ++pc;

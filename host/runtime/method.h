@@ -30,8 +30,8 @@ struct TensorInput {
 // writes: mutable buffers (KV caches, written by aten::copy_), tensors with an initial value in
 // the program's mutable segment, and planned EXTERNAL tensors (trainable weights).
 struct StateTensor {
-  std::string name;               // the tensor's fully qualified name, or "value <index>"
-  uint32_t value = 0;             // value index in the method
+  std::string name;                  // the tensor's fully qualified name, or "value <index>"
+  uint32_t value = 0;                // value index in the method
   const uint8_t* initial = nullptr;  // initial bytes (mapped), or null: starts as zeros
 };
 
@@ -86,10 +86,10 @@ class Method {
   enum class Kind : uint8_t { kKernel, kDelegate, kMove, kJumpFalse, kFree };
   struct Instruction {
     Kind kind;
-    uint32_t op = 0;           // kKernel: operator index; kDelegate: delegate index
-    uint32_t value = 0;        // kMove: source value; kJumpFalse: condition value; kFree: freed value
-    uint32_t destination = 0;  // kMove: destination value; kJumpFalse: instruction to jump to
-    uint32_t first_arg = 0, num_args = 0;         // kKernel, kDelegate: range in args_
+    uint32_t op = 0;                       // kKernel: operator index; kDelegate: delegate index
+    uint32_t value = 0;                    // kMove: source value; kJumpFalse: condition value; kFree: freed value
+    uint32_t destination = 0;              // kMove: destination value; kJumpFalse: instruction to jump to
+    uint32_t first_arg = 0, num_args = 0;  // kKernel, kDelegate: range in args_
     uint32_t first_refresh = 0, num_refresh = 0;  // lists to refresh first, range in refresh_
     etp_kernel kernel{};
   };

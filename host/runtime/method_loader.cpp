@@ -158,9 +158,9 @@ Status MethodLoader::parse_values() {
 
 Status MethodLoader::parse_tensor(size_t index, const fb::Tensor& t, HostTensor* out) {
   if (t.shape_dynamism() == fb::TensorShapeDynamism::DYNAMIC_UNBOUND) {
-    return Status(StatusCode::kNotSupported, program_.path() + ": method '" + method_->name_ + "': value " +
-                                               std::to_string(index) +
-                                               " is a tensor with unbounded dynamic shape, which etp does not support");
+    return Status(StatusCode::kNotSupported,
+                  program_.path() + ": method '" + method_->name_ + "': value " + std::to_string(index) +
+                      " is a tensor with unbounded dynamic shape, which etp does not support");
   }
   const int32_t rank = t.sizes() ? static_cast<int32_t>(t.sizes()->size()) : 0;
   out->init(static_cast<int32_t>(t.scalar_type()), rank, t.sizes() ? t.sizes()->data() : nullptr,
@@ -302,9 +302,9 @@ Status MethodLoader::resolve_kernels(std::vector<etp_kernel>* kernels) {
     std::string list;
     for (const std::string& m : missing) list += (list.empty() ? "" : ", ") + m;
     return Status(StatusCode::kNotFound, program_.path() + ": method '" + method_->name_ + "' needs " +
-                                           std::to_string(missing.size()) +
-                                           " operator(s) that no loaded plugin provides: " + list +
-                                           " (plugins loaded: " + program_.registry().plugin_names() + ")");
+                                             std::to_string(missing.size()) +
+                                             " operator(s) that no loaded plugin provides: " + list +
+                                             " (plugins loaded: " + program_.registry().plugin_names() + ")");
   }
   return Status::success();
 }
@@ -329,8 +329,8 @@ Status MethodLoader::init_delegates() {
       if (m->asking_plugin() == backend->plugin->name()) map = m.get();
     }
     if (map == nullptr) {
-      method_->named_data_.push_back(std::make_unique<NamedDataMap>(program_.data(), program_.shared_file(),
-                                                                    backend->plugin->name()));
+      method_->named_data_.push_back(
+          std::make_unique<NamedDataMap>(program_.data(), program_.shared_file(), backend->plugin->name()));
       map = method_->named_data_.back().get();
     }
     std::vector<etp_compile_spec> specs;
@@ -357,7 +357,8 @@ Status MethodLoader::init_delegates() {
     if (status != ETP_OK) {
       const std::string why = plugins::PluginLog::take_last_error();
       return fail("delegate " + std::to_string(i) + " (" + id + ", plugin " + backend->plugin->path() +
-                      ") failed to initialise (status " + std::to_string(status) + ")" + (why.empty() ? "" : ": " + why),
+                      ") failed to initialise (status " + std::to_string(status) + ")" +
+                      (why.empty() ? "" : ": " + why),
                   status_code_from_plugin(status));
     }
     method_->delegates_.push_back({backend->backend, handle, id});
@@ -371,9 +372,10 @@ Status MethodLoader::init_delegates() {
 Status MethodLoader::build_instructions(const std::vector<etp_kernel>& kernels) {
   const auto* chains = plan_.chains();
   if (chains == nullptr || chains->size() == 0) return fail("has no chains");
-  if (chains->size() > 1) return Status(StatusCode::kNotSupported, program_.path() + ": method '" + method_->name_ +
-                                                                     "' has " + std::to_string(chains->size()) +
-                                                                     " chains; etp runs single-chain methods");
+  if (chains->size() > 1)
+    return Status(StatusCode::kNotSupported, program_.path() + ": method '" + method_->name_ + "' has " +
+                                                 std::to_string(chains->size()) +
+                                                 " chains; etp runs single-chain methods");
   const auto* instructions = chains->Get(0)->instructions();
   for (flatbuffers::uoffset_t pc = 0; instructions && pc < instructions->size(); ++pc) {
     const fb::Instruction* ins = instructions->Get(pc);
@@ -456,15 +458,17 @@ Status MethodLoader::check_memory_and_conditions() {
       const etp_value& cond = method_->values_[ins.value];
       const bool is_bool = cond.tag == ETP_VALUE_BOOL ||
                            (cond.tag == ETP_VALUE_TENSOR && cond.u.tensor->dtype == ETP_DTYPE_BOOL);
-      if (!is_bool) return fail("a jump's condition (value " + std::to_string(ins.value) + ") is not a Bool or Bool tensor");
+      if (!is_bool)
+        return fail("a jump's condition (value " + std::to_string(ins.value) + ") is not a Bool or Bool tensor");
     }
   }
   for (size_t i = 0; i < method_->values_.size(); ++i) {
     const etp_value& v = method_->values_[i];
     if (v.tag != ETP_VALUE_TENSOR || v.u.tensor->data != nullptr || v.u.tensor->nbytes == 0 || viewed[i]) continue;
     return Status(StatusCode::kNotSupported, program_.path() + ": method '" + method_->name_ + "': value " +
-                                               std::to_string(i) + " is a tensor without memory (not memory-planned, "
-                                               "constant or produced by et_view); etp needs planned memory for it");
+                                                 std::to_string(i) +
+                                                 " is a tensor without memory (not memory-planned, "
+                                                 "constant or produced by et_view); etp needs planned memory for it");
   }
   return Status::success();
 }
@@ -518,7 +522,8 @@ void MethodLoader::find_inputs_and_state() {
   for (const Method::Instruction& ins : method_->instructions_) {
     if (ins.kind == Method::Kind::kKernel && ins.num_args > 0) produced[arg_index(ins, ins.num_args - 1)] = true;
     if (ins.kind == Method::Kind::kMove) produced[ins.destination] = true;
-    for (uint32_t j = 0; ins.kind == Method::Kind::kDelegate && j < ins.num_args; ++j) delegate_arg[arg_index(ins, j)] = true;
+    for (uint32_t j = 0; ins.kind == Method::Kind::kDelegate && j < ins.num_args; ++j)
+      delegate_arg[arg_index(ins, j)] = true;
   }
   auto planned_range = [&](size_t v, uint32_t* id, uint64_t* begin, uint64_t* end) {
     const fb::Tensor* t = plan_.values()->Get(static_cast<flatbuffers::uoffset_t>(v))->val_as_Tensor();
@@ -552,8 +557,7 @@ void MethodLoader::find_inputs_and_state() {
       const etp_tensor& t = *method_->values_[v].u.tensor;
       slot.planned = t.data;
       slot.capacity = t.capacity;
-      slot.can_borrow = is_contiguous(t) && !written[root(v)] && !delegated[root(v)] &&
-                        !read_through_planned_memory(v);
+      slot.can_borrow = is_contiguous(t) && !written[root(v)] && !delegated[root(v)] && !read_through_planned_memory(v);
     }
     method_->input_slots_.push_back(slot);
   }

@@ -55,8 +55,8 @@ struct DataSpec {
 
 struct ModelSpec {
   std::string name;
-  std::string program;            // a .pte; relative paths resolve against BundleSpec::folder
-  std::vector<std::string> data;  // DataSpec names, in lookup order
+  std::string program;             // a .pte; relative paths resolve against BundleSpec::folder
+  std::vector<std::string> data;   // DataSpec names, in lookup order
   std::string method = "forward";  // the default method
 };
 
@@ -96,7 +96,7 @@ struct ModelInfo {
   std::string program;                  // path of the .pte
   std::vector<std::string> data_files;  // paths of its .ptd files, in lookup order
   std::string default_method;
-  std::vector<MethodInfo> methods;      // in program order
+  std::vector<MethodInfo> methods;  // in program order
 
   const MethodInfo* find_method(const std::string& name) const;
 };

@@ -25,7 +25,7 @@ struct RunOptions {
   bool check = false;                    // compare with the expected outputs
   int64_t iterations = 1;                // executes per run; the report gives the mean
   bool memory_report = false;
-  bool kernel_providers = false;         // record which plugin serves each operator
+  bool kernel_providers = false;  // record which plugin serves each operator
   // Called before each model with (index, count, model).
   std::function<void(size_t, size_t, const std::string&)> progress;
 };

@@ -106,7 +106,7 @@ class TensorView {
   Span<int64_t> sizes() const { return sizes_; }
   Span<uint8_t> dim_order() const { return dim_order_; }
   Span<int64_t> strides() const { return strides_; }  // in elements
-  const void* data() const { return data_; }           // in storage order
+  const void* data() const { return data_; }          // in storage order
   size_t nbytes() const { return nbytes_; }
   int64_t numel() const;
   // True when the storage order is row-major, so data() can be read as a C array.

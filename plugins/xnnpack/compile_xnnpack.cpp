@@ -333,7 +333,7 @@ bool clamp_low_precision(Delegate& d, const fb_xnnpack::XNode& node, int in, int
                 " is not supported (fp32, fp16, qint8, quint8, same quantization in and out)", false;
   }
   constexpr size_t channels = 1;  // element-wise: one long row, whatever the (dynamic) last dim
-  float lo, hi;  // not a structured binding: C++17 lambdas cannot capture those (clang refuses)
+  float lo, hi;                   // not a structured binding: C++17 lambdas cannot capture those (clang refuses)
   std::tie(lo, hi) = output_bounds(node);
   xnn_status status;
   auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) -> xnn_status {
@@ -372,7 +372,7 @@ bool quantized_sigmoid(Delegate& d, const fb_xnnpack::XNode& node, XNodeUnion ty
   }
   const bool s8 = dt == Datatype::xnn_datatype_qint8;
   constexpr size_t c = 1;  // element-wise: one long row, whatever the (dynamic) last dim
-  float lo, hi;  // not a structured binding: C++17 lambdas cannot capture those (clang refuses)
+  float lo, hi;            // not a structured binding: C++17 lambdas cannot capture those (clang refuses)
   std::tie(lo, hi) = output_bounds(node);
   xnn_status status;
   auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) {

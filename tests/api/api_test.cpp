@@ -156,7 +156,8 @@ TEST(BundleTest, ASpecIsCheckedLikeAManifest) {
   EXPECT_EQ(bundle.status().code(), StatusCode::kNotFound);
   EXPECT_NE(bundle.status().message().find("/nonexistent/model.pte does not exist"), std::string::npos);
 
-  BundleSpec owner = BundleSpec::for_program(fixture_path("linear_portable.pte"), {fixture_path("linear_portable.ptd")});
+  BundleSpec owner =
+      BundleSpec::for_program(fixture_path("linear_portable.pte"), {fixture_path("linear_portable.ptd")});
   owner.data[0].weight_cache = "nobody";
   bundle = Bundle::open(owner, kOptions);
   ASSERT_FALSE(bundle.ok());
@@ -248,8 +249,8 @@ TEST(MethodTest, BindInputCopiesWhatADelegateReads) {
   ASSERT_OK(linear.bind_input(0, x.ref()));
   EXPECT_FALSE(linear.input_borrowed(0));
   ASSERT_OK(linear.execute());
-  EXPECT_TRUE(close_to(linear.output(0).tensor().to_tensor(), read_fixture_npy("linear_xnnpack.run0.out0.npy"),
-                       1e-5, 1e-6));
+  EXPECT_TRUE(
+      close_to(linear.output(0).tensor().to_tensor(), read_fixture_npy("linear_xnnpack.run0.out0.npy"), 1e-5, 1e-6));
 }
 
 // The tiny Llama's KV caches are its state: they change as tokens go in, and reset_state

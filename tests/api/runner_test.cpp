@@ -45,9 +45,12 @@ std::string add_manifest(const std::string& expected) {
   return "etp: 1\n"
          "plugins:\n  portable: { library: libetp_portable.so }\n"
          "models:\n"
-         "  add:\n    program: " + fixture_path("add.pte") + "\n"
-         "    runs:\n      - inputs: [" + fixture_path("add.run0.in0.npy") + ", " + fixture_path("add.run0.in1.npy") +
-         "]\n        expected: [" + fixture_path(expected) + "]\n";
+         "  add:\n    program: " +
+         fixture_path("add.pte") +
+         "\n"
+         "    runs:\n      - inputs: [" +
+         fixture_path("add.run0.in0.npy") + ", " + fixture_path("add.run0.in1.npy") + "]\n        expected: [" +
+         fixture_path(expected) + "]\n";
 }
 
 TEST(RunnerTest, TheDemoBundleRunsAndEveryOutputMatches) {
@@ -135,8 +138,8 @@ TEST(RunnerTest, CheckingWithoutExpectedOutputsIsNotASuccess) {
 // A model that fails to load is reported as failed; the check line does not claim a
 // mismatch for a comparison that never ran.
 TEST(RunnerTest, ALoadFailureIsNotReportedAsAMismatch) {
-  TempManifest manifest(add_manifest("add.run0.out0.npy") + "  linear:\n    program: " +
-                        fixture_path("linear_portable.pte") + "\n");
+  TempManifest manifest(add_manifest("add.run0.out0.npy") +
+                        "  linear:\n    program: " + fixture_path("linear_portable.pte") + "\n");
   auto bundle = Bundle::open(manifest.path(), kOptions);
   ASSERT_TRUE(bundle.ok()) << bundle.status().to_string();
   RunOptions options;

@@ -3,12 +3,12 @@
 
 #include <functional>
 
-#include "support/status.h"
 #include "flat_tensor_generated.h"
 #include "format/data_file.h"
 #include "inspect/inspect.h"
 #include "support/fixtures.h"
 #include "support/patch.h"
+#include "support/status.h"
 
 namespace etp::format {
 namespace {
@@ -190,7 +190,7 @@ TEST(DataFileWriterTest, WrittenFilesReadBackWithLayoutsAndAlignedData) {
   const std::vector<int64_t> steps = {7};
   const std::string path = "/tmp/etp_writer_test.ptd";
   ASSERT_OK(write_data_file(path, {{"w", 6, {2, 3}, {}, weight.data(), 24}, {"b.step", 4, {1}, {}, steps.data(), 8}},
-                               /*alignment=*/64));
+                            /*alignment=*/64));
   auto file = DataFile::open(path);
   ASSERT_TRUE(file.ok()) << file.status().message();
   ASSERT_EQ(file->entries().size(), 2u);

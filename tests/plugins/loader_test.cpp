@@ -2,12 +2,12 @@
 // with a message naming the file and what was expected.
 #include <gtest/gtest.h>
 
-#include "support/status.h"
 #include "plugins/plugin_library.h"
-#include "runtime/host_services.h"
 #include "plugins/registry.h"
+#include "runtime/host_services.h"
 #include "runtime/runtime_support.h"
 #include "support/fixtures.h"
+#include "support/status.h"
 
 namespace etp::plugins {
 namespace {
@@ -55,7 +55,8 @@ TEST(PluginLoaderTest, PortablePluginListsItsOperatorsAndEachResolves) {
 
 TEST(PluginLoaderTest, TheFirstPluginInOrderServesASharedOperator) {
   auto portable = PluginLibrary::load(ETP_PORTABLE_PLUGIN_PATH, *runtime::HostServices::get().api());
-  auto shadow = PluginLibrary::load(std::string(ETP_TEST_PLUGIN_DIR) + "/libetp_shadow.so", *runtime::HostServices::get().api());
+  auto shadow =
+      PluginLibrary::load(std::string(ETP_TEST_PLUGIN_DIR) + "/libetp_shadow.so", *runtime::HostServices::get().api());
   ASSERT_TRUE(portable.ok() && shadow.ok());
   Registry shadow_first, portable_first;
   ASSERT_OK(shadow_first.add(*shadow));

@@ -133,7 +133,7 @@ TEST(LoraBundleTest, FoundationWithADifferentLayoutFailsNamingKeyAndBothLayouts)
   ASSERT_FALSE(m.ok());
   const std::string rows = std::to_string(entry->layout->sizes[0]), cols = std::to_string(entry->layout->sizes[1]);
   EXPECT_NE(m.status().message().find("tensor '" + key + "' in /tmp/etp_lora_layout.ptd has layout float32[" + cols +
-                                     ", " + rows + "], expected float32[" + rows + ", " + cols + "]"),
+                                      ", " + rows + "], expected float32[" + rows + ", " + cols + "]"),
             std::string::npos)
       << m.status().message();
   std::remove("/tmp/etp_lora_layout.ptd");

@@ -6,10 +6,10 @@
 
 #include "core/npy.h"
 #include "format/data_file_writer.h"
+#include "program_generated.h"
 #include "runtime/host_services.h"
 #include "runtime/runtime_support.h"
 #include "runtime/tensor_io.h"
-#include "program_generated.h"
 #include "support/fixtures.h"
 #include "support/patch.h"
 #include "support/status.h"
@@ -105,7 +105,8 @@ TEST(MethodErrorsTest, LayoutMismatchNamesKeyExpectedAndFound) {
 // A failing kernel is reported with the instruction, the operator, the plugin and its words.
 TEST(MethodErrorsTest, KernelFailureNamesInstructionOperatorAndPlugin) {
   auto registry = std::make_shared<plugins::Registry>();
-  auto shadow = plugins::PluginLibrary::load(std::string(ETP_TEST_PLUGIN_DIR) + "/libetp_shadow.so", *runtime::HostServices::get().api());
+  auto shadow = plugins::PluginLibrary::load(std::string(ETP_TEST_PLUGIN_DIR) + "/libetp_shadow.so",
+                                             *runtime::HostServices::get().api());
   ASSERT_TRUE(shadow.ok());
   ASSERT_OK(registry->add(*shadow));
   auto program = open_fixture(find_fixture("add", "portable"), registry);
@@ -149,7 +150,7 @@ TEST(MethodErrorsTest, JumpOnANonBoolConditionFailsAtLoad) {
   auto method = (*opened)->load_method("forward");
   ASSERT_FALSE(method.ok());
   EXPECT_NE(method.status().message().find("a jump's condition (value " + std::to_string(int_value) +
-                                          ") is not a Bool or Bool tensor"),
+                                           ") is not a Bool or Bool tensor"),
             std::string::npos)
       << method.status().message();
 }
@@ -174,7 +175,8 @@ TEST(MethodErrorsTest, TensorWithoutMemoryFailsAtLoad) {
   ASSERT_TRUE(opened.ok()) << opened.status().message();
   auto method = (*opened)->load_method("forward");
   ASSERT_FALSE(method.ok());
-  EXPECT_NE(method.status().message().find("is a tensor without memory"), std::string::npos) << method.status().message();
+  EXPECT_NE(method.status().message().find("is a tensor without memory"), std::string::npos)
+      << method.status().message();
 }
 
 }  // namespace

@@ -94,7 +94,8 @@ TEST_P(XnnpackFuzzTest, MutatedGraphsFailCleanlyOrRun) {
     }
     ++loaded;
     bool inputs_ok = true;
-    for (size_t i = 0; i < inputs.size(); ++i) inputs_ok = inputs_ok && (*method)->set_input(i, runtime::as_input(inputs[i])).ok();
+    for (size_t i = 0; i < inputs.size(); ++i)
+      inputs_ok = inputs_ok && (*method)->set_input(i, runtime::as_input(inputs[i])).ok();
     if (inputs_ok && (*method)->execute().ok()) ++ran;
   }
   // The mutations must reach the plugin both ways: some graphs it refuses at init, some it
