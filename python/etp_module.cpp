@@ -5,9 +5,10 @@
 //   outs = b.run("base", [tokens, pos])          # list of numpy arrays
 //
 // Failures raise etp.Error, whose `code` is the status name ("not found", "dtype", ...) and
-// `status` its number (the plugin ABI's ranges). Inputs are used without a copy where the C++
-// API can borrow them (Method.bind_input); the module keeps such arrays alive until they are
-// replaced. A Method serialises its own calls; execute releases the GIL.
+// `status` its number (the plugin ABI's ranges). Inputs are copied in, except through
+// Method.bind_input, which uses an array without a copy where the C++ API can borrow it (the
+// module keeps such arrays alive until they are replaced). A Method serialises its own calls;
+// execute releases the GIL.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -135,32 +136,56 @@ py::dict describe(const etp::MethodInfo& m) {
   return d;
 }
 
-// A loaded method. Keeps the arrays it borrows alive; one call at a time.
+// Locks `mutex`, waiting without the GIL: a thread holding a method's lock releases the GIL while
+// it executes and needs the GIL back to finish, so waiting with the GIL would deadlock.
+std::unique_lock<std::mutex> lock_without_gil(std::mutex& mutex) {
+  std::unique_lock<std::mutex> lock(mutex, std::defer_lock);
+  py::gil_scoped_release release;
+  lock.lock();
+  return lock;
+}
+
+// A loaded method. Inputs are copied in, except through bind_input, which may borrow an array
+// (kept alive here until that input is set again). One call at a time; inputs are converted to
+// arrays before the lock is taken (converting may run Python code).
 class PyMethod {
  public:
   explicit PyMethod(etp::Method method) : method_(std::move(method)), borrowed_(method_.num_inputs()) {}
 
   py::list run(const py::sequence& inputs) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    set_all(inputs);
+    std::vector<Input> converted;
+    for (const py::handle& item : inputs) converted.push_back(to_input(item));
+    auto lock = acquire();
+    if (converted.size() != method_.num_inputs()) {
+      raise(etp::Status(etp::StatusCode::kInvalidArgument, "method '" + method_.name() + "' takes " +
+                                                               std::to_string(method_.num_inputs()) + " inputs, got " +
+                                                               std::to_string(converted.size())));
+    }
+    for (size_t i = 0; i < converted.size(); ++i) set_locked(i, converted[i], /*borrow=*/false);
     execute_locked();
     py::list out;
     for (size_t i = 0; i < method_.num_outputs(); ++i) out.append(output_locked(i));
     return out;
   }
 
-  void set_input(size_t index, const py::handle& value) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    set_one(index, value);
+  void set_input(size_t index, const py::handle& value, bool borrow) {
+    Input in = to_input(value);
+    auto lock = acquire();
+    set_locked(index, in, borrow);
+  }
+
+  bool input_borrowed(size_t index) {
+    auto lock = acquire();
+    return method_.input_borrowed(index);
   }
 
   void execute() {
-    std::lock_guard<std::mutex> lock(mutex_);
+    auto lock = acquire();
     execute_locked();
   }
 
   py::array output(size_t index) {
-    std::lock_guard<std::mutex> lock(mutex_);
+    auto lock = acquire();
     if (index >= method_.num_outputs()) {
       raise(etp::Status(etp::StatusCode::kInvalidArgument,
                         "method '" + method_.name() + "' has " + std::to_string(method_.num_outputs()) + " outputs"));
@@ -169,32 +194,24 @@ class PyMethod {
   }
 
   py::dict state() {
-    std::lock_guard<std::mutex> lock(mutex_);
+    auto lock = acquire();
     py::dict out;
     for (const etp::StateInfo& s : method_.state()) out[py::str(s.name)] = to_array(s.tensor.to_tensor());
     return out;
   }
 
   void reset_state() {
-    std::lock_guard<std::mutex> lock(mutex_);
+    auto lock = acquire();
     method_.reset_state();
   }
 
   const etp::Method& method() const { return method_; }
 
  private:
-  void set_all(const py::sequence& inputs) {
-    if (inputs.size() != method_.num_inputs()) {
-      raise(etp::Status(etp::StatusCode::kInvalidArgument, "method '" + method_.name() + "' takes " +
-                                                               std::to_string(method_.num_inputs()) + " inputs, got " +
-                                                               std::to_string(inputs.size())));
-    }
-    for (size_t i = 0; i < inputs.size(); ++i) set_one(i, inputs[i]);
-  }
+  std::unique_lock<std::mutex> acquire() { return lock_without_gil(mutex_); }
 
-  void set_one(size_t index, const py::handle& value) {
-    Input in = to_input(value);
-    check(method_.bind_input(index, in.ref));
+  void set_locked(size_t index, const Input& in, bool borrow) {
+    check(borrow ? method_.bind_input(index, in.ref) : method_.set_input(index, in.ref));
     if (index < borrowed_.size()) {
       borrowed_[index] = method_.input_borrowed(index) ? py::object(in.array) : py::object();
     }
@@ -225,7 +242,7 @@ class PyBundle {
   const etp::Bundle& bundle() const { return bundle_; }
 
   std::shared_ptr<PyMethod> cached(const std::string& model, const std::string& method) {
-    std::lock_guard<std::mutex> lock(mutex_);
+    auto lock = lock_without_gil(mutex_);
     const std::string name = method.empty() ? unwrap(bundle_.model(model)).default_method : method;
     auto& slot = methods_[{model, name}];
     if (!slot) slot = std::make_shared<PyMethod>(unwrap(bundle_.load_method(model, name)));
@@ -233,7 +250,7 @@ class PyBundle {
   }
 
   void forget(const std::string& model) {
-    std::lock_guard<std::mutex> lock(mutex_);
+    auto lock = lock_without_gil(mutex_);
     for (auto it = methods_.begin(); it != methods_.end();) {
       it = model.empty() || it->first.first == model ? methods_.erase(it) : std::next(it);
     }
@@ -296,11 +313,17 @@ PYBIND11_MODULE(etp, m) {
           "info", [](const PyMethod& p) { return describe(p.method().info()); },
           "Inputs, outputs (kind, dtype, shape, dim_order, dynamic), operators, backends.")
       .def("run", &PyMethod::run, py::arg("inputs"), "Sets every input, executes, returns the outputs as arrays.")
-      .def("set_input", &PyMethod::set_input, py::arg("index"), py::arg("array"))
-      .def("execute", &PyMethod::execute)
       .def(
-          "input_borrowed", [](const PyMethod& p, size_t i) { return p.method().input_borrowed(i); }, py::arg("index"),
-          "True when input `index` uses the caller's array without a copy.")
+          "set_input", [](PyMethod& p, size_t i, const py::handle& a) { p.set_input(i, a, /*borrow=*/false); },
+          py::arg("index"), py::arg("array"), "Copies `array` into input `index`.")
+      .def(
+          "bind_input", [](PyMethod& p, size_t i, const py::handle& a) { p.set_input(i, a, /*borrow=*/true); },
+          py::arg("index"), py::arg("array"),
+          "Uses `array` for input `index` without a copy where the program allows it (see input_borrowed); "
+          "the method then reads the array's current contents at every execute until the input is set again.")
+      .def("execute", &PyMethod::execute)
+      .def("input_borrowed", &PyMethod::input_borrowed, py::arg("index"),
+           "True when input `index` uses the caller's array without a copy.")
       .def("output", &PyMethod::output, py::arg("index"), "A copy of output `index` as an array.")
       .def("state", &PyMethod::state, "The mutable state tensors (e.g. KV caches) by name, as copies.")
       .def("reset_state", &PyMethod::reset_state, "Restores the state tensors to their initial contents.")

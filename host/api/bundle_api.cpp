@@ -51,8 +51,9 @@ Result<bundle::Manifest> manifest_from_spec(const BundleSpec& spec) {
   m.folder = spec.folder.empty() ? "." : spec.folder;
   for (const PluginSpec& p : spec.plugins) {
     std::string name = p.name;
-    if (name.empty()) {  // the file name's plugin: "libetp_portable.so" -> "portable"
-      name = fs::path(p.library).stem().string();
+    if (name.empty()) {  // from the library: "portable", "/x/libetp_portable.so.1" -> "portable"
+      name = fs::path(p.library).filename().string();
+      name = name.substr(0, name.find(".so"));
       if (name.rfind("libetp_", 0) == 0) name = name.substr(7);
     }
     m.plugins.push_back({name, p.library, p.options, {}});

@@ -1,6 +1,8 @@
 // The sample runner behind `etp run` (include/etp/runner.h).
 #include "etp/runner.h"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -23,6 +25,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
+
+uint64_t physical_memory() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : UINT64_MAX;
+}
 
 double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
@@ -99,7 +106,9 @@ Result<std::vector<RunInputs>> plan_runs(const Bundle& bundle, const bundle::Mod
                                                    std::to_string(i) + " is a " + value_kind_name(input.kind) +
                                                    "; random inputs are made only for tensors (pass --input)");
     }
-    run.tensors.push_back(random_tensor(input.tensor, options.seed + i));
+    auto tensor = random_tensor(input.tensor, options.seed + i);
+    if (!tensor.ok()) return std::move(tensor).status().with_context(info.program + ": method '" + default_method + "' input " + std::to_string(i));
+    run.tensors.push_back(std::move(*tensor));
   }
   runs.push_back(std::move(run));
   return runs;
@@ -222,8 +231,19 @@ const char* check_name(CheckResult c) {
 
 }  // namespace
 
-Tensor random_tensor(const TensorInfo& info, uint64_t seed) {
-  Tensor t{info.dtype, info.sizes, std::vector<uint8_t>(info.nbytes())};
+Result<Tensor> random_tensor(const TensorInfo& info, uint64_t seed) {
+  const size_t bytes = info.nbytes();
+  if (bytes > physical_memory()) {
+    return Status(StatusCode::kOutOfMemory, std::string("a random ") + dtype_name(info.dtype) + " input of " +
+                                                (bytes == SIZE_MAX ? std::string("more than 2^64") : std::to_string(bytes)) +
+                                                " bytes is larger than this machine's memory");
+  }
+  Tensor t{info.dtype, info.sizes, {}};
+  try {
+    t.data.resize(bytes);
+  } catch (const std::bad_alloc&) {
+    return Status(StatusCode::kOutOfMemory, "cannot allocate a random input of " + std::to_string(bytes) + " bytes");
+  }
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> real(-1.0, 1.0);
   const int64_t n = t.numel();

@@ -39,12 +39,22 @@ const char* value_kind_name(ValueKind kind) {
   return "unknown";
 }
 
-size_t TensorInfo::nbytes() const { return static_cast<size_t>(product(sizes)) * dtype_size(dtype); }
+size_t TensorInfo::nbytes() const {
+  size_t bytes = dtype_size(dtype);
+  for (int64_t s : sizes) {
+    if (s < 0 || __builtin_mul_overflow(bytes, static_cast<size_t>(s), &bytes)) return SIZE_MAX;
+  }
+  return bytes;
+}
 
 int64_t Tensor::numel() const { return product(sizes); }
 
 double Tensor::value(int64_t i) const {
-  if (i < 0 || i >= numel() || !runtime::has_numeric_value(static_cast<int32_t>(dtype))) return std::nan("");
+  const size_t size = dtype_size(dtype);
+  if (i < 0 || i >= numel() || size == 0 || static_cast<size_t>(i) >= data.size() / size ||
+      !runtime::has_numeric_value(static_cast<int32_t>(dtype))) {
+    return std::nan("");
+  }
   return runtime::element_value(data.data(), static_cast<int32_t>(dtype), i);
 }
 
@@ -63,6 +73,7 @@ Status TensorView::copy_to(void* out, size_t out_nbytes) const {
                                                     " bytes, the tensor " + std::to_string(nbytes_));
   }
   if (nbytes_ == 0) return Status::success();
+  if (data_ == nullptr) return Status(StatusCode::kInvalidState, "copy_to: the tensor has no memory (freed?)");
   if (is_row_major()) {
     std::memcpy(out, data_, nbytes_);
     return Status::success();
@@ -80,8 +91,8 @@ Status TensorView::copy_to(void* out, size_t out_nbytes) const {
 }
 
 Tensor TensorView::to_tensor() const {
-  Tensor out{dtype_, sizes_.to_vector(), std::vector<uint8_t>(nbytes_)};
-  (void)copy_to(out.data.data(), out.data.size());  // sizes match by construction
+  Tensor out{dtype_, sizes_.to_vector(), std::vector<uint8_t>(data_ != nullptr ? nbytes_ : 0)};
+  if (data_ != nullptr) (void)copy_to(out.data.data(), out.data.size());  // sizes match by construction
   return out;
 }
 

@@ -214,6 +214,7 @@ const ModelSpec* Manifest::find_model(const std::string& name) const {
 std::string not_a_manifest(const std::string& path) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) return "is a directory, not a manifest";
+  if (!fs::is_regular_file(path, ec)) return "";  // a pipe is read once, by the parser
   std::ifstream in(path, std::ios::binary);
   char head[8] = {};
   if (!in.read(head, sizeof(head))) return "";
@@ -225,7 +226,11 @@ std::string not_a_manifest(const std::string& path) {
     return "is an ExecuTorch data file (.ptd), not a manifest; name it in a manifest's `data:` "
            "or pass it with `etp run PROGRAM.pte --data FILE.ptd`";
   }
-  if (std::memchr(head, '\0', sizeof(head)) != nullptr) return "is a binary file, not a YAML manifest";
+  // UTF-16 and UTF-32 text (which yaml-cpp reads) has NUL bytes; such files start with a BOM.
+  const auto* bytes = reinterpret_cast<const unsigned char*>(head);
+  const bool bom = (bytes[0] == 0xff && bytes[1] == 0xfe) || (bytes[0] == 0xfe && bytes[1] == 0xff) ||
+                   (bytes[0] == 0 && bytes[1] == 0 && bytes[2] == 0xfe && bytes[3] == 0xff);
+  if (!bom && std::memchr(head, '\0', sizeof(head)) != nullptr) return "is a binary file, not a YAML manifest";
   return "";
 }
 

@@ -1,6 +1,6 @@
-// Entry points of the `etp` subcommands. Each takes the arguments after its own name (with
-// "--opt=value" already split into "--opt" "value") and returns the process exit code:
-// 0 success, 1 failure, 2 usage error.
+// Entry points of the `etp` subcommands. Each takes the arguments after its own name and returns
+// the process exit code: 0 success, 1 failure, 2 usage error. Options that take a value accept
+// "--opt value" and "--opt=value".
 #pragma once
 
 #include <string>

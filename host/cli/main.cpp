@@ -21,26 +21,10 @@ constexpr const char* kUsage =
     "looked up in --plugin-path folders, then ETP_PLUGIN_PATH (':'-separated), then the\n"
     "installed plugin folder. Exit status: 0 success, 1 failure, 2 usage error.\n";
 
-// Splits "--opt=value" into "--opt" "value", so every option accepts both spellings.
-std::vector<std::string> split_arguments(int argc, char** argv) {
-  std::vector<std::string> out;
-  for (int i = 0; i < argc; ++i) {
-    const std::string arg = argv[i];
-    const size_t eq = arg.find('=');
-    if (arg.rfind("--", 0) == 0 && eq != std::string::npos) {
-      out.push_back(arg.substr(0, eq));
-      out.push_back(arg.substr(eq + 1));
-    } else {
-      out.push_back(arg);
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::vector<std::string> args = split_arguments(argc - 1, argv + 1);
+  const std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
     std::fputs(kUsage, stderr);
     return 2;

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -72,12 +73,23 @@ bool parse_count(const std::string& text, int64_t* out) {
 // Fills `o`; returns -1 after printing help, 0 on success, 2 after a usage error.
 int parse(const std::vector<std::string>& args, Options* o) {
   for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
+    // "--opt=value" is "--opt value"; only options that take a value may have one.
+    std::string arg = args[i], inline_value;
+    const size_t eq = arg.find('=');
+    const bool has_inline = arg.rfind("--", 0) == 0 && eq != std::string::npos;
+    if (has_inline) {
+      inline_value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+    }
     auto value = [&](std::string* out) -> int {
-      if (i + 1 >= args.size()) return usage_error(arg + " needs a value");
-      *out = args[++i];
+      if (!has_inline && i + 1 >= args.size()) return usage_error(arg + " needs a value");
+      *out = has_inline ? inline_value : args[++i];
+      if (out->empty()) return usage_error(arg + " needs a non-empty value");
       return 0;
     };
+    const bool flag = arg == "--check" || arg == "--json" || arg == "--verbose" || arg == "--memory-report" ||
+                      arg == "-h" || arg == "--help";
+    if (flag && has_inline) return usage_error(arg + " takes no value");
     auto once = [&](std::string* out) -> int {
       std::string given;
       if (int error = value(&given)) return error;
@@ -131,6 +143,8 @@ int parse(const std::vector<std::string>& args, Options* o) {
 
 // True when `path` starts like a .pte program (its identifier), so it is run without a manifest.
 bool is_program(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return false;  // a pipe is left to the manifest parser
   std::ifstream in(path, std::ios::binary);
   char head[8] = {};
   return in.read(head, sizeof(head)) && std::memcmp(head + 4, "ET12", 4) == 0;

@@ -105,6 +105,7 @@ void HostTensor::set_view_shape(int32_t rank, const int64_t* new_sizes) {
 
 void copy_logical(const etp_tensor& t, const uint8_t* from, uint8_t* to, bool to_tensor) {
   const size_t element = element_size(t.dtype);
+  if (t.nbytes == 0) return;  // `from` or `to` may be null
   if (is_contiguous(t)) {
     std::memcpy(to, from, t.nbytes);
     return;

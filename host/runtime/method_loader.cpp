@@ -13,6 +13,7 @@
 #include "runtime/method.h"
 #include "runtime/prim_ops.h"
 #include "runtime/program.h"
+#include "runtime/value_uses.h"
 
 namespace etp::runtime {
 
@@ -84,11 +85,13 @@ Status MethodLoader::allocate_buffers() {
     }();
     if (size > physical) {
       return fail("planned buffer " + std::to_string(i) + " needs " + std::to_string(size) +
-                  " bytes, more than this machine's memory (" + std::to_string(physical) + ")");
+                      " bytes, more than this machine's memory (" + std::to_string(physical) + ")",
+                  StatusCode::kOutOfMemory);
     }
     void* memory = size <= SIZE_MAX - 128 ? std::calloc(1, size + 128) : nullptr;
     if (memory == nullptr) {
-      return fail("cannot allocate planned buffer " + std::to_string(i) + " of " + std::to_string(size) + " bytes");
+      return fail("cannot allocate planned buffer " + std::to_string(i) + " of " + std::to_string(size) + " bytes",
+                  StatusCode::kOutOfMemory);
     }
     method_->buffers_.emplace_back(static_cast<uint8_t*>(memory), &std::free);
     const uintptr_t aligned = (reinterpret_cast<uintptr_t>(memory) + 63) / 64 * 64;  // 64 bytes of slack remain
@@ -189,7 +192,10 @@ Status MethodLoader::resolve_tensor_data(size_t index, const fb::Tensor& t, Host
                       (files.empty() ? std::string("no data files given") : files) + ")",
                   StatusCode::kNotFound);
     }
-    if (!entry->layout) return fail(where + ": data file " + source->file->path() + " has no layout for '" + key + "'");
+    if (!entry->layout) {
+      return fail(where + ": data file " + source->file->path() + " has no layout for '" + key + "'",
+                  StatusCode::kMalformed);
+    }
     const format::TensorLayout& layout = *entry->layout;
     bool same = layout.scalar_type == out->raw.dtype && static_cast<int32_t>(layout.sizes.size()) == out->raw.rank;
     for (int32_t d = 0; same && d < out->raw.rank; ++d) {
@@ -371,7 +377,7 @@ Status MethodLoader::init_delegates() {
 
 Status MethodLoader::build_instructions(const std::vector<etp_kernel>& kernels) {
   const auto* chains = plan_.chains();
-  if (chains == nullptr || chains->size() == 0) return fail("has no chains");
+  if (chains == nullptr || chains->size() == 0) return fail("has no chains", StatusCode::kMalformed);
   if (chains->size() > 1)
     return Status(StatusCode::kNotSupported, program_.path() + ": method '" + method_->name_ + "' has " +
                                                  std::to_string(chains->size()) +
@@ -458,8 +464,10 @@ Status MethodLoader::check_memory_and_conditions() {
       const etp_value& cond = method_->values_[ins.value];
       const bool is_bool = cond.tag == ETP_VALUE_BOOL ||
                            (cond.tag == ETP_VALUE_TENSOR && cond.u.tensor->dtype == ETP_DTYPE_BOOL);
-      if (!is_bool)
-        return fail("a jump's condition (value " + std::to_string(ins.value) + ") is not a Bool or Bool tensor");
+      if (!is_bool) {
+        return fail("a jump's condition (value " + std::to_string(ins.value) + ") is not a Bool or Bool tensor",
+                    StatusCode::kMalformed);
+      }
     }
   }
   for (size_t i = 0; i < method_->values_.size(); ++i) {
@@ -477,77 +485,13 @@ Status MethodLoader::check_memory_and_conditions() {
 
 namespace etp::runtime {
 
-// Which inputs may borrow the caller's memory, and which tensors are the method's state.
-// A value is written when it is the return slot of a kernel (the out argument of out-variants
-// and the self of in-place operators such as aten::copy_), et_copy_index's destination or a
-// move destination; delegates may write any argument and read past the end of their inputs.
-// Views (et_view) share their source's memory, so what happens to a view happens to its source.
+// Which inputs may borrow the caller's memory (runtime/value_uses.h), and which tensors are the
+// method's state: planned tensors with an initial value (mutable segment, or trainable weights
+// in a data file) and planned tensors an in-place operator updates (ExecuTorch writes a mutated
+// buffer back with aten::copy_), except the method's own inputs.
 void MethodLoader::find_inputs_and_state() {
-  const size_t count = method_->values_.size();
-  std::vector<uint32_t> alias(count);  // the value whose memory each value uses
-  for (size_t v = 0; v < count; ++v) alias[v] = static_cast<uint32_t>(v);
-  auto arg_index = [&](const Method::Instruction& ins, uint32_t j) {
-    return static_cast<uint32_t>(method_->args_[ins.first_arg + j] - method_->values_.data());
-  };
-  for (const Method::Instruction& ins : method_->instructions_) {
-    if (ins.kind == Method::Kind::kKernel && ins.num_args == 3 &&
-        method_->operator_names_[ins.op] == "executorch_prim::et_view.default") {
-      alias[arg_index(ins, 2)] = arg_index(ins, 0);
-    }
-  }
-  auto root = [&](uint32_t v) {
-    for (size_t hops = 0; alias[v] != v && hops < count; ++hops) v = alias[v];
-    return v;
-  };
-  std::vector<bool> written(count, false), delegated(count, false), copied_into(count, false);
-  for (const Method::Instruction& ins : method_->instructions_) {
-    if (ins.kind == Method::Kind::kKernel && ins.num_args > 0) {
-      written[root(arg_index(ins, ins.num_args - 1))] = true;
-      const std::string& op = method_->operator_names_[ins.op];
-      if (op == "executorch_prim::et_copy_index.tensor") written[root(arg_index(ins, 0))] = true;
-      if (op == "aten::copy_") copied_into[arg_index(ins, 0)] = true;
-    } else if (ins.kind == Method::Kind::kDelegate) {
-      for (uint32_t j = 0; j < ins.num_args; ++j) delegated[root(arg_index(ins, j))] = true;
-    } else if (ins.kind == Method::Kind::kMove) {
-      written[root(ins.destination)] = true;
-    }
-  }
-  // ExecuTorch plans a static view of a tensor into the tensor's own memory, with no
-  // instruction to say so; it also reuses an input's memory for values made after the input's
-  // last use. A value overlapping an input's planned bytes is harmless when an instruction makes
-  // it (a kernel's result, a move): it is written before it is read. Anything else there (a view
-  // that only reads, or a delegate argument, which may be either) reads the input through that
-  // memory, so the input must stay in it.
-  std::vector<bool> produced(count, false), delegate_arg(count, false);
-  for (const Method::Instruction& ins : method_->instructions_) {
-    if (ins.kind == Method::Kind::kKernel && ins.num_args > 0) produced[arg_index(ins, ins.num_args - 1)] = true;
-    if (ins.kind == Method::Kind::kMove) produced[ins.destination] = true;
-    for (uint32_t j = 0; ins.kind == Method::Kind::kDelegate && j < ins.num_args; ++j)
-      delegate_arg[arg_index(ins, j)] = true;
-  }
-  auto planned_range = [&](size_t v, uint32_t* id, uint64_t* begin, uint64_t* end) {
-    const fb::Tensor* t = plan_.values()->Get(static_cast<flatbuffers::uoffset_t>(v))->val_as_Tensor();
-    if (t == nullptr || t->allocation_info() == nullptr) return false;
-    const fb::AllocationDetails& a = *t->allocation_info();
-    *id = a.memory_id();
-    *begin = a.memory_offset_low() | (static_cast<uint64_t>(a.memory_offset_high()) << 32);
-    *end = *begin + method_->values_[v].u.tensor->capacity;
-    return true;
-  };
-  auto read_through_planned_memory = [&](size_t input) {
-    uint32_t id = 0, other_id = 0;
-    uint64_t begin = 0, end = 0, other_begin = 0, other_end = 0;
-    if (!planned_range(input, &id, &begin, &end)) return false;
-    for (size_t v = 0; v < count; ++v) {
-      if (v == input || (produced[v] && !delegate_arg[v])) continue;
-      if (planned_range(v, &other_id, &other_begin, &other_end) && other_id == id && other_begin < end &&
-          begin < other_end) {
-        return true;
-      }
-    }
-    return false;
-  };
-  std::vector<bool> is_input(count, false);
+  const ValueUses uses(plan_);
+  std::vector<bool> is_input(method_->values_.size(), false);
   for (int32_t i : *plan_.inputs()) {
     const auto v = static_cast<uint32_t>(i);
     is_input[v] = true;
@@ -557,17 +501,14 @@ void MethodLoader::find_inputs_and_state() {
       const etp_tensor& t = *method_->values_[v].u.tensor;
       slot.planned = t.data;
       slot.capacity = t.capacity;
-      slot.can_borrow = is_contiguous(t) && !written[root(v)] && !delegated[root(v)] && !read_through_planned_memory(v);
+      slot.can_borrow = is_contiguous(t) && uses.can_borrow(v);
     }
     method_->input_slots_.push_back(slot);
   }
-  // State: planned tensors with an initial value, and planned buffers that aten::copy_ writes
-  // (ExecuTorch's write-back of a mutated buffer), except the method's own inputs.
-  for (size_t v = 0; v < count; ++v) {
-    const fb::EValue* value = plan_.values()->Get(static_cast<flatbuffers::uoffset_t>(v));
-    const fb::Tensor* t = value->val_as_Tensor();
+  for (size_t v = 0; v < method_->values_.size(); ++v) {
+    const fb::Tensor* t = plan_.values()->Get(static_cast<flatbuffers::uoffset_t>(v))->val_as_Tensor();
     if (t == nullptr || t->allocation_info() == nullptr || is_input[v]) continue;
-    if (initial_[v] == nullptr && !copied_into[v]) continue;
+    if (initial_[v] == nullptr && !uses.updated_in_place(static_cast<uint32_t>(v))) continue;
     const fb::ExtraTensorInfo* extra = t->extra_tensor_info();
     std::string name = extra && extra->fully_qualified_name() && extra->fully_qualified_name()->size() > 0
                            ? extra->fully_qualified_name()->str()

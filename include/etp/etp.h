@@ -1,7 +1,7 @@
 // The etp library: open a bundle (a manifest, or parts given in code), list its models and
 // their methods, load a method, feed it tensors from memory, run it, read its outputs and its
-// mutable state. Every call that can fail returns a Status or a Result<T> (etp/status.h); no
-// call throws.
+// mutable state. Every call that can fail returns a Status or a Result<T> (etp/status.h); none
+// throws, except std::bad_alloc where the standard library's containers would.
 //
 //   auto bundle = etp::Bundle::open("manifests/demo.yaml");
 //   if (!bundle.ok()) { std::cerr << bundle.status().to_string() << "\n"; return 1; }
@@ -40,7 +40,8 @@ void set_log_level(LogLevel level);
 // Describing a bundle in code (the same things a manifest says; README "Manifest reference").
 
 struct PluginSpec {
-  std::string name;     // what data entries' weight_cache refer to; "" takes the plugin's own name
+  std::string name;     // what data entries' weight_cache refer to; "" derives it from the library
+                        // ("portable", ".../libetp_portable.so" and "libetp_portable.so.1" give "portable")
   std::string library;  // a path (containing '/'), a file name ("libetp_portable.so") or a short
                         // name ("portable" means libetp_portable.so), searched as in BundleOptions
   std::vector<std::pair<std::string, std::string>> options;  // e.g. {"threads", "2"}

@@ -92,6 +92,7 @@ Result<BundleReport> run_bundle(const Bundle& bundle, const RunOptions& options)
 
 // A tensor of `info`'s dtype and sizes (the bound, for dynamic tensors) filled with values from
 // a generator seeded with `seed`: floats uniform in [-1, 1), integers in [0, 10), bools at random.
-Tensor random_tensor(const TensorInfo& info, uint64_t seed);
+// kOutOfMemory when the tensor is larger than this machine's memory.
+Result<Tensor> random_tensor(const TensorInfo& info, uint64_t seed);
 
 }  // namespace etp

@@ -68,7 +68,7 @@ struct TensorInfo {
   std::vector<int64_t> sizes;
   std::vector<uint8_t> dim_order;  // outermost to innermost dim in memory; 0..rank-1 is row-major
   bool dynamic = false;            // sizes may shrink within the bound
-  size_t nbytes() const;           // of `sizes`
+  size_t nbytes() const;           // of `sizes`; SIZE_MAX when that does not fit a size_t
 };
 
 // Caller-owned input data: `sizes` and `nbytes` of elements in row-major (C) order. Borrowed for
@@ -88,7 +88,8 @@ struct Tensor {
 
   int64_t numel() const;
   TensorRef ref() const { return {dtype, sizes, data.data(), data.size()}; }
-  // Element i (row-major) as a double; NaN for dtypes without a numeric value.
+  // Element i (row-major) as a double; NaN for dtypes without a numeric value or an index
+  // outside the data.
   double value(int64_t i) const;
 };
 
@@ -112,9 +113,10 @@ class TensorView {
   // True when the storage order is row-major, so data() can be read as a C array.
   bool is_row_major() const;
 
-  // Copies the elements in row-major order into `out`, which must hold exactly nbytes().
+  // Copies the elements in row-major order into `out`, which must hold exactly nbytes()
+  // (kInvalidArgument otherwise; kInvalidState for a view without memory).
   Status copy_to(void* out, size_t out_nbytes) const;
-  // An owned row-major copy.
+  // An owned row-major copy (empty data for a view without memory).
   Tensor to_tensor() const;
 
  private:

@@ -108,9 +108,9 @@ TEST(RunnerTest, AProgramWithoutInputsRunsOnSeededRandomInputs) {
   auto model = bundle->model("model");
   ASSERT_TRUE(model.ok());
   const TensorInfo& info = model->methods[0].inputs[0].tensor;
-  const Tensor a = random_tensor(info, 42), b = random_tensor(info, 43);
+  const Tensor a = *random_tensor(info, 42), b = *random_tensor(info, 43);
   EXPECT_NE(a.data, b.data);
-  EXPECT_EQ(a.data, random_tensor(info, 42).data);  // deterministic
+  EXPECT_EQ(a.data, random_tensor(info, 42)->data);  // deterministic
   for (int64_t i = 0; i < a.numel(); ++i) {
     EXPECT_GE(a.value(i), -1.0);
     EXPECT_LT(a.value(i), 1.0);
@@ -122,6 +122,16 @@ TEST(RunnerTest, AProgramWithoutInputsRunsOnSeededRandomInputs) {
   for (int64_t i = 0; i < 24; ++i) EXPECT_FLOAT_EQ(sum[i], static_cast<float>(a.value(i) + b.value(i)));
   EXPECT_NE(report->to_text(false).find("(inputs: random (seed 42))"), std::string::npos);
   fs::remove_all(out_dir);
+}
+
+TEST(RunnerTest, ARandomInputLargerThanMemoryIsRefused) {
+  const TensorInfo huge{DType::kFloat32, {1 << 30, 1 << 30}, {0, 1}, false};
+  auto t = random_tensor(huge, 0);
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.status().code(), StatusCode::kOutOfMemory);
+  const TensorInfo overflow{DType::kFloat32, {INT64_MAX, 4}, {0, 1}, false};
+  EXPECT_EQ(overflow.nbytes(), SIZE_MAX);
+  EXPECT_EQ(random_tensor(overflow, 0).status().code(), StatusCode::kOutOfMemory);
 }
 
 TEST(RunnerTest, CheckingWithoutExpectedOutputsIsNotASuccess) {

@@ -41,6 +41,12 @@ TEST(RunCommandTest, UsageErrorsExitWithTwo) {
   EXPECT_EQ(etp("run " ETP_DEMO_MANIFEST " --data x.ptd", &out), 2);
   EXPECT_NE(out.find("--data applies to a program"), std::string::npos) << out;
   out.clear();
+  EXPECT_EQ(etp("run " ETP_DEMO_MANIFEST " --check=yes", &out), 2);
+  EXPECT_NE(out.find("--check takes no value"), std::string::npos) << out;
+  out.clear();
+  EXPECT_EQ(etp("run " ETP_DEMO_MANIFEST " --model=", &out), 2);
+  EXPECT_NE(out.find("--model needs a non-empty value"), std::string::npos) << out;
+  out.clear();
   EXPECT_EQ(etp("run --no-such-option", &out), 2);
   out.clear();
   EXPECT_EQ(etp("--help", &out), 0);

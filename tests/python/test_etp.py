@@ -101,10 +101,19 @@ def test_non_contiguous_inputs_are_accepted():
     np.testing.assert_array_equal(out, a + b)
 
 
-def test_borrowed_inputs_stay_alive_after_the_caller_drops_them():
+def test_set_input_copies_and_bind_input_borrows_and_keeps_the_array_alive():
     method = etp.Bundle.from_program(fixture("add.pte"), plugins=["portable"]).load_method("model")
-    method.set_input(0, np.full((2, 3, 4), 2.0, np.float32))  # only the method references it now
-    method.set_input(1, np.full((2, 3, 4), 3.0, np.float32))
+    a = np.full((2, 3, 4), 1.0, np.float32)
+    method.set_input(0, a)
+    method.set_input(1, a)
+    a[:] = 100.0  # a copy was taken
+    method.execute()
+    np.testing.assert_array_equal(method.output(0), np.full((2, 3, 4), 2.0, np.float32))
+    assert not method.input_borrowed(0)
+
+    method.bind_input(0, np.full((2, 3, 4), 2.0, np.float32))  # only the method references it now
+    method.bind_input(1, np.full((2, 3, 4), 3.0, np.float32))
+    assert method.input_borrowed(0) and method.input_borrowed(1)
     gc.collect()
     np.full((2, 3, 4), -7.0, np.float32)  # reuse freed memory, if it had been freed
     method.execute()
@@ -150,3 +159,24 @@ def test_log_levels_are_checked():
     etp.set_log_level("none")
     with pytest.raises(etp.Error):
         etp.set_log_level("loud")
+
+
+def test_threads_share_a_method_without_deadlock():
+    import threading
+    method = etp.Bundle.from_program(fixture("add.pte"), plugins=["portable"]).load_method("model")
+    failures = []
+
+    def work(value):
+        a = np.full((2, 3, 4), value, np.float32)
+        for _ in range(200):
+            (out,) = method.run([a, a])
+            if not (out == 2 * value).all():
+                failures.append(value)
+
+    threads = [threading.Thread(target=work, args=(float(v),)) for v in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "a thread is stuck"
+    assert failures == []
