@@ -155,13 +155,11 @@ class PyMethod {
   py::list run(const py::sequence& inputs) {
     std::vector<Input> converted;
     for (const py::handle& item : inputs) converted.push_back(to_input(item));
+    std::vector<etp::TensorRef> refs;
+    for (const Input& in : converted) refs.push_back(in.ref);
     auto lock = acquire();
-    if (converted.size() != method_.num_inputs()) {
-      raise(etp::Status(etp::StatusCode::kInvalidArgument, "method '" + method_.name() + "' takes " +
-                                                               std::to_string(method_.num_inputs()) + " inputs, got " +
-                                                               std::to_string(converted.size())));
-    }
-    for (size_t i = 0; i < converted.size(); ++i) set_locked(i, converted[i], /*borrow=*/false);
+    check(method_.set_inputs(refs));  // copies: nothing stays borrowed
+    for (py::object& array : borrowed_) array = py::object();
     execute_locked();
     py::list out;
     for (size_t i = 0; i < method_.num_outputs(); ++i) out.append(output_locked(i));

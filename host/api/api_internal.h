@@ -28,8 +28,8 @@ namespace api {
 TensorView view_of(const etp_tensor& t);
 // A public Value for a runtime value (views stay valid as long as the runtime value is unchanged).
 Value value_of(const etp_value& v);
-// The metadata of `plan` in `file` (no method load).
-MethodInfo describe_method(const format::ProgramFile& file, const executorch_flatbuffer::ExecutionPlan& plan);
+// The metadata of `plan` (no method load).
+MethodInfo describe_method(const executorch_flatbuffer::ExecutionPlan& plan);
 // A runtime input for a public tensor reference (borrows its sizes and data).
 runtime::TensorInput to_input(const TensorRef& ref);
 

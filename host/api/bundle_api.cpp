@@ -1,11 +1,11 @@
 // Bundle and metadata: the public face of bundle::Bundle (manifests and bundles described in
 // code), and method signatures read straight from the verified program.
 #include <filesystem>
-#include <mutex>
 
 #include "api/api_internal.h"
 #include "bundle/manifest.h"
 #include "inspect/inspect.h"
+#include "runtime/method_loader.h"
 #include "plugins/plugin_log.h"
 
 namespace etp {
@@ -104,17 +104,14 @@ const MethodInfo* ModelInfo::find_method(const std::string& name) const {
 
 namespace api {
 
-MethodInfo describe_method(const format::ProgramFile&, const fb::ExecutionPlan& plan) {
+MethodInfo describe_method(const fb::ExecutionPlan& plan) {
   MethodInfo info;
   info.name = plan.name()->str();
   // Indices were verified when the program was opened.
   for (int32_t i : *plan.inputs()) info.inputs.push_back(describe_value(*plan.values()->Get(i)));
   for (int32_t i : *plan.outputs()) info.outputs.push_back(describe_value(*plan.values()->Get(i)));
   for (flatbuffers::uoffset_t i = 0; plan.operators() && i < plan.operators()->size(); ++i) {
-    const fb::Operator* op = plan.operators()->Get(i);
-    std::string name = op->name()->str();
-    if (op->overload() && op->overload()->size() > 0) name += "." + op->overload()->str();
-    info.operators.push_back(std::move(name));
+    info.operators.push_back(format::operator_name(*plan.operators()->Get(i)));
   }
   for (flatbuffers::uoffset_t i = 0; plan.delegates() && i < plan.delegates()->size(); ++i) {
     info.backends.push_back(plan.delegates()->Get(i)->id()->str());
@@ -163,7 +160,7 @@ Result<ModelInfo> Bundle::model(const std::string& name) const {
   for (const runtime::DataSource& d : program->data()) info.data_files.push_back(d.file->path());
   info.default_method = spec.method;
   const format::ProgramFile& file = program->file();
-  for (size_t i = 0; i < file.num_plans(); ++i) info.methods.push_back(api::describe_method(file, file.plan(i)));
+  for (size_t i = 0; i < file.num_plans(); ++i) info.methods.push_back(api::describe_method(file.plan(i)));
   return info;
 }
 
@@ -172,10 +169,10 @@ Result<Method> Bundle::load_method(const std::string& model, const std::string& 
   const bundle::ModelSpec& spec = *impl_->bundle->manifest().find_model(model);
   const std::string name = method.empty() ? spec.method : method;
   ETP_TRY(const auto* plan, program->file().find_plan(name));
-  ETP_TRY(auto loaded, program->load_method(name));
+  ETP_TRY(auto loaded, runtime::load_method(*program, *plan));
   auto impl = std::make_unique<Method::Impl>();
   impl->model = model;
-  impl->info = api::describe_method(program->file(), *plan);
+  impl->info = api::describe_method(*plan);
   impl->method = std::move(loaded);
   return Method(std::move(impl));
 }

@@ -96,37 +96,11 @@ Tensor TensorView::to_tensor() const {
   return out;
 }
 
-Value Value::of_tensor(TensorView view) {
-  Value v;
-  v.kind_ = ValueKind::kTensor;
-  v.tensor_ = view;
-  return v;
-}
-Value Value::of_int(int64_t i) {
-  Value v;
-  v.kind_ = ValueKind::kInt;
-  v.int_ = i;
-  v.double_ = static_cast<double>(i);
-  return v;
-}
-Value Value::of_double(double d) {
-  Value v;
-  v.kind_ = ValueKind::kDouble;
-  v.double_ = d;
-  return v;
-}
-Value Value::of_bool(bool b) {
-  Value v;
-  v.kind_ = ValueKind::kBool;
-  v.int_ = b ? 1 : 0;
-  v.double_ = b ? 1 : 0;
-  return v;
-}
-Value Value::of_kind(ValueKind kind) {
-  Value v;
-  v.kind_ = kind;
-  return v;
-}
+Value Value::of_tensor(TensorView view) { return Value(ValueKind::kTensor, view, 0, 0); }
+Value Value::of_int(int64_t i) { return Value(ValueKind::kInt, {}, i, static_cast<double>(i)); }
+Value Value::of_double(double d) { return Value(ValueKind::kDouble, {}, 0, d); }
+Value Value::of_bool(bool b) { return Value(ValueKind::kBool, {}, b, b); }
+Value Value::of_kind(ValueKind kind) { return Value(kind, {}, 0, 0); }
 
 Result<Tensor> Value::to_tensor() const {
   auto scalar = [](DType dtype, const void* bytes, size_t size) {

@@ -9,6 +9,8 @@
 #include <optional>
 #include <set>
 
+#include "format/file_kind.h"
+
 namespace etp::bundle {
 namespace {
 
@@ -215,17 +217,18 @@ std::string not_a_manifest(const std::string& path) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) return "is a directory, not a manifest";
   if (!fs::is_regular_file(path, ec)) return "";  // a pipe is read once, by the parser
+  switch (format::file_kind(path)) {
+    case format::FileKind::kProgram:
+      return "is an ExecuTorch program (.pte), not a manifest; run a program directly with "
+             "`etp run PROGRAM.pte [--data FILE.ptd]...`";
+    case format::FileKind::kData:
+      return "is an ExecuTorch data file (.ptd), not a manifest; name it in a manifest's `data:` "
+             "or pass it with `etp run PROGRAM.pte --data FILE.ptd`";
+    case format::FileKind::kOther: break;
+  }
   std::ifstream in(path, std::ios::binary);
   char head[8] = {};
   if (!in.read(head, sizeof(head))) return "";
-  if (std::memcmp(head + 4, "ET12", 4) == 0) {
-    return "is an ExecuTorch program (.pte), not a manifest; run a program directly with "
-           "`etp run PROGRAM.pte [--data FILE.ptd]...`";
-  }
-  if (std::memcmp(head + 4, "FT01", 4) == 0) {
-    return "is an ExecuTorch data file (.ptd), not a manifest; name it in a manifest's `data:` "
-           "or pass it with `etp run PROGRAM.pte --data FILE.ptd`";
-  }
   // UTF-16 and UTF-32 text (which yaml-cpp reads) has NUL bytes; such files start with a BOM.
   const auto* bytes = reinterpret_cast<const unsigned char*>(head);
   const bool bom = (bytes[0] == 0xff && bytes[1] == 0xfe) || (bytes[0] == 0xfe && bytes[1] == 0xff) ||

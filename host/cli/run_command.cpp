@@ -2,15 +2,13 @@
 // files and plugins), and print what the library's runner reports (include/etp/runner.h).
 #include <chrono>
 #include <cstdio>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include "cli/commands.h"
 #include "etp/etp.h"
 #include "etp/runner.h"
+#include "format/file_kind.h"
 
 namespace etp::cli {
 namespace {
@@ -141,18 +139,11 @@ int parse(const std::vector<std::string>& args, Options* o) {
   return 0;
 }
 
-// True when `path` starts like a .pte program (its identifier), so it is run without a manifest.
-bool is_program(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) return false;  // a pipe is left to the manifest parser
-  std::ifstream in(path, std::ios::binary);
-  char head[8] = {};
-  return in.read(head, sizeof(head)) && std::memcmp(head + 4, "ET12", 4) == 0;
-}
-
-Result<Bundle> open_bundle(const Options& o) {
+// A program (by its identifier) runs without a manifest; anything else is read as a manifest,
+// whose parser says what a wrong file is.
+Result<Bundle> open_bundle(const Options& o, bool program) {
   const BundleOptions options{o.plugin_paths, /*use_environment=*/true};
-  if (!is_program(o.target)) return Bundle::open(o.target, options);
+  if (!program) return Bundle::open(o.target, options);
   std::vector<std::string> plugins = o.plugins;
   if (plugins.empty()) plugins = {"portable", "xnnpack"};
   return Bundle::open(BundleSpec::for_program(o.target, o.data, plugins), options);
@@ -172,7 +163,7 @@ int run_run(const std::vector<std::string>& args) {
   if (!o.iterations.empty() && (!parse_count(o.iterations, &run.iterations) || run.iterations < 1)) {
     return usage_error("--iterations needs a positive integer (at most 18 digits), got '" + o.iterations + "'");
   }
-  const bool program = is_program(o.target);
+  const bool program = format::file_kind(o.target) == format::FileKind::kProgram;
   if (!program && (!o.data.empty() || !o.plugins.empty())) {
     return usage_error(std::string(o.data.empty() ? "--plugin" : "--data") + " applies to a program (" + o.target +
                        " is not a .pte); a manifest names its own plugins and data files");
@@ -183,7 +174,7 @@ int run_run(const std::vector<std::string>& args) {
   if (o.verbose) set_log_level(LogLevel::kInfo);
 
   const auto open_start = std::chrono::steady_clock::now();
-  auto bundle = open_bundle(o);
+  auto bundle = open_bundle(o, program);
   if (!bundle.ok()) {
     std::fprintf(stderr, "etp run: %s\n", bundle.status().message().c_str());
     return 1;

@@ -235,4 +235,10 @@ const ByteSpan* ProgramFile::find_named_data(std::string_view key) const {
   return it == named_data_.end() ? nullptr : &it->second;
 }
 
+std::string operator_name(const fb::Operator& op) {
+  std::string name = op.name()->str();
+  if (op.overload() != nullptr && op.overload()->size() > 0) name += "." + op.overload()->str();
+  return name;
+}
+
 }  // namespace etp::format

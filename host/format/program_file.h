@@ -33,6 +33,9 @@ struct ProgramHeader {
   uint64_t segment_data_size = 0;
 };
 
+// An operator's full name as kernels are registered: "aten::add.out" (name, '.', overload).
+std::string operator_name(const fb::Operator& op);
+
 class ProgramFile {
  public:
   // Maps and verifies `path`.

@@ -13,12 +13,6 @@ namespace {
 using nlohmann::json;
 namespace fb = ::executorch_flatbuffer;
 
-std::string operator_name(const fb::Operator& op) {
-  std::string name = op.name()->str();
-  if (op.overload() != nullptr && op.overload()->size() > 0) name += "." + op.overload()->str();
-  return name;
-}
-
 const char* dynamism_name(fb::TensorShapeDynamism d) {
   switch (d) {
     case fb::TensorShapeDynamism::STATIC: return "static";
@@ -157,7 +151,7 @@ json describe_delegates(const format::ProgramFile& program, const fb::ExecutionP
 json describe_method(const format::ProgramFile& program, const fb::ExecutionPlan& plan) {
   std::set<std::string> ops;
   for (flatbuffers::uoffset_t i = 0; plan.operators() && i < plan.operators()->size(); ++i) {
-    ops.insert(operator_name(*plan.operators()->Get(i)));
+    ops.insert(format::operator_name(*plan.operators()->Get(i)));
   }
   std::map<std::string, uint64_t> instructions;
   for (flatbuffers::uoffset_t c = 0; plan.chains() && c < plan.chains()->size(); ++c) {

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "format/file_kind.h"
 #include "format/scalar_type.h"
 
 namespace etp::inspect {
@@ -153,7 +154,7 @@ json describe_data_file(const format::DataFile& data) {
 
 Result<json> describe_file(const std::string& path) {
   ETP_TRY(auto file, MappedFile::open(path));
-  if (file->size() >= 8 && std::memcmp(file->data() + 4, "FT", 2) == 0) {
+  if (format::file_kind(file->data(), file->size()) == format::FileKind::kData) {
     ETP_TRY(auto data, format::DataFile::open(std::move(file)));
     return describe_data_file(data);
   }

@@ -66,9 +66,8 @@ Status Method::check_input(size_t index, const TensorInput& input, HostTensor** 
   return Status::success();
 }
 
-Status Method::set_input(size_t index, const TensorInput& input) {
-  HostTensor* t = nullptr;
-  ETP_CHECK_OK(check_input(index, input, &t));
+// Copies a checked input into the tensor's own (planned) memory.
+Status Method::copy_input(size_t index, const TensorInput& input, HostTensor* t) {
   if (t->raw.data == nullptr && t->raw.nbytes > 0) {
     return Status(StatusCode::kNotSupported,
                   program_path_ + ": method '" + name_ + "' input " + std::to_string(index) +
@@ -78,12 +77,18 @@ Status Method::set_input(size_t index, const TensorInput& input) {
   return Status::success();
 }
 
+Status Method::set_input(size_t index, const TensorInput& input) {
+  HostTensor* t = nullptr;
+  ETP_CHECK_OK(check_input(index, input, &t));
+  return copy_input(index, input, t);
+}
+
 Status Method::bind_input(size_t index, const TensorInput& input) {
   HostTensor* t = nullptr;
   ETP_CHECK_OK(check_input(index, input, &t));
   const size_t element = element_size(input.dtype);
   const bool aligned = element == 0 || reinterpret_cast<uintptr_t>(input.data) % element == 0;
-  if (!input_slots_[index].can_borrow || !aligned || input.nbytes == 0) return set_input(index, input);
+  if (!input_slots_[index].can_borrow || !aligned || input.nbytes == 0) return copy_input(index, input, t);
   t->raw.data = const_cast<void*>(input.data);  // read only: can_borrow excludes every writer
   t->raw.capacity = input.nbytes;
   input_slots_[index].borrowed = true;

@@ -27,8 +27,9 @@ struct TensorInput {
 };
 
 // A tensor whose contents persist from one execute to the next and that the program itself
-// writes: mutable buffers (KV caches, written by aten::copy_), tensors with an initial value in
-// the program's mutable segment, and planned EXTERNAL tensors (trainable weights).
+// writes: mutable buffers (KV caches, updated by an in-place operator such as aten::copy_),
+// tensors with an initial value in the program's mutable segment, and planned EXTERNAL tensors
+// (trainable weights).
 struct StateTensor {
   std::string name;                  // the tensor's fully qualified name, or "value <index>"
   uint32_t value = 0;                // value index in the method
@@ -52,11 +53,10 @@ class Method {
   // written in the input's dim order). Errors: kInvalidArgument (index), kDtype, kShape.
   Status set_input(size_t index, const TensorInput& tensor);
   // Like set_input, but the input uses the caller's memory without a copy when that is safe:
-  // the input is stored row-major, the data is aligned to its element size, and no
-  // instruction writes it or hands it (or a view of it) to a delegate, since a backend may
-  // read past the end of its inputs (XNNPACK reads up to 16 bytes further). Otherwise it
-  // copies. Borrowed memory must stay valid and unchanged until the input is set again or the
-  // method is destroyed.
+  // the input is stored row-major, the data is aligned to its element size, and nothing but
+  // the input itself can write or read that memory (ValueUses::can_borrow: no writer, no
+  // delegate, no move, no value planned into its bytes). Otherwise it copies. Borrowed memory
+  // must stay valid and unchanged until the input is set again or the method is destroyed.
   Status bind_input(size_t index, const TensorInput& tensor);
   // True when input `index` currently uses the caller's memory (bind_input borrowed it).
   bool input_borrowed(size_t index) const { return index < inputs_.size() && input_slots_[index].borrowed; }
@@ -82,6 +82,7 @@ class Method {
   friend class MethodLoader;
   Method() = default;
   Status check_input(size_t index, const TensorInput& tensor, HostTensor** out);
+  Status copy_input(size_t index, const TensorInput& tensor, HostTensor* t);
 
   enum class Kind : uint8_t { kKernel, kDelegate, kMove, kJumpFalse, kFree };
   struct Instruction {

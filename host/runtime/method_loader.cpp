@@ -287,9 +287,7 @@ Status MethodLoader::resolve_kernels(std::vector<etp_kernel>* kernels) {
   std::vector<std::string> missing;
   std::set<const plugins::PluginLibrary*> seen;
   for (flatbuffers::uoffset_t i = 0; plan_.operators() && i < plan_.operators()->size(); ++i) {
-    const fb::Operator* op = plan_.operators()->Get(i);
-    std::string name = op->name()->str();
-    if (op->overload() && op->overload()->size() > 0) name += "." + op->overload()->str();
+    const std::string name = format::operator_name(*plan_.operators()->Get(i));
     plugins::ResolvedKernel prim;
     prim.provider = "host";
     auto resolved = find_prim_op(name, &prim.kernel) ? Result<plugins::ResolvedKernel>(prim)

@@ -2,18 +2,13 @@
 
 #include <string>
 
+#include "format/program_file.h"
 #include "format/scalar_type.h"
 
 namespace etp::runtime {
 namespace {
 
 namespace fb = ::executorch_flatbuffer;
-
-std::string operator_name(const fb::Operator& op) {
-  std::string name = op.name()->str();
-  if (op.overload() && op.overload()->size() > 0) name += "." + op.overload()->str();
-  return name;
-}
 
 // In-place operators are named with a trailing '_' before the overload: aten::copy_,
 // aten::index_put_. Their first argument is updated.
@@ -44,7 +39,7 @@ ValueUses::ValueUses(const fb::ExecutionPlan& plan)
   for (flatbuffers::uoffset_t pc = 0; instructions && pc < instructions->size(); ++pc) {
     const fb::Instruction* ins = instructions->Get(pc);
     if (const fb::KernelCall* k = ins->instr_args_as_KernelCall()) {
-      const std::string op = operator_name(*plan.operators()->Get(k->op_index()));
+      const std::string op = format::operator_name(*plan.operators()->Get(k->op_index()));
       const auto* args = k->args();
       if (args == nullptr || args->size() == 0) continue;
       const auto last = static_cast<uint32_t>(args->Get(args->size() - 1));

@@ -134,10 +134,11 @@ class Method {
   // Copies `tensor` into input `index`. The dtype must match (kDtype); the sizes must equal a
   // static input's, or fit a dynamic input's bound (kShape); nbytes must match the sizes.
   Status set_input(size_t index, const TensorRef& tensor);
-  // Like set_input, without a copy where the layout allows: the input is stored row-major, the
-  // data is aligned to its element size, and the program never writes it nor hands it to a
-  // delegate (backends may read past an input's end). Elsewhere it copies. Borrowed memory
-  // must stay valid and unchanged until this input is set again or the Method is destroyed.
+  // Like set_input, without a copy where the program allows: the input is stored row-major, the
+  // data is aligned to its element size, and nothing reads or writes its memory except through
+  // the input itself (no writer, no delegate, which may read past an input's end, no move, no
+  // value planned into its bytes). Elsewhere it copies. Borrowed memory must stay valid and
+  // unchanged until this input is set again or the Method is destroyed.
   Status bind_input(size_t index, const TensorRef& tensor);
   // True when input `index` currently borrows the caller's memory.
   bool input_borrowed(size_t index) const;

@@ -171,6 +171,8 @@ class Value {
   Result<Tensor> to_tensor() const;
 
  private:
+  Value(ValueKind kind, TensorView tensor, int64_t i, double d)
+      : kind_(kind), tensor_(tensor), int_(i), double_(d) {}
   ValueKind kind_ = ValueKind::kNone;
   TensorView tensor_;
   int64_t int_ = 0;

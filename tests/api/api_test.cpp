@@ -171,6 +171,26 @@ TEST(BundleTest, ASpecIsCheckedLikeAManifest) {
   EXPECT_NE(bundle.status().message().find("libetp_no_such_plugin.so not found"), std::string::npos);
 }
 
+TEST(BundleTest, ASpecWithRepeatedNamesBadShaOrNoModelsIsRefused) {
+  BundleSpec twice = BundleSpec::for_program(fixture_path("add.pte"));
+  twice.models.push_back(twice.models[0]);
+  EXPECT_NE(Bundle::open(twice, kOptions).status().message().find("duplicate model name 'model'"), std::string::npos);
+  BundleSpec sha = BundleSpec::for_program(fixture_path("linear_portable.pte"), {fixture_path("linear_portable.ptd")});
+  sha.data[0].sha256 = "abc";
+  EXPECT_NE(Bundle::open(sha, kOptions).status().message().find("sha256 must be 64 hexadecimal digits"),
+            std::string::npos);
+  BundleSpec none = BundleSpec::for_program(fixture_path("add.pte"));
+  none.models.clear();
+  EXPECT_EQ(Bundle::open(none, kOptions).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(BundleTest, ABinaryFilePassedAsAManifestIsNamedAsSuch) {
+  auto npy = Bundle::open(fixture_path("add.run0.in0.npy"), kOptions);
+  ASSERT_FALSE(npy.ok());
+  EXPECT_NE(npy.status().message().find("is a binary file, not a YAML manifest"), std::string::npos)
+      << npy.status().message();
+}
+
 TEST(BundleTest, PluginsAreFoundThroughEtpPluginPath) {
   BundleSpec spec = BundleSpec::for_program(fixture_path("add.pte"), {}, {"portable"});
   ::setenv("ETP_PLUGIN_PATH", "/nonexistent:" ETP_PLUGIN_DIR, 1);
@@ -327,6 +347,61 @@ TEST(MethodTest, ScalarOutputsBecomeZeroDimensionalTensors) {
   EXPECT_TRUE(t->sizes.empty());
   EXPECT_EQ(t->value(0), 7.0);
   EXPECT_EQ(Value::of_kind(ValueKind::kIntList).to_tensor().status().code(), StatusCode::kNotSupported);
+}
+
+TEST(StatusTest, PluginStatusesKeepTheirCodeOrTheirRange) {
+  EXPECT_EQ(status_code_from_plugin(0), StatusCode::kOk);
+  EXPECT_EQ(status_code_from_plugin(2), StatusCode::kDtype);
+  EXPECT_EQ(status_code_from_plugin(3), StatusCode::kShape);
+  EXPECT_EQ(status_code_from_plugin(101), StatusCode::kNotSupported);
+  EXPECT_EQ(status_code_from_plugin(200), StatusCode::kMalformed);
+  EXPECT_EQ(status_code_from_plugin(42), StatusCode::kInvalidArgument);  // unassigned: its range
+  EXPECT_EQ(status_code_from_plugin(150), StatusCode::kUnavailable);
+  EXPECT_EQ(status_code_from_plugin(250), StatusCode::kMalformed);
+  EXPECT_EQ(status_code_from_plugin(350), StatusCode::kInternal);
+  EXPECT_EQ(status_code_from_plugin(-5), StatusCode::kInternal);
+  EXPECT_EQ(status_code_from_plugin(1234), StatusCode::kPlugin);
+  const Status s = Status(StatusCode::kShape, "inner").with_context("outer");
+  EXPECT_EQ(s.to_string(), "shape: outer: inner");
+  EXPECT_TRUE(Status::success().with_context("ignored").ok());
+  const Result<int> r{Status::success()};  // a success without a value is a bug, not a value
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInternal);
+}
+
+TEST(TensorTest, ViewsAndTensorsRefuseWhatTheyCannotHold) {
+  const int64_t sizes[2] = {2, 3};
+  const uint8_t order[2] = {0, 1};
+  const int64_t strides[2] = {3, 1};
+  const float data[6] = {0, 1, 2, 3, 4, 5};
+  const TensorView view(DType::kFloat32, {sizes, 2}, {order, 2}, {strides, 2}, data, sizeof(data));
+  float out[6] = {};
+  EXPECT_EQ(view.copy_to(out, 5 * sizeof(float)).code(), StatusCode::kInvalidArgument);
+  EXPECT_OK(view.copy_to(out, sizeof(out)));
+  EXPECT_EQ(out[5], 5.0f);
+  const TensorView freed(DType::kFloat32, {sizes, 2}, {order, 2}, {strides, 2}, nullptr, sizeof(data));
+  EXPECT_EQ(freed.copy_to(out, sizeof(out)).code(), StatusCode::kInvalidState);
+  EXPECT_TRUE(freed.to_tensor().data.empty());
+  const Tensor t = view.to_tensor();
+  EXPECT_EQ(t.value(5), 5.0);
+  EXPECT_TRUE(std::isnan(t.value(6)));
+  EXPECT_TRUE(std::isnan(t.value(-1)));
+  const Tensor short_data{DType::kFloat32, {2, 3}, std::vector<uint8_t>(8)};  // sizes promise more
+  EXPECT_TRUE(std::isnan(short_data.value(4)));
+}
+
+// A channels-last view copies out in row-major order (the dim order is undone).
+TEST(TensorTest, ACopyOfAChannelsLastViewIsRowMajor) {
+  const int64_t sizes[3] = {2, 2, 3};  // logical [C=2, H=2, W=3] stored as H, W, C
+  const uint8_t order[3] = {1, 2, 0};
+  const int64_t strides[3] = {1, 6, 2};
+  float stored[12];
+  for (int i = 0; i < 12; ++i) stored[i] = static_cast<float>(i);
+  const TensorView view(DType::kFloat32, {sizes, 3}, {order, 3}, {strides, 3}, stored, sizeof(stored));
+  EXPECT_FALSE(view.is_row_major());
+  const Tensor t = view.to_tensor();
+  EXPECT_EQ(t.value(1), 2.0);  // [c=0, h=0, w=1] is stored at w*2
+  EXPECT_EQ(t.value(6), 1.0);  // [c=1, h=0, w=0] is stored at 1
 }
 
 TEST(InspectTest, InspectJsonDescribesAFileOrNamesItsProblem) {

@@ -53,6 +53,15 @@ std::string add_manifest(const std::string& expected) {
          fixture_path(expected) + "]\n";
 }
 
+// run_bundle with checks on; the request itself must be accepted.
+BundleReport run_checked(const Bundle& bundle) {
+  RunOptions options;
+  options.check = true;
+  auto report = run_bundle(bundle, options);
+  EXPECT_TRUE(report.ok()) << report.status().to_string();
+  return report.ok() ? std::move(*report) : BundleReport{};
+}
+
 TEST(RunnerTest, TheDemoBundleRunsAndEveryOutputMatches) {
   Bundle bundle = open_demo();
   RunOptions options;
@@ -137,12 +146,9 @@ TEST(RunnerTest, ARandomInputLargerThanMemoryIsRefused) {
 TEST(RunnerTest, CheckingWithoutExpectedOutputsIsNotASuccess) {
   auto bundle = Bundle::open(BundleSpec::for_program(fixture_path("add.pte")), kOptions);
   ASSERT_TRUE(bundle.ok());
-  RunOptions options;
-  options.check = true;
-  auto report = run_bundle(*bundle, options);
-  ASSERT_TRUE(report.ok());
-  EXPECT_FALSE(report->ok);
-  EXPECT_NE(report->to_text(false).find("check: nothing to compare"), std::string::npos);
+  const BundleReport report = run_checked(*bundle);
+  EXPECT_FALSE(report.ok);
+  EXPECT_NE(report.to_text(false).find("check: nothing to compare"), std::string::npos);
 }
 
 // A model that fails to load is reported as failed; the check line does not claim a
@@ -152,15 +158,13 @@ TEST(RunnerTest, ALoadFailureIsNotReportedAsAMismatch) {
                         "  linear:\n    program: " + fixture_path("linear_portable.pte") + "\n");
   auto bundle = Bundle::open(manifest.path(), kOptions);
   ASSERT_TRUE(bundle.ok()) << bundle.status().to_string();
-  RunOptions options;
-  options.check = true;
-  auto report = run_bundle(*bundle, options);
-  ASSERT_TRUE(report.ok()) << report.status().to_string();
-  EXPECT_FALSE(report->ok);
-  EXPECT_TRUE(report->models[0].ok);
-  EXPECT_FALSE(report->models[1].ok);
-  EXPECT_NE(report->models[1].error.find("no data file has it"), std::string::npos) << report->models[1].error;
-  const std::string text = report->to_text(false);
+  const BundleReport report = run_checked(*bundle);
+  EXPECT_FALSE(report.ok);
+  ASSERT_EQ(report.models.size(), 2u);
+  EXPECT_TRUE(report.models[0].ok);
+  EXPECT_FALSE(report.models[1].ok);
+  EXPECT_NE(report.models[1].error.find("no data file has it"), std::string::npos) << report.models[1].error;
+  const std::string text = report.to_text(false);
   EXPECT_EQ(text.find("MISMATCH"), std::string::npos) << text;
   EXPECT_NE(text.find("1 model(s) failed before their check"), std::string::npos) << text;
 }
@@ -169,13 +173,11 @@ TEST(RunnerTest, AWrongExpectedOutputIsAMismatch) {
   TempManifest manifest(add_manifest("add.run0.in0.npy"));  // the wrong expected output
   auto bundle = Bundle::open(manifest.path(), kOptions);
   ASSERT_TRUE(bundle.ok());
-  RunOptions options;
-  options.check = true;
-  auto report = run_bundle(*bundle, options);
-  ASSERT_TRUE(report.ok());
-  EXPECT_FALSE(report->ok);
-  EXPECT_EQ(report->models[0].runs[0].outputs[0].check, CheckResult::kFail);
-  EXPECT_NE(report->to_text(false).find("check: MISMATCH"), std::string::npos);
+  const BundleReport report = run_checked(*bundle);
+  EXPECT_FALSE(report.ok);
+  ASSERT_EQ(report.models.size(), 1u);
+  EXPECT_EQ(report.models[0].runs.at(0).outputs.at(0).check, CheckResult::kFail);
+  EXPECT_NE(report.to_text(false).find("check: MISMATCH"), std::string::npos);
 }
 
 TEST(RunnerTest, BadRequestsFailWithoutRunning) {
@@ -193,6 +195,18 @@ TEST(RunnerTest, BadRequestsFailWithoutRunning) {
   RunOptions iterations;
   iterations.iterations = 0;
   EXPECT_FALSE(run_bundle(bundle, iterations).ok());
+}
+
+TEST(RunnerTest, AMethodWithoutSampleRunsIsReportedAsSuch) {
+  Bundle bundle = open_demo();
+  RunOptions options;
+  options.models = {"base"};
+  options.method = "prefill";
+  auto report = run_bundle(bundle, options);
+  ASSERT_TRUE(report.ok()) << report.status().to_string();
+  EXPECT_FALSE(report->ok);
+  EXPECT_NE(report->models[0].error.find("model 'base' has no sample runs of method 'prefill'"), std::string::npos)
+      << report->models[0].error;
 }
 
 TEST(RunnerTest, InputFilesReplaceTheSampleRuns) {

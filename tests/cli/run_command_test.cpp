@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 
 #include "support/fixtures.h"
 
@@ -30,27 +31,25 @@ TEST(RunCommandTest, AManifestRunsAndChecksAsBefore) {
   EXPECT_NE(out.find("check: all outputs match"), std::string::npos) << out;
 }
 
-TEST(RunCommandTest, UsageErrorsExitWithTwo) {
-  std::string out;
-  EXPECT_EQ(etp("run " ETP_DEMO_MANIFEST " --model base --model lora_qvo_r8", &out), 2);
-  EXPECT_NE(out.find("--model given twice ('base' and 'lora_qvo_r8')"), std::string::npos) << out;
-  out.clear();
-  EXPECT_EQ(etp("run " ETP_DEMO_MANIFEST " --iterations 99999999999999999999", &out), 2);
-  EXPECT_NE(out.find("--iterations needs a positive integer"), std::string::npos) << out;
-  out.clear();
-  EXPECT_EQ(etp("run " ETP_DEMO_MANIFEST " --data x.ptd", &out), 2);
-  EXPECT_NE(out.find("--data applies to a program"), std::string::npos) << out;
-  out.clear();
-  EXPECT_EQ(etp("run " ETP_DEMO_MANIFEST " --check=yes", &out), 2);
-  EXPECT_NE(out.find("--check takes no value"), std::string::npos) << out;
-  out.clear();
-  EXPECT_EQ(etp("run " ETP_DEMO_MANIFEST " --model=", &out), 2);
-  EXPECT_NE(out.find("--model needs a non-empty value"), std::string::npos) << out;
-  out.clear();
-  EXPECT_EQ(etp("run --no-such-option", &out), 2);
-  out.clear();
-  EXPECT_EQ(etp("--help", &out), 0);
-  EXPECT_NE(out.find("--version"), std::string::npos) << out;
+TEST(RunCommandTest, UsageErrorsExitWithTwoAndSayWhy) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"--model base --model lora_qvo_r8", "--model given twice ('base' and 'lora_qvo_r8')"},
+      {"--iterations 99999999999999999999", "--iterations needs a positive integer"},
+      {"--seed -1", "--seed needs a non-negative integer"},
+      {"--data x.ptd", "--data applies to a program"},
+      {"--check=yes", "--check takes no value"},
+      {"--model=", "--model needs a non-empty value"},
+      {"--input x.npy", "--input needs --model"},
+      {"--no-such-option", "unknown option '--no-such-option'"},
+  };
+  for (const auto& [args, expected] : cases) {
+    std::string out;
+    EXPECT_EQ(etp("run " ETP_DEMO_MANIFEST " " + args, &out), 2) << args;
+    EXPECT_NE(out.find(expected), std::string::npos) << args << ": " << out;
+  }
+  std::string help;
+  EXPECT_EQ(etp("--help", &help), 0);
+  EXPECT_NE(help.find("--version"), std::string::npos) << help;
 }
 
 TEST(RunCommandTest, FailuresExitWithOneAndSayWhatWasExpected) {
