@@ -6,6 +6,7 @@
 #include <string>
 
 #include "bundle/bundle.h"
+#include "etp/bench.h"
 #include "etp/etp.h"
 #include "runtime/method.h"
 
@@ -24,12 +25,24 @@ struct Method::Impl {
 
 namespace api {
 
+struct Access {
+  static Bundle bundle(std::shared_ptr<Bundle::Impl> impl) { return Bundle(std::move(impl)); }
+};
+
+// A Manifest for a bundle described in code, checked like a parsed one.
+Result<bundle::Manifest> manifest_from_spec(const BundleSpec& spec);
+// Opens the bundle `manifest` describes; `path` is what Bundle::path reports.
+Result<Bundle> open_bundle(bundle::Manifest manifest, const BundleOptions& options, const std::string& path);
+
 // A view of a runtime tensor.
 TensorView view_of(const etp_tensor& t);
 // A public Value for a runtime value (views stay valid as long as the runtime value is unchanged).
 Value value_of(const etp_value& v);
 // The metadata of `plan` (no method load).
 MethodInfo describe_method(const executorch_flatbuffer::ExecutionPlan& plan);
+// The machine a bench runs on (/proc/cpuinfo, uname, loadavg), and the time now in UTC.
+BenchMachine describe_machine();
+std::string utc_now();
 // A runtime input for a public tensor reference (borrows its sizes and data).
 runtime::TensorInput to_input(const TensorRef& ref);
 

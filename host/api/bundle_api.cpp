@@ -45,36 +45,6 @@ std::string resolve(const std::string& folder, const std::string& path) {
   return (p.is_absolute() ? p : fs::path(folder) / p).lexically_normal().string();
 }
 
-// A Manifest for a bundle described in code, checked like a parsed one.
-Result<bundle::Manifest> manifest_from_spec(const BundleSpec& spec) {
-  bundle::Manifest m;
-  m.folder = spec.folder.empty() ? "." : spec.folder;
-  for (const PluginSpec& p : spec.plugins) {
-    std::string name = p.name;
-    if (name.empty()) {  // from the library: "portable", "/x/libetp_portable.so.1" -> "portable"
-      name = fs::path(p.library).filename().string();
-      name = name.substr(0, name.find(".so"));
-      if (name.rfind("libetp_", 0) == 0) name = name.substr(7);
-    }
-    m.plugins.push_back({name, p.library, p.options, {}});
-  }
-  for (const DataSpec& d : spec.data) {
-    std::string sha = d.sha256;
-    for (char& c : sha) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    m.data.push_back({d.name, resolve(m.folder, d.file), sha, d.weight_cache, {}});
-  }
-  for (const ModelSpec& model : spec.models) {
-    bundle::ModelSpec out;
-    out.name = model.name;
-    out.program = resolve(m.folder, model.program);
-    out.data = model.data;
-    out.method = model.method.empty() ? "forward" : model.method;
-    m.models.push_back(std::move(out));
-  }
-  ETP_CHECK_OK(bundle::check_manifest(m));
-  return m;
-}
-
 }  // namespace
 
 const char* version() { return ETP_VERSION; }
@@ -104,6 +74,43 @@ const MethodInfo* ModelInfo::find_method(const std::string& name) const {
 
 namespace api {
 
+Result<bundle::Manifest> manifest_from_spec(const BundleSpec& spec) {
+  bundle::Manifest m;
+  m.folder = spec.folder.empty() ? "." : spec.folder;
+  for (const PluginSpec& p : spec.plugins) {
+    std::string name = p.name;
+    if (name.empty()) {  // from the library: "portable", "/x/libetp_portable.so.1" -> "portable"
+      name = fs::path(p.library).filename().string();
+      name = name.substr(0, name.find(".so"));
+      if (name.rfind("libetp_", 0) == 0) name = name.substr(7);
+    }
+    m.plugins.push_back({name, p.library, p.options, {}});
+  }
+  for (const DataSpec& d : spec.data) {
+    std::string sha = d.sha256;
+    for (char& c : sha) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    m.data.push_back({d.name, resolve(m.folder, d.file), sha, d.weight_cache, {}});
+  }
+  for (const ModelSpec& model : spec.models) {
+    bundle::ModelSpec out;
+    out.name = model.name;
+    out.program = resolve(m.folder, model.program);
+    out.data = model.data;
+    out.method = model.method.empty() ? "forward" : model.method;
+    m.models.push_back(std::move(out));
+  }
+  ETP_CHECK_OK(bundle::check_manifest(m));
+  return m;
+}
+
+Result<Bundle> open_bundle(bundle::Manifest manifest, const BundleOptions& options, const std::string& path) {
+  ETP_TRY(auto opened, bundle::Bundle::open(std::move(manifest), {options.plugin_paths, options.use_environment}));
+  auto impl = std::make_shared<Bundle::Impl>();
+  impl->bundle = std::move(opened);
+  impl->path = path;
+  return Access::bundle(std::move(impl));
+}
+
 MethodInfo describe_method(const fb::ExecutionPlan& plan) {
   MethodInfo info;
   info.name = plan.name()->str();
@@ -128,19 +135,12 @@ Bundle::~Bundle() = default;
 
 Result<Bundle> Bundle::open(const std::string& manifest_path, const BundleOptions& options) {
   ETP_TRY(auto manifest, bundle::parse_manifest(manifest_path));
-  ETP_TRY(auto opened, bundle::Bundle::open(std::move(manifest), {options.plugin_paths, options.use_environment}));
-  auto impl = std::make_shared<Impl>();
-  impl->bundle = std::move(opened);
-  impl->path = manifest_path;
-  return Bundle(std::move(impl));
+  return api::open_bundle(std::move(manifest), options, manifest_path);
 }
 
 Result<Bundle> Bundle::open(const BundleSpec& spec, const BundleOptions& options) {
-  ETP_TRY(auto manifest, manifest_from_spec(spec));
-  ETP_TRY(auto opened, bundle::Bundle::open(std::move(manifest), {options.plugin_paths, options.use_environment}));
-  auto impl = std::make_shared<Impl>();
-  impl->bundle = std::move(opened);
-  return Bundle(std::move(impl));
+  ETP_TRY(auto manifest, api::manifest_from_spec(spec));
+  return api::open_bundle(std::move(manifest), options, "");
 }
 
 const std::string& Bundle::path() const { return impl_->path; }

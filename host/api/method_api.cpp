@@ -69,4 +69,20 @@ std::vector<std::pair<std::string, std::string>> Method::kernel_providers() cons
 
 uint64_t Method::planned_bytes() const { return impl_->method->planned_bytes(); }
 
+void Method::set_profiling(bool on) { impl_->method->set_profiling(on); }
+
+std::vector<InstructionProfile> Method::profile() const {
+  const runtime::Method& m = *impl_->method;
+  std::vector<InstructionProfile> out;
+  for (size_t pc = 0; pc < m.profile().size(); ++pc) {
+    runtime::Method::Callee callee = m.callee(pc);
+    if (callee.name.empty()) continue;  // a move, jump or free
+    out.push_back({pc, callee.delegate, std::move(callee.name), std::move(callee.plugin), m.profile()[pc].calls,
+                   static_cast<double>(m.profile()[pc].ns) / 1e6});
+  }
+  return out;
+}
+
+void Method::clear_profile() { impl_->method->clear_profile(); }
+
 }  // namespace etp

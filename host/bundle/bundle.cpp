@@ -21,6 +21,8 @@ std::string at(const Manifest& m, const Mark& mark) {
   return m.path + ":" + std::to_string(mark.line) + ":" + std::to_string(mark.column) + ": ";
 }
 
+}  // namespace
+
 std::string sha256_hex(const uint8_t* data, size_t size) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
@@ -30,6 +32,8 @@ std::string sha256_hex(const uint8_t* data, size_t size) {
   for (unsigned int i = 0; i < length; ++i) out += {hex[digest[i] >> 4], hex[digest[i] & 15]};
   return out;
 }
+
+namespace {
 
 // The file (executable or shared object) this code was linked into.
 fs::path own_binary() {

@@ -54,6 +54,9 @@ class Bundle {
 Result<std::string> resolve_library(const std::string& library, const std::string& folder,
                                     const BundleOptions& options);
 
+// The SHA-256 of `size` bytes at `data`, as lower-case hex.
+std::string sha256_hex(const uint8_t* data, size_t size);
+
 // The installed plugin folders: `<dir>/../plugins` and `<dir>/../lib/etp` around the binary or
 // shared object that contains etp (the `etp` command, a program embedding the library, or the
 // Python module), then the configured install folder.

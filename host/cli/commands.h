@@ -10,5 +10,6 @@ namespace etp::cli {
 
 int run_inspect(const std::vector<std::string>& args);
 int run_run(const std::vector<std::string>& args);
+int run_bench(const std::vector<std::string>& args);
 
 }  // namespace etp::cli

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "etp/etp.h"
 #include "etp/runner.h"
@@ -51,91 +52,41 @@ struct Options {
   bool check = false, as_json = false, verbose = false, memory_report = false;
 };
 
-int usage_error(const std::string& message) {
-  std::fprintf(stderr, "etp run: %s\n(run 'etp run --help' for the options)\n", message.c_str());
-  return 2;
-}
-
-// A non-negative integer that fits int64, or false.
-bool parse_count(const std::string& text, int64_t* out) {
-  if (text.empty() || text.size() > 18) return false;  // 18 digits cannot overflow int64
-  int64_t value = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return false;
-    value = value * 10 + (c - '0');
-  }
-  *out = value;
-  return true;
-}
+int usage_error(const std::string& message) { return cli::usage_error("run", message); }
 
 // Fills `o`; returns -1 after printing help, 0 on success, 2 after a usage error.
 int parse(const std::vector<std::string>& args, Options* o) {
-  for (size_t i = 0; i < args.size(); ++i) {
-    // "--opt=value" is "--opt value"; only options that take a value may have one.
-    std::string arg = args[i], inline_value;
-    const size_t eq = arg.find('=');
-    const bool has_inline = arg.rfind("--", 0) == 0 && eq != std::string::npos;
-    if (has_inline) {
-      inline_value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-    }
-    auto value = [&](std::string* out) -> int {
-      if (!has_inline && i + 1 >= args.size()) return usage_error(arg + " needs a value");
-      *out = has_inline ? inline_value : args[++i];
-      if (out->empty()) return usage_error(arg + " needs a non-empty value");
-      return 0;
-    };
-    const bool flag = arg == "--check" || arg == "--json" || arg == "--verbose" || arg == "--memory-report" ||
-                      arg == "-h" || arg == "--help";
-    if (flag && has_inline) return usage_error(arg + " takes no value");
-    auto once = [&](std::string* out) -> int {
-      std::string given;
-      if (int error = value(&given)) return error;
-      if (!out->empty()) return usage_error(arg + " given twice ('" + *out + "' and '" + given + "')");
-      *out = given;
-      return 0;
-    };
-    std::string v;
-    int error = 0;
-    if (arg == "-h" || arg == "--help") {
-      std::fputs(kRunUsage, stdout);
-      return -1;
-    } else if (arg == "--model") {
-      error = once(&o->model);
-    } else if (arg == "--method") {
-      error = once(&o->method);
-    } else if (arg == "--output-dir") {
-      error = once(&o->output_dir);
-    } else if (arg == "--seed") {
-      error = once(&o->seed);
-    } else if (arg == "--iterations") {
-      error = once(&o->iterations);
-    } else if (arg == "--input" || arg == "--data" || arg == "--plugin" || arg == "--plugin-path") {
-      if ((error = value(&v)) == 0) {
-        (arg == "--input"    ? o->inputs
-         : arg == "--data"   ? o->data
-         : arg == "--plugin" ? o->plugins
-                             : o->plugin_paths)
-            .push_back(v);
-      }
-    } else if (arg == "--check") {
-      o->check = true;
-    } else if (arg == "--json") {
-      o->as_json = true;
-    } else if (arg == "--verbose") {
-      o->verbose = true;
-    } else if (arg == "--memory-report") {
-      o->memory_report = true;
-    } else if (!arg.empty() && arg[0] != '-' && o->target.empty()) {
-      o->target = arg;
-    } else if (!arg.empty() && arg[0] != '-') {
-      return usage_error("unexpected argument '" + arg + "' (one MANIFEST or PROGRAM.pte per run)");
-    } else {
-      return usage_error("unknown option '" + arg + "'");
-    }
-    if (error != 0) return error;
+  using Kind = OptionSpec::Kind;
+  static const std::vector<OptionSpec> kSpecs = {
+      {Kind::kOnce, "--model"},     {Kind::kOnce, "--method"},      {Kind::kOnce, "--output-dir"},
+      {Kind::kOnce, "--seed"},      {Kind::kOnce, "--iterations"},  {Kind::kRepeat, "--input"},
+      {Kind::kRepeat, "--data"},    {Kind::kRepeat, "--plugin"},    {Kind::kRepeat, "--plugin-path"},
+      {Kind::kFlag, "--check"},     {Kind::kFlag, "--json"},        {Kind::kFlag, "--verbose"},
+      {Kind::kFlag, "--memory-report"}};
+  ParsedArgs parsed;
+  if (std::string error = parse_args(args, kSpecs, &parsed); !error.empty()) return usage_error(error);
+  if (parsed.help) {
+    std::fputs(kRunUsage, stdout);
+    return -1;
   }
-  if (o->target.empty()) return usage_error("missing MANIFEST or PROGRAM.pte");
+  if (parsed.positional.size() > 1) {
+    return usage_error("unexpected argument '" + parsed.positional[1] + "' (one MANIFEST or PROGRAM.pte per run)");
+  }
+  if (parsed.positional.empty()) return usage_error("missing MANIFEST or PROGRAM.pte");
+  o->target = parsed.positional[0];
+  o->model = parsed.value("--model");
+  o->method = parsed.value("--method");
+  o->output_dir = parsed.value("--output-dir");
+  o->seed = parsed.value("--seed");
+  o->iterations = parsed.value("--iterations");
+  o->inputs = parsed.all("--input");
+  o->data = parsed.all("--data");
+  o->plugins = parsed.all("--plugin");
+  o->plugin_paths = parsed.all("--plugin-path");
+  o->check = parsed.has("--check");
+  o->as_json = parsed.has("--json");
+  o->verbose = parsed.has("--verbose");
+  o->memory_report = parsed.has("--memory-report");
   return 0;
 }
 

@@ -1,9 +1,14 @@
 #include "plugins/plugin_library.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <boost/dll/shared_library.hpp>
 #include <cstddef>
 #include <filesystem>
+#include <fstream>
+#include <mutex>
 
 #include "plugins/plugin_log.h"
 
@@ -11,6 +16,12 @@ namespace etp::plugins {
 
 struct PluginLibrary::Library {
   boost::dll::shared_library handle;
+  int copy_fd = -1;  // the memfd holding a private copy of the library, or -1
+
+  ~Library() {
+    handle.unload();
+    if (copy_fd >= 0) ::close(copy_fd);
+  }
 };
 
 namespace {
@@ -59,6 +70,49 @@ Status check_table(const std::string& path, const etp_plugin* t) {
   return Status::success();
 }
 
+// The plugins loaded in this process. A plugin library keeps its state in globals (the ABI has
+// one table per library), so two bundles must not both initialise one loaded copy: bundles
+// asking for the same library with the same options share one instance; a bundle asking for
+// different options while another instance is alive gets a private copy of the library file
+// (loaded from a memfd, so the dynamic loader sees a new object with its own globals). This is
+// what lets `etp bench` hold one library at 1 and at 2 threads side by side.
+struct Instance {
+  std::string file;  // canonical path
+  const etp_host_api* host;
+  Options options;
+  std::weak_ptr<PluginLibrary> plugin;
+  void* native = nullptr;  // the dynamic loader's handle
+};
+
+std::mutex g_instances_mutex;
+std::vector<Instance> g_instances;
+
+// A copy of `path` in an anonymous memory file: the fd, or -1 with `error` set.
+int copy_to_memfd(const std::string& path, std::string* error) {
+  std::ifstream in(path, std::ios::binary);
+  const std::string name = std::filesystem::path(path).filename().string();
+  const int fd = ::memfd_create(name.c_str(), MFD_CLOEXEC);
+  if (!in || fd < 0) {
+    *error = !in ? "cannot read the library file" : "memfd_create failed";
+    if (fd >= 0) ::close(fd);
+    return -1;
+  }
+  char buffer[1 << 16];
+  while (in) {
+    in.read(buffer, sizeof(buffer));
+    for (std::streamsize done = 0; done < in.gcount();) {
+      const ssize_t n = ::write(fd, buffer + done, static_cast<size_t>(in.gcount() - done));
+      if (n <= 0) {
+        ::close(fd);
+        *error = "cannot write the private copy";
+        return -1;
+      }
+      done += n;
+    }
+  }
+  return fd;
+}
+
 }  // namespace
 
 PluginLibrary::PluginLibrary(std::string path, std::unique_ptr<Library> library, const etp_plugin* table)
@@ -91,9 +145,51 @@ std::vector<CacheEntry> PluginLibrary::cache_report() const {
 
 Result<std::shared_ptr<PluginLibrary>> PluginLibrary::load(const std::string& path, const etp_host_api& host,
                                                            const Options& options) {
+  std::error_code ec;
+  const std::filesystem::path canonical = std::filesystem::canonical(path, ec);
+  if (ec) return load_instance(path, path, -1, host, options);  // the load reports why
+  const std::lock_guard<std::mutex> lock(g_instances_mutex);
+  g_instances.erase(std::remove_if(g_instances.begin(), g_instances.end(),
+                                   [](const Instance& i) { return i.plugin.expired(); }),
+                    g_instances.end());
+  bool busy = false;
+  for (const Instance& i : g_instances) {
+    if (i.file != canonical.string() || i.host != &host) continue;
+    if (i.options == options) {
+      if (auto shared = i.plugin.lock()) return shared;
+    }
+    busy = true;
+  }
+  std::string load_name = path;
+  int fd = -1;
+  if (busy) {
+    std::string why;
+    fd = copy_to_memfd(canonical.string(), &why);
+    if (fd < 0) {
+      return Status(StatusCode::kUnavailable, "plugin " + path +
+                                                  " is already loaded with other options and a private copy cannot "
+                                                  "be made: " + why);
+    }
+    load_name = "/proc/self/fd/" + std::to_string(fd);
+  }
+  ETP_TRY(auto plugin, load_instance(path, load_name, fd, host, options));
+  void* native = plugin->library_->handle.native();
+  for (const Instance& i : g_instances) {
+    if (i.native == native && !i.plugin.expired()) {  // the loader handed back a live copy
+      return Status(StatusCode::kUnavailable, "plugin " + path + ": cannot load a second instance with other options");
+    }
+  }
+  g_instances.push_back({canonical.string(), &host, options, plugin, native});
+  return plugin;
+}
+
+Result<std::shared_ptr<PluginLibrary>> PluginLibrary::load_instance(const std::string& path,
+                                                                    const std::string& load_name, int copy_fd,
+                                                                    const etp_host_api& host, const Options& options) {
   auto library = std::make_unique<Library>();
+  library->copy_fd = copy_fd;
   try {
-    library->handle.load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+    library->handle.load(load_name, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
   } catch (const std::exception& e) {
     // Boost's message embeds dlerror's text, which names the file and the reason.
     std::error_code ec;

@@ -29,7 +29,9 @@ class PluginLibrary {
   // Loads `path`, queries its table and checks it against this host's ABI: matching major,
   // a struct large enough for every v1.0 member, required slots present, backends well formed.
   // Then calls init with `options`. `host` is the service table the plugin keeps (it must outlive
-  // the plugin). Each failure names the plugin file and what was expected.
+  // the plugin). Each failure names the plugin file and what was expected. Loads of one library
+  // file with equal options share one instance; with other options, while an instance is alive,
+  // a private copy of the library is loaded (plugins keep their state in globals).
   static Result<std::shared_ptr<PluginLibrary>> load(const std::string& path, const etp_host_api& host,
                                                      const Options& options = {});
 
@@ -47,6 +49,10 @@ class PluginLibrary {
  private:
   struct Library;  // hides Boost.DLL from every other file
   PluginLibrary(std::string path, std::unique_ptr<Library> library, const etp_plugin* table);
+  // Loads `load_name` (the file, or /proc/self/fd/<copy_fd> for a private copy) as `path`.
+  static Result<std::shared_ptr<PluginLibrary>> load_instance(const std::string& path, const std::string& load_name,
+                                                              int copy_fd, const etp_host_api& host,
+                                                              const Options& options);
 
   std::string path_;
   std::unique_ptr<Library> library_;

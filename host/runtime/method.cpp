@@ -1,6 +1,8 @@
 // Method execution and inputs. The loop is short on purpose: call, check, report.
 #include "runtime/method.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cstring>
 
 #include "format/scalar_type.h"
@@ -120,7 +122,11 @@ Status Method::fail_at(size_t pc, etp_status status) const {
                                                      std::to_string(status) + (why.empty() ? "" : ": " + why));
 }
 
-Status Method::execute() {
+Status Method::execute() { return profiling_ ? run_instructions<true>() : run_instructions<false>(); }
+
+template <bool kProfile>
+Status Method::run_instructions() {
+  using Clock = std::chrono::steady_clock;
   const etp_host_api* host = HostServices::get().api();
   plugins::PluginLog::take_last_error();  // a failure must not quote an older message
   const size_t count = instructions_.size();
@@ -145,6 +151,8 @@ Status Method::execute() {
       }
     }
     etp_status status = ETP_OK;
+    Clock::time_point start;
+    if constexpr (kProfile) start = Clock::now();
     switch (ins.kind) {
       case Kind::kKernel:
         status = ins.kernel.fn(ins.kernel.self, host, &args_[ins.first_arg], ins.num_args);
@@ -166,9 +174,31 @@ Status Method::execute() {
         ++pc;
         break;
     }
+    if constexpr (kProfile) {
+      if (ins.kind == Kind::kKernel || ins.kind == Kind::kDelegate) {
+        InstructionTime& t = profile_[&ins - instructions_.data()];
+        t.calls += 1;
+        t.ns += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count());
+      }
+    }
     if (status != ETP_OK) return fail_at(pc - 1, status);
   }
   return Status::success();
+}
+
+void Method::set_profiling(bool on) {
+  profiling_ = on;
+  if (on && profile_.size() != instructions_.size()) profile_.assign(instructions_.size(), {});
+}
+
+void Method::clear_profile() { std::fill(profile_.begin(), profile_.end(), InstructionTime{}); }
+
+Method::Callee Method::callee(size_t pc) const {
+  if (pc >= instructions_.size()) return {};
+  const Instruction& ins = instructions_[pc];
+  if (ins.kind == Kind::kKernel) return {false, operator_names_[ins.op], operator_providers_[ins.op]};
+  if (ins.kind == Kind::kDelegate) return {true, delegates_[ins.op].id, delegates_[ins.op].plugin};
+  return {};
 }
 
 std::vector<std::pair<std::string, std::string>> Method::kernel_providers() const {

@@ -78,6 +78,24 @@ class Method {
   // Which plugin serves each operator of this method ("host" for prim operators).
   std::vector<std::pair<std::string, std::string>> kernel_providers() const;
 
+  // Profiling: while on, execute times every kernel and delegate call (two clock reads each)
+  // and adds it to that instruction's entry; off by default, and then costs nothing.
+  struct InstructionTime {
+    uint64_t calls = 0;
+    uint64_t ns = 0;
+  };
+  void set_profiling(bool on);
+  // One entry per instruction (all zero until profiled runs); clear_profile zeroes them.
+  const std::vector<InstructionTime>& profile() const { return profile_; }
+  void clear_profile();
+  // What instruction `pc` calls, for profiles: (is a delegate, operator name or backend id,
+  // plugin). Moves, jumps and frees give ("", "").
+  struct Callee {
+    bool delegate = false;
+    std::string name, plugin;
+  };
+  Callee callee(size_t pc) const;
+
  private:
   friend class MethodLoader;
   Method() = default;
@@ -113,6 +131,7 @@ class Method {
     const etp_backend* backend = nullptr;
     void* handle = nullptr;
     std::string id;
+    std::string plugin;  // its name
   };
   // What set_input needs to know about one input.
   struct InputSlot {
@@ -123,6 +142,8 @@ class Method {
   };
 
   Status fail_at(size_t pc, etp_status status) const;
+  template <bool kProfile>
+  Status run_instructions();
 
   std::string name_;
   std::string program_path_;
@@ -145,6 +166,8 @@ class Method {
   std::vector<std::shared_ptr<plugins::PluginLibrary>> plugins_;  // keep libraries loaded
   std::vector<std::unique_ptr<NamedDataMap>> named_data_;  // per backend plugin; outlive the handles
   std::vector<Delegate> delegates_;
+  bool profiling_ = false;
+  std::vector<InstructionTime> profile_;
 };
 
 }  // namespace etp::runtime

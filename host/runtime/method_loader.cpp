@@ -365,7 +365,7 @@ Status MethodLoader::init_delegates() {
                       (why.empty() ? "" : ": " + why),
                   status_code_from_plugin(status));
     }
-    method_->delegates_.push_back({backend->backend, handle, id});
+    method_->delegates_.push_back({backend->backend, handle, id, backend->plugin->name()});
     bool known = false;
     for (const auto& p : method_->plugins_) known = known || p == backend->plugin;
     if (!known) method_->plugins_.push_back(backend->plugin);

@@ -1,6 +1,7 @@
 #include "runtime/tensor_io.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 #include "format/scalar_type.h"
@@ -88,8 +89,10 @@ Comparison compare(const etp_value& got, const NpyArray& expected, double rtol, 
     if (!std::isnan(g - w)) result.max_abs_error = std::max(result.max_abs_error, std::fabs(g - w));
     if (!same && result.ok) {
       result.ok = false;
-      result.mismatch = "element " + std::to_string(n) + ": got " + std::to_string(g) + ", expected " +
-                        std::to_string(w) + " (rtol " + std::to_string(rtol) + ", atol " + std::to_string(atol) + ")";
+      char text[160];
+      std::snprintf(text, sizeof(text), "element %lld: got %.9g, expected %.9g (rtol %g, atol %g)",
+                    static_cast<long long>(n), g, w, rtol, atol);
+      result.mismatch = text;
     }
   };
   if (got.tag != ETP_VALUE_TENSOR) {

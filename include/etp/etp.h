@@ -28,6 +28,10 @@
 
 namespace etp {
 
+namespace api {
+struct Access;  // etp's own layers (host/api) build handles from the host's objects
+}
+
 // The library version, e.g. "0.1.0".
 const char* version();
 
@@ -116,6 +120,16 @@ struct StateInfo {
   TensorView tensor;
 };
 
+// The time one kernel or delegate instruction took in profiled executes (Method::set_profiling).
+struct InstructionProfile {
+  size_t instruction = 0;  // index in the method's instruction list
+  bool delegate = false;
+  std::string name;        // operator name ("aten::convolution.out") or backend id ("XnnpackBackend")
+  std::string plugin;      // the plugin serving it ("host" for prim operators)
+  uint64_t calls = 0;
+  double total_ms = 0;
+};
+
 // ---------------------------------------------------------------------------------------------
 
 // One loaded method: its own planned memory, delegates and state. Move-only.
@@ -164,6 +178,14 @@ class Method {
   // Bytes of planned memory (activations, state) this method allocated.
   uint64_t planned_bytes() const;
 
+  // While on, execute times each kernel and delegate call (two clock reads per instruction);
+  // off by default, and free when off.
+  void set_profiling(bool on);
+  // Every kernel and delegate instruction, in program order, with the calls and time
+  // accumulated since profiling was turned on or last cleared.
+  std::vector<InstructionProfile> profile() const;
+  void clear_profile();
+
   struct Impl;
   Impl* impl() const { return impl_.get(); }  // for etp's own layers; not part of the stable API
 
@@ -204,6 +226,7 @@ class Bundle {
   Impl* impl() const { return impl_.get(); }  // for etp's own layers; not part of the stable API
 
  private:
+  friend struct api::Access;
   explicit Bundle(std::shared_ptr<Impl> impl);
   std::shared_ptr<Impl> impl_;
 };

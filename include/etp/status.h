@@ -97,12 +97,13 @@ class [[nodiscard]] Result {
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 
-  // The failure; only when !ok().
-  const Status& status() const& { return std::get<1>(state_); }
-  Status&& status() && { return std::get<1>(std::move(state_)); }
+  // The failure, or success when ok() (so `status()` is safe to log or test either way).
+  const Status& status() const& { return ok() ? success_ : std::get<1>(state_); }
+  Status status() && { return ok() ? Status() : std::get<1>(std::move(state_)); }
 
  private:
   std::variant<T, Status> state_;
+  static inline const Status success_{};
 };
 
 }  // namespace etp

@@ -339,6 +339,69 @@ TEST(MethodTest, TwoMethodsOfOneModelRunConcurrently) {
   EXPECT_EQ(failures[1], "");
 }
 
+// Two bundles holding one plugin library with different options each get their own instance,
+// and closing one leaves the other working.
+TEST(BundleTest, TwoBundlesWithOneLibraryAtDifferentOptionsRunSideBySide) {
+  const Tensor input = read_fixture_npy("mlp_xnnpack.run0.in0.npy");
+  const Tensor expected = read_fixture_npy("mlp_xnnpack.run0.out0.npy");
+  auto spec = [](const std::string& threads) {
+    BundleSpec s = BundleSpec::for_program(fixture_path("mlp_xnnpack.pte"), {}, {"xnnpack"});
+    s.plugins[0].options = {{"threads", threads}};
+    return s;
+  };
+  auto one = Bundle::open(spec("1"), kOptions);
+  auto two = Bundle::open(spec("2"), kOptions);
+  ASSERT_OK(one.status());
+  ASSERT_OK(two.status());
+  auto method_one = one->load_method("model");
+  auto method_two = two->load_method("model");
+  ASSERT_OK(method_one.status());
+  ASSERT_OK(method_two.status());
+  auto out_one = method_one->run({input.ref()});
+  ASSERT_OK(out_one.status());
+  EXPECT_TRUE(close_to((*out_one)[0], expected, 1e-5, 1e-5));
+  *method_one = std::move(*method_two);  // the 1-thread method and bundle go away
+  *one = std::move(*two);
+  auto out_two = method_one->run({input.ref()});
+  ASSERT_OK(out_two.status());
+  EXPECT_TRUE(close_to((*out_two)[0], expected, 1e-5, 1e-5));
+}
+
+TEST(MethodTest, ProfilingTimesEachKernelAndDelegateCall) {
+  auto bundle = Bundle::open(ETP_DEMO_MANIFEST, kOptions);
+  ASSERT_OK(bundle.status());
+  auto method = bundle->load_method("base");
+  ASSERT_OK(method.status());
+  const Tensor tokens = read_fixture_npy("tiny_llama_xnnpack.run0.in0.npy");
+  const Tensor pos = read_fixture_npy("tiny_llama_xnnpack.run0.in1.npy");
+  ASSERT_OK(method->set_inputs({tokens.ref(), pos.ref()}));
+  ASSERT_OK(method->execute());
+  EXPECT_TRUE(method->profile().empty() || method->profile()[0].calls == 0);  // off by default
+  method->set_profiling(true);
+  for (int i = 0; i < 3; ++i) {  // planned memory may reuse the inputs' bytes: set them each time
+    ASSERT_OK(method->set_inputs({tokens.ref(), pos.ref()}));
+    ASSERT_OK(method->execute());
+  }
+  const std::vector<InstructionProfile> profile = method->profile();
+  ASSERT_FALSE(profile.empty());
+  bool delegate = false, kernel = false;
+  for (const InstructionProfile& p : profile) {
+    EXPECT_EQ(p.calls, 3u) << p.name;
+    EXPECT_GE(p.total_ms, 0);
+    EXPECT_FALSE(p.name.empty());
+    EXPECT_FALSE(p.plugin.empty());
+    delegate = delegate || (p.delegate && p.name == "XnnpackBackend" && p.plugin == "xnnpack");
+    kernel = kernel || !p.delegate;
+  }
+  EXPECT_TRUE(delegate);
+  EXPECT_TRUE(kernel);
+  method->clear_profile();
+  method->set_profiling(false);
+  ASSERT_OK(method->set_inputs({tokens.ref(), pos.ref()}));
+  ASSERT_OK(method->execute());
+  for (const InstructionProfile& p : method->profile()) EXPECT_EQ(p.calls, 0u) << p.name;
+}
+
 TEST(MethodTest, ScalarOutputsBecomeZeroDimensionalTensors) {
   const Value v = Value::of_int(7);
   auto t = v.to_tensor();

@@ -116,5 +116,28 @@ TEST(PluginLoaderTest, MissingOperatorsAreListedTogether) {
   EXPECT_NE(m.find("aten::relu.out"), std::string::npos) << m;
 }
 
+// Plugins keep their state in globals, so one loaded copy must not be initialised twice.
+TEST(PluginLoaderTest, LoadsWithEqualOptionsShareOneInstance) {
+  const etp_host_api& host = *runtime::HostServices::get().api();
+  auto a = PluginLibrary::load(ETP_XNNPACK_PLUGIN_PATH, host, {{"threads", "1"}});
+  auto b = PluginLibrary::load(ETP_XNNPACK_PLUGIN_PATH, host, {{"threads", "1"}});
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->get(), b->get());
+}
+
+TEST(PluginLoaderTest, OtherOptionsWhileLoadedGiveAPrivateCopyThatOutlivesTheFirst) {
+  const etp_host_api& host = *runtime::HostServices::get().api();
+  auto one = PluginLibrary::load(ETP_XNNPACK_PLUGIN_PATH, host, {{"threads", "1"}});
+  auto two = PluginLibrary::load(ETP_XNNPACK_PLUGIN_PATH, host, {{"threads", "2"}});
+  ASSERT_TRUE(one.ok()) << one.status().message();
+  ASSERT_TRUE(two.ok()) << two.status().message();
+  EXPECT_NE(one->get(), two->get());
+  EXPECT_NE(&(*one)->table(), &(*two)->table());  // a second copy of the library, with its own globals
+  EXPECT_EQ((*two)->path(), ETP_XNNPACK_PLUGIN_PATH);
+  one->reset();  // shuts the first instance down; the copy stays usable
+  EXPECT_STREQ((*two)->name(), "xnnpack");
+  EXPECT_EQ((*two)->table().num_backends, 1u);
+}
+
 }  // namespace
 }  // namespace etp::plugins

@@ -1,0 +1,74 @@
+#include "cli/args.h"
+
+#include <cstdio>
+
+namespace etp::cli {
+
+std::string ParsedArgs::value(const std::string& option) const {
+  auto it = values.find(option);
+  return it == values.end() || it->second.empty() ? "" : it->second.front();
+}
+
+std::vector<std::string> ParsedArgs::all(const std::string& option) const {
+  auto it = values.find(option);
+  return it == values.end() ? std::vector<std::string>{} : it->second;
+}
+
+std::string parse_args(const std::vector<std::string>& args, const std::vector<OptionSpec>& specs, ParsedArgs* out) {
+  for (const std::string& arg : args) {  // help wins over every other argument
+    if (arg == "-h" || arg == "--help") {
+      out->help = true;
+      return "";
+    }
+  }
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string arg = args[i], inline_value;
+    const size_t eq = arg.find('=');
+    const bool has_inline = arg.rfind("--", 0) == 0 && eq != std::string::npos;
+    if (has_inline) {
+      inline_value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+    }
+    if (arg == "-h" || arg == "--help") return arg + " takes no value";
+    if (!arg.empty() && arg[0] != '-') {
+      out->positional.push_back(arg);
+      continue;
+    }
+    const OptionSpec* spec = nullptr;
+    for (const OptionSpec& s : specs) spec = s.name == arg ? &s : spec;
+    if (spec == nullptr) return "unknown option '" + arg + "'";
+    std::vector<std::string>& given = out->values[arg];
+    if (spec->kind == OptionSpec::Kind::kFlag) {
+      if (has_inline) return arg + " takes no value";
+      if (given.empty()) given.push_back("");
+      continue;
+    }
+    if (!has_inline && i + 1 >= args.size()) return arg + " needs a value";
+    const std::string value = has_inline ? inline_value : args[++i];
+    if (value.empty()) return arg + " needs a non-empty value";
+    if (spec->kind == OptionSpec::Kind::kOnce && !given.empty()) {
+      return arg + " given twice ('" + given.front() + "' and '" + value + "')";
+    }
+    given.push_back(value);
+  }
+  return "";
+}
+
+int usage_error(const std::string& command, const std::string& message) {
+  std::fprintf(stderr, "etp %s: %s\n(run 'etp %s --help' for the options)\n", command.c_str(), message.c_str(),
+               command.c_str());
+  return 2;
+}
+
+bool parse_count(const std::string& text, int64_t* out) {
+  if (text.empty() || text.size() > 18) return false;  // 18 digits cannot overflow int64
+  int64_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + (c - '0');
+  }
+  *out = value;
+  return true;
+}
+
+}  // namespace etp::cli
