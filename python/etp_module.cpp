@@ -13,6 +13,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -21,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "etp/bench.h"
 #include "etp/etp.h"
 
 namespace py = pybind11;
@@ -284,6 +286,42 @@ PYBIND11_MODULE(etp, m) {
         return py::module_::import("json").attr("loads")(doc);
       },
       py::arg("path"), "Describes a .pte or .ptd file: the entry `etp inspect --json PATH` prints under 'files'.");
+
+  m.def(
+      "bench",
+      [](const std::string& target, const std::vector<std::string>& data, const std::vector<std::string>& models,
+         const std::vector<std::string>& configs, const std::vector<int>& threads, int64_t warmup, int64_t repetitions,
+         double min_time, bool profile, uint64_t seed, const std::vector<std::string>& plugin_paths) {
+        etp::BenchOptions options;
+        options.models = models;
+        for (const std::string& c : configs) options.configs.push_back(unwrap(etp::parse_bench_config(c)));
+        options.threads = threads;
+        options.warmup = warmup;
+        options.repetitions = repetitions;
+        options.max_repetitions = std::max(options.max_repetitions, repetitions);
+        options.min_time_s = min_time;
+        options.profile = profile;
+        options.seed = seed;
+        options.bundle.plugin_paths = plugin_paths;
+        const bool program = target.size() > 4 && target.compare(target.size() - 4, 4, ".pte") == 0;
+        std::string doc;
+        etp::Status failure;
+        {
+          py::gil_scoped_release release;  // benches take seconds; let other threads run
+          auto report = program ? etp::run_bench(etp::BundleSpec::for_program(target, data), options)
+                                : etp::run_bench(target, options);
+          if (report.ok()) doc = report->to_json();
+          failure = report.status();
+        }
+        if (!failure.ok()) raise(failure);
+        return py::module_::import("json").attr("loads")(doc);
+      },
+      py::arg("target"), py::arg("data") = std::vector<std::string>{}, py::arg("models") = std::vector<std::string>{},
+      py::arg("configs") = std::vector<std::string>{}, py::arg("threads") = std::vector<int>{}, py::arg("warmup") = 2,
+      py::arg("repetitions") = 10, py::arg("min_time") = 0.5, py::arg("profile") = false, py::arg("seed") = 0,
+      py::arg("plugin_paths") = std::vector<std::string>{},
+      "Benchmarks a manifest's models (or a .pte with its data files) on plugin sets side by side, like `etp "
+      "bench`; returns the document `etp bench --json` prints. configs: 'NAME=PLUGIN[+PLUGIN...][:key=value,...]'.");
 
   m.def(
       "set_log_level",

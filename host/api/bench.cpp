@@ -600,7 +600,17 @@ Result<BenchReport> bench_manifest(bundle::Manifest base, const std::string& sou
       }
       load_and_first_run(*opened, &slot);
     }
-    if (opened.ok()) bundles.push_back(std::move(*opened));
+    if (!opened.ok()) continue;
+    for (const PluginInfo& p : opened->plugins()) {  // plugins a configuration added
+      auto same = [&](const BenchPlugin& known) {
+        std::error_code ec;
+        return std::filesystem::weakly_canonical(known.library, ec) == std::filesystem::weakly_canonical(p.library, ec);
+      };
+      if (std::none_of(report.plugins.begin(), report.plugins.end(), same)) {
+        report.plugins.push_back({p.name, p.library, p.version});
+      }
+    }
+    bundles.push_back(std::move(*opened));
   }
   std::map<std::string, const Slot*> references;
   for (Slot& slot : slots) {

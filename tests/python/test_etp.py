@@ -182,3 +182,27 @@ def test_threads_share_a_method_without_deadlock():
         t.join(timeout=60)
     assert not any(t.is_alive() for t in threads), "a thread is stuck"
     assert failures == []
+
+
+def test_bench_compares_plugin_sets_and_flags_a_wrong_one():
+    doc = etp.bench(fixture("add.pte"), configs=["portable"], warmup=1, repetitions=3, min_time=0)
+    assert doc["machine"]["logical_cores"] >= 1
+    [result] = doc["results"]
+    assert result["config"] == "portable" and result["outputs_match"]
+    assert result["runs"] >= 3 and 0 < result["min_ms"] <= result["median_ms"] <= result["p99_ms"]
+    with pytest.raises(etp.Error) as error:
+        etp.bench(fixture("add.pte"), configs=["p=portable:speed=2"], min_time=0)
+    assert error.value.code == "invalid argument" and "no plugin accepts option speed=2" in str(error.value)
+
+
+def test_bench_svg_is_well_formed_xml(tmp_path):
+    cli = os.environ.get("ETP_CLI")
+    if not cli:
+        pytest.skip("ETP_CLI is set by ctest")
+    svg = tmp_path / "chart.svg"
+    subprocess.run([cli, "bench", fixture("add.pte"), "--config", "portable", "--repetitions", "3", "--min-time", "0",
+                    "--svg", str(svg)], check=True, capture_output=True)
+    import xml.etree.ElementTree as ElementTree
+    root = ElementTree.parse(svg).getroot()
+    assert root.tag.endswith("svg")
+    assert "model" in "".join(root.itertext())
