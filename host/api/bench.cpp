@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <set>
@@ -156,7 +157,7 @@ struct Needs {
 std::vector<std::vector<size_t>> minimal_sets(const Needs& needs, const plugins::Registry& registry) {
   const auto& all = registry.plugins();
   std::vector<std::vector<size_t>> sets;
-  const size_t n = std::min<size_t>(all.size(), 8);
+  const size_t n = std::min<size_t>(all.size(), 8);  // 255 subsets at most; later plugins are not tried alone
   for (uint32_t mask = 1; mask < (1u << n); ++mask) {
     std::vector<bool> used(n, false);
     bool feasible = true;
@@ -474,18 +475,19 @@ Result<BenchReport> bench_manifest(bundle::Manifest base, const std::string& sou
           needs = {method->operators, method->backends};
         }
         const plugins::Registry& registry = probe.impl()->bundle->registry();
-        for (const std::vector<size_t>& set : minimal_sets(needs, registry)) {
+        std::vector<std::vector<size_t>> sets = minimal_sets(needs, registry);
+        if (sets.empty()) {  // it needs no plugin, or none serves it: all of them, as `etp run` loads it
+          sets.emplace_back();
+          for (size_t i = 0; i < base.plugins.size(); ++i) sets.back().push_back(i);
+        }
+        for (const std::vector<size_t>& set : sets) {
           std::string name;
           for (size_t i : set) name += (name.empty() ? "" : "+") + base.plugins[i].name;
+          if (name.empty()) name = "none";
           if (std::none_of(default_sets.begin(), default_sets.end(), [&](const auto& d) { return d.first == name; })) {
             default_sets.emplace_back(name, set);
           }
           model_sets[m->name].push_back(name);
-        }
-        if (model_sets[m->name].empty()) {
-          return Status(StatusCode::kNotFound, "model '" + m->name + "': no set of the bundle's plugins (" +
-                                                   registry.plugin_names() +
-                                                   ") serves all its operators and delegates");
         }
       }
       inputs.emplace(m->name, std::move(in));
@@ -620,12 +622,26 @@ Result<BenchReport> bench_manifest(bundle::Manifest base, const std::string& sou
     check_outputs(&slot, reference);
   }
 
-  // Warmup, then timed rounds: every live result runs once per round, in turn, until it has
-  // its repetitions and its minimum time.
+  // Warmup, then timed rounds. A round gives every live result, in turn, a batch of about
+  // kBatchMs of back-to-back runs (at least one), each timed on its own, until the result has
+  // its repetitions and its minimum time. Batches rather than single runs, so a run finds its own
+  // model in the caches as back-to-back runs do (not the other results' data); rounds, so a busy
+  // spell of the machine falls on every result alike.
+  constexpr double kBatchMs = 5;
+  std::vector<double> fastest(slots.size(), std::numeric_limits<double>::infinity());
+  for (size_t i = 0; i < slots.size(); ++i) {
+    if (slots[i].live) fastest[i] = slots[i].result.first_run_ms;
+  }
   for (int64_t w = 0; w < options.warmup; ++w) {
     if (options.progress) options.progress("warmup", static_cast<size_t>(w + 1), static_cast<size_t>(options.warmup));
-    for (Slot& slot : slots) {
-      if (slot.live) run_once(&slot);
+    for (size_t i = 0; i < slots.size(); ++i) {
+      if (slots[i].live) fastest[i] = std::min(fastest[i], run_once(&slots[i]));
+    }
+  }
+  std::vector<int64_t> batch(slots.size(), 1);
+  for (size_t i = 0; i < slots.size(); ++i) {
+    if (fastest[i] > 0 && std::isfinite(fastest[i])) {
+      batch[i] = std::clamp<int64_t>(static_cast<int64_t>(kBatchMs / fastest[i]), 1, 1000);
     }
   }
   auto done = [&](const Slot& s) {
@@ -636,15 +652,18 @@ Result<BenchReport> bench_manifest(bundle::Manifest base, const std::string& sou
   auto last_progress = Clock::now();
   for (int64_t round = 1;; ++round) {
     size_t finished = 0;
-    for (Slot& slot : slots) {
+    for (size_t i = 0; i < slots.size(); ++i) {
+      Slot& slot = slots[i];
       if (done(slot)) {
         ++finished;
         continue;
       }
-      const double ms = run_once(&slot);
-      if (std::isnan(ms)) continue;
-      slot.samples.push_back(ms);
-      slot.timed_ms += ms;
+      for (int64_t b = 0; b < batch[i] && !done(slot); ++b) {
+        const double ms = run_once(&slot);
+        if (std::isnan(ms)) break;
+        slot.samples.push_back(ms);
+        slot.timed_ms += ms;
+      }
     }
     if (finished == slots.size()) break;
     if (options.progress && ms_since(last_progress) > 200) {
@@ -656,7 +675,7 @@ Result<BenchReport> bench_manifest(bundle::Manifest base, const std::string& sou
     BenchResult& r = slot.result;
     r.stats = compute_stats(slot.samples);
     r.runs_per_s = r.stats.mean > 0 ? 1000.0 / r.stats.mean : 0;
-    r.noisy = r.stats.cv > report.noise_threshold;
+    r.noisy = r.stats.robust_cv > report.noise_threshold;
   }
   if (options.profile) {
     for (size_t i = 0; i < slots.size(); ++i) {

@@ -58,7 +58,7 @@ std::string label(const BenchResult& r) {
 
 // The columns of the results table, shared by text, Markdown and (as raw numbers) CSV.
 const std::vector<std::string> kColumns = {"model",  "config", "threads", "load ms", "first ms", "median ms", "min ms",
-                                           "p90 ms", "p99 ms", "cv %",    "runs/s",  "+RSS MiB", "outputs"};
+                                           "p90 ms", "p99 ms", "spread %",    "runs/s",  "+RSS MiB", "outputs"};
 
 std::vector<std::string> row(const BenchResult& r) {
   if (!r.error.empty())
@@ -72,7 +72,7 @@ std::vector<std::string> row(const BenchResult& r) {
           ms_text(r.stats.min),
           ms_text(r.stats.p90),
           ms_text(r.stats.p99),
-          fixed(r.stats.cv * 100, 1) + (r.noisy ? " noisy" : ""),
+          fixed(r.stats.robust_cv * 100, 1) + (r.noisy ? " noisy" : ""),
           r.runs_per_s >= 100 ? fixed(r.runs_per_s, 0) : fixed(r.runs_per_s, 1),
           fixed(r.rss_added_mib, 1),
           r.outputs_match ? "match" : "DIFFER"};
@@ -128,7 +128,8 @@ std::string machine_line(const BenchReport& r) {
 
 std::string settings_line(const BenchReport& r) {
   return "warmup " + std::to_string(r.warmup) + ", then at least " + std::to_string(r.repetitions) + " runs and " +
-         fixed(r.min_time_s, 2) + " s of execute time per result, results interleaved run by run";
+         fixed(r.min_time_s, 2) +
+         " s of execute time per result, in interleaved rounds of ~5 ms batches of back-to-back runs";
 }
 
 std::vector<std::vector<std::string>> profile_rows(const BenchResult& r, size_t top) {
@@ -199,6 +200,9 @@ BenchStats compute_stats(std::vector<double> samples) {
   for (double v : samples) squares += (v - s.mean) * (v - s.mean);
   s.stddev = samples.size() > 1 ? std::sqrt(squares / static_cast<double>(samples.size() - 1)) : 0;
   s.cv = s.mean > 0 ? s.stddev / s.mean : 0;
+  s.p25 = percentile(0.25);
+  s.p75 = percentile(0.75);
+  s.robust_cv = s.median > 0 ? (s.p75 - s.p25) / 1.349 / s.median : 0;
   return s;
 }
 
@@ -273,7 +277,7 @@ std::string BenchReport::to_text() const {
     } else if (!r.outputs_match) {
       notes += "  " + label(r) + ": outputs differ: " + r.match_detail + "\n";
     } else if (r.noisy) {
-      notes += "  " + label(r) + ": noisy (cv " + fixed(r.stats.cv * 100, 1) + "% > " +
+      notes += "  " + label(r) + ": noisy (spread " + fixed(r.stats.robust_cv * 100, 1) + "% > " +
                fixed(noise_threshold * 100, 0) + "%); rerun on a quieter machine or with --min-time\n";
     }
   }
@@ -323,14 +327,14 @@ std::string BenchReport::to_csv() const {
   };
   std::string out =
       "model,config,threads,load_ms,first_run_ms,runs,min_ms,median_ms,mean_ms,p10_ms,p90_ms,p99_ms,max_ms,stddev_ms,"
-      "cv,runs_per_s,rss_added_mib,anon_added_mib,peak_rss_mib,outputs_match,noisy,error\n";
+      "cv,robust_cv,runs_per_s,rss_added_mib,anon_added_mib,peak_rss_mib,outputs_match,noisy,error\n";
   for (const BenchResult& r : results) {
     const BenchStats& s = r.stats;
     std::ostringstream line;
     line.precision(9);
     line << quote(r.model) << ',' << quote(r.config) << ',' << r.threads << ',' << r.load_ms << ',' << r.first_run_ms
          << ',' << s.count << ',' << s.min << ',' << s.median << ',' << s.mean << ',' << s.p10 << ',' << s.p90 << ','
-         << s.p99 << ',' << s.max << ',' << s.stddev << ',' << s.cv << ',' << r.runs_per_s << ',' << r.rss_added_mib
+         << s.p99 << ',' << s.max << ',' << s.stddev << ',' << s.cv << ',' << s.robust_cv << ',' << r.runs_per_s << ',' << r.rss_added_mib
          << ',' << r.anon_added_mib << ',' << r.peak_rss_mib << ',' << (r.outputs_match ? "true" : "false") << ','
          << (r.noisy ? "true" : "false") << ',' << quote(r.error);
     out += line.str() + "\n";
@@ -349,7 +353,7 @@ std::string BenchReport::to_json() const {
                      {"repetitions", repetitions},
                      {"min_time_s", min_time_s},
                      {"noise_threshold", noise_threshold},
-                     {"timing", "execute only; results interleaved run by run"}};
+                     {"timing", "execute only; interleaved rounds of ~5 ms batches of back-to-back runs"}};
   doc["files"] = json::array();
   for (const BenchFile& f : files) doc["files"].push_back({{"path", f.path}, {"sha256", f.sha256}});
   doc["plugins"] = json::array();
@@ -375,6 +379,9 @@ std::string BenchReport::to_json() const {
               {"max_ms", s.max},
               {"stddev_ms", s.stddev},
               {"cv", s.cv},
+              {"robust_cv", s.robust_cv},
+              {"p25_ms", s.p25},
+              {"p75_ms", s.p75},
               {"noisy", r.noisy},
               {"runs_per_s", r.runs_per_s},
               {"rss_added_mib", r.rss_added_mib},

@@ -223,8 +223,8 @@ std::string bar_label(const BenchResult& result) {
 }
 
 std::string noisy_note(const BenchResult& result) {
-  const double cv = result.stats.cv * 100;
-  return std::isfinite(cv) && cv > 0 ? "noisy (cv " + fixed(cv, cv < 10 ? 1 : 0) + "%)" : "noisy";
+  const double cv = result.stats.robust_cv * 100;
+  return std::isfinite(cv) && cv > 0 ? "noisy (spread " + fixed(cv, cv < 10 ? 1 : 0) + "%)" : "noisy";
 }
 
 std::string mismatch_note() { return std::string(kCross) + " outputs differ"; }

@@ -52,8 +52,11 @@ struct BenchOptions {
 // order statistics (as numpy's default); stddev is the sample standard deviation.
 struct BenchStats {
   size_t count = 0;
-  double min = 0, max = 0, mean = 0, median = 0, p10 = 0, p90 = 0, p99 = 0, stddev = 0;
-  double cv = 0;  // stddev / mean
+  double min = 0, max = 0, mean = 0, median = 0, p10 = 0, p25 = 0, p75 = 0, p90 = 0, p99 = 0, stddev = 0;
+  double cv = 0;  // coefficient of variation, stddev / mean: one delayed run in thousands inflates it
+  // The same from the middle half of the runs, (p75 - p25) / 1.349 / median (1.349 standard
+  // deviations span a normal distribution's quartiles): the spread rare outliers do not move.
+  double robust_cv = 0;
 };
 BenchStats compute_stats(std::vector<double> samples_ms);
 
@@ -80,7 +83,7 @@ struct BenchResult {
   double peak_rss_mib = 0;                       // process peak RSS after the load and first run
   bool outputs_match = false;
   std::string match_detail;           // what was compared, or the first mismatch
-  bool noisy = false;                 // stats.cv above BenchReport::noise_threshold
+  bool noisy = false;                 // stats.robust_cv above BenchReport::noise_threshold
   std::vector<ProfileEntry> profile;  // most expensive first (with --profile)
   double profile_overhead = 0;        // profiled mean / unprofiled mean - 1
 };
@@ -118,7 +121,7 @@ struct BenchReport {
   BenchMachine machine;
   int64_t warmup = 0, repetitions = 0;
   double min_time_s = 0;
-  double noise_threshold = 0.10;  // cv above which a result is flagged noisy
+  double noise_threshold = 0.10;  // robust_cv above which a result is flagged noisy
   std::vector<BenchFile> files;   // programs and data files with their sha256
   std::vector<BenchPlugin> plugins;
   std::vector<BenchResult> results;

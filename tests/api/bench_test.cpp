@@ -44,6 +44,16 @@ TEST(BenchStatsTest, PercentilesInterpolateAndStddevIsTheSampleOne) {
   EXPECT_NEAR(s.p99, 9.91, 1e-12);
   EXPECT_NEAR(s.stddev, std::sqrt(55.0 / 6.0), 1e-12);  // ddof=1
   EXPECT_NEAR(s.cv, s.stddev / 5.5, 1e-12);
+  EXPECT_NEAR(s.p25, 3.25, 1e-12);
+  EXPECT_NEAR(s.p75, 7.75, 1e-12);
+  EXPECT_NEAR(s.robust_cv, 4.5 / 1.349 / 5.5, 1e-12);
+  // One delayed run in a hundred inflates the classic cv, not the robust one.
+  std::vector<double> runs(99, 1.0);
+  for (size_t i = 0; i < runs.size(); ++i) runs[i] += 0.001 * static_cast<double>(i % 10);
+  runs.push_back(100.0);
+  const BenchStats outlier = compute_stats(runs);
+  EXPECT_GT(outlier.cv, 1.0);
+  EXPECT_LT(outlier.robust_cv, 0.01);
 }
 
 TEST(BenchStatsTest, EmptyAndSingleSamples) {
@@ -123,7 +133,7 @@ TEST(BenchTest, TheJsonDocumentHasTheMachineAndEveryResultField) {
   ASSERT_EQ(doc["results"].size(), 1u);
   const json& r = doc["results"][0];
   for (const char* key : {"model", "config", "threads", "load_ms", "first_run_ms", "min_ms", "median_ms", "mean_ms",
-                          "p90_ms", "p99_ms", "stddev_ms", "cv", "noisy", "rss_added_mib", "outputs_match"}) {
+                          "p90_ms", "p99_ms", "stddev_ms", "cv", "robust_cv", "noisy", "rss_added_mib", "outputs_match"}) {
     EXPECT_TRUE(r.contains(key)) << key;
   }
   EXPECT_EQ(r["model"], "add");
