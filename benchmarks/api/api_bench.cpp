@@ -1,7 +1,9 @@
 // What the public API (include/etp) costs over the runtime it wraps, each next to the runtime
 // reference in the same run: set inputs and execute a real fixture through runtime::Method
 // directly, through etp::Method::set_input (copy), etp::Method::bind_input (zero copy where the
-// program allows it), and etp::Method::run (which also copies every output out).
+// program allows it), and etp::Method::run (which also copies every output out); and what
+// per-instruction profiling (Method::set_profiling, behind `etp bench --profile`) adds to
+// set_input + execute when on.
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
@@ -43,7 +45,7 @@ Case* load(const std::string& name, const std::vector<std::string>& data, int nu
   return c;
 }
 
-enum class Path { kRuntime, kSetInput, kBindInput, kRun };
+enum class Path { kRuntime, kSetInput, kBindInput, kRun, kProfiled };
 
 void run_case(benchmark::State& state, const std::string& name, const std::vector<std::string>& data, int inputs,
               Path path) {
@@ -56,6 +58,7 @@ void run_case(benchmark::State& state, const std::string& name, const std::vecto
   for (const etp::TensorRef& r : c->refs)
     raw_inputs.push_back({static_cast<int32_t>(r.dtype), r.sizes, r.data, r.nbytes});
   bool ok = true;
+  c->method.set_profiling(path == Path::kProfiled);
   for (auto _ : state) {
     switch (path) {
       case Path::kRuntime:
@@ -63,6 +66,7 @@ void run_case(benchmark::State& state, const std::string& name, const std::vecto
         ok &= raw.execute().ok();
         break;
       case Path::kSetInput:
+      case Path::kProfiled:
         for (size_t i = 0; i < c->refs.size(); ++i) ok &= c->method.set_input(i, c->refs[i]).ok();
         ok &= c->method.execute().ok();
         break;
@@ -78,6 +82,7 @@ void run_case(benchmark::State& state, const std::string& name, const std::vecto
       }
     }
   }
+  c->method.set_profiling(false);
   if (!ok) state.SkipWithError("a call failed");
   size_t borrowed = 0;
   for (size_t i = 0; i < c->refs.size(); ++i) borrowed += c->method.input_borrowed(i);
@@ -90,10 +95,12 @@ void run_case(benchmark::State& state, const std::string& name, const std::vecto
   void BM_ApiSetInput##Fixture(benchmark::State& s) { run_case(s, name, data, inputs, Path::kSetInput); }     \
   void BM_ApiBindInput##Fixture(benchmark::State& s) { run_case(s, name, data, inputs, Path::kBindInput); }   \
   void BM_ApiRun##Fixture(benchmark::State& s) { run_case(s, name, data, inputs, Path::kRun); }               \
+  void BM_ApiProfiled##Fixture(benchmark::State& s) { run_case(s, name, data, inputs, Path::kProfiled); }     \
   BENCHMARK(BM_RuntimeReference##Fixture)->Unit(benchmark::kMicrosecond);                                     \
   BENCHMARK(BM_ApiSetInput##Fixture)->Unit(benchmark::kMicrosecond);                                          \
   BENCHMARK(BM_ApiBindInput##Fixture)->Unit(benchmark::kMicrosecond);                                         \
-  BENCHMARK(BM_ApiRun##Fixture)->Unit(benchmark::kMicrosecond)
+  BENCHMARK(BM_ApiRun##Fixture)->Unit(benchmark::kMicrosecond);                                              \
+  BENCHMARK(BM_ApiProfiled##Fixture)->Unit(benchmark::kMicrosecond)
 
 ETP_API_CASES(AddPortable, "add", std::vector<std::string>{}, 2);
 ETP_API_CASES(MlpPortable, "mlp_portable", std::vector<std::string>{}, 1);
