@@ -24,6 +24,7 @@
 
 #include "etp/bench.h"
 #include "etp/etp.h"
+#include "format/file_kind.h"
 
 namespace py = pybind11;
 
@@ -291,7 +292,8 @@ PYBIND11_MODULE(etp, m) {
       "bench",
       [](const std::string& target, const std::vector<std::string>& data, const std::vector<std::string>& models,
          const std::vector<std::string>& configs, const std::vector<int>& threads, int64_t warmup, int64_t repetitions,
-         double min_time, bool profile, uint64_t seed, const std::vector<std::string>& plugin_paths) {
+         double min_time, bool profile, uint64_t seed, const std::vector<std::string>& plugins,
+         const std::vector<std::string>& plugin_paths) {
         etp::BenchOptions options;
         options.models = models;
         for (const std::string& c : configs) options.configs.push_back(unwrap(etp::parse_bench_config(c)));
@@ -303,12 +305,12 @@ PYBIND11_MODULE(etp, m) {
         options.profile = profile;
         options.seed = seed;
         options.bundle.plugin_paths = plugin_paths;
-        const bool program = target.size() > 4 && target.compare(target.size() - 4, 4, ".pte") == 0;
+        const bool program = etp::format::file_kind(target) == etp::format::FileKind::kProgram;  // as the CLI
         std::string doc;
         etp::Status failure;
         {
           py::gil_scoped_release release;  // benches take seconds; let other threads run
-          auto report = program ? etp::run_bench(etp::BundleSpec::for_program(target, data), options)
+          auto report = program ? etp::run_bench(etp::BundleSpec::for_program(target, data, plugins), options)
                                 : etp::run_bench(target, options);
           if (report.ok()) doc = report->to_json();
           failure = report.status();
@@ -319,6 +321,7 @@ PYBIND11_MODULE(etp, m) {
       py::arg("target"), py::arg("data") = std::vector<std::string>{}, py::arg("models") = std::vector<std::string>{},
       py::arg("configs") = std::vector<std::string>{}, py::arg("threads") = std::vector<int>{}, py::arg("warmup") = 2,
       py::arg("repetitions") = 10, py::arg("min_time") = 0.5, py::arg("profile") = false, py::arg("seed") = 0,
+      py::arg("plugins") = std::vector<std::string>{"portable", "xnnpack"},
       py::arg("plugin_paths") = std::vector<std::string>{},
       "Benchmarks a manifest's models (or a .pte with its data files) on plugin sets side by side, like `etp "
       "bench`; returns the document `etp bench --json` prints. configs: 'NAME=PLUGIN[+PLUGIN...][:key=value,...]'.");

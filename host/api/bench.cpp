@@ -92,21 +92,31 @@ void set_option(plugins::Options* options, const std::string& key, const std::st
   options->emplace_back(key, value);
 }
 
+std::string absolute(const std::string& path) {
+  std::error_code ec;
+  const std::filesystem::path p = std::filesystem::absolute(path, ec);
+  return ec ? path : p.string();
+}
+
 // The plugins of an explicit configuration: a plugin named like one of the manifest's takes
-// that entry (library and options); any other name is a library looked up as in a manifest.
+// that entry (library and options); a path (with a '/') is relative to the working directory;
+// any other name is a library looked up as in a manifest.
 Result<std::vector<PluginChoice>> resolve_config(const BenchConfig& config, const bundle::Manifest& base,
                                                  const BundleOptions& options, OptionProbe* probe) {
   std::vector<PluginChoice> out;
   const bundle::BundleOptions lookup{options.plugin_paths, options.use_environment};
   for (const PluginSpec& p : config.plugins) {
     bundle::PluginSpec spec{p.name.empty() ? plugin_name_of(p.library) : p.name, p.library, p.options, {}};
+    std::string folder = ".";
     for (const bundle::PluginSpec& m : base.plugins) {
       if (m.name != p.library) continue;
       spec.name = m.name;
       spec.library = m.library;
-      for (const auto& [key, value] : m.options) {
+      folder = base.folder;
+      for (const auto& option : m.options) {
+        const std::string& key = option.first;
         if (std::none_of(p.options.begin(), p.options.end(), [&](const auto& o) { return o.first == key; })) {
-          spec.options.emplace_back(key, value);
+          spec.options.push_back(option);
         }
       }
     }
@@ -115,9 +125,9 @@ Result<std::vector<PluginChoice>> resolve_config(const BenchConfig& config, cons
         return bad_request("configuration '" + config.name + "' names plugin '" + spec.name + "' twice");
       }
     }
-    auto path = bundle::resolve_library(spec.library, base.folder, lookup);
+    auto path = bundle::resolve_library(spec.library, folder, lookup);
     if (!path.ok()) return std::move(path).status().with_context("configuration '" + config.name + "'");
-    out.push_back({std::move(spec), std::filesystem::absolute(*path).string()});
+    out.push_back({std::move(spec), absolute(*path)});
   }
   // Options of the configuration go to each plugin that accepts them; one nobody takes is an error.
   for (const auto& [key, value] : config.options) {
@@ -157,7 +167,7 @@ struct Needs {
 std::vector<std::vector<size_t>> minimal_sets(const Needs& needs, const plugins::Registry& registry) {
   const auto& all = registry.plugins();
   std::vector<std::vector<size_t>> sets;
-  const size_t n = std::min<size_t>(all.size(), 8);  // 255 subsets at most; later plugins are not tried alone
+  const size_t n = std::min<size_t>(all.size(), 8);  // 255 subsets at most; a 9th plugin and later are never tried
   for (uint32_t mask = 1; mask < (1u << n); ++mask) {
     std::vector<bool> used(n, false);
     bool feasible = true;
@@ -306,7 +316,10 @@ void load_and_first_run(const Bundle& bundle, Slot* slot) {
   slot->method = std::make_unique<Method>(std::move(*method));
   slot->live = true;
   r.first_run_ms = run_once(slot);
-  if (!slot->live) return;
+  if (!slot->live) {
+    r.first_run_ms = 0;
+    return;
+  }
   const bundle::ProcessMemory after = bundle::measure_process();
   r.rss_added_mib = (static_cast<double>(after.rss) - static_cast<double>(before.rss)) / kMiB;
   r.anon_added_mib = (static_cast<double>(after.anonymous) - static_cast<double>(before.anonymous)) / kMiB;
@@ -357,7 +370,8 @@ void check_outputs(Slot* slot, const Slot* reference) {
     }
     basis.push_back("expected outputs");
   }
-  if (reference != nullptr && reference != slot) {
+  // Without expected outputs, the model's first configuration is the reference.
+  if (expected.empty() && reference != nullptr && reference != slot) {
     const std::string against =
         "configuration '" + reference->result.config + "'" +
         (reference->result.threads ? " at " + std::to_string(reference->result.threads) + " thread(s)" : "");
@@ -406,13 +420,20 @@ void profile_slot(Slot* slot, int64_t runs) {
   if (slot->result.stats.mean > 0) slot->result.profile_overhead = mean / slot->result.stats.mean - 1;
 }
 
-Status check_options(const BenchOptions& o) {
+}  // namespace
+
+Status check_bench_options(const BenchOptions& o) {
   if (o.warmup < 0) return bad_request("warmup must be at least 0");
   if (o.repetitions < 1) return bad_request("repetitions must be at least 1");
   if (!(o.min_time_s >= 0) || o.min_time_s > 3600) return bad_request("min time must be from 0 to 3600 seconds");
   if (o.max_repetitions < o.repetitions) return bad_request("max repetitions must be at least the repetitions");
-  for (int t : o.threads) {
+  for (size_t i = 0; i < o.threads.size(); ++i) {
+    const int t = o.threads[i];
     if (t < 1 || t > 256) return bad_request("thread counts must be from 1 to 256, got " + std::to_string(t));
+    if (std::find(o.threads.begin(), o.threads.begin() + static_cast<std::ptrdiff_t>(i), t) !=
+        o.threads.begin() + static_cast<std::ptrdiff_t>(i)) {
+      return bad_request("thread count " + std::to_string(t) + " given twice");
+    }
   }
   std::set<std::string> names;
   for (const BenchConfig& c : o.configs) {
@@ -426,8 +447,10 @@ Status check_options(const BenchOptions& o) {
   return Status::success();
 }
 
+namespace {
+
 Result<BenchReport> bench_manifest(bundle::Manifest base, const std::string& source, const BenchOptions& options) {
-  ETP_CHECK_OK(check_options(options));
+  ETP_CHECK_OK(check_bench_options(options));
   BenchReport report;
   report.source = source;
   report.etp_version = version();
@@ -455,7 +478,13 @@ Result<BenchReport> bench_manifest(bundle::Manifest base, const std::string& sou
   std::map<std::string, std::vector<std::string>> model_sets;             // default configurations per model
   std::vector<std::pair<std::string, std::vector<size_t>>> default_sets;  // name -> plugin indices
   {
-    ETP_TRY(Bundle probe, api::open_bundle(base, options.bundle, source));
+    // With configurations given, the bundle's own plugins need not even exist.
+    bundle::Manifest probe_manifest = base;
+    if (!options.configs.empty()) {
+      probe_manifest.plugins.clear();
+      for (bundle::DataSpec& d : probe_manifest.data) d.weight_cache.clear();
+    }
+    ETP_TRY(Bundle probe, api::open_bundle(std::move(probe_manifest), options.bundle, source));
     for (const PluginInfo& p : probe.plugins()) report.plugins.push_back({p.name, p.library, p.version});
     std::set<std::string> hashed;
     auto hash = [&](const std::string& path) -> Status {
@@ -504,7 +533,7 @@ Result<BenchReport> bench_manifest(bundle::Manifest base, const std::string& sou
       for (size_t i : set) {
         ETP_TRY(auto path, bundle::resolve_library(base.plugins[i].library, base.folder,
                                                    {options.bundle.plugin_paths, options.bundle.use_environment}));
-        choices.push_back({base.plugins[i], std::filesystem::absolute(path).string()});
+        choices.push_back({base.plugins[i], absolute(path)});
       }
       configs.emplace_back(std::move(config), std::move(choices));
     }
@@ -523,19 +552,33 @@ Result<BenchReport> bench_manifest(bundle::Manifest base, const std::string& sou
       config_models.push_back(m->name);
     }
     if (config_models.empty()) continue;
+    // A plugin takes the thread counts if it accepts the first; then it must accept them all.
+    std::vector<bool> takes_threads(choices.size(), false);
+    for (size_t i = 0; i < choices.size() && !options.threads.empty(); ++i) {
+      for (size_t k = 0; k < options.threads.size(); ++k) {
+        plugins::Options trial = choices[i].spec.options;
+        set_option(&trial, "threads", std::to_string(options.threads[k]));
+        std::string why;
+        const bool accepted = probe.accepts(choices[i].path, trial, &why);
+        if (k == 0) takes_threads[i] = accepted;
+        if (k > 0 && accepted != takes_threads[i]) {
+          const std::string first = "threads=" + std::to_string(options.threads[0]);
+          const std::string other = "threads=" + std::to_string(options.threads[k]);
+          return bad_request("configuration '" + config.name + "': plugin '" + choices[i].spec.name + "' " +
+                             (accepted ? "refuses " + first + " but takes " + other
+                                       : "takes " + first + " but refuses " + other + ": " + why));
+        }
+      }
+    }
     std::set<int> seen;
     const std::vector<int> threads = options.threads.empty() ? std::vector<int>{0} : options.threads;
     for (int t : threads) {
       Variant v{config.name, 0, choices, config_models};
       bool threaded = false;
-      for (PluginChoice& c : v.plugins) {
-        if (t == 0) break;
-        plugins::Options trial = c.spec.options;
-        set_option(&trial, "threads", std::to_string(t));
-        if (probe.accepts(c.path, trial, nullptr)) {
-          c.spec.options = std::move(trial);
-          threaded = true;
-        }
+      for (size_t i = 0; i < v.plugins.size() && t > 0; ++i) {
+        if (!takes_threads[i]) continue;
+        set_option(&v.plugins[i].spec.options, "threads", std::to_string(t));
+        threaded = true;
       }
       v.threads = threaded ? t : 0;
       for (const PluginChoice& c : v.plugins) {  // no --threads: what the manifest sets, if anything

@@ -11,10 +11,12 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
 #include "api/api_internal.h"
+#include "core/error.h"
 #include "etp/bench.h"
 
 namespace etp {
@@ -57,8 +59,8 @@ std::string label(const BenchResult& r) {
 }
 
 // The columns of the results table, shared by text, Markdown and (as raw numbers) CSV.
-const std::vector<std::string> kColumns = {"model",  "config", "threads", "load ms", "first ms", "median ms", "min ms",
-                                           "p90 ms", "p99 ms", "spread %",    "runs/s",  "+RSS MiB", "outputs"};
+const std::vector<std::string> kColumns = {"model",  "config", "threads",  "load ms", "first ms", "median ms", "min ms",
+                                           "p90 ms", "p99 ms", "spread %", "runs/s",  "+RSS MiB", "outputs"};
 
 std::vector<std::string> row(const BenchResult& r) {
   if (!r.error.empty())
@@ -168,10 +170,13 @@ std::string read_first_line(const std::string& path) {
   return line;
 }
 
-double number(const json& result, const char* key, const std::string& where) {
-  if (!result.contains(key) || !result[key].is_number())
-    throw std::runtime_error(where + " has no number '" + key + "'");
-  return result[key].get<double>();
+// result[key] as a number, or a kMalformed status naming it.
+Status number(const json& result, const char* key, const std::string& where, double* out) {
+  if (!result.contains(key) || !result[key].is_number()) {
+    return Status(StatusCode::kMalformed, where + " has no number '" + key + "'");
+  }
+  *out = result[key].get<double>();
+  return Status::success();
 }
 
 }  // namespace
@@ -334,9 +339,9 @@ std::string BenchReport::to_csv() const {
     line.precision(9);
     line << quote(r.model) << ',' << quote(r.config) << ',' << r.threads << ',' << r.load_ms << ',' << r.first_run_ms
          << ',' << s.count << ',' << s.min << ',' << s.median << ',' << s.mean << ',' << s.p10 << ',' << s.p90 << ','
-         << s.p99 << ',' << s.max << ',' << s.stddev << ',' << s.cv << ',' << s.robust_cv << ',' << r.runs_per_s << ',' << r.rss_added_mib
-         << ',' << r.anon_added_mib << ',' << r.peak_rss_mib << ',' << (r.outputs_match ? "true" : "false") << ','
-         << (r.noisy ? "true" : "false") << ',' << quote(r.error);
+         << s.p99 << ',' << s.max << ',' << s.stddev << ',' << s.cv << ',' << s.robust_cv << ',' << r.runs_per_s << ','
+         << r.rss_added_mib << ',' << r.anon_added_mib << ',' << r.peak_rss_mib << ','
+         << (r.outputs_match ? "true" : "false") << ',' << (r.noisy ? "true" : "false") << ',' << quote(r.error);
     out += line.str() + "\n";
   }
   return out;
@@ -433,19 +438,18 @@ Status compare_with_baseline(BenchReport* report, const std::string& baseline_js
     bool used = false;
   };
   std::map<std::tuple<std::string, std::string, int>, Old> old;
-  try {
-    for (size_t i = 0; i < doc["results"].size(); ++i) {
-      const json& r = doc["results"][i];
-      const std::string where = baseline_name + ": results[" + std::to_string(i) + "]";
-      if (!r.is_object() || !r.contains("model") || !r["model"].is_string() || !r.contains("config") ||
-          !r["config"].is_string() || !r.contains("threads") || !r["threads"].is_number_integer()) {
-        return Status(StatusCode::kMalformed, where + " lacks model, config or threads");
-      }
-      old[{r["model"].get<std::string>(), r["config"].get<std::string>(), r["threads"].get<int>()}] = {
-          number(r, "median_ms", where), number(r, "p10_ms", where), number(r, "p90_ms", where), r.contains("error")};
+  for (size_t i = 0; i < doc["results"].size(); ++i) {
+    const json& r = doc["results"][i];
+    const std::string where = baseline_name + ": results[" + std::to_string(i) + "]";
+    if (!r.is_object() || !r.contains("model") || !r["model"].is_string() || !r.contains("config") ||
+        !r["config"].is_string() || !r.contains("threads") || !r["threads"].is_number_integer()) {
+      return Status(StatusCode::kMalformed, where + " lacks model, config or threads");
     }
-  } catch (const std::exception& e) {
-    return Status(StatusCode::kMalformed, e.what());
+    Old o{0, 0, 0, r.contains("error")};
+    ETP_CHECK_OK(number(r, "median_ms", where, &o.median));
+    ETP_CHECK_OK(number(r, "p10_ms", where, &o.p10));
+    ETP_CHECK_OK(number(r, "p90_ms", where, &o.p90));
+    old[{r["model"].get<std::string>(), r["config"].get<std::string>(), r["threads"].get<int>()}] = o;
   }
   report->deltas.clear();
   report->baseline = baseline_name;

@@ -1,5 +1,6 @@
 #include "bundle/bundle.h"
 
+#include <atomic>
 #include <dlfcn.h>
 #include <openssl/evp.h>
 
@@ -120,7 +121,9 @@ Result<std::unique_ptr<Bundle>> Bundle::open(Manifest manifest, const BundleOpti
       return Status(s.code(), at(m, spec.mark) + s.message());
   }
   std::map<std::string, runtime::DataSource> by_path;  // one mapping per file, whatever its names
-  uint64_t next_id = 1;
+  // Plugin instances are shared between bundles, and their weight caches key packed weights by
+  // file id: ids must be unique in the process, not per bundle.
+  static std::atomic<uint64_t> next_id{1};
   for (const DataSpec& spec : m.data) {
     auto it = by_path.find(spec.path);
     if (it == by_path.end()) {

@@ -19,7 +19,7 @@ namespace {
 
 constexpr const char* kBenchUsage =
     "usage: etp bench MANIFEST [options]\n"
-    "       etp bench PROGRAM.pte [--data FILE.ptd]... [options]\n"
+    "       etp bench PROGRAM.pte [--data FILE.ptd]... [--plugin NAME|LIB]... [options]\n"
     "\n"
     "Times models on plugin sets side by side. Each configuration (plugins in priority order,\n"
     "with options) is its own bundle, loaded and run the way 'etp run' does. Every result\n"
@@ -48,12 +48,15 @@ constexpr const char* kBenchUsage =
     "  --baseline FILE.json  compare with an earlier '--format json' report\n"
     "  --threshold PCT       slowdown that counts as a regression, in percent (default 10)\n"
     "  --data FILE.ptd       a data file of PROGRAM.pte (repeat; looked up in order)\n"
+    "  --plugin NAME|LIB     a plugin of PROGRAM.pte's bundle, in priority order (repeat; default:\n"
+    "                        portable, xnnpack); the default configurations are drawn from these\n"
     "  --seed N              seed of random inputs for models without sample runs (default 0)\n"
     "  --plugin-path DIR     also look for plugin libraries in DIR (repeat; before ETP_PLUGIN_PATH)\n"
     "  -h, --help            show this help\n"
     "\n"
     "Times are of execute alone (inputs are copied in before each run). Exit status: 0 every\n"
-    "result ran and its outputs match, 1 a result failed or its outputs differ, 2 usage error,\n"
+    "result ran and its outputs match, 1 a result failed or its outputs differ (or the bench\n"
+    "could not start: a missing file or plugin, a refused option), 2 usage error,\n"
     "3 a regression against --baseline (and nothing failed).\n";
 
 int usage_error(const std::string& message) { return cli::usage_error("bench", message); }
@@ -117,12 +120,12 @@ void end_progress() {
 int run_bench(const std::vector<std::string>& args) {
   using Kind = OptionSpec::Kind;
   static const std::vector<OptionSpec> kSpecs = {
-      {Kind::kRepeat, "--model"},      {Kind::kRepeat, "--config"},    {Kind::kOnce, "--threads"},
-      {Kind::kOnce, "--warmup"},       {Kind::kOnce, "--repetitions"}, {Kind::kOnce, "--min-time"},
-      {Kind::kFlag, "--profile"},      {Kind::kOnce, "--format"},      {Kind::kFlag, "--json"},
-      {Kind::kOnce, "--output"},       {Kind::kOnce, "--svg"},         {Kind::kOnce, "--baseline"},
-      {Kind::kOnce, "--threshold"},    {Kind::kRepeat, "--data"},      {Kind::kOnce, "--seed"},
-      {Kind::kRepeat, "--plugin-path"}};
+      {Kind::kRepeat, "--model"},   {Kind::kRepeat, "--config"},     {Kind::kOnce, "--threads"},
+      {Kind::kOnce, "--warmup"},    {Kind::kOnce, "--repetitions"},  {Kind::kOnce, "--min-time"},
+      {Kind::kFlag, "--profile"},   {Kind::kOnce, "--format"},       {Kind::kFlag, "--json"},
+      {Kind::kOnce, "--output"},    {Kind::kOnce, "--svg"},          {Kind::kOnce, "--baseline"},
+      {Kind::kOnce, "--threshold"}, {Kind::kRepeat, "--data"},       {Kind::kOnce, "--seed"},
+      {Kind::kRepeat, "--plugin"},  {Kind::kRepeat, "--plugin-path"}};
   ParsedArgs a;
   if (std::string error = parse_args(args, kSpecs, &a); !error.empty()) return usage_error(error);
   if (a.help) {
@@ -177,28 +180,42 @@ int run_bench(const std::vector<std::string>& args) {
   if (format != "text" && format != "md" && format != "csv" && format != "json") {
     return usage_error("--format needs text, md, csv or json, got '" + format + "'");
   }
-  std::string baseline_json;
-  if (a.has("--baseline") && !read_file(a.value("--baseline"), &baseline_json)) {
-    std::fprintf(stderr, "etp bench: cannot read the baseline %s\n", a.value("--baseline").c_str());
-    return 1;
-  }
   options.profile = a.has("--profile");
   options.bundle.plugin_paths = a.all("--plugin-path");
   options.progress = progress;
+  if (Status s = check_bench_options(options); !s.ok()) return usage_error(s.message());
+  // The baseline is read and checked before the bench, which may take minutes.
+  std::string baseline_json;
+  if (a.has("--baseline")) {
+    BenchReport empty;
+    Status s = read_file(a.value("--baseline"), &baseline_json)
+                   ? compare_with_baseline(&empty, baseline_json, a.value("--baseline"), threshold / 100)
+                   : Status(StatusCode::kIo, "cannot read the baseline " + a.value("--baseline"));
+    if (!s.ok()) {
+      std::fprintf(stderr, "etp bench: %s\n", s.message().c_str());
+      return 1;
+    }
+  }
 
   const bool program = format::file_kind(target) == format::FileKind::kProgram;
   if (!program && a.has("--data")) {
     return usage_error("--data applies to a program (" + target +
                        " is not a .pte); a manifest names its own data files");
   }
-  auto report = program ? etp::run_bench(BundleSpec::for_program(target, a.all("--data")), options)
+  if (!program && a.has("--plugin")) {
+    return usage_error("--plugin applies to a program (" + target +
+                       " is not a .pte); a manifest names its own plugins");
+  }
+  std::vector<std::string> plugins = a.all("--plugin");
+  if (plugins.empty()) plugins = {"portable", "xnnpack"};
+  auto report = program ? etp::run_bench(BundleSpec::for_program(target, a.all("--data"), plugins), options)
                         : etp::run_bench(target, options);
   end_progress();
   if (!report.ok()) {
     std::fprintf(stderr, "etp bench: %s\n", report.status().message().c_str());
-    return report.status().code() == StatusCode::kInvalidArgument ? 2 : 1;
+    return 1;
   }
-  if (!baseline_json.empty()) {
+  if (a.has("--baseline")) {
     if (Status s = compare_with_baseline(&*report, baseline_json, a.value("--baseline"), threshold / 100); !s.ok()) {
       std::fprintf(stderr, "etp bench: %s\n", s.message().c_str());
       return 1;

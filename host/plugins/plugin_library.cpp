@@ -8,6 +8,8 @@
 #include <cstddef>
 #include <filesystem>
 #include <fstream>
+#include <cerrno>
+#include <cstring>
 #include <mutex>
 
 #include "plugins/plugin_log.h"
@@ -16,12 +18,6 @@ namespace etp::plugins {
 
 struct PluginLibrary::Library {
   boost::dll::shared_library handle;
-  int copy_fd = -1;  // the memfd holding a private copy of the library, or -1
-
-  ~Library() {
-    handle.unload();
-    if (copy_fd >= 0) ::close(copy_fd);
-  }
 };
 
 namespace {
@@ -73,28 +69,49 @@ Status check_table(const std::string& path, const etp_plugin* t) {
 // The plugins loaded in this process. A plugin library keeps its state in globals (the ABI has
 // one table per library), so two bundles must not both initialise one loaded copy: bundles
 // asking for the same library with the same options share one instance; a bundle asking for
-// different options while another instance is alive gets a private copy of the library file
+// other options while another instance is listed gets a private copy of the library file
 // (loaded from a memfd, so the dynamic loader sees a new object with its own globals). This is
 // what lets `etp bench` hold one library at 1 and at 2 threads side by side.
+//
+// An instance leaves the list only after its shutdown and unload (PluginLibrary's deleter), so a
+// new load never initialises globals an old shutdown is still tearing down. A copy's memfd is
+// never closed: a plugin may pin itself (RTLD_NODELETE, as the XNNPACK plugin does), and the
+// loader recognises loaded objects by name and inode, so reusing the fd number or inode for a
+// later copy would hand back the old object.
 struct Instance {
   std::string file;  // canonical path
   const etp_host_api* host;
-  Options options;
-  std::weak_ptr<PluginLibrary> plugin;
-  void* native = nullptr;  // the dynamic loader's handle
+  Options options;   // sorted by key
+  const PluginLibrary* plugin;  // identity only: it may be mid-destruction
+  std::weak_ptr<PluginLibrary> shared;
+  const void* native;  // the dynamic loader's handle
 };
 
-std::mutex g_instances_mutex;
+std::recursive_mutex g_instances_mutex;  // a failed load's deleter runs with it held
 std::vector<Instance> g_instances;
+
+void forget(const PluginLibrary* plugin) {
+  const std::lock_guard<std::recursive_mutex> lock(g_instances_mutex);
+  g_instances.erase(std::remove_if(g_instances.begin(), g_instances.end(),
+                                   [&](const Instance& i) { return i.plugin == plugin; }),
+                    g_instances.end());
+}
 
 // A copy of `path` in an anonymous memory file: the fd, or -1 with `error` set.
 int copy_to_memfd(const std::string& path, std::string* error) {
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U  // Linux 6.3+: executable even when vm.memfd_noexec is set
+#endif
   std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *error = "cannot read the library file";
+    return -1;
+  }
   const std::string name = std::filesystem::path(path).filename().string();
-  const int fd = ::memfd_create(name.c_str(), MFD_CLOEXEC);
-  if (!in || fd < 0) {
-    *error = !in ? "cannot read the library file" : "memfd_create failed";
-    if (fd >= 0) ::close(fd);
+  int fd = ::memfd_create(name.c_str(), MFD_CLOEXEC | MFD_EXEC);
+  if (fd < 0 && errno == EINVAL) fd = ::memfd_create(name.c_str(), MFD_CLOEXEC);  // an older kernel
+  if (fd < 0) {
+    *error = std::string("memfd_create failed: ") + std::strerror(errno);
     return -1;
   }
   char buffer[1 << 16];
@@ -147,24 +164,22 @@ Result<std::shared_ptr<PluginLibrary>> PluginLibrary::load(const std::string& pa
                                                            const Options& options) {
   std::error_code ec;
   const std::filesystem::path canonical = std::filesystem::canonical(path, ec);
-  if (ec) return load_instance(path, path, -1, host, options);  // the load reports why
-  const std::lock_guard<std::mutex> lock(g_instances_mutex);
-  g_instances.erase(std::remove_if(g_instances.begin(), g_instances.end(),
-                                   [](const Instance& i) { return i.plugin.expired(); }),
-                    g_instances.end());
+  if (ec) return load_instance(path, path, host, options);  // the load reports why
+  Options sorted = options;
+  std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  const std::lock_guard<std::recursive_mutex> lock(g_instances_mutex);
   bool busy = false;
   for (const Instance& i : g_instances) {
     if (i.file != canonical.string() || i.host != &host) continue;
-    if (i.options == options) {
-      if (auto shared = i.plugin.lock()) return shared;
+    if (i.options == sorted) {
+      if (auto shared = i.shared.lock()) return shared;
     }
-    busy = true;
+    busy = true;  // other options, or an instance still shutting down
   }
   std::string load_name = path;
-  int fd = -1;
   if (busy) {
     std::string why;
-    fd = copy_to_memfd(canonical.string(), &why);
+    const int fd = copy_to_memfd(canonical.string(), &why);
     if (fd < 0) {
       return Status(StatusCode::kUnavailable, "plugin " + path +
                                                   " is already loaded with other options and a private copy cannot "
@@ -172,22 +187,16 @@ Result<std::shared_ptr<PluginLibrary>> PluginLibrary::load(const std::string& pa
     }
     load_name = "/proc/self/fd/" + std::to_string(fd);
   }
-  ETP_TRY(auto plugin, load_instance(path, load_name, fd, host, options));
-  void* native = plugin->library_->handle.native();
-  for (const Instance& i : g_instances) {
-    if (i.native == native && !i.plugin.expired()) {  // the loader handed back a live copy
-      return Status(StatusCode::kUnavailable, "plugin " + path + ": cannot load a second instance with other options");
-    }
-  }
-  g_instances.push_back({canonical.string(), &host, options, plugin, native});
+  ETP_TRY(auto plugin, load_instance(path, load_name, host, options));
+  g_instances.push_back({canonical.string(), &host, std::move(sorted), plugin.get(), plugin,
+                         plugin->library_->handle.native()});
   return plugin;
 }
 
 Result<std::shared_ptr<PluginLibrary>> PluginLibrary::load_instance(const std::string& path,
-                                                                    const std::string& load_name, int copy_fd,
+                                                                    const std::string& load_name,
                                                                     const etp_host_api& host, const Options& options) {
   auto library = std::make_unique<Library>();
-  library->copy_fd = copy_fd;
   try {
     library->handle.load(load_name, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
   } catch (const std::exception& e) {
@@ -195,6 +204,16 @@ Result<std::shared_ptr<PluginLibrary>> PluginLibrary::load_instance(const std::s
     std::error_code ec;
     const StatusCode code = std::filesystem::exists(path, ec) ? StatusCode::kUnavailable : StatusCode::kNotFound;
     return Status(code, "cannot load plugin " + path + ": " + e.what());
+  }
+  if (load_name != path) {  // a private copy must be a new object, never one already loaded
+    const void* native = library->handle.native();
+    const std::lock_guard<std::recursive_mutex> lock(g_instances_mutex);
+    for (const Instance& i : g_instances) {
+      if (i.native == native) {
+        library->handle.unload();
+        return Status(StatusCode::kUnavailable, "plugin " + path + ": the loader returned an already loaded copy");
+      }
+    }
   }
   if (!library->handle.has(ETP_PLUGIN_QUERY_SYMBOL)) {
     return refused(path, "does not export " ETP_PLUGIN_QUERY_SYMBOL "; is it an etp plugin?");
@@ -221,7 +240,10 @@ Result<std::shared_ptr<PluginLibrary>> PluginLibrary::load_instance(const std::s
   }
   // The table is recorded only after init succeeds, so a failed init is not followed by a
   // shutdown call (the contract pairs shutdown with a successful init); the library unloads.
-  std::shared_ptr<PluginLibrary> plugin(new PluginLibrary(path, std::move(library), nullptr));
+  std::shared_ptr<PluginLibrary> plugin(new PluginLibrary(path, std::move(library), nullptr), [](PluginLibrary* p) {
+    delete p;  // shutdown, then unload
+    forget(p);
+  });
   if (table->init != nullptr) {
     const etp_status status = table->init(table->self, raw.data(), static_cast<uint32_t>(raw.size()));
     if (status != ETP_OK) {

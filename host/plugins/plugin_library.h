@@ -49,10 +49,9 @@ class PluginLibrary {
  private:
   struct Library;  // hides Boost.DLL from every other file
   PluginLibrary(std::string path, std::unique_ptr<Library> library, const etp_plugin* table);
-  // Loads `load_name` (the file, or /proc/self/fd/<copy_fd> for a private copy) as `path`.
+  // Loads `load_name` (the file, or /proc/self/fd/<n> for a private copy) as `path`.
   static Result<std::shared_ptr<PluginLibrary>> load_instance(const std::string& path, const std::string& load_name,
-                                                              int copy_fd, const etp_host_api& host,
-                                                              const Options& options);
+                                                              const etp_host_api& host, const Options& options);
 
   std::string path_;
   std::unique_ptr<Library> library_;

@@ -37,13 +37,13 @@ struct BenchOptions {
   // Thread counts, set as option "threads" on each plugin that accepts it; configurations
   // without such a plugin run once. Empty: the plugins' own settings (as `etp run`).
   std::vector<int> threads;
-  int64_t warmup = 2;        // untimed runs per result before the timed ones
-  int64_t repetitions = 10;  // at least this many timed runs per result
-  double min_time_s = 0.5;   // and at least this much timed execute time per result
-  int64_t max_repetitions = 100000;
-  bool profile = false;  // also time each instruction, in extra runs after the timed ones
-  uint64_t seed = 0;     // random inputs for models without sample runs
-  BundleOptions bundle;  // where plugins are found
+  int64_t warmup = 2;                 // untimed runs per result before the timed ones
+  int64_t repetitions = 10;           // at least this many timed runs per result
+  double min_time_s = 0.5;            // and at least this much timed execute time per result
+  int64_t max_repetitions = 1000000;  // a cap: very fast models may stop before min_time_s
+  bool profile = false;               // also time each instruction, in extra runs after the timed ones
+  uint64_t seed = 0;                  // random inputs for models without sample runs
+  BundleOptions bundle;               // where plugins are found
   // Called as work proceeds: (what is being done, step, steps).
   std::function<void(const std::string&, size_t, size_t)> progress;
 };
@@ -140,6 +140,10 @@ struct BenchReport {
   // showing the median with a p10-p90 whisker, each group on its own time scale.
   std::string to_svg() const;
 };
+
+// Checks the counts, thread counts and names of `options` (kInvalidArgument says what is
+// wrong) without opening anything; run_bench starts with this check.
+Status check_bench_options(const BenchOptions& options);
 
 // Benchmarks the models of a manifest, or of a bundle described in code (e.g.
 // BundleSpec::for_program). Fails on a bad request (unknown model, a configuration whose

@@ -376,7 +376,7 @@ TEST(MethodTest, ProfilingTimesEachKernelAndDelegateCall) {
   const Tensor pos = read_fixture_npy("tiny_llama_xnnpack.run0.in1.npy");
   ASSERT_OK(method->set_inputs({tokens.ref(), pos.ref()}));
   ASSERT_OK(method->execute());
-  EXPECT_TRUE(method->profile().empty() || method->profile()[0].calls == 0);  // off by default
+  EXPECT_TRUE(method->profile().empty());  // off by default: nothing recorded
   method->set_profiling(true);
   for (int i = 0; i < 3; ++i) {  // planned memory may reuse the inputs' bytes: set them each time
     ASSERT_OK(method->set_inputs({tokens.ref(), pos.ref()}));
@@ -387,7 +387,6 @@ TEST(MethodTest, ProfilingTimesEachKernelAndDelegateCall) {
   bool delegate = false, kernel = false;
   for (const InstructionProfile& p : profile) {
     EXPECT_EQ(p.calls, 3u) << p.name;
-    EXPECT_GE(p.total_ms, 0);
     EXPECT_FALSE(p.name.empty());
     EXPECT_FALSE(p.plugin.empty());
     delegate = delegate || (p.delegate && p.name == "XnnpackBackend" && p.plugin == "xnnpack");
@@ -395,6 +394,9 @@ TEST(MethodTest, ProfilingTimesEachKernelAndDelegateCall) {
   }
   EXPECT_TRUE(delegate);
   EXPECT_TRUE(kernel);
+  double total = 0;
+  for (const InstructionProfile& p : profile) total += p.total_ms;
+  EXPECT_GT(total, 0);
   method->clear_profile();
   method->set_profiling(false);
   ASSERT_OK(method->set_inputs({tokens.ref(), pos.ref()}));

@@ -106,8 +106,7 @@ TEST(BenchTest, DefaultConfigurationsAreThePluginSetsThatRunEachModel) {
     EXPECT_GT(r->first_run_ms, 0);
     EXPECT_EQ(r->inputs, "manifest");
   }
-  EXPECT_NE(two->match_detail.find("expected outputs and configuration 'portable+xnnpack'"), std::string::npos)
-      << two->match_detail;
+  EXPECT_EQ(two->match_detail, "matches expected outputs");
   EXPECT_TRUE(report->ok());
   EXPECT_FALSE(report->machine.cpu.empty());
   EXPECT_GT(report->machine.logical_cores, 0);
@@ -132,8 +131,9 @@ TEST(BenchTest, TheJsonDocumentHasTheMachineAndEveryResultField) {
   EXPECT_FALSE(doc["plugins"][0]["version"].get<std::string>().empty());
   ASSERT_EQ(doc["results"].size(), 1u);
   const json& r = doc["results"][0];
-  for (const char* key : {"model", "config", "threads", "load_ms", "first_run_ms", "min_ms", "median_ms", "mean_ms",
-                          "p90_ms", "p99_ms", "stddev_ms", "cv", "robust_cv", "noisy", "rss_added_mib", "outputs_match"}) {
+  for (const char* key :
+       {"model", "config", "threads", "load_ms", "first_run_ms", "min_ms", "median_ms", "mean_ms", "p90_ms", "p99_ms",
+        "stddev_ms", "cv", "robust_cv", "noisy", "rss_added_mib", "outputs_match"}) {
     EXPECT_TRUE(r.contains(key)) << key;
   }
   EXPECT_EQ(r["model"], "add");
@@ -164,6 +164,18 @@ TEST(BenchTest, AFastWrongPluginIsFlagged) {
       << report->results[1].match_detail;
   EXPECT_FALSE(report->ok());
   EXPECT_NE(report->to_text().find("DIFFER"), std::string::npos);
+  bool listed = false;  // the JSON's plugins include those a configuration added
+  for (const BenchPlugin& p : report->plugins) listed = listed || p.name == "wrong";
+  EXPECT_TRUE(listed);
+
+  // With expected outputs, the order of the configurations does not matter.
+  o.configs = {*parse_bench_config("bad=wrong+portable"), *parse_bench_config("right=portable")};
+  auto reversed = run_bench(ETP_FIXTURES_MANIFEST, o);
+  ASSERT_OK(reversed.status());
+  ASSERT_EQ(reversed->results.size(), 2u);
+  EXPECT_FALSE(reversed->results[0].outputs_match);
+  EXPECT_TRUE(reversed->results[1].outputs_match) << reversed->results[1].match_detail;
+  o.configs = {*parse_bench_config("right=portable"), *parse_bench_config("bad=wrong+portable")};
 
   // A program without expected outputs is compared with the first configuration.
   o.models.clear();
@@ -175,6 +187,37 @@ TEST(BenchTest, AFastWrongPluginIsFlagged) {
   EXPECT_FALSE(bare->results[1].outputs_match);
   EXPECT_NE(bare->results[1].match_detail.find("differs from configuration 'right'"), std::string::npos)
       << bare->results[1].match_detail;
+  EXPECT_EQ(bare->results[0].match_detail, "reference (no expected outputs to compare)");
+}
+
+// A bare program without configurations: the plugin sets of the default plugins that run it.
+TEST(BenchTest, ABareProgramGetsTheDefaultPluginSets) {
+  BenchOptions o = quick();
+  auto report = run_bench(BundleSpec::for_program(fixture_path("mlp_portable.pte")), o);
+  ASSERT_OK(report.status());
+  ASSERT_EQ(report->results.size(), 1u);
+  EXPECT_EQ(report->results[0].config, "portable");
+  EXPECT_EQ(report->results[0].model, "model");
+  EXPECT_TRUE(report->results[0].outputs_match);
+  auto delegated = run_bench(BundleSpec::for_program(fixture_path("mlp_xnnpack.pte")), o);
+  ASSERT_OK(delegated.status());
+  ASSERT_EQ(delegated->results.size(), 1u);
+  EXPECT_EQ(delegated->results[0].config, "xnnpack");  // one delegate: portable serves nothing
+}
+
+// Each result runs until it has its repetitions and its minimum time.
+TEST(BenchTest, ResultsRunForTheirMinimumTime) {
+  BenchOptions o = quick();
+  o.models = {"mlp_portable", "add"};
+  o.min_time_s = 0.03;
+  auto report = run_bench(ETP_FIXTURES_MANIFEST, o);
+  ASSERT_OK(report.status());
+  ASSERT_EQ(report->results.size(), 2u);
+  for (const BenchResult& r : report->results) {
+    EXPECT_GE(r.stats.mean * static_cast<double>(r.stats.count), 30.0 * 0.999) << r.model;
+    EXPECT_GE(r.stats.count, 3u);
+    EXPECT_EQ(r.noisy, r.stats.robust_cv > report->noise_threshold);
+  }
 }
 
 TEST(BenchTest, AConfigurationThatCannotRunTheModelReportsWhy) {
@@ -228,6 +271,12 @@ TEST(BenchTest, BadRequestsSayWhatIsWrong) {
   EXPECT_EQ(run_bench(ETP_FIXTURES_MANIFEST, o).status().code(), StatusCode::kNotFound);
   o.configs = {*parse_bench_config("p=portable"), *parse_bench_config("p=xnnpack")};
   EXPECT_EQ(run_bench(ETP_FIXTURES_MANIFEST, o).status().code(), StatusCode::kInvalidArgument);
+  o.configs = {*parse_bench_config("p=portable+portable")};
+  EXPECT_NE(run_bench(ETP_FIXTURES_MANIFEST, o).status().message().find("names plugin 'portable' twice"),
+            std::string::npos);
+  o = quick();
+  o.threads = {2, 2};
+  EXPECT_EQ(check_bench_options(o).message(), "thread count 2 given twice");
   o = quick();
   o.threads = {0};
   EXPECT_EQ(run_bench(ETP_FIXTURES_MANIFEST, o).status().code(), StatusCode::kInvalidArgument);

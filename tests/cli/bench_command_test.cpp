@@ -104,7 +104,7 @@ TEST(BenchCommandTest, UsageErrorsExitWithTwoAndSayWhy) {
       {"--json --format csv", "--json and --format csv disagree"},
       {"--config a=", "--config: configuration 'a=' has an empty plugin name"},
       {"--config a=portable --config a=xnnpack", "configuration name 'a' given twice"},
-      {"--config p=portable:speed=2", "no plugin accepts option speed=2"},
+      {"--plugin portable", "--plugin applies to a program"},
       {"--data x.ptd", "--data applies to a program"},
       {"--profile=yes", "--profile takes no value"},
       {"--bogus", "unknown option '--bogus'"},
@@ -124,9 +124,45 @@ TEST(BenchCommandTest, UsageErrorsExitWithTwoAndSayWhy) {
   out.clear();
   EXPECT_EQ(etp("bench " ETP_FIXTURES_MANIFEST " --model nope", &out), 1);
   EXPECT_NE(out.find("no model 'nope'"), std::string::npos) << out;
+}
+
+TEST(BenchCommandTest, FailuresExitWithOneBeforeTimingWhereTheyCan) {
+  std::string out;
+  EXPECT_EQ(etp("bench " ETP_FIXTURES_MANIFEST " --model add --config p=portable:speed=2" + std::string(kQuick), &out),
+            1);
+  EXPECT_NE(out.find("no plugin accepts option speed=2"), std::string::npos) << out;
   out.clear();
   EXPECT_EQ(etp("bench " ETP_FIXTURES_MANIFEST " --model add --baseline /nonexistent.json", &out), 1);
   EXPECT_NE(out.find("cannot read the baseline /nonexistent.json"), std::string::npos) << out;
+  const std::string empty = temp_path("empty.json");
+  std::ofstream(empty).close();
+  out.clear();
+  EXPECT_EQ(etp("bench " ETP_FIXTURES_MANIFEST " --model add --baseline " + empty, &out), 1);
+  EXPECT_NE(out.find("not an etp bench JSON document"), std::string::npos) << out;
+  EXPECT_EQ(out.find("bench: loading"), std::string::npos) << "the baseline is checked before the bench: " << out;
+  std::remove(empty.c_str());
+  out.clear();
+  EXPECT_EQ(
+      etp("bench " ETP_FIXTURES_MANIFEST " --model add --output /nonexistent/dir/report.txt" + std::string(kQuick),
+          &out),
+      1);
+  EXPECT_NE(out.find("cannot write /nonexistent/dir/report.txt"), std::string::npos) << out;
+}
+
+TEST(BenchCommandTest, ProfilesInMarkdown) {
+  std::string out;
+  ASSERT_EQ(etp("bench " ETP_FIXTURES_MANIFEST " --model tiny_llama_xnnpack --threads 1 --profile --format md" +
+                    std::string(kQuick),
+                &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("| tiny_llama_xnnpack | portable+xnnpack | 1 |"), std::string::npos) << out;
+  EXPECT_NE(out.find("profile of tiny_llama_xnnpack [portable+xnnpack, 1 thread]"), std::string::npos) << out;
+  EXPECT_NE(out.find("| name | kind | plugin | share | ms/run | instruction |"), std::string::npos) << out;
+  // The top 10 of 46 instructions: delegates in optimised builds, portable kernels unoptimised.
+  EXPECT_TRUE(out.find(" | delegate | xnnpack | ") != std::string::npos ||
+              out.find(" | operator | portable | ") != std::string::npos)
+      << out;
 }
 
 }  // namespace

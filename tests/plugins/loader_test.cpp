@@ -2,6 +2,8 @@
 // with a message naming the file and what was expected.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "plugins/plugin_library.h"
 #include "plugins/registry.h"
 #include "runtime/host_services.h"
@@ -137,6 +139,43 @@ TEST(PluginLoaderTest, OtherOptionsWhileLoadedGiveAPrivateCopyThatOutlivesTheFir
   one->reset();  // shuts the first instance down; the copy stays usable
   EXPECT_STREQ((*two)->name(), "xnnpack");
   EXPECT_EQ((*two)->table().num_backends, 1u);
+}
+
+// A dropped private copy stays mapped when the plugin pins itself; the next copy must still be
+// a new object (the loader matches loaded objects by name and inode), never the old one.
+TEST(PluginLoaderTest, EachPrivateCopyIsANewObject) {
+  const etp_host_api& host = *runtime::HostServices::get().api();
+  auto first = PluginLibrary::load(ETP_XNNPACK_PLUGIN_PATH, host, {{"threads", "1"}});
+  ASSERT_TRUE(first.ok());
+  std::vector<const etp_plugin*> tables = {&(*first)->table()};
+  for (const char* threads : {"2", "3", "2"}) {
+    auto copy = PluginLibrary::load(ETP_XNNPACK_PLUGIN_PATH, host, {{"threads", threads}});
+    ASSERT_TRUE(copy.ok()) << copy.status().message();
+    for (const etp_plugin* t : tables) EXPECT_NE(&(*copy)->table(), t) << threads;
+    tables.push_back(&(*copy)->table());
+  }  // each copy is dropped before the next
+}
+
+// Threads loading and dropping one library at once: shared while alive, never initialised
+// while an old instance shuts down.
+TEST(PluginLoaderTest, ConcurrentLoadsAndUnloadsAreSafe) {
+  const etp_host_api& host = *runtime::HostServices::get().api();
+  std::vector<std::string> failures(2);
+  auto worker = [&](size_t id) {
+    for (int i = 0; i < 50; ++i) {
+      auto plugin = PluginLibrary::load(ETP_PORTABLE_PLUGIN_PATH, host);
+      if (!plugin.ok()) return void(failures[id] = plugin.status().message());
+      etp_kernel kernel{};
+      if ((*plugin)->table().resolve_kernel((*plugin)->table().self, "aten::add.out", &kernel) != ETP_OK) {
+        return void(failures[id] = "aten::add.out not found");
+      }
+    }
+  };
+  std::thread a(worker, 0), b(worker, 1);
+  a.join();
+  b.join();
+  EXPECT_EQ(failures[0], "");
+  EXPECT_EQ(failures[1], "");
 }
 
 }  // namespace

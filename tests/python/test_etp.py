@@ -193,6 +193,11 @@ def test_bench_compares_plugin_sets_and_flags_a_wrong_one():
     with pytest.raises(etp.Error) as error:
         etp.bench(fixture("add.pte"), configs=["p=portable:speed=2"], min_time=0)
     assert error.value.code == "invalid argument" and "no plugin accepts option speed=2" in str(error.value)
+    test_plugins = os.environ.get("ETP_TEST_PLUGIN_DIR")
+    if test_plugins:  # set by ctest: the test plugin whose add subtracts
+        doc = etp.bench(os.path.join(ROOT, "manifests", "fixtures.yaml"), models=["add"], repetitions=3, min_time=0,
+                        configs=["right=portable", "bad=wrong+portable"], plugin_paths=[test_plugins])
+        assert [r["outputs_match"] for r in doc["results"]] == [True, False]
 
 
 def test_bench_svg_is_well_formed_xml(tmp_path):
