@@ -37,6 +37,11 @@ double ms_since(Clock::time_point start) {
 
 Status bad_request(const std::string& message) { return Status(StatusCode::kInvalidArgument, message); }
 
+BenchPlugin describe_plugin(const PluginInfo& p) {
+  auto file = MappedFile::open(p.library);
+  return {p.name, p.library, p.version, file.ok() ? bundle::sha256_hex((*file)->data(), (*file)->size()) : ""};
+}
+
 // ---------------------------------------------------------------------------------------------
 // Planning: which plugin sets run which models.
 
@@ -485,7 +490,7 @@ Result<BenchReport> bench_manifest(bundle::Manifest base, const std::string& sou
       for (bundle::DataSpec& d : probe_manifest.data) d.weight_cache.clear();
     }
     ETP_TRY(Bundle probe, api::open_bundle(std::move(probe_manifest), options.bundle, source));
-    for (const PluginInfo& p : probe.plugins()) report.plugins.push_back({p.name, p.library, p.version});
+    for (const PluginInfo& p : probe.plugins()) report.plugins.push_back(describe_plugin(p));
     std::set<std::string> hashed;
     auto hash = [&](const std::string& path) -> Status {
       if (!hashed.insert(path).second) return Status::success();
@@ -652,7 +657,7 @@ Result<BenchReport> bench_manifest(bundle::Manifest base, const std::string& sou
         return std::filesystem::weakly_canonical(known.library, ec) == std::filesystem::weakly_canonical(p.library, ec);
       };
       if (std::none_of(report.plugins.begin(), report.plugins.end(), same)) {
-        report.plugins.push_back({p.name, p.library, p.version});
+        report.plugins.push_back(describe_plugin(p));
       }
     }
     bundles.push_back(std::move(*opened));

@@ -363,7 +363,7 @@ std::string BenchReport::to_json() const {
   for (const BenchFile& f : files) doc["files"].push_back({{"path", f.path}, {"sha256", f.sha256}});
   doc["plugins"] = json::array();
   for (const BenchPlugin& p : plugins) {
-    doc["plugins"].push_back({{"name", p.name}, {"library", p.library}, {"version", p.version}});
+    doc["plugins"].push_back({{"name", p.name}, {"library", p.library}, {"version", p.version}, {"sha256", p.sha256}});
   }
   doc["results"] = json::array();
   for (const BenchResult& r : results) {

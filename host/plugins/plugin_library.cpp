@@ -205,11 +205,12 @@ Result<std::shared_ptr<PluginLibrary>> PluginLibrary::load_instance(const std::s
     const StatusCode code = std::filesystem::exists(path, ec) ? StatusCode::kUnavailable : StatusCode::kNotFound;
     return Status(code, "cannot load plugin " + path + ": " + e.what());
   }
-  if (load_name != path) {  // a private copy must be a new object, never one already loaded
+  if (load_name != path) {  // a private copy must be a new object, never a live one
+    // (Only live instances: an unloaded one's handle address may be reused by this load.)
     const void* native = library->handle.native();
     const std::lock_guard<std::recursive_mutex> lock(g_instances_mutex);
     for (const Instance& i : g_instances) {
-      if (i.native == native) {
+      if (i.native == native && !i.shared.expired()) {
         library->handle.unload();
         return Status(StatusCode::kUnavailable, "plugin " + path + ": the loader returned an already loaded copy");
       }

@@ -103,6 +103,7 @@ struct BenchFile {
 
 struct BenchPlugin {
   std::string name, library, version;
+  std::string sha256;  // of the library file: versions alone do not tell builds apart
 };
 
 // A result compared with a baseline's result of the same (model, config, threads).

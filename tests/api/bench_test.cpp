@@ -129,6 +129,7 @@ TEST(BenchTest, TheJsonDocumentHasTheMachineAndEveryResultField) {
   ASSERT_EQ(doc["files"].size(), 1u);
   EXPECT_EQ(doc["files"][0]["sha256"].get<std::string>().size(), 64u);
   EXPECT_FALSE(doc["plugins"][0]["version"].get<std::string>().empty());
+  EXPECT_EQ(doc["plugins"][0]["sha256"].get<std::string>().size(), 64u);
   ASSERT_EQ(doc["results"].size(), 1u);
   const json& r = doc["results"][0];
   for (const char* key :
