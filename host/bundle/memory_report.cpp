@@ -29,12 +29,20 @@ json process_json(const ProcessMemory& p) {
   return {{"rss", p.rss}, {"anonymous", p.anonymous}, {"file_backed", p.file_backed}, {"peak_rss", p.peak_rss}};
 }
 
-// Bytes of weights a program stores itself: its constant segment and its named data.
+// Bytes of weights a program stores itself: its constant segment (or inline constant_buffer)
+// and its named data.
 uint64_t program_weight_bytes(const format::ProgramFile& file) {
   uint64_t bytes = 0;
   std::set<uint32_t> segments;
   const auto& root = file.root();
-  if (root.constant_segment()) segments.insert(root.constant_segment()->segment_index());
+  const auto* constants = root.constant_segment();
+  if (constants && constants->offsets() && constants->offsets()->size() > 1) {
+    segments.insert(constants->segment_index());
+  } else if (const auto* legacy = root.constant_buffer()) {
+    for (flatbuffers::uoffset_t i = 0; i < legacy->size(); ++i) {
+      if (const auto* storage = legacy->Get(i)->storage()) bytes += storage->size();
+    }
+  }
   for (flatbuffers::uoffset_t i = 0; root.named_data() && i < root.named_data()->size(); ++i) {
     segments.insert(root.named_data()->Get(i)->segment_index());
   }

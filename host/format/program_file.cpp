@@ -129,13 +129,19 @@ Status ProgramFile::index_segments() {
 }
 
 Status ProgramFile::index_constants() {
+  // As ExecuTorch's loader: the constant segment holds the constants only when its offsets list
+  // more than the placeholder entry 0. Otherwise (no offsets, or only the placeholder, as older
+  // programs write next to an inline constant_buffer) the segment is unused, whatever its
+  // segment_index says, and constants come from constant_buffer.
   const fb::SubsegmentOffsets* constants = root_->constant_segment();
   const auto* legacy = root_->constant_buffer();
-  if (constants != nullptr && legacy != nullptr && legacy->size() > 0 && constants->offsets() &&
-      constants->offsets()->size() > 0) {
-    return malformed(path(), "program has both constant_segment and constant_buffer, expected one");
+  const bool segment_used = constants != nullptr && constants->offsets() != nullptr && constants->offsets()->size() > 1;
+  if (segment_used && legacy != nullptr && legacy->size() > 0) {
+    return malformed(path(), "program has both constant_segment (" + std::to_string(constants->offsets()->size()) +
+                                 " offsets) and constant_buffer (" + std::to_string(legacy->size()) +
+                                 " buffers), expected one");
   }
-  if (constants != nullptr && constants->offsets() != nullptr) {
+  if (segment_used) {
     if (constants->segment_index() >= segments_.size()) {
       return malformed(path(), "constant_segment.segment_index " + std::to_string(constants->segment_index()) +
                                    " is out of range (" + std::to_string(segments_.size()) + " segments)");
@@ -208,6 +214,11 @@ Result<const fb::ExecutionPlan*> ProgramFile::find_plan(std::string_view name) c
 }
 
 ByteSpan ProgramFile::segment(size_t index) const { return segments_[index]; }
+
+size_t ProgramFile::num_constants() const {
+  if (constant_offsets_ != nullptr) return constant_offsets_->size();
+  return root_->constant_buffer() ? root_->constant_buffer()->size() : 0;
+}
 
 ByteSpan ProgramFile::constant(uint32_t buffer_index) const {
   if (constant_offsets_ != nullptr) {

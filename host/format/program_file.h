@@ -60,6 +60,8 @@ class ProgramFile {
   // Start of constant `buffer_index` of the constant segment (or the legacy
   // constant_buffer), running to the end of the segment. Index 0 is the placeholder.
   ByteSpan constant(uint32_t buffer_index) const;
+  // How many constants constant() can give (including the placeholder).
+  size_t num_constants() const;
   // Start of the initial value of mutable tensor `buffer_index` (mutable_data_segments[0]).
   ByteSpan mutable_data(uint32_t buffer_index) const;
   // The payload of a delegate, inline or in a segment.

@@ -184,9 +184,7 @@ Status ProgramValidator::validate_tensor_data(const fb::ExecutionPlan&, const fb
     }
     data = program_.mutable_data(index);
   } else {
-    const auto* offsets = program_.root().constant_segment() ? program_.root().constant_segment()->offsets() : nullptr;
-    const auto* legacy = program_.root().constant_buffer();
-    const size_t count = offsets ? offsets->size() : (legacy ? legacy->size() : 0);
+    const size_t count = program_.num_constants();
     if (index >= count) {
       return fail("tensor constant " + str(uint64_t{index}) + " is out of range (" + str(uint64_t{count}) +
                   " constants)");
