@@ -316,6 +316,40 @@ etp_status truth_reduce(const Ctx& c, bool want_all) {
 }
 
 ETP_PORTABLE_KERNEL(any_all_out, "aten::any.all_out") { return truth_reduce(c, /*want_all=*/false); }
+
+// any over a dim list (`one_dim`: a plain int dim): true where some element of the group is
+// nonzero (false for empty groups); the output is bool or uint8. any.dims_out with an empty
+// (not absent) dim list reduces nothing: each element is its own truth value, as ExecuTorch does.
+etp_status any_over_dims(const Ctx& c, bool one_dim) {
+  etp_tensor *in, *out;
+  DimList dims;
+  bool keepdim = false;
+  if (etp_status s = read_reduce_args(c, 5, 3, one_dim, &in, &dims, &keepdim, &out)) return s;
+  if (!check_supported(c, *in, "input")) return ETP_ERR_DTYPE;
+  if (out->dtype != ETP_DTYPE_BOOL && out->dtype != ETP_DTYPE_UINT8) {
+    return dtype_error(c, "output", out->dtype, "expected bool or uint8");
+  }
+  if (!one_dim && c.args[1]->tag == ETP_VALUE_INT_LIST && dims.count == 0) {
+    if (etp_status s = resize_out(c, out, in->rank, in->sizes)) return s;
+    const int64_t* strides[2] = {out->strides, in->strides};
+    for_each_offsets<2>(in->rank, in->sizes, strides,
+                        [&](const int64_t* o) { store(*out, o[0], load<bool>(*in, o[1])); });
+    return ETP_OK;
+  }
+  ReducePlan p;
+  if (etp_status s = plan(c, *in, dims, /*empty_means_all=*/true, keepdim, out, &p)) return s;
+  for_each_output(p, [&](int64_t o, int64_t base) {
+    bool any = false;
+    for_each_reduced(p, base, [&](int64_t i) { any = any || load<bool>(*in, i); });
+    store(*out, o, any);
+  });
+  return ETP_OK;
+}
+
+// aten::any.out(Tensor self, int dim, bool keepdim=False, *, Tensor(a!) out)
+ETP_PORTABLE_KERNEL(any_out, "aten::any.out") { return any_over_dims(c, /*one_dim=*/true); }
+// aten::any.dims_out(Tensor self, int[1]? dim=None, bool keepdim=False, *, Tensor(a!) out)
+ETP_PORTABLE_KERNEL(any_dims_out, "aten::any.dims_out") { return any_over_dims(c, /*one_dim=*/false); }
 ETP_PORTABLE_KERNEL(all_all_out, "aten::all.all_out") { return truth_reduce(c, /*want_all=*/true); }
 
 // aten::cumsum.out(Tensor self, int dim, *, ScalarType? dtype=None, Tensor(a!) out)
@@ -356,6 +390,6 @@ ETP_PORTABLE_KERNEL(cumsum_out, "aten::cumsum.out") {
 ETP_KERNEL_FAMILY(reduction_kernels, ETP_ENTRY(sum_out), ETP_ENTRY(mean_out), ETP_ENTRY(amax_out), ETP_ENTRY(amin_out),
                   ETP_ENTRY(argmax_out), ETP_ENTRY(argmin_out), ETP_ENTRY(max_dim_max), ETP_ENTRY(min_dim_min),
                   ETP_ENTRY(var_correction_out), ETP_ENTRY(prod_out), ETP_ENTRY(prod_int_out), ETP_ENTRY(cumsum_out),
-                  ETP_ENTRY(any_all_out), ETP_ENTRY(all_all_out))
+                  ETP_ENTRY(any_all_out), ETP_ENTRY(all_all_out), ETP_ENTRY(any_out), ETP_ENTRY(any_dims_out))
 
 }  // namespace etp_portable

@@ -73,6 +73,17 @@ ETP_FLOAT_UNARY(reciprocal_out, "aten::reciprocal.out", decltype(x)(1) / x)
 ETP_FLOAT_UNARY(erf_out, "aten::erf.out", std::erf(x))
 ETP_FLOAT_UNARY(log1p_out, "aten::log1p.out", std::log1p(x))
 ETP_FLOAT_UNARY(expm1_out, "aten::expm1.out", std::expm1(x))
+ETP_FLOAT_UNARY(tan_out, "aten::tan.out", std::tan(x))
+ETP_FLOAT_UNARY(asin_out, "aten::asin.out", std::asin(x))
+ETP_FLOAT_UNARY(acos_out, "aten::acos.out", std::acos(x))
+ETP_FLOAT_UNARY(atan_out, "aten::atan.out", std::atan(x))
+ETP_FLOAT_UNARY(sinh_out, "aten::sinh.out", std::sinh(x))
+ETP_FLOAT_UNARY(cosh_out, "aten::cosh.out", std::cosh(x))
+ETP_FLOAT_UNARY(asinh_out, "aten::asinh.out", std::asinh(x))
+ETP_FLOAT_UNARY(acosh_out, "aten::acosh.out", std::acosh(x))
+ETP_FLOAT_UNARY(atanh_out, "aten::atanh.out", std::atanh(x))
+ETP_FLOAT_UNARY(log2_out, "aten::log2.out", std::log2(x))
+ETP_FLOAT_UNARY(log10_out, "aten::log10.out", std::log10(x))
 
 #undef ETP_FLOAT_UNARY
 
@@ -133,17 +144,27 @@ ETP_PORTABLE_KERNEL(logical_not_out, "aten::logical_not.out") {
   return ETP_OK;
 }
 
-// aten::isnan.out: any input dtype, bool output.
-ETP_PORTABLE_KERNEL(isnan_out, "aten::isnan.out") {
+// A floating-point class predicate: any input dtype (integers are never NaN or infinite),
+// bool output.
+template <typename Pred>
+etp_status float_predicate(const Ctx& c, Pred pred) {
   etp_tensor *in, *out;
   if (etp_status s = read_unary(c, &in, &out)) return s;
   if (out->dtype != ETP_DTYPE_BOOL) return dtype_error(c, "output", out->dtype, "expected bool");
   if (in->dtype == ETP_DTYPE_FLOAT64) {
-    map_unary<double>(*in, out, [](double x) { return std::isnan(x); });
+    map_unary<double>(*in, out, [&](double x) { return pred(x); });
   } else {
-    map_unary<float>(*in, out, [](float x) { return std::isnan(x); });
+    map_unary<float>(*in, out, [&](float x) { return pred(x); });
   }
   return ETP_OK;
+}
+
+// aten::isnan.out / aten::isinf.out: any input dtype, bool output.
+ETP_PORTABLE_KERNEL(isnan_out, "aten::isnan.out") {
+  return float_predicate(c, [](auto x) { return std::isnan(x); });
+}
+ETP_PORTABLE_KERNEL(isinf_out, "aten::isinf.out") {
+  return float_predicate(c, [](auto x) { return std::isinf(x); });
 }
 
 }  // namespace
@@ -153,6 +174,9 @@ ETP_KERNEL_FAMILY(unary_kernels, ETP_ENTRY(neg_out), ETP_ENTRY(abs_out), ETP_ENT
                   ETP_ENTRY(tanh_out), ETP_ENTRY(sigmoid_out), ETP_ENTRY(reciprocal_out), ETP_ENTRY(floor_out),
                   ETP_ENTRY(ceil_out), ETP_ENTRY(round_out), ETP_ENTRY(sign_out), ETP_ENTRY(logical_not_out),
                   ETP_ENTRY(erf_out), ETP_ENTRY(log1p_out), ETP_ENTRY(expm1_out), ETP_ENTRY(trunc_out),
-                  ETP_ENTRY(bitwise_not_out), ETP_ENTRY(isnan_out))
+                  ETP_ENTRY(bitwise_not_out), ETP_ENTRY(isnan_out), ETP_ENTRY(isinf_out), ETP_ENTRY(tan_out),
+                  ETP_ENTRY(asin_out), ETP_ENTRY(acos_out), ETP_ENTRY(atan_out), ETP_ENTRY(sinh_out),
+                  ETP_ENTRY(cosh_out), ETP_ENTRY(asinh_out), ETP_ENTRY(acosh_out), ETP_ENTRY(atanh_out),
+                  ETP_ENTRY(log2_out), ETP_ENTRY(log10_out))
 
 }  // namespace etp_portable

@@ -190,5 +190,45 @@ TEST(ReductionKernelTest, AnyAndAllOfEmptyAndMixedTensors) {
   EXPECT_EQ(call(h, "aten::any.all_out", {V::tensor(a), V::tensor(fout)}), ETP_ERR_DTYPE);
 }
 
+// any.out / any.dims_out: what attention decompositions call (any(x, -1, keepdim=True)).
+TEST(ReductionKernelTest, AnyOverADimOrADimList) {
+  KernelHarness h;
+  // [2, 3] = {{0, 0, 0}, {0, -1.5, 0}}
+  auto a = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2, 3}, {0, 0, 0, 0, -1.5f, 0});
+  TestTensor rows(ETP_DTYPE_BOOL, {2, 1});
+  ASSERT_EQ(call(h, "aten::any.out", {V::tensor(a), V::integer(-1), V::boolean(true), V::tensor(rows)}), ETP_OK)
+      << h.last_error();
+  EXPECT_EQ(rows.sizes(), (std::vector<int64_t>{2, 1}));
+  EXPECT_EQ(rows.logical<uint8_t>(), (std::vector<uint8_t>{0, 1}));
+  TestTensor cols(ETP_DTYPE_UINT8, {3});
+  ASSERT_EQ(call(h, "aten::any.out", {V::tensor(a), V::integer(0), V::boolean(false), V::tensor(cols)}), ETP_OK);
+  EXPECT_EQ(cols.logical<uint8_t>(), (std::vector<uint8_t>{0, 1, 0}));
+  EXPECT_EQ(call(h, "aten::any.out", {V::tensor(a), V::integer(2), V::boolean(false), V::tensor(cols)}),
+            ETP_ERR_INVALID_ARGUMENT);
+  TestTensor fout(ETP_DTYPE_FLOAT32, {3});
+  EXPECT_EQ(call(h, "aten::any.out", {V::tensor(a), V::integer(0), V::boolean(false), V::tensor(fout)}),
+            ETP_ERR_DTYPE);
+  EXPECT_TRUE(names(h, "aten::any.out"));
+
+  TestTensor all(ETP_DTYPE_BOOL, {});
+  ASSERT_EQ(call(h, "aten::any.dims_out", {V::tensor(a), V::none(), V::boolean(false), V::tensor(all)}), ETP_OK);
+  EXPECT_EQ(all.logical<uint8_t>(), (std::vector<uint8_t>{1}));  // None: every dim
+  TestTensor both(ETP_DTYPE_BOOL, {1, 1});
+  ASSERT_EQ(call(h, "aten::any.dims_out", {V::tensor(a), V::int_list({0, 1}), V::boolean(true), V::tensor(both)}),
+            ETP_OK);
+  EXPECT_EQ(both.logical<uint8_t>(), (std::vector<uint8_t>{1}));
+  TestTensor same(ETP_DTYPE_BOOL, {2, 3});  // an empty list reduces nothing: elementwise truth
+  ASSERT_EQ(call(h, "aten::any.dims_out", {V::tensor(a), V::int_list({}), V::boolean(false), V::tensor(same)}),
+            ETP_OK);
+  EXPECT_EQ(same.logical<uint8_t>(), (std::vector<uint8_t>{0, 0, 0, 0, 1, 0}));
+  TestTensor empty(ETP_DTYPE_INT32, {2, 0});
+  TestTensor none(ETP_DTYPE_BOOL, {2});
+  ASSERT_EQ(call(h, "aten::any.out", {V::tensor(empty), V::integer(1), V::boolean(false), V::tensor(none)}), ETP_OK);
+  EXPECT_EQ(none.logical<uint8_t>(), (std::vector<uint8_t>{0, 0}));  // empty groups are false
+  EXPECT_EQ(call(h, "aten::any.dims_out", {V::tensor(a), V::int_list({0, 0}), V::boolean(false), V::tensor(none)}),
+            ETP_ERR_INVALID_ARGUMENT);
+  EXPECT_TRUE(names(h, "aten::any.dims_out"));
+}
+
 }  // namespace
 }  // namespace etp::test

@@ -50,6 +50,67 @@ TEST(UnaryKernelTest, MathFunctionsMatchHandComputedValues) {
   }
 }
 
+// Trigonometric, hyperbolic and base-2/10 logarithms, inside and outside their domains
+// (NaN outside, as in PyTorch), from float32 and from integers.
+TEST(UnaryKernelTest, TrigonometricHyperbolicAndLogFunctions) {
+  KernelHarness h;
+  const std::vector<double> xs = {-2, -0.5, 0, 0.5, 1, 8};
+  auto a = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {6}, {-2, -0.5f, 0, 0.5f, 1, 8});
+  TestTensor out(ETP_DTYPE_FLOAT32, {6});
+  struct Case {
+    const char* op;
+    double (*f)(double);
+  } cases[] = {{"aten::tan.out", [](double x) { return std::tan(x); }},
+               {"aten::asin.out", [](double x) { return std::asin(x); }},
+               {"aten::acos.out", [](double x) { return std::acos(x); }},
+               {"aten::atan.out", [](double x) { return std::atan(x); }},
+               {"aten::sinh.out", [](double x) { return std::sinh(x); }},
+               {"aten::cosh.out", [](double x) { return std::cosh(x); }},
+               {"aten::asinh.out", [](double x) { return std::asinh(x); }},
+               {"aten::acosh.out", [](double x) { return std::acosh(x); }},
+               {"aten::atanh.out", [](double x) { return std::atanh(x); }},
+               {"aten::log2.out", [](double x) { return std::log2(x); }},
+               {"aten::log10.out", [](double x) { return std::log10(x); }}};
+  for (const Case& k : cases) {
+    ASSERT_EQ(call(h, k.op, {V::tensor(a), V::tensor(out)}), ETP_OK) << k.op << ": " << h.last_error();
+    const std::vector<float> got = out.logical<float>();
+    for (size_t i = 0; i < xs.size(); ++i) {
+      const double want = k.f(xs[i]);
+      if (std::isnan(want)) {
+        EXPECT_TRUE(std::isnan(got[i])) << k.op << "(" << xs[i] << ")";
+      } else if (std::isinf(want)) {
+        EXPECT_EQ(got[i], static_cast<float>(want)) << k.op << "(" << xs[i] << ")";
+      } else {
+        EXPECT_NEAR(got[i], want, 1e-6 + 1e-6 * std::fabs(want)) << k.op << "(" << xs[i] << ")";
+      }
+    }
+  }
+  auto ints = TestTensor::of<int64_t>(ETP_DTYPE_INT64, {3}, {1, 8, 100});
+  TestTensor logs(ETP_DTYPE_FLOAT32, {3});
+  ASSERT_EQ(call(h, "aten::log2.out", {V::tensor(ints), V::tensor(logs)}), ETP_OK);
+  expect_near(logs.logical<float>(), {0, 3, std::log2(100.0)});
+  ASSERT_EQ(call(h, "aten::log10.out", {V::tensor(ints), V::tensor(logs)}), ETP_OK);
+  expect_near(logs.logical<float>(), {0, std::log10(8.0), 2});
+  TestTensor bad(ETP_DTYPE_INT32, {3});
+  EXPECT_EQ(call(h, "aten::atan.out", {V::tensor(ints), V::tensor(bad)}), ETP_ERR_DTYPE);
+  EXPECT_TRUE(names(h, "aten::atan.out"));
+}
+
+TEST(UnaryKernelTest, IsinfAndIsnanClassifyFloatsAndNeverIntegers) {
+  KernelHarness h;
+  auto a = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {4}, {INFINITY, -INFINITY, NAN, 1});
+  TestTensor out(ETP_DTYPE_BOOL, {4});
+  ASSERT_EQ(call(h, "aten::isinf.out", {V::tensor(a), V::tensor(out)}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<uint8_t>(), (std::vector<uint8_t>{1, 1, 0, 0}));
+  ASSERT_EQ(call(h, "aten::isnan.out", {V::tensor(a), V::tensor(out)}), ETP_OK);
+  EXPECT_EQ(out.logical<uint8_t>(), (std::vector<uint8_t>{0, 0, 1, 0}));
+  auto ints = TestTensor::of<int32_t>(ETP_DTYPE_INT32, {4}, {0, 1, -1, 2147483647});
+  ASSERT_EQ(call(h, "aten::isinf.out", {V::tensor(ints), V::tensor(out)}), ETP_OK);
+  EXPECT_EQ(out.logical<uint8_t>(), (std::vector<uint8_t>{0, 0, 0, 0}));
+  TestTensor f(ETP_DTYPE_FLOAT32, {4});
+  EXPECT_EQ(call(h, "aten::isinf.out", {V::tensor(a), V::tensor(f)}), ETP_ERR_DTYPE);
+}
+
 TEST(UnaryKernelTest, MathFunctionIntoAnIntegerOutputIsADtypeError) {
   KernelHarness h;
   auto a = TestTensor::of<int32_t>(ETP_DTYPE_INT32, {1}, {1});
