@@ -40,6 +40,8 @@ TensorView view_of(const etp_tensor& t);
 Value value_of(const etp_value& v);
 // The metadata of `plan` (no method load).
 MethodInfo describe_method(const executorch_flatbuffer::ExecutionPlan& plan);
+// A loaded plugin's description (`with_kernels`: also the names of the operators it lists).
+PluginInfo describe_plugin(const plugins::PluginLibrary& plugin, bool with_kernels);
 // The machine a bench runs on (/proc/cpuinfo, uname, loadavg), and the time now in UTC.
 BenchMachine describe_machine();
 std::string utc_now();

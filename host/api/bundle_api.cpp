@@ -179,13 +179,7 @@ Result<Method> Bundle::load_method(const std::string& model, const std::string& 
 
 std::vector<PluginInfo> Bundle::plugins() const {
   std::vector<PluginInfo> out;
-  for (const auto& plugin : impl_->bundle->registry().plugins()) {
-    const etp_plugin& t = plugin->table();
-    PluginInfo info{t.name, plugin->path(), t.version ? t.version : "", {}, 0};
-    for (uint32_t i = 0; i < t.num_backends; ++i) info.backends.push_back(t.backends[i]->id);
-    if (t.num_kernels != nullptr) info.num_kernels = t.num_kernels(t.self);
-    out.push_back(std::move(info));
-  }
+  for (const auto& plugin : impl_->bundle->registry().plugins()) out.push_back(api::describe_plugin(*plugin, false));
   return out;
 }
 

@@ -81,6 +81,15 @@ std::vector<std::string> plugin_folders() {
   return folders;
 }
 
+std::vector<std::string> plugin_search_folders(const BundleOptions& options) {
+  std::vector<std::string> folders = options.plugin_paths;
+  if (options.use_environment) {
+    for (const std::string& f : split_path_list(std::getenv("ETP_PLUGIN_PATH"))) folders.push_back(f);
+  }
+  for (const std::string& f : plugin_folders()) folders.push_back(f);
+  return folders;
+}
+
 Result<std::string> resolve_library(const std::string& library, const std::string& folder,
                                     const BundleOptions& options) {
   std::error_code ec;
@@ -91,11 +100,7 @@ Result<std::string> resolve_library(const std::string& library, const std::strin
   }
   const bool short_name = library.find(".so") == std::string::npos;
   const std::string file = short_name ? "libetp_" + library + ".so" : library;
-  std::vector<std::string> folders = options.plugin_paths;
-  if (options.use_environment) {
-    for (const std::string& f : split_path_list(std::getenv("ETP_PLUGIN_PATH"))) folders.push_back(f);
-  }
-  for (const std::string& f : plugin_folders()) folders.push_back(f);
+  const std::vector<std::string> folders = plugin_search_folders(options);
   std::string looked;
   for (const std::string& f : folders) {
     const fs::path p = fs::path(f) / file;

@@ -54,6 +54,10 @@ class Bundle {
 Result<std::string> resolve_library(const std::string& library, const std::string& folder,
                                     const BundleOptions& options);
 
+// Where libraries named without a '/' are looked for, in order: options.plugin_paths, the
+// ETP_PLUGIN_PATH folders (when use_environment), plugin_folders().
+std::vector<std::string> plugin_search_folders(const BundleOptions& options);
+
 // The SHA-256 of `size` bytes at `data`, as lower-case hex.
 std::string sha256_hex(const uint8_t* data, size_t size);
 

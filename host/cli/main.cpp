@@ -17,6 +17,7 @@ constexpr const char* kUsage =
     "  run MANIFEST           run the models of a bundle through their plugins\n"
     "  run PROGRAM.pte        run one program (with --data files) on the installed plugins\n"
     "  bench MANIFEST|PTE     time models on plugin sets side by side (statistics, profiles)\n"
+    "  plugins                list the plugins found, with their backends and kernels\n"
     "\n"
     "Run 'etp <command> --help' for a command's options. Plugins named without a path are\n"
     "looked up in --plugin-path folders, then ETP_PLUGIN_PATH (':'-separated), then the\n"
@@ -43,6 +44,7 @@ int main(int argc, char** argv) {
   if (command == "inspect") return etp::cli::run_inspect(rest);
   if (command == "run") return etp::cli::run_run(rest);
   if (command == "bench") return etp::cli::run_bench(rest);
+  if (command == "plugins") return etp::cli::run_plugins(rest);
   std::fprintf(stderr, "etp: unknown command '%s'\n%s", command.c_str(), kUsage);
   return 2;
 }

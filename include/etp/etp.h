@@ -112,7 +112,33 @@ struct PluginInfo {
   std::string version;
   std::vector<std::string> backends;  // backend ids it serves
   size_t num_kernels = 0;             // operators it lists (0 if it does not list them)
+  uint32_t abi_major = 0, abi_minor = 0;  // the ABI its table was built for
+  std::vector<std::string> kernels;       // the operators it lists, in its order (find_plugins only)
 };
+
+// A plugin library found on the search path (find_plugins): its description, or why it could
+// not be loaded.
+struct FoundPlugin {
+  std::string library;
+  std::string error;  // empty when it loaded; then `info` describes it
+  PluginInfo info;
+};
+
+// Every plugin library named libetp_*.so in the folders BundleOptions searches (plugin_paths,
+// ETP_PLUGIN_PATH, the installed plugin folders), in search order; a name found twice is listed
+// once, where it is found first (as a manifest would resolve it). Each is loaded to describe it.
+std::vector<FoundPlugin> find_plugins(const BundleOptions& options = {});
+
+// Which plugin serves each operator and delegate of a program, given plugins in priority order.
+struct CoverageEntry {
+  std::string method;
+  std::string kind;    // "operator" or "backend"
+  std::string name;    // "aten::add.out", "XnnpackBackend"
+  std::string plugin;  // the first plugin serving it, "host" for the host's prim operators, "" for none
+};
+// kNotFound and friends when the program or a plugin cannot be opened.
+Result<std::vector<CoverageEntry>> program_coverage(const std::string& program, const std::vector<std::string>& plugins,
+                                                    const BundleOptions& options = {});
 
 // A method's mutable state tensor (see Method::state).
 struct StateInfo {

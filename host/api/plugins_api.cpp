@@ -1,0 +1,94 @@
+// Plugins on the search path (find_plugins) and which plugin serves each operator and delegate
+// of a program (program_coverage): what `etp plugins` and `etp inspect --coverage` print.
+#include <algorithm>
+#include <filesystem>
+#include <set>
+
+#include "api/api_internal.h"
+#include "runtime/host_services.h"
+#include "runtime/prim_ops.h"
+
+namespace etp {
+
+namespace api {
+
+PluginInfo describe_plugin(const plugins::PluginLibrary& plugin, bool with_kernels) {
+  const etp_plugin& t = plugin.table();
+  PluginInfo info;
+  info.name = t.name;
+  info.library = plugin.path();
+  info.version = t.version ? t.version : "";
+  info.abi_major = t.header.major;
+  info.abi_minor = t.header.minor;
+  for (uint32_t i = 0; i < t.num_backends; ++i) info.backends.push_back(t.backends[i]->id);
+  if (t.num_kernels != nullptr) info.num_kernels = t.num_kernels(t.self);
+  for (uint32_t i = 0; with_kernels && t.kernel_name != nullptr && i < info.num_kernels; ++i) {
+    const char* name = t.kernel_name(t.self, i);
+    info.kernels.push_back(name ? name : "");
+  }
+  return info;
+}
+
+}  // namespace api
+
+std::vector<FoundPlugin> find_plugins(const BundleOptions& options) {
+  namespace fs = std::filesystem;
+  std::vector<FoundPlugin> out;
+  std::set<std::string> names;
+  for (const std::string& folder : bundle::plugin_search_folders({options.plugin_paths, options.use_environment})) {
+    std::error_code ec;
+    std::vector<fs::path> files;
+    for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      std::error_code type_ec;
+      if (name.rfind("libetp_", 0) == 0 && name.size() > 10 && name.compare(name.size() - 3, 3, ".so") == 0 &&
+          it->is_regular_file(type_ec)) {
+        files.push_back(it->path());
+      }
+    }
+    std::sort(files.begin(), files.end());
+    for (const fs::path& file : files) {
+      if (!names.insert(file.filename().string()).second) continue;  // shadowed by an earlier folder
+      FoundPlugin found;
+      found.library = file.lexically_normal().string();
+      auto loaded = plugins::PluginLibrary::load(found.library, *runtime::HostServices::get().api());
+      if (loaded.ok()) {
+        found.info = api::describe_plugin(**loaded, /*with_kernels=*/true);
+      } else {
+        found.error = loaded.status().message();
+      }
+      out.push_back(std::move(found));
+    }
+  }
+  return out;
+}
+
+Result<std::vector<CoverageEntry>> program_coverage(const std::string& program, const std::vector<std::string>& plugins,
+                                                    const BundleOptions& options) {
+  ETP_TRY(Bundle bundle, Bundle::open(BundleSpec::for_program(program, {}, plugins), options));
+  ETP_TRY(ModelInfo model, bundle.model("model"));
+  const plugins::Registry& registry = bundle.impl()->bundle->registry();
+  std::vector<CoverageEntry> out;
+  for (const MethodInfo& method : model.methods) {
+    std::set<std::string> seen;
+    for (const std::string& op : method.operators) {
+      if (!seen.insert("op " + op).second) continue;
+      etp_kernel prim{};
+      std::string plugin;
+      if (runtime::find_prim_op(op, &prim)) {
+        plugin = "host";
+      } else if (auto resolved = registry.resolve_kernel(op); resolved.ok()) {
+        plugin = resolved->provider;
+      }
+      out.push_back({method.name, "operator", op, plugin});
+    }
+    for (const std::string& id : method.backends) {
+      if (!seen.insert("backend " + id).second) continue;
+      auto backend = registry.find_backend(id);
+      out.push_back({method.name, "backend", id, backend.ok() ? std::string(backend->plugin->name()) : ""});
+    }
+  }
+  return out;
+}
+
+}  // namespace etp

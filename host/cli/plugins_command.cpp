@@ -1,0 +1,97 @@
+// `etp plugins`: every plugin library on the search path, with what it serves.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "etp/etp.h"
+
+namespace etp::cli {
+namespace {
+
+constexpr const char* kPluginsUsage =
+    "usage: etp plugins [--json] [--plugin-path DIR]...\n"
+    "\n"
+    "Lists every plugin library (libetp_*.so) in the folders plugins are looked up in: the\n"
+    "--plugin-path folders, then ETP_PLUGIN_PATH (':'-separated), then the installed plugin\n"
+    "folders. A name found in two folders is listed where it is found first, as a manifest\n"
+    "would load it. Each plugin is loaded to describe it: name, version, ABI version, library,\n"
+    "backends and kernels; one that cannot be loaded is listed with the reason.\n"
+    "\n"
+    "options:\n"
+    "  --json             print one JSON document: {\"folders\": [...], \"plugins\": [...]}\n"
+    "  --plugin-path DIR  also look in DIR (repeat; first)\n"
+    "  -h, --help         show this help\n"
+    "\n"
+    "Exit status: 0 when every plugin found loads, 1 when one does not, 2 usage error.\n";
+
+// `items` joined by ", " in lines of at most `width` characters, each starting with `indent`.
+std::string wrapped(const std::vector<std::string>& items, const std::string& indent, size_t width) {
+  std::string out, line = indent;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const std::string item = items[i] + (i + 1 < items.size() ? "," : "");
+    if (line.size() > indent.size() && line.size() + 1 + item.size() > width) {
+      out += line + "\n";
+      line = indent;
+    }
+    line += (line.size() > indent.size() ? " " : "") + item;
+  }
+  return line.size() > indent.size() ? out + line + "\n" : out;
+}
+
+}  // namespace
+
+int run_plugins(const std::vector<std::string>& args) {
+  ParsedArgs a;
+  const std::vector<OptionSpec> specs = {{OptionSpec::Kind::kFlag, "--json"},
+                                         {OptionSpec::Kind::kRepeat, "--plugin-path"}};
+  if (std::string error = parse_args(args, specs, &a); !error.empty()) return usage_error("plugins", error);
+  if (a.help) {
+    std::fputs(kPluginsUsage, stdout);
+    return 0;
+  }
+  if (!a.positional.empty()) return usage_error("plugins", "unexpected argument '" + a.positional[0] + "'");
+  const std::vector<FoundPlugin> found = find_plugins({a.all("--plugin-path"), /*use_environment=*/true});
+  bool all_loaded = true;
+  for (const FoundPlugin& f : found) all_loaded = all_loaded && f.error.empty();
+  if (a.has("--json")) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const FoundPlugin& f : found) {
+      nlohmann::json j = {{"library", f.library}};
+      if (!f.error.empty()) {
+        j["error"] = f.error;
+      } else {
+        const PluginInfo& p = f.info;
+        j.update({{"name", p.name},
+                  {"version", p.version},
+                  {"abi", std::to_string(p.abi_major) + "." + std::to_string(p.abi_minor)},
+                  {"backends", p.backends},
+                  {"kernels", p.kernels}});
+      }
+      list.push_back(std::move(j));
+    }
+    const nlohmann::json doc = {{"plugins", list}};
+    std::puts(doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    return all_loaded ? 0 : 1;
+  }
+  if (found.empty()) std::puts("no plugins found (add a folder with --plugin-path or ETP_PLUGIN_PATH)");
+  for (const FoundPlugin& f : found) {
+    if (!f.error.empty()) {
+      std::printf("%s: cannot be loaded: %s\n", f.library.c_str(), f.error.c_str());
+      continue;
+    }
+    const PluginInfo& p = f.info;
+    std::printf("%s %s (ABI %u.%u)  %s\n", p.name.c_str(), p.version.c_str(), p.abi_major, p.abi_minor,
+                p.library.c_str());
+    std::printf("  backends: %s\n", p.backends.empty() ? "-" : "");
+    if (!p.backends.empty()) std::fputs(wrapped(p.backends, "    ", 100).c_str(), stdout);
+    std::printf("  kernels: %zu\n", p.num_kernels);
+    std::fputs(wrapped(p.kernels, "    ", 100).c_str(), stdout);
+  }
+  return all_loaded ? 0 : 1;
+}
+
+}  // namespace etp::cli
