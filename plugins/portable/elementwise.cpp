@@ -307,6 +307,24 @@ ETP_PORTABLE_KERNEL(fmod_tensor_out, "aten::fmod.Tensor_out") {
   return with_operands(c, 4, false, modulo, /*python=*/false);
 }
 
+// aten::fmod.Scalar_out(Tensor self, Scalar other, *, Tensor(a!) out)
+ETP_PORTABLE_KERNEL(fmod_scalar_out, "aten::fmod.Scalar_out") {
+  return with_operands(c, 4, true, modulo, /*python=*/false);
+}
+
+// aten::div.Scalar_mode_out(Tensor self, Scalar other, *, str? rounding_mode, Tensor(a!) out)
+ETP_PORTABLE_KERNEL(div_scalar_mode_out, "aten::div.Scalar_mode_out") { return with_operands(c, 5, true, div_mode); }
+
+// aten::atan2.out(Tensor self, Tensor other, *, Tensor(a!) out): floating output; integer and
+// bool operands compute in float32, like true division.
+ETP_PORTABLE_KERNEL(atan2_out, "aten::atan2.out") {
+  return with_operands(c, 4, false,
+                       [](const Ctx& cx, const etp_tensor& a, const etp_tensor& b, etp_tensor* out, int32_t common) {
+                         if (!is_float_dtype(common)) common = ETP_DTYPE_FLOAT32;
+                         return arith(cx, a, b, out, common, kFloat, [](auto y, auto x) { return std::atan2(y, x); });
+                       });
+}
+
 etp_status power(const Ctx& c, const etp_tensor& a, const etp_tensor& b, etp_tensor* out, int32_t common) {
   bool bad = false;
   etp_status s = arith(c, a, b, out, common, kNumeric, [&bad](auto x, auto y) { return int_pow(x, y, &bad); });
@@ -321,6 +339,18 @@ ETP_PORTABLE_KERNEL(pow_tensor_tensor_out, "aten::pow.Tensor_Tensor_out") { retu
 
 // aten::pow.Tensor_Scalar_out(Tensor self, Scalar exponent, *, Tensor(a!) out)
 ETP_PORTABLE_KERNEL(pow_tensor_scalar_out, "aten::pow.Tensor_Scalar_out") { return with_operands(c, 4, true, power); }
+
+// aten::pow.Scalar_out(Scalar self, Tensor exponent, *, Tensor(a!) out): a scalar base.
+ETP_PORTABLE_KERNEL(pow_scalar_out, "aten::pow.Scalar_out") {
+  Scalar base;
+  etp_tensor *exponent, *out;
+  if (etp_status s = expect_args(c, 4)) return s;
+  if (!read_scalar(c, 0, &base) || !tensor_arg(c, 1, &exponent) || !tensor_arg(c, 2, &out)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  ScalarTensor a(base);
+  return power(c, a.tensor, *exponent, out, promote_with_scalar(exponent->dtype, base));
+}
 
 // ---------------------------------------------------------------------------------------------
 // maximum, minimum, bitwise, logical
@@ -356,6 +386,26 @@ ETP_PORTABLE_KERNEL(bitwise_or_out, "aten::bitwise_or.Tensor_out") {
                       [](auto x, auto y) { return bitwise(x, y, [](auto p, auto q) { return p | q; }); });
 }
 
+// aten::bitwise_xor.Tensor_out(Tensor self, Tensor other, *, Tensor(a!) out)
+ETP_PORTABLE_KERNEL(bitwise_xor_out, "aten::bitwise_xor.Tensor_out") {
+  return arith_kernel(c, false, kIntegral,
+                      [](auto x, auto y) { return bitwise(x, y, [](auto p, auto q) { return p ^ q; }); });
+}
+
+// aten::bitwise_{and,or,xor}.Scalar_out(Tensor self, Scalar other, *, Tensor(a!) out)
+ETP_PORTABLE_KERNEL(bitwise_and_scalar_out, "aten::bitwise_and.Scalar_out") {
+  return arith_kernel(c, true, kIntegral,
+                      [](auto x, auto y) { return bitwise(x, y, [](auto p, auto q) { return p & q; }); });
+}
+ETP_PORTABLE_KERNEL(bitwise_or_scalar_out, "aten::bitwise_or.Scalar_out") {
+  return arith_kernel(c, true, kIntegral,
+                      [](auto x, auto y) { return bitwise(x, y, [](auto p, auto q) { return p | q; }); });
+}
+ETP_PORTABLE_KERNEL(bitwise_xor_scalar_out, "aten::bitwise_xor.Scalar_out") {
+  return arith_kernel(c, true, kIntegral,
+                      [](auto x, auto y) { return bitwise(x, y, [](auto p, auto q) { return p ^ q; }); });
+}
+
 // Logical ops read every dtype as truth values and write 0/1 into any output dtype.
 template <typename Op>
 etp_status logical(const Ctx& c, Op op) {
@@ -377,6 +427,11 @@ ETP_PORTABLE_KERNEL(logical_or_out, "aten::logical_or.out") {
   return logical(c, [](auto x, auto y) { return static_cast<bool>(x) || static_cast<bool>(y); });
 }
 
+// aten::logical_xor.out(Tensor self, Tensor other, *, Tensor(a!) out)
+ETP_PORTABLE_KERNEL(logical_xor_out, "aten::logical_xor.out") {
+  return logical(c, [](auto x, auto y) { return static_cast<bool>(x) != static_cast<bool>(y); });
+}
+
 }  // namespace
 
 ETP_KERNEL_FAMILY(elementwise_kernels, ETP_ENTRY(add_out), ETP_ENTRY(add_scalar_out), ETP_ENTRY(sub_out),
@@ -385,6 +440,9 @@ ETP_KERNEL_FAMILY(elementwise_kernels, ETP_ENTRY(add_out), ETP_ENTRY(add_scalar_
                   ETP_ENTRY(remainder_tensor_out), ETP_ENTRY(remainder_scalar_out), ETP_ENTRY(fmod_tensor_out),
                   ETP_ENTRY(pow_tensor_tensor_out), ETP_ENTRY(pow_tensor_scalar_out), ETP_ENTRY(maximum_out),
                   ETP_ENTRY(minimum_out), ETP_ENTRY(bitwise_and_out), ETP_ENTRY(bitwise_or_out),
-                  ETP_ENTRY(logical_and_out), ETP_ENTRY(logical_or_out))
+                  ETP_ENTRY(logical_and_out), ETP_ENTRY(logical_or_out), ETP_ENTRY(fmod_scalar_out),
+                  ETP_ENTRY(div_scalar_mode_out), ETP_ENTRY(atan2_out), ETP_ENTRY(pow_scalar_out),
+                  ETP_ENTRY(bitwise_xor_out), ETP_ENTRY(bitwise_and_scalar_out), ETP_ENTRY(bitwise_or_scalar_out),
+                  ETP_ENTRY(bitwise_xor_scalar_out), ETP_ENTRY(logical_xor_out))
 
 }  // namespace etp_portable

@@ -2,6 +2,7 @@
 // with a message naming the file and what was expected.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <thread>
 
 #include "plugins/plugin_library.h"
@@ -48,7 +49,7 @@ TEST(PluginLoaderTest, PortablePluginListsItsOperatorsAndEachResolves) {
   ASSERT_NE(t.num_kernels, nullptr);
   ASSERT_NE(t.kernel_name, nullptr);
   const uint32_t count = t.num_kernels(t.self);
-  EXPECT_EQ(count, 157u);
+  EXPECT_EQ(count, 166u);
   for (uint32_t i = 0; i < count; ++i) {
     etp_kernel kernel{};
     EXPECT_EQ(t.resolve_kernel(t.self, t.kernel_name(t.self, i), &kernel), ETP_OK) << t.kernel_name(t.self, i);
@@ -139,6 +140,31 @@ TEST(PluginLoaderTest, OtherOptionsWhileLoadedGiveAPrivateCopyThatOutlivesTheFir
   one->reset();  // shuts the first instance down; the copy stays usable
   EXPECT_STREQ((*two)->name(), "xnnpack");
   EXPECT_EQ((*two)->table().num_backends, 1u);
+}
+
+// Coverage of ExecuTorch's portable operator list (tests/plugins/portable/executorch_portable_ops.txt);
+// README.md and plugins/portable/README.md quote the count, and the failure message lists what
+// is missing, so adding an operator means updating the count here and there.
+TEST(PluginLoaderTest, PortablePluginCoverageOfExecuTorchsPortableOperators) {
+  auto plugin = PluginLibrary::load(ETP_PORTABLE_PLUGIN_PATH, *runtime::HostServices::get().api());
+  ASSERT_TRUE(plugin.ok()) << plugin.status().message();
+  const etp_plugin& t = (*plugin)->table();
+  std::ifstream list(std::string(ETP_FIXTURES_DIR) + "/../plugins/portable/executorch_portable_ops.txt");
+  ASSERT_TRUE(list) << "missing executorch_portable_ops.txt";
+  size_t total = 0, covered = 0;
+  std::string missing;
+  for (std::string name; std::getline(list, name);) {
+    if (name.empty() || name[0] == '#') continue;
+    ++total;
+    etp_kernel kernel{};
+    if (t.resolve_kernel(t.self, ("aten::" + name).c_str(), &kernel) == ETP_OK) {
+      ++covered;
+    } else {
+      missing += " " + name;
+    }
+  }
+  EXPECT_EQ(total, 200u);
+  EXPECT_EQ(covered, 155u) << "missing:" << missing;
 }
 
 // A dropped private copy stays mapped when the plugin pins itself; the next copy must still be

@@ -217,6 +217,57 @@ TEST(BinaryKernelTest, LogicalOpsReadTruthValuesOfAnyDtype) {
   EXPECT_EQ(out.logical<uint8_t>(), (std::vector<uint8_t>{0, 1, 1, 1}));
 }
 
+// The scalar variants and xor forms ExecuTorch's portable library lists.
+TEST(BinaryKernelTest, ScalarAndXorVariants) {
+  KernelHarness h;
+  auto a = TestTensor::of<int32_t>(ETP_DTYPE_INT32, {3}, {12, 5, -7});
+  TestTensor out(ETP_DTYPE_INT32, {3});
+  ASSERT_EQ(call(h, "aten::bitwise_and.Scalar_out", {V::tensor(a), V::integer(6), V::tensor(out)}), ETP_OK)
+      << h.last_error();
+  EXPECT_EQ(out.logical<int32_t>(), (std::vector<int32_t>{4, 4, 0}));
+  ASSERT_EQ(call(h, "aten::bitwise_or.Scalar_out", {V::tensor(a), V::integer(6), V::tensor(out)}), ETP_OK);
+  EXPECT_EQ(out.logical<int32_t>(), (std::vector<int32_t>{14, 7, -1}));
+  ASSERT_EQ(call(h, "aten::bitwise_xor.Scalar_out", {V::tensor(a), V::integer(6), V::tensor(out)}), ETP_OK);
+  EXPECT_EQ(out.logical<int32_t>(), (std::vector<int32_t>{10, 3, -1}));
+  auto b = TestTensor::of<int32_t>(ETP_DTYPE_INT32, {3}, {10, 3, 7});
+  ASSERT_EQ(call(h, "aten::bitwise_xor.Tensor_out", {V::tensor(a), V::tensor(b), V::tensor(out)}), ETP_OK);
+  EXPECT_EQ(out.logical<int32_t>(), (std::vector<int32_t>{6, 6, -2}));
+  EXPECT_EQ(call(h, "aten::bitwise_xor.Scalar_out", {V::tensor(a), V::real(1.5), V::tensor(out)}), ETP_ERR_DTYPE)
+      << "a float scalar makes the result float, which has no bitwise ops";
+
+  auto f = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {4}, {5, -5, 5.5f, -5.5f});
+  TestTensor fout(ETP_DTYPE_FLOAT32, {4});
+  ASSERT_EQ(call(h, "aten::fmod.Scalar_out", {V::tensor(f), V::integer(3), V::tensor(fout)}), ETP_OK);
+  expect_near(fout.logical<float>(), {2, -2, 2.5, -2.5});
+  ASSERT_EQ(call(h, "aten::div.Scalar_mode_out", {V::tensor(f), V::integer(2), V::none(), V::tensor(fout)}), ETP_OK);
+  expect_near(fout.logical<float>(), {2.5, -2.5, 2.75, -2.75});
+  V floor;
+  floor.value.tag = ETP_VALUE_STRING;
+  floor.value.u.string = {"floor", 5};
+  ASSERT_EQ(call(h, "aten::div.Scalar_mode_out", {V::tensor(f), V::integer(2), floor, V::tensor(fout)}), ETP_OK);
+  expect_near(fout.logical<float>(), {2, -3, 2, -3});
+
+  auto y = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {4}, {1, 1, -1, 0});
+  auto x = TestTensor::of<int32_t>(ETP_DTYPE_INT32, {4}, {1, -1, -1, 0});
+  ASSERT_EQ(call(h, "aten::atan2.out", {V::tensor(y), V::tensor(x), V::tensor(fout)}), ETP_OK);
+  expect_near(fout.logical<float>(), {std::atan2(1.0, 1.0), std::atan2(1.0, -1.0), std::atan2(-1.0, -1.0), 0});
+  TestTensor iout(ETP_DTYPE_INT32, {4});
+  EXPECT_EQ(call(h, "aten::atan2.out", {V::tensor(x), V::tensor(x), V::tensor(iout)}), ETP_ERR_DTYPE);
+
+  auto e = TestTensor::of<int64_t>(ETP_DTYPE_INT64, {4}, {0, 1, 3, 10});
+  TestTensor eout(ETP_DTYPE_INT64, {4});
+  ASSERT_EQ(call(h, "aten::pow.Scalar_out", {V::integer(2), V::tensor(e), V::tensor(eout)}), ETP_OK) << h.last_error();
+  EXPECT_EQ(eout.logical<int64_t>(), (std::vector<int64_t>{1, 2, 8, 1024}));
+  ASSERT_EQ(call(h, "aten::pow.Scalar_out", {V::real(0.5), V::tensor(e), V::tensor(fout)}), ETP_OK);
+  expect_near(fout.logical<float>(), {1, 0.5, 0.125, std::pow(0.5, 10)});
+
+  auto p = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {4}, {0, 0.5f, 0, -2});
+  auto q = TestTensor::of<int32_t>(ETP_DTYPE_INT32, {4}, {0, 0, 3, 1});
+  TestTensor bout(ETP_DTYPE_BOOL, {4});
+  ASSERT_EQ(call(h, "aten::logical_xor.out", {V::tensor(p), V::tensor(q), V::tensor(bout)}), ETP_OK);
+  EXPECT_EQ(bout.logical<uint8_t>(), (std::vector<uint8_t>{0, 1, 1, 0}));
+}
+
 TEST(BinaryKernelTest, ChannelsLastInputAndOutputWithBroadcastAndConversion) {
   KernelHarness h;
   // [1, 2, 2, 2] channels-last times a per-channel [2, 1, 1] int tensor, into channels-last.
