@@ -129,6 +129,25 @@ ETP_PORTABLE_KERNEL(clone_dim_order_out, "dim_order_ops::_clone_dim_order.out") 
   return copy_into(c, *self, out, /*same_dtype_required=*/true);
 }
 
+// Writes `src`, broadcast to `dst`'s shape and converted to its dtype, into `dst`.
+etp_status broadcast_into(const Ctx& c, const etp_tensor& src, etp_tensor* dst) {
+  if (src.rank > dst->rank) {
+    return fail(c.host, ETP_ERR_SHAPE, "%s: src of rank %d does not broadcast to self of rank %d", c.op, src.rank,
+                dst->rank);
+  }
+  for (int32_t d = 0; d < src.rank; ++d) {
+    const int64_t ss = src.sizes[d], ts = dst->sizes[d + dst->rank - src.rank];
+    if (ss != ts && ss != 1) {
+      return fail(c.host, ETP_ERR_SHAPE, "%s: src size %lld does not broadcast to self size %lld at src dim %d", c.op,
+                  static_cast<long long>(ss), static_cast<long long>(ts), d);
+    }
+  }
+  if (etp_status s = known_dtype(c, src, "src")) return s;
+  int64_t src_strides[ETP_MAX_RANK] = {0};
+  broadcast_strides(src, dst->rank, src_strides);
+  return convert_view(c, dst->rank, dst->sizes, *dst, 0, dst->strides, src, 0, src_strides);
+}
+
 // aten::copy_(Tensor(a!) self, Tensor src, bool non_blocking=False) -> Tensor(a!)
 // Functional in-place: writes src (broadcast to self's shape, converted to self's dtype) into
 // self. The return slot is its own value naming the same tensor; nothing to write there.
@@ -137,26 +156,71 @@ ETP_PORTABLE_KERNEL(copy_, "aten::copy_") {
   if (etp_status s = expect_args(c, 4)) return s;
   if (!tensor_arg(c, 0, &self) || !tensor_arg(c, 1, &src)) return ETP_ERR_INVALID_ARGUMENT;
   if (!false_arg(c, 2, "non_blocking")) return ETP_ERR_NOT_SUPPORTED;
-  if (src->rank > self->rank) {
-    return fail(c.host, ETP_ERR_SHAPE, "%s: src of rank %d does not broadcast to self of rank %d", c.op, src->rank,
-                self->rank);
+  return broadcast_into(c, *src, self);
+}
+
+// aten::copy.out(Tensor self, Tensor src, bool non_blocking=False, *, Tensor(a!) out): out takes
+// self's shape and gets src broadcast to it, converted to out's dtype.
+ETP_PORTABLE_KERNEL(copy_out, "aten::copy.out") {
+  etp_tensor *self, *src, *out;
+  if (etp_status s = expect_args(c, 5)) return s;
+  if (!tensor_arg(c, 0, &self) || !tensor_arg(c, 1, &src) || !tensor_arg(c, 3, &out)) return ETP_ERR_INVALID_ARGUMENT;
+  if (!false_arg(c, 2, "non_blocking")) return ETP_ERR_NOT_SUPPORTED;
+  if (etp_status s = resize_out(c, out, self->rank, self->sizes)) return s;
+  return broadcast_into(c, *src, out);
+}
+
+// aten::detach_copy.out / aten::lift_fresh_copy.out(Tensor self, *, Tensor(a!) out): a copy.
+etp_status plain_copy(const Ctx& c) {
+  etp_tensor *self, *out;
+  if (etp_status s = expect_args(c, 3)) return s;
+  if (!tensor_arg(c, 0, &self) || !tensor_arg(c, 1, &out)) return ETP_ERR_INVALID_ARGUMENT;
+  return copy_into(c, *self, out, /*same_dtype_required=*/true);
+}
+ETP_PORTABLE_KERNEL(detach_copy_out, "aten::detach_copy.out") { return plain_copy(c); }
+ETP_PORTABLE_KERNEL(lift_fresh_copy_out, "aten::lift_fresh_copy.out") { return plain_copy(c); }
+
+// aten::fill.Tensor_out(Tensor self, Tensor value, *, Tensor(a!) out): self's shape, every
+// element the 0-dim `value` (converted exactly, through the copy path).
+ETP_PORTABLE_KERNEL(fill_tensor_out, "aten::fill.Tensor_out") {
+  etp_tensor *self, *value, *out;
+  if (etp_status s = expect_args(c, 4)) return s;
+  if (!tensor_arg(c, 0, &self) || !tensor_arg(c, 1, &value) || !tensor_arg(c, 2, &out)) {
+    return ETP_ERR_INVALID_ARGUMENT;
   }
-  for (int32_t d = 0; d < src->rank; ++d) {
-    const int64_t ss = src->sizes[d], ts = self->sizes[d + self->rank - src->rank];
-    if (ss != ts && ss != 1) {
-      return fail(c.host, ETP_ERR_SHAPE, "%s: src size %lld does not broadcast to self size %lld at src dim %d", c.op,
-                  static_cast<long long>(ss), static_cast<long long>(ts), d);
+  if (value->rank != 0) {
+    return fail(c.host, ETP_ERR_SHAPE, "%s: value must be a 0-dim tensor, got rank %d", c.op, value->rank);
+  }
+  if (etp_status s = same_dtype(c, *out, self->dtype, "out")) return s;
+  if (etp_status s = resize_out(c, out, self->rank, self->sizes)) return s;
+  return broadcast_into(c, *value, out);
+}
+
+// aten::empty.out(SymInt[] size, *, MemoryFormat? memory_format=None, Tensor(a!) out): out
+// resized to `size`; its contents are whatever its memory holds, as in ExecuTorch.
+ETP_PORTABLE_KERNEL(empty_out, "aten::empty.out") {
+  const int64_t* sizes = nullptr;
+  uint64_t rank = 0;
+  etp_tensor* out;
+  if (etp_status s = expect_args(c, 4)) return s;
+  if (!int_list_arg(c, 0, &sizes, &rank) || !tensor_arg(c, 2, &out)) return ETP_ERR_INVALID_ARGUMENT;
+  if (etp_status s = memory_format_arg(c, 1)) return s;
+  if (rank > ETP_MAX_RANK) {
+    return fail(c.host, ETP_ERR_SHAPE, "%s: rank %llu is above %d", c.op, static_cast<unsigned long long>(rank),
+                ETP_MAX_RANK);
+  }
+  for (uint64_t d = 0; d < rank; ++d) {
+    if (sizes[d] < 0) {
+      return fail(c.host, ETP_ERR_SHAPE, "%s: negative size %lld", c.op, static_cast<long long>(sizes[d]));
     }
   }
-  if (etp_status s = known_dtype(c, *src, "src")) return s;
-  int64_t src_strides[ETP_MAX_RANK] = {0};
-  broadcast_strides(*src, self->rank, src_strides);
-  return convert_view(c, self->rank, self->sizes, *self, 0, self->strides, *src, 0, src_strides);
+  return resize_out(c, out, static_cast<int32_t>(rank), sizes);
 }
 
 }  // namespace
 
 ETP_KERNEL_FAMILY(copy_kernels, ETP_ENTRY(clone_out), ETP_ENTRY(to_copy_out), ETP_ENTRY(to_dim_order_copy_out),
-                  ETP_ENTRY(clone_dim_order_out), ETP_ENTRY(copy_))
+                  ETP_ENTRY(clone_dim_order_out), ETP_ENTRY(copy_), ETP_ENTRY(copy_out), ETP_ENTRY(detach_copy_out),
+                  ETP_ENTRY(lift_fresh_copy_out), ETP_ENTRY(fill_tensor_out), ETP_ENTRY(empty_out))
 
 }  // namespace etp_portable

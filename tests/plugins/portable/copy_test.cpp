@@ -116,5 +116,57 @@ TEST(CopyInPlaceKernelTest, EmptySelfIsANoOp) {
   EXPECT_EQ(h.run("aten::copy_", {&vs, &vsrc, &nb, &ret}), ETP_OK) << h.last_error();
 }
 
+// copy.out, detach_copy, lift_fresh_copy, fill.Tensor and empty: ExecuTorch's portable list.
+TEST(CopyOutKernelTest, CopyOutBroadcastsSrcToSelfsShapeAndConverts) {
+  KernelHarness h;
+  TestTensor self(ETP_DTYPE_FLOAT32, {2, 3});
+  auto src = TestTensor::of<int64_t>(ETP_DTYPE_INT64, {3}, {1, 2, 3});
+  TestTensor out(ETP_DTYPE_FLOAT32, {2, 3});
+  V vs = V::tensor(self), vsrc = V::tensor(src), nb = V::boolean(false), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::copy.out", {&vs, &vsrc, &nb, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{1, 2, 3, 1, 2, 3}));
+  auto wide = TestTensor::of<int64_t>(ETP_DTYPE_INT64, {4}, {1, 2, 3, 4});
+  V vw = V::tensor(wide);
+  EXPECT_EQ(h.run("aten::copy.out", {&vs, &vw, &nb, &vo, &vo}), ETP_ERR_SHAPE);
+  EXPECT_NE(h.last_error().find("aten::copy.out"), std::string::npos) << h.last_error();
+}
+
+TEST(CopyOutKernelTest, DetachAndLiftFreshCopyAreCopiesOfOneDtype) {
+  KernelHarness h;
+  auto a = TestTensor::of<int32_t>(ETP_DTYPE_INT32, {2, 2}, {1, -2, 3, -4});
+  for (const char* op : {"aten::detach_copy.out", "aten::lift_fresh_copy.out"}) {
+    TestTensor out(ETP_DTYPE_INT32, {2, 2});
+    V va = V::tensor(a), vo = V::tensor(out);
+    ASSERT_EQ(h.run(op, {&va, &vo, &vo}), ETP_OK) << op << ": " << h.last_error();
+    EXPECT_EQ(out.logical<int32_t>(), (std::vector<int32_t>{1, -2, 3, -4})) << op;
+    TestTensor wrong(ETP_DTYPE_INT64, {2, 2});
+    V vw = V::tensor(wrong);
+    EXPECT_EQ(h.run(op, {&va, &vw, &vw}), ETP_ERR_DTYPE) << op;
+  }
+}
+
+TEST(CopyOutKernelTest, FillTensorTakesAZeroDimValueExactly) {
+  KernelHarness h;
+  TestTensor self(ETP_DTYPE_INT64, {3});
+  auto value = TestTensor::of<int64_t>(ETP_DTYPE_INT64, {}, {9007199254740993LL});  // 2^53 + 1: not a double
+  TestTensor out(ETP_DTYPE_INT64, {3});
+  V vs = V::tensor(self), vv = V::tensor(value), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::fill.Tensor_out", {&vs, &vv, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<int64_t>(), (std::vector<int64_t>(3, 9007199254740993LL)));
+  auto vector = TestTensor::of<int64_t>(ETP_DTYPE_INT64, {1}, {1});
+  V vvec = V::tensor(vector);
+  EXPECT_EQ(h.run("aten::fill.Tensor_out", {&vs, &vvec, &vo, &vo}), ETP_ERR_SHAPE);
+}
+
+TEST(CopyOutKernelTest, EmptyResizesTheOutput) {
+  KernelHarness h;
+  TestTensor out(ETP_DTYPE_FLOAT32, {2, 3});  // dynamic bound: 6 elements
+  V size = V::int_list({3, 2}), fmt = V::none(), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::empty.out", {&size, &fmt, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.sizes(), (std::vector<int64_t>{3, 2}));
+  V negative = V::int_list({-1});
+  EXPECT_EQ(h.run("aten::empty.out", {&negative, &fmt, &vo, &vo}), ETP_ERR_SHAPE);
+}
+
 }  // namespace
 }  // namespace etp::test
