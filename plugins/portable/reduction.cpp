@@ -119,6 +119,16 @@ etp_status read_dtype_reduction(const Ctx& c, bool one_dim, bool float_out, etp_
   return plan(c, **in, dims, /*empty_means_all=*/!one_dim, keepdim, *out, p);
 }
 
+// The mean of every reduced group, accumulated in double.
+void store_means(const etp_tensor& in, etp_tensor* out, const ReducePlan& p) {
+  const double n = static_cast<double>(p.inner_numel);
+  for_each_output(p, [&](int64_t o, int64_t base) {
+    double acc = 0;
+    for_each_reduced(p, base, [&](int64_t i) { acc += load<double>(in, i); });
+    store(*out, o, acc / n);
+  });
+}
+
 // aten::sum.IntList_out(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None, Tensor(a!) out)
 ETP_PORTABLE_KERNEL(sum_out, "aten::sum.IntList_out") {
   etp_tensor *in, *out;
@@ -132,12 +142,7 @@ ETP_PORTABLE_KERNEL(mean_out, "aten::mean.out") {
   etp_tensor *in, *out;
   ReducePlan p;
   if (etp_status s = read_dtype_reduction(c, /*one_dim=*/false, /*float_out=*/true, &in, &out, &p)) return s;
-  const double n = static_cast<double>(p.inner_numel);
-  for_each_output(p, [&](int64_t o, int64_t base) {
-    double acc = 0;
-    for_each_reduced(p, base, [&](int64_t i) { acc += load<double>(*in, i); });
-    store(*out, o, acc / n);
-  });
+  store_means(*in, out, p);
   return ETP_OK;
 }
 
@@ -263,35 +268,131 @@ etp_status dim_extreme(const Ctx& c, bool is_max) {
 ETP_PORTABLE_KERNEL(max_dim_max, "aten::max.dim_max") { return dim_extreme(c, /*is_max=*/true); }
 ETP_PORTABLE_KERNEL(min_dim_min, "aten::min.dim_min") { return dim_extreme(c, /*is_max=*/false); }
 
+// Two-pass variance over `dims` divided by max(0, N - correction) into `out`, and the mean into
+// `mean_out` when given (var_mean).
+etp_status variance(const Ctx& c, const etp_tensor& in, const DimList& dims, double correction, bool keepdim,
+                    etp_tensor* out, etp_tensor* mean_out) {
+  if (!is_float_dtype(in.dtype)) return dtype_error(c, "input", in.dtype, "expected float32 or float64");
+  if (!is_float_dtype(out->dtype)) return dtype_error(c, "output", out->dtype, "expected float32 or float64");
+  if (mean_out && !is_float_dtype(mean_out->dtype)) {
+    return dtype_error(c, "mean output", mean_out->dtype, "expected float32 or float64");
+  }
+  ReducePlan p;
+  if (etp_status s = plan(c, in, dims, /*empty_means_all=*/true, keepdim, out, &p)) return s;
+  ReducePlan pm = p;  // the mean output may have another dim order
+  if (mean_out) {
+    if (etp_status s = resize_reduce_out(c, &pm, in.rank, mean_out)) return s;
+  }
+  const double n = static_cast<double>(p.inner_numel);
+  const double denom = std::fmax(0.0, n - correction);
+  for_each_output(p, [&](int64_t o, int64_t base) {
+    double sum = 0;
+    for_each_reduced(p, base, [&](int64_t i) { sum += load<double>(in, i); });
+    const double mean = sum / n;
+    double sq = 0;
+    for_each_reduced(p, base, [&](int64_t i) {
+      const double d = load<double>(in, i) - mean;
+      sq += d * d;
+    });
+    store(*out, o, sq / denom);
+  });
+  if (mean_out) store_means(in, mean_out, pm);
+  return ETP_OK;
+}
+
+// Reads (Tensor self, int[1]? dim, Scalar? correction, bool keepdim, ...).
+etp_status read_correction_args(const Ctx& c, etp_tensor** in, DimList* dims, double* correction, bool* keepdim) {
+  Scalar value;
+  bool has = false;
+  if (!tensor_arg(c, 0, in) || !read_dims(c, 1, dims) || !read_optional_scalar(c, 2, &value, &has) ||
+      !bool_arg(c, 3, keepdim)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  *correction = has ? value.as_double() : 1.0;
+  return ETP_OK;
+}
+
 // aten::var.correction_out(Tensor self, int[1]? dim=None, *, Scalar? correction=None, bool keepdim=False,
 // Tensor(a!) out): two-pass variance divided by max(0, N - correction).
 ETP_PORTABLE_KERNEL(var_correction_out, "aten::var.correction_out") {
   etp_tensor *in, *out;
   DimList dims;
-  Scalar correction;
-  bool has_correction = false, keepdim = false;
+  double correction = 1;
+  bool keepdim = false;
   if (etp_status s = expect_args(c, 6)) return s;
-  if (!tensor_arg(c, 0, &in) || !read_dims(c, 1, &dims) || !read_optional_scalar(c, 2, &correction, &has_correction) ||
-      !bool_arg(c, 3, &keepdim) || !tensor_arg(c, 4, &out)) {
+  if (etp_status s = read_correction_args(c, &in, &dims, &correction, &keepdim)) return s;
+  if (!tensor_arg(c, 4, &out)) return ETP_ERR_INVALID_ARGUMENT;
+  return variance(c, *in, dims, correction, keepdim, out, nullptr);
+}
+
+// aten::var.out(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False, *, Tensor(a!) out)
+ETP_PORTABLE_KERNEL(var_out, "aten::var.out") {
+  etp_tensor *in, *out;
+  DimList dims;
+  bool unbiased = true, keepdim = false;
+  if (etp_status s = expect_args(c, 6)) return s;
+  if (!tensor_arg(c, 0, &in) || !read_dims(c, 1, &dims) || !bool_arg(c, 2, &unbiased) || !bool_arg(c, 3, &keepdim) ||
+      !tensor_arg(c, 4, &out)) {
     return ETP_ERR_INVALID_ARGUMENT;
   }
-  if (!is_float_dtype(in->dtype)) return dtype_error(c, "input", in->dtype, "expected float32 or float64");
+  return variance(c, *in, dims, unbiased ? 1.0 : 0.0, keepdim, out, nullptr);
+}
+
+// aten::var_mean.correction_out(Tensor self, int[1]? dim=None, *, Scalar? correction=None,
+// bool keepdim=False, Tensor(a!) out0, Tensor(b!) out1): variance and mean; the return slot
+// lists both outputs and is not written.
+ETP_PORTABLE_KERNEL(var_mean_correction_out, "aten::var_mean.correction_out") {
+  etp_tensor *in, *var, *mean;
+  DimList dims;
+  double correction = 1;
+  bool keepdim = false;
+  if (etp_status s = expect_args(c, 7)) return s;
+  if (etp_status s = read_correction_args(c, &in, &dims, &correction, &keepdim)) return s;
+  if (!tensor_arg(c, 4, &var) || !tensor_arg(c, 5, &mean)) return ETP_ERR_INVALID_ARGUMENT;
+  return variance(c, *in, dims, correction, keepdim, var, mean);
+}
+
+// aten::max.unary_out / min.unary_out(Tensor self, *, Tensor(a!) out): the NaN-propagating
+// extreme of every element into a 0-dim output of the input's dtype; empty input is an error.
+etp_status unary_extreme(const Ctx& c, bool is_max) {
+  etp_tensor *in, *out;
+  if (etp_status s = expect_args(c, 3)) return s;
+  if (!tensor_arg(c, 0, &in) || !tensor_arg(c, 1, &out)) return ETP_ERR_INVALID_ARGUMENT;
+  if (!check_in_out(c, *in, *out)) return ETP_ERR_DTYPE;
+  if (out->dtype != in->dtype) {
+    return fail(c.host, ETP_ERR_DTYPE, "%s: output dtype %s must equal the input dtype %s", c.op,
+                etp_sdk::dtype_name(out->dtype), etp_sdk::dtype_name(in->dtype));
+  }
+  ReducePlan p;
+  if (etp_status s = plan_nonempty(c, *in, DimList{}, /*empty_means_all=*/true, /*keepdim=*/false, out, &p)) return s;
+  return dispatch_compute(in->dtype, [&](auto zero) {
+    using C = decltype(zero);
+    for_each_output(p, [&](int64_t o, int64_t base) {
+      C acc = load<C>(*in, base);
+      for_each_reduced(p, base, [&](int64_t i) {
+        const C v = load<C>(*in, i);
+        acc = is_max ? nan_max(acc, v) : nan_min(acc, v);
+      });
+      store(*out, o, acc);
+    });
+    return ETP_OK;
+  });
+}
+
+ETP_PORTABLE_KERNEL(max_unary_out, "aten::max.unary_out") { return unary_extreme(c, /*is_max=*/true); }
+ETP_PORTABLE_KERNEL(min_unary_out, "aten::min.unary_out") { return unary_extreme(c, /*is_max=*/false); }
+
+// aten::mean.dtype_out(Tensor self, *, ScalarType? dtype=None, Tensor(a!) out): the mean of every
+// element into a 0-dim floating output.
+ETP_PORTABLE_KERNEL(mean_dtype_out, "aten::mean.dtype_out") {
+  etp_tensor *in, *out;
+  if (etp_status s = expect_args(c, 4)) return s;
+  if (!tensor_arg(c, 0, &in) || !tensor_arg(c, 2, &out)) return ETP_ERR_INVALID_ARGUMENT;
+  if (!check_in_out(c, *in, *out) || !check_dtype_arg(c, 1, *in, *out)) return ETP_ERR_DTYPE;
   if (!is_float_dtype(out->dtype)) return dtype_error(c, "output", out->dtype, "expected float32 or float64");
   ReducePlan p;
-  if (etp_status s = plan(c, *in, dims, /*empty_means_all=*/true, keepdim, out, &p)) return s;
-  const double n = static_cast<double>(p.inner_numel);
-  const double denom = std::fmax(0.0, n - (has_correction ? correction.as_double() : 1.0));
-  for_each_output(p, [&](int64_t o, int64_t base) {
-    double sum = 0;
-    for_each_reduced(p, base, [&](int64_t i) { sum += load<double>(*in, i); });
-    const double mean = sum / n;
-    double sq = 0;
-    for_each_reduced(p, base, [&](int64_t i) {
-      const double d = load<double>(*in, i) - mean;
-      sq += d * d;
-    });
-    store(*out, o, sq / denom);
-  });
+  if (etp_status s = plan(c, *in, DimList{}, /*empty_means_all=*/true, /*keepdim=*/false, out, &p)) return s;
+  store_means(*in, out, p);
   return ETP_OK;
 }
 
@@ -390,6 +491,8 @@ ETP_PORTABLE_KERNEL(cumsum_out, "aten::cumsum.out") {
 ETP_KERNEL_FAMILY(reduction_kernels, ETP_ENTRY(sum_out), ETP_ENTRY(mean_out), ETP_ENTRY(amax_out), ETP_ENTRY(amin_out),
                   ETP_ENTRY(argmax_out), ETP_ENTRY(argmin_out), ETP_ENTRY(max_dim_max), ETP_ENTRY(min_dim_min),
                   ETP_ENTRY(var_correction_out), ETP_ENTRY(prod_out), ETP_ENTRY(prod_int_out), ETP_ENTRY(cumsum_out),
-                  ETP_ENTRY(any_all_out), ETP_ENTRY(all_all_out), ETP_ENTRY(any_out), ETP_ENTRY(any_dims_out))
+                  ETP_ENTRY(any_all_out), ETP_ENTRY(all_all_out), ETP_ENTRY(any_out), ETP_ENTRY(any_dims_out),
+                  ETP_ENTRY(var_out), ETP_ENTRY(var_mean_correction_out), ETP_ENTRY(max_unary_out),
+                  ETP_ENTRY(min_unary_out), ETP_ENTRY(mean_dtype_out))
 
 }  // namespace etp_portable

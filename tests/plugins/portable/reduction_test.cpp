@@ -144,6 +144,46 @@ TEST(ReductionKernelTest, VarUsesTheCorrection) {
   expect_near(all.logical<float>(), {3.5});
 }
 
+TEST(ReductionKernelTest, VarOutVarMeanAndTheWholeTensorReductions) {
+  KernelHarness h;
+  auto a = matrix();  // {{1, 2, 3}, {4, 5, 6}}
+  TestTensor out(ETP_DTYPE_FLOAT32, {2});
+  ASSERT_EQ(call(h, "aten::var.out", {V::tensor(a), V::int_list({1}), V::boolean(false), V::boolean(false),
+                                      V::tensor(out)}), ETP_OK) << h.last_error();
+  expect_near(out.logical<float>(), {2.0 / 3, 2.0 / 3});  // biased
+  ASSERT_EQ(call(h, "aten::var.out", {V::tensor(a), V::int_list({1}), V::boolean(true), V::boolean(false),
+                                      V::tensor(out)}), ETP_OK);
+  expect_near(out.logical<float>(), {1, 1});
+
+  TestTensor var(ETP_DTYPE_FLOAT32, {1, 3}), mean(ETP_DTYPE_FLOAT32, {1, 3});
+  ASSERT_EQ(call(h, "aten::var_mean.correction_out", {V::tensor(a), V::int_list({0}), V::none(), V::boolean(true),
+                                                      V::tensor(var), V::tensor(mean)}), ETP_OK) << h.last_error();
+  expect_near(var.logical<float>(), {4.5, 4.5, 4.5});
+  expect_near(mean.logical<float>(), {2.5, 3.5, 4.5});
+  TestTensor ivar(ETP_DTYPE_INT32, {1, 3});
+  EXPECT_EQ(call(h, "aten::var_mean.correction_out", {V::tensor(a), V::int_list({0}), V::none(), V::boolean(true),
+                                                      V::tensor(var), V::tensor(ivar)}), ETP_ERR_DTYPE);
+
+  auto f = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {4}, {3, -1, 7, 2});
+  TestTensor one(ETP_DTYPE_FLOAT32, {});
+  ASSERT_EQ(call(h, "aten::max.unary_out", {V::tensor(f), V::tensor(one)}), ETP_OK) << h.last_error();
+  expect_near(one.logical<float>(), {7});
+  ASSERT_EQ(call(h, "aten::min.unary_out", {V::tensor(f), V::tensor(one)}), ETP_OK);
+  expect_near(one.logical<float>(), {-1});
+  auto nan = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {3}, {1, NAN, 3});
+  ASSERT_EQ(call(h, "aten::max.unary_out", {V::tensor(nan), V::tensor(one)}), ETP_OK);
+  EXPECT_TRUE(std::isnan(one.logical<float>()[0]));
+  TestTensor empty(ETP_DTYPE_FLOAT32, {0});
+  EXPECT_EQ(call(h, "aten::max.unary_out", {V::tensor(empty), V::tensor(one)}), ETP_ERR_SHAPE);
+  ASSERT_EQ(call(h, "aten::mean.dtype_out", {V::tensor(f), V::none(), V::tensor(one)}), ETP_OK) << h.last_error();
+  expect_near(one.logical<float>(), {2.75});
+  auto ints = TestTensor::of<int32_t>(ETP_DTYPE_INT32, {2}, {1, 2});
+  TestTensor dmean(ETP_DTYPE_FLOAT64, {});
+  ASSERT_EQ(call(h, "aten::mean.dtype_out", {V::tensor(ints), V::integer(ETP_DTYPE_FLOAT64), V::tensor(dmean)}),
+            ETP_OK);
+  EXPECT_EQ(dmean.logical<double>(), (std::vector<double>{1.5}));
+}
+
 TEST(ReductionKernelTest, ProdOfIntsAndOfAnEmptyTensor) {
   KernelHarness h;
   auto a = TestTensor::of<int32_t>(ETP_DTYPE_INT32, {2, 2}, {2, 3, 4, -1});
