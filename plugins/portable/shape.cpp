@@ -666,6 +666,315 @@ etp_status pixel_shuffle(const Ctx& c, bool shuffle) {
 ETP_PORTABLE_KERNEL(pixel_shuffle_out, "aten::pixel_shuffle.out") { return pixel_shuffle(c, true); }
 // aten::pixel_unshuffle.out(Tensor self, int downscale_factor, *, Tensor(a!) out)
 ETP_PORTABLE_KERNEL(pixel_unshuffle_out, "aten::pixel_unshuffle.out") { return pixel_shuffle(c, false); }
+
+// ---------------------------------------------------------------------------------------------
+// More views: narrow, diagonal, as_strided, unfold, unbind, roll, and the scatters that write a
+// view of a copy of self.
+
+// The start index of a narrow/slice on a dim of `size` (negative counts from the end).
+bool checked_range(const Ctx& c, int64_t size, int64_t start, int64_t length, int64_t* first) {
+  if (start < 0) start += size;
+  if (start < 0 || start > size || length < 0 || start + length > size) {
+    fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: start %lld and length %lld do not fit a dim of size %lld", c.op,
+         static_cast<long long>(start), static_cast<long long>(length), static_cast<long long>(size));
+    return false;
+  }
+  *first = start;
+  return true;
+}
+
+// aten::narrow_copy.out(Tensor self, int dim, SymInt start, SymInt length, *, Tensor(a!) out)
+ETP_PORTABLE_KERNEL(narrow_copy_out, "aten::narrow_copy.out") {
+  etp_tensor *self, *out;
+  int64_t dim, start, length, d = 0, first = 0;
+  if (!self_and_out(c, 6, 4, &self, &out) || !int_arg(c, 1, &dim) || !int_arg(c, 2, &start) ||
+      !int_arg(c, 3, &length)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  if (self->rank == 0) return fail(c.host, ETP_ERR_SHAPE, "%s: cannot narrow a rank-0 tensor", c.op);
+  if (!normalize_dim(c, dim, self->rank, &d) || !checked_range(c, self->sizes[d], start, length, &first)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  View v = whole(*self);
+  v.sizes[d] = length;
+  v.base = first * self->strides[d];
+  return write_view(c, *self, v, out);
+}
+
+// aten::diagonal_copy.out(Tensor self, int offset=0, int dim1=0, int dim2=1, *, Tensor(a!) out):
+// dim1 and dim2 removed, the diagonal appended as the last dim.
+ETP_PORTABLE_KERNEL(diagonal_copy_out, "aten::diagonal_copy.out") {
+  etp_tensor *self, *out;
+  int64_t offset, dim1, dim2, d1 = 0, d2 = 0;
+  if (!self_and_out(c, 6, 4, &self, &out) || !int_arg(c, 1, &offset) || !int_arg(c, 2, &dim1) ||
+      !int_arg(c, 3, &dim2)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  if (self->rank < 2) return fail(c.host, ETP_ERR_SHAPE, "%s: needs rank 2 or more, got %d", c.op, self->rank);
+  if (!normalize_dim(c, dim1, self->rank, &d1) || !normalize_dim(c, dim2, self->rank, &d2)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  if (d1 == d2) return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: dim1 and dim2 are both %lld", c.op,
+                            static_cast<long long>(d1));
+  View v;
+  for (int32_t i = 0; i < self->rank; ++i) {
+    if (i == d1 || i == d2) continue;
+    v.sizes[v.rank] = self->sizes[i];
+    v.strides[v.rank++] = self->strides[i];
+  }
+  const int64_t s1 = self->sizes[d1], s2 = self->sizes[d2];
+  int64_t length = offset >= 0 ? std::min(s1, s2 - offset) : std::min(s1 + offset, s2);
+  length = std::max<int64_t>(length, 0);
+  v.sizes[v.rank] = length;
+  v.strides[v.rank++] = self->strides[d1] + self->strides[d2];
+  if (length > 0) v.base = offset >= 0 ? offset * self->strides[d2] : -offset * self->strides[d1];
+  return write_view(c, *self, v, out);
+}
+
+// aten::as_strided_copy.out(Tensor self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None,
+// *, Tensor(a!) out): a view of self's storage (in elements), which must lie inside it.
+ETP_PORTABLE_KERNEL(as_strided_copy_out, "aten::as_strided_copy.out") {
+  etp_tensor *self, *out;
+  const int64_t *size, *stride;
+  uint64_t rank = 0, stride_count = 0;
+  int64_t offset = 0;
+  bool has_offset = false;
+  if (!self_and_out(c, 6, 4, &self, &out) || !int_list_arg(c, 1, &size, &rank) ||
+      !int_list_arg(c, 2, &stride, &stride_count) || !optional_int_arg(c, 3, &has_offset, &offset)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  if (rank != stride_count || rank > ETP_MAX_RANK) {
+    return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: %llu sizes and %llu strides (at most %d)", c.op,
+                static_cast<unsigned long long>(rank), static_cast<unsigned long long>(stride_count), ETP_MAX_RANK);
+  }
+  View v;
+  v.rank = static_cast<int32_t>(rank);
+  v.base = has_offset ? offset : 0;
+  int64_t last = v.base;  // the furthest element the view reaches
+  bool empty = false;
+  for (int32_t d = 0; d < v.rank; ++d) {
+    if (size[d] < 0 || stride[d] < 0) {
+      return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: negative size or stride at dim %d", c.op, d);
+    }
+    v.sizes[d] = size[d];
+    v.strides[d] = stride[d];
+    empty = empty || size[d] == 0;
+    if (size[d] > 0) last += (size[d] - 1) * stride[d];
+  }
+  const int64_t storage = static_cast<int64_t>(self->nbytes / std::max<size_t>(etp_sdk::dtype_size(self->dtype), 1));
+  if (!empty && (v.base < 0 || last >= storage)) {
+    return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: the view reaches element %lld of a storage of %lld", c.op,
+                static_cast<long long>(last), static_cast<long long>(storage));
+  }
+  return write_view(c, *self, v, out);
+}
+
+// aten::unfold_copy.out(Tensor self, int dimension, int size, int step, *, Tensor(a!) out): windows
+// of `size` every `step` along the dim, as a new last dim.
+ETP_PORTABLE_KERNEL(unfold_copy_out, "aten::unfold_copy.out") {
+  etp_tensor *self, *out;
+  int64_t dim, size, step, d = 0;
+  if (!self_and_out(c, 6, 4, &self, &out) || !int_arg(c, 1, &dim) || !int_arg(c, 2, &size) || !int_arg(c, 3, &step)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  if (step <= 0 || size < 0) {
+    return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: size %lld and step %lld must be >= 0 and > 0", c.op,
+                static_cast<long long>(size), static_cast<long long>(step));
+  }
+  View v = whole(*self);
+  if (self->rank == 0) {  // a scalar unfolds into one window of size 1
+    if (size > 1) return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: size %lld of a 0-dim tensor", c.op,
+                              static_cast<long long>(size));
+    v.rank = 1;
+    v.sizes[0] = size;
+    v.strides[0] = 1;
+    return write_view(c, *self, v, out);
+  }
+  if (!normalize_dim(c, dim, self->rank, &d)) return ETP_ERR_INVALID_ARGUMENT;
+  if (size > self->sizes[d]) {
+    return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: size %lld exceeds dim %lld of size %lld", c.op,
+                static_cast<long long>(size), static_cast<long long>(d), static_cast<long long>(self->sizes[d]));
+  }
+  v.sizes[d] = (self->sizes[d] - size) / step + 1;
+  v.strides[d] = self->strides[d] * step;
+  v.sizes[v.rank] = size;
+  v.strides[v.rank++] = self->strides[d];
+  return write_view(c, *self, v, out);
+}
+
+// aten::unbind_copy.int_out(Tensor self, int dim=0, *, Tensor(a!)[] out): one output per index of
+// the dim, each the selection at that index.
+ETP_PORTABLE_KERNEL(unbind_copy_int_out, "aten::unbind_copy.int_out") {
+  etp_tensor* self;
+  etp_tensor* const* outs;
+  uint64_t num_outs = 0;
+  int64_t dim = 0, d = 0;
+  if (c.num_args != 3 && c.num_args != 4) {  // returns (): with or without a return slot
+    return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: expected 3 or 4 arguments, got %u", c.op, c.num_args);
+  }
+  if (!tensor_arg(c, 0, &self) || !int_arg(c, 1, &dim) || !tensor_list_arg(c, 2, false, &outs, &num_outs)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  if (self->rank == 0) return fail(c.host, ETP_ERR_SHAPE, "%s: cannot unbind a rank-0 tensor", c.op);
+  if (!normalize_dim(c, dim, self->rank, &d)) return ETP_ERR_INVALID_ARGUMENT;
+  if (num_outs != static_cast<uint64_t>(self->sizes[d])) {
+    return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: %llu outputs for a dim of size %lld", c.op,
+                static_cast<unsigned long long>(num_outs), static_cast<long long>(self->sizes[d]));
+  }
+  for (uint64_t i = 0; i < num_outs; ++i) {
+    View v;
+    for (int32_t k = 0; k < self->rank; ++k) {
+      if (k == d) continue;
+      v.sizes[v.rank] = self->sizes[k];
+      v.strides[v.rank++] = self->strides[k];
+    }
+    v.base = static_cast<int64_t>(i) * self->strides[d];
+    if (etp_status s = write_view(c, *self, v, outs[i])) return s;
+  }
+  return ETP_OK;
+}
+
+// Copies self into out (same dtype, self's shape), then `src` into the view `v` of out, whose
+// shape src must have.
+etp_status scatter_view(const Ctx& c, const etp_tensor& self, const etp_tensor& src, const View& v, etp_tensor* out) {
+  if (etp_status s = write_view(c, self, whole(self), out)) return s;
+  if (etp_status s = same_dtype(c, src, self.dtype, "src")) return s;
+  bool fits = src.rank == v.rank;
+  for (int32_t d = 0; fits && d < v.rank; ++d) fits = src.sizes[d] == v.sizes[d];
+  if (!fits) return fail(c.host, ETP_ERR_SHAPE, "%s: src does not have the shape of the slice it replaces", c.op);
+  if (view_numel(v) == 0) return ETP_OK;
+  const size_t elem = etp_sdk::dtype_size(self.dtype);
+  copy_view(v.rank, v.sizes, byte_ptr(*out) + v.base * static_cast<int64_t>(elem), v.strides, byte_ptr(src),
+            src.strides, elem);
+  return ETP_OK;
+}
+
+// aten::select_scatter.out(Tensor self, Tensor src, int dim, SymInt index, *, Tensor(a!) out)
+ETP_PORTABLE_KERNEL(select_scatter_out, "aten::select_scatter.out") {
+  etp_tensor *self, *src, *out;
+  int64_t dim, index, d = 0;
+  if (!self_and_out(c, 6, 4, &self, &out) || !tensor_arg(c, 1, &src) || !int_arg(c, 2, &dim) ||
+      !int_arg(c, 3, &index)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  if (self->rank == 0) return fail(c.host, ETP_ERR_SHAPE, "%s: cannot select from a rank-0 tensor", c.op);
+  if (!normalize_dim(c, dim, self->rank, &d)) return ETP_ERR_INVALID_ARGUMENT;
+  const int64_t size = self->sizes[d];
+  if (index < -size || index >= size) {
+    return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: index %lld is out of range for dim %lld of size %lld", c.op,
+                static_cast<long long>(index), static_cast<long long>(d), static_cast<long long>(size));
+  }
+  if (index < 0) index += size;
+  if (etp_status s = resize_out(c, out, self->rank, self->sizes)) return s;
+  View v;
+  for (int32_t k = 0; k < self->rank; ++k) {
+    if (k == d) continue;
+    v.sizes[v.rank] = out->sizes[k];
+    v.strides[v.rank++] = out->strides[k];
+  }
+  v.base = index * out->strides[d];
+  return scatter_view(c, *self, *src, v, out);
+}
+
+// aten::slice_scatter.out(Tensor self, Tensor src, int dim=0, SymInt? start=None, SymInt? end=None,
+// SymInt step=1, *, Tensor(a!) out); start/end clamp like slice_copy.
+ETP_PORTABLE_KERNEL(slice_scatter_out, "aten::slice_scatter.out") {
+  etp_tensor *self, *src, *out;
+  int64_t dim, step, d = 0, start = 0, end = 0;
+  bool has_start = false, has_end = false;
+  if (!self_and_out(c, 8, 6, &self, &out) || !tensor_arg(c, 1, &src) || !int_arg(c, 2, &dim) ||
+      !optional_int_arg(c, 3, &has_start, &start) || !optional_int_arg(c, 4, &has_end, &end) || !int_arg(c, 5, &step)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  if (self->rank == 0) return fail(c.host, ETP_ERR_SHAPE, "%s: cannot slice a rank-0 tensor", c.op);
+  if (!normalize_dim(c, dim, self->rank, &d)) return ETP_ERR_INVALID_ARGUMENT;
+  if (step <= 0) {
+    return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: step must be positive, got %lld", c.op,
+                static_cast<long long>(step));
+  }
+  const int64_t size = self->sizes[d];
+  if (!has_start) start = 0;
+  if (!has_end) end = size;
+  if (start < 0) start += size;
+  if (end < 0) end += size;
+  start = start < 0 ? 0 : (start > size ? size : start);
+  end = end < start ? start : (end > size ? size : end);
+  if (etp_status s = resize_out(c, out, self->rank, self->sizes)) return s;
+  View v = whole(*out);
+  v.sizes[d] = (end - start + step - 1) / step;
+  v.strides[d] = out->strides[d] * step;
+  v.base = start * out->strides[d];
+  return scatter_view(c, *self, *src, v, out);
+}
+
+// aten::roll.out(Tensor self, int[1] shifts, int[1] dims=[], *, Tensor(a!) out): each listed dim
+// rotated by its shift (element i goes to i + shift, modulo the size); with no dims the
+// tensor is rolled as if flattened (supported for one shift on a row-major tensor).
+ETP_PORTABLE_KERNEL(roll_out, "aten::roll.out") {
+  etp_tensor *self, *out;
+  const int64_t *shifts, *dims;
+  uint64_t num_shifts = 0, num_dims = 0;
+  if (!self_and_out(c, 5, 3, &self, &out) || !int_list_arg(c, 1, &shifts, &num_shifts) ||
+      !int_list_arg(c, 2, &dims, &num_dims)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  if (etp_status s = check_copy_dtypes(c, *self, *out)) return s;
+  if (etp_status s = resize_out(c, out, self->rank, self->sizes)) return s;
+  View src = whole(*self), dst = whole(*out);
+  int64_t rolled_dims[ETP_MAX_RANK] = {0}, amounts[ETP_MAX_RANK] = {0};
+  int32_t count = 0;
+  if (num_dims == 0) {
+    bool row_major = true;
+    for (int32_t d = 0; d < self->rank; ++d) row_major = row_major && self->dim_order[d] == d && out->dim_order[d] == d;
+    if (num_shifts != 1 || !row_major) {
+      return fail(c.host, ETP_ERR_NOT_SUPPORTED, "%s: without dims, one shift on a row-major tensor is supported",
+                  c.op);
+    }
+    const int64_t n = etp_sdk::numel(*self);
+    src.rank = dst.rank = 1;
+    src.sizes[0] = dst.sizes[0] = n;
+    src.strides[0] = dst.strides[0] = 1;
+    rolled_dims[count] = 0;
+    amounts[count++] = shifts[0];
+  } else {
+    if (num_shifts != num_dims || num_dims > ETP_MAX_RANK) {
+      return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: %llu shifts for %llu dims", c.op,
+                  static_cast<unsigned long long>(num_shifts), static_cast<unsigned long long>(num_dims));
+    }
+    for (uint64_t i = 0; i < num_dims; ++i) {
+      int64_t d = 0;
+      if (!normalize_dim(c, dims[i], self->rank, &d)) return ETP_ERR_INVALID_ARGUMENT;
+      rolled_dims[count] = d;
+      amounts[count++] = shifts[i];
+    }
+  }
+  const size_t elem = etp_sdk::dtype_size(self->dtype);
+  // Each rolled dim splits into two blocks; every combination of blocks is one view copy.
+  for (uint32_t mask = 0; mask < (1u << count); ++mask) {
+    View s = src, o = dst;
+    bool empty = false;
+    for (int32_t k = 0; k < count; ++k) {
+      const int64_t d = rolled_dims[k], n = s.sizes[d];
+      if (n == 0) {
+        empty = true;
+        break;
+      }
+      const int64_t shift = ((amounts[k] % n) + n) % n;
+      // Block 0: source [0, n - shift) to [shift, n); block 1: source [n - shift, n) to [0, shift).
+      const bool second = (mask >> k) & 1u;
+      const int64_t length = second ? shift : n - shift;
+      s.base += (second ? n - shift : 0) * src.strides[d];
+      o.base += (second ? 0 : shift) * dst.strides[d];
+      s.sizes[d] = o.sizes[d] = length;
+      empty = empty || length == 0;
+    }
+    if (empty) continue;
+    copy_view(o.rank, o.sizes, byte_ptr(*out) + o.base * static_cast<int64_t>(elem), o.strides,
+              byte_ptr(*self) + s.base * static_cast<int64_t>(elem), s.strides, elem);
+  }
+  return ETP_OK;
+}
+
 }  // namespace
 
 ETP_KERNEL_FAMILY(shape_kernels, ETP_ENTRY(permute_copy_out), ETP_ENTRY(transpose_copy_int_out),
@@ -675,6 +984,8 @@ ETP_KERNEL_FAMILY(shape_kernels, ETP_ENTRY(permute_copy_out), ETP_ENTRY(transpos
                   ETP_ENTRY(flip_out), ETP_ENTRY(cat_out), ETP_ENTRY(stack_out),
                   ETP_ENTRY(split_with_sizes_copy_out), ETP_ENTRY(split_copy_tensor_out),
                   ETP_ENTRY(constant_pad_nd_out), ETP_ENTRY(repeat_out), ETP_ENTRY(pixel_shuffle_out),
-                  ETP_ENTRY(pixel_unshuffle_out))
+                  ETP_ENTRY(pixel_unshuffle_out), ETP_ENTRY(narrow_copy_out), ETP_ENTRY(diagonal_copy_out),
+                  ETP_ENTRY(as_strided_copy_out), ETP_ENTRY(unfold_copy_out), ETP_ENTRY(unbind_copy_int_out),
+                  ETP_ENTRY(select_scatter_out), ETP_ENTRY(slice_scatter_out), ETP_ENTRY(roll_out))
 
 }  // namespace etp_portable

@@ -269,5 +269,79 @@ TEST(ShapeKernelTest, StaticOutputOfTheWrongShapeFails) {
   EXPECT_EQ(h.run("aten::permute_copy.out", {&va, &dims, &vo, &vo}), ETP_ERR_SHAPE);
 }
 
+// narrow, diagonal, as_strided, unfold, unbind, the scatters and roll (ExecuTorch's portable list).
+TEST(MoreViewKernelTest, NarrowDiagonalAsStridedUnfold) {
+  KernelHarness h;
+  TestTensor a = range({3, 4});  // {{0..3}, {4..7}, {8..11}}
+  TestTensor out(ETP_DTYPE_FLOAT32, {3, 2});
+  ASSERT_EQ(call(h, "aten::narrow_copy.out", {V::tensor(a), V::integer(1), V::integer(-3), V::integer(2),
+                                              V::tensor(out)}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{1, 2, 5, 6, 9, 10}));
+  EXPECT_EQ(call(h, "aten::narrow_copy.out", {V::tensor(a), V::integer(1), V::integer(3), V::integer(2),
+                                              V::tensor(out)}), ETP_ERR_INVALID_ARGUMENT);
+
+  TestTensor diag(ETP_DTYPE_FLOAT32, {3});
+  ASSERT_EQ(call(h, "aten::diagonal_copy.out", {V::tensor(a), V::integer(1), V::integer(0), V::integer(1),
+                                                V::tensor(diag)}), ETP_OK) << h.last_error();
+  EXPECT_EQ(diag.logical<float>(), (std::vector<float>{1, 6, 11}));
+  ASSERT_EQ(call(h, "aten::diagonal_copy.out", {V::tensor(a), V::integer(-1), V::integer(0), V::integer(1),
+                                                V::tensor(diag)}), ETP_OK);
+  EXPECT_EQ(diag.logical<float>(), (std::vector<float>{4, 9}));
+  ASSERT_EQ(call(h, "aten::diagonal_copy.out", {V::tensor(a), V::integer(9), V::integer(0), V::integer(1),
+                                                V::tensor(diag)}), ETP_OK);
+  EXPECT_TRUE(diag.logical<float>().empty());
+
+  TestTensor strided(ETP_DTYPE_FLOAT32, {2, 2});
+  ASSERT_EQ(call(h, "aten::as_strided_copy.out", {V::tensor(a), V::int_list({2, 2}), V::int_list({4, 2}),
+                                                  V::integer(1), V::tensor(strided)}), ETP_OK) << h.last_error();
+  EXPECT_EQ(strided.logical<float>(), (std::vector<float>{1, 3, 5, 7}));
+  EXPECT_EQ(call(h, "aten::as_strided_copy.out", {V::tensor(a), V::int_list({2, 2}), V::int_list({8, 4}), V::none(),
+                                                  V::tensor(strided)}), ETP_ERR_INVALID_ARGUMENT)
+      << "element 12 lies past the 12-element storage";
+
+  TestTensor windows(ETP_DTYPE_FLOAT32, {3, 2, 2});
+  ASSERT_EQ(call(h, "aten::unfold_copy.out", {V::tensor(a), V::integer(1), V::integer(2), V::integer(2),
+                                              V::tensor(windows)}), ETP_OK) << h.last_error();
+  EXPECT_EQ(windows.logical<float>(), (std::vector<float>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}));
+  TestTensor overlapping(ETP_DTYPE_FLOAT32, {3, 3, 2});
+  ASSERT_EQ(call(h, "aten::unfold_copy.out", {V::tensor(a), V::integer(1), V::integer(2), V::integer(1),
+                                              V::tensor(overlapping)}), ETP_OK);
+  EXPECT_EQ(overlapping.sizes(), (std::vector<int64_t>{3, 3, 2}));
+  EXPECT_EQ(overlapping.logical<float>()[2], 1);  // window 1 of row 0 starts at 1
+}
+
+TEST(MoreViewKernelTest, UnbindScattersAndRoll) {
+  KernelHarness h;
+  TestTensor a = range({2, 3});  // {{0, 1, 2}, {3, 4, 5}}
+  TestTensor c0(ETP_DTYPE_FLOAT32, {2}), c1(ETP_DTYPE_FLOAT32, {2}), c2(ETP_DTYPE_FLOAT32, {2});
+  V va = V::tensor(a), dim = V::integer(1), outs = V::tensor_list({&c0, &c1, &c2});
+  ASSERT_EQ(h.run("aten::unbind_copy.int_out", {&va, &dim, &outs}), ETP_OK) << h.last_error();
+  EXPECT_EQ(c1.logical<float>(), (std::vector<float>{1, 4}));
+  V two = V::tensor_list({&c0, &c1});
+  EXPECT_EQ(h.run("aten::unbind_copy.int_out", {&va, &dim, &two}), ETP_ERR_INVALID_ARGUMENT);
+
+  auto row = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {3}, {-1, -2, -3});
+  TestTensor out(ETP_DTYPE_FLOAT32, {2, 3});
+  ASSERT_EQ(call(h, "aten::select_scatter.out", {V::tensor(a), V::tensor(row), V::integer(0), V::integer(-1),
+                                                 V::tensor(out)}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{0, 1, 2, -1, -2, -3}));
+  auto col = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2, 2}, {7, 8, 9, 10});
+  ASSERT_EQ(call(h, "aten::slice_scatter.out", {V::tensor(a), V::tensor(col), V::integer(1), V::integer(0),
+                                                V::none(), V::integer(2), V::tensor(out)}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{7, 1, 8, 9, 4, 10}));
+  EXPECT_EQ(call(h, "aten::slice_scatter.out", {V::tensor(a), V::tensor(row), V::integer(1), V::integer(0),
+                                                V::none(), V::integer(2), V::tensor(out)}), ETP_ERR_SHAPE);
+
+  ASSERT_EQ(call(h, "aten::roll.out", {V::tensor(a), V::int_list({1, -1}), V::int_list({1, 0}), V::tensor(out)}),
+            ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{5, 3, 4, 2, 0, 1}));
+  ASSERT_EQ(call(h, "aten::roll.out", {V::tensor(a), V::int_list({2}), V::int_list({}), V::tensor(out)}), ETP_OK);
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{4, 5, 0, 1, 2, 3}));  // flattened
+  ASSERT_EQ(call(h, "aten::roll.out", {V::tensor(a), V::int_list({7}), V::int_list({1}), V::tensor(out)}), ETP_OK);
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{2, 0, 1, 5, 3, 4}));  // 7 mod 3 = 1
+  EXPECT_EQ(call(h, "aten::roll.out", {V::tensor(a), V::int_list({1}), V::int_list({0, 1}), V::tensor(out)}),
+            ETP_ERR_INVALID_ARGUMENT);
+}
+
 }  // namespace
 }  // namespace etp::test
