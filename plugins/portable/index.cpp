@@ -6,6 +6,7 @@
 
 #include "kernels.h"
 #include "movement_util.h"
+#include "pointwise_util.h"
 
 namespace etp_portable {
 namespace {
@@ -148,7 +149,7 @@ ETP_PORTABLE_KERNEL(gather_out, "aten::gather.out") {
 }
 
 // Shared body of scatter.src_out / scatter.value_out: out = self, then out[index] = src/value.
-etp_status scatter(const Ctx& c, const etp_tensor* src, double value) {
+etp_status scatter(const Ctx& c, const etp_tensor* src, double value, bool accumulate = false) {
   etp_tensor *self, *index, *out;
   int64_t dim, d = 0;
   if (!tensor_arg(c, 0, &self) || !int_arg(c, 1, &dim) || !tensor_arg(c, 2, &index) || !tensor_arg(c, 4, &out)) {
@@ -172,6 +173,15 @@ etp_status scatter(const Ctx& c, const etp_tensor* src, double value) {
   if (src != nullptr) {
     int64_t sstrides[ETP_MAX_RANK] = {0};
     for (int32_t k = 0; k < index->rank && k < src->rank; ++k) sstrides[k] = src->strides[k];
+    if (accumulate) {  // scatter_add: in the tensor's own dtype, wrapping for integers
+      return dispatch_all(c, self->dtype, [&](auto zero) {
+        using T = decltype(zero);
+        const T* s = static_cast<const T*>(src->data);
+        T* o = static_cast<T*>(out->data);
+        return walk_gather(c, *out, *index, d, sstrides,
+                           [&](int64_t oo, int64_t so) { o[oo] = wrap_add(o[oo], s[so]); });
+      });
+    }
     return dispatch_elem(c, *self, [&](auto zero) {
       using U = decltype(zero);
       const U* s = static_cast<const U*>(src->data);
@@ -193,6 +203,15 @@ ETP_PORTABLE_KERNEL(scatter_src_out, "aten::scatter.src_out") {
   if (etp_status s = expect_args(c, 6)) return s;
   if (!tensor_arg(c, 3, &src)) return ETP_ERR_INVALID_ARGUMENT;
   return scatter(c, src, 0);
+}
+
+// aten::scatter_add.out(Tensor self, int dim, Tensor index, Tensor src, *, Tensor(a!) out): out = self,
+// then out[index] += src (duplicate indices accumulate).
+ETP_PORTABLE_KERNEL(scatter_add_out, "aten::scatter_add.out") {
+  etp_tensor* src;
+  if (etp_status s = expect_args(c, 6)) return s;
+  if (!tensor_arg(c, 3, &src)) return ETP_ERR_INVALID_ARGUMENT;
+  return scatter(c, src, 0, /*accumulate=*/true);
 }
 
 // aten::scatter.value_out(Tensor self, int dim, Tensor index, Scalar value, *, Tensor(a!) out)
@@ -603,6 +622,6 @@ ETP_PORTABLE_KERNEL(index_put_, "aten::index_put_") {
 ETP_KERNEL_FAMILY(index_kernels, ETP_ENTRY(index_select_out), ETP_ENTRY(gather_out), ETP_ENTRY(scatter_src_out),
                   ETP_ENTRY(scatter_value_out), ETP_ENTRY(embedding_out), ETP_ENTRY(masked_fill_scalar_out),
                   ETP_ENTRY(tril_out), ETP_ENTRY(index_tensor_out), ETP_ENTRY(index_put_out),
-                  ETP_ENTRY(index_put_))
+                  ETP_ENTRY(index_put_), ETP_ENTRY(scatter_add_out))
 
 }  // namespace etp_portable

@@ -187,26 +187,34 @@ inline bool check_supported(const Ctx& c, const etp_tensor& t, const char* what)
 }
 
 // ---------------------------------------------------------------------------------------------
-// Integer arithmetic that wraps like PyTorch's instead of overflowing (UB) in int64.
+// Integer arithmetic that wraps like PyTorch's instead of overflowing (UB) in int32 and int64
+// (narrower types promote to int, where the operation cannot overflow).
+
+template <typename C>
+constexpr bool kWraps = std::is_integral_v<C> && std::is_signed_v<C> && sizeof(C) >= sizeof(int);
 
 template <typename C>
 inline C wrap_add(C x, C y) {
-  if constexpr (std::is_same_v<C, int64_t>) return static_cast<int64_t>(static_cast<uint64_t>(x) + static_cast<uint64_t>(y));
+  using U = std::make_unsigned_t<std::conditional_t<kWraps<C>, C, int>>;
+  if constexpr (kWraps<C>) return static_cast<C>(static_cast<U>(x) + static_cast<U>(y));
   else return static_cast<C>(x + y);
 }
 template <typename C>
 inline C wrap_sub(C x, C y) {
-  if constexpr (std::is_same_v<C, int64_t>) return static_cast<int64_t>(static_cast<uint64_t>(x) - static_cast<uint64_t>(y));
+  using U = std::make_unsigned_t<std::conditional_t<kWraps<C>, C, int>>;
+  if constexpr (kWraps<C>) return static_cast<C>(static_cast<U>(x) - static_cast<U>(y));
   else return static_cast<C>(x - y);
 }
 template <typename C>
 inline C wrap_mul(C x, C y) {
-  if constexpr (std::is_same_v<C, int64_t>) return static_cast<int64_t>(static_cast<uint64_t>(x) * static_cast<uint64_t>(y));
+  using U = std::make_unsigned_t<std::conditional_t<kWraps<C>, C, int>>;
+  if constexpr (kWraps<C>) return static_cast<C>(static_cast<U>(x) * static_cast<U>(y));
   else return static_cast<C>(x * y);
 }
 template <typename C>
 inline C wrap_neg(C x) {
-  if constexpr (std::is_same_v<C, int64_t>) return static_cast<int64_t>(0ULL - static_cast<uint64_t>(x));
+  using U = std::make_unsigned_t<std::conditional_t<kWraps<C>, C, int>>;
+  if constexpr (kWraps<C>) return static_cast<C>(U{0} - static_cast<U>(x));
   else return static_cast<C>(-x);
 }
 

@@ -3,6 +3,7 @@
 // own strides, so any dim order works on either side. Data movement is dtype-agnostic: any
 // dtype with a known element size, the same on input and output (cat converts).
 #include <algorithm>
+#include <cstring>
 
 #include "kernels.h"
 #include "movement_util.h"
@@ -975,6 +976,68 @@ ETP_PORTABLE_KERNEL(roll_out, "aten::roll.out") {
   return ETP_OK;
 }
 
+
+// reflection_pad{1,2,3}d / replication_pad{1,2,3}d: the last `n` dims padded by `padding`
+// ([left, right] for the last dim, then the one before, ...). Reflection mirrors without
+// repeating the edge (each pad must be smaller than its dim); replication repeats the edge.
+etp_status mode_pad(const Ctx& c, int32_t n, bool reflect) {
+  etp_tensor *self, *out;
+  const int64_t* pad;
+  uint64_t count = 0;
+  if (!self_and_out(c, 4, 2, &self, &out) || !int_list_arg(c, 1, &pad, &count)) return ETP_ERR_INVALID_ARGUMENT;
+  if (count != static_cast<uint64_t>(2 * n)) {
+    return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: padding needs %d entries, got %llu", c.op, 2 * n,
+                static_cast<unsigned long long>(count));
+  }
+  if (self->rank != n + 1 && self->rank != n + 2) {
+    return fail(c.host, ETP_ERR_SHAPE, "%s: expected a tensor of rank %d or %d, got %d", c.op, n + 1, n + 2,
+                self->rank);
+  }
+  if (etp_status s = check_copy_dtypes(c, *self, *out)) return s;
+  int64_t before[ETP_MAX_RANK] = {0}, sizes[ETP_MAX_RANK] = {0};
+  for (int32_t d = 0; d < self->rank; ++d) {
+    sizes[d] = self->sizes[d];
+    const int32_t pair = self->rank - 1 - d;  // 0 for the last dim
+    if (pair >= n) continue;
+    const int64_t lo = pad[2 * pair], hi = pad[2 * pair + 1], size = self->sizes[d];
+    const bool bad = reflect ? (lo < 0 || hi < 0 || lo >= size || hi >= size) : (lo < 0 || hi < 0 || size == 0);
+    if (bad) {
+      return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: padding (%lld, %lld) does not fit dim %d of size %lld%s",
+                  c.op, static_cast<long long>(lo), static_cast<long long>(hi), d, static_cast<long long>(size),
+                  reflect ? " (each pad must be smaller than the dim)" : "");
+    }
+    before[d] = lo;
+    sizes[d] = size + lo + hi;
+  }
+  if (etp_status s = resize_out(c, out, self->rank, sizes)) return s;
+  const int64_t total = etp_sdk::numel(*out);
+  const size_t elem = etp_sdk::dtype_size(self->dtype);
+  int64_t index[ETP_MAX_RANK] = {0};
+  for (int64_t i = 0; i < total; ++i) {
+    int64_t src = 0, dst = 0;
+    for (int32_t d = 0; d < self->rank; ++d) {
+      int64_t k = index[d] - before[d];
+      const int64_t size = self->sizes[d];
+      if (k < 0) k = reflect ? -k : 0;
+      if (k >= size) k = reflect ? 2 * (size - 1) - k : size - 1;
+      src += k * self->strides[d];
+      dst += index[d] * out->strides[d];
+    }
+    std::memcpy(byte_ptr(*out) + dst * static_cast<int64_t>(elem), byte_ptr(*self) + src * static_cast<int64_t>(elem),
+                elem);
+    for (int32_t d = self->rank - 1; d >= 0 && ++index[d] == sizes[d]; --d) index[d] = 0;
+  }
+  return ETP_OK;
+}
+
+// aten::reflection_pad{1,2,3}d.out / replication_pad{1,2,3}d.out(Tensor self, SymInt[] padding, *, Tensor(a!) out)
+ETP_PORTABLE_KERNEL(reflection_pad1d_out, "aten::reflection_pad1d.out") { return mode_pad(c, 1, true); }
+ETP_PORTABLE_KERNEL(reflection_pad2d_out, "aten::reflection_pad2d.out") { return mode_pad(c, 2, true); }
+ETP_PORTABLE_KERNEL(reflection_pad3d_out, "aten::reflection_pad3d.out") { return mode_pad(c, 3, true); }
+ETP_PORTABLE_KERNEL(replication_pad1d_out, "aten::replication_pad1d.out") { return mode_pad(c, 1, false); }
+ETP_PORTABLE_KERNEL(replication_pad2d_out, "aten::replication_pad2d.out") { return mode_pad(c, 2, false); }
+ETP_PORTABLE_KERNEL(replication_pad3d_out, "aten::replication_pad3d.out") { return mode_pad(c, 3, false); }
+
 }  // namespace
 
 ETP_KERNEL_FAMILY(shape_kernels, ETP_ENTRY(permute_copy_out), ETP_ENTRY(transpose_copy_int_out),
@@ -986,6 +1049,8 @@ ETP_KERNEL_FAMILY(shape_kernels, ETP_ENTRY(permute_copy_out), ETP_ENTRY(transpos
                   ETP_ENTRY(constant_pad_nd_out), ETP_ENTRY(repeat_out), ETP_ENTRY(pixel_shuffle_out),
                   ETP_ENTRY(pixel_unshuffle_out), ETP_ENTRY(narrow_copy_out), ETP_ENTRY(diagonal_copy_out),
                   ETP_ENTRY(as_strided_copy_out), ETP_ENTRY(unfold_copy_out), ETP_ENTRY(unbind_copy_int_out),
-                  ETP_ENTRY(select_scatter_out), ETP_ENTRY(slice_scatter_out), ETP_ENTRY(roll_out))
+                  ETP_ENTRY(select_scatter_out), ETP_ENTRY(slice_scatter_out), ETP_ENTRY(roll_out),
+                  ETP_ENTRY(reflection_pad1d_out), ETP_ENTRY(reflection_pad2d_out), ETP_ENTRY(reflection_pad3d_out),
+                  ETP_ENTRY(replication_pad1d_out), ETP_ENTRY(replication_pad2d_out), ETP_ENTRY(replication_pad3d_out))
 
 }  // namespace etp_portable

@@ -72,6 +72,27 @@ TEST(ScatterKernelTest, ScattersSrcAndValue) {
   EXPECT_EQ(h.run("aten::scatter.value_out", {&vs, &dim, &vb, &val, &vo, &vo}), ETP_ERR_INVALID_ARGUMENT);
 }
 
+TEST(ScatterKernelTest, ScatterAddAccumulatesDuplicateIndicesAndWrapsIntegers) {
+  KernelHarness h;
+  auto self = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {4}, {1, 1, 1, 1});
+  auto idx = longs({5}, {0, 2, 0, 3, 0});
+  auto src = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {5}, {1, 2, 3, 4, 5});
+  TestTensor out(ETP_DTYPE_FLOAT32, {4});
+  V vs = V::tensor(self), dim = V::integer(0), vi = V::tensor(idx), vsrc = V::tensor(src), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::scatter_add.out", {&vs, &dim, &vi, &vsrc, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{10, 1, 3, 5}));
+  auto big = TestTensor::of<int32_t>(ETP_DTYPE_INT32, {1}, {2147483647});
+  auto one = TestTensor::of<int32_t>(ETP_DTYPE_INT32, {1}, {1});
+  auto zero = longs({1}, {0});
+  TestTensor iout(ETP_DTYPE_INT32, {1});
+  V vb = V::tensor(big), vone = V::tensor(one), vz = V::tensor(zero), vio = V::tensor(iout);
+  ASSERT_EQ(h.run("aten::scatter_add.out", {&vb, &dim, &vz, &vone, &vio, &vio}), ETP_OK);
+  EXPECT_EQ(iout.logical<int32_t>(), (std::vector<int32_t>{-2147483647 - 1}));  // wraps, as PyTorch
+  auto far = longs({1}, {4});
+  V vf = V::tensor(far);
+  EXPECT_EQ(h.run("aten::scatter_add.out", {&vs, &dim, &vf, &vsrc, &vo, &vo}), ETP_ERR_INVALID_ARGUMENT);
+}
+
 TEST(EmbeddingKernelTest, LooksUpRowsForA2dIndexTensor) {
   KernelHarness h;
   TestTensor w = range({3, 2});

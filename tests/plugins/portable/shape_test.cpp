@@ -343,5 +343,41 @@ TEST(MoreViewKernelTest, UnbindScattersAndRoll) {
             ETP_ERR_INVALID_ARGUMENT);
 }
 
+TEST(ModePadKernelTest, ReflectionMirrorsWithoutTheEdgeAndReplicationRepeatsIt) {
+  KernelHarness h;
+  TestTensor a = range({1, 4});  // {0, 1, 2, 3}
+  TestTensor out(ETP_DTYPE_FLOAT32, {1, 7});
+  ASSERT_EQ(call(h, "aten::reflection_pad1d.out", {V::tensor(a), V::int_list({2, 1}), V::tensor(out)}), ETP_OK)
+      << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{2, 1, 0, 1, 2, 3, 2}));  // torch.nn.ReflectionPad1d((2, 1))
+  ASSERT_EQ(call(h, "aten::replication_pad1d.out", {V::tensor(a), V::int_list({2, 1}), V::tensor(out)}), ETP_OK);
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{0, 0, 0, 1, 2, 3, 3}));
+  EXPECT_EQ(call(h, "aten::reflection_pad1d.out", {V::tensor(a), V::int_list({4, 0}), V::tensor(out)}),
+            ETP_ERR_INVALID_ARGUMENT) << "a reflection pad must be smaller than the dim";
+  EXPECT_TRUE(names(h, "aten::reflection_pad1d.out"));
+
+  TestTensor b = range({1, 2, 2});  // {{0, 1}, {2, 3}}
+  TestTensor out2(ETP_DTYPE_FLOAT32, {1, 4, 3});
+  ASSERT_EQ(call(h, "aten::reflection_pad2d.out", {V::tensor(b), V::int_list({1, 0, 1, 1}), V::tensor(out2)}),
+            ETP_OK) << h.last_error();
+  EXPECT_EQ(out2.logical<float>(), (std::vector<float>{3, 2, 3, 1, 0, 1, 3, 2, 3, 1, 0, 1}));
+  ASSERT_EQ(call(h, "aten::replication_pad2d.out", {V::tensor(b), V::int_list({1, 0, 1, 1}), V::tensor(out2)}),
+            ETP_OK);
+  EXPECT_EQ(out2.logical<float>(), (std::vector<float>{0, 0, 1, 0, 0, 1, 2, 2, 3, 2, 2, 3}));
+
+  TestTensor cube = range({1, 2, 2, 2});
+  TestTensor out3(ETP_DTYPE_FLOAT32, {1, 4, 3, 2});
+  ASSERT_EQ(call(h, "aten::replication_pad3d.out", {V::tensor(cube), V::int_list({0, 0, 1, 0, 1, 1}),
+                                                    V::tensor(out3)}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out3.sizes(), (std::vector<int64_t>{1, 4, 3, 2}));
+  EXPECT_EQ(out3.logical<float>()[0], 0);
+  EXPECT_EQ(out3.logical<float>()[23], 7);
+  ASSERT_EQ(call(h, "aten::reflection_pad3d.out", {V::tensor(cube), V::int_list({1, 1, 1, 1, 1, 1}),
+                                                   V::tensor(out3)}), ETP_ERR_SHAPE)
+      << "a 4x4x4 result does not fit the 24-element output";
+  EXPECT_EQ(call(h, "aten::replication_pad2d.out", {V::tensor(a), V::int_list({1, 1}), V::tensor(out)}),
+            ETP_ERR_INVALID_ARGUMENT);
+}
+
 }  // namespace
 }  // namespace etp::test
