@@ -2,6 +2,8 @@
 // indexing (index.Tensor, index_put). Every index is bounds-checked before any read or write;
 // an out-of-range index fails with ETP_ERR_INVALID_ARGUMENT naming the index.
 #include <algorithm>
+#include <cstring>
+#include <cmath>
 #include <vector>
 
 #include "kernels.h"
@@ -617,11 +619,186 @@ ETP_PORTABLE_KERNEL(index_put_, "aten::index_put_") {
   if (etp_status s = known_dtype(c, *self, "self")) return s;
   return put_values(c, self, *values, accumulate, 1);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Data-dependent output sizes: masked_select, nonzero, repeat_interleave; and topk.
+
+// aten::masked_select.out(Tensor self, Tensor mask, *, Tensor(a!) out): the elements of self
+// (broadcast with the bool mask) where the mask is true, in row-major order, as a 1-D tensor.
+ETP_PORTABLE_KERNEL(masked_select_out, "aten::masked_select.out") {
+  etp_tensor *self, *mask, *out;
+  if (etp_status s = expect_args(c, 4)) return s;
+  if (!tensor_arg(c, 0, &self) || !tensor_arg(c, 1, &mask) || !tensor_arg(c, 2, &out)) return ETP_ERR_INVALID_ARGUMENT;
+  if (etp_status s = same_dtype(c, *mask, ETP_DTYPE_BOOL, "mask")) return s;
+  if (etp_status s = same_dtype(c, *out, self->dtype, "out")) return s;
+  if (etp_status s = known_dtype(c, *self, "self")) return s;
+  int32_t rank = 0;
+  int64_t sizes[ETP_MAX_RANK] = {0}, ss[ETP_MAX_RANK] = {0}, ms[ETP_MAX_RANK] = {0};
+  if (!broadcast_shape(c, *self, *mask, &rank, sizes)) return ETP_ERR_SHAPE;
+  broadcast_strides(*self, rank, ss);
+  broadcast_strides(*mask, rank, ms);
+  const bool* m = static_cast<const bool*>(mask->data);
+  int64_t count = 0;
+  for_each_strided(rank, sizes, ms, nullptr, nullptr, [&](int64_t mo, int64_t, int64_t) { count += m[mo] ? 1 : 0; });
+  if (etp_status s = resize_out(c, out, 1, &count)) return s;
+  const size_t elem = etp_sdk::dtype_size(self->dtype);
+  int64_t next = 0;
+  for_each_strided(rank, sizes, ss, ms, nullptr, [&](int64_t so, int64_t mo, int64_t) {
+    if (!m[mo]) return;
+    std::memcpy(byte_ptr(*out) + next++ * out->strides[0] * static_cast<int64_t>(elem),
+                byte_ptr(*self) + so * static_cast<int64_t>(elem), elem);
+  });
+  return ETP_OK;
+}
+
+// aten::nonzero.out(Tensor self, *, Tensor(a!) out): the int64 [n, rank] indices of the nonzero
+// elements of self, in row-major order.
+ETP_PORTABLE_KERNEL(nonzero_out, "aten::nonzero.out") {
+  etp_tensor *self, *out;
+  if (etp_status s = expect_args(c, 3)) return s;
+  if (!tensor_arg(c, 0, &self) || !tensor_arg(c, 1, &out)) return ETP_ERR_INVALID_ARGUMENT;
+  if (etp_status s = same_dtype(c, *out, ETP_DTYPE_INT64, "out")) return s;
+  std::vector<int64_t> found;  // flattened [n, rank]
+  int64_t rows = 0;             // counted apart: a rank-0 tensor gives rows of no indices
+  int64_t index[ETP_MAX_RANK] = {0};
+  etp_status status = dispatch_all(c, self->dtype, [&](auto zero) {
+    using T = decltype(zero);
+    const T* data = static_cast<const T*>(self->data);
+    const int64_t total = etp_sdk::numel(*self);
+    for (int64_t i = 0; i < total; ++i) {
+      int64_t offset = 0;
+      for (int32_t d = 0; d < self->rank; ++d) offset += index[d] * self->strides[d];
+      if (data[offset] != T{}) {
+        found.insert(found.end(), index, index + self->rank);
+        ++rows;
+      }
+      for (int32_t d = self->rank - 1; d >= 0 && ++index[d] == self->sizes[d]; --d) index[d] = 0;
+    }
+    return ETP_OK;
+  });
+  if (status != ETP_OK) return status;
+  const int64_t shape[2] = {rows, self->rank};
+  if (etp_status s = resize_out(c, out, 2, shape)) return s;
+  int64_t* o = static_cast<int64_t*>(out->data);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t k = 0; k < shape[1]; ++k) o[r * out->strides[0] + k * out->strides[1]] = found[r * shape[1] + k];
+  }
+  return ETP_OK;
+}
+
+// aten::repeat_interleave.Tensor_out(Tensor repeats, *, SymInt? output_size=None, Tensor(a!) out):
+// index i repeated repeats[i] times; repeats is 1-D int64 or int32 and so is out.
+ETP_PORTABLE_KERNEL(repeat_interleave_tensor_out, "aten::repeat_interleave.Tensor_out") {
+  etp_tensor *repeats, *out;
+  bool has_size = false;
+  int64_t output_size = 0;
+  if (etp_status s = expect_args(c, 4)) return s;
+  if (!tensor_arg(c, 0, &repeats) || !optional_int_arg(c, 1, &has_size, &output_size) || !tensor_arg(c, 2, &out)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  if (etp_status s = index_dtype(c, *repeats, "repeats")) return s;
+  if (etp_status s = same_dtype(c, *out, repeats->dtype, "out")) return s;
+  if (repeats->rank != 1) return fail(c.host, ETP_ERR_SHAPE, "%s: repeats must be 1-D, got rank %d", c.op, repeats->rank);
+  int64_t total = 0;
+  for (int64_t i = 0; i < repeats->sizes[0]; ++i) {
+    const int64_t r = load_index(*repeats, i * repeats->strides[0]);
+    if (r < 0) return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: repeats[%lld] is negative", c.op, static_cast<long long>(i));
+    total += r;
+  }
+  if (has_size && output_size != total) {
+    return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: output_size %lld but the repeats sum to %lld", c.op,
+                static_cast<long long>(output_size), static_cast<long long>(total));
+  }
+  if (etp_status s = resize_out(c, out, 1, &total)) return s;
+  int64_t next = 0;
+  for (int64_t i = 0; i < repeats->sizes[0]; ++i) {
+    for (int64_t r = load_index(*repeats, i * repeats->strides[0]); r > 0; --r, ++next) {
+      if (out->dtype == ETP_DTYPE_INT32) {
+        static_cast<int32_t*>(out->data)[next * out->strides[0]] = static_cast<int32_t>(i);
+      } else {
+        static_cast<int64_t*>(out->data)[next * out->strides[0]] = i;
+      }
+    }
+  }
+  return ETP_OK;
+}
+
+// aten::topk.values(Tensor self, SymInt k, int dim=-1, bool largest=True, bool sorted=True, *,
+// Tensor(a!) values, Tensor(b!) indices): the k largest (or smallest) along the dim, NaN counting
+// as the largest (as PyTorch); ties keep the lower index first. Results are always sorted.
+ETP_PORTABLE_KERNEL(topk_values, "aten::topk.values") {
+  etp_tensor *self, *values, *indices;
+  int64_t k = 0, dim = -1, d = 0;
+  bool largest = true, sorted = true;
+  if (etp_status s = expect_args(c, 8)) return s;
+  if (!tensor_arg(c, 0, &self) || !int_arg(c, 1, &k) || !int_arg(c, 2, &dim) || !bool_arg(c, 3, &largest) ||
+      !bool_arg(c, 4, &sorted) || !tensor_arg(c, 5, &values) || !tensor_arg(c, 6, &indices)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  const int32_t rank = self->rank == 0 ? 1 : self->rank;
+  if (self->rank > 0 && !normalize_dim(c, dim, self->rank, &d)) return ETP_ERR_INVALID_ARGUMENT;
+  const int64_t length = self->rank == 0 ? 1 : self->sizes[d];
+  if (k < 0 || k > length) {
+    return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: k %lld is out of range for a dim of size %lld", c.op,
+                static_cast<long long>(k), static_cast<long long>(length));
+  }
+  if (etp_status s = same_dtype(c, *values, self->dtype, "values")) return s;
+  if (etp_status s = same_dtype(c, *indices, ETP_DTYPE_INT64, "indices")) return s;
+  int64_t sizes[ETP_MAX_RANK] = {0}, in_strides[ETP_MAX_RANK] = {0};
+  for (int32_t i = 0; i < self->rank; ++i) {
+    sizes[i] = self->sizes[i];
+    in_strides[i] = self->strides[i];
+  }
+  if (self->rank == 0) {
+    sizes[0] = 1;
+    in_strides[0] = 1;
+  }
+  sizes[d] = k;
+  if (etp_status s = resize_out(c, values, self->rank, sizes)) return s;
+  if (etp_status s = resize_out(c, indices, self->rank, sizes)) return s;
+  const int64_t vstride = self->rank == 0 ? 1 : values->strides[d], istride = self->rank == 0 ? 1 : indices->strides[d];
+  int64_t outer[ETP_MAX_RANK] = {0};
+  for (int32_t i = 0; i < rank; ++i) outer[i] = i == d ? 1 : sizes[i];
+  int64_t vs[ETP_MAX_RANK] = {0}, is[ETP_MAX_RANK] = {0};
+  for (int32_t i = 0; i < self->rank; ++i) {
+    vs[i] = values->strides[i];
+    is[i] = indices->strides[i];
+  }
+  return dispatch_real(c, self->dtype, [&](auto zero) {
+    using T = decltype(zero);
+    const T* in = static_cast<const T*>(self->data);
+    T* vo = static_cast<T*>(values->data);
+    int64_t* io = static_cast<int64_t*>(indices->data);
+    std::vector<int64_t> order(static_cast<size_t>(length));
+    auto nan = [](T x) {
+      if constexpr (std::is_floating_point_v<T>) return std::isnan(x);
+      else return false;
+    };
+    for_each_strided(rank, outer, in_strides, vs, is, [&](int64_t base, int64_t vbase, int64_t ibase) {
+      for (int64_t j = 0; j < length; ++j) order[static_cast<size_t>(j)] = j;
+      auto at = [&](int64_t j) { return in[base + j * in_strides[d]]; };
+      auto before = [&](int64_t a, int64_t b) {  // a ranks before b
+        const T x = at(a), y = at(b);
+        if (nan(x) || nan(y)) return largest ? nan(x) && !nan(y) : nan(y) && !nan(x);
+        return largest ? x > y : x < y;
+      };
+      std::stable_sort(order.begin(), order.end(), before);
+      for (int64_t j = 0; j < k; ++j) {
+        vo[vbase + j * vstride] = at(order[static_cast<size_t>(j)]);
+        io[ibase + j * istride] = order[static_cast<size_t>(j)];
+      }
+    });
+    return ETP_OK;
+  });
+}
+
 }  // namespace
 
 ETP_KERNEL_FAMILY(index_kernels, ETP_ENTRY(index_select_out), ETP_ENTRY(gather_out), ETP_ENTRY(scatter_src_out),
                   ETP_ENTRY(scatter_value_out), ETP_ENTRY(embedding_out), ETP_ENTRY(masked_fill_scalar_out),
                   ETP_ENTRY(tril_out), ETP_ENTRY(index_tensor_out), ETP_ENTRY(index_put_out),
-                  ETP_ENTRY(index_put_), ETP_ENTRY(scatter_add_out))
+                  ETP_ENTRY(index_put_), ETP_ENTRY(scatter_add_out),
+                  ETP_ENTRY(masked_select_out), ETP_ENTRY(nonzero_out), ETP_ENTRY(repeat_interleave_tensor_out),
+                  ETP_ENTRY(topk_values))
 
 }  // namespace etp_portable

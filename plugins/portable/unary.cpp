@@ -144,6 +144,36 @@ ETP_PORTABLE_KERNEL(logical_not_out, "aten::logical_not.out") {
   return ETP_OK;
 }
 
+// aten::logit.out(Tensor self, float? eps=None, *, Tensor(a!) out): log(x / (1 - x)), with x
+// clamped to [eps, 1 - eps] when eps is given.
+ETP_PORTABLE_KERNEL(logit_out, "aten::logit.out") {
+  etp_tensor *in, *out;
+  double eps = 0;
+  bool has_eps = false;
+  if (etp_status s = expect_args(c, 4)) return s;
+  if (c.args[1]->tag == ETP_VALUE_DOUBLE) {
+    eps = c.args[1]->u.d;
+    has_eps = true;
+  } else if (c.args[1]->tag != ETP_VALUE_NONE) {
+    return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: eps must be a float or None", c.op);
+  }
+  if (!tensor_arg(c, 0, &in) || !tensor_arg(c, 2, &out)) return ETP_ERR_INVALID_ARGUMENT;
+  if (!check_supported(c, *in, "input") || !check_supported(c, *out, "output")) return ETP_ERR_DTYPE;
+  if (!is_float_dtype(out->dtype)) return dtype_error(c, "output", out->dtype, "expected float32 or float64");
+  if (etp_status s = resize_out(c, out, in->rank, in->sizes)) return s;
+  auto logit = [&](auto x) {
+    using T = decltype(x);
+    if (has_eps) x = x < T(eps) ? T(eps) : (x > T(1 - eps) ? T(1 - eps) : x);
+    return std::log(x / (T(1) - x));
+  };
+  if (in->dtype == ETP_DTYPE_FLOAT64 || out->dtype == ETP_DTYPE_FLOAT64) {
+    map_unary<double>(*in, out, logit);
+  } else {
+    map_unary<float>(*in, out, logit);
+  }
+  return ETP_OK;
+}
+
 // A floating-point class predicate: any input dtype (integers are never NaN or infinite),
 // bool output.
 template <typename Pred>
@@ -177,6 +207,6 @@ ETP_KERNEL_FAMILY(unary_kernels, ETP_ENTRY(neg_out), ETP_ENTRY(abs_out), ETP_ENT
                   ETP_ENTRY(bitwise_not_out), ETP_ENTRY(isnan_out), ETP_ENTRY(isinf_out), ETP_ENTRY(tan_out),
                   ETP_ENTRY(asin_out), ETP_ENTRY(acos_out), ETP_ENTRY(atan_out), ETP_ENTRY(sinh_out),
                   ETP_ENTRY(cosh_out), ETP_ENTRY(asinh_out), ETP_ENTRY(acosh_out), ETP_ENTRY(atanh_out),
-                  ETP_ENTRY(log2_out), ETP_ENTRY(log10_out))
+                  ETP_ENTRY(log2_out), ETP_ENTRY(log10_out), ETP_ENTRY(logit_out))
 
 }  // namespace etp_portable

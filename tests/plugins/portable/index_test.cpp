@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <numeric>
 
 #include "plugins/portable/op_call.h"
@@ -91,6 +92,55 @@ TEST(ScatterKernelTest, ScatterAddAccumulatesDuplicateIndicesAndWrapsIntegers) {
   auto far = longs({1}, {4});
   V vf = V::tensor(far);
   EXPECT_EQ(h.run("aten::scatter_add.out", {&vs, &dim, &vf, &vsrc, &vo, &vo}), ETP_ERR_INVALID_ARGUMENT);
+}
+
+TEST(DataDependentKernelTest, MaskedSelectNonzeroAndRepeatInterleave) {
+  KernelHarness h;
+  auto a = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2, 3}, {0, 1, 0, 2, 0, 3});
+  auto mask = TestTensor::of<uint8_t>(ETP_DTYPE_BOOL, {3}, {1, 1, 0});  // broadcast over rows
+  TestTensor picked(ETP_DTYPE_FLOAT32, {6});
+  V va = V::tensor(a), vm = V::tensor(mask), vp = V::tensor(picked);
+  ASSERT_EQ(h.run("aten::masked_select.out", {&va, &vm, &vp, &vp}), ETP_OK) << h.last_error();
+  EXPECT_EQ(picked.logical<float>(), (std::vector<float>{0, 1, 2, 0}));
+
+  TestTensor where(ETP_DTYPE_INT64, {6, 2});
+  V vw = V::tensor(where);
+  ASSERT_EQ(h.run("aten::nonzero.out", {&va, &vw, &vw}), ETP_OK) << h.last_error();
+  EXPECT_EQ(where.sizes(), (std::vector<int64_t>{3, 2}));
+  EXPECT_EQ(where.logical<int64_t>(), (std::vector<int64_t>{0, 1, 1, 0, 1, 2}));
+  auto scalar = TestTensor::of<int32_t>(ETP_DTYPE_INT32, {}, {5});
+  TestTensor none(ETP_DTYPE_INT64, {1, 0});
+  V vsc = V::tensor(scalar), vn = V::tensor(none);
+  ASSERT_EQ(h.run("aten::nonzero.out", {&vsc, &vn, &vn}), ETP_OK) << h.last_error();
+  EXPECT_EQ(none.sizes(), (std::vector<int64_t>{1, 0}));  // one match, no index columns
+
+  auto repeats = longs({3}, {2, 0, 3});
+  TestTensor flat(ETP_DTYPE_INT64, {5});
+  V vr = V::tensor(repeats), size = V::none(), vf = V::tensor(flat);
+  ASSERT_EQ(h.run("aten::repeat_interleave.Tensor_out", {&vr, &size, &vf, &vf}), ETP_OK) << h.last_error();
+  EXPECT_EQ(flat.logical<int64_t>(), (std::vector<int64_t>{0, 0, 2, 2, 2}));
+  V wrong = V::integer(4);
+  EXPECT_EQ(h.run("aten::repeat_interleave.Tensor_out", {&vr, &wrong, &vf, &vf}), ETP_ERR_INVALID_ARGUMENT);
+}
+
+TEST(DataDependentKernelTest, TopkSortsLargestOrSmallestWithNanLargest) {
+  KernelHarness h;
+  auto a = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2, 4}, {3, 1, 4, 1, 5, NAN, 2, 6});
+  TestTensor values(ETP_DTYPE_FLOAT32, {2, 2}), indices(ETP_DTYPE_INT64, {2, 2});
+  V va = V::tensor(a), k = V::integer(2), dim = V::integer(-1), yes = V::boolean(true), no = V::boolean(false),
+    vv = V::tensor(values), vi = V::tensor(indices);
+  ASSERT_EQ(h.run("aten::topk.values", {&va, &k, &dim, &yes, &yes, &vv, &vi, &vi}), ETP_OK) << h.last_error();
+  const std::vector<float> top = values.logical<float>();
+  EXPECT_EQ(top[0], 4);
+  EXPECT_EQ(top[1], 3);
+  EXPECT_TRUE(std::isnan(top[2]));  // NaN ranks as the largest
+  EXPECT_EQ(top[3], 6);
+  EXPECT_EQ(indices.logical<int64_t>(), (std::vector<int64_t>{2, 0, 1, 3}));
+  ASSERT_EQ(h.run("aten::topk.values", {&va, &k, &dim, &no, &yes, &vv, &vi, &vi}), ETP_OK);
+  EXPECT_EQ(values.logical<float>(), (std::vector<float>{1, 1, 2, 5}));
+  EXPECT_EQ(indices.logical<int64_t>(), (std::vector<int64_t>{1, 3, 2, 0}));  // ties: lower index first
+  V big = V::integer(5);
+  EXPECT_EQ(h.run("aten::topk.values", {&va, &big, &dim, &yes, &yes, &vv, &vi, &vi}), ETP_ERR_INVALID_ARGUMENT);
 }
 
 TEST(EmbeddingKernelTest, LooksUpRowsForA2dIndexTensor) {

@@ -96,6 +96,22 @@ TEST(UnaryKernelTest, TrigonometricHyperbolicAndLogFunctions) {
   EXPECT_TRUE(names(h, "aten::atan.out"));
 }
 
+TEST(UnaryKernelTest, LogitClampsToEpsWhenGiven) {
+  KernelHarness h;
+  auto a = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {4}, {0.5f, 0.25f, 0, 1});
+  TestTensor out(ETP_DTYPE_FLOAT32, {4});
+  ASSERT_EQ(call(h, "aten::logit.out", {V::tensor(a), V::none(), V::tensor(out)}), ETP_OK) << h.last_error();
+  const std::vector<float> plain = out.logical<float>();
+  EXPECT_EQ(plain[0], 0);
+  EXPECT_NEAR(plain[1], std::log(1.0 / 3), 1e-6);
+  EXPECT_EQ(plain[2], -INFINITY);
+  EXPECT_EQ(plain[3], INFINITY);
+  ASSERT_EQ(call(h, "aten::logit.out", {V::tensor(a), V::real(0.1), V::tensor(out)}), ETP_OK);
+  expect_near(out.logical<float>(), {0, std::log(1.0 / 3), std::log(0.1 / 0.9), std::log(0.9 / 0.1)}, 1e-5);
+  TestTensor iout(ETP_DTYPE_INT32, {4});
+  EXPECT_EQ(call(h, "aten::logit.out", {V::tensor(a), V::none(), V::tensor(iout)}), ETP_ERR_DTYPE);
+}
+
 TEST(UnaryKernelTest, IsinfAndIsnanClassifyFloatsAndNeverIntegers) {
   KernelHarness h;
   auto a = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {4}, {INFINITY, -INFINITY, NAN, 1});
