@@ -1,6 +1,8 @@
-// aten::upsample_bilinear2d.vec_out: bilinear resize of [N, C, H, W] tensors (float32/float64),
-// with PyTorch's source-index rule (half-pixel centres, or corner-aligned), any dim order.
+// aten::upsample_bilinear2d.vec_out (float32/float64) and upsample_nearest2d.vec_out (any dtype):
+// resizes of [N, C, H, W] tensors with PyTorch's source-index rules, any dim order.
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "kernels.h"
 
@@ -20,6 +22,32 @@ double source_index(double scale, int64_t dst, bool align_corners) {
   return src < 0 ? 0 : src;
 }
 
+// The [N, C, H, W] output size from `output_size` (two ints) or `scale_factors` (two positive
+// floats; the size is floor(in * scale) and the scale is kept for the source index).
+etp_status output_size(const Ctx& c, const etp_tensor& in, const etp_value* size_arg, const etp_value* scale_arg,
+                       int64_t sizes[4], double scales[2]) {
+  if (in.rank != 4) return fail(c.host, ETP_ERR_SHAPE, "%s: input must be 4-D [N, C, H, W], got rank %d", c.op, in.rank);
+  sizes[0] = in.sizes[0];
+  sizes[1] = in.sizes[1];
+  if (size_arg->tag == ETP_VALUE_INT_LIST) {
+    if (size_arg->u.int_list.count != 2) return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: output_size needs 2 entries", c.op);
+    sizes[2] = size_arg->u.int_list.items[0];
+    sizes[3] = size_arg->u.int_list.items[1];
+  } else if (scale_arg->tag == ETP_VALUE_DOUBLE_LIST && scale_arg->u.double_list.count == 2) {
+    for (int k = 0; k < 2; ++k) {
+      scales[k] = scale_arg->u.double_list.items[k];
+      if (!(scales[k] > 0)) return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: scale factors must be positive", c.op);
+      sizes[2 + k] = static_cast<int64_t>(std::floor(static_cast<double>(in.sizes[2 + k]) * scales[k]));
+    }
+  } else {
+    return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: give output_size or two scale_factors", c.op);
+  }
+  if (sizes[2] <= 0 || sizes[3] <= 0 || in.sizes[2] <= 0 || in.sizes[3] <= 0) {
+    return fail(c.host, ETP_ERR_SHAPE, "%s: input and output spatial sizes must be positive", c.op);
+  }
+  return ETP_OK;
+}
+
 // aten::upsample_bilinear2d.vec_out(Tensor input, SymInt[]? output_size, bool align_corners,
 //     float[]? scale_factors, *, Tensor(a!) out)
 ETP_PORTABLE_KERNEL(upsample_bilinear2d_vec_out, "aten::upsample_bilinear2d.vec_out") {
@@ -29,28 +57,10 @@ ETP_PORTABLE_KERNEL(upsample_bilinear2d_vec_out, "aten::upsample_bilinear2d.vec_
   if (!tensor_arg(c, 0, &in) || !bool_arg(c, 2, &align_corners) || !tensor_arg(c, 4, &out)) {
     return ETP_ERR_INVALID_ARGUMENT;
   }
-  if (in->rank != 4) return fail(c.host, ETP_ERR_SHAPE, "%s: input must be 4-D [N, C, H, W], got rank %d", c.op, in->rank);
   if (out->dtype != in->dtype) return fail(c.host, ETP_ERR_DTYPE, "%s: out dtype must equal the input's", c.op);
   double scales[2] = {0, 0};
-  int64_t sizes[4] = {in->sizes[0], in->sizes[1], 0, 0};
-  const etp_value* size_arg = c.args[1];
-  const etp_value* scale_arg = c.args[3];
-  if (size_arg->tag == ETP_VALUE_INT_LIST) {
-    if (size_arg->u.int_list.count != 2) return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: output_size needs 2 entries", c.op);
-    sizes[2] = size_arg->u.int_list.items[0];
-    sizes[3] = size_arg->u.int_list.items[1];
-  } else if (scale_arg->tag == ETP_VALUE_DOUBLE_LIST && scale_arg->u.double_list.count == 2) {
-    for (int k = 0; k < 2; ++k) {
-      scales[k] = scale_arg->u.double_list.items[k];
-      if (!(scales[k] > 0)) return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: scale factors must be positive", c.op);
-      sizes[2 + k] = static_cast<int64_t>(std::floor(static_cast<double>(in->sizes[2 + k]) * scales[k]));
-    }
-  } else {
-    return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: give output_size or two scale_factors", c.op);
-  }
-  if (sizes[2] <= 0 || sizes[3] <= 0 || in->sizes[2] <= 0 || in->sizes[3] <= 0) {
-    return fail(c.host, ETP_ERR_SHAPE, "%s: input and output spatial sizes must be positive", c.op);
-  }
+  int64_t sizes[4] = {0, 0, 0, 0};
+  if (etp_status s = output_size(c, *in, c.args[1], c.args[3], sizes, scales)) return s;
   if (etp_status s = etp_sdk::resize(c.host, out, 4, sizes)) return fail(c.host, s, "%s: cannot resize out", c.op);
   const double sh = source_scale(in->sizes[2], sizes[2], align_corners, scales[0]);
   const double sw = source_scale(in->sizes[3], sizes[3], align_corners, scales[1]);
@@ -84,8 +94,46 @@ ETP_PORTABLE_KERNEL(upsample_bilinear2d_vec_out, "aten::upsample_bilinear2d.vec_
   });
 }
 
+// aten::upsample_nearest2d.vec_out(Tensor input, SymInt[]? output_size, float[]? scale_factors, *,
+// Tensor(a!) out): output index o reads input floor(o * in / out) (or floor(o / scale) when a
+// scale factor is given), clamped to the last index, as PyTorch's "nearest". Any dtype.
+ETP_PORTABLE_KERNEL(upsample_nearest2d_vec_out, "aten::upsample_nearest2d.vec_out") {
+  etp_tensor *in, *out;
+  if (etp_status s = expect_args(c, 5)) return s;
+  if (!tensor_arg(c, 0, &in) || !tensor_arg(c, 3, &out)) return ETP_ERR_INVALID_ARGUMENT;
+  if (out->dtype != in->dtype) return fail(c.host, ETP_ERR_DTYPE, "%s: out dtype must equal the input's", c.op);
+  const size_t elem = etp_sdk::dtype_size(in->dtype);
+  if (elem == 0) return fail(c.host, ETP_ERR_DTYPE, "%s: unsupported dtype %s", c.op, etp_sdk::dtype_name(in->dtype));
+  double scales[2] = {0, 0};
+  int64_t sizes[4] = {0, 0, 0, 0};
+  if (etp_status s = output_size(c, *in, c.args[1], c.args[2], sizes, scales)) return s;
+  if (etp_status s = etp_sdk::resize(c.host, out, 4, sizes)) return fail(c.host, s, "%s: cannot resize out", c.op);
+  auto source = [&](int k, int64_t o) {
+    const double scale = scales[k] > 0 ? 1.0 / scales[k]
+                                       : static_cast<double>(in->sizes[2 + k]) / static_cast<double>(sizes[2 + k]);
+    return std::min<int64_t>(static_cast<int64_t>(std::floor(static_cast<double>(o) * scale)), in->sizes[2 + k] - 1);
+  };
+  const uint8_t* x = static_cast<const uint8_t*>(in->data);
+  uint8_t* y = static_cast<uint8_t*>(out->data);
+  const int64_t e = static_cast<int64_t>(elem);
+  for (int64_t oh = 0; oh < sizes[2]; ++oh) {
+    const int64_t ih = source(0, oh);
+    for (int64_t ow = 0; ow < sizes[3]; ++ow) {
+      const int64_t iw = source(1, ow);
+      for (int64_t n = 0; n < sizes[0]; ++n) {
+        for (int64_t ch = 0; ch < sizes[1]; ++ch) {
+          std::memcpy(y + (n * out->strides[0] + ch * out->strides[1] + oh * out->strides[2] + ow * out->strides[3]) * e,
+                      x + (n * in->strides[0] + ch * in->strides[1] + ih * in->strides[2] + iw * in->strides[3]) * e,
+                      elem);
+        }
+      }
+    }
+  }
+  return ETP_OK;
+}
+
 }  // namespace
 
-ETP_KERNEL_FAMILY(upsample_kernels, ETP_ENTRY(upsample_bilinear2d_vec_out))
+ETP_KERNEL_FAMILY(upsample_kernels, ETP_ENTRY(upsample_bilinear2d_vec_out), ETP_ENTRY(upsample_nearest2d_vec_out))
 
 }  // namespace etp_portable

@@ -30,6 +30,25 @@ TEST(UpsampleBilinearKernelTest, AlignedCornersAndChannelsLastOutput) {
   EXPECT_EQ(out.logical<float>(), (std::vector<float>{0, 0.5, 1, 1, 1.5, 2, 2, 2.5, 3}));
 }
 
+TEST(UpsampleNearestKernelTest, SizesAndScalesPickTheFloorSourceIndex) {
+  KernelHarness h;
+  auto x = TestTensor::of<int32_t>(ETP_DTYPE_INT32, {1, 1, 2, 3}, {0, 1, 2, 3, 4, 5});
+  TestTensor out(ETP_DTYPE_INT32, {1, 1, 4, 4});
+  TestValue vx = TestValue::tensor(x), size = TestValue::int_list({4, 4}), none = TestValue::none(),
+            vo = TestValue::tensor(out);
+  ASSERT_EQ(h.run("aten::upsample_nearest2d.vec_out", {&vx, &size, &none, &vo, &vo}), ETP_OK) << h.last_error();
+  // torch.nn.functional.interpolate(x, size=(4, 4), mode="nearest"): rows 0 0 1 1, columns 0 0 1 2
+  EXPECT_EQ(out.logical<int32_t>(), (std::vector<int32_t>{0, 0, 1, 2, 0, 0, 1, 2, 3, 3, 4, 5, 3, 3, 4, 5}));
+  TestTensor twice(ETP_DTYPE_INT32, {1, 1, 4, 6});
+  TestValue scales = TestValue::double_list({2.0, 2.0}), vt = TestValue::tensor(twice);
+  ASSERT_EQ(h.run("aten::upsample_nearest2d.vec_out", {&vx, &none, &scales, &vt, &vt}), ETP_OK) << h.last_error();
+  EXPECT_EQ(twice.logical<int32_t>()[5], 2);
+  EXPECT_EQ(twice.logical<int32_t>()[23], 5);
+  TestTensor wrong(ETP_DTYPE_FLOAT32, {1, 1, 4, 4});
+  TestValue vw = TestValue::tensor(wrong);
+  EXPECT_EQ(h.run("aten::upsample_nearest2d.vec_out", {&vx, &size, &none, &vw, &vw}), ETP_ERR_DTYPE);
+}
+
 TEST(UpsampleBilinearKernelTest, WrongRankAndMissingSizeAreErrors) {
   KernelHarness h;
   TestTensor x(ETP_DTYPE_FLOAT32, {2, 2}), out(ETP_DTYPE_FLOAT32, {4, 4});
