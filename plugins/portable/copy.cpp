@@ -180,6 +180,10 @@ etp_status plain_copy(const Ctx& c) {
 ETP_PORTABLE_KERNEL(detach_copy_out, "aten::detach_copy.out") { return plain_copy(c); }
 ETP_PORTABLE_KERNEL(lift_fresh_copy_out, "aten::lift_fresh_copy.out") { return plain_copy(c); }
 
+// aten::_conj_physical.out(Tensor self, *, Tensor(a!) out): the conjugate, which for the real
+// dtypes this plugin holds is a copy (complex dtypes are refused by the copy).
+ETP_PORTABLE_KERNEL(conj_physical_out, "aten::_conj_physical.out") { return plain_copy(c); }
+
 // aten::fill.Tensor_out(Tensor self, Tensor value, *, Tensor(a!) out): self's shape, every
 // element the 0-dim `value` (converted exactly, through the copy path).
 ETP_PORTABLE_KERNEL(fill_tensor_out, "aten::fill.Tensor_out") {
@@ -221,6 +225,7 @@ ETP_PORTABLE_KERNEL(empty_out, "aten::empty.out") {
 
 ETP_KERNEL_FAMILY(copy_kernels, ETP_ENTRY(clone_out), ETP_ENTRY(to_copy_out), ETP_ENTRY(to_dim_order_copy_out),
                   ETP_ENTRY(clone_dim_order_out), ETP_ENTRY(copy_), ETP_ENTRY(copy_out), ETP_ENTRY(detach_copy_out),
-                  ETP_ENTRY(lift_fresh_copy_out), ETP_ENTRY(fill_tensor_out), ETP_ENTRY(empty_out))
+                  ETP_ENTRY(lift_fresh_copy_out), ETP_ENTRY(fill_tensor_out), ETP_ENTRY(empty_out),
+                  ETP_ENTRY(conj_physical_out))
 
 }  // namespace etp_portable

@@ -651,6 +651,49 @@ ETP_PORTABLE_KERNEL(masked_select_out, "aten::masked_select.out") {
   return ETP_OK;
 }
 
+// aten::masked_scatter.out(Tensor self, Tensor mask, Tensor source, *, Tensor(a!) out): self
+// (broadcast with the bool mask) with the positions where the mask is true, in row-major order,
+// taken from the elements of source in row-major order.
+ETP_PORTABLE_KERNEL(masked_scatter_out, "aten::masked_scatter.out") {
+  etp_tensor *self, *mask, *source, *out;
+  if (etp_status s = expect_args(c, 5)) return s;
+  if (!tensor_arg(c, 0, &self) || !tensor_arg(c, 1, &mask) || !tensor_arg(c, 2, &source) ||
+      !tensor_arg(c, 3, &out)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  if (etp_status s = same_dtype(c, *mask, ETP_DTYPE_BOOL, "mask")) return s;
+  if (etp_status s = same_dtype(c, *source, self->dtype, "source")) return s;
+  if (etp_status s = same_dtype(c, *out, self->dtype, "out")) return s;
+  if (etp_status s = known_dtype(c, *self, "self")) return s;
+  int32_t rank = 0;
+  int64_t sizes[ETP_MAX_RANK] = {0}, ss[ETP_MAX_RANK] = {0}, ms[ETP_MAX_RANK] = {0};
+  if (!broadcast_shape(c, *self, *mask, &rank, sizes)) return ETP_ERR_SHAPE;
+  broadcast_strides(*self, rank, ss);
+  broadcast_strides(*mask, rank, ms);
+  const bool* m = static_cast<const bool*>(mask->data);
+  int64_t count = 0;
+  for_each_strided(rank, sizes, ms, nullptr, nullptr, [&](int64_t mo, int64_t, int64_t) { count += m[mo] ? 1 : 0; });
+  if (count > etp_sdk::numel(*source)) {
+    return fail(c.host, ETP_ERR_SHAPE, "%s: the mask selects %lld elements but source has %lld", c.op,
+                static_cast<long long>(count), static_cast<long long>(etp_sdk::numel(*source)));
+  }
+  if (etp_status s = resize_out(c, out, rank, sizes)) return s;
+  // Source elements in row-major order: walk its own shape alongside a running count.
+  std::vector<int64_t> source_offsets;
+  source_offsets.reserve(static_cast<size_t>(count));
+  for_each_strided(source->rank, source->sizes, source->strides, nullptr, nullptr, [&](int64_t so, int64_t, int64_t) {
+    if (static_cast<int64_t>(source_offsets.size()) < count) source_offsets.push_back(so);
+  });
+  const size_t elem = etp_sdk::dtype_size(self->dtype);
+  const int64_t e = static_cast<int64_t>(elem);
+  size_t next = 0;
+  for_each_strided(rank, sizes, out->strides, ss, ms, [&](int64_t oo, int64_t so, int64_t mo) {
+    const uint8_t* from = m[mo] ? byte_ptr(*source) + source_offsets[next++] * e : byte_ptr(*self) + so * e;
+    std::memcpy(byte_ptr(*out) + oo * e, from, elem);
+  });
+  return ETP_OK;
+}
+
 // aten::nonzero.out(Tensor self, *, Tensor(a!) out): the int64 [n, rank] indices of the nonzero
 // elements of self, in row-major order.
 ETP_PORTABLE_KERNEL(nonzero_out, "aten::nonzero.out") {
@@ -799,6 +842,6 @@ ETP_KERNEL_FAMILY(index_kernels, ETP_ENTRY(index_select_out), ETP_ENTRY(gather_o
                   ETP_ENTRY(tril_out), ETP_ENTRY(index_tensor_out), ETP_ENTRY(index_put_out),
                   ETP_ENTRY(index_put_), ETP_ENTRY(scatter_add_out),
                   ETP_ENTRY(masked_select_out), ETP_ENTRY(nonzero_out), ETP_ENTRY(repeat_interleave_tensor_out),
-                  ETP_ENTRY(topk_values))
+                  ETP_ENTRY(topk_values), ETP_ENTRY(masked_scatter_out))
 
 }  // namespace etp_portable

@@ -1,7 +1,8 @@
-// Normalizations: batch norm (inference), layer norm and group norm, float32/float64. Inputs
+// Normalizations: batch norm (inference and training), layer norm and group norm, float32/float64. Inputs
 // and outputs are addressed through strides, so channels-last tensors work unchanged. The
 // statistics are computed in double and stored in the tensor dtype.
 #include <cmath>
+#include <utility>
 
 #include "kernels.h"
 #include "movement_util.h"
@@ -34,15 +35,8 @@ etp_status check_vector(const Ctx& c, const etp_tensor* t, int64_t n, int32_t dt
 //     Tensor(a!) out0, Tensor(b!) out1, Tensor(c!) out2)
 // out0 = (x - mean[c]) / sqrt(var[c] + eps) * w[c] + b[c]; out1 and out2 are resized to [0]
 // as in ExecuTorch.
-ETP_PORTABLE_KERNEL(batch_norm_no_training_out, "aten::_native_batch_norm_legit_no_training.out") {
-  etp_tensor *in, *weight, *bias, *mean, *var, *out, *out1, *out2;
-  double momentum = 0, eps = 0;
-  if (etp_status s = expect_args(c, 11)) return s;
-  if (!tensor_arg(c, 0, &in) || !optional_tensor_arg(c, 1, &weight) || !optional_tensor_arg(c, 2, &bias) ||
-      !tensor_arg(c, 3, &mean) || !tensor_arg(c, 4, &var) || !scalar_arg(c, 5, &momentum) ||
-      !scalar_arg(c, 6, &eps) || !tensor_arg(c, 7, &out) || !tensor_arg(c, 8, &out1) || !tensor_arg(c, 9, &out2)) {
-    return ETP_ERR_INVALID_ARGUMENT;
-  }
+etp_status batch_norm_inference(const Ctx& c, etp_tensor* in, etp_tensor* weight, etp_tensor* bias, etp_tensor* mean,
+                                etp_tensor* var, double eps, etp_tensor* out, etp_tensor* out1, etp_tensor* out2) {
   if (in->rank < 1) return fail(c.host, ETP_ERR_SHAPE, "%s: input must have rank >= 1", c.op);
   const int32_t cdim = in->rank >= 2 ? 1 : 0;
   const int64_t channels = in->sizes[cdim];
@@ -70,6 +64,117 @@ ETP_PORTABLE_KERNEL(batch_norm_no_training_out, "aten::_native_batch_norm_legit_
                      });
     return ETP_OK;
   });
+}
+
+ETP_PORTABLE_KERNEL(batch_norm_no_training_out, "aten::_native_batch_norm_legit_no_training.out") {
+  etp_tensor *in, *weight, *bias, *mean, *var, *out, *out1, *out2;
+  double momentum = 0, eps = 0;
+  if (etp_status s = expect_args(c, 11)) return s;
+  if (!tensor_arg(c, 0, &in) || !optional_tensor_arg(c, 1, &weight) || !optional_tensor_arg(c, 2, &bias) ||
+      !tensor_arg(c, 3, &mean) || !tensor_arg(c, 4, &var) || !scalar_arg(c, 5, &momentum) ||
+      !scalar_arg(c, 6, &eps) || !tensor_arg(c, 7, &out) || !tensor_arg(c, 8, &out1) || !tensor_arg(c, 9, &out2)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  return batch_norm_inference(c, in, weight, bias, mean, var, eps, out, out1, out2);
+}
+
+// Training-mode batch norm: per-channel mean and biased variance over every other dim,
+// out = (x - mean) * invstd * w + b with invstd = 1 / sqrt(var + eps); save_mean and
+// save_invstd get the statistics; running_mean/var (when given) move by `momentum` towards the
+// mean and the unbiased variance, as PyTorch.
+etp_status batch_norm_training(const Ctx& c, etp_tensor* in, etp_tensor* weight, etp_tensor* bias,
+                               etp_tensor* running_mean, etp_tensor* running_var, double momentum, double eps,
+                               etp_tensor* out, etp_tensor* save_mean, etp_tensor* save_invstd) {
+  if (in->rank < 2) return fail(c.host, ETP_ERR_SHAPE, "%s: input must have rank >= 2 (N, C, ...)", c.op);
+  const int64_t channels = in->sizes[1];
+  if (etp_status s = same_dtype(c, *out, in->dtype, "out")) return s;
+  for (const auto& [t, what] : {std::pair<etp_tensor*, const char*>{weight, "weight"}, {bias, "bias"},
+                                {running_mean, "running_mean"}, {running_var, "running_var"}}) {
+    if (etp_status s = check_vector(c, t, channels, in->dtype, what)) return s;
+  }
+  if (etp_status s = same_dtype(c, *save_mean, in->dtype, "save_mean")) return s;
+  if (etp_status s = same_dtype(c, *save_invstd, in->dtype, "save_invstd")) return s;
+  if (etp_status s = resize_out(c, out, in->rank, in->sizes)) return s;
+  if (etp_status s = resize_out(c, save_mean, 1, &channels, "save_mean")) return s;
+  if (etp_status s = resize_out(c, save_invstd, 1, &channels, "save_invstd")) return s;
+  const int64_t count = channels > 0 ? etp_sdk::numel(*in) / channels : 0;
+  if (count == 0) return fail(c.host, ETP_ERR_SHAPE, "%s: no elements per channel to compute statistics", c.op);
+  // Walk every element but the channel: sizes with the channel dim set to 1.
+  int64_t sizes[ETP_MAX_RANK] = {0};
+  for (int32_t d = 0; d < in->rank; ++d) sizes[d] = d == 1 ? 1 : in->sizes[d];
+  return dispatch_float(c, in->dtype, [&](auto tzero) {
+    using T = decltype(tzero);
+    const T* x = static_cast<const T*>(in->data);
+    T* o = static_cast<T*>(out->data);
+    const Param w{weight}, b{bias};
+    for (int64_t ch = 0; ch < channels; ++ch) {
+      const T* xc = x + ch * in->strides[1];
+      double sum = 0, squares = 0;
+      for_each_strided(in->rank, sizes, in->strides, nullptr, nullptr,
+                       [&](int64_t xo, int64_t, int64_t) { sum += static_cast<double>(xc[xo]); });
+      const double mean = sum / static_cast<double>(count);
+      for_each_strided(in->rank, sizes, in->strides, nullptr, nullptr, [&](int64_t xo, int64_t, int64_t) {
+        const double dx = static_cast<double>(xc[xo]) - mean;
+        squares += dx * dx;
+      });
+      const double var = squares / static_cast<double>(count);
+      const double invstd = 1.0 / std::sqrt(var + eps);
+      const T scale = static_cast<T>(invstd) * w.at<T>(ch, 1), shift = b.at<T>(ch, 0);
+      T* oc = o + ch * out->strides[1];
+      for_each_strided(in->rank, sizes, out->strides, in->strides, nullptr, [&](int64_t oo, int64_t xo, int64_t) {
+        oc[oo] = (xc[xo] - static_cast<T>(mean)) * scale + shift;
+      });
+      static_cast<T*>(save_mean->data)[ch * save_mean->strides[0]] = static_cast<T>(mean);
+      static_cast<T*>(save_invstd->data)[ch * save_invstd->strides[0]] = static_cast<T>(invstd);
+      if (running_mean != nullptr) {
+        T& rm = static_cast<T*>(running_mean->data)[ch * running_mean->strides[0]];
+        rm = static_cast<T>((1 - momentum) * static_cast<double>(rm) + momentum * mean);
+      }
+      if (running_var != nullptr) {
+        const double unbiased = count > 1 ? squares / static_cast<double>(count - 1) : var;
+        T& rv = static_cast<T*>(running_var->data)[ch * running_var->strides[0]];
+        rv = static_cast<T>((1 - momentum) * static_cast<double>(rv) + momentum * unbiased);
+      }
+    }
+    return ETP_OK;
+  });
+}
+
+// aten::_native_batch_norm_legit.out(Tensor input, Tensor? weight, Tensor? bias, Tensor(a!) running_mean,
+//     Tensor(b!) running_var, bool training, float momentum, float eps, *, Tensor(d!) out,
+//     Tensor(e!) save_mean, Tensor(f!) save_invstd): training=False is inference with the running
+// statistics (as ExecuTorch's portable kernel); training=True normalizes with the batch's and
+// updates the running statistics (which ExecuTorch's portable kernel refuses).
+ETP_PORTABLE_KERNEL(batch_norm_legit_out, "aten::_native_batch_norm_legit.out") {
+  etp_tensor *in, *weight, *bias, *mean, *var, *out, *save_mean, *save_invstd;
+  bool training = false;
+  double momentum = 0, eps = 0;
+  if (etp_status s = expect_args(c, 12)) return s;
+  if (!tensor_arg(c, 0, &in) || !optional_tensor_arg(c, 1, &weight) || !optional_tensor_arg(c, 2, &bias) ||
+      !tensor_arg(c, 3, &mean) || !tensor_arg(c, 4, &var) || !bool_arg(c, 5, &training) ||
+      !scalar_arg(c, 6, &momentum) || !scalar_arg(c, 7, &eps) || !tensor_arg(c, 8, &out) ||
+      !tensor_arg(c, 9, &save_mean) || !tensor_arg(c, 10, &save_invstd)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  if (!training) return batch_norm_inference(c, in, weight, bias, mean, var, eps, out, save_mean, save_invstd);
+  return batch_norm_training(c, in, weight, bias, mean, var, momentum, eps, out, save_mean, save_invstd);
+}
+
+// aten::_native_batch_norm_legit.no_stats_out(Tensor input, Tensor? weight, Tensor? bias, bool training,
+//     float momentum, float eps, *, Tensor(a!) out, Tensor(b!) save_mean, Tensor(c!) save_invstd):
+// always the batch's statistics (there are no running ones), whatever `training` says, as ExecuTorch.
+ETP_PORTABLE_KERNEL(batch_norm_legit_no_stats_out, "aten::_native_batch_norm_legit.no_stats_out") {
+  etp_tensor *in, *weight, *bias, *out, *save_mean, *save_invstd;
+  bool training = false;
+  double momentum = 0, eps = 0;
+  if (etp_status s = expect_args(c, 10)) return s;
+  if (!tensor_arg(c, 0, &in) || !optional_tensor_arg(c, 1, &weight) || !optional_tensor_arg(c, 2, &bias) ||
+      !bool_arg(c, 3, &training) || !scalar_arg(c, 4, &momentum) || !scalar_arg(c, 5, &eps) ||
+      !tensor_arg(c, 6, &out) || !tensor_arg(c, 7, &save_mean) || !tensor_arg(c, 8, &save_invstd)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  (void)training;
+  return batch_norm_training(c, in, weight, bias, nullptr, nullptr, momentum, eps, out, save_mean, save_invstd);
 }
 
 // aten::native_layer_norm.out(Tensor input, SymInt[] normalized_shape, Tensor? weight,
@@ -241,6 +346,7 @@ ETP_PORTABLE_KERNEL(native_group_norm_out, "aten::native_group_norm.out") {
 }  // namespace
 
 ETP_KERNEL_FAMILY(norm_kernels, ETP_ENTRY(batch_norm_no_training_out), ETP_ENTRY(native_layer_norm_out),
-                  ETP_ENTRY(native_group_norm_out))
+                  ETP_ENTRY(native_group_norm_out), ETP_ENTRY(batch_norm_legit_out),
+                  ETP_ENTRY(batch_norm_legit_no_stats_out))
 
 }  // namespace etp_portable

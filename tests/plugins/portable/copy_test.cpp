@@ -145,6 +145,15 @@ TEST(CopyOutKernelTest, DetachAndLiftFreshCopyAreCopiesOfOneDtype) {
   }
 }
 
+TEST(CopyOutKernelTest, ConjPhysicalOfARealTensorIsACopy) {
+  KernelHarness h;
+  auto a = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {3}, {1, -2, 3});
+  TestTensor out(ETP_DTYPE_FLOAT32, {3});
+  V va = V::tensor(a), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::_conj_physical.out", {&va, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{1, -2, 3}));
+}
+
 TEST(CopyOutKernelTest, FillTensorTakesAZeroDimValueExactly) {
   KernelHarness h;
   TestTensor self(ETP_DTYPE_INT64, {3});

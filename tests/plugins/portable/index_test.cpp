@@ -123,6 +123,21 @@ TEST(DataDependentKernelTest, MaskedSelectNonzeroAndRepeatInterleave) {
   EXPECT_EQ(h.run("aten::repeat_interleave.Tensor_out", {&vr, &wrong, &vf, &vf}), ETP_ERR_INVALID_ARGUMENT);
 }
 
+TEST(DataDependentKernelTest, MaskedScatterTakesSourceElementsInOrder) {
+  KernelHarness h;
+  auto a = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2, 3}, {0, 1, 2, 3, 4, 5});
+  auto mask = TestTensor::of<uint8_t>(ETP_DTYPE_BOOL, {2, 1}, {0, 1});  // broadcast: all of row 1
+  auto source = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2, 2}, {10, 11, 12, 13});
+  TestTensor out(ETP_DTYPE_FLOAT32, {2, 3});
+  V va = V::tensor(a), vm = V::tensor(mask), vs = V::tensor(source), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::masked_scatter.out", {&va, &vm, &vs, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{0, 1, 2, 10, 11, 12}));
+  auto small = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2}, {1, 2});
+  V vsmall = V::tensor(small);
+  EXPECT_EQ(h.run("aten::masked_scatter.out", {&va, &vm, &vsmall, &vo, &vo}), ETP_ERR_SHAPE)
+      << "three selected positions, two source elements";
+}
+
 TEST(DataDependentKernelTest, TopkSortsLargestOrSmallestWithNanLargest) {
   KernelHarness h;
   auto a = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2, 4}, {3, 1, 4, 1, 5, NAN, 2, 6});

@@ -58,6 +58,48 @@ TEST(BatchNormKernelTest, WithoutAffineAndWithWrongStatsShape) {
             ETP_ERR_SHAPE);
 }
 
+// Training mode: the batch's statistics, saved, and the running ones moved by the momentum.
+TEST(BatchNormKernelTest, TrainingUsesBatchStatisticsAndUpdatesRunningOnes) {
+  KernelHarness h;
+  // N=2, C=2, L=2: channel 0 holds {1, 3, 5, 7}, channel 1 holds {2, 2, 2, 2}.
+  auto x = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2, 2, 2}, {1, 3, 2, 2, 5, 7, 2, 2});
+  auto rmean = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2}, {0, 0});
+  auto rvar = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2}, {1, 1});
+  TestTensor out(ETP_DTYPE_FLOAT32, {2, 2, 2}), mean(ETP_DTYPE_FLOAT32, {2}), invstd(ETP_DTYPE_FLOAT32, {2});
+  V vx = V::tensor(x), none = V::none(), vm = V::tensor(rmean), vv = V::tensor(rvar), yes = V::boolean(true),
+    momentum = V::real(0.1), eps = V::real(0), vo = V::tensor(out), vmean = V::tensor(mean), vinv = V::tensor(invstd);
+  ASSERT_EQ(h.run("aten::_native_batch_norm_legit.out",
+                  {&vx, &none, &none, &vm, &vv, &yes, &momentum, &eps, &vo, &vmean, &vinv, &vo}),
+            ETP_OK) << h.last_error();
+  // Channel 0: mean 4, biased variance 5 (unbiased 20/3); channel 1: mean 2, variance 0.
+  expect_near(mean.logical<float>(), {4, 2});
+  EXPECT_NEAR(invstd.logical<float>()[0], 1 / std::sqrt(5.0f), 1e-6);
+  const float s = 1 / std::sqrt(5.0f);
+  const std::vector<float> got = out.logical<float>();
+  EXPECT_NEAR(got[0], -3 * s, 1e-5);
+  EXPECT_NEAR(got[5], 3 * s, 1e-5);
+  expect_near(rmean.logical<float>(), {0.4f, 0.2f});
+  expect_near(rvar.logical<float>(), {0.9f + 0.1f * 20 / 3, 0.9f});
+  // Inference (training=False) reads the running statistics instead, as ExecuTorch.
+  V no = V::boolean(false);
+  ASSERT_EQ(h.run("aten::_native_batch_norm_legit.out",
+                  {&vx, &none, &none, &vm, &vv, &no, &momentum, &eps, &vo, &vmean, &vinv, &vo}),
+            ETP_OK) << h.last_error();
+  EXPECT_NEAR(out.logical<float>()[0], (1 - 0.4f) / std::sqrt(0.9f + 0.1f * 20 / 3), 1e-5);
+  // Without running statistics: always the batch's.
+  TestTensor out2(ETP_DTYPE_FLOAT32, {2, 2, 2});
+  V vo2 = V::tensor(out2);
+  ASSERT_EQ(h.run("aten::_native_batch_norm_legit.no_stats_out",
+                  {&vx, &none, &none, &yes, &momentum, &eps, &vo2, &vmean, &vinv, &vo2}),
+            ETP_OK) << h.last_error();
+  EXPECT_NEAR(out2.logical<float>()[0], -3 * s, 1e-5);
+  auto flat = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {4}, {1, 2, 3, 4});
+  V vflat = V::tensor(flat);
+  EXPECT_EQ(h.run("aten::_native_batch_norm_legit.no_stats_out",
+                  {&vflat, &none, &none, &yes, &momentum, &eps, &vo2, &vmean, &vinv, &vo2}),
+            ETP_ERR_SHAPE);
+}
+
 TEST(LayerNormKernelTest, NormalizesTrailingDimsAndReportsStats) {
   KernelHarness h;
   auto x = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2, 2}, {1, 3, 2, 2});
