@@ -47,5 +47,9 @@ KernelFamily norm_kernels();
 KernelFamily conv_kernels();
 KernelFamily upsample_kernels();
 KernelFamily pool_kernels();
+KernelFamily random_kernels();
+
+// Reseeds the generator of the random operators (plugin option `seed`).
+void seed_random(uint64_t seed);
 
 }  // namespace etp_portable

@@ -1,4 +1,8 @@
-// ABI glue of the portable kernels plugin: the query symbol and the plugin table.
+// ABI glue of the portable kernels plugin: the query symbol, the plugin table, its one option.
+#include <cerrno>
+#include <cstdlib>
+#include <string>
+
 #include "etp_plugin.h"
 #include "etp_plugin.hpp"
 #include "kernels.h"
@@ -24,6 +28,7 @@ const KernelFamily* families(uint32_t* count) {
       conv_kernels(),
       upsample_kernels(),
       pool_kernels(),
+      random_kernels(),
   };
   *count = sizeof(all) / sizeof(all[0]);
   return all;
@@ -55,11 +60,25 @@ const char* kernel_name(void*, uint32_t index) {
   return nullptr;
 }
 
+// One option: `seed`, a non-negative integer that makes the random operators reproducible.
+// Any other is a manifest mistake worth reporting.
 etp_status init(void*, const etp_option* options, uint32_t num_options) {
-  // The portable plugin has no options; naming one is a manifest mistake worth reporting.
-  if (num_options == 0) return ETP_OK;
-  return etp_sdk::fail(g_host, ETP_ERR_INVALID_ARGUMENT, "portable: unknown option '%s' (this plugin has none)",
-                          options[0].key);
+  for (uint32_t i = 0; i < num_options; ++i) {
+    const std::string key = options[i].key, value = options[i].value;
+    if (key != "seed") {
+      return etp_sdk::fail(g_host, ETP_ERR_INVALID_ARGUMENT, "portable: unknown option '%s' (known: seed)",
+                           options[i].key);
+    }
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long seed = std::strtoull(value.c_str(), &end, 10);
+    if (value.empty() || value[0] == '-' || *end != '\0' || errno == ERANGE) {
+      return etp_sdk::fail(g_host, ETP_ERR_INVALID_ARGUMENT, "portable: option 'seed' must be a non-negative integer, got '%s'",
+                           options[i].value);
+    }
+    seed_random(seed);
+  }
+  return ETP_OK;
 }
 
 const etp_plugin kPlugin = {
