@@ -1,6 +1,9 @@
-// Matrix products: mm, bmm, addmm, baddbmm and linear. One strided batched kernel serves all
+// Matrix products (mm, bmm, addmm, baddbmm, linear) and distances (_pdist_forward, _cdist_forward). One strided batched kernel serves all
 // of them, so operands may have any dim order; accumulation is in the operands' dtype like
 // ExecuTorch's portable kernels. All tensors must share one real dtype (bool is rejected).
+#include <algorithm>
+#include <cmath>
+
 #include "kernels.h"
 #include "movement_util.h"
 
@@ -184,9 +187,119 @@ ETP_PORTABLE_KERNEL(linear_out, "aten::linear.out") {
   });
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// Distances: _pdist_forward (rows of one matrix) and _cdist_forward (rows of two batches).
+
+// The p-norm distance of two rows of `m` elements: p = 0 counts the differing elements, p = inf
+// takes the largest difference, otherwise (sum |d|^p)^(1/p). Accumulated in double.
+template <typename T>
+double row_distance(const T* a, int64_t sa, const T* b, int64_t sb, int64_t m, double p) {
+  double acc = 0;
+  for (int64_t k = 0; k < m; ++k) {
+    const double d = std::fabs(static_cast<double>(a[k * sa]) - static_cast<double>(b[k * sb]));
+    if (p == 0) {
+      acc += d != 0 ? 1 : 0;
+    } else if (std::isinf(p)) {
+      acc = std::max(acc, d);
+    } else if (p == 1) {
+      acc += d;
+    } else if (p == 2) {
+      acc += d * d;
+    } else {
+      acc += std::pow(d, p);
+    }
+  }
+  if (p == 0 || p == 1 || std::isinf(p)) return acc;
+  return p == 2 ? std::sqrt(acc) : std::pow(acc, 1.0 / p);
+}
+
+bool check_p(const Ctx& c, double p) {
+  if (p >= 0) return true;  // NaN fails too
+  fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: p must be >= 0, got %g", c.op, p);
+  return false;
+}
+
+// aten::_pdist_forward.out(Tensor self, float p=2, *, Tensor(a!) out): for an [N, M] input, the
+// N(N-1)/2 distances between rows i < j, in row-major (i, j) order.
+ETP_PORTABLE_KERNEL(pdist_forward_out, "aten::_pdist_forward.out") {
+  etp_tensor *in, *out;
+  double p = 2;
+  if (etp_status s = expect_args(c, 4)) return s;
+  if (!tensor_arg(c, 0, &in) || !scalar_arg(c, 1, &p) || !tensor_arg(c, 2, &out)) return ETP_ERR_INVALID_ARGUMENT;
+  if (!check_p(c, p)) return ETP_ERR_INVALID_ARGUMENT;
+  if (in->rank != 2) return fail(c.host, ETP_ERR_SHAPE, "%s: input must be 2-D [N, M], got rank %d", c.op, in->rank);
+  if (etp_status s = same_dtype(c, *out, in->dtype, "out")) return s;
+  const int64_t n = in->sizes[0], m = in->sizes[1], pairs = n * (n - 1) / 2;
+  if (etp_status s = resize_out(c, out, 1, &pairs)) return s;
+  return dispatch_float(c, in->dtype, [&](auto zero) {
+    using T = decltype(zero);
+    const T* x = static_cast<const T*>(in->data);
+    T* o = static_cast<T*>(out->data);
+    int64_t next = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t j = i + 1; j < n; ++j) {
+        o[next++ * out->strides[0]] = static_cast<T>(
+            row_distance(x + i * in->strides[0], in->strides[1], x + j * in->strides[0], in->strides[1], m, p));
+      }
+    }
+    return ETP_OK;
+  });
+}
+
+// aten::_cdist_forward.out(Tensor x1, Tensor x2, float p, int? compute_mode, *, Tensor(a!) out):
+// x1 [B..., P, M] and x2 [B..., R, M] (batch dims broadcast) give [B..., P, R] distances.
+// compute_mode only picks a matrix-product shortcut in PyTorch; the result is the same here.
+ETP_PORTABLE_KERNEL(cdist_forward_out, "aten::_cdist_forward.out") {
+  etp_tensor *x1, *x2, *out;
+  double p = 2;
+  if (etp_status s = expect_args(c, 6)) return s;
+  if (!tensor_arg(c, 0, &x1) || !tensor_arg(c, 1, &x2) || !scalar_arg(c, 2, &p) || !tensor_arg(c, 4, &out)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  if (!check_p(c, p)) return ETP_ERR_INVALID_ARGUMENT;
+  if (x1->rank < 2 || x2->rank < 2 || x1->sizes[x1->rank - 1] != x2->sizes[x2->rank - 1]) {
+    return fail(c.host, ETP_ERR_SHAPE, "%s: x1 [..., P, M] and x2 [..., R, M] need rank >= 2 and one M", c.op);
+  }
+  if (etp_status s = same_dtype(c, *x2, x1->dtype, "x2")) return s;
+  if (etp_status s = same_dtype(c, *out, x1->dtype, "out")) return s;
+  // The batch dims broadcast like two tensors of those dims.
+  etp_tensor b1 = *x1, b2 = *x2;
+  b1.rank -= 2;
+  b2.rank -= 2;
+  int32_t batch_rank = 0;
+  int64_t sizes[ETP_MAX_RANK] = {0}, s1[ETP_MAX_RANK] = {0}, s2[ETP_MAX_RANK] = {0};
+  if (!broadcast_shape(c, b1, b2, &batch_rank, sizes)) return ETP_ERR_SHAPE;
+  if (batch_rank + 2 > ETP_MAX_RANK) return fail(c.host, ETP_ERR_SHAPE, "%s: rank too large", c.op);
+  broadcast_strides(b1, batch_rank, s1);
+  broadcast_strides(b2, batch_rank, s2);
+  const int64_t rows1 = x1->sizes[x1->rank - 2], rows2 = x2->sizes[x2->rank - 2], m = x1->sizes[x1->rank - 1];
+  sizes[batch_rank] = rows1;
+  sizes[batch_rank + 1] = rows2;
+  if (etp_status s = resize_out(c, out, batch_rank + 2, sizes)) return s;
+  return dispatch_float(c, x1->dtype, [&](auto zero) {
+    using T = decltype(zero);
+    const T* a = static_cast<const T*>(x1->data);
+    const T* b = static_cast<const T*>(x2->data);
+    T* o = static_cast<T*>(out->data);
+    const int64_t a_row = x1->strides[x1->rank - 2], a_col = x1->strides[x1->rank - 1];
+    const int64_t b_row = x2->strides[x2->rank - 2], b_col = x2->strides[x2->rank - 1];
+    const int64_t o_row = out->strides[batch_rank], o_col = out->strides[batch_rank + 1];
+    for_each_strided(batch_rank, sizes, out->strides, s1, s2, [&](int64_t oo, int64_t ao, int64_t bo) {
+      for (int64_t i = 0; i < rows1; ++i) {
+        for (int64_t j = 0; j < rows2; ++j) {
+          o[oo + i * o_row + j * o_col] =
+              static_cast<T>(row_distance(a + ao + i * a_row, a_col, b + bo + j * b_row, b_col, m, p));
+        }
+      }
+    });
+    return ETP_OK;
+  });
+}
+
 }  // namespace
 
 ETP_KERNEL_FAMILY(linalg_kernels, ETP_ENTRY(mm_out), ETP_ENTRY(bmm_out), ETP_ENTRY(addmm_out), ETP_ENTRY(baddbmm_out),
-                  ETP_ENTRY(linear_out))
+                  ETP_ENTRY(linear_out), ETP_ENTRY(pdist_forward_out), ETP_ENTRY(cdist_forward_out))
 
 }  // namespace etp_portable

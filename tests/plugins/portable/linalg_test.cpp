@@ -135,5 +135,40 @@ TEST(LinearKernelTest, OneDimensionalInputAndMismatchedFeatures) {
   EXPECT_EQ(h.run("aten::linear.out", {&vx, &vw3, &none, &vo, &vo}), ETP_ERR_SHAPE);
 }
 
+// _pdist_forward and _cdist_forward: p-norm distances between rows.
+TEST(DistanceKernelTest, PdistAndCdistForSeveralNorms) {
+  KernelHarness h;
+  // Rows (0, 0), (3, 4), (6, 8).
+  auto x = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {3, 2}, {0, 0, 3, 4, 6, 8});
+  TestTensor out(ETP_DTYPE_FLOAT32, {3});
+  TestValue vx = TestValue::tensor(x), two = TestValue::real(2), vo = TestValue::tensor(out);
+  ASSERT_EQ(h.run("aten::_pdist_forward.out", {&vx, &two, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{5, 10, 5}));  // (0,1), (0,2), (1,2)
+  TestValue one = TestValue::real(1), inf = TestValue::real(INFINITY), zero = TestValue::real(0);
+  ASSERT_EQ(h.run("aten::_pdist_forward.out", {&vx, &one, &vo, &vo}), ETP_OK);
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{7, 14, 7}));
+  ASSERT_EQ(h.run("aten::_pdist_forward.out", {&vx, &inf, &vo, &vo}), ETP_OK);
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{4, 8, 4}));
+  ASSERT_EQ(h.run("aten::_pdist_forward.out", {&vx, &zero, &vo, &vo}), ETP_OK);
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{2, 2, 2}));
+  TestValue three = TestValue::real(3);
+  ASSERT_EQ(h.run("aten::_pdist_forward.out", {&vx, &three, &vo, &vo}), ETP_OK);
+  EXPECT_NEAR(out.logical<float>()[0], std::cbrt(27.0 + 64.0), 1e-5);
+  TestValue negative = TestValue::real(-1);
+  EXPECT_EQ(h.run("aten::_pdist_forward.out", {&vx, &negative, &vo, &vo}), ETP_ERR_INVALID_ARGUMENT);
+
+  // cdist: a batch of one x1 [1, 2, 2] against x2 [3, 2] broadcast over the batch.
+  auto x1 = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1, 2, 2}, {0, 0, 1, 1});
+  TestTensor cout(ETP_DTYPE_FLOAT32, {1, 2, 3});
+  TestValue v1 = TestValue::tensor(x1), mode = TestValue::none(), vc = TestValue::tensor(cout);
+  ASSERT_EQ(h.run("aten::_cdist_forward.out", {&v1, &vx, &two, &mode, &vc, &vc}), ETP_OK) << h.last_error();
+  const std::vector<float> got = cout.logical<float>();
+  const std::vector<float> want = {0, 5, 10, std::sqrt(2.0f), std::sqrt(13.0f), std::sqrt(74.0f)};
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5) << i;
+  auto wrong = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2, 3}, {0, 0, 0, 0, 0, 0});
+  TestValue vw = TestValue::tensor(wrong);
+  EXPECT_EQ(h.run("aten::_cdist_forward.out", {&v1, &vw, &two, &mode, &vc, &vc}), ETP_ERR_SHAPE);
+}
+
 }  // namespace
 }  // namespace etp::test
