@@ -1,5 +1,5 @@
-// 2-D pooling: avg_pool2d, max_pool2d_with_indices and adaptive average pooling, float32 and
-// float64, on [C, H, W] or [N, C, H, W] inputs in any dim order. Output sizes, padding limits,
+// 2-D pooling: avg_pool2d, max_pool2d_with_indices (and its backward) and adaptive average
+// pooling, float32 and float64, on [C, H, W] or [N, C, H, W] inputs in any dim order. Output sizes, padding limits,
 // ceil_mode and the averaging divisor follow PyTorch's rules.
 #include <algorithm>
 #include <cmath>
@@ -253,9 +253,72 @@ ETP_PORTABLE_KERNEL(adaptive_avg_pool2d_private_out, "aten::_adaptive_avg_pool2d
   return adaptive_avg_pool2d(c);
 }
 
+
+// aten::max_pool2d_with_indices_backward.grad_input(Tensor grad_output, Tensor self, int[2] kernel_size,
+//     int[2] stride, int[2] padding, int[2] dilation, bool ceil_mode, Tensor indices, *,
+//     Tensor(a!) grad_input): zeros of self's shape, then each grad_output element added at the
+// flat [H, W] position its index names (windows that overlap accumulate).
+ETP_PORTABLE_KERNEL(max_pool2d_with_indices_backward_grad_input,
+                    "aten::max_pool2d_with_indices_backward.grad_input") {
+  etp_tensor *grad_out, *in, *indices, *grad_in;
+  int64_t kernel[2], stride[2], pad[2], dilation[2];
+  const int64_t ones[2] = {1, 1};
+  bool ceil_mode = false;
+  if (etp_status s = expect_args(c, 10)) return s;
+  if (!tensor_arg(c, 0, &grad_out) || !tensor_arg(c, 1, &in) || !tensor_arg(c, 7, &indices) ||
+      !tensor_arg(c, 8, &grad_in) || !pair_arg(c, 2, "kernel_size", nullptr, 1, kernel) ||
+      !pair_arg(c, 3, "stride", kernel, 1, stride) || !pair_arg(c, 4, "padding", nullptr, 0, pad) ||
+      !pair_arg(c, 5, "dilation", ones, 1, dilation) || !bool_arg(c, 6, &ceil_mode)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  if (etp_status s = check_input(c, *in, *grad_in)) return s;
+  if (etp_status s = same_dtype(c, *grad_out, in->dtype, "grad_output")) return s;
+  if (etp_status s = same_dtype(c, *indices, ETP_DTYPE_INT64, "indices")) return s;
+  int64_t ohw[2];
+  for (int k = 0; k < 2; ++k) {
+    ohw[k] = pooled_size(in->sizes[in->rank - 2 + k], kernel[k], pad[k], stride[k], dilation[k], ceil_mode);
+  }
+  bool shapes = grad_out->rank == in->rank && indices->rank == in->rank;
+  for (int32_t d = 0; shapes && d < in->rank; ++d) {
+    const int64_t want = d < in->rank - 2 ? in->sizes[d] : ohw[d - (in->rank - 2)];
+    shapes = grad_out->sizes[d] == want && indices->sizes[d] == want;
+  }
+  if (!shapes) return fail(c.host, ETP_ERR_SHAPE, "%s: grad_output and indices must have the pooled shape", c.op);
+  if (etp_status s = resize_out(c, grad_in, in->rank, in->sizes, "grad_input")) return s;
+  const Planes g = as_nchw(*grad_out), ix = as_nchw(*indices), gi = as_nchw(*grad_in);
+  const int64_t H = gi.sizes[2], W = gi.sizes[3];
+  return dispatch_float(c, in->dtype, [&](auto zero) {
+    using T = decltype(zero);
+    const T* gd = static_cast<const T*>(grad_out->data);
+    const int64_t* id = static_cast<const int64_t*>(indices->data);
+    T* out = static_cast<T*>(grad_in->data);
+    for (int64_t n = 0; n < gi.sizes[0]; ++n) {
+      for (int64_t ch = 0; ch < gi.sizes[1]; ++ch) {
+        for (int64_t h = 0; h < H; ++h) {
+          for (int64_t w = 0; w < W; ++w) out[gi.at(n, ch, h, w)] = T(0);
+        }
+      }
+    }
+    etp_status status = ETP_OK;
+    for_each_pooled(gi, ohw, [&](int64_t n, int64_t ch, int64_t oh, int64_t ow) {
+      const int64_t flat = id[ix.at(n, ch, oh, ow)];
+      if (flat < 0 || flat >= H * W) {
+        if (status == ETP_OK) {
+          status = fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: index %lld is outside the %lld x %lld input", c.op,
+                        static_cast<long long>(flat), static_cast<long long>(H), static_cast<long long>(W));
+        }
+        return;
+      }
+      out[gi.at(n, ch, flat / W, flat % W)] += gd[g.at(n, ch, oh, ow)];
+    });
+    return status;
+  });
+}
+
 }  // namespace
 
 ETP_KERNEL_FAMILY(pool_kernels, ETP_ENTRY(avg_pool2d_out), ETP_ENTRY(max_pool2d_with_indices_out),
-                  ETP_ENTRY(adaptive_avg_pool2d_out), ETP_ENTRY(adaptive_avg_pool2d_private_out))
+                  ETP_ENTRY(adaptive_avg_pool2d_out), ETP_ENTRY(adaptive_avg_pool2d_private_out),
+                  ETP_ENTRY(max_pool2d_with_indices_backward_grad_input))
 
 }  // namespace etp_portable

@@ -36,10 +36,12 @@ etp_status random_fill(const Ctx& c, Dist dist) {
   if (etp_status s = expect_args(c, 3)) return s;
   if (!int_list_arg(c, 0, &sizes, &rank) || !tensor_arg(c, 1, &out)) return ETP_ERR_INVALID_ARGUMENT;
   if (!is_float_dtype(out->dtype)) return dtype_error(c, "output", out->dtype, "expected float32 or float64");
-  if (rank > ETP_MAX_RANK) return fail(c.host, ETP_ERR_SHAPE, "%s: rank %llu is above %d", c.op,
-                                       static_cast<unsigned long long>(rank), ETP_MAX_RANK);
+  if (rank > ETP_MAX_RANK)
+    return fail(c.host, ETP_ERR_SHAPE, "%s: rank %llu is above %d", c.op, static_cast<unsigned long long>(rank),
+                ETP_MAX_RANK);
   for (uint64_t d = 0; d < rank; ++d) {
-    if (sizes[d] < 0) return fail(c.host, ETP_ERR_SHAPE, "%s: negative size %lld", c.op, static_cast<long long>(sizes[d]));
+    if (sizes[d] < 0)
+      return fail(c.host, ETP_ERR_SHAPE, "%s: negative size %lld", c.op, static_cast<long long>(sizes[d]));
   }
   if (etp_status s = resize_out(c, out, static_cast<int32_t>(rank), sizes)) return s;
   with_generator([&](std::mt19937_64& rng) {

@@ -44,9 +44,8 @@ TEST(MaxPoolKernelTest, ReturnsMaximaAndPlaneIndicesOnChannelsLastInput) {
   KernelHarness h;
   TestTensor x = range({1, 2, 2, 3}, {0, 2, 3, 1});
   TestTensor out(ETP_DTYPE_FLOAT32, {1, 2, 1, 2}, {0, 2, 3, 1}), idx(ETP_DTYPE_INT64, {1, 2, 1, 2});
-  V vx = V::tensor(x), k = V::int_list({2, 2}), s = V::int_list({1, 1}), p = V::int_list({0}),
-    d = V::int_list({1}), ceil = V::boolean(false), vo = V::tensor(out), vi = V::tensor(idx),
-    ret = V::tensor_list({&out, &idx});
+  V vx = V::tensor(x), k = V::int_list({2, 2}), s = V::int_list({1, 1}), p = V::int_list({0}), d = V::int_list({1}),
+    ceil = V::boolean(false), vo = V::tensor(out), vi = V::tensor(idx), ret = V::tensor_list({&out, &idx});
   ASSERT_EQ(h.run("aten::max_pool2d_with_indices.out", {&vx, &k, &s, &p, &d, &ceil, &vo, &vi, &ret}), ETP_OK)
       << h.last_error();
   EXPECT_EQ(out.logical<float>(), (std::vector<float>{4, 5, 10, 11}));
@@ -55,8 +54,7 @@ TEST(MaxPoolKernelTest, ReturnsMaximaAndPlaneIndicesOnChannelsLastInput) {
 
 TEST(MaxPoolKernelTest, PaddingDilationAndNanPropagation) {
   KernelHarness h;
-  auto x = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1, 1, 4},
-                                 {1, std::numeric_limits<float>::quiet_NaN(), 3, 2});
+  auto x = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1, 1, 4}, {1, std::numeric_limits<float>::quiet_NaN(), 3, 2});
   TestTensor out(ETP_DTYPE_FLOAT32, {1, 1, 2}), idx(ETP_DTYPE_INT64, {1, 1, 2});
   V vx = V::tensor(x), k = V::int_list({1, 2}), s = V::int_list({1, 2}), p = V::int_list({0, 1}),
     d = V::int_list({1, 2}), ceil = V::boolean(false), vo = V::tensor(out), vi = V::tensor(idx),
@@ -70,8 +68,7 @@ TEST(MaxPoolKernelTest, PaddingDilationAndNanPropagation) {
   EXPECT_EQ(idx.logical<int64_t>(), (std::vector<int64_t>{1, 1}));
   TestTensor idx32(ETP_DTYPE_INT32, {1, 1, 2});
   V vi32 = V::tensor(idx32);
-  EXPECT_EQ(h.run("aten::max_pool2d_with_indices.out", {&vx, &k, &s, &p, &d, &ceil, &vo, &vi32, &ret}),
-            ETP_ERR_DTYPE);
+  EXPECT_EQ(h.run("aten::max_pool2d_with_indices.out", {&vx, &k, &s, &p, &d, &ceil, &vo, &vi32, &ret}), ETP_ERR_DTYPE);
 }
 
 TEST(AdaptiveAvgPoolKernelTest, UsesOverlappingBins) {
@@ -89,6 +86,34 @@ TEST(AdaptiveAvgPoolKernelTest, UsesOverlappingBins) {
   TestTensor r2(ETP_DTYPE_FLOAT32, {5, 1});
   V vr2 = V::tensor(r2);
   EXPECT_EQ(h.run("aten::adaptive_avg_pool2d.out", {&vr2, &one, &vg, &vg}), ETP_ERR_SHAPE);
+}
+
+// The gradient of max pooling goes to the position each window's index names; overlapping
+// windows that pick the same element accumulate.
+TEST(MaxPoolBackwardKernelTest, RoutesGradientsToTheIndexedPositions) {
+  KernelHarness h;
+  TestTensor self(ETP_DTYPE_FLOAT32, {1, 1, 3, 3});
+  auto grad = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1, 1, 2, 2}, {1, 2, 3, 4});
+  auto indices = TestTensor::of<int64_t>(ETP_DTYPE_INT64, {1, 1, 2, 2}, {4, 4, 6, 8});  // centre twice
+  TestTensor out(ETP_DTYPE_FLOAT32, {1, 1, 3, 3});
+  TestValue vg = TestValue::tensor(grad), vs = TestValue::tensor(self), k = TestValue::int_list({2, 2}),
+            st = TestValue::int_list({1, 1}), p = TestValue::int_list({0, 0}), d = TestValue::int_list({1, 1}),
+            ceil = TestValue::boolean(false), vi = TestValue::tensor(indices), vo = TestValue::tensor(out);
+  ASSERT_EQ(
+      h.run("aten::max_pool2d_with_indices_backward.grad_input", {&vg, &vs, &k, &st, &p, &d, &ceil, &vi, &vo, &vo}),
+      ETP_OK)
+      << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{0, 0, 0, 0, 3, 0, 3, 0, 4}));
+  auto bad = TestTensor::of<int64_t>(ETP_DTYPE_INT64, {1, 1, 2, 2}, {0, 0, 0, 9});
+  TestValue vb = TestValue::tensor(bad);
+  EXPECT_EQ(
+      h.run("aten::max_pool2d_with_indices_backward.grad_input", {&vg, &vs, &k, &st, &p, &d, &ceil, &vb, &vo, &vo}),
+      ETP_ERR_INVALID_ARGUMENT);
+  TestValue big = TestValue::int_list({3, 3});
+  EXPECT_EQ(
+      h.run("aten::max_pool2d_with_indices_backward.grad_input", {&vg, &vs, &big, &st, &p, &d, &ceil, &vi, &vo, &vo}),
+      ETP_ERR_SHAPE)
+      << "a 3x3 kernel pools 3x3 into 1x1, not 2x2";
 }
 
 }  // namespace

@@ -12,7 +12,9 @@ namespace {
 
 using V = TestValue;
 
-double mean_of(const std::vector<float>& v) { return std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size()); }
+double mean_of(const std::vector<float>& v) {
+  return std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+}
 
 etp_status seed(KernelHarness& h, const char* value) {
   const etp_option option{"seed", value};
