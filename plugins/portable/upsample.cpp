@@ -1,5 +1,6 @@
 // aten::upsample_bilinear2d.vec_out (float32/float64) and upsample_nearest2d.vec_out (any dtype):
-// resizes of [N, C, H, W] tensors with PyTorch's source-index rules, any dim order.
+// resizes of [N, C, H, W] tensors with PyTorch's source-index rules, any dim order; and
+// grid_sampler_2d, sampling at given points.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -132,8 +133,132 @@ ETP_PORTABLE_KERNEL(upsample_nearest2d_vec_out, "aten::upsample_nearest2d.vec_ou
   return ETP_OK;
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// grid_sampler_2d: PyTorch's F.grid_sample for 4-D inputs.
+
+// Grid coordinate in [-1, 1] to pixel position (corner pixels' centres, or the image edges).
+double unnormalize(double coord, int64_t size, bool align_corners) {
+  return align_corners ? (coord + 1) / 2 * static_cast<double>(size - 1)
+                       : ((coord + 1) * static_cast<double>(size) - 1) / 2;
+}
+
+// Reflects `x` into [twice_low / 2, twice_high / 2] (PyTorch's reflect_coordinates).
+double reflect(double x, int64_t twice_low, int64_t twice_high) {
+  if (twice_low == twice_high) return 0;
+  const double low = static_cast<double>(twice_low) / 2, span = static_cast<double>(twice_high - twice_low) / 2;
+  x = std::fabs(x - low);
+  const double extra = std::fmod(x, span);
+  const bool even_flips = std::fmod(std::floor(x / span), 2.0) == 0;  // in double: x may be huge or NaN
+  return even_flips ? extra + low : span - extra + low;
+}
+
+// Applies the padding mode to a pixel position: 0 zeros (unchanged), 1 border (clamped),
+// 2 reflection (mirrored at the edges, then clamped).
+double pad_coordinate(double x, int64_t size, int64_t padding, bool align_corners) {
+  auto clip = [&](double v) { return std::min(static_cast<double>(size - 1), std::max(v, 0.0)); };
+  if (padding == 1) return clip(x);
+  if (padding == 2) {
+    x = align_corners ? reflect(x, 0, 2 * (size - 1)) : reflect(x, -1, 2 * size - 1);
+    return clip(x);
+  }
+  return x;
+}
+
+double cubic1(double x, double a) { return ((a + 2) * x - (a + 3)) * x * x + 1; }
+double cubic2(double x, double a) { return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a; }
+
+// Interpolates four taps at fraction t with PyTorch's bicubic kernel (A = -0.75).
+double cubic_interp(const double v[4], double t) {
+  const double a = -0.75;
+  const double w[4] = {cubic2(t + 1, a), cubic1(t, a), cubic1(1 - t, a), cubic2(2 - t, a)};
+  return v[0] * w[0] + v[1] * w[1] + v[2] * w[2] + v[3] * w[3];
+}
+
+// aten::grid_sampler_2d.out(Tensor input, Tensor grid, int interpolation_mode, int padding_mode,
+//     bool align_corners, *, Tensor(a!) out): input [N, C, H, W] sampled at grid [N, Ho, Wo, 2]
+// ((x, y) in [-1, 1]) into [N, C, Ho, Wo]. Interpolation 0 bilinear, 1 nearest (half to even),
+// 2 bicubic; padding 0 zeros, 1 border, 2 reflection; all as torch.nn.functional.grid_sample.
+ETP_PORTABLE_KERNEL(grid_sampler_2d_out, "aten::grid_sampler_2d.out") {
+  etp_tensor *in, *grid, *out;
+  int64_t mode = 0, padding = 0;
+  bool align_corners = false;
+  if (etp_status s = expect_args(c, 7)) return s;
+  if (!tensor_arg(c, 0, &in) || !tensor_arg(c, 1, &grid) || !int_arg(c, 2, &mode) || !int_arg(c, 3, &padding) ||
+      !bool_arg(c, 4, &align_corners) || !tensor_arg(c, 5, &out)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  if (mode < 0 || mode > 2 || padding < 0 || padding > 2) {
+    return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: interpolation mode %lld or padding mode %lld is unknown", c.op,
+                static_cast<long long>(mode), static_cast<long long>(padding));
+  }
+  if (in->rank != 4 || grid->rank != 4 || grid->sizes[3] != 2 || grid->sizes[0] != in->sizes[0]) {
+    return fail(c.host, ETP_ERR_SHAPE, "%s: expected input [N, C, H, W] and grid [N, Ho, Wo, 2]", c.op);
+  }
+  if (grid->dtype != in->dtype || out->dtype != in->dtype) {
+    return fail(c.host, ETP_ERR_DTYPE, "%s: input, grid and out must share one floating dtype", c.op);
+  }
+  const int64_t sizes[4] = {in->sizes[0], in->sizes[1], grid->sizes[1], grid->sizes[2]};
+  if (etp_status s = etp_sdk::resize(c.host, out, 4, sizes)) return fail(c.host, s, "%s: cannot resize out", c.op);
+  const int64_t H = in->sizes[2], W = in->sizes[3];
+  return dispatch_float(c, in->dtype, [&](auto zero) {
+    using T = decltype(zero);
+    const T* x = static_cast<const T*>(in->data);
+    const T* g = static_cast<const T*>(grid->data);
+    T* y = static_cast<T*>(out->data);
+    for (int64_t n = 0; n < sizes[0]; ++n) {
+      for (int64_t oh = 0; oh < sizes[2]; ++oh) {
+        for (int64_t ow = 0; ow < sizes[3]; ++ow) {
+          const T* point = g + n * grid->strides[0] + oh * grid->strides[1] + ow * grid->strides[2];
+          const double gx = static_cast<double>(point[0]), gy = static_cast<double>(point[grid->strides[3]]);
+          for (int64_t ch = 0; ch < sizes[1]; ++ch) {
+            const T* plane = x + n * in->strides[0] + ch * in->strides[1];
+            // Zero outside the image; positions stay doubles until known in range (NaN and huge
+            // grid values are outside).
+            auto at = [&](double h, double w) {
+              if (!(h >= 0 && h < static_cast<double>(H) && w >= 0 && w < static_cast<double>(W))) return 0.0;
+              return static_cast<double>(
+                  plane[static_cast<int64_t>(h) * in->strides[2] + static_cast<int64_t>(w) * in->strides[3]]);
+            };
+            double value = 0;
+            if (mode == 2) {  // bicubic: padding applies to each tap
+              const double ix = unnormalize(gx, W, align_corners), iy = unnormalize(gy, H, align_corners);
+              const double fx = std::floor(ix), fy = std::floor(iy);
+              double rows[4];
+              for (int i = 0; i < 4; ++i) {
+                double taps[4];
+                for (int j = 0; j < 4; ++j) {
+                  const double px = pad_coordinate(fx - 1 + j, W, padding, align_corners);
+                  const double py = pad_coordinate(fy - 1 + i, H, padding, align_corners);
+                  taps[j] = at(py, px);
+                }
+                rows[i] = cubic_interp(taps, ix - fx);
+              }
+              value = cubic_interp(rows, iy - fy);
+            } else {
+              const double ix = pad_coordinate(unnormalize(gx, W, align_corners), W, padding, align_corners);
+              const double iy = pad_coordinate(unnormalize(gy, H, align_corners), H, padding, align_corners);
+              if (mode == 1) {
+                value = at(std::nearbyint(iy), std::nearbyint(ix));
+              } else {
+                const double x0 = std::floor(ix), y0 = std::floor(iy), tx = ix - x0, ty = iy - y0;
+                value = at(y0, x0) * (1 - tx) * (1 - ty) + at(y0, x0 + 1) * tx * (1 - ty) +
+                        at(y0 + 1, x0) * (1 - tx) * ty + at(y0 + 1, x0 + 1) * tx * ty;
+              }
+            }
+            y[n * out->strides[0] + ch * out->strides[1] + oh * out->strides[2] + ow * out->strides[3]] =
+                static_cast<T>(value);
+          }
+        }
+      }
+    }
+    return ETP_OK;
+  });
+}
+
 }  // namespace
 
-ETP_KERNEL_FAMILY(upsample_kernels, ETP_ENTRY(upsample_bilinear2d_vec_out), ETP_ENTRY(upsample_nearest2d_vec_out))
+ETP_KERNEL_FAMILY(upsample_kernels, ETP_ENTRY(upsample_bilinear2d_vec_out), ETP_ENTRY(upsample_nearest2d_vec_out),
+                  ETP_ENTRY(grid_sampler_2d_out))
 
 }  // namespace etp_portable

@@ -1,6 +1,8 @@
 // aten::upsample_bilinear2d.vec_out and transposed aten::convolution.out.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "plugins/portable/kernel_harness.h"
 
 namespace etp::test {
@@ -89,6 +91,51 @@ TEST(TransposedConvolutionKernelTest, WeightChannelsMustMatchTheInput) {
   EXPECT_EQ(h.run("aten::convolution.out", {&vx, &vw, &none, &one, &zero, &one, &transposed, &zero, &groups, &vo, &vo}),
             ETP_ERR_SHAPE);
   EXPECT_NE(h.last_error().find("disagree"), std::string::npos) << h.last_error();
+}
+
+// grid_sampler_2d against torch.nn.functional.grid_sample's rules: an identity grid reproduces the
+// input in every mode; points outside use the padding mode.
+TEST(GridSamplerKernelTest, IdentityGridAndPaddingModes) {
+  KernelHarness h;
+  auto x = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1, 1, 2, 3}, {0, 1, 2, 3, 4, 5});
+  // With align_corners, x = -1, 0, 1 and y = -1, 1 are the pixel centres.
+  auto identity = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1, 2, 3, 2},
+                                        {-1, -1, 0, -1, 1, -1, -1, 1, 0, 1, 1, 1});
+  TestTensor out(ETP_DTYPE_FLOAT32, {1, 1, 2, 3});
+  TestValue vx = TestValue::tensor(x), vg = TestValue::tensor(identity), yes = TestValue::boolean(true),
+            zeros = TestValue::integer(0), vo = TestValue::tensor(out);
+  for (int64_t mode : {0, 1, 2}) {
+    TestValue vm = TestValue::integer(mode);
+    ASSERT_EQ(h.run("aten::grid_sampler_2d.out", {&vx, &vg, &vm, &zeros, &yes, &vo, &vo}), ETP_OK) << h.last_error();
+    const std::vector<float> got = out.logical<float>();
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], static_cast<float>(i), 1e-5) << "mode " << mode;
+  }
+  // One point halfway between pixels 0 and 1 of row 0, and one far outside on the right.
+  auto points = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1, 1, 2, 2}, {-0.5f, -1, 3, -1});
+  TestTensor two(ETP_DTYPE_FLOAT32, {1, 1, 1, 2});
+  TestValue vp = TestValue::tensor(points), vt = TestValue::tensor(two), bilinear = TestValue::integer(0);
+  ASSERT_EQ(h.run("aten::grid_sampler_2d.out", {&vx, &vp, &bilinear, &zeros, &yes, &vt, &vt}), ETP_OK);
+  EXPECT_EQ(two.logical<float>(), (std::vector<float>{0.5f, 0}));  // zeros outside
+  TestValue border = TestValue::integer(1), reflection = TestValue::integer(2);
+  ASSERT_EQ(h.run("aten::grid_sampler_2d.out", {&vx, &vp, &bilinear, &border, &yes, &vt, &vt}), ETP_OK);
+  EXPECT_EQ(two.logical<float>(), (std::vector<float>{0.5f, 2}));  // clamped to the last column
+  ASSERT_EQ(h.run("aten::grid_sampler_2d.out", {&vx, &vp, &bilinear, &reflection, &yes, &vt, &vt}), ETP_OK);
+  // x = 3 is pixel 4 with align_corners; mirrored in [0, 2] it lands on pixel 0.
+  EXPECT_EQ(two.logical<float>(), (std::vector<float>{0.5f, 0}));
+  // Half-pixel convention: (x, y) = (-1, 1) is the bottom-left corner of the image, a quarter of
+  // pixel (1, 0) = 3 and three quarters outside (zeros): 0.75.
+  TestValue no = TestValue::boolean(false);
+  auto edge = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1, 1, 1, 2}, {-1, 1});
+  TestTensor one(ETP_DTYPE_FLOAT32, {1, 1, 1, 1});
+  TestValue ve = TestValue::tensor(edge), v1 = TestValue::tensor(one);
+  ASSERT_EQ(h.run("aten::grid_sampler_2d.out", {&vx, &ve, &bilinear, &zeros, &no, &v1, &v1}), ETP_OK);
+  EXPECT_NEAR(one.logical<float>()[0], 0.75f, 1e-6);
+  auto nan = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1, 1, 1, 2}, {NAN, 1e30f});
+  TestValue vn = TestValue::tensor(nan), nearest = TestValue::integer(1);
+  EXPECT_EQ(h.run("aten::grid_sampler_2d.out", {&vx, &vn, &nearest, &reflection, &no, &v1, &v1}), ETP_OK)
+      << "NaN and huge points must not be cast to integers";
+  TestValue bad = TestValue::integer(3);
+  EXPECT_EQ(h.run("aten::grid_sampler_2d.out", {&vx, &vp, &bad, &zeros, &yes, &vt, &vt}), ETP_ERR_INVALID_ARGUMENT);
 }
 
 }  // namespace
