@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "kernels.h"
 
@@ -256,9 +257,110 @@ ETP_PORTABLE_KERNEL(grid_sampler_2d_out, "aten::grid_sampler_2d.out") {
   });
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// _upsample_bilinear2d_aa: bilinear resize with antialiasing, as F.interpolate(..., antialias=True).
+// Separable: each output index takes a normalized triangle-filter average of the input pixels
+// within `support` of its centre; when downscaling the filter widens by the scale.
+
+// The input range [first, first + weights.size()) and normalized weights of output index `i`.
+void aa_weights(int64_t i, int64_t in_size, double scale, std::vector<double>* weights, int64_t* first) {
+  const double support = scale >= 1 ? scale : 1.0;  // interp size 2, halved, times the scale
+  const double center = scale * (static_cast<double>(i) + 0.5);
+  const double invscale = scale >= 1 ? 1 / scale : 1.0;
+  const int64_t lo = std::max<int64_t>(static_cast<int64_t>(center - support + 0.5), 0);
+  const int64_t hi = std::min<int64_t>(static_cast<int64_t>(center + support + 0.5), in_size);
+  weights->assign(static_cast<size_t>(std::max<int64_t>(hi - lo, 0)), 0.0);
+  double total = 0;
+  for (int64_t j = lo; j < hi; ++j) {
+    const double x = std::fabs((static_cast<double>(j) - center + 0.5) * invscale);
+    const double w = x < 1 ? 1 - x : 0;
+    (*weights)[static_cast<size_t>(j - lo)] = w;
+    total += w;
+  }
+  if (total != 0) {
+    for (double& w : *weights) w /= total;
+  }
+  *first = lo;
+}
+
+// aten::_upsample_bilinear2d_aa.out(Tensor self, SymInt[2] output_size, bool align_corners,
+//     float? scales_h=None, float? scales_w=None, *, Tensor(a!) out)
+ETP_PORTABLE_KERNEL(upsample_bilinear2d_aa_out, "aten::_upsample_bilinear2d_aa.out") {
+  etp_tensor *in, *out;
+  const int64_t* size = nullptr;
+  uint64_t count = 0;
+  bool align_corners = false;
+  if (etp_status s = expect_args(c, 7)) return s;
+  if (!tensor_arg(c, 0, &in) || !int_list_arg(c, 1, &size, &count) || !bool_arg(c, 2, &align_corners) ||
+      !tensor_arg(c, 5, &out)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  double given[2] = {0, 0};
+  for (int k = 0; k < 2; ++k) {
+    const etp_value& v = *c.args[3 + k];
+    if (v.tag == ETP_VALUE_DOUBLE) given[k] = v.u.d;
+    else if (v.tag != ETP_VALUE_NONE) return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: scales must be floats or None", c.op);
+  }
+  if (in->rank != 4) return fail(c.host, ETP_ERR_SHAPE, "%s: input must be 4-D [N, C, H, W], got rank %d", c.op, in->rank);
+  if (count != 2 || size[0] <= 0 || size[1] <= 0 || in->sizes[2] <= 0 || in->sizes[3] <= 0) {
+    return fail(c.host, ETP_ERR_SHAPE, "%s: output_size needs two positive entries (and the input positive sizes)",
+                c.op);
+  }
+  if (out->dtype != in->dtype) return fail(c.host, ETP_ERR_DTYPE, "%s: out dtype must equal the input's", c.op);
+  const int64_t sizes[4] = {in->sizes[0], in->sizes[1], size[0], size[1]};
+  if (etp_status s = etp_sdk::resize(c.host, out, 4, sizes)) return fail(c.host, s, "%s: cannot resize out", c.op);
+  // Per axis: each output index's input range and weights.
+  std::vector<std::vector<double>> weights[2];
+  std::vector<int64_t> firsts[2];
+  for (int k = 0; k < 2; ++k) {
+    const double scale = source_scale(in->sizes[2 + k], sizes[2 + k], align_corners, given[k] > 0 ? given[k] : 0);
+    weights[k].resize(static_cast<size_t>(sizes[2 + k]));
+    firsts[k].resize(static_cast<size_t>(sizes[2 + k]));
+    for (int64_t i = 0; i < sizes[2 + k]; ++i) {
+      aa_weights(i, in->sizes[2 + k], scale, &weights[k][static_cast<size_t>(i)], &firsts[k][static_cast<size_t>(i)]);
+    }
+  }
+  return dispatch_float(c, in->dtype, [&](auto zero) {
+    using T = decltype(zero);
+    const T* x = static_cast<const T*>(in->data);
+    T* y = static_cast<T*>(out->data);
+    std::vector<double> rows(static_cast<size_t>(in->sizes[2] * sizes[3]));  // width pass, per plane
+    for (int64_t n = 0; n < sizes[0]; ++n) {
+      for (int64_t ch = 0; ch < sizes[1]; ++ch) {
+        const T* plane = x + n * in->strides[0] + ch * in->strides[1];
+        for (int64_t h = 0; h < in->sizes[2]; ++h) {
+          for (int64_t ow = 0; ow < sizes[3]; ++ow) {
+            const std::vector<double>& w = weights[1][static_cast<size_t>(ow)];
+            const int64_t first = firsts[1][static_cast<size_t>(ow)];
+            double acc = 0;
+            for (size_t j = 0; j < w.size(); ++j) {
+              acc += w[j] * static_cast<double>(plane[h * in->strides[2] + (first + static_cast<int64_t>(j)) * in->strides[3]]);
+            }
+            rows[static_cast<size_t>(h * sizes[3] + ow)] = acc;
+          }
+        }
+        for (int64_t oh = 0; oh < sizes[2]; ++oh) {
+          const std::vector<double>& w = weights[0][static_cast<size_t>(oh)];
+          const int64_t first = firsts[0][static_cast<size_t>(oh)];
+          for (int64_t ow = 0; ow < sizes[3]; ++ow) {
+            double acc = 0;
+            for (size_t j = 0; j < w.size(); ++j) {
+              acc += w[j] * rows[static_cast<size_t>((first + static_cast<int64_t>(j)) * sizes[3] + ow)];
+            }
+            y[n * out->strides[0] + ch * out->strides[1] + oh * out->strides[2] + ow * out->strides[3]] =
+                static_cast<T>(acc);
+          }
+        }
+      }
+    }
+    return ETP_OK;
+  });
+}
+
 }  // namespace
 
 ETP_KERNEL_FAMILY(upsample_kernels, ETP_ENTRY(upsample_bilinear2d_vec_out), ETP_ENTRY(upsample_nearest2d_vec_out),
-                  ETP_ENTRY(grid_sampler_2d_out))
+                  ETP_ENTRY(grid_sampler_2d_out), ETP_ENTRY(upsample_bilinear2d_aa_out))
 
 }  // namespace etp_portable

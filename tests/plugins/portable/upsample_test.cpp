@@ -138,5 +138,30 @@ TEST(GridSamplerKernelTest, IdentityGridAndPaddingModes) {
   EXPECT_EQ(h.run("aten::grid_sampler_2d.out", {&vx, &vp, &bad, &zeros, &yes, &vt, &vt}), ETP_ERR_INVALID_ARGUMENT);
 }
 
+// _upsample_bilinear2d_aa: downscaling averages under a widened triangle filter; upscaling is plain
+// bilinear (half-pixel centres).
+TEST(UpsampleAntialiasKernelTest, DownscaleAveragesAndUpscaleIsBilinear) {
+  KernelHarness h;
+  auto row = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1, 1, 1, 4}, {0, 1, 2, 3});
+  TestTensor half(ETP_DTYPE_FLOAT32, {1, 1, 1, 2});
+  TestValue vr = TestValue::tensor(row), size = TestValue::int_list({1, 2}), no = TestValue::boolean(false),
+            none = TestValue::none(), vh = TestValue::tensor(half);
+  ASSERT_EQ(h.run("aten::_upsample_bilinear2d_aa.out", {&vr, &size, &no, &none, &none, &vh, &vh}), ETP_OK)
+      << h.last_error();
+  // F.interpolate(torch.arange(4.).view(1, 1, 1, 4), size=(1, 2), mode="bilinear", antialias=True)
+  // weights (3/7, 3/7, 1/7) and (1/7, 3/7, 3/7): 5/7 and 16/7.
+  const std::vector<float> got = half.logical<float>();
+  EXPECT_NEAR(got[0], 5.0 / 7, 1e-6);
+  EXPECT_NEAR(got[1], 16.0 / 7, 1e-6);
+  auto x = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1, 1, 2, 2}, {0, 1, 2, 3});
+  TestTensor up(ETP_DTYPE_FLOAT32, {1, 1, 4, 4});
+  TestValue vx = TestValue::tensor(x), four = TestValue::int_list({4, 4}), vu = TestValue::tensor(up);
+  ASSERT_EQ(h.run("aten::_upsample_bilinear2d_aa.out", {&vx, &four, &no, &none, &none, &vu, &vu}), ETP_OK);
+  EXPECT_EQ(up.logical<float>(), (std::vector<float>{0, 0.25, 0.75, 1, 0.5, 0.75, 1.25, 1.5, 1.5, 1.75, 2.25, 2.5,
+                                                     2, 2.25, 2.75, 3}));
+  TestValue zero = TestValue::int_list({0, 2});
+  EXPECT_EQ(h.run("aten::_upsample_bilinear2d_aa.out", {&vr, &zero, &no, &none, &none, &vh, &vh}), ETP_ERR_SHAPE);
+}
+
 }  // namespace
 }  // namespace etp::test
