@@ -1,7 +1,9 @@
-// aten::convolution.out for 1-D and 2-D inputs, plain and transposed (direct loops,
-// float32/float64). A 1-D
+// aten::convolution.out for 1-D and 2-D inputs, plain and transposed, and the backward of the
+// plain one (direct loops, float32/float64). A 1-D
 // problem is run as 2-D with a unit height; every tensor is addressed through its strides, so
 // NCHW and channels-last inputs, weights and outputs all work.
+#include <utility>
+
 #include "kernels.h"
 #include "movement_util.h"
 
@@ -196,8 +198,141 @@ ETP_PORTABLE_KERNEL(convolution_out, "aten::convolution.out") {
   });
 }
 
+
+// aten::convolution_backward.out(Tensor grad_output, Tensor input, Tensor weight, SymInt[]? bias_sizes,
+//     SymInt[] stride, SymInt[] padding, SymInt[] dilation, bool transposed, SymInt[] output_padding,
+//     SymInt groups, bool[3] output_mask, *, Tensor(a!) out0, Tensor(b!) out1, Tensor(c!) out2):
+// the gradients of a plain (not transposed) 1-D or 2-D convolution with respect to the input
+// (out0), the weight (out1) and the bias (out2), each computed when its output_mask entry is
+// set. Accumulated in the dtype, like the forward kernel.
+ETP_PORTABLE_KERNEL(convolution_backward_out, "aten::convolution_backward.out") {
+  etp_tensor *grad, *in, *weight, *grad_in, *grad_weight, *grad_bias;
+  bool transposed = false;
+  ConvParams p{};
+  if (etp_status s = expect_args(c, 15)) return s;
+  if (!tensor_arg(c, 0, &grad) || !tensor_arg(c, 1, &in) || !tensor_arg(c, 2, &weight) ||
+      !bool_arg(c, 7, &transposed) || !int_arg(c, 9, &p.groups) || !tensor_arg(c, 11, &grad_in) ||
+      !tensor_arg(c, 12, &grad_weight) || !tensor_arg(c, 13, &grad_bias)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  const etp_value& mask_arg = *c.args[10];
+  if (mask_arg.tag != ETP_VALUE_BOOL_LIST || mask_arg.u.bool_list.count != 3) {
+    return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: output_mask must be a list of 3 bools", c.op);
+  }
+  const bool* mask = mask_arg.u.bool_list.items;
+  if (transposed) return fail(c.host, ETP_ERR_NOT_SUPPORTED, "%s: the backward of a transposed convolution", c.op);
+  if ((in->rank != 3 && in->rank != 4) || weight->rank != in->rank || grad->rank != in->rank) {
+    return fail(c.host, ETP_ERR_SHAPE, "%s: grad_output, input and weight must all have rank 3 (1-D) or 4 (2-D)",
+                c.op);
+  }
+  const int32_t spatial = in->rank - 2;
+  if (!spatial_arg(c, 4, spatial, 1, "stride", 1, p.stride) || !spatial_arg(c, 5, spatial, 0, "padding", 0, p.padding) ||
+      !spatial_arg(c, 6, spatial, 1, "dilation", 1, p.dilation)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  for (const auto& [t, what] : {std::pair<etp_tensor*, const char*>{grad, "grad_output"}, {weight, "weight"}}) {
+    if (etp_status s = same_dtype(c, *t, in->dtype, what)) return s;
+  }
+  const View4 x = as_4d(*in), w = as_4d(*weight), g = as_4d(*grad);
+  if (p.groups <= 0 || x.sizes[1] % p.groups != 0 || w.sizes[0] % p.groups != 0 || w.sizes[1] * p.groups != x.sizes[1] ||
+      g.sizes[0] != x.sizes[0] || g.sizes[1] != w.sizes[0]) {
+    return fail(c.host, ETP_ERR_SHAPE, "%s: grad_output, input, weight and groups=%lld disagree", c.op,
+                static_cast<long long>(p.groups));
+  }
+  for (int k = 0; k < 2; ++k) {  // grad_output must have the forward output's size
+    const int64_t span = p.dilation[k] * (w.sizes[2 + k] - 1) + 1;
+    const int64_t want = (x.sizes[2 + k] + 2 * p.padding[k] - span) / p.stride[k] + 1;
+    if (x.sizes[2 + k] + 2 * p.padding[k] < span || g.sizes[2 + k] != want) {
+      return fail(c.host, ETP_ERR_SHAPE, "%s: grad_output does not have the convolution's output size", c.op);
+    }
+  }
+  if (mask[0]) {
+    if (etp_status s = same_dtype(c, *grad_in, in->dtype, "out0")) return s;
+    if (etp_status s = resize_out(c, grad_in, in->rank, in->sizes, "out0")) return s;
+  }
+  if (mask[1]) {
+    if (etp_status s = same_dtype(c, *grad_weight, in->dtype, "out1")) return s;
+    if (etp_status s = resize_out(c, grad_weight, weight->rank, weight->sizes, "out1")) return s;
+  }
+  if (mask[2]) {
+    if (etp_status s = same_dtype(c, *grad_bias, in->dtype, "out2")) return s;
+    if (etp_status s = resize_out(c, grad_bias, 1, &w.sizes[0], "out2")) return s;
+  }
+  return dispatch_float(c, in->dtype, [&](auto zero) {
+    using T = decltype(zero);
+    const T* xd = static_cast<const T*>(in->data);
+    const T* wd = static_cast<const T*>(weight->data);
+    const T* gd = static_cast<const T*>(grad->data);
+    const View4 gi = mask[0] ? as_4d(*grad_in) : x, gw = mask[1] ? as_4d(*grad_weight) : w;
+    T* gid = mask[0] ? static_cast<T*>(grad_in->data) : nullptr;
+    T* gwd = mask[1] ? static_cast<T*>(grad_weight->data) : nullptr;
+    for (int64_t n = 0; mask[0] && n < gi.sizes[0]; ++n) {
+      for (int64_t ch = 0; ch < gi.sizes[1]; ++ch) {
+        for (int64_t h = 0; h < gi.sizes[2]; ++h) {
+          for (int64_t ww = 0; ww < gi.sizes[3]; ++ww) {
+            gid[n * gi.strides[0] + ch * gi.strides[1] + h * gi.strides[2] + ww * gi.strides[3]] = T(0);
+          }
+        }
+      }
+    }
+    for (int64_t oc = 0; mask[1] && oc < gw.sizes[0]; ++oc) {
+      for (int64_t ic = 0; ic < gw.sizes[1]; ++ic) {
+        for (int64_t kh = 0; kh < gw.sizes[2]; ++kh) {
+          for (int64_t kw = 0; kw < gw.sizes[3]; ++kw) {
+            gwd[oc * gw.strides[0] + ic * gw.strides[1] + kh * gw.strides[2] + kw * gw.strides[3]] = T(0);
+          }
+        }
+      }
+    }
+    const int64_t cout_per_group = w.sizes[0] / p.groups, cin_per_group = w.sizes[1];
+    for (int64_t n = 0; n < g.sizes[0]; ++n) {
+      for (int64_t oc = 0; oc < g.sizes[1]; ++oc) {
+        const int64_t ic0 = (oc / cout_per_group) * cin_per_group;
+        for (int64_t oh = 0; oh < g.sizes[2]; ++oh) {
+          for (int64_t ow = 0; ow < g.sizes[3]; ++ow) {
+            const T go = gd[n * g.strides[0] + oc * g.strides[1] + oh * g.strides[2] + ow * g.strides[3]];
+            for (int64_t ic = 0; ic < cin_per_group; ++ic) {
+              for (int64_t kh = 0; kh < w.sizes[2]; ++kh) {
+                const int64_t ih = oh * p.stride[0] - p.padding[0] + kh * p.dilation[0];
+                if (ih < 0 || ih >= x.sizes[2]) continue;
+                for (int64_t kw = 0; kw < w.sizes[3]; ++kw) {
+                  const int64_t iw = ow * p.stride[1] - p.padding[1] + kw * p.dilation[1];
+                  if (iw < 0 || iw >= x.sizes[3]) continue;
+                  if (mask[0]) {
+                    gid[n * gi.strides[0] + (ic0 + ic) * gi.strides[1] + ih * gi.strides[2] + iw * gi.strides[3]] +=
+                        go * wd[oc * w.strides[0] + ic * w.strides[1] + kh * w.strides[2] + kw * w.strides[3]];
+                  }
+                  if (mask[1]) {
+                    gwd[oc * gw.strides[0] + ic * gw.strides[1] + kh * gw.strides[2] + kw * gw.strides[3]] +=
+                        go * xd[n * x.strides[0] + (ic0 + ic) * x.strides[1] + ih * x.strides[2] + iw * x.strides[3]];
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    if (mask[2]) {
+      T* gbd = static_cast<T*>(grad_bias->data);
+      for (int64_t oc = 0; oc < g.sizes[1]; ++oc) {
+        T acc = T(0);
+        for (int64_t n = 0; n < g.sizes[0]; ++n) {
+          for (int64_t oh = 0; oh < g.sizes[2]; ++oh) {
+            for (int64_t ow = 0; ow < g.sizes[3]; ++ow) {
+              acc += gd[n * g.strides[0] + oc * g.strides[1] + oh * g.strides[2] + ow * g.strides[3]];
+            }
+          }
+        }
+        gbd[oc * grad_bias->strides[0]] = acc;
+      }
+    }
+    return ETP_OK;
+  });
+}
+
 }  // namespace
 
-ETP_KERNEL_FAMILY(conv_kernels, ETP_ENTRY(convolution_out))
+ETP_KERNEL_FAMILY(conv_kernels, ETP_ENTRY(convolution_out), ETP_ENTRY(convolution_backward_out))
 
 }  // namespace etp_portable

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <functional>
 #include <numeric>
 
 #include "plugins/portable/op_call.h"
@@ -87,6 +89,82 @@ TEST(ConvolutionKernelTest, EmptyBatchGivesEmptyOutput) {
   ConvArgs a;
   ASSERT_EQ(conv(h, x, w, nullptr, out, a), ETP_OK) << h.last_error();
   EXPECT_EQ(out.sizes(), (std::vector<int64_t>{0, 1, 2, 2}));
+}
+
+// convolution_backward against finite differences of the forward kernel: for L = sum(conv(x, w) * G),
+// dL/dx, dL/dw and dL/db must be what the backward returns for grad_output G (float64, so the
+// central differences are accurate to ~1e-8).
+TEST(ConvolutionBackwardKernelTest, GradientsMatchFiniteDifferencesOfTheForward) {
+  KernelHarness h;
+  const std::vector<int64_t> xs = {1, 2, 5, 4}, ws = {4, 1, 3, 2};  // groups = 2
+  auto fill = [](TestTensor& t, double scale) {
+    const std::vector<int64_t> sizes = t.sizes();
+    std::vector<double> v(
+        static_cast<size_t>(std::accumulate(sizes.begin(), sizes.end(), int64_t{1}, std::multiplies<int64_t>())));
+    for (size_t i = 0; i < v.size(); ++i) v[i] = std::sin(scale * static_cast<double>(i + 1));
+    t.set_logical<double>(v);
+  };
+  TestTensor x(ETP_DTYPE_FLOAT64, xs), w(ETP_DTYPE_FLOAT64, ws), b(ETP_DTYPE_FLOAT64, {4});
+  fill(x, 0.7);
+  fill(w, 1.3);
+  fill(b, 0.1);
+  ConvArgs a;
+  a.stride = V::int_list({2, 1});
+  a.padding = V::int_list({1, 0});
+  a.groups = V::integer(2);
+  TestTensor out(ETP_DTYPE_FLOAT64, {1, 4, 3, 3});
+  ASSERT_EQ(conv(h, x, w, &b, out, a), ETP_OK) << h.last_error();
+  TestTensor g(ETP_DTYPE_FLOAT64, out.sizes());
+  fill(g, 2.1);
+  auto loss = [&]() {
+    EXPECT_EQ(conv(h, x, w, &b, out, a), ETP_OK);
+    const std::vector<double> o = out.logical<double>(), gv = g.logical<double>();
+    double sum = 0;
+    for (size_t i = 0; i < o.size(); ++i) sum += o[i] * gv[i];
+    return sum;
+  };
+  TestTensor gx(ETP_DTYPE_FLOAT64, xs), gw(ETP_DTYPE_FLOAT64, ws), gb(ETP_DTYPE_FLOAT64, {4});
+  V vg = V::tensor(g), vx = V::tensor(x), vw = V::tensor(w), bias_sizes = V::int_list({4}), vgx = V::tensor(gx),
+    vgw = V::tensor(gw), vgb = V::tensor(gb);
+  static const bool all[3] = {true, true, true};
+  V mask;
+  mask.value.tag = ETP_VALUE_BOOL_LIST;
+  mask.value.u.bool_list = {all, 3};
+  ASSERT_EQ(h.run("aten::convolution_backward.out", {&vg, &vx, &vw, &bias_sizes, &a.stride, &a.padding, &a.dilation,
+                                                     &a.transposed, &a.output_padding, &a.groups, &mask, &vgx, &vgw,
+                                                     &vgb, &vgx}),
+            ETP_OK) << h.last_error();
+  auto check = [&](TestTensor& param, TestTensor& analytic, const char* what) {
+    std::vector<double> values = param.logical<double>();
+    const std::vector<double> grads = analytic.logical<double>();
+    for (size_t i = 0; i < values.size(); ++i) {
+      const double keep = values[i], eps = 1e-5;
+      values[i] = keep + eps;
+      param.set_logical<double>(values);
+      const double up = loss();
+      values[i] = keep - eps;
+      param.set_logical<double>(values);
+      const double down = loss();
+      values[i] = keep;
+      param.set_logical<double>(values);
+      EXPECT_NEAR(grads[i], (up - down) / (2 * eps), 1e-7) << what << " " << i;
+    }
+  };
+  check(x, gx, "input");
+  check(w, gw, "weight");
+  check(b, gb, "bias");
+
+  V transposed = V::boolean(true);
+  EXPECT_EQ(h.run("aten::convolution_backward.out", {&vg, &vx, &vw, &bias_sizes, &a.stride, &a.padding, &a.dilation,
+                                                     &transposed, &a.output_padding, &a.groups, &mask, &vgx, &vgw,
+                                                     &vgb, &vgx}),
+            ETP_ERR_NOT_SUPPORTED);
+  TestTensor wrong(ETP_DTYPE_FLOAT64, {1, 4, 2, 3});
+  V vwrong = V::tensor(wrong);
+  EXPECT_EQ(h.run("aten::convolution_backward.out", {&vwrong, &vx, &vw, &bias_sizes, &a.stride, &a.padding,
+                                                     &a.dilation, &a.transposed, &a.output_padding, &a.groups, &mask,
+                                                     &vgx, &vgw, &vgb, &vgx}),
+            ETP_ERR_SHAPE);
 }
 
 }  // namespace
