@@ -239,6 +239,16 @@ inline C nan_min(C x, C y) {
 
 // for_each_offsets (the strided walker) lives in kernel_util.h.
 
+// True when `a` and `t` have the same sizes and strides. Tensors are dense in their dim order,
+// so one flat index then walks both in step.
+inline bool same_layout(const etp_tensor& a, const etp_tensor& t) {
+  if (a.rank != t.rank) return false;
+  for (int32_t d = 0; d < a.rank; ++d) {
+    if (a.sizes[d] != t.sizes[d] || (a.sizes[d] != 1 && a.strides[d] != t.strides[d])) return false;
+  }
+  return true;
+}
+
 // out[i] = op(in[i]) with `in` loaded as C and the result stored in out's dtype.
 template <typename C, typename Op>
 inline void map_unary(const etp_tensor& in, etp_tensor* out, Op op) {
@@ -247,10 +257,53 @@ inline void map_unary(const etp_tensor& in, etp_tensor* out, Op op) {
       (std::is_floating_point_v<C> == is_float_dtype(in.dtype)) && (std::is_same_v<C, bool> == (in.dtype == ETP_DTYPE_BOOL))) {
     const C* pi = static_cast<const C*>(in.data);
     C* po = static_cast<C*>(out->data);
+    if (same_layout(in, *out)) {  // one flat walk over both (see same_layout)
+      const int64_t n = etp_sdk::numel(in);
+      for (int64_t i = 0; i < n; ++i) po[i] = static_cast<C>(op(pi[i]));
+      return;
+    }
     for_each_offsets<2>(in.rank, in.sizes, strides, [&](const int64_t* o) { po[o[0]] = static_cast<C>(op(pi[o[1]])); });
     return;
   }
   for_each_offsets<2>(in.rank, in.sizes, strides, [&](const int64_t* o) { store(*out, o[0], op(load<C>(in, o[1]))); });
+}
+
+// The common small-operator case, without broadcast planning: every operand has out's layout or
+// is a single element, and all share the compute dtype. Returns false to fall back.
+template <typename Op>
+inline bool binary_map_flat(const Ctx& c, const etp_tensor& a, const etp_tensor& b, etp_tensor* out, int32_t compute,
+                            Op op, etp_status* status) {
+  if (a.dtype != compute || b.dtype != compute || out->dtype != compute) return false;
+  const bool a_one = etp_sdk::numel(a) == 1 && a.rank <= b.rank, b_one = etp_sdk::numel(b) == 1 && b.rank <= a.rank;
+  const etp_tensor& shape = a_one ? b : a;  // the operand that gives the result's shape
+  if (!a_one && !b_one && !same_layout(a, b)) return false;
+  if (!same_layout(shape, *out)) {  // resize first (e.g. dynamic shapes), then the layouts must agree
+    *status = resize_out(c, out, shape.rank, shape.sizes);
+    if (*status != ETP_OK) return true;
+    if (!same_layout(shape, *out)) return false;
+  }
+  const int64_t n = etp_sdk::numel(*out);
+  *status = dispatch_compute(compute, [&](auto zero) {
+    using C = decltype(zero);
+    if (etp_sdk::dtype_size(compute) != sizeof(C)) {  // narrow integers compute in int64: convert
+      for (int64_t i = 0; i < n; ++i) store(*out, i, op(load<C>(a, a_one ? 0 : i), load<C>(b, b_one ? 0 : i)));
+      return ETP_OK;
+    }
+    const C* pa = static_cast<const C*>(a.data);
+    const C* pb = static_cast<const C*>(b.data);
+    C* po = static_cast<C*>(out->data);
+    if (a_one) {
+      const C x = pa[0];
+      for (int64_t i = 0; i < n; ++i) po[i] = static_cast<C>(op(x, pb[i]));
+    } else if (b_one) {
+      const C y = pb[0];
+      for (int64_t i = 0; i < n; ++i) po[i] = static_cast<C>(op(pa[i], y));
+    } else {
+      for (int64_t i = 0; i < n; ++i) po[i] = static_cast<C>(op(pa[i], pb[i]));
+    }
+    return ETP_OK;
+  });
+  return true;
 }
 
 // out = op(a, b) elementwise with broadcasting, loading both operands as the C++ type of
@@ -258,6 +311,8 @@ inline void map_unary(const etp_tensor& in, etp_tensor* out, Op op) {
 template <typename Op>
 inline etp_status binary_map(const Ctx& c, const etp_tensor& a, const etp_tensor& b, etp_tensor* out, int32_t compute,
                        Op op) {
+  etp_status flat = ETP_OK;
+  if (binary_map_flat(c, a, b, out, compute, op, &flat)) return flat;
   int32_t rank = 0;
   int64_t sizes[ETP_MAX_RANK] = {0};
   if (!broadcast_shape(c, a, b, &rank, sizes)) return ETP_ERR_SHAPE;

@@ -268,6 +268,35 @@ TEST(BinaryKernelTest, ScalarAndXorVariants) {
   EXPECT_EQ(bout.logical<uint8_t>(), (std::vector<uint8_t>{0, 1, 1, 0}));
 }
 
+// The flat path for operands in out's layout or of one element: channels-last throughout,
+// a 0-dim operand, narrow integers (computed in int64), and a resize of a dynamic output.
+TEST(BinaryKernelTest, FlatPathCasesMatchTheGeneralOnes) {
+  KernelHarness h;
+  auto a = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1, 2, 1, 2}, {1, 2, 3, 4}, {0, 2, 3, 1});
+  auto b = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1, 2, 1, 2}, {10, 20, 30, 40}, {0, 2, 3, 1});
+  TestTensor out(ETP_DTYPE_FLOAT32, {1, 2, 1, 2}, {0, 2, 3, 1});
+  ASSERT_EQ(call(h, "aten::mul.out", {V::tensor(a), V::tensor(b), V::tensor(out)}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{10, 40, 90, 160}));
+  auto scalar = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {}, {-1});
+  ASSERT_EQ(call(h, "aten::mul.out", {V::tensor(scalar), V::tensor(b), V::tensor(out)}), ETP_OK);
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{-10, -20, -30, -40}));
+  ASSERT_EQ(call(h, "aten::sub.out", {V::tensor(a), V::tensor(scalar), V::integer(2), V::tensor(out)}), ETP_OK);
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{3, 4, 5, 6}));
+  auto i8 = TestTensor::of<int8_t>(ETP_DTYPE_INT8, {3}, {100, -100, 7});
+  TestTensor o8(ETP_DTYPE_INT8, {3});
+  ASSERT_EQ(call(h, "aten::add.out", {V::tensor(i8), V::tensor(i8), V::integer(1), V::tensor(o8)}), ETP_OK);
+  EXPECT_EQ(o8.logical<int8_t>(), (std::vector<int8_t>{-56, 56, 14}));  // wraps like PyTorch
+  TestTensor grown(ETP_DTYPE_FLOAT32, {4}, {}, /*capacity_elements=*/8);
+  auto long_a = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {6}, {1, 2, 3, 4, 5, 6});
+  ASSERT_EQ(call(h, "aten::add.out", {V::tensor(long_a), V::tensor(long_a), V::integer(1), V::tensor(grown)}), ETP_OK)
+      << h.last_error();
+  EXPECT_EQ(grown.sizes(), (std::vector<int64_t>{6}));
+  EXPECT_EQ(grown.logical<float>(), (std::vector<float>{2, 4, 6, 8, 10, 12}));
+  TestTensor small(ETP_DTYPE_FLOAT32, {4}, {}, /*capacity_elements=*/4);
+  EXPECT_EQ(call(h, "aten::add.out", {V::tensor(long_a), V::tensor(long_a), V::integer(1), V::tensor(small)}),
+            ETP_ERR_SHAPE);
+}
+
 TEST(BinaryKernelTest, ChannelsLastInputAndOutputWithBroadcastAndConversion) {
   KernelHarness h;
   // [1, 2, 2, 2] channels-last times a per-channel [2, 1, 1] int tensor, into channels-last.
