@@ -1011,6 +1011,93 @@ def fixture_mlp(fs: FixtureSet) -> None:
         )
 
 
+class CausalLM(nn.Module):
+    """A one-layer causal language model over F.scaled_dot_product_attention(is_causal=True)."""
+
+    def __init__(self, vocab: int = 32, dim: int = 16, heads: int = 2):
+        super().__init__()
+        self.heads = heads
+        self.embed = nn.Embedding(vocab, dim)
+        self.norm = nn.LayerNorm(dim)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.ffn = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
+        self.head = nn.Linear(dim, vocab)
+
+    def forward(self, tokens):
+        x = self.embed(tokens)
+        b, t, d = x.shape
+        q, k, v = self.qkv(self.norm(x)).split(d, dim=-1)
+        shape = (b, t, self.heads, d // self.heads)
+        q, k, v = (z.reshape(shape).transpose(1, 2) for z in (q, k, v))
+        attn = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        x = x + self.proj(attn.transpose(1, 2).reshape(b, t, d))
+        x = x + self.ffn(self.norm(x))
+        return self.head(x)
+
+
+def fixture_attention(fs: FixtureSet) -> None:
+    """nn.TransformerEncoder (GELU, LayerNorm, multi-head attention with a key padding mask) and a
+    causal SDPA language model: the attention decompositions call aten::any.dims outside any
+    delegate, which the portable plugin once lacked."""
+    for backend in ("portable", "xnnpack"):
+        seed_everything(11)
+        layer = nn.TransformerEncoderLayer(d_model=16, nhead=2, dim_feedforward=32, dropout=0.0, activation="gelu",
+                                           batch_first=True)
+        m = nn.TransformerEncoder(layer, num_layers=2, enable_nested_tensor=False).eval()
+        x = torch.randn(2, 5, 16)
+        mask = torch.tensor([[False, False, False, True, True], [False, False, False, False, False]])
+        x2 = torch.randn(2, 5, 16)
+
+        class Encoder(nn.Module):
+            def __init__(self, inner):
+                super().__init__()
+                self.inner = inner
+
+            def forward(self, src, key_padding_mask):
+                return self.inner(src, src_key_padding_mask=key_padding_mask)
+
+        wrapped = Encoder(m).eval()
+        et = export_program(wrapped, (x, mask), xnnpack=backend == "xnnpack")
+        fs.add(
+            name=f"transformer_{backend}",
+            model="transformer",
+            backend=backend,
+            et_program=et,
+            export=(
+                "nn.TransformerEncoder(2 x TransformerEncoderLayer(d_model=16, nhead=2, dim_feedforward=32, "
+                "dropout=0, gelu, batch_first)) over [2, 5, 16] with a bool key padding mask; torch.export + "
+                "to_edge_transform_and_lower"
+                + (" + XnnpackPartitioner" if backend == "xnnpack" else " (no partitioner)")
+                + " + to_executorch; weights in the PTE"
+            ),
+            rtol=1e-4,
+            atol=1e-4,
+            runs=[Run("forward", [x, mask], eager(wrapped, x, mask)), Run("forward", [x2, mask], eager(wrapped, x2, mask))],
+        )
+    for backend in ("portable", "xnnpack"):
+        seed_everything(12)
+        lm = CausalLM().eval()
+        tokens = torch.randint(0, 32, (1, 6))
+        tokens2 = torch.randint(0, 32, (1, 6))
+        et = export_program(lm, (tokens,), xnnpack=backend == "xnnpack")
+        fs.add(
+            name=f"causal_lm_{backend}",
+            model="causal_lm",
+            backend=backend,
+            et_program=et,
+            export=(
+                "embedding, LayerNorm, fused QKV Linear, F.scaled_dot_product_attention(is_causal=True) over 2 heads, "
+                "GELU feed-forward, vocab head; tokens int64 [1, 6]; torch.export + to_edge_transform_and_lower"
+                + (" + XnnpackPartitioner" if backend == "xnnpack" else " (no partitioner)")
+                + " + to_executorch; weights in the PTE"
+            ),
+            rtol=1e-4,
+            atol=1e-4,
+            runs=[Run("forward", [tokens], eager(lm, tokens)), Run("forward", [tokens2], eager(lm, tokens2))],
+        )
+
+
 def fixture_cnn(fs: FixtureSet) -> None:
     variants = [
         ("cnn_portable", "portable", False),
@@ -1513,6 +1600,7 @@ FIXTURES = {
     "quantized_mobile": fixture_quantized_mobile,
     "quantized_deconv": fixture_quantized_deconv,
     "fp16": fixture_fp16,
+    "attention": fixture_attention,
 }
 
 
