@@ -1098,6 +1098,66 @@ def fixture_attention(fs: FixtureSet) -> None:
         )
 
 
+class OpModule(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, *args):
+        return self.fn(*args)
+
+
+def fixture_ops(fs: FixtureSet) -> None:
+    """Single-operator conformance programs (portable, no delegate): each is one torch call that
+    lowers to the named ATen operator, run by the ExecuTorch runtime on two inputs."""
+    seed_everything(21)
+    f = lambda *shape: torch.randn(*shape)  # noqa: E731
+    r = lambda *shape: (lambda: (torch.randn(*shape),))  # noqa: E731
+    cases = [
+        # name, function, a maker of the inputs (called once per run: static shapes, new values)
+        ("any_dim", lambda x: torch.any(x > 0.5, dim=-1, keepdim=True), r(3, 4)),
+        ("any_dims", lambda x: torch.any(x > 0.5, dim=(0, 2)), r(2, 3, 4)),
+        ("atan2", lambda y, x: torch.atan2(y, x), lambda: (f(3, 4), f(4))),
+        ("trig", lambda x: torch.tan(x) + torch.asinh(x) + torch.atan(x) + torch.sinh(x), r(2, 3)),
+        ("logs", lambda x: torch.log2(x.abs() + 1) + torch.log10(x.abs() + 1), r(3, 2)),
+        ("logit", lambda x: torch.logit(torch.sigmoid(x), eps=1e-3), r(2, 3)),
+        ("bitwise_xor", lambda a, b: torch.bitwise_xor(a, b) ^ 5,
+         lambda: (torch.randint(-50, 50, (2, 3)), torch.randint(-50, 50, (3,)))),
+        ("fmod_scalar", lambda x: torch.fmod(x * 5, 1.5), r(2, 3)),
+        ("var", lambda x: torch.var(x, dim=1, correction=0), r(3, 4)),
+        ("roll", lambda x: torch.roll(x, shifts=(1, -2), dims=(0, 1)), r(3, 4)),
+        ("topk", lambda x: torch.topk(x, 2, dim=-1), r(3, 5)),
+        ("reflection_pad2d", lambda x: torch.nn.functional.pad(x, (1, 2, 2, 1), mode="reflect"), r(1, 2, 4, 4)),
+        ("replication_pad1d", lambda x: torch.nn.functional.pad(x, (2, 1), mode="replicate"), r(1, 2, 5)),
+        ("grid_sample", lambda x, g: torch.nn.functional.grid_sample(x, g, mode="bilinear", padding_mode="border",
+                                                                      align_corners=False),
+         lambda: (f(1, 2, 4, 5), torch.rand(1, 3, 3, 2) * 2.4 - 1.2)),
+        ("upsample_aa", lambda x: torch.nn.functional.interpolate(x, size=(3, 2), mode="bilinear", antialias=True),
+         r(1, 2, 7, 5)),
+        ("upsample_nearest", lambda x: torch.nn.functional.interpolate(x, size=(5, 7), mode="nearest"), r(1, 2, 3, 4)),
+        ("scatter_add", lambda x, i, s: x.scatter_add(1, i, s), lambda: (f(2, 4), torch.randint(0, 4, (2, 3)), f(2, 3))),
+        ("unfold", lambda x: x.unfold(1, 3, 2), r(2, 7)),
+        ("diagonal", lambda x: torch.diagonal(x, offset=1, dim1=0, dim2=2) * 2, r(3, 2, 4)),
+        ("narrow", lambda x: x.narrow(1, 1, 2) * 2, r(2, 5)),
+        ("cdist", lambda a, b: torch.cdist(a, b, p=1.5), lambda: (f(1, 3, 4), f(1, 5, 4))),
+        ("pdist", lambda x: torch.nn.functional.pdist(x, p=2), r(4, 3)),
+    ]
+    for name, fn, make in cases:
+        m = OpModule(fn).eval()
+        in0, in1 = make(), make()
+        et = export_program(m, in0, xnnpack=False)
+        fs.add(
+            name=f"op_{name}",
+            model=f"op_{name}",
+            backend="portable",
+            et_program=et,
+            export="one torch call, torch.export + to_edge_transform_and_lower (no partitioner) + to_executorch",
+            rtol=1e-5,
+            atol=1e-5,
+            runs=[Run("forward", list(in0), eager(m, *in0)), Run("forward", list(in1), eager(m, *in1))],
+        )
+
+
 def fixture_cnn(fs: FixtureSet) -> None:
     variants = [
         ("cnn_portable", "portable", False),
@@ -1547,6 +1607,10 @@ Versions: executorch {executorch_version}, torch {torch_version}, Python {python
 numpy {numpy_version} (pinned in `scripts/requirements-export.txt`).
 
 Notes:
+- `op_*` are single-operator conformance programs (portable): one torch call each; `operators` in
+  index.json shows what it lowered to (some, like roll, pad and logit, decompose into other ops).
+- `transformer_*` and `causal_lm_*` are attention models whose decompositions call `aten::any.out`
+  outside any delegate.
 - `tiny_llama_*` and `tiny_llama_lora_*` share one foundation `.ptd` per backend (byte-identical
   from both exports); the LoRA adapter weights stay in the LoRA program.
 - `cnn_channels_last_portable` expects its input in channels_last dim order; the `.npy` holds the
@@ -1601,6 +1665,7 @@ FIXTURES = {
     "quantized_deconv": fixture_quantized_deconv,
     "fp16": fixture_fp16,
     "attention": fixture_attention,
+    "ops": fixture_ops,
 }
 
 
