@@ -752,15 +752,21 @@ def assert_fully_delegated(name: str, et_program) -> None:
         raise AssertionError(f"{name}: expected exactly one XnnpackBackend call and no operators, got {summary}")
 
 
-def fixture_quantized(fs: FixtureSet) -> None:
+def quantized_qconv(per_channel: bool):
+    """The QConvNet, its two run inputs and its PT2E-quantized module (XNNPACKQuantizer,
+    calibrated on 8 input pairs drawn before the run inputs)."""
     shapes = ((1, 3, 8, 8), (1, 8, 4, 4))
+    seed_everything(15)
+    m = QConvNet().eval()
+    gen = torch.Generator().manual_seed(16)
+    calibration = [tuple(torch.randn(s, generator=gen) for s in shapes) for _ in range(8)]
+    run_inputs = [tuple(torch.randn(s, generator=gen) for s in shapes) for _ in range(2)]
+    return m, run_inputs, quantize_pt2e_xnnpack(m, run_inputs[0], calibration, per_channel=per_channel)
+
+
+def fixture_quantized(fs: FixtureSet) -> None:
     for name, per_channel in (("qconv_xnnpack", False), ("qconv_pc_xnnpack", True)):
-        seed_everything(15)
-        m = QConvNet().eval()
-        gen = torch.Generator().manual_seed(16)
-        calibration = [tuple(torch.randn(s, generator=gen) for s in shapes) for _ in range(8)]
-        run_inputs = [tuple(torch.randn(s, generator=gen) for s in shapes) for _ in range(2)]
-        converted = quantize_pt2e_xnnpack(m, run_inputs[0], calibration, per_channel=per_channel)
+        m, run_inputs, converted = quantized_qconv(per_channel)
         qparams = io_quant_params(converted)
         out_scale = qparams["out0"][0]
         atol = round_up(2 * out_scale)
@@ -800,6 +806,65 @@ def fixture_quantized(fs: FixtureSet) -> None:
             rtol=0.0,
             atol=atol,
             runs=runs,
+        )
+
+
+def fixture_quantized_portable(fs: FixtureSet) -> None:
+    """Quantized programs without a delegate: quantized_decomposed::quantize/dequantize operators
+    run by a kernel library (etp's quantized plugin), bit-exact round trips and the QConvNet with
+    fp32 operators between quantize/dequantize pairs."""
+    import executorch.kernels.quantized  # noqa: F401  (registers the out variants and kernels)
+    import torch.ao.quantization.fx._decomposed  # noqa: F401  (torch.ops.quantized_decomposed)
+
+    qd = torch.ops.quantized_decomposed
+    gen = torch.Generator().manual_seed(31)
+    round_trips = [
+        ("q_per_tensor_int8", lambda x: qd.dequantize_per_tensor(qd.quantize_per_tensor(x, 0.05, 3, -128, 127, torch.int8),
+                                                                  0.05, 3, -128, 127, torch.int8)),
+        ("q_per_tensor_uint8", lambda x: qd.dequantize_per_tensor(qd.quantize_per_tensor(x, 0.0173, 128, 0, 255, torch.uint8),
+                                                                   0.0173, 128, 0, 255, torch.uint8)),
+        ("q_per_channel_int8", lambda x: qd.dequantize_per_channel(
+            qd.quantize_per_channel(x, torch.tensor([0.02, 0.07, 0.011], dtype=torch.float64),
+                                    torch.tensor([0, -4, 9]), 1, -128, 127, torch.int8),
+            torch.tensor([0.02, 0.07, 0.011], dtype=torch.float64), torch.tensor([0, -4, 9]), 1, -128, 127, torch.int8)),
+    ]
+    for name, fn in round_trips:
+        m = OpModule(fn).eval()
+        in0 = (torch.randn(2, 3, 5, generator=gen) * 3,)
+        in1 = (torch.randn(2, 3, 5, generator=gen) * 3,)
+        et = export_program(m, in0, xnnpack=False)
+        fs.add(
+            name=name,
+            model=name,
+            backend="portable",
+            et_program=et,
+            export=("quantized_decomposed quantize then dequantize (torch.ops.quantized_decomposed), torch.export + "
+                    "to_edge_transform_and_lower (no partitioner) + to_executorch; the kernels come from "
+                    "executorch.kernels.quantized; bit-exact (rtol 0, atol 0)"),
+            rtol=0.0,
+            atol=0.0,
+            # PyTorch's per-channel reference rounds the last bit differently from the runtime (float
+            # vs double scale), so only the per-tensor round trips are cross-checked against eager.
+            runs=[Run("forward", list(inp), eager(m, *inp) if "per_tensor" in name else None) for inp in (in0, in1)],
+        )
+    for name, per_channel in (("qconv_portable", False), ("qconv_pc_portable", True)):
+        m, run_inputs, converted = quantized_qconv(per_channel)
+        out_scale = io_quant_params(converted)["out0"][0]
+        atol = round_up(2 * out_scale)
+        et = export_program(converted, run_inputs[0], xnnpack=False)
+        refs = [eager(converted, *inputs) for inputs in run_inputs]
+        fs.add(
+            name=name,
+            model="qconv",
+            backend="portable",
+            et_program=et,
+            export=("the qconv_xnnpack model (PT2E, XNNPACKQuantizer, per_channel=" + str(per_channel) + ") lowered "
+                    "without a partitioner: quantized_decomposed quantize/dequantize around fp32 convolution, "
+                    f"linear and add; rtol 0, atol {atol} = 2 x the output scale rounded up, since fp32 "
+                    "accumulation order may move a requantization by one step"),
+            rtol=0.0,
+            atol=atol,
+            runs=[Run("forward", list(inputs), ref) for inputs, ref in zip(run_inputs, refs)],
         )
 
 
@@ -1666,6 +1731,7 @@ FIXTURES = {
     "fp16": fixture_fp16,
     "attention": fixture_attention,
     "ops": fixture_ops,
+    "quantized_portable": fixture_quantized_portable,
 }
 
 

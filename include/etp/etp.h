@@ -72,9 +72,9 @@ struct BundleSpec {
   std::string folder = ".";
 
   // One program and its data files as model `model`, served by `plugins` (short names or
-  // libraries; by default the portable kernels and the XNNPACK backend).
+  // libraries; by default the portable kernels, the XNNPACK backend and the quantized kernels).
   static BundleSpec for_program(const std::string& program, const std::vector<std::string>& data_files = {},
-                                const std::vector<std::string>& plugins = {"portable", "xnnpack"},
+                                const std::vector<std::string>& plugins = {"portable", "xnnpack", "quantized"},
                                 const std::string& model = "model");
 };
 

@@ -120,10 +120,10 @@ TestValue TestValue::tensor_list(std::vector<TestTensor*> v, bool optional) {
   return t;
 }
 
-KernelHarness::KernelHarness() {
-  library_ = ::dlopen(ETP_PORTABLE_PLUGIN_PATH, RTLD_NOW | RTLD_LOCAL);
+KernelHarness::KernelHarness(const char* path) {
+  library_ = ::dlopen(path, RTLD_NOW | RTLD_LOCAL);
   if (library_ == nullptr) {
-    ADD_FAILURE() << "cannot load " << ETP_PORTABLE_PLUGIN_PATH << ": " << ::dlerror();
+    ADD_FAILURE() << "cannot load " << path << ": " << ::dlerror();
     return;
   }
   auto query = reinterpret_cast<etp_plugin_query_fn>(::dlsym(library_, ETP_PLUGIN_QUERY_SYMBOL));

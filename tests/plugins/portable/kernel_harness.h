@@ -87,7 +87,8 @@ struct TestValue {
 
 class KernelHarness {
  public:
-  KernelHarness();  // loads the portable plugin; fails the test if it cannot
+  // Loads the plugin library at `path` (by default the portable plugin); fails the test if it cannot.
+  explicit KernelHarness(const char* path = ETP_PORTABLE_PLUGIN_PATH);
   ~KernelHarness();
 
   bool has(const std::string& op) const;

@@ -1,0 +1,35 @@
+// ABI glue of the quantized-operators plugin (`libetp_quantized.so`): the query symbol and the
+// plugin table over the kernels of quantize.cpp. It has no options and no backends.
+#include "etp_plugin.h"
+#include "etp_plugin.hpp"
+#include "quantized.h"
+
+namespace etp_quantized {
+namespace {
+
+etp_sdk::KernelTable table() {
+  uint32_t count = 0;
+  const etp_sdk::KernelEntry* entries = quantize_kernels(&count);
+  return {entries, count};
+}
+
+etp_status resolve_kernel(void*, const char* op_name, etp_kernel* out) { return table().resolve(op_name, out); }
+uint32_t num_kernels(void*) { return table().size(); }
+const char* kernel_name(void*, uint32_t index) { return table().name(index); }
+
+const etp_plugin kPlugin = {
+    ETP_ABI_HEADER(etp_plugin),
+    /*name=*/"quantized",
+    /*version=*/"0.1.0",
+    /*self=*/nullptr,
+    /*init=*/nullptr,
+    /*shutdown=*/nullptr,       resolve_kernel, num_kernels, kernel_name,
+    /*num_backends=*/0,
+    /*backends=*/nullptr,
+    /*cache_report=*/nullptr,
+};
+
+}  // namespace
+}  // namespace etp_quantized
+
+ETP_PLUGIN_EXPORT const etp_plugin* etp_plugin_query(const etp_host_api*) { return &etp_quantized::kPlugin; }
