@@ -623,27 +623,41 @@ ETP_PORTABLE_KERNEL(index_put_, "aten::index_put_") {
 // ---------------------------------------------------------------------------------------------
 // Data-dependent output sizes: masked_select, nonzero, repeat_interleave; and topk.
 
+// self broadcast with a bool mask: the walk over the common shape and how many elements are selected.
+struct MaskWalk {
+  int32_t rank = 0;
+  int64_t sizes[ETP_MAX_RANK] = {0}, self_strides[ETP_MAX_RANK] = {0}, mask_strides[ETP_MAX_RANK] = {0};
+  int64_t count = 0;
+};
+
+// Checks the dtypes (mask bool, out self's) and plans the walk of masked_select / masked_scatter.
+etp_status plan_mask(const Ctx& c, const etp_tensor& self, const etp_tensor& mask, const etp_tensor& out,
+                     MaskWalk* w) {
+  if (etp_status s = same_dtype(c, mask, ETP_DTYPE_BOOL, "mask")) return s;
+  if (etp_status s = same_dtype(c, out, self.dtype, "out")) return s;
+  if (etp_status s = known_dtype(c, self, "self")) return s;
+  if (!broadcast_shape(c, self, mask, &w->rank, w->sizes)) return ETP_ERR_SHAPE;
+  broadcast_strides(self, w->rank, w->self_strides);
+  broadcast_strides(mask, w->rank, w->mask_strides);
+  const bool* m = static_cast<const bool*>(mask.data);
+  for_each_strided(w->rank, w->sizes, w->mask_strides, nullptr, nullptr,
+                   [&](int64_t mo, int64_t, int64_t) { w->count += m[mo] ? 1 : 0; });
+  return ETP_OK;
+}
+
 // aten::masked_select.out(Tensor self, Tensor mask, *, Tensor(a!) out): the elements of self
 // (broadcast with the bool mask) where the mask is true, in row-major order, as a 1-D tensor.
 ETP_PORTABLE_KERNEL(masked_select_out, "aten::masked_select.out") {
   etp_tensor *self, *mask, *out;
   if (etp_status s = expect_args(c, 4)) return s;
   if (!tensor_arg(c, 0, &self) || !tensor_arg(c, 1, &mask) || !tensor_arg(c, 2, &out)) return ETP_ERR_INVALID_ARGUMENT;
-  if (etp_status s = same_dtype(c, *mask, ETP_DTYPE_BOOL, "mask")) return s;
-  if (etp_status s = same_dtype(c, *out, self->dtype, "out")) return s;
-  if (etp_status s = known_dtype(c, *self, "self")) return s;
-  int32_t rank = 0;
-  int64_t sizes[ETP_MAX_RANK] = {0}, ss[ETP_MAX_RANK] = {0}, ms[ETP_MAX_RANK] = {0};
-  if (!broadcast_shape(c, *self, *mask, &rank, sizes)) return ETP_ERR_SHAPE;
-  broadcast_strides(*self, rank, ss);
-  broadcast_strides(*mask, rank, ms);
+  MaskWalk w;
+  if (etp_status s = plan_mask(c, *self, *mask, *out, &w)) return s;
+  if (etp_status s = resize_out(c, out, 1, &w.count)) return s;
   const bool* m = static_cast<const bool*>(mask->data);
-  int64_t count = 0;
-  for_each_strided(rank, sizes, ms, nullptr, nullptr, [&](int64_t mo, int64_t, int64_t) { count += m[mo] ? 1 : 0; });
-  if (etp_status s = resize_out(c, out, 1, &count)) return s;
   const size_t elem = etp_sdk::dtype_size(self->dtype);
   int64_t next = 0;
-  for_each_strided(rank, sizes, ss, ms, nullptr, [&](int64_t so, int64_t mo, int64_t) {
+  for_each_strided(w.rank, w.sizes, w.self_strides, w.mask_strides, nullptr, [&](int64_t so, int64_t mo, int64_t) {
     if (!m[mo]) return;
     std::memcpy(byte_ptr(*out) + next++ * out->strides[0] * static_cast<int64_t>(elem),
                 byte_ptr(*self) + so * static_cast<int64_t>(elem), elem);
@@ -661,23 +675,16 @@ ETP_PORTABLE_KERNEL(masked_scatter_out, "aten::masked_scatter.out") {
       !tensor_arg(c, 3, &out)) {
     return ETP_ERR_INVALID_ARGUMENT;
   }
-  if (etp_status s = same_dtype(c, *mask, ETP_DTYPE_BOOL, "mask")) return s;
   if (etp_status s = same_dtype(c, *source, self->dtype, "source")) return s;
-  if (etp_status s = same_dtype(c, *out, self->dtype, "out")) return s;
-  if (etp_status s = known_dtype(c, *self, "self")) return s;
-  int32_t rank = 0;
-  int64_t sizes[ETP_MAX_RANK] = {0}, ss[ETP_MAX_RANK] = {0}, ms[ETP_MAX_RANK] = {0};
-  if (!broadcast_shape(c, *self, *mask, &rank, sizes)) return ETP_ERR_SHAPE;
-  broadcast_strides(*self, rank, ss);
-  broadcast_strides(*mask, rank, ms);
-  const bool* m = static_cast<const bool*>(mask->data);
-  int64_t count = 0;
-  for_each_strided(rank, sizes, ms, nullptr, nullptr, [&](int64_t mo, int64_t, int64_t) { count += m[mo] ? 1 : 0; });
+  MaskWalk w;
+  if (etp_status s = plan_mask(c, *self, *mask, *out, &w)) return s;
+  const int64_t count = w.count;
   if (count > etp_sdk::numel(*source)) {
     return fail(c.host, ETP_ERR_SHAPE, "%s: the mask selects %lld elements but source has %lld", c.op,
                 static_cast<long long>(count), static_cast<long long>(etp_sdk::numel(*source)));
   }
-  if (etp_status s = resize_out(c, out, rank, sizes)) return s;
+  if (etp_status s = resize_out(c, out, w.rank, w.sizes)) return s;
+  const bool* m = static_cast<const bool*>(mask->data);
   // Source elements in row-major order: walk its own shape alongside a running count.
   std::vector<int64_t> source_offsets;
   source_offsets.reserve(static_cast<size_t>(count));
@@ -687,7 +694,7 @@ ETP_PORTABLE_KERNEL(masked_scatter_out, "aten::masked_scatter.out") {
   const size_t elem = etp_sdk::dtype_size(self->dtype);
   const int64_t e = static_cast<int64_t>(elem);
   size_t next = 0;
-  for_each_strided(rank, sizes, out->strides, ss, ms, [&](int64_t oo, int64_t so, int64_t mo) {
+  for_each_strided(w.rank, w.sizes, out->strides, w.self_strides, w.mask_strides, [&](int64_t oo, int64_t so, int64_t mo) {
     const uint8_t* from = m[mo] ? byte_ptr(*source) + source_offsets[next++] * e : byte_ptr(*self) + so * e;
     std::memcpy(byte_ptr(*out) + oo * e, from, elem);
   });

@@ -165,31 +165,38 @@ ETP_PORTABLE_KERNEL(prod_int_out, "aten::prod.int_out") {
   return sum_or_prod(*in, out, p, /*product=*/true);
 }
 
-// amax / amin: NaN-propagating extreme over a dim list; out dtype equals in dtype.
-etp_status extreme(const Ctx& c, bool is_max) {
-  etp_tensor *in, *out;
-  DimList dims;
-  bool keepdim = false;
-  if (etp_status s = read_reduce_args(c, 5, 3, /*one_dim=*/false, &in, &dims, &keepdim, &out)) return s;
-  if (!check_in_out(c, *in, *out)) return ETP_ERR_DTYPE;
-  if (out->dtype != in->dtype) {
+// The NaN-propagating max (or min) of every group of `dims` into `out`, whose dtype must be the
+// input's; reducing over zero elements is an error.
+etp_status store_extremes(const Ctx& c, const etp_tensor& in, const DimList& dims, bool keepdim, bool is_max,
+                          etp_tensor* out) {
+  if (!check_in_out(c, in, *out)) return ETP_ERR_DTYPE;
+  if (out->dtype != in.dtype) {
     return fail(c.host, ETP_ERR_DTYPE, "%s: output dtype %s must equal the input dtype %s", c.op,
-                etp_sdk::dtype_name(out->dtype), etp_sdk::dtype_name(in->dtype));
+                etp_sdk::dtype_name(out->dtype), etp_sdk::dtype_name(in.dtype));
   }
   ReducePlan p;
-  if (etp_status s = plan_nonempty(c, *in, dims, /*empty_means_all=*/true, keepdim, out, &p)) return s;
-  return dispatch_compute(in->dtype, [&](auto zero) {
+  if (etp_status s = plan_nonempty(c, in, dims, /*empty_means_all=*/true, keepdim, out, &p)) return s;
+  return dispatch_compute(in.dtype, [&](auto zero) {
     using C = decltype(zero);
     for_each_output(p, [&](int64_t o, int64_t base) {
-      C acc = load<C>(*in, base);
+      C acc = load<C>(in, base);
       for_each_reduced(p, base, [&](int64_t i) {
-        const C v = load<C>(*in, i);
+        const C v = load<C>(in, i);
         acc = is_max ? nan_max(acc, v) : nan_min(acc, v);
       });
       store(*out, o, acc);
     });
     return ETP_OK;
   });
+}
+
+// amax / amin: over a dim list.
+etp_status extreme(const Ctx& c, bool is_max) {
+  etp_tensor *in, *out;
+  DimList dims;
+  bool keepdim = false;
+  if (etp_status s = read_reduce_args(c, 5, 3, /*one_dim=*/false, &in, &dims, &keepdim, &out)) return s;
+  return store_extremes(c, *in, dims, keepdim, is_max, out);
 }
 
 // aten::amax.out(Tensor self, int[1] dim=[], bool keepdim=False, *, Tensor(a!) out)
@@ -352,31 +359,13 @@ ETP_PORTABLE_KERNEL(var_mean_correction_out, "aten::var_mean.correction_out") {
   return variance(c, *in, dims, correction, keepdim, var, mean);
 }
 
-// aten::max.unary_out / min.unary_out(Tensor self, *, Tensor(a!) out): the NaN-propagating
-// extreme of every element into a 0-dim output of the input's dtype; empty input is an error.
+// aten::max.unary_out / min.unary_out(Tensor self, *, Tensor(a!) out): every element into a
+// 0-dim output.
 etp_status unary_extreme(const Ctx& c, bool is_max) {
   etp_tensor *in, *out;
   if (etp_status s = expect_args(c, 3)) return s;
   if (!tensor_arg(c, 0, &in) || !tensor_arg(c, 1, &out)) return ETP_ERR_INVALID_ARGUMENT;
-  if (!check_in_out(c, *in, *out)) return ETP_ERR_DTYPE;
-  if (out->dtype != in->dtype) {
-    return fail(c.host, ETP_ERR_DTYPE, "%s: output dtype %s must equal the input dtype %s", c.op,
-                etp_sdk::dtype_name(out->dtype), etp_sdk::dtype_name(in->dtype));
-  }
-  ReducePlan p;
-  if (etp_status s = plan_nonempty(c, *in, DimList{}, /*empty_means_all=*/true, /*keepdim=*/false, out, &p)) return s;
-  return dispatch_compute(in->dtype, [&](auto zero) {
-    using C = decltype(zero);
-    for_each_output(p, [&](int64_t o, int64_t base) {
-      C acc = load<C>(*in, base);
-      for_each_reduced(p, base, [&](int64_t i) {
-        const C v = load<C>(*in, i);
-        acc = is_max ? nan_max(acc, v) : nan_min(acc, v);
-      });
-      store(*out, o, acc);
-    });
-    return ETP_OK;
-  });
+  return store_extremes(c, *in, DimList{}, /*keepdim=*/false, is_max, out);
 }
 
 ETP_PORTABLE_KERNEL(max_unary_out, "aten::max.unary_out") { return unary_extreme(c, /*is_max=*/true); }

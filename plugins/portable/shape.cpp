@@ -260,60 +260,89 @@ ETP_PORTABLE_KERNEL(expand_copy_out, "aten::expand_copy.out") {
   return write_view(c, *self, v, out);
 }
 
-// aten::slice_copy.Tensor_out(Tensor self, int dim=0, SymInt? start=None, SymInt? end=None,
-//                             SymInt step=1, *, Tensor(a!) out); start/end clamp like PyTorch.
-ETP_PORTABLE_KERNEL(slice_copy_tensor_out, "aten::slice_copy.Tensor_out") {
-  etp_tensor *self, *out;
-  int64_t dim, step, d = 0, start = 0, end = 0;
+// The slice `(int dim, SymInt? start, SymInt? end, SymInt step)` at args[first..first+3] of
+// `self`: its dim, first index and length (start/end clamp like PyTorch), and the step.
+struct Slice {
+  int64_t dim = 0, start = 0, length = 0, step = 1;
+};
+etp_status read_slice(const Ctx& c, const etp_tensor& self, uint32_t first, Slice* out) {
+  int64_t dim = 0, start = 0, end = 0;
   bool has_start = false, has_end = false;
-  if (!self_and_out(c, 7, 5, &self, &out) || !int_arg(c, 1, &dim) || !optional_int_arg(c, 2, &has_start, &start) ||
-      !optional_int_arg(c, 3, &has_end, &end) || !int_arg(c, 4, &step)) {
+  if (!int_arg(c, first, &dim) || !optional_int_arg(c, first + 1, &has_start, &start) ||
+      !optional_int_arg(c, first + 2, &has_end, &end) || !int_arg(c, first + 3, &out->step)) {
     return ETP_ERR_INVALID_ARGUMENT;
   }
-  if (self->rank == 0) return fail(c.host, ETP_ERR_SHAPE, "%s: cannot slice a rank-0 tensor", c.op);
-  if (!normalize_dim(c, dim, self->rank, &d)) return ETP_ERR_INVALID_ARGUMENT;
-  if (step <= 0) {
+  if (self.rank == 0) return fail(c.host, ETP_ERR_SHAPE, "%s: cannot slice a rank-0 tensor", c.op);
+  if (!normalize_dim(c, dim, self.rank, &out->dim)) return ETP_ERR_INVALID_ARGUMENT;
+  if (out->step <= 0) {
     return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: step must be positive, got %lld", c.op,
-                static_cast<long long>(step));
+                static_cast<long long>(out->step));
   }
-  const int64_t size = self->sizes[d];
+  const int64_t size = self.sizes[out->dim];
   if (!has_start) start = 0;
   if (!has_end) end = size;
   if (start < 0) start += size;
   if (end < 0) end += size;
   start = start < 0 ? 0 : (start > size ? size : start);
   end = end < start ? start : (end > size ? size : end);
-  View v = whole(*self);
-  v.sizes[d] = (end - start + step - 1) / step;
-  v.strides[d] = self->strides[d] * step;
-  v.base = start * self->strides[d];
-  return write_view(c, *self, v, out);
+  out->start = start;
+  out->length = (end - start + out->step - 1) / out->step;
+  return ETP_OK;
+}
+
+// The view of `t` the slice names.
+View sliced(const etp_tensor& t, const Slice& s) {
+  View v = whole(t);
+  v.sizes[s.dim] = s.length;
+  v.strides[s.dim] = t.strides[s.dim] * s.step;
+  v.base = s.start * t.strides[s.dim];
+  return v;
+}
+
+// The `(int dim, SymInt index)` at args[first], args[first + 1] of `self`, checked and normalized.
+etp_status read_select(const Ctx& c, const etp_tensor& self, uint32_t first, int64_t* d, int64_t* index) {
+  int64_t dim = 0;
+  if (!int_arg(c, first, &dim) || !int_arg(c, first + 1, index)) return ETP_ERR_INVALID_ARGUMENT;
+  if (self.rank == 0) return fail(c.host, ETP_ERR_SHAPE, "%s: cannot select from a rank-0 tensor", c.op);
+  if (!normalize_dim(c, dim, self.rank, d)) return ETP_ERR_INVALID_ARGUMENT;
+  const int64_t size = self.sizes[*d];
+  if (*index < -size || *index >= size) {
+    return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: index %lld is out of range for dim %lld of size %lld", c.op,
+                static_cast<long long>(*index), static_cast<long long>(*d), static_cast<long long>(size));
+  }
+  if (*index < 0) *index += size;
+  return ETP_OK;
+}
+
+// The view of `t` at `index` of dim `d`, that dim removed.
+View selected(const etp_tensor& t, int64_t d, int64_t index) {
+  View v;
+  for (int32_t k = 0; k < t.rank; ++k) {
+    if (k == d) continue;
+    v.sizes[v.rank] = t.sizes[k];
+    v.strides[v.rank++] = t.strides[k];
+  }
+  v.base = index * t.strides[d];
+  return v;
+}
+
+// aten::slice_copy.Tensor_out(Tensor self, int dim=0, SymInt? start=None, SymInt? end=None,
+//                             SymInt step=1, *, Tensor(a!) out)
+ETP_PORTABLE_KERNEL(slice_copy_tensor_out, "aten::slice_copy.Tensor_out") {
+  etp_tensor *self, *out;
+  Slice slice;
+  if (!self_and_out(c, 7, 5, &self, &out)) return ETP_ERR_INVALID_ARGUMENT;
+  if (etp_status s = read_slice(c, *self, 1, &slice)) return s;
+  return write_view(c, *self, sliced(*self, slice), out);
 }
 
 // aten::select_copy.int_out(Tensor self, int dim, SymInt index, *, Tensor(a!) out)
 ETP_PORTABLE_KERNEL(select_copy_int_out, "aten::select_copy.int_out") {
   etp_tensor *self, *out;
-  int64_t dim, index, d = 0;
-  if (!self_and_out(c, 5, 3, &self, &out) || !int_arg(c, 1, &dim) || !int_arg(c, 2, &index)) {
-    return ETP_ERR_INVALID_ARGUMENT;
-  }
-  if (self->rank == 0) return fail(c.host, ETP_ERR_SHAPE, "%s: cannot select from a rank-0 tensor", c.op);
-  if (!normalize_dim(c, dim, self->rank, &d)) return ETP_ERR_INVALID_ARGUMENT;
-  const int64_t size = self->sizes[d];
-  if (index < -size || index >= size) {
-    return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: index %lld is out of range for dim %lld of size %lld", c.op,
-                static_cast<long long>(index), static_cast<long long>(d), static_cast<long long>(size));
-  }
-  if (index < 0) index += size;
-  View v;
-  v.rank = self->rank - 1;
-  for (int32_t i = 0, j = 0; i < self->rank; ++i) {
-    if (i == d) continue;
-    v.sizes[j] = self->sizes[i];
-    v.strides[j++] = self->strides[i];
-  }
-  v.base = index * self->strides[d];
-  return write_view(c, *self, v, out);
+  int64_t d = 0, index = 0;
+  if (!self_and_out(c, 5, 3, &self, &out)) return ETP_ERR_INVALID_ARGUMENT;
+  if (etp_status s = read_select(c, *self, 1, &d, &index)) return s;
+  return write_view(c, *self, selected(*self, d, index), out);
 }
 
 // aten::flip.out(Tensor self, int[] dims, *, Tensor(a!) out)
@@ -823,14 +852,7 @@ ETP_PORTABLE_KERNEL(unbind_copy_int_out, "aten::unbind_copy.int_out") {
                 static_cast<unsigned long long>(num_outs), static_cast<long long>(self->sizes[d]));
   }
   for (uint64_t i = 0; i < num_outs; ++i) {
-    View v;
-    for (int32_t k = 0; k < self->rank; ++k) {
-      if (k == d) continue;
-      v.sizes[v.rank] = self->sizes[k];
-      v.strides[v.rank++] = self->strides[k];
-    }
-    v.base = static_cast<int64_t>(i) * self->strides[d];
-    if (etp_status s = write_view(c, *self, v, outs[i])) return s;
+    if (etp_status s = write_view(c, *self, selected(*self, d, static_cast<int64_t>(i)), outs[i])) return s;
   }
   return ETP_OK;
 }
@@ -853,59 +875,22 @@ etp_status scatter_view(const Ctx& c, const etp_tensor& self, const etp_tensor& 
 // aten::select_scatter.out(Tensor self, Tensor src, int dim, SymInt index, *, Tensor(a!) out)
 ETP_PORTABLE_KERNEL(select_scatter_out, "aten::select_scatter.out") {
   etp_tensor *self, *src, *out;
-  int64_t dim, index, d = 0;
-  if (!self_and_out(c, 6, 4, &self, &out) || !tensor_arg(c, 1, &src) || !int_arg(c, 2, &dim) ||
-      !int_arg(c, 3, &index)) {
-    return ETP_ERR_INVALID_ARGUMENT;
-  }
-  if (self->rank == 0) return fail(c.host, ETP_ERR_SHAPE, "%s: cannot select from a rank-0 tensor", c.op);
-  if (!normalize_dim(c, dim, self->rank, &d)) return ETP_ERR_INVALID_ARGUMENT;
-  const int64_t size = self->sizes[d];
-  if (index < -size || index >= size) {
-    return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: index %lld is out of range for dim %lld of size %lld", c.op,
-                static_cast<long long>(index), static_cast<long long>(d), static_cast<long long>(size));
-  }
-  if (index < 0) index += size;
+  int64_t d = 0, index = 0;
+  if (!self_and_out(c, 6, 4, &self, &out) || !tensor_arg(c, 1, &src)) return ETP_ERR_INVALID_ARGUMENT;
+  if (etp_status s = read_select(c, *self, 2, &d, &index)) return s;
   if (etp_status s = resize_out(c, out, self->rank, self->sizes)) return s;
-  View v;
-  for (int32_t k = 0; k < self->rank; ++k) {
-    if (k == d) continue;
-    v.sizes[v.rank] = out->sizes[k];
-    v.strides[v.rank++] = out->strides[k];
-  }
-  v.base = index * out->strides[d];
-  return scatter_view(c, *self, *src, v, out);
+  return scatter_view(c, *self, *src, selected(*out, d, index), out);
 }
 
 // aten::slice_scatter.out(Tensor self, Tensor src, int dim=0, SymInt? start=None, SymInt? end=None,
-// SymInt step=1, *, Tensor(a!) out); start/end clamp like slice_copy.
+// SymInt step=1, *, Tensor(a!) out)
 ETP_PORTABLE_KERNEL(slice_scatter_out, "aten::slice_scatter.out") {
   etp_tensor *self, *src, *out;
-  int64_t dim, step, d = 0, start = 0, end = 0;
-  bool has_start = false, has_end = false;
-  if (!self_and_out(c, 8, 6, &self, &out) || !tensor_arg(c, 1, &src) || !int_arg(c, 2, &dim) ||
-      !optional_int_arg(c, 3, &has_start, &start) || !optional_int_arg(c, 4, &has_end, &end) || !int_arg(c, 5, &step)) {
-    return ETP_ERR_INVALID_ARGUMENT;
-  }
-  if (self->rank == 0) return fail(c.host, ETP_ERR_SHAPE, "%s: cannot slice a rank-0 tensor", c.op);
-  if (!normalize_dim(c, dim, self->rank, &d)) return ETP_ERR_INVALID_ARGUMENT;
-  if (step <= 0) {
-    return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: step must be positive, got %lld", c.op,
-                static_cast<long long>(step));
-  }
-  const int64_t size = self->sizes[d];
-  if (!has_start) start = 0;
-  if (!has_end) end = size;
-  if (start < 0) start += size;
-  if (end < 0) end += size;
-  start = start < 0 ? 0 : (start > size ? size : start);
-  end = end < start ? start : (end > size ? size : end);
+  Slice slice;
+  if (!self_and_out(c, 8, 6, &self, &out) || !tensor_arg(c, 1, &src)) return ETP_ERR_INVALID_ARGUMENT;
+  if (etp_status s = read_slice(c, *self, 2, &slice)) return s;
   if (etp_status s = resize_out(c, out, self->rank, self->sizes)) return s;
-  View v = whole(*out);
-  v.sizes[d] = (end - start + step - 1) / step;
-  v.strides[d] = out->strides[d] * step;
-  v.base = start * out->strides[d];
-  return scatter_view(c, *self, *src, v, out);
+  return scatter_view(c, *self, *src, sliced(*out, slice), out);
 }
 
 // aten::roll.out(Tensor self, int[1] shifts, int[1] dims=[], *, Tensor(a!) out): each listed dim

@@ -341,6 +341,15 @@ TEST(MoreViewKernelTest, UnbindScattersAndRoll) {
   EXPECT_EQ(out.logical<float>(), (std::vector<float>{2, 0, 1, 5, 3, 4}));  // 7 mod 3 = 1
   EXPECT_EQ(call(h, "aten::roll.out", {V::tensor(a), V::int_list({1}), V::int_list({0, 1}), V::tensor(out)}),
             ETP_ERR_INVALID_ARGUMENT);
+  TestTensor cl = range({1, 2, 1, 2}, {0, 2, 3, 1}), cl_out(ETP_DTYPE_FLOAT32, {1, 2, 1, 2}, {0, 2, 3, 1});
+  EXPECT_EQ(call(h, "aten::roll.out", {V::tensor(cl), V::int_list({1}), V::int_list({}), V::tensor(cl_out)}),
+            ETP_ERR_NOT_SUPPORTED)
+      << "rolling the flattened tensor is supported for row-major storage only";
+  TestTensor scalar = range({});
+  TestTensor sliced(ETP_DTYPE_FLOAT32, {1});
+  EXPECT_EQ(call(h, "aten::slice_copy.Tensor_out", {V::tensor(scalar), V::integer(0), V::none(), V::none(),
+                                                    V::integer(1), V::tensor(sliced)}),
+            ETP_ERR_SHAPE);
 }
 
 TEST(ModePadKernelTest, ReflectionMirrorsWithoutTheEdgeAndReplicationRepeatsIt) {

@@ -110,6 +110,8 @@ TEST(UnaryKernelTest, LogitClampsToEpsWhenGiven) {
   expect_near(out.logical<float>(), {0, std::log(1.0 / 3), std::log(0.1 / 0.9), std::log(0.9 / 0.1)}, 1e-5);
   TestTensor iout(ETP_DTYPE_INT32, {4});
   EXPECT_EQ(call(h, "aten::logit.out", {V::tensor(a), V::none(), V::tensor(iout)}), ETP_ERR_DTYPE);
+  EXPECT_EQ(call(h, "aten::logit.out", {V::tensor(a), V::integer(1), V::tensor(out)}), ETP_ERR_INVALID_ARGUMENT)
+      << "eps is a float or None";
 }
 
 TEST(UnaryKernelTest, IsinfAndIsnanClassifyFloatsAndNeverIntegers) {

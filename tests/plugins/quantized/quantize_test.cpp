@@ -32,6 +32,47 @@ TEST(QuantizeKernelTest, PerTensorRoundsHalfToEvenClampsAndRoundTrips) {
   EXPECT_EQ(back.logical<float>(), (std::vector<float>{0, 1, 0, 4.5, -5.5, 0}));
 }
 
+// The .Tensor_out variants take scale and zero point as one-element tensors and agree with .out.
+TEST(QuantizeKernelTest, TensorParameterVariantsMatchTheScalarOnes) {
+  KernelHarness h(ETP_QUANTIZED_PLUGIN_PATH);
+  auto x = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {4}, {0.3f, -1.7f, 2.5f, 9});
+  auto scale = TestTensor::of<double>(ETP_DTYPE_FLOAT64, {1}, {0.2});
+  auto zp = TestTensor::of<int64_t>(ETP_DTYPE_INT64, {1}, {-3});
+  TestTensor q(ETP_DTYPE_INT8, {4}), expected(ETP_DTYPE_INT8, {4});
+  ASSERT_EQ(call(h, "quantized_decomposed::quantize_per_tensor.Tensor_out",
+                 {V::tensor(x), V::tensor(scale), V::tensor(zp), V::integer(-20), V::integer(20),
+                  V::integer(ETP_DTYPE_INT8), V::tensor(q)}),
+            ETP_OK) << h.last_error();
+  ASSERT_EQ(call(h, "quantized_decomposed::quantize_per_tensor.out",
+                 {V::tensor(x), V::real(0.2), V::integer(-3), V::integer(-20), V::integer(20),
+                  V::integer(ETP_DTYPE_INT8), V::tensor(expected)}),
+            ETP_OK);
+  EXPECT_EQ(q.logical<int8_t>(), expected.logical<int8_t>());
+  // x * 5: 1.5 -> 2, -8.5 -> -8, 12.5 -> 12 (half to even), 45; + zero point -3; 42 clamped to 20.
+  EXPECT_EQ(q.logical<int8_t>(), (std::vector<int8_t>{-1, -11, 9, 20}));
+  TestTensor back(ETP_DTYPE_FLOAT32, {4});
+  ASSERT_EQ(call(h, "quantized_decomposed::dequantize_per_tensor.Tensor_out",
+                 {V::tensor(q), V::tensor(scale), V::tensor(zp), V::integer(-20), V::integer(20),
+                  V::integer(ETP_DTYPE_INT8), V::none(), V::tensor(back)}),
+            ETP_OK) << h.last_error();
+  EXPECT_EQ(back.logical<float>(), (std::vector<float>{2 * 0.2f, -8 * 0.2f, 12 * 0.2f, 23 * 0.2f}));
+  auto two = TestTensor::of<double>(ETP_DTYPE_FLOAT64, {2}, {0.2, 0.3});
+  EXPECT_EQ(call(h, "quantized_decomposed::quantize_per_tensor.Tensor_out",
+                 {V::tensor(x), V::tensor(two), V::tensor(zp), V::integer(-20), V::integer(20),
+                  V::integer(ETP_DTYPE_INT8), V::tensor(q)}),
+            ETP_ERR_INVALID_ARGUMENT);
+  EXPECT_TRUE(names(h, "must hold one element")) << h.last_error();
+  EXPECT_EQ(call(h, "quantized_decomposed::quantize_per_tensor.Tensor_out",
+                 {V::tensor(x), V::tensor(zp), V::tensor(scale), V::integer(-20), V::integer(20),
+                  V::integer(ETP_DTYPE_INT8), V::tensor(q)}),
+            ETP_ERR_INVALID_ARGUMENT) << "scale and zero point swapped: wrong dtypes";
+  TestTensor wrong_out(ETP_DTYPE_FLOAT32, {4});
+  EXPECT_EQ(call(h, "quantized_decomposed::dequantize_per_tensor.out",
+                 {V::tensor(q), V::real(0.2), V::integer(-3), V::integer(-20), V::integer(20),
+                  V::integer(ETP_DTYPE_INT8), V::integer(ETP_DTYPE_FLOAT64), V::tensor(wrong_out)}),
+            ETP_ERR_DTYPE) << "out_dtype float64 but a float32 output";
+}
+
 TEST(QuantizeKernelTest, PerChannelUsesEachChannelsScaleAndZeroPoint) {
   KernelHarness h(ETP_QUANTIZED_PLUGIN_PATH);
   auto x = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2, 2}, {1, 1, 1, 1});
