@@ -868,6 +868,142 @@ def fixture_quantized_portable(fs: FixtureSet) -> None:
         )
 
 
+class BufferOpModule(nn.Module):
+    """One torch call over the inputs and some constant tensors (registered as buffers, so the
+    exporter stores them as program constants)."""
+
+    def __init__(self, fn, **buffers):
+        super().__init__()
+        self.fn = fn
+        self.names = list(buffers)
+        for key, value in buffers.items():
+            self.register_buffer(key, value)
+
+    def forward(self, *args):
+        return self.fn(*args, *[getattr(self, k) for k in self.names])
+
+
+def pack_sub_byte(values: torch.Tensor, bits: int) -> torch.Tensor:
+    """Packs signed `bits`-bit values [rows, cols] into uint8 bytes as ExecuTorch's embedding_2bit and
+    embedding_4bit read them: value + 2**(bits-1); 4-bit high nibble first, 2-bit lowest bits first."""
+    per_byte = 8 // bits
+    u = (values + (1 << (bits - 1))).to(torch.int32).reshape(values.shape[0], -1, per_byte)
+    if bits == 4:
+        packed = (u[..., 0] << 4) | u[..., 1]
+    else:
+        packed = u[..., 0] | (u[..., 1] << 2) | (u[..., 2] << 4) | (u[..., 3] << 6)
+    return packed.to(torch.uint8)
+
+
+def fixture_quantized_ops(fs: FixtureSet) -> None:
+    """The rest of quantized.yaml without a delegate: quantized embeddings (byte, 2-bit, 4-bit, with
+    groups, zero points and float16), dynamic quantization per token and per tensor
+    (choose_qparams), quantized add and mixed int8 matmuls, all bit-exact against the runtime."""
+    import executorch.exir.passes._quant_patterns_and_replacements  # noqa: F401  (embedding_*, mixed_*, add)
+    import executorch.kernels.quantized  # noqa: F401  (out variants and kernels)
+    import torch.ao.quantization.fx._decomposed  # noqa: F401
+
+    qd = torch.ops.quantized_decomposed
+    # ExecuTorch defines mixed_mm, mixed_linear and add without a Python implementation; torch.export
+    # only needs their output shapes (tracing-only fakes, never run).
+    fakes = {
+        "quantized_decomposed::mixed_mm": lambda x, w, s, z: x.new_empty((x.shape[0], w.shape[1])),
+        "quantized_decomposed::mixed_linear": lambda x, w, s, z, dtype=None: x.new_empty(
+            (x.shape[0], w.shape[0]), dtype=dtype or x.dtype),
+        "quantized_decomposed::add": lambda a, *rest: torch.empty_like(a),
+    }
+    for op, fake in fakes.items():
+        try:
+            torch.library.register_fake(op)(fake)
+        except RuntimeError:
+            pass  # registered by an earlier call in this process
+
+    gen = torch.Generator().manual_seed(41)
+
+    def ints(lo, hi, *shape, dtype=torch.int8):
+        return torch.randint(lo, hi + 1, shape, generator=gen).to(dtype)
+
+    def rand(*shape, dtype=torch.float32):
+        return (torch.rand(*shape, generator=gen) * 0.1 + 0.01).to(dtype)
+
+    rows = 10
+    w4 = ints(-8, 7, rows, 16)
+    w2 = ints(-2, 1, rows, 8)
+    embed = BufferOpModule(
+        lambda idx, w4p, s4, w2p, s2, wb, sb, zb: (
+            qd.embedding_4bit.dtype(w4p, s4, None, -8, 7, idx, dtype=torch.float32),
+            qd.embedding_4bit(w4p, s4, None, -8, 7, idx),
+            qd.embedding_2bit.dtype(w2p, s2, None, -2, 1, idx, dtype=torch.float16),
+            qd.embedding_byte(wb, sb, zb, -128, 127, idx),
+        ),
+        w4p=pack_sub_byte(w4, 4), s4=rand(rows, 2), w2p=pack_sub_byte(w2, 2), s2=rand(rows, dtype=torch.float16),
+        wb=ints(-128, 127, rows, 6), sb=rand(rows, 3), zb=ints(-5, 5, rows, 3, dtype=torch.float32),
+    ).eval()
+
+    def per_token(x):
+        s, zp = qd.choose_qparams_per_token_asymmetric(x, torch.int8)
+        q = qd.quantize_per_token(x, s, zp, -128, 127, torch.int8)
+        return qd.dequantize_per_token(q, s, zp, -128, 127, torch.int8, torch.float32), q, s, zp
+
+    def per_tensor(x):
+        s, zp = qd.choose_qparams.tensor(x, -128, 127, 1e-7, torch.int8)
+        q = qd.quantize_per_tensor.tensor(x, s, zp, -128, 127, torch.int8)
+        return qd.dequantize_per_tensor.tensor(q, s, zp, -128, 127, torch.int8), s, zp
+
+    def token_input():
+        x = torch.randn(2, 3, 8, generator=gen) * 2
+        x[0, 0] = 0  # all zero: scale 0 becomes 0.1
+        x[1, 2] *= 1e-5  # a tiny range: the 6.1e-5 scale floor widens it
+        x[1, 1] = x[1, 1].abs() + 0.5  # all positive: the range is extended to 0
+        return (x,)
+
+    def add(a, b):
+        qa = qd.quantize_per_tensor(a, 0.02, 10, 0, 255, torch.uint8)
+        qb = qd.quantize_per_tensor(b, 0.03, 128, 0, 255, torch.uint8)
+        qc = qd.add(qa, 0.02, 10, 0, 255, qb, 0.03, 128, 0, 255, 0.05, 100, 0, 255)
+        return qd.dequantize_per_tensor(qc, 0.05, 100, 0, 255, torch.uint8), qc
+
+    mixed = BufferOpModule(
+        lambda x, wl, sl, wm, sm: (qd.mixed_linear(x, wl, sl, None, torch.float32), qd.mixed_mm(x, wm, sm, None)),
+        wl=ints(-128, 127, 5, 12), sl=rand(5, 3), wm=ints(-128, 127, 12, 4), sm=rand(12),
+    ).eval()
+
+    cases = [
+        ("q_embedding", embed, lambda: (torch.randint(0, rows, (2, 3), generator=gen),), True,
+         "embedding_4bit.dtype_out (scales [10, 2]: groups of 8) and .out, embedding_2bit.dtype_out with float16 "
+         "scales and output, embedding_byte.out with int8 weights, groups of 2 and float zero points"),
+        ("q_dynamic_per_token", OpModule(per_token).eval(), token_input, False,
+         "choose_qparams_per_token_asymmetric, quantize_per_token, dequantize_per_token (rows of zeros, of a tiny "
+         "range and all positive); outputs the dequantized values, the int8 values, scales and zero points"),
+        ("q_dynamic_per_tensor", OpModule(per_tensor).eval(), lambda: (torch.randn(3, 5, generator=gen) * 3,), False,
+         "choose_qparams.Tensor_out, quantize_per_tensor.Tensor_out, dequantize_per_tensor.Tensor_out"),
+        ("q_add", OpModule(add).eval(), lambda: (torch.randn(2, 6, generator=gen), torch.randn(2, 6, generator=gen)),
+         False, "quantize_per_tensor to uint8, quantized_decomposed::add (a 0.02/10, b 0.03/128, out 0.05/100), "
+         "dequantize"),
+        ("q_mixed", mixed, lambda: (torch.randn(3, 12, generator=gen),), False,
+         "mixed_linear.out (int8 weight [5, 12], scales [5, 3]: groups of 4, float32) and mixed_mm.out (int8 weight "
+         "[12, 4], scales [12])"),
+    ]
+    for name, m, make, has_eager, what in cases:
+        in0, in1 = make(), make()
+        et = export_program(m, in0, xnnpack=False)
+        fs.add(
+            name=name,
+            model=name,
+            backend="portable",
+            et_program=et,
+            export=(f"{what}; torch.ops.quantized_decomposed calls over constant buffers, torch.export + "
+                    "to_edge_transform_and_lower (no partitioner) + to_executorch, kernels from "
+                    "executorch.kernels.quantized; bit-exact (rtol 0, atol 0)"
+                    + ("" if has_eager else "; no eager cross-check (ExecuTorch defines mixed_* and add without "
+                       "a Python implementation, and PyTorch's choose_qparams references compute the scale in float32, "
+                       "a few ulp away from the runtime's float64)")),
+            rtol=0.0,
+            atol=0.0,
+            runs=[Run("forward", list(inp), eager(m, *inp) if has_eager else None) for inp in (in0, in1)],
+        )
+
+
 class QMobileBlock(nn.Module):
     """A MobileNet-like block for the quantized path: strided conv + ReLU6, depthwise conv +
     ReLU, pointwise conv, channel concat and slice, global average pooling, sigmoid, linear.
@@ -1732,6 +1868,7 @@ FIXTURES = {
     "attention": fixture_attention,
     "ops": fixture_ops,
     "quantized_portable": fixture_quantized_portable,
+    "quantized_ops": fixture_quantized_ops,
 }
 
 

@@ -25,6 +25,31 @@ struct KernelFamily {
 // A table entry for a kernel defined with ETP_PORTABLE_KERNEL.
 #define ETP_ENTRY(ident) {ident##_name, ident}
 
+// The plugin-table functions over a list of families (portable's and the quantized plugin's).
+struct FamilyList {
+  const KernelFamily* items;
+  uint32_t count;
+
+  etp_status resolve(const char* op_name, etp_kernel* out) const {
+    for (uint32_t f = 0; f < count; ++f) {
+      if (etp_sdk::KernelTable(items[f].entries, items[f].count).resolve(op_name, out) == ETP_OK) return ETP_OK;
+    }
+    return ETP_ERR_NOT_FOUND;
+  }
+  uint32_t size() const {
+    uint32_t total = 0;
+    for (uint32_t f = 0; f < count; ++f) total += items[f].count;
+    return total;
+  }
+  const char* name(uint32_t index) const {
+    for (uint32_t f = 0; f < count; ++f) {
+      if (index < items[f].count) return items[f].entries[index].name;
+      index -= items[f].count;
+    }
+    return nullptr;
+  }
+};
+
 // Defines `KernelFamily name()` over a static array of ETP_ENTRY items.
 #define ETP_KERNEL_FAMILY(name, ...)                                                     \
   KernelFamily name() {                                                                  \

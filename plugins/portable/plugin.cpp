@@ -12,7 +12,7 @@ namespace {
 
 const etp_host_api* g_host = nullptr;  // set by etp_plugin_query; used for messages
 
-const KernelFamily* families(uint32_t* count) {
+FamilyList families() {
   static const KernelFamily all[] = {
       elementwise_kernels(),
       unary_kernels(),
@@ -30,35 +30,12 @@ const KernelFamily* families(uint32_t* count) {
       pool_kernels(),
       random_kernels(),
   };
-  *count = sizeof(all) / sizeof(all[0]);
-  return all;
+  return {all, static_cast<uint32_t>(sizeof(all) / sizeof(all[0]))};
 }
 
-etp_status resolve_kernel(void*, const char* op_name, etp_kernel* out) {
-  uint32_t count = 0;
-  const KernelFamily* all = families(&count);
-  for (uint32_t f = 0; f < count; ++f) {
-    if (etp_sdk::KernelTable(all[f].entries, all[f].count).resolve(op_name, out) == ETP_OK) return ETP_OK;
-  }
-  return ETP_ERR_NOT_FOUND;
-}
-
-uint32_t num_kernels(void*) {
-  uint32_t count = 0, total = 0;
-  const KernelFamily* all = families(&count);
-  for (uint32_t f = 0; f < count; ++f) total += all[f].count;
-  return total;
-}
-
-const char* kernel_name(void*, uint32_t index) {
-  uint32_t count = 0;
-  const KernelFamily* all = families(&count);
-  for (uint32_t f = 0; f < count; ++f) {
-    if (index < all[f].count) return all[f].entries[index].name;
-    index -= all[f].count;
-  }
-  return nullptr;
-}
+etp_status resolve_kernel(void*, const char* op_name, etp_kernel* out) { return families().resolve(op_name, out); }
+uint32_t num_kernels(void*) { return families().size(); }
+const char* kernel_name(void*, uint32_t index) { return families().name(index); }
 
 // One option: `seed`, a non-negative integer that makes the random operators reproducible.
 // Any other is a manifest mistake worth reporting.

@@ -1,5 +1,5 @@
 // ABI glue of the quantized-operators plugin (`libetp_quantized.so`): the query symbol and the
-// plugin table over the kernels of quantize.cpp. It has no options and no backends.
+// plugin table over its kernel families. It has no options and no backends.
 #include "etp_plugin.h"
 #include "etp_plugin.hpp"
 #include "quantized.h"
@@ -7,15 +7,14 @@
 namespace etp_quantized {
 namespace {
 
-etp_sdk::KernelTable table() {
-  uint32_t count = 0;
-  const etp_sdk::KernelEntry* entries = quantize_kernels(&count);
-  return {entries, count};
+etp_portable::FamilyList families() {
+  static const KernelFamily all[] = {quantize_kernels(), qparams_kernels(), embedding_kernels(), mixed_kernels()};
+  return {all, static_cast<uint32_t>(sizeof(all) / sizeof(all[0]))};
 }
 
-etp_status resolve_kernel(void*, const char* op_name, etp_kernel* out) { return table().resolve(op_name, out); }
-uint32_t num_kernels(void*) { return table().size(); }
-const char* kernel_name(void*, uint32_t index) { return table().name(index); }
+etp_status resolve_kernel(void*, const char* op_name, etp_kernel* out) { return families().resolve(op_name, out); }
+uint32_t num_kernels(void*) { return families().size(); }
+const char* kernel_name(void*, uint32_t index) { return families().name(index); }
 
 const etp_plugin kPlugin = {
     ETP_ABI_HEADER(etp_plugin),

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "plugins/plugin_library.h"
@@ -142,29 +143,101 @@ TEST(PluginLoaderTest, OtherOptionsWhileLoadedGiveAPrivateCopyThatOutlivesTheFir
   EXPECT_EQ((*two)->table().num_backends, 1u);
 }
 
+// The names in `list` (one per line, # comments) that `plugin` does not serve as `ns::name`;
+// *total counts the listed names.
+std::string missing_from(const etp_plugin& t, const std::string& list_path, const std::string& ns, size_t* total) {
+  std::ifstream list(list_path);
+  EXPECT_TRUE(list) << "missing " << list_path;
+  std::string missing;
+  *total = 0;
+  for (std::string name; std::getline(list, name);) {
+    if (name.empty() || name[0] == '#') continue;
+    ++*total;
+    etp_kernel kernel{};
+    if (t.resolve_kernel(t.self, (ns + "::" + name).c_str(), &kernel) != ETP_OK) missing += " " + name;
+  }
+  return missing;
+}
+
 // Coverage of ExecuTorch's portable operator list (tests/plugins/portable/executorch_portable_ops.txt);
 // README.md and plugins/portable/README.md quote the count, and the failure message lists what
 // is missing, so adding an operator means updating the count here and there.
 TEST(PluginLoaderTest, PortablePluginCoverageOfExecuTorchsPortableOperators) {
   auto plugin = PluginLibrary::load(ETP_PORTABLE_PLUGIN_PATH, *runtime::HostServices::get().api());
   ASSERT_TRUE(plugin.ok()) << plugin.status().message();
-  const etp_plugin& t = (*plugin)->table();
-  std::ifstream list(std::string(ETP_FIXTURES_DIR) + "/../plugins/portable/executorch_portable_ops.txt");
-  ASSERT_TRUE(list) << "missing executorch_portable_ops.txt";
-  size_t total = 0, covered = 0;
-  std::string missing;
-  for (std::string name; std::getline(list, name);) {
-    if (name.empty() || name[0] == '#') continue;
-    ++total;
-    etp_kernel kernel{};
-    if (t.resolve_kernel(t.self, ("aten::" + name).c_str(), &kernel) == ETP_OK) {
-      ++covered;
-    } else {
-      missing += " " + name;
+  size_t total = 0;
+  const std::string missing = missing_from((*plugin)->table(),
+                                           std::string(ETP_FIXTURES_DIR) + "/../plugins/portable/executorch_portable_ops.txt",
+                                           "aten", &total);
+  EXPECT_EQ(total, 200u);
+  EXPECT_EQ(missing, " view_as_real_copy.out") << "the one left out (complex dtypes) is named in the README";
+}
+
+// Every operator of ExecuTorch's quantized.yaml (tests/plugins/quantized/executorch_quantized_ops.txt).
+TEST(PluginLoaderTest, QuantizedPluginServesEveryQuantizedYamlOperator) {
+  auto plugin = PluginLibrary::load(ETP_QUANTIZED_PLUGIN_PATH, *runtime::HostServices::get().api());
+  ASSERT_TRUE(plugin.ok()) << plugin.status().message();
+  size_t total = 0;
+  const std::string missing = missing_from(
+      (*plugin)->table(), std::string(ETP_FIXTURES_DIR) + "/../plugins/quantized/executorch_quantized_ops.txt",
+      "quantized_decomposed", &total);
+  EXPECT_EQ(total, 19u);
+  EXPECT_EQ(missing, "");
+  EXPECT_EQ((*plugin)->table().num_kernels(nullptr), 19u);
+}
+
+// The operators named in the first column of a plugin README's tables, in the README's shorthand:
+// `ns::` prefixes are dropped, `.overload` continues the previous name, and a bare name means
+// `name.out`.
+std::set<std::string> readme_operators(const std::string& path) {
+  std::ifstream in(path);
+  EXPECT_TRUE(in) << "missing " << path;
+  std::set<std::string> names;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("| `", 0) != 0) continue;
+    const std::string first = line.substr(1, line.find('|', 1) - 1);
+    std::string base;
+    for (size_t open = first.find('`'); open != std::string::npos; open = first.find('`', open)) {
+      const size_t close = first.find('`', open + 1);
+      if (close == std::string::npos) break;
+      std::string name = first.substr(open + 1, close - open - 1);
+      open = close + 1;
+      if (const size_t ns = name.find("::"); ns != std::string::npos) name = name.substr(ns + 2);
+      if (name[0] == '.') name = base + name;
+      base = name.substr(0, name.find('.'));
+      if (name.find('.') == std::string::npos && name.back() != '_') name += ".out";
+      names.insert(name);
     }
   }
-  EXPECT_EQ(total, 200u);
-  EXPECT_EQ(covered, 199u) << "missing:" << missing;
+  return names;
+}
+
+// Each plugin README's operator tables name exactly the operators the plugin serves, so the
+// documentation cannot drift from the code.
+TEST(PluginLoaderTest, PluginReadmeTablesListExactlyTheServedOperators) {
+  const std::pair<const char*, const char*> plugins[] = {{ETP_PORTABLE_PLUGIN_PATH, "portable"},
+                                                         {ETP_QUANTIZED_PLUGIN_PATH, "quantized"}};
+  for (const auto& [path, name] : plugins) {
+    auto plugin = PluginLibrary::load(path, *runtime::HostServices::get().api());
+    ASSERT_TRUE(plugin.ok()) << plugin.status().message();
+    const etp_plugin& t = (*plugin)->table();
+    std::set<std::string> served;
+    for (uint32_t i = 0; i < t.num_kernels(t.self); ++i) {
+      const std::string full = t.kernel_name(t.self, i);
+      served.insert(full.substr(full.find("::") + 2));
+    }
+    const std::set<std::string> documented =
+        readme_operators(std::string(ETP_FIXTURES_DIR) + "/../../plugins/" + name + "/README.md");
+    std::string undocumented, unknown;
+    for (const auto& op : served) {
+      if (!documented.count(op)) undocumented += " " + op;
+    }
+    for (const auto& op : documented) {
+      if (!served.count(op)) unknown += " " + op;
+    }
+    EXPECT_EQ(undocumented, "") << name << ": served but not in plugins/" << name << "/README.md";
+    EXPECT_EQ(unknown, "") << name << ": in the README but not served";
+  }
 }
 
 // A dropped private copy stays mapped when the plugin pins itself; the next copy must still be
