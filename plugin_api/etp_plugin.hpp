@@ -43,7 +43,13 @@ inline const char* dtype_name(int32_t dtype) {
     case ETP_DTYPE_FLOAT64: return "float64";
     case ETP_DTYPE_BOOL: return "bool";
     case ETP_DTYPE_BFLOAT16: return "bfloat16";
-    default: return "unsupported dtype";
+    case ETP_DTYPE_QINT8: return "qint8";
+    case ETP_DTYPE_QUINT8: return "quint8";
+    case ETP_DTYPE_QINT32: return "qint32";
+    case ETP_DTYPE_UINT16: return "uint16";
+    case ETP_DTYPE_UINT32: return "uint32";
+    case ETP_DTYPE_UINT64: return "uint64";
+    default: return "unknown dtype";
   }
 }
 

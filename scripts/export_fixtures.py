@@ -1359,6 +1359,87 @@ def fixture_ops(fs: FixtureSet) -> None:
         )
 
 
+def fixture_ops_half(fs: FixtureSet) -> None:
+    """Single-operator conformance programs in float16 and bfloat16 (portable, no delegate). float16
+    programs take and return float16 tensors; bfloat16 ones (numpy has no bfloat16) take float32,
+    convert to bfloat16 inside, run the operator and convert the result back to float32, so they
+    also cover _to_copy to and from bfloat16."""
+    seed_everything(23)
+    F_ = torch.nn.functional
+    f = lambda *shape: torch.randn(*shape)  # noqa: E731
+    pos = lambda *shape: torch.rand(*shape) + 0.5  # noqa: E731
+    conv_w, conv_b = torch.randn(4, 3, 3, 3) * 0.3, torch.randn(4) * 0.1
+    lin_w, lin_b = torch.randn(5, 8) * 0.3, torch.randn(5) * 0.1
+    ln_w, ln_b = torch.rand(8) + 0.5, torch.randn(8) * 0.1
+    table = torch.randn(10, 6)
+
+    def cast(t, dtype):
+        return t.to(dtype) if t.is_floating_point() else t
+
+    # name, function of (inputs..., dtype), input makers, tolerance multiplier (ulps of the dtype at 1)
+    cases = [
+        ("add", lambda a, b, dt: a + b * 2, lambda: (f(3, 4), f(4)), 1),
+        ("sub_mul_div", lambda a, b, dt: (a - b) * b / (b.abs() + 1), lambda: (f(2, 5), f(2, 5)), 2),
+        ("unary", lambda x, dt: torch.exp(x) + torch.log(x.abs() + 1) + torch.sqrt(x.abs()) + torch.tanh(x),
+         lambda: (f(3, 4),), 4),
+        ("activations", lambda x, dt: torch.sigmoid(x) + F_.relu(x) + F_.gelu(x) + F_.silu(x) + F_.hardtanh(x),
+         lambda: (f(3, 5),), 4),
+        ("softmax", lambda x, dt: torch.softmax(x, -1), lambda: (f(3, 7),), 2),
+        ("log_softmax", lambda x, dt: torch.log_softmax(x, 1), lambda: (f(2, 6, 2),), 2),
+        ("sum_mean", lambda x, dt: (x.sum(1), x.mean(-1, keepdim=True)), lambda: (f(3, 4, 5),), 4),
+        ("amax_argmax", lambda x, dt: (x.amax(0), x.argmax(-1)), lambda: (f(4, 6),), 0),
+        ("cumsum", lambda x, dt: torch.cumsum(x, 1), lambda: (f(2, 6),), 4),
+        ("layer_norm", lambda x, dt: F_.layer_norm(x, (8,), ln_w.to(dt), ln_b.to(dt)), lambda: (f(3, 8),), 8),
+        ("linear", lambda x, dt: F_.linear(x, lin_w.to(dt), lin_b.to(dt)), lambda: (f(3, 8),), 8),
+        ("bmm", lambda a, b, dt: torch.bmm(a, b), lambda: (f(2, 3, 4), f(2, 4, 5)), 8),
+        ("conv2d", lambda x, dt: F_.conv2d(x, conv_w.to(dt), conv_b.to(dt), padding=1), lambda: (f(1, 3, 5, 5),), 16),
+        ("pools", lambda x, dt: (F_.max_pool2d(x, 2), F_.avg_pool2d(x, 2)), lambda: (f(1, 2, 4, 6),), 2),
+        ("movement", lambda a, b, dt: torch.cat([a.permute(1, 0), b[:, 1:3]], 1).transpose(0, 1).contiguous(),
+         lambda: (f(2, 3), f(3, 4)), 0),
+        ("index", lambda x, i, dt: (torch.index_select(x, 0, i), F_.embedding(i, table.to(dt))),
+         lambda: (f(5, 3), torch.tensor([4, 0, 2])), 0),
+        ("where_clamp", lambda x, y, dt: torch.where(x > y, x, y).clamp(-0.5, 0.7), lambda: (f(3, 4), f(4)), 0),
+        ("compare", lambda x, y, dt: (x < y, x == x.round()), lambda: (f(3, 4), f(3, 4)), 0),
+        ("upsample", lambda x, dt: (F_.interpolate(x, scale_factor=2, mode="nearest"),
+                                    F_.interpolate(x, size=(5, 3), mode="bilinear", align_corners=False)),
+         lambda: (f(1, 2, 3, 2),), 4),
+        ("pow_rsqrt", lambda x, dt: torch.pow(x, 2.5) + torch.rsqrt(x), lambda: (pos(3, 4),), 4),
+        ("var", lambda x, dt: torch.var(x, dim=-1), lambda: (f(3, 6),), 8),
+        ("pad", lambda x, dt: F_.pad(x, (1, 2), value=0.5), lambda: (f(2, 3),), 0),
+    ]
+    for dtype, tag, ulp in ((torch.float16, "f16", 2.0 ** -10), (torch.bfloat16, "bf16", 2.0 ** -7)):
+        for name, fn, make, ulps in cases:
+            if dtype == torch.float16:
+                m = OpModule(lambda *xs, fn=fn: fn(*xs, torch.float16)).eval()
+                prep = lambda xs: tuple(cast(x, torch.float16) for x in xs)  # noqa: E731
+            else:
+                def bf(*xs, fn=fn):
+                    out = fn(*[cast(x, torch.bfloat16) for x in xs], torch.bfloat16)
+                    outs = out if isinstance(out, tuple) else (out,)
+                    res = tuple(o.float() if o.is_floating_point() else o for o in outs)
+                    return res if isinstance(out, tuple) else res[0]
+                m = OpModule(bf).eval()
+                prep = lambda xs: xs  # noqa: E731
+            in0, in1 = prep(make()), prep(make())
+            et = export_program(m, in0, xnnpack=False)
+            # Tolerance: `ulps` units in the last place at 1 (relative and absolute); 0 means exact.
+            tol = ulps * ulp
+            fs.add(
+                name=f"op_{tag}_{name}",
+                model=f"op_{tag}_{name}",
+                backend="portable",
+                et_program=et,
+                export=(f"one torch call in {dtype} "
+                        + ("(float16 inputs and outputs)" if dtype == torch.float16 else
+                           "(float32 inputs converted to bfloat16 inside, results converted back)")
+                        + ", torch.export + to_edge_transform_and_lower (no partitioner) + to_executorch; tolerance "
+                        f"{ulps} ulp at 1 ({tol:g}): kernels may round intermediate steps differently"),
+                rtol=tol,
+                atol=tol,
+                runs=[Run("forward", list(inp), None) for inp in (in0, in1)],
+            )
+
+
 def fixture_cnn(fs: FixtureSet) -> None:
     variants = [
         ("cnn_portable", "portable", False),
@@ -1869,6 +1950,7 @@ FIXTURES = {
     "ops": fixture_ops,
     "quantized_portable": fixture_quantized_portable,
     "quantized_ops": fixture_quantized_ops,
+    "ops_half": fixture_ops_half,
 }
 
 

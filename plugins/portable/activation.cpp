@@ -16,7 +16,7 @@ etp_status read_activation(const Ctx& c, uint32_t n, unsigned mask, etp_tensor**
   if (!tensor_arg(c, 0, in) || !tensor_arg(c, n - 2, out)) return ETP_ERR_INVALID_ARGUMENT;
   if (!check_supported(c, **in, "input")) return ETP_ERR_DTYPE;
   if (!((mask >> dtype_category((*in)->dtype)) & 1u)) {
-    return dtype_error(c, "input", (*in)->dtype, mask == 4 ? "expected float32 or float64" : nullptr);
+    return dtype_error(c, "input", (*in)->dtype, mask == 4 ? "expected a floating dtype" : nullptr);
   }
   if ((*out)->dtype != (*in)->dtype) {
     return fail(c.host, ETP_ERR_DTYPE, "%s: output dtype %s must equal the input dtype %s", c.op,
@@ -36,7 +36,7 @@ etp_status run_same(const etp_tensor& in, etp_tensor* out, Op op) {
   });
 }
 
-// Runs a float-only activation (input already checked to be float32 or float64).
+// Runs a float-only activation (input already checked to be floating).
 template <typename Op>
 etp_status run_float(const etp_tensor& in, etp_tensor* out, Op op) {
   if (in.dtype == ETP_DTYPE_FLOAT64) map_unary<double>(in, out, op);
@@ -267,22 +267,26 @@ AlongDim along_dim(const etp_tensor& in, const etp_tensor& out, int64_t dim) {
   return a;
 }
 
-// Softmax or log-softmax along `dim`, max-subtracted, accumulated in double.
-template <typename C>
+// Softmax or log-softmax along `dim` over elements stored as S: max-subtracted in C (float, or
+// double for float64; float16 and bfloat16 widen to float first, as ExecuTorch's), exponentials
+// accumulated in double, each result rounded once to S.
+template <typename S>
 void softmax_loop(const etp_tensor& in, etp_tensor* out, const AlongDim& a, bool log) {
-  const C* pi = static_cast<const C*>(in.data);
-  C* po = static_cast<C*>(out->data);
+  using C = std::conditional_t<std::is_same_v<S, double>, double, float>;
+  const S* pi = static_cast<const S*>(in.data);
+  S* po = static_cast<S*>(out->data);
   const int64_t* strides[2] = {out->strides, in.strides};
   for_each_offsets<2>(a.rank, a.sizes, strides, [&](const int64_t* o) {
+    auto at = [&](int64_t k) { return static_cast<C>(pi[o[1] + k * a.in_step]); };
     C max = -std::numeric_limits<C>::infinity();
-    for (int64_t k = 0; k < a.length; ++k) max = nan_max(max, pi[o[1] + k * a.in_step]);
+    for (int64_t k = 0; k < a.length; ++k) max = nan_max(max, at(k));
     if (std::isinf(max) && max < 0) max = 0;  // all -inf: keep exp finite-arithmetic
     double sum = 0;
-    for (int64_t k = 0; k < a.length; ++k) sum += std::exp(static_cast<double>(pi[o[1] + k * a.in_step] - max));
+    for (int64_t k = 0; k < a.length; ++k) sum += std::exp(static_cast<double>(at(k) - max));
     const double log_sum = std::log(sum);
     for (int64_t k = 0; k < a.length; ++k) {
-      const double shifted = static_cast<double>(pi[o[1] + k * a.in_step] - max);
-      po[o[0] + k * a.out_step] = static_cast<C>(log ? shifted - log_sum : std::exp(shifted) / sum);
+      const double shifted = static_cast<double>(at(k) - max);
+      po[o[0] + k * a.out_step] = static_cast<S>(log ? shifted - log_sum : std::exp(shifted) / sum);
     }
   });
 }
@@ -294,13 +298,14 @@ etp_status softmax_kernel(const Ctx& c, bool log) {
   if (etp_status s = read_activation(c, 5, kFloatOnly, &in, &out)) return s;
   if (!int_arg(c, 1, &dim) || !bool_arg(c, 2, &half_to_float)) return ETP_ERR_INVALID_ARGUMENT;
   if (half_to_float) {
-    return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: half_to_float=True is not supported (no float16)", c.op);
+    return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: half_to_float=True is not supported (as in ExecuTorch's portable kernels)", c.op);
   }
   if (!normalize_dim(c, dim, in->rank, &dim)) return ETP_ERR_INVALID_ARGUMENT;
   const AlongDim a = along_dim(*in, *out, dim);
-  if (in->dtype == ETP_DTYPE_FLOAT64) softmax_loop<double>(*in, out, a, log);
-  else softmax_loop<float>(*in, out, a, log);
-  return ETP_OK;
+  return dispatch_float(c, in->dtype, [&](auto zero) {
+    softmax_loop<decltype(zero)>(*in, out, a, log);
+    return ETP_OK;
+  });
 }
 
 // aten::_softmax.out(Tensor self, int dim, bool half_to_float, *, Tensor(a!) out)
@@ -315,8 +320,8 @@ ETP_PORTABLE_KERNEL(glu_out, "aten::glu.out") {
   int64_t dim = -1;
   if (etp_status s = expect_args(c, 4)) return s;
   if (!tensor_arg(c, 0, &in) || !int_arg(c, 1, &dim) || !tensor_arg(c, 2, &out)) return ETP_ERR_INVALID_ARGUMENT;
-  if (!is_float_dtype(in->dtype)) return dtype_error(c, "input", in->dtype, "expected float32 or float64");
-  if (!is_float_dtype(out->dtype)) return dtype_error(c, "output", out->dtype, "expected float32 or float64");
+  if (!is_float_dtype(in->dtype)) return dtype_error(c, "input", in->dtype, "expected a floating dtype");
+  if (!is_float_dtype(out->dtype)) return dtype_error(c, "output", out->dtype, "expected a floating dtype");
   if (in->rank == 0) return fail(c.host, ETP_ERR_SHAPE, "%s: glu does not accept a 0-dim tensor", c.op);
   if (!normalize_dim(c, dim, in->rank, &dim)) return ETP_ERR_INVALID_ARGUMENT;
   if (in->sizes[dim] % 2 != 0) {

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 
 namespace etp_portable {
@@ -119,5 +120,32 @@ static_assert(sizeof(Half) == 2 && sizeof(BFloat16) == 2, "16-bit storage types"
 
 template <typename T>
 inline constexpr bool is_float16_type_v = std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>;
+// Floating-point types including these two (std::is_floating_point must not be specialized).
+template <typename T>
+inline constexpr bool is_floating_v = std::is_floating_point_v<T> || is_float16_type_v<T>;
 
 }  // namespace etp_portable
+
+// numeric_limits for the two types, so kernels templated on the element type get the right
+// infinities and extremes (the primary template would silently give zeros).
+template <typename Traits>
+class std::numeric_limits<etp_portable::Float16Type<Traits>> {
+  using T = etp_portable::Float16Type<Traits>;
+  static constexpr bool kHalf = std::is_same_v<Traits, etp_portable::HalfTraits>;
+
+ public:
+  static constexpr bool is_specialized = true;
+  static constexpr bool is_signed = true;
+  static constexpr bool is_integer = false;
+  static constexpr bool is_exact = false;
+  static constexpr bool has_infinity = true;
+  static constexpr bool has_quiet_NaN = true;
+  static constexpr int digits = kHalf ? 11 : 8;
+  static T min() { return T::from_bits(kHalf ? 0x0400 : 0x0080); }
+  static T max() { return T::from_bits(kHalf ? 0x7bff : 0x7f7f); }
+  static T lowest() { return T::from_bits(kHalf ? 0xfbff : 0xff7f); }
+  static T epsilon() { return T::from_bits(kHalf ? 0x1400 : 0x3c00); }
+  static T infinity() { return T::from_bits(kHalf ? 0x7c00 : 0x7f80); }
+  static T quiet_NaN() { return T::from_bits(kHalf ? 0x7e00 : 0x7fc0); }
+  static T denorm_min() { return T::from_bits(0x0001); }
+};

@@ -821,7 +821,7 @@ ETP_PORTABLE_KERNEL(topk_values, "aten::topk.values") {
     int64_t* io = static_cast<int64_t*>(indices->data);
     std::vector<int64_t> order(static_cast<size_t>(length));
     auto nan = [](T x) {
-      if constexpr (std::is_floating_point_v<T>) return std::isnan(x);
+      if constexpr (is_floating_v<T>) return std::isnan(static_cast<float>(x));
       else return false;
     };
     for_each_strided(rank, outer, in_strides, vs, is, [&](int64_t base, int64_t vbase, int64_t ibase) {

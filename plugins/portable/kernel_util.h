@@ -11,6 +11,7 @@
 
 #include "etp_plugin.h"
 #include "etp_plugin.hpp"
+#include "float16.h"
 
 namespace etp_portable {
 
@@ -19,9 +20,16 @@ using etp_sdk::fail;
 // Converts v to the C++ type U. Integers wrap like PyTorch's narrowing casts; floating
 // values going to an integer type are converted through int64 with NaN/inf mapped to 0 or
 // saturated, so no conversion is undefined behaviour.
+// float16 and bfloat16 convert through float, as c10's types do.
 template <typename U, typename V>
 inline U convert(V v) {
-  if constexpr (std::is_floating_point_v<V> && std::is_integral_v<U> && !std::is_same_v<U, bool>) {
+  if constexpr (is_float16_type_v<V>) {
+    if constexpr (std::is_same_v<U, V>) return v;
+    else return convert<U>(static_cast<float>(v));
+  } else if constexpr (is_float16_type_v<U>) {
+    if constexpr (std::is_same_v<V, bool>) return U(v ? 1.0f : 0.0f);
+    else return U(static_cast<float>(v));
+  } else if constexpr (std::is_floating_point_v<V> && std::is_integral_v<U> && !std::is_same_v<U, bool>) {
     if (!(v == v)) return U{0};
     if (v >= static_cast<V>(9.2233720368547758e18)) return static_cast<U>(std::numeric_limits<int64_t>::max());
     if (v <= static_cast<V>(-9.2233720368547758e18)) return static_cast<U>(std::numeric_limits<int64_t>::min());
@@ -161,6 +169,8 @@ etp_status dispatch_all(const Ctx& c, int32_t dtype, F&& f) {
     case ETP_DTYPE_INT8: return f(int8_t{});
     case ETP_DTYPE_UINT8: return f(uint8_t{});
     case ETP_DTYPE_BOOL: return f(bool{});
+    case ETP_DTYPE_FLOAT16: return f(Half{});
+    case ETP_DTYPE_BFLOAT16: return f(BFloat16{});
     default:
       return fail(c.host, ETP_ERR_DTYPE, "%s: dtype %s is not supported", c.op, etp_sdk::dtype_name(dtype));
   }
@@ -179,8 +189,10 @@ etp_status dispatch_float(const Ctx& c, int32_t dtype, F&& f) {
   switch (dtype) {
     case ETP_DTYPE_FLOAT32: return f(float{});
     case ETP_DTYPE_FLOAT64: return f(double{});
+    case ETP_DTYPE_FLOAT16: return f(Half{});
+    case ETP_DTYPE_BFLOAT16: return f(BFloat16{});
     default:
-      return fail(c.host, ETP_ERR_DTYPE, "%s: dtype %s is not supported (expected float32 or float64)", c.op,
+      return fail(c.host, ETP_ERR_DTYPE, "%s: dtype %s is not supported (expected a floating dtype)", c.op,
                   etp_sdk::dtype_name(dtype));
   }
 }

@@ -15,17 +15,20 @@ namespace etp_portable {
 // ---------------------------------------------------------------------------------------------
 // Dtypes and promotion
 
-// The dtypes these kernels read and write (float16/bfloat16/quantized are not handled).
+// The dtypes these kernels read and write (complex and quantized types are not handled).
 inline bool is_supported_dtype(int32_t d) {
   switch (d) {
     case ETP_DTYPE_UINT8: case ETP_DTYPE_INT8: case ETP_DTYPE_INT16: case ETP_DTYPE_INT32:
     case ETP_DTYPE_INT64: case ETP_DTYPE_FLOAT32: case ETP_DTYPE_FLOAT64: case ETP_DTYPE_BOOL:
+    case ETP_DTYPE_FLOAT16: case ETP_DTYPE_BFLOAT16:
       return true;
     default:
       return false;
   }
 }
-inline bool is_float_dtype(int32_t d) { return d == ETP_DTYPE_FLOAT32 || d == ETP_DTYPE_FLOAT64; }
+inline bool is_float_dtype(int32_t d) {
+  return d == ETP_DTYPE_FLOAT32 || d == ETP_DTYPE_FLOAT64 || d == ETP_DTYPE_FLOAT16 || d == ETP_DTYPE_BFLOAT16;
+}
 inline bool is_integral_dtype(int32_t d) {  // excludes bool
   return d == ETP_DTYPE_UINT8 || d == ETP_DTYPE_INT8 || d == ETP_DTYPE_INT16 || d == ETP_DTYPE_INT32 ||
          d == ETP_DTYPE_INT64;
@@ -38,7 +41,10 @@ inline int32_t promote_types(int32_t a, int32_t b) {
   if (a == b) return a;
   const int ca = dtype_category(a), cb = dtype_category(b);
   if (ca != cb) return ca > cb ? a : b;
-  if (ca == 2) return ETP_DTYPE_FLOAT64;  // float32 with float64
+  if (ca == 2) {  // the wider float wins; float16 with bfloat16 meet in float32
+    if (a == ETP_DTYPE_FLOAT64 || b == ETP_DTYPE_FLOAT64) return ETP_DTYPE_FLOAT64;
+    return ETP_DTYPE_FLOAT32;
+  }
   // Two different integer types: uint8 with int8 needs int16; otherwise the wider one wins.
   if ((a == ETP_DTYPE_UINT8 && b == ETP_DTYPE_INT8) || (a == ETP_DTYPE_INT8 && b == ETP_DTYPE_UINT8)) {
     return ETP_DTYPE_INT16;
@@ -135,6 +141,8 @@ inline T load(const etp_tensor& t, int64_t offset) {
   switch (t.dtype) {
     case ETP_DTYPE_FLOAT32: return convert<T>(static_cast<const float*>(p)[offset]);
     case ETP_DTYPE_FLOAT64: return convert<T>(static_cast<const double*>(p)[offset]);
+    case ETP_DTYPE_FLOAT16: return convert<T>(static_cast<float>(static_cast<const Half*>(p)[offset]));
+    case ETP_DTYPE_BFLOAT16: return convert<T>(static_cast<float>(static_cast<const BFloat16*>(p)[offset]));
     case ETP_DTYPE_INT64: return static_cast<T>(static_cast<const int64_t*>(p)[offset]);
     case ETP_DTYPE_INT32: return static_cast<T>(static_cast<const int32_t*>(p)[offset]);
     case ETP_DTYPE_INT16: return static_cast<T>(static_cast<const int16_t*>(p)[offset]);
@@ -152,6 +160,8 @@ inline void store(etp_tensor& t, int64_t offset, V v) {
   switch (t.dtype) {
     case ETP_DTYPE_FLOAT32: static_cast<float*>(p)[offset] = convert<float>(v); break;
     case ETP_DTYPE_FLOAT64: static_cast<double*>(p)[offset] = convert<double>(v); break;
+    case ETP_DTYPE_FLOAT16: static_cast<Half*>(p)[offset] = convert<Half>(v); break;
+    case ETP_DTYPE_BFLOAT16: static_cast<BFloat16*>(p)[offset] = convert<BFloat16>(v); break;
     case ETP_DTYPE_INT64: static_cast<int64_t*>(p)[offset] = convert<int64_t>(v); break;
     case ETP_DTYPE_INT32: static_cast<int32_t*>(p)[offset] = convert<int32_t>(v); break;
     case ETP_DTYPE_INT16: static_cast<int16_t*>(p)[offset] = convert<int16_t>(v); break;
@@ -162,12 +172,13 @@ inline void store(etp_tensor& t, int64_t offset, V v) {
   }
 }
 
-// Calls f(C{}) with C the type a `dtype` result is computed in: float, double, bool, or
-// int64_t for every integer dtype (narrow results wrap on store like PyTorch's).
+// Calls f(C{}) with C the type a `dtype` result is computed in: float (also for float16 and
+// bfloat16, rounded once on store, as ExecuTorch's compute type), double, bool, or int64_t for
+// every integer dtype (narrow results wrap on store like PyTorch's).
 template <typename F>
 etp_status dispatch_compute(int32_t dtype, F&& f) {
   switch (dtype) {
-    case ETP_DTYPE_FLOAT32: return f(float{});
+    case ETP_DTYPE_FLOAT32: case ETP_DTYPE_FLOAT16: case ETP_DTYPE_BFLOAT16: return f(float{});
     case ETP_DTYPE_FLOAT64: return f(double{});
     case ETP_DTYPE_BOOL: return f(bool{});
     default: return f(int64_t{});

@@ -35,7 +35,7 @@ etp_status random_fill(const Ctx& c, Dist dist) {
   etp_tensor* out;
   if (etp_status s = expect_args(c, 3)) return s;
   if (!int_list_arg(c, 0, &sizes, &rank) || !tensor_arg(c, 1, &out)) return ETP_ERR_INVALID_ARGUMENT;
-  if (!is_float_dtype(out->dtype)) return dtype_error(c, "output", out->dtype, "expected float32 or float64");
+  if (!is_float_dtype(out->dtype)) return dtype_error(c, "output", out->dtype, "expected a floating dtype");
   if (rank > ETP_MAX_RANK)
     return fail(c.host, ETP_ERR_SHAPE, "%s: rank %llu is above %d", c.op, static_cast<unsigned long long>(rank),
                 ETP_MAX_RANK);
@@ -67,7 +67,7 @@ ETP_PORTABLE_KERNEL(native_dropout_out, "aten::native_dropout.out") {
   bool train = true;
   if (c.args[2]->tag != ETP_VALUE_NONE && !bool_arg(c, 2, &train)) return ETP_ERR_INVALID_ARGUMENT;
   if (!(p >= 0 && p <= 1)) return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: p must be in [0, 1], got %g", c.op, p);
-  if (!is_float_dtype(in->dtype)) return dtype_error(c, "input", in->dtype, "expected float32 or float64");
+  if (!is_float_dtype(in->dtype)) return dtype_error(c, "input", in->dtype, "expected a floating dtype");
   if (etp_status s = same_dtype(c, *out, in->dtype, "out0")) return s;
   if (etp_status s = same_dtype(c, *mask, ETP_DTYPE_BOOL, "out1")) return s;
   if (etp_status s = resize_out(c, out, in->rank, in->sizes, "out0")) return s;

@@ -114,7 +114,7 @@ etp_status read_dtype_reduction(const Ctx& c, bool one_dim, bool float_out, etp_
   if (etp_status s = read_reduce_args(c, 6, 4, one_dim, in, &dims, &keepdim, out)) return s;
   if (!check_in_out(c, **in, **out) || !check_dtype_arg(c, 3, **in, **out)) return ETP_ERR_DTYPE;
   if (float_out && !is_float_dtype((*out)->dtype)) {
-    return dtype_error(c, "output", (*out)->dtype, "expected float32 or float64");
+    return dtype_error(c, "output", (*out)->dtype, "expected a floating dtype");
   }
   return plan(c, **in, dims, /*empty_means_all=*/!one_dim, keepdim, *out, p);
 }
@@ -279,10 +279,10 @@ ETP_PORTABLE_KERNEL(min_dim_min, "aten::min.dim_min") { return dim_extreme(c, /*
 // `mean_out` when given (var_mean).
 etp_status variance(const Ctx& c, const etp_tensor& in, const DimList& dims, double correction, bool keepdim,
                     etp_tensor* out, etp_tensor* mean_out) {
-  if (!is_float_dtype(in.dtype)) return dtype_error(c, "input", in.dtype, "expected float32 or float64");
-  if (!is_float_dtype(out->dtype)) return dtype_error(c, "output", out->dtype, "expected float32 or float64");
+  if (!is_float_dtype(in.dtype)) return dtype_error(c, "input", in.dtype, "expected a floating dtype");
+  if (!is_float_dtype(out->dtype)) return dtype_error(c, "output", out->dtype, "expected a floating dtype");
   if (mean_out && !is_float_dtype(mean_out->dtype)) {
-    return dtype_error(c, "mean output", mean_out->dtype, "expected float32 or float64");
+    return dtype_error(c, "mean output", mean_out->dtype, "expected a floating dtype");
   }
   ReducePlan p;
   if (etp_status s = plan(c, in, dims, /*empty_means_all=*/true, keepdim, out, &p)) return s;
@@ -378,7 +378,7 @@ ETP_PORTABLE_KERNEL(mean_dtype_out, "aten::mean.dtype_out") {
   if (etp_status s = expect_args(c, 4)) return s;
   if (!tensor_arg(c, 0, &in) || !tensor_arg(c, 2, &out)) return ETP_ERR_INVALID_ARGUMENT;
   if (!check_in_out(c, *in, *out) || !check_dtype_arg(c, 1, *in, *out)) return ETP_ERR_DTYPE;
-  if (!is_float_dtype(out->dtype)) return dtype_error(c, "output", out->dtype, "expected float32 or float64");
+  if (!is_float_dtype(out->dtype)) return dtype_error(c, "output", out->dtype, "expected a floating dtype");
   ReducePlan p;
   if (etp_status s = plan(c, *in, DimList{}, /*empty_means_all=*/true, /*keepdim=*/false, out, &p)) return s;
   store_means(*in, out, p);

@@ -23,7 +23,7 @@ template <typename Op>
 etp_status float_unary(const Ctx& c, Op op) {
   etp_tensor *in, *out;
   if (etp_status s = read_unary(c, &in, &out)) return s;
-  if (!is_float_dtype(out->dtype)) return dtype_error(c, "output", out->dtype, "expected float32 or float64");
+  if (!is_float_dtype(out->dtype)) return dtype_error(c, "output", out->dtype, "expected a floating dtype");
   if (in->dtype == ETP_DTYPE_FLOAT64 || out->dtype == ETP_DTYPE_FLOAT64) {
     map_unary<double>(*in, out, op);
   } else {
@@ -159,7 +159,7 @@ ETP_PORTABLE_KERNEL(logit_out, "aten::logit.out") {
   }
   if (!tensor_arg(c, 0, &in) || !tensor_arg(c, 2, &out)) return ETP_ERR_INVALID_ARGUMENT;
   if (!check_supported(c, *in, "input") || !check_supported(c, *out, "output")) return ETP_ERR_DTYPE;
-  if (!is_float_dtype(out->dtype)) return dtype_error(c, "output", out->dtype, "expected float32 or float64");
+  if (!is_float_dtype(out->dtype)) return dtype_error(c, "output", out->dtype, "expected a floating dtype");
   if (etp_status s = resize_out(c, out, in->rank, in->sizes)) return s;
   auto logit = [&](auto x) {
     using T = decltype(x);

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "plugins/portable/kernel_harness.h"
+#include "float16.h"
 #include "plugins/portable/op_call.h"
 
 namespace etp::test {
@@ -309,9 +310,36 @@ TEST(BinaryKernelTest, ChannelsLastInputAndOutputWithBroadcastAndConversion) {
 
 TEST(BinaryKernelTest, UnsupportedDtypeIsNamedInTheError) {
   KernelHarness h;
-  TestTensor a(ETP_DTYPE_FLOAT16, {2}), out(ETP_DTYPE_FLOAT16, {2});
+  TestTensor a(ETP_DTYPE_UINT16, {2}), out(ETP_DTYPE_UINT16, {2});
   EXPECT_EQ(call(h, "aten::mul.out", {V::tensor(a), V::tensor(a), V::tensor(out)}), ETP_ERR_DTYPE);
-  EXPECT_TRUE(names(h, "aten::mul.out") && names(h, "float16")) << h.last_error();
+  EXPECT_TRUE(names(h, "aten::mul.out") && names(h, "uint16")) << h.last_error();
+}
+
+// float16 and bfloat16 compute in float and round once on store (ExecuTorch's compute type);
+// mixing the two promotes to float32, as torch.promote_types does.
+TEST(BinaryKernelTest, HalfAndBFloat16ComputeInFloatAndRoundOnce) {
+  KernelHarness h;
+  using etp_portable::float_to_half_bits;
+  using etp_portable::half_bits_to_float;
+  // 2048 + 1 + 1 in float is 2050, a half; adding 1 twice in half would stay at 2048.
+  auto a = TestTensor::of<uint16_t>(ETP_DTYPE_FLOAT16, {2}, {float_to_half_bits(2048), float_to_half_bits(0.1f)});
+  auto b = TestTensor::of<uint16_t>(ETP_DTYPE_FLOAT16, {2}, {float_to_half_bits(1), float_to_half_bits(0.2f)});
+  TestTensor out(ETP_DTYPE_FLOAT16, {2});
+  V alpha = V::integer(2);
+  ASSERT_EQ(call(h, "aten::add.out", {V::tensor(a), V::tensor(b), alpha, V::tensor(out)}), ETP_OK) << h.last_error();
+  const float tenth = half_bits_to_float(float_to_half_bits(0.1f)), fifth = half_bits_to_float(float_to_half_bits(0.2f));
+  EXPECT_EQ(out.logical<uint16_t>(), (std::vector<uint16_t>{float_to_half_bits(2050), float_to_half_bits(tenth + 2 * fifth)}));
+  auto bf = TestTensor::of<uint16_t>(ETP_DTYPE_BFLOAT16, {2}, {etp_portable::float_to_bfloat16_bits(0.5f),
+                                                             etp_portable::float_to_bfloat16_bits(-3)});
+  TestTensor mixed(ETP_DTYPE_FLOAT32, {2});
+  ASSERT_EQ(call(h, "aten::mul.out", {V::tensor(a), V::tensor(bf), V::tensor(mixed)}), ETP_OK) << h.last_error();
+  EXPECT_EQ(mixed.logical<float>(), (std::vector<float>{1024, -3 * tenth}));
+  TestTensor half_out(ETP_DTYPE_FLOAT16, {2});  // float32 may be stored into float16 (torch.can_cast)
+  ASSERT_EQ(call(h, "aten::mul.out", {V::tensor(a), V::tensor(bf), V::tensor(half_out)}), ETP_OK) << h.last_error();
+  EXPECT_EQ(half_out.logical<uint16_t>(), (std::vector<uint16_t>{float_to_half_bits(1024), float_to_half_bits(-3 * tenth)}));
+  TestTensor int_out(ETP_DTYPE_INT32, {2});
+  EXPECT_EQ(call(h, "aten::mul.out", {V::tensor(a), V::tensor(b), V::tensor(int_out)}), ETP_ERR_DTYPE)
+      << "a float16 result cannot be cast to int32";
 }
 
 }  // namespace

@@ -74,5 +74,18 @@ TEST(Float16Test, ArithmeticOnTwoValuesRoundsBackLikeC10) {
   EXPECT_EQ((x + BFloat16(std::ldexp(1.0f, -8))).bits, 0x3f80);  // 1 + 2^-8 ties to 1
 }
 
+// Kernels templated on the element type take extremes from numeric_limits (max pooling starts
+// at -infinity); the primary template would give zeros.
+TEST(Float16Test, NumericLimitsAreSpecialized) {
+  EXPECT_EQ(std::numeric_limits<Half>::infinity().bits, 0x7c00);
+  EXPECT_EQ(-static_cast<float>(std::numeric_limits<Half>::infinity()), -INFINITY);
+  EXPECT_EQ(static_cast<float>(std::numeric_limits<Half>::max()), 65504.0f);
+  EXPECT_EQ(static_cast<float>(std::numeric_limits<Half>::lowest()), -65504.0f);
+  EXPECT_EQ(static_cast<float>(std::numeric_limits<Half>::epsilon()), std::ldexp(1.0f, -10));
+  EXPECT_TRUE(std::isnan(static_cast<float>(std::numeric_limits<BFloat16>::quiet_NaN())));
+  EXPECT_EQ(static_cast<float>(std::numeric_limits<BFloat16>::epsilon()), std::ldexp(1.0f, -7));
+  EXPECT_EQ(static_cast<float>(std::numeric_limits<BFloat16>::max()), bits_float(0x7f7f0000));
+}
+
 }  // namespace
 }  // namespace etp_portable

@@ -4,6 +4,7 @@
 #include <limits>
 #include <numeric>
 
+#include "float16.h"
 #include "plugins/portable/op_call.h"
 
 namespace etp::test {
@@ -69,6 +70,22 @@ TEST(MaxPoolKernelTest, PaddingDilationAndNanPropagation) {
   TestTensor idx32(ETP_DTYPE_INT32, {1, 1, 2});
   V vi32 = V::tensor(idx32);
   EXPECT_EQ(h.run("aten::max_pool2d_with_indices.out", {&vx, &k, &s, &p, &d, &ceil, &vo, &vi32, &ret}), ETP_ERR_DTYPE);
+}
+
+// float16: a window of negative values must not come out as 0 (the maximum starts at -infinity).
+TEST(MaxPoolKernelTest, Float16WindowsOfNegativeValues) {
+  KernelHarness h;
+  using etp_portable::float_to_half_bits;
+  auto x = TestTensor::of<uint16_t>(ETP_DTYPE_FLOAT16, {1, 1, 1, 4},
+                                    {float_to_half_bits(-3), float_to_half_bits(-2), float_to_half_bits(-5),
+                                     float_to_half_bits(-4.5f)});
+  TestTensor out(ETP_DTYPE_FLOAT16, {1, 1, 1, 2}), idx(ETP_DTYPE_INT64, {1, 1, 1, 2});
+  V vx = V::tensor(x), k = V::int_list({1, 2}), s = V::int_list({1, 2}), p = V::int_list({0}), d = V::int_list({1}),
+    ceil = V::boolean(false), vo = V::tensor(out), vi = V::tensor(idx), ret = V::tensor_list({&out, &idx});
+  ASSERT_EQ(h.run("aten::max_pool2d_with_indices.out", {&vx, &k, &s, &p, &d, &ceil, &vo, &vi, &ret}), ETP_OK)
+      << h.last_error();
+  EXPECT_EQ(out.logical<uint16_t>(), (std::vector<uint16_t>{float_to_half_bits(-2), float_to_half_bits(-4.5f)}));
+  EXPECT_EQ(idx.logical<int64_t>(), (std::vector<int64_t>{1, 3}));
 }
 
 TEST(AdaptiveAvgPoolKernelTest, UsesOverlappingBins) {
