@@ -335,8 +335,9 @@ def export_program(
     delegate_tag_fn: Optional[Callable[[torch.fx.Node], Optional[str]]] = None,
     dynamic_shapes=None,
     config_kwargs: Optional[dict] = None,
+    preserve_ops: Sequence = (),
 ):
-    from executorch.exir import ExecutorchBackendConfig, to_edge_transform_and_lower
+    from executorch.exir import EdgeCompileConfig, ExecutorchBackendConfig, to_edge_transform_and_lower
 
     ep = torch.export.export(model, example_inputs, dynamic_shapes=dynamic_shapes, strict=True)
     if delegate_tag_fn is not None:
@@ -354,7 +355,15 @@ def export_program(
         from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
 
         partitioner = [XnnpackPartitioner()]
-    edge = to_edge_transform_and_lower(ep, partitioner=partitioner)
+    compile_config = None
+    if preserve_ops:
+        # Operators ExecuTorch's portable library has kernels for but the default decomposition
+        # would split (EdgeCompileConfig.preserve_ops, listed as exceptions to core ATen); the
+        # string "skip_dim_order" keeps clone and _to_copy instead of their dim-order forms.
+        ops = [op for op in preserve_ops if not isinstance(op, str)]
+        compile_config = EdgeCompileConfig(preserve_ops=ops, _core_aten_ops_exception_list=ops,
+                                           _skip_dim_order="skip_dim_order" in preserve_ops)
+    edge = to_edge_transform_and_lower(ep, partitioner=partitioner, compile_config=compile_config)
     kwargs = dict(config_kwargs or {})
     if tag_fn is not None:
         kwargs["external_constants"] = tag_fn
@@ -1440,6 +1449,167 @@ def fixture_ops_half(fs: FixtureSet) -> None:
             )
 
 
+def fixture_conformance(fs: FixtureSet) -> None:
+    """Conformance programs for the portable operators no other fixture exercises: one torch call
+    per program (several programs per operator where dtypes, broadcasting or dim order matter),
+    run by the ExecuTorch runtime on two inputs. Integer and bool programs compare exactly."""
+    seed_everything(29)
+    F_ = torch.nn.functional
+    f = lambda *shape: torch.randn(*shape)  # noqa: E731
+    unit = lambda *shape: torch.rand(*shape) * 1.8 - 0.9  # noqa: E731  (-0.9, 0.9)
+    ints = lambda lo, hi, *shape, dtype=torch.int32: torch.randint(lo, hi, shape, dtype=dtype)  # noqa: E731
+    mask = lambda *shape: torch.rand(*shape) > 0.5  # noqa: E731
+    cl = lambda t: t.contiguous(memory_format=torch.channels_last)  # noqa: E731
+    gn_w, gn_b = torch.rand(6) + 0.5, torch.randn(6) * 0.1
+    cases = [
+        # arithmetic: promotion, broadcasting, Scalars, rounding modes
+        ("add_int_broadcast", lambda a, b: a + b, lambda: (ints(-50, 50, 3, 1), ints(-50, 50, 4, dtype=torch.int64))),
+        ("add_scalar", lambda x: x + 2.5, lambda: (f(2, 3),)),
+        ("add_channels_last", lambda a, b: a + b, lambda: (cl(f(1, 3, 2, 4)), cl(f(1, 3, 2, 4)))),
+        ("sub_alpha", lambda a, b: torch.sub(a, b, alpha=3), lambda: (ints(-9, 9, 2, 3), ints(-9, 9, 3))),
+        ("rsub", lambda x: torch.rsub(x, 1.5), lambda: (f(2, 3),)),
+        ("mul_bool_int", lambda m, b: m * b, lambda: (mask(2, 3), ints(-9, 9, 2, 3))),
+        ("div_int_true", lambda a, b: a / b, lambda: (ints(-20, 20, 2, 4), ints(1, 7, 4))),
+        ("div_trunc", lambda a, b: torch.div(a, b, rounding_mode="trunc"), lambda: (f(2, 4) * 5, f(2, 4))),
+        ("div_floor_int", lambda a, b: torch.div(a, b, rounding_mode="floor"), lambda: (ints(-20, 20, 2, 4), ints(1, 7, 2, 4))),
+        ("div_scalar_mode", lambda a: torch.div(a, 3, rounding_mode="floor"), lambda: (ints(-20, 20, 5),)),
+        ("floor_divide", lambda a, b: torch.floor_divide(a, b), lambda: (f(3, 3) * 4, f(3) + 3)),
+        # (not remainder on int32: ExecuTorch 1.4.1 returns C's sign there, -10 % 4 = -2, unlike PyTorch)
+        ("remainder_float", lambda a, b: torch.remainder(a, b), lambda: (f(2, 4) * 5, f(4) + 3)),
+        ("remainder_scalar", lambda a: torch.remainder(a, 1.5), lambda: (f(2, 4) * 3,)),
+        ("fmod_tensor", lambda a, b: torch.fmod(a, b), lambda: (f(2, 4) * 5, f(2, 4) + 3)),
+        ("pow_tensor", lambda a, b: torch.pow(a, b), lambda: (torch.rand(2, 3) + 0.5, f(2, 3))),
+        ("pow_scalar_base", lambda x: torch.pow(2.0, x), lambda: (f(2, 3),)),
+        ("maximum_minimum", lambda a, b: (torch.maximum(a, b), torch.minimum(a, b)), lambda: (f(2, 3), f(3))),
+        ("bitwise_and_or", lambda a, b: (a & b, a | b, a & 6), lambda: (ints(0, 64, 2, 4), ints(0, 64, 4))),
+        ("bitwise_not", lambda a, m: (~a, ~m), lambda: (ints(-9, 9, 5), mask(5))),
+        ("logical_or_xor", lambda a, b: (torch.logical_or(a, b), torch.logical_xor(a, b)), lambda: (ints(0, 3, 6), mask(6))),
+        ("compare_mixed", lambda a, b: (a >= b, a <= b, a != b, a >= 0.5), lambda: (ints(-3, 3, 2, 4), f(4))),
+        ("clamp_tensor", lambda x, lo, hi: torch.clamp(x, min=lo, max=hi), lambda: (f(3, 4), f(4) - 0.5, f(3, 1) + 0.5)),
+        ("where_int", lambda m, a, b: torch.where(m, a, b), lambda: (mask(2, 3), ints(-9, 9, 2, 3), ints(-9, 9, 3))),
+        ("masked_fill", lambda x, m: x.masked_fill(m, -1.5), lambda: (f(2, 4), mask(4))),
+        ("masked_scatter", lambda x, m, v: x.masked_scatter(m, v), lambda: (f(2, 3), mask(2, 3), f(6))),
+        # unary
+        ("inverse_trig", lambda x: torch.acos(x) + torch.asin(x) + torch.atanh(x), lambda: (unit(3, 4),)),
+        ("acosh_cosh", lambda x: torch.acosh(x.abs() + 1) + torch.cosh(x), lambda: (f(3, 4),)),
+        ("erf_expm1_log1p", lambda x: torch.erf(x) + torch.expm1(x) + torch.log1p(x.abs()), lambda: (f(3, 4),)),
+        ("reciprocal_int", lambda x: torch.reciprocal(x), lambda: (ints(1, 9, 5),)),
+        ("rounding", lambda x: (torch.ceil(x), torch.floor(x), torch.trunc(x)), lambda: (f(3, 4) * 3,)),
+        ("sign", lambda x, i: (torch.sign(x), torch.sign(i)), lambda: (f(6), ints(-3, 3, 6))),
+        ("isinf_isnan", lambda x: (torch.isinf(x / (x - x.round())), torch.isnan(torch.log(x))), lambda: (f(6),)),
+        ("abs_neg_int", lambda x: (torch.abs(x), -x), lambda: (ints(-100, 100, 2, 3, dtype=torch.int64),)),
+        # activations
+        ("elu_leaky", lambda x: (F_.elu(x, alpha=0.7), F_.leaky_relu(x, 0.1)), lambda: (f(3, 4),)),
+        ("hard_activations", lambda x: (F_.hardsigmoid(x), F_.hardswish(x)), lambda: (f(3, 4) * 4,)),
+        ("softplus", lambda x: F_.softplus(x, beta=2.0, threshold=3.0), lambda: (f(3, 4) * 3,)),
+        ("glu", lambda x: F_.glu(x, dim=1), lambda: (f(2, 6),)),
+        ("relu_channels_last", lambda x: F_.relu(x), lambda: (cl(f(1, 3, 2, 2)),)),
+        # reductions
+        ("amin_argmin", lambda x: (torch.amin(x, dim=(0, 2)), torch.argmin(x, dim=1)), lambda: (f(2, 3, 4),)),
+        ("all_any", lambda m: (torch.all(m), torch.any(m)), lambda: (mask(3, 4),)),
+        ("prod", lambda x: (torch.prod(x), torch.prod(x, dim=1)), lambda: (f(2, 3) * 0.5 + 1,)),
+        ("prod_int", lambda x: torch.prod(x, dim=0), lambda: (ints(-4, 4, 3, 4),)),
+        ("max_min_dim", lambda x: (*torch.max(x, dim=1), *torch.min(x, dim=0, keepdim=True)), lambda: (f(3, 4),)),
+        ("max_min_all", lambda x: (torch.max(x), torch.min(x)), lambda: (ints(-50, 50, 3, 4),)),
+        ("sum_int", lambda x: (x.sum(), x.sum(dim=1)), lambda: (ints(-50, 50, 3, 4),)),
+        ("mean_dtype", lambda x: torch.mean(x, dtype=torch.float64), lambda: (f(3, 4),)),
+        ("cumsum_int", lambda x: torch.cumsum(x, dim=0), lambda: (ints(-9, 9, 4, 3),)),
+        # creation
+        ("arange", lambda x: x + torch.arange(1, 10, 2), lambda: (f(5),)),
+        ("ones_zeros_full", lambda x: (x + torch.ones(3), torch.zeros(2, 3, dtype=torch.int32), torch.full((2,), 7.5)),
+         lambda: (f(3),)),
+        ("like", lambda x: (torch.ones_like(x), torch.zeros_like(x), torch.full_like(x, -2)), lambda: (f(2, 3),)),
+        # shape and data movement
+        ("flip", lambda x: torch.flip(x, dims=(0, 2)), lambda: (f(2, 3, 4),)),
+        ("roll_flat", lambda x: torch.roll(x, 2), lambda: (f(2, 3),)),
+        ("repeat", lambda x: x.repeat(2, 1, 3), lambda: (f(2, 3),)),
+        ("repeat_interleave", lambda x: torch.repeat_interleave(x, 2, dim=0), lambda: (f(3, 2),)),
+        ("pixel_shuffle", lambda x: (F_.pixel_shuffle(x, 2), F_.pixel_unshuffle(x, 2)), lambda: (f(1, 4, 2, 2),)),
+        ("split_unbind", lambda x: (*torch.split(x, [1, 2], dim=1), *torch.unbind(x, dim=0)), lambda: (f(2, 3),)),
+        ("stack", lambda a, b: torch.stack([a, b], dim=1), lambda: (f(2, 3), f(2, 3))),
+        ("squeeze_t", lambda x: (x.squeeze(1), x.squeeze(1).t()), lambda: (f(3, 1, 4),)),
+        ("transpose_int", lambda x: x.transpose(0, 2) * 2, lambda: (ints(-9, 9, 2, 3, 4),)),
+        ("narrow_copy", lambda x: x.narrow(0, 1, 2) + 1, lambda: (f(4, 3),)),
+        ("tril", lambda x: (torch.tril(x), torch.tril(x, diagonal=-1)), lambda: (f(3, 4),)),
+        ("select_slice_scatter", lambda x, r, c: (torch.select_scatter(x, r, 0, 1), torch.slice_scatter(x, c, 1, 0, 4, 2)),
+         lambda: (f(3, 4), f(4), f(3, 2))),
+        ("scatter_src", lambda x, i, s: x.scatter(1, i, s), lambda: (f(2, 4), torch.randint(0, 4, (2, 3)), f(2, 3))),
+        ("index_put", lambda x, i, v: torch.index_put(x, (i,), v, accumulate=True), lambda: (f(5, 2), torch.tensor([0, 3, 0]), f(3, 2))),
+        ("to_int", lambda x: (x * 10).to(torch.int32), lambda: (f(2, 3),)),
+        ("clone_channels_last", lambda x: x.clone(memory_format=torch.contiguous_format) * 2, lambda: (cl(f(1, 2, 2, 3)),)),
+        ("pads_1d", lambda x: (F_.pad(x, (1, 2), mode="reflect"), F_.pad(x, (2, 0), mode="replicate")),
+         lambda: (f(1, 2, 4),)),
+        ("pads_2d", lambda x: (F_.pad(x, (1, 1, 2, 0), mode="reflect"), F_.pad(x, (2, 0, 1, 1), mode="replicate")),
+         lambda: (f(1, 2, 3, 4),)),
+        ("pads_3d", lambda x: (F_.pad(x, (1, 0, 1, 0, 1, 1), mode="reflect"), F_.pad(x, (1, 1, 0, 1, 1, 0), mode="replicate")),
+         lambda: (f(1, 1, 2, 3, 3),)),
+        # normalization, pooling, linear algebra
+        ("group_norm", lambda x: F_.group_norm(x, 3, gn_w, gn_b), lambda: (f(2, 6, 3),)),
+        ("batch_norm_train", lambda x: F_.batch_norm(x, None, None, training=True), lambda: (f(4, 3, 2),)),
+        ("adaptive_avg_pool", lambda x: F_.adaptive_avg_pool2d(x, (2, 3)), lambda: (f(1, 2, 5, 7),)),
+        ("adaptive_avg_pool_cl", lambda x: F_.adaptive_avg_pool2d(x, (2, 2)), lambda: (cl(f(1, 3, 4, 5)),)),
+        ("max_pool_cl", lambda x: F_.max_pool2d(x, 2, stride=1), lambda: (cl(f(1, 3, 3, 4)),)),
+        ("baddbmm", lambda b, x, y: torch.baddbmm(b, x, y, beta=0.5, alpha=2), lambda: (f(2, 3, 1), f(2, 3, 4), f(2, 4, 5))),
+        ("mm_int", lambda a, b: a @ b, lambda: (ints(-5, 5, 3, 4), ints(-5, 5, 4, 2))),
+    ]
+    # Operators the default decomposition splits, kept whole with EdgeCompileConfig.preserve_ops
+    # (ExecuTorch's portable library has kernels for them, and other export flows emit them).
+    A = torch.ops.aten
+    preserved = [
+        ("p_glu", lambda x: F_.glu(x, 1), lambda: (f(2, 6),), [A.glu.default]),
+        ("p_pixel_shuffle", lambda x: (F_.pixel_shuffle(x, 2), F_.pixel_unshuffle(x, 2)), lambda: (f(1, 4, 2, 2),),
+         [A.pixel_shuffle.default, A.pixel_unshuffle.default]),
+        ("p_stack", lambda a, b: torch.stack([a, b], 1), lambda: (f(2, 3), ints(-5, 5, 2, 3)), [A.stack.default]),
+        ("p_tril", lambda x: torch.tril(x, 1), lambda: (f(3, 4),), [A.tril.default]),
+        ("p_linear", lambda x, w, b: F_.linear(x, w, b), lambda: (f(3, 4), f(5, 4), f(5)), [A.linear.default]),
+        ("p_reflection_pad", lambda x: (A.reflection_pad1d(x[0], [1, 2]), A.reflection_pad2d(x, [1, 1, 2, 0]),
+                                        A.reflection_pad3d(x.unsqueeze(0), [1, 0, 1, 1, 1, 0])),
+         lambda: (f(2, 3, 4),), [A.reflection_pad1d.default, A.reflection_pad2d.default, A.reflection_pad3d.default]),
+        ("p_replication_pad", lambda x: (A.replication_pad1d(x[0], [2, 1]), A.replication_pad2d(x, [0, 2, 1, 1]),
+                                         A.replication_pad3d(x.unsqueeze(0), [1, 1, 0, 2, 1, 0])),
+         lambda: (f(2, 3, 4),), [A.replication_pad1d.default, A.replication_pad2d.default, A.replication_pad3d.default]),
+        ("p_creation", lambda x: (x + torch.ones(3), torch.zeros(2, 3, dtype=torch.int64), x + A.arange.default(3)),
+         lambda: (f(3),), [A.ones.default, A.zeros.default, A.arange.default]),
+        ("p_fill", lambda x, v: (torch.fill(x, 2.5), torch.fill(x, v)), lambda: (f(2, 3), f(())), [A.fill.Scalar, A.fill.Tensor]),
+        ("p_var", lambda x: (A.var.dim(x, [1], True, False), *A.var_mean.correction(x, [0], correction=0)),
+         lambda: (f(3, 5),), [A.var.dim, A.var_mean.correction]),
+        ("p_logit", lambda x: torch.logit(torch.sigmoid(x), 1e-3), lambda: (f(3, 4),), [A.logit.default]),
+        ("p_scalar_ops", lambda x, i: (A.add.Scalar(x, 2.5), A.sub.Scalar(x, 1), A.div.Scalar(x, 4), A.rsub.Scalar(x, 2),
+                                       A.div.Scalar_mode(i, 3, rounding_mode="floor"), A.bitwise_or.Scalar(i, 5)),
+         lambda: (f(2, 3), ints(-20, 20, 4)),
+         [A.add.Scalar, A.sub.Scalar, A.div.Scalar, A.rsub.Scalar, A.div.Scalar_mode, A.bitwise_or.Scalar]),
+        # (not _conj_physical: ExecuTorch's kernel takes complex dtypes only)
+        ("p_copies", lambda x, y: (A.copy.default(x, y), A.detach_copy.default(x) * 2, A.lift_fresh_copy.default(y) + 1),
+         lambda: (f(2, 3), f(3)), [A.copy.default, A.detach_copy.default, A.lift_fresh_copy.default]),
+        ("p_no_dim_order", lambda x: (x.clone() * 2, (x * 10).to(torch.int32)), lambda: (f(2, 3),), ["skip_dim_order"]),
+        ("p_masked_fill", lambda x, m: x.masked_fill(m, -1.5), lambda: (f(2, 4), mask(4)), [A.masked_fill.Scalar]),
+        ("p_roll", lambda x: torch.roll(x, (1, -2), (0, 1)), lambda: (f(3, 4),), [A.roll.default]),
+        ("p_floor_divide", lambda a, b: torch.floor_divide(a, b), lambda: (ints(-20, 20, 2, 4), ints(1, 7, 4)),
+         [A.floor_divide.default]),
+        ("p_views", lambda x: (x.squeeze(1) * 1, x.squeeze(1).t() * 1, x.transpose(0, 2) * 1, *torch.unbind(x, 0),
+                               *torch.split(x, [3, 1], 2), torch.narrow_copy(x, 2, 1, 2)),
+         lambda: (f(2, 1, 4),), [A.squeeze.dim, A.t.default, A.transpose.int, A.unbind.int, A.split.Tensor,
+                                 A.narrow_copy.default]),
+        ("p_select_scatter", lambda x, r: torch.select_scatter(x, r, 1, 2), lambda: (f(3, 4), f(3)), [A.select_scatter.default]),
+        ("p_as_strided", lambda x: torch.as_strided(x, (2, 2), (1, 3), 1) * 1, lambda: (f(3, 4),), [A.as_strided.default]),
+    ]
+    for name, fn, make, keep in [(*case, ()) for case in cases] + preserved:
+        m = OpModule(fn).eval()
+        in0, in1 = make(), make()
+        et = export_program(m, in0, xnnpack=False, preserve_ops=keep)
+        fs.add(
+            name=f"cf_{name}",
+            model=f"cf_{name}",
+            backend="portable",
+            et_program=et,
+            export=("one torch call, torch.export + to_edge_transform_and_lower (no partitioner) + to_executorch"
+                    + (f"; EdgeCompileConfig(preserve_ops={[str(op) for op in keep]})" if keep else "")),
+            rtol=1e-5,
+            atol=1e-5,
+            runs=[Run("forward", list(in0), eager(m, *in0)), Run("forward", list(in1), eager(m, *in1))],
+        )
+
+
 def fixture_cnn(fs: FixtureSet) -> None:
     variants = [
         ("cnn_portable", "portable", False),
@@ -1951,6 +2121,7 @@ FIXTURES = {
     "quantized_portable": fixture_quantized_portable,
     "quantized_ops": fixture_quantized_ops,
     "ops_half": fixture_ops_half,
+    "conformance": fixture_conformance,
 }
 
 

@@ -7,6 +7,7 @@
 
 #include "kernels.h"
 #include "movement_util.h"
+#include "pointwise_util.h"
 
 namespace etp_portable {
 namespace {
@@ -370,6 +371,17 @@ ETP_PORTABLE_KERNEL(flip_out, "aten::flip.out") {
 
 // ----- joining, splitting, padding and tiling ------------------------------------------------
 
+// cat and stack convert each input to out's dtype where torch.can_cast allows it (never float to
+// integer, never to bool from anything else), as ExecuTorch's check_cat_args/check_stack_args.
+etp_status check_castable(const Ctx& c, const etp_tensor& t, uint64_t i, const etp_tensor& out) {
+  if (etp_status s = known_dtype(c, t, "an input")) return s;
+  if (t.dtype == out.dtype || (is_supported_dtype(t.dtype) && is_supported_dtype(out.dtype) && can_cast(t.dtype, out.dtype))) {
+    return ETP_OK;
+  }
+  return fail(c.host, ETP_ERR_DTYPE, "%s: tensor %llu has dtype %s, which cannot be cast to out's %s", c.op,
+              static_cast<unsigned long long>(i), etp_sdk::dtype_name(t.dtype), etp_sdk::dtype_name(out.dtype));
+}
+
 // ExecuTorch (like PyTorch's legacy rule) ignores 1-D empty tensors in cat.
 bool is_legacy_empty(const etp_tensor& t) { return t.rank == 1 && t.sizes[0] == 0; }
 
@@ -401,7 +413,7 @@ ETP_PORTABLE_KERNEL(cat_out, "aten::cat.out") {
   for (uint64_t i = 0; i < count; ++i) {
     const etp_tensor& t = *list[i];
     if (is_legacy_empty(t)) continue;
-    if (etp_status s = known_dtype(c, t, "an input")) return s;
+    if (etp_status s = check_castable(c, t, i, *out)) return s;
     bool ok = t.rank == ref->rank;
     for (int32_t k = 0; ok && k < t.rank; ++k) ok = k == d || t.sizes[k] == ref->sizes[k];
     if (!ok) {
@@ -426,7 +438,8 @@ ETP_PORTABLE_KERNEL(cat_out, "aten::cat.out") {
   return ETP_OK;
 }
 
-// aten::stack.out(Tensor[] tensors, int dim=0, *, Tensor(a!) out)
+// aten::stack.out(Tensor[] tensors, int dim=0, *, Tensor(a!) out). Inputs are converted to
+// out's dtype.
 ETP_PORTABLE_KERNEL(stack_out, "aten::stack.out") {
   etp_tensor* const* list;
   uint64_t count;
@@ -441,7 +454,7 @@ ETP_PORTABLE_KERNEL(stack_out, "aten::stack.out") {
   if (ref.rank >= ETP_MAX_RANK) return fail(c.host, ETP_ERR_SHAPE, "%s: rank %d is too large", c.op, ref.rank);
   if (!normalize_dim(c, dim, ref.rank + 1, &d)) return ETP_ERR_INVALID_ARGUMENT;
   for (uint64_t i = 0; i < count; ++i) {
-    if (etp_status s = check_copy_dtypes(c, *list[i], *out)) return s;
+    if (etp_status s = check_castable(c, *list[i], i, *out)) return s;
     if (!same_shape(*list[i], ref)) {
       return fail(c.host, ETP_ERR_SHAPE, "%s: tensor %llu has a different shape from tensor 0", c.op,
                   static_cast<unsigned long long>(i));
@@ -455,10 +468,11 @@ ETP_PORTABLE_KERNEL(stack_out, "aten::stack.out") {
     if (k != d) dst_strides[j++] = out->strides[k];
   }
   if (etp_sdk::numel(*out) == 0) return ETP_OK;
-  const size_t elem = etp_sdk::dtype_size(out->dtype);
   for (uint64_t i = 0; i < count; ++i) {
-    copy_view(ref.rank, ref.sizes, byte_ptr(*out) + static_cast<int64_t>(i) * out->strides[d] * static_cast<int64_t>(elem),
-              dst_strides, byte_ptr(*list[i]), list[i]->strides, elem);
+    if (etp_status s = convert_view(c, ref.rank, ref.sizes, *out, static_cast<int64_t>(i) * out->strides[d], dst_strides,
+                                    *list[i], 0, list[i]->strides)) {
+      return s;
+    }
   }
   return ETP_OK;
 }

@@ -186,6 +186,24 @@ TEST(StackKernelTest, StacksAtTheLastPosition) {
   EXPECT_EQ(h.run("aten::stack.out", {&list, &bad, &vo, &vo}), ETP_ERR_INVALID_ARGUMENT);
 }
 
+// Inputs of other dtypes convert to out's where torch.can_cast allows it (ExecuTorch's check).
+TEST(StackKernelTest, ConvertsInputsToTheOutputDtype) {
+  KernelHarness h;
+  auto a = TestTensor::of<int32_t>(ETP_DTYPE_INT32, {2}, {1, -2});
+  TestTensor b = range({2});
+  TestTensor out(ETP_DTYPE_FLOAT32, {2, 2});
+  V list = V::tensor_list({&a, &b}), dim = V::integer(0), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::stack.out", {&list, &dim, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{1, -2, 0, 1}));
+  TestTensor int_out(ETP_DTYPE_INT32, {2, 2});
+  V vi = V::tensor(int_out);
+  EXPECT_EQ(h.run("aten::stack.out", {&list, &dim, &vi, &vi}), ETP_ERR_DTYPE);
+  EXPECT_TRUE(names(h, "tensor 1 has dtype float32, which cannot be cast to out's int32")) << h.last_error();
+  TestTensor cat_out(ETP_DTYPE_INT32, {4});
+  V vc = V::tensor(cat_out);
+  EXPECT_EQ(h.run("aten::cat.out", {&list, &dim, &vc, &vc}), ETP_ERR_DTYPE) << "cat: float32 into int32";
+}
+
 TEST(SplitKernelTest, SplitWithSizesFillsEveryOutput) {
   KernelHarness h;
   TestTensor a = range({2, 3});
