@@ -102,6 +102,9 @@ typedef enum etp_dtype {
   ETP_DTYPE_FLOAT16 = 5,
   ETP_DTYPE_FLOAT32 = 6,
   ETP_DTYPE_FLOAT64 = 7,
+  ETP_DTYPE_COMPLEX32 = 8, /* two float16: real, imaginary */
+  ETP_DTYPE_COMPLEX64 = 9, /* two float32 */
+  ETP_DTYPE_COMPLEX128 = 10, /* two float64 */
   ETP_DTYPE_BOOL = 11,
   ETP_DTYPE_QINT8 = 12,
   ETP_DTYPE_QUINT8 = 13,

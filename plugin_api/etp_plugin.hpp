@@ -22,10 +22,12 @@ inline size_t dtype_size(int32_t dtype) {
       return 1;
     case ETP_DTYPE_INT16: case ETP_DTYPE_FLOAT16: case ETP_DTYPE_BFLOAT16: case ETP_DTYPE_UINT16:
       return 2;
-    case ETP_DTYPE_INT32: case ETP_DTYPE_FLOAT32: case ETP_DTYPE_QINT32: case ETP_DTYPE_UINT32:
+    case ETP_DTYPE_INT32: case ETP_DTYPE_FLOAT32: case ETP_DTYPE_QINT32: case ETP_DTYPE_UINT32: case ETP_DTYPE_COMPLEX32:
       return 4;
-    case ETP_DTYPE_INT64: case ETP_DTYPE_FLOAT64: case ETP_DTYPE_UINT64:
+    case ETP_DTYPE_INT64: case ETP_DTYPE_FLOAT64: case ETP_DTYPE_UINT64: case ETP_DTYPE_COMPLEX64:
       return 8;
+    case ETP_DTYPE_COMPLEX128:
+      return 16;
     default:
       return 0;
   }
@@ -49,6 +51,9 @@ inline const char* dtype_name(int32_t dtype) {
     case ETP_DTYPE_UINT16: return "uint16";
     case ETP_DTYPE_UINT32: return "uint32";
     case ETP_DTYPE_UINT64: return "uint64";
+    case ETP_DTYPE_COMPLEX32: return "complex32";
+    case ETP_DTYPE_COMPLEX64: return "complex64";
+    case ETP_DTYPE_COMPLEX128: return "complex128";
     default: return "unknown dtype";
   }
 }

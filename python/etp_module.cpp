@@ -63,6 +63,7 @@ constexpr DTypeName kDTypes[] = {
     {etp::DType::kInt8, "int8"},       {etp::DType::kUInt8, "uint8"},     {etp::DType::kBool, "bool"},
     {etp::DType::kUInt16, "uint16"},   {etp::DType::kUInt32, "uint32"},   {etp::DType::kUInt64, "uint64"},
     {etp::DType::kQInt8, "int8"},      {etp::DType::kQUInt8, "uint8"},    {etp::DType::kQInt32, "int32"},
+    {etp::DType::kComplex64, "complex64"}, {etp::DType::kComplex128, "complex128"},
 };
 
 etp::DType dtype_of(const py::array& a) {

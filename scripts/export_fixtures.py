@@ -1592,6 +1592,8 @@ def fixture_conformance(fs: FixtureSet) -> None:
                                  A.narrow_copy.default]),
         ("p_select_scatter", lambda x, r: torch.select_scatter(x, r, 1, 2), lambda: (f(3, 4), f(3)), [A.select_scatter.default]),
         ("p_as_strided", lambda x: torch.as_strided(x, (2, 2), (1, 3), 1) * 1, lambda: (f(3, 4),), [A.as_strided.default]),
+        # (last, so the cases above draw the same random values as before it was added)
+        ("view_as_real", lambda x: torch.view_as_real(x) * 2, lambda: (torch.randn(2, 3, dtype=torch.complex64),), []),
     ]
     for name, fn, make, keep in [(*case, ()) for case in cases] + preserved:
         m = OpModule(fn).eval()

@@ -273,7 +273,17 @@ Result<Tensor> random_tensor(const TensorInfo& info, uint64_t seed) {
       case DType::kUInt16: store(static_cast<uint16_t>(bits % 10), i); break;
       case DType::kUInt32: store(static_cast<uint32_t>(bits % 10), i); break;
       case DType::kUInt64: store(static_cast<uint64_t>(bits % 10), i); break;
-      default: {  // one-byte types: uint8, int8, quantized
+      case DType::kComplex64: {  // real and imaginary parts in [-1, 1)
+        const float parts[2] = {static_cast<float>(real(rng)), static_cast<float>(real(rng))};
+        std::memcpy(t.data.data() + i * sizeof(parts), parts, sizeof(parts));
+        break;
+      }
+      case DType::kComplex128: {
+        const double parts[2] = {real(rng), real(rng)};
+        std::memcpy(t.data.data() + i * sizeof(parts), parts, sizeof(parts));
+        break;
+      }
+      default: {  // one-byte types (uint8, int8, quantized) and complex32: small byte values
         const size_t size = dtype_size(info.dtype);
         for (size_t b = 0; b < size; ++b) t.data[static_cast<size_t>(i) * size + b] = static_cast<uint8_t>(bits % 10);
         break;

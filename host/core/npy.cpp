@@ -20,6 +20,7 @@ struct DescrInfo {
 constexpr DescrInfo kDescrs[] = {
     {"<f4", 6, 4}, {"<f8", 7, 8}, {"<f2", 5, 2}, {"<i8", 4, 8}, {"<i4", 3, 4}, {"<i2", 2, 2},
     {"|i1", 1, 1}, {"|u1", 0, 1}, {"|b1", 11, 1}, {"<u2", 27, 2}, {"<u4", 28, 4}, {"<u8", 29, 8},
+    {"<c8", 9, 8},  {"<c16", 10, 16},
 };
 
 Status bad(const std::string& path, const std::string& what) {

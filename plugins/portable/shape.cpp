@@ -1037,9 +1037,48 @@ ETP_PORTABLE_KERNEL(replication_pad1d_out, "aten::replication_pad1d.out") { retu
 ETP_PORTABLE_KERNEL(replication_pad2d_out, "aten::replication_pad2d.out") { return mode_pad(c, 2, false); }
 ETP_PORTABLE_KERNEL(replication_pad3d_out, "aten::replication_pad3d.out") { return mode_pad(c, 3, false); }
 
+// aten::view_as_real_copy.out(Tensor self, *, Tensor(a!) out): a complex tensor as its real and
+// imaginary parts along a new last dim of 2 (complex32, complex64, complex128 to float16, float32,
+// float64). out must keep each pair adjacent and innermost (its last dim has stride 1).
+ETP_PORTABLE_KERNEL(view_as_real_copy_out, "aten::view_as_real_copy.out") {
+  etp_tensor *self, *out;
+  if (!self_and_out(c, 3, 1, &self, &out)) return ETP_ERR_INVALID_ARGUMENT;
+  int32_t part = 0;
+  switch (self->dtype) {
+    case ETP_DTYPE_COMPLEX32: part = ETP_DTYPE_FLOAT16; break;
+    case ETP_DTYPE_COMPLEX64: part = ETP_DTYPE_FLOAT32; break;
+    case ETP_DTYPE_COMPLEX128: part = ETP_DTYPE_FLOAT64; break;
+    default:
+      return fail(c.host, ETP_ERR_DTYPE, "%s: self has dtype %s, expected complex32, complex64 or complex128", c.op,
+                  etp_sdk::dtype_name(self->dtype));
+  }
+  if (out->dtype != part) {
+    return fail(c.host, ETP_ERR_DTYPE, "%s: out has dtype %s, expected %s for %s", c.op, etp_sdk::dtype_name(out->dtype),
+                etp_sdk::dtype_name(part), etp_sdk::dtype_name(self->dtype));
+  }
+  if (self->rank >= ETP_MAX_RANK) return fail(c.host, ETP_ERR_SHAPE, "%s: rank %d is too large", c.op, self->rank);
+  int64_t sizes[ETP_MAX_RANK] = {0};
+  for (int32_t d = 0; d < self->rank; ++d) sizes[d] = self->sizes[d];
+  sizes[self->rank] = 2;
+  if (etp_status s = resize_out(c, out, self->rank + 1, sizes)) return s;
+  int64_t pair_strides[ETP_MAX_RANK] = {0};  // out's strides in units of one (real, imaginary) pair
+  bool adjacent = out->strides[self->rank] == 1;
+  for (int32_t d = 0; d < self->rank; ++d) {
+    adjacent = adjacent && (self->sizes[d] == 1 || out->strides[d] % 2 == 0);
+    pair_strides[d] = out->strides[d] / 2;
+  }
+  if (!adjacent) {
+    return fail(c.host, ETP_ERR_SHAPE, "%s: out's last dim (real, imaginary) must be innermost", c.op);
+  }
+  if (etp_sdk::numel(*self) == 0) return ETP_OK;
+  copy_view(self->rank, self->sizes, byte_ptr(*out), pair_strides, byte_ptr(*self), self->strides,
+            etp_sdk::dtype_size(self->dtype));
+  return ETP_OK;
+}
+
 }  // namespace
 
-ETP_KERNEL_FAMILY(shape_kernels, ETP_ENTRY(permute_copy_out), ETP_ENTRY(transpose_copy_int_out),
+ETP_KERNEL_FAMILY(shape_kernels, ETP_ENTRY(view_as_real_copy_out), ETP_ENTRY(permute_copy_out), ETP_ENTRY(transpose_copy_int_out),
                   ETP_ENTRY(t_copy_out), ETP_ENTRY(view_copy_out), ETP_ENTRY(alias_copy_out),
                   ETP_ENTRY(unsqueeze_copy_out), ETP_ENTRY(squeeze_copy_dims_out), ETP_ENTRY(squeeze_copy_dim_out),
                   ETP_ENTRY(expand_copy_out), ETP_ENTRY(slice_copy_tensor_out), ETP_ENTRY(select_copy_int_out),

@@ -24,11 +24,17 @@ Tensor read_fixture_npy(const std::string& name) {
   const std::string header(bytes.begin() + 10, bytes.begin() + 10 + static_cast<std::ptrdiff_t>(header_len));
   static const std::map<std::string, DType> kTypes = {
       {"<f4", DType::kFloat32}, {"<f8", DType::kFloat64}, {"<i8", DType::kInt64}, {"<i4", DType::kInt32},
-      {"|b1", DType::kBool},    {"<f2", DType::kFloat16}, {"|u1", DType::kUInt8}, {"|i1", DType::kInt8}};
+      {"|b1", DType::kBool},    {"<f2", DType::kFloat16}, {"|u1", DType::kUInt8}, {"|i1", DType::kInt8},
+      {"<i2", DType::kInt16},   {"<c8", DType::kComplex64}, {"<c16", DType::kComplex128}};
   Tensor t;
+  bool known = false;
   for (const auto& [descr, dtype] : kTypes) {
-    if (header.find("'" + descr + "'") != std::string::npos) t.dtype = dtype;
+    if (header.find("'" + descr + "'") != std::string::npos) {
+      t.dtype = dtype;
+      known = true;
+    }
   }
+  EXPECT_TRUE(known) << name << ": a dtype this reader does not know: " << header;
   const size_t open = header.find("'shape': (") + 10, close = header.find(')', open);
   std::string dims = header.substr(open, close - open);
   for (size_t start = 0; start < dims.size();) {

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <array>
+
 #include "plugins/portable/kernel_harness.h"
 
 namespace etp::test {
@@ -33,6 +35,27 @@ TEST(CloneKernelTest, ChannelsLastMemoryFormatIsNotSupported) {
   TestTensor a(ETP_DTYPE_FLOAT32, {2}), out(ETP_DTYPE_FLOAT32, {2});
   V va = V::tensor(a), fmt = V::integer(2), vo = V::tensor(out);
   EXPECT_EQ(h.run("aten::clone.out", {&va, &fmt, &vo, &vo}), ETP_ERR_NOT_SUPPORTED);
+}
+
+// complex64 [2] in a transposed-free layout: each element becomes a row (real, imaginary).
+TEST(ViewAsRealKernelTest, SplitsEachComplexIntoRealAndImaginary) {
+  KernelHarness h;
+  TestTensor z(ETP_DTYPE_COMPLEX64, {2, 1});
+  z.set_logical<std::array<float, 2>>({{1.5f, -2}, {0, 3}});
+  TestTensor out(ETP_DTYPE_FLOAT32, {2, 1, 2});
+  V vz = V::tensor(z), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::view_as_real_copy.out", {&vz, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{1.5f, -2, 0, 3}));
+  TestTensor wrong(ETP_DTYPE_FLOAT64, {2, 1, 2});
+  V vw = V::tensor(wrong);
+  EXPECT_EQ(h.run("aten::view_as_real_copy.out", {&vz, &vw, &vw}), ETP_ERR_DTYPE) << "complex64 splits into float32";
+  auto real = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2}, {1, 2});
+  V vr = V::tensor(real);
+  EXPECT_EQ(h.run("aten::view_as_real_copy.out", {&vr, &vo, &vo}), ETP_ERR_DTYPE);
+  EXPECT_NE(h.last_error().find("expected complex32, complex64 or complex128"), std::string::npos) << h.last_error();
+  TestTensor pairs_outer(ETP_DTYPE_FLOAT32, {2, 1, 2}, {2, 0, 1});  // the (re, im) dim outermost
+  V vp = V::tensor(pairs_outer);
+  EXPECT_EQ(h.run("aten::view_as_real_copy.out", {&vz, &vp, &vp}), ETP_ERR_SHAPE);
 }
 
 TEST(CloneKernelTest, CopiesHalfPrecisionBytesUnchanged) {
