@@ -322,7 +322,7 @@ PYBIND11_MODULE(etp, m) {
       py::arg("target"), py::arg("data") = std::vector<std::string>{}, py::arg("models") = std::vector<std::string>{},
       py::arg("configs") = std::vector<std::string>{}, py::arg("threads") = std::vector<int>{}, py::arg("warmup") = 2,
       py::arg("repetitions") = 10, py::arg("min_time") = 0.5, py::arg("profile") = false, py::arg("seed") = 0,
-      py::arg("plugins") = std::vector<std::string>{"portable", "xnnpack", "quantized"},
+      py::arg("plugins") = etp::default_plugins(),
       py::arg("plugin_paths") = std::vector<std::string>{},
       "Benchmarks a manifest's models (or a .pte with its data files) on plugin sets side by side, like `etp "
       "bench`; returns the document `etp bench --json` prints. configs: 'NAME=PLUGIN[+PLUGIN...][:key=value,...]'.");
@@ -387,7 +387,7 @@ PYBIND11_MODULE(etp, m) {
             return std::make_shared<PyBundle>(unwrap(etp::Bundle::open(spec, options_of(plugin_paths, use_env))));
           },
           py::arg("program"), py::arg("data") = std::vector<std::string>{},
-          py::arg("plugins") = std::vector<std::string>{"portable", "xnnpack", "quantized"}, py::arg("model") = "model",
+          py::arg("plugins") = etp::default_plugins(), py::arg("model") = "model",
           py::arg("plugin_paths") = std::vector<std::string>{}, py::arg("use_environment") = true,
           "A bundle of one program (model 'model') with its data files and plugins.")
       .def_property_readonly("path", [](const PyBundle& b) { return b.bundle().path(); })

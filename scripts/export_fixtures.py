@@ -443,9 +443,12 @@ class FixtureSet:
             from executorch.runtime import Runtime
 
             program = Runtime.get().load_program(str(pte))
+            methods = {}  # one loaded method per name, so state (a KV cache) carries from run to run
 
             def call(method, inputs):
-                return list(program.load_method(method).execute(list(inputs)))
+                if method not in methods:
+                    methods[method] = program.load_method(method)
+                return list(methods[method].execute(list(inputs)))
 
         else:
             # executorch 1.4.1's Runtime.load_program has no data_path argument; the legacy
@@ -1612,6 +1615,93 @@ def fixture_conformance(fs: FixtureSet) -> None:
         )
 
 
+class KVCacheAttention(nn.Module):
+    """One attention step the way ExecuTorch's llama export writes it with --use_kv_cache
+    --use_sdpa_with_kv_cache: llama::update_cache writes the new keys and values into
+    [batch, max_seq, kv_heads, head_dim] cache buffers at input_pos, then llama::custom_sdpa
+    attends over the caches (causal, grouped-query: 4 query heads over 2 key/value heads)."""
+
+    def __init__(self, max_seq=16, heads=4, kv_heads=2, head_dim=8, causal=True):
+        super().__init__()
+        self.causal, self.max_seq = causal, max_seq
+        self.register_buffer("k_cache", torch.zeros(1, max_seq, kv_heads, head_dim))
+        self.register_buffer("v_cache", torch.zeros(1, max_seq, kv_heads, head_dim))
+
+    def attend(self, q, k, v, input_pos, mask):
+        pos = input_pos[0].item()
+        torch._check_is_size(pos)
+        torch._check(pos < self.max_seq)
+        torch.ops.llama.update_cache(k, self.k_cache, pos)
+        torch.ops.llama.update_cache(v, self.v_cache, pos)
+        return torch.ops.llama.custom_sdpa(q, self.k_cache, self.v_cache, pos, mask, 0.0, self.causal)
+
+    def forward(self, q, k, v, input_pos):
+        return self.attend(q, k, v, input_pos, None)
+
+
+class KVCacheAttentionMasked(KVCacheAttention):
+    """KVCacheAttention, non-causal, with an additive float mask [S, max_seq] as a fifth input."""
+
+    def __init__(self):
+        super().__init__(causal=False)
+
+    def forward(self, q, k, v, input_pos, mask):
+        return self.attend(q, k, v, input_pos, mask)
+
+
+def fixture_llm_ops(fs: FixtureSet) -> None:
+    """ExecuTorch's llama:: custom operators (extension/llm/custom_ops) as its llama export emits
+    them: KV-cache updates and SDPA over the caches, run as a prefill then decode steps on one
+    loaded method, so the caches carry over as in generation."""
+    from executorch.extension.llm.custom_ops import custom_ops  # noqa: F401  (llama:: ops and their kernels)
+
+    seed_everything(37)
+    heads, kv_heads, dim = 4, 2, 8
+    seq = torch.export.Dim("seq", min=1, max=15)
+
+    def step(start, n, mask_rows=None):
+        inputs = [torch.randn(1, n, heads, dim), torch.randn(1, n, kv_heads, dim), torch.randn(1, n, kv_heads, dim),
+                  torch.tensor([start])]
+        if mask_rows is not None:
+            inputs.append(mask_rows)
+        return inputs
+
+    # A causal prefill of 5 tokens, then three single-token decode steps, then a chunk of 3.
+    causal_steps = [step(0, 5), step(5, 1), step(6, 1), step(7, 1), step(8, 3)]
+    # Non-causal with an additive mask over the whole cache width (16): -inf beyond each row's
+    # position, and a penalty on the first key.
+    def mask_for(start, n):
+        m = torch.full((n, 16), float("-inf"))
+        for r in range(n):
+            m[r, : start + r + 1] = 0.0
+        m[:, 0] = -1.5
+        return m
+
+    masked_steps = [step(0, 4, mask_for(0, 4)), step(4, 1, mask_for(4, 1)), step(5, 2, mask_for(5, 2))]
+    cases = [
+        ("llm_kv_sdpa", KVCacheAttention(), causal_steps, ({1: seq}, {1: seq}, {1: seq}, None)),
+        ("llm_kv_sdpa_mask", KVCacheAttentionMasked(), masked_steps,
+         ({1: seq}, {1: seq}, {1: seq}, None, {0: seq})),
+    ]
+    for name, m, steps, dynamic in cases:
+        m.eval()
+        et = export_program(m, tuple(steps[0]), xnnpack=False, dynamic_shapes=dynamic)
+        fs.add(
+            name=name,
+            model=name,
+            backend="portable",
+            et_program=et,
+            export=("llama::update_cache (K and V) then llama::custom_sdpa over [1, 16, 2, 8] cache buffers with 4 "
+                    "query heads, " + ("causal" if m.causal else "non-causal with an additive float mask [S, 16]")
+                    + "; dynamic sequence length 1..15; torch.export + to_edge_transform_and_lower (no "
+                    "partitioner) + to_executorch; runs are consecutive steps on one loaded method (the caches "
+                    "carry over): prefill, then decode"),
+            rtol=1e-5,
+            atol=1e-6,
+            runs=[Run("forward", inputs, None) for inputs in steps],
+        )
+
+
 def fixture_cnn(fs: FixtureSet) -> None:
     variants = [
         ("cnn_portable", "portable", False),
@@ -2124,6 +2214,7 @@ FIXTURES = {
     "quantized_ops": fixture_quantized_ops,
     "ops_half": fixture_ops_half,
     "conformance": fixture_conformance,
+    "llm_ops": fixture_llm_ops,
 }
 
 

@@ -51,6 +51,8 @@ const char* version() { return ETP_VERSION; }
 
 void set_log_level(LogLevel level) { plugins::PluginLog::set_print_level(static_cast<int32_t>(level)); }
 
+std::vector<std::string> default_plugins() { return {"portable", "xnnpack", "quantized", "llm"}; }
+
 BundleSpec BundleSpec::for_program(const std::string& program, const std::vector<std::string>& data_files,
                                    const std::vector<std::string>& plugins, const std::string& model) {
   BundleSpec spec;

@@ -49,7 +49,7 @@ constexpr const char* kBenchUsage =
     "  --threshold PCT       slowdown that counts as a regression, in percent (default 10)\n"
     "  --data FILE.ptd       a data file of PROGRAM.pte (repeat; looked up in order)\n"
     "  --plugin NAME|LIB     a plugin of PROGRAM.pte's bundle, in priority order (repeat; default:\n"
-    "                        portable, xnnpack, quantized); the default configurations come from these\n"
+    "                        portable, xnnpack, quantized, llm); the default configurations come from these\n"
     "  --seed N              seed of random inputs for models without sample runs (default 0)\n"
     "  --plugin-path DIR     also look for plugin libraries in DIR (repeat; before ETP_PLUGIN_PATH)\n"
     "  -h, --help            show this help\n"
@@ -207,7 +207,7 @@ int run_bench(const std::vector<std::string>& args) {
                        " is not a .pte); a manifest names its own plugins");
   }
   std::vector<std::string> plugins = a.all("--plugin");
-  if (plugins.empty()) plugins = {"portable", "xnnpack", "quantized"};
+  if (plugins.empty()) plugins = etp::default_plugins();
   auto report = program ? etp::run_bench(BundleSpec::for_program(target, a.all("--data"), plugins), options)
                         : etp::run_bench(target, options);
   end_progress();

@@ -20,7 +20,7 @@ constexpr const char* kRunUsage =
     "\n"
     "Runs the models of a bundle through their plugins: every model (or --model) on the sample\n"
     "runs its manifest gives, or on --input files. A program given without a manifest runs as\n"
-    "model 'model' with the installed portable, xnnpack and quantized plugins (or --plugin); without\n"
+    "model 'model' with the installed portable, xnnpack, quantized and llm plugins (or --plugin); without\n"
     "--input its inputs are seeded random values of the declared dtypes and shapes.\n"
     "\n"
     "options:\n"
@@ -29,7 +29,7 @@ constexpr const char* kRunUsage =
     "  --input FILE.npy    an input, in order (repeat); replaces the sample runs\n"
     "  --data FILE.ptd     a data file of PROGRAM.pte (repeat; looked up in order)\n"
     "  --plugin NAME|LIB   a plugin for PROGRAM.pte, in priority order (repeat; default: portable,\n"
-    "                      xnnpack, quantized); NAME means libetp_NAME.so, LIB a file or path\n"
+    "                      xnnpack, quantized, llm); NAME means libetp_NAME.so, LIB a file or path\n"
     "  --seed N            seed of the random inputs (default 0)\n"
     "  --output-dir DIR    write outputs as DIR/<model>.run<i>.out<j>.npy\n"
     "  --check             compare outputs with the manifest's expected outputs; exit 1 on a\n"
@@ -96,7 +96,7 @@ Result<Bundle> open_bundle(const Options& o, bool program) {
   const BundleOptions options{o.plugin_paths, /*use_environment=*/true};
   if (!program) return Bundle::open(o.target, options);
   std::vector<std::string> plugins = o.plugins;
-  if (plugins.empty()) plugins = {"portable", "xnnpack", "quantized"};
+  if (plugins.empty()) plugins = etp::default_plugins();
   return Bundle::open(BundleSpec::for_program(o.target, o.data, plugins), options);
 }
 

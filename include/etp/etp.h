@@ -65,6 +65,10 @@ struct ModelSpec {
   std::string method = "forward";  // the default method
 };
 
+// The plugins a program runs with when no manifest names them, in priority order: the portable
+// kernels, the XNNPACK backend, the quantized kernels and the LLM operators.
+std::vector<std::string> default_plugins();
+
 struct BundleSpec {
   std::vector<PluginSpec> plugins;  // in priority order: earlier plugins win operator ties
   std::vector<DataSpec> data;
@@ -72,9 +76,9 @@ struct BundleSpec {
   std::string folder = ".";
 
   // One program and its data files as model `model`, served by `plugins` (short names or
-  // libraries; by default the portable kernels, the XNNPACK backend and the quantized kernels).
+  // libraries; by default default_plugins()).
   static BundleSpec for_program(const std::string& program, const std::vector<std::string>& data_files = {},
-                                const std::vector<std::string>& plugins = {"portable", "xnnpack", "quantized"},
+                                const std::vector<std::string>& plugins = default_plugins(),
                                 const std::string& model = "model");
 };
 

@@ -111,7 +111,7 @@ TEST(BenchTest, DefaultConfigurationsAreThePluginSetsThatRunEachModel) {
   EXPECT_FALSE(report->machine.cpu.empty());
   EXPECT_GT(report->machine.logical_cores, 0);
   EXPECT_EQ(report->files.size(), 2u);
-  EXPECT_EQ(report->plugins.size(), 3u);  // the manifest's portable, xnnpack and quantized
+  EXPECT_EQ(report->plugins.size(), 4u);  // the manifest's portable, xnnpack, quantized and llm
 }
 
 TEST(BenchTest, TheJsonDocumentHasTheMachineAndEveryResultField) {

@@ -216,7 +216,8 @@ std::set<std::string> readme_operators(const std::string& path) {
 // documentation cannot drift from the code.
 TEST(PluginLoaderTest, PluginReadmeTablesListExactlyTheServedOperators) {
   const std::pair<const char*, const char*> plugins[] = {{ETP_PORTABLE_PLUGIN_PATH, "portable"},
-                                                         {ETP_QUANTIZED_PLUGIN_PATH, "quantized"}};
+                                                         {ETP_QUANTIZED_PLUGIN_PATH, "quantized"},
+                                                         {ETP_LLM_PLUGIN_PATH, "llm"}};
   for (const auto& [path, name] : plugins) {
     auto plugin = PluginLibrary::load(path, *runtime::HostServices::get().api());
     ASSERT_TRUE(plugin.ok()) << plugin.status().message();

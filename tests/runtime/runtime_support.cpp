@@ -25,6 +25,7 @@ std::shared_ptr<const plugins::Registry> full_registry(const std::string& thread
   // XNNPACK last: tests reach its cache through plugins().back().
   for (auto [path, options] : {std::make_pair(std::string(ETP_PORTABLE_PLUGIN_PATH), plugins::Options{}),
                                std::make_pair(std::string(ETP_QUANTIZED_PLUGIN_PATH), plugins::Options{}),
+                               std::make_pair(std::string(ETP_LLM_PLUGIN_PATH), plugins::Options{}),
                                std::make_pair(std::string(ETP_XNNPACK_PLUGIN_PATH), plugins::Options{{"threads", threads}})}) {
     auto plugin = plugins::PluginLibrary::load(path, *runtime::HostServices::get().api(), options);
     if (!plugin.ok()) {
