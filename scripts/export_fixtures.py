@@ -1702,6 +1702,70 @@ def fixture_llm_ops(fs: FixtureSet) -> None:
         )
 
 
+def fixture_llama_export(fs: FixtureSet) -> None:
+    """A tiny Llama (2 layers, dim 64, 4 query heads over 2 key/value heads, vocab 128, context 32)
+    written by ExecuTorch's own llama export (`python -m executorch.examples.models.llama.export_llama
+    --use_kv_cache --use_sdpa_with_kv_cache`), with seeded random weights: llama::update_cache and
+    llama::custom_sdpa over KV-cache buffers, a dynamic-length token input the program does not
+    memory-plan, and the metadata methods ExecuTorch's text runner reads. Portable, and with -X
+    (XNNPACK delegates the linears). Runs: a prefill of 5 tokens, decode steps and a chunk of 2, on
+    one loaded method."""
+    import subprocess
+    import tempfile
+
+    from executorch.examples.models.llama.llama_transformer import construct_transformer
+    from executorch.examples.models.llama.model_args import ModelArgs
+    from executorch.extension.llm.custom_ops import custom_ops  # noqa: F401  (the llama:: kernels)
+
+    params = {"dim": 64, "n_layers": 2, "n_heads": 4, "n_kv_heads": 2, "vocab_size": 128, "multiple_of": 32,
+              "norm_eps": 1e-5}
+    torch.manual_seed(43)
+    model = construct_transformer(ModelArgs(max_seq_len=32, max_context_len=32, **params))
+    state = model.state_dict()
+    for key in state:  # norms away from 1, so they matter
+        if "norm" in key:
+            state[key] = 1 + 0.1 * torch.randn_like(state[key])
+    steps = [([1, 5, 7, 9, 11], 0), ([3], 5), ([4], 6), ([8, 2], 7), ([6], 9)]
+    runs = [[torch.tensor([tokens]), torch.tensor([pos])] for tokens, pos in steps]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        torch.save(state, tmp / "tiny.pth")
+        (tmp / "params.json").write_text(json.dumps(params))
+        for name, flags, backend in (("llama_et_portable", [], "portable"), ("llama_et_xnnpack", ["-X"], "xnnpack")):
+            cmd = [sys.executable, "-m", "executorch.examples.models.llama.export_llama", "--checkpoint",
+                   str(tmp / "tiny.pth"), "--params", str(tmp / "params.json"), "--use_kv_cache",
+                   "--use_sdpa_with_kv_cache", "-d", "fp32", "--max_seq_length", "32", "--max_context_length", "32",
+                   "--output-dir", str(tmp), "--output_name", f"{name}.pte", *flags]
+            result = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp)  # --output_name is cwd-relative
+            if result.returncode != 0:
+                raise RuntimeError(f"{name}: export_llama failed:\n{result.stderr[-3000:]}")
+            pte = (tmp / f"{name}.pte").read_bytes()
+
+            class Exported:  # what fs.add reads from an ExecutorchProgramManager
+                buffer = pte
+                _tensor_data = None
+                executorch_program = None
+
+            et = Exported()
+            from executorch.exir._serialize._program import deserialize_pte_binary
+
+            program = deserialize_pte_binary(pte)
+            et.executorch_program = getattr(program, "program", program)
+            fs.add(
+                name=name,
+                model="llama_et",
+                backend=backend,
+                et_program=et,
+                export=(f"ExecuTorch's llama export: {' '.join(cmd[2:4])} with a seeded random checkpoint of "
+                        f"{json.dumps(params)}, --use_kv_cache --use_sdpa_with_kv_cache -d fp32 --max_seq_length 32 "
+                        f"--max_context_length 32 {' '.join(flags)}; runs are consecutive steps (tokens, input_pos) "
+                        "on one loaded method: a prefill of 5 tokens at 0, decode at 5 and 6, 2 tokens at 7, 1 at 9"),
+                rtol=1e-4,
+                atol=1e-5,
+                runs=[Run("forward", inputs, None) for inputs in runs],
+            )
+
+
 def fixture_cnn(fs: FixtureSet) -> None:
     variants = [
         ("cnn_portable", "portable", False),
@@ -2215,6 +2279,7 @@ FIXTURES = {
     "ops_half": fixture_ops_half,
     "conformance": fixture_conformance,
     "llm_ops": fixture_llm_ops,
+    "llama_export": fixture_llama_export,
 }
 
 

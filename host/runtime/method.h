@@ -152,7 +152,7 @@ class Method {
   std::unique_ptr<HostTensor[]> tensors_;
   std::vector<IntList> int_lists_;
   std::vector<TensorList> tensor_lists_;
-  std::vector<std::unique_ptr<uint8_t, void (*)(void*)>> buffers_;  // allocations, by memory_id
+  std::vector<std::unique_ptr<uint8_t, void (*)(void*)>> buffers_;  // planned buffers by memory_id, then unplanned inputs
   std::vector<uint8_t*> buffer_bases_;                               // their 64-byte aligned starts
   uint64_t planned_bytes_ = 0;
   std::vector<uint32_t> inputs_, outputs_;

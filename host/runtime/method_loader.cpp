@@ -33,6 +33,7 @@ class MethodLoader {
   Status resolve_kernels(std::vector<etp_kernel>* kernels);
   Status init_delegates();
   Status build_instructions(const std::vector<etp_kernel>& kernels);
+  Status allocate_unplanned_inputs();
   Status check_memory_and_conditions();
   void find_inputs_and_state();
   Status fail(const std::string& what, StatusCode code = StatusCode::kInvalidArgument) const {
@@ -61,6 +62,7 @@ Result<std::unique_ptr<Method>> MethodLoader::load() {
   ETP_CHECK_OK(resolve_kernels(&kernels));
   ETP_CHECK_OK(init_delegates());
   ETP_CHECK_OK(build_instructions(kernels));
+  ETP_CHECK_OK(allocate_unplanned_inputs());
   ETP_CHECK_OK(check_memory_and_conditions());
   for (int32_t i : *plan_.outputs()) method_->outputs_.push_back(static_cast<uint32_t>(i));
   find_inputs_and_state();
@@ -446,6 +448,28 @@ Status MethodLoader::build_instructions(const std::vector<etp_kernel>& kernels) 
 }  // namespace etp::runtime
 
 namespace etp::runtime {
+
+// Input tensors the program does not plan (ExecuTorch's llama export leaves the token input
+// unplanned: its runtime then reads the caller's buffer) get memory of their own, zeroed and
+// sized for their largest shape, so set_input copies into it like into planned memory (and
+// bind_input may still borrow the caller's).
+Status MethodLoader::allocate_unplanned_inputs() {
+  for (int32_t i : *plan_.inputs()) {
+    if (i < 0 || static_cast<size_t>(i) >= method_->values_.size()) continue;  // reported by the validator
+    etp_value& v = method_->values_[static_cast<size_t>(i)];
+    if (v.tag != ETP_VALUE_TENSOR || v.u.tensor->data != nullptr || v.u.tensor->capacity == 0) continue;
+    const uint64_t size = v.u.tensor->capacity;
+    void* memory = size <= SIZE_MAX - 64 ? std::calloc(1, size + 64) : nullptr;
+    if (memory == nullptr) {
+      return fail("cannot allocate " + std::to_string(size) + " bytes for unplanned input value " + std::to_string(i),
+                  StatusCode::kOutOfMemory);
+    }
+    method_->buffers_.emplace_back(static_cast<uint8_t*>(memory), &std::free);
+    v.u.tensor->data = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(memory) + 63) / 64 * 64);
+    method_->planned_bytes_ += size;
+  }
+  return Status::success();
+}
 
 // Every tensor a plugin can see must have memory (the ABI allows data == NULL only for empty
 // tensors): planned, constant, external, or made by et_view at run time. And a jump's
