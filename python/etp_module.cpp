@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "etp/bench.h"
+#include "etp/generate.h"
 #include "etp/etp.h"
 #include "format/file_kind.h"
 
@@ -432,6 +433,51 @@ PYBIND11_MODULE(etp, m) {
             return out;
           },
           "The loaded plugins, in priority order.")
+      .def(
+          "generate",
+          [](const PyBundle& b, const std::string& model, const std::vector<int64_t>& prompt, int64_t max_new_tokens,
+             double temperature, double top_p, uint64_t seed, const std::vector<int64_t>& eos_ids,
+             const std::string& method, py::object on_token) {
+            etp::GenerateOptions options;
+            options.max_new_tokens = max_new_tokens;
+            options.temperature = temperature;
+            options.top_p = top_p;
+            options.seed = seed;
+            options.eos_ids = eos_ids;
+            options.method = method;
+            std::function<void(int64_t)> callback;
+            if (!on_token.is_none()) {
+              callback = [&on_token](int64_t token) {
+                py::gil_scoped_acquire acquire;
+                on_token(token);
+              };
+            }
+            etp::Result<etp::GenerateResult> result = [&] {
+              py::gil_scoped_release release;
+              return etp::generate(b.bundle(), model, prompt, options, callback);
+            }();
+            const etp::GenerateResult r = unwrap(std::move(result));
+            py::dict d;
+            d["model"] = model;
+            d["prompt_tokens"] = r.prompt_tokens;
+            d["generated_tokens"] = r.generated_tokens;
+            d["stop_reason"] = r.stop_reason;
+            d["prefill_calls"] = r.prefill_calls;
+            d["ttft_ms"] = r.ttft_ms;
+            d["prefill_tokens_per_s"] = r.prefill_tokens_per_s;
+            d["decode_tokens_per_s"] = r.decode_tokens_per_s;
+            py::dict rss;
+            rss["after_load"] = r.rss_after_load / (1024.0 * 1024.0);
+            rss["after_prefill"] = r.rss_after_prefill / (1024.0 * 1024.0);
+            rss["after_generation"] = r.rss_after_generation / (1024.0 * 1024.0);
+            d["rss_mib"] = rss;
+            return d;
+          },
+          py::arg("model"), py::arg("prompt"), py::arg("max_new_tokens") = 32, py::arg("temperature") = 0.0,
+          py::arg("top_p") = 1.0, py::arg("seed") = 0, py::arg("eos_ids") = std::vector<int64_t>{},
+          py::arg("method") = "forward", py::arg("on_token") = py::none(),
+          "Generates token ids with an LLM program and its KV cache (etp/generate.h): greedy when temperature is "
+          "0; on_token(id) sees each token as it comes. Returns the document `etp generate --json` prints.")
       .def(
           "load_method",
           [](const PyBundle& b, const std::string& model, const std::string& method) {

@@ -1751,7 +1751,7 @@ def fixture_llama_export(fs: FixtureSet) -> None:
 
             program = deserialize_pte_binary(pte)
             et.executorch_program = getattr(program, "program", program)
-            fs.add(
+            entry = fs.add(
                 name=name,
                 model="llama_et",
                 backend=backend,
@@ -1764,6 +1764,24 @@ def fixture_llama_export(fs: FixtureSet) -> None:
                 atol=1e-5,
                 runs=[Run("forward", inputs, None) for inputs in runs],
             )
+            entry["generate"] = greedy_reference(pte, prompt=[1, 5, 7, 9, 11], max_new_tokens=12)
+            log(f"  greedy generation from {entry['generate']['prompt']}: {entry['generate']['tokens']}")
+
+
+def greedy_reference(pte: bytes, prompt: List[int], max_new_tokens: int) -> dict:
+    """The token ids ExecuTorch's runtime generates greedily: the prompt in one call at position 0,
+    then one token per call at the next position, each the argmax (first maximum) of the logits."""
+    from executorch.runtime import Runtime
+
+    method = Runtime.get().load_program(pte).load_method("forward")
+    logits = method.execute([torch.tensor([prompt]), torch.tensor([0])])[0]
+    tokens, pos = [], len(prompt)
+    for _ in range(max_new_tokens):
+        token = int(torch.argmax(logits.reshape(-1, logits.shape[-1])[-1]))
+        tokens.append(token)
+        logits = method.execute([torch.tensor([[token]]), torch.tensor([pos])])[0]
+        pos += 1
+    return {"prompt": prompt, "max_new_tokens": max_new_tokens, "tokens": tokens}
 
 
 def fixture_cnn(fs: FixtureSet) -> None:

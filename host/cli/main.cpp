@@ -18,6 +18,7 @@ constexpr const char* kUsage =
     "  run PROGRAM.pte        run one program (with --data files) on the installed plugins\n"
     "  bench MANIFEST|PTE     time models on plugin sets side by side (statistics, profiles)\n"
     "  plugins                list the plugins found, with their backends and kernels\n"
+    "  generate MANIFEST|PTE  generate tokens with an LLM program and its KV cache\n"
     "\n"
     "Run 'etp <command> --help' for a command's options. Plugins named without a path are\n"
     "looked up in --plugin-path folders, then ETP_PLUGIN_PATH (':'-separated), then the\n"
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
   if (command == "run") return etp::cli::run_run(rest);
   if (command == "bench") return etp::cli::run_bench(rest);
   if (command == "plugins") return etp::cli::run_plugins(rest);
+  if (command == "generate") return etp::cli::run_generate(rest);
   std::fprintf(stderr, "etp: unknown command '%s'\n%s", command.c_str(), kUsage);
   return 2;
 }

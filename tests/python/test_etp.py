@@ -42,6 +42,20 @@ def test_every_fixture_reproduces_the_executorch_outputs(entry):
                                        err_msg=f"{entry['name']} run {index} output {o}")
 
 
+@pytest.mark.parametrize("entry", [e for e in INDEX if "generate" in e], ids=lambda e: e["name"])
+def test_generate_reproduces_executorchs_greedy_tokens(entry):
+    bundle = etp.Bundle.from_program(fixture(entry["program"]))
+    streamed = []
+    doc = bundle.generate("model", entry["generate"]["prompt"], max_new_tokens=entry["generate"]["max_new_tokens"],
+                          on_token=streamed.append)
+    assert doc["generated_tokens"] == entry["generate"]["tokens"]
+    assert streamed == doc["generated_tokens"]
+    assert doc["stop_reason"] == "max_new_tokens"
+    assert set(doc["rss_mib"]) == {"after_load", "after_prefill", "after_generation"}
+    with pytest.raises(etp.Error, match="outside the vocabulary"):
+        bundle.generate("model", [1, 100000])
+
+
 def test_a_manifest_lists_models_methods_and_plugins():
     bundle = etp.Bundle(DEMO)
     assert bundle.path == DEMO
