@@ -24,6 +24,7 @@
 
 #include "etp/bench.h"
 #include "etp/generate.h"
+#include "etp/tokenizer.h"
 #include "etp/etp.h"
 #include "format/file_kind.h"
 
@@ -374,6 +375,22 @@ PYBIND11_MODULE(etp, m) {
       .def("__repr__",
            [](const PyMethod& p) { return "<etp.Method " + p.method().model() + "." + p.method().name() + ">"; });
 
+  py::class_<etp::Tokenizer, std::shared_ptr<etp::Tokenizer>>(m, "Tokenizer",
+                                                              "A SentencePiece model: text to token ids and back.")
+      .def(py::init([](const std::string& path) {
+             return std::make_shared<etp::Tokenizer>(unwrap(etp::Tokenizer::open(path)));
+           }),
+           py::arg("path"), "Reads a SentencePiece .model file.")
+      .def(
+          "encode", [](const etp::Tokenizer& t, const std::string& text, bool add_bos) { return unwrap(t.encode(text, add_bos)); },
+          py::arg("text"), py::arg("add_bos") = false, "Token ids of text (BOS first when add_bos).")
+      .def(
+          "decode", [](const etp::Tokenizer& t, const std::vector<int64_t>& ids) { return unwrap(t.decode(ids)); },
+          py::arg("ids"), "The text of token ids.")
+      .def_property_readonly("vocab_size", &etp::Tokenizer::vocab_size)
+      .def_property_readonly("bos_id", &etp::Tokenizer::bos_id)
+      .def_property_readonly("eos_id", &etp::Tokenizer::eos_id);
+
   py::class_<PyBundle, std::shared_ptr<PyBundle>>(m, "Bundle", "Plugins, data files and models, opened once.")
       .def(py::init([](const std::string& manifest, const std::vector<std::string>& plugin_paths, bool use_env) {
              return std::make_shared<PyBundle>(unwrap(etp::Bundle::open(manifest, options_of(plugin_paths, use_env))));
@@ -403,6 +420,7 @@ PYBIND11_MODULE(etp, m) {
             d["program"] = info.program;
             d["data_files"] = info.data_files;
             d["default_method"] = info.default_method;
+            d["tokenizer"] = info.tokenizer;
             py::dict methods;
             for (const etp::MethodInfo& method : info.methods) methods[py::str(method.name)] = describe(method);
             d["methods"] = methods;

@@ -1784,6 +1784,44 @@ def greedy_reference(pte: bytes, prompt: List[int], max_new_tokens: int) -> dict
     return {"prompt": prompt, "max_new_tokens": max_new_tokens, "tokens": tokens}
 
 
+def fixture_tokenizer(fs: FixtureSet) -> None:
+    """A SentencePiece model (BPE, at most 128 pieces: the tiny Llama's vocabulary) trained on
+    synthetic arithmetic text, and reference encodings by the sentencepiece Python package:
+    tiny_sp.model and tokenizer_samples.json (text, ids with and without BOS, and the decoded
+    text), which the C++ tokenizer must reproduce."""
+    import io
+
+    import sentencepiece as spm
+
+    rng = random.Random(47)
+    lines = []
+    for _ in range(4000):
+        a, b = rng.randint(0, 99), rng.randint(0, 99)
+        op = rng.choice(["+", "-", "*"])
+        value = a + b if op == "+" else a - b if op == "-" else a * b
+        lines.append(f"{a}{op}{b}={value}")
+        words = rng.sample(["cat", "dog", "sun", "moon", "tree", "red", "blue", "one", "two", "three"], 3)
+        lines.append(" ".join(words) + " -> " + " ".join(reversed(words)))
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(lines), model_writer=model, vocab_size=128, model_type="bpe", character_coverage=1.0,
+        num_threads=1, bos_id=1, eos_id=2, unk_id=0, pad_id=-1, byte_fallback=False, split_digits=True,
+        hard_vocab_limit=False, normalization_rule_name="identity", minloglevel=2)
+    data = model.getvalue()
+    fs._write_once("tiny_sp.model", data)
+    sp = spm.SentencePieceProcessor(model_proto=data)
+    texts = ["12+7=19", "cat dog sun -> sun dog cat", "  two  spaces", "99*99=9801", "héllo", ""]
+    samples = []
+    for text in texts:
+        ids = sp.encode(text)
+        samples.append({"text": text, "ids": ids, "ids_with_bos": [sp.bos_id()] + ids, "decoded": sp.decode(ids)})
+    doc = {"model": "tiny_sp.model", "vocab_size": sp.get_piece_size(), "bos_id": sp.bos_id(), "eos_id": sp.eos_id(),
+           "generator": "sentencepiece " + spm.__version__ + " (BPE, at most 128 pieces, split_digits) on 8000 synthetic lines",
+           "samples": samples}
+    fs._write_once("tokenizer_samples.json", (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode())
+    log(f"[tokenizer] {len(data)} bytes, samples: {[(s['text'], s['ids']) for s in samples[:2]]}")
+
+
 def fixture_cnn(fs: FixtureSet) -> None:
     variants = [
         ("cnn_portable", "portable", False),
@@ -2298,6 +2336,7 @@ FIXTURES = {
     "conformance": fixture_conformance,
     "llm_ops": fixture_llm_ops,
     "llama_export": fixture_llama_export,
+    "tokenizer": fixture_tokenizer,
 }
 
 

@@ -57,7 +57,7 @@ BundleSpec BundleSpec::for_program(const std::string& program, const std::vector
                                    const std::vector<std::string>& plugins, const std::string& model) {
   BundleSpec spec;
   for (const std::string& p : plugins) spec.plugins.push_back({"", p, {}});
-  ModelSpec m{model, program, {}, "forward"};
+  ModelSpec m{model, program, {}, "forward", ""};
   for (size_t i = 0; i < data_files.size(); ++i) {
     const std::string name = "data" + std::to_string(i);
     spec.data.push_back({name, data_files[i], "", ""});
@@ -99,6 +99,7 @@ Result<bundle::Manifest> manifest_from_spec(const BundleSpec& spec) {
     out.program = resolve(m.folder, model.program);
     out.data = model.data;
     out.method = model.method.empty() ? "forward" : model.method;
+    if (!model.tokenizer.empty()) out.tokenizer = resolve(m.folder, model.tokenizer);
     m.models.push_back(std::move(out));
   }
   ETP_CHECK_OK(bundle::check_manifest(m));
@@ -161,6 +162,7 @@ Result<ModelInfo> Bundle::model(const std::string& name) const {
   info.program = program->path();
   for (const runtime::DataSource& d : program->data()) info.data_files.push_back(d.file->path());
   info.default_method = spec.method;
+  info.tokenizer = spec.tokenizer;
   const format::ProgramFile& file = program->file();
   for (size_t i = 0; i < file.num_plans(); ++i) info.methods.push_back(api::describe_method(file.plan(i)));
   return info;

@@ -128,7 +128,7 @@ RunSpec parse_run(const YAML::Node& node, const std::string& folder, const std::
 }
 
 ModelSpec parse_model(const std::string& name, const YAML::Node& node, const std::string& folder) {
-  check_keys(node, "model '" + name + "'", {"program", "data", "method", "rtol", "atol", "runs"});
+  check_keys(node, "model '" + name + "'", {"program", "data", "method", "tokenizer", "rtol", "atol", "runs"});
   if (!node["program"]) fail(node, "model '" + name + "' needs a 'program'");
   ModelSpec spec;
   spec.name = name;
@@ -136,6 +136,7 @@ ModelSpec parse_model(const std::string& name, const YAML::Node& node, const std
   spec.program = existing_file(node["program"], folder, "program");
   if (node["data"]) spec.data = string_list(node["data"], "data");
   if (node["method"]) spec.method = scalar(node["method"], "method");
+  if (node["tokenizer"]) spec.tokenizer = existing_file(node["tokenizer"], folder, "tokenizer");
   if (node["rtol"]) spec.rtol = number(node["rtol"], "rtol");
   if (node["atol"]) spec.atol = number(node["atol"], "atol");
   if (node["runs"]) {

@@ -50,6 +50,7 @@ struct ModelSpec {
   std::string program;              // resolved path
   std::vector<std::string> data;    // names of DataSpecs, in lookup order
   std::string method = "forward";   // default method
+  std::string tokenizer;            // resolved path of its tokenizer model, "" when none
   double rtol = 1e-5;
   double atol = 1e-6;
   std::vector<RunSpec> runs;        // executed in order on one loaded program

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,30 +14,35 @@
 #include "cli/commands.h"
 #include "etp/etp.h"
 #include "etp/generate.h"
+#include "etp/tokenizer.h"
 #include "format/file_kind.h"
 
 namespace etp::cli {
 namespace {
 
 constexpr const char* kGenerateUsage =
-    "usage: etp generate MANIFEST --model NAME --prompt-tokens IDS [options]\n"
-    "       etp generate PROGRAM.pte --prompt-tokens IDS [--data FILE.ptd]... [options]\n"
+    "usage: etp generate MANIFEST --model NAME (--prompt TEXT | --prompt-tokens IDS) [options]\n"
+    "       etp generate PROGRAM.pte (--prompt TEXT --tokenizer FILE | --prompt-tokens IDS) [options]\n"
     "\n"
     "Generates tokens with an LLM program that keeps a KV cache, as ExecuTorch's llama export\n"
     "writes them: forward(tokens [1, n], input_pos [1]) -> logits. Reads the program's metadata\n"
     "methods (get_max_seq_len, get_max_context_len, get_eos_ids, enable_dynamic_shape, ...), feeds\n"
     "the prompt in one call where the program allows it (else token by token), then decodes one\n"
-    "token per call until an EOS id, --max-new-tokens or the end of the context. Token ids are\n"
-    "printed as they come (a tokenizer is not built in yet).\n"
+    "token per call until an EOS id, --max-new-tokens or the end of the context. Text is printed\n"
+    "as it comes (token ids with --prompt-tokens).\n"
     "\n"
     "options:\n"
     "  --model NAME          the model (required with a manifest of several models)\n"
+    "  --prompt TEXT         the prompt, encoded with the model's tokenizer (BOS first)\n"
+    "  --tokenizer FILE      a SentencePiece .model (default: the manifest's `tokenizer:`)\n"
+    "  --no-bos              do not put the tokenizer's BOS id before the prompt\n"
     "  --prompt-tokens IDS   the prompt as comma-separated token ids, e.g. 1,5,7\n"
     "  --max-new-tokens N    tokens to generate at most (default 32)\n"
     "  --temperature T       0 (default) is greedy; above 0 samples from softmax(logits / T)\n"
     "  --top-p P             with sampling, keep the most likely tokens up to mass P (default 1)\n"
     "  --seed N              seed of the sampler (default 0)\n"
-    "  --eos-ids IDS         stop tokens (default: the program's get_eos_ids)\n"
+    "  --eos-ids IDS         stop tokens (default: the program's get_eos_ids, else the\n"
+    "                        tokenizer's EOS)\n"
     "  --method NAME         the method to drive (default forward)\n"
     "  --data FILE.ptd       a data file of PROGRAM.pte (repeat)\n"
     "  --plugin NAME|LIB     a plugin for PROGRAM.pte (repeat; default: portable, xnnpack, quantized, llm)\n"
@@ -79,7 +85,8 @@ int run_generate(const std::vector<std::string>& args) {
       {Kind::kOnce, "--model"},       {Kind::kOnce, "--prompt-tokens"}, {Kind::kOnce, "--max-new-tokens"},
       {Kind::kOnce, "--temperature"}, {Kind::kOnce, "--top-p"},         {Kind::kOnce, "--seed"},
       {Kind::kOnce, "--eos-ids"},     {Kind::kOnce, "--method"},        {Kind::kRepeat, "--data"},
-      {Kind::kRepeat, "--plugin"},    {Kind::kRepeat, "--plugin-path"}, {Kind::kFlag, "--json"}};
+      {Kind::kRepeat, "--plugin"},    {Kind::kRepeat, "--plugin-path"}, {Kind::kFlag, "--json"},
+      {Kind::kOnce, "--prompt"},      {Kind::kOnce, "--tokenizer"},     {Kind::kFlag, "--no-bos"}};
   ParsedArgs parsed;
   if (std::string error = parse_args(args, kSpecs, &parsed); !error.empty()) return usage_error(error);
   if (parsed.help) {
@@ -89,8 +96,9 @@ int run_generate(const std::vector<std::string>& args) {
   if (parsed.positional.size() != 1) return usage_error("expected one MANIFEST or PROGRAM.pte");
   const std::string target = parsed.positional[0];
   std::vector<int64_t> prompt;
-  if (!parsed.has("--prompt-tokens")) return usage_error("missing --prompt-tokens");
-  if (!parse_ids(parsed.value("--prompt-tokens"), &prompt)) {
+  const bool text_prompt = parsed.has("--prompt");
+  if (text_prompt == parsed.has("--prompt-tokens")) return usage_error("give one of --prompt and --prompt-tokens");
+  if (!text_prompt && !parse_ids(parsed.value("--prompt-tokens"), &prompt)) {
     return usage_error("--prompt-tokens needs comma-separated non-negative token ids, got '" +
                        parsed.value("--prompt-tokens") + "'");
   }
@@ -136,11 +144,58 @@ int run_generate(const std::vector<std::string>& args) {
     if (models.size() != 1) return usage_error("the bundle has " + std::to_string(models.size()) + " models: name one with --model");
     model = models[0];
   }
-  auto result = generate(*bundle, model, prompt, options, [&](int64_t token) {
-    if (!json) {
-      std::printf("%lld ", static_cast<long long>(token));
-      std::fflush(stdout);
+  // The tokenizer: --tokenizer, else the model's; needed for a text prompt, used for text output.
+  std::string tokenizer_path = parsed.value("--tokenizer");
+  if (tokenizer_path.empty()) {
+    auto info = bundle->model(model);
+    if (!info.ok()) {
+      std::fprintf(stderr, "etp generate: %s\n", info.status().message().c_str());
+      return 1;
     }
+    tokenizer_path = info->tokenizer;
+  }
+  std::optional<Tokenizer> tokenizer;
+  if (!tokenizer_path.empty()) {
+    auto opened = Tokenizer::open(tokenizer_path);
+    if (!opened.ok()) {
+      std::fprintf(stderr, "etp generate: %s\n", opened.status().message().c_str());
+      return 1;
+    }
+    tokenizer.emplace(std::move(*opened));
+  }
+  if (text_prompt) {
+    if (!tokenizer) {
+      std::fprintf(stderr, "etp generate: model '%s' names no tokenizer: add `tokenizer: FILE` to its manifest entry, "
+                           "or pass --tokenizer\n", model.c_str());
+      return 1;
+    }
+    auto ids = tokenizer->encode(parsed.value("--prompt"), !parsed.has("--no-bos"));
+    if (!ids.ok()) {
+      std::fprintf(stderr, "etp generate: %s\n", ids.status().message().c_str());
+      return 1;
+    }
+    prompt = std::move(*ids);
+  }
+  if (tokenizer && options.eos_ids.empty() && tokenizer->eos_id() >= 0) {
+    auto metadata = read_generation_metadata(*bundle, model);
+    if (metadata.ok() && metadata->eos_ids.empty()) options.eos_ids = {tokenizer->eos_id()};
+  }
+  // Streams text as it grows (a token may end inside a character, so only whole prefixes print).
+  std::vector<int64_t> so_far;
+  std::string printed;
+  auto result = generate(*bundle, model, prompt, options, [&](int64_t token) {
+    if (json) return;
+    if (!tokenizer) {
+      std::printf("%lld ", static_cast<long long>(token));
+    } else {
+      so_far.push_back(token);
+      auto text = tokenizer->decode(so_far);
+      if (text.ok() && text->compare(0, printed.size(), printed) == 0) {
+        std::fputs(text->c_str() + printed.size(), stdout);
+        printed = *text;
+      }
+    }
+    std::fflush(stdout);
   });
   if (!result.ok()) {
     if (!json) std::printf("\n");
@@ -163,6 +218,11 @@ int run_generate(const std::vector<std::string>& args) {
           {"after_prefill", result->rss_after_prefill / mib},
           {"after_generation", result->rss_after_generation / mib}}},
     };
+    if (tokenizer) {
+      auto text = tokenizer->decode(result->generated_tokens);
+      doc["text"] = text.ok() ? *text : std::string();
+      if (text_prompt) doc["prompt"] = parsed.value("--prompt");
+    }
     std::printf("%s\n", doc.dump(2).c_str());
     return 0;
   }

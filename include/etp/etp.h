@@ -63,6 +63,7 @@ struct ModelSpec {
   std::string program;             // a .pte; relative paths resolve against BundleSpec::folder
   std::vector<std::string> data;   // DataSpec names, in lookup order
   std::string method = "forward";  // the default method
+  std::string tokenizer;           // its tokenizer model (SentencePiece .model), if any
 };
 
 // The plugins a program runs with when no manifest names them, in priority order: the portable
@@ -105,6 +106,7 @@ struct ModelInfo {
   std::string program;                  // path of the .pte
   std::vector<std::string> data_files;  // paths of its .ptd files, in lookup order
   std::string default_method;
+  std::string tokenizer;            // path of its tokenizer model, "" when none
   std::vector<MethodInfo> methods;  // in program order
 
   const MethodInfo* find_method(const std::string& name) const;

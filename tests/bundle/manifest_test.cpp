@@ -92,6 +92,18 @@ TEST(ManifestTest, MissingFileIsAnError) {
   expect_error(std::string(kPlugins) + "models:\n  add: { program: $F/nope.pte }\n", "$F/nope.pte", "program");
 }
 
+TEST(ManifestTest, MissingTokenizerIsAnError) {
+  expect_error(std::string(kPlugins) + "models:\n  add: { program: $F/add.pte, tokenizer: $F/nope.model }\n",
+               "$F/nope.model", "tokenizer");
+}
+
+TEST(ManifestTest, TokenizerResolvesAgainstTheManifestFolder) {
+  auto manifest = parse_manifest(write_manifest(std::string(kPlugins) +
+                                                "models:\n  add: { program: $F/add.pte, tokenizer: $F/tiny_sp.model }\n"));
+  ASSERT_TRUE(manifest.ok()) << manifest.status().message();
+  EXPECT_EQ(manifest->models[0].tokenizer, etp::test::fixture_path("tiny_sp.model"));
+}
+
 TEST(ManifestTest, UnknownDataNameIsAnError) {
   expect_error(std::string(kPlugins) + "models:\n  add: { program: $F/add.pte, data: [weights] }\n", "weights",
                "uses data 'weights', which the manifest does not define");

@@ -56,6 +56,19 @@ def test_generate_reproduces_executorchs_greedy_tokens(entry):
         bundle.generate("model", [1, 100000])
 
 
+def test_tokenizer_matches_the_sentencepiece_package():
+    with open(fixture("tokenizer_samples.json")) as f:
+        doc = json.load(f)
+    tokenizer = etp.Tokenizer(fixture(doc["model"]))
+    assert (tokenizer.vocab_size, tokenizer.bos_id, tokenizer.eos_id) == (doc["vocab_size"], doc["bos_id"], doc["eos_id"])
+    for sample in doc["samples"]:
+        assert tokenizer.encode(sample["text"]) == sample["ids"]
+        assert tokenizer.encode(sample["text"], add_bos=True) == sample["ids_with_bos"]
+        assert tokenizer.decode(sample["ids"]) == sample["decoded"]
+    with pytest.raises(etp.Error, match="not a SentencePiece model"):
+        etp.Tokenizer(fixture("add.pte"))
+
+
 def test_a_manifest_lists_models_methods_and_plugins():
     bundle = etp.Bundle(DEMO)
     assert bundle.path == DEMO

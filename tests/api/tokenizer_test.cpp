@@ -1,0 +1,69 @@
+// etp::Tokenizer (SentencePiece through Debian's libsentencepiece) against the sentencepiece
+// Python package's encodings of the same model (tests/fixtures/tokenizer_samples.json, written by
+// scripts/export_fixtures.py), and bad model files.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "etp/tokenizer.h"
+#include "support/fixtures.h"
+
+namespace etp::test {
+namespace {
+
+nlohmann::json samples() {
+  std::ifstream in(fixture_path("tokenizer_samples.json"));
+  return nlohmann::json::parse(in);
+}
+
+TEST(TokenizerTest, EncodesAndDecodesAsSentencePiecesPythonPackage) {
+  const nlohmann::json doc = samples();
+  auto tokenizer = Tokenizer::open(fixture_path(doc["model"]));
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status().to_string();
+  EXPECT_EQ(tokenizer->vocab_size(), doc["vocab_size"].get<int64_t>());
+  EXPECT_EQ(tokenizer->bos_id(), doc["bos_id"].get<int64_t>());
+  EXPECT_EQ(tokenizer->eos_id(), doc["eos_id"].get<int64_t>());
+  ASSERT_GE(doc["samples"].size(), 5u);
+  for (const auto& s : doc["samples"]) {
+    const std::string text = s["text"];
+    auto ids = tokenizer->encode(text);
+    ASSERT_TRUE(ids.ok()) << text;
+    EXPECT_EQ(*ids, s["ids"].get<std::vector<int64_t>>()) << "'" << text << "'";
+    auto with_bos = tokenizer->encode(text, /*add_bos=*/true);
+    ASSERT_TRUE(with_bos.ok());
+    EXPECT_EQ(*with_bos, s["ids_with_bos"].get<std::vector<int64_t>>()) << "'" << text << "'";
+    auto decoded = tokenizer->decode(*ids);
+    ASSERT_TRUE(decoded.ok());
+    EXPECT_EQ(*decoded, s["decoded"].get<std::string>()) << "'" << text << "'";
+  }
+}
+
+TEST(TokenizerTest, BadModelsAndIdsAreNamed) {
+  auto missing = Tokenizer::open(fixture_path("no_such.model"));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(missing.status().message().find("no_such.model"), std::string::npos);
+  auto not_a_model = Tokenizer::open(fixture_path("add.pte"));
+  ASSERT_FALSE(not_a_model.ok());
+  EXPECT_EQ(not_a_model.status().code(), StatusCode::kMalformed) << not_a_model.status().message();
+  EXPECT_NE(not_a_model.status().message().find("not a SentencePiece model"), std::string::npos)
+      << not_a_model.status().message();
+  // Every truncation of a real model is refused or loads; none crashes.
+  const std::vector<uint8_t> bytes = read_bytes(fixture_path("tiny_sp.model"));
+  const std::string path = ::testing::TempDir() + "/truncated.model";
+  for (size_t n : {size_t{0}, size_t{1}, size_t{7}, bytes.size() / 2, bytes.size() - 1}) {
+    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(n));
+    auto t = Tokenizer::open(path);
+    if (!t.ok()) {
+      EXPECT_EQ(t.status().code(), StatusCode::kMalformed) << n;
+    }
+  }
+  auto tokenizer = Tokenizer::open(fixture_path("tiny_sp.model"));
+  ASSERT_TRUE(tokenizer.ok());
+  auto bad = tokenizer->decode({5, tokenizer->vocab_size()});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("outside the vocabulary"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace etp::test
