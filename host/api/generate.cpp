@@ -35,9 +35,10 @@ Result<std::vector<int64_t>> run_metadata(const Bundle& bundle, const std::strin
     const Value v = method.output(i);
     if (v.kind() == ValueKind::kInt || v.kind() == ValueKind::kBool) {
       values.push_back(v.to_int());
-    } else if (v.is_tensor()) {  // a list of ids as a tensor
+    } else if (v.is_tensor() && (v.tensor().dtype() == DType::kInt64 || v.tensor().dtype() == DType::kInt32 ||
+                                 v.tensor().dtype() == DType::kBool)) {  // a list of ids as a tensor
       const Tensor t = v.tensor().to_tensor();
-      for (int64_t j = 0; j < t.numel(); ++j) values.push_back(static_cast<int64_t>(t.value(j)));
+      for (int64_t j = 0; j < t.numel(); ++j) values.push_back(static_cast<int64_t>(t.value(j)));  // exact: integers
     } else {
       return model_error(model, StatusCode::kDtype,
                          "metadata method '" + name + "' returns a " + value_kind_name(v.kind()) + ", expected ints");
@@ -123,12 +124,22 @@ int64_t Sampler::next(const float* logits, size_t count) {
   // Softmax of logits / T in double, most likely first; keep the top-p mass; draw.
   scratch_.resize(count);
   float max = -std::numeric_limits<float>::infinity();
-  for (size_t i = 0; i < count; ++i) max = std::max(max, logits[i]);
+  for (size_t i = 0; i < count; ++i) max = std::max(max, logits[i]);  // NaN never wins
+  if (std::isinf(max) && max > 0) {  // an infinite logit takes all the mass
+    for (size_t i = 0; i < count; ++i) {
+      if (logits[i] == max) return static_cast<int64_t>(i);
+    }
+  }
   double total = 0;
   for (size_t i = 0; i < count; ++i) {
-    const double p = std::isnan(logits[i]) ? 0.0 : std::exp((static_cast<double>(logits[i]) - max) / temperature_);
+    double p = std::exp((static_cast<double>(logits[i]) - max) / temperature_);
+    if (!(p >= 0) || std::isinf(p)) p = 0;  // NaN logits, or an infinite temperature over -inf
     scratch_[i] = {static_cast<float>(p), static_cast<int64_t>(i)};
     total += p;
+  }
+  if (!(total > 0) || !std::isfinite(total)) {  // nothing to draw from: the greedy choice
+    GenerateOptions greedy;
+    return Sampler(greedy).next(logits, count);
   }
   std::stable_sort(scratch_.begin(), scratch_.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   const double p_mass = std::clamp(top_p_, 0.0, 1.0);
@@ -159,6 +170,9 @@ Result<GenerateResult> generate(const Bundle& bundle, const std::string& model, 
   ETP_TRY(Method method, bundle.load_method(model, options.method));
   int64_t max_chunk = 0;
   ETP_CHECK_OK(check_signature(model, method.info(), &max_chunk));
+  if (r.metadata.vocab_size <= 0 && !method.info().outputs[0].tensor.sizes.empty()) {
+    r.metadata.vocab_size = method.info().outputs[0].tensor.sizes.back();  // from the logits' shape
+  }
   const bool dynamic = method.info().inputs[0].tensor.dynamic;
   if (r.metadata.max_seq_len > 0) max_chunk = std::min(max_chunk, r.metadata.max_seq_len);
   const int64_t chunk = dynamic && r.metadata.enable_dynamic_shape ? std::max<int64_t>(max_chunk, 1) : 1;

@@ -187,6 +187,8 @@ int run_generate(const std::vector<std::string>& args) {
     if (json) return;
     if (!tokenizer) {
       std::printf("%lld ", static_cast<long long>(token));
+    } else if (token >= tokenizer->vocab_size()) {
+      std::printf("[%lld]", static_cast<long long>(token));  // the model's vocabulary outgrows the tokenizer's
     } else {
       so_far.push_back(token);
       auto text = tokenizer->decode(so_far);
@@ -223,7 +225,8 @@ int run_generate(const std::vector<std::string>& args) {
       doc["text"] = text.ok() ? *text : std::string();
       if (text_prompt) doc["prompt"] = parsed.value("--prompt");
     }
-    std::printf("%s\n", doc.dump(2).c_str());
+    // Text that is not UTF-8 (a prompt, or a decoded byte piece) is replaced, not thrown over.
+    std::printf("%s\n", doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return 0;
   }
   std::printf("\n%s: %zu prompt tokens (%lld call%s), %zu generated (stop: %s); first token after %.2f ms; prefill "

@@ -17,6 +17,19 @@
 
 namespace etp::runtime {
 
+namespace {
+
+// Bytes of RAM this machine has: an allocation above it can never be used.
+uint64_t physical_memory() {
+  static const uint64_t physical = [] {
+    const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : UINT64_MAX;
+  }();
+  return physical;
+}
+
+}  // namespace
+
 namespace fb = ::executorch_flatbuffer;
 
 class MethodLoader {
@@ -81,10 +94,7 @@ Status MethodLoader::allocate_buffers() {
     const size_t size = i == 0 ? 0 : static_cast<size_t>(sizes->Get(i));
     // calloc: large buffers come from the kernel's zero pages, so planned memory costs RSS only
     // once used, and a size no machine can give fails here instead of being zeroed page by page.
-    static const uint64_t physical = [] {  // more than the machine has can never be used
-      const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
-      return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : UINT64_MAX;
-    }();
+    const uint64_t physical = physical_memory();
     if (size > physical) {
       return fail("planned buffer " + std::to_string(i) + " needs " + std::to_string(size) +
                       " bytes, more than this machine's memory (" + std::to_string(physical) + ")",
@@ -459,6 +469,11 @@ Status MethodLoader::allocate_unplanned_inputs() {
     etp_value& v = method_->values_[static_cast<size_t>(i)];
     if (v.tag != ETP_VALUE_TENSOR || v.u.tensor->data != nullptr || v.u.tensor->capacity == 0) continue;
     const uint64_t size = v.u.tensor->capacity;
+    if (size > physical_memory()) {
+      return fail("unplanned input value " + std::to_string(i) + " needs " + std::to_string(size) +
+                      " bytes, more than this machine's memory (" + std::to_string(physical_memory()) + ")",
+                  StatusCode::kOutOfMemory);
+    }
     void* memory = size <= SIZE_MAX - 64 ? std::calloc(1, size + 64) : nullptr;
     if (memory == nullptr) {
       return fail("cannot allocate " + std::to_string(size) + " bytes for unplanned input value " + std::to_string(i),

@@ -73,7 +73,7 @@ void copy_rows(const etp_tensor& value, etp_tensor& cache, int64_t start_pos) {
   const uint8_t* src = static_cast<const uint8_t*>(value.data);
   uint8_t* dst = static_cast<uint8_t*>(cache.data);
   for (int64_t b = 0; b < value.sizes[0]; ++b) {
-    std::memcpy(dst + static_cast<size_t>((b * max_rows + start_pos) * row) * elem,
+    std::memmove(dst + static_cast<size_t>((b * max_rows + start_pos) * row) * elem,
                 src + static_cast<size_t>(b * rows * row) * elem, static_cast<size_t>(rows * row) * elem);
   }
 }
@@ -127,7 +127,7 @@ ETP_PORTABLE_KERNEL(update_cache_with_indices_out, "llama::update_cache_with_ind
   uint8_t* dst = static_cast<uint8_t*>(cache->data);
   for (int64_t b = 0; b < batch; ++b) {
     for (int64_t s = 0; s < rows; ++s) {
-      std::memcpy(dst + static_cast<size_t>((b * max_rows + index(b, s)) * row) * elem,
+      std::memmove(dst + static_cast<size_t>((b * max_rows + index(b, s)) * row) * elem,
                   src + static_cast<size_t>((b * rows + s) * row) * elem, static_cast<size_t>(row) * elem);
     }
   }

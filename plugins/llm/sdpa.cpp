@@ -135,6 +135,7 @@ void attend(const Attention& a) {
 
 // Attends after check() has accepted `a`.
 etp_status attend_checked(const Attention& a) {
+  if (etp_sdk::numel(*a.out) == 0) return ETP_OK;  // nothing to write, however many keys there are
   switch (a.q->dtype) {
     case ETP_DTYPE_FLOAT16: attend<Half>(a); break;
     case ETP_DTYPE_BFLOAT16: attend<BFloat16>(a); break;
@@ -182,11 +183,11 @@ ETP_PORTABLE_KERNEL(sdpa_with_kv_cache_out, "llama::sdpa_with_kv_cache.out") {
     return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: start_pos %lld + seq_len %lld reaches past the cache", c.op,
                 static_cast<long long>(a.start_pos), static_cast<long long>(seq_len));
   }
-  // Check everything before the caches change, so a refused call leaves them as they were.
-  a.q = q, a.k = k_cache, a.v = v_cache, a.mask = mask, a.out = out;
-  if (etp_status s = check(c, &a, has_scale, scale)) return s;
+  // Check everything before the caches (or out) change, so a refused call leaves them as they were.
   if (etp_status s = check_cache_write(c, *k, *k_cache, a.start_pos, "key_cache")) return s;
   if (etp_status s = check_cache_write(c, *v, *v_cache, a.start_pos, "value_cache")) return s;
+  a.q = q, a.k = k_cache, a.v = v_cache, a.mask = mask, a.out = out;
+  if (etp_status s = check(c, &a, has_scale, scale)) return s;
   copy_rows(*k, *k_cache, a.start_pos);
   copy_rows(*v, *v_cache, a.start_pos);
   return attend_checked(a);

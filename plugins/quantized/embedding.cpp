@@ -58,7 +58,9 @@ etp_status check(const Ctx& c, int bits, bool dtype_form, EmbeddingArgs* e) {
     return fail(c.host, ETP_ERR_DTYPE, "%s: weight must be a 2-D %s tensor, got %s of rank %d", c.op,
                 bits == 8 ? "uint8 or int8" : "uint8", etp_sdk::dtype_name(w.dtype), w.rank);
   }
-  e->columns = w.sizes[1] * (8 / bits);
+  if (__builtin_mul_overflow(w.sizes[1], int64_t{8 / bits}, &e->columns)) {
+    return fail(c.host, ETP_ERR_SHAPE, "%s: weight has too many columns", c.op);
+  }
   if ((sc.rank != 1 && sc.rank != 2) || sc.sizes[0] != w.sizes[0]) {
     return fail(c.host, ETP_ERR_SHAPE, "%s: weight_scales must be [%lld] or [%lld, groups]", c.op,
                 static_cast<long long>(w.sizes[0]), static_cast<long long>(w.sizes[0]));

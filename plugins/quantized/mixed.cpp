@@ -110,7 +110,10 @@ ETP_PORTABLE_KERNEL(mixed_linear_out, "quantized_decomposed::mixed_linear.out") 
   }
   if (etp_status s = resize_out(c, out, 2, std::array<int64_t, 2>{m, p}.data())) return s;
   if (etp_status s = check_2d(c, *out, "out")) return s;
-  // ExecuTorch's group size g and groups per row (the last group may be short).
+  // ExecuTorch's group size g and groups per row (the last group may be short). Rows of scales
+  // are read `per_row` apart, as ExecuTorch's vec_quantized_matmul_transb_int8 does, even where
+  // that is fewer than the scales' second dim (n 10 over 6 groups: g 2, 5 per row); it stays in
+  // bounds, and matching it keeps results identical.
   const int64_t g = scales->rank == 2 ? (n + scales->sizes[1] - 1) / scales->sizes[1] : n;
   const int64_t per_row = g == 0 ? 0 : (n + g - 1) / g;
   return dispatch_low_float<false>(c, in->dtype, "input", [&](auto in_zero) {

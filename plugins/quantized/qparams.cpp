@@ -35,15 +35,17 @@ etp_status scale_and_zero_point(const Ctx& c, float min, float max, int32_t qmin
   }
   min = std::min(min, 0.f);
   max = std::max(max, 0.f);
-  double scale = (static_cast<double>(max) - min) / (qmax - qmin);
+  // The range in int64/double: ExecuTorch's int32 qmax - qmin overflows for the widest ranges.
+  const int64_t levels = static_cast<int64_t>(qmax) - qmin;
+  double scale = (static_cast<double>(max) - min) / static_cast<double>(levels);
   if (static_cast<float>(scale) == 0.0f || std::isinf(1.0f / static_cast<float>(scale))) scale = 0.1;
   if (scale < kSmallScale) {
     const float original = static_cast<float>(scale);
     scale = kSmallScale;
     if (min == 0.0f) {
-      max = kSmallScale * static_cast<float>(qmax - qmin);
+      max = kSmallScale * static_cast<float>(levels);
     } else if (max == 0.0f) {
-      min = -kSmallScale * static_cast<float>(qmax - qmin);
+      min = -kSmallScale * static_cast<float>(levels);
     } else {
       const float amplifier = kSmallScale / original;
       min *= amplifier;
@@ -51,7 +53,8 @@ etp_status scale_and_zero_point(const Ctx& c, float min, float max, int32_t qmin
     }
   }
   const double from_min = qmin - min / scale, from_max = qmax - max / scale;
-  const double error_min = std::abs(qmin) - std::abs(min / scale), error_max = std::abs(qmax) - std::abs(max / scale);
+  const double error_min = std::abs(static_cast<double>(qmin)) - std::abs(min / scale),
+               error_max = std::abs(static_cast<double>(qmax)) - std::abs(max / scale);
   const double initial = error_min < error_max ? from_min : from_max;
   int32_t zero_point = 0;
   if (initial < qmin) {
@@ -59,7 +62,12 @@ etp_status scale_and_zero_point(const Ctx& c, float min, float max, int32_t qmin
   } else if (initial > qmax) {
     zero_point = qmax;
   } else {
-    zero_point = static_cast<int32_t>(std::nearbyint(static_cast<float>(initial)));
+    // Rounded in float as ExecuTorch does; float rounding can land just outside int32's range
+    // (2147483647 becomes 2^31), so clamp before converting.
+    const float rounded = std::nearbyint(static_cast<float>(initial));
+    zero_point = rounded >= static_cast<float>(qmax) ? qmax
+                 : rounded <= static_cast<float>(qmin) ? qmin
+                                                       : static_cast<int32_t>(rounded);
   }
   *scale_out = scale;
   *zero_point_out = zero_point;

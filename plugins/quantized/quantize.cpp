@@ -190,7 +190,8 @@ etp_status dequantize(const Ctx& c, etp_tensor* in, etp_tensor* out, int32_t dty
       for_each_offsets<3>(in->rank, in->sizes, strides, [&](const int64_t* o) {
         const float s = channels ? channels->scale(o[2]) : static_cast<float>(scale);
         const int32_t zp = channels ? channels->zero_point(o[2]) : static_cast<int32_t>(zero_point);
-        x[o[0]] = static_cast<X>((static_cast<int32_t>(q[o[1]]) - zp) * s);
+        // In int64: ExecuTorch's int32 difference would overflow for extreme zero points.
+        x[o[0]] = static_cast<X>(static_cast<float>(static_cast<int64_t>(q[o[1]]) - zp) * s);
       });
       return ETP_OK;
     });
@@ -344,6 +345,20 @@ ETP_PORTABLE_KERNEL(add_out, "quantized_decomposed::add.out") {
     return fail(c.host, ETP_ERR_DTYPE, "%s: a, b and out must share one integer dtype, got %s, %s and %s", c.op,
                 etp_sdk::dtype_name(a->dtype), etp_sdk::dtype_name(b->dtype), etp_sdk::dtype_name(out->dtype));
   }
+  // ExecuTorch checks only [0, 255]; a range the dtype cannot hold (int8 up to 255) would wrap.
+  etp_status range = ETP_OK;
+  dispatch_real(c, a->dtype, [&](auto zero) {
+    using T = decltype(zero);
+    for (int k = 0; k < 3 && range == ETP_OK; ++k) {
+      if (qmin[k] < static_cast<int64_t>(std::numeric_limits<T>::min()) ||
+          qmax[k] > static_cast<int64_t>(std::numeric_limits<T>::max())) {
+        range = fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: quant range [%lld, %lld] does not fit %s", c.op,
+                     static_cast<long long>(qmin[k]), static_cast<long long>(qmax[k]), etp_sdk::dtype_name(a->dtype));
+      }
+    }
+    return ETP_OK;
+  });
+  if (range != ETP_OK) return range;
   bool same = a->rank == b->rank;
   for (int32_t d = 0; same && d < a->rank; ++d) same = a->sizes[d] == b->sizes[d];
   if (!same) return fail(c.host, ETP_ERR_SHAPE, "%s: a and b must have the same shape", c.op);

@@ -49,21 +49,21 @@ etp_status dispatch_low_float(const etp_portable::Ctx& c, int32_t dtype, const c
 }
 
 // The quantized value of `x`, as ExecuTorch's quantize_val: inv_scale = 1.0f / float(scale),
-// q = clamp(zero_point + nearbyint(float(inv_scale * x)), quant_min, quant_max). Values beyond
-// int64 and NaN are handled before any conversion, so nothing is undefined.
+// q = clamp(int32(zero_point) + nearbyint(float(inv_scale * x)), quant_min, quant_max), the sum
+// taken in float as ExecuTorch's int32 + float is. Sums beyond int64 saturate and NaN gives
+// quant_min (what ExecuTorch's conversion yields on x86), so no conversion is undefined.
 template <typename Q, typename X>
 Q quantize_value(double scale, int64_t zero_point, X x, int64_t quant_min, int64_t quant_max) {
   const float inv_scale = 1.0f / static_cast<float>(scale);
-  const float rounded = std::nearbyint(static_cast<float>(inv_scale * x));
+  const float sum = static_cast<float>(static_cast<int32_t>(zero_point)) +
+                    std::nearbyint(static_cast<float>(inv_scale * x));
   int64_t q = 0;
-  if (rounded >= 9.2e18f) {
+  if (sum >= 9.2e18f) {
     q = quant_max;
-  } else if (rounded <= -9.2e18f) {
+  } else if (sum <= -9.2e18f || sum != sum) {
     q = quant_min;
-  } else if (rounded == rounded) {
-    q = zero_point + static_cast<int64_t>(rounded);
   } else {
-    q = zero_point;  // NaN
+    q = static_cast<int64_t>(sum);
   }
   q = std::max<int64_t>(q, quant_min);
   q = std::min<int64_t>(q, quant_max);

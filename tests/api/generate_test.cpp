@@ -119,6 +119,14 @@ TEST(GenerateTest, GreedyTakesTheFirstLargestLogitAndNeverNaN) {
   EXPECT_EQ(greedy.next(logits, 5), 2);
   const float ties[] = {0.5f, 0.5f};
   EXPECT_EQ(greedy.next(ties, 2), 0);
+  GenerateOptions hot;
+  hot.temperature = 1;
+  Sampler sampler(hot);
+  const float infinite[] = {0, std::numeric_limits<float>::infinity(), 0};
+  EXPECT_EQ(sampler.next(infinite, 3), 1) << "an infinite logit takes all the mass";
+  const float nans[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::quiet_NaN()};
+  const int64_t picked = sampler.next(nans, 2);
+  EXPECT_TRUE(picked == 0 || picked == 1);
 }
 
 }  // namespace

@@ -16,20 +16,20 @@ TEST(QuantizeKernelTest, PerTensorRoundsHalfToEvenClampsAndRoundTrips) {
   KernelHarness h(ETP_QUANTIZED_PLUGIN_PATH);
   auto x = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {6}, {0.25f, 0.75f, -0.25f, 100, -100, NAN});
   TestTensor q(ETP_DTYPE_INT8, {6});
-  // scale 0.5: 0.5 -> 0 (half to even) + zp 1 = 1, 1.5 -> 2 + 1 = 3, -0.5 -> -0 + 1 = 1; clamped; NaN -> zp.
+  // scale 0.5: 0.5 -> 0 (half to even) + zp 1 = 1, 1.5 -> 2 + 1 = 3, -0.5 -> -0 + 1 = 1; clamped; NaN -> quant_min.
   ASSERT_EQ(call(h, "quantized_decomposed::quantize_per_tensor.out",
                  {V::tensor(x), V::real(0.5), V::integer(1), V::integer(-10), V::integer(10),
                   V::integer(ETP_DTYPE_INT8), V::tensor(q)}),
             ETP_OK)
       << h.last_error();
-  EXPECT_EQ(q.logical<int8_t>(), (std::vector<int8_t>{1, 3, 1, 10, -10, 1}));
+  EXPECT_EQ(q.logical<int8_t>(), (std::vector<int8_t>{1, 3, 1, 10, -10, -10}));
   TestTensor back(ETP_DTYPE_FLOAT32, {6});
   ASSERT_EQ(call(h, "quantized_decomposed::dequantize_per_tensor.out",
                  {V::tensor(q), V::real(0.5), V::integer(1), V::integer(-10), V::integer(10),
                   V::integer(ETP_DTYPE_INT8), V::none(), V::tensor(back)}),
             ETP_OK)
       << h.last_error();
-  EXPECT_EQ(back.logical<float>(), (std::vector<float>{0, 1, 0, 4.5, -5.5, 0}));
+  EXPECT_EQ(back.logical<float>(), (std::vector<float>{0, 1, 0, 4.5, -5.5, -5.5}));
 }
 
 // The .Tensor_out variants take scale and zero point as one-element tensors and agree with .out.

@@ -114,6 +114,49 @@ TEST(QuantizedOpsTest, AddDequantizesAddsAndRequantizes) {
   EXPECT_EQ(run(255, b, int8_out), ETP_ERR_DTYPE);
 }
 
+// Parameters at the ends of their types: no signed overflow or out-of-range conversion (the
+// sanitizer build checks), clamped results, and ranges a dtype cannot hold refused.
+TEST(QuantizedOpsTest, ExtremeParametersNeverOverflow) {
+  KernelHarness h(ETP_QUANTIZED_PLUGIN_PATH);
+  auto x = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2}, {1e10f, -1e10f});
+  TestTensor q(ETP_DTYPE_UINT8, {2});
+  ASSERT_EQ(call(h, "quantized_decomposed::quantize_per_tensor.out",
+                 {V::tensor(x), V::real(1.0), V::integer(INT64_MAX), V::integer(0), V::integer(255),
+                  V::integer(ETP_DTYPE_UINT8), V::tensor(q)}),
+            ETP_OK)
+      << h.last_error();
+  EXPECT_EQ(q.logical<uint8_t>(), (std::vector<uint8_t>{255, 0}));
+  TestTensor back(ETP_DTYPE_FLOAT32, {2});
+  ASSERT_EQ(call(h, "quantized_decomposed::dequantize_per_tensor.out",
+                 {V::tensor(q), V::real(1.0), V::integer(INT32_MIN), V::integer(0), V::integer(255),
+                  V::integer(ETP_DTYPE_UINT8), V::none(), V::tensor(back)}),
+            ETP_OK)
+      << h.last_error();
+  EXPECT_EQ(back.logical<float>()[1], 2147483648.0f);
+  auto wide = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1}, {-1e6f});
+  TestTensor scale(ETP_DTYPE_FLOAT64, {1}), zp(ETP_DTYPE_INT64, {1});
+  ASSERT_EQ(call(h, "quantized_decomposed::choose_qparams.Tensor_out",
+                 {V::tensor(wide), V::integer(INT32_MIN), V::integer(INT32_MAX), V::real(0), V::integer(ETP_DTYPE_INT32),
+                  V::tensor(scale), V::tensor(zp)}),
+            ETP_OK)
+      << h.last_error();
+  ASSERT_EQ(call(h, "quantized_decomposed::choose_qparams.Tensor_out",
+                 {V::tensor(wide), V::integer(0), V::integer(INT32_MAX), V::real(0), V::integer(ETP_DTYPE_INT32),
+                  V::tensor(scale), V::tensor(zp)}),
+            ETP_OK)
+      << h.last_error();
+  EXPECT_EQ(zp.logical<int64_t>()[0], INT32_MAX) << "float rounding to 2^31 is clamped to quant_max";
+  auto a = TestTensor::of<int8_t>(ETP_DTYPE_INT8, {1}, {1});
+  TestTensor out(ETP_DTYPE_INT8, {1});
+  EXPECT_EQ(call(h, "quantized_decomposed::add.out",
+                 {V::tensor(a), V::real(1.0), V::integer(0), V::integer(0), V::integer(127), V::tensor(a), V::real(1.0),
+                  V::integer(0), V::integer(0), V::integer(127), V::real(1.0), V::integer(0), V::integer(0),
+                  V::integer(255), V::tensor(out)}),
+            ETP_ERR_INVALID_ARGUMENT)
+      << "an int8 output cannot hold quant_max 255";
+  EXPECT_TRUE(names(h, "does not fit int8")) << h.last_error();
+}
+
 // Table of two rows of four 4-bit values: row 0 = -8, 7, 0, 1 (bytes 0x0F, 0x89), row 1 = 1, 2,
 // -1, -2 (0x9A, 0x76); row scales 0.5 and 2.
 TEST(QuantizedOpsTest, EmbeddingsUnpackSubByteValuesAndDequantizePerGroup) {
