@@ -1707,8 +1707,8 @@ def fixture_llama_export(fs: FixtureSet) -> None:
     written by ExecuTorch's own llama export (`python -m executorch.examples.models.llama.export_llama
     --use_kv_cache --use_sdpa_with_kv_cache`), with seeded random weights: llama::update_cache and
     llama::custom_sdpa over KV-cache buffers, a dynamic-length token input the program does not
-    memory-plan, and the metadata methods ExecuTorch's text runner reads. Portable, and with -X
-    (XNNPACK delegates the linears). Runs: a prefill of 5 tokens, decode steps and a chunk of 2, on
+    memory-plan, and the metadata methods ExecuTorch's text runner reads. Portable, with -X
+    (XNNPACK delegates the linears), and with --quantize_kv_cache (int8 caches). Runs: a prefill of 5 tokens, decode steps and a chunk of 2, on
     one loaded method."""
     import subprocess
     import tempfile
@@ -1716,6 +1716,7 @@ def fixture_llama_export(fs: FixtureSet) -> None:
     from executorch.examples.models.llama.llama_transformer import construct_transformer
     from executorch.examples.models.llama.model_args import ModelArgs
     from executorch.extension.llm.custom_ops import custom_ops  # noqa: F401  (the llama:: kernels)
+    import executorch.kernels.quantized  # noqa: F401  (per-token quantization for the int8 KV cache)
 
     params = {"dim": 64, "n_layers": 2, "n_heads": 4, "n_kv_heads": 2, "vocab_size": 128, "multiple_of": 32,
               "norm_eps": 1e-5}
@@ -1731,7 +1732,10 @@ def fixture_llama_export(fs: FixtureSet) -> None:
         tmp = Path(tmp)
         torch.save(state, tmp / "tiny.pth")
         (tmp / "params.json").write_text(json.dumps(params))
-        for name, flags, backend in (("llama_et_portable", [], "portable"), ("llama_et_xnnpack", ["-X"], "xnnpack")):
+        variants = (("llama_et_portable", [], "portable"), ("llama_et_xnnpack", ["-X"], "xnnpack"),
+                    # int8 KV caches: llama::custom_quantized_sdpa and per-token quantization ops
+                    ("llama_et_qkv", ["--quantize_kv_cache"], "portable"))
+        for name, flags, backend in variants:
             cmd = [sys.executable, "-m", "executorch.examples.models.llama.export_llama", "--checkpoint",
                    str(tmp / "tiny.pth"), "--params", str(tmp / "params.json"), "--use_kv_cache",
                    "--use_sdpa_with_kv_cache", "-d", "fp32", "--max_seq_length", "32", "--max_context_length", "32",

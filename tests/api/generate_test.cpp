@@ -42,7 +42,7 @@ TEST(GenerateTest, GreedyTokensEqualExecuTorchsOnItsOwnLlamaExport) {
     EXPECT_GE(result->ttft_ms, 0);
     ++checked;
   }
-  EXPECT_EQ(checked, 2) << "llama_et_portable and llama_et_xnnpack";
+  EXPECT_EQ(checked, 3) << "llama_et_portable, llama_et_xnnpack and llama_et_qkv";
 }
 
 TEST(GenerateTest, SamplingIsSeededAndTopPNarrowsToGreedy) {

@@ -160,6 +160,70 @@ TEST(LlmOpsTest, RefusesWhatExecuTorchWouldWriteOutsideTheCacheOrAbortOn) {
       << "start_pos 4 + 1 query reaches past 4 cached rows";
 }
 
+// custom_quantized_sdpa dequantizes int8 q, k, v per (token, head) and attends like custom_sdpa on
+// the dequantized floats, in either layout; every zero point and scale is required.
+TEST(LlmOpsTest, QuantizedSdpaAttendsOverDequantizedValuesInBothLayouts) {
+  KernelHarness h(ETP_LLM_PLUGIN_PATH);
+  const int64_t rows = 3, heads = 2, dim = 2;
+  auto qv = [](int64_t r, int64_t hh, int64_t d) { return int8_t((r * 5 + hh * 3 + d * 7) % 11 - 5); };
+  auto kv = [](int64_t r, int64_t hh, int64_t d) { return int8_t((r * 3 + hh + d * 2) % 9 - 4); };
+  auto vv = [](int64_t r, int64_t hh, int64_t d) { return int8_t((r + hh * 4 + d) % 7 - 3); };
+  const float scale_of[3] = {0.5f, 0.25f, 2.0f};
+  const int8_t zp_of[3] = {1, -2, 0};
+  for (bool seq_at_2 : {false, true}) {
+    auto shape = [&](int64_t last) {
+      return seq_at_2 ? std::vector<int64_t>{1, heads, rows, last} : std::vector<int64_t>{1, rows, heads, last};
+    };
+    auto index = [&](int64_t r, int64_t hh) { return seq_at_2 ? hh * rows + r : r * heads + hh; };
+    TestTensor qi(ETP_DTYPE_INT8, shape(dim)), ki(ETP_DTYPE_INT8, shape(dim)), vi(ETP_DTYPE_INT8, shape(dim));
+    TestTensor qf(ETP_DTYPE_FLOAT32, {1, rows, heads, dim}), kf(ETP_DTYPE_FLOAT32, {1, rows, heads, dim}),
+        vf(ETP_DTYPE_FLOAT32, {1, rows, heads, dim});
+    std::vector<int8_t> qd(rows * heads * dim), kd(qd.size()), vd(qd.size());
+    std::vector<float> qff(qd.size()), kff(qd.size()), vff(qd.size());
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t hh = 0; hh < heads; ++hh)
+        for (int64_t d = 0; d < dim; ++d) {
+          const int64_t at = index(r, hh) * dim + d, f = (r * heads + hh) * dim + d;
+          qd[at] = qv(r, hh, d), kd[at] = kv(r, hh, d), vd[at] = vv(r, hh, d);
+          qff[f] = (qd[at] - zp_of[0]) * scale_of[0];
+          kff[f] = (kd[at] - zp_of[1]) * scale_of[1];
+          vff[f] = (vd[at] - zp_of[2]) * scale_of[2];
+        }
+    qi.set_logical(qd), ki.set_logical(kd), vi.set_logical(vd);
+    qf.set_logical(qff), kf.set_logical(kff), vf.set_logical(vff);
+    std::vector<TestTensor> zps, scales;
+    for (int i = 0; i < 3; ++i) {
+      zps.emplace_back(ETP_DTYPE_INT8, shape(1));
+      zps.back().set_logical(std::vector<int8_t>(rows * heads, zp_of[i]));
+      scales.emplace_back(ETP_DTYPE_FLOAT32, shape(1));
+      scales.back().set_logical(std::vector<float>(rows * heads, scale_of[i]));
+    }
+    TestTensor out(ETP_DTYPE_FLOAT32, shape(dim)), expected(ETP_DTYPE_FLOAT32, {1, rows, heads, dim});
+    ASSERT_EQ(call(h, "llama::custom_quantized_sdpa.out",
+                   {V::tensor(qi), V::tensor(ki), V::tensor(vi), V::integer(0), V::none(), V::real(0), V::boolean(true),
+                    V::none(), V::tensor(zps[0]), V::tensor(scales[0]), V::tensor(zps[1]), V::tensor(scales[1]),
+                    V::tensor(zps[2]), V::tensor(scales[2]), V::boolean(seq_at_2), V::tensor(out)}),
+              ETP_OK)
+        << h.last_error();
+    ASSERT_EQ(call(h, "llama::custom_sdpa.out",
+                   {V::tensor(qf), V::tensor(kf), V::tensor(vf), V::integer(0), V::none(), V::real(0), V::boolean(true),
+                    V::none(), V::tensor(expected)}),
+              ETP_OK);
+    const auto got = out.logical<float>(), want = expected.logical<float>();
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t hh = 0; hh < heads; ++hh)
+        for (int64_t d = 0; d < dim; ++d) {
+          EXPECT_NEAR(got[index(r, hh) * dim + d], want[(r * heads + hh) * dim + d], 1e-5) << "seq_at_2 " << seq_at_2;
+        }
+    EXPECT_EQ(call(h, "llama::custom_quantized_sdpa.out",
+                   {V::tensor(qi), V::tensor(ki), V::tensor(vi), V::integer(0), V::none(), V::real(0), V::boolean(true),
+                    V::none(), V::tensor(zps[0]), V::tensor(scales[0]), V::none(), V::tensor(scales[1]),
+                    V::tensor(zps[2]), V::tensor(scales[2]), V::boolean(seq_at_2), V::tensor(out)}),
+              ETP_ERR_INVALID_ARGUMENT)
+        << "k_zero_points missing";
+  }
+}
+
 // sdpa_with_kv_cache = two update_cache calls and custom_sdpa over the caches; a refused call
 // leaves both caches unchanged.
 TEST(LlmOpsTest, SdpaWithKvCacheWritesBothCachesThenAttends) {
