@@ -7,13 +7,28 @@
 #include <cmath>
 #include <limits>
 
-#include "bundle/memory_report.h"
+#include <unistd.h>
+
+#include <cstdio>
+
 #include "core/error.h"
 
 namespace etp {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Resident bytes of the process from /proc/self/statm: one small read, cheap enough to take
+// inside the timed loop's pauses (smaps_rollup, which the memory report uses, walks every mapping).
+uint64_t resident_bytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  unsigned long long size = 0, resident = 0;
+  const int read = std::fscanf(f, "%llu %llu", &size, &resident);
+  std::fclose(f);
+  static const long page = ::sysconf(_SC_PAGESIZE);
+  return read == 2 && page > 0 ? static_cast<uint64_t>(resident) * static_cast<uint64_t>(page) : 0;
+}
 
 double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
@@ -187,7 +202,7 @@ Result<GenerateResult> generate(const Bundle& bundle, const std::string& model, 
                            std::to_string(context));
   }
   const std::vector<int64_t> eos = options.eos_ids.empty() ? r.metadata.eos_ids : options.eos_ids;
-  r.rss_after_load = bundle::measure_process().rss;
+  r.rss_after_load = resident_bytes();
 
   std::vector<float> logits;
   int64_t pos = 0;
@@ -220,13 +235,16 @@ Result<GenerateResult> generate(const Bundle& bundle, const std::string& model, 
     ++r.prefill_calls;
   }
   r.prefill_ms = ms_since(start);
-  r.rss_after_prefill = bundle::measure_process().rss;
-  const auto decode_start = Clock::now();
   r.stop_reason = "max_new_tokens";
+  Clock::time_point decode_start = Clock::now();
   for (int64_t n = 0; n < options.max_new_tokens; ++n) {
     const int64_t token = sampler.next(logits.data(), logits.size());
     r.generated_tokens.push_back(token);
-    if (n == 0) r.ttft_ms = ms_since(start);
+    if (n == 0) {  // memory is read after the first token's time is taken, and outside decode's
+      r.ttft_ms = ms_since(start);
+      r.rss_after_prefill = resident_bytes();
+      decode_start = Clock::now();
+    }
     if (on_token) on_token(token);
     if (options.stop_at_eos && std::find(eos.begin(), eos.end(), token) != eos.end()) {
       r.stop_reason = "eos";
@@ -239,8 +257,9 @@ Result<GenerateResult> generate(const Bundle& bundle, const std::string& model, 
     }
     ETP_CHECK_OK(step(&token, 1));
   }
-  r.decode_ms = ms_since(decode_start);
-  r.rss_after_generation = bundle::measure_process().rss;
+  r.decode_ms = r.generated_tokens.empty() ? 0 : ms_since(decode_start);
+  if (r.generated_tokens.empty()) r.rss_after_prefill = resident_bytes();
+  r.rss_after_generation = resident_bytes();
   if (r.prefill_ms > 0) r.prefill_tokens_per_s = static_cast<double>(prompt.size()) * 1000.0 / r.prefill_ms;
   const size_t decoded = r.generated_tokens.empty() ? 0 : r.generated_tokens.size() - 1;  // calls after prefill
   if (r.decode_ms > 0 && decoded > 0) r.decode_tokens_per_s = static_cast<double>(decoded) * 1000.0 / r.decode_ms;
