@@ -1355,16 +1355,24 @@ def fixture_ops(fs: FixtureSet) -> None:
         ("cdist", lambda a, b: torch.cdist(a, b, p=1.5), lambda: (f(1, 3, 4), f(1, 5, 4))),
         ("pdist", lambda x: torch.nn.functional.pdist(x, p=2), r(4, 3)),
     ]
-    for name, fn, make in cases:
+    add_single_op_programs(fs, "op", [(*case, ()) for case in cases])
+
+
+def add_single_op_programs(fs: FixtureSet, prefix: str, cases) -> None:
+    """One portable program per (name, fn, make_inputs, preserve_ops) case: `fn` over the inputs
+    `make_inputs()` returns (called twice: two runs, checked against eager at 1e-5), exported with
+    those operators kept whole (EdgeCompileConfig.preserve_ops) when given."""
+    for name, fn, make, keep in cases:
         m = OpModule(fn).eval()
         in0, in1 = make(), make()
-        et = export_program(m, in0, xnnpack=False)
+        et = export_program(m, in0, xnnpack=False, preserve_ops=keep)
         fs.add(
-            name=f"op_{name}",
-            model=f"op_{name}",
+            name=f"{prefix}_{name}",
+            model=f"{prefix}_{name}",
             backend="portable",
             et_program=et,
-            export="one torch call, torch.export + to_edge_transform_and_lower (no partitioner) + to_executorch",
+            export=("one torch call, torch.export + to_edge_transform_and_lower (no partitioner) + to_executorch"
+                    + (f"; EdgeCompileConfig(preserve_ops={[str(op) for op in keep]})" if keep else "")),
             rtol=1e-5,
             atol=1e-5,
             runs=[Run("forward", list(in0), eager(m, *in0)), Run("forward", list(in1), eager(m, *in1))],
@@ -1598,21 +1606,7 @@ def fixture_conformance(fs: FixtureSet) -> None:
         # (last, so the cases above draw the same random values as before it was added)
         ("view_as_real", lambda x: torch.view_as_real(x) * 2, lambda: (torch.randn(2, 3, dtype=torch.complex64),), []),
     ]
-    for name, fn, make, keep in [(*case, ()) for case in cases] + preserved:
-        m = OpModule(fn).eval()
-        in0, in1 = make(), make()
-        et = export_program(m, in0, xnnpack=False, preserve_ops=keep)
-        fs.add(
-            name=f"cf_{name}",
-            model=f"cf_{name}",
-            backend="portable",
-            et_program=et,
-            export=("one torch call, torch.export + to_edge_transform_and_lower (no partitioner) + to_executorch"
-                    + (f"; EdgeCompileConfig(preserve_ops={[str(op) for op in keep]})" if keep else "")),
-            rtol=1e-5,
-            atol=1e-5,
-            runs=[Run("forward", list(in0), eager(m, *in0)), Run("forward", list(in1), eager(m, *in1))],
-        )
+    add_single_op_programs(fs, "cf", [(*case, ()) for case in cases] + preserved)
 
 
 class KVCacheAttention(nn.Module):

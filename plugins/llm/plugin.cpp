@@ -1,5 +1,6 @@
 // ABI glue of the LLM operators plugin (`libetp_llm.so`): the query symbol and the plugin table
-// over its kernel families. It has no options and no backends.
+// over its kernel families (kernels.h's families_* functions, `self` the list). It has no
+// options and no backends.
 #include "etp_plugin.h"
 #include "etp_plugin.hpp"
 #include "llm.h"
@@ -7,22 +8,19 @@
 namespace etp_llm {
 namespace {
 
-etp_portable::FamilyList families() {
-  static const KernelFamily all[] = {cache_kernels(), sdpa_kernels()};
-  return {all, static_cast<uint32_t>(sizeof(all) / sizeof(all[0]))};
-}
-
-etp_status resolve_kernel(void*, const char* op_name, etp_kernel* out) { return families().resolve(op_name, out); }
-uint32_t num_kernels(void*) { return families().size(); }
-const char* kernel_name(void*, uint32_t index) { return families().name(index); }
+const KernelFamily kFamilies[] = {cache_kernels(), sdpa_kernels()};
+etp_portable::FamilyList kList{kFamilies, static_cast<uint32_t>(sizeof(kFamilies) / sizeof(kFamilies[0]))};
 
 const etp_plugin kPlugin = {
     ETP_ABI_HEADER(etp_plugin),
     /*name=*/"llm",
     /*version=*/"0.1.0",
-    /*self=*/nullptr,
+    /*self=*/&kList,
     /*init=*/nullptr,
-    /*shutdown=*/nullptr,       resolve_kernel, num_kernels, kernel_name,
+    /*shutdown=*/nullptr,
+    etp_portable::families_resolve,
+    etp_portable::families_size,
+    etp_portable::families_name,
     /*num_backends=*/0,
     /*backends=*/nullptr,
     /*cache_report=*/nullptr,
@@ -31,7 +29,4 @@ const etp_plugin kPlugin = {
 }  // namespace
 }  // namespace etp_llm
 
-ETP_PLUGIN_EXPORT const etp_plugin* etp_plugin_query(const etp_host_api* host) {
-  if (host == nullptr || host->header.major != ETP_ABI_MAJOR) return nullptr;
-  return &etp_llm::kPlugin;
-}
+ETP_PLUGIN_EXPORT const etp_plugin* etp_plugin_query(const etp_host_api*) { return &etp_llm::kPlugin; }

@@ -13,19 +13,20 @@ struct KernelFamily {
 
 // Defines the ABI entry point `ident` for operator `op_name` and opens the body of
 // `ident##_impl(const Ctx& c)`. The wrapper builds the Ctx and keeps exceptions inside.
-#define ETP_PORTABLE_KERNEL(ident, op_name)                                                             \
-  static constexpr const char ident##_name[] = op_name;                                                 \
-  static etp_status ident##_impl(const ::etp_portable::Ctx& c);                                         \
+#define ETP_PORTABLE_KERNEL(ident, op_name)                                                               \
+  static constexpr const char ident##_name[] = op_name;                                                   \
+  static etp_status ident##_impl(const ::etp_portable::Ctx& c);                                           \
   static etp_status ident(void*, const etp_host_api* host, etp_value* const* args, uint32_t n) noexcept { \
-    const ::etp_portable::Ctx c{host, ident##_name, args, n};                                           \
-    return ::etp_sdk::guarded(host, ident##_name, [&] { return ident##_impl(c); });                  \
-  }                                                                                                     \
+    const ::etp_portable::Ctx c{host, ident##_name, args, n};                                             \
+    return ::etp_sdk::guarded(host, ident##_name, [&] { return ident##_impl(c); });                       \
+  }                                                                                                       \
   static etp_status ident##_impl(const ::etp_portable::Ctx& c)
 
 // A table entry for a kernel defined with ETP_PORTABLE_KERNEL.
-#define ETP_ENTRY(ident) {ident##_name, ident}
+#define ETP_ENTRY(ident) \
+  { ident##_name, ident }
 
-// The plugin-table functions over a list of families (portable's and the quantized plugin's).
+// A plugin's kernel families, searched in order.
 struct FamilyList {
   const KernelFamily* items;
   uint32_t count;
@@ -50,11 +51,21 @@ struct FamilyList {
   }
 };
 
+// The plugin-table functions of a kernel plugin whose `self` is its FamilyList (portable,
+// quantized, llm): one definition for all of them.
+inline etp_status families_resolve(void* self, const char* op_name, etp_kernel* out) {
+  return static_cast<const FamilyList*>(self)->resolve(op_name, out);
+}
+inline uint32_t families_size(void* self) { return static_cast<const FamilyList*>(self)->size(); }
+inline const char* families_name(void* self, uint32_t index) {
+  return static_cast<const FamilyList*>(self)->name(index);
+}
+
 // Defines `KernelFamily name()` over a static array of ETP_ENTRY items.
-#define ETP_KERNEL_FAMILY(name, ...)                                                     \
-  KernelFamily name() {                                                                  \
-    static const etp_sdk::KernelEntry entries[] = {__VA_ARGS__};                      \
-    return {entries, static_cast<uint32_t>(sizeof(entries) / sizeof(entries[0]))};       \
+#define ETP_KERNEL_FAMILY(name, ...)                                               \
+  KernelFamily name() {                                                            \
+    static const etp_sdk::KernelEntry entries[] = {__VA_ARGS__};                   \
+    return {entries, static_cast<uint32_t>(sizeof(entries) / sizeof(entries[0]))}; \
   }
 
 // The families; add one line here and one in plugin.cpp per new family file.

@@ -12,30 +12,12 @@ namespace {
 
 const etp_host_api* g_host = nullptr;  // set by etp_plugin_query; used for messages
 
-FamilyList families() {
-  static const KernelFamily all[] = {
-      elementwise_kernels(),
-      unary_kernels(),
-      activation_kernels(),
-      compare_kernels(),
-      reduction_kernels(),
-      creation_kernels(),
-      copy_kernels(),
-      shape_kernels(),
-      linalg_kernels(),
-      index_kernels(),
-      norm_kernels(),
-      conv_kernels(),
-      upsample_kernels(),
-      pool_kernels(),
-      random_kernels(),
-  };
-  return {all, static_cast<uint32_t>(sizeof(all) / sizeof(all[0]))};
-}
-
-etp_status resolve_kernel(void*, const char* op_name, etp_kernel* out) { return families().resolve(op_name, out); }
-uint32_t num_kernels(void*) { return families().size(); }
-const char* kernel_name(void*, uint32_t index) { return families().name(index); }
+const KernelFamily kFamilies[] = {
+    elementwise_kernels(), unary_kernels(), activation_kernels(), compare_kernels(), reduction_kernels(),
+    creation_kernels(),    copy_kernels(),  shape_kernels(),      linalg_kernels(),  index_kernels(),
+    norm_kernels(),        conv_kernels(),  upsample_kernels(),   pool_kernels(),    random_kernels(),
+};
+FamilyList kList{kFamilies, static_cast<uint32_t>(sizeof(kFamilies) / sizeof(kFamilies[0]))};
 
 // One option: `seed`, a non-negative integer that makes the random operators reproducible.
 // Any other is a manifest mistake worth reporting.
@@ -50,8 +32,8 @@ etp_status init(void*, const etp_option* options, uint32_t num_options) {
     errno = 0;
     const unsigned long long seed = std::strtoull(value.c_str(), &end, 10);
     if (value.empty() || value[0] == '-' || *end != '\0' || errno == ERANGE) {
-      return etp_sdk::fail(g_host, ETP_ERR_INVALID_ARGUMENT, "portable: option 'seed' must be a non-negative integer, got '%s'",
-                           options[i].value);
+      return etp_sdk::fail(g_host, ETP_ERR_INVALID_ARGUMENT,
+                           "portable: option 'seed' must be a non-negative integer, got '%s'", options[i].value);
     }
     seed_random(seed);
   }
@@ -62,12 +44,12 @@ const etp_plugin kPlugin = {
     ETP_ABI_HEADER(etp_plugin),
     /*name=*/"portable",
     /*version=*/"0.1.0",
-    /*self=*/nullptr,
+    /*self=*/&kList,  // kernels.h's families_* functions read it
     init,
     /*shutdown=*/nullptr,
-    resolve_kernel,
-    num_kernels,
-    kernel_name,
+    families_resolve,
+    families_size,
+    families_name,
     /*num_backends=*/0,
     /*backends=*/nullptr,
     /*cache_report=*/nullptr,

@@ -183,7 +183,7 @@ TEST(PluginLoaderTest, QuantizedPluginServesEveryQuantizedYamlOperator) {
       "quantized_decomposed", &total);
   EXPECT_EQ(total, 19u);
   EXPECT_EQ(missing, "");
-  EXPECT_EQ((*plugin)->table().num_kernels(nullptr), 19u);
+  EXPECT_EQ((*plugin)->table().num_kernels((*plugin)->table().self), 19u);
 }
 
 // The operators named in the first column of a plugin README's tables, in the README's shorthand:

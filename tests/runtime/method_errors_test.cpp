@@ -179,5 +179,26 @@ TEST(MethodErrorsTest, TensorWithoutMemoryFailsAtLoad) {
       << method.status().message();
 }
 
+// ExecuTorch's llama export leaves its token input unplanned; etp gives such an input memory at
+// load, but never more than the machine has (a program declaring a huge bound is refused).
+TEST(MethodErrorsTest, AnUnplannedInputLargerThanMemoryFailsAtLoad) {
+  auto fine = runtime::Program::open(fixture_path("llama_et_portable.pte"), {}, full_registry());
+  ASSERT_TRUE(fine.ok()) << fine.status().message();
+  ASSERT_TRUE((*fine)->load_method("forward").ok()) << "the unplanned token input gets memory";
+  PatchedFile file(fixture_path("llama_et_portable.pte"));
+  const auto* plan = executorch_flatbuffer::GetProgram(file.data())->execution_plan()->Get(0);
+  const auto* tokens = plan->values()->Get(static_cast<flatbuffers::uoffset_t>(plan->inputs()->Get(0)))->val_as_Tensor();
+  ASSERT_NE(tokens, nullptr);
+  ASSERT_EQ(tokens->allocation_info(), nullptr) << "the fixture's token input is unplanned";
+  file.set<int32_t>(tokens->sizes()->data(), 64);                // [64, 2^31 - 1] int64: 1 TiB
+  file.set<int32_t>(tokens->sizes()->data() + 1, INT32_MAX);
+  auto opened = runtime::Program::open(file.write(), {}, full_registry());
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  auto method = (*opened)->load_method("forward");
+  ASSERT_FALSE(method.ok());
+  EXPECT_NE(method.status().message().find("more than this machine's memory"), std::string::npos)
+      << method.status().message();
+}
+
 }  // namespace
 }  // namespace etp::test

@@ -250,5 +250,17 @@ TEST(LlmOpsTest, SdpaWithKvCacheWritesBothCachesThenAttends) {
   EXPECT_EQ(out.logical<float>(), expected.logical<float>());
 }
 
+// llama::fallback.out: a copy into an output resized to the input's shape, refusing another dtype.
+TEST(LlmOpsTest, FallbackCopiesItsInput) {
+  KernelHarness h(ETP_LLM_PLUGIN_PATH);
+  auto in = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2, 2}, {1, 2, 3, 4});
+  TestTensor out(ETP_DTYPE_FLOAT32, {4, 4});
+  ASSERT_EQ(call(h, "llama::fallback.out", {V::tensor(in), V::tensor(out)}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.sizes(), (std::vector<int64_t>{2, 2}));
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{1, 2, 3, 4}));
+  TestTensor ints(ETP_DTYPE_INT32, {2, 2});
+  EXPECT_EQ(call(h, "llama::fallback.out", {V::tensor(in), V::tensor(ints)}), ETP_ERR_DTYPE);
+}
+
 }  // namespace
 }  // namespace etp::test
