@@ -1,7 +1,7 @@
 // The Python module `etp`: the public C++ API (include/etp) with numpy arrays in and out.
 //
 //   import etp
-//   b = etp.Bundle("manifests/demo.yaml")
+//   b = etp.Bundle("manifests/lora_forward.yaml")
 //   outs = b.run("base", [tokens, pos])          # list of numpy arrays
 //
 // Failures raise etp.Error, whose `code` is the status name ("not found", "dtype", ...) and
@@ -23,9 +23,9 @@
 #include <vector>
 
 #include "etp/bench.h"
+#include "etp/etp.h"
 #include "etp/generate.h"
 #include "etp/tokenizer.h"
-#include "etp/etp.h"
 #include "format/file_kind.h"
 
 namespace py = pybind11;
@@ -60,11 +60,11 @@ struct DTypeName {
   const char* numpy;
 };
 constexpr DTypeName kDTypes[] = {
-    {etp::DType::kFloat32, "float32"}, {etp::DType::kFloat64, "float64"}, {etp::DType::kFloat16, "float16"},
-    {etp::DType::kInt64, "int64"},     {etp::DType::kInt32, "int32"},     {etp::DType::kInt16, "int16"},
-    {etp::DType::kInt8, "int8"},       {etp::DType::kUInt8, "uint8"},     {etp::DType::kBool, "bool"},
-    {etp::DType::kUInt16, "uint16"},   {etp::DType::kUInt32, "uint32"},   {etp::DType::kUInt64, "uint64"},
-    {etp::DType::kQInt8, "int8"},      {etp::DType::kQUInt8, "uint8"},    {etp::DType::kQInt32, "int32"},
+    {etp::DType::kFloat32, "float32"},     {etp::DType::kFloat64, "float64"},       {etp::DType::kFloat16, "float16"},
+    {etp::DType::kInt64, "int64"},         {etp::DType::kInt32, "int32"},           {etp::DType::kInt16, "int16"},
+    {etp::DType::kInt8, "int8"},           {etp::DType::kUInt8, "uint8"},           {etp::DType::kBool, "bool"},
+    {etp::DType::kUInt16, "uint16"},       {etp::DType::kUInt32, "uint32"},         {etp::DType::kUInt64, "uint64"},
+    {etp::DType::kQInt8, "int8"},          {etp::DType::kQUInt8, "uint8"},          {etp::DType::kQInt32, "int32"},
     {etp::DType::kComplex64, "complex64"}, {etp::DType::kComplex128, "complex128"},
 };
 
@@ -324,8 +324,7 @@ PYBIND11_MODULE(etp, m) {
       py::arg("target"), py::arg("data") = std::vector<std::string>{}, py::arg("models") = std::vector<std::string>{},
       py::arg("configs") = std::vector<std::string>{}, py::arg("threads") = std::vector<int>{}, py::arg("warmup") = 2,
       py::arg("repetitions") = 10, py::arg("min_time") = 0.5, py::arg("profile") = false, py::arg("seed") = 0,
-      py::arg("plugins") = etp::default_plugins(),
-      py::arg("plugin_paths") = std::vector<std::string>{},
+      py::arg("plugins") = etp::default_plugins(), py::arg("plugin_paths") = std::vector<std::string>{},
       "Benchmarks a manifest's models (or a .pte with its data files) on plugin sets side by side, like `etp "
       "bench`; returns the document `etp bench --json` prints. configs: 'NAME=PLUGIN[+PLUGIN...][:key=value,...]'.");
 
@@ -382,7 +381,10 @@ PYBIND11_MODULE(etp, m) {
            }),
            py::arg("path"), "Reads a SentencePiece .model file.")
       .def(
-          "encode", [](const etp::Tokenizer& t, const std::string& text, bool add_bos) { return unwrap(t.encode(text, add_bos)); },
+          "encode",
+          [](const etp::Tokenizer& t, const std::string& text, bool add_bos) {
+            return unwrap(t.encode(text, add_bos));
+          },
           py::arg("text"), py::arg("add_bos") = false, "Token ids of text (BOS first when add_bos).")
       .def(
           "decode", [](const etp::Tokenizer& t, const std::vector<int64_t>& ids) { return unwrap(t.decode(ids)); },
@@ -404,10 +406,9 @@ PYBIND11_MODULE(etp, m) {
             const etp::BundleSpec spec = etp::BundleSpec::for_program(program, data, plugins, model);
             return std::make_shared<PyBundle>(unwrap(etp::Bundle::open(spec, options_of(plugin_paths, use_env))));
           },
-          py::arg("program"), py::arg("data") = std::vector<std::string>{},
-          py::arg("plugins") = etp::default_plugins(), py::arg("model") = "model",
-          py::arg("plugin_paths") = std::vector<std::string>{}, py::arg("use_environment") = true,
-          "A bundle of one program (model 'model') with its data files and plugins.")
+          py::arg("program"), py::arg("data") = std::vector<std::string>{}, py::arg("plugins") = etp::default_plugins(),
+          py::arg("model") = "model", py::arg("plugin_paths") = std::vector<std::string>{},
+          py::arg("use_environment") = true, "A bundle of one program (model 'model') with its data files and plugins.")
       .def_property_readonly("path", [](const PyBundle& b) { return b.bundle().path(); })
       .def(
           "models", [](const PyBundle& b) { return b.bundle().models(); }, "Model names, in manifest order.")
@@ -455,8 +456,9 @@ PYBIND11_MODULE(etp, m) {
           "generate",
           [](const PyBundle& b, const std::string& model, const std::vector<int64_t>& prompt, int64_t max_new_tokens,
              double temperature, double top_p, uint64_t seed, const std::vector<int64_t>& eos_ids,
-             const std::string& method, py::object on_token) {
+             const std::string& method, bool stop_at_eos, py::object on_token) {
             etp::GenerateOptions options;
+            options.stop_at_eos = stop_at_eos;
             options.max_new_tokens = max_new_tokens;
             options.temperature = temperature;
             options.top_p = top_p;
@@ -493,9 +495,10 @@ PYBIND11_MODULE(etp, m) {
           },
           py::arg("model"), py::arg("prompt"), py::arg("max_new_tokens") = 32, py::arg("temperature") = 0.0,
           py::arg("top_p") = 1.0, py::arg("seed") = 0, py::arg("eos_ids") = std::vector<int64_t>{},
-          py::arg("method") = "forward", py::arg("on_token") = py::none(),
+          py::arg("method") = "forward", py::arg("stop_at_eos") = true, py::arg("on_token") = py::none(),
           "Generates token ids with an LLM program and its KV cache (etp/generate.h): greedy when temperature is "
-          "0; on_token(id) sees each token as it comes. Returns the document `etp generate --json` prints.")
+          "0; stops at an EOS id unless stop_at_eos is False; on_token(id) sees each token as it comes. Returns "
+          "the document `etp generate --json` prints.")
       .def(
           "load_method",
           [](const PyBundle& b, const std::string& model, const std::string& method) {

@@ -1762,31 +1762,31 @@ def fixture_llama_export(fs: FixtureSet) -> None:
                 atol=1e-5,
                 runs=[Run("forward", inputs, None) for inputs in runs],
             )
-            entry["generate"] = greedy_reference(pte, prompt=[1, 5, 7, 9, 11], max_new_tokens=12)
+            entry["generate"] = greedy_reference(FixtureSet.load_runtime(tmp / f"{name}.pte", None),
+                                                 prompt=[1, 5, 7, 9, 11], max_new_tokens=12)
             log(f"  greedy generation from {entry['generate']['prompt']}: {entry['generate']['tokens']}")
 
 
-def greedy_reference(pte: bytes, prompt: List[int], max_new_tokens: int) -> dict:
-    """The token ids ExecuTorch's runtime generates greedily: the prompt in one call at position 0,
-    then one token per call at the next position, each the argmax (first maximum) of the logits."""
-    from executorch.runtime import Runtime
-
-    method = Runtime.get().load_program(pte).load_method("forward")
-    logits = method.execute([torch.tensor([prompt]), torch.tensor([0])])[0]
+def greedy_reference(call, prompt: List[int], max_new_tokens: int, eos_ids: Sequence[int] = ()) -> dict:
+    """The token ids ExecuTorch's runtime generates greedily on a freshly loaded program (`call`,
+    from FixtureSet.load_runtime): the prompt in one call at position 0, then one token per call at
+    the next position, each the argmax (first maximum) of the logits, until max_new_tokens or one
+    of eos_ids (kept as the last token)."""
+    logits = call("forward", [torch.tensor([prompt]), torch.tensor([0])])[0]
     tokens, pos = [], len(prompt)
     for _ in range(max_new_tokens):
         token = int(torch.argmax(logits.reshape(-1, logits.shape[-1])[-1]))
         tokens.append(token)
-        logits = method.execute([torch.tensor([[token]]), torch.tensor([pos])])[0]
+        if token in eos_ids or len(tokens) == max_new_tokens:
+            break
+        logits = call("forward", [torch.tensor([[token]]), torch.tensor([pos])])[0]
         pos += 1
     return {"prompt": prompt, "max_new_tokens": max_new_tokens, "tokens": tokens}
 
 
-def fixture_tokenizer(fs: FixtureSet) -> None:
-    """A SentencePiece model (BPE, at most 128 pieces: the tiny Llama's vocabulary) trained on
-    synthetic arithmetic text, and reference encodings by the sentencepiece Python package:
-    tiny_sp.model and tokenizer_samples.json (text, ids with and without BOS, and the decoded
-    text), which the C++ tokenizer must reproduce."""
+def train_tokenizer() -> bytes:
+    """A SentencePiece model (BPE, at most 128 pieces, digits split) trained on synthetic
+    arithmetic and word-reversal text, single-threaded so the bytes are reproducible."""
     import io
 
     import sentencepiece as spm
@@ -1805,7 +1805,16 @@ def fixture_tokenizer(fs: FixtureSet) -> None:
         sentence_iterator=iter(lines), model_writer=model, vocab_size=128, model_type="bpe", character_coverage=1.0,
         num_threads=1, bos_id=1, eos_id=2, unk_id=0, pad_id=-1, byte_fallback=False, split_digits=True,
         hard_vocab_limit=False, normalization_rule_name="identity", minloglevel=2)
-    data = model.getvalue()
+    return model.getvalue()
+
+
+def fixture_tokenizer(fs: FixtureSet) -> None:
+    """The SentencePiece model of train_tokenizer (tiny_sp.model) and reference encodings by the
+    sentencepiece Python package (tokenizer_samples.json: text, ids with and without BOS, and the
+    decoded text), which the C++ tokenizer must reproduce."""
+    import sentencepiece as spm
+
+    data = train_tokenizer()
     fs._write_once("tiny_sp.model", data)
     sp = spm.SentencePieceProcessor(model_proto=data)
     texts = ["12+7=19", "cat dog sun -> sun dog cat", "  two  spaces", "99*99=9801", "héllo", ""]
@@ -1818,6 +1827,196 @@ def fixture_tokenizer(fs: FixtureSet) -> None:
            "samples": samples}
     fs._write_once("tokenizer_samples.json", (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode())
     log(f"[tokenizer] {len(data)} bytes, samples: {[(s['text'], s['ids']) for s in samples[:2]]}")
+
+
+# The demo's tiny Llama and its tasks. Every prompt is two numbers 0..12 and "=": the base model
+# answers with their sum, LoRA adapter "mul" with their product, LoRA adapter "rev" with the two
+# numbers swapped, so one prompt shows the three programs apart.
+DEMO_PARAMS = {"dim": 128, "n_layers": 4, "n_heads": 4, "n_kv_heads": 2, "multiple_of": 32, "norm_eps": 1e-5}
+DEMO_TASKS = {"add": lambda a, b: f"{a + b}", "mul": lambda a, b: f"{a * b}", "rev": lambda a, b: f"{b} {a}"}
+DEMO_LORA = {"r": 8, "lora_alpha": 16,
+             "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]}
+DEMO_PROMPTS = ["7 8=", "12 12=", "3 9=", "0 5=", "11 4="]
+DEMO_CONTEXT = 32
+# PEFT's adapter names (what ExecuTorch's unsloth_to_meta maps from) for ExecuTorch's llama modules.
+PEFT_NAMES = {"wq": "self_attn.q_proj", "wk": "self_attn.k_proj", "wv": "self_attn.v_proj", "wo": "self_attn.o_proj",
+              "w1": "mlp.gate_proj", "w2": "mlp.down_proj", "w3": "mlp.up_proj"}
+
+
+def train_demo_llama(sp, tmp: Path) -> Dict[str, float]:
+    """Trains ExecuTorch's own Llama module (llama_transformer.construct_transformer) on the demo
+    tasks: the base on sums, then a LoRA adapter per other task with the base frozen. Writes
+    tmp/base.pth (the checkpoint, in the module's own key names), tmp/params.json, and per adapter
+    tmp/<task>.safetensors (PEFT key names) with tmp/<task>_config.json. Returns each model's
+    greedy exact-match accuracy on its task (all 169 prompts)."""
+    from safetensors.torch import save_file
+
+    from executorch.examples.models.llama.llama_transformer import construct_transformer
+    from executorch.examples.models.llama.model_args import ModelArgs
+
+    params = dict(DEMO_PARAMS, vocab_size=sp.get_piece_size())
+
+    def examples(task):
+        return [([sp.bos_id()] + sp.encode(f"{a} {b}="), sp.encode(DEMO_TASKS[task](a, b)) + [sp.eos_id()])
+                for a in range(13) for b in range(13)]
+
+    def train(model, task, steps, trained, seed):
+        exs = examples(task)
+        width = max(len(p) + len(a) for p, a in exs) - 1
+        x = torch.zeros(len(exs), width, dtype=torch.long)
+        y = torch.full((len(exs), width), -100, dtype=torch.long)  # loss on the answer and EOS only
+        for i, (p, a) in enumerate(exs):
+            seq = p + a
+            x[i, : len(seq) - 1] = torch.tensor(seq[:-1])
+            y[i, len(p) - 1 : len(seq) - 1] = torch.tensor(a)
+        g = torch.Generator().manual_seed(seed)
+        opt = torch.optim.AdamW(trained, lr=3e-3, weight_decay=0.0)
+        for step in range(steps):
+            idx = torch.randint(0, len(exs), (64,), generator=g)
+            logits = model(x[idx])
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y[idx].reshape(-1), ignore_index=-100)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            for group in opt.param_groups:  # cosine decay to 0
+                group["lr"] = 3e-3 * 0.5 * (1 + math.cos(math.pi * (step + 1) / steps))
+            if step % 250 == 0 or step == steps - 1:
+                log(f"  [{task}] step {step}: loss {loss.item():.4f}")
+
+    @torch.no_grad()
+    def accuracy(model, task):
+        model.eval()
+        hits = 0
+        for p, a in examples(task):
+            seq = list(p)
+            for _ in range(len(a)):
+                seq.append(int(model(torch.tensor([seq]))[0, -1].argmax()))
+            hits += seq[len(p):] == a
+        model.train()
+        return hits / 169
+
+    def module(**lora):
+        return construct_transformer(ModelArgs(max_seq_len=DEMO_CONTEXT, max_context_len=DEMO_CONTEXT,
+                                               generate_full_logits=True, **params, **lora))
+
+    torch.manual_seed(53)
+    base = module()
+    train(base, "add", 1500, list(base.parameters()), seed=1)
+    acc = {"add": accuracy(base, "add")}
+    state = base.state_dict()
+    torch.save(state, tmp / "base.pth")
+    (tmp / "params.json").write_text(json.dumps(params))
+    for seed, task in enumerate(("mul", "rev"), start=2):
+        torch.manual_seed(53 + seed)
+        lora = module(**DEMO_LORA)
+        lora.load_state_dict(state, strict=False)  # LoRALinear maps wq.weight to wq.linear.weight
+        for n, p in lora.named_parameters():
+            p.requires_grad = "lora_" in n
+        train(lora, task, 800, [p for n, p in lora.named_parameters() if "lora_" in n], seed=seed)
+        acc[task] = accuracy(lora, task)
+        adapter = {}
+        for n, p in lora.named_parameters():
+            if "lora_" in n:  # layers.<i>.<attention|feed_forward>.<w>.lora_<a|b>.weight
+                _, layer, _, w, ab, _ = n.split(".")
+                adapter[f"base_model.model.model.layers.{layer}.{PEFT_NAMES[w]}.lora_{ab[-1].upper()}.weight"] = (
+                    p.detach().contiguous())
+        save_file(adapter, str(tmp / f"{task}.safetensors"))
+        (tmp / f"{task}_config.json").write_text(json.dumps(DEMO_LORA))
+    log(f"  exact-match accuracy on each task's 169 prompts: {acc}")
+    return acc
+
+
+def run_export_llm(tmp: Path, name: str, xnnpack: bool, foundation: Optional[str], adapter: Optional[str]) -> Path:
+    """ExecuTorch's LLM export (python -m executorch.extension.llm.export.export_llm --config),
+    KV cache with llama::custom_sdpa, dynamic prompt length, fp32; returns the output folder."""
+    out = tmp / name
+    out.mkdir()
+    config = {
+        "base": {"checkpoint": str(tmp / "base.pth"), "params": str(tmp / "params.json"),
+                 "metadata": json.dumps({"get_bos_id": 1, "get_eos_ids": [2]})},
+        "model": {"use_kv_cache": True, "use_sdpa_with_kv_cache": True, "dtype_override": "fp32"},
+        "export": {"max_seq_length": DEMO_CONTEXT, "max_context_length": DEMO_CONTEXT, "output_dir": str(out),
+                   "output_name": f"{name}.pte"},
+        "backend": {"xnnpack": {"enabled": xnnpack}},
+    }
+    if foundation:
+        config["export"]["foundation_weights_file"] = foundation
+    if adapter:
+        config["base"]["lora_config"] = {"adapter_checkpoint": str(tmp / f"{adapter}.safetensors"),
+                                         "adapter_config": str(tmp / f"{adapter}_config.json")}
+    (out / "config.yaml").write_text(json.dumps(config, indent=1))  # JSON is YAML
+    import subprocess
+
+    cmd = [sys.executable, "-m", "executorch.extension.llm.export.export_llm", "--config", str(out / "config.yaml")]
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=out)
+    if result.returncode != 0:
+        raise RuntimeError(f"{name}: export_llm failed:\n{result.stderr[-3000:]}")
+    return out
+
+
+def fixture_llama_lora(fs: FixtureSet) -> None:
+    """The demo bundle: a tiny Llama (4 layers, dim 128, 4 query heads over 2 key/value heads,
+    the tiny_sp.model vocabulary, context 32) trained here on sums of two numbers 0..12, and two
+    LoRA adapters (rank 8 on every projection) fine-tuned from it, one to multiply, one to swap the
+    numbers. Written by ExecuTorch's LLM export (export_llm with a KV cache and llama::custom_sdpa):
+    the base and both LoRA programs lowered to XNNPACK over ONE foundation .ptd (the LoRA weights
+    stay in each program), and the base for the portable kernels with its weights inside. Runs are
+    a prefill and decode steps on one loaded method; `completions` holds ExecuTorch's greedy
+    completions of the demo prompts."""
+    import sentencepiece as spm
+    import tempfile
+
+    from executorch.extension.llm.custom_ops import custom_ops  # noqa: F401  (the llama:: kernels)
+    from executorch.exir._serialize._program import deserialize_pte_binary
+
+    sp = spm.SentencePieceProcessor(model_proto=train_tokenizer())
+    foundation = "llama_demo_foundation.ptd"
+    variants = (  # name, model, backend, adapter, foundation file
+        ("llama_demo_xnnpack", "llama_demo", "xnnpack", None, foundation),
+        ("llama_demo_lora_mul_xnnpack", "llama_demo_lora_mul", "xnnpack", "mul", foundation),
+        ("llama_demo_lora_rev_xnnpack", "llama_demo_lora_rev", "xnnpack", "rev", foundation),
+        ("llama_demo_portable", "llama_demo", "portable", None, None),
+    )
+    steps = [(sp.encode("7 8=", add_bos=True), 0), (sp.encode("5"), 6), (sp.encode("6"), 7), (sp.encode("1 2"), 8)]
+    runs = [[torch.tensor([tokens]), torch.tensor([pos])] for tokens, pos in steps]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        accuracy = train_demo_llama(sp, tmp)
+        for name, model, backend, adapter, ptd in variants:
+            out = run_export_llm(tmp, name, backend == "xnnpack", ptd, adapter)
+
+            class Exported:  # what fs.add reads from an ExecutorchProgramManager
+                buffer = (out / f"{name}.pte").read_bytes()
+                _tensor_data = {ptd: (out / ptd).read_bytes()} if ptd else None
+                executorch_program = None
+
+            program = deserialize_pte_binary(Exported.buffer)
+            Exported.executorch_program = getattr(program, "program", program)
+            task = adapter or "add"
+            entry = fs.add(
+                name=name, model=model, backend=backend, et_program=Exported(),
+                data_names={ptd: ptd} if ptd else None,
+                export=(f"ExecuTorch's LLM export (export_llm) of a tiny Llama {json.dumps(DEMO_PARAMS)} trained here "
+                        "on 'a b=' -> a+b (a, b in 0..12)" + (
+                            f", with a rank-{DEMO_LORA['r']} LoRA adapter (alpha {DEMO_LORA['lora_alpha']}, every "
+                            f"projection) fine-tuned on 'a b=' -> {'a*b' if task == 'mul' else 'b a'}" if adapter else "")
+                        + f" (exact-match accuracy {accuracy[task]:.3f}); use_kv_cache, use_sdpa_with_kv_cache, fp32, "
+                        f"max_seq_length {DEMO_CONTEXT}" + (f", XNNPACK, foundation_weights_file {ptd}" if ptd else
+                                                            ", portable") + "; runs: prefill of '7 8=' then decode"),
+                rtol=1e-4, atol=1e-5, runs=[Run("forward", inputs, None) for inputs in runs])
+            pte_path, ptd_path = fs.out / f"{name}.pte", (fs.out / ptd if ptd else None)
+            entry["tokenizer"] = "tiny_sp.model"
+            entry["task"] = task
+            entry["generate"] = greedy_reference(FixtureSet.load_runtime(pte_path, ptd_path),
+                                                 prompt=sp.encode(DEMO_PROMPTS[0], add_bos=True), max_new_tokens=8)
+            entry["completions"] = []
+            for text in DEMO_PROMPTS:
+                ref = greedy_reference(FixtureSet.load_runtime(pte_path, ptd_path), sp.encode(text, add_bos=True),
+                                       max_new_tokens=8, eos_ids=[sp.eos_id()])
+                answer = [t for t in ref["tokens"] if t != sp.eos_id()]
+                entry["completions"].append({"prompt": text, "prompt_tokens": ref["prompt"], "tokens": ref["tokens"],
+                                             "text": sp.decode(answer)})
+            log(f"  completions: {[(c['prompt'], c['text']) for c in entry['completions']]}")
 
 
 def fixture_cnn(fs: FixtureSet) -> None:
@@ -2335,6 +2534,7 @@ FIXTURES = {
     "llm_ops": fixture_llm_ops,
     "llama_export": fixture_llama_export,
     "tokenizer": fixture_tokenizer,
+    "llama_lora": fixture_llama_lora,
 }
 
 

@@ -10,7 +10,14 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <map>
+#include <sstream>
 
+#include <nlohmann/json.hpp>
+
+#include "api/api_internal.h"
+#include "bundle/memory_report.h"
 #include "core/error.h"
 
 namespace etp {
@@ -107,7 +114,8 @@ Result<GenerationMetadata> read_generation_metadata(const Bundle& bundle, const 
   auto one = [&](const char* name, auto apply) -> Status {
     if (info.find_method(name) == nullptr) return Status::success();
     ETP_TRY(std::vector<int64_t> values, run_metadata(bundle, model, name));
-    if (values.empty()) return model_error(model, StatusCode::kInvalidArgument, std::string(name) + " returned nothing");
+    if (values.empty())
+      return model_error(model, StatusCode::kInvalidArgument, std::string(name) + " returned nothing");
     apply(values);
     m.found.push_back(name);
     return Status::success();
@@ -140,7 +148,7 @@ int64_t Sampler::next(const float* logits, size_t count) {
   scratch_.resize(count);
   float max = -std::numeric_limits<float>::infinity();
   for (size_t i = 0; i < count; ++i) max = std::max(max, logits[i]);  // NaN never wins
-  if (std::isinf(max) && max > 0) {  // an infinite logit takes all the mass
+  if (std::isinf(max) && max > 0) {                                   // an infinite logit takes all the mass
     for (size_t i = 0; i < count; ++i) {
       if (logits[i] == max) return static_cast<int64_t>(i);
     }
@@ -170,8 +178,35 @@ int64_t Sampler::next(const float* logits, size_t count) {
   return scratch_[keep - 1].second;
 }
 
-Result<GenerateResult> generate(const Bundle& bundle, const std::string& model, const std::vector<int64_t>& prompt,
-                                const GenerateOptions& options, const std::function<void(int64_t token)>& on_token) {
+Generator::Generator(std::string model, GenerationMetadata metadata, Method method, int64_t chunk)
+    : model_(std::move(model)), metadata_(std::move(metadata)), method_(std::move(method)), chunk_(chunk) {}
+
+Result<Generator> Generator::load(const Bundle& bundle, const std::string& model, const std::string& method_name) {
+  const uint64_t before = resident_bytes();
+  ETP_TRY(GenerationMetadata metadata, read_generation_metadata(bundle, model));
+  ETP_TRY(Method method, bundle.load_method(model, method_name));
+  int64_t max_chunk = 0;
+  ETP_CHECK_OK(check_signature(model, method.info(), &max_chunk));
+  if (metadata.vocab_size <= 0 && !method.info().outputs[0].tensor.sizes.empty()) {
+    metadata.vocab_size = method.info().outputs[0].tensor.sizes.back();  // from the logits' shape
+  }
+  const bool dynamic = method.info().inputs[0].tensor.dynamic;
+  if (metadata.max_seq_len > 0) max_chunk = std::min(max_chunk, metadata.max_seq_len);
+  if (!dynamic && max_chunk != 1) {
+    return model_error(
+        model, StatusCode::kInvalidArgument,
+        "a static token input must take one token per call, this one takes " + std::to_string(max_chunk));
+  }
+  const int64_t chunk = dynamic && metadata.enable_dynamic_shape ? std::max<int64_t>(max_chunk, 1) : 1;
+  Generator g(model, std::move(metadata), std::move(method), chunk);
+  g.rss_before_load_ = before;
+  g.rss_after_load_ = resident_bytes();
+  return g;
+}
+
+Result<GenerateResult> Generator::generate(const std::vector<int64_t>& prompt, const GenerateOptions& options,
+                                           const std::function<void(int64_t token)>& on_token) {
+  const std::string& model = model_;
   if (prompt.empty()) return model_error(model, StatusCode::kInvalidArgument, "the prompt has no tokens");
   if (options.max_new_tokens < 0) {
     return model_error(model, StatusCode::kInvalidArgument, "max_new_tokens must not be negative");
@@ -181,56 +216,41 @@ Result<GenerateResult> generate(const Bundle& bundle, const std::string& model, 
   }
   GenerateResult r;
   r.prompt_tokens = prompt;
-  ETP_TRY(r.metadata, read_generation_metadata(bundle, model));
-  ETP_TRY(Method method, bundle.load_method(model, options.method));
-  int64_t max_chunk = 0;
-  ETP_CHECK_OK(check_signature(model, method.info(), &max_chunk));
-  if (r.metadata.vocab_size <= 0 && !method.info().outputs[0].tensor.sizes.empty()) {
-    r.metadata.vocab_size = method.info().outputs[0].tensor.sizes.back();  // from the logits' shape
-  }
-  const bool dynamic = method.info().inputs[0].tensor.dynamic;
-  if (r.metadata.max_seq_len > 0) max_chunk = std::min(max_chunk, r.metadata.max_seq_len);
-  const int64_t chunk = dynamic && r.metadata.enable_dynamic_shape ? std::max<int64_t>(max_chunk, 1) : 1;
-  if (!dynamic && max_chunk != 1) {
-    return model_error(model, StatusCode::kInvalidArgument,
-                       "a static token input must take one token per call, this one takes " + std::to_string(max_chunk));
-  }
+  r.metadata = metadata_;
   const int64_t context = r.metadata.max_context_len;
   if (context > 0 && static_cast<int64_t>(prompt.size()) > context) {
-    return model_error(model, StatusCode::kInvalidArgument,
-                       "the prompt has " + std::to_string(prompt.size()) + " tokens, the context holds " +
-                           std::to_string(context));
+    return model_error(
+        model, StatusCode::kInvalidArgument,
+        "the prompt has " + std::to_string(prompt.size()) + " tokens, the context holds " + std::to_string(context));
   }
   const std::vector<int64_t> eos = options.eos_ids.empty() ? r.metadata.eos_ids : options.eos_ids;
-  r.rss_after_load = resident_bytes();
+  r.rss_after_load = rss_after_load_;
 
   std::vector<float> logits;
-  int64_t pos = 0;
-  // One call: tokens[begin, end) at position `pos`; leaves the last position's logits.
+  int64_t pos = 0;  // a new sequence: the cache's older entries lie beyond what attention reads
+  // One call: `count` tokens at position `pos`; leaves the last position's logits.
   auto step = [&](const int64_t* tokens, int64_t count) -> Status {
     const TensorRef t{DType::kInt64, {1, count}, tokens, static_cast<size_t>(count) * sizeof(int64_t)};
     const int64_t at = pos;
     const TensorRef p{DType::kInt64, {1}, &at, sizeof(at)};
-    ETP_CHECK_OK(method.set_inputs({t, p}));
-    ETP_CHECK_OK(method.execute());
-    ETP_CHECK_OK(last_logits(model, method.output(0), &logits));
+    ETP_CHECK_OK(method_.set_inputs({t, p}));
+    ETP_CHECK_OK(method_.execute());
+    ETP_CHECK_OK(last_logits(model, method_.output(0), &logits));
     pos += count;
     return Status::success();
   };
-  auto check_vocab = [&](int64_t token) -> Status {
-    const int64_t vocab = r.metadata.vocab_size > 0 ? r.metadata.vocab_size : static_cast<int64_t>(logits.size());
-    if (token < 0 || (vocab > 0 && token >= vocab)) {
-      return model_error(model, StatusCode::kInvalidArgument,
-                         "token " + std::to_string(token) + " is outside the vocabulary of " + std::to_string(vocab));
+  for (int64_t token : prompt) {
+    if (token < 0 || (r.metadata.vocab_size > 0 && token >= r.metadata.vocab_size)) {
+      return model_error(
+          model, StatusCode::kInvalidArgument,
+          "token " + std::to_string(token) + " is outside the vocabulary of " + std::to_string(r.metadata.vocab_size));
     }
-    return Status::success();
-  };
-  for (int64_t token : prompt) ETP_CHECK_OK(check_vocab(token));
+  }
 
   Sampler sampler(options);
   const auto start = Clock::now();
-  for (size_t begin = 0; begin < prompt.size(); begin += static_cast<size_t>(chunk)) {
-    const int64_t count = std::min<int64_t>(chunk, static_cast<int64_t>(prompt.size() - begin));
+  for (size_t begin = 0; begin < prompt.size(); begin += static_cast<size_t>(chunk_)) {
+    const int64_t count = std::min<int64_t>(chunk_, static_cast<int64_t>(prompt.size() - begin));
     ETP_CHECK_OK(step(prompt.data() + begin, count));
     ++r.prefill_calls;
   }
@@ -264,6 +284,139 @@ Result<GenerateResult> generate(const Bundle& bundle, const std::string& model, 
   const size_t decoded = r.generated_tokens.empty() ? 0 : r.generated_tokens.size() - 1;  // calls after prefill
   if (r.decode_ms > 0 && decoded > 0) r.decode_tokens_per_s = static_cast<double>(decoded) * 1000.0 / r.decode_ms;
   return r;
+}
+
+Result<GenerateResult> generate(const Bundle& bundle, const std::string& model, const std::vector<int64_t>& prompt,
+                                const GenerateOptions& options, const std::function<void(int64_t token)>& on_token) {
+  ETP_TRY(Generator generator, Generator::load(bundle, model, options.method));
+  return generator.generate(prompt, options, on_token);
+}
+
+uint64_t resident_memory() { return resident_bytes(); }
+
+std::string generation_memory_report(const Bundle& bundle, const std::vector<GenerationMemory>& models) {
+  using nlohmann::json;
+  const bundle::Bundle& inner = *bundle.impl()->bundle;
+  const bundle::Manifest& manifest = inner.manifest();
+  auto file_bytes = [](const std::string& path) -> uint64_t {
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(path, ec);
+    return ec ? 0 : static_cast<uint64_t>(size);
+  };
+  // Which models of the bundle use each data file (by resolved path: two names may share a file).
+  std::map<std::string, std::vector<std::string>> users;
+  for (const bundle::ModelSpec& m : manifest.models) {
+    for (const std::string& d : m.data) {
+      if (const bundle::DataSpec* spec = manifest.find_data(d)) users[spec->path].push_back(m.name);
+    }
+  }
+  const json base = bundle::memory_report(inner, {});  // data files: sizes, packed bytes, cache owners
+  json files = json::array();
+  for (const json& f : base["data_files"]) {
+    files.push_back({{"name", f["name"]},
+                     {"file", f["file"]},
+                     {"bytes", f["mapped_bytes"]},
+                     {"weight_cache", f["weight_cache"]},
+                     {"shared_packed_bytes", f["shared_packed_bytes"]},
+                     {"models", f["models"]}});
+  }
+  json list = json::array();
+  constexpr uint64_t kMiB = 1024 * 1024;
+  for (size_t i = 0; i < models.size(); ++i) {
+    const Generator& g = *models[i].generator;
+    const bundle::ModelSpec* spec = manifest.find_model(g.model());
+    uint64_t unique = 0, program = 0;
+    json shared = json::array(), private_files = json::array();
+    if (spec != nullptr) {
+      program = file_bytes(spec->program);
+      unique = program;
+      for (const std::string& d : spec->data) {
+        const bundle::DataSpec* data = manifest.find_data(d);
+        if (data == nullptr) continue;
+        if (users[data->path].size() > 1) {
+          shared.push_back(d);
+        } else {
+          private_files.push_back(d);
+          unique += file_bytes(data->path);
+        }
+      }
+    }
+    auto added = [&](uint64_t rss) { return static_cast<int64_t>(rss) - static_cast<int64_t>(g.rss_before_load()); };
+    json m = {{"name", g.model()},
+              {"program_bytes", program},
+              {"unique_bytes", unique},
+              {"private_data", private_files},
+              {"shared_data", shared},
+              {"planned_bytes", g.method().planned_bytes()},
+              {"rss_added",
+               {{"after_load", added(g.rss_after_load())},
+                {"after_prefill", added(models[i].rss_after_prefill)},
+                {"after_generation", added(models[i].rss_after_generation)}}}};
+    if (i > 0) {  // what a program over already-loaded shared weights may add: its own bytes, and slack
+      const uint64_t budget = unique + unique / 10 + 2 * kMiB;
+      const int64_t worst = std::max(
+          {added(g.rss_after_load()), added(models[i].rss_after_prefill), added(models[i].rss_after_generation)});
+      m["budget_bytes"] = budget;
+      m["within_budget"] = worst <= static_cast<int64_t>(budget);
+    }
+    list.push_back(std::move(m));
+  }
+  const json doc = {
+      {"models", list},
+      {"data_files", files},
+      {"process_rss_bytes", resident_bytes()},
+      {"how_measured",
+       {{"rss_added",
+         "process RSS (/proc/self/statm) after the model's load, its first prefill and its last "
+         "generation, minus the RSS before its load; models load one after another and stay loaded"},
+        {"unique_bytes", "size of the model's program and of the data files no other model of the bundle uses"},
+        {"budget_bytes", "1.1 x unique_bytes + 2 MiB, for each model after the first"},
+        {"shared_packed_bytes", "bytes the cache owner's plugin allocated packing the file's weights, once"}}}};
+  return doc.dump();
+}
+
+std::string render_generation_memory_report(const std::string& report_json) {
+  using nlohmann::json;
+  const json r = json::parse(report_json, nullptr, /*allow_exceptions=*/false);
+  if (r.is_discarded()) return "";
+  auto mib = [](double bytes) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.2f", bytes / (1024.0 * 1024.0));
+    return std::string(text);
+  };
+  std::ostringstream out;
+  out << "memory: RSS each model added (MiB; loaded one after another, all kept loaded)\n";
+  char line[256];
+  std::snprintf(line, sizeof line, "  %-16s %10s %10s %10s %10s %8s  %s\n", "model", "unique", "load", "prefill",
+                "generation", "budget", "shared data");
+  out << line;
+  for (const json& m : r["models"]) {
+    std::string shared;
+    for (const json& d : m["shared_data"]) shared += (shared.empty() ? "" : ", ") + d.get<std::string>();
+    const json& a = m["rss_added"];
+    const std::string budget = m.contains("budget_bytes")
+                                   ? mib(m["budget_bytes"].get<double>()) + (m["within_budget"].get<bool>() ? "" : "!")
+                                   : "-";
+    std::snprintf(line, sizeof line, "  %-16s %10s %10s %10s %10s %8s  %s\n", m["name"].get<std::string>().c_str(),
+                  mib(m["unique_bytes"].get<double>()).c_str(), mib(a["after_load"].get<double>()).c_str(),
+                  mib(a["after_prefill"].get<double>()).c_str(), mib(a["after_generation"].get<double>()).c_str(),
+                  budget.c_str(), shared.empty() ? "-" : shared.c_str());
+    out << line;
+  }
+  for (const json& f : r["data_files"]) {
+    if (f["models"].size() < 2) continue;
+    out << "  shared " << f["name"].get<std::string>() << ": " << mib(f["bytes"].get<double>()) << " MiB on disk";
+    if (!f["weight_cache"].get<std::string>().empty()) {
+      out << ", packed once in " << f["weight_cache"].get<std::string>() << "'s cache ("
+          << mib(f["shared_packed_bytes"].get<double>()) << " MiB)";
+    }
+    out << ", used by";
+    for (const json& m : f["models"]) out << " " << m.get<std::string>();
+    out << "\n";
+  }
+  out << "  budget: 1.1 x unique + 2 MiB for each model after the first (flagged when exceeded); process RSS "
+      << mib(r["process_rss_bytes"].get<double>()) << " MiB\n";
+  return out.str();
 }
 
 }  // namespace etp

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "core/error.h"
 #include "etp/etp.h"
 #include "etp/generate.h"
 #include "etp/tokenizer.h"
@@ -21,22 +23,24 @@ namespace etp::cli {
 namespace {
 
 constexpr const char* kGenerateUsage =
-    "usage: etp generate MANIFEST --model NAME (--prompt TEXT | --prompt-tokens IDS) [options]\n"
-    "       etp generate PROGRAM.pte (--prompt TEXT --tokenizer FILE | --prompt-tokens IDS) [options]\n"
+    "usage: etp generate MANIFEST [--model NAME]... (--prompt TEXT | --prompt-tokens IDS)... [options]\n"
+    "       etp generate PROGRAM.pte (--prompt TEXT --tokenizer FILE | --prompt-tokens IDS)... [options]\n"
     "\n"
     "Generates tokens with an LLM program that keeps a KV cache, as ExecuTorch's llama export\n"
     "writes them: forward(tokens [1, n], input_pos [1]) -> logits. Reads the program's metadata\n"
     "methods (get_max_seq_len, get_max_context_len, get_eos_ids, enable_dynamic_shape, ...), feeds\n"
     "the prompt in one call where the program allows it (else token by token), then decodes one\n"
     "token per call until an EOS id, --max-new-tokens or the end of the context. Text is printed\n"
-    "as it comes (token ids with --prompt-tokens).\n"
+    "as it comes (token ids with --prompt-tokens). Each model loads once, in the order given, and\n"
+    "stays loaded while it completes every prompt; with several models or prompts each completion\n"
+    "is printed as `[model] prompt` and the text it generated.\n"
     "\n"
     "options:\n"
-    "  --model NAME          the model (required with a manifest of several models)\n"
-    "  --prompt TEXT         the prompt, encoded with the model's tokenizer (BOS first)\n"
+    "  --model NAME          a model of the manifest (repeat; default: every model, in manifest order)\n"
+    "  --prompt TEXT         a prompt, encoded with the model's tokenizer (BOS first; repeat)\n"
     "  --tokenizer FILE      a SentencePiece .model (default: the manifest's `tokenizer:`)\n"
     "  --no-bos              do not put the tokenizer's BOS id before the prompt\n"
-    "  --prompt-tokens IDS   the prompt as comma-separated token ids, e.g. 1,5,7\n"
+    "  --prompt-tokens IDS   a prompt as comma-separated token ids, e.g. 1,5,7 (repeat)\n"
     "  --max-new-tokens N    tokens to generate at most (default 32)\n"
     "  --temperature T       0 (default) is greedy; above 0 samples from softmax(logits / T)\n"
     "  --top-p P             with sampling, keep the most likely tokens up to mass P (default 1)\n"
@@ -47,7 +51,10 @@ constexpr const char* kGenerateUsage =
     "  --data FILE.ptd       a data file of PROGRAM.pte (repeat)\n"
     "  --plugin NAME|LIB     a plugin for PROGRAM.pte (repeat; default: portable, xnnpack, quantized, llm)\n"
     "  --plugin-path DIR     also look for plugin libraries in DIR (repeat)\n"
-    "  --json                print one JSON document instead of the streamed text\n"
+    "  --memory-report       after the completions, the RSS each model added after its load, its\n"
+    "                        first prefill and its generation, against its unique bytes\n"
+    "  --json                print JSON instead of the streamed text: one generation's document,\n"
+    "                        or {\"generations\": [...]} for several (with \"memory\" when asked)\n"
     "  -h, --help            show this help\n"
     "\n"
     "Exit status: 0 success, 1 failure, 2 usage error.\n";
@@ -79,14 +86,90 @@ bool parse_real(const std::string& text, double* out) {
 
 }  // namespace
 
+namespace {
+
+// One model's tokenizer: --tokenizer, else the manifest's `tokenizer:` (none: token ids only).
+Result<std::optional<Tokenizer>> tokenizer_of(const Bundle& bundle, const std::string& model,
+                                              const std::string& override_path) {
+  std::string path = override_path;
+  if (path.empty()) {
+    ETP_TRY(ModelInfo info, bundle.model(model));
+    path = info.tokenizer;
+  }
+  if (path.empty()) return std::optional<Tokenizer>();
+  ETP_TRY(Tokenizer tokenizer, Tokenizer::open(path));
+  return std::optional<Tokenizer>(std::move(tokenizer));
+}
+
+// Prints generated text as it grows (a token may end inside a character, so only whole prefixes
+// print); token ids without a tokenizer.
+class TextStream {
+ public:
+  explicit TextStream(const std::optional<Tokenizer>& tokenizer) : tokenizer_(tokenizer) {}
+  void operator()(int64_t token) {
+    if (!tokenizer_) {
+      std::printf("%lld ", static_cast<long long>(token));
+    } else if (token >= tokenizer_->vocab_size()) {
+      std::printf("[%lld]", static_cast<long long>(token));  // the model's vocabulary outgrows the tokenizer's
+    } else {
+      so_far_.push_back(token);
+      auto text = tokenizer_->decode(so_far_);
+      if (text.ok() && text->compare(0, printed_.size(), printed_) == 0) {
+        std::fputs(text->c_str() + printed_.size(), stdout);
+        printed_ = *text;
+      }
+    }
+    std::fflush(stdout);
+  }
+
+ private:
+  const std::optional<Tokenizer>& tokenizer_;
+  std::vector<int64_t> so_far_;
+  std::string printed_;
+};
+
+constexpr double kMiB = 1024.0 * 1024.0;
+
+nlohmann::json generation_json(const std::string& model, const GenerateResult& r,
+                               const std::optional<Tokenizer>& tokenizer, const std::string* prompt_text) {
+  nlohmann::json doc = {
+      {"model", model},
+      {"prompt_tokens", r.prompt_tokens},
+      {"generated_tokens", r.generated_tokens},
+      {"stop_reason", r.stop_reason},
+      {"prefill_calls", r.prefill_calls},
+      {"ttft_ms", r.ttft_ms},
+      {"prefill_tokens_per_s", r.prefill_tokens_per_s},
+      {"decode_tokens_per_s", r.decode_tokens_per_s},
+      {"rss_mib",
+       {{"after_load", r.rss_after_load / kMiB},
+        {"after_prefill", r.rss_after_prefill / kMiB},
+        {"after_generation", r.rss_after_generation / kMiB}}},
+  };
+  if (tokenizer) {
+    auto text = tokenizer->decode(r.generated_tokens);
+    doc["text"] = text.ok() ? *text : std::string();
+    if (prompt_text != nullptr) doc["prompt"] = *prompt_text;
+  }
+  return doc;
+}
+
+int fail(const Status& status) {
+  std::fprintf(stderr, "etp generate: %s\n", status.message().c_str());
+  return 1;
+}
+
+}  // namespace
+
 int run_generate(const std::vector<std::string>& args) {
   using Kind = OptionSpec::Kind;
   static const std::vector<OptionSpec> kSpecs = {
-      {Kind::kOnce, "--model"},       {Kind::kOnce, "--prompt-tokens"}, {Kind::kOnce, "--max-new-tokens"},
-      {Kind::kOnce, "--temperature"}, {Kind::kOnce, "--top-p"},         {Kind::kOnce, "--seed"},
-      {Kind::kOnce, "--eos-ids"},     {Kind::kOnce, "--method"},        {Kind::kRepeat, "--data"},
-      {Kind::kRepeat, "--plugin"},    {Kind::kRepeat, "--plugin-path"}, {Kind::kFlag, "--json"},
-      {Kind::kOnce, "--prompt"},      {Kind::kOnce, "--tokenizer"},     {Kind::kFlag, "--no-bos"}};
+      {Kind::kRepeat, "--model"},      {Kind::kRepeat, "--prompt-tokens"}, {Kind::kOnce, "--max-new-tokens"},
+      {Kind::kOnce, "--temperature"},  {Kind::kOnce, "--top-p"},           {Kind::kOnce, "--seed"},
+      {Kind::kOnce, "--eos-ids"},      {Kind::kOnce, "--method"},          {Kind::kRepeat, "--data"},
+      {Kind::kRepeat, "--plugin"},     {Kind::kRepeat, "--plugin-path"},   {Kind::kFlag, "--json"},
+      {Kind::kRepeat, "--prompt"},     {Kind::kOnce, "--tokenizer"},       {Kind::kFlag, "--no-bos"},
+      {Kind::kFlag, "--memory-report"}};
   ParsedArgs parsed;
   if (std::string error = parse_args(args, kSpecs, &parsed); !error.empty()) return usage_error(error);
   if (parsed.help) {
@@ -95,19 +178,22 @@ int run_generate(const std::vector<std::string>& args) {
   }
   if (parsed.positional.size() != 1) return usage_error("expected one MANIFEST or PROGRAM.pte");
   const std::string target = parsed.positional[0];
-  std::vector<int64_t> prompt;
   const bool text_prompt = parsed.has("--prompt");
-  if (text_prompt == parsed.has("--prompt-tokens")) return usage_error("give one of --prompt and --prompt-tokens");
-  if (!text_prompt && !parse_ids(parsed.value("--prompt-tokens"), &prompt)) {
-    return usage_error("--prompt-tokens needs comma-separated non-negative token ids, got '" +
-                       parsed.value("--prompt-tokens") + "'");
+  if (text_prompt == parsed.has("--prompt-tokens")) return usage_error("give --prompt or --prompt-tokens (not both)");
+  const std::vector<std::string> prompt_texts = parsed.all(text_prompt ? "--prompt" : "--prompt-tokens");
+  std::vector<std::vector<int64_t>> id_prompts;
+  for (const std::string& ids : text_prompt ? std::vector<std::string>{} : prompt_texts) {
+    id_prompts.emplace_back();
+    if (!parse_ids(ids, &id_prompts.back())) {
+      return usage_error("--prompt-tokens needs comma-separated non-negative token ids, got '" + ids + "'");
+    }
   }
   GenerateOptions options;
   if (parsed.has("--max-new-tokens") && !parse_count(parsed.value("--max-new-tokens"), &options.max_new_tokens)) {
     return usage_error("--max-new-tokens needs a non-negative integer, got '" + parsed.value("--max-new-tokens") + "'");
   }
-  if (parsed.has("--temperature") && (!parse_real(parsed.value("--temperature"), &options.temperature) ||
-                                      options.temperature < 0)) {
+  if (parsed.has("--temperature") &&
+      (!parse_real(parsed.value("--temperature"), &options.temperature) || options.temperature < 0)) {
     return usage_error("--temperature needs a number >= 0, got '" + parsed.value("--temperature") + "'");
   }
   if (parsed.has("--top-p") &&
@@ -134,107 +220,98 @@ int run_generate(const std::vector<std::string>& args) {
   if (plugins.empty()) plugins = default_plugins();
   auto bundle = program ? Bundle::open(BundleSpec::for_program(target, parsed.all("--data"), plugins), bundle_options)
                         : Bundle::open(target, bundle_options);
-  if (!bundle.ok()) {
-    std::fprintf(stderr, "etp generate: %s\n", bundle.status().message().c_str());
-    return 1;
-  }
-  std::string model = parsed.value("--model");
-  if (model.empty()) {
-    const std::vector<std::string> models = bundle->models();
-    if (models.size() != 1) return usage_error("the bundle has " + std::to_string(models.size()) + " models: name one with --model");
-    model = models[0];
-  }
-  // The tokenizer: --tokenizer, else the model's; needed for a text prompt, used for text output.
-  std::string tokenizer_path = parsed.value("--tokenizer");
-  if (tokenizer_path.empty()) {
-    auto info = bundle->model(model);
-    if (!info.ok()) {
-      std::fprintf(stderr, "etp generate: %s\n", info.status().message().c_str());
+  if (!bundle.ok()) return fail(bundle.status());
+  std::vector<std::string> models = parsed.all("--model");
+  if (models.empty()) models = bundle->models();
+  const bool several = models.size() > 1 || prompt_texts.size() > 1;
+
+  // Models load one after another and stay loaded, so the memory table sees what each one adds.
+  std::vector<std::unique_ptr<Generator>> generators;
+  std::vector<GenerationMemory> memory;
+  nlohmann::json documents = nlohmann::json::array();
+  for (const std::string& model : models) {
+    auto tokenizer = tokenizer_of(*bundle, model, parsed.value("--tokenizer"));
+    if (!tokenizer.ok()) return fail(tokenizer.status());
+    if (text_prompt && !*tokenizer) {
+      std::fprintf(stderr,
+                   "etp generate: model '%s' names no tokenizer: add `tokenizer: FILE` to its manifest entry, "
+                   "or pass --tokenizer\n",
+                   model.c_str());
       return 1;
     }
-    tokenizer_path = info->tokenizer;
-  }
-  std::optional<Tokenizer> tokenizer;
-  if (!tokenizer_path.empty()) {
-    auto opened = Tokenizer::open(tokenizer_path);
-    if (!opened.ok()) {
-      std::fprintf(stderr, "etp generate: %s\n", opened.status().message().c_str());
-      return 1;
+    auto generator = Generator::load(*bundle, model, options.method);
+    if (!generator.ok()) return fail(generator.status());
+    generators.push_back(std::make_unique<Generator>(std::move(*generator)));
+    Generator& g = *generators.back();
+    GenerateOptions model_options = options;
+    if (*tokenizer && model_options.eos_ids.empty() && g.metadata().eos_ids.empty() && (*tokenizer)->eos_id() >= 0) {
+      model_options.eos_ids = {(*tokenizer)->eos_id()};
     }
-    tokenizer.emplace(std::move(*opened));
-  }
-  if (text_prompt) {
-    if (!tokenizer) {
-      std::fprintf(stderr, "etp generate: model '%s' names no tokenizer: add `tokenizer: FILE` to its manifest entry, "
-                           "or pass --tokenizer\n", model.c_str());
-      return 1;
-    }
-    auto ids = tokenizer->encode(parsed.value("--prompt"), !parsed.has("--no-bos"));
-    if (!ids.ok()) {
-      std::fprintf(stderr, "etp generate: %s\n", ids.status().message().c_str());
-      return 1;
-    }
-    prompt = std::move(*ids);
-  }
-  if (tokenizer && options.eos_ids.empty() && tokenizer->eos_id() >= 0) {
-    auto metadata = read_generation_metadata(*bundle, model);
-    if (metadata.ok() && metadata->eos_ids.empty()) options.eos_ids = {tokenizer->eos_id()};
-  }
-  // Streams text as it grows (a token may end inside a character, so only whole prefixes print).
-  std::vector<int64_t> so_far;
-  std::string printed;
-  auto result = generate(*bundle, model, prompt, options, [&](int64_t token) {
-    if (json) return;
-    if (!tokenizer) {
-      std::printf("%lld ", static_cast<long long>(token));
-    } else if (token >= tokenizer->vocab_size()) {
-      std::printf("[%lld]", static_cast<long long>(token));  // the model's vocabulary outgrows the tokenizer's
-    } else {
-      so_far.push_back(token);
-      auto text = tokenizer->decode(so_far);
-      if (text.ok() && text->compare(0, printed.size(), printed) == 0) {
-        std::fputs(text->c_str() + printed.size(), stdout);
-        printed = *text;
+    GenerationMemory points{&g, 0, 0};
+    double prefill_ms = 0, decode_ms = 0, first_ttft = 0;
+    size_t prompt_tokens = 0, generated = 0, decoded = 0;
+    for (size_t i = 0; i < prompt_texts.size(); ++i) {
+      std::vector<int64_t> prompt;
+      if (text_prompt) {
+        auto ids = (*tokenizer)->encode(prompt_texts[i], !parsed.has("--no-bos"));
+        if (!ids.ok()) return fail(ids.status());
+        prompt = std::move(*ids);
+      } else {
+        prompt = id_prompts[i];
+      }
+      if (several && !json) std::printf("[%s] %s", model.c_str(), text_prompt ? prompt_texts[i].c_str() : "");
+      TextStream stream(*tokenizer);
+      auto result = g.generate(prompt, model_options, [&](int64_t token) {
+        if (!json) stream(token);
+      });
+      if (!result.ok()) {
+        if (!json) std::printf("\n");
+        return fail(result.status());
+      }
+      if (i == 0) {
+        points.rss_after_prefill = result->rss_after_prefill;
+        first_ttft = result->ttft_ms;
+      }
+      points.rss_after_generation = result->rss_after_generation;
+      prefill_ms += result->prefill_ms;
+      decode_ms += result->decode_ms;
+      prompt_tokens += result->prompt_tokens.size();
+      generated += result->generated_tokens.size();
+      decoded += result->generated_tokens.empty() ? 0 : result->generated_tokens.size() - 1;
+      if (json) {
+        documents.push_back(generation_json(model, *result, *tokenizer, text_prompt ? &prompt_texts[i] : nullptr));
+      } else if (!several) {
+        std::printf(
+            "\n%s: %zu prompt tokens (%lld call%s), %zu generated (stop: %s); first token after %.2f ms; "
+            "prefill %.0f tokens/s, decode %.0f tokens/s; RSS %.1f MiB after load, %.1f after prefill, %.1f "
+            "after generation\n",
+            model.c_str(), result->prompt_tokens.size(), static_cast<long long>(result->prefill_calls),
+            result->prefill_calls == 1 ? "" : "s", result->generated_tokens.size(), result->stop_reason.c_str(),
+            result->ttft_ms, result->prefill_tokens_per_s, result->decode_tokens_per_s, result->rss_after_load / kMiB,
+            result->rss_after_prefill / kMiB, result->rss_after_generation / kMiB);
+      } else {
+        std::printf("\n");
       }
     }
-    std::fflush(stdout);
-  });
-  if (!result.ok()) {
-    if (!json) std::printf("\n");
-    std::fprintf(stderr, "etp generate: %s\n", result.status().message().c_str());
-    return 1;
-  }
-  const double mib = 1024.0 * 1024.0;
-  if (json) {
-    nlohmann::json doc = {
-        {"model", model},
-        {"prompt_tokens", result->prompt_tokens},
-        {"generated_tokens", result->generated_tokens},
-        {"stop_reason", result->stop_reason},
-        {"prefill_calls", result->prefill_calls},
-        {"ttft_ms", result->ttft_ms},
-        {"prefill_tokens_per_s", result->prefill_tokens_per_s},
-        {"decode_tokens_per_s", result->decode_tokens_per_s},
-        {"rss_mib",
-         {{"after_load", result->rss_after_load / mib},
-          {"after_prefill", result->rss_after_prefill / mib},
-          {"after_generation", result->rss_after_generation / mib}}},
-    };
-    if (tokenizer) {
-      auto text = tokenizer->decode(result->generated_tokens);
-      doc["text"] = text.ok() ? *text : std::string();
-      if (text_prompt) doc["prompt"] = parsed.value("--prompt");
+    memory.push_back(points);
+    if (several && !json) {
+      std::printf(
+          "%s: %zu prompt%s, %zu prompt tokens, %zu generated; first token after %.2f ms; prefill %.0f "
+          "tokens/s, decode %.0f tokens/s\n",
+          model.c_str(), prompt_texts.size(), prompt_texts.size() == 1 ? "" : "s", prompt_tokens, generated, first_ttft,
+          prefill_ms > 0 ? prompt_tokens * 1000.0 / prefill_ms : 0.0,
+          decode_ms > 0 && decoded > 0 ? decoded * 1000.0 / decode_ms : 0.0);
     }
+  }
+  const std::string report = parsed.has("--memory-report") ? generation_memory_report(*bundle, memory) : "";
+  if (json) {
+    nlohmann::json doc = several ? nlohmann::json{{"generations", documents}} : documents[0];
+    if (!report.empty()) doc["memory"] = nlohmann::json::parse(report);
     // Text that is not UTF-8 (a prompt, or a decoded byte piece) is replaced, not thrown over.
     std::printf("%s\n", doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return 0;
   }
-  std::printf("\n%s: %zu prompt tokens (%lld call%s), %zu generated (stop: %s); first token after %.2f ms; prefill "
-              "%.0f tokens/s, decode %.0f tokens/s; RSS %.1f MiB after load, %.1f after prefill, %.1f after generation\n",
-              model.c_str(), result->prompt_tokens.size(), static_cast<long long>(result->prefill_calls),
-              result->prefill_calls == 1 ? "" : "s", result->generated_tokens.size(), result->stop_reason.c_str(),
-              result->ttft_ms, result->prefill_tokens_per_s, result->decode_tokens_per_s,
-              result->rss_after_load / mib, result->rss_after_prefill / mib, result->rss_after_generation / mib);
+  if (!report.empty()) std::fputs(render_generation_memory_report(report).c_str(), stdout);
   return 0;
 }
 

@@ -3,7 +3,7 @@
 // mutable state. Every call that can fail returns a Status or a Result<T> (etp/status.h); none
 // throws, except std::bad_alloc where the standard library's containers would.
 //
-//   auto bundle = etp::Bundle::open("manifests/demo.yaml");
+//   auto bundle = etp::Bundle::open("manifests/lora_forward.yaml");
 //   if (!bundle.ok()) { std::cerr << bundle.status().to_string() << "\n"; return 1; }
 //   auto method = bundle->load_method("base");              // the model's default method
 //   auto outputs = method->run({tokens.ref(), pos.ref()});  // copies in, runs, copies out

@@ -26,10 +26,10 @@ namespace etp {
 
 // What the program's metadata methods say (absent methods leave the defaults).
 struct GenerationMetadata {
-  int64_t max_seq_len = 0;      // longest chunk one call takes (get_max_seq_len)
-  int64_t max_context_len = 0;  // positions the KV cache holds (get_max_context_len, else max_seq_len)
-  int64_t vocab_size = 0;       // get_vocab_size (0: taken from the logits)
-  int64_t bos_id = -1;          // get_bos_id, -1 when absent
+  int64_t max_seq_len = 0;       // longest chunk one call takes (get_max_seq_len)
+  int64_t max_context_len = 0;   // positions the KV cache holds (get_max_context_len, else max_seq_len)
+  int64_t vocab_size = 0;        // get_vocab_size (0: taken from the logits)
+  int64_t bos_id = -1;           // get_bos_id, -1 when absent
   std::vector<int64_t> eos_ids;  // get_eos_ids (or get_eos_id), empty when absent
   bool use_kv_cache = true;
   bool enable_dynamic_shape = false;  // the prompt goes in one call (else token by token)
@@ -55,14 +55,60 @@ struct GenerateResult {
   std::vector<int64_t> generated_tokens;  // including a final EOS token when one stopped it
   std::string stop_reason;                // "eos", "max_new_tokens" or "context" (the cache is full)
   GenerationMetadata metadata;
-  int64_t prefill_calls = 0;              // 1 when the prompt went in one call
-  double ttft_ms = 0;                     // from the start of prefill to the first token
+  int64_t prefill_calls = 0;  // 1 when the prompt went in one call
+  double ttft_ms = 0;         // from the start of prefill to the first token
   double prefill_ms = 0, decode_ms = 0;
   double prefill_tokens_per_s = 0, decode_tokens_per_s = 0;
   // Resident memory of the process (bytes) after the method was loaded, after prefill, and after
   // generation: the points ExecuTorch's LoRA demo logs.
   uint64_t rss_after_load = 0, rss_after_prefill = 0, rss_after_generation = 0;
 };
+
+// A model's generation method, loaded once with its metadata read and its signature checked, for
+// any number of generations. Each generate() starts a new sequence at position 0: the KV cache
+// keeps old entries past the new prompt, but attention reads only positions up to the current
+// one, so they never count (ExecuTorch's runner reuses its caches the same way). Move-only; one
+// generation at a time.
+class Generator {
+ public:
+  static Result<Generator> load(const Bundle& bundle, const std::string& model, const std::string& method = "forward");
+
+  // As the free generate() below, on this generator's method (options.method is ignored).
+  Result<GenerateResult> generate(const std::vector<int64_t>& prompt, const GenerateOptions& options = {},
+                                  const std::function<void(int64_t token)>& on_token = {});
+
+  const std::string& model() const { return model_; }
+  const GenerationMetadata& metadata() const { return metadata_; }
+  const Method& method() const { return method_; }
+  // Resident memory of the process (bytes, /proc/self/statm) before and after load() loaded it.
+  uint64_t rss_before_load() const { return rss_before_load_; }
+  uint64_t rss_after_load() const { return rss_after_load_; }
+
+ private:
+  Generator(std::string model, GenerationMetadata metadata, Method method, int64_t chunk);
+  std::string model_;
+  GenerationMetadata metadata_;
+  Method method_;
+  int64_t chunk_ = 1;  // tokens per prefill call
+  uint64_t rss_before_load_ = 0, rss_after_load_ = 0;
+};
+
+// Resident memory of the process in bytes (/proc/self/statm), 0 where it cannot be read.
+uint64_t resident_memory();
+
+// What each of several generators, loaded one after another in one process and kept loaded, added
+// to resident memory: the LoRA demo's table. rss_* are the process's RSS after the generator's
+// first prefill and after its last generation (GenerateResult's). The JSON document lists per
+// model its unique bytes (program + data files no other model of the bundle uses), planned
+// memory, the data files it shares, and the RSS it added after load, prefill and generation
+// (each minus the RSS before its load); per data file its size, users and packed bytes.
+struct GenerationMemory {
+  const Generator* generator = nullptr;
+  uint64_t rss_after_prefill = 0, rss_after_generation = 0;
+};
+std::string generation_memory_report(const Bundle& bundle, const std::vector<GenerationMemory>& models);
+// The table for people, from generation_memory_report's document.
+std::string render_generation_memory_report(const std::string& report_json);
 
 // Loads the model's method, feeds the prompt (in one call where the program allows a dynamic
 // sequence length, in chunks of at most max_seq_len; else token by token), then decodes one token

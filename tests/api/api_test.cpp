@@ -109,7 +109,7 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, ApiFixtureTest, ::testing::ValuesIn(fixture_n
                          [](const auto& info) { return info.param; });
 
 TEST(BundleTest, AManifestListsItsModelsPluginsAndMethodSignatures) {
-  auto bundle = Bundle::open(ETP_DEMO_MANIFEST, kOptions);
+  auto bundle = Bundle::open(ETP_LORA_MANIFEST, kOptions);
   ASSERT_TRUE(bundle.ok()) << bundle.status().to_string();
   EXPECT_EQ(bundle->models(), (std::vector<std::string>{"base", "lora_qvo_r8", "lora_k_ffn_r4"}));
   const std::vector<PluginInfo> plugins = bundle->plugins();
@@ -132,7 +132,7 @@ TEST(BundleTest, AManifestListsItsModelsPluginsAndMethodSignatures) {
 }
 
 TEST(BundleTest, AnUnknownModelIsNotFoundAndTheModelsAreListed) {
-  auto bundle = Bundle::open(ETP_DEMO_MANIFEST, kOptions);
+  auto bundle = Bundle::open(ETP_LORA_MANIFEST, kOptions);
   ASSERT_TRUE(bundle.ok());
   auto method = bundle->load_method("nope");
   ASSERT_FALSE(method.ok());
@@ -282,7 +282,7 @@ TEST(MethodTest, BindInputCopiesWhatADelegateReads) {
 // The tiny Llama's KV caches are its state: they change as tokens go in, and reset_state
 // brings back the first run's result.
 TEST(MethodTest, TheKvCacheIsStateAndResetRestoresIt) {
-  auto bundle = Bundle::open(ETP_DEMO_MANIFEST, kOptions);
+  auto bundle = Bundle::open(ETP_LORA_MANIFEST, kOptions);
   ASSERT_TRUE(bundle.ok()) << bundle.status().to_string();
   auto method = bundle->load_method("base");
   ASSERT_TRUE(method.ok()) << method.status().to_string();
@@ -323,7 +323,7 @@ TEST(MethodTest, TheKvCacheIsStateAndResetRestoresIt) {
 
 // The one thread-safety rule: two Methods (even of one model) may execute at the same time.
 TEST(MethodTest, TwoMethodsOfOneModelRunConcurrently) {
-  auto bundle = Bundle::open(ETP_DEMO_MANIFEST, kOptions);
+  auto bundle = Bundle::open(ETP_LORA_MANIFEST, kOptions);
   ASSERT_TRUE(bundle.ok());
   const Tensor tokens = read_fixture_npy("tiny_llama_xnnpack.run0.in0.npy");
   const Tensor pos = read_fixture_npy("tiny_llama_xnnpack.run0.in1.npy");
@@ -374,7 +374,7 @@ TEST(BundleTest, TwoBundlesWithOneLibraryAtDifferentOptionsRunSideBySide) {
 }
 
 TEST(MethodTest, ProfilingTimesEachKernelAndDelegateCall) {
-  auto bundle = Bundle::open(ETP_DEMO_MANIFEST, kOptions);
+  auto bundle = Bundle::open(ETP_LORA_MANIFEST, kOptions);
   ASSERT_OK(bundle.status());
   auto method = bundle->load_method("base");
   ASSERT_OK(method.status());
@@ -480,7 +480,7 @@ TEST(InspectTest, InspectJsonDescribesAFileOrNamesItsProblem) {
   ASSERT_TRUE(doc.ok()) << doc.status().to_string();
   const auto parsed = nlohmann::json::parse(*doc);
   EXPECT_EQ(parsed["methods"][0]["name"], "forward");
-  auto bad = inspect_json(ETP_DEMO_MANIFEST);
+  auto bad = inspect_json(ETP_LORA_MANIFEST);
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().code(), StatusCode::kMalformed);
   EXPECT_NE(bad.status().message().find("a YAML manifest?"), std::string::npos);

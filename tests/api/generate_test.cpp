@@ -4,10 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "etp/generate.h"
+#include "etp/tokenizer.h"
 #include "support/fixtures.h"
 
 namespace etp::test {
@@ -15,8 +18,10 @@ namespace {
 
 const BundleOptions kOptions{{ETP_PLUGIN_DIR}, /*use_environment=*/false};
 
-Bundle open_program(const std::string& fixture) {
-  auto bundle = Bundle::open(BundleSpec::for_program(fixture_path(fixture + ".pte")), kOptions);
+Bundle open_program(const std::string& fixture, const std::vector<std::string>& data_files = {}) {
+  std::vector<std::string> data;
+  for (const std::string& d : data_files) data.push_back(fixture_path(d));
+  auto bundle = Bundle::open(BundleSpec::for_program(fixture_path(fixture + ".pte"), data), kOptions);
   EXPECT_TRUE(bundle.ok()) << bundle.status().to_string();
   return std::move(*bundle);
 }
@@ -25,9 +30,10 @@ TEST(GenerateTest, GreedyTokensEqualExecuTorchsOnItsOwnLlamaExport) {
   int checked = 0;
   for (const nlohmann::json& f : all_fixtures()) {
     if (!f.contains("generate")) continue;
-    Bundle bundle = open_program(f["name"]);
+    Bundle bundle = open_program(f["name"], f["data_files"]);
     GenerateOptions options;
     options.max_new_tokens = f["generate"]["max_new_tokens"];
+    options.stop_at_eos = false;  // the reference ran its length, past any EOS
     std::vector<int64_t> streamed;
     auto result = generate(bundle, "model", f["generate"]["prompt"].get<std::vector<int64_t>>(), options,
                            [&](int64_t token) { streamed.push_back(token); });
@@ -37,12 +43,93 @@ TEST(GenerateTest, GreedyTokensEqualExecuTorchsOnItsOwnLlamaExport) {
     EXPECT_EQ(result->stop_reason, "max_new_tokens");
     EXPECT_EQ(result->prefill_calls, 1) << "enable_dynamic_shape: the prompt goes in one call";
     EXPECT_EQ(result->metadata.max_context_len, 32);
-    EXPECT_EQ(result->metadata.vocab_size, 128);
+    EXPECT_EQ(result->metadata.vocab_size, f.contains("completions") ? 100 : 128) << f["name"];
     EXPECT_GT(result->rss_after_load, 0u);
     EXPECT_GE(result->ttft_ms, 0);
     ++checked;
   }
-  EXPECT_EQ(checked, 3) << "llama_et_portable, llama_et_xnnpack and llama_et_qkv";
+  EXPECT_EQ(checked, 7) << "llama_et_{portable,xnnpack,qkv} and llama_demo_{xnnpack,lora_mul_xnnpack,"
+                           "lora_rev_xnnpack,portable}";
+}
+
+// The demo's trained models (base, and two LoRA programs over the base's foundation file): text
+// prompts through the tokenizer, one Generator per model for every prompt (each generation a new
+// sequence over the same KV cache), ExecuTorch's token ids and text to EOS.
+TEST(GenerateTest, DemoCompletionsEqualExecuTorchsThroughTheTokenizer) {
+  int checked = 0;
+  for (const nlohmann::json& f : all_fixtures()) {
+    if (!f.contains("completions")) continue;
+    Bundle bundle = open_program(f["name"], f["data_files"]);
+    auto tokenizer = Tokenizer::open(fixture_path(f["tokenizer"]));
+    ASSERT_TRUE(tokenizer.ok()) << tokenizer.status().to_string();
+    auto generator = Generator::load(bundle, "model");
+    ASSERT_TRUE(generator.ok()) << f["name"] << ": " << generator.status().to_string();
+    EXPECT_EQ(generator->metadata().eos_ids, std::vector<int64_t>{tokenizer->eos_id()});
+    EXPECT_EQ(generator->metadata().bos_id, tokenizer->bos_id());
+    GenerateOptions options;
+    options.max_new_tokens = 8;
+    for (const nlohmann::json& c : f["completions"]) {
+      auto prompt = tokenizer->encode(c["prompt"].get<std::string>(), /*add_bos=*/true);
+      ASSERT_TRUE(prompt.ok());
+      EXPECT_EQ(*prompt, c["prompt_tokens"].get<std::vector<int64_t>>()) << c["prompt"];
+      auto result = generator->generate(*prompt, options);
+      ASSERT_TRUE(result.ok()) << f["name"] << ": " << result.status().to_string();
+      EXPECT_EQ(result->generated_tokens, c["tokens"].get<std::vector<int64_t>>()) << f["name"] << " " << c["prompt"];
+      EXPECT_EQ(result->stop_reason, "eos") << f["name"] << " " << c["prompt"];
+      std::vector<int64_t> answer(result->generated_tokens.begin(), result->generated_tokens.end() - 1);
+      auto text = tokenizer->decode(answer);
+      ASSERT_TRUE(text.ok());
+      EXPECT_EQ(*text, c["text"].get<std::string>()) << f["name"] << " " << c["prompt"];
+      // And the answer is right: the model learnt its task ("a b=" -> a+b, a*b, or "b a").
+      int a = -1, b = -1;
+      ASSERT_EQ(std::sscanf(c["prompt"].get<std::string>().c_str(), "%d %d=", &a, &b), 2);
+      const std::string task = f["task"];
+      const std::string right = task == "add"   ? std::to_string(a + b)
+                                : task == "mul" ? std::to_string(a * b)
+                                                : std::to_string(b) + " " + std::to_string(a);
+      EXPECT_EQ(*text, right) << f["name"] << " " << c["prompt"];
+    }
+    ++checked;
+  }
+  EXPECT_EQ(checked, 4) << "llama_demo_xnnpack, llama_demo_lora_mul_xnnpack, llama_demo_lora_rev_xnnpack, "
+                           "llama_demo_portable";
+}
+
+// What the demo shows: one prompt, three programs over one foundation, three different answers
+// as trained (sum, product, the numbers swapped), each LoRA program adding little memory.
+TEST(GenerateTest, DemoBundleAnswersAsTrainedAndLoraProgramsStayWithinTheirBudget) {
+  auto bundle = Bundle::open(ETP_DEMO_MANIFEST, kOptions);
+  ASSERT_TRUE(bundle.ok()) << bundle.status().to_string();
+  auto tokenizer = Tokenizer::open(fixture_path("tiny_sp.model"));
+  ASSERT_TRUE(tokenizer.ok());
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"base", "15"}, {"lora_mul", "56"}, {"lora_rev", "8 7"}};
+  std::vector<std::unique_ptr<Generator>> generators;
+  std::vector<GenerationMemory> memory;
+  for (const auto& [model, answer] : expected) {
+    auto g = Generator::load(*bundle, model);
+    ASSERT_TRUE(g.ok()) << g.status().to_string();
+    generators.push_back(std::make_unique<Generator>(std::move(*g)));
+    auto result = generators.back()->generate(*tokenizer->encode("7 8=", true));
+    ASSERT_TRUE(result.ok()) << result.status().to_string();
+    ASSERT_EQ(result->stop_reason, "eos");
+    result->generated_tokens.pop_back();
+    EXPECT_EQ(*tokenizer->decode(result->generated_tokens), answer) << model;
+    memory.push_back({generators.back().get(), result->rss_after_prefill, result->rss_after_generation});
+  }
+  const auto report = nlohmann::json::parse(generation_memory_report(*bundle, memory));
+  ASSERT_EQ(report["models"].size(), 3u);
+  EXPECT_EQ(report["models"][0]["shared_data"], nlohmann::json::array({"foundation"}));
+  EXPECT_FALSE(report["models"][0].contains("budget_bytes")) << "the first model carries the shared weights";
+  for (int i = 1; i < 3; ++i) {
+    const nlohmann::json& m = report["models"][i];
+    EXPECT_GT(m["unique_bytes"].get<uint64_t>(), 300000u) << "the program holds its adapters";
+    EXPECT_TRUE(m["within_budget"].get<bool>()) << m.dump();
+  }
+  const nlohmann::json& foundation = report["data_files"][0];
+  EXPECT_EQ(foundation["models"].size(), 3u);
+  EXPECT_GT(foundation["shared_packed_bytes"].get<uint64_t>(), 0u);
+  EXPECT_NE(render_generation_memory_report(report.dump()).find("shared foundation"), std::string::npos);
 }
 
 TEST(GenerateTest, SamplingIsSeededAndTopPNarrowsToGreedy) {

@@ -18,7 +18,7 @@ namespace fs = std::filesystem;
 const BundleOptions kOptions{{ETP_PLUGIN_DIR}, /*use_environment=*/false};
 
 Bundle open_demo() {
-  auto bundle = Bundle::open(ETP_DEMO_MANIFEST, kOptions);
+  auto bundle = Bundle::open(ETP_LORA_MANIFEST, kOptions);
   EXPECT_TRUE(bundle.ok()) << bundle.status().to_string();
   return std::move(*bundle);
 }
@@ -94,7 +94,7 @@ TEST(RunnerTest, TheDemoBundleRunsAndEveryOutputMatches) {
   EXPECT_NE(text.find("check: all outputs match"), std::string::npos) << text;
   EXPECT_NE(text.find("memory report"), std::string::npos);
   const auto json = nlohmann::json::parse(report->to_json());
-  EXPECT_EQ(json["manifest"], ETP_DEMO_MANIFEST);
+  EXPECT_EQ(json["manifest"], ETP_LORA_MANIFEST);
   EXPECT_EQ(json["models"][0]["runs"][0]["outputs"][0]["check"], "pass");
   EXPECT_TRUE(json["ok"].get<bool>());
 }

@@ -21,7 +21,7 @@ TEST(MemoryReportTest, ItemisedMemoryAgreesWithTheProcessWithinTheStatedMargin) 
 #else
   constexpr bool kSanitized = false;
 #endif
-  auto manifest = parse_manifest(ETP_DEMO_MANIFEST);
+  auto manifest = parse_manifest(ETP_LORA_MANIFEST);
   ASSERT_TRUE(manifest.ok()) << manifest.status().message();
   auto bundle = Bundle::open(*manifest, {{ETP_PLUGIN_DIR}});
   ASSERT_TRUE(bundle.ok()) << bundle.status().message();

@@ -27,7 +27,7 @@ TEST(RunCommandTest, AProgramRunsWithoutAManifestOnRandomInputs) {
 
 TEST(RunCommandTest, AManifestRunsAndChecksAsBefore) {
   std::string out;
-  ASSERT_EQ(etp("run " ETP_DEMO_MANIFEST " --check --model base", &out), 0) << out;
+  ASSERT_EQ(etp("run " ETP_LORA_MANIFEST " --check --model base", &out), 0) << out;
   EXPECT_NE(out.find("check: all outputs match"), std::string::npos) << out;
 }
 
@@ -44,7 +44,7 @@ TEST(RunCommandTest, UsageErrorsExitWithTwoAndSayWhy) {
   };
   for (const auto& [args, expected] : cases) {
     std::string out;
-    EXPECT_EQ(etp("run " ETP_DEMO_MANIFEST " " + args, &out), 2) << args;
+    EXPECT_EQ(etp("run " ETP_LORA_MANIFEST " " + args, &out), 2) << args;
     EXPECT_NE(out.find(expected), std::string::npos) << args << ": " << out;
   }
   std::string help;
@@ -54,7 +54,7 @@ TEST(RunCommandTest, UsageErrorsExitWithTwoAndSayWhy) {
 
 TEST(RunCommandTest, FailuresExitWithOneAndSayWhatWasExpected) {
   std::string out;
-  EXPECT_EQ(etp("run " ETP_DEMO_MANIFEST " --model nope", &out), 1);
+  EXPECT_EQ(etp("run " ETP_LORA_MANIFEST " --model nope", &out), 1);
   EXPECT_NE(out.find("no model 'nope' (models: base, lora_qvo_r8, lora_k_ffn_r4)"), std::string::npos) << out;
   out.clear();
   EXPECT_EQ(etp("run " + fixture_path("linear_portable.ptd"), &out), 1);

@@ -16,7 +16,7 @@ import etp
 
 FIXTURES = os.environ.get("ETP_FIXTURES_DIR", os.path.join(os.path.dirname(__file__), "..", "fixtures"))
 ROOT = os.path.abspath(os.path.join(FIXTURES, "..", ".."))
-DEMO = os.path.join(ROOT, "manifests", "demo.yaml")
+DEMO = os.path.join(ROOT, "manifests", "lora_forward.yaml")
 with open(os.path.join(FIXTURES, "index.json")) as f:
     INDEX = json.load(f)["fixtures"]
 
@@ -44,16 +44,27 @@ def test_every_fixture_reproduces_the_executorch_outputs(entry):
 
 @pytest.mark.parametrize("entry", [e for e in INDEX if "generate" in e], ids=lambda e: e["name"])
 def test_generate_reproduces_executorchs_greedy_tokens(entry):
-    bundle = etp.Bundle.from_program(fixture(entry["program"]))
+    bundle = etp.Bundle.from_program(fixture(entry["program"]), data=[fixture(d) for d in entry["data_files"]])
     streamed = []
     doc = bundle.generate("model", entry["generate"]["prompt"], max_new_tokens=entry["generate"]["max_new_tokens"],
-                          on_token=streamed.append)
+                          stop_at_eos=False, on_token=streamed.append)
     assert doc["generated_tokens"] == entry["generate"]["tokens"]
     assert streamed == doc["generated_tokens"]
     assert doc["stop_reason"] == "max_new_tokens"
     assert set(doc["rss_mib"]) == {"after_load", "after_prefill", "after_generation"}
     with pytest.raises(etp.Error, match="outside the vocabulary"):
         bundle.generate("model", [1, 100000])
+
+
+def test_the_demo_bundle_completes_a_prompt_as_each_model_was_trained():
+    bundle = etp.Bundle(os.path.join(ROOT, "manifests", "demo.yaml"))
+    tokenizer = etp.Tokenizer(fixture("tiny_sp.model"))
+    answers = {}
+    for model in bundle.models():
+        doc = bundle.generate(model, tokenizer.encode("6 7=", add_bos=True), max_new_tokens=8)
+        assert doc["stop_reason"] == "eos"
+        answers[model] = tokenizer.decode(doc["generated_tokens"][:-1])
+    assert answers == {"base": "13", "lora_mul": "42", "lora_rev": "7 6"}
 
 
 def test_tokenizer_matches_the_sentencepiece_package():
