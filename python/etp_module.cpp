@@ -239,6 +239,67 @@ class PyMethod {
 
 // A bundle, with one loaded method per (model, method) for Bundle.run, so state such as a KV
 // cache carries from one call to the next as it does for a loaded program.
+// The document `etp generate --json` prints, for Python.
+py::dict generation_dict(const std::string& model, const etp::GenerateResult& r) {
+  py::dict d;
+  d["model"] = model;
+  d["prompt_tokens"] = r.prompt_tokens;
+  d["generated_tokens"] = r.generated_tokens;
+  d["stop_reason"] = r.stop_reason;
+  d["prefill_calls"] = r.prefill_calls;
+  d["ttft_ms"] = r.ttft_ms;
+  d["prefill_tokens_per_s"] = r.prefill_tokens_per_s;
+  d["decode_tokens_per_s"] = r.decode_tokens_per_s;
+  py::dict rss;
+  rss["after_load"] = r.rss_after_load / (1024.0 * 1024.0);
+  rss["after_prefill"] = r.rss_after_prefill / (1024.0 * 1024.0);
+  rss["after_generation"] = r.rss_after_generation / (1024.0 * 1024.0);
+  d["rss_mib"] = rss;
+  return d;
+}
+
+etp::GenerateOptions generate_options(int64_t max_new_tokens, double temperature, double top_p, uint64_t seed,
+                                      const std::vector<int64_t>& eos_ids, bool stop_at_eos) {
+  etp::GenerateOptions options;
+  options.max_new_tokens = max_new_tokens;
+  options.temperature = temperature;
+  options.top_p = top_p;
+  options.seed = seed;
+  options.eos_ids = eos_ids;
+  options.stop_at_eos = stop_at_eos;
+  return options;
+}
+
+// on_token(id) from C++ threads that do not hold the GIL.
+std::function<void(int64_t)> token_callback(const py::object& on_token) {
+  if (on_token.is_none()) return {};
+  return [&on_token](int64_t token) {
+    py::gil_scoped_acquire acquire;
+    on_token(token);
+  };
+}
+
+// etp.Generator: one model's generation method loaded once (etp::Generator); one call at a time.
+class PyGenerator {
+ public:
+  explicit PyGenerator(etp::Generator g) : generator_(std::move(g)) {}
+  py::dict generate(const std::vector<int64_t>& prompt, const etp::GenerateOptions& options,
+                    const py::object& on_token) {
+    auto lock = lock_without_gil(mutex_);
+    const auto callback = token_callback(on_token);
+    etp::Result<etp::GenerateResult> result = [&] {
+      py::gil_scoped_release release;
+      return generator_.generate(prompt, options, callback);
+    }();
+    return generation_dict(generator_.model(), unwrap(std::move(result)));
+  }
+  const etp::Generator& get() const { return generator_; }
+
+ private:
+  etp::Generator generator_;
+  std::mutex mutex_;
+};
+
 class PyBundle {
  public:
   explicit PyBundle(etp::Bundle bundle) : bundle_(std::move(bundle)) {}
@@ -393,6 +454,44 @@ PYBIND11_MODULE(etp, m) {
       .def_property_readonly("bos_id", &etp::Tokenizer::bos_id)
       .def_property_readonly("eos_id", &etp::Tokenizer::eos_id);
 
+  py::class_<PyGenerator, std::shared_ptr<PyGenerator>>(
+      m, "Generator",
+      "A model's generation method loaded once (etp::Generator): Generator(bundle, model) reads its metadata "
+      "methods and checks its signature; each generate() starts a new sequence over the same KV cache.")
+      .def(py::init([](const PyBundle& b, const std::string& model, const std::string& method) {
+             etp::Result<etp::Generator> g = [&] {
+               py::gil_scoped_release release;
+               return etp::Generator::load(b.bundle(), model, method);
+             }();
+             return std::make_shared<PyGenerator>(unwrap(std::move(g)));
+           }),
+           py::arg("bundle"), py::arg("model"), py::arg("method") = "forward")
+      .def(
+          "generate",
+          [](PyGenerator& g, const std::vector<int64_t>& prompt, int64_t max_new_tokens, double temperature,
+             double top_p, uint64_t seed, const std::vector<int64_t>& eos_ids, bool stop_at_eos, py::object on_token) {
+            return g.generate(prompt, generate_options(max_new_tokens, temperature, top_p, seed, eos_ids, stop_at_eos),
+                              on_token);
+          },
+          py::arg("prompt"), py::arg("max_new_tokens") = 32, py::arg("temperature") = 0.0, py::arg("top_p") = 1.0,
+          py::arg("seed") = 0, py::arg("eos_ids") = std::vector<int64_t>{}, py::arg("stop_at_eos") = true,
+          py::arg("on_token") = py::none(), "As Bundle.generate, on the loaded method.")
+      .def_property_readonly(
+          "metadata",
+          [](const PyGenerator& g) {
+            const etp::GenerationMetadata& m = g.get().metadata();
+            py::dict d;
+            d["max_seq_len"] = m.max_seq_len;
+            d["max_context_len"] = m.max_context_len;
+            d["vocab_size"] = m.vocab_size;
+            d["bos_id"] = m.bos_id;
+            d["eos_ids"] = m.eos_ids;
+            d["use_kv_cache"] = m.use_kv_cache;
+            d["enable_dynamic_shape"] = m.enable_dynamic_shape;
+            return d;
+          },
+          "What the program's metadata methods say.");
+
   py::class_<PyBundle, std::shared_ptr<PyBundle>>(m, "Bundle", "Plugins, data files and models, opened once.")
       .def(py::init([](const std::string& manifest, const std::vector<std::string>& plugin_paths, bool use_env) {
              return std::make_shared<PyBundle>(unwrap(etp::Bundle::open(manifest, options_of(plugin_paths, use_env))));
@@ -402,13 +501,24 @@ PYBIND11_MODULE(etp, m) {
       .def_static(
           "from_program",
           [](const std::string& program, const std::vector<std::string>& data, const std::vector<std::string>& plugins,
-             const std::string& model, const std::vector<std::string>& plugin_paths, bool use_env) {
-            const etp::BundleSpec spec = etp::BundleSpec::for_program(program, data, plugins, model);
+             const std::string& model, const std::vector<std::string>& plugin_paths, bool use_env,
+             const std::map<std::string, std::map<std::string, std::string>>& plugin_options) {
+            etp::BundleSpec spec = etp::BundleSpec::for_program(program, data, plugins, model);
+            for (const auto& [name, opts] : plugin_options) {
+              auto it = std::find_if(spec.plugins.begin(), spec.plugins.end(), [&](const etp::PluginSpec& p) {
+                return p.library == name || p.name == name;
+              });
+              if (it == spec.plugins.end()) throw py::value_error("plugin_options: no plugin '" + name + "' in plugins");
+              for (const auto& [key, value] : opts) it->options.emplace_back(key, value);
+            }
             return std::make_shared<PyBundle>(unwrap(etp::Bundle::open(spec, options_of(plugin_paths, use_env))));
           },
           py::arg("program"), py::arg("data") = std::vector<std::string>{}, py::arg("plugins") = etp::default_plugins(),
           py::arg("model") = "model", py::arg("plugin_paths") = std::vector<std::string>{},
-          py::arg("use_environment") = true, "A bundle of one program (model 'model') with its data files and plugins.")
+          py::arg("use_environment") = true,
+          py::arg("plugin_options") = std::map<std::string, std::map<std::string, std::string>>{},
+          "A bundle of one program (model 'model') with its data files and plugins; plugin_options maps a plugin "
+          "as named in `plugins` to its options, e.g. {'xnnpack': {'threads': '1'}}.")
       .def_property_readonly("path", [](const PyBundle& b) { return b.bundle().path(); })
       .def(
           "models", [](const PyBundle& b) { return b.bundle().models(); }, "Model names, in manifest order.")
@@ -457,41 +567,14 @@ PYBIND11_MODULE(etp, m) {
           [](const PyBundle& b, const std::string& model, const std::vector<int64_t>& prompt, int64_t max_new_tokens,
              double temperature, double top_p, uint64_t seed, const std::vector<int64_t>& eos_ids,
              const std::string& method, bool stop_at_eos, py::object on_token) {
-            etp::GenerateOptions options;
-            options.stop_at_eos = stop_at_eos;
-            options.max_new_tokens = max_new_tokens;
-            options.temperature = temperature;
-            options.top_p = top_p;
-            options.seed = seed;
-            options.eos_ids = eos_ids;
+            etp::GenerateOptions options = generate_options(max_new_tokens, temperature, top_p, seed, eos_ids, stop_at_eos);
             options.method = method;
-            std::function<void(int64_t)> callback;
-            if (!on_token.is_none()) {
-              callback = [&on_token](int64_t token) {
-                py::gil_scoped_acquire acquire;
-                on_token(token);
-              };
-            }
+            const auto callback = token_callback(on_token);
             etp::Result<etp::GenerateResult> result = [&] {
               py::gil_scoped_release release;
               return etp::generate(b.bundle(), model, prompt, options, callback);
             }();
-            const etp::GenerateResult r = unwrap(std::move(result));
-            py::dict d;
-            d["model"] = model;
-            d["prompt_tokens"] = r.prompt_tokens;
-            d["generated_tokens"] = r.generated_tokens;
-            d["stop_reason"] = r.stop_reason;
-            d["prefill_calls"] = r.prefill_calls;
-            d["ttft_ms"] = r.ttft_ms;
-            d["prefill_tokens_per_s"] = r.prefill_tokens_per_s;
-            d["decode_tokens_per_s"] = r.decode_tokens_per_s;
-            py::dict rss;
-            rss["after_load"] = r.rss_after_load / (1024.0 * 1024.0);
-            rss["after_prefill"] = r.rss_after_prefill / (1024.0 * 1024.0);
-            rss["after_generation"] = r.rss_after_generation / (1024.0 * 1024.0);
-            d["rss_mib"] = rss;
-            return d;
+            return generation_dict(model, unwrap(std::move(result)));
           },
           py::arg("model"), py::arg("prompt"), py::arg("max_new_tokens") = 32, py::arg("temperature") = 0.0,
           py::arg("top_p") = 1.0, py::arg("seed") = 0, py::arg("eos_ids") = std::vector<int64_t>{},

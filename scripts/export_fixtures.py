@@ -1926,16 +1926,19 @@ def train_demo_llama(sp, tmp: Path) -> Dict[str, float]:
     return acc
 
 
-def run_export_llm(tmp: Path, name: str, xnnpack: bool, foundation: Optional[str], adapter: Optional[str]) -> Path:
-    """ExecuTorch's LLM export (python -m executorch.extension.llm.export.export_llm --config),
-    KV cache with llama::custom_sdpa, dynamic prompt length, fp32; returns the output folder."""
+def run_export_llm(tmp: Path, name: str, xnnpack: bool, foundation: Optional[str], adapter: Optional[str],
+                   context: int = DEMO_CONTEXT) -> Path:
+    """ExecuTorch's LLM export (python -m executorch.extension.llm.export.export_llm --config) of
+    tmp/base.pth with tmp/params.json (and the LoRA adapter tmp/<adapter>.safetensors with
+    tmp/<adapter>_config.json): KV cache with llama::custom_sdpa, dynamic prompt length, fp32,
+    BOS 1 and EOS 2; returns the output folder tmp/<name>."""
     out = tmp / name
     out.mkdir()
     config = {
         "base": {"checkpoint": str(tmp / "base.pth"), "params": str(tmp / "params.json"),
                  "metadata": json.dumps({"get_bos_id": 1, "get_eos_ids": [2]})},
         "model": {"use_kv_cache": True, "use_sdpa_with_kv_cache": True, "dtype_override": "fp32"},
-        "export": {"max_seq_length": DEMO_CONTEXT, "max_context_length": DEMO_CONTEXT, "output_dir": str(out),
+        "export": {"max_seq_length": context, "max_context_length": context, "output_dir": str(out),
                    "output_name": f"{name}.pte"},
         "backend": {"xnnpack": {"enabled": xnnpack}},
     }

@@ -27,15 +27,20 @@ using Clock = std::chrono::steady_clock;
 
 // Resident bytes of the process from /proc/self/statm: one small read, cheap enough to take
 // inside the timed loop's pauses (smaps_rollup, which the memory report uses, walks every mapping).
-uint64_t resident_bytes() {
+struct Resident {
+  uint64_t rss = 0, anonymous = 0;
+};
+Resident sample() {
   std::FILE* f = std::fopen("/proc/self/statm", "r");
-  if (f == nullptr) return 0;
-  unsigned long long size = 0, resident = 0;
-  const int read = std::fscanf(f, "%llu %llu", &size, &resident);
+  if (f == nullptr) return {};
+  unsigned long long size = 0, resident = 0, file = 0;  // statm's "shared": file-backed resident pages
+  const int read = std::fscanf(f, "%llu %llu %llu", &size, &resident, &file);
   std::fclose(f);
   static const long page = ::sysconf(_SC_PAGESIZE);
-  return read == 2 && page > 0 ? static_cast<uint64_t>(resident) * static_cast<uint64_t>(page) : 0;
+  if (read != 3 || page <= 0 || file > resident) return {};
+  return {resident * static_cast<uint64_t>(page), (resident - file) * static_cast<uint64_t>(page)};
 }
+uint64_t resident_bytes() { return sample().rss; }
 
 double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
@@ -182,7 +187,7 @@ Generator::Generator(std::string model, GenerationMetadata metadata, Method meth
     : model_(std::move(model)), metadata_(std::move(metadata)), method_(std::move(method)), chunk_(chunk) {}
 
 Result<Generator> Generator::load(const Bundle& bundle, const std::string& model, const std::string& method_name) {
-  const uint64_t before = resident_bytes();
+  const Resident before = sample();
   ETP_TRY(GenerationMetadata metadata, read_generation_metadata(bundle, model));
   ETP_TRY(Method method, bundle.load_method(model, method_name));
   int64_t max_chunk = 0;
@@ -199,8 +204,11 @@ Result<Generator> Generator::load(const Bundle& bundle, const std::string& model
   }
   const int64_t chunk = dynamic && metadata.enable_dynamic_shape ? std::max<int64_t>(max_chunk, 1) : 1;
   Generator g(model, std::move(metadata), std::move(method), chunk);
-  g.rss_before_load_ = before;
-  g.rss_after_load_ = resident_bytes();
+  const Resident after = sample();
+  g.rss_before_load_ = before.rss;
+  g.anon_before_load_ = before.anonymous;
+  g.rss_after_load_ = after.rss;
+  g.anon_after_load_ = after.anonymous;
   return g;
 }
 
@@ -225,6 +233,7 @@ Result<GenerateResult> Generator::generate(const std::vector<int64_t>& prompt, c
   }
   const std::vector<int64_t> eos = options.eos_ids.empty() ? r.metadata.eos_ids : options.eos_ids;
   r.rss_after_load = rss_after_load_;
+  r.anon_after_load = anon_after_load_;
 
   std::vector<float> logits;
   int64_t pos = 0;  // a new sequence: the cache's older entries lie beyond what attention reads
@@ -262,7 +271,9 @@ Result<GenerateResult> Generator::generate(const std::vector<int64_t>& prompt, c
     r.generated_tokens.push_back(token);
     if (n == 0) {  // memory is read after the first token's time is taken, and outside decode's
       r.ttft_ms = ms_since(start);
-      r.rss_after_prefill = resident_bytes();
+      const Resident now = sample();
+      r.rss_after_prefill = now.rss;
+      r.anon_after_prefill = now.anonymous;
       decode_start = Clock::now();
     }
     if (on_token) on_token(token);
@@ -278,8 +289,10 @@ Result<GenerateResult> Generator::generate(const std::vector<int64_t>& prompt, c
     ETP_CHECK_OK(step(&token, 1));
   }
   r.decode_ms = r.generated_tokens.empty() ? 0 : ms_since(decode_start);
-  if (r.generated_tokens.empty()) r.rss_after_prefill = resident_bytes();
-  r.rss_after_generation = resident_bytes();
+  const Resident end = sample();
+  if (r.generated_tokens.empty()) r.rss_after_prefill = end.rss, r.anon_after_prefill = end.anonymous;
+  r.rss_after_generation = end.rss;
+  r.anon_after_generation = end.anonymous;
   if (r.prefill_ms > 0) r.prefill_tokens_per_s = static_cast<double>(prompt.size()) * 1000.0 / r.prefill_ms;
   const size_t decoded = r.generated_tokens.empty() ? 0 : r.generated_tokens.size() - 1;  // calls after prefill
   if (r.decode_ms > 0 && decoded > 0) r.decode_tokens_per_s = static_cast<double>(decoded) * 1000.0 / r.decode_ms;
@@ -342,6 +355,9 @@ std::string generation_memory_report(const Bundle& bundle, const std::vector<Gen
       }
     }
     auto added = [&](uint64_t rss) { return static_cast<int64_t>(rss) - static_cast<int64_t>(g.rss_before_load()); };
+    auto anon_added = [&](uint64_t anon) {
+      return static_cast<int64_t>(anon) - static_cast<int64_t>(g.anon_before_load());
+    };
     json m = {{"name", g.model()},
               {"program_bytes", program},
               {"unique_bytes", unique},
@@ -351,13 +367,21 @@ std::string generation_memory_report(const Bundle& bundle, const std::vector<Gen
               {"rss_added",
                {{"after_load", added(g.rss_after_load())},
                 {"after_prefill", added(models[i].rss_after_prefill)},
-                {"after_generation", added(models[i].rss_after_generation)}}}};
+                {"after_generation", added(models[i].rss_after_generation)}}},
+              {"anonymous_added",
+               {{"after_load", anon_added(g.anon_after_load())},
+                {"after_prefill", anon_added(models[i].anon_after_prefill)},
+                {"after_generation", anon_added(models[i].anon_after_generation)}}}};
     if (i > 0) {  // what a program over already-loaded shared weights may add: its own bytes, and slack
       const uint64_t budget = unique + unique / 10 + 2 * kMiB;
       const int64_t worst = std::max(
           {added(g.rss_after_load()), added(models[i].rss_after_prefill), added(models[i].rss_after_generation)});
+      const int64_t worst_anonymous =
+          std::max({anon_added(g.anon_after_load()), anon_added(models[i].anon_after_prefill),
+                    anon_added(models[i].anon_after_generation)});
       m["budget_bytes"] = budget;
       m["within_budget"] = worst <= static_cast<int64_t>(budget);
+      m["anonymous_within_budget"] = worst_anonymous <= static_cast<int64_t>(budget);
     }
     list.push_back(std::move(m));
   }
@@ -369,6 +393,11 @@ std::string generation_memory_report(const Bundle& bundle, const std::vector<Gen
        {{"rss_added",
          "process RSS (/proc/self/statm) after the model's load, its first prefill and its last "
          "generation, minus the RSS before its load; models load one after another and stay loaded"},
+        {"anonymous_added",
+         "as rss_added, for RSS minus file-backed pages (statm's shared): memory of the process's "
+         "own, not pages of mapped programs and data files; the kernel maps a large file's page "
+         "cache in folios, so a token's embedding row can bring neighbouring rows of a shared "
+         "file into RSS"},
         {"unique_bytes", "size of the model's program and of the data files no other model of the bundle uses"},
         {"budget_bytes", "1.1 x unique_bytes + 2 MiB, for each model after the first"},
         {"shared_packed_bytes", "bytes the cache owner's plugin allocated packing the file's weights, once"}}}};
@@ -385,21 +414,24 @@ std::string render_generation_memory_report(const std::string& report_json) {
     return std::string(text);
   };
   std::ostringstream out;
-  out << "memory: RSS each model added (MiB; loaded one after another, all kept loaded)\n";
-  char line[256];
-  std::snprintf(line, sizeof line, "  %-16s %10s %10s %10s %10s %8s  %s\n", "model", "unique", "load", "prefill",
-                "generation", "budget", "shared data");
+  out << "memory: what each model added to RSS (its anonymous part in parentheses), MiB; loaded one after "
+         "another, all kept loaded\n";
+  char line[320];
+  std::snprintf(line, sizeof line, "  %-14s %7s %7s %15s %15s %15s %8s  %s\n", "model", "unique", "planned",
+                "after load", "after prefill", "after gen.", "budget", "shared data");
   out << line;
+  auto cell = [&](const json& m, const char* point) {
+    return mib(m["rss_added"][point].get<double>()) + " (" + mib(m["anonymous_added"][point].get<double>()) + ")";
+  };
   for (const json& m : r["models"]) {
     std::string shared;
     for (const json& d : m["shared_data"]) shared += (shared.empty() ? "" : ", ") + d.get<std::string>();
-    const json& a = m["rss_added"];
     const std::string budget = m.contains("budget_bytes")
                                    ? mib(m["budget_bytes"].get<double>()) + (m["within_budget"].get<bool>() ? "" : "!")
                                    : "-";
-    std::snprintf(line, sizeof line, "  %-16s %10s %10s %10s %10s %8s  %s\n", m["name"].get<std::string>().c_str(),
-                  mib(m["unique_bytes"].get<double>()).c_str(), mib(a["after_load"].get<double>()).c_str(),
-                  mib(a["after_prefill"].get<double>()).c_str(), mib(a["after_generation"].get<double>()).c_str(),
+    std::snprintf(line, sizeof line, "  %-14s %7s %7s %15s %15s %15s %8s  %s\n", m["name"].get<std::string>().c_str(),
+                  mib(m["unique_bytes"].get<double>()).c_str(), mib(m["planned_bytes"].get<double>()).c_str(),
+                  cell(m, "after_load").c_str(), cell(m, "after_prefill").c_str(), cell(m, "after_generation").c_str(),
                   budget.c_str(), shared.empty() ? "-" : shared.c_str());
     out << line;
   }
@@ -414,7 +446,8 @@ std::string render_generation_memory_report(const std::string& report_json) {
     for (const json& m : f["models"]) out << " " << m.get<std::string>();
     out << "\n";
   }
-  out << "  budget: 1.1 x unique + 2 MiB for each model after the first (flagged when exceeded); process RSS "
+  out << "  unique: its program and private data files; planned: its activations and KV cache, resident as "
+         "touched\n  budget: 1.1 x unique + 2 MiB for each model after the first (flagged when exceeded); process RSS "
       << mib(r["process_rss_bytes"].get<double>()) << " MiB\n";
   return out.str();
 }

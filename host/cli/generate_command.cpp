@@ -247,7 +247,7 @@ int run_generate(const std::vector<std::string>& args) {
     if (*tokenizer && model_options.eos_ids.empty() && g.metadata().eos_ids.empty() && (*tokenizer)->eos_id() >= 0) {
       model_options.eos_ids = {(*tokenizer)->eos_id()};
     }
-    GenerationMemory points{&g, 0, 0};
+    GenerationMemory points{&g, 0, 0, 0, 0};
     double prefill_ms = 0, decode_ms = 0, first_ttft = 0;
     size_t prompt_tokens = 0, generated = 0, decoded = 0;
     for (size_t i = 0; i < prompt_texts.size(); ++i) {
@@ -270,9 +270,11 @@ int run_generate(const std::vector<std::string>& args) {
       }
       if (i == 0) {
         points.rss_after_prefill = result->rss_after_prefill;
+        points.anon_after_prefill = result->anon_after_prefill;
         first_ttft = result->ttft_ms;
       }
       points.rss_after_generation = result->rss_after_generation;
+      points.anon_after_generation = result->anon_after_generation;
       prefill_ms += result->prefill_ms;
       decode_ms += result->decode_ms;
       prompt_tokens += result->prompt_tokens.size();

@@ -226,6 +226,7 @@ Status MethodLoader::resolve_tensor_data(size_t index, const fb::Tensor& t, Host
       out->raw.data = planned;
     } else {
       out->raw.data = const_cast<uint8_t*>(entry->bytes.data);  // read-only mapping: zero copy
+      advise_sparse_reads(entry->bytes);
     }
     return Status::success();
   }

@@ -1,8 +1,8 @@
 #include "runtime/named_data_map.h"
 
 #include <sys/mman.h>
-#include <cstring>
 #include <unistd.h>
+#include <cstring>
 
 namespace etp::runtime {
 
@@ -55,14 +55,32 @@ etp_status NamedDataMap::find(std::string_view key, etp_named_data* out) const {
   return ETP_OK;
 }
 
-void NamedDataMap::release(std::string_view key) const {
-  const format::DataEntry* e = find_tensor(key);
-  if (e == nullptr || e->bytes.size == 0) return;
-  // Only whole pages inside the entry can go; neighbours may still be in use.
+namespace {
+
+// Applies `advice` to the whole pages inside `bytes` (neighbours may still be in use). Every
+// file etp reads is a read-only private mapping (MappedFile), so dropped pages come back from
+// the file when read again.
+void advise(const ByteSpan& bytes, int advice) {
+  if (bytes.data == nullptr || bytes.size == 0) return;
   const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-  const uintptr_t begin = (reinterpret_cast<uintptr_t>(e->bytes.data) + page - 1) & ~(page - 1);
-  const uintptr_t end = (reinterpret_cast<uintptr_t>(e->bytes.data) + e->bytes.size) & ~(page - 1);
-  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(bytes.data) + page - 1) & ~(page - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(bytes.data) + bytes.size) & ~(page - 1);
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, advice);
+}
+
+}  // namespace
+
+void NamedDataMap::release(std::string_view key) const {
+  // A data file's entry, or named data inside the program (a LoRA program's own adapters).
+  if (const format::DataEntry* e = find_tensor(key)) {
+    advise(e->bytes, MADV_DONTNEED);
+  } else if (const ByteSpan* bytes = program_ ? program_->find_named_data(key) : nullptr) {
+    advise(*bytes, MADV_DONTNEED);
+  }
+}
+
+void advise_sparse_reads(const ByteSpan& bytes) {
+  if (bytes.size >= kSparseReadBytes) advise(bytes, MADV_RANDOM);
 }
 
 }  // namespace etp::runtime

@@ -62,6 +62,9 @@ struct GenerateResult {
   // Resident memory of the process (bytes) after the method was loaded, after prefill, and after
   // generation: the points ExecuTorch's LoRA demo logs.
   uint64_t rss_after_load = 0, rss_after_prefill = 0, rss_after_generation = 0;
+  // The anonymous part of each (RSS minus file-backed pages): heap, packed weights, caches; not
+  // the pages of mapped programs and data files, which the kernel may share and drop.
+  uint64_t anon_after_load = 0, anon_after_prefill = 0, anon_after_generation = 0;
 };
 
 // A model's generation method, loaded once with its metadata read and its signature checked, for
@@ -83,6 +86,8 @@ class Generator {
   // Resident memory of the process (bytes, /proc/self/statm) before and after load() loaded it.
   uint64_t rss_before_load() const { return rss_before_load_; }
   uint64_t rss_after_load() const { return rss_after_load_; }
+  uint64_t anon_before_load() const { return anon_before_load_; }  // the anonymous part, as in GenerateResult
+  uint64_t anon_after_load() const { return anon_after_load_; }
 
  private:
   Generator(std::string model, GenerationMetadata metadata, Method method, int64_t chunk);
@@ -90,21 +95,23 @@ class Generator {
   GenerationMetadata metadata_;
   Method method_;
   int64_t chunk_ = 1;  // tokens per prefill call
-  uint64_t rss_before_load_ = 0, rss_after_load_ = 0;
+  uint64_t rss_before_load_ = 0, rss_after_load_ = 0, anon_before_load_ = 0, anon_after_load_ = 0;
 };
 
 // Resident memory of the process in bytes (/proc/self/statm), 0 where it cannot be read.
 uint64_t resident_memory();
 
 // What each of several generators, loaded one after another in one process and kept loaded, added
-// to resident memory: the LoRA demo's table. rss_* are the process's RSS after the generator's
-// first prefill and after its last generation (GenerateResult's). The JSON document lists per
+// to resident memory: the LoRA demo's table. rss_* and anon_* are the process's RSS and its
+// anonymous part after the generator's first prefill and after its last generation
+// (GenerateResult's). The JSON document lists per
 // model its unique bytes (program + data files no other model of the bundle uses), planned
 // memory, the data files it shares, and the RSS it added after load, prefill and generation
 // (each minus the RSS before its load); per data file its size, users and packed bytes.
 struct GenerationMemory {
   const Generator* generator = nullptr;
   uint64_t rss_after_prefill = 0, rss_after_generation = 0;
+  uint64_t anon_after_prefill = 0, anon_after_generation = 0;
 };
 std::string generation_memory_report(const Bundle& bundle, const std::vector<GenerationMemory>& models);
 // The table for people, from generation_memory_report's document.

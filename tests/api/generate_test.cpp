@@ -115,7 +115,8 @@ TEST(GenerateTest, DemoBundleAnswersAsTrainedAndLoraProgramsStayWithinTheirBudge
     ASSERT_EQ(result->stop_reason, "eos");
     result->generated_tokens.pop_back();
     EXPECT_EQ(*tokenizer->decode(result->generated_tokens), answer) << model;
-    memory.push_back({generators.back().get(), result->rss_after_prefill, result->rss_after_generation});
+    memory.push_back({generators.back().get(), result->rss_after_prefill, result->rss_after_generation,
+                      result->anon_after_prefill, result->anon_after_generation});
   }
   const auto report = nlohmann::json::parse(generation_memory_report(*bundle, memory));
   ASSERT_EQ(report["models"].size(), 3u);
@@ -125,6 +126,8 @@ TEST(GenerateTest, DemoBundleAnswersAsTrainedAndLoraProgramsStayWithinTheirBudge
     const nlohmann::json& m = report["models"][i];
     EXPECT_GT(m["unique_bytes"].get<uint64_t>(), 300000u) << "the program holds its adapters";
     EXPECT_TRUE(m["within_budget"].get<bool>()) << m.dump();
+    EXPECT_TRUE(m["anonymous_within_budget"].get<bool>()) << m.dump();
+    EXPECT_LE(m["anonymous_added"]["after_load"].get<int64_t>(), m["rss_added"]["after_load"].get<int64_t>() + 4096);
   }
   const nlohmann::json& foundation = report["data_files"][0];
   EXPECT_EQ(foundation["models"].size(), 3u);

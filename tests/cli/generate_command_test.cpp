@@ -63,7 +63,7 @@ TEST(GenerateCommandTest, TheDemoBundleCompletesEachPromptAsEachModelWasTrained)
   ASSERT_EQ(etp("generate " ETP_DEMO_MANIFEST " --prompt '7 8=' --prompt '3 9=' --memory-report", &out), 0) << out;
   for (const char* line :
        {"[base] 7 8=15\n", "[base] 3 9=12\n", "[lora_mul] 7 8=56\n", "[lora_mul] 3 9=27\n", "[lora_rev] 7 8=8 7\n",
-        "[lora_rev] 3 9=9 3\n", "lora_rev: 2 prompts", "memory: RSS each model added", "shared foundation"}) {
+        "[lora_rev] 3 9=9 3\n", "lora_rev: 2 prompts", "memory: what each model added to RSS", "shared foundation"}) {
     EXPECT_NE(out.find(line), std::string::npos) << line << " in\n" << out;
   }
   EXPECT_EQ(out.find("!"), std::string::npos) << "no model over its budget:\n" << out;

@@ -67,6 +67,20 @@ def test_the_demo_bundle_completes_a_prompt_as_each_model_was_trained():
     assert answers == {"base": "13", "lora_mul": "42", "lora_rev": "7 6"}
 
 
+@pytest.mark.parametrize("entry", [e for e in INDEX if "completions" in e], ids=lambda e: e["name"])
+def test_a_generator_completes_the_demo_prompts_as_executorch(entry):
+    bundle = etp.Bundle.from_program(fixture(entry["program"]), data=[fixture(d) for d in entry["data_files"]])
+    generator = etp.Generator(bundle, "model")
+    assert generator.metadata["eos_ids"] == [2] and generator.metadata["enable_dynamic_shape"]
+    tokenizer = etp.Tokenizer(fixture(entry["tokenizer"]))
+    for c in entry["completions"]:
+        doc = generator.generate(tokenizer.encode(c["prompt"], add_bos=True), max_new_tokens=8)
+        assert doc["generated_tokens"] == c["tokens"], c["prompt"]
+        assert tokenizer.decode(doc["generated_tokens"][:-1]) == c["text"]
+    with pytest.raises(etp.Error, match="the prompt has no tokens"):
+        generator.generate([])
+
+
 def test_tokenizer_matches_the_sentencepiece_package():
     with open(fixture("tokenizer_samples.json")) as f:
         doc = json.load(f)
