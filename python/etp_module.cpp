@@ -505,10 +505,10 @@ PYBIND11_MODULE(etp, m) {
              const std::map<std::string, std::map<std::string, std::string>>& plugin_options) {
             etp::BundleSpec spec = etp::BundleSpec::for_program(program, data, plugins, model);
             for (const auto& [name, opts] : plugin_options) {
-              auto it = std::find_if(spec.plugins.begin(), spec.plugins.end(), [&](const etp::PluginSpec& p) {
-                return p.library == name || p.name == name;
-              });
-              if (it == spec.plugins.end()) throw py::value_error("plugin_options: no plugin '" + name + "' in plugins");
+              auto it = std::find_if(spec.plugins.begin(), spec.plugins.end(),
+                                     [&](const etp::PluginSpec& p) { return p.library == name || p.name == name; });
+              if (it == spec.plugins.end())
+                throw py::value_error("plugin_options: no plugin '" + name + "' in plugins");
               for (const auto& [key, value] : opts) it->options.emplace_back(key, value);
             }
             return std::make_shared<PyBundle>(unwrap(etp::Bundle::open(spec, options_of(plugin_paths, use_env))));
@@ -567,7 +567,8 @@ PYBIND11_MODULE(etp, m) {
           [](const PyBundle& b, const std::string& model, const std::vector<int64_t>& prompt, int64_t max_new_tokens,
              double temperature, double top_p, uint64_t seed, const std::vector<int64_t>& eos_ids,
              const std::string& method, bool stop_at_eos, py::object on_token) {
-            etp::GenerateOptions options = generate_options(max_new_tokens, temperature, top_p, seed, eos_ids, stop_at_eos);
+            etp::GenerateOptions options =
+                generate_options(max_new_tokens, temperature, top_p, seed, eos_ids, stop_at_eos);
             options.method = method;
             const auto callback = token_callback(on_token);
             etp::Result<etp::GenerateResult> result = [&] {

@@ -34,13 +34,14 @@ etp_status check_rows_fit(const Ctx& c, const etp_tensor& value, const etp_tenso
   if (etp_status s = check_4d_contiguous(c, value, "value")) return s;
   if (etp_status s = check_4d_contiguous(c, cache, which)) return s;
   if (value.sizes[0] != cache.sizes[0] || value.sizes[2] != cache.sizes[2] || value.sizes[3] != cache.sizes[3]) {
-    return fail(c.host, ETP_ERR_SHAPE,
-                "%s: value [%lld, %lld, %lld, %lld] does not fit %s [%lld, %lld, %lld, %lld] (batch, heads and head_dim "
-                "must match)",
-                c.op, static_cast<long long>(value.sizes[0]), static_cast<long long>(value.sizes[1]),
-                static_cast<long long>(value.sizes[2]), static_cast<long long>(value.sizes[3]), which,
-                static_cast<long long>(cache.sizes[0]), static_cast<long long>(cache.sizes[1]),
-                static_cast<long long>(cache.sizes[2]), static_cast<long long>(cache.sizes[3]));
+    return fail(
+        c.host, ETP_ERR_SHAPE,
+        "%s: value [%lld, %lld, %lld, %lld] does not fit %s [%lld, %lld, %lld, %lld] (batch, heads and head_dim "
+        "must match)",
+        c.op, static_cast<long long>(value.sizes[0]), static_cast<long long>(value.sizes[1]),
+        static_cast<long long>(value.sizes[2]), static_cast<long long>(value.sizes[3]), which,
+        static_cast<long long>(cache.sizes[0]), static_cast<long long>(cache.sizes[1]),
+        static_cast<long long>(cache.sizes[2]), static_cast<long long>(cache.sizes[3]));
   }
   if (value.dtype != cache.dtype) {
     return fail(c.host, ETP_ERR_DTYPE, "%s: value has dtype %s but %s has %s", c.op, etp_sdk::dtype_name(value.dtype),
@@ -74,7 +75,7 @@ void copy_rows(const etp_tensor& value, etp_tensor& cache, int64_t start_pos) {
   uint8_t* dst = static_cast<uint8_t*>(cache.data);
   for (int64_t b = 0; b < value.sizes[0]; ++b) {
     std::memmove(dst + static_cast<size_t>((b * max_rows + start_pos) * row) * elem,
-                src + static_cast<size_t>(b * rows * row) * elem, static_cast<size_t>(rows * row) * elem);
+                 src + static_cast<size_t>(b * rows * row) * elem, static_cast<size_t>(rows * row) * elem);
   }
 }
 
@@ -128,7 +129,7 @@ ETP_PORTABLE_KERNEL(update_cache_with_indices_out, "llama::update_cache_with_ind
   for (int64_t b = 0; b < batch; ++b) {
     for (int64_t s = 0; s < rows; ++s) {
       std::memmove(dst + static_cast<size_t>((b * max_rows + index(b, s)) * row) * elem,
-                  src + static_cast<size_t>((b * rows + s) * row) * elem, static_cast<size_t>(row) * elem);
+                   src + static_cast<size_t>((b * rows + s) * row) * elem, static_cast<size_t>(row) * elem);
     }
   }
   return ETP_OK;

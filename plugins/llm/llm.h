@@ -4,9 +4,20 @@
 
 #include "kernels.h"  // portable's ETP_PORTABLE_KERNEL, ETP_ENTRY and KernelFamily (its kernels are not linked)
 
+#include <cstddef>
+#include <functional>
+
 namespace etp_llm {
 
 using etp_portable::KernelFamily;
+
+// The plugin's thread pool (option `threads`, default 1; plugin.cpp). Runs
+// task(0) .. task(count - 1), spread over the pool when `parallel` and the pool has more than
+// one thread, else in order on the caller's thread; returns when all are done.
+void parallel_for(size_t count, bool parallel, const std::function<void(size_t)>& task);
+// Work (multiply-adds) below which attention stays on the caller's thread: waking workers costs
+// microseconds, more than a decode step of a small model takes.
+constexpr int64_t kParallelWork = 1 << 16;
 
 KernelFamily cache_kernels();  // update_cache, update_cache_with_indices, fallback (cache.cpp)
 KernelFamily sdpa_kernels();   // custom_sdpa, sdpa_with_kv_cache (sdpa.cpp)

@@ -8,8 +8,10 @@
 // Scores are q.k * scale (default 1/sqrt(head_dim)) in float; the softmax subtracts the row
 // maximum; a row whose keys are all masked gives NaN, as ExecuTorch's does. dropout_p is ignored
 // (inference). float16 and bfloat16 load as float and round once on store.
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "float16.h"
@@ -27,7 +29,7 @@ struct Attention {
   int64_t start_pos = 0;
   bool causal = false;
   float scale = 0;
-  int64_t num_keys = 0;  // keys each row may see at most (before the causal limit)
+  int64_t num_keys = 0;   // keys each row may see at most (before the causal limit)
   bool seq_at_2 = false;  // [batch, heads, seq, head_dim] instead of [batch, seq, heads, head_dim]
   // custom_quantized_sdpa: int8 q, k, v with per-(token, head) zero points (int8) and scales (float32)
   const etp_tensor* zero_points[3] = {nullptr, nullptr, nullptr};
@@ -71,7 +73,8 @@ etp_status check(const Ctx& c, Attention* a, bool has_scale, double scale, bool 
                 static_cast<long long>(heads), static_cast<long long>(kv_heads));
   }
   if (a->mask != nullptr) {
-    if (a->causal) return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: attn_mask and is_causal cannot be combined", c.op);
+    if (a->causal)
+      return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: attn_mask and is_causal cannot be combined", c.op);
     const etp_tensor& m = *a->mask;
     if (m.dtype != ETP_DTYPE_FLOAT32 || m.rank != 2 || m.sizes[0] != a->seq(q) || m.sizes[1] != kv_rows ||
         (m.sizes[1] != 1 && m.strides[1] != 1) || (m.sizes[0] != 1 && m.strides[0] != m.sizes[1])) {
@@ -81,9 +84,9 @@ etp_status check(const Ctx& c, Attention* a, bool has_scale, double scale, bool 
     a->num_keys = kv_rows;
   } else {
     if (a->start_pos < 0 || a->start_pos > kv_rows - a->seq(q)) {
-      return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: start_pos %lld with %lld queries reaches past %lld cached rows",
-                  c.op, static_cast<long long>(a->start_pos), static_cast<long long>(a->seq(q)),
-                  static_cast<long long>(kv_rows));
+      return fail(
+          c.host, ETP_ERR_INVALID_ARGUMENT, "%s: start_pos %lld with %lld queries reaches past %lld cached rows", c.op,
+          static_cast<long long>(a->start_pos), static_cast<long long>(a->seq(q)), static_cast<long long>(kv_rows));
     }
     a->num_keys = a->start_pos + a->seq(q);
   }
@@ -106,8 +109,8 @@ etp_status check(const Ctx& c, Attention* a, bool has_scale, double scale, bool 
         bool same = p->rank == 4 && p->sizes[3] == 1;
         for (int32_t d = 0; same && d < 3; ++d) same = p->sizes[d] == xs[i]->sizes[d];
         if (!same) {
-          return fail(c.host, ETP_ERR_SHAPE, "%s: %s's quantization parameters must have its shape with a last dim of 1",
-                      c.op, names[i]);
+          return fail(c.host, ETP_ERR_SHAPE,
+                      "%s: %s's quantization parameters must have its shape with a last dim of 1", c.op, names[i]);
         }
         if (etp_status s = check_4d_contiguous(c, *p, "a quantization parameter")) return s;
       }
@@ -121,52 +124,69 @@ etp_status check(const Ctx& c, Attention* a, bool has_scale, double scale, bool 
   return check_4d_contiguous(c, *a->out, "out");
 }
 
-// The attention loop over rows of head_dim values: `load(which, index, dst)` writes row `index`
-// (see Attention::row) of q (0), k (1) or v (2) as floats; `store(index, src)` writes an output row.
-template <typename Load, typename Store>
-void attend_rows(const Attention& a, Load load, Store store) {
+// q.k over head_dim values, in eight partial sums the compiler keeps in vector registers.
+inline float dot(const float* q, const float* k, int64_t n) {
+  float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int l = 0; l < 8; ++l) s[l] += q[i + l] * k[i + l];
+  }
+  float tail = 0;
+  for (; i < n; ++i) tail += q[i] * k[i];
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) + tail;
+}
+
+// The attention of one (batch, query head) over rows of head_dim values: `row(which, index,
+// scratch)` gives row `index` (see Attention::row) of q (0), k (1) or v (2) as floats (in place
+// for float32, else converted into scratch); `store(index, src)` writes an output row.
+template <typename Row, typename Store>
+void attend_head(const Attention& a, int64_t b, int64_t h, Row row, Store store) {
   const etp_tensor &q = *a.q, &k = *a.k;
-  const int64_t batch = q.sizes[0], rows = a.seq(q), heads = a.heads(q), dim = q.sizes[3];
-  const int64_t kv_heads = a.heads(k), kv_rows = a.seq(k), group = heads / kv_heads;
+  const int64_t rows = a.seq(q), heads = a.heads(q), dim = q.sizes[3];
+  const int64_t kv_heads = a.heads(k), kv_rows = a.seq(k), hk = h / (heads / kv_heads);
   const float* mask = a.mask ? static_cast<const float*>(a.mask->data) : nullptr;
-  thread_local std::vector<float> scores, acc, query, key;
+  thread_local std::vector<float> scores, acc, query, key;  // per worker thread, reused
   scores.resize(static_cast<size_t>(a.num_keys));
   acc.resize(static_cast<size_t>(dim));
   query.resize(static_cast<size_t>(dim));
   key.resize(static_cast<size_t>(dim));
-  for (int64_t b = 0; b < batch; ++b) {
-    for (int64_t h = 0; h < heads; ++h) {
-      const int64_t hk = h / group;
-      for (int64_t r = 0; r < rows; ++r) {
-        load(0, a.row(b, r, h, rows, heads), query.data());
-        const int64_t keys = a.causal ? std::min(a.start_pos + r + 1, a.num_keys) : a.num_keys;
-        float max = -std::numeric_limits<float>::infinity();
-        for (int64_t j = 0; j < keys; ++j) {
-          load(1, a.row(b, j, hk, kv_rows, kv_heads), key.data());
-          float dot = 0;
-          for (int64_t d = 0; d < dim; ++d) dot += query[d] * key[d];
-          float s = dot * a.scale;
-          if (mask) s += mask[r * kv_rows + j];
-          scores[j] = s;
-          max = std::max(max, s);
-        }
-        for (int64_t d = 0; d < dim; ++d) acc[d] = 0;
-        float sum = 0;
-        if (max != -std::numeric_limits<float>::infinity()) {
-          for (int64_t j = 0; j < keys; ++j) {
-            const float p = std::exp(scores[j] - max);
-            sum += p;
-            load(2, a.row(b, j, hk, kv_rows, kv_heads), key.data());
-            for (int64_t d = 0; d < dim; ++d) acc[d] += p * key[d];
-          }
-        }
-        // A fully masked row: 0 * (1 / 0) is NaN, as ExecuTorch's.
-        const float inv = 1.0f / sum;
-        for (int64_t d = 0; d < dim; ++d) acc[d] *= inv;
-        store(a.row(b, r, h, rows, heads), acc.data());
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* qr = row(0, a.row(b, r, h, rows, heads), query.data());
+    const int64_t keys = a.causal ? std::min(a.start_pos + r + 1, a.num_keys) : a.num_keys;
+    float max = -std::numeric_limits<float>::infinity();
+    for (int64_t j = 0; j < keys; ++j) {
+      float s = dot(qr, row(1, a.row(b, j, hk, kv_rows, kv_heads), key.data()), dim) * a.scale;
+      if (mask) s += mask[r * kv_rows + j];
+      scores[j] = s;
+      max = std::max(max, s);
+    }
+    float* out = acc.data();
+    for (int64_t d = 0; d < dim; ++d) out[d] = 0;
+    float sum = 0;
+    if (max != -std::numeric_limits<float>::infinity()) {
+      for (int64_t j = 0; j < keys; ++j) {
+        const float p = std::exp(scores[j] - max);
+        sum += p;
+        const float* vr = row(2, a.row(b, j, hk, kv_rows, kv_heads), key.data());
+        for (int64_t d = 0; d < dim; ++d) out[d] += p * vr[d];
       }
     }
+    // A fully masked row: 0 * (1 / 0) is NaN, as ExecuTorch's.
+    const float inv = 1.0f / sum;
+    for (int64_t d = 0; d < dim; ++d) out[d] *= inv;
+    store(a.row(b, r, h, rows, heads), out);
   }
+}
+
+// Every (batch, query head) of `a`, on the plugin's thread pool when the work pays for it.
+template <typename Row, typename Store>
+void attend_rows(const Attention& a, Row row, Store store) {
+  const int64_t batch = a.q->sizes[0], heads = a.heads(*a.q);
+  const int64_t work = batch * heads * a.seq(*a.q) * a.num_keys * a.q->sizes[3];  // multiply-adds of q.k
+  auto task = [&](size_t i) {
+    attend_head(a, static_cast<int64_t>(i) / heads, static_cast<int64_t>(i) % heads, row, store);
+  };
+  parallel_for(static_cast<size_t>(batch * heads), work >= kParallelWork, task);
 }
 
 template <typename T>
@@ -177,9 +197,14 @@ void attend(const Attention& a) {
   T* out = static_cast<T*>(a.out->data);
   attend_rows(
       a,
-      [&](int which, int64_t index, float* dst) {
+      [&](int which, int64_t index, float* scratch) -> const float* {
         const T* src = data[which] + index * dim;
-        for (int64_t d = 0; d < dim; ++d) dst[d] = static_cast<float>(src[d]);
+        if constexpr (std::is_same_v<T, float>) {
+          return src;
+        } else {
+          for (int64_t d = 0; d < dim; ++d) scratch[d] = static_cast<float>(src[d]);
+          return scratch;
+        }
       },
       [&](int64_t index, const float* src) {
         for (int64_t d = 0; d < dim; ++d) out[index * dim + d] = static_cast<T>(src[d]);
@@ -193,11 +218,12 @@ void attend_quantized(const Attention& a) {
   float* out = static_cast<float*>(a.out->data);
   attend_rows(
       a,
-      [&](int which, int64_t index, float* dst) {
+      [&](int which, int64_t index, float* scratch) -> const float* {
         const int8_t* src = static_cast<const int8_t*>(xs[which]->data) + index * dim;
         const float zp = static_cast<const int8_t*>(a.zero_points[which]->data)[index];
         const float sc = static_cast<const float*>(a.scales[which]->data)[index];
-        for (int64_t d = 0; d < dim; ++d) dst[d] = (static_cast<float>(src[d]) - zp) * sc;
+        for (int64_t d = 0; d < dim; ++d) scratch[d] = (static_cast<float>(src[d]) - zp) * sc;
+        return scratch;
       },
       [&](int64_t index, const float* src) {
         for (int64_t d = 0; d < dim; ++d) out[index * dim + d] = src[d];

@@ -99,8 +99,8 @@ TEST(LlmOpsTest, MaskedAttentionReadsTheWholeCacheAndAFullyMaskedRowIsNaN) {
   auto mask = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2, 2}, {0, std::log(3.0f), -INFINITY, -INFINITY});
   TestTensor out(ETP_DTYPE_FLOAT32, {1, 2, 1, 2});
   ASSERT_EQ(call(h, "llama::custom_sdpa.out",
-                 {V::tensor(q), V::tensor(k), V::tensor(v), V::integer(0), V::tensor(mask), V::real(0), V::boolean(false),
-                  V::none(), V::tensor(out)}),
+                 {V::tensor(q), V::tensor(k), V::tensor(v), V::integer(0), V::tensor(mask), V::real(0),
+                  V::boolean(false), V::none(), V::tensor(out)}),
             ETP_OK)
       << h.last_error();
   const auto got = out.logical<float>();
@@ -109,8 +109,8 @@ TEST(LlmOpsTest, MaskedAttentionReadsTheWholeCacheAndAFullyMaskedRowIsNaN) {
   EXPECT_NEAR(got[1], 0.25 * 1 + 0.75 * 11, 1e-5);
   EXPECT_TRUE(std::isnan(got[2]) && std::isnan(got[3])) << "every key masked, as ExecuTorch: NaN";
   EXPECT_EQ(call(h, "llama::custom_sdpa.out",
-                 {V::tensor(q), V::tensor(k), V::tensor(v), V::integer(0), V::tensor(mask), V::real(0), V::boolean(true),
-                  V::none(), V::tensor(out)}),
+                 {V::tensor(q), V::tensor(k), V::tensor(v), V::integer(0), V::tensor(mask), V::real(0),
+                  V::boolean(true), V::none(), V::tensor(out)}),
             ETP_ERR_INVALID_ARGUMENT)
       << "a mask and is_causal together";
 }
@@ -125,7 +125,8 @@ TEST(LlmOpsTest, RefusesWhatExecuTorchWouldWriteOutsideTheCacheOrAbortOn) {
   };
   EXPECT_EQ(update(rows3, -1), ETP_ERR_INVALID_ARGUMENT) << "negative start_pos";
   EXPECT_EQ(update(rows3, 2), ETP_ERR_INVALID_ARGUMENT) << "rows 2..4 of a 4-row cache";
-  EXPECT_NE(h.last_error().find("3 rows at start_pos 2 do not fit cache of 4 rows"), std::string::npos) << h.last_error();
+  EXPECT_NE(h.last_error().find("3 rows at start_pos 2 do not fit cache of 4 rows"), std::string::npos)
+      << h.last_error();
   EXPECT_EQ(cache.logical<float>(), std::vector<float>(16, 0.0f)) << "nothing written";
   TestTensor three_heads = tensor4(1, 3, 2, [](auto...) { return 1.0f; });
   EXPECT_EQ(update(three_heads, 0), ETP_ERR_SHAPE);
@@ -241,7 +242,7 @@ TEST(LlmOpsTest, SdpaWithKvCacheWritesBothCachesThenAttends) {
   EXPECT_EQ(run(3, 2, out), ETP_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(kc.logical<float>(), std::vector<float>(8, 0.0f)) << "refused: nothing written";
   ASSERT_EQ(run(1, 2, out), ETP_OK) << h.last_error();
-  EXPECT_EQ(kc.logical<float>()[2], 0.0f);   // row 1 = k row 0: (0, -1)
+  EXPECT_EQ(kc.logical<float>()[2], 0.0f);  // row 1 = k row 0: (0, -1)
   EXPECT_EQ(kc.logical<float>()[3], -1.0f);
   ASSERT_EQ(call(h, "llama::custom_sdpa.out",
                  {V::tensor(q), V::tensor(kc), V::tensor(vc), V::integer(1), V::none(), V::real(0), V::boolean(true),
@@ -260,6 +261,47 @@ TEST(LlmOpsTest, FallbackCopiesItsInput) {
   EXPECT_EQ(out.logical<float>(), (std::vector<float>{1, 2, 3, 4}));
   TestTensor ints(ETP_DTYPE_INT32, {2, 2});
   EXPECT_EQ(call(h, "llama::fallback.out", {V::tensor(in), V::tensor(ints)}), ETP_ERR_DTYPE);
+}
+
+// Attention large enough for the thread pool (work above kParallelWork): with `threads: 2` the
+// heads spread over the pool; the result must equal the one-thread result bit for bit (each head
+// is computed by one thread in the same order) and the double-precision reference. Also the
+// option's errors.
+TEST(LlmOpsTest, PooledAttentionEqualsOneThreadAndTheReference) {
+  const int64_t rows = 4, keys = 64, heads = 8, kv_heads = 2, dim = 64;
+  auto fk = [](int64_t r, int64_t h, int64_t d) { return std::sin(float(r * 7 + h * 3 + d) * 0.1f); };
+  auto fv = [](int64_t r, int64_t h, int64_t d) { return std::cos(float(r * 5 + h * 2 + d) * 0.1f); };
+  auto fq = [](int64_t r, int64_t h, int64_t d) { return std::sin(float(r + 11 * h + 3 * d) * 0.1f); };
+  std::vector<std::vector<float>> results;
+  for (const char* threads : {"1", "2"}) {
+    KernelHarness h(ETP_LLM_PLUGIN_PATH);
+    const etp_option option{"threads", threads};
+    ASSERT_EQ(h.plugin()->init(h.plugin()->self, &option, 1), ETP_OK) << h.last_error();
+    TestTensor k = tensor4(keys, kv_heads, dim, fk), v = tensor4(keys, kv_heads, dim, fv);
+    TestTensor q = tensor4(rows, heads, dim, fq), out(ETP_DTYPE_FLOAT32, {1, rows, heads, dim});
+    // Rows 60..63 of a 64-row cache, causal: row r sees keys 0 ..= 60 + r.
+    ASSERT_EQ(call(h, "llama::custom_sdpa.out",
+                   {V::tensor(q), V::tensor(k), V::tensor(v), V::integer(keys - rows), V::none(), V::real(0),
+                    V::boolean(true), V::none(), V::tensor(out)}),
+              ETP_OK)
+        << h.last_error();
+    results.push_back(out.logical<float>());
+    const auto kc = k.logical<float>(), vc = v.logical<float>(), qv = q.logical<float>();
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t hh = 0; hh < heads; hh += 3) {
+        EXPECT_NEAR(results.back()[(r * heads + hh) * dim + 5],
+                    reference(qv, kc, vc, r, hh, hh / 4, 5, keys - rows + r + 1, heads, kv_heads, dim), 1e-5);
+      }
+    }
+    h.plugin()->shutdown(h.plugin()->self);
+  }
+  EXPECT_EQ(results[0], results[1]);
+  KernelHarness h(ETP_LLM_PLUGIN_PATH);
+  const etp_option unknown{"thread", "2"}, zero{"threads", "0"};
+  EXPECT_EQ(h.plugin()->init(h.plugin()->self, &unknown, 1), ETP_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(h.last_error().find("llm: unknown option 'thread' (known: threads)"), std::string::npos) << h.last_error();
+  EXPECT_EQ(h.plugin()->init(h.plugin()->self, &zero, 1), ETP_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(h.last_error().find("from 1 to 256, got '0'"), std::string::npos) << h.last_error();
 }
 
 }  // namespace
