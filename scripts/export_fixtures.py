@@ -1791,6 +1791,63 @@ def train_tokenizer() -> bytes:
 
     import sentencepiece as spm
 
+    lines = tokenizer_corpus()
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(lines), model_writer=model, vocab_size=128, model_type="bpe", character_coverage=1.0,
+        num_threads=1, bos_id=1, eos_id=2, unk_id=0, pad_id=-1, byte_fallback=False, split_digits=True,
+        hard_vocab_limit=False, normalization_rule_name="identity", minloglevel=2)
+    return model.getvalue()
+
+
+# The pre-tokenizer pattern of Llama 3's tiktoken tokenizer (ExecuTorch's default for its Tiktoken).
+LLAMA3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
+                  r"\s*[\r\n]+|\s+(?!\S)|\s+")
+
+
+def train_tiktoken(lines: List[str], merges: int) -> bytes:
+    """A tiktoken BPE file (one `base64(token) rank` line per token, as Llama 3 ships
+    tokenizer.model) trained here: the 256 single bytes, then `merges` byte-pair merges, most
+    frequent pair first (ties by the pair's bytes), over the corpus split by LLAMA3_PATTERN."""
+    import base64
+    from collections import Counter
+
+    import regex
+
+    words = Counter()
+    for line in lines:
+        for piece in regex.findall(LLAMA3_PATTERN, line):
+            words[tuple(bytes([b]) for b in piece.encode())] += 1
+    ranks = [bytes([i]) for i in range(256)]
+    known = set(ranks)
+    for _ in range(merges):
+        pairs = Counter()
+        for word, n in words.items():
+            for a, b in zip(word, word[1:]):
+                pairs[(a, b)] += n
+        if not pairs:
+            break
+        (a, b), _ = max(pairs.items(), key=lambda item: (item[1], item[0]))
+        if a + b not in known:
+            ranks.append(a + b)
+            known.add(a + b)
+        merged = Counter()
+        for word, n in words.items():
+            out, i = [], 0
+            while i < len(word):
+                if i + 1 < len(word) and word[i] == a and word[i + 1] == b:
+                    out.append(a + b)
+                    i += 2
+                else:
+                    out.append(word[i])
+                    i += 1
+            merged[tuple(out)] += n
+        words = merged
+    return "".join(f"{base64.b64encode(t).decode()} {i}\n" for i, t in enumerate(ranks)).encode()
+
+
+def tokenizer_corpus() -> List[str]:
+    """Synthetic arithmetic and word-reversal lines (seeded)."""
     rng = random.Random(47)
     lines = []
     for _ in range(4000):
@@ -1800,12 +1857,7 @@ def train_tokenizer() -> bytes:
         lines.append(f"{a}{op}{b}={value}")
         words = rng.sample(["cat", "dog", "sun", "moon", "tree", "red", "blue", "one", "two", "three"], 3)
         lines.append(" ".join(words) + " -> " + " ".join(reversed(words)))
-    model = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(lines), model_writer=model, vocab_size=128, model_type="bpe", character_coverage=1.0,
-        num_threads=1, bos_id=1, eos_id=2, unk_id=0, pad_id=-1, byte_fallback=False, split_digits=True,
-        hard_vocab_limit=False, normalization_rule_name="identity", minloglevel=2)
-    return model.getvalue()
+    return lines
 
 
 def fixture_tokenizer(fs: FixtureSet) -> None:
@@ -1827,6 +1879,27 @@ def fixture_tokenizer(fs: FixtureSet) -> None:
            "samples": samples}
     fs._write_once("tokenizer_samples.json", (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode())
     log(f"[tokenizer] {len(data)} bytes, samples: {[(s['text'], s['ids']) for s in samples[:2]]}")
+
+    # The tiktoken format of Llama 3's tokenizer.model, with references from ExecuTorch's own C++
+    # Tiktoken (pytorch_tokenizers, what its text runner uses): Llama 3's pattern and 256 special
+    # tokens after the file's ranks (<|begin_of_text|> is BOS, <|end_of_text|> EOS).
+    from pytorch_tokenizers import pytorch_tokenizers_cpp as et_tokenizers
+
+    data = train_tiktoken(tokenizer_corpus(), merges=200)
+    fs._write_once("tiny_tiktoken.model", data)
+    tiktoken = et_tokenizers.Tiktoken()
+    tiktoken.load(str(fs.out / "tiny_tiktoken.model"))
+    texts = ["12+7=19", "cat dog sun -> sun dog cat", "  two  spaces", "héllo wörld", "I'm here; it's 3141 apples\n\nnew",
+             "<|begin_of_text|>hi<|eot_id|>", "tabs\tand\r\nlines  ", "😀 ok", ""]
+    samples = [{"text": text, "ids": list(tiktoken.encode(text, 0, 0)), "ids_with_bos": list(tiktoken.encode(text, 1, 0))}
+               for text in texts]
+    doc = {"model": "tiny_tiktoken.model", "vocab_size": tiktoken.vocab_size(), "bos_id": tiktoken.bos_tok(),
+           "eos_id": tiktoken.eos_tok(), "generator": "ExecuTorch's pytorch_tokenizers Tiktoken (Llama 3 pattern and "
+           "special tokens) over 456 ranks trained by scripts/export_fixtures.py (256 bytes + 200 merges)",
+           "samples": samples}
+    fs._write_once("tiktoken_samples.json", (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode())
+    log(f"[tokenizer] tiktoken: {len(data)} bytes, vocab {tiktoken.vocab_size()}, samples: "
+        f"{[(s['text'], s['ids']) for s in samples[:2]]}")
 
 
 # The demo's tiny Llama and its tasks. Every prompt is two numbers 0..12 and "=": the base model

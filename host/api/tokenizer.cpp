@@ -1,17 +1,22 @@
-// etp::Tokenizer over SentencePiece (include/etp/tokenizer.h). The model file is read here, with
-// a size limit, and parsed from memory, so a bad file is an error naming it.
+// etp::Tokenizer over SentencePiece or the tiktoken format (include/etp/tokenizer.h). The model
+// file is read here, with a size limit, and parsed from memory, so a bad file is an error naming it.
 #include "etp/tokenizer.h"
 
 #include <sentencepiece_processor.h>
 
 #include <fstream>
+#include <optional>
 #include <sstream>
+
+#include "api/tiktoken.h"
+#include "core/error.h"
 
 namespace etp {
 
 struct Tokenizer::Impl {
   std::string path;
   sentencepiece::SentencePieceProcessor processor;
+  std::optional<api::Tiktoken> tiktoken;  // set for a tiktoken file; else the processor serves
 };
 
 Tokenizer::Tokenizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -26,13 +31,19 @@ Result<Tokenizer> Tokenizer::open(const std::string& path) {
   const std::streamoff size = in.tellg();
   if (size <= 0 || size > kMaxBytes) {
     return Status(StatusCode::kMalformed, path + ": a tokenizer model of " + std::to_string(size) +
-                                              " bytes (expected a SentencePiece .model of 1 byte to 256 MiB)");
+                                              " bytes (expected a SentencePiece or tiktoken model of 1 byte to "
+                                              "256 MiB)");
   }
   std::string bytes(static_cast<size_t>(size), '\0');
   in.seekg(0);
   if (!in.read(bytes.data(), size)) return Status(StatusCode::kMalformed, path + ": cannot read the tokenizer model");
   auto impl = std::make_unique<Impl>();
   impl->path = path;
+  if (api::Tiktoken::looks_like(bytes)) {
+    ETP_TRY(api::Tiktoken tiktoken, api::Tiktoken::parse(path, bytes));
+    impl->tiktoken.emplace(std::move(tiktoken));
+    return Tokenizer(std::move(impl));
+  }
   const sentencepiece::util::Status status = impl->processor.LoadFromSerializedProto(bytes);
   if (!status.ok()) {
     return Status(StatusCode::kMalformed, path + ": not a SentencePiece model (" + status.ToString() + ")");
@@ -44,9 +55,15 @@ Result<Tokenizer> Tokenizer::open(const std::string& path) {
 }
 
 Result<std::vector<int64_t>> Tokenizer::encode(const std::string& text, bool add_bos) const {
+  if (impl_->tiktoken) {
+    ETP_TRY(std::vector<int64_t> ids, impl_->tiktoken->encode(text));
+    if (add_bos) ids.insert(ids.begin(), bos_id());
+    return ids;
+  }
   std::vector<int> ids;
   const sentencepiece::util::Status status = impl_->processor.Encode(text, &ids);
-  if (!status.ok()) return Status(StatusCode::kInvalidArgument, impl_->path + ": cannot encode (" + status.ToString() + ")");
+  if (!status.ok())
+    return Status(StatusCode::kInvalidArgument, impl_->path + ": cannot encode (" + status.ToString() + ")");
   std::vector<int64_t> out;
   out.reserve(ids.size() + 1);
   if (add_bos && bos_id() >= 0) out.push_back(bos_id());
@@ -55,6 +72,7 @@ Result<std::vector<int64_t>> Tokenizer::encode(const std::string& text, bool add
 }
 
 Result<std::string> Tokenizer::decode(const std::vector<int64_t>& ids) const {
+  if (impl_->tiktoken) return impl_->tiktoken->decode(ids);
   std::vector<int> narrow;
   narrow.reserve(ids.size());
   for (int64_t id : ids) {
@@ -66,13 +84,16 @@ Result<std::string> Tokenizer::decode(const std::vector<int64_t>& ids) const {
   }
   std::string text;
   const sentencepiece::util::Status status = impl_->processor.Decode(narrow, &text);
-  if (!status.ok()) return Status(StatusCode::kInvalidArgument, impl_->path + ": cannot decode (" + status.ToString() + ")");
+  if (!status.ok())
+    return Status(StatusCode::kInvalidArgument, impl_->path + ": cannot decode (" + status.ToString() + ")");
   return text;
 }
 
-int64_t Tokenizer::vocab_size() const { return impl_->processor.GetPieceSize(); }
-int64_t Tokenizer::bos_id() const { return impl_->processor.bos_id(); }
-int64_t Tokenizer::eos_id() const { return impl_->processor.eos_id(); }
+int64_t Tokenizer::vocab_size() const {
+  return impl_->tiktoken ? impl_->tiktoken->vocab_size() : impl_->processor.GetPieceSize();
+}
+int64_t Tokenizer::bos_id() const { return impl_->tiktoken ? impl_->tiktoken->bos_id() : impl_->processor.bos_id(); }
+int64_t Tokenizer::eos_id() const { return impl_->tiktoken ? impl_->tiktoken->eos_id() : impl_->processor.eos_id(); }
 const std::string& Tokenizer::path() const { return impl_->path; }
 
 }  // namespace etp

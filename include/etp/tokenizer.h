@@ -1,6 +1,9 @@
 // Text to token ids and back with a SentencePiece model (`.model`, what Llama 2 style exports
-// ship), through Debian's libsentencepiece. A model entry of a manifest names its tokenizer
-// (`tokenizer: FILE`); `etp generate --prompt TEXT` uses it.
+// ship; through Debian's libsentencepiece) or a tiktoken BPE file (what Llama 3 ships as
+// tokenizer.model: `base64 rank` lines; Llama 3's pattern and 256 special tokens after the ranks,
+// <|begin_of_text|> BOS and <|end_of_text|> EOS, as ExecuTorch's runner reads it). The format is
+// told from the file's content. A model entry of a manifest names its tokenizer (`tokenizer:
+// FILE`); `etp generate --prompt TEXT` uses it.
 #pragma once
 
 #include <cstdint>
@@ -14,8 +17,8 @@ namespace etp {
 
 class Tokenizer {
  public:
-  // Reads a SentencePiece model. kNotFound for a missing file, kMalformed for one that is not a
-  // SentencePiece model (the message names the file).
+  // Reads a SentencePiece model or a tiktoken file. kNotFound for a missing file, kMalformed for
+  // one that is neither (the message names the file, and the line of a bad tiktoken file).
   static Result<Tokenizer> open(const std::string& path);
 
   Tokenizer(Tokenizer&&) noexcept;

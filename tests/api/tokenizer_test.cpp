@@ -1,6 +1,7 @@
-// etp::Tokenizer (SentencePiece through Debian's libsentencepiece) against the sentencepiece
-// Python package's encodings of the same model (tests/fixtures/tokenizer_samples.json, written by
-// scripts/export_fixtures.py), and bad model files.
+// etp::Tokenizer against references on the same model files, written by scripts/export_fixtures.py:
+// SentencePiece (through Debian's libsentencepiece) against the sentencepiece Python package
+// (tests/fixtures/tokenizer_samples.json), the tiktoken format against ExecuTorch's own C++
+// Tiktoken (tiktoken_samples.json); and bad model files.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -52,7 +53,8 @@ TEST(TokenizerTest, BadModelsAndIdsAreNamed) {
   const std::vector<uint8_t> bytes = read_bytes(fixture_path("tiny_sp.model"));
   const std::string path = ::testing::TempDir() + "/truncated.model";
   for (size_t n : {size_t{0}, size_t{1}, size_t{7}, bytes.size() / 2, bytes.size() - 1}) {
-    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(n));
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(n));
     auto t = Tokenizer::open(path);
     if (!t.ok()) {
       EXPECT_EQ(t.status().code(), StatusCode::kMalformed) << n;
@@ -63,6 +65,69 @@ TEST(TokenizerTest, BadModelsAndIdsAreNamed) {
   auto bad = tokenizer->decode({5, tokenizer->vocab_size()});
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("outside the vocabulary"), std::string::npos);
+}
+
+// The tiktoken format (Llama 3's tokenizer.model): Llama 3's pattern, byte-pair merges, special
+// tokens recognised in the text, and BOS / EOS after the file's ranks, exactly as ExecuTorch's
+// text runner's tokenizer encodes; decoding gives the text back.
+TEST(TokenizerTest, TiktokenEncodesAsExecuTorchsTokenizer) {
+  std::ifstream in(fixture_path("tiktoken_samples.json"));
+  const nlohmann::json doc = nlohmann::json::parse(in);
+  auto tokenizer = Tokenizer::open(fixture_path(doc["model"]));
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status().to_string();
+  EXPECT_EQ(tokenizer->vocab_size(), doc["vocab_size"].get<int64_t>());
+  EXPECT_EQ(tokenizer->bos_id(), doc["bos_id"].get<int64_t>());
+  EXPECT_EQ(tokenizer->eos_id(), doc["eos_id"].get<int64_t>());
+  ASSERT_GE(doc["samples"].size(), 8u);
+  for (const auto& s : doc["samples"]) {
+    const std::string text = s["text"];
+    auto ids = tokenizer->encode(text);
+    ASSERT_TRUE(ids.ok()) << text << ": " << ids.status().to_string();
+    EXPECT_EQ(*ids, s["ids"].get<std::vector<int64_t>>()) << "'" << text << "'";
+    auto with_bos = tokenizer->encode(text, /*add_bos=*/true);
+    ASSERT_TRUE(with_bos.ok());
+    EXPECT_EQ(*with_bos, s["ids_with_bos"].get<std::vector<int64_t>>()) << "'" << text << "'";
+    auto decoded = tokenizer->decode(*ids);
+    ASSERT_TRUE(decoded.ok());
+    EXPECT_EQ(*decoded, text);
+  }
+  auto invalid = tokenizer->encode(std::string("ok \xff\xfe", 5));
+  ASSERT_FALSE(invalid.ok());
+  EXPECT_NE(invalid.status().message().find("not valid UTF-8"), std::string::npos) << invalid.status().message();
+  auto outside = tokenizer->decode({tokenizer->vocab_size()});
+  ASSERT_FALSE(outside.ok());
+  EXPECT_NE(outside.status().message().find("outside the vocabulary"), std::string::npos);
+}
+
+TEST(TokenizerTest, BadTiktokenFilesNameTheLine) {
+  const std::string path = ::testing::TempDir() + "/bad.tiktoken";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"YQ== 0\nYg== 2\n", "line 2 has rank 2, expected 1"},
+      {"YQ== 0\nYQ== 1\n", "line 2 repeats the token of an earlier rank"},
+      {"YQ== 0\nY!== 1\n", "line 2 is not `base64-token rank`"},
+      {"YQ== 0\nYg==\n", "line 2 is not `base64-token rank`"},
+      {"YQ== 0\nYg== 1x\n", "line 2 is not `base64-token rank`"},
+  };
+  for (const auto& [content, message] : cases) {
+    std::ofstream(path, std::ios::binary) << content;
+    auto t = Tokenizer::open(path);
+    ASSERT_FALSE(t.ok()) << content;
+    EXPECT_EQ(t.status().code(), StatusCode::kMalformed);
+    EXPECT_NE(t.status().message().find(message), std::string::npos) << t.status().message();
+    EXPECT_NE(t.status().message().find("bad.tiktoken"), std::string::npos);
+  }
+  // Every truncation of the real file loads (a prefix of ranks is a smaller vocabulary) or is refused.
+  const std::vector<uint8_t> bytes = read_bytes(fixture_path("tiny_tiktoken.model"));
+  for (size_t n = 1; n < bytes.size(); n += 97) {
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(n));
+    auto t = Tokenizer::open(path);
+    if (t.ok()) {
+      EXPECT_TRUE(t->encode("cat 12+7=19 héllo").ok()) << n;
+    } else {
+      EXPECT_EQ(t.status().code(), StatusCode::kMalformed) << n;
+    }
+  }
 }
 
 }  // namespace

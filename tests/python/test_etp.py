@@ -81,6 +81,16 @@ def test_a_generator_completes_the_demo_prompts_as_executorch(entry):
         generator.generate([])
 
 
+def test_tiktoken_matches_executorchs_tokenizer():
+    with open(fixture("tiktoken_samples.json")) as f:
+        doc = json.load(f)
+    tokenizer = etp.Tokenizer(fixture(doc["model"]))
+    for s in doc["samples"]:
+        assert tokenizer.encode(s["text"]) == s["ids"]
+        assert tokenizer.encode(s["text"], add_bos=True) == s["ids_with_bos"]
+        assert tokenizer.decode(s["ids"]) == s["text"]
+
+
 def test_tokenizer_matches_the_sentencepiece_package():
     with open(fixture("tokenizer_samples.json")) as f:
         doc = json.load(f)
