@@ -2263,6 +2263,66 @@ def fixture_tiny_llama(fs: FixtureSet) -> None:
         assert d < 1e-4, variant
 
 
+# Optimizer settings whose trajectories the training fixtures record: plain SGD, and SGD with every
+# option on (momentum, dampening, weight decay, nesterov) so each step of its update order counts.
+SGD_CASES = {
+    "sgd": {"lr": 0.5, "momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False},
+    "sgd_momentum": {"lr": 0.1, "momentum": 0.9, "dampening": 0.1, "weight_decay": 0.001, "nesterov": True},
+}
+TRAIN_STEPS = 50
+TRAIN_RECORDED = (1, 10, 50)
+
+
+def training_trajectories(pte: Path, ptd: Optional[Path], x, label) -> dict:
+    """ExecuTorch's own training loop on one batch: its TrainingModule (the pip training bindings)
+    and its SGD, for each SGD_CASES entry on a freshly loaded program: the loss of every step and
+    the parameters after steps TRAIN_RECORDED. Plus torch's AdamW on the eager model (ExecuTorch
+    has no AdamW), from the same initial weights."""
+    from executorch.extension.pybindings.portable_lib import _load_for_executorch
+    from executorch.extension.training import get_sgd_optimizer
+    from executorch.extension.training.pybindings._training_module import TrainingModule
+
+    out = {"steps": TRAIN_STEPS, "cases": {}}
+    for case, options in SGD_CASES.items():
+        module = TrainingModule(_load_for_executorch(str(pte), data_path=str(ptd)) if ptd else _load_for_executorch(str(pte)))
+        optimizer = None
+        losses, params = [], {}
+        for step in range(1, TRAIN_STEPS + 1):
+            loss = module.forward_backward("forward", (x, label))[0]
+            if optimizer is None:
+                optimizer = get_sgd_optimizer(module.named_parameters(), **options)
+            optimizer.step(module.named_gradients())
+            losses.append(float(loss))
+            if step in TRAIN_RECORDED:
+                params[str(step)] = {k: v.detach().reshape(-1).tolist() for k, v in module.named_parameters().items()}
+        out["cases"][case] = {"optimizer": "sgd", "options": options, "losses": losses, "params": params,
+                              "reference": "ExecuTorch runtime (pip TrainingModule) + its SGD"}
+        log(f"  {case}: loss {losses[0]:.4f} -> {losses[-1]:.4f}")
+    # AdamW: ExecuTorch has none, so torch.optim.AdamW updates the runtime's own weights in place
+    # (the TrainingModule's parameters alias them) from the runtime's gradients.
+    adamw = {"lr": 0.05, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.01}
+    module = TrainingModule(_load_for_executorch(str(pte), data_path=str(ptd)) if ptd else _load_for_executorch(str(pte)))
+    opt = None
+    losses, params = [], {}
+    for step in range(1, TRAIN_STEPS + 1):
+        loss = module.forward_backward("forward", (x, label))[0]
+        named = module.named_parameters()
+        if opt is None:
+            opt = torch.optim.AdamW(list(named.values()), lr=adamw["lr"], betas=(adamw["beta1"], adamw["beta2"]),
+                                    eps=adamw["eps"], weight_decay=adamw["weight_decay"], foreach=False)
+        for fqn, grad in module.named_gradients().items():
+            named[fqn].grad = grad
+        opt.step()
+        losses.append(float(loss))
+        if step in TRAIN_RECORDED:
+            params[str(step)] = {k: v.detach().reshape(-1).tolist() for k, v in named.items()}
+    out["cases"]["adamw"] = {"optimizer": "adamw", "options": adamw, "losses": losses, "params": params,
+                             "reference": "ExecuTorch runtime (pip TrainingModule) + torch.optim.AdamW (foreach=False) "
+                                          "updating its weights in place"}
+    log(f"  adamw: loss {losses[0]:.4f} -> {losses[-1]:.4f}")
+    return out
+
+
 def fixture_xor_train(fs: FixtureSet) -> None:
     from executorch.exir import ExecutorchBackendConfig, to_edge
     from torch.export.experimental import _export_forward_backward
@@ -2338,8 +2398,10 @@ def fixture_xor_train(fs: FixtureSet) -> None:
             )
             + f"; outputs of '{joint}': [loss, gradients..., parameters...] with FQN order {fqn_list}; runs 0 and 1 are "
             f"the int-returning {gi_m} and {pi_m} (0-d int64, kind int); {fqn_m} returns strings and is not "
-            "recorded as a run"
+            "recorded as a run; `training`: ExecuTorch's own SGD trajectories on the runs' batch"
         )
+        entry["training"] = training_trajectories(fs.out / f"{name}.pte", fs.out / f"{name}.ptd" if external else None,
+                                                  x, label)
 
 
 def fixture_dynamic(fs: FixtureSet) -> None:
