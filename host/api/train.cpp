@@ -4,8 +4,12 @@
 
 #include <cmath>
 
+#include <cstring>
+
 #include "api/api_internal.h"
 #include "core/error.h"
+#include "format/data_file.h"
+#include "format/data_file_writer.h"
 
 namespace etp {
 namespace {
@@ -191,6 +195,92 @@ Status AdamW::step(TrainingSession& session) {
       p[i] = p[i] + (-step_size) * (m[i] / denom);                   // param.addcdiv_
     }
   }
+  return Status::success();
+}
+
+namespace {
+
+constexpr const char* kOptimizerPrefix = "etp.optimizer/";
+constexpr int32_t kFloat32 = 6, kInt64 = 4;  // ExecuTorch ScalarType codes
+
+}  // namespace
+
+Status save_checkpoint(TrainingSession& session, const Optimizer* optimizer, const std::string& path) {
+  std::vector<format::TensorToWrite> tensors;
+  std::vector<std::string> keys;  // own the key strings of optimizer entries
+  for (const std::string& name : session.parameter_names()) {
+    const TensorView v = session.parameter_view(name);
+    if (v.data() == nullptr || !v.is_row_major()) {
+      return Status(StatusCode::kInvalidState, path + ": parameter '" + name + "' has no row-major data");
+    }
+    format::TensorToWrite t;
+    t.key = name;
+    t.scalar_type = kFloat32;
+    for (int64_t d : v.sizes()) t.sizes.push_back(static_cast<int32_t>(d));
+    t.data = v.data();
+    t.nbytes = v.nbytes();
+    tensors.push_back(std::move(t));
+  }
+  int64_t step = 0;
+  if (optimizer != nullptr) {
+    const std::string prefix = std::string(kOptimizerPrefix) + optimizer->name() + "/";
+    step = optimizer->state().step;
+    tensors.push_back({prefix + "step", kInt64, {1}, {}, &step, sizeof(step)});
+    for (const auto& [slot, values] : optimizer->state().buffers) {
+      tensors.push_back({prefix + slot,
+                         kFloat32,
+                         {static_cast<int32_t>(values.size())},
+                         {},
+                         values.data(),
+                         values.size() * sizeof(float)});
+    }
+  }
+  return format::write_data_file(path, std::move(tensors));
+}
+
+Status load_checkpoint(TrainingSession& session, Optimizer* optimizer, const std::string& path) {
+  ETP_TRY(format::DataFile file, format::DataFile::open(path));
+  for (const std::string& name : session.parameter_names()) {
+    const format::DataEntry* e = file.find(name);
+    if (e == nullptr) return Status(StatusCode::kNotFound, path + ": no tensor '" + name + "' in the checkpoint");
+    int64_t n = 0;
+    float* p = session.parameter(name, &n);
+    const TensorView view = session.parameter_view(name);
+    bool same = p != nullptr && e->layout && e->layout->scalar_type == kFloat32 &&
+                e->layout->sizes.size() == view.rank() && e->layout->nbytes == static_cast<uint64_t>(n) * sizeof(float);
+    for (size_t d = 0; same && d < view.rank(); ++d) same = e->layout->sizes[d] == view.sizes()[d];
+    if (!same) {
+      return Status(StatusCode::kShape, path + ": tensor '" + name + "' does not have the parameter's float32 shape");
+    }
+    std::memcpy(p, e->bytes.data, static_cast<size_t>(n) * sizeof(float));
+  }
+  if (optimizer == nullptr) return Status::success();
+  OptimizerState state;
+  const std::string mine = std::string(kOptimizerPrefix) + optimizer->name() + "/";
+  for (const format::DataEntry& e : file.entries()) {
+    const std::string key(e.key);
+    if (key.rfind(kOptimizerPrefix, 0) != 0) continue;
+    if (key.rfind(mine, 0) != 0) {
+      return Status(StatusCode::kInvalidArgument,
+                    path + ": holds the state of another optimizer ('" + key + "'), not " + optimizer->name() + "'s");
+    }
+    const std::string slot = key.substr(mine.size());
+    if (!e.layout) return Status(StatusCode::kMalformed, path + ": '" + key + "' has no tensor layout");
+    if (slot == "step") {
+      if (e.layout->scalar_type != kInt64 || e.layout->nbytes != sizeof(int64_t)) {
+        return Status(StatusCode::kMalformed, path + ": '" + key + "' must be one int64");
+      }
+      std::memcpy(&state.step, e.bytes.data, sizeof(int64_t));
+    } else {
+      if (e.layout->scalar_type != kFloat32 || e.layout->nbytes % sizeof(float) != 0) {
+        return Status(StatusCode::kMalformed, path + ": '" + key + "' must be float32");
+      }
+      std::vector<float>& values = state.buffers[slot];
+      values.resize(e.layout->nbytes / sizeof(float));
+      std::memcpy(values.data(), e.bytes.data, e.layout->nbytes);
+    }
+  }
+  optimizer->set_state(std::move(state));
   return Status::success();
 }
 

@@ -1,5 +1,9 @@
 #include "format/data_file_writer.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -17,8 +21,12 @@ constexpr uint32_t kHeaderLength = 40;
 
 uint64_t align_up(uint64_t value, uint64_t alignment) { return (value + alignment - 1) / alignment * alignment; }
 
-void put_u32(std::vector<uint8_t>* out, uint32_t v) { out->insert(out->end(), reinterpret_cast<uint8_t*>(&v), reinterpret_cast<uint8_t*>(&v) + 4); }
-void put_u64(std::vector<uint8_t>* out, uint64_t v) { out->insert(out->end(), reinterpret_cast<uint8_t*>(&v), reinterpret_cast<uint8_t*>(&v) + 8); }
+void put_u32(std::vector<uint8_t>* out, uint32_t v) {
+  out->insert(out->end(), reinterpret_cast<uint8_t*>(&v), reinterpret_cast<uint8_t*>(&v) + 4);
+}
+void put_u64(std::vector<uint8_t>* out, uint64_t v) {
+  out->insert(out->end(), reinterpret_cast<uint8_t*>(&v), reinterpret_cast<uint8_t*>(&v) + 8);
+}
 
 }  // namespace
 
@@ -27,7 +35,8 @@ Status write_data_file(const std::string& path, std::vector<TensorToWrite> tenso
     return Status(StatusCode::kInvalidArgument,
                   path + ": alignment " + std::to_string(alignment) + " must be a power of two >= 16");
   }
-  std::sort(tensors.begin(), tensors.end(), [](const TensorToWrite& a, const TensorToWrite& b) { return a.key < b.key; });
+  std::sort(tensors.begin(), tensors.end(),
+            [](const TensorToWrite& a, const TensorToWrite& b) { return a.key < b.key; });
   flatbuffers::FlatBufferBuilder builder;
   std::vector<flatbuffers::Offset<ft::DataSegment>> segments;
   std::vector<flatbuffers::Offset<ft::NamedData>> named;
@@ -45,7 +54,8 @@ Status write_data_file(const std::string& path, std::vector<TensorToWrite> tenso
     named.push_back(ft::CreateNamedData(builder, builder.CreateString(t.key), static_cast<uint32_t>(i), layout));
     offset = align_up(offset + t.nbytes, alignment);
   }
-  const uint64_t data_size = tensors.empty() ? 0 : offset - align_up(tensors.back().nbytes, alignment) + tensors.back().nbytes;
+  const uint64_t data_size =
+      tensors.empty() ? 0 : offset - align_up(tensors.back().nbytes, alignment) + tensors.back().nbytes;
   auto root = ft::CreateFlatTensor(builder, /*version=*/0, builder.CreateVector(segments), builder.CreateVector(named));
   ft::FinishFlatTensorBuffer(builder, root);
   const uint8_t* fb = builder.GetBufferPointer();
@@ -70,29 +80,61 @@ Status write_data_file(const std::string& path, std::vector<TensorToWrite> tenso
   head.insert(head.end(), fb + 8, fb + fb_size);
   head.resize(segment_base, 0);
 
-  const std::string temp = path + ".tmp";
-  errno = 0;
-  std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-  if (!out) return Status(StatusCode::kIo, temp + ": cannot create: " + std::strerror(errno));
-  out.write(reinterpret_cast<const char*>(head.data()), static_cast<std::streamsize>(head.size()));
+  // Crash-safe: write a temporary file in the same folder, fsync it, rename it over `path`, fsync
+  // the folder. A kill at any moment leaves the old file or the new one, never a torn one (a
+  // leftover temporary is garbage, never read).
+  const std::string temp = path + ".tmp." + std::to_string(::getpid());
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status(StatusCode::kIo, temp + ": cannot create: " + std::strerror(errno));
+  auto fail = [&](const std::string& what) {
+    const std::string reason = std::strerror(errno);
+    ::close(fd);
+    ::unlink(temp.c_str());
+    return Status(StatusCode::kIo, temp + ": " + what + ": " + reason);
+  };
+  auto put = [&](const void* data, uint64_t size) {
+    const char* p = static_cast<const char*>(data);
+    while (size > 0) {
+      const ssize_t n = ::write(fd, p, std::min<uint64_t>(size, 1u << 30));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      p += n;
+      size -= static_cast<uint64_t>(n);
+    }
+    return true;
+  };
+  if (!put(head.data(), head.size())) return fail("write failed");
   uint64_t written = 0;
   static const char zeros[256] = {};
   for (const TensorToWrite& t : tensors) {
-    out.write(static_cast<const char*>(t.data), static_cast<std::streamsize>(t.nbytes));
+    if (!put(t.data, t.nbytes)) return fail("write failed");
     written += t.nbytes;
     if (&t != &tensors.back()) {
       for (uint64_t pad = align_up(written, alignment) - written; pad > 0;) {
         const uint64_t n = std::min<uint64_t>(pad, sizeof(zeros));
-        out.write(zeros, static_cast<std::streamsize>(n));
+        if (!put(zeros, n)) return fail("write failed");
         pad -= n;
         written += n;
       }
     }
   }
-  out.close();
-  if (!out) return Status(StatusCode::kIo, temp + ": write failed: " + std::strerror(errno));
+  if (::fsync(fd) != 0) return fail("fsync failed");
+  if (::close(fd) != 0) {
+    ::unlink(temp.c_str());
+    return Status(StatusCode::kIo, temp + ": close failed: " + std::strerror(errno));
+  }
   if (std::rename(temp.c_str(), path.c_str()) != 0) {
-    return Status(StatusCode::kIo, path + ": cannot rename " + temp + " to it: " + std::strerror(errno));
+    const std::string reason = std::strerror(errno);
+    ::unlink(temp.c_str());
+    return Status(StatusCode::kIo, path + ": cannot rename " + temp + " to it: " + reason);
+  }
+  // The rename is durable once the folder's entry is.
+  const size_t slash = path.rfind('/');
+  const std::string folder = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
   }
   return Status::success();
 }

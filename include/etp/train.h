@@ -121,4 +121,17 @@ class AdamW : public Optimizer {
   AdamWOptions options_;
 };
 
+// Checkpoints are .ptd files in ExecuTorch's data-file layout (FT01): each parameter under its
+// FQN, float32 with its layout, so the ExecuTorch runtime loads one as the external weights of
+// the same program. The optimizer's state sits in the same file under reserved keys,
+// "etp.optimizer/<name>/step" (int64 [1]) and "etp.optimizer/<name>/<slot>/<fqn>" (float32): one
+// file renamed into place at once, so weights and optimizer state can never come from different
+// steps, which a sidecar file (two renames) could not promise. ExecuTorch ignores the extra keys.
+// Writes are crash-safe (temporary file in the same folder, fsync, rename, fsync the folder).
+Status save_checkpoint(TrainingSession& session, const Optimizer* optimizer, const std::string& path);
+// Reads a checkpoint back: every parameter of the session (shapes must match), and the optimizer
+// state when `optimizer` is given (the file must hold state of the same optimizer, or none).
+// Errors name the file and the key.
+Status load_checkpoint(TrainingSession& session, Optimizer* optimizer, const std::string& path);
+
 }  // namespace etp

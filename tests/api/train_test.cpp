@@ -105,5 +105,76 @@ TEST(TrainTest, AProgramWithoutAJointGraphIsNamed) {
   EXPECT_TRUE(std::isnan(xor_session->loss()));
 }
 
+// A checkpoint in the middle of a run, loaded into a fresh session and optimizer, continues
+// bit for bit as the uninterrupted run; the file is a .ptd the program loads as its external
+// weights; and a checkpoint of another optimizer is refused by name.
+TEST(TrainTest, ResumingFromACheckpointMatchesAnUninterruptedRun) {
+  const nlohmann::json f = fixture_named("xor_train_external");
+  const std::vector<Tensor> inputs = run_inputs(f, 2);
+  std::vector<TensorRef> refs;
+  for (const Tensor& t : inputs) refs.push_back(t.ref());
+  const SgdOptions options{0.1, 0.9, 0.1, 0.001, true};
+  auto train = [&](TrainingSession& s, Optimizer& o, int steps) {
+    for (int i = 0; i < steps; ++i) {
+      ASSERT_TRUE(s.forward_backward(refs).ok());
+      ASSERT_TRUE(o.step(s).ok());
+    }
+  };
+  auto weights = [](TrainingSession& s) {
+    std::vector<float> all;
+    for (const std::string& name : s.parameter_names()) {
+      int64_t n = 0;
+      const float* p = s.parameter(name, &n);
+      all.insert(all.end(), p, p + n);
+    }
+    return all;
+  };
+  Bundle straight_bundle = open_fixture(f);
+  auto straight = TrainingSession::load(straight_bundle, "model");
+  ASSERT_TRUE(straight.ok());
+  Sgd straight_sgd(options);
+  train(*straight, straight_sgd, 20);
+
+  const std::string path = ::testing::TempDir() + "/xor_checkpoint.ptd";
+  {
+    Bundle bundle = open_fixture(f);
+    auto first = TrainingSession::load(bundle, "model");
+    ASSERT_TRUE(first.ok());
+    Sgd sgd(options);
+    train(*first, sgd, 10);
+    ASSERT_TRUE(save_checkpoint(*first, &sgd, path).ok());
+  }
+  Bundle bundle = open_fixture(f);
+  auto resumed = TrainingSession::load(bundle, "model");
+  ASSERT_TRUE(resumed.ok());
+  Sgd sgd(options);
+  const Status loaded = load_checkpoint(*resumed, &sgd, path);
+  ASSERT_TRUE(loaded.ok()) << loaded.to_string();
+  EXPECT_EQ(sgd.state().step, 10);
+  EXPECT_EQ(sgd.state().buffers.size(), 4u) << "a momentum buffer per parameter";
+  train(*resumed, sgd, 10);
+  EXPECT_EQ(weights(*resumed), weights(*straight)) << "bit for bit";
+
+  // The checkpoint is the program's external weights: a forward on it gives the loss a session
+  // at those weights computes.
+  ASSERT_TRUE(save_checkpoint(*resumed, &sgd, path).ok());
+  ASSERT_TRUE(resumed->forward_backward(refs).ok());
+  auto from_file = Bundle::open(BundleSpec::for_program(fixture_path(f["program"]), {path}), kOptions);
+  ASSERT_TRUE(from_file.ok()) << from_file.status().to_string();
+  auto outputs = from_file->load_method("model");
+  ASSERT_TRUE(outputs.ok()) << outputs.status().to_string();
+  auto run = outputs->run(refs);
+  ASSERT_TRUE(run.ok()) << run.status().to_string();
+  EXPECT_EQ((*run)[0].value(0), resumed->loss());
+
+  AdamW adamw(AdamWOptions{});
+  const Status other = load_checkpoint(*resumed, &adamw, path);
+  EXPECT_EQ(other.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(other.message().find("holds the state of another optimizer"), std::string::npos) << other.message();
+  const Status missing = load_checkpoint(*resumed, nullptr, fixture_path("linear_portable.ptd"));
+  EXPECT_EQ(missing.code(), StatusCode::kNotFound);
+  EXPECT_NE(missing.message().find("no tensor 'net."), std::string::npos) << missing.message();
+}
+
 }  // namespace
 }  // namespace etp::test
