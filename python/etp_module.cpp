@@ -26,6 +26,7 @@
 #include "etp/etp.h"
 #include "etp/generate.h"
 #include "etp/tokenizer.h"
+#include "etp/train.h"
 #include "format/file_kind.h"
 
 namespace py = pybind11;
@@ -300,6 +301,56 @@ class PyGenerator {
   std::mutex mutex_;
 };
 
+// etp.TrainingSession: a joint forward-backward method (etp::TrainingSession); one call at a time.
+class PyTraining {
+ public:
+  explicit PyTraining(etp::TrainingSession s) : session_(std::move(s)) {}
+  double forward_backward(const py::sequence& inputs) {
+    std::vector<Input> converted;
+    for (const py::handle& item : inputs) converted.push_back(to_input(item));
+    std::vector<etp::TensorRef> refs;
+    for (const Input& in : converted) refs.push_back(in.ref);
+    auto lock = lock_without_gil(mutex_);
+    etp::Status status = [&] {
+      py::gil_scoped_release release;
+      return session_.forward_backward(refs);
+    }();
+    check(status);
+    return session_.loss();
+  }
+  py::array tensor(const std::string& name, bool gradient) {
+    auto lock = lock_without_gil(mutex_);
+    int64_t n = 0;
+    const float* data = gradient ? session_.gradient(name, &n) : session_.parameter(name, &n);
+    if (data == nullptr) {
+      raise(etp::Status(etp::StatusCode::kNotFound, "no " + std::string(gradient ? "gradient" : "parameter") + " '" +
+                                                        name + "'" +
+                                                        (gradient ? " (run forward_backward first)" : "")));
+    }
+    const etp::TensorView v = session_.parameter_view(name);
+    py::array_t<float> out(std::vector<py::ssize_t>(v.sizes().begin(), v.sizes().end()));
+    std::memcpy(out.mutable_data(), data, static_cast<size_t>(n) * sizeof(float));
+    return out;
+  }
+  void step(etp::Optimizer& optimizer) {
+    auto lock = lock_without_gil(mutex_);
+    check(optimizer.step(session_));
+  }
+  void save(const etp::Optimizer* optimizer, const std::string& path) {
+    auto lock = lock_without_gil(mutex_);
+    check(etp::save_checkpoint(session_, optimizer, path));
+  }
+  void load(etp::Optimizer* optimizer, const std::string& path) {
+    auto lock = lock_without_gil(mutex_);
+    check(etp::load_checkpoint(session_, optimizer, path));
+  }
+  const std::vector<std::string>& names() const { return session_.parameter_names(); }
+
+ private:
+  etp::TrainingSession session_;
+  std::mutex mutex_;
+};
+
 class PyBundle {
  public:
   explicit PyBundle(etp::Bundle bundle) : bundle_(std::move(bundle)) {}
@@ -491,6 +542,59 @@ PYBIND11_MODULE(etp, m) {
             return d;
           },
           "What the program's metadata methods say.");
+
+  py::class_<etp::Optimizer, std::shared_ptr<etp::Optimizer>>(m, "Optimizer", "An optimizer (SGD or AdamW).")
+      .def_property_readonly("step_count", [](const etp::Optimizer& o) { return o.state().step; })
+      .def_property_readonly("name", [](const etp::Optimizer& o) { return std::string(o.name()); });
+  py::class_<etp::Sgd, etp::Optimizer, std::shared_ptr<etp::Sgd>>(
+      m, "SGD", "ExecuTorch's SGD: lr, momentum, dampening, weight_decay, nesterov, in its update order.")
+      .def(py::init([](double lr, double momentum, double dampening, double weight_decay, bool nesterov) {
+             return std::make_shared<etp::Sgd>(etp::SgdOptions{lr, momentum, dampening, weight_decay, nesterov});
+           }),
+           py::arg("lr") = 0.01, py::arg("momentum") = 0.0, py::arg("dampening") = 0.0, py::arg("weight_decay") = 0.0,
+           py::arg("nesterov") = false);
+  py::class_<etp::AdamW, etp::Optimizer, std::shared_ptr<etp::AdamW>>(m, "AdamW", "AdamW with torch's semantics.")
+      .def(py::init([](double lr, double beta1, double beta2, double eps, double weight_decay) {
+             return std::make_shared<etp::AdamW>(etp::AdamWOptions{lr, beta1, beta2, eps, weight_decay});
+           }),
+           py::arg("lr") = 1e-3, py::arg("beta1") = 0.9, py::arg("beta2") = 0.999, py::arg("eps") = 1e-8,
+           py::arg("weight_decay") = 1e-2);
+  py::class_<PyTraining, std::shared_ptr<PyTraining>>(
+      m, "TrainingSession",
+      "A joint forward-backward method (ExecuTorch's training export): forward_backward(inputs) returns the loss; "
+      "an optimizer's step(session) updates the weights in place.")
+      .def(py::init([](const PyBundle& b, const std::string& model, const std::string& method) {
+             etp::Result<etp::TrainingSession> s = [&] {
+               py::gil_scoped_release release;
+               return etp::TrainingSession::load(b.bundle(), model, method);
+             }();
+             return std::make_shared<PyTraining>(unwrap(std::move(s)));
+           }),
+           py::arg("bundle"), py::arg("model"), py::arg("method") = "forward")
+      .def("forward_backward", &PyTraining::forward_backward, py::arg("inputs"))
+      .def("parameter_names", &PyTraining::names)
+      .def(
+          "parameter", [](PyTraining& t, const std::string& name) { return t.tensor(name, false); }, py::arg("name"),
+          "A copy of the parameter.")
+      .def(
+          "gradient", [](PyTraining& t, const std::string& name) { return t.tensor(name, true); }, py::arg("name"),
+          "A copy of the last step's gradient.")
+      .def(
+          "step", [](PyTraining& t, etp::Optimizer& o) { t.step(o); }, py::arg("optimizer"),
+          "The optimizer's update from the last forward_backward.")
+      .def(
+          "save_checkpoint",
+          [](PyTraining& t, const std::string& path, const std::shared_ptr<etp::Optimizer>& o) {
+            t.save(o.get(), path);
+          },
+          py::arg("path"), py::arg("optimizer") = nullptr,
+          "Writes the parameters (and the optimizer's state) as a .ptd, crash-safely.")
+      .def(
+          "load_checkpoint",
+          [](PyTraining& t, const std::string& path, const std::shared_ptr<etp::Optimizer>& o) {
+            t.load(o.get(), path);
+          },
+          py::arg("path"), py::arg("optimizer") = nullptr);
 
   py::class_<PyBundle, std::shared_ptr<PyBundle>>(m, "Bundle", "Plugins, data files and models, opened once.")
       .def(py::init([](const std::string& manifest, const std::vector<std::string>& plugin_paths, bool use_env) {

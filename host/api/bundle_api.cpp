@@ -163,6 +163,7 @@ Result<ModelInfo> Bundle::model(const std::string& name) const {
   for (const runtime::DataSource& d : program->data()) info.data_files.push_back(d.file->path());
   info.default_method = spec.method;
   info.tokenizer = spec.tokenizer;
+  if (spec.train) info.train = TrainData{spec.train->inputs, spec.train->batch_size, spec.train->shuffle, spec.train->seed};
   const format::ProgramFile& file = program->file();
   for (size_t i = 0; i < file.num_plans(); ++i) info.methods.push_back(api::describe_method(file.plan(i)));
   return info;

@@ -27,7 +27,9 @@ Mark mark_of(const YAML::Node& node) {
   return m.is_null() ? Mark{} : Mark{m.line + 1, m.column + 1};
 }
 
-[[noreturn]] void fail(const YAML::Node& node, const std::string& message) { throw ManifestError{mark_of(node), message}; }
+[[noreturn]] void fail(const YAML::Node& node, const std::string& message) {
+  throw ManifestError{mark_of(node), message};
+}
 
 // Checks that `node` is a mapping with only `allowed` keys, each at most once.
 void check_keys(const YAML::Node& node, const std::string& what, std::initializer_list<const char*> allowed) {
@@ -127,8 +129,37 @@ RunSpec parse_run(const YAML::Node& node, const std::string& folder, const std::
   return run;
 }
 
+TrainSpec parse_train(const YAML::Node& node, const std::string& folder, const std::string& model) {
+  const std::string where = "the train section of model '" + model + "'";
+  if (!node.IsMap()) fail(node, where + " must be a map");
+  check_keys(node, where, {"inputs", "batch_size", "shuffle", "seed"});
+  TrainSpec t;
+  if (!node["inputs"] || !node["inputs"].IsSequence() || node["inputs"].size() == 0) {
+    fail(node, where + " needs 'inputs': a list of .npy files, one per input of the training method");
+  }
+  for (const auto& item : node["inputs"]) t.inputs.push_back(existing_file(item, folder, "training input"));
+  auto count = [&](const char* key, int64_t min) {
+    const YAML::Node& n = node[key];
+    long long value = 0;
+    if (!n.IsScalar() || !YAML::convert<long long>::decode(n, value) || value < min) {
+      fail(n, std::string(key) + " must be an integer of at least " + std::to_string(min));
+    }
+    return static_cast<int64_t>(value);
+  };
+  if (node["batch_size"]) t.batch_size = count("batch_size", 1);
+  if (node["seed"]) t.seed = static_cast<uint64_t>(count("seed", 0));
+  if (node["shuffle"]) {
+    bool value = false;
+    if (!node["shuffle"].IsScalar() || !YAML::convert<bool>::decode(node["shuffle"], value)) {
+      fail(node["shuffle"], "shuffle must be true or false");
+    }
+    t.shuffle = value;
+  }
+  return t;
+}
+
 ModelSpec parse_model(const std::string& name, const YAML::Node& node, const std::string& folder) {
-  check_keys(node, "model '" + name + "'", {"program", "data", "method", "tokenizer", "rtol", "atol", "runs"});
+  check_keys(node, "model '" + name + "'", {"program", "data", "method", "tokenizer", "rtol", "atol", "runs", "train"});
   if (!node["program"]) fail(node, "model '" + name + "' needs a 'program'");
   ModelSpec spec;
   spec.name = name;
@@ -143,6 +174,7 @@ ModelSpec parse_model(const std::string& name, const YAML::Node& node, const std
     if (!node["runs"].IsSequence()) fail(node["runs"], "runs must be a list");
     for (const auto& run : node["runs"]) spec.runs.push_back(parse_run(run, folder, name));
   }
+  if (node["train"]) spec.train = parse_train(node["train"], folder, name);
   return spec;
 }
 

@@ -9,6 +9,7 @@
 // - Paths are relative to the manifest's folder, so a bundle folder can move as a whole.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -45,15 +46,25 @@ struct RunSpec {
   Mark mark;
 };
 
+// A model's training data (`train:`, read by `etp train`): one .npy per input of the joint
+// method, the first dimension the sample index.
+struct TrainSpec {
+  std::vector<std::string> inputs;  // resolved paths
+  int64_t batch_size = 0;           // 0: the program's leading input dimension
+  bool shuffle = false;             // a seeded permutation of the samples per pass
+  uint64_t seed = 0;
+};
+
 struct ModelSpec {
   std::string name;
-  std::string program;              // resolved path
-  std::vector<std::string> data;    // names of DataSpecs, in lookup order
-  std::string method = "forward";   // default method
-  std::string tokenizer;            // resolved path of its tokenizer model, "" when none
+  std::string program;             // resolved path
+  std::vector<std::string> data;   // names of DataSpecs, in lookup order
+  std::string method = "forward";  // default method
+  std::string tokenizer;           // resolved path of its tokenizer model, "" when none
   double rtol = 1e-5;
   double atol = 1e-6;
-  std::vector<RunSpec> runs;        // executed in order on one loaded program
+  std::vector<RunSpec> runs;  // executed in order on one loaded program
+  std::optional<TrainSpec> train;
   Mark mark;
 };
 

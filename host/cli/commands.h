@@ -13,5 +13,6 @@ int run_run(const std::vector<std::string>& args);
 int run_bench(const std::vector<std::string>& args);
 int run_plugins(const std::vector<std::string>& args);
 int run_generate(const std::vector<std::string>& args);
+int run_train(const std::vector<std::string>& args);
 
 }  // namespace etp::cli

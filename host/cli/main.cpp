@@ -19,6 +19,7 @@ constexpr const char* kUsage =
     "  bench MANIFEST|PTE     time models on plugin sets side by side (statistics, profiles)\n"
     "  plugins                list the plugins found, with their backends and kernels\n"
     "  generate MANIFEST|PTE  generate tokens with an LLM program and its KV cache\n"
+    "  train MANIFEST         train a joint forward-backward program on its manifest data\n"
     "\n"
     "Run 'etp <command> --help' for a command's options. Plugins named without a path are\n"
     "looked up in --plugin-path folders, then ETP_PLUGIN_PATH (':'-separated), then the\n"
@@ -47,6 +48,7 @@ int main(int argc, char** argv) {
   if (command == "bench") return etp::cli::run_bench(rest);
   if (command == "plugins") return etp::cli::run_plugins(rest);
   if (command == "generate") return etp::cli::run_generate(rest);
+  if (command == "train") return etp::cli::run_train(rest);
   std::fprintf(stderr, "etp: unknown command '%s'\n%s", command.c_str(), kUsage);
   return 2;
 }

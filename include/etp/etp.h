@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -101,6 +102,14 @@ struct MethodInfo {
   std::vector<std::string> backends;   // backend ids of its delegates, e.g. "XnnpackBackend"
 };
 
+// A model's training data (the manifest's `train:` section; `etp train`).
+struct TrainData {
+  std::vector<std::string> inputs;  // .npy paths, one per input of the training method
+  int64_t batch_size = 0;           // 0: the program's leading input dimension
+  bool shuffle = false;
+  uint64_t seed = 0;
+};
+
 struct ModelInfo {
   std::string name;
   std::string program;                  // path of the .pte
@@ -108,6 +117,7 @@ struct ModelInfo {
   std::string default_method;
   std::string tokenizer;            // path of its tokenizer model, "" when none
   std::vector<MethodInfo> methods;  // in program order
+  std::optional<TrainData> train;   // its `train:` section, if any
 
   const MethodInfo* find_method(const std::string& name) const;
 };

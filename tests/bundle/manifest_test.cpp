@@ -98,10 +98,37 @@ TEST(ManifestTest, MissingTokenizerIsAnError) {
 }
 
 TEST(ManifestTest, TokenizerResolvesAgainstTheManifestFolder) {
-  auto manifest = parse_manifest(write_manifest(std::string(kPlugins) +
-                                                "models:\n  add: { program: $F/add.pte, tokenizer: $F/tiny_sp.model }\n"));
+  auto manifest = parse_manifest(
+      write_manifest(std::string(kPlugins) + "models:\n  add: { program: $F/add.pte, tokenizer: $F/tiny_sp.model }\n"));
   ASSERT_TRUE(manifest.ok()) << manifest.status().message();
   EXPECT_EQ(manifest->models[0].tokenizer, etp::test::fixture_path("tiny_sp.model"));
+}
+
+TEST(ManifestTest, TrainSectionIsReadAndCheckedWithItsPosition) {
+  auto manifest = parse_manifest(
+      write_manifest(std::string(kPlugins) +
+                     "models:\n  xor:\n    program: $F/xor_train.pte\n    train: { inputs: "
+                     "[$F/xor_train.run2.in0.npy, $F/xor_train.run2.in1.npy], batch_size: 2, shuffle: true, "
+                     "seed: 3 }\n"));
+  ASSERT_TRUE(manifest.ok()) << manifest.status().to_string();
+  ASSERT_TRUE(manifest->models[0].train.has_value());
+  EXPECT_EQ(manifest->models[0].train->inputs.size(), 2u);
+  EXPECT_EQ(manifest->models[0].train->batch_size, 2);
+  EXPECT_TRUE(manifest->models[0].train->shuffle);
+  EXPECT_EQ(manifest->models[0].train->seed, 3u);
+  expect_error(std::string(kPlugins) +
+                   "models:\n  xor:\n    program: $F/xor_train.pte\n    train: { inputs: [$F/xor_train.run2.in0.npy], "
+                   "batch_size: 0 }\n",
+               "0 }", "batch_size must be an integer of at least 1");
+  expect_error(std::string(kPlugins) + "models:\n  xor:\n    program: $F/xor_train.pte\n    train: { batch_size: 4 }\n",
+               "{ batch_size", "needs 'inputs'");
+  expect_error(
+      std::string(kPlugins) + "models:\n  xor:\n    program: $F/xor_train.pte\n    train: { inputs: [$F/nope.npy] }\n",
+      "$F/nope.npy", "training input");
+  expect_error(std::string(kPlugins) +
+                   "models:\n  xor:\n    program: $F/xor_train.pte\n    train: { inputs: [$F/xor_train.run2.in0.npy], "
+                   "shufle: true }\n",
+               "shufle", "shufle");
 }
 
 TEST(ManifestTest, UnknownDataNameIsAnError) {
@@ -117,8 +144,10 @@ TEST(ManifestTest, UnknownCacheOwnerIsAnError) {
 }
 
 TEST(ManifestTest, OneDataFileOwnedByTwoCachesIsAnError) {
-  expect_error("etp: 1\nplugins:\n  portable: { library: " ETP_PORTABLE_PLUGIN_PATH " }\n"
-               "  other: { library: " ETP_PORTABLE_PLUGIN_PATH " }\n"
+  expect_error("etp: 1\nplugins:\n  portable: { library: " ETP_PORTABLE_PLUGIN_PATH
+               " }\n"
+               "  other: { library: " ETP_PORTABLE_PLUGIN_PATH
+               " }\n"
                "data:\n  a: { file: $F/linear_portable.ptd, weight_cache: portable }\n"
                "  b: { file: $F/linear_portable.ptd, weight_cache: other }\n"
                "models:\n  linear: { program: $F/linear_portable.pte, data: [a] }\n",
@@ -133,8 +162,8 @@ TEST(ManifestTest, DuplicateKeysAcrossAModelsDataFilesAreAnError) {
 }
 
 TEST(ManifestTest, Sha256MismatchIsAnError) {
-  expect_error(std::string(kPlugins) + "data:\n  w: { file: $F/linear_portable.ptd, sha256: " +
-                   std::string(64, '0') + " }\nmodels:\n  linear: { program: $F/linear_portable.pte, data: [w] }\n",
+  expect_error(std::string(kPlugins) + "data:\n  w: { file: $F/linear_portable.ptd, sha256: " + std::string(64, '0') +
+                   " }\nmodels:\n  linear: { program: $F/linear_portable.pte, data: [w] }\n",
                "{ file", "the manifest expects 0000");
 }
 
@@ -148,16 +177,18 @@ TEST(ManifestTest, MalformedYamlNamesThePosition) {
 }
 
 TEST(ManifestTest, UnknownPluginLibraryIsAnError) {
-  expect_error("etp: 1\nplugins:\n  gpu: { library: libetp_gpu_does_not_exist.so }\n"
-               "models:\n  add: { program: $F/add.pte }\n",
-               "{ library", "plugin library libetp_gpu_does_not_exist.so not found");
+  expect_error(
+      "etp: 1\nplugins:\n  gpu: { library: libetp_gpu_does_not_exist.so }\n"
+      "models:\n  add: { program: $F/add.pte }\n",
+      "{ library", "plugin library libetp_gpu_does_not_exist.so not found");
 }
 
 TEST(BundleTest, SharedDataFileIsMappedOnceAndModelsRun) {
-  const std::string path = write_manifest(std::string(kPlugins) +
-                                          "data:\n  foundation: { file: $F/tiny_llama_foundation_portable.ptd }\n"
-                                          "models:\n  base: { program: $F/tiny_llama_portable.pte, data: [foundation] }\n"
-                                          "  lora: { program: $F/tiny_llama_lora_portable.pte, data: [foundation] }\n");
+  const std::string path =
+      write_manifest(std::string(kPlugins) +
+                     "data:\n  foundation: { file: $F/tiny_llama_foundation_portable.ptd }\n"
+                     "models:\n  base: { program: $F/tiny_llama_portable.pte, data: [foundation] }\n"
+                     "  lora: { program: $F/tiny_llama_lora_portable.pte, data: [foundation] }\n");
   auto manifest = parse_manifest(path);
   ASSERT_TRUE(manifest.ok()) << manifest.status().message();
   auto bundle = Bundle::open(*manifest);

@@ -91,6 +91,32 @@ def test_tiktoken_matches_executorchs_tokenizer():
         assert tokenizer.decode(s["ids"]) == s["text"]
 
 
+@pytest.mark.parametrize("name", ["xor_train", "xor_train_external"])
+def test_training_follows_executorchs_sgd_and_checkpoints(name, tmp_path):
+    entry = next(e for e in INDEX if e["name"] == name)
+    case = entry["training"]["cases"]["sgd_momentum"]
+    bundle = etp.Bundle.from_program(fixture(entry["program"]), data=[fixture(d) for d in entry["data_files"]])
+    session = etp.TrainingSession(bundle, "model")
+    sgd = etp.SGD(**case["options"])
+    inputs = [np.load(fixture(i["file"])) for i in entry["runs"][2]["inputs"]]
+    for step in range(10):
+        loss = session.forward_backward(inputs)
+        assert abs(loss - case["losses"][step]) < 1e-5
+        session.step(sgd)
+    for fqn, values in case["params"]["10"].items():
+        np.testing.assert_allclose(session.parameter(fqn).reshape(-1), values, atol=1e-5)
+    path = str(tmp_path / "checkpoint.ptd")
+    session.save_checkpoint(path, sgd)
+    fresh = etp.TrainingSession(etp.Bundle.from_program(fixture(entry["program"]),
+                                                        data=[fixture(d) for d in entry["data_files"]]), "model")
+    fresh_sgd = etp.SGD(**case["options"])
+    fresh.load_checkpoint(path, fresh_sgd)
+    assert fresh_sgd.step_count == 10
+    assert fresh.forward_backward(inputs) == session.forward_backward(inputs)
+    with pytest.raises(etp.Error, match="holds the state of another optimizer"):
+        fresh.load_checkpoint(path, etp.AdamW())
+
+
 def test_tokenizer_matches_the_sentencepiece_package():
     with open(fixture("tokenizer_samples.json")) as f:
         doc = json.load(f)

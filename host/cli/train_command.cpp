@@ -1,0 +1,298 @@
+// `etp train`: the training loop of include/etp/train.h on a model's joint forward-backward
+// method, fed batches of the manifest's `train:` arrays; loss per step, checkpoints as .ptd.
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "core/npy.h"
+#include "etp/etp.h"
+#include "etp/train.h"
+
+namespace etp::cli {
+namespace {
+
+constexpr const char* kTrainUsage =
+    "usage: etp train MANIFEST --model NAME --steps N [options]\n"
+    "\n"
+    "Trains a model whose method is a joint forward-backward graph (ExecuTorch's training export:\n"
+    "loss first, then gradients, then parameters) on the arrays of its manifest entry's `train:`\n"
+    "section, one .npy per method input, the first dimension the sample index. Step k (from 0)\n"
+    "takes rows [k*B, (k+1)*B) of the data, wrapping at its end; with `shuffle: true` each pass\n"
+    "over the data takes the rows in a permutation seeded by `seed` and the pass number.\n"
+    "\n"
+    "options:\n"
+    "  --model NAME          the model (required with several)\n"
+    "  --method NAME         the joint method (default: the model's default method)\n"
+    "  --steps N             train until step N (counting a resumed checkpoint's steps)\n"
+    "  --optimizer sgd|adamw ExecuTorch's SGD (default) or AdamW with torch's semantics\n"
+    "  --lr X                learning rate (default 0.1 for sgd, 0.001 for adamw)\n"
+    "  --momentum M          sgd momentum (default 0)\n"
+    "  --dampening D         sgd dampening (default 0)\n"
+    "  --nesterov            sgd Nesterov momentum\n"
+    "  --weight-decay W      weight decay (default 0 for sgd, 0.01 for adamw)\n"
+    "  --checkpoint FILE     write the parameters and optimizer state there as a .ptd (crash-safe:\n"
+    "                        a temporary file, fsync, rename), at the end and every --checkpoint-every\n"
+    "  --checkpoint-every K  steps between checkpoints (default: only at the end)\n"
+    "  --resume FILE         start from a checkpoint (parameters, optimizer state and step count)\n"
+    "  --save-npy DIR        write each trained parameter as DIR/<fqn>.npy\n"
+    "  --plugin-path DIR     also look for plugin libraries in DIR (repeat)\n"
+    "  --json                print one JSON document: steps, losses, checkpoint, ms_per_step\n"
+    "  -h, --help            show this help\n"
+    "\n"
+    "Exit status: 0 success, 1 failure, 2 usage error.\n";
+
+int usage_error(const std::string& message) { return cli::usage_error("train", message); }
+
+bool parse_real(const std::string& text, double* out) {
+  if (text.empty()) return false;
+  char* end = nullptr;
+  *out = std::strtod(text.c_str(), &end);
+  return *end == '\0' && std::isfinite(*out);
+}
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "etp train: %s\n", message.c_str());
+  return 1;
+}
+
+// The training arrays, checked against the method's inputs, and the batches cut from them.
+struct Data {
+  std::vector<NpyArray> arrays;
+  int64_t samples = 0, batch = 0;
+  bool shuffle = false;
+  uint64_t seed = 0;
+  std::vector<int64_t> order;  // the current pass's permutation (shuffle)
+  int64_t order_pass = -1;
+
+  // Rows of sample for step `step` (0-based).
+  std::vector<int64_t> rows(int64_t step) {
+    std::vector<int64_t> out;
+    for (int64_t i = 0; i < batch; ++i) {
+      const int64_t global = step * batch + i;
+      const int64_t pass = global / samples, at = global % samples;
+      if (!shuffle) {
+        out.push_back(at);
+        continue;
+      }
+      if (pass != order_pass) {  // Fisher-Yates over mt19937_64(seed + pass): the same on every platform
+        order.resize(static_cast<size_t>(samples));
+        std::iota(order.begin(), order.end(), 0);
+        std::mt19937_64 rng(seed + static_cast<uint64_t>(pass));
+        for (int64_t j = samples - 1; j > 0; --j) {
+          std::swap(order[static_cast<size_t>(j)], order[static_cast<size_t>(rng() % static_cast<uint64_t>(j + 1))]);
+        }
+        order_pass = pass;
+      }
+      out.push_back(order[static_cast<size_t>(at)]);
+    }
+    return out;
+  }
+};
+
+}  // namespace
+
+int run_train(const std::vector<std::string>& args) {
+  using Kind = OptionSpec::Kind;
+  static const std::vector<OptionSpec> kSpecs = {{Kind::kOnce, "--model"},
+                                                 {Kind::kOnce, "--method"},
+                                                 {Kind::kOnce, "--steps"},
+                                                 {Kind::kOnce, "--optimizer"},
+                                                 {Kind::kOnce, "--lr"},
+                                                 {Kind::kOnce, "--momentum"},
+                                                 {Kind::kOnce, "--dampening"},
+                                                 {Kind::kFlag, "--nesterov"},
+                                                 {Kind::kOnce, "--weight-decay"},
+                                                 {Kind::kOnce, "--checkpoint"},
+                                                 {Kind::kOnce, "--checkpoint-every"},
+                                                 {Kind::kOnce, "--resume"},
+                                                 {Kind::kOnce, "--save-npy"},
+                                                 {Kind::kRepeat, "--plugin-path"},
+                                                 {Kind::kFlag, "--json"}};
+  ParsedArgs parsed;
+  if (std::string error = parse_args(args, kSpecs, &parsed); !error.empty()) return usage_error(error);
+  if (parsed.help) {
+    std::fputs(kTrainUsage, stdout);
+    return 0;
+  }
+  if (parsed.positional.size() != 1) return usage_error("expected one MANIFEST");
+  int64_t steps = 0;
+  if (!parsed.has("--steps") || !parse_count(parsed.value("--steps"), &steps) || steps < 1) {
+    return usage_error("--steps needs a positive integer" +
+                       (parsed.has("--steps") ? ", got '" + parsed.value("--steps") + "'" : std::string()));
+  }
+  const std::string optimizer_name = parsed.has("--optimizer") ? parsed.value("--optimizer") : "sgd";
+  if (optimizer_name != "sgd" && optimizer_name != "adamw") {
+    return usage_error("--optimizer must be sgd or adamw, got '" + optimizer_name + "'");
+  }
+  const bool adamw = optimizer_name == "adamw";
+  double lr = adamw ? 1e-3 : 0.1, momentum = 0, dampening = 0, weight_decay = adamw ? 0.01 : 0;
+  for (auto [flag, target] : {std::pair{"--lr", &lr},
+                              {"--momentum", &momentum},
+                              {"--dampening", &dampening},
+                              {"--weight-decay", &weight_decay}}) {
+    if (parsed.has(flag) && (!parse_real(parsed.value(flag), target) || *target < 0)) {
+      return usage_error(std::string(flag) + " needs a number >= 0, got '" + parsed.value(flag) + "'");
+    }
+  }
+  if (adamw && (parsed.has("--momentum") || parsed.has("--dampening") || parsed.has("--nesterov"))) {
+    return usage_error("--momentum, --dampening and --nesterov are sgd options");
+  }
+  int64_t every = 0;
+  if (parsed.has("--checkpoint-every") &&
+      (!parse_count(parsed.value("--checkpoint-every"), &every) || every < 1 || !parsed.has("--checkpoint"))) {
+    return usage_error("--checkpoint-every needs a positive integer and --checkpoint");
+  }
+  const bool json = parsed.has("--json");
+
+  auto bundle = Bundle::open(parsed.positional[0], BundleOptions{parsed.all("--plugin-path"), true});
+  if (!bundle.ok()) return fail(bundle.status().message());
+  std::string model = parsed.value("--model");
+  if (model.empty()) {
+    if (bundle->models().size() != 1) return usage_error("the manifest has several models: name one with --model");
+    model = bundle->models()[0];
+  }
+  auto info = bundle->model(model);
+  if (!info.ok()) return fail(info.status().message());
+  if (!info->train) {
+    return fail("model '" + model + "' has no `train:` section in " + parsed.positional[0] +
+                " (train: { inputs: [x.npy, y.npy], batch_size: 16, shuffle: false, seed: 0 })");
+  }
+  const std::string method = parsed.has("--method") ? parsed.value("--method") : info->default_method;
+  auto session = TrainingSession::load(*bundle, model, method);
+  if (!session.ok()) return fail(session.status().message());
+
+  // The data: one array per input, equal first dimensions, rows shaped like the method's inputs.
+  const MethodInfo* mi = info->find_method(method);
+  Data data;
+  data.shuffle = info->train->shuffle;
+  data.seed = info->train->seed;
+  if (info->train->inputs.size() != mi->inputs.size()) {
+    return fail("model '" + model + "': `train:` names " + std::to_string(info->train->inputs.size()) +
+                " arrays, method '" + method + "' takes " + std::to_string(mi->inputs.size()) + " inputs");
+  }
+  for (size_t i = 0; i < mi->inputs.size(); ++i) {
+    auto array = read_npy(info->train->inputs[i]);
+    if (!array.ok()) return fail(array.status().message());
+    const TensorInfo& want = mi->inputs[i].tensor;
+    const std::string& file = info->train->inputs[i];
+    if (mi->inputs[i].kind != ValueKind::kTensor || array->dtype != static_cast<int32_t>(want.dtype)) {
+      return fail(file + ": dtype " + dtype_name(static_cast<DType>(array->dtype)) + ", input " + std::to_string(i) +
+                  " of '" + method + "' takes " + dtype_name(want.dtype));
+    }
+    if (array->shape.size() != want.sizes.size() || array->shape.empty()) {
+      return fail(file + ": " + std::to_string(array->shape.size()) + " dimensions, input " + std::to_string(i) +
+                  " has " + std::to_string(want.sizes.size()) + " (the first is the sample index)");
+    }
+    for (size_t d = 1; d < want.sizes.size(); ++d) {
+      if (array->shape[d] != want.sizes[d]) {
+        return fail(file + ": dimension " + std::to_string(d) + " is " + std::to_string(array->shape[d]) + ", input " +
+                    std::to_string(i) + " takes " + std::to_string(want.sizes[d]));
+      }
+    }
+    if (i == 0) data.samples = array->shape[0];
+    if (array->shape[0] != data.samples || data.samples == 0) {
+      return fail(file + ": " + std::to_string(array->shape[0]) + " samples, the first array has " +
+                  std::to_string(data.samples) + " (every array needs one row per sample)");
+    }
+    data.arrays.push_back(std::move(*array));
+  }
+  data.batch = info->train->batch_size > 0 ? info->train->batch_size : mi->inputs[0].tensor.sizes[0];
+  for (size_t i = 0; i < mi->inputs.size(); ++i) {
+    const TensorInfo& want = mi->inputs[i].tensor;
+    if (!want.dynamic && want.sizes[0] != data.batch) {
+      return fail("model '" + model + "': batch_size " + std::to_string(data.batch) + ", but input " +
+                  std::to_string(i) + " of '" + method + "' takes exactly " + std::to_string(want.sizes[0]) + " rows");
+    }
+  }
+
+  std::unique_ptr<Optimizer> optimizer;
+  if (adamw) {
+    optimizer = std::make_unique<AdamW>(AdamWOptions{lr, 0.9, 0.999, 1e-8, weight_decay});
+  } else {
+    optimizer = std::make_unique<Sgd>(SgdOptions{lr, momentum, dampening, weight_decay, parsed.has("--nesterov")});
+  }
+  if (parsed.has("--resume")) {
+    const Status s = load_checkpoint(*session, optimizer.get(), parsed.value("--resume"));
+    if (!s.ok()) return fail(s.message());
+  }
+  const std::string checkpoint = parsed.value("--checkpoint");
+  const bool progress = !json && ::isatty(STDERR_FILENO);
+  nlohmann::json step_docs = nlohmann::json::array();
+  double total_ms = 0;
+  int64_t timed = 0;
+  std::vector<Tensor> batch(data.arrays.size());
+  for (int64_t step = optimizer->state().step; step < steps; ++step) {
+    const std::vector<int64_t> rows = data.rows(step);
+    std::vector<TensorRef> refs;
+    for (size_t i = 0; i < data.arrays.size(); ++i) {
+      const NpyArray& a = data.arrays[i];
+      const size_t row_bytes = a.data.size() / static_cast<size_t>(data.samples);
+      std::vector<int64_t> shape = a.shape;
+      shape[0] = data.batch;
+      batch[i] = Tensor{static_cast<DType>(a.dtype), shape, std::vector<uint8_t>(row_bytes * rows.size())};
+      for (size_t r = 0; r < rows.size(); ++r) {
+        std::copy_n(a.data.begin() + static_cast<std::ptrdiff_t>(row_bytes * static_cast<size_t>(rows[r])), row_bytes,
+                    batch[i].data.begin() + static_cast<std::ptrdiff_t>(row_bytes * r));
+      }
+      refs.push_back(batch[i].ref());
+    }
+    const auto start = std::chrono::steady_clock::now();
+    Status s = session->forward_backward(refs);
+    if (s.ok()) s = optimizer->step(*session);
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    if (!s.ok()) return fail("step " + std::to_string(step + 1) + ": " + s.message());
+    total_ms += ms;
+    ++timed;
+    const double loss = session->loss();
+    step_docs.push_back({{"step", step + 1}, {"loss", loss}});
+    if (!json) std::printf("step %lld: loss %.6f (%.3f ms)\n", static_cast<long long>(step + 1), loss, ms);
+    if (progress)
+      std::fprintf(stderr, "\rtrain: step %lld/%lld", static_cast<long long>(step + 1), static_cast<long long>(steps));
+    if (!checkpoint.empty() && ((every > 0 && (step + 1) % every == 0) || step + 1 == steps)) {
+      const Status c = save_checkpoint(*session, optimizer.get(), checkpoint);
+      if (!c.ok()) return fail(c.message());
+    }
+  }
+  if (progress) std::fprintf(stderr, "\n");
+  if (parsed.has("--save-npy")) {
+    const std::string dir = parsed.value("--save-npy");
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    for (const std::string& name : session->parameter_names()) {
+      const TensorView v = session->parameter_view(name);
+      NpyArray a{static_cast<int32_t>(v.dtype()), std::vector<int64_t>(v.sizes().begin(), v.sizes().end()),
+                 std::vector<uint8_t>(v.nbytes())};
+      if (Status s = v.copy_to(a.data.data(), a.data.size()); !s.ok()) return fail(s.message());
+      if (Status s = write_npy(dir + "/" + name + ".npy", a); !s.ok()) return fail(s.message());
+    }
+  }
+  const double ms_per_step = timed > 0 ? total_ms / static_cast<double>(timed) : 0;
+  if (json) {
+    nlohmann::json doc = {{"model", model},
+                          {"optimizer", optimizer_name},
+                          {"steps", step_docs},
+                          {"checkpoint", checkpoint.empty() ? nlohmann::json(nullptr) : nlohmann::json(checkpoint)},
+                          {"ms_per_step", ms_per_step}};
+    std::printf("%s\n", doc.dump(2).c_str());
+  } else {
+    std::printf("%s: %lld steps of %lld samples with %s; %.3f ms per step%s%s\n", model.c_str(),
+                static_cast<long long>(timed), static_cast<long long>(data.batch), optimizer_name.c_str(), ms_per_step,
+                checkpoint.empty() ? "" : "; checkpoint ", checkpoint.c_str());
+  }
+  return 0;
+}
+
+}  // namespace etp::cli

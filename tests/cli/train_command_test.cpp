@@ -1,0 +1,148 @@
+// `etp train` as a user types it: ExecuTorch's loss trajectory on the XOR fixture, checkpoints that
+// survive SIGKILL at any moment, resume equal to an uninterrupted run, and usage errors.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "support/fixtures.h"
+
+extern char** environ;
+
+namespace etp::test {
+namespace {
+
+int etp(const std::string& args, std::string* out) { return run_command(ETP_CLI_PATH " " + args, out); }
+
+const std::string kXor = std::string(ETP_FIXTURES_MANIFEST) + " --model xor_train_external";
+
+TEST(TrainCommandTest, LossesFollowExecuTorchsTrajectory) {
+  const nlohmann::json f = fixture_named("xor_train_external");
+  const nlohmann::json& c = f["training"]["cases"]["sgd_momentum"];
+  const nlohmann::json& o = c["options"];
+  std::string out;
+  ASSERT_EQ(etp("train " + kXor + " --steps 50 --json --lr " + std::to_string(o["lr"].get<double>()) + " --momentum " +
+                    std::to_string(o["momentum"].get<double>()) + " --dampening " +
+                    std::to_string(o["dampening"].get<double>()) + " --weight-decay " +
+                    std::to_string(o["weight_decay"].get<double>()) + " --nesterov",
+                &out),
+            0)
+      << out;
+  const nlohmann::json doc = nlohmann::json::parse(out.substr(out.find('{')));
+  ASSERT_EQ(doc["steps"].size(), 50u);
+  for (size_t i = 0; i < 50; ++i) {
+    EXPECT_NEAR(doc["steps"][i]["loss"].get<double>(), c["losses"][i].get<double>(), 1e-5) << "step " << i + 1;
+  }
+  EXPECT_GT(doc["ms_per_step"].get<double>(), 0);
+}
+
+// Starts `etp args...` and returns its pid.
+pid_t spawn(const std::vector<std::string>& args) {
+  std::vector<std::string> all = {ETP_CLI_PATH};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+  pid_t pid = -1;
+  if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid = -1;
+  posix_spawn_file_actions_destroy(&actions);
+  return pid;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Kills a training run that checkpoints every step at random moments, 50 times: whatever survives
+// is a whole checkpoint (it verifies), and resuming from it ends with the uninterrupted run's
+// weights, bit for bit.
+TEST(TrainCommandTest, CheckpointsSurviveSigkillAndResumeMatchesAnUninterruptedRun) {
+  const std::string dir = ::testing::TempDir() + "/etp_train_kill";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::vector<std::string> common = {
+      "train", ETP_FIXTURES_MANIFEST, "--model", "xor_train_external", "--steps", "150", "--lr",
+      "0.1",   "--momentum",          "0.9"};
+  std::string out;
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_EQ(etp("train " + kXor + " --steps 150 --lr 0.1 --momentum 0.9 --checkpoint " + dir +
+                    "/straight.ptd --checkpoint-every 1 --save-npy " + dir + "/straight",
+                &out),
+            0)
+      << out;
+  const auto full = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+  std::mt19937 rng(7);
+  int survived = 0;
+  for (int kill = 0; kill < 50; ++kill) {
+    const std::string checkpoint = dir + "/killed.ptd";
+    std::filesystem::remove(checkpoint);
+    std::vector<std::string> args = common;
+    args.insert(args.end(), {"--checkpoint", checkpoint, "--checkpoint-every", "1"});
+    const pid_t pid = spawn(args);
+    ASSERT_GT(pid, 0);
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % static_cast<uint32_t>(full.count() + 1)));
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    if (!std::filesystem::exists(checkpoint)) continue;  // killed before its first checkpoint
+    ++survived;
+    out.clear();
+    ASSERT_EQ(etp("inspect " + checkpoint, &out), 0) << "kill " << kill << ": a torn checkpoint\n" << out;
+    out.clear();
+    const std::string resumed = dir + "/resumed";
+    std::filesystem::remove_all(resumed);
+    ASSERT_EQ(
+        etp("train " + kXor + " --steps 150 --lr 0.1 --momentum 0.9 --resume " + checkpoint + " --save-npy " + resumed,
+            &out),
+        0)
+        << out;
+    for (const auto& entry : std::filesystem::directory_iterator(dir + "/straight")) {
+      EXPECT_EQ(slurp(entry.path()), slurp(resumed + "/" + entry.path().filename().string()))
+          << "kill " << kill << ": " << entry.path().filename();
+    }
+  }
+  std::printf("%d of 50 kills left a checkpoint; each verified and resumed to the same weights\n", survived);
+  EXPECT_GE(survived, 10) << "most kills should land after the first checkpoint";
+}
+
+TEST(TrainCommandTest, UsageAndDataErrorsAreNamed) {
+  std::string out;
+  EXPECT_EQ(etp("train " + kXor, &out), 2);
+  EXPECT_NE(out.find("--steps needs a positive integer"), std::string::npos) << out;
+  out.clear();
+  EXPECT_EQ(etp("train " + kXor + " --steps 2 --optimizer adam", &out), 2);
+  EXPECT_NE(out.find("--optimizer must be sgd or adamw, got 'adam'"), std::string::npos) << out;
+  out.clear();
+  EXPECT_EQ(etp("train " + kXor + " --steps 2 --optimizer adamw --momentum 0.9", &out), 2);
+  out.clear();
+  EXPECT_EQ(etp("train " + kXor + " --steps 2 --checkpoint-every 1", &out), 2);
+  out.clear();
+  EXPECT_EQ(etp("train " ETP_FIXTURES_MANIFEST " --model add --steps 2", &out), 1);
+  EXPECT_NE(out.find("model 'add' has no `train:` section"), std::string::npos) << out;
+  out.clear();
+  EXPECT_EQ(etp("train " + kXor + " --steps 2 --resume " + fixture_path("linear_portable.ptd"), &out), 1);
+  EXPECT_NE(out.find("no tensor 'net."), std::string::npos) << out;
+  EXPECT_EQ(etp("train --help", &out), 0);
+}
+
+}  // namespace
+}  // namespace etp::test
