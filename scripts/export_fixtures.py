@@ -2273,7 +2273,7 @@ TRAIN_STEPS = 50
 TRAIN_RECORDED = (1, 10, 50)
 
 
-def training_trajectories(pte: Path, ptd: Optional[Path], x, label) -> dict:
+def training_trajectories(pte: Path, ptd: Optional[Path], x, label, steps: int = TRAIN_STEPS) -> dict:
     """ExecuTorch's own training loop on one batch: its TrainingModule (the pip training bindings)
     and its SGD, for each SGD_CASES entry on a freshly loaded program: the loss of every step and
     the parameters after steps TRAIN_RECORDED. Plus torch's AdamW on the eager model (ExecuTorch
@@ -2282,12 +2282,12 @@ def training_trajectories(pte: Path, ptd: Optional[Path], x, label) -> dict:
     from executorch.extension.training import get_sgd_optimizer
     from executorch.extension.training.pybindings._training_module import TrainingModule
 
-    out = {"steps": TRAIN_STEPS, "cases": {}}
+    out = {"steps": steps, "cases": {}}
     for case, options in SGD_CASES.items():
         module = TrainingModule(_load_for_executorch(str(pte), data_path=str(ptd)) if ptd else _load_for_executorch(str(pte)))
         optimizer = None
         losses, params = [], {}
-        for step in range(1, TRAIN_STEPS + 1):
+        for step in range(1, steps + 1):
             loss = module.forward_backward("forward", (x, label))[0]
             if optimizer is None:
                 optimizer = get_sgd_optimizer(module.named_parameters(), **options)
@@ -2304,7 +2304,7 @@ def training_trajectories(pte: Path, ptd: Optional[Path], x, label) -> dict:
     module = TrainingModule(_load_for_executorch(str(pte), data_path=str(ptd)) if ptd else _load_for_executorch(str(pte)))
     opt = None
     losses, params = [], {}
-    for step in range(1, TRAIN_STEPS + 1):
+    for step in range(1, steps + 1):
         loss = module.forward_backward("forward", (x, label))[0]
         named = module.named_parameters()
         if opt is None:
@@ -2402,6 +2402,57 @@ def fixture_xor_train(fs: FixtureSet) -> None:
         )
         entry["training"] = training_trajectories(fs.out / f"{name}.pte", fs.out / f"{name}.ptd" if external else None,
                                                   x, label)
+
+
+class ClassifierTrainNet(nn.Module):
+    """A classifier's training net that also returns its predictions, as ExecuTorch's training
+    examples do: (loss, argmax of the logits), so a trainer can report accuracy."""
+
+    def __init__(self, hidden: int, classes: int):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(2, hidden), nn.ReLU(), nn.Linear(hidden, classes))
+        self.loss = nn.CrossEntropyLoss()
+
+    def forward(self, x, label):
+        logits = self.net(x)
+        return self.loss(logits, label), logits.detach().argmax(dim=1)
+
+
+def fixture_classifier_train(fs: FixtureSet) -> None:
+    """Joint forward-backward programs that return predictions: XOR (4 points, trainable to 100%)
+    and a 3-class MLP on 2-D blobs (90 samples, batches of 30); each with its training data as
+    .npy (train_x, train_y) for `etp train` and ExecuTorch's own SGD trajectory on the first
+    batch."""
+    from executorch.exir import ExecutorchBackendConfig, to_edge
+    from torch.export.experimental import _export_forward_backward
+
+    seed_everything(71)
+    xor_x = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    xor_y = torch.tensor([0, 1, 1, 0], dtype=torch.int64)
+    centers = torch.tensor([[0.0, 2.0], [-1.8, -1.0], [1.8, -1.0]])
+    blob_y = torch.arange(3).repeat_interleave(30)
+    blob_x = centers[blob_y] + 0.6 * torch.randn(90, 2)
+    perm = torch.randperm(90)
+    blob_x, blob_y = blob_x[perm].contiguous(), blob_y[perm].contiguous()
+    cases = [("xor_classify_train", ClassifierTrainNet(8, 2), xor_x, xor_y, 4),
+             ("blobs_mlp_train", ClassifierTrainNet(16, 3), blob_x, blob_y, 30)]
+    for name, net, x, y, batch in cases:
+        ep = torch.export.export(net, (x[:batch], y[:batch]), strict=True)
+        ep = _export_forward_backward(ep)
+        et = to_edge(ep).to_executorch(ExecutorchBackendConfig())
+        runs = [Run("__et_training_gradients_index_forward", []), Run("__et_training_parameters_index_forward", []),
+                Run("forward", [x[:batch], y[:batch]])]
+        entry = fs.add(name=name, model=name, backend="portable", et_program=et,
+                       export=(f"a classifier (Linear(2,{net.net[0].out_features}), ReLU, "
+                               f"Linear({net.net[0].out_features},{net.net[2].out_features}), CrossEntropyLoss) returning "
+                               "(loss, argmax predictions), torch.export(strict) + _export_forward_backward + to_edge + "
+                               f"to_executorch; batches of {batch}; train data {name}.train_x.npy / .train_y.npy "
+                               f"({len(x)} samples); `training`: ExecuTorch's SGD trajectories on the first batch"),
+                       rtol=1e-4, atol=1e-5, runs=runs)
+        fs._save_npy(f"{name}.train_x.npy", x.numpy())
+        fs._save_npy(f"{name}.train_y.npy", y.numpy())
+        entry["train_data"] = [f"{name}.train_x.npy", f"{name}.train_y.npy"]
+        entry["training"] = training_trajectories(fs.out / f"{name}.pte", None, x[:batch], y[:batch], steps=30)
 
 
 def fixture_dynamic(fs: FixtureSet) -> None:
@@ -2651,6 +2702,7 @@ FIXTURES = {
     "cnn": fixture_cnn,
     "tiny_llama": fixture_tiny_llama,
     "xor_train": fixture_xor_train,
+    "classifier_train": fixture_classifier_train,
     "dynamic": fixture_dynamic,
     "dynamic_cnn": fixture_dynamic_cnn,
     "map_loop": fixture_map_loop,

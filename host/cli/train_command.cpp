@@ -31,7 +31,9 @@ constexpr const char* kTrainUsage =
     "loss first, then gradients, then parameters) on the arrays of its manifest entry's `train:`\n"
     "section, one .npy per method input, the first dimension the sample index. Step k (from 0)\n"
     "takes rows [k*B, (k+1)*B) of the data, wrapping at its end; with `shuffle: true` each pass\n"
-    "over the data takes the rows in a permutation seeded by `seed` and the pass number.\n"
+    "over the data takes the rows in a permutation seeded by `seed` and the pass number. When the\n"
+    "method also returns predictions (an integer second output) and its last input is integer\n"
+    "labels, the accuracy over the whole data after training is reported.\n"
     "\n"
     "options:\n"
     "  --model NAME          the model (required with several)\n"
@@ -234,14 +236,14 @@ int run_train(const std::vector<std::string>& args) {
   double total_ms = 0;
   int64_t timed = 0;
   std::vector<Tensor> batch(data.arrays.size());
-  for (int64_t step = optimizer->state().step; step < steps; ++step) {
-    const std::vector<int64_t> rows = data.rows(step);
+  // The batch of `rows`, as the method's inputs.
+  auto make_batch = [&](const std::vector<int64_t>& rows) {
     std::vector<TensorRef> refs;
     for (size_t i = 0; i < data.arrays.size(); ++i) {
       const NpyArray& a = data.arrays[i];
       const size_t row_bytes = a.data.size() / static_cast<size_t>(data.samples);
       std::vector<int64_t> shape = a.shape;
-      shape[0] = data.batch;
+      shape[0] = static_cast<int64_t>(rows.size());
       batch[i] = Tensor{static_cast<DType>(a.dtype), shape, std::vector<uint8_t>(row_bytes * rows.size())};
       for (size_t r = 0; r < rows.size(); ++r) {
         std::copy_n(a.data.begin() + static_cast<std::ptrdiff_t>(row_bytes * static_cast<size_t>(rows[r])), row_bytes,
@@ -249,6 +251,10 @@ int run_train(const std::vector<std::string>& args) {
       }
       refs.push_back(batch[i].ref());
     }
+    return refs;
+  };
+  for (int64_t step = optimizer->state().step; step < steps; ++step) {
+    const std::vector<TensorRef> refs = make_batch(data.rows(step));
     const auto start = std::chrono::steady_clock::now();
     Status s = session->forward_backward(refs);
     if (s.ok()) s = optimizer->step(*session);
@@ -267,6 +273,27 @@ int run_train(const std::vector<std::string>& args) {
     }
   }
   if (progress) std::fprintf(stderr, "\n");
+  // Accuracy over one pass of the data in order, when the method returns predictions (an integer
+  // tensor as its second output) and its last input is integer labels of the same shape.
+  nlohmann::json accuracy = nullptr;
+  const NpyArray& labels = data.arrays.back();
+  const bool integer_labels = labels.dtype == static_cast<int32_t>(DType::kInt64) && labels.shape.size() == 1;
+  if (session->num_user_outputs() >= 2 && integer_labels) {
+    int64_t correct = 0, seen = 0;
+    for (int64_t k = 0; seen < data.samples; ++k) {
+      std::vector<int64_t> rows;
+      for (int64_t i = 0; i < data.batch; ++i) rows.push_back((k * data.batch + i) % data.samples);
+      if (Status s = session->forward_backward(make_batch(rows)); !s.ok()) return fail("accuracy: " + s.message());
+      const Value pred = session->user_output(1);
+      if (!pred.is_tensor() || pred.tensor().numel() != data.batch) break;
+      const Tensor p = pred.tensor().to_tensor();
+      const auto* y = reinterpret_cast<const int64_t*>(labels.data.data());
+      for (int64_t i = 0; i < data.batch && seen < data.samples; ++i, ++seen) {
+        correct += static_cast<int64_t>(p.value(i)) == y[rows[static_cast<size_t>(i)]];
+      }
+    }
+    if (seen == data.samples) accuracy = static_cast<double>(correct) / static_cast<double>(data.samples);
+  }
   if (parsed.has("--save-npy")) {
     const std::string dir = parsed.value("--save-npy");
     std::error_code ec;
@@ -285,12 +312,15 @@ int run_train(const std::vector<std::string>& args) {
                           {"optimizer", optimizer_name},
                           {"steps", step_docs},
                           {"checkpoint", checkpoint.empty() ? nlohmann::json(nullptr) : nlohmann::json(checkpoint)},
+                          {"accuracy", accuracy},
                           {"ms_per_step", ms_per_step}};
     std::printf("%s\n", doc.dump(2).c_str());
   } else {
-    std::printf("%s: %lld steps of %lld samples with %s; %.3f ms per step%s%s\n", model.c_str(),
+    const std::string acc =
+        accuracy.is_null() ? "" : "; accuracy " + std::to_string(accuracy.get<double>() * 100).substr(0, 5) + "%";
+    std::printf("%s: %lld steps of %lld samples with %s; %.3f ms per step%s%s%s\n", model.c_str(),
                 static_cast<long long>(timed), static_cast<long long>(data.batch), optimizer_name.c_str(), ms_per_step,
-                checkpoint.empty() ? "" : "; checkpoint ", checkpoint.c_str());
+                acc.c_str(), checkpoint.empty() ? "" : "; checkpoint ", checkpoint.c_str());
   }
   return 0;
 }

@@ -82,7 +82,7 @@ TEST(TrainTest, SgdReproducesExecuTorchsTrainingLoopAndAdamWTorchs) {
       ++checked;
     }
   }
-  EXPECT_EQ(checked, 6) << "xor_train and xor_train_external, three cases each";
+  EXPECT_EQ(checked, 12) << "xor_train, xor_train_external, xor_classify_train, blobs_mlp_train: three cases each";
 }
 
 TEST(TrainTest, AProgramWithoutAJointGraphIsNamed) {

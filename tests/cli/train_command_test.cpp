@@ -50,6 +50,32 @@ TEST(TrainCommandTest, LossesFollowExecuTorchsTrajectory) {
   EXPECT_GT(doc["ms_per_step"].get<double>(), 0);
 }
 
+// Programs that return predictions get their accuracy over the whole data: XOR reaches 100 %, the
+// 3-class blobs (90 samples, batches of 30) at least 95 %, and one step is not there yet.
+TEST(TrainCommandTest, ClassifiersReachFullAccuracy) {
+  std::string out;
+  ASSERT_EQ(etp("train " ETP_FIXTURES_MANIFEST " --model xor_classify_train --steps 300 --lr 0.5 --momentum 0.9 --json",
+                &out),
+            0)
+      << out;
+  nlohmann::json doc = nlohmann::json::parse(out.substr(out.find('{')));
+  EXPECT_EQ(doc["accuracy"], 1.0) << out;
+  out.clear();
+  ASSERT_EQ(
+      etp("train " ETP_FIXTURES_MANIFEST " --model blobs_mlp_train --steps 60 --lr 0.1 --momentum 0.9 --json", &out), 0)
+      << out;
+  doc = nlohmann::json::parse(out.substr(out.find('{')));
+  EXPECT_GE(doc["accuracy"].get<double>(), 0.95) << out;
+  out.clear();
+  ASSERT_EQ(etp("train " ETP_FIXTURES_MANIFEST " --model blobs_mlp_train --steps 1 --json", &out), 0) << out;
+  doc = nlohmann::json::parse(out.substr(out.find('{')));
+  EXPECT_LT(doc["accuracy"].get<double>(), 0.95) << "untrained";
+  out.clear();
+  ASSERT_EQ(etp("train " + kXor + " --steps 1 --json", &out), 0) << out;
+  doc = nlohmann::json::parse(out.substr(out.find('{')));
+  EXPECT_TRUE(doc["accuracy"].is_null()) << "xor_train returns no predictions";
+}
+
 // Starts `etp args...` and returns its pid.
 pid_t spawn(const std::vector<std::string>& args) {
   std::vector<std::string> all = {ETP_CLI_PATH};
