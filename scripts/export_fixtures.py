@@ -20,6 +20,7 @@ Only for export tooling; the versions are pinned in scripts/requirements-export.
 from __future__ import annotations
 
 import argparse
+from importlib.metadata import version as dist_version
 import copy
 import json
 import math
@@ -2455,6 +2456,46 @@ def fixture_classifier_train(fs: FixtureSet) -> None:
         entry["training"] = training_trajectories(fs.out / f"{name}.pte", None, x[:batch], y[:batch], steps=30)
 
 
+# The etp-written checkpoint the export tooling checks with ExecuTorch's runtime (never written here:
+# etp writes it, with this command from the repository's root, and it is committed).
+ETP_CHECKPOINT_COMMAND = ("build/release/host/etp train manifests/fixtures.yaml --model xor_train_external --steps 100 "
+                          "--lr 0.5 --momentum 0.9 --checkpoint tests/fixtures/etp_written/xor_train_external.checkpoint.ptd")
+
+
+def fixture_etp_checkpoint(fs: FixtureSet) -> None:
+    """ExecuTorch's runtime loads a checkpoint etp wrote (tests/fixtures/etp_written/, made by
+    ETP_CHECKPOINT_COMMAND) as the external weights of xor_train_external.pte and runs the joint
+    method on the fixture's batch: its outputs go to etp_written/checkpoint_reference.json, which
+    etp's tests compare with etp's own run on the same files."""
+    import hashlib
+
+    from executorch.extension.pybindings.portable_lib import _load_for_executorch
+
+    src = DEFAULT_OUT / "etp_written" / "xor_train_external.checkpoint.ptd"
+    if not src.exists():
+        raise RuntimeError(f"{src} is missing: build etp and run `{ETP_CHECKPOINT_COMMAND}` first")
+    pte = DEFAULT_OUT / "xor_train_external.pte"
+    module = _load_for_executorch(str(pte), data_path=str(src))
+    x = torch.from_numpy(np.load(DEFAULT_OUT / "xor_train_external.run2.in0.npy"))
+    y = torch.from_numpy(np.load(DEFAULT_OUT / "xor_train_external.run2.in1.npy"))
+    outputs = module.run_method("forward", (x, y))
+    fqns = list(module.run_method("__et_training_fqn_forward", ()))
+    n = len(fqns)
+    doc = {
+        "checkpoint": "etp_written/xor_train_external.checkpoint.ptd",
+        "sha256": hashlib.sha256(src.read_bytes()).hexdigest(),
+        "written_by": ETP_CHECKPOINT_COMMAND,
+        "program": "xor_train_external.pte",
+        "inputs": ["xor_train_external.run2.in0.npy", "xor_train_external.run2.in1.npy"],
+        "executorch_loss": float(outputs[0]),
+        "executorch_parameters": {f: outputs[1 + n + i].reshape(-1).tolist() for i, f in enumerate(fqns)},
+        "reference": f"ExecuTorch {dist_version('executorch')} runtime (pip portable_lib) with the checkpoint as data_path",
+    }
+    (fs.out / "etp_written").mkdir(exist_ok=True)
+    fs._write_once("etp_written/checkpoint_reference.json", (json.dumps(doc, indent=2) + "\n").encode())
+    log(f"[etp_checkpoint] ExecuTorch ran {src.name}: loss {doc['executorch_loss']:.6f}")
+
+
 def fixture_dynamic(fs: FixtureSet) -> None:
     for backend in ("portable", "xnnpack"):
         seed_everything(6)
@@ -2703,6 +2744,7 @@ FIXTURES = {
     "tiny_llama": fixture_tiny_llama,
     "xor_train": fixture_xor_train,
     "classifier_train": fixture_classifier_train,
+    "etp_checkpoint": fixture_etp_checkpoint,
     "dynamic": fixture_dynamic,
     "dynamic_cnn": fixture_dynamic_cnn,
     "map_loop": fixture_map_loop,

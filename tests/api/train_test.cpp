@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
 #include <memory>
 #include <string>
 
@@ -174,6 +175,48 @@ TEST(TrainTest, ResumingFromACheckpointMatchesAnUninterruptedRun) {
   const Status missing = load_checkpoint(*resumed, nullptr, fixture_path("linear_portable.ptd"));
   EXPECT_EQ(missing.code(), StatusCode::kNotFound);
   EXPECT_NE(missing.message().find("no tensor 'net."), std::string::npos) << missing.message();
+}
+
+// ExecuTorch's runtime loads an etp-written checkpoint (tests/fixtures/etp_written, made by the
+// `etp train` command in its reference file) as the program's external weights: its outputs there
+// equal etp's; and etp still writes exactly those bytes for that training run.
+TEST(TrainTest, ExecuTorchLoadsAnEtpCheckpoint) {
+  std::ifstream in(fixture_path("etp_written/checkpoint_reference.json"));
+  const nlohmann::json ref = nlohmann::json::parse(in);
+  const std::string checkpoint = fixture_path(ref["checkpoint"]);
+  const nlohmann::json f = fixture_named("xor_train_external");
+  const std::vector<Tensor> inputs = run_inputs(f, 2);
+  std::vector<TensorRef> refs;
+  for (const Tensor& t : inputs) refs.push_back(t.ref());
+
+  // The same run as the command: SGD lr 0.5 momentum 0.9, 100 steps on the fixture's batch.
+  Bundle bundle = open_fixture(f);
+  auto session = TrainingSession::load(bundle, "model");
+  ASSERT_TRUE(session.ok());
+  Sgd sgd(SgdOptions{0.5, 0.9, 0, 0, false});
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE(session->forward_backward(refs).ok());
+    ASSERT_TRUE(sgd.step(*session).ok());
+  }
+  const std::string path = ::testing::TempDir() + "/etp_again.ptd";
+  ASSERT_TRUE(save_checkpoint(*session, &sgd, path).ok());
+  EXPECT_EQ(read_bytes(path), read_bytes(checkpoint)) << "etp no longer writes the committed checkpoint's bytes";
+
+  auto loaded = Bundle::open(BundleSpec::for_program(fixture_path(f["program"]), {checkpoint}), kOptions);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().to_string();
+  auto method = loaded->load_method("model");
+  ASSERT_TRUE(method.ok());
+  auto outputs = method->run(refs);
+  ASSERT_TRUE(outputs.ok()) << outputs.status().to_string();
+  EXPECT_NEAR((*outputs)[0].value(0), ref["executorch_loss"].get<double>(), 1e-6);
+  const std::vector<std::string>& names = session->parameter_names();  // the outputs' order
+  ASSERT_EQ(ref["executorch_parameters"].size(), names.size());
+  for (size_t i = 0; i < names.size(); ++i) {
+    const nlohmann::json& values = ref["executorch_parameters"][names[i]];
+    const Tensor& p = (*outputs)[1 + names.size() + i];
+    ASSERT_EQ(static_cast<size_t>(p.numel()), values.size()) << names[i];
+    for (int64_t j = 0; j < p.numel(); ++j) EXPECT_EQ(p.value(j), values[static_cast<size_t>(j)].get<double>());
+  }
 }
 
 }  // namespace
