@@ -240,6 +240,13 @@ class PyMethod {
 
 // A bundle, with one loaded method per (model, method) for Bundle.run, so state such as a KV
 // cache carries from one call to the next as it does for a loaded program.
+// Runs `f` without the GIL (a load or a run that takes long and calls no Python).
+template <typename F>
+auto without_gil(F&& f) {
+  py::gil_scoped_release release;
+  return f();
+}
+
 // The document `etp generate --json` prints, for Python.
 py::dict generation_dict(const std::string& model, const etp::GenerateResult& r) {
   py::dict d;
@@ -288,11 +295,8 @@ class PyGenerator {
                     const py::object& on_token) {
     auto lock = lock_without_gil(mutex_);
     const auto callback = token_callback(on_token);
-    etp::Result<etp::GenerateResult> result = [&] {
-      py::gil_scoped_release release;
-      return generator_.generate(prompt, options, callback);
-    }();
-    return generation_dict(generator_.model(), unwrap(std::move(result)));
+    return generation_dict(generator_.model(),
+                           unwrap(without_gil([&] { return generator_.generate(prompt, options, callback); })));
   }
   const etp::Generator& get() const { return generator_; }
 
@@ -311,11 +315,7 @@ class PyTraining {
     std::vector<etp::TensorRef> refs;
     for (const Input& in : converted) refs.push_back(in.ref);
     auto lock = lock_without_gil(mutex_);
-    etp::Status status = [&] {
-      py::gil_scoped_release release;
-      return session_.forward_backward(refs);
-    }();
-    check(status);
+    check(without_gil([&] { return session_.forward_backward(refs); }));
     return session_.loss();
   }
   py::array tensor(const std::string& name, bool gradient) {
@@ -510,11 +510,8 @@ PYBIND11_MODULE(etp, m) {
       "A model's generation method loaded once (etp::Generator): Generator(bundle, model) reads its metadata "
       "methods and checks its signature; each generate() starts a new sequence over the same KV cache.")
       .def(py::init([](const PyBundle& b, const std::string& model, const std::string& method) {
-             etp::Result<etp::Generator> g = [&] {
-               py::gil_scoped_release release;
-               return etp::Generator::load(b.bundle(), model, method);
-             }();
-             return std::make_shared<PyGenerator>(unwrap(std::move(g)));
+             return std::make_shared<PyGenerator>(
+                 unwrap(without_gil([&] { return etp::Generator::load(b.bundle(), model, method); })));
            }),
            py::arg("bundle"), py::arg("model"), py::arg("method") = "forward")
       .def(
@@ -564,11 +561,8 @@ PYBIND11_MODULE(etp, m) {
       "A joint forward-backward method (ExecuTorch's training export): forward_backward(inputs) returns the loss; "
       "an optimizer's step(session) updates the weights in place.")
       .def(py::init([](const PyBundle& b, const std::string& model, const std::string& method) {
-             etp::Result<etp::TrainingSession> s = [&] {
-               py::gil_scoped_release release;
-               return etp::TrainingSession::load(b.bundle(), model, method);
-             }();
-             return std::make_shared<PyTraining>(unwrap(std::move(s)));
+             return std::make_shared<PyTraining>(
+                 unwrap(without_gil([&] { return etp::TrainingSession::load(b.bundle(), model, method); })));
            }),
            py::arg("bundle"), py::arg("model"), py::arg("method") = "forward")
       .def("forward_backward", &PyTraining::forward_backward, py::arg("inputs"))
@@ -675,11 +669,9 @@ PYBIND11_MODULE(etp, m) {
                 generate_options(max_new_tokens, temperature, top_p, seed, eos_ids, stop_at_eos);
             options.method = method;
             const auto callback = token_callback(on_token);
-            etp::Result<etp::GenerateResult> result = [&] {
-              py::gil_scoped_release release;
-              return etp::generate(b.bundle(), model, prompt, options, callback);
-            }();
-            return generation_dict(model, unwrap(std::move(result)));
+            return generation_dict(
+                model,
+                unwrap(without_gil([&] { return etp::generate(b.bundle(), model, prompt, options, callback); })));
           },
           py::arg("model"), py::arg("prompt"), py::arg("max_new_tokens") = 32, py::arg("temperature") = 0.0,
           py::arg("top_p") = 1.0, py::arg("seed") = 0, py::arg("eos_ids") = std::vector<int64_t>{},

@@ -1,6 +1,9 @@
 #include "cli/args.h"
 
+#include <cerrno>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 namespace etp::cli {
 
@@ -69,6 +72,14 @@ bool parse_count(const std::string& text, int64_t* out) {
   }
   *out = value;
   return true;
+}
+
+bool parse_real(const std::string& text, double* out) {
+  if (text.empty()) return false;
+  char* end = nullptr;
+  errno = 0;
+  *out = std::strtod(text.c_str(), &end);
+  return *end == '\0' && errno != ERANGE && std::isfinite(*out);
 }
 
 }  // namespace etp::cli

@@ -35,5 +35,7 @@ int usage_error(const std::string& command, const std::string& message);
 
 // A non-negative integer of at most 18 digits (so it fits int64), or false.
 bool parse_count(const std::string& text, int64_t* out);
+// A finite number (strtod's syntax, the whole text, no overflow), or false.
+bool parse_real(const std::string& text, double* out);
 
 }  // namespace etp::cli

@@ -76,14 +76,6 @@ bool parse_ids(const std::string& text, std::vector<int64_t>* out) {
   return !out->empty();
 }
 
-bool parse_real(const std::string& text, double* out) {
-  if (text.empty()) return false;
-  char* end = nullptr;
-  errno = 0;
-  *out = std::strtod(text.c_str(), &end);
-  return *end == '\0' && errno != ERANGE && std::isfinite(*out);
-}
-
 }  // namespace
 
 namespace {

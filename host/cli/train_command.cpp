@@ -58,13 +58,6 @@ constexpr const char* kTrainUsage =
 
 int usage_error(const std::string& message) { return cli::usage_error("train", message); }
 
-bool parse_real(const std::string& text, double* out) {
-  if (text.empty()) return false;
-  char* end = nullptr;
-  *out = std::strtod(text.c_str(), &end);
-  return *end == '\0' && std::isfinite(*out);
-}
-
 int fail(const std::string& message) {
   std::fprintf(stderr, "etp train: %s\n", message.c_str());
   return 1;
