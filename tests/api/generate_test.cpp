@@ -122,11 +122,18 @@ TEST(GenerateTest, DemoBundleAnswersAsTrainedAndLoraProgramsStayWithinTheirBudge
   ASSERT_EQ(report["models"].size(), 3u);
   EXPECT_EQ(report["models"][0]["shared_data"], nlohmann::json::array({"foundation"}));
   EXPECT_FALSE(report["models"][0].contains("budget_bytes")) << "the first model carries the shared weights";
+  // AddressSanitizer's allocator adds redzones, quarantine and shadow pages to every allocation:
+  // the budget is a property of a normal build, checked there; the report's structure everywhere.
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr bool kSanitized = true;
+#else
+  constexpr bool kSanitized = false;
+#endif
   for (int i = 1; i < 3; ++i) {
     const nlohmann::json& m = report["models"][i];
     EXPECT_GT(m["unique_bytes"].get<uint64_t>(), 300000u) << "the program holds its adapters";
-    EXPECT_TRUE(m["within_budget"].get<bool>()) << m.dump();
-    EXPECT_TRUE(m["anonymous_within_budget"].get<bool>()) << m.dump();
+    EXPECT_TRUE(kSanitized || m["within_budget"].get<bool>()) << m.dump();
+    EXPECT_TRUE(kSanitized || m["anonymous_within_budget"].get<bool>()) << m.dump();
     EXPECT_LE(m["anonymous_added"]["after_load"].get<int64_t>(), m["rss_added"]["after_load"].get<int64_t>() + 4096);
   }
   const nlohmann::json& foundation = report["data_files"][0];
