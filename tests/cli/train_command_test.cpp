@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <string>
 #include <thread>
@@ -74,6 +75,35 @@ TEST(TrainCommandTest, ClassifiersReachFullAccuracy) {
   ASSERT_EQ(etp("train " + kXor + " --steps 1 --json", &out), 0) << out;
   doc = nlohmann::json::parse(out.substr(out.find('{')));
   EXPECT_TRUE(doc["accuracy"].is_null()) << "xor_train returns no predictions";
+}
+
+// With `shuffle: true` the batches come in a seeded permutation per pass: the same seed gives the
+// same run, another seed another one, and both differ from the unshuffled order.
+TEST(TrainCommandTest, ShuffledBatchesAreSeeded) {
+  const std::string dir = ::testing::TempDir() + "/etp_train_shuffle";
+  std::filesystem::create_directories(dir);
+  const std::string x = fixture_path("blobs_mlp_train.train_x.npy"), y = fixture_path("blobs_mlp_train.train_y.npy");
+  auto manifest = [&](const std::string& train) {
+    const std::string path = dir + "/m" + std::to_string(std::hash<std::string>{}(train)) + ".yaml";
+    std::ofstream(path) << "etp: 1\nplugins:\n  portable: { library: libetp_portable.so }\nmodels:\n"
+                        << "  blobs:\n    program: " << fixture_path("blobs_mlp_train.pte")
+                        << "\n    train: { inputs: [" << x << ", " << y << "]" << train << " }\n";
+    return path;
+  };
+  auto losses = [&](const std::string& train) {
+    std::string out;
+    EXPECT_EQ(etp("train " + manifest(train) + " --steps 9 --lr 0.1 --json", &out), 0) << out;
+    const nlohmann::json doc = nlohmann::json::parse(out.substr(out.find('{')));
+    std::vector<double> l;
+    for (const auto& s : doc["steps"]) l.push_back(s["loss"]);
+    return l;
+  };
+  const auto in_order = losses(""), seeded = losses(", shuffle: true, seed: 5"),
+             again = losses(", shuffle: true, seed: 5"), other = losses(", shuffle: true, seed: 6");
+  EXPECT_EQ(seeded, again);
+  EXPECT_NE(seeded, other);
+  EXPECT_NE(seeded, in_order);
+  EXPECT_EQ(in_order.size(), 9u);
 }
 
 // Starts `etp args...` and returns its pid.
