@@ -2,11 +2,13 @@
 // method, fed batches of the manifest's `train:` arrays; loss per step, checkpoints as .ptd.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <numeric>
 #include <random>
@@ -50,6 +52,7 @@ constexpr const char* kTrainUsage =
     "  --checkpoint-every K  steps between checkpoints (default: only at the end)\n"
     "  --resume FILE         start from a checkpoint (parameters, optimizer state and step count)\n"
     "  --save-npy DIR        write each trained parameter as DIR/<fqn>.npy\n"
+    "  --svg FILE            draw the loss curve (loss per step) as an SVG\n"
     "  --plugin-path DIR     also look for plugin libraries in DIR (repeat)\n"
     "  --json                print one JSON document: steps, losses, checkpoint, ms_per_step\n"
     "  -h, --help            show this help\n"
@@ -57,6 +60,65 @@ constexpr const char* kTrainUsage =
     "Exit status: 0 success, 1 failure, 2 usage error.\n";
 
 int usage_error(const std::string& message) { return cli::usage_error("train", message); }
+
+std::string escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '&')
+      out += "&amp;";
+    else if (c == '<')
+      out += "&lt;";
+    else if (c == '>')
+      out += "&gt;";
+    else if (c == '"')
+      out += "&quot;";
+    else
+      out += c;
+  }
+  return out;
+}
+
+// The loss curve as a standalone SVG: steps along x, loss along y from 0 to the largest loss.
+std::string loss_svg(const std::string& title, const std::vector<std::pair<int64_t, double>>& losses) {
+  const double width = 640, height = 360, left = 64, right = 16, top = 40, bottom = 44;
+  double max_loss = 0;
+  for (const auto& p : losses) max_loss = std::max(max_loss, std::isfinite(p.second) ? p.second : 0.0);
+  if (max_loss <= 0) max_loss = 1;
+  const int64_t first = losses.empty() ? 0 : losses.front().first, last = losses.empty() ? 1 : losses.back().first;
+  const double span = std::max<double>(1, static_cast<double>(last - first));
+  auto x = [&](int64_t step) { return left + (width - left - right) * static_cast<double>(step - first) / span; };
+  auto y = [&](double loss) { return top + (height - top - bottom) * (1 - std::max(0.0, loss) / max_loss); };
+  char buf[256];
+  std::string svg =
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"640\" height=\"360\" viewBox=\"0 0 640 360\" "
+      "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"640\" height=\"360\" fill=\"white\"/>\n";
+  svg += "<text x=\"16\" y=\"24\" font-size=\"14\">" + escape(title) + "</text>\n";
+  std::snprintf(buf, sizeof buf,
+                "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\"/>\n<line x1=\"%.1f\" "
+                "y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\"/>\n",
+                left, top, left, height - bottom, left, height - bottom, width - right, height - bottom);
+  svg += buf;
+  for (int i = 0; i <= 4; ++i) {  // loss ticks
+    const double v = max_loss * i / 4;
+    std::snprintf(buf, sizeof buf, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.3g</text>\n", left - 6, y(v) + 4,
+                  v);
+    svg += buf;
+  }
+  std::snprintf(buf, sizeof buf,
+                "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"start\">step %lld</text>\n<text x=\"%.1f\" y=\"%.1f\" "
+                "text-anchor=\"end\">step %lld</text>\n<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">loss "
+                "per step</text>\n",
+                left, height - bottom + 18, static_cast<long long>(first), width - right, height - bottom + 18,
+                static_cast<long long>(last), (left + width - right) / 2, height - 8);
+  svg += buf;
+  svg += "<polyline fill=\"none\" stroke=\"#1f6feb\" stroke-width=\"1.5\" points=\"";
+  for (const auto& p : losses) {
+    std::snprintf(buf, sizeof buf, "%.1f,%.1f ", x(p.first), y(std::isfinite(p.second) ? p.second : max_loss));
+    svg += buf;
+  }
+  svg += "\"/>\n</svg>\n";
+  return svg;
+}
 
 int fail(const std::string& message) {
   std::fprintf(stderr, "etp train: %s\n", message.c_str());
@@ -115,7 +177,8 @@ int run_train(const std::vector<std::string>& args) {
                                                  {Kind::kOnce, "--resume"},
                                                  {Kind::kOnce, "--save-npy"},
                                                  {Kind::kRepeat, "--plugin-path"},
-                                                 {Kind::kFlag, "--json"}};
+                                                 {Kind::kFlag, "--json"},
+                                                 {Kind::kOnce, "--svg"}};
   ParsedArgs parsed;
   if (std::string error = parse_args(args, kSpecs, &parsed); !error.empty()) return usage_error(error);
   if (parsed.help) {
@@ -226,6 +289,7 @@ int run_train(const std::vector<std::string>& args) {
   const std::string checkpoint = parsed.value("--checkpoint");
   const bool progress = !json && ::isatty(STDERR_FILENO);
   nlohmann::json step_docs = nlohmann::json::array();
+  std::vector<std::pair<int64_t, double>> curve;
   double total_ms = 0;
   int64_t timed = 0;
   std::vector<Tensor> batch(data.arrays.size());
@@ -257,6 +321,7 @@ int run_train(const std::vector<std::string>& args) {
     ++timed;
     const double loss = session->loss();
     step_docs.push_back({{"step", step + 1}, {"loss", loss}});
+    curve.emplace_back(step + 1, loss);
     if (!json) std::printf("step %lld: loss %.6f (%.3f ms)\n", static_cast<long long>(step + 1), loss, ms);
     if (progress)
       std::fprintf(stderr, "\rtrain: step %lld/%lld", static_cast<long long>(step + 1), static_cast<long long>(steps));
@@ -298,6 +363,13 @@ int run_train(const std::vector<std::string>& args) {
       if (Status s = v.copy_to(a.data.data(), a.data.size()); !s.ok()) return fail(s.message());
       if (Status s = write_npy(dir + "/" + name + ".npy", a); !s.ok()) return fail(s.message());
     }
+  }
+  if (parsed.has("--svg")) {
+    std::ofstream svg(parsed.value("--svg"), std::ios::binary | std::ios::trunc);
+    char lr_text[32];
+    std::snprintf(lr_text, sizeof lr_text, "%g", lr);
+    svg << loss_svg(model + ": loss per step (" + optimizer_name + ", lr " + lr_text + ")", curve);
+    if (!svg) return fail(parsed.value("--svg") + ": cannot write the SVG");
   }
   const double ms_per_step = timed > 0 ? total_ms / static_cast<double>(timed) : 0;
   if (json) {

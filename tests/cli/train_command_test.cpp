@@ -31,6 +31,8 @@ int etp(const std::string& args, std::string* out) { return run_command(ETP_CLI_
 
 const std::string kXor = std::string(ETP_FIXTURES_MANIFEST) + " --model xor_train_external";
 
+std::string slurp(const std::string& path);
+
 TEST(TrainCommandTest, LossesFollowExecuTorchsTrajectory) {
   const nlohmann::json f = fixture_named("xor_train_external");
   const nlohmann::json& c = f["training"]["cases"]["sgd_momentum"];
@@ -67,6 +69,13 @@ TEST(TrainCommandTest, ClassifiersReachFullAccuracy) {
       << out;
   doc = nlohmann::json::parse(out.substr(out.find('{')));
   EXPECT_GE(doc["accuracy"].get<double>(), 0.95) << out;
+  out.clear();
+  const std::string svg = ::testing::TempDir() + "/blobs_loss.svg";
+  ASSERT_EQ(etp("train " ETP_FIXTURES_MANIFEST " --model blobs_mlp_train --steps 5 --svg " + svg, &out), 0) << out;
+  const std::string drawn = slurp(svg);
+  EXPECT_EQ(drawn.rfind("<svg", 0), 0u) << drawn;
+  EXPECT_NE(drawn.find("<polyline"), std::string::npos);
+  EXPECT_NE(drawn.find("blobs_mlp_train: loss per step (sgd, lr 0.1)"), std::string::npos);
   out.clear();
   ASSERT_EQ(etp("train " ETP_FIXTURES_MANIFEST " --model blobs_mlp_train --steps 1 --json", &out), 0) << out;
   doc = nlohmann::json::parse(out.substr(out.find('{')));
