@@ -65,8 +65,8 @@ etp_status memory_format_arg(const Ctx& c, uint32_t i) {
   int64_t format = 0;
   if (!optional_int_arg(c, i, &has, &format)) return ETP_ERR_INVALID_ARGUMENT;
   if (has && format != 0 && format != 1) {
-    return fail(c.host, ETP_ERR_NOT_SUPPORTED, "%s: memory_format %lld is not supported (contiguous or preserve)",
-                c.op, static_cast<long long>(format));
+    return fail(c.host, ETP_ERR_NOT_SUPPORTED, "%s: memory_format %lld is not supported (contiguous or preserve)", c.op,
+                static_cast<long long>(format));
   }
   return ETP_OK;
 }
@@ -81,8 +81,7 @@ etp_status dim_order_arg(const Ctx& c, uint32_t i, const etp_tensor& out) {
   bool same = count == static_cast<uint64_t>(out.rank);
   for (uint64_t d = 0; same && d < count; ++d) same = order[d] == out.dim_order[d];
   if (!same) {
-    return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: dim_order argument does not match the output's dim order",
-                c.op);
+    return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: dim_order argument does not match the output's dim order", c.op);
   }
   return ETP_OK;
 }
@@ -221,11 +220,40 @@ ETP_PORTABLE_KERNEL(empty_out, "aten::empty.out") {
   return resize_out(c, out, static_cast<int32_t>(rank), sizes);
 }
 
+// aten::empty_permuted.out(SymInt[] size, int[] physical_layout, *, Tensor(a!) out): as empty.out,
+// with `physical_layout` a permutation of the dims (the exporter already gave out that dim order).
+// Backward graphs of the math SDPA emit it.
+ETP_PORTABLE_KERNEL(empty_permuted_out, "aten::empty_permuted.out") {
+  const int64_t *sizes = nullptr, *layout = nullptr;
+  uint64_t rank = 0, layout_rank = 0;
+  etp_tensor* out;
+  if (etp_status s = expect_args(c, 4)) return s;
+  if (!int_list_arg(c, 0, &sizes, &rank) || !int_list_arg(c, 1, &layout, &layout_rank) || !tensor_arg(c, 2, &out)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  if (rank > ETP_MAX_RANK || layout_rank != rank) {
+    return fail(c.host, ETP_ERR_SHAPE, "%s: %llu sizes and a physical layout of %llu dims (at most %d, equal)", c.op,
+                static_cast<unsigned long long>(rank), static_cast<unsigned long long>(layout_rank), ETP_MAX_RANK);
+  }
+  bool seen[ETP_MAX_RANK] = {};
+  for (uint64_t d = 0; d < rank; ++d) {
+    if (sizes[d] < 0) {
+      return fail(c.host, ETP_ERR_SHAPE, "%s: negative size %lld", c.op, static_cast<long long>(sizes[d]));
+    }
+    if (layout[d] < 0 || layout[d] >= static_cast<int64_t>(rank) || seen[layout[d]]) {
+      return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: physical_layout is not a permutation of the %llu dims", c.op,
+                  static_cast<unsigned long long>(rank));
+    }
+    seen[layout[d]] = true;
+  }
+  return resize_out(c, out, static_cast<int32_t>(rank), sizes);
+}
+
 }  // namespace
 
 ETP_KERNEL_FAMILY(copy_kernels, ETP_ENTRY(clone_out), ETP_ENTRY(to_copy_out), ETP_ENTRY(to_dim_order_copy_out),
                   ETP_ENTRY(clone_dim_order_out), ETP_ENTRY(copy_), ETP_ENTRY(copy_out), ETP_ENTRY(detach_copy_out),
                   ETP_ENTRY(lift_fresh_copy_out), ETP_ENTRY(fill_tensor_out), ETP_ENTRY(empty_out),
-                  ETP_ENTRY(conj_physical_out))
+                  ETP_ENTRY(empty_permuted_out), ETP_ENTRY(conj_physical_out))
 
 }  // namespace etp_portable

@@ -50,7 +50,7 @@ TEST(PluginLoaderTest, PortablePluginListsItsOperatorsAndEachResolves) {
   ASSERT_NE(t.num_kernels, nullptr);
   ASSERT_NE(t.kernel_name, nullptr);
   const uint32_t count = t.num_kernels(t.self);
-  EXPECT_EQ(count, 211u);
+  EXPECT_EQ(count, 212u);
   for (uint32_t i = 0; i < count; ++i) {
     etp_kernel kernel{};
     EXPECT_EQ(t.resolve_kernel(t.self, t.kernel_name(t.self, i), &kernel), ETP_OK) << t.kernel_name(t.self, i);

@@ -200,5 +200,17 @@ TEST(CopyOutKernelTest, EmptyResizesTheOutput) {
   EXPECT_EQ(h.run("aten::empty.out", {&negative, &fmt, &vo, &vo}), ETP_ERR_SHAPE);
 }
 
+TEST(CopyOutKernelTest, EmptyPermutedResizesTheOutputAndChecksTheLayout) {
+  KernelHarness h;
+  TestTensor out(ETP_DTYPE_FLOAT32, {2, 3});
+  V size = V::int_list({3, 2}), layout = V::int_list({1, 0}), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::empty_permuted.out", {&size, &layout, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.sizes(), (std::vector<int64_t>{3, 2}));
+  V repeated = V::int_list({0, 0}), short_layout = V::int_list({0});
+  EXPECT_EQ(h.run("aten::empty_permuted.out", {&size, &repeated, &vo, &vo}), ETP_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(h.last_error().find("not a permutation"), std::string::npos) << h.last_error();
+  EXPECT_EQ(h.run("aten::empty_permuted.out", {&size, &short_layout, &vo, &vo}), ETP_ERR_SHAPE);
+}
+
 }  // namespace
 }  // namespace etp::test
