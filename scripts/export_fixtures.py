@@ -2496,6 +2496,145 @@ def fixture_etp_checkpoint(fs: FixtureSet) -> None:
     log(f"[etp_checkpoint] ExecuTorch ran {src.name}: loss {doc['executorch_loss']:.6f}")
 
 
+class LoraTrainNet(nn.Module):
+    """Next-token loss of ExecuTorch's Llama module with LoRA adapters: the training graph of
+    on-device LoRA fine-tuning. `m` prefixes every FQN, in training and inference programs alike,
+    so their data files share keys."""
+
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, tokens, targets):
+        logits = self.m(tokens)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+
+def fixture_lora_train(fs: FixtureSet) -> None:
+    """On-device LoRA fine-tuning: ExecuTorch's own Llama module (2 layers, dim 64, the tiny_sp
+    vocabulary, 12 positions, no KV cache) with rank-4 adapters on q, v and o (B = 0, so training
+    starts from the base), exported as a joint forward-backward graph whose frozen weights are
+    external constants in lora_train_foundation.ptd and whose only trainable parameters, the
+    adapters, are external mutable weights in lora_train_adapter.ptd. Attention is traced as
+    matmul and softmax (torch's SDPA backward is not core ATen), and the SiLU backward's identity
+    empty_permuted becomes aten::empty (the same). Training data: next-token
+    targets of multiplication lines. `training`:
+    ExecuTorch's own SGD trajectory, run with the two files merged into one (its 1.4.1 Python
+    runtime loads one data file; the program only names keys)."""
+    import sentencepiece as spm
+
+    from executorch.examples.models.llama.llama_transformer import construct_transformer
+    from executorch.examples.models.llama.model_args import ModelArgs
+    from executorch.exir import EdgeCompileConfig, ExecutorchBackendConfig, to_edge
+    from executorch.extension.pybindings.portable_lib import _load_for_executorch
+    from executorch.extension.training import get_sgd_optimizer
+    from executorch.extension.training.pybindings._training_module import TrainingModule
+    from torch.export.experimental import _export_forward_backward
+
+    sp = spm.SentencePieceProcessor(model_proto=train_tokenizer())
+    params = {"dim": 64, "n_layers": 2, "n_heads": 4, "n_kv_heads": 2, "multiple_of": 32, "norm_eps": 1e-5,
+              "vocab_size": sp.get_piece_size()}
+    length = 12
+    torch.manual_seed(83)
+    # max_seq_len above the sequence length: a view of a whole external constant (the rope table
+    # sliced to its full length) trips the 1.4.1 emitter, a slice does not.
+    m = construct_transformer(ModelArgs(max_seq_len=length + 4, max_context_len=length + 4, generate_full_logits=True, r=4,
+                                        lora_alpha=8, target_modules=["q_proj", "v_proj", "o_proj"], **params))
+    with torch.no_grad():
+        for n, p in m.named_parameters():
+            if "lora_b" in n:
+                p.zero_()
+            p.requires_grad = "lora_" in n
+    rng = random.Random(84)
+    rows = []
+    while len(rows) < 8:
+        a, b = rng.randint(2, 12), rng.randint(2, 12)
+        ids = sp.encode(f"{a} {b}={a * b}", add_bos=True) + [sp.eos_id()]
+        ids = (ids + [sp.eos_id()] * (length + 1))[: length + 1]
+        rows.append(ids)
+    data = torch.tensor(rows, dtype=torch.int64)
+    tokens, targets = data[:, :-1].contiguous(), data[:, 1:].contiguous()
+    net = LoraTrainNet(m)
+
+    def math_sdpa(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
+        # Attention in core ATen ops (matmul, softmax), whose backward is core ATen too and runs on
+        # ExecuTorch's portable kernels; torch's SDPA backward is not, on any backend.
+        scores = torch.matmul(q, k.transpose(-2, -1)) * (scale or q.shape[-1] ** -0.5)
+        if attn_mask is not None:
+            scores = scores + attn_mask
+        return torch.matmul(torch.softmax(scores, dim=-1), v)
+
+    def joint():  # exported afresh for each lowering (lowering changes the exported program)
+        original = F.scaled_dot_product_attention
+        F.scaled_dot_product_attention = math_sdpa
+        try:
+            ep = torch.export.export(net, (tokens, targets), strict=False).run_decompositions({})
+            ep = _export_forward_backward(ep)
+        finally:
+            F.scaled_dot_product_attention = original
+        # The SiLU backward allocates with aten::empty_permuted, which is not core ATen and which
+        # ExecuTorch's runtime has no kernel for; with the identity layout it is aten::empty.
+        for node in ep.graph.nodes:
+            if node.target == torch.ops.aten.empty_permuted.default:
+                assert list(node.args[1]) == list(range(len(node.args[1]))), node.args
+                node.target = torch.ops.aten.empty.memory_format
+                node.args = (node.args[0],)
+        ep.graph_module.recompile()
+        return ep
+
+    edge_config = EdgeCompileConfig()
+    tag = lambda node: "foundation" if "lora" not in node.name else None  # noqa: E731
+    et = to_edge(joint(), compile_config=edge_config).to_executorch(
+        ExecutorchBackendConfig(external_mutable_weights=True, external_constants=tag))
+    name = "lora_train"
+    data_names = {"foundation": "lora_train_foundation.ptd", "_default_external_constant": "lora_train_adapter.ptd"}
+    # fs.add's reference runtime loads one data file: run this program's reference below instead.
+    pte = et.buffer
+    fs._write_once(f"{name}.pte", pte)
+    blobs = {tag_: bytes(cord) for tag_, cord in et._tensor_data.items()}
+    if set(blobs) != set(data_names):
+        raise AssertionError(f"{name}: data tags {sorted(blobs)}")
+    for tag_, fname in data_names.items():
+        fs._write_once(fname, blobs[tag_])
+    fs._save_npy(f"{name}.train_x.npy", tokens.numpy())
+    fs._save_npy(f"{name}.train_y.npy", targets.numpy())
+    # One data file for ExecuTorch's Python runtime: the same weights, every key, one tag.
+    merged = to_edge(joint(), compile_config=edge_config).to_executorch(
+        ExecutorchBackendConfig(external_mutable_weights=True, external_constants=lambda node: "_default_external_constant"))
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        merged_pte, merged_ptd = Path(tmp) / "m.pte", Path(tmp) / "m.ptd"
+        merged_pte.write_bytes(merged.buffer)
+        (blob,) = [bytes(c) for c in merged._tensor_data.values()]
+        merged_ptd.write_bytes(blob)
+        steps, losses, recorded = 20, [], {}
+        module = TrainingModule(_load_for_executorch(str(fs.out / f"{name}.pte"), data_path=str(merged_ptd)))
+        optimizer = None
+        options = {"lr": 0.5, "momentum": 0.9, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False}
+        for step in range(1, steps + 1):
+            loss = module.forward_backward("forward", (tokens, targets))[0]
+            if optimizer is None:
+                optimizer = get_sgd_optimizer(module.named_parameters(), **options)
+            optimizer.step(module.named_gradients())
+            losses.append(float(loss))
+            if step in (1, 10, 20):
+                recorded[str(step)] = {k: v.detach().reshape(-1).tolist() for k, v in module.named_parameters().items()}
+    summary = plan_summary(et)
+    fs.entries.append({
+        "name": name, "model": name, "backend": "portable", "program": f"{name}.pte",
+        "data_files": [data_names["foundation"], data_names["_default_external_constant"]],
+        "export": ("on-device LoRA fine-tuning: " + (fixture_lora_train.__doc__ or "").split(": ", 1)[1].split(" `training`")[0]
+                   .replace("\n", " ")),
+        **summary, "rtol": 1e-4, "atol": 1e-5, "runs": [],
+        "train_data": [f"{name}.train_x.npy", f"{name}.train_y.npy"],
+        "training": {"steps": steps, "cases": {"sgd_momentum": {
+            "optimizer": "sgd", "options": options, "losses": losses, "params": recorded,
+            "reference": "ExecuTorch runtime (pip TrainingModule) + its SGD, the two data files merged into one"}}},
+    })
+    log(f"[{name}] {summary['methods']}; ExecuTorch's SGD: loss {losses[0]:.4f} -> {losses[-1]:.4f}")
+
+
 def fixture_dynamic(fs: FixtureSet) -> None:
     for backend in ("portable", "xnnpack"):
         seed_everything(6)
@@ -2745,6 +2884,7 @@ FIXTURES = {
     "xor_train": fixture_xor_train,
     "classifier_train": fixture_classifier_train,
     "etp_checkpoint": fixture_etp_checkpoint,
+    "lora_train": fixture_lora_train,
     "dynamic": fixture_dynamic,
     "dynamic_cnn": fixture_dynamic_cnn,
     "map_loop": fixture_map_loop,

@@ -183,6 +183,11 @@ ETP_PORTABLE_KERNEL(lift_fresh_copy_out, "aten::lift_fresh_copy.out") { return p
 // dtypes this plugin holds is a copy (complex dtypes are refused by the copy).
 ETP_PORTABLE_KERNEL(conj_physical_out, "aten::_conj_physical.out") { return plain_copy(c); }
 
+// et_copy::_h2d_copy.out / _d2h_copy.out(Tensor self, *, Tensor(a!) out): ExecuTorch's copies
+// between host and device memory; on the CPU both are plain copies.
+ETP_PORTABLE_KERNEL(h2d_copy_out, "et_copy::_h2d_copy.out") { return plain_copy(c); }
+ETP_PORTABLE_KERNEL(d2h_copy_out, "et_copy::_d2h_copy.out") { return plain_copy(c); }
+
 // aten::fill.Tensor_out(Tensor self, Tensor value, *, Tensor(a!) out): self's shape, every
 // element the 0-dim `value` (converted exactly, through the copy path).
 ETP_PORTABLE_KERNEL(fill_tensor_out, "aten::fill.Tensor_out") {
@@ -249,11 +254,41 @@ ETP_PORTABLE_KERNEL(empty_permuted_out, "aten::empty_permuted.out") {
   return resize_out(c, out, static_cast<int32_t>(rank), sizes);
 }
 
+// dim_order_ops::_empty_dim_order.out(int[] size, *, int[]? dim_order=None, Tensor(a!) out): out
+// resized to `size`; a given dim_order must be out's own (the exporter planned out that way).
+ETP_PORTABLE_KERNEL(empty_dim_order_out, "dim_order_ops::_empty_dim_order.out") {
+  const int64_t *sizes = nullptr, *order = nullptr;
+  uint64_t rank = 0, order_rank = 0;
+  bool has_order = false;
+  etp_tensor* out;
+  if (etp_status s = expect_args(c, 4)) return s;
+  if (!int_list_arg(c, 0, &sizes, &rank) || !optional_int_list_arg(c, 1, &has_order, &order, &order_rank) ||
+      !tensor_arg(c, 2, &out)) {
+    return ETP_ERR_INVALID_ARGUMENT;
+  }
+  if (rank > ETP_MAX_RANK) {
+    return fail(c.host, ETP_ERR_SHAPE, "%s: rank %llu is above %d", c.op, static_cast<unsigned long long>(rank),
+                ETP_MAX_RANK);
+  }
+  for (uint64_t d = 0; d < rank; ++d) {
+    if (sizes[d] < 0) {
+      return fail(c.host, ETP_ERR_SHAPE, "%s: negative size %lld", c.op, static_cast<long long>(sizes[d]));
+    }
+  }
+  if (has_order) {
+    bool same = order_rank == static_cast<uint64_t>(out->rank);
+    for (uint64_t d = 0; same && d < order_rank; ++d) same = order[d] == out->dim_order[d];
+    if (!same) return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: dim_order differs from out's", c.op);
+  }
+  return resize_out(c, out, static_cast<int32_t>(rank), sizes);
+}
+
 }  // namespace
 
 ETP_KERNEL_FAMILY(copy_kernels, ETP_ENTRY(clone_out), ETP_ENTRY(to_copy_out), ETP_ENTRY(to_dim_order_copy_out),
                   ETP_ENTRY(clone_dim_order_out), ETP_ENTRY(copy_), ETP_ENTRY(copy_out), ETP_ENTRY(detach_copy_out),
                   ETP_ENTRY(lift_fresh_copy_out), ETP_ENTRY(fill_tensor_out), ETP_ENTRY(empty_out),
-                  ETP_ENTRY(empty_permuted_out), ETP_ENTRY(conj_physical_out))
+                  ETP_ENTRY(empty_permuted_out), ETP_ENTRY(empty_dim_order_out), ETP_ENTRY(conj_physical_out),
+                  ETP_ENTRY(h2d_copy_out), ETP_ENTRY(d2h_copy_out))
 
 }  // namespace etp_portable

@@ -19,8 +19,8 @@ bool allowed(unsigned mask, int32_t dtype) {
 
 // Checks operand dtypes against `mask` and the output cast, then runs binary_map in `common`.
 template <typename Op>
-etp_status arith(const Ctx& c, const etp_tensor& a, const etp_tensor& b, etp_tensor* out, int32_t common,
-                 unsigned mask, Op op) {
+etp_status arith(const Ctx& c, const etp_tensor& a, const etp_tensor& b, etp_tensor* out, int32_t common, unsigned mask,
+                 Op op) {
   if (!check_supported(c, a, "input") || !check_supported(c, b, "input") || !check_supported(c, *out, "output")) {
     return ETP_ERR_DTYPE;
   }
@@ -220,16 +220,15 @@ ETP_PORTABLE_KERNEL(sub_scalar_out, "aten::sub.Scalar_out") {
 
 // aten::rsub.Scalar_out(Tensor self, Scalar other, Scalar alpha=1, *, Tensor(a!) out): other - alpha * self
 ETP_PORTABLE_KERNEL(rsub_scalar_out, "aten::rsub.Scalar_out") {
-  return with_operands(c, 5, true,
-                       [](const Ctx& cx, const etp_tensor& a, const etp_tensor& b, etp_tensor* out,
-                          int32_t common) -> etp_status {
-                         Scalar alpha;
-                         if (!read_scalar(cx, 2, &alpha)) return ETP_ERR_INVALID_ARGUMENT;
-                         if (!check_alpha(cx, alpha, common)) return ETP_ERR_DTYPE;
-                         return arith(cx, b, a, out, common, kNumeric, [alpha](auto x, auto y) {
-                           return wrap_sub(x, wrap_mul(alpha.as<decltype(x)>(), y));
-                         });
-                       });
+  return with_operands(
+      c, 5, true,
+      [](const Ctx& cx, const etp_tensor& a, const etp_tensor& b, etp_tensor* out, int32_t common) -> etp_status {
+        Scalar alpha;
+        if (!read_scalar(cx, 2, &alpha)) return ETP_ERR_INVALID_ARGUMENT;
+        if (!check_alpha(cx, alpha, common)) return ETP_ERR_DTYPE;
+        return arith(cx, b, a, out, common, kNumeric,
+                     [alpha](auto x, auto y) { return wrap_sub(x, wrap_mul(alpha.as<decltype(x)>(), y)); });
+      });
 }
 
 constexpr auto kMul = [](auto x, auto y) { return wrap_mul(x, y); };
@@ -286,9 +285,8 @@ ETP_PORTABLE_KERNEL(floor_divide_out, "aten::floor_divide.out") {
 etp_status modulo(const Ctx& c, const etp_tensor& a, const etp_tensor& b, etp_tensor* out, int32_t common,
                   bool python) {
   bool bad = false;
-  etp_status s = arith(c, a, b, out, common, kNumeric, [&bad, python](auto x, auto y) {
-    return python ? python_mod(x, y, &bad) : c_fmod(x, y, &bad);
-  });
+  etp_status s = arith(c, a, b, out, common, kNumeric,
+                       [&bad, python](auto x, auto y) { return python ? python_mod(x, y, &bad) : c_fmod(x, y, &bad); });
   return s == ETP_OK && bad ? division_by_zero(c) : s;
 }
 
@@ -406,6 +404,52 @@ ETP_PORTABLE_KERNEL(bitwise_xor_scalar_out, "aten::bitwise_xor.Scalar_out") {
                       [](auto x, auto y) { return bitwise(x, y, [](auto p, auto q) { return p ^ q; }); });
 }
 
+// Shifts with PyTorch's answers where C++ would be undefined: a count below 0 or at least the
+// width shifts everything out (left: 0; right: 0, or -1 for a negative signed value), and a left
+// shift works on the unsigned bits, so negative values shift without overflow. (ExecuTorch's
+// kernels shift raw, which C++ leaves undefined there.) Bool computes as 0/1.
+template <typename C>
+C shift_left(C x, C y) {
+  if constexpr (std::is_floating_point_v<C> || !std::is_integral_v<C>) {
+    return C{};  // unreachable: non-integral dtypes are rejected before the loop
+  } else if constexpr (std::is_same_v<C, bool>) {
+    return x && !y;
+  } else {
+    using U = std::make_unsigned_t<C>;
+    constexpr int64_t bits = sizeof(C) * 8;
+    const int64_t n = static_cast<int64_t>(y);
+    return n < 0 || n >= bits ? C{0} : static_cast<C>(static_cast<U>(static_cast<U>(x) << n));
+  }
+}
+template <typename C>
+C shift_right(C x, C y) {
+  if constexpr (std::is_floating_point_v<C> || !std::is_integral_v<C>) {
+    return C{};
+  } else if constexpr (std::is_same_v<C, bool>) {
+    return x && !y;
+  } else {
+    constexpr int64_t bits = sizeof(C) * 8;
+    const int64_t n = static_cast<int64_t>(y);
+    if (n < 0 || n >= bits) return std::is_signed_v<C> && x < 0 ? static_cast<C>(-1) : C{0};
+    return static_cast<C>(x >> n);  // arithmetic for signed values (C++20 and every compiler etp supports)
+  }
+}
+
+// aten::bitwise_{left,right}_shift.Tensor_out(Tensor self, Tensor other, *, Tensor(a!) out) and
+// .Tensor_Scalar_out(Tensor self, Scalar other, *, Tensor(a!) out)
+ETP_PORTABLE_KERNEL(bitwise_left_shift_out, "aten::bitwise_left_shift.Tensor_out") {
+  return arith_kernel(c, false, kIntegral, [](auto x, auto y) { return shift_left(x, y); });
+}
+ETP_PORTABLE_KERNEL(bitwise_left_shift_scalar_out, "aten::bitwise_left_shift.Tensor_Scalar_out") {
+  return arith_kernel(c, true, kIntegral, [](auto x, auto y) { return shift_left(x, y); });
+}
+ETP_PORTABLE_KERNEL(bitwise_right_shift_out, "aten::bitwise_right_shift.Tensor_out") {
+  return arith_kernel(c, false, kIntegral, [](auto x, auto y) { return shift_right(x, y); });
+}
+ETP_PORTABLE_KERNEL(bitwise_right_shift_scalar_out, "aten::bitwise_right_shift.Tensor_Scalar_out") {
+  return arith_kernel(c, true, kIntegral, [](auto x, auto y) { return shift_right(x, y); });
+}
+
 // Logical ops read every dtype as truth values and write 0/1 into any output dtype.
 template <typename Op>
 etp_status logical(const Ctx& c, Op op) {
@@ -434,15 +478,17 @@ ETP_PORTABLE_KERNEL(logical_xor_out, "aten::logical_xor.out") {
 
 }  // namespace
 
-ETP_KERNEL_FAMILY(elementwise_kernels, ETP_ENTRY(add_out), ETP_ENTRY(add_scalar_out), ETP_ENTRY(sub_out),
-                  ETP_ENTRY(sub_scalar_out), ETP_ENTRY(rsub_scalar_out), ETP_ENTRY(mul_out), ETP_ENTRY(mul_scalar_out),
-                  ETP_ENTRY(div_out), ETP_ENTRY(div_out_mode), ETP_ENTRY(div_scalar_out), ETP_ENTRY(floor_divide_out),
-                  ETP_ENTRY(remainder_tensor_out), ETP_ENTRY(remainder_scalar_out), ETP_ENTRY(fmod_tensor_out),
-                  ETP_ENTRY(pow_tensor_tensor_out), ETP_ENTRY(pow_tensor_scalar_out), ETP_ENTRY(maximum_out),
-                  ETP_ENTRY(minimum_out), ETP_ENTRY(bitwise_and_out), ETP_ENTRY(bitwise_or_out),
-                  ETP_ENTRY(logical_and_out), ETP_ENTRY(logical_or_out), ETP_ENTRY(fmod_scalar_out),
-                  ETP_ENTRY(div_scalar_mode_out), ETP_ENTRY(atan2_out), ETP_ENTRY(pow_scalar_out),
-                  ETP_ENTRY(bitwise_xor_out), ETP_ENTRY(bitwise_and_scalar_out), ETP_ENTRY(bitwise_or_scalar_out),
+ETP_KERNEL_FAMILY(elementwise_kernels, ETP_ENTRY(bitwise_left_shift_out), ETP_ENTRY(bitwise_left_shift_scalar_out),
+                  ETP_ENTRY(bitwise_right_shift_out), ETP_ENTRY(bitwise_right_shift_scalar_out), ETP_ENTRY(add_out),
+                  ETP_ENTRY(add_scalar_out), ETP_ENTRY(sub_out), ETP_ENTRY(sub_scalar_out), ETP_ENTRY(rsub_scalar_out),
+                  ETP_ENTRY(mul_out), ETP_ENTRY(mul_scalar_out), ETP_ENTRY(div_out), ETP_ENTRY(div_out_mode),
+                  ETP_ENTRY(div_scalar_out), ETP_ENTRY(floor_divide_out), ETP_ENTRY(remainder_tensor_out),
+                  ETP_ENTRY(remainder_scalar_out), ETP_ENTRY(fmod_tensor_out), ETP_ENTRY(pow_tensor_tensor_out),
+                  ETP_ENTRY(pow_tensor_scalar_out), ETP_ENTRY(maximum_out), ETP_ENTRY(minimum_out),
+                  ETP_ENTRY(bitwise_and_out), ETP_ENTRY(bitwise_or_out), ETP_ENTRY(logical_and_out),
+                  ETP_ENTRY(logical_or_out), ETP_ENTRY(fmod_scalar_out), ETP_ENTRY(div_scalar_mode_out),
+                  ETP_ENTRY(atan2_out), ETP_ENTRY(pow_scalar_out), ETP_ENTRY(bitwise_xor_out),
+                  ETP_ENTRY(bitwise_and_scalar_out), ETP_ENTRY(bitwise_or_scalar_out),
                   ETP_ENTRY(bitwise_xor_scalar_out), ETP_ENTRY(logical_xor_out))
 
 }  // namespace etp_portable

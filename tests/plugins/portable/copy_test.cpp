@@ -200,6 +200,22 @@ TEST(CopyOutKernelTest, EmptyResizesTheOutput) {
   EXPECT_EQ(h.run("aten::empty.out", {&negative, &fmt, &vo, &vo}), ETP_ERR_SHAPE);
 }
 
+TEST(CopyOutKernelTest, EmptyDimOrderAndDeviceCopies) {
+  KernelHarness h;
+  TestTensor out(ETP_DTYPE_FLOAT32, {2, 3});
+  V size = V::int_list({3, 2}), order = V::int_list({0, 1}), wrong = V::int_list({1, 0}), vo = V::tensor(out);
+  ASSERT_EQ(h.run("dim_order_ops::_empty_dim_order.out", {&size, &order, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.sizes(), (std::vector<int64_t>{3, 2}));
+  EXPECT_EQ(h.run("dim_order_ops::_empty_dim_order.out", {&size, &wrong, &vo, &vo}), ETP_ERR_INVALID_ARGUMENT);
+  auto self = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2}, {1.5f, -2});
+  TestTensor copy(ETP_DTYPE_FLOAT32, {2});
+  for (const char* op : {"et_copy::_h2d_copy.out", "et_copy::_d2h_copy.out"}) {
+    V vs = V::tensor(self), vc = V::tensor(copy);
+    ASSERT_EQ(h.run(op, {&vs, &vc, &vc}), ETP_OK) << op << ": " << h.last_error();
+    EXPECT_EQ(copy.logical<float>(), (std::vector<float>{1.5f, -2})) << op;
+  }
+}
+
 TEST(CopyOutKernelTest, EmptyPermutedResizesTheOutputAndChecksTheLayout) {
   KernelHarness h;
   TestTensor out(ETP_DTYPE_FLOAT32, {2, 3});

@@ -3,8 +3,8 @@
 #include <cmath>
 #include <limits>
 
-#include "plugins/portable/kernel_harness.h"
 #include "float16.h"
+#include "plugins/portable/kernel_harness.h"
 #include "plugins/portable/op_call.h"
 
 namespace etp::test {
@@ -49,7 +49,6 @@ TEST(AddKernelTest, EmptyTensorsGiveEmptyOutput) {
   ASSERT_EQ(h.run("aten::add.out", {&va, &vb, &alpha, &vo, &vo}), ETP_OK) << h.last_error();
   EXPECT_EQ(out.sizes(), (std::vector<int64_t>{0, 3}));
 }
-
 
 constexpr float kNan = std::numeric_limits<float>::quiet_NaN();
 
@@ -207,6 +206,32 @@ TEST(BinaryKernelTest, BitwiseOpsTakeIntsAndBoolsButNotFloats) {
   EXPECT_TRUE(names(h, "aten::bitwise_and.Tensor_out") && names(h, "float32")) << h.last_error();
 }
 
+// Shifts follow PyTorch where C++ is undefined: counts out of range, negative values, int8 widths.
+TEST(BinaryKernelTest, BitwiseShiftsGivePyTorchsAnswersAtTheEdges) {
+  KernelHarness h;
+  auto a = TestTensor::of<int32_t>(ETP_DTYPE_INT32, {6}, {3, -3, 1, -8, 5, 1});
+  auto n = TestTensor::of<int32_t>(ETP_DTYPE_INT32, {6}, {2, 2, 31, 1, -1, 32});
+  TestTensor out(ETP_DTYPE_INT32, {6});
+  ASSERT_EQ(call(h, "aten::bitwise_left_shift.Tensor_out", {V::tensor(a), V::tensor(n), V::tensor(out)}), ETP_OK)
+      << h.last_error();
+  EXPECT_EQ(out.logical<int32_t>(), (std::vector<int32_t>{12, -12, INT32_MIN, -16, 0, 0}));
+  ASSERT_EQ(call(h, "aten::bitwise_right_shift.Tensor_out", {V::tensor(a), V::tensor(n), V::tensor(out)}), ETP_OK);
+  EXPECT_EQ(out.logical<int32_t>(), (std::vector<int32_t>{0, -1, 0, -4, 0, 0}));
+  auto bytes = TestTensor::of<int8_t>(ETP_DTYPE_INT8, {3}, {1, -128, 64});
+  TestTensor bout(ETP_DTYPE_INT8, {3});
+  ASSERT_EQ(call(h, "aten::bitwise_left_shift.Tensor_Scalar_out", {V::tensor(bytes), V::integer(1), V::tensor(bout)}),
+            ETP_OK)
+      << h.last_error();
+  EXPECT_EQ(bout.logical<int8_t>(), (std::vector<int8_t>{2, 0, -128}));
+  ASSERT_EQ(call(h, "aten::bitwise_right_shift.Tensor_Scalar_out", {V::tensor(bytes), V::integer(9), V::tensor(bout)}),
+            ETP_OK);
+  EXPECT_EQ(bout.logical<int8_t>(), (std::vector<int8_t>{0, -1, 0}));
+  auto f = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1}, {1});
+  TestTensor fout(ETP_DTYPE_FLOAT32, {1});
+  EXPECT_EQ(call(h, "aten::bitwise_left_shift.Tensor_out", {V::tensor(f), V::tensor(f), V::tensor(fout)}),
+            ETP_ERR_DTYPE);
+}
+
 TEST(BinaryKernelTest, LogicalOpsReadTruthValuesOfAnyDtype) {
   KernelHarness h;
   auto a = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {4}, {0, 0.5f, 0, -2});
@@ -327,16 +352,19 @@ TEST(BinaryKernelTest, HalfAndBFloat16ComputeInFloatAndRoundOnce) {
   TestTensor out(ETP_DTYPE_FLOAT16, {2});
   V alpha = V::integer(2);
   ASSERT_EQ(call(h, "aten::add.out", {V::tensor(a), V::tensor(b), alpha, V::tensor(out)}), ETP_OK) << h.last_error();
-  const float tenth = half_bits_to_float(float_to_half_bits(0.1f)), fifth = half_bits_to_float(float_to_half_bits(0.2f));
-  EXPECT_EQ(out.logical<uint16_t>(), (std::vector<uint16_t>{float_to_half_bits(2050), float_to_half_bits(tenth + 2 * fifth)}));
-  auto bf = TestTensor::of<uint16_t>(ETP_DTYPE_BFLOAT16, {2}, {etp_portable::float_to_bfloat16_bits(0.5f),
-                                                             etp_portable::float_to_bfloat16_bits(-3)});
+  const float tenth = half_bits_to_float(float_to_half_bits(0.1f)),
+              fifth = half_bits_to_float(float_to_half_bits(0.2f));
+  EXPECT_EQ(out.logical<uint16_t>(),
+            (std::vector<uint16_t>{float_to_half_bits(2050), float_to_half_bits(tenth + 2 * fifth)}));
+  auto bf = TestTensor::of<uint16_t>(
+      ETP_DTYPE_BFLOAT16, {2}, {etp_portable::float_to_bfloat16_bits(0.5f), etp_portable::float_to_bfloat16_bits(-3)});
   TestTensor mixed(ETP_DTYPE_FLOAT32, {2});
   ASSERT_EQ(call(h, "aten::mul.out", {V::tensor(a), V::tensor(bf), V::tensor(mixed)}), ETP_OK) << h.last_error();
   EXPECT_EQ(mixed.logical<float>(), (std::vector<float>{1024, -3 * tenth}));
   TestTensor half_out(ETP_DTYPE_FLOAT16, {2});  // float32 may be stored into float16 (torch.can_cast)
   ASSERT_EQ(call(h, "aten::mul.out", {V::tensor(a), V::tensor(bf), V::tensor(half_out)}), ETP_OK) << h.last_error();
-  EXPECT_EQ(half_out.logical<uint16_t>(), (std::vector<uint16_t>{float_to_half_bits(1024), float_to_half_bits(-3 * tenth)}));
+  EXPECT_EQ(half_out.logical<uint16_t>(),
+            (std::vector<uint16_t>{float_to_half_bits(1024), float_to_half_bits(-3 * tenth)}));
   TestTensor int_out(ETP_DTYPE_INT32, {2});
   EXPECT_EQ(call(h, "aten::mul.out", {V::tensor(a), V::tensor(b), V::tensor(int_out)}), ETP_ERR_DTYPE)
       << "a float16 result cannot be cast to int32";
