@@ -204,15 +204,8 @@ ETP_PORTABLE_KERNEL(fill_tensor_out, "aten::fill.Tensor_out") {
   return broadcast_into(c, *value, out);
 }
 
-// aten::empty.out(SymInt[] size, *, MemoryFormat? memory_format=None, Tensor(a!) out): out
-// resized to `size`; its contents are whatever its memory holds, as in ExecuTorch.
-ETP_PORTABLE_KERNEL(empty_out, "aten::empty.out") {
-  const int64_t* sizes = nullptr;
-  uint64_t rank = 0;
-  etp_tensor* out;
-  if (etp_status s = expect_args(c, 4)) return s;
-  if (!int_list_arg(c, 0, &sizes, &rank) || !tensor_arg(c, 2, &out)) return ETP_ERR_INVALID_ARGUMENT;
-  if (etp_status s = memory_format_arg(c, 1)) return s;
+// The empty family: out resized to `sizes` (at most ETP_MAX_RANK of them, none negative).
+etp_status resize_empty(const Ctx& c, etp_tensor* out, const int64_t* sizes, uint64_t rank) {
   if (rank > ETP_MAX_RANK) {
     return fail(c.host, ETP_ERR_SHAPE, "%s: rank %llu is above %d", c.op, static_cast<unsigned long long>(rank),
                 ETP_MAX_RANK);
@@ -223,6 +216,18 @@ ETP_PORTABLE_KERNEL(empty_out, "aten::empty.out") {
     }
   }
   return resize_out(c, out, static_cast<int32_t>(rank), sizes);
+}
+
+// aten::empty.out(SymInt[] size, *, MemoryFormat? memory_format=None, Tensor(a!) out): out
+// resized to `size`; its contents are whatever its memory holds, as in ExecuTorch.
+ETP_PORTABLE_KERNEL(empty_out, "aten::empty.out") {
+  const int64_t* sizes = nullptr;
+  uint64_t rank = 0;
+  etp_tensor* out;
+  if (etp_status s = expect_args(c, 4)) return s;
+  if (!int_list_arg(c, 0, &sizes, &rank) || !tensor_arg(c, 2, &out)) return ETP_ERR_INVALID_ARGUMENT;
+  if (etp_status s = memory_format_arg(c, 1)) return s;
+  return resize_empty(c, out, sizes, rank);
 }
 
 // aten::empty_permuted.out(SymInt[] size, int[] physical_layout, *, Tensor(a!) out): as empty.out,
@@ -266,21 +271,12 @@ ETP_PORTABLE_KERNEL(empty_dim_order_out, "dim_order_ops::_empty_dim_order.out") 
       !tensor_arg(c, 2, &out)) {
     return ETP_ERR_INVALID_ARGUMENT;
   }
-  if (rank > ETP_MAX_RANK) {
-    return fail(c.host, ETP_ERR_SHAPE, "%s: rank %llu is above %d", c.op, static_cast<unsigned long long>(rank),
-                ETP_MAX_RANK);
-  }
-  for (uint64_t d = 0; d < rank; ++d) {
-    if (sizes[d] < 0) {
-      return fail(c.host, ETP_ERR_SHAPE, "%s: negative size %lld", c.op, static_cast<long long>(sizes[d]));
-    }
-  }
   if (has_order) {
     bool same = order_rank == static_cast<uint64_t>(out->rank);
     for (uint64_t d = 0; same && d < order_rank; ++d) same = order[d] == out->dim_order[d];
     if (!same) return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: dim_order differs from out's", c.op);
   }
-  return resize_out(c, out, static_cast<int32_t>(rank), sizes);
+  return resize_empty(c, out, sizes, rank);
 }
 
 }  // namespace
