@@ -2274,53 +2274,62 @@ TRAIN_STEPS = 50
 TRAIN_RECORDED = (1, 10, 50)
 
 
-def training_trajectories(pte: Path, ptd: Optional[Path], x, label, steps: int = TRAIN_STEPS) -> dict:
+def training_trajectories(pte: Path, ptd: Optional[Path], x, label, steps: int = TRAIN_STEPS,
+                          cases: Optional[Dict[str, dict]] = None, adamw: bool = True,
+                          recorded: Sequence[int] = TRAIN_RECORDED) -> dict:
     """ExecuTorch's own training loop on one batch: its TrainingModule (the pip training bindings)
-    and its SGD, for each SGD_CASES entry on a freshly loaded program: the loss of every step and
-    the parameters after steps TRAIN_RECORDED. Plus torch's AdamW on the eager model (ExecuTorch
-    has no AdamW), from the same initial weights."""
+    on a freshly loaded program per case, and its SGD with each of `cases` (default SGD_CASES):
+    the loss of every step and the parameters after the `recorded` steps. With `adamw`, also
+    torch's AdamW (ExecuTorch has none) updating the same runtime's weights in place (the
+    TrainingModule's parameters alias them) from the runtime's gradients."""
     from executorch.extension.pybindings.portable_lib import _load_for_executorch
     from executorch.extension.training import get_sgd_optimizer
     from executorch.extension.training.pybindings._training_module import TrainingModule
 
-    out = {"steps": steps, "cases": {}}
-    for case, options in SGD_CASES.items():
+    def run(make_step):  # make_step(module) -> step(module), made after the first forward_backward
         module = TrainingModule(_load_for_executorch(str(pte), data_path=str(ptd)) if ptd else _load_for_executorch(str(pte)))
-        optimizer = None
-        losses, params = [], {}
+        step_fn, losses, params = None, [], {}
         for step in range(1, steps + 1):
             loss = module.forward_backward("forward", (x, label))[0]
-            if optimizer is None:
-                optimizer = get_sgd_optimizer(module.named_parameters(), **options)
-            optimizer.step(module.named_gradients())
+            step_fn = step_fn or make_step(module)
+            step_fn(module)
             losses.append(float(loss))
-            if step in TRAIN_RECORDED:
+            if step in recorded:
                 params[str(step)] = {k: v.detach().reshape(-1).tolist() for k, v in module.named_parameters().items()}
+        return losses, params
+
+    def sgd(options):
+        def make(module):
+            optimizer = get_sgd_optimizer(module.named_parameters(), **options)
+            return lambda m: optimizer.step(m.named_gradients())
+        return make
+
+    def torch_adamw(options):
+        def make(module):
+            named = module.named_parameters()
+            optimizer = torch.optim.AdamW(list(named.values()), lr=options["lr"], betas=(options["beta1"], options["beta2"]),
+                                          eps=options["eps"], weight_decay=options["weight_decay"], foreach=False)
+
+            def step(m):
+                for fqn, grad in m.named_gradients().items():
+                    named[fqn].grad = grad
+                optimizer.step()
+            return step
+        return make
+
+    out = {"steps": steps, "cases": {}}
+    for case, options in (SGD_CASES if cases is None else cases).items():
+        losses, params = run(sgd(options))
         out["cases"][case] = {"optimizer": "sgd", "options": options, "losses": losses, "params": params,
                               "reference": "ExecuTorch runtime (pip TrainingModule) + its SGD"}
         log(f"  {case}: loss {losses[0]:.4f} -> {losses[-1]:.4f}")
-    # AdamW: ExecuTorch has none, so torch.optim.AdamW updates the runtime's own weights in place
-    # (the TrainingModule's parameters alias them) from the runtime's gradients.
-    adamw = {"lr": 0.05, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.01}
-    module = TrainingModule(_load_for_executorch(str(pte), data_path=str(ptd)) if ptd else _load_for_executorch(str(pte)))
-    opt = None
-    losses, params = [], {}
-    for step in range(1, steps + 1):
-        loss = module.forward_backward("forward", (x, label))[0]
-        named = module.named_parameters()
-        if opt is None:
-            opt = torch.optim.AdamW(list(named.values()), lr=adamw["lr"], betas=(adamw["beta1"], adamw["beta2"]),
-                                    eps=adamw["eps"], weight_decay=adamw["weight_decay"], foreach=False)
-        for fqn, grad in module.named_gradients().items():
-            named[fqn].grad = grad
-        opt.step()
-        losses.append(float(loss))
-        if step in TRAIN_RECORDED:
-            params[str(step)] = {k: v.detach().reshape(-1).tolist() for k, v in named.items()}
-    out["cases"]["adamw"] = {"optimizer": "adamw", "options": adamw, "losses": losses, "params": params,
-                             "reference": "ExecuTorch runtime (pip TrainingModule) + torch.optim.AdamW (foreach=False) "
-                                          "updating its weights in place"}
-    log(f"  adamw: loss {losses[0]:.4f} -> {losses[-1]:.4f}")
+    if adamw:
+        options = {"lr": 0.05, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.01}
+        losses, params = run(torch_adamw(options))
+        out["cases"]["adamw"] = {"optimizer": "adamw", "options": options, "losses": losses, "params": params,
+                                 "reference": "ExecuTorch runtime (pip TrainingModule) + torch.optim.AdamW "
+                                              "(foreach=False) updating its weights in place"}
+        log(f"  adamw: loss {losses[0]:.4f} -> {losses[-1]:.4f}")
     return out
 
 
@@ -2526,9 +2535,6 @@ def fixture_lora_train(fs: FixtureSet) -> None:
     from executorch.examples.models.llama.llama_transformer import construct_transformer
     from executorch.examples.models.llama.model_args import ModelArgs
     from executorch.exir import EdgeCompileConfig, ExecutorchBackendConfig, to_edge
-    from executorch.extension.pybindings.portable_lib import _load_for_executorch
-    from executorch.extension.training import get_sgd_optimizer
-    from executorch.extension.training.pybindings._training_module import TrainingModule
     from torch.export.experimental import _export_forward_backward
 
     sp = spm.SentencePieceProcessor(model_proto=train_tokenizer())
@@ -2604,35 +2610,28 @@ def fixture_lora_train(fs: FixtureSet) -> None:
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        merged_pte, merged_ptd = Path(tmp) / "m.pte", Path(tmp) / "m.ptd"
-        merged_pte.write_bytes(merged.buffer)
+        merged_ptd = Path(tmp) / "m.ptd"  # the program's keys; the committed .pte reads them
         (blob,) = [bytes(c) for c in merged._tensor_data.values()]
         merged_ptd.write_bytes(blob)
-        steps, losses, recorded = 20, [], {}
-        module = TrainingModule(_load_for_executorch(str(fs.out / f"{name}.pte"), data_path=str(merged_ptd)))
-        optimizer = None
         options = {"lr": 0.5, "momentum": 0.9, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False}
-        for step in range(1, steps + 1):
-            loss = module.forward_backward("forward", (tokens, targets))[0]
-            if optimizer is None:
-                optimizer = get_sgd_optimizer(module.named_parameters(), **options)
-            optimizer.step(module.named_gradients())
-            losses.append(float(loss))
-            if step in (1, 10, 20):
-                recorded[str(step)] = {k: v.detach().reshape(-1).tolist() for k, v in module.named_parameters().items()}
+        training = training_trajectories(fs.out / f"{name}.pte", merged_ptd, tokens, targets, steps=20,
+                                         cases={"sgd_momentum": options}, adamw=False, recorded=(1, 10, 20))
+        training["cases"]["sgd_momentum"]["reference"] += ", the two data files merged into one"
     summary = plan_summary(et)
     fs.entries.append({
         "name": name, "model": name, "backend": "portable", "program": f"{name}.pte",
         "data_files": [data_names["foundation"], data_names["_default_external_constant"]],
-        "export": ("on-device LoRA fine-tuning: " + (fixture_lora_train.__doc__ or "").split(": ", 1)[1].split(" `training`")[0]
-                   .replace("\n", " ")),
+        "export": (f"on-device LoRA fine-tuning: ExecuTorch's Llama module {json.dumps(params)} with rank-4 adapters "
+                   "on q, v, o (B = 0), torch.export (attention as matmul+softmax) + _export_forward_backward (the "
+                   "SiLU backward's identity empty_permuted as empty) + to_edge + to_executorch(external_mutable_weights="
+                   "True, external_constants: frozen weights tagged 'foundation'); frozen weights in "
+                   "lora_train_foundation.ptd, the trainable adapters in lora_train_adapter.ptd; train data "
+                   f"{name}.train_x.npy / .train_y.npy (next-token targets of 8 multiplication lines)"),
         **summary, "rtol": 1e-4, "atol": 1e-5, "runs": [],
         "train_data": [f"{name}.train_x.npy", f"{name}.train_y.npy"],
-        "training": {"steps": steps, "cases": {"sgd_momentum": {
-            "optimizer": "sgd", "options": options, "losses": losses, "params": recorded,
-            "reference": "ExecuTorch runtime (pip TrainingModule) + its SGD, the two data files merged into one"}}},
+        "training": training,
     })
-    log(f"[{name}] {summary['methods']}; ExecuTorch's SGD: loss {losses[0]:.4f} -> {losses[-1]:.4f}")
+    log(f"[{name}] {summary['methods']}")
 
 
 def fixture_dynamic(fs: FixtureSet) -> None:

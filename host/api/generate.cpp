@@ -97,16 +97,22 @@ Status check_signature(const std::string& model, const MethodInfo& info, int64_t
   return Status::success();
 }
 
-// The last position's logits as floats.
+// The last position's logits as floats: read in place when they are row-major float32 (every
+// decode step of the usual export), else through a copy of the whole output.
 Status last_logits(const std::string& model, const Value& out, std::vector<float>* row) {
   const TensorView& t = out.tensor();
   if (t.rank() < 1 || t.sizes()[t.rank() - 1] <= 0) {
     return model_error(model, StatusCode::kShape, "logits have no vocabulary dimension");
   }
   const int64_t vocab = t.sizes()[t.rank() - 1];
+  row->resize(static_cast<size_t>(vocab));
+  if (t.dtype() == DType::kFloat32 && t.is_row_major() && t.data() != nullptr) {
+    const float* last = static_cast<const float*>(t.data()) + (t.numel() - vocab);
+    std::copy(last, last + vocab, row->begin());
+    return Status::success();
+  }
   const Tensor all = t.to_tensor();
   const int64_t offset = all.numel() - vocab;
-  row->resize(static_cast<size_t>(vocab));
   for (int64_t i = 0; i < vocab; ++i) (*row)[static_cast<size_t>(i)] = static_cast<float>(all.value(offset + i));
   return Status::success();
 }
@@ -304,8 +310,6 @@ Result<GenerateResult> generate(const Bundle& bundle, const std::string& model, 
   ETP_TRY(Generator generator, Generator::load(bundle, model, options.method));
   return generator.generate(prompt, options, on_token);
 }
-
-uint64_t resident_memory() { return resident_bytes(); }
 
 std::string generation_memory_report(const Bundle& bundle, const std::vector<GenerationMemory>& models) {
   using nlohmann::json;

@@ -123,7 +123,8 @@ Result<Tiktoken> Tiktoken::parse(const std::string& path, const std::string& byt
     }
     t.tokens_.push_back(std::move(token));
   }
-  if (t.tokens_.empty()) return Status(StatusCode::kMalformed, path + ": a tiktoken file without tokens");
+  // Not empty here: looks_like() let through only a file whose first line is a token, and a
+  // first line that does not parse was refused above.
   t.num_base_ = static_cast<int64_t>(t.tokens_.size());
   for (std::string& s : special_tokens()) t.tokens_.push_back(std::move(s));
   t.bos_ = t.num_base_;

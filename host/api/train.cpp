@@ -75,6 +75,7 @@ Result<TrainingSession> TrainingSession::load(const Bundle& bundle, const std::s
   }
   TrainingSession s(model, std::move(method));
   s.names_ = std::move(names);
+  for (size_t i = 0; i < s.names_.size(); ++i) s.index_.emplace(s.names_[i], i);
   s.gradients_begin_ = static_cast<size_t>(grads_begin);
   s.parameters_begin_ = static_cast<size_t>(params_begin);
   return s;
@@ -105,26 +106,24 @@ float* TrainingSession::output_data(size_t index, int64_t* numel) const {
   return static_cast<float*>(const_cast<void*>(v.tensor().data()));
 }
 
+const size_t* TrainingSession::index_of(const std::string& name) const {
+  auto it = index_.find(name);
+  return it == index_.end() ? nullptr : &it->second;
+}
+
 float* TrainingSession::parameter(const std::string& name, int64_t* numel) {
-  for (size_t i = 0; i < names_.size(); ++i) {
-    if (names_[i] == name) return output_data(parameters_begin_ + i, numel);
-  }
-  return nullptr;
+  const size_t* i = index_of(name);
+  return i == nullptr ? nullptr : output_data(parameters_begin_ + *i, numel);
 }
 
 float* TrainingSession::gradient(const std::string& name, int64_t* numel) {
-  if (!ran_) return nullptr;
-  for (size_t i = 0; i < names_.size(); ++i) {
-    if (names_[i] == name) return output_data(gradients_begin_ + i, numel);
-  }
-  return nullptr;
+  const size_t* i = index_of(name);
+  return i == nullptr || !ran_ ? nullptr : output_data(gradients_begin_ + *i, numel);
 }
 
 TensorView TrainingSession::parameter_view(const std::string& name) const {
-  for (size_t i = 0; i < names_.size(); ++i) {
-    if (names_[i] == name) return method_.output(parameters_begin_ + i).tensor();
-  }
-  return {};
+  const size_t* i = index_of(name);
+  return i == nullptr ? TensorView{} : method_.output(parameters_begin_ + *i).tensor();
 }
 
 Status Sgd::step(TrainingSession& session) {
@@ -240,6 +239,8 @@ Status save_checkpoint(TrainingSession& session, const Optimizer* optimizer, con
 
 Status load_checkpoint(TrainingSession& session, Optimizer* optimizer, const std::string& path) {
   ETP_TRY(format::DataFile file, format::DataFile::open(path));
+  // Everything is checked before anything is written, so a refused checkpoint changes nothing.
+  std::vector<std::pair<float*, const format::DataEntry*>> copies;
   for (const std::string& name : session.parameter_names()) {
     const format::DataEntry* e = file.find(name);
     if (e == nullptr) return Status(StatusCode::kNotFound, path + ": no tensor '" + name + "' in the checkpoint");
@@ -252,35 +253,37 @@ Status load_checkpoint(TrainingSession& session, Optimizer* optimizer, const std
     if (!same) {
       return Status(StatusCode::kShape, path + ": tensor '" + name + "' does not have the parameter's float32 shape");
     }
-    std::memcpy(p, e->bytes.data, static_cast<size_t>(n) * sizeof(float));
+    copies.emplace_back(p, e);
   }
-  if (optimizer == nullptr) return Status::success();
   OptimizerState state;
-  const std::string mine = std::string(kOptimizerPrefix) + optimizer->name() + "/";
-  for (const format::DataEntry& e : file.entries()) {
-    const std::string key(e.key);
-    if (key.rfind(kOptimizerPrefix, 0) != 0) continue;
-    if (key.rfind(mine, 0) != 0) {
-      return Status(StatusCode::kInvalidArgument,
-                    path + ": holds the state of another optimizer ('" + key + "'), not " + optimizer->name() + "'s");
-    }
-    const std::string slot = key.substr(mine.size());
-    if (!e.layout) return Status(StatusCode::kMalformed, path + ": '" + key + "' has no tensor layout");
-    if (slot == "step") {
-      if (e.layout->scalar_type != kInt64 || e.layout->nbytes != sizeof(int64_t)) {
-        return Status(StatusCode::kMalformed, path + ": '" + key + "' must be one int64");
+  if (optimizer != nullptr) {
+    const std::string mine = std::string(kOptimizerPrefix) + optimizer->name() + "/";
+    for (const format::DataEntry& e : file.entries()) {
+      const std::string key(e.key);
+      if (key.rfind(kOptimizerPrefix, 0) != 0) continue;
+      if (key.rfind(mine, 0) != 0) {
+        return Status(StatusCode::kInvalidArgument,
+                      path + ": holds the state of another optimizer ('" + key + "'), not " + optimizer->name() + "'s");
       }
-      std::memcpy(&state.step, e.bytes.data, sizeof(int64_t));
-    } else {
-      if (e.layout->scalar_type != kFloat32 || e.layout->nbytes % sizeof(float) != 0) {
-        return Status(StatusCode::kMalformed, path + ": '" + key + "' must be float32");
+      const std::string slot = key.substr(mine.size());
+      if (!e.layout) return Status(StatusCode::kMalformed, path + ": '" + key + "' has no tensor layout");
+      if (slot == "step") {
+        if (e.layout->scalar_type != kInt64 || e.layout->nbytes != sizeof(int64_t)) {
+          return Status(StatusCode::kMalformed, path + ": '" + key + "' must be one int64");
+        }
+        std::memcpy(&state.step, e.bytes.data, sizeof(int64_t));
+      } else {
+        if (e.layout->scalar_type != kFloat32 || e.layout->nbytes % sizeof(float) != 0) {
+          return Status(StatusCode::kMalformed, path + ": '" + key + "' must be float32");
+        }
+        std::vector<float>& values = state.buffers[slot];
+        values.resize(e.layout->nbytes / sizeof(float));
+        std::memcpy(values.data(), e.bytes.data, e.layout->nbytes);
       }
-      std::vector<float>& values = state.buffers[slot];
-      values.resize(e.layout->nbytes / sizeof(float));
-      std::memcpy(values.data(), e.bytes.data, e.layout->nbytes);
     }
   }
-  optimizer->set_state(std::move(state));
+  for (const auto& [p, e] : copies) std::memcpy(p, e->bytes.data, e->layout->nbytes);
+  if (optimizer != nullptr) optimizer->set_state(std::move(state));
   return Status::success();
 }
 

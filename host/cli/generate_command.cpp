@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -81,16 +82,25 @@ bool parse_ids(const std::string& text, std::vector<int64_t>* out) {
 namespace {
 
 // One model's tokenizer: --tokenizer, else the manifest's `tokenizer:` (none: token ids only).
-Result<std::optional<Tokenizer>> tokenizer_of(const Bundle& bundle, const std::string& model,
-                                              const std::string& override_path) {
+// Each file is read once, however many models name it (`opened` keeps them by path).
+Result<const std::optional<Tokenizer>*> tokenizer_of(const Bundle& bundle, const std::string& model,
+                                                     const std::string& override_path,
+                                                     std::map<std::string, std::optional<Tokenizer>>* opened) {
   std::string path = override_path;
   if (path.empty()) {
     ETP_TRY(ModelInfo info, bundle.model(model));
     path = info.tokenizer;
   }
-  if (path.empty()) return std::optional<Tokenizer>();
-  ETP_TRY(Tokenizer tokenizer, Tokenizer::open(path));
-  return std::optional<Tokenizer>(std::move(tokenizer));
+  auto it = opened->find(path);
+  if (it == opened->end()) {
+    std::optional<Tokenizer> tokenizer;
+    if (!path.empty()) {
+      ETP_TRY(Tokenizer t, Tokenizer::open(path));
+      tokenizer.emplace(std::move(t));
+    }
+    it = opened->emplace(path, std::move(tokenizer)).first;
+  }
+  return &it->second;
 }
 
 // Prints generated text as it grows (a token may end inside a character, so only whole prefixes
@@ -221,10 +231,12 @@ int run_generate(const std::vector<std::string>& args) {
   std::vector<std::unique_ptr<Generator>> generators;
   std::vector<GenerationMemory> memory;
   nlohmann::json documents = nlohmann::json::array();
+  std::map<std::string, std::optional<Tokenizer>> tokenizers;
   for (const std::string& model : models) {
-    auto tokenizer = tokenizer_of(*bundle, model, parsed.value("--tokenizer"));
-    if (!tokenizer.ok()) return fail(tokenizer.status());
-    if (text_prompt && !*tokenizer) {
+    auto found = tokenizer_of(*bundle, model, parsed.value("--tokenizer"), &tokenizers);
+    if (!found.ok()) return fail(found.status());
+    const std::optional<Tokenizer>& tokenizer = **found;
+    if (text_prompt && !tokenizer) {
       std::fprintf(stderr,
                    "etp generate: model '%s' names no tokenizer: add `tokenizer: FILE` to its manifest entry, "
                    "or pass --tokenizer\n",
@@ -236,8 +248,8 @@ int run_generate(const std::vector<std::string>& args) {
     generators.push_back(std::make_unique<Generator>(std::move(*generator)));
     Generator& g = *generators.back();
     GenerateOptions model_options = options;
-    if (*tokenizer && model_options.eos_ids.empty() && g.metadata().eos_ids.empty() && (*tokenizer)->eos_id() >= 0) {
-      model_options.eos_ids = {(*tokenizer)->eos_id()};
+    if (tokenizer && model_options.eos_ids.empty() && g.metadata().eos_ids.empty() && tokenizer->eos_id() >= 0) {
+      model_options.eos_ids = {tokenizer->eos_id()};
     }
     GenerationMemory points{&g, 0, 0, 0, 0};
     double prefill_ms = 0, decode_ms = 0, first_ttft = 0;
@@ -245,14 +257,14 @@ int run_generate(const std::vector<std::string>& args) {
     for (size_t i = 0; i < prompt_texts.size(); ++i) {
       std::vector<int64_t> prompt;
       if (text_prompt) {
-        auto ids = (*tokenizer)->encode(prompt_texts[i], !parsed.has("--no-bos"));
+        auto ids = tokenizer->encode(prompt_texts[i], !parsed.has("--no-bos"));
         if (!ids.ok()) return fail(ids.status());
         prompt = std::move(*ids);
       } else {
         prompt = id_prompts[i];
       }
       if (several && !json) std::printf("[%s] %s", model.c_str(), text_prompt ? prompt_texts[i].c_str() : "");
-      TextStream stream(*tokenizer);
+      TextStream stream(tokenizer);
       auto result = g.generate(prompt, model_options, [&](int64_t token) {
         if (!json) stream(token);
       });
@@ -273,7 +285,7 @@ int run_generate(const std::vector<std::string>& args) {
       generated += result->generated_tokens.size();
       decoded += result->generated_tokens.empty() ? 0 : result->generated_tokens.size() - 1;
       if (json) {
-        documents.push_back(generation_json(model, *result, *tokenizer, text_prompt ? &prompt_texts[i] : nullptr));
+        documents.push_back(generation_json(model, *result, tokenizer, text_prompt ? &prompt_texts[i] : nullptr));
       } else if (!several) {
         std::printf(
             "\n%s: %zu prompt tokens (%lld call%s), %zu generated (stop: %s); first token after %.2f ms; "

@@ -128,9 +128,18 @@ Status MethodLoader::parse_values() {
     const fb::EValue* v = plan_.values()->Get(static_cast<flatbuffers::uoffset_t>(i));
     etp_value& out = method_->values_[i];
     switch (v->val_type()) {
-      case fb::KernelTypes::Int: out.tag = ETP_VALUE_INT; out.u.i = v->val_as_Int()->int_val(); break;
-      case fb::KernelTypes::Double: out.tag = ETP_VALUE_DOUBLE; out.u.d = v->val_as_Double()->double_val(); break;
-      case fb::KernelTypes::Bool: out.tag = ETP_VALUE_BOOL; out.u.b = v->val_as_Bool()->bool_val(); break;
+      case fb::KernelTypes::Int:
+        out.tag = ETP_VALUE_INT;
+        out.u.i = v->val_as_Int()->int_val();
+        break;
+      case fb::KernelTypes::Double:
+        out.tag = ETP_VALUE_DOUBLE;
+        out.u.d = v->val_as_Double()->double_val();
+        break;
+      case fb::KernelTypes::Bool:
+        out.tag = ETP_VALUE_BOOL;
+        out.u.b = v->val_as_Bool()->bool_val();
+        break;
       case fb::KernelTypes::String: {
         const flatbuffers::String* s = v->val_as_String()->string_val();
         out.tag = ETP_VALUE_STRING;
@@ -157,15 +166,9 @@ Status MethodLoader::parse_values() {
       case fb::KernelTypes::IntList:
         out.tag = ETP_VALUE_INT_LIST;
         break;  // filled by parse_lists once every Int is known
-      case fb::KernelTypes::TensorList:
-        out.tag = ETP_VALUE_TENSOR_LIST;
-        break;
-      case fb::KernelTypes::OptionalTensorList:
-        out.tag = ETP_VALUE_OPTIONAL_TENSOR_LIST;
-        break;
-      default:
-        out.tag = ETP_VALUE_NONE;
-        break;
+      case fb::KernelTypes::TensorList: out.tag = ETP_VALUE_TENSOR_LIST; break;
+      case fb::KernelTypes::OptionalTensorList: out.tag = ETP_VALUE_OPTIONAL_TENSOR_LIST; break;
+      default: out.tag = ETP_VALUE_NONE; break;
     }
   }
   return Status::success();
@@ -233,6 +236,7 @@ Status MethodLoader::resolve_tensor_data(size_t index, const fb::Tensor& t, Host
   const uint32_t buffer = t.data_buffer_idx();
   if (buffer > 0 && planned == nullptr) {
     out->raw.data = const_cast<uint8_t*>(program_.file().constant(buffer).data);
+    advise_sparse_reads(program_.file().constant(buffer));  // a table inside the program, as in a data file
   } else if (buffer > 0) {
     std::memcpy(planned, program_.file().mutable_data(buffer).data, out->raw.nbytes);
     initial_[index] = program_.file().mutable_data(buffer).data;
@@ -279,13 +283,13 @@ Status MethodLoader::parse_lists() {
       int_list_of_value_[i] = static_cast<int32_t>(method_->int_lists_.size() - 1);
     } else if (v->val_type() == fb::KernelTypes::TensorList || v->val_type() == fb::KernelTypes::OptionalTensorList) {
       const auto* items = v->val_type() == fb::KernelTypes::TensorList ? v->val_as_TensorList()->items()
-                                                                        : v->val_as_OptionalTensorList()->items();
+                                                                       : v->val_as_OptionalTensorList()->items();
       Method::TensorList list;
       for (flatbuffers::uoffset_t j = 0; items && j < items->size(); ++j) {
         const int32_t item = items->Get(j);
         list.sources.push_back(item);
-        list.items.push_back(item < 0 || method_->values_[item].tag != ETP_VALUE_TENSOR ? nullptr
-                                                                                       : method_->values_[item].u.tensor);
+        list.items.push_back(
+            item < 0 || method_->values_[item].tag != ETP_VALUE_TENSOR ? nullptr : method_->values_[item].u.tensor);
       }
       method_->tensor_lists_.push_back(std::move(list));
       const auto& stored = method_->tensor_lists_.back();
@@ -448,8 +452,7 @@ Status MethodLoader::build_instructions(const std::vector<etp_kernel>& kernels) 
         out.kind = Method::Kind::kFree;
         out.value = static_cast<uint32_t>(ins->instr_args_as_FreeCall()->value_index());
         break;
-      default:
-        return fail("instruction " + std::to_string(pc) + " has an unknown type");  // unreachable: verified
+      default: return fail("instruction " + std::to_string(pc) + " has an unknown type");  // unreachable: verified
     }
     method_->instructions_.push_back(out);
   }
@@ -500,8 +503,8 @@ Status MethodLoader::check_memory_and_conditions() {
     }
     if (ins.kind == Method::Kind::kJumpFalse) {
       const etp_value& cond = method_->values_[ins.value];
-      const bool is_bool = cond.tag == ETP_VALUE_BOOL ||
-                           (cond.tag == ETP_VALUE_TENSOR && cond.u.tensor->dtype == ETP_DTYPE_BOOL);
+      const bool is_bool =
+          cond.tag == ETP_VALUE_BOOL || (cond.tag == ETP_VALUE_TENSOR && cond.u.tensor->dtype == ETP_DTYPE_BOOL);
       if (!is_bool) {
         return fail("a jump's condition (value " + std::to_string(ins.value) + ") is not a Bool or Bool tensor",
                     StatusCode::kMalformed);

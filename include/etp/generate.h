@@ -98,9 +98,6 @@ class Generator {
   uint64_t rss_before_load_ = 0, rss_after_load_ = 0, anon_before_load_ = 0, anon_after_load_ = 0;
 };
 
-// Resident memory of the process in bytes (/proc/self/statm), 0 where it cannot be read.
-uint64_t resident_memory();
-
 // What each of several generators, loaded one after another in one process and kept loaded, added
 // to resident memory: the LoRA demo's table. rss_* and anon_* are the process's RSS and its
 // anonymous part after the generator's first prefill and after its last generation

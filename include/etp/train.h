@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "etp/etp.h"
@@ -55,6 +56,8 @@ class TrainingSession {
   std::string model_;
   Method method_;
   std::vector<std::string> names_;
+  std::unordered_map<std::string, size_t> index_;  // name -> position in names_
+  const size_t* index_of(const std::string& name) const;
   size_t gradients_begin_ = 0, parameters_begin_ = 0;
   bool ran_ = false;
 };

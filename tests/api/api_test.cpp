@@ -7,14 +7,13 @@
 #include <map>
 #include <thread>
 
+#include "api/api_fixtures.h"
 #include "etp/etp.h"
 #include "support/fixtures.h"
 #include "support/status.h"
 
 namespace etp::test {
 namespace {
-
-const BundleOptions kOptions{{ETP_PLUGIN_DIR}, /*use_environment=*/false};
 
 // A .npy file of the fixtures as an owned Tensor (minimal reader: v1 headers, C order).
 Tensor read_fixture_npy(const std::string& name) {
@@ -23,8 +22,8 @@ Tensor read_fixture_npy(const std::string& name) {
   const size_t header_len = bytes[8] | (bytes[9] << 8);
   const std::string header(bytes.begin() + 10, bytes.begin() + 10 + static_cast<std::ptrdiff_t>(header_len));
   static const std::map<std::string, DType> kTypes = {
-      {"<f4", DType::kFloat32}, {"<f8", DType::kFloat64}, {"<i8", DType::kInt64}, {"<i4", DType::kInt32},
-      {"|b1", DType::kBool},    {"<f2", DType::kFloat16}, {"|u1", DType::kUInt8}, {"|i1", DType::kInt8},
+      {"<f4", DType::kFloat32}, {"<f8", DType::kFloat64},   {"<i8", DType::kInt64},      {"<i4", DType::kInt32},
+      {"|b1", DType::kBool},    {"<f2", DType::kFloat16},   {"|u1", DType::kUInt8},      {"|i1", DType::kInt8},
       {"<i2", DType::kInt16},   {"<c8", DType::kComplex64}, {"<c16", DType::kComplex128}};
   Tensor t;
   bool known = false;
@@ -58,14 +57,6 @@ Tensor read_fixture_npy(const std::string& name) {
     }
   }
   return ::testing::AssertionSuccess();
-}
-
-Bundle open_fixture(const nlohmann::json& f) {
-  std::vector<std::string> data;
-  for (const auto& d : f["data_files"]) data.push_back(fixture_path(d));
-  auto bundle = Bundle::open(BundleSpec::for_program(fixture_path(f["program"]), data), kOptions);
-  EXPECT_TRUE(bundle.ok()) << bundle.status().to_string();
-  return std::move(*bundle);
 }
 
 class ApiFixtureTest : public ::testing::TestWithParam<std::string> {};

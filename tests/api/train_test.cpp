@@ -10,22 +10,14 @@
 #include <memory>
 #include <string>
 
+#include "api/api_fixtures.h"
 #include "core/npy.h"
 #include "etp/train.h"
+#include "format/data_file_writer.h"
 #include "support/fixtures.h"
 
 namespace etp::test {
 namespace {
-
-const BundleOptions kOptions{{ETP_PLUGIN_DIR}, /*use_environment=*/false};
-
-Bundle open_fixture(const nlohmann::json& f) {
-  std::vector<std::string> data;
-  for (const auto& d : f["data_files"]) data.push_back(fixture_path(d));
-  auto bundle = Bundle::open(BundleSpec::for_program(fixture_path(f["program"]), data), kOptions);
-  EXPECT_TRUE(bundle.ok()) << bundle.status().to_string();
-  return std::move(*bundle);
-}
 
 // The joint method's inputs of the fixture's run `index`.
 std::vector<Tensor> run_inputs(const nlohmann::json& f, size_t index) {
@@ -183,6 +175,41 @@ TEST(TrainTest, ResumingFromACheckpointMatchesAnUninterruptedRun) {
   const Status other = load_checkpoint(*resumed, &adamw, path);
   EXPECT_EQ(other.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(other.message().find("holds the state of another optimizer"), std::string::npos) << other.message();
+  // A checkpoint of another program whose parameters have the same names and other shapes
+  // (8 hidden units against 16).
+  const std::string other_shape = ::testing::TempDir() + "/xor_classify.ptd";
+  Bundle small = open_fixture(fixture_named("xor_classify_train")),
+         large = open_fixture(fixture_named("blobs_mlp_train"));
+  auto small_session = TrainingSession::load(small, "model");
+  auto large_session = TrainingSession::load(large, "model");
+  ASSERT_TRUE(small_session.ok() && large_session.ok());
+  ASSERT_TRUE(save_checkpoint(*small_session, nullptr, other_shape).ok());
+  const Status shape = load_checkpoint(*large_session, nullptr, other_shape);
+  EXPECT_EQ(shape.code(), StatusCode::kShape);
+  EXPECT_NE(shape.message().find("tensor 'net.0.weight' does not have the parameter's float32 shape"),
+            std::string::npos)
+      << shape.message();
+  // Optimizer state under the reserved keys that is not what the optimizer wrote.
+  const std::string bad_state = ::testing::TempDir() + "/xor_bad_state.ptd";
+  std::vector<format::TensorToWrite> tensors;
+  std::vector<std::vector<float>> zeros;  // other weights than the session's, so a partial load would show
+  for (const std::string& name : resumed->parameter_names()) {
+    const TensorView v = resumed->parameter_view(name);
+    zeros.emplace_back(v.nbytes() / sizeof(float), 0.0f);
+    tensors.push_back(
+        {name, 6, std::vector<int32_t>(v.sizes().begin(), v.sizes().end()), {}, zeros.back().data(), v.nbytes()});
+  }
+  const float not_a_step = 3;
+  tensors.push_back({"etp.optimizer/sgd/step", 6, {1}, {}, &not_a_step, sizeof(float)});
+  ASSERT_TRUE(format::write_data_file(bad_state, std::move(tensors)).ok());
+  const std::vector<float> before = weights(*resumed);
+  const int64_t steps_before = sgd.state().step;
+  const Status malformed = load_checkpoint(*resumed, &sgd, bad_state);
+  EXPECT_EQ(malformed.code(), StatusCode::kMalformed);
+  EXPECT_EQ(weights(*resumed), before) << "a refused checkpoint changes nothing";
+  EXPECT_EQ(sgd.state().step, steps_before);
+  EXPECT_NE(malformed.message().find("'etp.optimizer/sgd/step' must be one int64"), std::string::npos)
+      << malformed.message();
   const Status missing = load_checkpoint(*resumed, nullptr, fixture_path("linear_portable.ptd"));
   EXPECT_EQ(missing.code(), StatusCode::kNotFound);
   EXPECT_NE(missing.message().find("no tensor 'net."), std::string::npos) << missing.message();

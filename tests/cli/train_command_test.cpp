@@ -115,6 +115,32 @@ TEST(TrainCommandTest, ShuffledBatchesAreSeeded) {
   EXPECT_EQ(in_order.size(), 9u);
 }
 
+// Training data that do not fit the method are refused before any step, naming the file and what
+// was expected: a dtype, a sample dimension, unequal sample counts, a batch the program cannot take.
+TEST(TrainCommandTest, DataThatDoNotFitTheMethodAreNamed) {
+  const std::string dir = ::testing::TempDir() + "/etp_train_data";
+  std::filesystem::create_directories(dir);
+  const std::string x = fixture_path("xor_train.run2.in0.npy"), y = fixture_path("xor_train.run2.in1.npy");
+  const std::string blobs_x = fixture_path("blobs_mlp_train.train_x.npy");
+  auto run = [&](const std::string& name, const std::string& train) {
+    const std::string path = dir + "/" + name + ".yaml";
+    std::ofstream(path) << "etp: 1\nplugins:\n  portable: { library: libetp_portable.so }\nmodels:\n  xor:\n"
+                        << "    program: " << fixture_path("xor_train.pte") << "\n    train: { " << train << " }\n";
+    std::string out;
+    EXPECT_EQ(etp("train " + path + " --steps 1", &out), 1) << name;
+    return out;
+  };
+  std::string out = run("swapped", "inputs: [" + y + ", " + x + "]");
+  EXPECT_NE(out.find("xor_train.run2.in1.npy: dtype int64, input 0 of 'forward' takes float32"), std::string::npos)
+      << out;
+  out = run("one_array", "inputs: [" + x + "]");
+  EXPECT_NE(out.find("`train:` names 1 arrays, method 'forward' takes 2 inputs"), std::string::npos) << out;
+  out = run("counts", "inputs: [" + blobs_x + ", " + y + "]");
+  EXPECT_NE(out.find("4 samples, the first array has 90"), std::string::npos) << out;
+  out = run("batch", "inputs: [" + x + ", " + y + "], batch_size: 2");
+  EXPECT_NE(out.find("batch_size 2, but input 0 of 'forward' takes exactly 4 rows"), std::string::npos) << out;
+}
+
 // Starts `etp args...` and returns its pid.
 pid_t spawn(const std::vector<std::string>& args) {
   std::vector<std::string> all = {ETP_CLI_PATH};

@@ -204,6 +204,25 @@ TEST(DataFileWriterTest, WrittenFilesReadBackWithLayoutsAndAlignedData) {
   std::remove(path.c_str());
 }
 
+// A write that cannot happen names the temporary file it tried, and leaves no file behind; an
+// existing file is replaced whole (never left half-written: see the SIGKILL test of etp train).
+TEST(DataFileWriterTest, AWriteThatCannotHappenIsNamedAndLeavesNothing) {
+  const float x = 1;
+  auto status = write_data_file("/tmp/etp_no_such_folder/out.ptd", {{"k", 6, {1}, {}, &x, 4}});
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.code(), StatusCode::kIo);
+  EXPECT_NE(status.message().find("/tmp/etp_no_such_folder/out.ptd.tmp."), std::string::npos) << status.message();
+  EXPECT_NE(status.message().find("cannot create"), std::string::npos) << status.message();
+  const std::string path = "/tmp/etp_writer_replace.ptd";
+  ASSERT_OK(write_data_file(path, {{"old", 6, {1}, {}, &x, 4}}));
+  ASSERT_OK(write_data_file(path, {{"new", 6, {1}, {}, &x, 4}}));
+  auto file = DataFile::open(path);
+  ASSERT_TRUE(file.ok());
+  EXPECT_EQ(file->find("old"), nullptr);
+  EXPECT_NE(file->find("new"), nullptr);
+  std::remove(path.c_str());
+}
+
 TEST(DataFileWriterTest, RepeatedKeysAreRefused) {
   const float x = 1;
   auto status = write_data_file("/tmp/etp_writer_dup.ptd", {{"k", 6, {1}, {}, &x, 4}, {"k", 6, {1}, {}, &x, 4}});
