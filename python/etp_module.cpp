@@ -378,8 +378,9 @@ class PyBundle {
   std::map<std::pair<std::string, std::string>, std::shared_ptr<PyMethod>> methods_;
 };
 
-etp::BundleOptions options_of(const std::vector<std::string>& plugin_paths, bool use_environment) {
-  return etp::BundleOptions{plugin_paths, use_environment};
+etp::BundleOptions options_of(const std::vector<std::string>& plugin_paths, bool use_environment,
+                              const std::map<std::string, std::string>& data_files = {}) {
+  return etp::BundleOptions{plugin_paths, use_environment, {data_files.begin(), data_files.end()}};
 }
 
 }  // namespace
@@ -591,11 +592,15 @@ PYBIND11_MODULE(etp, m) {
           py::arg("path"), py::arg("optimizer") = nullptr);
 
   py::class_<PyBundle, std::shared_ptr<PyBundle>>(m, "Bundle", "Plugins, data files and models, opened once.")
-      .def(py::init([](const std::string& manifest, const std::vector<std::string>& plugin_paths, bool use_env) {
-             return std::make_shared<PyBundle>(unwrap(etp::Bundle::open(manifest, options_of(plugin_paths, use_env))));
+      .def(py::init([](const std::string& manifest, const std::vector<std::string>& plugin_paths, bool use_env,
+                       const std::map<std::string, std::string>& data_files) {
+             return std::make_shared<PyBundle>(
+                 unwrap(etp::Bundle::open(manifest, options_of(plugin_paths, use_env, data_files))));
            }),
            py::arg("manifest"), py::arg("plugin_paths") = std::vector<std::string>{}, py::arg("use_environment") = true,
-           "Opens the bundle a YAML manifest describes.")
+           py::arg("data_files") = std::map<std::string, std::string>{},
+           "Opens the bundle a YAML manifest describes. data_files={'adapter': 'trained.ptd'} reads a data "
+           "entry from another file (e.g. a trained adapter; its manifest sha256 is not checked).")
       .def_static(
           "from_program",
           [](const std::string& program, const std::vector<std::string>& data, const std::vector<std::string>& plugins,

@@ -31,7 +31,7 @@ Case* load(const std::string& name, const std::vector<std::string>& data, int nu
   std::vector<std::string> paths;
   for (const std::string& d : data) paths.push_back(kFixtures + "/" + d);
   auto bundle = etp::Bundle::open(etp::BundleSpec::for_program(kFixtures + "/" + name + ".pte", paths),
-                                  {{ETP_PLUGIN_DIR}, /*use_environment=*/false});
+                                  {{ETP_PLUGIN_DIR}, /*use_environment=*/false, {}});
   if (!bundle.ok()) return nullptr;
   auto method = bundle->load_method("model");
   if (!method.ok()) return nullptr;

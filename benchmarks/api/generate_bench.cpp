@@ -39,7 +39,7 @@ Loaded* load(const std::string& program, const std::string& foundation, int thre
   spec.plugins = {{"", "portable", {}}, {"", "xnnpack", {{"threads", std::to_string(threads)}}}, {"", "llm", {}}};
   spec.data = {{"foundation", foundation, "", "xnnpack"}};
   spec.models = {{"model", program, {"foundation"}, "forward", ""}};
-  auto bundle = etp::Bundle::open(spec, {{ETP_PLUGIN_DIR}, /*use_environment=*/false});
+  auto bundle = etp::Bundle::open(spec, {{ETP_PLUGIN_DIR}, /*use_environment=*/false, {}});
   if (!bundle.ok()) return nullptr;
   auto generator = etp::Generator::load(*bundle, "model");
   if (!generator.ok()) return nullptr;

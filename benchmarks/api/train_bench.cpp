@@ -30,7 +30,7 @@ Loaded* load(const std::string& name) {
   std::unique_ptr<Loaded>& slot = cache[name];
   if (slot) return slot.get();
   auto bundle = etp::Bundle::open(etp::BundleSpec::for_program(kFixtures + "/" + name + ".pte", {}, {"portable"}),
-                                  {{ETP_PLUGIN_DIR}, /*use_environment=*/false});
+                                  {{ETP_PLUGIN_DIR}, /*use_environment=*/false, {}});
   if (!bundle.ok()) return nullptr;
   auto session = etp::TrainingSession::load(*bundle, "model");
   if (!session.ok()) return nullptr;

@@ -32,6 +32,8 @@ struct Access {
 // A Manifest for a bundle described in code, checked like a parsed one.
 Result<bundle::Manifest> manifest_from_spec(const BundleSpec& spec);
 // Opens the bundle `manifest` describes; `path` is what Bundle::path reports.
+// Applies options.data_files to a parsed manifest (bundle::replace_data_file for each).
+Status replace_data_files(bundle::Manifest* manifest, const BundleOptions& options);
 Result<Bundle> open_bundle(bundle::Manifest manifest, const BundleOptions& options, const std::string& path);
 
 // A view of a runtime tensor.

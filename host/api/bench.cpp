@@ -781,6 +781,7 @@ Result<BenchConfig> parse_bench_config(const std::string& text) {
 
 Result<BenchReport> run_bench(const std::string& manifest, const BenchOptions& options) {
   ETP_TRY(auto parsed, bundle::parse_manifest(manifest));
+  ETP_CHECK_OK(api::replace_data_files(&parsed, options.bundle));
   return bench_manifest(std::move(parsed), manifest, options);
 }
 

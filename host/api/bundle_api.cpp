@@ -5,8 +5,8 @@
 #include "api/api_internal.h"
 #include "bundle/manifest.h"
 #include "inspect/inspect.h"
-#include "runtime/method_loader.h"
 #include "plugins/plugin_log.h"
+#include "runtime/method_loader.h"
 
 namespace etp {
 namespace {
@@ -106,7 +106,13 @@ Result<bundle::Manifest> manifest_from_spec(const BundleSpec& spec) {
   return m;
 }
 
+Status replace_data_files(bundle::Manifest* manifest, const BundleOptions& options) {
+  for (const auto& [name, file] : options.data_files) ETP_CHECK_OK(bundle::replace_data_file(manifest, name, file));
+  return Status::success();
+}
+
 Result<Bundle> open_bundle(bundle::Manifest manifest, const BundleOptions& options, const std::string& path) {
+  ETP_CHECK_OK(replace_data_files(&manifest, options));
   ETP_TRY(auto opened, bundle::Bundle::open(std::move(manifest), {options.plugin_paths, options.use_environment}));
   auto impl = std::make_shared<Bundle::Impl>();
   impl->bundle = std::move(opened);
@@ -163,7 +169,10 @@ Result<ModelInfo> Bundle::model(const std::string& name) const {
   for (const runtime::DataSource& d : program->data()) info.data_files.push_back(d.file->path());
   info.default_method = spec.method;
   info.tokenizer = spec.tokenizer;
-  if (spec.train) info.train = TrainData{spec.train->inputs, spec.train->batch_size, spec.train->shuffle, spec.train->seed};
+  if (spec.train) {
+    const bundle::TrainSpec& t = *spec.train;
+    info.train = TrainData{t.inputs, t.eval, t.batch_size, t.shuffle, t.seed};
+  }
   const format::ProgramFile& file = program->file();
   for (size_t i = 0; i < file.num_plans(); ++i) info.methods.push_back(api::describe_method(file.plan(i)));
   return info;

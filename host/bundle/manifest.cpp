@@ -132,12 +132,19 @@ RunSpec parse_run(const YAML::Node& node, const std::string& folder, const std::
 TrainSpec parse_train(const YAML::Node& node, const std::string& folder, const std::string& model) {
   const std::string where = "the train section of model '" + model + "'";
   if (!node.IsMap()) fail(node, where + " must be a map");
-  check_keys(node, where, {"inputs", "batch_size", "shuffle", "seed"});
+  check_keys(node, where, {"inputs", "eval", "batch_size", "shuffle", "seed"});
   TrainSpec t;
   if (!node["inputs"] || !node["inputs"].IsSequence() || node["inputs"].size() == 0) {
     fail(node, where + " needs 'inputs': a list of .npy files, one per input of the training method");
   }
   for (const auto& item : node["inputs"]) t.inputs.push_back(existing_file(item, folder, "training input"));
+  if (const YAML::Node& eval = node["eval"]) {
+    if (!eval.IsSequence() || eval.size() != t.inputs.size()) {
+      fail(eval, where + ": 'eval' must list " + std::to_string(t.inputs.size()) +
+                     " .npy files like 'inputs' (held-out data for etp train --eval)");
+    }
+    for (const auto& item : eval) t.eval.push_back(existing_file(item, folder, "evaluation input"));
+  }
   auto count = [&](const char* key, int64_t min) {
     const YAML::Node& n = node[key];
     long long value = 0;
@@ -341,6 +348,23 @@ Status check_manifest(const Manifest& m) {
   }
   if (std::optional<Problem> problem = find_reference_problem(m)) return fail(problem->message);
   return Status::success();
+}
+
+Status replace_data_file(Manifest* manifest, const std::string& name, const std::string& path) {
+  for (DataSpec& d : manifest->data) {
+    if (d.name != name) continue;
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) {
+      return Status(StatusCode::kNotFound, "data '" + name + "': replacement file " + path + " does not exist");
+    }
+    d.path = fs::path(path).lexically_normal().string();
+    d.sha256.clear();
+    return Status::success();
+  }
+  std::string names;
+  for (const DataSpec& d : manifest->data) names += (names.empty() ? "" : ", ") + d.name;
+  return Status(StatusCode::kNotFound, manifest->path + ": no data entry '" + name +
+                                           "' to replace (data: " + (names.empty() ? "none" : names) + ")");
 }
 
 }  // namespace etp::bundle

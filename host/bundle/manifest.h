@@ -50,6 +50,7 @@ struct RunSpec {
 // method, the first dimension the sample index.
 struct TrainSpec {
   std::vector<std::string> inputs;  // resolved paths
+  std::vector<std::string> eval;    // held-out data like `inputs` (etp train --eval), or empty
   int64_t batch_size = 0;           // 0: the program's leading input dimension
   bool shuffle = false;             // a seeded permutation of the samples per pass
   uint64_t seed = 0;
@@ -86,5 +87,11 @@ Result<Manifest> parse_manifest(const std::string& path);
 // The same checks for a Manifest built in code (paths already resolved): unique names, files
 // that exist, sha256 format, references between sections. kInvalidArgument or kNotFound.
 Status check_manifest(const Manifest& manifest);
+
+// Points the data entry `name` at `path` instead (a user's override, e.g. a trained adapter
+// with the same keys): the file must exist; a relative path is taken from the current folder;
+// the entry's sha256, which describes the manifest's file, is dropped. kNotFound names the
+// entry or file that is missing.
+Status replace_data_file(Manifest* manifest, const std::string& name, const std::string& path);
 
 }  // namespace etp::bundle

@@ -82,4 +82,18 @@ bool parse_real(const std::string& text, double* out) {
   return *end == '\0' && errno != ERANGE && std::isfinite(*out);
 }
 
+std::string parse_data_files(const std::vector<std::string>& values,
+                             std::vector<std::pair<std::string, std::string>>* out) {
+  for (const std::string& v : values) {
+    const size_t eq = v.find('=');
+    if (eq == 0 || eq == std::string::npos || eq + 1 == v.size()) {
+      return "--data with a manifest takes NAME=FILE (a data entry of the manifest and the file to read it from), "
+             "got '" +
+             v + "'";
+    }
+    out->emplace_back(v.substr(0, eq), v.substr(eq + 1));
+  }
+  return "";
+}
+
 }  // namespace etp::cli

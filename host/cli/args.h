@@ -5,6 +5,7 @@
 
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace etp::cli {
@@ -37,5 +38,10 @@ int usage_error(const std::string& command, const std::string& message);
 bool parse_count(const std::string& text, int64_t* out);
 // A finite number (strtod's syntax, the whole text, no overflow), or false.
 bool parse_real(const std::string& text, double* out);
+
+// The values of `--data NAME=FILE` given with a manifest (its data entry NAME read from FILE,
+// e.g. a trained adapter). Returns "" on success, else what is wrong.
+std::string parse_data_files(const std::vector<std::string>& values,
+                             std::vector<std::pair<std::string, std::string>>* out);
 
 }  // namespace etp::cli

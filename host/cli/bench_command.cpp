@@ -48,6 +48,8 @@ constexpr const char* kBenchUsage =
     "  --baseline FILE.json  compare with an earlier '--format json' report\n"
     "  --threshold PCT       slowdown that counts as a regression, in percent (default 10)\n"
     "  --data FILE.ptd       a data file of PROGRAM.pte (repeat; looked up in order)\n"
+    "  --data NAME=FILE      with a MANIFEST: read its data entry NAME from FILE instead (repeat;\n"
+    "                        its sha256 is not checked)\n"
     "  --plugin NAME|LIB     a plugin of PROGRAM.pte's bundle, in priority order (repeat; default:\n"
     "                        portable, xnnpack, quantized, llm); the default configurations come from these\n"
     "  --seed N              seed of random inputs for models without sample runs (default 0)\n"
@@ -198,9 +200,10 @@ int run_bench(const std::vector<std::string>& args) {
   }
 
   const bool program = format::file_kind(target) == format::FileKind::kProgram;
-  if (!program && a.has("--data")) {
-    return usage_error("--data applies to a program (" + target +
-                       " is not a .pte); a manifest names its own data files");
+  if (!program) {
+    if (std::string e = parse_data_files(a.all("--data"), &options.bundle.data_files); !e.empty()) {
+      return usage_error(e);
+    }
   }
   if (!program && a.has("--plugin")) {
     return usage_error("--plugin applies to a program (" + target +

@@ -50,6 +50,8 @@ constexpr const char* kGenerateUsage =
     "                        tokenizer's EOS)\n"
     "  --method NAME         the method to drive (default forward)\n"
     "  --data FILE.ptd       a data file of PROGRAM.pte (repeat)\n"
+    "  --data NAME=FILE      with a MANIFEST: read its data entry NAME from FILE instead, e.g. a\n"
+    "                        trained adapter (repeat; its sha256 is not checked)\n"
     "  --plugin NAME|LIB     a plugin for PROGRAM.pte (repeat; default: portable, xnnpack, quantized, llm)\n"
     "  --plugin-path DIR     also look for plugin libraries in DIR (repeat)\n"
     "  --memory-report       after the completions, the RSS each model added after its load, its\n"
@@ -214,10 +216,13 @@ int run_generate(const std::vector<std::string>& args) {
   const bool json = parsed.has("--json");
 
   const bool program = format::file_kind(target) == format::FileKind::kProgram;
-  if (!program && (parsed.has("--data") || parsed.has("--plugin"))) {
-    return usage_error("--data and --plugin apply to a program; a manifest names its own");
+  if (!program && parsed.has("--plugin")) return usage_error("--plugin applies to a program; a manifest names its own");
+  BundleOptions bundle_options{parsed.all("--plugin-path"), /*use_environment=*/true, {}};
+  if (!program) {
+    if (std::string e = parse_data_files(parsed.all("--data"), &bundle_options.data_files); !e.empty()) {
+      return usage_error(e);
+    }
   }
-  const BundleOptions bundle_options{parsed.all("--plugin-path"), /*use_environment=*/true};
   std::vector<std::string> plugins = parsed.all("--plugin");
   if (plugins.empty()) plugins = default_plugins();
   auto bundle = program ? Bundle::open(BundleSpec::for_program(target, parsed.all("--data"), plugins), bundle_options)

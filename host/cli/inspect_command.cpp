@@ -38,7 +38,7 @@ constexpr const char* kInspectUsage =
 
 // `etp inspect --coverage`.
 int run_coverage(const std::string& program, const ParsedArgs& a) {
-  const BundleOptions options{a.all("--plugin-path"), /*use_environment=*/true};
+  const BundleOptions options{a.all("--plugin-path"), /*use_environment=*/true, {}};
   std::vector<std::string> plugins = a.all("--plugin");
   if (plugins.empty()) {
     for (const FoundPlugin& f : find_plugins(options)) {
@@ -57,7 +57,9 @@ int run_coverage(const std::string& program, const ParsedArgs& a) {
   if (a.has("--json")) {
     nlohmann::json list = nlohmann::json::array();
     for (const CoverageEntry& e : *entries) {
-      list.push_back({{"method", e.method}, {"kind", e.kind}, {"name", e.name},
+      list.push_back({{"method", e.method},
+                      {"kind", e.kind},
+                      {"name", e.name},
                       {"plugin", e.plugin.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.plugin)}});
     }
     const nlohmann::json doc = {{"program", program}, {"plugins", plugins}, {"entries", list}, {"missing", missing}};

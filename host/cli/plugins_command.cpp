@@ -54,7 +54,7 @@ int run_plugins(const std::vector<std::string>& args) {
     return 0;
   }
   if (!a.positional.empty()) return usage_error("plugins", "unexpected argument '" + a.positional[0] + "'");
-  const std::vector<FoundPlugin> found = find_plugins({a.all("--plugin-path"), /*use_environment=*/true});
+  const std::vector<FoundPlugin> found = find_plugins({a.all("--plugin-path"), /*use_environment=*/true, {}});
   bool all_loaded = true;
   for (const FoundPlugin& f : found) all_loaded = all_loaded && f.error.empty();
   if (a.has("--json")) {

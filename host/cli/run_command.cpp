@@ -28,6 +28,8 @@ constexpr const char* kRunUsage =
     "  --method NAME       the method to run (default: the model's, usually 'forward')\n"
     "  --input FILE.npy    an input, in order (repeat); replaces the sample runs\n"
     "  --data FILE.ptd     a data file of PROGRAM.pte (repeat; looked up in order)\n"
+    "  --data NAME=FILE    with a MANIFEST: read its data entry NAME from FILE instead, e.g. a\n"
+    "                      trained adapter (repeat; its sha256 is not checked)\n"
     "  --plugin NAME|LIB   a plugin for PROGRAM.pte, in priority order (repeat; default: portable,\n"
     "                      xnnpack, quantized, llm); NAME means libetp_NAME.so, LIB a file or path\n"
     "  --seed N            seed of the random inputs (default 0)\n"
@@ -49,6 +51,7 @@ struct Options {
   std::string target;  // manifest or program
   std::string model, method, output_dir, seed, iterations;
   std::vector<std::string> inputs, data, plugins, plugin_paths;
+  std::vector<std::pair<std::string, std::string>> data_files;  // --data NAME=FILE with a manifest
   bool check = false, as_json = false, verbose = false, memory_report = false;
 };
 
@@ -58,10 +61,10 @@ int usage_error(const std::string& message) { return cli::usage_error("run", mes
 int parse(const std::vector<std::string>& args, Options* o) {
   using Kind = OptionSpec::Kind;
   static const std::vector<OptionSpec> kSpecs = {
-      {Kind::kOnce, "--model"},     {Kind::kOnce, "--method"},      {Kind::kOnce, "--output-dir"},
-      {Kind::kOnce, "--seed"},      {Kind::kOnce, "--iterations"},  {Kind::kRepeat, "--input"},
-      {Kind::kRepeat, "--data"},    {Kind::kRepeat, "--plugin"},    {Kind::kRepeat, "--plugin-path"},
-      {Kind::kFlag, "--check"},     {Kind::kFlag, "--json"},        {Kind::kFlag, "--verbose"},
+      {Kind::kOnce, "--model"},        {Kind::kOnce, "--method"},     {Kind::kOnce, "--output-dir"},
+      {Kind::kOnce, "--seed"},         {Kind::kOnce, "--iterations"}, {Kind::kRepeat, "--input"},
+      {Kind::kRepeat, "--data"},       {Kind::kRepeat, "--plugin"},   {Kind::kRepeat, "--plugin-path"},
+      {Kind::kFlag, "--check"},        {Kind::kFlag, "--json"},       {Kind::kFlag, "--verbose"},
       {Kind::kFlag, "--memory-report"}};
   ParsedArgs parsed;
   if (std::string error = parse_args(args, kSpecs, &parsed); !error.empty()) return usage_error(error);
@@ -93,7 +96,7 @@ int parse(const std::vector<std::string>& args, Options* o) {
 // A program (by its identifier) runs without a manifest; anything else is read as a manifest,
 // whose parser says what a wrong file is.
 Result<Bundle> open_bundle(const Options& o, bool program) {
-  const BundleOptions options{o.plugin_paths, /*use_environment=*/true};
+  const BundleOptions options{o.plugin_paths, /*use_environment=*/true, o.data_files};
   if (!program) return Bundle::open(o.target, options);
   std::vector<std::string> plugins = o.plugins;
   if (plugins.empty()) plugins = etp::default_plugins();
@@ -115,9 +118,12 @@ int run_run(const std::vector<std::string>& args) {
     return usage_error("--iterations needs a positive integer (at most 18 digits), got '" + o.iterations + "'");
   }
   const bool program = format::file_kind(o.target) == format::FileKind::kProgram;
-  if (!program && (!o.data.empty() || !o.plugins.empty())) {
-    return usage_error(std::string(o.data.empty() ? "--plugin" : "--data") + " applies to a program (" + o.target +
-                       " is not a .pte); a manifest names its own plugins and data files");
+  if (!program && !o.plugins.empty()) {
+    return usage_error("--plugin applies to a program (" + o.target +
+                       " is not a .pte); a manifest names its own plugins");
+  }
+  if (!program) {
+    if (std::string error = parse_data_files(o.data, &o.data_files); !error.empty()) return usage_error(error);
   }
   if (!o.inputs.empty() && o.model.empty() && !program) {
     return usage_error("--input needs --model (inputs belong to one model)");

@@ -28,6 +28,7 @@ namespace {
 
 constexpr const char* kTrainUsage =
     "usage: etp train MANIFEST --model NAME --steps N [options]\n"
+    "       etp train MANIFEST --model NAME --eval [--resume FILE.ptd] [options]\n"
     "\n"
     "Trains a model whose method is a joint forward-backward graph (ExecuTorch's training export:\n"
     "loss first, then gradients, then parameters) on the arrays of its manifest entry's `train:`\n"
@@ -51,10 +52,17 @@ constexpr const char* kTrainUsage =
     "                        a temporary file, fsync, rename), at the end and every --checkpoint-every\n"
     "  --checkpoint-every K  steps between checkpoints (default: only at the end)\n"
     "  --resume FILE         start from a checkpoint (parameters, optimizer state and step count)\n"
+    "  --eval                after training (or instead, without --steps), one in-order pass over\n"
+    "                        the `train:` section's `eval:` arrays (else the training data) that\n"
+    "                        changes nothing: the mean loss of its batches (the last one filled\n"
+    "                        from the first rows) and the accuracy where the method predicts\n"
+    "  --data NAME=FILE      read the manifest's data entry NAME from FILE (repeat), e.g. to go on\n"
+    "                        from a trained adapter\n"
     "  --save-npy DIR        write each trained parameter as DIR/<fqn>.npy\n"
     "  --svg FILE            draw the loss curve (loss per step) as an SVG\n"
     "  --plugin-path DIR     also look for plugin libraries in DIR (repeat)\n"
-    "  --json                print one JSON document: steps, losses, checkpoint, ms_per_step\n"
+    "  --json                print one JSON document: steps, losses, accuracy, eval, checkpoint,\n"
+    "                        ms_per_step\n"
     "  -h, --help            show this help\n"
     "\n"
     "Exit status: 0 success, 1 failure, 2 usage error.\n";
@@ -125,9 +133,11 @@ int fail(const std::string& message) {
   return 1;
 }
 
-// The training arrays, checked against the method's inputs, and the batches cut from them.
+// The training (or evaluation) arrays, checked against the method's inputs, and the batches cut
+// from them.
 struct Data {
   std::vector<NpyArray> arrays;
+  std::vector<Tensor> batch_tensors;  // the last batch made, which the TensorRefs point into
   int64_t samples = 0, batch = 0;
   bool shuffle = false;
   uint64_t seed = 0;
@@ -157,7 +167,101 @@ struct Data {
     }
     return out;
   }
+
+  // The method's inputs for `rows`, valid until the next call.
+  std::vector<TensorRef> make_batch(const std::vector<int64_t>& rows) {
+    std::vector<TensorRef> refs;
+    batch_tensors.resize(arrays.size());
+    for (size_t i = 0; i < arrays.size(); ++i) {
+      const NpyArray& a = arrays[i];
+      const size_t row_bytes = a.data.size() / static_cast<size_t>(samples);
+      std::vector<int64_t> shape = a.shape;
+      shape[0] = static_cast<int64_t>(rows.size());
+      batch_tensors[i] = Tensor{static_cast<DType>(a.dtype), shape, std::vector<uint8_t>(row_bytes * rows.size())};
+      for (size_t r = 0; r < rows.size(); ++r) {
+        std::copy_n(a.data.begin() + static_cast<std::ptrdiff_t>(row_bytes * static_cast<size_t>(rows[r])), row_bytes,
+                    batch_tensors[i].data.begin() + static_cast<std::ptrdiff_t>(row_bytes * r));
+      }
+      refs.push_back(batch_tensors[i].ref());
+    }
+    return refs;
+  }
 };
+
+// Reads one .npy per input of `method` into `data`: dtypes, ranks and every dimension but the
+// first (the sample index) as the method takes them, one row per sample in each. "" or the error.
+std::string load_arrays(const std::vector<std::string>& files, const MethodInfo& mi, const std::string& model,
+                        Data* data) {
+  if (files.size() != mi.inputs.size()) {
+    return "model '" + model + "': `train:` names " + std::to_string(files.size()) + " arrays, method '" + mi.name +
+           "' takes " + std::to_string(mi.inputs.size()) + " inputs";
+  }
+  for (size_t i = 0; i < mi.inputs.size(); ++i) {
+    auto array = read_npy(files[i]);
+    if (!array.ok()) return array.status().message();
+    const TensorInfo& want = mi.inputs[i].tensor;
+    const std::string& file = files[i];
+    if (mi.inputs[i].kind != ValueKind::kTensor || array->dtype != static_cast<int32_t>(want.dtype)) {
+      return file + ": dtype " + dtype_name(static_cast<DType>(array->dtype)) + ", input " + std::to_string(i) +
+             " of '" + mi.name + "' takes " + dtype_name(want.dtype);
+    }
+    if (array->shape.size() != want.sizes.size() || array->shape.empty()) {
+      return file + ": " + std::to_string(array->shape.size()) + " dimensions, input " + std::to_string(i) + " has " +
+             std::to_string(want.sizes.size()) + " (the first is the sample index)";
+    }
+    for (size_t d = 1; d < want.sizes.size(); ++d) {
+      if (array->shape[d] != want.sizes[d]) {
+        return file + ": dimension " + std::to_string(d) + " is " + std::to_string(array->shape[d]) + ", input " +
+               std::to_string(i) + " takes " + std::to_string(want.sizes[d]);
+      }
+    }
+    if (i == 0) data->samples = array->shape[0];
+    if (array->shape[0] != data->samples || data->samples == 0) {
+      return file + ": " + std::to_string(array->shape[0]) + " samples, the first array has " +
+             std::to_string(data->samples) + " (every array needs one row per sample)";
+    }
+    data->arrays.push_back(std::move(*array));
+  }
+  return "";
+}
+
+struct Evaluation {
+  double loss = 0;  // the mean of the batch losses
+  int64_t batches = 0;
+  nlohmann::json accuracy = nullptr;  // where the method predicts
+};
+
+// One in-order pass over `data` that changes no parameter: the batches' mean loss, and the
+// accuracy when the method returns predictions (an integer tensor as its second output) and
+// its last input is integer labels of one dimension. The last batch wraps to the first rows.
+Result<Evaluation> evaluate(TrainingSession& session, Data& data) {
+  Evaluation e;
+  const NpyArray& labels = data.arrays.back();
+  const bool predicts = session.num_user_outputs() >= 2 && labels.dtype == static_cast<int32_t>(DType::kInt64) &&
+                        labels.shape.size() == 1;
+  int64_t correct = 0, scored = 0;
+  bool scorable = predicts;
+  for (int64_t seen = 0; seen < data.samples; seen += data.batch, ++e.batches) {
+    std::vector<int64_t> rows;
+    for (int64_t i = 0; i < data.batch; ++i) rows.push_back((seen + i) % data.samples);
+    ETP_CHECK_OK(session.forward_backward(data.make_batch(rows)));
+    e.loss += session.loss();
+    if (!scorable) continue;
+    const Value pred = session.user_output(1);
+    if (!pred.is_tensor() || pred.tensor().numel() != data.batch) {
+      scorable = false;
+      continue;
+    }
+    const Tensor p = pred.tensor().to_tensor();
+    const auto* y = reinterpret_cast<const int64_t*>(labels.data.data());
+    for (int64_t i = 0; i < data.batch && scored < data.samples; ++i, ++scored) {
+      correct += static_cast<int64_t>(p.value(i)) == y[rows[static_cast<size_t>(i)]];
+    }
+  }
+  e.loss /= static_cast<double>(std::max<int64_t>(e.batches, 1));
+  if (scorable) e.accuracy = static_cast<double>(correct) / static_cast<double>(data.samples);
+  return e;
+}
 
 }  // namespace
 
@@ -177,6 +281,8 @@ int run_train(const std::vector<std::string>& args) {
                                                  {Kind::kOnce, "--resume"},
                                                  {Kind::kOnce, "--save-npy"},
                                                  {Kind::kRepeat, "--plugin-path"},
+                                                 {Kind::kRepeat, "--data"},
+                                                 {Kind::kFlag, "--eval"},
                                                  {Kind::kFlag, "--json"},
                                                  {Kind::kOnce, "--svg"}};
   ParsedArgs parsed;
@@ -186,10 +292,12 @@ int run_train(const std::vector<std::string>& args) {
     return 0;
   }
   if (parsed.positional.size() != 1) return usage_error("expected one MANIFEST");
+  const bool eval = parsed.has("--eval");
   int64_t steps = 0;
-  if (!parsed.has("--steps") || !parse_count(parsed.value("--steps"), &steps) || steps < 1) {
-    return usage_error("--steps needs a positive integer" +
-                       (parsed.has("--steps") ? ", got '" + parsed.value("--steps") + "'" : std::string()));
+  if (parsed.has("--steps") ? !parse_count(parsed.value("--steps"), &steps) || steps < 1 : !eval) {
+    return usage_error("--steps needs a positive integer" + (parsed.has("--steps")
+                                                                 ? ", got '" + parsed.value("--steps") + "'"
+                                                                 : std::string(" (or --eval)")));
   }
   const std::string optimizer_name = parsed.has("--optimizer") ? parsed.value("--optimizer") : "sgd";
   if (optimizer_name != "sgd" && optimizer_name != "adamw") {
@@ -215,7 +323,11 @@ int run_train(const std::vector<std::string>& args) {
   }
   const bool json = parsed.has("--json");
 
-  auto bundle = Bundle::open(parsed.positional[0], BundleOptions{parsed.all("--plugin-path"), true});
+  BundleOptions bundle_options{parsed.all("--plugin-path"), true, {}};
+  if (std::string e = parse_data_files(parsed.all("--data"), &bundle_options.data_files); !e.empty()) {
+    return usage_error(e);
+  }
+  auto bundle = Bundle::open(parsed.positional[0], bundle_options);
   if (!bundle.ok()) return fail(bundle.status().message());
   std::string model = parsed.value("--model");
   if (model.empty()) {
@@ -234,40 +346,14 @@ int run_train(const std::vector<std::string>& args) {
 
   // The data: one array per input, equal first dimensions, rows shaped like the method's inputs.
   const MethodInfo* mi = info->find_method(method);
-  Data data;
+  Data data, held_out;
   data.shuffle = info->train->shuffle;
   data.seed = info->train->seed;
-  if (info->train->inputs.size() != mi->inputs.size()) {
-    return fail("model '" + model + "': `train:` names " + std::to_string(info->train->inputs.size()) +
-                " arrays, method '" + method + "' takes " + std::to_string(mi->inputs.size()) + " inputs");
+  if (std::string e = load_arrays(info->train->inputs, *mi, model, &data); !e.empty()) return fail(e);
+  if (eval && !info->train->eval.empty()) {
+    if (std::string e = load_arrays(info->train->eval, *mi, model, &held_out); !e.empty()) return fail(e);
   }
-  for (size_t i = 0; i < mi->inputs.size(); ++i) {
-    auto array = read_npy(info->train->inputs[i]);
-    if (!array.ok()) return fail(array.status().message());
-    const TensorInfo& want = mi->inputs[i].tensor;
-    const std::string& file = info->train->inputs[i];
-    if (mi->inputs[i].kind != ValueKind::kTensor || array->dtype != static_cast<int32_t>(want.dtype)) {
-      return fail(file + ": dtype " + dtype_name(static_cast<DType>(array->dtype)) + ", input " + std::to_string(i) +
-                  " of '" + method + "' takes " + dtype_name(want.dtype));
-    }
-    if (array->shape.size() != want.sizes.size() || array->shape.empty()) {
-      return fail(file + ": " + std::to_string(array->shape.size()) + " dimensions, input " + std::to_string(i) +
-                  " has " + std::to_string(want.sizes.size()) + " (the first is the sample index)");
-    }
-    for (size_t d = 1; d < want.sizes.size(); ++d) {
-      if (array->shape[d] != want.sizes[d]) {
-        return fail(file + ": dimension " + std::to_string(d) + " is " + std::to_string(array->shape[d]) + ", input " +
-                    std::to_string(i) + " takes " + std::to_string(want.sizes[d]));
-      }
-    }
-    if (i == 0) data.samples = array->shape[0];
-    if (array->shape[0] != data.samples || data.samples == 0) {
-      return fail(file + ": " + std::to_string(array->shape[0]) + " samples, the first array has " +
-                  std::to_string(data.samples) + " (every array needs one row per sample)");
-    }
-    data.arrays.push_back(std::move(*array));
-  }
-  data.batch = info->train->batch_size > 0 ? info->train->batch_size : mi->inputs[0].tensor.sizes[0];
+  data.batch = held_out.batch = info->train->batch_size > 0 ? info->train->batch_size : mi->inputs[0].tensor.sizes[0];
   for (size_t i = 0; i < mi->inputs.size(); ++i) {
     const TensorInfo& want = mi->inputs[i].tensor;
     if (!want.dynamic && want.sizes[0] != data.batch) {
@@ -283,35 +369,20 @@ int run_train(const std::vector<std::string>& args) {
     optimizer = std::make_unique<Sgd>(SgdOptions{lr, momentum, dampening, weight_decay, parsed.has("--nesterov")});
   }
   if (parsed.has("--resume")) {
-    const Status s = load_checkpoint(*session, optimizer.get(), parsed.value("--resume"));
+    // Evaluation alone needs the parameters only, whatever optimizer wrote the checkpoint.
+    const bool training = parsed.has("--steps");
+    const Status s = load_checkpoint(*session, training ? optimizer.get() : nullptr, parsed.value("--resume"));
     if (!s.ok()) return fail(s.message());
   }
+  if (!parsed.has("--steps")) steps = optimizer->state().step;  // --eval alone: no training
   const std::string checkpoint = parsed.value("--checkpoint");
   const bool progress = !json && ::isatty(STDERR_FILENO);
   nlohmann::json step_docs = nlohmann::json::array();
   std::vector<std::pair<int64_t, double>> curve;
   double total_ms = 0;
   int64_t timed = 0;
-  std::vector<Tensor> batch(data.arrays.size());
-  // The batch of `rows`, as the method's inputs.
-  auto make_batch = [&](const std::vector<int64_t>& rows) {
-    std::vector<TensorRef> refs;
-    for (size_t i = 0; i < data.arrays.size(); ++i) {
-      const NpyArray& a = data.arrays[i];
-      const size_t row_bytes = a.data.size() / static_cast<size_t>(data.samples);
-      std::vector<int64_t> shape = a.shape;
-      shape[0] = static_cast<int64_t>(rows.size());
-      batch[i] = Tensor{static_cast<DType>(a.dtype), shape, std::vector<uint8_t>(row_bytes * rows.size())};
-      for (size_t r = 0; r < rows.size(); ++r) {
-        std::copy_n(a.data.begin() + static_cast<std::ptrdiff_t>(row_bytes * static_cast<size_t>(rows[r])), row_bytes,
-                    batch[i].data.begin() + static_cast<std::ptrdiff_t>(row_bytes * r));
-      }
-      refs.push_back(batch[i].ref());
-    }
-    return refs;
-  };
   for (int64_t step = optimizer->state().step; step < steps; ++step) {
-    const std::vector<TensorRef> refs = make_batch(data.rows(step));
+    const std::vector<TensorRef> refs = data.make_batch(data.rows(step));
     const auto start = std::chrono::steady_clock::now();
     Status s = session->forward_backward(refs);
     if (s.ok()) s = optimizer->step(*session);
@@ -331,26 +402,28 @@ int run_train(const std::vector<std::string>& args) {
     }
   }
   if (progress) std::fprintf(stderr, "\n");
-  // Accuracy over one pass of the data in order, when the method returns predictions (an integer
-  // tensor as its second output) and its last input is integer labels of the same shape.
-  nlohmann::json accuracy = nullptr;
+  // Accuracy over one in-order pass of the training data where the method predicts; with
+  // --eval, the held-out data's (or the training data's) mean loss too.
+  nlohmann::json accuracy = nullptr, eval_doc = nullptr;
   const NpyArray& labels = data.arrays.back();
-  const bool integer_labels = labels.dtype == static_cast<int32_t>(DType::kInt64) && labels.shape.size() == 1;
-  if (session->num_user_outputs() >= 2 && integer_labels) {
-    int64_t correct = 0, seen = 0;
-    for (int64_t k = 0; seen < data.samples; ++k) {
-      std::vector<int64_t> rows;
-      for (int64_t i = 0; i < data.batch; ++i) rows.push_back((k * data.batch + i) % data.samples);
-      if (Status s = session->forward_backward(make_batch(rows)); !s.ok()) return fail("accuracy: " + s.message());
-      const Value pred = session->user_output(1);
-      if (!pred.is_tensor() || pred.tensor().numel() != data.batch) break;
-      const Tensor p = pred.tensor().to_tensor();
-      const auto* y = reinterpret_cast<const int64_t*>(labels.data.data());
-      for (int64_t i = 0; i < data.batch && seen < data.samples; ++i, ++seen) {
-        correct += static_cast<int64_t>(p.value(i)) == y[rows[static_cast<size_t>(i)]];
+  if (eval || (session->num_user_outputs() >= 2 && labels.dtype == static_cast<int32_t>(DType::kInt64) &&
+               labels.shape.size() == 1)) {
+    auto on_train = evaluate(*session, data);
+    if (!on_train.ok()) return fail("evaluation: " + on_train.status().message());
+    accuracy = on_train->accuracy;
+    if (eval) {
+      Evaluation e = *on_train;
+      if (!held_out.arrays.empty()) {
+        auto on_held_out = evaluate(*session, held_out);
+        if (!on_held_out.ok()) return fail("evaluation: " + on_held_out.status().message());
+        e = *on_held_out;
       }
+      eval_doc = {{"data", held_out.arrays.empty() ? "train" : "eval"},
+                  {"samples", held_out.arrays.empty() ? data.samples : held_out.samples},
+                  {"batches", e.batches},
+                  {"loss", e.loss},
+                  {"accuracy", e.accuracy}};
     }
-    if (seen == data.samples) accuracy = static_cast<double>(correct) / static_cast<double>(data.samples);
   }
   if (parsed.has("--save-npy")) {
     const std::string dir = parsed.value("--save-npy");
@@ -378,14 +451,28 @@ int run_train(const std::vector<std::string>& args) {
                           {"steps", step_docs},
                           {"checkpoint", checkpoint.empty() ? nlohmann::json(nullptr) : nlohmann::json(checkpoint)},
                           {"accuracy", accuracy},
+                          {"eval", eval_doc},
                           {"ms_per_step", ms_per_step}};
     std::printf("%s\n", doc.dump(2).c_str());
   } else {
     const std::string acc =
         accuracy.is_null() ? "" : "; accuracy " + std::to_string(accuracy.get<double>() * 100).substr(0, 5) + "%";
-    std::printf("%s: %lld steps of %lld samples with %s; %.3f ms per step%s%s%s\n", model.c_str(),
-                static_cast<long long>(timed), static_cast<long long>(data.batch), optimizer_name.c_str(), ms_per_step,
-                acc.c_str(), checkpoint.empty() ? "" : "; checkpoint ", checkpoint.c_str());
+    if (timed > 0) {
+      std::printf("%s: %lld steps of %lld samples with %s; %.3f ms per step%s%s%s\n", model.c_str(),
+                  static_cast<long long>(timed), static_cast<long long>(data.batch), optimizer_name.c_str(),
+                  ms_per_step, acc.c_str(), checkpoint.empty() ? "" : "; checkpoint ", checkpoint.c_str());
+    }
+    if (!eval_doc.is_null()) {
+      const std::string eval_acc =
+          eval_doc["accuracy"].is_null()
+              ? ""
+              : "; accuracy " + std::to_string(eval_doc["accuracy"].get<double>() * 100).substr(0, 5) + "%";
+      std::printf("%s: eval on the %s data (%lld samples, %lld batches): loss %.6f%s\n", model.c_str(),
+                  eval_doc["data"].get<std::string>() == "eval" ? "held-out" : "training",
+                  static_cast<long long>(eval_doc["samples"].get<int64_t>()),
+                  static_cast<long long>(eval_doc["batches"].get<int64_t>()), eval_doc["loss"].get<double>(),
+                  eval_acc.c_str());
+    }
   }
   return 0;
 }

@@ -89,6 +89,11 @@ struct BundleOptions {
   // folders (':'-separated, when use_environment) and the installed plugin folders.
   std::vector<std::string> plugin_paths;
   bool use_environment = true;
+  // Manifest data entries to read from another file, by entry name: {"adapter", "trained.ptd"}
+  // runs the bundle's programs with a trained adapter (same keys) in place of the manifest's.
+  // Relative paths are from the current folder; the manifest's sha256 of a replaced entry is not
+  // checked. An unknown entry name or a missing file is an error.
+  std::vector<std::pair<std::string, std::string>> data_files;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -105,6 +110,7 @@ struct MethodInfo {
 // A model's training data (the manifest's `train:` section; `etp train`).
 struct TrainData {
   std::vector<std::string> inputs;  // .npy paths, one per input of the training method
+  std::vector<std::string> eval;    // held-out .npy paths like `inputs` (etp train --eval), or empty
   int64_t batch_size = 0;           // 0: the program's leading input dimension
   bool shuffle = false;
   uint64_t seed = 0;

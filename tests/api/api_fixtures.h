@@ -14,7 +14,7 @@
 namespace etp::test {
 
 // The plugins of this build only (no ETP_PLUGIN_PATH).
-inline const BundleOptions kOptions{{ETP_PLUGIN_DIR}, /*use_environment=*/false};
+inline const BundleOptions kOptions{{ETP_PLUGIN_DIR}, /*use_environment=*/false, {}};
 
 // The fixture's program and data files as model "model", on the default plugins.
 inline Bundle open_fixture(const nlohmann::json& f) {

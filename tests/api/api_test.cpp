@@ -191,7 +191,7 @@ TEST(BundleTest, ABinaryFilePassedAsAManifestIsNamedAsSuch) {
 TEST(BundleTest, PluginsAreFoundThroughEtpPluginPath) {
   BundleSpec spec = BundleSpec::for_program(fixture_path("add.pte"), {}, {"portable"});
   ::setenv("ETP_PLUGIN_PATH", "/nonexistent:" ETP_PLUGIN_DIR, 1);
-  auto bundle = Bundle::open(spec, BundleOptions{{}, /*use_environment=*/true});
+  auto bundle = Bundle::open(spec, BundleOptions{{}, /*use_environment=*/true, {}});
   ::unsetenv("ETP_PLUGIN_PATH");
   ASSERT_TRUE(bundle.ok()) << bundle.status().to_string();
   EXPECT_EQ(bundle->plugins().at(0).library, std::string(ETP_PLUGIN_DIR) + "/libetp_portable.so");

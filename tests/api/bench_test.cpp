@@ -21,7 +21,7 @@ BenchOptions quick() {
   o.warmup = 1;
   o.repetitions = 3;
   o.min_time_s = 0;
-  o.bundle = {{ETP_PLUGIN_DIR, ETP_TEST_PLUGIN_DIR}, /*use_environment=*/false};
+  o.bundle = {{ETP_PLUGIN_DIR, ETP_TEST_PLUGIN_DIR}, /*use_environment=*/false, {}};
   return o;
 }
 

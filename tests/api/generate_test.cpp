@@ -45,7 +45,8 @@ TEST(GenerateTest, GreedyTokensEqualExecuTorchsOnItsOwnLlamaExport) {
                            "lora_rev_xnnpack,portable}";
 }
 
-// The demo's trained models (base, and two LoRA programs over the base's foundation file): text
+// The demo's trained models (base, and two LoRA programs over the base's foundation file) and the
+// LoRA fine-tune's inference program with its initial adapter (lora_infer): text
 // prompts through the tokenizer, one Generator per model for every prompt (each generation a new
 // sequence over the same KV cache), ExecuTorch's token ids and text to EOS.
 TEST(GenerateTest, DemoCompletionsEqualExecuTorchsThroughTheTokenizer) {
@@ -84,8 +85,8 @@ TEST(GenerateTest, DemoCompletionsEqualExecuTorchsThroughTheTokenizer) {
     }
     ++checked;
   }
-  EXPECT_EQ(checked, 4) << "llama_demo_xnnpack, llama_demo_lora_mul_xnnpack, llama_demo_lora_rev_xnnpack, "
-                           "llama_demo_portable";
+  EXPECT_EQ(checked, 5) << "llama_demo_xnnpack, llama_demo_lora_mul_xnnpack, llama_demo_lora_rev_xnnpack, "
+                           "llama_demo_portable, lora_infer";
 }
 
 // What the demo shows: one prompt, three programs over one foundation, three different answers

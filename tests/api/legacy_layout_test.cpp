@@ -73,7 +73,7 @@ TEST(LegacyLayoutTest, InlineConstantsNextToAnUnusedConstantSegmentLoadAndRun) {
   const Tensor expected = read_npy_f32("mlp_portable.run0.out0.npy");
   for (const std::vector<uint64_t>& offsets : {std::vector<uint64_t>{}, std::vector<uint64_t>{0}}) {
     const std::string path = rewrite_inline("mlp_portable.pte", offsets);
-    auto bundle = Bundle::open(BundleSpec::for_program(path, {}, {"portable"}), {{ETP_PLUGIN_DIR}, false});
+    auto bundle = Bundle::open(BundleSpec::for_program(path, {}, {"portable"}), {{ETP_PLUGIN_DIR}, false, {}});
     ASSERT_OK(bundle.status());
     auto method = bundle->load_method("model");
     ASSERT_OK(method.status()) << offsets.size() << " offsets";
@@ -85,7 +85,7 @@ TEST(LegacyLayoutTest, InlineConstantsNextToAnUnusedConstantSegmentLoadAndRun) {
     }
     // The same kernels on the same constants: bit for bit what the segment layout gives.
     auto original = Bundle::open(BundleSpec::for_program(fixture_path("mlp_portable.pte"), {}, {"portable"}),
-                                 {{ETP_PLUGIN_DIR}, false});
+                                 {{ETP_PLUGIN_DIR}, false, {}});
     ASSERT_OK(original.status());
     auto reference = original->load_method("model")->run({input.ref()});
     ASSERT_OK(reference.status());
@@ -132,7 +132,7 @@ TEST(LegacyLayoutTest, ConstantsInBothPlacesAreRefused) {
   };
   // Rebuilt as is, the program runs: the writer above lays files out as the exporter does.
   write(with_segments(builder, bytes.data() + base, segment_bytes));
-  auto same = Bundle::open(BundleSpec::for_program(path, {}, {"portable"}), {{ETP_PLUGIN_DIR}, false});
+  auto same = Bundle::open(BundleSpec::for_program(path, {}, {"portable"}), {{ETP_PLUGIN_DIR}, false, {}});
   ASSERT_OK(same.status());
   ASSERT_OK(same->load_method("model").status());
   // A constant segment in use (offsets beyond the placeholder) next to a non-empty constant_buffer.
@@ -141,7 +141,7 @@ TEST(LegacyLayoutTest, ConstantsInBothPlacesAreRefused) {
   flatbuffers::FlatBufferBuilder both;
   both.Finish(fb::Program::Pack(both, program.get()), fb::ProgramIdentifier());
   write(with_segments(both, bytes.data() + base, segment_bytes));
-  auto bundle = Bundle::open(BundleSpec::for_program(path, {}, {"portable"}), {{ETP_PLUGIN_DIR}, false});
+  auto bundle = Bundle::open(BundleSpec::for_program(path, {}, {"portable"}), {{ETP_PLUGIN_DIR}, false, {}});
   ASSERT_OK(bundle.status());
   auto method = bundle->load_method("model");
   ASSERT_FALSE(method.ok());

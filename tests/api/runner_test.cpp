@@ -15,7 +15,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const BundleOptions kOptions{{ETP_PLUGIN_DIR}, /*use_environment=*/false};
+const BundleOptions kOptions{{ETP_PLUGIN_DIR}, /*use_environment=*/false, {}};
 
 Bundle open_demo() {
   auto bundle = Bundle::open(ETP_LORA_MANIFEST, kOptions);

@@ -30,6 +30,33 @@ std::vector<Tensor> run_inputs(const nlohmann::json& f, size_t index) {
   return out;
 }
 
+// The parameters a trajectory recorded after `step` (absent: an empty list): inline in the index,
+// or, for larger models, one float32 .npy of them concatenated in the order of `param_numels`.
+std::vector<std::pair<std::string, std::vector<double>>> recorded_params(const nlohmann::json& c,
+                                                                         const std::string& step) {
+  std::vector<std::pair<std::string, std::vector<double>>> out;
+  if (c.contains("params")) {
+    if (!c["params"].contains(step)) return out;
+    for (const auto& [fqn, values] : c["params"][step].items())
+      out.emplace_back(fqn, values.get<std::vector<double>>());
+    return out;
+  }
+  if (!c["params_npy"].contains(step)) return out;
+  auto a = read_npy(fixture_path(c["params_npy"][step]));
+  EXPECT_TRUE(a.ok() && a->dtype == static_cast<int32_t>(DType::kFloat32)) << c["params_npy"][step];
+  if (!a.ok()) return out;
+  const auto* values = reinterpret_cast<const float*>(a->data.data());
+  size_t at = 0;
+  for (const auto& entry : c["param_numels"]) {
+    const size_t n = entry[1].get<size_t>();
+    EXPECT_LE(at + n, a->data.size() / sizeof(float)) << c["params_npy"][step];
+    if (at + n > a->data.size() / sizeof(float)) break;
+    out.emplace_back(entry[0].get<std::string>(), std::vector<double>(values + at, values + at + n));
+    at += n;
+  }
+  return out;
+}
+
 std::unique_ptr<Optimizer> make_optimizer(const nlohmann::json& c) {
   const nlohmann::json& o = c["options"];
   if (c["optimizer"] == "adamw") {
@@ -44,11 +71,17 @@ TEST(TrainTest, SgdReproducesExecuTorchsTrainingLoopAndAdamWTorchs) {
     if (!f.contains("training")) continue;
     // The batch the reference trained on: the joint method's run, or the whole training data.
     std::vector<Tensor> inputs;
-    if (f["runs"].empty()) {
+    if (f["runs"].empty()) {  // the first batch_rows rows of the training data (default: all)
       for (const auto& file : f["train_data"]) {
         auto a = read_npy(fixture_path(file));
         ASSERT_TRUE(a.ok());
-        inputs.push_back({static_cast<DType>(a->dtype), a->shape, a->data});
+        const int64_t rows = f["training"].value("batch_rows", a->shape[0]);
+        ASSERT_LE(rows, a->shape[0]);
+        std::vector<int64_t> shape = a->shape;
+        shape[0] = rows;
+        const size_t bytes = a->data.size() / static_cast<size_t>(a->shape[0]) * static_cast<size_t>(rows);
+        inputs.push_back({static_cast<DType>(a->dtype), shape,
+                          std::vector<uint8_t>(a->data.begin(), a->data.begin() + static_cast<std::ptrdiff_t>(bytes))});
       }
     } else {
       inputs = run_inputs(f, 2);
@@ -59,7 +92,7 @@ TEST(TrainTest, SgdReproducesExecuTorchsTrainingLoopAndAdamWTorchs) {
       Bundle bundle = open_fixture(f);  // fresh weights for each case
       auto session = TrainingSession::load(bundle, "model");
       ASSERT_TRUE(session.ok()) << session.status().to_string();
-      EXPECT_EQ(session->parameter_names().size(), c["params"]["1"].size()) << "the trainable parameters";
+      EXPECT_EQ(session->parameter_names().size(), recorded_params(c, "1").size()) << "the trainable parameters";
       std::unique_ptr<Optimizer> optimizer = make_optimizer(c);
       const double tolerance = 1e-5;  // the bound; the runs land far inside it
       const int steps = f["training"]["steps"];
@@ -68,15 +101,13 @@ TEST(TrainTest, SgdReproducesExecuTorchsTrainingLoopAndAdamWTorchs) {
         EXPECT_NEAR(session->loss(), c["losses"][step - 1].get<double>(), tolerance)
             << f["name"] << " " << case_name << " step " << step;
         ASSERT_TRUE(optimizer->step(*session).ok());
-        const std::string key = std::to_string(step);
-        if (!c["params"].contains(key)) continue;
-        for (const auto& [fqn, values] : c["params"][key].items()) {
+        for (const auto& [fqn, values] : recorded_params(c, std::to_string(step))) {
           int64_t n = 0;
           const float* p = session->parameter(fqn, &n);
           ASSERT_NE(p, nullptr) << fqn;
           ASSERT_EQ(static_cast<size_t>(n), values.size());
           for (int64_t i = 0; i < n; ++i) {
-            EXPECT_NEAR(p[i], values[static_cast<size_t>(i)].get<double>(), tolerance)
+            EXPECT_NEAR(p[i], values[static_cast<size_t>(i)], tolerance)
                 << f["name"] << " " << case_name << " step " << step << " " << fqn << "[" << i << "]";
           }
         }
@@ -85,8 +116,8 @@ TEST(TrainTest, SgdReproducesExecuTorchsTrainingLoopAndAdamWTorchs) {
       ++checked;
     }
   }
-  EXPECT_EQ(checked, 13) << "xor_train, xor_train_external, xor_classify_train, blobs_mlp_train: three cases each; "
-                            "lora_train: one";
+  EXPECT_EQ(checked, 14) << "xor_train, xor_train_external, xor_classify_train, blobs_mlp_train: three cases each; "
+                            "lora_train: SGD and AdamW";
 }
 
 TEST(TrainTest, AProgramWithoutAJointGraphIsNamed) {

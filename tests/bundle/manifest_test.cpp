@@ -129,6 +129,39 @@ TEST(ManifestTest, TrainSectionIsReadAndCheckedWithItsPosition) {
                    "models:\n  xor:\n    program: $F/xor_train.pte\n    train: { inputs: [$F/xor_train.run2.in0.npy], "
                    "shufle: true }\n",
                "shufle", "shufle");
+  // Held-out data: one array per input, like `inputs`.
+  manifest = parse_manifest(write_manifest(std::string(kPlugins) +
+                                           "models:\n  xor:\n    program: $F/xor_train.pte\n    train: { inputs: "
+                                           "[$F/xor_train.run2.in0.npy, $F/xor_train.run2.in1.npy], eval: "
+                                           "[$F/xor_train.run2.in0.npy, $F/xor_train.run2.in1.npy] }\n"));
+  ASSERT_TRUE(manifest.ok()) << manifest.status().to_string();
+  EXPECT_EQ(manifest->models[0].train->eval.size(), 2u);
+  expect_error(std::string(kPlugins) +
+                   "models:\n  xor:\n    program: $F/xor_train.pte\n    train: { inputs: "
+                   "[$F/xor_train.run2.in0.npy, $F/xor_train.run2.in1.npy], eval: [$F/xor_train.run2.in0.npy] }\n",
+               "[$F/xor_train.run2.in0.npy] }", "'eval' must list 2 .npy files like 'inputs'");
+  expect_error(std::string(kPlugins) +
+                   "models:\n  xor:\n    program: $F/xor_train.pte\n    train: { inputs: [$F/xor_train.run2.in0.npy], "
+                   "eval: [$F/nope.npy] }\n",
+               "$F/nope.npy", "evaluation input");
+}
+
+TEST(ManifestTest, ADataEntryCanReadAnotherFile) {
+  auto manifest = parse_manifest(write_manifest(
+      std::string(kPlugins) + "data:\n  w: { file: $F/linear_portable.ptd, sha256: " + std::string(64, 'a') +
+      " }\nmodels:\n  lin: { program: $F/linear_portable.pte, data: [w] }\n"));
+  ASSERT_TRUE(manifest.ok()) << manifest.status().to_string();
+  const std::string other = etp::test::fixture_path("lora_train_adapter.ptd");
+  ASSERT_TRUE(replace_data_file(&*manifest, "w", other).ok());
+  EXPECT_EQ(manifest->data[0].path, other);
+  EXPECT_TRUE(manifest->data[0].sha256.empty()) << "the manifest's sha256 describes the manifest's file";
+  Status s = replace_data_file(&*manifest, "x", other);
+  EXPECT_EQ(s.code(), StatusCode::kNotFound);
+  EXPECT_NE(s.message().find("no data entry 'x' to replace (data: w)"), std::string::npos) << s.message();
+  s = replace_data_file(&*manifest, "w", "/nonexistent.ptd");
+  EXPECT_EQ(s.code(), StatusCode::kNotFound);
+  EXPECT_NE(s.message().find("data 'w': replacement file /nonexistent.ptd does not exist"), std::string::npos)
+      << s.message();
 }
 
 TEST(ManifestTest, UnknownDataNameIsAnError) {

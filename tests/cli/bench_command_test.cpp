@@ -105,7 +105,7 @@ TEST(BenchCommandTest, UsageErrorsExitWithTwoAndSayWhy) {
       {"--config a=", "--config: configuration 'a=' has an empty plugin name"},
       {"--config a=portable --config a=xnnpack", "configuration name 'a' given twice"},
       {"--plugin portable", "--plugin applies to a program"},
-      {"--data x.ptd", "--data applies to a program"},
+      {"--data x.ptd", "--data with a manifest takes NAME=FILE"},
       {"--profile=yes", "--profile takes no value"},
       {"--bogus", "unknown option '--bogus'"},
       {"--threshold -5", "--threshold needs a percentage"},

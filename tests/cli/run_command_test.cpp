@@ -36,7 +36,7 @@ TEST(RunCommandTest, UsageErrorsExitWithTwoAndSayWhy) {
       {"--model base --model lora_qvo_r8", "--model given twice ('base' and 'lora_qvo_r8')"},
       {"--iterations 99999999999999999999", "--iterations needs a positive integer"},
       {"--seed -1", "--seed needs a non-negative integer"},
-      {"--data x.ptd", "--data applies to a program"},
+      {"--data x.ptd", "--data with a manifest takes NAME=FILE"},
       {"--check=yes", "--check takes no value"},
       {"--model=", "--model needs a non-empty value"},
       {"--input x.npy", "--input needs --model"},

@@ -1,5 +1,6 @@
 // `etp train` as a user types it: ExecuTorch's loss trajectory on the XOR fixture, checkpoints that
-// survive SIGKILL at any moment, resume equal to an uninterrupted run, and usage errors.
+// survive SIGKILL at any moment, resume equal to an uninterrupted run, evaluation, the on-device
+// LoRA fine-tune end to end (train, then generate with the trained adapter), and usage errors.
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -8,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -215,10 +217,144 @@ TEST(TrainCommandTest, CheckpointsSurviveSigkillAndResumeMatchesAnUninterruptedR
   EXPECT_GE(survived, 10) << "most kills should land after the first checkpoint";
 }
 
+// --eval: one in-order pass that changes nothing. On XOR (one batch of all four samples) its loss
+// is ExecuTorch's first training loss on the same weights; after training it is lower and the
+// accuracy is the training run's; held-out arrays from the manifest's `eval:` are used when given.
+TEST(TrainCommandTest, EvalMeasuresTheLossWithoutTraining) {
+  const nlohmann::json f = fixture_named("xor_classify_train");
+  std::string out;
+  ASSERT_EQ(etp("train " ETP_FIXTURES_MANIFEST " --model xor_classify_train --eval --json", &out), 0) << out;
+  nlohmann::json doc = nlohmann::json::parse(out.substr(out.find('{')));
+  EXPECT_TRUE(doc["steps"].empty());
+  EXPECT_EQ(doc["eval"]["data"], "train");
+  EXPECT_EQ(doc["eval"]["samples"], 4);
+  EXPECT_EQ(doc["eval"]["batches"], 1);
+  EXPECT_NEAR(doc["eval"]["loss"].get<double>(), f["training"]["cases"]["sgd"]["losses"][0].get<double>(), 1e-5);
+
+  const std::string dir = ::testing::TempDir() + "/etp_train_eval";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  out.clear();
+  ASSERT_EQ(etp("train " ETP_FIXTURES_MANIFEST " --model blobs_mlp_train --steps 60 --lr 0.1 --momentum 0.9 --eval "
+                "--json --optimizer sgd --checkpoint " +
+                    dir + "/blobs.ptd",
+                &out),
+            0)
+      << out;
+  doc = nlohmann::json::parse(out.substr(out.find('{')));
+  EXPECT_LT(doc["eval"]["loss"].get<double>(), doc["steps"][0]["loss"].get<double>() / 4);
+  EXPECT_EQ(doc["eval"]["accuracy"], doc["accuracy"]);
+  EXPECT_EQ(doc["eval"]["batches"], 3);  // 90 samples in batches of 30
+
+  // Held-out data named by the manifest; evaluating a checkpoint needs no optimizer.
+  const nlohmann::json blobs = fixture_named("blobs_mlp_train");
+  std::ofstream(dir + "/eval.yaml") << "etp: 1\nplugins:\n  portable: { library: libetp_portable.so }\nmodels:\n"
+                                       "  blobs:\n    program: "
+                                    << fixture_path(blobs["program"]) << "\n    train:\n      inputs: ["
+                                    << fixture_path(blobs["train_data"][0]) << ", "
+                                    << fixture_path(blobs["train_data"][1]) << "]\n      eval: ["
+                                    << fixture_path(blobs["runs"][2]["inputs"][0]["file"]) << ", "
+                                    << fixture_path(blobs["runs"][2]["inputs"][1]["file"]) << "]\n";
+  out.clear();
+  ASSERT_EQ(etp("train " + dir + "/eval.yaml --eval --resume " + dir + "/blobs.ptd", &out), 0) << out;
+  EXPECT_NE(out.find("blobs: eval on the held-out data (30 samples, 1 batches): loss "), std::string::npos) << out;
+  EXPECT_EQ(out.find("steps of"), std::string::npos) << "nothing trained\n" << out;
+}
+
+// The on-device LoRA fine-tune of manifests/lora_finetune.yaml as its header describes it: etp
+// trains the adapters of ExecuTorch's joint graph over the frozen foundation, writes them as a
+// .ptd, and the inference program, run on the same foundation with that adapter in place of the
+// initial one, multiplies where the base adds. The foundation file is shared by all three models.
+TEST(TrainCommandTest, OnDeviceLoraFineTuneTeachesTheBaseToMultiply) {
+  const std::string dir = ::testing::TempDir() + "/etp_lora_finetune";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+#if defined(__SANITIZE_ADDRESS__)
+  const int steps = 40;  // the sanitizers check the same code paths; learning takes longer
+#else
+  const int steps = 300;
+#endif
+  std::string out;
+  ASSERT_EQ(etp("train " ETP_FINETUNE_MANIFEST " --model train --steps " + std::to_string(steps) +
+                    " --optimizer adamw --lr 0.003 --weight-decay 0 --eval --json --checkpoint " + dir + "/adapter.ptd",
+                &out),
+            0)
+      << out;
+  const nlohmann::json trained = nlohmann::json::parse(out.substr(out.find('{')));
+  ASSERT_EQ(trained["steps"].size(), static_cast<size_t>(steps));
+  const double first = trained["steps"][0]["loss"];
+  EXPECT_LT(trained["eval"]["loss"].get<double>(), first / 2) << out;
+
+  out.clear();
+  const std::vector<std::pair<int, int>> prompts = {{7, 8}, {12, 12}, {3, 9}, {0, 5}, {11, 4}};
+  std::string args = "generate " ETP_FINETUNE_MANIFEST
+                     " --model base --model tuned --json --memory-report --data "
+                     "tuned_adapter=" +
+                     dir + "/adapter.ptd";
+  for (const auto& [a, b] : prompts) args += " --prompt '" + std::to_string(a) + " " + std::to_string(b) + "='";
+  ASSERT_EQ(etp(args, &out), 0) << out;
+  const nlohmann::json doc = nlohmann::json::parse(out.substr(out.find('{')));
+  int sums = 0, products = 0, changed = 0;
+  for (const nlohmann::json& g : doc["generations"]) {
+    const std::string prompt = g["prompt"];
+    const size_t i = static_cast<size_t>(std::find_if(prompts.begin(), prompts.end(),
+                                                      [&](const auto& p) {
+                                                        return prompt == std::to_string(p.first) + " " +
+                                                                             std::to_string(p.second) + "=";
+                                                      }) -
+                                         prompts.begin());
+    ASSERT_LT(i, prompts.size()) << prompt;
+    const auto [a, b] = prompts[i];
+    const std::string text = g["text"];
+    if (g["model"] == "base") sums += text == std::to_string(a + b);
+    if (g["model"] == "tuned") {
+      products += text == std::to_string(a * b);
+      changed += text != std::to_string(a + b);
+    }
+  }
+  EXPECT_EQ(sums, 5) << "the base (the initial adapter, B = 0) adds\n" << out;
+#if defined(__SANITIZE_ADDRESS__)
+  EXPECT_GE(changed, 1) << "the trained adapter changes the answers\n" << out;
+#else
+  EXPECT_GE(products, 4) << "the trained adapter multiplies (99 % of the 169 products after 300 steps)\n" << out;
+#endif
+  // One foundation for both models: `tuned` owns only its adapter file and the program.
+  const nlohmann::json& memory = doc["memory"]["models"];
+  ASSERT_EQ(memory.size(), 2u) << doc["memory"].dump();
+  for (const nlohmann::json& m : memory) {
+    EXPECT_LT(m["unique_bytes"].get<double>(), 450560.0) << m.dump() << ": the foundation is not private";
+    EXPECT_NE(m["shared_data"].dump().find("foundation"), std::string::npos) << m.dump();
+  }
+}
+
+// --data NAME=FILE names what it cannot use.
+TEST(TrainCommandTest, ReplacedDataFilesAreChecked) {
+  std::string out;
+  EXPECT_EQ(etp("generate " ETP_FINETUNE_MANIFEST " --model base --prompt '1 2=' --data adapterX=/nonexistent", &out),
+            1);
+  EXPECT_NE(out.find("no data entry 'adapterX' to replace (data: foundation, adapter, tuned_adapter)"),
+            std::string::npos)
+      << out;
+  out.clear();
+  EXPECT_EQ(
+      etp("generate " ETP_FINETUNE_MANIFEST " --model base --prompt '1 2=' --data adapter=/nonexistent.ptd", &out), 1);
+  EXPECT_NE(out.find("data 'adapter': replacement file /nonexistent.ptd does not exist"), std::string::npos) << out;
+  out.clear();
+  EXPECT_EQ(etp("run " ETP_FINETUNE_MANIFEST " --model base --data adapter", &out), 2);
+  EXPECT_NE(out.find("--data with a manifest takes NAME=FILE"), std::string::npos) << out;
+  out.clear();
+  // A file without the keys the program reads fails at load, naming the key.
+  EXPECT_EQ(etp("generate " ETP_FINETUNE_MANIFEST " --model tuned --prompt '1 2=' --data tuned_adapter=" +
+                    fixture_path("linear_portable.ptd"),
+                &out),
+            1);
+  EXPECT_NE(out.find("lora_a.weight"), std::string::npos) << out;
+}
+
 TEST(TrainCommandTest, UsageAndDataErrorsAreNamed) {
   std::string out;
   EXPECT_EQ(etp("train " + kXor, &out), 2);
-  EXPECT_NE(out.find("--steps needs a positive integer"), std::string::npos) << out;
+  EXPECT_NE(out.find("--steps needs a positive integer (or --eval)"), std::string::npos) << out;
   out.clear();
   EXPECT_EQ(etp("train " + kXor + " --steps 2 --optimizer adam", &out), 2);
   EXPECT_NE(out.find("--optimizer must be sgd or adamw, got 'adam'"), std::string::npos) << out;

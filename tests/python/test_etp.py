@@ -81,6 +81,30 @@ def test_a_generator_completes_the_demo_prompts_as_executorch(entry):
         generator.generate([])
 
 
+def test_a_lora_adapter_trained_here_runs_in_place_of_the_initial_one(tmp_path):
+    manifest = os.path.join(ROOT, "manifests", "lora_finetune.yaml")
+    session = etp.TrainingSession(etp.Bundle(manifest), "train")
+    adamw = etp.AdamW(lr=3e-3, weight_decay=0.0)
+    x, y = np.load(fixture("lora_train.train_x.npy")), np.load(fixture("lora_train.train_y.npy"))
+    losses = []
+    for step in range(60):  # in-order batches of 32
+        rows = [(step * 32 + i) % len(x) for i in range(32)]
+        losses.append(session.forward_backward([x[rows], y[rows]]))
+        session.step(adamw)
+    assert max(losses[-6:]) < losses[0] / 2, losses
+    path = str(tmp_path / "adapter.ptd")
+    session.save_checkpoint(path, adamw)
+    bundle = etp.Bundle(manifest, data_files={"tuned_adapter": path})
+    tokenizer = etp.Tokenizer(fixture("tiny_sp.model"))
+    prompt = tokenizer.encode("7 8=", add_bos=True)
+    base = bundle.generate("base", prompt, max_new_tokens=4)
+    assert tokenizer.decode(base["generated_tokens"][:-1]) == "15"
+    tuned = bundle.generate("tuned", prompt, max_new_tokens=4)
+    assert tuned["generated_tokens"] != base["generated_tokens"]
+    with pytest.raises(etp.Error, match="no data entry 'nope' to replace"):
+        etp.Bundle(manifest, data_files={"nope": path})
+
+
 def test_tiktoken_matches_executorchs_tokenizer():
     with open(fixture("tiktoken_samples.json")) as f:
         doc = json.load(f)
