@@ -1,7 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <limits>
+#include <random>
+#include <vector>
 
 #include "plugins/portable/kernel_harness.h"
 
@@ -59,6 +62,63 @@ TEST(MmKernelTest, ShapeAndDtypeErrors) {
   TestTensor ba(ETP_DTYPE_BOOL, {1, 1}), bo(ETP_DTYPE_BOOL, {1, 1});
   V vba = V::tensor(ba), vbo = V::tensor(bo);
   EXPECT_EQ(h.run("aten::mm.out", {&vba, &vba, &vbo, &vbo}), ETP_ERR_DTYPE);
+}
+
+// The register-tiled path (rows of w and out contiguous) and the one-dot-product-per-element path
+// (any other layout) sum over k in the same order: the same bits, for full tiles and the ragged
+// edges, batched, and through addmm's scaling. And both equal a plain loop written here.
+TEST(MmKernelTest, TiledAndStridedPathsGiveTheSameBits) {
+  KernelHarness h;
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> dist(-1.f, 1.f);
+  auto random = [&](size_t n) {
+    std::vector<float> v(n);
+    for (float& x : v) x = dist(rng);
+    return v;
+  };
+  for (const auto& [B, n, k, m] : std::vector<std::array<int64_t, 4>>{{1, 13, 37, 21}, {3, 4, 8, 8}, {2, 9, 1, 17}}) {
+    const bool batched = B > 1;
+    auto shape = [&](int64_t r, int64_t c) {
+      return batched ? std::vector<int64_t>{B, r, c} : std::vector<int64_t>{r, c};
+    };
+    const std::vector<uint8_t> rows_last = batched ? std::vector<uint8_t>{0, 2, 1} : std::vector<uint8_t>{1, 0};
+    const std::vector<float> av = random(static_cast<size_t>(B * n * k)), wv = random(static_cast<size_t>(B * k * m));
+    TestTensor a(ETP_DTYPE_FLOAT32, shape(n, k)), w(ETP_DTYPE_FLOAT32, shape(k, m)),
+        w_strided(ETP_DTYPE_FLOAT32, shape(k, m), rows_last);
+    a.set_logical(av);
+    w.set_logical(wv);
+    w_strided.set_logical(wv);
+    TestTensor tiled(ETP_DTYPE_FLOAT32, shape(n, m)), strided(ETP_DTYPE_FLOAT32, shape(n, m));
+    const char* op = batched ? "aten::bmm.out" : "aten::mm.out";
+    V va = V::tensor(a), vw = V::tensor(w), vws = V::tensor(w_strided), vt = V::tensor(tiled), vs = V::tensor(strided);
+    ASSERT_EQ(h.run(op, {&va, &vw, &vt, &vt}), ETP_OK) << h.last_error();
+    ASSERT_EQ(h.run(op, {&va, &vws, &vs, &vs}), ETP_OK) << h.last_error();
+    std::vector<float> plain(static_cast<size_t>(B * n * m));
+    for (int64_t b = 0; b < B; ++b) {
+      for (int64_t i = 0; i < n; ++i) {
+        for (int64_t j = 0; j < m; ++j) {
+          float acc = 0;
+          for (int64_t p = 0; p < k; ++p) {
+            const float prod =
+                av[static_cast<size_t>((b * n + i) * k + p)] * wv[static_cast<size_t>((b * k + p) * m + j)];
+            acc += prod;  // a product, then a sum: the kernels never fuse them
+          }
+          plain[static_cast<size_t>((b * n + i) * m + j)] = acc;
+        }
+      }
+    }
+    EXPECT_EQ(tiled.logical<float>(), strided.logical<float>()) << B << "x" << n << "x" << k << "x" << m;
+    EXPECT_EQ(tiled.logical<float>(), plain) << B << "x" << n << "x" << k << "x" << m;
+    if (batched) continue;
+    // addmm: out = beta * self + alpha * (a @ w), self broadcast over rows.
+    const std::vector<float> bias = random(static_cast<size_t>(m));
+    TestTensor self(ETP_DTYPE_FLOAT32, {m});
+    self.set_logical(bias);
+    V vself = V::tensor(self), beta = V::real(0.5), alpha = V::real(-2);
+    ASSERT_EQ(h.run("aten::addmm.out", {&vself, &va, &vw, &beta, &alpha, &vt, &vt}), ETP_OK) << h.last_error();
+    ASSERT_EQ(h.run("aten::addmm.out", {&vself, &va, &vws, &beta, &alpha, &vs, &vs}), ETP_OK) << h.last_error();
+    EXPECT_EQ(tiled.logical<float>(), strided.logical<float>()) << "addmm " << n << "x" << k << "x" << m;
+  }
 }
 
 TEST(BmmKernelTest, MultipliesEachBatch) {
