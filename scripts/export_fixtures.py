@@ -2787,6 +2787,122 @@ def fixture_lora_train(fs: FixtureSet) -> None:
     log(f"[{name}] {summary['methods']}")
 
 
+# The example backend of examples/plugins/demo_backend: ExecuTorch's own lowering machinery
+# (to_edge_transform_and_lower with a partitioner, BackendDetails.preprocess, NamedDataStore) with
+# a payload format of ours, so a third-party backend has a program to run. Its files live beside
+# the example, not in tests/fixtures (the default plugins cannot run them).
+DEMO_BACKEND_DIR = REPO_ROOT / "examples" / "plugins" / "demo_backend"
+
+
+def demo_backend_classes():
+    """The EtpDemoBackend BackendDetails and its partitioner (defined on first use: the
+    executorch imports are slow)."""
+    from executorch.exir._serialize._named_data_store import NamedDataStore
+    from executorch.exir.backend.backend_details import BackendDetails, PreprocessResult
+    from executorch.exir.backend.partitioner import DelegationSpec, Partitioner, PartitionResult
+    from executorch.exir.backend.utils import tag_constant_data
+    from executorch.exir.dialects._ops import ops as exir_ops
+
+    ops = {exir_ops.edge.aten.add.Tensor: "add", exir_ops.edge.aten.mul.Tensor: "mul",
+           exir_ops.edge.aten.relu.default: "relu"}
+
+    class EtpDemoBackend(BackendDetails):
+        """Payload: UTF-8 lines, 'etp-demo 1' first, then one line per value in graph order:
+        'input V' (the delegate's next input), 'weight V KEY' (float32 named data KEY, stored
+        with NamedDataStore), 'add V A B' / 'mul V A B' (B's elements repeat over A's when B
+        has fewer, i.e. trailing-dimension broadcasting), 'relu V A', and last 'output V' for
+        each delegate output in order. Every tensor is float32."""
+
+        @staticmethod
+        def preprocess(edge_program, compile_specs):
+            sig = edge_program.graph_signature
+            weights = {**sig.inputs_to_parameters, **sig.inputs_to_buffers, **sig.inputs_to_lifted_tensor_constants}
+            values, lines, store = {}, ["etp-demo 1"], NamedDataStore()
+            for node in edge_program.graph.nodes:
+                if node.op == "placeholder":
+                    values[node] = len(values)
+                    fqn = weights.get(node.name)
+                    if fqn is None:
+                        lines.append(f"input {values[node]}")
+                        continue
+                    tensor = edge_program.state_dict.get(fqn)
+                    if tensor is None:
+                        tensor = edge_program.constants[fqn]
+                    assert tensor.dtype == torch.float32, fqn
+                    key = f"etp_demo/{fqn}"
+                    store.add_named_data(key, tensor.detach().contiguous().numpy().tobytes(), alignment=16)
+                    lines.append(f"weight {values[node]} {key}")
+                elif node.op == "call_function":
+                    if node.target not in ops:
+                        raise RuntimeError(f"EtpDemoBackend: {node.target} is not supported")
+                    values[node] = len(values)
+                    lines.append(" ".join([ops[node.target], str(values[node])] + [str(values[a]) for a in node.args]))
+                elif node.op == "output":
+                    lines.extend(f"output {values[a]}" for a in node.args[0])
+            return PreprocessResult(processed_bytes=("\n".join(lines) + "\n").encode(), debug_handle_map={},
+                                    data_store_output=store.get_named_data_store_output())
+
+    class EtpDemoPartitioner(Partitioner):
+        """One partition of every supported float32 operator, with the weights it uses."""
+
+        def __init__(self):
+            super().__init__()
+            self.delegation_spec = DelegationSpec(EtpDemoBackend.__name__, [])
+
+        def partition(self, exported_program):
+            for node in exported_program.graph_module.graph.nodes:
+                if node.op == "call_function" and node.target in ops:
+                    node.meta["delegation_tag"] = "etp_demo"
+            tag_constant_data(exported_program)
+            return PartitionResult(tagged_exported_program=exported_program,
+                                   partition_tags={"etp_demo": self.delegation_spec})
+
+    return EtpDemoBackend, EtpDemoPartitioner
+
+
+class DemoAffine(nn.Module):
+    """relu(x * scale + shift) over the last dimension: what the example backend computes."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.randn(8))
+        self.shift = nn.Parameter(torch.randn(8))
+
+    def forward(self, x):
+        return torch.relu(x * self.scale + self.shift)
+
+
+def fixture_demo_backend(fs: FixtureSet) -> None:
+    """examples/plugins/demo_backend/: DemoAffine lowered whole to EtpDemoBackend (payload and
+    named weights from demo_backend_classes) as demo_affine.pte, an input, and the expected output:
+    ExecuTorch's runtime has no EtpDemoBackend, so the reference is its run of the same module
+    exported without delegation (the portable kernels)."""
+    from executorch.exir import ExecutorchBackendConfig, to_edge_transform_and_lower
+
+    _, partitioner = demo_backend_classes()
+    seed_everything(91)
+    m = DemoAffine().eval()
+    x = torch.randn(4, 8)
+    ep = torch.export.export(m, (x,), strict=True)
+    lowered = to_edge_transform_and_lower(ep, partitioner=[partitioner()]).to_executorch(ExecutorchBackendConfig())
+    plain = export_program(m, (x,), xnnpack=False)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        reference = Path(tmp) / "plain.pte"
+        reference.write_bytes(plain.buffer)
+        (expected,) = FixtureSet.load_runtime(reference, None)("forward", [x])
+    with torch.no_grad():
+        assert torch.allclose(expected, m(x), atol=1e-6)
+    DEMO_BACKEND_DIR.mkdir(parents=True, exist_ok=True)
+    (DEMO_BACKEND_DIR / "demo_affine.pte").write_bytes(lowered.buffer)
+    for name, array in (("input.npy", x.numpy()), ("expected.npy", expected.numpy())):
+        with open(DEMO_BACKEND_DIR / name, "wb") as f:
+            np.save(f, array, allow_pickle=False)
+    summary = plan_summary(lowered)
+    log(f"[demo_backend] {summary['delegates']} x{summary['num_delegate_calls']}, operators {summary['operators']}")
+
+
 def fixture_dynamic(fs: FixtureSet) -> None:
     for backend in ("portable", "xnnpack"):
         seed_everything(6)
@@ -3037,6 +3153,7 @@ FIXTURES = {
     "classifier_train": fixture_classifier_train,
     "etp_checkpoint": fixture_etp_checkpoint,
     "lora_train": fixture_lora_train,
+    "demo_backend": fixture_demo_backend,
     "dynamic": fixture_dynamic,
     "dynamic_cnn": fixture_dynamic_cnn,
     "map_loop": fixture_map_loop,

@@ -55,7 +55,7 @@ etp_status relu_out(void* self, const etp_host_api* host, etp_value* const* args
 const etp_sdk::KernelEntry kKernels[] = {{"aten::relu.out", relu_out}};
 constexpr etp_sdk::KernelTable kTable(kKernels, 1);
 
-etp_status init(void* self, const etp_option* options, uint32_t num_options) {
+etp_status configure(void* self, const etp_option* options, uint32_t num_options) {
   auto* state = static_cast<State*>(self);
   for (uint32_t i = 0; i < num_options; ++i) {
     const std::string key = options[i].key, value = options[i].value;
@@ -65,11 +65,17 @@ etp_status init(void* self, const etp_option* options, uint32_t num_options) {
       state->report = value == "true";
     } else {
       return etp_sdk::fail(state->host, ETP_ERR_INVALID_ARGUMENT,
-                           "relu_counter: unknown option '%s' = '%s' (known: label, report: true|false)",
-                           key.c_str(), value.c_str());
+                           "relu_counter: unknown option '%s' = '%s' (known: label, report: true|false)", key.c_str(),
+                           value.c_str());
     }
   }
   return ETP_OK;
+}
+
+// No C++ exception (std::bad_alloc from a string) may cross the ABI.
+etp_status init(void* self, const etp_option* options, uint32_t num_options) {
+  return etp_sdk::guarded(static_cast<State*>(self)->host, "relu_counter init",
+                          [&] { return configure(self, options, num_options); });
 }
 
 void shutdown(void* self) {
@@ -96,7 +102,17 @@ const char* kernel_name(void*, uint32_t index) { return kTable.name(index); }
 ETP_PLUGIN_EXPORT const etp_plugin* etp_plugin_query(const etp_host_api* host) {
   if (host == nullptr || host->header.major != ETP_ABI_MAJOR) return nullptr;  // another major: not for us
   g_state.host = host;
-  static const etp_plugin table = {ETP_ABI_HEADER(etp_plugin), "relu_counter", "1.0", &g_state, init, shutdown,
-                                   resolve, num_kernels, kernel_name, 0, nullptr, nullptr};
+  static const etp_plugin table = {ETP_ABI_HEADER(etp_plugin),
+                                   "relu_counter",
+                                   "1.0",
+                                   &g_state,
+                                   init,
+                                   shutdown,
+                                   resolve,
+                                   num_kernels,
+                                   kernel_name,
+                                   0,
+                                   nullptr,
+                                   nullptr};
   return &table;
 }
