@@ -5,6 +5,7 @@
 #include <set>
 
 #include "api/api_internal.h"
+#include "plugins/plugin_check.h"
 #include "runtime/host_services.h"
 #include "runtime/prim_ops.h"
 
@@ -88,6 +89,12 @@ Result<std::vector<CoverageEntry>> program_coverage(const std::string& program, 
       out.push_back({method.name, "backend", id, backend.ok() ? std::string(backend->plugin->name()) : ""});
     }
   }
+  return out;
+}
+
+std::vector<PluginCheck> check_plugin(const std::string& library, int timeout_ms) {
+  std::vector<PluginCheck> out;
+  for (auto& r : plugins::check_plugin_library(library, timeout_ms)) out.push_back({r.name, r.status, r.detail});
   return out;
 }
 

@@ -12,6 +12,7 @@ int run_inspect(const std::vector<std::string>& args);
 int run_run(const std::vector<std::string>& args);
 int run_bench(const std::vector<std::string>& args);
 int run_plugins(const std::vector<std::string>& args);
+int run_plugin(const std::vector<std::string>& args);
 int run_generate(const std::vector<std::string>& args);
 int run_train(const std::vector<std::string>& args);
 

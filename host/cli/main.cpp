@@ -18,6 +18,7 @@ constexpr const char* kUsage =
     "  run PROGRAM.pte        run one program (with --data files) on the installed plugins\n"
     "  bench MANIFEST|PTE     time models on plugin sets side by side (statistics, profiles)\n"
     "  plugins                list the plugins found, with their backends and kernels\n"
+    "  plugin check LIB.so    check a plugin library against the plugin ABI's contract\n"
     "  generate MANIFEST|PTE  generate tokens with an LLM program and its KV cache\n"
     "  train MANIFEST         train a joint forward-backward program on its manifest data\n"
     "\n"
@@ -47,6 +48,7 @@ int main(int argc, char** argv) {
   if (command == "run") return etp::cli::run_run(rest);
   if (command == "bench") return etp::cli::run_bench(rest);
   if (command == "plugins") return etp::cli::run_plugins(rest);
+  if (command == "plugin") return etp::cli::run_plugin(rest);
   if (command == "generate") return etp::cli::run_generate(rest);
   if (command == "train") return etp::cli::run_train(rest);
   std::fprintf(stderr, "etp: unknown command '%s'\n%s", command.c_str(), kUsage);

@@ -1,4 +1,6 @@
-// `etp plugins`: every plugin library on the search path, with what it serves.
+// `etp plugins`: every plugin library on the search path, with what it serves; `etp plugin
+// check LIB`: a plugin library checked against the plugin ABI's contract.
+#include <cctype>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -92,6 +94,68 @@ int run_plugins(const std::vector<std::string>& args) {
     std::fputs(wrapped(p.kernels, "    ", 100).c_str(), stdout);
   }
   return all_loaded ? 0 : 1;
+}
+
+namespace {
+
+constexpr const char* kPluginCheckUsage =
+    "usage: etp plugin check LIB.so [--json] [--timeout S]\n"
+    "\n"
+    "Checks a plugin library against the contract of etp_plugin.h, each check in a child process\n"
+    "that loads the library afresh, so a plugin that crashes or hangs is reported, not fatal:\n"
+    "  symbols         it exports exactly etp_plugin_query (hidden visibility, version script)\n"
+    "  query           the table it gives this host: ABI major, size, name, version\n"
+    "  abi_versions    it serves hosts of an older and a newer minor; another major is refused\n"
+    "  null_host       etp_plugin_query(NULL) does not crash\n"
+    "  init            init without options succeeds (then shutdown)\n"
+    "  unknown_option  init refuses an unknown option and logs why\n"
+    "  kernels         every kernel it lists resolves; an unknown operator is ETP_ERR_NOT_FOUND\n"
+    "  backends        its backend tables: ABI header, unique ids, init/execute/destroy\n"
+    "A check that needs what an earlier one found broken is skipped, so each defect is reported\n"
+    "once. It does not run the plugin's kernels or delegates.\n"
+    "\n"
+    "options:\n"
+    "  --json      print {\"library\", \"passed\", \"checks\": [{\"name\", \"status\", \"detail\"}]}\n"
+    "  --timeout S seconds a check may take before it is killed and reported as a hang (default 20)\n"
+    "  -h, --help  show this help\n"
+    "\n"
+    "Exit status: 0 every check passed, 1 one did not (fail, crash or hang), 2 usage error.\n";
+
+}  // namespace
+
+int run_plugin(const std::vector<std::string>& args) {
+  ParsedArgs a;
+  const std::vector<OptionSpec> specs = {{OptionSpec::Kind::kFlag, "--json"}, {OptionSpec::Kind::kOnce, "--timeout"}};
+  if (std::string error = parse_args(args, specs, &a); !error.empty()) return usage_error("plugin", error);
+  if (a.help) {
+    std::fputs(kPluginCheckUsage, stdout);
+    return 0;
+  }
+  if (a.positional.empty() || a.positional[0] != "check") {
+    return usage_error("plugin", "expected 'check LIB.so' (etp plugin check LIB.so)");
+  }
+  if (a.positional.size() != 2) return usage_error("plugin", "'check' takes one plugin library");
+  const std::string library = a.positional[1];
+  double timeout = 20;
+  if (a.has("--timeout") && (!parse_real(a.value("--timeout"), &timeout) || !(timeout > 0) || timeout > 3600)) {
+    return usage_error("plugin", "--timeout needs seconds in (0, 3600], got '" + a.value("--timeout") + "'");
+  }
+  const std::vector<PluginCheck> checks = check_plugin(library, static_cast<int>(timeout * 1000));
+  bool passed = true;
+  for (const PluginCheck& c : checks) passed = passed && (c.status == "pass" || c.status == "skip");
+  if (a.has("--json")) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const PluginCheck& c : checks) list.push_back({{"name", c.name}, {"status", c.status}, {"detail", c.detail}});
+    std::printf("%s\n", nlohmann::json{{"library", library}, {"passed", passed}, {"checks", list}}.dump(2).c_str());
+  } else {
+    for (const PluginCheck& c : checks) {
+      std::string status = c.status;
+      for (char& ch : status) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      std::printf("%-5s %-15s %s\n", status.c_str(), c.name.c_str(), c.detail.c_str());
+    }
+    std::printf("%s: %s\n", library.c_str(), passed ? "every check passed" : "the plugin does not honour the contract");
+  }
+  return passed ? 0 : 1;
 }
 
 }  // namespace etp::cli

@@ -1,7 +1,10 @@
-// `etp plugins` and `etp inspect --coverage` as a user types them.
+// `etp plugins`, `etp plugin check` and `etp inspect --coverage` as a user types them.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -55,6 +58,73 @@ TEST(PluginsCommandTest, APluginThatCannotLoadIsListedWithTheReason) {
   out.clear();
   EXPECT_EQ(etp("plugins extra", &out), 2);
   EXPECT_NE(out.find("unexpected argument 'extra'"), std::string::npos) << out;
+}
+
+// `etp plugin check LIB --json`: the checks that did not pass, by name and status.
+std::map<std::string, std::string> plugin_check_defects(const std::string& library, int* exit_code,
+                                                        std::string* detail = nullptr, int timeout_s = 60) {
+  std::string out;
+  *exit_code = etp("plugin check " + library + " --json --timeout " + std::to_string(timeout_s), &out);
+  const nlohmann::json doc = nlohmann::json::parse(out);
+  std::map<std::string, std::string> defects;
+  for (const auto& c : doc["checks"]) {
+    if (c["status"] != "pass" && c["status"] != "skip") {
+      defects[c["name"]] = c["status"];
+      if (detail != nullptr) *detail += c["detail"].get<std::string>() + "\n";
+    }
+  }
+  EXPECT_EQ(doc["passed"], defects.empty()) << out;
+  return defects;
+}
+
+TEST(PluginCheckTest, TheShippedPluginsHonourTheContract) {
+  for (const char* name : {"portable", "xnnpack", "quantized", "llm"}) {
+    int code = -1;
+    std::string detail;
+    const auto defects =
+        plugin_check_defects(std::string(ETP_PLUGIN_BUILD_DIR "/libetp_") + name + ".so", &code, &detail);
+    EXPECT_TRUE(defects.empty()) << name << ":\n" << detail;
+    EXPECT_EQ(code, 0) << name;
+  }
+}
+
+// Each broken test plugin is reported with its one defect (checks that need what it broke are
+// skipped), a crash or a hang included, and the checker itself survives them all.
+TEST(PluginCheckTest, EachBrokenPluginIsReportedWithItsDefect) {
+  const std::vector<std::pair<std::string, std::map<std::string, std::string>>> cases = {
+      {"libetp_broken_wrong_major.so", {{"query", "fail"}}},
+      {"libetp_broken_short_struct.so", {{"query", "fail"}}},
+      {"libetp_broken_no_name.so", {{"query", "fail"}}},
+      {"libetp_broken_missing_symbol.so", {{"symbols", "fail"}}},
+      {"libetp_broken_extra_symbol.so", {{"symbols", "fail"}}},
+      {"libetp_broken_query_null.so", {{"query", "fail"}, {"null_host", "crash"}}},
+      {"libetp_broken_null_slot.so", {{"backends", "fail"}}},
+      {"libetp_broken_init_fails.so", {{"init", "fail"}}},
+      {"libetp_broken_accepts_any_option.so", {{"unknown_option", "fail"}}},
+      {"libetp_broken_unresolvable_kernel.so", {{"kernels", "fail"}}},
+      {"libhangs_in_init_plugin.so", {{"init", "hang"}}},
+  };
+  for (const auto& [library, expected] : cases) {
+    int code = -1;
+    std::string detail;
+    // Only the plugin whose init never returns waits for its timeout.
+    const int timeout_s = library.find("hangs") != std::string::npos ? 3 : 60;
+    EXPECT_EQ(plugin_check_defects(std::string(ETP_TEST_PLUGIN_DIR "/") + library, &code, &detail, timeout_s), expected)
+        << library << ":\n"
+        << detail;
+    EXPECT_EQ(code, 1) << library;
+  }
+  std::string out;
+  EXPECT_EQ(etp("plugin check " ETP_TEST_PLUGIN_DIR "/libetp_broken_extra_symbol.so", &out), 1);
+  EXPECT_NE(out.find("FAIL  symbols         exports 1 symbol(s) besides etp_plugin_query: etp_broken_extra_export"),
+            std::string::npos)
+      << out;
+  out.clear();
+  EXPECT_EQ(etp("plugin check /nonexistent/libx.so", &out), 1);
+  EXPECT_NE(out.find("FAIL  symbols"), std::string::npos) << out;
+  out.clear();
+  EXPECT_EQ(etp("plugin check", &out), 2);
+  EXPECT_EQ(etp("plugin check --help", &out), 0);
 }
 
 TEST(InspectCoverageTest, NamesThePluginOfEachOperatorAndBackendOrNone) {

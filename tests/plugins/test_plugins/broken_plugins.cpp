@@ -15,6 +15,15 @@ etp_status failing_init(void*, const etp_option*, uint32_t) {
 etp_status backend_init(void*, const etp_backend_init_args*, void**) { return ETP_OK; }
 etp_status backend_execute(void*, void*, etp_value* const*, uint32_t) { return ETP_OK; }
 
+etp_status accepts_anything(void*, const etp_option*, uint32_t) { return ETP_OK; }
+etp_status hangs(void*, const etp_option*, uint32_t) {
+  for (volatile bool forever = true; forever;) {
+  }
+  return ETP_OK;
+}
+uint32_t one_kernel(void*) { return 1; }
+const char* fake_kernel_name(void*, uint32_t) { return "aten::fake.out"; }
+
 etp_plugin make_table() {
   etp_plugin t{};
   t.header = ETP_ABI_HEADER(etp_plugin);
@@ -31,6 +40,11 @@ const etp_backend* g_backends[] = {&g_backend};
 #endif
 
 }  // namespace
+
+#if defined(ETP_BROKEN_EXTRA_SYMBOL)
+// Built without etp's version script and with this exported: a second symbol.
+ETP_PLUGIN_EXPORT int etp_broken_extra_export() { return 0; }
+#endif
 
 #if defined(ETP_BROKEN_MISSING_SYMBOL)
 ETP_PLUGIN_EXPORT const etp_plugin* some_other_symbol(const etp_host_api*) { return nullptr; }
@@ -52,9 +66,20 @@ ETP_PLUGIN_EXPORT const etp_plugin* etp_plugin_query(const etp_host_api* host) {
   table.init = failing_init;
 #elif defined(ETP_BROKEN_NO_NAME)
   table.name = nullptr;
+#elif defined(ETP_BROKEN_ACCEPTS_ANY_OPTION)
+  table.init = accepts_anything;
+#elif defined(ETP_BROKEN_UNRESOLVABLE_KERNEL)
+  table.num_kernels = one_kernel;
+  table.kernel_name = fake_kernel_name;  // listed, but echo_resolve finds nothing
+#elif defined(ETP_BROKEN_HANGS_IN_INIT)
+  table.init = hangs;
 #endif
   (void)backend_execute;
   (void)failing_init;
+  (void)accepts_anything;
+  (void)hangs;
+  (void)one_kernel;
+  (void)fake_kernel_name;
   return &table;
 }
 #endif

@@ -1,0 +1,22 @@
+// A conformance check of a plugin library against the ABI contract of plugin_api/etp_plugin.h,
+// as `etp plugin check` runs it: what a host can verify without running the plugin's
+// operators. Every check runs in its own child process, which loads the library afresh, so a
+// plugin that crashes, hangs or corrupts memory is reported, never fatal to the checker.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace etp::plugins {
+
+struct PluginCheckResult {
+  std::string name;    // "symbols", "query", ...
+  std::string status;  // "pass", "fail", "crash", "hang"; "skip": needs what an earlier check found broken
+  std::string detail;  // what was seen, and for a failure what the contract asks
+};
+
+// Runs every check on the library at `path` (a missing file fails the first check); a check
+// without an answer after `timeout_ms` is killed and reported as a hang.
+std::vector<PluginCheckResult> check_plugin_library(const std::string& path, int timeout_ms = 20000);
+
+}  // namespace etp::plugins
