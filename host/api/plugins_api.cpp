@@ -92,9 +92,19 @@ Result<std::vector<CoverageEntry>> program_coverage(const std::string& program, 
   return out;
 }
 
-std::vector<PluginCheck> check_plugin(const std::string& library, int timeout_ms) {
+std::vector<PluginCheck> check_plugin(const std::string& library, int timeout_ms, const BundleOptions& options) {
+  std::string reference;  // the portable plugin, where a manifest would find it
+  for (const std::string& folder : bundle::plugin_search_folders({options.plugin_paths, options.use_environment})) {
+    std::error_code ec;
+    const std::filesystem::path candidate = std::filesystem::path(folder) / "libetp_portable.so";
+    if (std::filesystem::is_regular_file(candidate, ec)) {
+      reference = candidate.lexically_normal().string();
+      break;
+    }
+  }
   std::vector<PluginCheck> out;
-  for (auto& r : plugins::check_plugin_library(library, timeout_ms)) out.push_back({r.name, r.status, r.detail});
+  for (auto& r : plugins::check_plugin_library(library, timeout_ms, reference))
+    out.push_back({r.name, r.status, r.detail});
   return out;
 }
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "etp_plugin.h"
+#include "plugins/plugin_check_kernels.h"
 
 namespace etp::plugins {
 namespace {
@@ -85,7 +86,9 @@ void* host_allocate(void*, uint64_t size, uint64_t alignment) {
   return std::aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment);
 }
 void host_free(void*, void* p) { std::free(p); }
-etp_status host_resize(void*, etp_tensor*, int32_t, const int64_t*) { return ETP_ERR_NOT_SUPPORTED; }
+etp_status host_resize(void*, etp_tensor* t, int32_t rank, const int64_t* sizes) {
+  return resize_checked_tensor(t, rank, sizes);
+}
 etp_status host_find(void*, const etp_named_data_map*, const char*, etp_named_data*) { return ETP_ERR_NOT_FOUND; }
 void host_release(void*, const etp_named_data_map*, const char*) {}
 
@@ -283,6 +286,33 @@ Outcome check_kernels(const std::string& path) {
                     " listed kernels resolves; an unknown operator is ETP_ERR_NOT_FOUND, silently"};
 }
 
+// The table of a second library (the reference), initialised without options.
+const etp_plugin* reference_table(const std::string& path, Outcome* o) {
+  void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  auto query = handle == nullptr ? nullptr : reinterpret_cast<QueryFn>(::dlsym(handle, ETP_PLUGIN_QUERY_SYMBOL));
+  static etp_host_api host = make_host(ETP_ABI_MAJOR, ETP_ABI_MINOR);
+  host.self = &host;
+  const etp_plugin* t = query == nullptr ? nullptr : query(&host);
+  if (t == nullptr || (t->init != nullptr && t->init(t->self, nullptr, 0) != ETP_OK)) {
+    *o = {false, "the reference plugin " + path + " cannot be loaded"};
+    return nullptr;
+  }
+  return t;
+}
+
+Outcome check_kernel_results(const std::string& path, const std::string& reference) {
+  Outcome o;
+  const etp_plugin* t = current_table(path, &o);
+  if (t == nullptr) return o;
+  if (t->init != nullptr && t->init(t->self, nullptr, 0) != ETP_OK) return {false, "init without options fails"};
+  const etp_plugin* r = reference_table(reference, &o);
+  if (r == nullptr) return o;
+  static etp_host_api host = make_host(ETP_ABI_MAJOR, ETP_ABI_MINOR);
+  host.self = &host;
+  const KernelDiff diff = compare_kernels(*t, *r, host);
+  return {diff.ok, diff.detail};
+}
+
 Outcome check_backends(const std::string& path) {
   Outcome o;
   const etp_plugin* t = current_table(path, &o);
@@ -380,7 +410,8 @@ PluginCheckResult run_isolated(const std::string& name, const std::function<Outc
 
 }  // namespace
 
-std::vector<PluginCheckResult> check_plugin_library(const std::string& path, int timeout_ms) {
+std::vector<PluginCheckResult> check_plugin_library(const std::string& path, int timeout_ms,
+                                                    const std::string& reference) {
   using Check = Outcome (*)(const std::string&);
   std::vector<PluginCheckResult> results;
   auto run = [&](const char* name, Check check) {
@@ -391,7 +422,8 @@ std::vector<PluginCheckResult> check_plugin_library(const std::string& path, int
   // One report per defect: checks that need what an earlier one found broken are skipped.
   auto skip = [&](const char* name, const std::string& why) { results.push_back({name, "skip", why}); };
   if (!run("symbols", check_symbols) && results.back().detail.rfind("does not export", 0) == 0) {
-    for (const char* name : {"query", "abi_versions", "null_host", "init", "unknown_option", "kernels", "backends"}) {
+    for (const char* name :
+         {"query", "abi_versions", "null_host", "init", "unknown_option", "kernels", "kernel_results", "backends"}) {
       skip(name, "needs " ETP_PLUGIN_QUERY_SYMBOL " (see symbols)");
     }
     return results;
@@ -400,7 +432,7 @@ std::vector<PluginCheckResult> check_plugin_library(const std::string& path, int
     const bool symbol = results.back().detail.find("no exported") == std::string::npos &&
                         results.back().detail.find("dlopen failed") == std::string::npos;
     if (symbol) run("null_host", check_null_host);
-    for (const char* name : {"abi_versions", "init", "unknown_option", "kernels", "backends"}) {
+    for (const char* name : {"abi_versions", "init", "unknown_option", "kernels", "kernel_results", "backends"}) {
       skip(name, "needs the table etp_plugin_query gives this host (see query)");
     }
     return results;
@@ -409,10 +441,19 @@ std::vector<PluginCheckResult> check_plugin_library(const std::string& path, int
   run("null_host", check_null_host);
   if (run("init", check_init)) {
     run("unknown_option", check_unknown_option);
-    run("kernels", check_kernels);
+    const bool kernels_ok = run("kernels", check_kernels);
+    if (reference.empty()) {
+      skip("kernel_results", "no reference plugin (libetp_portable.so) was found");
+    } else if (kernels_ok) {
+      results.push_back(run_isolated(
+          "kernel_results", [&] { return check_kernel_results(path, reference); }, timeout_ms));
+    } else {
+      skip("kernel_results", "needs kernels that resolve (see kernels)");
+    }
   } else {
-    skip("unknown_option", "needs a plugin that initialises (see init)");
-    skip("kernels", "needs a plugin that initialises (see init)");
+    for (const char* name : {"unknown_option", "kernels", "kernel_results"}) {
+      skip(name, "needs a plugin that initialises (see init)");
+    }
   }
   run("backends", check_backends);
   return results;

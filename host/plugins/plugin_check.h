@@ -16,7 +16,9 @@ struct PluginCheckResult {
 };
 
 // Runs every check on the library at `path` (a missing file fails the first check); a check
-// without an answer after `timeout_ms` is killed and reported as a hang.
-std::vector<PluginCheckResult> check_plugin_library(const std::string& path, int timeout_ms = 20000);
+// without an answer after `timeout_ms` is killed and reported as a hang. `reference` (the
+// portable plugin's library, or "" to skip) serves the kernel_results check.
+std::vector<PluginCheckResult> check_plugin_library(const std::string& path, int timeout_ms = 20000,
+                                                    const std::string& reference = "");
 
 }  // namespace etp::plugins

@@ -155,15 +155,19 @@ std::vector<FoundPlugin> find_plugins(const BundleOptions& options = {});
 // its own child process (a crash or hang is a result, never fatal): the exported symbols
 // (exactly etp_plugin_query), the table it gives this host, hosts of an older and a newer minor
 // and another major, a NULL host, init without options and with an unknown one, that every
-// kernel it lists resolves and an unknown operator is ETP_ERR_NOT_FOUND, its backends' tables.
-// It does not run the plugin's kernels or delegates.
+// kernel it lists resolves and an unknown operator is ETP_ERR_NOT_FOUND, the results of its
+// elementwise kernels against the portable plugin's, its backends' tables. It does not run
+// delegates.
 struct PluginCheck {
   std::string name;    // "symbols", "query", "abi_versions", "null_host", "init", ...
   std::string status;  // "pass", "fail", "crash", "hang", or "skip" (needs what an earlier check found broken)
   std::string detail;
 };
-// A check without an answer after timeout_ms is killed and reported as "hang".
-std::vector<PluginCheck> check_plugin(const std::string& library, int timeout_ms = 20000);
+// A check without an answer after timeout_ms is killed and reported as "hang". kernel_results
+// runs its kernels of elementwise operators next to the portable plugin's (found as a manifest
+// would find libetp_portable.so) on generated cases and compares the outputs.
+std::vector<PluginCheck> check_plugin(const std::string& library, int timeout_ms = 20000,
+                                      const BundleOptions& options = {});
 
 // Which plugin serves each operator and delegate of a program, given plugins in priority order.
 struct CoverageEntry {

@@ -89,7 +89,8 @@ TEST(PluginCheckTest, TheShippedPluginsHonourTheContract) {
 }
 
 // Each broken test plugin is reported with its one defect (checks that need what it broke are
-// skipped), a crash or a hang included, and the checker itself survives them all.
+// skipped), a crash, a hang and a wrong kernel result included, and the checker itself survives
+// them all.
 TEST(PluginCheckTest, EachBrokenPluginIsReportedWithItsDefect) {
   const std::vector<std::pair<std::string, std::map<std::string, std::string>>> cases = {
       {"libetp_broken_wrong_major.so", {{"query", "fail"}}},
@@ -103,6 +104,7 @@ TEST(PluginCheckTest, EachBrokenPluginIsReportedWithItsDefect) {
       {"libetp_broken_accepts_any_option.so", {{"unknown_option", "fail"}}},
       {"libetp_broken_unresolvable_kernel.so", {{"kernels", "fail"}}},
       {"libhangs_in_init_plugin.so", {{"init", "hang"}}},
+      {"libetp_wrong.so", {{"kernel_results", "fail"}}},  // its aten::add.out subtracts
   };
   for (const auto& [library, expected] : cases) {
     int code = -1;
@@ -119,6 +121,13 @@ TEST(PluginCheckTest, EachBrokenPluginIsReportedWithItsDefect) {
   EXPECT_NE(out.find("FAIL  symbols         exports 1 symbol(s) besides etp_plugin_query: etp_broken_extra_export"),
             std::string::npos)
       << out;
+  out.clear();
+  EXPECT_EQ(etp("plugin check " ETP_TEST_PLUGIN_DIR "/libetp_wrong.so", &out), 1);
+  EXPECT_NE(out.find("FAIL  kernel_results  aten::add.out float32 [2,3]: element 0 is"), std::string::npos) << out;
+  out.clear();
+  // A kernel that refuses what the portable plugin serves passes, with a warning.
+  EXPECT_EQ(etp("plugin check " ETP_TEST_PLUGIN_DIR "/libetp_shadow.so", &out), 0);
+  EXPECT_NE(out.find("it refuses 12 case(s) the reference serves"), std::string::npos) << out;
   out.clear();
   EXPECT_EQ(etp("plugin check /nonexistent/libx.so", &out), 1);
   EXPECT_NE(out.find("FAIL  symbols"), std::string::npos) << out;

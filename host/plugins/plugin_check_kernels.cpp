@@ -1,0 +1,247 @@
+#include "plugins/plugin_check_kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace etp::plugins {
+namespace {
+
+enum class Schema { kUnary, kBinary, kBinaryAlpha };
+
+// The operators the checker can call: name, argument layout, whether integer dtypes apply.
+struct OpSpec {
+  const char* name;
+  Schema schema;
+  bool integers;
+};
+
+constexpr OpSpec kOps[] = {
+    {"aten::add.out", Schema::kBinaryAlpha, true}, {"aten::sub.out", Schema::kBinaryAlpha, true},
+    {"aten::mul.out", Schema::kBinary, true},      {"aten::div.out", Schema::kBinary, false},
+    {"aten::maximum.out", Schema::kBinary, true},  {"aten::minimum.out", Schema::kBinary, true},
+    {"aten::relu.out", Schema::kUnary, true},      {"aten::neg.out", Schema::kUnary, true},
+    {"aten::abs.out", Schema::kUnary, true},       {"aten::exp.out", Schema::kUnary, false},
+    {"aten::sigmoid.out", Schema::kUnary, false},  {"aten::tanh.out", Schema::kUnary, false},
+    {"aten::sqrt.out", Schema::kUnary, false},     {"aten::hardtanh.out", Schema::kUnary, false},
+};
+
+struct OwnedTensor;
+std::vector<OwnedTensor*> g_live;  // tensors resize_checked_tensor may resize
+
+// A tensor the checker owns, with the layout fields an etp_tensor points into.
+struct OwnedTensor {
+  std::vector<int64_t> sizes, strides;
+  std::vector<uint8_t> dim_order;
+  std::vector<uint8_t> bytes;
+  etp_tensor t{};
+
+  OwnedTensor(int32_t dtype, std::vector<int64_t> shape, std::vector<uint8_t> order, uint64_t capacity_bytes)
+      : sizes(std::move(shape)), strides(sizes.size()), dim_order(std::move(order)), bytes(capacity_bytes) {
+    if (dim_order.empty()) {
+      for (size_t i = 0; i < sizes.size(); ++i) dim_order.push_back(static_cast<uint8_t>(i));
+    }
+    t.dtype = dtype;
+    t.rank = static_cast<int32_t>(sizes.size());
+    t.capacity = capacity_bytes;
+    t.dynamism = ETP_DYNAMISM_DYNAMIC_BOUND;
+    relayout();
+    g_live.push_back(this);
+  }
+  ~OwnedTensor() { g_live.erase(std::find(g_live.begin(), g_live.end(), this)); }
+  OwnedTensor(const OwnedTensor&) = delete;
+  OwnedTensor& operator=(const OwnedTensor&) = delete;
+  void relayout() {
+    int64_t stride = 1;
+    for (size_t i = dim_order.size(); i-- > 0;) {
+      strides[dim_order[i]] = stride;
+      stride *= sizes[dim_order[i]];
+    }
+    t.sizes = sizes.data();
+    t.strides = strides.data();
+    t.dim_order = dim_order.data();
+    t.data = bytes.data();
+    t.nbytes = static_cast<uint64_t>(stride) * element_size(t.dtype);
+  }
+  static uint64_t element_size(int32_t dtype) { return dtype == ETP_DTYPE_INT32 || dtype == ETP_DTYPE_FLOAT32 ? 4 : 8; }
+  // Element at logical (row-major) index i, as double.
+  double at(int64_t i) const {
+    int64_t offset = 0;
+    for (size_t d = sizes.size(); d-- > 0;) {
+      offset += (i % sizes[d]) * strides[d];
+      i /= sizes[d];
+    }
+    if (t.dtype == ETP_DTYPE_FLOAT32) return reinterpret_cast<const float*>(bytes.data())[offset];
+    return reinterpret_cast<const int32_t*>(bytes.data())[offset];
+  }
+  void fill(uint32_t seed) {
+    uint32_t state = seed * 2654435761u + 12345u;
+    for (int64_t i = 0; i < static_cast<int64_t>(t.nbytes / element_size(t.dtype)); ++i) {
+      state = state * 1664525u + 1013904223u;
+      const int v = static_cast<int>(state >> 24) % 19 - 9;  // -9..9, zeros included
+      if (t.dtype == ETP_DTYPE_FLOAT32) {
+        reinterpret_cast<float*>(bytes.data())[i] = static_cast<float>(v) * 0.37f;
+      } else {
+        reinterpret_cast<int32_t*>(bytes.data())[i] = v;
+      }
+    }
+  }
+};
+
+int64_t numel(const std::vector<int64_t>& s) {
+  int64_t n = 1;
+  for (int64_t v : s) n *= v;
+  return n;
+}
+
+// One generated case: input shapes (one or two), dim orders, and the broadcast output shape.
+struct Case {
+  std::string what;
+  std::vector<int64_t> a, b;
+  std::vector<uint8_t> order;  // for every tensor of rank 4 (channels last), else contiguous
+};
+
+const std::vector<Case>& cases() {
+  static const std::vector<Case> all = {
+      {"[2,3]", {2, 3}, {2, 3}, {}},
+      {"[2,3] with [3]", {2, 3}, {3}, {}},
+      {"[4,1] with [1,5]", {4, 1}, {1, 5}, {}},
+      {"[1,3,4,5] channels-last", {1, 3, 4, 5}, {1, 3, 4, 5}, {0, 2, 3, 1}},
+      {"empty [0,3]", {0, 3}, {0, 3}, {}},
+      {"[1]", {1}, {1}, {}},
+  };
+  return all;
+}
+
+std::vector<int64_t> broadcast(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
+  std::vector<int64_t> out(std::max(a.size(), b.size()), 1);
+  for (size_t i = 0; i < out.size(); ++i) {
+    const int64_t x = i < out.size() - a.size() ? 1 : a[i - (out.size() - a.size())];
+    const int64_t y = i < out.size() - b.size() ? 1 : b[i - (out.size() - b.size())];
+    out[i] = x == 1 ? y : x;
+  }
+  return out;
+}
+
+struct RunResult {
+  etp_status status;
+  std::unique_ptr<OwnedTensor> out;
+};
+
+RunResult run(const etp_kernel& k, const etp_host_api& host, const OpSpec& op, int32_t dtype, const Case& c,
+              bool binary) {
+  OwnedTensor a(dtype, c.a, c.a.size() == 4 ? c.order : std::vector<uint8_t>{}, numel(c.a) * 8 + 8);
+  OwnedTensor b(dtype, c.b, c.b.size() == 4 ? c.order : std::vector<uint8_t>{}, numel(c.b) * 8 + 8);
+  a.fill(1);
+  b.fill(2);
+  const std::vector<int64_t> shape = binary ? broadcast(c.a, c.b) : c.a;
+  auto out = std::make_unique<OwnedTensor>(dtype, shape, shape.size() == 4 ? c.order : std::vector<uint8_t>{},
+                                           numel(shape) * 8 + 8);
+  std::vector<etp_value> values;
+  auto tensor = [](etp_tensor* t) {
+    etp_value v{};
+    v.tag = ETP_VALUE_TENSOR;
+    v.u.tensor = t;
+    return v;
+  };
+  values.push_back(tensor(&a.t));
+  if (binary) values.push_back(tensor(&b.t));
+  if (op.schema == Schema::kBinaryAlpha) {
+    etp_value alpha{};
+    alpha.tag = ETP_VALUE_INT;
+    alpha.u.i = 1;
+    values.push_back(alpha);
+  }
+  if (std::strcmp(op.name, "aten::hardtanh.out") == 0) {  // (self, min_val, max_val, out)
+    etp_value lo{}, hi{};
+    lo.tag = hi.tag = ETP_VALUE_DOUBLE;
+    lo.u.d = -1.5;
+    hi.u.d = 2.0;
+    values.push_back(lo);
+    values.push_back(hi);
+  }
+  values.push_back(tensor(&out->t));
+  values.push_back(tensor(&out->t));  // the return slot
+  std::vector<etp_value*> args;
+  for (etp_value& v : values) args.push_back(&v);
+  const etp_status s = k.fn(k.self, &host, args.data(), static_cast<uint32_t>(args.size()));
+  return {s, std::move(out)};
+}
+
+}  // namespace
+
+etp_status resize_checked_tensor(etp_tensor* tensor, int32_t rank, const int64_t* sizes) {
+  for (OwnedTensor* o : g_live) {
+    if (&o->t != tensor) continue;
+    if (rank != tensor->rank) return ETP_ERR_SHAPE;
+    uint64_t n = 1;
+    for (int32_t i = 0; i < rank; ++i) {
+      if (sizes[i] < 0) return ETP_ERR_SHAPE;
+      n *= static_cast<uint64_t>(sizes[i]);
+    }
+    if (n * OwnedTensor::element_size(tensor->dtype) > tensor->capacity) return ETP_ERR_SHAPE;
+    o->sizes.assign(sizes, sizes + rank);
+    o->relayout();
+    return ETP_OK;
+  }
+  return ETP_ERR_SHAPE;
+}
+
+KernelDiff compare_kernels(const etp_plugin& candidate, const etp_plugin& reference, const etp_host_api& host) {
+  KernelDiff d;
+  int compared = 0, refused = 0, operators = 0;
+  std::string refusals;
+  for (const OpSpec& op : kOps) {
+    etp_kernel mine{}, theirs{};
+    if (candidate.resolve_kernel == nullptr || candidate.resolve_kernel(candidate.self, op.name, &mine) != ETP_OK)
+      continue;
+    if (reference.resolve_kernel == nullptr || reference.resolve_kernel(reference.self, op.name, &theirs) != ETP_OK)
+      continue;
+    ++operators;
+    const bool binary = op.schema != Schema::kUnary;
+    for (int32_t dtype : {ETP_DTYPE_FLOAT32, ETP_DTYPE_INT32}) {
+      if (dtype == ETP_DTYPE_INT32 && !op.integers) continue;
+      for (const Case& c : cases()) {
+        if (!binary && c.a != c.b) continue;  // unary: one shape per case
+        RunResult want = run(theirs, host, op, dtype, c, binary);
+        if (want.status != ETP_OK) continue;  // the reference does not serve this case
+        RunResult got = run(mine, host, op, dtype, c, binary);
+        const std::string where =
+            std::string(op.name) + " " + (dtype == ETP_DTYPE_FLOAT32 ? "float32 " : "int32 ") + c.what;
+        if (got.status != ETP_OK) {
+          ++refused;
+          if (refused <= 3) refusals += (refusals.empty() ? "" : "; ") + where;
+          continue;
+        }
+        ++compared;
+        if (got.out->sizes != want.out->sizes) {
+          return {false, where + ": output shape differs from the reference's"};
+        }
+        const int64_t n = numel(want.out->sizes);
+        for (int64_t i = 0; i < n; ++i) {
+          const double x = got.out->at(i), y = want.out->at(i);
+          const bool same =
+              (std::isnan(x) && std::isnan(y)) || x == y || std::fabs(x - y) <= 1e-6 + 1e-5 * std::fabs(y);
+          if (!same) {
+            char line[160];
+            std::snprintf(line, sizeof line, ": element %lld is %g, the reference gives %g", static_cast<long long>(i),
+                          x, y);
+            return {false, where + line};
+          }
+        }
+      }
+    }
+  }
+  if (operators == 0) return {true, "none of its kernels is one the checker can generate cases for"};
+  d.detail = std::to_string(compared) + " cases of " + std::to_string(operators) + " operator(s) match the reference";
+  if (refused > 0) {
+    d.detail += "; it refuses " + std::to_string(refused) + " case(s) the reference serves (" + refusals +
+                (refused > 3 ? ", ..." : "") + "): a model placing it first fails there";
+  }
+  return d;
+}
+
+}  // namespace etp::plugins
