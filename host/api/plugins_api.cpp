@@ -92,9 +92,66 @@ Result<std::vector<CoverageEntry>> program_coverage(const std::string& program, 
   return out;
 }
 
-std::vector<PluginCheck> check_plugin(const std::string& library, int timeout_ms, const BundleOptions& options) {
+namespace {
+
+// The backend life cycle on `program`'s delegates (a check of check_plugin, run in a child).
+std::pair<bool, std::string> check_backend_program(const std::string& library, const std::string& program,
+                                                   const PluginCheckOptions& options) {
+  auto coverage = program_coverage(program, {library}, options.bundle);
+  if (!coverage.ok()) return {false, coverage.status().message()};
+  std::set<std::string> methods, backends;
+  for (const CoverageEntry& e : *coverage) {
+    if (e.kind == "backend" && !e.plugin.empty()) {
+      methods.insert(e.method);
+      backends.insert(e.name);
+    }
+  }
+  if (methods.empty()) return {false, program + " has no delegate of the plugin's backends"};
+  // The plugin first, then the shipped ones for what runs outside its delegates.
+  std::vector<std::string> plugins = {library};
+  const std::string file = std::filesystem::path(library).filename().string();
+  for (const std::string& p : default_plugins()) {
+    if (file != "libetp_" + p + ".so") plugins.push_back(p);  // a shipped plugin under test is listed once
+  }
+  auto bundle = Bundle::open(BundleSpec::for_program(program, options.data_files, plugins), options.bundle);
+  if (!bundle.ok()) return {false, bundle.status().message()};
+  for (const std::string& name : methods) {
+    const std::string where = program + ":" + name + ": ";
+    {
+      auto once = bundle->load_method("model", name);  // init, then destroy without execute
+      if (!once.ok()) return {false, where + "init: " + once.status().message()};
+    }
+    auto a = bundle->load_method("model", name);
+    auto b = bundle->load_method("model", name);  // a second init while the first lives
+    if (!a.ok() || !b.ok()) return {false, where + "repeated init: " + (a.ok() ? b : a).status().message()};
+    std::vector<std::vector<uint8_t>> buffers;
+    std::vector<TensorRef> inputs;
+    for (const ValueInfo& in : a->info().inputs) {
+      if (in.kind != ValueKind::kTensor)
+        return {false, where + "takes a non-tensor input; give it a program with tensors only"};
+      buffers.emplace_back(in.tensor.nbytes());
+      inputs.push_back({in.tensor.dtype, in.tensor.sizes, buffers.back().data(), buffers.back().size()});
+    }
+    for (Method* m : {&*a, &*b, &*a}) {
+      if (auto out = m->run(inputs); !out.ok()) return {false, where + "execute: " + out.status().message()};
+    }
+  }
+  std::string list;
+  for (const std::string& id : backends) list += (list.empty() ? "" : ", ") + id;
+  return {true, program + ": " + list + " in " + std::to_string(methods.size()) +
+                    " method(s): init, destroy without execute, repeated init, execute on zero inputs"};
+}
+
+}  // namespace
+
+std::vector<PluginCheck> check_plugin(const std::string& library, const PluginCheckOptions& options) {
+  std::vector<plugins::ExtraPluginCheck> extra;
+  for (const std::string& program : options.programs) {
+    extra.push_back({"backend_program", [=] { return check_backend_program(library, program, options); }});
+  }
   std::string reference;  // the portable plugin, where a manifest would find it
-  for (const std::string& folder : bundle::plugin_search_folders({options.plugin_paths, options.use_environment})) {
+  for (const std::string& folder :
+       bundle::plugin_search_folders({options.bundle.plugin_paths, options.bundle.use_environment})) {
     std::error_code ec;
     const std::filesystem::path candidate = std::filesystem::path(folder) / "libetp_portable.so";
     if (std::filesystem::is_regular_file(candidate, ec)) {
@@ -103,7 +160,7 @@ std::vector<PluginCheck> check_plugin(const std::string& library, int timeout_ms
     }
   }
   std::vector<PluginCheck> out;
-  for (auto& r : plugins::check_plugin_library(library, timeout_ms, reference))
+  for (auto& r : plugins::check_plugin_library(library, options.timeout_ms, reference, extra))
     out.push_back({r.name, r.status, r.detail});
   return out;
 }

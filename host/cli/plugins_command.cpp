@@ -99,7 +99,7 @@ int run_plugins(const std::vector<std::string>& args) {
 namespace {
 
 constexpr const char* kPluginCheckUsage =
-    "usage: etp plugin check LIB.so [--json] [--timeout S]\n"
+    "usage: etp plugin check LIB.so [--program FILE.pte]... [--data FILE.ptd]... [--json] [--timeout S]\n"
     "\n"
     "Checks a plugin library against the contract of etp_plugin.h, each check in a child process\n"
     "that loads the library afresh, so a plugin that crashes or hangs is reported, not fatal:\n"
@@ -115,12 +115,16 @@ constexpr const char* kPluginCheckUsage =
     "                  on generated cases: float32 and int32, broadcasting, channels-last, empty;\n"
     "                  cases it refuses are listed (a model placing it first fails there)\n"
     "  backends        its backend tables: ABI header, unique ids, init/execute/destroy\n"
+    "  backend_program (one per --program) its delegates in the program: init, destroy without\n"
+    "                  execute, repeated init, execute on zero inputs\n"
     "A check that needs what an earlier one found broken is skipped, so each defect is reported\n"
-    "once. It does not run delegates.\n"
+    "once.\n"
     "\n"
     "options:\n"
     "  --json      print {\"library\", \"passed\", \"checks\": [{\"name\", \"status\", \"detail\"}]}\n"
     "  --timeout S seconds a check may take before it is killed and reported as a hang (default 20)\n"
+    "  --program FILE.pte  a program with delegates of the plugin's backends (repeat)\n"
+    "  --data FILE.ptd     a data file of those programs (repeat)\n"
     "  -h, --help  show this help\n"
     "\n"
     "Exit status: 0 every check passed, 1 one did not (fail, crash or hang), 2 usage error.\n";
@@ -129,7 +133,10 @@ constexpr const char* kPluginCheckUsage =
 
 int run_plugin(const std::vector<std::string>& args) {
   ParsedArgs a;
-  const std::vector<OptionSpec> specs = {{OptionSpec::Kind::kFlag, "--json"}, {OptionSpec::Kind::kOnce, "--timeout"}};
+  const std::vector<OptionSpec> specs = {{OptionSpec::Kind::kFlag, "--json"},
+                                         {OptionSpec::Kind::kOnce, "--timeout"},
+                                         {OptionSpec::Kind::kRepeat, "--program"},
+                                         {OptionSpec::Kind::kRepeat, "--data"}};
   if (std::string error = parse_args(args, specs, &a); !error.empty()) return usage_error("plugin", error);
   if (a.help) {
     std::fputs(kPluginCheckUsage, stdout);
@@ -144,7 +151,11 @@ int run_plugin(const std::vector<std::string>& args) {
   if (a.has("--timeout") && (!parse_real(a.value("--timeout"), &timeout) || !(timeout > 0) || timeout > 3600)) {
     return usage_error("plugin", "--timeout needs seconds in (0, 3600], got '" + a.value("--timeout") + "'");
   }
-  const std::vector<PluginCheck> checks = check_plugin(library, static_cast<int>(timeout * 1000));
+  PluginCheckOptions options;
+  options.timeout_ms = static_cast<int>(timeout * 1000);
+  options.programs = a.all("--program");
+  options.data_files = a.all("--data");
+  const std::vector<PluginCheck> checks = check_plugin(library, options);
   bool passed = true;
   for (const PluginCheck& c : checks) passed = passed && (c.status == "pass" || c.status == "skip");
   if (a.has("--json")) {

@@ -411,7 +411,8 @@ PluginCheckResult run_isolated(const std::string& name, const std::function<Outc
 }  // namespace
 
 std::vector<PluginCheckResult> check_plugin_library(const std::string& path, int timeout_ms,
-                                                    const std::string& reference) {
+                                                    const std::string& reference,
+                                                    const std::vector<ExtraPluginCheck>& extra) {
   using Check = Outcome (*)(const std::string&);
   std::vector<PluginCheckResult> results;
   auto run = [&](const char* name, Check check) {
@@ -426,6 +427,7 @@ std::vector<PluginCheckResult> check_plugin_library(const std::string& path, int
          {"query", "abi_versions", "null_host", "init", "unknown_option", "kernels", "kernel_results", "backends"}) {
       skip(name, "needs " ETP_PLUGIN_QUERY_SYMBOL " (see symbols)");
     }
+    for (const ExtraPluginCheck& e : extra) skip(e.name.c_str(), "needs " ETP_PLUGIN_QUERY_SYMBOL " (see symbols)");
     return results;
   }
   if (!run("query", check_query)) {
@@ -435,6 +437,8 @@ std::vector<PluginCheckResult> check_plugin_library(const std::string& path, int
     for (const char* name : {"abi_versions", "init", "unknown_option", "kernels", "kernel_results", "backends"}) {
       skip(name, "needs the table etp_plugin_query gives this host (see query)");
     }
+    for (const ExtraPluginCheck& e : extra)
+      skip(e.name.c_str(), "needs the table etp_plugin_query gives this host (see query)");
     return results;
   }
   run("abi_versions", check_hosts);
@@ -455,7 +459,20 @@ std::vector<PluginCheckResult> check_plugin_library(const std::string& path, int
       skip(name, "needs a plugin that initialises (see init)");
     }
   }
-  run("backends", check_backends);
+  const bool backends_ok = run("backends", check_backends);
+  for (const ExtraPluginCheck& e : extra) {
+    if (!backends_ok) {
+      skip(e.name.c_str(), "needs backend tables that pass (see backends)");
+      continue;
+    }
+    results.push_back(run_isolated(
+        e.name,
+        [&] {
+          const auto [ok, detail] = e.run();
+          return Outcome{ok, detail};
+        },
+        timeout_ms));
+  }
   return results;
 }
 

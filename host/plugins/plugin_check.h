@@ -4,7 +4,9 @@
 // plugin that crashes, hangs or corrupts memory is reported, never fatal to the checker.
 #pragma once
 
+#include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace etp::plugins {
@@ -15,10 +17,18 @@ struct PluginCheckResult {
   std::string detail;  // what was seen, and for a failure what the contract asks
 };
 
+// A check a caller adds, run in its own process like the others once the backend tables pass:
+// it returns {passed, detail}.
+struct ExtraPluginCheck {
+  std::string name;
+  std::function<std::pair<bool, std::string>()> run;
+};
+
 // Runs every check on the library at `path` (a missing file fails the first check); a check
 // without an answer after `timeout_ms` is killed and reported as a hang. `reference` (the
 // portable plugin's library, or "" to skip) serves the kernel_results check.
 std::vector<PluginCheckResult> check_plugin_library(const std::string& path, int timeout_ms = 20000,
-                                                    const std::string& reference = "");
+                                                    const std::string& reference = "",
+                                                    const std::vector<ExtraPluginCheck>& extra = {});
 
 }  // namespace etp::plugins

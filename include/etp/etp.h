@@ -132,8 +132,8 @@ struct PluginInfo {
   std::string name;     // the plugin's own name ("portable")
   std::string library;  // resolved path of the shared object
   std::string version;
-  std::vector<std::string> backends;  // backend ids it serves
-  size_t num_kernels = 0;             // operators it lists (0 if it does not list them)
+  std::vector<std::string> backends;      // backend ids it serves
+  size_t num_kernels = 0;                 // operators it lists (0 if it does not list them)
   uint32_t abi_major = 0, abi_minor = 0;  // the ABI its table was built for
   std::vector<std::string> kernels;       // the operators it lists, in its order (find_plugins only)
 };
@@ -156,18 +156,24 @@ std::vector<FoundPlugin> find_plugins(const BundleOptions& options = {});
 // (exactly etp_plugin_query), the table it gives this host, hosts of an older and a newer minor
 // and another major, a NULL host, init without options and with an unknown one, that every
 // kernel it lists resolves and an unknown operator is ETP_ERR_NOT_FOUND, the results of its
-// elementwise kernels against the portable plugin's, its backends' tables. It does not run
-// delegates.
+// elementwise kernels against the portable plugin's, its backends' tables, and its delegates'
+// life cycle in the programs PluginCheckOptions names.
 struct PluginCheck {
   std::string name;    // "symbols", "query", "abi_versions", "null_host", "init", ...
   std::string status;  // "pass", "fail", "crash", "hang", or "skip" (needs what an earlier check found broken)
   std::string detail;
 };
-// A check without an answer after timeout_ms is killed and reported as "hang". kernel_results
-// runs its kernels of elementwise operators next to the portable plugin's (found as a manifest
-// would find libetp_portable.so) on generated cases and compares the outputs.
-std::vector<PluginCheck> check_plugin(const std::string& library, int timeout_ms = 20000,
-                                      const BundleOptions& options = {});
+struct PluginCheckOptions {
+  int timeout_ms = 20000;  // a check without an answer by then is killed and reported as "hang"
+  // Where kernel_results finds the reference, libetp_portable.so (as a manifest would).
+  BundleOptions bundle;
+  // Programs with delegates of the plugin's backends: each adds a backend_program check of the
+  // life cycle on real payloads. Every method with such a delegate is loaded and dropped (destroy
+  // without execute), loaded twice at once (repeated init), and run on zero inputs.
+  std::vector<std::string> programs;
+  std::vector<std::string> data_files;  // the programs' external data
+};
+std::vector<PluginCheck> check_plugin(const std::string& library, const PluginCheckOptions& options = {});
 
 // Which plugin serves each operator and delegate of a program, given plugins in priority order.
 struct CoverageEntry {
@@ -190,8 +196,8 @@ struct StateInfo {
 struct InstructionProfile {
   size_t instruction = 0;  // index in the method's instruction list
   bool delegate = false;
-  std::string name;        // operator name ("aten::convolution.out") or backend id ("XnnpackBackend")
-  std::string plugin;      // the plugin serving it ("host" for prim operators)
+  std::string name;    // operator name ("aten::convolution.out") or backend id ("XnnpackBackend")
+  std::string plugin;  // the plugin serving it ("host" for prim operators)
   uint64_t calls = 0;
   double total_ms = 0;
 };

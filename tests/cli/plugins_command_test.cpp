@@ -88,6 +88,43 @@ TEST(PluginCheckTest, TheShippedPluginsHonourTheContract) {
   }
 }
 
+// --program: the backend life cycle on real delegates (init, destroy without execute, repeated
+// init, execute), with the programs' data files; a program without its delegates is named.
+TEST(PluginCheckTest, BackendsRunTheirDelegatesInPrograms) {
+  std::string out;
+  ASSERT_EQ(etp("plugin check " ETP_PLUGIN_BUILD_DIR "/libetp_xnnpack.so --json --program " +
+                    fixture_path("mlp_xnnpack.pte") + " --program " + fixture_path("llama_demo_lora_mul_xnnpack.pte") +
+                    " --data " + fixture_path("llama_demo_foundation.ptd"),
+                &out),
+            0)
+      << out;
+  const nlohmann::json doc = nlohmann::json::parse(out);
+  int programs = 0;
+  for (const auto& c : doc["checks"]) {
+    if (c["name"] != "backend_program") continue;
+    ++programs;
+    EXPECT_EQ(c["status"], "pass") << c.dump();
+    EXPECT_NE(c["detail"].get<std::string>().find("XnnpackBackend in 1 method(s): init, destroy without execute, "
+                                                  "repeated init, execute on zero inputs"),
+              std::string::npos)
+        << c.dump();
+  }
+  EXPECT_EQ(programs, 2) << out;
+  out.clear();
+  EXPECT_EQ(etp("plugin check " ETP_PLUGIN_BUILD_DIR "/libetp_xnnpack.so --program " + fixture_path("add.pte"), &out),
+            1);
+  EXPECT_NE(out.find("FAIL  backend_program " + fixture_path("add.pte") + " has no delegate of the plugin's backends"),
+            std::string::npos)
+      << out;
+  out.clear();
+  // The external weights are needed: without --data the failure names the missing tensor.
+  EXPECT_EQ(etp("plugin check " ETP_PLUGIN_BUILD_DIR "/libetp_xnnpack.so --program " +
+                    fixture_path("llama_demo_lora_mul_xnnpack.pte"),
+                &out),
+            1);
+  EXPECT_NE(out.find("no data file has it"), std::string::npos) << out;
+}
+
 // Each broken test plugin is reported with its one defect (checks that need what it broke are
 // skipped), a crash, a hang and a wrong kernel result included, and the checker itself survives
 // them all.
