@@ -149,18 +149,11 @@ std::vector<PluginCheck> check_plugin(const std::string& library, const PluginCh
   for (const std::string& program : options.programs) {
     extra.push_back({"backend_program", [=] { return check_backend_program(library, program, options); }});
   }
-  std::string reference;  // the portable plugin, where a manifest would find it
-  for (const std::string& folder :
-       bundle::plugin_search_folders({options.bundle.plugin_paths, options.bundle.use_environment})) {
-    std::error_code ec;
-    const std::filesystem::path candidate = std::filesystem::path(folder) / "libetp_portable.so";
-    if (std::filesystem::is_regular_file(candidate, ec)) {
-      reference = candidate.lexically_normal().string();
-      break;
-    }
-  }
+  // The portable plugin, where a manifest naming "portable" finds it ("" when nowhere).
+  auto reference =
+      bundle::resolve_library("portable", "", {options.bundle.plugin_paths, options.bundle.use_environment});
   std::vector<PluginCheck> out;
-  for (auto& r : plugins::check_plugin_library(library, options.timeout_ms, reference, extra))
+  for (auto& r : plugins::check_plugin_library(library, options.timeout_ms, reference.ok() ? *reference : "", extra))
     out.push_back({r.name, r.status, r.detail});
   return out;
 }

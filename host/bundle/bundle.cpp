@@ -1,8 +1,8 @@
 #include "bundle/bundle.h"
 
-#include <atomic>
 #include <dlfcn.h>
 #include <openssl/evp.h>
+#include <atomic>
 
 #include <algorithm>
 #include <cstdlib>
@@ -125,12 +125,17 @@ Result<std::unique_ptr<Bundle>> Bundle::open(Manifest manifest, const BundleOpti
     if (Status s = bundle->registry_->add(std::move(*plugin)); !s.ok())
       return Status(s.code(), at(m, spec.mark) + s.message());
   }
-  std::map<std::string, runtime::DataSource> by_path;  // one mapping per file, whatever its names
+  std::map<std::string, runtime::DataSource> by_path;  // one mapping per file (canonical path), whatever its names
   // Plugin instances are shared between bundles, and their weight caches key packed weights by
   // file id: ids must be unique in the process, not per bundle.
   static std::atomic<uint64_t> next_id{1};
   for (const DataSpec& spec : m.data) {
-    auto it = by_path.find(spec.path);
+    // Keyed by the file, not the spelling: "a/../w.ptd", an absolute path or a --data override
+    // naming a file another entry names still share one mapping.
+    std::error_code ec;
+    std::string key = std::filesystem::weakly_canonical(spec.path, ec).string();
+    if (ec) key = spec.path;
+    auto it = by_path.find(key);
     if (it == by_path.end()) {
       auto file = format::DataFile::open(spec.path);
       if (!file.ok()) return Status(file.status().code(), at(m, spec.mark) + file.status().message());
@@ -143,7 +148,7 @@ Result<std::unique_ptr<Bundle>> Bundle::open(Manifest manifest, const BundleOpti
       }
       runtime::DataSource source{std::make_shared<const format::DataFile>(std::move(*file)), next_id++,
                                  spec.weight_cache};
-      it = by_path.emplace(spec.path, std::move(source)).first;
+      it = by_path.emplace(key, std::move(source)).first;
     }
     bundle->data_[spec.name] = it->second;
   }

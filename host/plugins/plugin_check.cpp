@@ -44,9 +44,9 @@ bool read_at(const std::string& bytes, uint64_t offset, T* out) {
 // The defined global and weak symbols of the library's .dynsym, or "" and an error in *error.
 std::vector<std::string> exported_symbols(const std::string& path, std::string* error) {
   std::ifstream in(path, std::ios::binary);
+  if (!in) return *error = "cannot open " + path, std::vector<std::string>{};
   const std::string bytes((std::istreambuf_iterator<char>(in)), {});
   Elf64_Ehdr eh;
-  if (!in.eof() && !in.good()) return *error = "cannot read the file", std::vector<std::string>{};
   if (!read_at(bytes, 0, &eh) || std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64) {
     return *error = "not a 64-bit ELF shared object", std::vector<std::string>{};
   }
@@ -104,6 +104,13 @@ etp_host_api make_host(uint16_t major, uint16_t minor) {
   return h;
 }
 
+// The host of this ABI the checks give the plugin (one per check process).
+etp_host_api* checker_host() {
+  static etp_host_api host = make_host(ETP_ABI_MAJOR, ETP_ABI_MINOR);
+  host.self = &host;
+  return &host;
+}
+
 // A host of a later minor: a longer table whose extra members are zero.
 struct NewerHost {
   etp_host_api api;
@@ -131,9 +138,7 @@ QueryFn open_query(const std::string& path, Outcome* o) {
 const etp_plugin* current_table(const std::string& path, Outcome* o) {
   QueryFn query = open_query(path, o);
   if (query == nullptr) return nullptr;
-  static etp_host_api host = make_host(ETP_ABI_MAJOR, ETP_ABI_MINOR);
-  host.self = &host;
-  const etp_plugin* t = query(&host);
+  const etp_plugin* t = query(checker_host());
   auto fail = [&](const std::string& why) {
     o->ok = false;
     o->detail = why;
@@ -286,30 +291,19 @@ Outcome check_kernels(const std::string& path) {
                     " listed kernels resolves; an unknown operator is ETP_ERR_NOT_FOUND, silently"};
 }
 
-// The table of a second library (the reference), initialised without options.
-const etp_plugin* reference_table(const std::string& path, Outcome* o) {
-  void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  auto query = handle == nullptr ? nullptr : reinterpret_cast<QueryFn>(::dlsym(handle, ETP_PLUGIN_QUERY_SYMBOL));
-  static etp_host_api host = make_host(ETP_ABI_MAJOR, ETP_ABI_MINOR);
-  host.self = &host;
-  const etp_plugin* t = query == nullptr ? nullptr : query(&host);
-  if (t == nullptr || (t->init != nullptr && t->init(t->self, nullptr, 0) != ETP_OK)) {
-    *o = {false, "the reference plugin " + path + " cannot be loaded"};
-    return nullptr;
-  }
-  return t;
-}
-
 Outcome check_kernel_results(const std::string& path, const std::string& reference) {
   Outcome o;
   const etp_plugin* t = current_table(path, &o);
   if (t == nullptr) return o;
   if (t->init != nullptr && t->init(t->self, nullptr, 0) != ETP_OK) return {false, "init without options fails"};
-  const etp_plugin* r = reference_table(reference, &o);
-  if (r == nullptr) return o;
-  static etp_host_api host = make_host(ETP_ABI_MAJOR, ETP_ABI_MINOR);
-  host.self = &host;
-  const KernelDiff diff = compare_kernels(*t, *r, host);
+  Outcome loaded;
+  QueryFn query = open_query(reference, &loaded);
+  const etp_plugin* r = query == nullptr ? nullptr : query(checker_host());
+  if (r == nullptr || (r->init != nullptr && r->init(r->self, nullptr, 0) != ETP_OK)) {
+    return {false, "the reference plugin " + reference + " cannot be loaded" +
+                       (loaded.detail.empty() ? "" : ": " + loaded.detail)};
+  }
+  const KernelDiff diff = compare_kernels(*t, *r, *checker_host());
   return {diff.ok, diff.detail};
 }
 

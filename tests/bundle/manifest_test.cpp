@@ -2,6 +2,8 @@
 // a shared data file once and runs.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <unistd.h>
 
 #include <fstream>
@@ -234,6 +236,31 @@ TEST(BundleTest, SharedDataFileIsMappedOnceAndModelsRun) {
   // Both programs hold the one DataFile the bundle mapped: the bundle, base and lora.
   EXPECT_GE(foundation->file.use_count(), 3);
   EXPECT_TRUE((*(*base)->load_method("forward"))->execute().ok());
+}
+
+// A data file named twice under different paths (a symbolic link, a relative path given to
+// replace a data entry, as --data NAME=FILE does) is still mapped once.
+TEST(BundleTest, OneFileUnderTwoPathsIsMappedOnce) {
+  namespace fs = std::filesystem;
+  const std::string file = etp::test::fixture_path("linear_portable.ptd");
+  const fs::path link = fs::path(::testing::TempDir()) / "etp_linked_weights.ptd";
+  fs::remove(link);
+  fs::create_symlink(file, link);
+  const std::string path = write_manifest(
+      std::string(kPlugins) + "data:\n  a: { file: $F/linear_portable.ptd }\n  b: { file: " + link.string() +
+      " }\n  c: { file: $F/add.pte }\nmodels:\n  lin: { program: "
+      "$F/linear_portable.pte, data: [a] }\n");
+  auto manifest = parse_manifest(path);
+  ASSERT_TRUE(manifest.ok()) << manifest.status().message();
+  ASSERT_TRUE(replace_data_file(&*manifest, "c", fs::relative(file).string()).ok());
+  ASSERT_NE(manifest->data[2].path, manifest->data[0].path) << "the test needs two spellings";
+  auto bundle = Bundle::open(*manifest);
+  ASSERT_TRUE(bundle.ok()) << bundle.status().message();
+  const runtime::DataSource *a = (*bundle)->data("a"), *b = (*bundle)->data("b"), *c = (*bundle)->data("c");
+  ASSERT_TRUE(a != nullptr && b != nullptr && c != nullptr);
+  EXPECT_EQ(a->file.get(), b->file.get());
+  EXPECT_EQ(a->file.get(), c->file.get());
+  EXPECT_EQ(a->file_id, c->file_id);
 }
 
 }  // namespace

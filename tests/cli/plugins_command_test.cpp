@@ -167,7 +167,16 @@ TEST(PluginCheckTest, EachBrokenPluginIsReportedWithItsDefect) {
   EXPECT_NE(out.find("it refuses 12 case(s) the reference serves"), std::string::npos) << out;
   out.clear();
   EXPECT_EQ(etp("plugin check /nonexistent/libx.so", &out), 1);
-  EXPECT_NE(out.find("FAIL  symbols"), std::string::npos) << out;
+  EXPECT_NE(out.find("FAIL  symbols         cannot open /nonexistent/libx.so"), std::string::npos) << out;
+  out.clear();
+  EXPECT_EQ(etp("plugin check " ETP_TEST_PLUGIN_DIR "/libetp_wrong.so --timeout 0", &out), 2);
+  EXPECT_NE(out.find("--timeout needs seconds in (0, 3600], got '0'"), std::string::npos) << out;
+  out.clear();
+  EXPECT_EQ(etp("plugin inspect x.so", &out), 2);
+  EXPECT_NE(out.find("expected 'check LIB.so'"), std::string::npos) << out;
+  out.clear();
+  EXPECT_EQ(etp("plugin check a.so b.so", &out), 2);
+  EXPECT_NE(out.find("'check' takes one plugin library"), std::string::npos) << out;
   out.clear();
   EXPECT_EQ(etp("plugin check", &out), 2);
   EXPECT_EQ(etp("plugin check --help", &out), 0);
