@@ -11,10 +11,11 @@
  * Versioning. Every table that crosses the boundary (plugin, backend, host api, init args,
  * named data), in either direction, starts with an etp_abi_header. The small value structs
  * (etp_tensor, etp_value, etp_tensor_layout, etp_kernel, etp_compile_spec, etp_option,
- * etp_cache_entry) are frozen for a major version: they are passed in arrays or embedded, so
- * their size can never change; a minor that needs more adds a new struct. The major must match exactly; a minor release only appends members at the
- * end of structs, so a reader checks `struct_size` before touching a member that a newer minor
- * added (ETP_ABI_HAS). Layouts are frozen by static_asserts in the host's tests; never reorder,
+ * etp_cache_entry, etp_cache_user, etp_cache_record) are frozen for a major version: they are
+ * passed in arrays or embedded, so their size can never change; a minor that needs more adds a
+ * new struct. The major must match exactly; a minor release only appends members at the end of
+ * structs, so a reader checks `struct_size` before touching a member that a newer minor added
+ * (ETP_ABI_HAS), and a plugin learns the host's minor from host->header at query. Layouts are frozen by static_asserts in the host's tests; never reorder,
  * remove or resize a member. Why these choices: a versioned, size-prefixed table is the one
  * scheme that lets an old host load a new plugin and vice versa without recompiling either
  * (the same idea as IREE's executable plugins and LiteRT's ABI header).
@@ -39,11 +40,23 @@
 extern "C" {
 #endif
 
+/* Marks a plugin's one exported symbol when it is built with -fvisibility=hidden (etp's CMake
+ * package and pkg-config file build plugins that way):
+ *     ETP_PLUGIN_EXPORT const etp_plugin* etp_plugin_query(const etp_host_api* host) { ... } */
+#ifdef __cplusplus
+#define ETP_PLUGIN_EXPORT extern "C" __attribute__((visibility("default")))
+#else
+#define ETP_PLUGIN_EXPORT __attribute__((visibility("default")))
+#endif
+
 /* ------------------------------------------------------------------------------------------ */
 /* Versioning                                                                                 */
 
 #define ETP_ABI_MAJOR 1
-#define ETP_ABI_MINOR 1
+#define ETP_ABI_MINOR 2
+/* Minor 1 appended etp_backend_init_args.method_id and etp_plugin.cache_report.
+ * Minor 2 appended etp_plugin.accept_kernel_call (kernels may decline calls: ETP_ERR_DECLINED)
+ * and etp_plugin.cache_records (structured users, etp_cache_record). */
 
 /* The head of every struct crossing the boundary. */
 typedef struct etp_abi_header {
@@ -81,6 +94,9 @@ typedef int32_t etp_status;
 #define ETP_ERR_NOT_SUPPORTED 101 /* valid request the callee does not implement */
 #define ETP_ERR_OUT_OF_MEMORY 102
 #define ETP_ERR_UNAVAILABLE 103 /* e.g. a backend whose hardware is absent */
+/* (minor 2) From accept_kernel_call only: this kernel does not handle this call; the host
+ * offers the call to the next plugin that provides the operator. Not an error, never logged. */
+#define ETP_ERR_DECLINED 104
 /* 200..299: data is malformed (a delegate payload, a named blob). */
 #define ETP_ERR_MALFORMED 200
 /* 300..399: the callee is in a state that forbids the call, or has a bug. */
@@ -188,7 +204,10 @@ typedef struct etp_value {
   } u;
 } etp_value;
 
-/* The dtype, sizes and dim order a data file records for a named tensor. */
+/* The dtype, sizes and dim order a data file records for a named tensor. Sizes are int32 here
+ * because this struct mirrors the file formats (ExecuTorch's .pte and .ptd store sizes as
+ * int32); etp_tensor.sizes are int64 so that a kernel's products of sizes and strides never
+ * overflow before it widens them. */
 typedef struct etp_tensor_layout {
   int32_t dtype;
   int32_t rank;
@@ -293,8 +312,9 @@ typedef struct etp_backend_init_args {
 
 typedef struct etp_backend {
   etp_abi_header header;
-  const char* id; /* the backend id programs name, e.g. "XnnpackBackend" */
-  void* self;
+  const char* id; /* the backend id programs name, e.g. "XnnpackBackend"; valid until shutdown */
+  void* self;     /* the plugin's object for this backend, passed back as the first argument of
+                     init, execute and destroy (the host never reads it); may be NULL */
 
   /* Compiles one delegate. On success *out_handle is the backend's object for it. */
   etp_status (*init)(void* self, const etp_backend_init_args* args, void** out_handle);
@@ -307,7 +327,8 @@ typedef struct etp_backend {
 /* ------------------------------------------------------------------------------------------ */
 /* The plugin                                                                                  */
 
-/* One entry of a plugin's packed weights (minor 1): either shared by every program of the bundle
+/* (Minor 1; superseded by etp_cache_record in minor 2, kept for hosts of minor 1.)
+ * One entry of a plugin's packed weights: either shared by every program of the bundle
  * (ETP_CACHE_ENTRY_SHARED, the weight cache proper) or private to one delegate. Strings are owned
  * by the plugin and stay valid until its next cache_report call. */
 #define ETP_CACHE_ENTRY_SHARED 0x1u
@@ -320,12 +341,47 @@ typedef struct etp_cache_entry {
   const char* users;     /* the users' names ("<program>:<method>:<delegate>"), separated by '\n' */
 } etp_cache_entry;
 
+/* (Minor 2) One delegate using a cache entry, named by what its init received, so the host
+ * can attribute packed bytes to programs and methods without parsing strings. */
+typedef struct etp_cache_user {
+  uint64_t method_id;      /* etp_backend_init_args.method_id */
+  uint32_t delegate_index; /* etp_backend_init_args.delegate_index */
+  uint32_t reserved;       /* zero */
+} etp_cache_user;
+
+/* (Minor 2) One entry of a plugin's packed weights, shared (ETP_CACHE_ENTRY_SHARED, the weight
+ * cache proper) or private to one delegate. Pointers are owned by the plugin and stay valid
+ * until its next cache_records call. */
+typedef struct etp_cache_record {
+  const char* key;       /* plugin-defined, names the weights (e.g. data-file id and named key) */
+  uint64_t file_id;      /* etp_named_data.file_id of the data file the weights come from (0: the program) */
+  uint64_t packed_bytes; /* bytes the packed copy holds */
+  uint32_t flags;        /* ETP_CACHE_ENTRY_* */
+  uint32_t num_users;    /* delegates currently using the entry */
+  const etp_cache_user* users; /* [num_users] */
+} etp_cache_record;
+
 /* A key/value option from the manifest (`options:`), both NUL-terminated strings. */
 typedef struct etp_option {
   const char* key;
   const char* value;
 } etp_option;
 
+/* The plugin's table. Lifetimes: the table, `name`, `version`, every backend table and id, and
+ * every string kernel_name returns stay valid from query until shutdown returns (static
+ * storage is the usual choice); the host copies what it keeps longer.
+ *
+ * Life cycle: query, then init (if present), then any number of calls, then shutdown (if
+ * present) after every kernel, delegate handle and method that used the plugin is gone. A
+ * failed init is not followed by shutdown: init frees what it made before returning an error,
+ * and the host unloads the library. Without init, shutdown follows query.
+ *
+ * Which plugin serves what (the host's policy, ABI 1.2): plugins are consulted in the
+ * manifest's order. For an operator, the first plugin whose resolve_kernel finds it and whose
+ * accept_kernel_call (if any) accepts the instruction serves that instruction; the choice is
+ * made once per instruction when the method loads. For a backend id, the first plugin that
+ * lists it serves every delegate with that id (later plugins offering it are reported, not
+ * used). `etp run --verbose` and `etp inspect --coverage` show each choice. */
 typedef struct etp_plugin {
   etp_abi_header header;
   const char* name;    /* short name for messages, e.g. "portable" */
@@ -336,7 +392,8 @@ typedef struct etp_plugin {
    * keys should be an error (logged). */
   etp_status (*init)(void* self, const etp_option* options, uint32_t num_options);
   /* Optional. Called once when the host is done with the plugin, after every kernel and
-   * backend object it made is gone; the library is unloaded afterwards. */
+   * backend object it made is gone, and only if init (when present) succeeded; the library is
+   * unloaded afterwards. */
   void (*shutdown)(void* self);
 
   /* Optional (kernel plugins). Finds the kernel for an operator name such as "aten::add.out".
@@ -352,8 +409,30 @@ typedef struct etp_plugin {
 
   /* --- minor 1 --- */
   /* Optional. Describes the plugin's packed weights, shared and private: fills up to `capacity`
-   * entries and returns how many exist (call with capacity 0 to count). Thread-safe. */
+   * entries and returns how many exist (call with capacity 0 to count). Thread-safe. A host of
+   * minor 2 or later calls cache_records instead when the plugin has it. */
   uint32_t (*cache_report)(void* self, etp_cache_entry* entries, uint32_t capacity);
+
+  /* --- minor 2 --- */
+  /* Optional. Asked once per kernel instruction when a method loads, after resolve_kernel
+   * found `kernel` for `op_name`: will the kernel run this call? `args` are the instruction's
+   * values as they stand at load: tensors carry their dtypes, ranks, dim orders and dynamism;
+   * sizes are final for static tensors and upper bounds for DYNAMIC_BOUND ones (accept only if
+   * every shape within the bound is handled); `data` may be NULL and must not be read or
+   * written; scalars that earlier instructions write are not final. Returns ETP_OK to serve the
+   * call, ETP_ERR_DECLINED (without logging) to let the next plugin that provides the operator
+   * serve it, or an error (logged) that fails the load. Without this slot every call is
+   * accepted. Because the choice is made at load, a kernel's execute path has no fallback
+   * branch, and returning ETP_ERR_DECLINED from a kernel call is an error.
+   *
+   * A host of minor 1 never asks: a plugin whose kernels decline calls must, when
+   * host->header.minor < 2 at query, resolve only kernels that handle every call. */
+  etp_status (*accept_kernel_call)(void* self, const char* op_name, const etp_kernel* kernel,
+                                   etp_value* const* args, uint32_t num_args);
+  /* Optional. As cache_report, with each entry's users as structured etp_cache_user values:
+   * fills up to `capacity` records and returns how many exist (capacity 0 counts). Pointers in
+   * the records stay valid until the next call. Thread-safe. */
+  uint32_t (*cache_records)(void* self, etp_cache_record* records, uint32_t capacity);
 } etp_plugin;
 
 /* The one symbol a plugin exports. */

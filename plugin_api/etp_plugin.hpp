@@ -10,8 +10,10 @@
 
 #include "etp_plugin.h"
 
-// Marks the one exported symbol of a plugin built with -fvisibility=hidden.
+// ETP_PLUGIN_EXPORT (the one exported symbol) is defined in etp_plugin.h since ABI 1.2.
+#ifndef ETP_PLUGIN_EXPORT
 #define ETP_PLUGIN_EXPORT extern "C" __attribute__((visibility("default")))
+#endif
 
 namespace etp_sdk {
 

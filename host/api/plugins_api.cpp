@@ -2,6 +2,7 @@
 // of a program (program_coverage): what `etp plugins` and `etp inspect --coverage` print.
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "api/api_internal.h"
@@ -71,22 +72,49 @@ Result<std::vector<CoverageEntry>> program_coverage(const std::string& program, 
   const plugins::Registry& registry = bundle.impl()->bundle->registry();
   std::vector<CoverageEntry> out;
   for (const MethodInfo& method : model.methods) {
+    // Which plugin serves each call is decided per instruction when the method loads (a kernel
+    // may decline a call); when the method cannot load, the first plugin providing it is named.
+    std::map<std::string, std::vector<std::pair<std::string, uint32_t>>> served;
+    if (auto loaded = bundle.load_method("model", method.name); loaded.ok()) {
+      for (auto& s : loaded->impl()->method->operator_services()) served[s.op] = std::move(s.plugins);
+    }
     std::set<std::string> seen;
     for (const std::string& op : method.operators) {
       if (!seen.insert("op " + op).second) continue;
+      CoverageEntry entry{method.name, "operator", op, "", {}};
       etp_kernel prim{};
-      std::string plugin;
       if (runtime::find_prim_op(op, &prim)) {
-        plugin = "host";
-      } else if (auto resolved = registry.resolve_kernel(op); resolved.ok()) {
-        plugin = resolved->provider;
+        entry.plugin = "host";
+        out.push_back(std::move(entry));
+        continue;
       }
-      out.push_back({method.name, "operator", op, plugin});
+      const std::vector<plugins::ResolvedKernel> candidates = registry.kernel_candidates(op);
+      auto it = served.find(op);
+      if (it != served.end() && it->second.size() > 1) {
+        uint32_t total = 0;
+        for (const auto& p : it->second) total += p.second;
+        for (size_t i = 0; i < it->second.size(); ++i) {
+          entry.plugin += (i ? ", " : "") + it->second[i].first + " (" + std::to_string(it->second[i].second) +
+                          " of " + std::to_string(total) + (i ? ")" : " calls)");
+        }
+      } else if (it != served.end()) {
+        entry.plugin = it->second.front().first;
+      } else if (!candidates.empty()) {
+        entry.plugin = candidates.front().provider;
+      }
+      for (const plugins::ResolvedKernel& c : candidates) {
+        const bool serves = it != served.end() ? std::any_of(it->second.begin(), it->second.end(),
+                                                             [&](const auto& p) { return p.first == c.provider; })
+                                               : c.provider == entry.plugin;
+        if (!serves) entry.also_offered_by.push_back(c.provider);
+      }
+      out.push_back(std::move(entry));
     }
     for (const std::string& id : method.backends) {
       if (!seen.insert("backend " + id).second) continue;
       auto backend = registry.find_backend(id);
-      out.push_back({method.name, "backend", id, backend.ok() ? std::string(backend->plugin->name()) : ""});
+      out.push_back({method.name, "backend", id, backend.ok() ? std::string(backend->plugin->name()) : "",
+                     backend.ok() ? backend->also_offered_by : std::vector<std::string>{}});
     }
   }
   return out;

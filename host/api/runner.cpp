@@ -334,7 +334,7 @@ Result<BundleReport> run_bundle(const Bundle& bundle, const RunOptions& options)
   }
   // What each plugin's weight cache holds now that every model is loaded.
   for (const auto& plugin : inner.registry().plugins()) {
-    for (const plugins::CacheEntry& e : plugin->cache_report()) {
+    for (const plugins::CacheEntry& e : plugin->cache_report(&runtime::Method::label_of)) {
       if (e.shared) report.weight_caches.push_back({plugin->name(), e.key, e.file_id, e.packed_bytes, e.users});
     }
   }

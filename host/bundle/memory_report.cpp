@@ -99,7 +99,7 @@ json memory_report(const Bundle& bundle, const std::vector<LoadedModel>& models)
   };
   std::vector<Packed> packed;
   for (const auto& plugin : bundle.registry().plugins()) {
-    for (auto& e : plugin->cache_report()) packed.push_back({plugin->name(), std::move(e)});
+    for (auto& e : plugin->cache_report(&runtime::Method::label_of)) packed.push_back({plugin->name(), std::move(e)});
   }
   json files = json::array();
   std::set<const format::DataFile*> seen;
@@ -138,7 +138,15 @@ json memory_report(const Bundle& bundle, const std::vector<LoadedModel>& models)
     const std::string prefix = program.path() + ":";
     for (const Packed& p : packed) {
       if (p.entry.shared) continue;
-      for (const std::string& user : p.entry.users) {
+      if (!p.entry.user_ids.empty()) {  // ABI 1.2 plugins name their users' methods by id
+        for (const plugins::CacheUser& user : p.entry.user_ids) {
+          for (const runtime::Method* method : m.methods) {
+            if (method->id() == user.method_id) private_packed += p.entry.packed_bytes;
+          }
+        }
+        continue;
+      }
+      for (const std::string& user : p.entry.users) {  // ABI 1.1: "<program>:<method>:<delegate>"
         if (user.compare(0, prefix.size(), prefix) == 0) private_packed += p.entry.packed_bytes;
       }
     }

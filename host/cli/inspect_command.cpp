@@ -60,7 +60,8 @@ int run_coverage(const std::string& program, const ParsedArgs& a) {
       list.push_back({{"method", e.method},
                       {"kind", e.kind},
                       {"name", e.name},
-                      {"plugin", e.plugin.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.plugin)}});
+                      {"plugin", e.plugin.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.plugin)},
+                      {"also_offered_by", e.also_offered_by}});
     }
     const nlohmann::json doc = {{"program", program}, {"plugins", plugins}, {"entries", list}, {"missing", missing}};
     std::puts(doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
@@ -74,8 +75,11 @@ int run_coverage(const std::string& program, const ParsedArgs& a) {
   std::string method;
   for (const CoverageEntry& e : *entries) {
     if (e.method != method) std::printf("method %s:\n", (method = e.method).c_str());
-    std::printf("  %-8s  %-*s  %s\n", e.kind.c_str(), static_cast<int>(width), e.name.c_str(),
-                e.plugin.empty() ? "NONE (no plugin serves it)" : e.plugin.c_str());
+    std::string also;
+    for (const std::string& p : e.also_offered_by) also += (also.empty() ? "  (also offered by " : ", ") + p;
+    std::printf("  %-8s  %-*s  %s%s%s\n", e.kind.c_str(), static_cast<int>(width), e.name.c_str(),
+                e.plugin.empty() ? "NONE (no plugin serves it)" : e.plugin.c_str(), also.c_str(),
+                also.empty() ? "" : ")");
   }
   std::printf("coverage: %zu of %zu served", entries->size() - missing.size(), entries->size());
   if (!missing.empty()) {

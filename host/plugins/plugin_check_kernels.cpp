@@ -47,7 +47,7 @@ struct OwnedTensor {
     t.dtype = dtype;
     t.rank = static_cast<int32_t>(sizes.size());
     t.capacity = capacity_bytes;
-    t.dynamism = ETP_DYNAMISM_DYNAMIC_BOUND;
+    t.dynamism = ETP_DYNAMISM_STATIC;  // planned at its shape, as in a static program
     relayout();
     g_live.push_back(this);
   }
@@ -131,8 +131,11 @@ struct RunResult {
   std::unique_ptr<OwnedTensor> out;
 };
 
+// Runs one generated case. With `asker` (a plugin of ABI 1.2 or later that has
+// accept_kernel_call), the case is first offered to it, as the host does at load: anything but
+// ETP_OK is returned with `asked` set, and the kernel is not called.
 RunResult run(const etp_kernel& k, const etp_host_api& host, const OpSpec& op, int32_t dtype, const Case& c,
-              bool binary) {
+              bool binary, const etp_plugin* asker = nullptr, bool* asked = nullptr) {
   OwnedTensor a(dtype, c.a, c.a.size() == 4 ? c.order : std::vector<uint8_t>{}, numel(c.a) * 8 + 8);
   OwnedTensor b(dtype, c.b, c.b.size() == 4 ? c.order : std::vector<uint8_t>{}, numel(c.b) * 8 + 8);
   a.fill(1);
@@ -167,6 +170,12 @@ RunResult run(const etp_kernel& k, const etp_host_api& host, const OpSpec& op, i
   values.push_back(tensor(&out->t));  // the return slot
   std::vector<etp_value*> args;
   for (etp_value& v : values) args.push_back(&v);
+  if (asker != nullptr) {
+    const etp_status accepted =
+        asker->accept_kernel_call(asker->self, op.name, &k, args.data(), static_cast<uint32_t>(args.size()));
+    *asked = accepted != ETP_OK;
+    if (accepted != ETP_OK) return {accepted, std::move(out)};
+  }
   const etp_status s = k.fn(k.self, &host, args.data(), static_cast<uint32_t>(args.size()));
   return {s, std::move(out)};
 }
@@ -192,7 +201,8 @@ etp_status resize_checked_tensor(etp_tensor* tensor, int32_t rank, const int64_t
 
 KernelDiff compare_kernels(const etp_plugin& candidate, const etp_plugin& reference, const etp_host_api& host) {
   KernelDiff d;
-  int compared = 0, refused = 0, operators = 0;
+  int compared = 0, refused = 0, declined = 0, operators = 0;
+  const etp_plugin* asker = ETP_ABI_HAS(&candidate, accept_kernel_call) ? &candidate : nullptr;
   std::string refusals;
   for (const OpSpec& op : kOps) {
     etp_kernel mine{}, theirs{};
@@ -208,9 +218,18 @@ KernelDiff compare_kernels(const etp_plugin& candidate, const etp_plugin& refere
         if (!binary && c.a != c.b) continue;  // unary: one shape per case
         RunResult want = run(theirs, host, op, dtype, c, binary);
         if (want.status != ETP_OK) continue;  // the reference does not serve this case
-        RunResult got = run(mine, host, op, dtype, c, binary);
+        bool asked = false;
+        RunResult got = run(mine, host, op, dtype, c, binary, asker, &asked);
         const std::string where =
             std::string(op.name) + " " + (dtype == ETP_DTYPE_FLOAT32 ? "float32 " : "int32 ") + c.what;
+        if (asked && got.status == ETP_ERR_DECLINED) {  // the host gives this call to the next plugin
+          ++declined;
+          continue;
+        }
+        if (asked) {
+          return {false, where + ": accept_kernel_call returned status " + std::to_string(got.status) +
+                             " (expected ETP_OK or ETP_ERR_DECLINED)"};
+        }
         if (got.status != ETP_OK) {
           ++refused;
           if (refused <= 3) refusals += (refusals.empty() ? "" : "; ") + where;
@@ -237,6 +256,9 @@ KernelDiff compare_kernels(const etp_plugin& candidate, const etp_plugin& refere
   }
   if (operators == 0) return {true, "none of its kernels is one the checker can generate cases for"};
   d.detail = std::to_string(compared) + " cases of " + std::to_string(operators) + " operator(s) match the reference";
+  if (declined > 0) {
+    d.detail += "; it declines " + std::to_string(declined) + " case(s) at load, which fall through to the next plugin";
+  }
   if (refused > 0) {
     d.detail += "; it refuses " + std::to_string(refused) + " case(s) the reference serves (" + refusals +
                 (refused > 3 ? ", ..." : "") + "): a model placing it first fails there";

@@ -140,14 +140,29 @@ PluginLibrary::~PluginLibrary() {
 }
 
 
-std::vector<CacheEntry> PluginLibrary::cache_report() const {
+std::vector<CacheEntry> PluginLibrary::cache_report(const std::function<std::string(uint64_t)>& label_method) const {
   std::vector<CacheEntry> out;
-  if (!ETP_ABI_HAS(table_, cache_report)) return out;
   // The count may grow between the two calls; the second call fills what fits.
+  if (ETP_ABI_HAS(table_, cache_records)) {
+    std::vector<etp_cache_record> raw(table_->cache_records(table_->self, nullptr, 0));
+    raw.resize(std::min<size_t>(raw.size(), table_->cache_records(table_->self, raw.data(), static_cast<uint32_t>(raw.size()))));
+    for (const etp_cache_record& r : raw) {
+      CacheEntry entry{r.key ? r.key : "", (r.flags & ETP_CACHE_ENTRY_SHARED) != 0, r.file_id, r.packed_bytes, {}, {}};
+      for (uint32_t u = 0; r.users != nullptr && u < r.num_users; ++u) {
+        entry.user_ids.push_back({r.users[u].method_id, r.users[u].delegate_index});
+        const uint64_t id = r.users[u].method_id;
+        entry.users.push_back((label_method ? label_method(id) : "method " + std::to_string(id)) + ":" +
+                              std::to_string(r.users[u].delegate_index));
+      }
+      out.push_back(std::move(entry));
+    }
+    return out;
+  }
+  if (!ETP_ABI_HAS(table_, cache_report)) return out;
   std::vector<etp_cache_entry> raw(table_->cache_report(table_->self, nullptr, 0));
   raw.resize(std::min<size_t>(raw.size(), table_->cache_report(table_->self, raw.data(), static_cast<uint32_t>(raw.size()))));
   for (const etp_cache_entry& e : raw) {
-    CacheEntry entry{e.key ? e.key : "", (e.flags & ETP_CACHE_ENTRY_SHARED) != 0, e.file_id, e.packed_bytes, {}};
+    CacheEntry entry{e.key ? e.key : "", (e.flags & ETP_CACHE_ENTRY_SHARED) != 0, e.file_id, e.packed_bytes, {}, {}};
     std::string users = e.users ? e.users : "";
     for (size_t start = 0; !users.empty() && start <= users.size();) {
       const size_t end = users.find('\n', start);

@@ -3,6 +3,7 @@
 // unloaded only after the last kernel, delegate or method that uses it is gone.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -15,13 +16,21 @@ namespace etp::plugins {
 
 using Options = std::vector<std::pair<std::string, std::string>>;
 
-// One entry of a plugin's weight cache, as the plugin reports it (etp_cache_entry).
+// A delegate using a cache entry (ABI 1.2 etp_cache_user).
+struct CacheUser {
+  uint64_t method_id = 0;  // runtime::Method::id() of its method
+  uint32_t delegate_index = 0;
+};
+
+// One entry of a plugin's weight cache, as the plugin reports it (etp_cache_record, or the
+// older etp_cache_entry of ABI 1.1 plugins).
 struct CacheEntry {
   std::string key;
   bool shared = false;  // the weight cache proper; false: private to its one user
   uint64_t file_id = 0;
   uint64_t packed_bytes = 0;
-  std::vector<std::string> users;
+  std::vector<std::string> users;  // "<program>:<method>:<delegate>", for display
+  std::vector<CacheUser> user_ids; // the same users, structured; empty for ABI 1.1 plugins
 };
 
 class PluginLibrary {
@@ -43,8 +52,10 @@ class PluginLibrary {
   const char* name() const { return table_->name; }
   const etp_plugin& table() const { return *table_; }
   // The plugin's packed weights, shared and private (empty when the plugin has none or
-  // predates ABI minor 1).
-  std::vector<CacheEntry> cache_report() const;
+  // predates ABI minor 1). From cache_records when the plugin has it (minor 2), else from
+  // cache_report, whose users are strings. `label_method` names a method id in `users`
+  // (runtime::Method::label_of; default "method <id>").
+  std::vector<CacheEntry> cache_report(const std::function<std::string(uint64_t)>& label_method = nullptr) const;
 
  private:
   struct Library;  // hides Boost.DLL from every other file

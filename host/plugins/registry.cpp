@@ -1,33 +1,46 @@
 #include "plugins/registry.h"
 
+#include "plugins/plugin_log.h"
+
 namespace etp::plugins {
 
 Status Registry::add(std::shared_ptr<PluginLibrary> plugin) {
   const etp_plugin& table = plugin->table();
   for (uint32_t i = 0; i < table.num_backends; ++i) {
     const etp_backend* backend = table.backends[i];
-    auto [it, inserted] = backends_.emplace(backend->id, ResolvedBackend{backend, plugin});
-    if (!inserted) {
-      return Status(StatusCode::kInvalidArgument, "backend '" + std::string(backend->id) + "' is provided by both " +
-                                                      it->second.plugin->path() + " and " + plugin->path());
+    auto [it, inserted] = backends_.emplace(backend->id, ResolvedBackend{backend, plugin, {}});
+    if (!inserted && it->second.plugin != plugin) {
+      it->second.also_offered_by.push_back(plugin->name());
+      const std::string message = "backend '" + std::string(backend->id) + "' is offered by " +
+                                  it->second.plugin->name() + " (" + it->second.plugin->path() + ") and " +
+                                  plugin->name() + " (" + plugin->path() + "); " + it->second.plugin->name() +
+                                  " serves it, being earlier in the manifest's plugin order";
+      PluginLog::write(ETP_LOG_INFO, message.c_str());
     }
   }
   plugins_.push_back(std::move(plugin));
   return Status::success();
 }
 
-Result<ResolvedKernel> Registry::resolve_kernel(const std::string& op_name) const {
-  ResolvedKernel resolved;
+std::vector<ResolvedKernel> Registry::kernel_candidates(const std::string& op_name) const {
+  std::vector<ResolvedKernel> out;
   for (const auto& plugin : plugins_) {
     const etp_plugin& table = plugin->table();
     if (table.resolve_kernel == nullptr) continue;
+    ResolvedKernel resolved;
     if (table.resolve_kernel(table.self, op_name.c_str(), &resolved.kernel) == ETP_OK && resolved.kernel.fn) {
       resolved.plugin = plugin;
       resolved.provider = table.name;
-      return resolved;
+      out.push_back(std::move(resolved));
     }
   }
-  return Status(StatusCode::kNotFound, "no loaded plugin provides operator " + op_name);
+  return out;
+}
+
+Result<ResolvedKernel> Registry::resolve_kernel(const std::string& op_name) const {
+  std::vector<ResolvedKernel> candidates = kernel_candidates(op_name);
+  if (candidates.empty()) return Status(StatusCode::kNotFound, "no loaded plugin provides operator " + op_name);
+  return std::move(candidates.front());
 }
 
 Result<ResolvedBackend> Registry::find_backend(const std::string& id) const {

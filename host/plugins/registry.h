@@ -1,6 +1,10 @@
-// The kernels and backends the loaded plugins provide. Plugins are searched in the order
-// they were added (the manifest's order), so when two plugins provide one operator the
-// earlier one wins; which plugin serves each operator is reported by describe_kernel.
+// The kernels and backends the loaded plugins provide. Plugins are consulted in the order they
+// were added (the manifest's order):
+//  - an operator may be provided by several plugins; kernel_candidates lists them in order, and
+//    the method loader gives each instruction to the first whose kernel accepts it (ABI 1.2
+//    accept_kernel_call; a plugin without it accepts every call);
+//  - a backend id is served by the first plugin that lists it; later plugins listing the same
+//    id are recorded (also_offered_by) and logged at INFO, never used.
 // Built once, then read-only: thread-safe for lookups.
 #pragma once
 
@@ -24,16 +28,18 @@ struct ResolvedKernel {
 struct ResolvedBackend {
   const etp_backend* backend = nullptr;
   std::shared_ptr<PluginLibrary> plugin;
+  std::vector<std::string> also_offered_by;  // later plugins listing the same id (names)
 };
 
 class Registry {
  public:
-  // Adds a plugin after the ones already present. Fails if one of its backend ids is already
-  // served by an earlier plugin (a backend id must be unambiguous).
+  // Adds a plugin after the ones already present.
   Status add(std::shared_ptr<PluginLibrary> plugin);
 
   // The first plugin, in order, that provides `op_name`. kNotFound if none has it.
   Result<ResolvedKernel> resolve_kernel(const std::string& op_name) const;
+  // Every plugin that provides `op_name`, in order (empty if none).
+  std::vector<ResolvedKernel> kernel_candidates(const std::string& op_name) const;
   // kNotFound naming the backend id and the plugins loaded.
   Result<ResolvedBackend> find_backend(const std::string& id) const;
 

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <map>
+#include <mutex>
 
 #include "format/scalar_type.h"
 #include "plugins/plugin_log.h"
@@ -27,10 +29,27 @@ bool condition_true(const etp_value& v) {
   return false;
 }
 
+// Live methods by id, so plugin reports that name a method_id can be shown as program:method.
+std::mutex g_labels_mutex;
+std::map<uint64_t, std::string> g_labels;
+
 }  // namespace
+
+void Method::register_label() {
+  const std::lock_guard<std::mutex> lock(g_labels_mutex);
+  g_labels[id()] = program_path_ + ":" + name_;
+}
+
+std::string Method::label_of(uint64_t method_id) {
+  const std::lock_guard<std::mutex> lock(g_labels_mutex);
+  auto it = g_labels.find(method_id);
+  return it == g_labels.end() ? "method " + std::to_string(method_id) : it->second;
+}
 
 Method::~Method() {
   for (Delegate& d : delegates_) d.backend->destroy(d.backend->self, d.handle);
+  const std::lock_guard<std::mutex> lock(g_labels_mutex);
+  g_labels.erase(id());
 }
 
 // Checks `input` against input `index` and gives its tensor the input's shape, pointing at the
@@ -112,11 +131,15 @@ Status Method::fail_at(size_t pc, etp_status status) const {
   const Instruction& ins = instructions_[pc];
   std::string what;
   if (ins.kind == Kind::kKernel) {
-    what = operator_names_[ins.op] + " (plugin " + operator_providers_[ins.op] + ")";
+    what = operator_names_[ins.op] + " (plugin " + providers_[ins.provider] + ")";
   } else {
     what = "delegate " + std::to_string(ins.op) + " (" + delegates_[ins.op].id + ")";
   }
-  const std::string why = plugins::PluginLog::take_last_error();
+  std::string why = plugins::PluginLog::take_last_error();
+  if (status == ETP_ERR_DECLINED) {
+    why += std::string(why.empty() ? "" : "; ") +
+           "a kernel cannot decline when called: it declines at load, in accept_kernel_call";
+  }
   return Status(status_code_from_plugin(status), program_path_ + ": method '" + name_ + "', instruction " +
                                                      std::to_string(pc) + ", " + what + " failed with status " +
                                                      std::to_string(status) + (why.empty() ? "" : ": " + why));
@@ -196,14 +219,54 @@ void Method::clear_profile() { std::fill(profile_.begin(), profile_.end(), Instr
 Method::Callee Method::callee(size_t pc) const {
   if (pc >= instructions_.size()) return {};
   const Instruction& ins = instructions_[pc];
-  if (ins.kind == Kind::kKernel) return {false, operator_names_[ins.op], operator_providers_[ins.op]};
+  if (ins.kind == Kind::kKernel) return {false, operator_names_[ins.op], providers_[ins.provider]};
   if (ins.kind == Kind::kDelegate) return {true, delegates_[ins.op].id, delegates_[ins.op].plugin};
   return {};
 }
 
+std::vector<Method::OperatorService> Method::operator_services() const {
+  std::vector<OperatorService> per_op(operator_names_.size());
+  for (const Instruction& ins : instructions_) {
+    if (ins.kind != Kind::kKernel) continue;
+    auto& plugins = per_op[ins.op].plugins;
+    const std::string& name = providers_[ins.provider];
+    auto it = std::find_if(plugins.begin(), plugins.end(), [&](const auto& p) { return p.first == name; });
+    if (it == plugins.end()) {
+      plugins.emplace_back(name, 1);
+    } else {
+      ++it->second;
+    }
+  }
+  std::vector<OperatorService> out;
+  for (size_t op = 0; op < per_op.size(); ++op) {
+    if (per_op[op].plugins.empty()) continue;  // in the program's operator table but never called
+    per_op[op].op = operator_names_[op];
+    out.push_back(std::move(per_op[op]));
+  }
+  return out;
+}
+
 std::vector<std::pair<std::string, std::string>> Method::kernel_providers() const {
   std::vector<std::pair<std::string, std::string>> out;
-  for (size_t i = 0; i < operator_names_.size(); ++i) out.emplace_back(operator_names_[i], operator_providers_[i]);
+  for (const OperatorService& s : operator_services()) {
+    std::string served = s.plugins.front().first;
+    if (s.plugins.size() > 1) {  // fall-through split the calls: "a (2 of 3 calls), b (1 of 3)"
+      uint32_t total = 0;
+      for (const auto& p : s.plugins) total += p.second;
+      served.clear();
+      for (size_t i = 0; i < s.plugins.size(); ++i) {
+        served += (i ? ", " : "") + s.plugins[i].first + " (" + std::to_string(s.plugins[i].second) + " of " +
+                  std::to_string(total) + (i ? ")" : " calls)");
+      }
+    }
+    out.emplace_back(s.op, std::move(served));
+  }
+  std::vector<std::string> backends;
+  for (const Delegate& d : delegates_) {
+    if (std::find(backends.begin(), backends.end(), d.id) != backends.end()) continue;
+    backends.push_back(d.id);
+    out.emplace_back("backend " + d.id, d.plugin);
+  }
   return out;
 }
 

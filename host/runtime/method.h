@@ -75,8 +75,20 @@ class Method {
   uint64_t planned_bytes() const { return planned_bytes_; }
   const Program& program() const { return *program_; }
 
-  // Which plugin serves each operator of this method ("host" for prim operators).
+  // Which plugin serves each operator of this method ("host" for prim operators), then each
+  // delegate backend ("backend <id>"). When fall-through split an operator's calls between
+  // plugins, every serving plugin is named with its share: "fast (2 of 3 calls), portable (1 of 3)".
   std::vector<std::pair<std::string, std::string>> kernel_providers() const;
+  // The same for operators, structured: per operator called, each serving plugin and its calls.
+  struct OperatorService {
+    std::string op;
+    std::vector<std::pair<std::string, uint32_t>> plugins;  // (plugin, calls), in order of first call
+  };
+  std::vector<OperatorService> operator_services() const;
+  // Identifies this loaded method to plugins (etp_backend_init_args.method_id).
+  uint64_t id() const { return reinterpret_cast<uint64_t>(this); }
+  // "<program>:<method>" of the live method with `method_id` ("method <id>" if none is live).
+  static std::string label_of(uint64_t method_id);
 
   // Profiling: while on, execute times every kernel and delegate call (two clock reads each)
   // and adds it to that instruction's entry; off by default, and then costs nothing.
@@ -111,6 +123,7 @@ class Method {
     uint32_t first_arg = 0, num_args = 0;  // kKernel, kDelegate: range in args_
     uint32_t first_refresh = 0, num_refresh = 0;  // lists to refresh first, range in refresh_
     etp_kernel kernel{};
+    uint32_t provider = 0;  // kKernel: index in providers_ of the plugin serving the call
   };
   struct IntList {
     std::vector<int64_t> items;
@@ -142,6 +155,7 @@ class Method {
   };
 
   Status fail_at(size_t pc, etp_status status) const;
+  void register_label();  // makes label_of(id()) name this method, until it is destroyed
   template <bool kProfile>
   Status run_instructions();
 
@@ -162,7 +176,7 @@ class Method {
   std::vector<etp_value*> args_;
   std::vector<Refresh> refresh_;
   std::vector<std::string> operator_names_;
-  std::vector<std::string> operator_providers_;
+  std::vector<std::string> providers_;  // names of the plugins serving kernel calls ("host" first)
   std::vector<std::shared_ptr<plugins::PluginLibrary>> plugins_;  // keep libraries loaded
   std::vector<std::unique_ptr<NamedDataMap>> named_data_;  // per backend plugin; outlive the handles
   std::vector<Delegate> delegates_;

@@ -43,9 +43,10 @@ class MethodLoader {
   Status parse_tensor(size_t index, const fb::Tensor& t, HostTensor* out);
   Status resolve_tensor_data(size_t index, const fb::Tensor& t, HostTensor* out);
   Status parse_lists();
-  Status resolve_kernels(std::vector<etp_kernel>* kernels);
+  Status resolve_kernels();
+  Status choose_kernel(size_t pc, Method::Instruction* ins);
   Status init_delegates();
-  Status build_instructions(const std::vector<etp_kernel>& kernels);
+  Status build_instructions();
   Status allocate_unplanned_inputs();
   Status check_memory_and_conditions();
   void find_inputs_and_state();
@@ -61,6 +62,7 @@ class MethodLoader {
   std::vector<int32_t> tensor_list_of_value_;  // value index -> tensor_lists_ index, or -1
   std::vector<bool> moved_;                    // value is a MoveCall destination
   std::vector<const uint8_t*> initial_;        // initial bytes of planned tensors that have one
+  std::vector<std::vector<plugins::ResolvedKernel>> candidates_;  // per operator: plugins providing it, in order
 };
 
 Result<std::unique_ptr<Method>> MethodLoader::load() {
@@ -68,13 +70,13 @@ Result<std::unique_ptr<Method>> MethodLoader::load() {
   method_->name_ = plan_.name()->str();
   method_->program_path_ = program_.path();
   method_->program_ = program_.shared_from_this();
+  method_->register_label();
   ETP_CHECK_OK(allocate_buffers());
   ETP_CHECK_OK(parse_values());
   ETP_CHECK_OK(parse_lists());
-  std::vector<etp_kernel> kernels;
-  ETP_CHECK_OK(resolve_kernels(&kernels));
+  ETP_CHECK_OK(resolve_kernels());
   ETP_CHECK_OK(init_delegates());
-  ETP_CHECK_OK(build_instructions(kernels));
+  ETP_CHECK_OK(build_instructions());
   ETP_CHECK_OK(allocate_unplanned_inputs());
   ETP_CHECK_OK(check_memory_and_conditions());
   for (int32_t i : *plan_.outputs()) method_->outputs_.push_back(static_cast<uint32_t>(i));
@@ -300,24 +302,17 @@ Status MethodLoader::parse_lists() {
   return Status::success();
 }
 
-Status MethodLoader::resolve_kernels(std::vector<etp_kernel>* kernels) {
+Status MethodLoader::resolve_kernels() {
   std::vector<std::string> missing;
-  std::set<const plugins::PluginLibrary*> seen;
+  method_->providers_.push_back("host");
   for (flatbuffers::uoffset_t i = 0; plan_.operators() && i < plan_.operators()->size(); ++i) {
     const std::string name = format::operator_name(*plan_.operators()->Get(i));
     plugins::ResolvedKernel prim;
     prim.provider = "host";
-    auto resolved = find_prim_op(name, &prim.kernel) ? Result<plugins::ResolvedKernel>(prim)
-                                                     : program_.registry().resolve_kernel(name);
-    if (!resolved.ok()) {
-      missing.push_back(name);
-      kernels->push_back({});
-    } else {
-      kernels->push_back(resolved->kernel);
-      if (resolved->plugin && seen.insert(resolved->plugin.get()).second) method_->plugins_.push_back(resolved->plugin);
-    }
+    candidates_.push_back(find_prim_op(name, &prim.kernel) ? std::vector<plugins::ResolvedKernel>{prim}
+                                                           : program_.registry().kernel_candidates(name));
+    if (candidates_.back().empty()) missing.push_back(name);
     method_->operator_names_.push_back(name);
-    method_->operator_providers_.push_back(resolved.ok() ? resolved->provider : "missing");
   }
   if (!missing.empty()) {
     std::string list;
@@ -328,6 +323,76 @@ Status MethodLoader::resolve_kernels(std::vector<etp_kernel>* kernels) {
                                              " (plugins loaded: " + program_.registry().plugin_names() + ")");
   }
   return Status::success();
+}
+
+namespace {
+
+// "float32[2, 3] (dim order 1, 0)" for messages about a call's arguments.
+std::string describe_arg(const etp_value& v) {
+  switch (v.tag) {
+    case ETP_VALUE_TENSOR: {
+      const etp_tensor& t = *v.u.tensor;
+      std::string s = format::scalar_type_name(t.dtype) + std::string("[");
+      bool contiguous = true;
+      std::string order;
+      for (int32_t d = 0; d < t.rank; ++d) {
+        s += (d ? ", " : "") + std::to_string(t.sizes[d]);
+        order += (d ? ", " : "") + std::to_string(t.dim_order[d]);
+        contiguous = contiguous && t.dim_order[d] == d;
+      }
+      return s + "]" + (contiguous ? "" : " (dim order " + order + ")");
+    }
+    case ETP_VALUE_INT: return std::to_string(v.u.i);
+    case ETP_VALUE_DOUBLE: return std::to_string(v.u.d);
+    case ETP_VALUE_BOOL: return v.u.b ? "True" : "False";
+    case ETP_VALUE_NONE: return "None";
+    default: return "list";
+  }
+}
+
+}  // namespace
+
+// The first plugin, in order, that provides the operator and accepts this call (ABI 1.2: a
+// plugin without accept_kernel_call accepts every call). Decided once, here, so the execute
+// loop has no fallback branch.
+Status MethodLoader::choose_kernel(size_t pc, Method::Instruction* ins) {
+  const std::string& op = method_->operator_names_[ins->op];
+  etp_value* const* args = &method_->args_[ins->first_arg];
+  std::string declined;
+  for (const plugins::ResolvedKernel& candidate : candidates_[ins->op]) {
+    if (candidate.plugin) {
+      const etp_plugin& table = candidate.plugin->table();
+      if (ETP_ABI_HAS(&table, accept_kernel_call)) {
+        plugins::PluginLog::take_last_error();
+        const etp_status s = table.accept_kernel_call(table.self, op.c_str(), &candidate.kernel, args, ins->num_args);
+        if (s == ETP_ERR_DECLINED) {
+          declined += (declined.empty() ? "" : ", ") + candidate.provider;
+          continue;
+        }
+        if (s != ETP_OK) {
+          const std::string why = plugins::PluginLog::take_last_error();
+          return fail("instruction " + std::to_string(pc) + ", " + op + ": plugin " + candidate.provider +
+                          " failed to consider the call (status " + std::to_string(s) + ")" +
+                          (why.empty() ? "" : ": " + why),
+                      status_code_from_plugin(s));
+        }
+      }
+      if (std::find(method_->plugins_.begin(), method_->plugins_.end(), candidate.plugin) == method_->plugins_.end()) {
+        method_->plugins_.push_back(candidate.plugin);
+      }
+    }
+    auto& providers = method_->providers_;
+    ins->kernel = candidate.kernel;
+    ins->provider = static_cast<uint32_t>(std::find(providers.begin(), providers.end(), candidate.provider) -
+                                          providers.begin());
+    if (ins->provider == providers.size()) providers.push_back(candidate.provider);
+    return Status::success();
+  }
+  std::string described;
+  for (uint32_t i = 0; i < ins->num_args; ++i) described += (i ? ", " : "") + describe_arg(*args[i]);
+  return fail("instruction " + std::to_string(pc) + ", " + op + ": every plugin providing the operator declined the call (" +
+                  declined + "); arguments: " + described,
+              StatusCode::kNotFound);
 }
 
 }  // namespace etp::runtime
@@ -371,7 +436,7 @@ Status MethodLoader::init_delegates() {
     args.program_name = program_.path().c_str();
     args.method_name = method_->name_.c_str();
     args.delegate_index = i;
-    args.method_id = reinterpret_cast<uint64_t>(method_.get());
+    args.method_id = method_->id();
     void* handle = nullptr;
     plugins::PluginLog::take_last_error();
     const etp_status status = backend->backend->init(backend->backend->self, &args, &handle);
@@ -390,7 +455,7 @@ Status MethodLoader::init_delegates() {
   return Status::success();
 }
 
-Status MethodLoader::build_instructions(const std::vector<etp_kernel>& kernels) {
+Status MethodLoader::build_instructions() {
   const auto* chains = plan_.chains();
   if (chains == nullptr || chains->size() == 0) return fail("has no chains", StatusCode::kMalformed);
   if (chains->size() > 1)
@@ -427,8 +492,8 @@ Status MethodLoader::build_instructions(const std::vector<etp_kernel>& kernels) 
         const fb::KernelCall* k = ins->instr_args_as_KernelCall();
         out.kind = Method::Kind::kKernel;
         out.op = static_cast<uint32_t>(k->op_index());
-        out.kernel = kernels[out.op];
         add_args(k->args());
+        ETP_CHECK_OK(choose_kernel(pc, &out));
         break;
       }
       case fb::InstructionArguments::DelegateCall: {

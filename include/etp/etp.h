@@ -180,7 +180,14 @@ struct CoverageEntry {
   std::string method;
   std::string kind;    // "operator" or "backend"
   std::string name;    // "aten::add.out", "XnnpackBackend"
-  std::string plugin;  // the first plugin serving it, "host" for the host's prim operators, "" for none
+  // The plugin serving it: "host" for the host's prim operators, "" for none. An operator whose
+  // calls fall through to several plugins (ABI 1.2) names each with its share,
+  // "fast (2 of 3 calls), portable (1 of 3)"; that needs the method to load (with its data
+  // files), and without a load the first plugin providing the operator is named.
+  std::string plugin;
+  // Plugins later in the order that offer it too but serve none of its calls (for a backend id,
+  // the first plugin listing it serves every delegate).
+  std::vector<std::string> also_offered_by;
 };
 // kNotFound and friends when the program or a plugin cannot be opened.
 Result<std::vector<CoverageEntry>> program_coverage(const std::string& program, const std::vector<std::string>& plugins,

@@ -24,6 +24,8 @@ const etp_plugin kPlugin = {
     /*num_backends=*/0,
     /*backends=*/nullptr,
     /*cache_report=*/nullptr,
+    /*accept_kernel_call=*/nullptr,
+    /*cache_records=*/nullptr,
 };
 
 }  // namespace

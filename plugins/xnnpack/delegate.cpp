@@ -30,12 +30,12 @@ int external_dtype(Datatype type) {
 
 
 Delegate::~Delegate() {
-  for (const auto& op : ops_) plugin_.cache.release(op, name_);
+  for (const auto& op : ops_) plugin_.cache.release(op, user_);
 }
 
 etp_status Delegate::fail(etp_status status, const std::string& message) const {
   const std::string where = running_step_ != nullptr ? running_step_->name + ": " : "";
-  const std::string text = "XnnpackBackend " + name_ + ": " + where + message;
+  const std::string text = "XnnpackBackend " + user_.name + ": " + where + message;
   plugin_.host->log(plugin_.host->self, ETP_LOG_ERROR, text.c_str());
   return status;
 }
@@ -47,7 +47,7 @@ void Delegate::add_step(const std::string& type_name, std::function<etp_status(D
 std::shared_ptr<PackedOp> Delegate::packed_op(const std::string& key, uint64_t file_id, bool weights,
                                               const std::function<xnn_status(xnn_operator_t*)>& create,
                                               xnn_status* status) {
-  auto op = plugin_.cache.acquire(key, file_id, weights, name_, create, status);
+  auto op = plugin_.cache.acquire(key, file_id, weights, user_, create, status);
   if (op) ops_.push_back(op);
   return op;
 }

@@ -63,7 +63,7 @@ struct Step {
 
 class Delegate {
  public:
-  Delegate(PluginState& plugin, std::string name) : plugin_(plugin), name_(std::move(name)) {}
+  Delegate(PluginState& plugin, CacheUser user) : plugin_(plugin), user_(std::move(user)) {}
   ~Delegate();
 
   etp_status init(const etp_backend_init_args* args);
@@ -81,7 +81,7 @@ class Delegate {
   size_t numel(int index) const;
   const Value& value(int index) const { return graph_.values()[static_cast<size_t>(index)]; }
   pthreadpool_t threadpool() const { return plugin_.threadpool; }
-  const std::string& name() const { return name_; }
+  const std::string& name() const { return user_.name; }
   // Logs `message` as one ERROR line (naming the running step, if any) and returns `status`.
   etp_status fail(etp_status status, const std::string& message) const;
 
@@ -103,7 +103,7 @@ class Delegate {
   etp_status reshape();
 
   PluginState& plugin_;
-  std::string name_;
+  CacheUser user_;  // name and identity in the host's terms
   Graph graph_;
   std::vector<void*> pointers_;
   std::vector<std::vector<size_t>> dims_;

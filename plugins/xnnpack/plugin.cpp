@@ -65,9 +65,12 @@ etp_status backend_init(void*, const etp_backend_init_args* args, void** out_han
     if (!ETP_ABI_HAS_FIELD(args, delegate_index) || args->payload == nullptr) {
       return etp_sdk::fail(g_state.host, ETP_ERR_INVALID_ARGUMENT, "XnnpackBackend: incomplete init arguments");
     }
-    std::string name = std::string(args->program_name ? args->program_name : "?") + ":" +
-                       (args->method_name ? args->method_name : "?") + ":" + std::to_string(args->delegate_index);
-    auto delegate = std::make_unique<Delegate>(g_state, std::move(name));
+    CacheUser user;
+    user.name = std::string(args->program_name ? args->program_name : "?") + ":" +
+                (args->method_name ? args->method_name : "?") + ":" + std::to_string(args->delegate_index);
+    user.method_id = ETP_ABI_HAS_FIELD(args, method_id) ? args->method_id : 0;
+    user.delegate_index = args->delegate_index;
+    auto delegate = std::make_unique<Delegate>(g_state, std::move(user));
     if (etp_status s = delegate->init(args)) return s;
     *out_handle = delegate.release();
     return ETP_OK;
@@ -81,10 +84,11 @@ etp_status backend_execute(void*, void* handle, etp_value* const* args, uint32_t
 
 void backend_destroy(void*, void* handle) { delete static_cast<Delegate*>(handle); }
 
-// The report's strings live here until the next call (the ABI's contract).
+// The reports' strings and arrays live here until the next call (the ABI's contract).
 std::mutex g_report_mutex;
 std::vector<CacheReportEntry> g_report;
-std::vector<std::string> g_report_users;
+std::vector<std::string> g_report_users;                 // cache_report (ABI 1.1 hosts)
+std::vector<std::vector<etp_cache_user>> g_record_users;  // cache_records (ABI 1.2)
 
 uint32_t cache_report(void*, etp_cache_entry* entries, uint32_t capacity) {
   std::lock_guard<std::mutex> lock(g_report_mutex);
@@ -92,13 +96,30 @@ uint32_t cache_report(void*, etp_cache_entry* entries, uint32_t capacity) {
   g_report_users.clear();
   for (const CacheReportEntry& e : g_report) {
     std::string users;
-    for (const std::string& u : e.users) users += (users.empty() ? "" : "\n") + u;
+    for (const CacheUser& u : e.users) users += (users.empty() ? "" : "\n") + u.name;
     g_report_users.push_back(std::move(users));
   }
   for (uint32_t i = 0; i < capacity && i < g_report.size(); ++i) {
     entries[i] = {g_report[i].key.c_str(), g_report[i].file_id, g_report[i].packed_bytes,
                   static_cast<uint32_t>(g_report[i].users.size()), g_report[i].shared ? ETP_CACHE_ENTRY_SHARED : 0u,
                   g_report_users[i].c_str()};
+  }
+  return static_cast<uint32_t>(g_report.size());
+}
+
+uint32_t cache_records(void*, etp_cache_record* records, uint32_t capacity) {
+  std::lock_guard<std::mutex> lock(g_report_mutex);
+  g_report = g_state.cache.report();
+  g_record_users.clear();
+  for (const CacheReportEntry& e : g_report) {
+    std::vector<etp_cache_user> users;
+    for (const CacheUser& u : e.users) users.push_back({u.method_id, u.delegate_index, 0});
+    g_record_users.push_back(std::move(users));
+  }
+  for (uint32_t i = 0; i < capacity && i < g_report.size(); ++i) {
+    records[i] = {g_report[i].key.c_str(), g_report[i].file_id, g_report[i].packed_bytes,
+                  g_report[i].shared ? ETP_CACHE_ENTRY_SHARED : 0u, static_cast<uint32_t>(g_record_users[i].size()),
+                  g_record_users[i].data()};
   }
   return static_cast<uint32_t>(g_report.size());
 }
@@ -120,6 +141,8 @@ const etp_plugin kPlugin = {
     /*num_backends=*/1,
     kBackends,
     cache_report,
+    /*accept_kernel_call=*/nullptr,
+    cache_records,
 };
 
 }  // namespace

@@ -34,7 +34,7 @@ const xnn_allocator* counting_allocator() { return &kAllocator; }
 uint64_t xnnpack_bytes_allocated_on_this_thread() { return t_allocated; }
 
 std::shared_ptr<PackedOp> WeightCache::acquire(const std::string& key, uint64_t file_id, bool weights,
-                                               const std::string& user,
+                                               const CacheUser& user,
                                                const std::function<xnn_status(xnn_operator_t*)>& create,
                                                xnn_status* status) {
   // Creation runs under the cache lock, so concurrent inits never pack one key twice.
@@ -65,7 +65,7 @@ std::shared_ptr<PackedOp> WeightCache::acquire(const std::string& key, uint64_t 
   return op;
 }
 
-void WeightCache::release(const std::shared_ptr<PackedOp>& op, const std::string& user) {
+void WeightCache::release(const std::shared_ptr<PackedOp>& op, const CacheUser& user) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = op->users.find(user);
   if (it != op->users.end()) op->users.erase(it);
@@ -75,7 +75,7 @@ std::vector<CacheReportEntry> WeightCache::report() {
   std::lock_guard<std::mutex> lock(mutex_);
   std::vector<CacheReportEntry> out;
   auto add = [&](const std::string& key, bool shared, const PackedOp& op) {
-    out.push_back({key, shared, op.file_id, op.packed_bytes, std::vector<std::string>(op.users.begin(), op.users.end())});
+    out.push_back({key, shared, op.file_id, op.packed_bytes, std::vector<CacheUser>(op.users.begin(), op.users.end())});
   };
   for (auto it = entries_.begin(); it != entries_.end();) {
     if (auto live = it->second.lock()) {

@@ -20,13 +20,26 @@
 
 namespace etp_xnnpack {
 
+// A delegate using a packed operator: its name for messages and what identifies it to the host
+// (etp_cache_user).
+struct CacheUser {
+  std::string name;  // "<program>:<method>:<delegate>"
+  uint64_t method_id = 0;
+  uint32_t delegate_index = 0;
+  bool operator<(const CacheUser& o) const {
+    return method_id != o.method_id ? method_id < o.method_id
+                                    : delegate_index != o.delegate_index ? delegate_index < o.delegate_index
+                                                                         : name < o.name;
+  }
+};
+
 struct PackedOp {
   xnn_operator_t op = nullptr;
   std::mutex mutex;
   std::string key;           // "" for private operators
   uint64_t file_id = 0;      // data file of the packed weights
   uint64_t packed_bytes = 0; // bytes XNNPACK allocated creating the operator (measured)
-  std::multiset<std::string> users;  // delegate names, for the cache report (guarded by the cache)
+  std::multiset<CacheUser> users;  // for the cache report (guarded by the cache)
   ~PackedOp() {
     if (op != nullptr) xnn_delete_operator(op);
   }
@@ -37,7 +50,7 @@ struct CacheReportEntry {
   bool shared = false;
   uint64_t file_id = 0;
   uint64_t packed_bytes = 0;
-  std::vector<std::string> users;
+  std::vector<CacheUser> users;
 };
 
 class WeightCache {
@@ -46,10 +59,10 @@ class WeightCache {
   // xnn_status and fills the operator) if no live entry exists. `user` names the delegate.
   // An empty key gives a private operator; `weights` says whether it packs weights (then it is
   // listed in the report as a private entry). On failure returns null and sets *status.
-  std::shared_ptr<PackedOp> acquire(const std::string& key, uint64_t file_id, bool weights, const std::string& user,
+  std::shared_ptr<PackedOp> acquire(const std::string& key, uint64_t file_id, bool weights, const CacheUser& user,
                                     const std::function<xnn_status(xnn_operator_t*)>& create, xnn_status* status);
   // The delegate `user` no longer uses `op` (it still holds its shared_ptr until it drops it).
-  void release(const std::shared_ptr<PackedOp>& op, const std::string& user);
+  void release(const std::shared_ptr<PackedOp>& op, const CacheUser& user);
 
   std::vector<CacheReportEntry> report();
 

@@ -23,7 +23,7 @@ TEST(PluginsCommandTest, ListsTheBuiltPluginsWithTheirKernelsAndBackends) {
   for (const auto& p : doc["plugins"]) {
     if (p.value("name", "") == "portable") {
       portable = true;
-      EXPECT_EQ(p["abi"], "1.1");
+      EXPECT_EQ(p["abi"], "1.2");
       const auto& kernels = p["kernels"];
       EXPECT_NE(std::find(kernels.begin(), kernels.end(), "aten::any.out"), kernels.end());
       EXPECT_TRUE(p["backends"].empty());
@@ -36,7 +36,7 @@ TEST(PluginsCommandTest, ListsTheBuiltPluginsWithTheirKernelsAndBackends) {
   EXPECT_TRUE(portable && xnnpack) << out;
   out.clear();
   ASSERT_EQ(etp("plugins", &out), 0) << out;
-  EXPECT_NE(out.find("xnnpack 0.1.0 (ABI 1.1)"), std::string::npos) << out;
+  EXPECT_NE(out.find("xnnpack 0.1.0 (ABI 1.2)"), std::string::npos) << out;
   EXPECT_NE(out.find("XnnpackBackend"), std::string::npos) << out;
 }
 
@@ -166,6 +166,11 @@ TEST(PluginCheckTest, EachBrokenPluginIsReportedWithItsDefect) {
   EXPECT_EQ(etp("plugin check " ETP_TEST_PLUGIN_DIR "/libetp_shadow.so", &out), 0);
   EXPECT_NE(out.find("it refuses 12 case(s) the reference serves"), std::string::npos) << out;
   out.clear();
+  // A partial kernel (ABI 1.2) declines, at load, what it does not handle: those cases fall
+  // through to the next plugin, so they are no defect.
+  EXPECT_EQ(etp("plugin check " ETP_TEST_PLUGIN_DIR "/libetp_fast_add.so", &out), 0);
+  EXPECT_NE(out.find("case(s) at load, which fall through to the next plugin"), std::string::npos) << out;
+  out.clear();
   EXPECT_EQ(etp("plugin check /nonexistent/libx.so", &out), 1);
   EXPECT_NE(out.find("FAIL  symbols         cannot open /nonexistent/libx.so"), std::string::npos) << out;
   out.clear();
@@ -180,6 +185,42 @@ TEST(PluginCheckTest, EachBrokenPluginIsReportedWithItsDefect) {
   out.clear();
   EXPECT_EQ(etp("plugin check", &out), 2);
   EXPECT_EQ(etp("plugin check --help", &out), 0);
+}
+
+// ABI 1.2: which plugin serves each call is chosen per instruction at load. A partial fast add
+// first takes the calls it accepts and the rest fall through, and coverage shows the split; a
+// backend id offered twice is served by the first plugin, the other named as also offering it.
+TEST(InspectCoverageTest, ShowsFallThroughAndTheFirstOfTwoBackendsOfferingAnId) {
+  std::string out;
+  ASSERT_EQ(etp("inspect --coverage --plugin " ETP_TEST_PLUGIN_DIR "/libetp_fast_add.so --plugin portable " +
+                    fixture_path("transformer_portable.pte"),
+                &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("portable (4 of 8 calls), fast_add (4 of 8)"), std::string::npos) << out;
+  out.clear();
+  ASSERT_EQ(etp("inspect --coverage --plugin " ETP_TEST_PLUGIN_DIR "/libetp_fast_add.so --plugin portable " +
+                    fixture_path("cf_add_channels_last.pte"),
+                &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("aten::add.out  portable  (also offered by fast_add)"), std::string::npos) << out;
+  out.clear();
+  ASSERT_EQ(etp("inspect --coverage --json --plugin " ETP_TEST_PLUGIN_DIR "/libetp_demo_backend_abi_1_1.so --plugin " ETP_TEST_PLUGIN_DIR
+                "/libetp_demo_backend.so --plugin portable " ETP_EXAMPLES_DIR "/plugins/demo_backend/demo_affine.pte",
+                &out),
+            0)
+      << out;
+  const nlohmann::json doc = nlohmann::json::parse(out);
+  bool backend = false;
+  for (const auto& e : doc["entries"]) {
+    if (e["kind"] != "backend") continue;
+    backend = true;
+    EXPECT_EQ(e["name"], "EtpDemoBackend");
+    EXPECT_EQ(e["plugin"], "demo_backend");
+    EXPECT_EQ(e["also_offered_by"], nlohmann::json::array({"demo_backend"})) << e.dump();
+  }
+  EXPECT_TRUE(backend) << out;
 }
 
 TEST(InspectCoverageTest, NamesThePluginOfEachOperatorAndBackendOrNone) {

@@ -33,7 +33,14 @@ static_assert(sizeof(etp_backend) == 48 && offsetof(etp_backend, destroy) == 40,
 static_assert(sizeof(etp_option) == 16, "etp_option");
 static_assert(sizeof(etp_cache_entry) == 40 && offsetof(etp_cache_entry, users) == 32, "etp_cache_entry");
 static_assert(offsetof(etp_plugin, cache_report) == 88, "etp_plugin minor 1 appends cache_report");
-static_assert(sizeof(etp_plugin) == 96 && offsetof(etp_plugin, resolve_kernel) == 48 &&
+static_assert(offsetof(etp_plugin, accept_kernel_call) == 96 && offsetof(etp_plugin, cache_records) == 104,
+              "etp_plugin minor 2 appends accept_kernel_call and cache_records");
+static_assert(sizeof(etp_cache_user) == 16 && offsetof(etp_cache_user, delegate_index) == 8, "etp_cache_user");
+static_assert(sizeof(etp_cache_record) == 40 && offsetof(etp_cache_record, num_users) == 28 &&
+                  offsetof(etp_cache_record, users) == 32,
+              "etp_cache_record");
+static_assert(ETP_ERR_DECLINED == 104, "ETP_ERR_DECLINED");
+static_assert(sizeof(etp_plugin) == 112 && offsetof(etp_plugin, resolve_kernel) == 48 &&
                   offsetof(etp_plugin, backends) == 80,
               "etp_plugin");
 

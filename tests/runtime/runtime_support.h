@@ -22,5 +22,10 @@ std::shared_ptr<const plugins::Registry> full_registry(const std::string& thread
 Result<std::shared_ptr<runtime::Program>> open_fixture(const nlohmann::json& fixture,
                                                        std::shared_ptr<const plugins::Registry> registry);
 
+// Runs every recorded run of fixture `f` (one load per method; state carries over) and expects
+// the outputs ExecuTorch gave, within the fixture's tolerance. With `services`, appends which
+// plugins served each operator of each method loaded.
+void expect_fixture_matches(const nlohmann::json& f, std::shared_ptr<const plugins::Registry> registry,
+                            std::vector<runtime::Method::OperatorService>* services = nullptr);
 
 }  // namespace etp::test

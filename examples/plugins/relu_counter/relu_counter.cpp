@@ -1,8 +1,11 @@
 // relu_counter: an instrumented kernel plugin, written against etp's plugin ABI alone.
 //
 // It serves aten::relu.out for float32 (any shape and dim order, out laid out like the input)
-// and counts what it did. Listed before the portable plugin in a manifest, it takes every relu
-// of the models; the other operators fall to the plugins after it. Options:
+// and counts what it did. Listed before the portable plugin in a manifest, it takes the float32
+// relus of the models and declines the others at load (ABI 1.2 accept_kernel_call), which then
+// fall to the next plugin offering aten::relu.out, as every other operator does. The source
+// builds against ABI 1.1 headers too; such a build (and any build under a 1.1 host, which cannot
+// fall through) takes every relu and fails on other dtypes. Options:
 //   label: NAME    names the plugin in its report (default "relu_counter")
 //   report: true   logs the calls and elements at shutdown (INFO; shown by `etp run --verbose`)
 #include <atomic>
@@ -51,6 +54,18 @@ etp_status relu_out(void* self, const etp_host_api* host, etp_value* const* args
   state->elements.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
   return ETP_OK;
 }
+
+#if ETP_ABI_MINOR >= 2
+// Asked once per relu instruction at load: float32 in and out, in one rank and dim order.
+etp_status accept(void*, const char*, const etp_kernel*, etp_value* const* args, uint32_t num_args) {
+  if (num_args != 3 || args[0]->tag != ETP_VALUE_TENSOR || args[1]->tag != ETP_VALUE_TENSOR) return ETP_ERR_DECLINED;
+  const etp_tensor& in = *args[0]->u.tensor;
+  const etp_tensor& out = *args[1]->u.tensor;
+  const bool handled = in.dtype == ETP_DTYPE_FLOAT32 && out.dtype == ETP_DTYPE_FLOAT32 && in.rank == out.rank &&
+                       std::memcmp(in.dim_order, out.dim_order, static_cast<size_t>(in.rank)) == 0;
+  return handled ? ETP_OK : ETP_ERR_DECLINED;
+}
+#endif
 
 const etp_sdk::KernelEntry kKernels[] = {{"aten::relu.out", relu_out}};
 constexpr etp_sdk::KernelTable kTable(kKernels, 1);
@@ -113,6 +128,11 @@ ETP_PLUGIN_EXPORT const etp_plugin* etp_plugin_query(const etp_host_api* host) {
                                    kernel_name,
                                    0,
                                    nullptr,
-                                   nullptr};
+                                   nullptr,  // cache_report: no packed weights
+#if ETP_ABI_MINOR >= 2
+                                   accept,
+                                   nullptr,  // cache_records
+#endif
+  };
   return &table;
 }

@@ -79,6 +79,37 @@ TEST(XnnpackWeightCacheTest, SharedFoundationWeightsArePackedOnceForTwoPrograms)
   EXPECT_EQ(bytes_after_lora, bytes_after_base);
 }
 
+// ABI 1.2 cache_records names each user by method id and delegate index, which the host maps
+// to its methods; the ABI 1.1 cache_report, kept for older hosts, lists the same users by name.
+TEST(XnnpackWeightCacheTest, RecordsNameTheirUsersByMethodIdAndDelegate) {
+  Bundle b = make_bundle();
+  auto base = load(b, "tiny_llama", true);
+  auto lora = load(b, "tiny_llama_lora", true);
+  ASSERT_TRUE(base && lora);
+  const auto entries = b.xnnpack()->cache_report(&runtime::Method::label_of);
+  ASSERT_GT(entries.size(), 0u);
+  for (const auto& e : entries) {
+    ASSERT_EQ(e.user_ids.size(), e.users.size()) << e.key;
+    for (size_t u = 0; u < e.user_ids.size(); ++u) {
+      const runtime::Method* m = e.user_ids[u].method_id == base->id() ? base.get()
+                                 : e.user_ids[u].method_id == lora->id() ? lora.get()
+                                                                         : nullptr;
+      ASSERT_NE(m, nullptr) << e.key << ": user " << e.user_ids[u].method_id << " is no loaded method";
+      EXPECT_EQ(e.users[u], m->program().path() + ":forward:" + std::to_string(e.user_ids[u].delegate_index));
+    }
+  }
+  // The 1.1 report of the same plugin, as an older host reads it.
+  const etp_plugin& t = b.xnnpack()->table();
+  std::vector<etp_cache_entry> old(t.cache_report(t.self, nullptr, 0));
+  ASSERT_EQ(t.cache_report(t.self, old.data(), static_cast<uint32_t>(old.size())), entries.size());
+  for (size_t i = 0; i < old.size(); ++i) {
+    EXPECT_EQ(old[i].num_users, entries[i].users.size());
+    std::string names;
+    for (const std::string& u : entries[i].users) names += (names.empty() ? "" : "\n") + u;
+    EXPECT_EQ(old[i].users, names);
+  }
+}
+
 void expect_freed_in_order(bool base_first) {
   Bundle b = make_bundle();
   auto base = load(b, "tiny_llama", true);
