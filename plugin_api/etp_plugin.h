@@ -55,8 +55,9 @@ extern "C" {
 #define ETP_ABI_MAJOR 1
 #define ETP_ABI_MINOR 2
 /* Minor 1 appended etp_backend_init_args.method_id and etp_plugin.cache_report.
- * Minor 2 appended etp_plugin.accept_kernel_call (kernels may decline calls: ETP_ERR_DECLINED)
- * and etp_plugin.cache_records (structured users, etp_cache_record). */
+ * Minor 2 appended etp_plugin.accept_kernel_call (kernels may decline calls: ETP_ERR_DECLINED),
+ * etp_plugin.cache_records (structured users, etp_cache_record), and the host's thread pool
+ * (etp_host_api.parallel_for, thread_count). */
 
 /* The head of every struct crossing the boundary. */
 typedef struct etp_abi_header {
@@ -242,6 +243,9 @@ typedef struct etp_named_data {
 /* Opaque handle of the named data visible to one delegate (data files, then the program). */
 typedef struct etp_named_data_map etp_named_data_map;
 
+/* (Minor 2) One piece of a parallel_for: items [begin, end) of the range. */
+typedef void (*etp_parallel_task)(void* context, uint64_t begin, uint64_t end);
+
 typedef struct etp_host_api {
   etp_abi_header header;
   void* self; /* pass as the first argument of every function below */
@@ -265,6 +269,21 @@ typedef struct etp_host_api {
   /* The caller no longer needs the bytes of `key` (e.g. after packing); the host may drop
    * the pages. Views obtained for the key must not be used afterwards. */
   void (*release_named_data)(void* self, const etp_named_data_map* map, const char* key);
+
+  /* --- minor 2 --- */
+  /* The host's thread pool, shared by every plugin of a bundle and sized by its manifest
+   * (`threads:`), so plugins need no threads of their own. Runs task(context, begin, end) over
+   * [0, count) in chunks of `grain` items (the last may be shorter; 0 lets the host choose) and
+   * returns when every chunk has run. The calling thread runs chunks too and never waits for a
+   * pool thread that has not started, so on a busy machine a call slows to one thread's speed,
+   * never less; idle pool threads sleep. Chunks run concurrently in any order: a task writes
+   * disjoint outputs per chunk (so results do not depend on the thread count) and must not
+   * throw. A call made from inside a task, or while another thread's call holds the pool, runs
+   * all its chunks on the calling thread. Check ETP_ABI_HAS(host, parallel_for); older hosts
+   * lack it (then run the range on the calling thread). */
+  void (*parallel_for)(void* self, uint64_t count, uint64_t grain, etp_parallel_task task, void* context);
+  /* Threads parallel_for may use, the caller's included (>= 1). */
+  uint32_t (*thread_count)(void* self);
 } etp_host_api;
 
 /* ------------------------------------------------------------------------------------------ */

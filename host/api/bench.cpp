@@ -579,16 +579,15 @@ Result<BenchReport> bench_manifest(bundle::Manifest base, const std::string& sou
     const std::vector<int> threads = options.threads.empty() ? std::vector<int>{0} : options.threads;
     for (int t : threads) {
       Variant v{config.name, 0, choices, config_models};
-      bool threaded = false;
+      // --threads sizes the host's pool, which every plugin shares (ABI 1.2), and is passed as
+      // option `threads` to the plugins that keep threads of their own (XNNPACK's pthreadpool).
       for (size_t i = 0; i < v.plugins.size() && t > 0; ++i) {
-        if (!takes_threads[i]) continue;
-        set_option(&v.plugins[i].spec.options, "threads", std::to_string(t));
-        threaded = true;
+        if (takes_threads[i]) set_option(&v.plugins[i].spec.options, "threads", std::to_string(t));
       }
-      v.threads = threaded ? t : 0;
+      v.threads = t > 0 ? t : static_cast<int>(base.threads);
       for (const PluginChoice& c : v.plugins) {  // no --threads: what the manifest sets, if anything
         for (const auto& [key, value] : c.spec.options) {
-          if (!threaded && key == "threads") v.threads = std::atoi(value.c_str());
+          if (v.threads == 0 && key == "threads") v.threads = std::atoi(value.c_str());
         }
       }
       if (seen.insert(v.threads).second) variants.push_back(std::move(v));
@@ -622,6 +621,9 @@ Result<BenchReport> bench_manifest(bundle::Manifest base, const std::string& sou
   size_t step = 0;
   for (const Variant& v : variants) {
     bundle::Manifest manifest = base;
+    if (v.threads > 0 && std::find(options.threads.begin(), options.threads.end(), v.threads) != options.threads.end()) {
+      manifest.threads = static_cast<uint32_t>(v.threads);
+    }
     manifest.plugins.clear();
     for (const PluginChoice& c : v.plugins) {
       manifest.plugins.push_back(c.spec);

@@ -79,6 +79,8 @@ namespace api {
 Result<bundle::Manifest> manifest_from_spec(const BundleSpec& spec) {
   bundle::Manifest m;
   m.folder = spec.folder.empty() ? "." : spec.folder;
+  if (spec.threads > 256) return Status(StatusCode::kInvalidArgument, "threads must be from 1 to 256 (or 0: one per core)");
+  m.threads = spec.threads;
   for (const PluginSpec& p : spec.plugins) {
     std::string name = p.name;
     if (name.empty()) {  // from the library: "portable", "/x/libetp_portable.so.1" -> "portable"

@@ -115,12 +115,14 @@ Result<std::unique_ptr<Bundle>> Bundle::open(Manifest manifest, const BundleOpti
   std::unique_ptr<Bundle> bundle(new Bundle());
   bundle->manifest_ = std::move(manifest);
   const Manifest& m = bundle->manifest_;
-  bundle->registry_ = std::make_shared<plugins::Registry>();
+  // One host table, and so one thread pool, for every plugin of the bundle, sized by `threads:`.
+  const etp_host_api* host = runtime::HostServices::for_threads(m.threads).api();
+  bundle->registry_ = std::make_shared<plugins::Registry>(host);
   for (const PluginSpec& spec : m.plugins) {
     auto path = resolve_library(spec.library, m.folder, options);
     if (!path.ok())
       return Status(path.status().code(), at(m, spec.mark) + "plugin '" + spec.name + "': " + path.status().message());
-    auto plugin = plugins::PluginLibrary::load(*path, *runtime::HostServices::get().api(), spec.options);
+    auto plugin = plugins::PluginLibrary::load(*path, *host, spec.options);
     if (!plugin.ok()) return Status(plugin.status().code(), at(m, spec.mark) + plugin.status().message());
     if (Status s = bundle->registry_->add(std::move(*plugin)); !s.ok())
       return Status(s.code(), at(m, spec.mark) + s.message());

@@ -287,9 +287,16 @@ Result<Manifest> parse_manifest(const std::string& path) {
   if (m.folder.empty()) m.folder = ".";
   try {
     const YAML::Node root = YAML::LoadFile(path);
-    check_keys(root, "the manifest", {"etp", "plugins", "data", "models"});
+    check_keys(root, "the manifest", {"etp", "threads", "plugins", "data", "models"});
     if (!root["etp"]) fail(root, "missing 'etp: 1' (the manifest format version)");
     if (scalar(root["etp"], "etp") != "1") fail(root["etp"], "manifest format version must be 1");
+    if (const YAML::Node& threads = root["threads"]) {  // the thread pool plugins share (ABI 1.2)
+      long long value = 0;
+      if (!threads.IsScalar() || !YAML::convert<long long>::decode(threads, value) || value < 1 || value > 256) {
+        fail(threads, "threads must be an integer from 1 to 256 (the size of the thread pool every plugin shares)");
+      }
+      m.threads = static_cast<uint32_t>(value);
+    }
     if (root["plugins"]) {
       check_unique_names(root["plugins"], "plugin");
       for (const auto& p : root["plugins"]) m.plugins.push_back(parse_plugin(p.first.as<std::string>(), p.second));

@@ -73,6 +73,7 @@ struct Manifest {
   std::string path;
   std::string folder;
   std::vector<PluginSpec> plugins;  // in manifest order: earlier plugins win operator ties
+  uint32_t threads = 0;             // `threads:` the host pool's size for every plugin; 0: the default
   std::vector<DataSpec> data;
   std::vector<ModelSpec> models;
 

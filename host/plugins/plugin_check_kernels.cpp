@@ -202,7 +202,8 @@ etp_status resize_checked_tensor(etp_tensor* tensor, int32_t rank, const int64_t
 KernelDiff compare_kernels(const etp_plugin& candidate, const etp_plugin& reference, const etp_host_api& host) {
   KernelDiff d;
   int compared = 0, refused = 0, declined = 0, operators = 0;
-  const etp_plugin* asker = ETP_ABI_HAS(&candidate, accept_kernel_call) ? &candidate : nullptr;
+  const etp_plugin* asker = &candidate;
+  if (!ETP_ABI_HAS(asker, accept_kernel_call)) asker = nullptr;
   std::string refusals;
   for (const OpSpec& op : kOps) {
     etp_kernel mine{}, theirs{};

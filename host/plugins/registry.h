@@ -33,6 +33,11 @@ struct ResolvedBackend {
 
 class Registry {
  public:
+  // `host`: the service table the plugins were loaded with, which kernel calls receive (its
+  // thread pool is the bundle's); null for the process default (runtime::HostServices::get()).
+  explicit Registry(const etp_host_api* host = nullptr) : host_(host) {}
+  const etp_host_api* host() const { return host_; }
+
   // Adds a plugin after the ones already present.
   Status add(std::shared_ptr<PluginLibrary> plugin);
 
@@ -47,6 +52,7 @@ class Registry {
   std::string plugin_names() const;
 
  private:
+  const etp_host_api* host_;
   std::vector<std::shared_ptr<PluginLibrary>> plugins_;
   std::map<std::string, ResolvedBackend> backends_;
 };

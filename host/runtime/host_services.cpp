@@ -1,6 +1,10 @@
 #include "runtime/host_services.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <map>
+#include <mutex>
+#include <thread>
 
 #include "plugins/plugin_log.h"
 #include "runtime/host_tensor.h"
@@ -44,9 +48,15 @@ void release_named_data(void*, const etp_named_data_map* map, const char* key) {
   if (map != nullptr && key != nullptr) reinterpret_cast<const NamedDataMap*>(map)->release(key);
 }
 
+void parallel_for(void* self, uint64_t count, uint64_t grain, etp_parallel_task task, void* context) {
+  static_cast<const HostServices*>(self)->pool().parallel_for(count, grain, task, context);
+}
+
+uint32_t thread_count(void* self) { return static_cast<const HostServices*>(self)->threads(); }
+
 }  // namespace
 
-HostServices::HostServices() {
+HostServices::HostServices(uint32_t threads) : pool_(std::make_unique<ThreadPool>(threads)) {
   api_.header = ETP_ABI_HEADER(etp_host_api);
   api_.self = this;
   api_.log = log;
@@ -55,11 +65,30 @@ HostServices::HostServices() {
   api_.resize_tensor = resize_tensor;
   api_.find_named_data = find_named_data;
   api_.release_named_data = release_named_data;
+  api_.parallel_for = parallel_for;
+  api_.thread_count = thread_count;
+}
+
+uint32_t HostServices::default_threads() {
+  const unsigned cores = std::thread::hardware_concurrency();
+  return cores == 0 ? 1 : std::min(cores, 64u);
 }
 
 const HostServices& HostServices::get() {
-  static const HostServices services;
+  static const HostServices& services = for_threads(0);
   return services;
+}
+
+const HostServices& HostServices::for_threads(uint32_t threads) {
+  if (threads == 0) threads = default_threads();
+  static std::mutex mutex;
+  // Never destroyed: plugins keep the table until the process ends, and a pool destroyed by a
+  // static destructor could still be called from another one.
+  static auto* tables = new std::map<uint32_t, const HostServices*>();
+  const std::lock_guard<std::mutex> lock(mutex);
+  const HostServices*& entry = (*tables)[threads];
+  if (entry == nullptr) entry = new HostServices(threads);
+  return *entry;
 }
 
 }  // namespace etp::runtime

@@ -150,7 +150,7 @@ Status Method::execute() { return profiling_ ? run_instructions<true>() : run_in
 template <bool kProfile>
 Status Method::run_instructions() {
   using Clock = std::chrono::steady_clock;
-  const etp_host_api* host = HostServices::get().api();
+  const etp_host_api* host = host_;
   plugins::PluginLog::take_last_error();  // a failure must not quote an older message
   const size_t count = instructions_.size();
   size_t pc = 0;

@@ -162,6 +162,7 @@ class Method {
   std::string name_;
   std::string program_path_;
   std::shared_ptr<const Program> program_;  // keeps the mapping and registry alive
+  const etp_host_api* host_ = nullptr;      // what kernel calls receive: the registry's host
   std::vector<etp_value> values_;
   std::unique_ptr<HostTensor[]> tensors_;
   std::vector<IntList> int_lists_;

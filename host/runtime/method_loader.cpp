@@ -10,6 +10,7 @@
 
 #include "format/scalar_type.h"
 #include "plugins/plugin_log.h"
+#include "runtime/host_services.h"
 #include "runtime/method.h"
 #include "runtime/prim_ops.h"
 #include "runtime/program.h"
@@ -70,6 +71,7 @@ Result<std::unique_ptr<Method>> MethodLoader::load() {
   method_->name_ = plan_.name()->str();
   method_->program_path_ = program_.path();
   method_->program_ = program_.shared_from_this();
+  method_->host_ = program_.registry().host() ? program_.registry().host() : HostServices::get().api();
   method_->register_label();
   ETP_CHECK_OK(allocate_buffers());
   ETP_CHECK_OK(parse_values());

@@ -76,6 +76,9 @@ struct BundleSpec {
   std::vector<DataSpec> data;
   std::vector<ModelSpec> models;
   std::string folder = ".";
+  // The size of the host's thread pool, which every plugin of the bundle shares through the
+  // ABI's parallel_for (the manifest's `threads:`), the calling thread included; 0: one per core.
+  uint32_t threads = 0;
 
   // One program and its data files as model `model`, served by `plugins` (short names or
   // libraries; by default default_plugins()).

@@ -11,9 +11,9 @@ namespace etp_llm {
 
 using etp_portable::KernelFamily;
 
-// The plugin's thread pool (option `threads`, default 1; plugin.cpp). Runs
-// task(0) .. task(count - 1), spread over the pool when `parallel` and the pool has more than
-// one thread, else in order on the caller's thread; returns when all are done.
+// The host's thread pool (ABI 1.2 parallel_for; plugin.cpp). Runs task(0) .. task(count - 1),
+// spread over the pool when `parallel`, else (or under an older host) in order on the caller's
+// thread; returns when all are done.
 void parallel_for(size_t count, bool parallel, const std::function<void(size_t)>& task);
 // Work (multiply-adds) below which attention stays on the caller's thread: waking workers costs
 // microseconds, more than a decode step of a small model takes.

@@ -1,9 +1,7 @@
-// ABI glue of the LLM operators plugin (`libetp_llm.so`): the query symbol, the plugin table over
-// its kernel families (kernels.h's families_* functions, `self` the list), and its one option,
-// `threads` (the pool attention spreads heads over). No backends.
-#include <pthreadpool.h>
-
-#include <cstdlib>
+// ABI glue of the LLM operators plugin (`libetp_llm.so`): the query symbol and the plugin table
+// over its kernel families (kernels.h's families_* functions, `self` the list). No options, no
+// backends; attention spreads its (batch, head) pairs over the host's thread pool (ABI 1.2), whose
+// size is the manifest's `threads:`.
 #include <string>
 
 #include "etp_plugin.h"
@@ -14,32 +12,16 @@ namespace etp_llm {
 namespace {
 
 const etp_host_api* g_host = nullptr;
-pthreadpool_t g_pool = nullptr;  // null: one thread (the caller's)
 
 etp_status init(void*, const etp_option* options, uint32_t num_options) {
-  // One thread unless asked: measured on a 2-core machine, a second pool next to XNNPACK's (whose
-  // workers spin after each delegate call) made attention slower, not faster (plugins/llm/README.md).
-  size_t threads = 1;
-  for (uint32_t i = 0; i < num_options; ++i) {
-    const std::string key = options[i].key, value = options[i].value;
-    if (key != "threads") {
-      return etp_sdk::fail(g_host, ETP_ERR_INVALID_ARGUMENT, "llm: unknown option '%s' (known: threads)", key.c_str());
-    }
-    char* end = nullptr;
-    const long n = std::strtol(value.c_str(), &end, 10);
-    if (value.empty() || *end != '\0' || n < 1 || n > 256) {
-      return etp_sdk::fail(g_host, ETP_ERR_INVALID_ARGUMENT,
-                           "llm: option 'threads' must be an integer from 1 to 256, got '%s'", value.c_str());
-    }
-    threads = static_cast<size_t>(n);
+  if (num_options > 0) {
+    const std::string key = options[0].key;
+    return etp_sdk::fail(g_host, ETP_ERR_INVALID_ARGUMENT,
+                         "llm: unknown option '%s' (it takes none; the manifest's 'threads:' sizes the host's pool, "
+                         "which attention uses)",
+                         key.c_str());
   }
-  g_pool = threads > 1 ? pthreadpool_create(threads) : nullptr;
   return ETP_OK;
-}
-
-void shutdown(void*) {
-  if (g_pool != nullptr) pthreadpool_destroy(g_pool);
-  g_pool = nullptr;
 }
 
 const KernelFamily kFamilies[] = {cache_kernels(), sdpa_kernels()};
@@ -51,7 +33,7 @@ const etp_plugin kPlugin = {
     /*version=*/"0.1.0",
     /*self=*/&kList,
     init,
-    shutdown,
+    /*shutdown=*/nullptr,
     etp_portable::families_resolve,
     etp_portable::families_size,
     etp_portable::families_name,
@@ -65,13 +47,17 @@ const etp_plugin kPlugin = {
 }  // namespace
 
 void parallel_for(size_t count, bool parallel, const std::function<void(size_t)>& task) {
-  if (!parallel || g_pool == nullptr || count < 2) {
+  if (!parallel || count < 2 || !ETP_ABI_HAS(g_host, parallel_for)) {  // a host before ABI 1.2: one thread
     for (size_t i = 0; i < count; ++i) task(i);
     return;
   }
-  pthreadpool_parallelize_1d(
-      g_pool, [](void* context, size_t i) { (*static_cast<const std::function<void(size_t)>*>(context))(i); },
-      const_cast<std::function<void(size_t)>*>(&task), count, PTHREADPOOL_FLAG_YIELD_WORKERS);
+  g_host->parallel_for(
+      g_host->self, count, 1,
+      [](void* context, uint64_t begin, uint64_t end) {
+        const auto& f = *static_cast<const std::function<void(size_t)>*>(context);
+        for (uint64_t i = begin; i < end; ++i) f(static_cast<size_t>(i));
+      },
+      const_cast<std::function<void(size_t)>*>(&task));
 }
 
 }  // namespace etp_llm

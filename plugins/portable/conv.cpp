@@ -55,12 +55,15 @@ struct ConvParams {
   int64_t stride[2], padding[2], dilation[2], groups;
 };
 
+// Output planes (n, oc) spread over the host's thread pool when the convolution is large.
 template <typename T>
-void conv2d(const View4& x, const T* xd, const View4& w, const T* wd, const T* bias, int64_t bias_stride,
-            const ConvParams& p, const View4& o, T* od) {
+void conv2d(const etp_host_api* host, const View4& x, const T* xd, const View4& w, const T* wd, const T* bias,
+            int64_t bias_stride, const ConvParams& p, const View4& o, T* od) {
   const int64_t cout_per_group = o.sizes[1] / p.groups, cin_per_group = w.sizes[1];
-  for (int64_t n = 0; n < o.sizes[0]; ++n) {
-    for (int64_t oc = 0; oc < o.sizes[1]; ++oc) {
+  const int64_t plane_work = o.sizes[2] * o.sizes[3] * cin_per_group * w.sizes[2] * w.sizes[3];
+  parallel_range(host, o.sizes[0] * o.sizes[1], plane_work, [&](int64_t begin, int64_t end) {
+    for (int64_t plane = begin; plane < end; ++plane) {
+      const int64_t n = plane / o.sizes[1], oc = plane % o.sizes[1];
       const int64_t ic0 = (oc / cout_per_group) * cin_per_group;
       for (int64_t oh = 0; oh < o.sizes[2]; ++oh) {
         for (int64_t ow = 0; ow < o.sizes[3]; ++ow) {
@@ -82,17 +85,19 @@ void conv2d(const View4& x, const T* xd, const View4& w, const T* wd, const T* b
         }
       }
     }
-  }
+  });
 }
 
 // Transposed convolution, computed per output element (a gather, so no two iterations write
 // one element). Weight is [Cin, Cout / groups, kH, kW].
 template <typename T>
-void conv_transpose2d(const View4& x, const T* xd, const View4& w, const T* wd, const T* bias, int64_t bias_stride,
-                      const ConvParams& p, const View4& o, T* od) {
+void conv_transpose2d(const etp_host_api* host, const View4& x, const T* xd, const View4& w, const T* wd,
+                      const T* bias, int64_t bias_stride, const ConvParams& p, const View4& o, T* od) {
   const int64_t cout_per_group = w.sizes[1], cin_per_group = x.sizes[1] / p.groups;
-  for (int64_t n = 0; n < o.sizes[0]; ++n) {
-    for (int64_t oc = 0; oc < o.sizes[1]; ++oc) {
+  const int64_t plane_work = o.sizes[2] * o.sizes[3] * cin_per_group * w.sizes[2] * w.sizes[3];
+  parallel_range(host, o.sizes[0] * o.sizes[1], plane_work, [&](int64_t begin, int64_t end) {
+    for (int64_t plane = begin; plane < end; ++plane) {
+      const int64_t n = plane / o.sizes[1], oc = plane % o.sizes[1];
       const int64_t g = oc / cout_per_group, oc_in_group = oc % cout_per_group;
       for (int64_t oh = 0; oh < o.sizes[2]; ++oh) {
         for (int64_t ow = 0; ow < o.sizes[3]; ++ow) {
@@ -115,7 +120,7 @@ void conv_transpose2d(const View4& x, const T* xd, const View4& w, const T* wd, 
         }
       }
     }
-  }
+  });
 }
 
 // aten::convolution.out(Tensor input, Tensor weight, Tensor? bias, SymInt[] stride,
@@ -190,9 +195,9 @@ ETP_PORTABLE_KERNEL(convolution_out, "aten::convolution.out") {
     const T* wd = static_cast<const T*>(weight->data);
     const T* bd = bias ? static_cast<const T*>(bias->data) : nullptr;
     if (transposed) {
-      conv_transpose2d<T>(x, xd, w, wd, bd, bias_stride, p, o, static_cast<T*>(out->data));
+      conv_transpose2d<T>(c.host, x, xd, w, wd, bd, bias_stride, p, o, static_cast<T*>(out->data));
     } else {
-      conv2d<T>(x, xd, w, wd, bd, bias_stride, p, o, static_cast<T*>(out->data));
+      conv2d<T>(c.host, x, xd, w, wd, bd, bias_stride, p, o, static_cast<T*>(out->data));
     }
     return ETP_OK;
   });

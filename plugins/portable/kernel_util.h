@@ -289,4 +289,29 @@ inline bool broadcast_shape(const Ctx& c, const etp_tensor& a, const etp_tensor&
   return true;
 }
 
+// Work (multiply-adds or elements) below which a kernel stays on the calling thread: handing
+// chunks to pool threads costs microseconds.
+constexpr int64_t kParallelWork = 1 << 16;
+
+// body(begin, end) over items [0, count): on the host's thread pool (ABI 1.2 parallel_for) when
+// the work (count * work_per_item) reaches kParallelWork and the pool has two threads or more,
+// else as body(0, count) on the calling thread (and always under an older host). Each item
+// writes its own outputs and computes them in one order, so results do not depend on the thread
+// count. The body must not throw.
+template <typename Body>
+void parallel_range(const etp_host_api* host, int64_t count, int64_t work_per_item, const Body& body) {
+  const bool enough = count >= 2 && work_per_item > 0 && count >= (kParallelWork + work_per_item - 1) / work_per_item;
+  if (!enough || !ETP_ABI_HAS(host, parallel_for) || !ETP_ABI_HAS(host, thread_count) ||
+      host->thread_count(host->self) < 2) {
+    body(int64_t{0}, count);
+    return;
+  }
+  host->parallel_for(
+      host->self, static_cast<uint64_t>(count), 0,
+      [](void* context, uint64_t begin, uint64_t end) {
+        (*static_cast<const Body*>(context))(static_cast<int64_t>(begin), static_cast<int64_t>(end));
+      },
+      const_cast<Body*>(&body));
+}
+
 }  // namespace etp_portable

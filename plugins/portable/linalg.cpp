@@ -101,23 +101,26 @@ void matmul_tile(int64_t b, int64_t i0, int64_t j0, int64_t rows, int64_t cols, 
 // Every sum runs over k in order from 0 whichever loop computes it, so both paths give the same
 // bits (and the same as ExecuTorch's portable kernel's loop). When w's and o's rows are
 // contiguous, o is computed in register tiles of 4 rows x 8 columns, which vectorize over the
-// columns; otherwise as one dot product per element.
+// columns; otherwise as one dot product per element. Tiles (or rows) spread over the host's
+// thread pool when the product is large (parallel_range); each is computed by one thread.
 template <typename T, typename Finish>
-void batched_matmul(int64_t B, int64_t n, int64_t k, int64_t m, Mat<const T> a, Mat<const T> w, Mat<T> o,
-                    Finish finish) {
+void batched_matmul(const etp_host_api* host, int64_t B, int64_t n, int64_t k, int64_t m, Mat<const T> a,
+                    Mat<const T> w, Mat<T> o, Finish finish) {
   if (w.sc == 1 && o.sc == 1 && m > 1) {
     constexpr int64_t R = 4, C = 8;
-    for (int64_t b = 0; b < B; ++b) {
-      for (int64_t i0 = 0; i0 < n; i0 += R) {
-        for (int64_t j0 = 0; j0 < m; j0 += C) {
-          matmul_tile<R, C>(b, i0, j0, std::min(R, n - i0), std::min(C, m - j0), k, a, w, o, finish);
-        }
+    const int64_t row_tiles = (n + R - 1) / R, col_tiles = (m + C - 1) / C;
+    // Tile t is (b, row tile, column tile) with the column fastest: the serial order.
+    parallel_range(host, B * row_tiles * col_tiles, R * C * k, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        const int64_t b = t / (row_tiles * col_tiles), i0 = t / col_tiles % row_tiles * R, j0 = t % col_tiles * C;
+        matmul_tile<R, C>(b, i0, j0, std::min(R, n - i0), std::min(C, m - j0), k, a, w, o, finish);
       }
-    }
+    });
     return;
   }
-  for (int64_t b = 0; b < B; ++b) {
-    for (int64_t i = 0; i < n; ++i) {
+  parallel_range(host, B * n, m * k, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const int64_t b = r / n, i = r % n;
       const T* arow = a.data + b * a.sb + i * a.sr;
       for (int64_t j = 0; j < m; ++j) {
         const T* wcol = w.data + b * w.sb + j * w.sc;
@@ -126,7 +129,7 @@ void batched_matmul(int64_t B, int64_t n, int64_t k, int64_t m, Mat<const T> a, 
         o.data[b * o.sb + i * o.sr + j * o.sc] = finish(acc, b, i, j);
       }
     }
-  }
+  });
 }
 
 etp_status check_rank(const Ctx& c, const etp_tensor& t, int32_t rank, const char* what) {
@@ -191,13 +194,13 @@ etp_status matmul_op(const Ctx& c, const etp_tensor* self, const etp_tensor& a, 
     const Mat<T> mo{static_cast<T*>(out->data), batched ? out->strides[0] : 0, out->strides[off],
                     out->strides[off + 1]};
     if (self == nullptr) {
-      batched_matmul<T>(B, n, k, m, ma, mw, mo, [](T acc, int64_t, int64_t, int64_t) { return acc; });
+      batched_matmul<T>(c.host, B, n, k, m, ma, mw, mo, [](T acc, int64_t, int64_t, int64_t) { return acc; });
       return ETP_OK;
     }
     const T* sd = static_cast<const T*>(self->data);
     const T tb = convert<T>(beta), ta = convert<T>(alpha);
     // beta == 0 ignores self entirely (NaN/inf in self do not propagate), as in PyTorch.
-    batched_matmul<T>(B, n, k, m, ma, mw, mo, [&](T acc, int64_t b, int64_t i, int64_t j) {
+    batched_matmul<T>(c.host, B, n, k, m, ma, mw, mo, [&](T acc, int64_t b, int64_t i, int64_t j) {
       const T prod = static_cast<T>(ta * acc);
       return beta == 0
                  ? prod

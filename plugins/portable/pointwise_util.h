@@ -279,6 +279,10 @@ inline void map_unary(const etp_tensor& in, etp_tensor* out, Op op) {
   for_each_offsets<2>(in.rank, in.sizes, strides, [&](const int64_t* o) { store(*out, o[0], op(load<C>(in, o[1]))); });
 }
 
+// Elements per pointwise parallel item. A pointwise op is memory-bound: it counts as a quarter of
+// a multiply-add per element, so only operands of 256K elements and more are split.
+constexpr int64_t kPointwiseGrain = 4096;
+
 // The common small-operator case, without broadcast planning: every operand has out's layout or
 // is a single element, and all share the compute dtype. Returns false to fall back.
 template <typename Op>
@@ -303,15 +307,20 @@ inline bool binary_map_flat(const Ctx& c, const etp_tensor& a, const etp_tensor&
     const C* pa = static_cast<const C*>(a.data);
     const C* pb = static_cast<const C*>(b.data);
     C* po = static_cast<C*>(out->data);
-    if (a_one) {
-      const C x = pa[0];
-      for (int64_t i = 0; i < n; ++i) po[i] = static_cast<C>(op(x, pb[i]));
-    } else if (b_one) {
-      const C y = pb[0];
-      for (int64_t i = 0; i < n; ++i) po[i] = static_cast<C>(op(pa[i], y));
-    } else {
-      for (int64_t i = 0; i < n; ++i) po[i] = static_cast<C>(op(pa[i], pb[i]));
-    }
+    // Large operands spread over the host's pool in ranges of elements (kPointwiseGrain each).
+    parallel_range(c.host, (n + kPointwiseGrain - 1) / kPointwiseGrain, kPointwiseGrain / 4,
+                   [&](int64_t first, int64_t last) {
+                     const int64_t begin = first * kPointwiseGrain, end = std::min(n, last * kPointwiseGrain);
+                     if (a_one) {
+                       const C x = pa[0];
+                       for (int64_t i = begin; i < end; ++i) po[i] = static_cast<C>(op(x, pb[i]));
+                     } else if (b_one) {
+                       const C y = pb[0];
+                       for (int64_t i = begin; i < end; ++i) po[i] = static_cast<C>(op(pa[i], y));
+                     } else {
+                       for (int64_t i = begin; i < end; ++i) po[i] = static_cast<C>(op(pa[i], pb[i]));
+                     }
+                   });
     return ETP_OK;
   });
   return true;

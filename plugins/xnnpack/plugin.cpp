@@ -20,7 +20,10 @@ namespace {
 PluginState g_state;
 
 etp_status init(void*, const etp_option* options, uint32_t num_options) {
-  size_t threads = std::thread::hardware_concurrency();
+  // Without the option, as many threads as the host's pool (the manifest's `threads:`, ABI 1.2).
+  // XNNPACK runs on a pthreadpool of its own: the library takes no other pool.
+  size_t threads = ETP_ABI_HAS(g_state.host, thread_count) ? g_state.host->thread_count(g_state.host->self)
+                                                           : std::thread::hardware_concurrency();
   for (uint32_t i = 0; i < num_options; ++i) {
     const std::string key = options[i].key, value = options[i].value;
     if (key != "threads") {

@@ -106,6 +106,25 @@ TEST(ManifestTest, TokenizerResolvesAgainstTheManifestFolder) {
   EXPECT_EQ(manifest->models[0].tokenizer, etp::test::fixture_path("tiny_sp.model"));
 }
 
+// `threads:` sizes the host's thread pool every plugin of the bundle shares (ABI 1.2): the
+// bundle's plugins get a host table whose pool has that many threads.
+TEST(ManifestTest, ThreadsSizeTheBundlesPool) {
+  auto manifest = parse_manifest(write_manifest("etp: 1\nthreads: 3\n" + std::string(kPlugins).substr(7) +
+                                                "models:\n  add: { program: $F/add.pte }\n"));
+  ASSERT_TRUE(manifest.ok()) << manifest.status().message();
+  EXPECT_EQ(manifest->threads, 3u);
+  auto bundle = Bundle::open(*manifest);
+  ASSERT_TRUE(bundle.ok()) << bundle.status().message();
+  const etp_host_api* host = (*bundle)->registry().host();
+  ASSERT_NE(host, nullptr);
+  EXPECT_EQ(host->thread_count(host->self), 3u);
+  for (const char* bad : {"0", "257", "two", "[2]"}) {
+    expect_error("etp: 1\nthreads: " + std::string(bad) + "\n" + std::string(kPlugins).substr(7) +
+                     "models:\n  add: { program: $F/add.pte }\n",
+                 bad, "threads must be an integer from 1 to 256");
+  }
+}
+
 TEST(ManifestTest, TrainSectionIsReadAndCheckedWithItsPosition) {
   auto manifest = parse_manifest(
       write_manifest(std::string(kPlugins) +

@@ -23,7 +23,10 @@ static_assert(offsetof(etp_tensor, dynamism) == 56, "etp_tensor");
 static_assert(sizeof(etp_value) == 24 && offsetof(etp_value, u) == 8, "etp_value");
 static_assert(sizeof(etp_tensor_layout) == 32, "etp_tensor_layout");
 static_assert(sizeof(etp_named_data) == 48 && offsetof(etp_named_data, cache_owned) == 40, "etp_named_data");
-static_assert(sizeof(etp_host_api) == 64 && offsetof(etp_host_api, release_named_data) == 56, "etp_host_api");
+static_assert(offsetof(etp_host_api, release_named_data) == 56, "etp_host_api minor 0");
+static_assert(sizeof(etp_host_api) == 80 && offsetof(etp_host_api, parallel_for) == 64 &&
+                  offsetof(etp_host_api, thread_count) == 72,
+              "etp_host_api minor 2 appends parallel_for and thread_count");
 static_assert(sizeof(etp_kernel) == 16, "etp_kernel");
 static_assert(sizeof(etp_compile_spec) == 24, "etp_compile_spec");
 static_assert(sizeof(etp_backend_init_args) == 80 && offsetof(etp_backend_init_args, delegate_index) == 64 &&

@@ -120,7 +120,8 @@ TestValue TestValue::tensor_list(std::vector<TestTensor*> v, bool optional) {
   return t;
 }
 
-KernelHarness::KernelHarness(const char* path) {
+KernelHarness::KernelHarness(const char* path, uint32_t threads)
+    : pool_(std::make_unique<runtime::ThreadPool>(threads)) {
   library_ = ::dlopen(path, RTLD_NOW | RTLD_LOCAL);
   if (library_ == nullptr) {
     ADD_FAILURE() << "cannot load " << path << ": " << ::dlerror();
@@ -135,6 +136,10 @@ KernelHarness::KernelHarness(const char* path) {
   };
   host_.free = [](void*, void* p) { std::free(p); };
   host_.resize_tensor = &KernelHarness::resize;
+  host_.parallel_for = [](void* self, uint64_t count, uint64_t grain, etp_parallel_task task, void* context) {
+    static_cast<KernelHarness*>(self)->pool_->parallel_for(count, grain, task, context);
+  };
+  host_.thread_count = [](void* self) { return static_cast<KernelHarness*>(self)->pool_->threads(); };
   plugin_ = query ? query(&host_) : nullptr;
   if (plugin_ == nullptr) ADD_FAILURE() << "the portable plugin refused the harness host";
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "etp_plugin.h"
+#include "runtime/thread_pool.h"
 #include "etp_plugin.hpp"
 
 namespace etp::test {
@@ -87,8 +88,9 @@ struct TestValue {
 
 class KernelHarness {
  public:
-  // Loads the plugin library at `path` (by default the portable plugin); fails the test if it cannot.
-  explicit KernelHarness(const char* path = ETP_PORTABLE_PLUGIN_PATH);
+  // Loads the plugin library at `path` (by default the portable plugin); fails the test if it
+  // cannot. Its host serves parallel_for (ABI 1.2) with a pool of `threads` threads.
+  explicit KernelHarness(const char* path = ETP_PORTABLE_PLUGIN_PATH, uint32_t threads = 1);
   ~KernelHarness();
 
   bool has(const std::string& op) const;
@@ -97,6 +99,7 @@ class KernelHarness {
   etp_status run(const std::string& op, std::vector<TestValue*> values);
   const std::string& last_error() const { return last_error_; }
   const etp_plugin* plugin() const { return plugin_; }
+  const runtime::ThreadPool& pool() const { return *pool_; }
 
  private:
   static void log(void* self, int32_t level, const char* message);
@@ -105,6 +108,7 @@ class KernelHarness {
   void* library_ = nullptr;
   const etp_plugin* plugin_ = nullptr;
   etp_host_api host_{};
+  std::unique_ptr<runtime::ThreadPool> pool_;
   std::string last_error_;
 };
 

@@ -1,0 +1,160 @@
+#include "runtime/thread_pool.h"
+
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <climits>
+
+namespace etp::runtime {
+namespace {
+
+static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t), "futex words are plain 32-bit integers");
+
+void futex_wait(std::atomic<uint32_t>* word, uint32_t expected) {
+  ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_PRIVATE, expected, nullptr, nullptr, 0);
+}
+void futex_wake(std::atomic<uint32_t>* word, int count) {
+  ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE_PRIVATE, count, nullptr, nullptr, 0);
+}
+
+inline void relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// Spins of a worker after its last chunk (a few microseconds) and of the caller before it sleeps.
+constexpr int kWorkerSpins = 1000;
+constexpr int kCallerSpins = 1000;
+
+thread_local bool t_in_task = false;  // running a chunk: a nested call runs inline
+
+}  // namespace
+
+ThreadPool::ThreadPool(uint32_t threads) : threads_(std::max<uint32_t>(threads, 1)) {}
+
+ThreadPool::~ThreadPool() {
+  stopping_.store(true);
+  wake_.fetch_add(1);
+  futex_wake(&wake_, INT_MAX);
+  for (std::thread& t : workers_) t.join();
+}
+
+uint64_t ThreadPool::worker_cpu_ns() const {
+  if (!started_.load()) return 0;
+  uint64_t total = 0;
+  for (const std::thread& t : workers_) {
+    clockid_t clock;
+    timespec ts{};
+    if (::pthread_getcpuclockid(const_cast<std::thread&>(t).native_handle(), &clock) == 0 &&
+        ::clock_gettime(clock, &ts) == 0) {
+      total += static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
+    }
+  }
+  return total;
+}
+
+void ThreadPool::start_workers() {
+  for (uint32_t i = 1; i < threads_; ++i) workers_.emplace_back([this] { worker_loop(); });
+  started_.store(true);
+}
+
+uint32_t ThreadPool::run_chunks() {
+  uint32_t ran = 0;
+  uint64_t ticket = ticket_.load();
+  for (;;) {
+    const uint32_t next = static_cast<uint32_t>(ticket);
+    // Read the job before claiming: a successful claim proves these belong to its generation
+    // (the next job is published only after every chunk of this one was claimed and run).
+    const uint32_t chunks = chunks_.load();
+    if (next >= chunks) return ran;
+    const Task task = task_.load();
+    void* const context = context_.load();
+    const uint64_t count = count_.load(), grain = grain_.load();
+    if (!ticket_.compare_exchange_weak(ticket, ticket + 1)) continue;  // ticket now holds the current value
+    const uint64_t begin = static_cast<uint64_t>(next) * grain;
+    t_in_task = true;
+    task(context, begin, std::min(count, begin + grain));
+    t_in_task = false;
+    ++ran;
+    if (done_.fetch_add(1) + 1 == chunks && caller_waits_.load() != 0) futex_wake(&done_, 1);
+    ticket = ticket_.load();
+  }
+}
+
+void ThreadPool::worker_loop() {
+  for (;;) {
+    const uint32_t seen = wake_.load();
+    if (stopping_.load()) return;
+    if (const uint32_t ran = run_chunks()) worker_chunks_.fetch_add(ran, std::memory_order_relaxed);
+    // Idle: watch for the next job for a moment, then sleep until one is published.
+    bool woke = false;
+    for (int i = 0; i < kWorkerSpins && !woke; ++i) {
+      relax();
+      woke = wake_.load(std::memory_order_relaxed) != seen;
+    }
+    if (woke) continue;
+    sleepers_.fetch_add(1);
+    if (wake_.load() == seen && !stopping_.load()) futex_wait(&wake_, seen);
+    sleepers_.fetch_sub(1);
+  }
+}
+
+void ThreadPool::parallel_for(uint64_t count, uint64_t grain, Task task, void* context) {
+  if (count == 0 || task == nullptr) return;
+  if (grain == 0) grain = std::max<uint64_t>(1, count / (4 * static_cast<uint64_t>(threads_)));
+  grain = std::max<uint64_t>(grain, (count + UINT32_MAX - 1) / UINT32_MAX);  // chunk indices fit 32 bits
+  const uint64_t chunks = (count + grain - 1) / grain;
+  bool expected = false;
+  if (threads_ == 1 || chunks == 1 || t_in_task || !busy_.compare_exchange_strong(expected, true)) {
+    task(context, 0, count);  // one chunk's worth of work, nested, or the pool is taken
+    return;
+  }
+  if (solo_calls_ > 0) {  // backing off after a stall (see the header)
+    --solo_calls_;
+    t_in_task = true;
+    task(context, 0, count);
+    t_in_task = false;
+    busy_.store(false);
+    return;
+  }
+  if (!started_.load()) start_workers();  // under busy_: one starter
+  task_.store(task);
+  context_.store(context);
+  count_.store(count);
+  grain_.store(grain);
+  chunks_.store(static_cast<uint32_t>(chunks));
+  done_.store(0);
+  const uint64_t generation = (ticket_.load() >> 32) + 1;
+  ticket_.store(generation << 32);  // publishes the job: chunk 0 is claimable from here on
+  wake_.fetch_add(1);
+  if (sleepers_.load() != 0) futex_wake(&wake_, static_cast<int>(threads_ - 1));
+  const auto start = std::chrono::steady_clock::now();
+  run_chunks();
+  // Every chunk is claimed; wait only for those running on workers right now.
+  if (done_.load() != chunks) {
+    const auto worked = std::chrono::steady_clock::now() - start;
+    for (int i = 0; i < kCallerSpins && done_.load() != chunks; ++i) relax();
+    caller_waits_.store(1);
+    for (uint32_t d = done_.load(); d != chunks; d = done_.load()) futex_wait(&done_, d);
+    caller_waits_.store(0);
+    const auto waited = std::chrono::steady_clock::now() - start - worked;
+    if (waited > worked && waited > std::chrono::microseconds(100)) {  // a worker was descheduled
+      solo_calls_ = penalty_;
+      stalls_.fetch_add(1, std::memory_order_relaxed);
+      penalty_ = std::min<uint32_t>(penalty_ * 2, 4096);
+    } else {
+      penalty_ = 64;
+    }
+  } else {
+    penalty_ = 64;
+  }
+  busy_.store(false);
+}
+
+}  // namespace etp::runtime

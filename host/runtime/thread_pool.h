@@ -1,0 +1,80 @@
+// The host's thread pool behind etp_host_api.parallel_for (ABI 1.2), shared by every plugin of
+// a bundle.
+//
+// Design, for a machine whose other cores may be busy (the stall the threading issue measured
+// with pthreadpool, whose caller waits until every worker has checked in):
+//  - the caller publishes a job and runs chunks itself; chunks are claimed one at a time from a
+//    shared counter, so a worker that is not scheduled claims nothing and delays nothing;
+//  - the caller waits only for chunks that a running worker has claimed, never for a worker to
+//    arrive; at worst the call runs at one thread's speed;
+//  - workers spin briefly after a job (back-to-back calls stay cheap), then sleep on a futex: a
+//    process that holds the pool but runs nothing uses no CPU;
+//  - a job's description lives in the pool, tagged with a generation; a late worker whose claim
+//    names an old generation fails the claim, so it never touches a finished job;
+//  - a worker descheduled in the middle of a chunk still delays the caller (its chunk must
+//    finish). When the caller waited for workers longer than it worked itself, the cores are
+//    oversubscribed: the next calls run on the caller alone (64, doubling on each repeat up to
+//    4096) before workers are tried again, so under sustained load a call runs at one thread's
+//    speed and only the rare probe can stall.
+// One job at a time: a call made while another thread's job runs, or from inside a task, runs
+// its whole range on the calling thread. Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+namespace etp::runtime {
+
+class ThreadPool {
+ public:
+  using Task = void (*)(void* context, uint64_t begin, uint64_t end);
+
+  // `threads` counts the caller: threads - 1 workers, started on the first parallel call.
+  explicit ThreadPool(uint32_t threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  uint32_t threads() const { return threads_; }
+  // Chunks the pool threads (not callers) have run, and the CPU time they used (ns): how tests
+  // and benchmarks see that work spread and that idle threads sleep.
+  uint64_t chunks_run_by_workers() const { return worker_chunks_.load(std::memory_order_relaxed); }
+  uint64_t worker_cpu_ns() const;
+  // Calls after which the pool backed off because a worker kept the caller waiting.
+  uint64_t stalls() const { return stalls_.load(std::memory_order_relaxed); }
+  // task(context, begin, end) over [0, count) in chunks of `grain` (0: count / (4 * threads)).
+  void parallel_for(uint64_t count, uint64_t grain, Task task, void* context);
+
+ private:
+  void start_workers();
+  void worker_loop();
+  // Claims and runs chunks of the current job until none is left; returns how many it ran.
+  uint32_t run_chunks();
+
+  const uint32_t threads_;
+  std::vector<std::thread> workers_;
+  std::atomic<bool> started_{false};
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> busy_{false};  // a job is being run (one at a time)
+
+  // The current job. ticket_: generation in the high 32 bits, next chunk in the low 32.
+  std::atomic<uint64_t> ticket_{0};
+  std::atomic<Task> task_{nullptr};
+  std::atomic<void*> context_{nullptr};
+  std::atomic<uint64_t> count_{0};
+  std::atomic<uint64_t> grain_{1};
+  std::atomic<uint32_t> chunks_{0};
+  std::atomic<uint32_t> done_{0};         // chunks finished (futex word the caller waits on)
+  std::atomic<uint32_t> caller_waits_{0};
+  std::atomic<uint32_t> wake_{0};         // bumped per job (futex word workers sleep on)
+  std::atomic<uint32_t> sleepers_{0};
+  std::atomic<uint64_t> worker_chunks_{0};
+  // Back-off after a stall (guarded by busy_): calls left to run alone, and the next penalty.
+  uint32_t solo_calls_ = 0;
+  std::atomic<uint64_t> stalls_{0};
+  uint32_t penalty_ = 64;
+};
+
+}  // namespace etp::runtime
