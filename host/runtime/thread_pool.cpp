@@ -123,7 +123,8 @@ void ThreadPool::parallel_for(uint64_t count, uint64_t grain, Task task, void* c
     busy_.store(false);
     return;
   }
-  if (!started_.load()) start_workers();  // under busy_: one starter
+  const bool first_job = !started_.load();
+  if (first_job) start_workers();  // under busy_: one starter
   task_.store(task);
   context_.store(context);
   count_.store(count);
@@ -144,15 +145,17 @@ void ThreadPool::parallel_for(uint64_t count, uint64_t grain, Task task, void* c
     for (uint32_t d = done_.load(); d != chunks; d = done_.load()) futex_wait(&done_, d);
     caller_waits_.store(0);
     const auto waited = std::chrono::steady_clock::now() - start - worked;
-    if (waited > worked && waited > std::chrono::microseconds(100)) {  // a worker was descheduled
+    // A worker was descheduled holding a chunk (not counted for the job that started the
+    // workers: thread creation is slow once).
+    if (waited > worked && waited > std::chrono::microseconds(100) && !first_job) {
       solo_calls_ = penalty_;
       stalls_.fetch_add(1, std::memory_order_relaxed);
-      penalty_ = std::min<uint32_t>(penalty_ * 2, 4096);
+      penalty_ = std::min<uint32_t>(penalty_ * 4, 4096);
     } else {
-      penalty_ = 64;
+      penalty_ = std::max<uint32_t>(penalty_ - penalty_ / 8, 64);  // calm again: forget slowly
     }
   } else {
-    penalty_ = 64;
+    penalty_ = std::max<uint32_t>(penalty_ - penalty_ / 8, 64);
   }
   busy_.store(false);
 }

@@ -13,9 +13,10 @@
 //    names an old generation fails the claim, so it never touches a finished job;
 //  - a worker descheduled in the middle of a chunk still delays the caller (its chunk must
 //    finish). When the caller waited for workers longer than it worked itself, the cores are
-//    oversubscribed: the next calls run on the caller alone (64, doubling on each repeat up to
-//    4096) before workers are tried again, so under sustained load a call runs at one thread's
-//    speed and only the rare probe can stall.
+//    oversubscribed: the next calls run on the caller alone (64, four times more on each repeat
+//    up to 4096, an eighth less for each call that did not stall) before workers are tried
+//    again, so under sustained load a call runs at one thread's speed and only the rare probe
+//    can stall.
 // One job at a time: a call made while another thread's job runs, or from inside a task, runs
 // its whole range on the calling thread. Thread-safe.
 #pragma once
