@@ -10,7 +10,13 @@
 namespace etp::plugins {
 namespace {
 
-enum class Schema { kUnary, kBinary, kBinaryAlpha };
+// Argument layouts the checker can generate (schema arguments before `out`):
+//   kUnary (self), kBinary (self, other), kBinaryAlpha (self, other, alpha),
+//   kScalar (self, Scalar other), kScalarAlpha (self, Scalar other, alpha),
+//   kCompare (self, other) with a bool out, kReduce (self, int[] dim, bool keepdim, dtype),
+//   kSoftmax (self, int dim, bool half_to_float), kMatmul (self [n,k], mat2 [k,m]),
+//   kPermute (self, int[] dims).
+enum class Schema { kUnary, kBinary, kBinaryAlpha, kScalar, kScalarAlpha, kCompare, kReduce, kSoftmax, kMatmul, kPermute };
 
 // The operators the checker can call: name, argument layout, whether integer dtypes apply.
 struct OpSpec {
@@ -27,7 +33,21 @@ constexpr OpSpec kOps[] = {
     {"aten::abs.out", Schema::kUnary, true},       {"aten::exp.out", Schema::kUnary, false},
     {"aten::sigmoid.out", Schema::kUnary, false},  {"aten::tanh.out", Schema::kUnary, false},
     {"aten::sqrt.out", Schema::kUnary, false},     {"aten::hardtanh.out", Schema::kUnary, false},
+    {"aten::add.Scalar_out", Schema::kScalarAlpha, true}, {"aten::sub.Scalar_out", Schema::kScalarAlpha, true},
+    {"aten::mul.Scalar_out", Schema::kScalar, true},      {"aten::div.Scalar_out", Schema::kScalar, false},
+    {"aten::eq.Tensor_out", Schema::kCompare, true},      {"aten::ne.Tensor_out", Schema::kCompare, true},
+    {"aten::lt.Tensor_out", Schema::kCompare, true},      {"aten::le.Tensor_out", Schema::kCompare, true},
+    {"aten::gt.Tensor_out", Schema::kCompare, true},      {"aten::ge.Tensor_out", Schema::kCompare, true},
+    {"aten::sum.IntList_out", Schema::kReduce, false},    {"aten::mean.out", Schema::kReduce, false},
+    {"aten::_softmax.out", Schema::kSoftmax, false},      {"aten::_log_softmax.out", Schema::kSoftmax, false},
+    {"aten::mm.out", Schema::kMatmul, true},              {"aten::permute_copy.out", Schema::kPermute, true},
 };
+
+// Schemas whose generated cases take one tensor of the case's first shape.
+bool one_input(Schema s) {
+  return s == Schema::kUnary || s == Schema::kScalar || s == Schema::kScalarAlpha || s == Schema::kReduce ||
+         s == Schema::kSoftmax || s == Schema::kPermute;
+}
 
 struct OwnedTensor;
 std::vector<OwnedTensor*> g_live;  // tensors resize_checked_tensor may resize
@@ -66,7 +86,9 @@ struct OwnedTensor {
     t.data = bytes.data();
     t.nbytes = static_cast<uint64_t>(stride) * element_size(t.dtype);
   }
-  static uint64_t element_size(int32_t dtype) { return dtype == ETP_DTYPE_INT32 || dtype == ETP_DTYPE_FLOAT32 ? 4 : 8; }
+  static uint64_t element_size(int32_t dtype) {
+    return dtype == ETP_DTYPE_BOOL ? 1 : dtype == ETP_DTYPE_INT32 || dtype == ETP_DTYPE_FLOAT32 ? 4 : 8;
+  }
   // Element at logical (row-major) index i, as double.
   double at(int64_t i) const {
     int64_t offset = 0;
@@ -75,6 +97,7 @@ struct OwnedTensor {
       i /= sizes[d];
     }
     if (t.dtype == ETP_DTYPE_FLOAT32) return reinterpret_cast<const float*>(bytes.data())[offset];
+    if (t.dtype == ETP_DTYPE_BOOL) return bytes[static_cast<size_t>(offset)] != 0 ? 1.0 : 0.0;
     return reinterpret_cast<const int32_t*>(bytes.data())[offset];
   }
   void fill(uint32_t seed) {
@@ -103,6 +126,18 @@ struct Case {
   std::vector<int64_t> a, b;
   std::vector<uint8_t> order;  // for every tensor of rank 4 (channels last), else contiguous
 };
+
+// Matrix products: (self, mat2) shapes, including an empty product and an empty inner dim.
+const std::vector<Case>& matmul_cases() {
+  static const std::vector<Case> all = {
+      {"[3,4] x [4,5]", {3, 4}, {4, 5}, {}},
+      {"[1,7] x [7,1]", {1, 7}, {7, 1}, {}},
+      {"[6,9] x [9,10]", {6, 9}, {9, 10}, {}},
+      {"empty [0,3] x [3,2]", {0, 3}, {3, 2}, {}},
+      {"[2,0] x [0,3]", {2, 0}, {0, 3}, {}},
+  };
+  return all;
+}
 
 const std::vector<Case>& cases() {
   static const std::vector<Case> all = {
@@ -135,14 +170,41 @@ struct RunResult {
 // accept_kernel_call), the case is first offered to it, as the host does at load: anything but
 // ETP_OK is returned with `asked` set, and the kernel is not called.
 RunResult run(const etp_kernel& k, const etp_host_api& host, const OpSpec& op, int32_t dtype, const Case& c,
-              bool binary, const etp_plugin* asker = nullptr, bool* asked = nullptr) {
-  OwnedTensor a(dtype, c.a, c.a.size() == 4 ? c.order : std::vector<uint8_t>{}, numel(c.a) * 8 + 8);
-  OwnedTensor b(dtype, c.b, c.b.size() == 4 ? c.order : std::vector<uint8_t>{}, numel(c.b) * 8 + 8);
+              const etp_plugin* asker = nullptr, bool* asked = nullptr) {
+  const auto order_for = [&](const std::vector<int64_t>& shape) {
+    return shape.size() == 4 && !c.order.empty() ? c.order : std::vector<uint8_t>{};
+  };
+  OwnedTensor a(dtype, c.a, order_for(c.a), numel(c.a) * 8 + 8);
+  OwnedTensor b(dtype, c.b, order_for(c.b), numel(c.b) * 8 + 8);
   a.fill(1);
   b.fill(2);
-  const std::vector<int64_t> shape = binary ? broadcast(c.a, c.b) : c.a;
-  auto out = std::make_unique<OwnedTensor>(dtype, shape, shape.size() == 4 ? c.order : std::vector<uint8_t>{},
-                                           numel(shape) * 8 + 8);
+  const int64_t last = c.a.empty() ? 0 : static_cast<int64_t>(c.a.size()) - 1;
+  std::vector<int64_t> shape = c.a, dims;  // out's shape; dims: the int[] argument
+  int32_t out_dtype = dtype;
+  std::vector<uint8_t> out_order = order_for(c.a);
+  switch (op.schema) {
+    case Schema::kBinary: case Schema::kBinaryAlpha: case Schema::kCompare:
+      shape = broadcast(c.a, c.b);
+      out_order = order_for(shape);
+      if (op.schema == Schema::kCompare) out_dtype = ETP_DTYPE_BOOL;
+      break;
+    case Schema::kReduce:  // over the last dim, without keepdim
+      dims = {last};
+      shape.pop_back();
+      out_order.clear();
+      break;
+    case Schema::kMatmul:
+      shape = {c.a[0], c.b[1]};
+      out_order.clear();
+      break;
+    case Schema::kPermute:  // dims reversed
+      for (int64_t d = last; d >= 0; --d) dims.push_back(d);
+      std::reverse(shape.begin(), shape.end());
+      out_order.clear();
+      break;
+    default: break;
+  }
+  auto out = std::make_unique<OwnedTensor>(out_dtype, shape, out_order, numel(shape) * 8 + 8);
   std::vector<etp_value> values;
   auto tensor = [](etp_tensor* t) {
     etp_value v{};
@@ -150,21 +212,70 @@ RunResult run(const etp_kernel& k, const etp_host_api& host, const OpSpec& op, i
     v.u.tensor = t;
     return v;
   };
+  auto integer = [](int64_t i) {
+    etp_value v{};
+    v.tag = ETP_VALUE_INT;
+    v.u.i = i;
+    return v;
+  };
+  auto boolean = [](bool x) {
+    etp_value v{};
+    v.tag = ETP_VALUE_BOOL;
+    v.u.b = x;
+    return v;
+  };
+  auto scalar = [&](double d, int64_t i) {
+    etp_value v{};
+    if (dtype == ETP_DTYPE_FLOAT32) {
+      v.tag = ETP_VALUE_DOUBLE;
+      v.u.d = d;
+    } else {
+      v = integer(i);
+    }
+    return v;
+  };
   values.push_back(tensor(&a.t));
-  if (binary) values.push_back(tensor(&b.t));
-  if (op.schema == Schema::kBinaryAlpha) {
-    etp_value alpha{};
-    alpha.tag = ETP_VALUE_INT;
-    alpha.u.i = 1;
-    values.push_back(alpha);
-  }
-  if (std::strcmp(op.name, "aten::hardtanh.out") == 0) {  // (self, min_val, max_val, out)
-    etp_value lo{}, hi{};
-    lo.tag = hi.tag = ETP_VALUE_DOUBLE;
-    lo.u.d = -1.5;
-    hi.u.d = 2.0;
-    values.push_back(lo);
-    values.push_back(hi);
+  switch (op.schema) {
+    case Schema::kBinary: case Schema::kCompare: case Schema::kMatmul: values.push_back(tensor(&b.t)); break;
+    case Schema::kBinaryAlpha:
+      values.push_back(tensor(&b.t));
+      values.push_back(integer(1));
+      break;
+    case Schema::kScalar: values.push_back(scalar(1.25, 3)); break;
+    case Schema::kScalarAlpha:
+      values.push_back(scalar(1.25, 3));
+      values.push_back(integer(1));
+      break;
+    case Schema::kReduce: {
+      etp_value list{};
+      list.tag = ETP_VALUE_INT_LIST;
+      list.u.int_list = {dims.data(), dims.size()};
+      values.push_back(list);
+      values.push_back(boolean(false));
+      values.push_back(etp_value{});  // dtype: None
+      break;
+    }
+    case Schema::kSoftmax:
+      values.push_back(integer(-1));
+      values.push_back(boolean(false));
+      break;
+    case Schema::kPermute: {
+      etp_value list{};
+      list.tag = ETP_VALUE_INT_LIST;
+      list.u.int_list = {dims.data(), dims.size()};
+      values.push_back(list);
+      break;
+    }
+    case Schema::kUnary:
+      if (std::strcmp(op.name, "aten::hardtanh.out") == 0) {  // (self, min_val, max_val, out)
+        etp_value lo{}, hi{};
+        lo.tag = hi.tag = ETP_VALUE_DOUBLE;
+        lo.u.d = -1.5;
+        hi.u.d = 2.0;
+        values.push_back(lo);
+        values.push_back(hi);
+      }
+      break;
   }
   values.push_back(tensor(&out->t));
   values.push_back(tensor(&out->t));  // the return slot
@@ -212,15 +323,15 @@ KernelDiff compare_kernels(const etp_plugin& candidate, const etp_plugin& refere
     if (reference.resolve_kernel == nullptr || reference.resolve_kernel(reference.self, op.name, &theirs) != ETP_OK)
       continue;
     ++operators;
-    const bool binary = op.schema != Schema::kUnary;
     for (int32_t dtype : {ETP_DTYPE_FLOAT32, ETP_DTYPE_INT32}) {
       if (dtype == ETP_DTYPE_INT32 && !op.integers) continue;
-      for (const Case& c : cases()) {
-        if (!binary && c.a != c.b) continue;  // unary: one shape per case
-        RunResult want = run(theirs, host, op, dtype, c, binary);
+      for (const Case& c : op.schema == Schema::kMatmul ? matmul_cases() : cases()) {
+        if (one_input(op.schema) && c.a != c.b) continue;  // one shape per case
+        if (op.schema == Schema::kReduce && c.a.empty()) continue;
+        RunResult want = run(theirs, host, op, dtype, c);
         if (want.status != ETP_OK) continue;  // the reference does not serve this case
         bool asked = false;
-        RunResult got = run(mine, host, op, dtype, c, binary, asker, &asked);
+        RunResult got = run(mine, host, op, dtype, c, asker, &asked);
         const std::string where =
             std::string(op.name) + " " + (dtype == ETP_DTYPE_FLOAT32 ? "float32 " : "int32 ") + c.what;
         if (asked && got.status == ETP_ERR_DECLINED) {  // the host gives this call to the next plugin

@@ -1,6 +1,7 @@
 // The differential part of `etp plugin check`: a plugin's kernels run next to a reference
 // plugin's (the portable one) on generated cases of the operators whose schemas the checker
-// knows (elementwise unary and binary out-variants), and their outputs compared.
+// knows (elementwise unary, binary and scalar out-variants, comparisons, reductions, softmax,
+// matmul, permute), and their outputs compared.
 #pragma once
 
 #include <string>
