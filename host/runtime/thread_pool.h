@@ -40,7 +40,8 @@ class ThreadPool {
 
   uint32_t threads() const { return threads_; }
   // Chunks the pool threads (not callers) have run, and the CPU time they used (ns): how tests
-  // and benchmarks see that work spread and that idle threads sleep.
+  // and benchmarks see that work spread and that idle threads sleep. worker_cpu_ns must not race
+  // with the first parallel_for (which starts the threads).
   uint64_t chunks_run_by_workers() const { return worker_chunks_.load(std::memory_order_relaxed); }
   uint64_t worker_cpu_ns() const;
   // Calls after which the pool backed off because a worker kept the caller waiting.
