@@ -91,8 +91,9 @@ void BM_DispatchChainThroughInterpreter(benchmark::State& state) {
 BENCHMARK(BM_DispatchChainThroughInterpreter);
 
 void BM_DispatchDirectKernelCallsReference(benchmark::State& state) {
-  auto add = registry()->resolve_kernel("aten::add.out");
-  if (!add.ok()) return state.SkipWithError("no aten::add.out");
+  const auto candidates = registry()->kernel_candidates("aten::add.out");
+  if (candidates.empty()) return state.SkipWithError("no aten::add.out");
+  const plugins::ResolvedKernel* add = &candidates.front();
   const int32_t one = 1;
   const uint8_t order = 0;
   runtime::HostTensor a, b, out;

@@ -621,9 +621,7 @@ Result<BenchReport> bench_manifest(bundle::Manifest base, const std::string& sou
   size_t step = 0;
   for (const Variant& v : variants) {
     bundle::Manifest manifest = base;
-    if (v.threads > 0 && std::find(options.threads.begin(), options.threads.end(), v.threads) != options.threads.end()) {
-      manifest.threads = static_cast<uint32_t>(v.threads);
-    }
+    if (!options.threads.empty()) manifest.threads = static_cast<uint32_t>(v.threads);  // --threads sizes the pool
     manifest.plugins.clear();
     for (const PluginChoice& c : v.plugins) {
       manifest.plugins.push_back(c.spec);

@@ -90,15 +90,8 @@ Result<std::vector<CoverageEntry>> program_coverage(const std::string& program, 
       }
       const std::vector<plugins::ResolvedKernel> candidates = registry.kernel_candidates(op);
       auto it = served.find(op);
-      if (it != served.end() && it->second.size() > 1) {
-        uint32_t total = 0;
-        for (const auto& p : it->second) total += p.second;
-        for (size_t i = 0; i < it->second.size(); ++i) {
-          entry.plugin += (i ? ", " : "") + it->second[i].first + " (" + std::to_string(it->second[i].second) +
-                          " of " + std::to_string(total) + (i ? ")" : " calls)");
-        }
-      } else if (it != served.end()) {
-        entry.plugin = it->second.front().first;
+      if (it != served.end()) {
+        entry.plugin = runtime::Method::describe_shares(it->second);
       } else if (!candidates.empty()) {
         entry.plugin = candidates.front().provider;
       }

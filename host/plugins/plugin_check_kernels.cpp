@@ -342,6 +342,10 @@ KernelDiff compare_kernels(const etp_plugin& candidate, const etp_plugin& refere
           return {false, where + ": accept_kernel_call returned status " + std::to_string(got.status) +
                              " (expected ETP_OK or ETP_ERR_DECLINED)"};
         }
+        if (got.status == ETP_ERR_DECLINED) {
+          return {false, where + ": the kernel returned ETP_ERR_DECLINED when called (a call is declined at load, in "
+                                 "accept_kernel_call)"};
+        }
         if (got.status != ETP_OK) {
           ++refused;
           if (refused <= 3) refusals += (refusals.empty() ? "" : "; ") + where;

@@ -37,12 +37,6 @@ std::vector<ResolvedKernel> Registry::kernel_candidates(const std::string& op_na
   return out;
 }
 
-Result<ResolvedKernel> Registry::resolve_kernel(const std::string& op_name) const {
-  std::vector<ResolvedKernel> candidates = kernel_candidates(op_name);
-  if (candidates.empty()) return Status(StatusCode::kNotFound, "no loaded plugin provides operator " + op_name);
-  return std::move(candidates.front());
-}
-
 Result<ResolvedBackend> Registry::find_backend(const std::string& id) const {
   auto it = backends_.find(id);
   if (it == backends_.end()) {

@@ -41,8 +41,6 @@ class Registry {
   // Adds a plugin after the ones already present.
   Status add(std::shared_ptr<PluginLibrary> plugin);
 
-  // The first plugin, in order, that provides `op_name`. kNotFound if none has it.
-  Result<ResolvedKernel> resolve_kernel(const std::string& op_name) const;
   // Every plugin that provides `op_name`, in order (empty if none).
   std::vector<ResolvedKernel> kernel_candidates(const std::string& op_name) const;
   // kNotFound naming the backend id and the plugins loaded.

@@ -246,21 +246,21 @@ std::vector<Method::OperatorService> Method::operator_services() const {
   return out;
 }
 
+std::string Method::describe_shares(const std::vector<std::pair<std::string, uint32_t>>& plugins) {
+  if (plugins.size() == 1) return plugins.front().first;
+  uint32_t total = 0;
+  for (const auto& p : plugins) total += p.second;
+  std::string out;
+  for (size_t i = 0; i < plugins.size(); ++i) {
+    out += (i ? ", " : "") + plugins[i].first + " (" + std::to_string(plugins[i].second) + " of " +
+           std::to_string(total) + (i ? ")" : " calls)");
+  }
+  return out;
+}
+
 std::vector<std::pair<std::string, std::string>> Method::kernel_providers() const {
   std::vector<std::pair<std::string, std::string>> out;
-  for (const OperatorService& s : operator_services()) {
-    std::string served = s.plugins.front().first;
-    if (s.plugins.size() > 1) {  // fall-through split the calls: "a (2 of 3 calls), b (1 of 3)"
-      uint32_t total = 0;
-      for (const auto& p : s.plugins) total += p.second;
-      served.clear();
-      for (size_t i = 0; i < s.plugins.size(); ++i) {
-        served += (i ? ", " : "") + s.plugins[i].first + " (" + std::to_string(s.plugins[i].second) + " of " +
-                  std::to_string(total) + (i ? ")" : " calls)");
-      }
-    }
-    out.emplace_back(s.op, std::move(served));
-  }
+  for (const OperatorService& s : operator_services()) out.emplace_back(s.op, describe_shares(s.plugins));
   std::vector<std::string> backends;
   for (const Delegate& d : delegates_) {
     if (std::find(backends.begin(), backends.end(), d.id) != backends.end()) continue;

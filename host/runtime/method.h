@@ -85,6 +85,8 @@ class Method {
     std::vector<std::pair<std::string, uint32_t>> plugins;  // (plugin, calls), in order of first call
   };
   std::vector<OperatorService> operator_services() const;
+  // How `plugins` share an operator's calls: "portable", or "fast (2 of 3 calls), portable (1 of 3)".
+  static std::string describe_shares(const std::vector<std::pair<std::string, uint32_t>>& plugins);
   // Identifies this loaded method to plugins (etp_backend_init_args.method_id).
   uint64_t id() const { return reinterpret_cast<uint64_t>(this); }
   // "<program>:<method>" of the live method with `method_id` ("method <id>" if none is live).

@@ -4,7 +4,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <set>
 
 #include <unistd.h>
 
@@ -334,15 +333,11 @@ std::string describe_arg(const etp_value& v) {
   switch (v.tag) {
     case ETP_VALUE_TENSOR: {
       const etp_tensor& t = *v.u.tensor;
-      std::string s = format::scalar_type_name(t.dtype) + std::string("[");
-      bool contiguous = true;
+      const std::string s = format::scalar_type_name(t.dtype) + HostTensor::from(&t)->shape_string();
+      if (is_contiguous(t)) return s;
       std::string order;
-      for (int32_t d = 0; d < t.rank; ++d) {
-        s += (d ? ", " : "") + std::to_string(t.sizes[d]);
-        order += (d ? ", " : "") + std::to_string(t.dim_order[d]);
-        contiguous = contiguous && t.dim_order[d] == d;
-      }
-      return s + "]" + (contiguous ? "" : " (dim order " + order + ")");
+      for (int32_t d = 0; d < t.rank; ++d) order += (d ? ", " : "") + std::to_string(t.dim_order[d]);
+      return s + " (dim order " + order + ")";
     }
     case ETP_VALUE_INT: return std::to_string(v.u.i);
     case ETP_VALUE_DOUBLE: return std::to_string(v.u.d);

@@ -179,6 +179,9 @@ TEST(BundleTest, ASpecWithRepeatedNamesBadShaOrNoModelsIsRefused) {
   BundleSpec none = BundleSpec::for_program(fixture_path("add.pte"));
   none.models.clear();
   EXPECT_EQ(Bundle::open(none, kOptions).status().code(), StatusCode::kInvalidArgument);
+  BundleSpec threads = BundleSpec::for_program(fixture_path("add.pte"));
+  threads.threads = 257;
+  EXPECT_NE(Bundle::open(threads, kOptions).status().message().find("threads must be from 1 to 256"), std::string::npos);
 }
 
 TEST(BundleTest, ABinaryFilePassedAsAManifestIsNamedAsSuch) {

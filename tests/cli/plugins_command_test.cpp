@@ -171,6 +171,13 @@ TEST(PluginCheckTest, EachBrokenPluginIsReportedWithItsDefect) {
   EXPECT_EQ(etp("plugin check " ETP_TEST_PLUGIN_DIR "/libetp_fast_add.so", &out), 0);
   EXPECT_NE(out.find("case(s) at load, which fall through to the next plugin"), std::string::npos) << out;
   out.clear();
+  // One that declines when called, or fails where it should decline, is a defect.
+  EXPECT_EQ(etp("plugin check " ETP_TEST_PLUGIN_DIR "/libetp_misbehaving_add.so", &out), 1);
+  EXPECT_NE(out.find("FAIL  kernel_results  aten::add.out float32 [2,3]: the kernel returned ETP_ERR_DECLINED when "
+                     "called"),
+            std::string::npos)
+      << out;
+  out.clear();
   EXPECT_EQ(etp("plugin check /nonexistent/libx.so", &out), 1);
   EXPECT_NE(out.find("FAIL  symbols         cannot open /nonexistent/libx.so"), std::string::npos) << out;
   out.clear();

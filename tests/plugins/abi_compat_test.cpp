@@ -6,7 +6,6 @@
 
 #include "support/status.h"
 
-#include "runtime/host_services.h"
 #include "runtime/runtime_support.h"
 #include "support/fixtures.h"
 
@@ -15,18 +14,11 @@ namespace {
 
 const std::string kTestPlugins = ETP_TEST_PLUGIN_DIR;
 
+// `first`, then the shipped plugins.
 std::shared_ptr<plugins::Registry> with_shipped(const std::string& first) {
-  auto registry = std::make_shared<plugins::Registry>();
-  for (const std::string& path : {first, std::string(ETP_PORTABLE_PLUGIN_PATH), std::string(ETP_QUANTIZED_PLUGIN_PATH),
-                                  std::string(ETP_LLM_PLUGIN_PATH), std::string(ETP_XNNPACK_PLUGIN_PATH)}) {
-    auto plugin = plugins::PluginLibrary::load(path, *runtime::HostServices::get().api());
-    if (!plugin.ok()) {
-      ADD_FAILURE() << plugin.status().message();
-      continue;
-    }
-    EXPECT_OK(registry->add(std::move(*plugin)));
-  }
-  return registry;
+  std::vector<std::string> paths = {first};
+  for (const std::string& p : shipped_plugin_paths()) paths.push_back(p);
+  return registry_of(paths);
 }
 
 std::string served_by(const std::vector<runtime::Method::OperatorService>& services, const std::string& op) {

@@ -6,7 +6,6 @@
 #include "support/status.h"
 
 #include "format/data_file.h"
-#include "runtime/host_services.h"
 #include "runtime/runtime_support.h"
 #include "runtime/tensor_io.h"
 #include "support/fixtures.h"
@@ -16,30 +15,12 @@ namespace {
 
 const std::string kTestPlugins = ETP_TEST_PLUGIN_DIR;
 
-// A registry of the given plugin files, in order.
-std::shared_ptr<plugins::Registry> registry_of(const std::vector<std::string>& paths) {
-  auto registry = std::make_shared<plugins::Registry>();
-  for (const std::string& path : paths) {
-    auto plugin = plugins::PluginLibrary::load(path, *runtime::HostServices::get().api());
-    if (!plugin.ok()) {
-      ADD_FAILURE() << plugin.status().message();
-      continue;
-    }
-    EXPECT_OK(registry->add(std::move(*plugin)));
-  }
-  return registry;
-}
-
-std::vector<std::string> shipped_plugins() {
-  return {ETP_PORTABLE_PLUGIN_PATH, ETP_QUANTIZED_PLUGIN_PATH, ETP_LLM_PLUGIN_PATH, ETP_XNNPACK_PLUGIN_PATH};
-}
-
 // Every fixture, with a partial fast aten::add.out first: the calls it takes and the calls it
 // declines (broadcasts, other dtypes, dynamic shapes, alpha) both occur, and every output
 // still matches ExecuTorch's.
 TEST(FallThroughTest, EveryFixtureRunsWithAPartialFastAddFirst) {
   std::vector<std::string> paths = {kTestPlugins + "/libetp_fast_add.so"};
-  for (const std::string& p : shipped_plugins()) paths.push_back(p);
+  for (const std::string& p : shipped_plugin_paths()) paths.push_back(p);
   const auto registry = registry_of(paths);
   uint32_t fast = 0, fallen = 0;
   size_t fixtures = 0;
@@ -75,6 +56,29 @@ TEST(FallThroughTest, ACallEveryPluginDeclinesFailsTheLoadNamingIt) {
             std::string::npos)
       << method.status().message();
   EXPECT_NE(method.status().message().find("(dim order 0, 2, 3, 1)"), std::string::npos) << method.status().message();
+}
+
+// A plugin that fails where it should decline fails the load, with its message; a kernel that
+// declines when called (too late: the choice was made at load) fails the run, saying so.
+TEST(FallThroughTest, DecliningWrongIsAnErrorAtLoadOrAtRun) {
+  const std::string misbehaving = kTestPlugins + "/libetp_misbehaving_add.so";
+  auto channels_last = open_fixture(fixture_named("cf_add_channels_last"), registry_of({misbehaving, ETP_PORTABLE_PLUGIN_PATH}));
+  ASSERT_TRUE(channels_last.ok()) << channels_last.status().message();
+  auto refused = (*channels_last)->load_method("forward");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("aten::add.out: plugin misbehaving_add failed to consider the call "
+                                            "(status 301): misbehaving_add: cannot judge this call"),
+            std::string::npos)
+      << refused.status().message();
+  auto dense = open_fixture(fixture_named("add"), registry_of({misbehaving, ETP_PORTABLE_PLUGIN_PATH}));
+  ASSERT_TRUE(dense.ok()) << dense.status().message();
+  auto method = (*dense)->load_method("forward");
+  ASSERT_TRUE(method.ok()) << method.status().message();
+  const Status s = (*method)->execute();
+  EXPECT_NE(s.message().find("aten::add.out (plugin misbehaving_add) failed with status 104: a kernel cannot decline "
+                             "when called: it declines at load, in accept_kernel_call"),
+            std::string::npos)
+      << s.message();
 }
 
 // Both orders of two plugins offering the backend id EtpDemoBackend: the earlier one serves it,

@@ -12,16 +12,24 @@
 
 namespace etp::test {
 
-std::shared_ptr<const plugins::Registry> portable_registry() {
+std::shared_ptr<plugins::Registry> registry_of(const std::vector<std::string>& paths) {
   auto registry = std::make_shared<plugins::Registry>();
-  auto plugin = plugins::PluginLibrary::load(ETP_PORTABLE_PLUGIN_PATH, *runtime::HostServices::get().api());
-  if (!plugin.ok()) {
-    ADD_FAILURE() << plugin.status().message();
-    return registry;
+  for (const std::string& path : paths) {
+    auto plugin = plugins::PluginLibrary::load(path, *runtime::HostServices::get().api());
+    if (!plugin.ok()) {
+      ADD_FAILURE() << plugin.status().message();
+      continue;
+    }
+    EXPECT_OK(registry->add(std::move(*plugin)));
   }
-  EXPECT_OK(registry->add(std::move(*plugin)));
   return registry;
 }
+
+std::vector<std::string> shipped_plugin_paths() {
+  return {ETP_PORTABLE_PLUGIN_PATH, ETP_QUANTIZED_PLUGIN_PATH, ETP_LLM_PLUGIN_PATH, ETP_XNNPACK_PLUGIN_PATH};
+}
+
+std::shared_ptr<const plugins::Registry> portable_registry() { return registry_of({ETP_PORTABLE_PLUGIN_PATH}); }
 
 std::shared_ptr<const plugins::Registry> full_registry(const std::string& threads) {
   auto registry = std::make_shared<plugins::Registry>();

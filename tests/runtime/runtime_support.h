@@ -13,6 +13,11 @@
 
 namespace etp::test {
 
+// A registry of the plugin files `paths`, in order, with the process's default host (a plugin
+// that fails to load fails the test).
+std::shared_ptr<plugins::Registry> registry_of(const std::vector<std::string>& paths);
+// The shipped plugins' files in the build tree: portable, quantized, llm, xnnpack.
+std::vector<std::string> shipped_plugin_paths();
 // A registry with the portable plugin loaded from the build tree (fails the test otherwise).
 std::shared_ptr<const plugins::Registry> portable_registry();
 // Portable, then XNNPACK (with `threads` threads).

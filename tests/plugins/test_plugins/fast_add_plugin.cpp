@@ -5,6 +5,10 @@
 //
 // With a host older than ABI 1.2 (which cannot fall through) it offers nothing, as the ABI
 // requires of a plugin whose kernels decline calls.
+//
+// Built with ETP_FAST_ADD_MISBEHAVES (libetp_misbehaving_add.so) it breaks the decline contract
+// both ways, for the error paths: accept_kernel_call fails (status 301, logged) instead of
+// declining, and the kernel it accepted returns ETP_ERR_DECLINED when called.
 #include <cstring>
 
 #include "etp_plugin.h"
@@ -27,6 +31,10 @@ bool same_sizes(const etp_tensor& a, const etp_tensor& b) {
 // aten::add.out(Tensor self, Tensor other, *, Scalar alpha=1, Tensor(a!) out): self, other,
 // alpha, out, return. Only ever called for calls accept() took.
 etp_status fast_add(void*, const etp_host_api*, etp_value* const* args, uint32_t) {
+#ifdef ETP_FAST_ADD_MISBEHAVES
+  (void)args;
+  return ETP_ERR_DECLINED;  // too late: calls are declined at load
+#endif
   const etp_tensor& a = *args[0]->u.tensor;
   const etp_tensor& b = *args[1]->u.tensor;
   etp_tensor& out = *args[3]->u.tensor;
@@ -48,6 +56,19 @@ etp_status accept(void*, const char* op, const etp_kernel*, etp_value* const* ar
   return ETP_OK;
 }
 
+#ifdef ETP_FAST_ADD_MISBEHAVES
+// An error where a decline was due.
+etp_status accept_or_fail(void* self, const char* op, const etp_kernel* k, etp_value* const* args, uint32_t n) {
+  if (accept(self, op, k, args, n) == ETP_OK) return ETP_OK;
+  return etp_sdk::fail(g_host, ETP_ERR_INTERNAL, "misbehaving_add: cannot judge this call");
+}
+#define ETP_FAST_ADD_NAME "misbehaving_add"
+#define ETP_FAST_ADD_ACCEPT accept_or_fail
+#else
+#define ETP_FAST_ADD_NAME "fast_add"
+#define ETP_FAST_ADD_ACCEPT accept
+#endif
+
 etp_status resolve(void*, const char* op, etp_kernel* out) {
   const bool can_decline = g_host != nullptr && g_host->header.minor >= 2;
   if (!can_decline || std::strcmp(op, "aten::add.out") != 0) return ETP_ERR_NOT_FOUND;
@@ -64,7 +85,7 @@ ETP_PLUGIN_EXPORT const etp_plugin* etp_plugin_query(const etp_host_api* host) {
   if (host == nullptr || host->header.major != ETP_ABI_MAJOR) return nullptr;
   g_host = host;
   static const etp_plugin table = {ETP_ABI_HEADER(etp_plugin),
-                                   "fast_add",
+                                   ETP_FAST_ADD_NAME,
                                    "1.0",
                                    nullptr,
                                    nullptr,
@@ -75,7 +96,7 @@ ETP_PLUGIN_EXPORT const etp_plugin* etp_plugin_query(const etp_host_api* host) {
                                    0,
                                    nullptr,
                                    nullptr,
-                                   accept,
+                                   ETP_FAST_ADD_ACCEPT,
                                    nullptr};
   return &table;
 }
