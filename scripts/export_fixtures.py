@@ -2289,6 +2289,64 @@ def fixture_tiny_llama(fs: FixtureSet) -> None:
         assert d < 1e-4, variant
 
 
+class FusedReluMlp(nn.Module):
+    """Linear(16,32) + ReLU + Linear(32,8), optionally with a rank-4 LoRA adapter on the first
+    layer added before the ReLU. XNNPACK fuses the ReLU into the base program's first
+    fully-connected node as an output clamp; in the LoRA program the adapter's add comes first, so
+    the same layer (same weights) has no clamp."""
+
+    def __init__(self, lora: bool):
+        super().__init__()
+        self.fc1 = nn.Linear(16, 32)
+        self.fc2 = nn.Linear(32, 8)
+        self.lora = lora
+        if lora:
+            self.lora_a = nn.Linear(16, 4, bias=False)
+            self.lora_b = nn.Linear(4, 32, bias=False)
+
+    def forward(self, x):
+        h = self.fc1(x)
+        if self.lora:
+            h = h + self.lora_b(self.lora_a(x))
+        return self.fc2(torch.relu(h))
+
+
+def fixture_fused_relu(fs: FixtureSet) -> None:
+    """A base/LoRA pair over one foundation file whose first layer differs only by the ReLU that
+    XNNPACK fuses into it in the base program (issue: packed weights shared whatever the fused
+    activation)."""
+    seed_everything(31)
+    base = FusedReluMlp(lora=False).eval()
+    lora = FusedReluMlp(lora=True).eval()
+    lora.load_state_dict(base.state_dict(), strict=False)  # the same fc1/fc2 weights
+    x = torch.randn(3, 16)
+    x2 = torch.randn(3, 16)
+    foundation_tag = "fused_relu_foundation"
+    tag = llama_tag_fn(foundation_tag)  # None for lora_* nodes, else the foundation file
+    for variant, model in (("fused_relu", base), ("fused_relu_lora", lora)):
+        et = export_program(copy.deepcopy(model), (x,), xnnpack=True, tag_fn=tag, delegate_tag_fn=tag)
+        fs.add(
+            name=f"{variant}_xnnpack",
+            model=variant,
+            backend="xnnpack",
+            et_program=et,
+            data_names={foundation_tag: f"{foundation_tag}.ptd"},
+            export=(
+                "Linear(16,32)+ReLU+Linear(32,8)"
+                + (" with a rank-4 LoRA adapter on the first Linear, added before the ReLU" if variant.endswith("lora") else "")
+                + "; torch.export, delegate_external_constants_pass_unlifted (tag fn: None if 'lora' in node name else "
+                f"'{foundation_tag}') and re-export, to_edge_transform_and_lower + XnnpackPartitioner, "
+                "ExecutorchBackendConfig(external_constants=same tag fn); fc1/fc2 weights in the shared "
+                f"{foundation_tag}.ptd (byte-identical from both exports); XNNPACK fuses the ReLU into fc1 in the base "
+                "program only"
+            ),
+            rtol=1e-5,
+            atol=1e-5,
+            runs=[Run("forward", [x], eager(model, x)), Run("forward", [x2], eager(model, x2))],
+        )
+        del et
+
+
 # Optimizer settings whose trajectories the training fixtures record: plain SGD, and SGD with every
 # option on (momentum, dampening, weight decay, nesterov) so each step of its update order counts.
 SGD_CASES = {
@@ -3149,6 +3207,7 @@ FIXTURES = {
     "mlp": fixture_mlp,
     "cnn": fixture_cnn,
     "tiny_llama": fixture_tiny_llama,
+    "fused_relu": fixture_fused_relu,
     "xor_train": fixture_xor_train,
     "classifier_train": fixture_classifier_train,
     "etp_checkpoint": fixture_etp_checkpoint,

@@ -151,6 +151,28 @@ struct HalfWeights {
   }
 };
 
+// Shared float32 weights are packed without the node's output clamp, which a step of its own
+// then applies in place: XNNPACK's packed weights do not depend on the clamp, and two programs
+// over one foundation file may fuse different activations into one layer (a LoRA program adds
+// its adapter before the ReLU that the base program fuses). Private weights keep the fused clamp.
+struct Clamp {
+  float op_lo, op_hi;  // the bounds the operator is created (and keyed) with
+  bool separate;       // a clamp step to [lo, hi] follows the operator
+};
+Clamp split_clamp(const Value& w, const Value* b, Kind kind, float lo, float hi) {
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  const bool separate = kind == Kind::kF32 && !weights_key(w, b, "").empty() && (lo != -kInf || hi != kInf);
+  return separate ? Clamp{-kInf, kInf, true} : Clamp{lo, hi, false};
+}
+
+void add_clamp_step(Delegate& d, const Clamp& clamp, const std::string& type, int out, float lo, float hi) {
+  if (!clamp.separate) return;
+  d.add_step(type + " output clamp", [out, lo, hi](Delegate& dd) {
+    native::clamp(dd.data(out), dd.data(out), dd.numel(out), lo, hi);
+    return ETP_OK;
+  });
+}
+
 bool fully_connected(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::XNNFullyConnected& n, std::string* e) {
   const int in = d.graph().find(n.input1_id()), w = d.graph().find(n.filter_id()), out = d.graph().find(n.output_id());
   const int b = n.bias_id() == UINT32_MAX ? -1 : d.graph().find(n.bias_id());
@@ -171,9 +193,11 @@ bool fully_connected(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpac
   if (!weighted_kind(vi, vw, vb, vo, nout, transposed ? 1 : 0, &kind, e)) return false;
   float lo, hi;  // not a structured binding: C++17 lambdas cannot capture those (clang refuses)
   std::tie(lo, hi) = output_bounds(node);
+  const Clamp clamp = split_clamp(vw, vb, kind, lo, hi);
   const uint32_t flags = n.flags();
   const std::string params =
-      key_params("fc", {k, nout, flags, float_bits(lo), float_bits(hi)}) + quant_key(kind, vi, vw, vb, vo);
+      key_params("fc", {k, nout, flags, float_bits(clamp.op_lo), float_bits(clamp.op_hi)}) +
+      quant_key(kind, vi, vw, vb, vo);
   HalfWeights half(kind, vw, vb);
   // qc8 runs as a 1x1 convolution, whose weights are [nout, k]: transposed ones are turned.
   std::vector<uint8_t> turned;
@@ -188,7 +212,8 @@ bool fully_connected(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpac
   auto op = d.packed_op(weights_key(vw, vb, params), vw.file_id, true, [&](xnn_operator_t* o) -> xnn_status {
     switch (kind) {
       case Kind::kF32:
-        return xnn_create_fully_connected_nc_f32(k, nout, k, nout, vw.f32(), vb ? vb->f32() : nullptr, lo, hi, flags, o);
+        return xnn_create_fully_connected_nc_f32(k, nout, k, nout, vw.f32(), vb ? vb->f32() : nullptr, clamp.op_lo,
+                                                 clamp.op_hi, flags, o);
       case Kind::kF16: return xnn_create_fully_connected_nc_f16(k, nout, k, nout, half.w, half.b, lo, hi, flags, o);
       case Kind::kQS8:
         return xnn_create_fully_connected_nc_qs8(
@@ -217,6 +242,7 @@ bool fully_connected(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpac
       }
     });
   });
+  add_clamp_step(d, clamp, "XNNFullyConnected", out, lo, hi);
   return true;
 }
 
@@ -244,21 +270,23 @@ bool convolution(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_
   if (!weighted_kind(vi, vw, vb, vo, vo.dims[3], depthwise ? 3 : 0, &kind, e)) return false;
   float lo, hi;  // not a structured binding: C++17 lambdas cannot capture those (clang refuses)
   std::tie(lo, hi) = output_bounds(node);
+  const Clamp clamp = split_clamp(vw, vb, kind, lo, hi);
   const std::string params =
       key_params("conv", {c.pad_top, c.pad_right, c.pad_bottom, c.pad_left, c.kernel_h, c.kernel_w, c.stride_h,
                           c.stride_w, c.dilation_h, c.dilation_w, c.groups, c.group_in, c.group_out, c.flags,
-                          float_bits(lo), float_bits(hi)}) +
+                          float_bits(clamp.op_lo), float_bits(clamp.op_hi)}) +
       quant_key(kind, vi, vw, vb, vo);
   HalfWeights half(kind, vw, vb);
   xnn_status status;
   auto op = d.packed_op(weights_key(vw, vb, params), vw.file_id, true, [&](xnn_operator_t* o) {
-    return create_conv(kind, c, vi, vw, vb, vo, lo, hi, half.w, half.b, o);
+    return create_conv(kind, c, vi, vw, vb, vo, clamp.op_lo, clamp.op_hi, half.w, half.b, o);
   }, &status);
   if (!op) return create_failed(status, e);
   d.add_step(node_name(type), [op, in, out, kind](Delegate& dd) {
     const std::vector<size_t>& x = dd.dims(in);
     return run_op(dd, *op, [&] { return setup_conv(kind, op->op, x[0], x[1], x[2], dd.raw(in), dd.raw(out), dd.threadpool()); });
   });
+  add_clamp_step(d, clamp, node_name(type), out, lo, hi);
   return true;
 }
 
@@ -279,14 +307,15 @@ bool deconvolution(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack:
   if (!weighted_kind(vi, vw, vb, vo, vo.dims[3], 0, &kind, e)) return false;
   float lo, hi;  // not a structured binding: C++17 lambdas cannot capture those (clang refuses)
   std::tie(lo, hi) = output_bounds(node);
+  const Clamp clamp = split_clamp(vw, vb, kind, lo, hi);
   const uint32_t pt = n.padding_top(), pr = n.padding_right(), pb = n.padding_bottom(), pl = n.padding_left();
   const uint32_t kh = n.kernel_height(), kw = n.kernel_width(), sh = n.subsampling_height(), sw = n.subsampling_width();
   const uint32_t dh = n.dilation_height(), dw = n.dilation_width(), groups = n.groups();
   const size_t gin = n.group_input_channels(), gout = n.group_output_channels();
   const size_t cin = size_t{groups} * gin, cout = size_t{groups} * gout;
   const std::string params =
-      key_params("deconv", {pt, pr, pb, pl, kh, kw, sh, sw, dh, dw, groups, gin, gout, /*flags=*/0, float_bits(lo),
-                            float_bits(hi)}) +
+      key_params("deconv", {pt, pr, pb, pl, kh, kw, sh, sw, dh, dw, groups, gin, gout, /*flags=*/0,
+                            float_bits(clamp.op_lo), float_bits(clamp.op_hi)}) +
       quant_key(kind, vi, vw, vb, vo);
   HalfWeights half(kind, vw, vb);
   xnn_status status;
@@ -303,7 +332,7 @@ bool deconvolution(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack:
             quantized_bound<int8_t>(lo, vo), quantized_bound<int8_t>(hi, vo), 0, o);
       default:
         return xnn_create_deconvolution2d_nhwc_f32(pt, pr, pb, pl, kh, kw, sh, sw, dh, dw, groups, gin, gout, cin, cout,
-                                                   vw.f32(), vb ? vb->f32() : nullptr, lo, hi, 0, o);
+                                                   vw.f32(), vb ? vb->f32() : nullptr, clamp.op_lo, clamp.op_hi, 0, o);
     }
   }, &status);
   if (!op) return create_failed(status, e);
@@ -324,6 +353,7 @@ bool deconvolution(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack:
       }
     });
   });
+  add_clamp_step(d, clamp, "XNNConvTranspose2d", out, lo, hi);
   return true;
 }
 

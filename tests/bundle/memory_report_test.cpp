@@ -5,6 +5,7 @@
 #include "support/status.h"
 
 #include <cstdlib>
+#include <fstream>
 
 #include "bundle/bundle.h"
 #include "bundle/memory_report.h"
@@ -92,6 +93,49 @@ TEST(MemoryReportTest, ItemisedMemoryAgreesWithTheProcessWithinTheStatedMargin) 
   for (size_t i = 1; i < 3; ++i) {
     EXPECT_LT(report["models"][i]["private_packed_bytes"].get<uint64_t>(), f["shared_packed_bytes"].get<uint64_t>() / 2);
   }
+}
+
+// A layer whose ReLU XNNPACK fuses in the base program but not in the LoRA program (its adapter's
+// add comes first) is packed once for both: the report counts exactly the base's two shared
+// entries and bytes after the LoRA program loads, and only the adapter is private.
+TEST(MemoryReportTest, ALayerIsPackedOnceWhateverActivationIsFusedIntoIt) {
+  const std::string fixtures = ETP_FIXTURES_DIR;
+  const std::string path = ::testing::TempDir() + "/fused_relu.yaml";
+  std::ofstream(path) << "etp: 1\nplugins:\n  portable: { library: portable }\n  xnnpack: { library: xnnpack }\n"
+                      << "data:\n  foundation: { file: " << fixtures << "/fused_relu_foundation.ptd, weight_cache: xnnpack }\n"
+                      << "models:\n  base: { program: " << fixtures << "/fused_relu_xnnpack.pte, data: [foundation] }\n"
+                      << "  lora: { program: " << fixtures << "/fused_relu_lora_xnnpack.pte, data: [foundation] }\n";
+  auto manifest = parse_manifest(path);
+  ASSERT_TRUE(manifest.ok()) << manifest.status().message();
+  auto bundle = Bundle::open(*manifest, {{ETP_PLUGIN_DIR}});
+  ASSERT_TRUE(bundle.ok()) << bundle.status().message();
+  const uint64_t file_id = (*bundle)->data("foundation")->file_id;
+  auto shared_bytes = [&] {
+    uint64_t bytes = 0;
+    for (const auto& plugin : (*bundle)->registry().plugins()) {
+      for (const plugins::CacheEntry& e : plugin->cache_report()) bytes += e.shared && e.file_id == file_id ? e.packed_bytes : 0;
+    }
+    return bytes;
+  };
+  std::vector<std::unique_ptr<runtime::Method>> methods;
+  std::vector<LoadedModel> loaded;
+  uint64_t base_bytes = 0;
+  for (const char* name : {"base", "lora"}) {
+    auto program = (*bundle)->program(name);
+    ASSERT_TRUE(program.ok()) << program.status().message();
+    auto method = (*program)->load_method("forward");
+    ASSERT_TRUE(method.ok()) << method.status().message();
+    methods.push_back(std::move(*method));
+    loaded.push_back({name, {methods.back().get()}, measure_process(), measure_process(), {}});
+    if (base_bytes == 0) base_bytes = shared_bytes();
+  }
+  const nlohmann::json report = memory_report(**bundle, loaded);
+  const auto& f = report["data_files"][0];
+  EXPECT_EQ(f["shared_packed_entries"].get<uint64_t>(), 2u) << f.dump();  // fc1 and fc2, once each
+  EXPECT_GT(base_bytes, 0u);
+  EXPECT_EQ(f["shared_packed_bytes"].get<uint64_t>(), base_bytes) << "the LoRA program packed foundation weights again";
+  EXPECT_EQ(report["models"][0]["private_packed_bytes"].get<uint64_t>(), 0u);
+  EXPECT_GT(report["models"][1]["private_packed_bytes"].get<uint64_t>(), 0u);  // its adapter's two layers
 }
 
 }  // namespace

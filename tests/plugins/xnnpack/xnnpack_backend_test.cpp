@@ -110,6 +110,45 @@ TEST(XnnpackWeightCacheTest, RecordsNameTheirUsersByMethodIdAndDelegate) {
   }
 }
 
+// fused_relu_xnnpack fuses a ReLU into its first layer; fused_relu_lora_xnnpack adds its adapter
+// before the ReLU, so the same weights come without the clamp. Over one cache-owned foundation
+// file the two programs share both layers' packed weights, and each still gives ExecuTorch's
+// outputs (the base program's ReLU runs as a clamp step after the shared operator).
+TEST(XnnpackWeightCacheTest, ALayerIsSharedWhateverActivationIsFusedIntoIt) {
+  const auto registry = full_registry();
+  auto file = format::DataFile::open(fixture_path("fused_relu_foundation.ptd"));
+  ASSERT_TRUE(file.ok()) << file.status().message();
+  const std::vector<runtime::DataSource> data{{std::make_shared<const format::DataFile>(std::move(*file)), 11, "xnnpack"}};
+  auto shared_entries = [&] {
+    std::vector<plugins::CacheEntry> out;
+    for (auto& e : registry->plugins().back()->cache_report()) {
+      if (e.shared && e.file_id == 11) out.push_back(e);
+    }
+    return out;
+  };
+  std::vector<std::unique_ptr<runtime::Method>> methods;
+  for (const char* name : {"fused_relu_xnnpack", "fused_relu_lora_xnnpack"}) {
+    const nlohmann::json f = fixture_named(name);
+    ASSERT_FALSE(f.is_null()) << name;
+    auto program = runtime::Program::open(fixture_path(f["program"]), data, registry);
+    ASSERT_TRUE(program.ok()) << program.status().message();
+    auto method = (*program)->load_method("forward");
+    ASSERT_TRUE(method.ok()) << method.status().message();
+    for (const auto& run : f["runs"]) {
+      auto input = read_npy(fixture_path(run["inputs"][0]["file"]));
+      auto expected = read_npy(fixture_path(run["outputs"][0]["file"]));
+      ASSERT_TRUE(input.ok() && expected.ok());
+      ASSERT_OK((*method)->set_input(0, runtime::as_input(*input)));
+      ASSERT_OK((*method)->execute());
+      const runtime::Comparison c = runtime::compare((*method)->output(0), *expected, f["rtol"], f["atol"]);
+      EXPECT_TRUE(c.ok) << name << ": " << c.mismatch;
+    }
+    methods.push_back(std::move(*method));
+    EXPECT_EQ(shared_entries().size(), 2u) << "after " << name << ": fc1 and fc2, packed once each";
+  }
+  for (const auto& e : shared_entries()) EXPECT_EQ(e.users.size(), 2u) << e.key;
+}
+
 void expect_freed_in_order(bool base_first) {
   Bundle b = make_bundle();
   auto base = load(b, "tiny_llama", true);
