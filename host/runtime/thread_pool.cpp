@@ -31,6 +31,8 @@ inline void relax() {
 // Spins of a worker after its last chunk (a few microseconds) and of the caller before it sleeps.
 constexpr int kWorkerSpins = 1000;
 constexpr int kCallerSpins = 1000;
+// The low half of a ticket while a job is being written: above any chunk count, so no claim.
+constexpr uint64_t kClosed = UINT32_MAX;
 
 thread_local bool t_in_task = false;  // running a chunk: a nested call runs inline
 
@@ -70,7 +72,8 @@ uint32_t ThreadPool::run_chunks() {
   for (;;) {
     const uint32_t next = static_cast<uint32_t>(ticket);
     // Read the job before claiming: a successful claim proves these belong to its generation
-    // (the next job is published only after every chunk of this one was claimed and run).
+    // (fields are written only while their generation's ticket is closed, and the next job
+    // closes it only after every chunk of this one was claimed and run).
     const uint32_t chunks = chunks_.load();
     if (next >= chunks) return ran;
     const Task task = task_.load();
@@ -108,7 +111,8 @@ void ThreadPool::worker_loop() {
 void ThreadPool::parallel_for(uint64_t count, uint64_t grain, Task task, void* context) {
   if (count == 0 || task == nullptr) return;
   if (grain == 0) grain = std::max<uint64_t>(1, count / (4 * static_cast<uint64_t>(threads_)));
-  grain = std::max<uint64_t>(grain, (count + UINT32_MAX - 1) / UINT32_MAX);  // chunk indices fit 32 bits
+  // Chunk indices fit 32 bits, below kClosed.
+  grain = std::max<uint64_t>(grain, (count + kClosed - 1) / kClosed);
   const uint64_t chunks = (count + grain - 1) / grain;
   bool expected = false;
   if (threads_ == 1 || chunks == 1 || t_in_task || !busy_.compare_exchange_strong(expected, true)) {
@@ -125,13 +129,18 @@ void ThreadPool::parallel_for(uint64_t count, uint64_t grain, Task task, void* c
   }
   const bool first_job = !started_.load();
   if (first_job) start_workers();  // under busy_: one starter
+  // The new generation first, closed (no chunk claimable), then the job, then open it. A worker
+  // still holding the previous generation's ticket now fails its claim, whatever job fields it
+  // read; were the fields written first, a late worker could claim "chunk n of the old job"
+  // with the new job's chunk count and run a chunk that does not exist.
+  const uint64_t generation = (ticket_.load() >> 32) + 1;
+  ticket_.store(generation << 32 | kClosed);
   task_.store(task);
   context_.store(context);
   count_.store(count);
   grain_.store(grain);
   chunks_.store(static_cast<uint32_t>(chunks));
   done_.store(0);
-  const uint64_t generation = (ticket_.load() >> 32) + 1;
   ticket_.store(generation << 32);  // publishes the job: chunk 0 is claimable from here on
   wake_.fetch_add(1);
   if (sleepers_.load() != 0) futex_wake(&wake_, static_cast<int>(threads_ - 1));

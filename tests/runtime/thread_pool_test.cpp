@@ -33,11 +33,40 @@ TEST(ThreadPoolTest, RunsEveryItemExactlyOnce) {
         Hits hits(count);
         pool.parallel_for(count, grain, mark, &hits);
         for (uint64_t i = 0; i < count; ++i) {
-          ASSERT_EQ(hits.count[i].load(), 1) << "threads " << threads << " count " << count << " grain " << grain
-                                             << " item " << i;
+          ASSERT_EQ(hits.count[i].load(), 1)
+              << "threads " << threads << " count " << count << " grain " << grain << " item " << i;
         }
       }
     }
+  }
+}
+
+// Back-to-back jobs whose chunk counts alternate, small then large: a worker late from one job
+// must never run a chunk of the next (an early version let a stale ticket claim "chunk n of the
+// old job" with the new job's fields: an extra chunk, and a caller waiting forever).
+TEST(ThreadPoolTest, ALateWorkerNeverRunsAChunkOfTheNextJob) {
+  struct Job {
+    std::vector<std::atomic<int>> hits;
+    std::atomic<int> outside{0};
+    explicit Job(size_t n) : hits(n) {}
+  };
+  auto mark_checked = [](void* context, uint64_t begin, uint64_t end) {
+    auto* job = static_cast<Job*>(context);
+    for (uint64_t i = begin; i < end; ++i) {
+      if (i < job->hits.size()) {
+        job->hits[i].fetch_add(1);
+      } else {
+        job->outside.fetch_add(1);
+      }
+    }
+  };
+  ThreadPool pool(3);
+  for (int round = 0; round < 100000; ++round) {
+    const size_t count = round % 2 == 0 ? 2 : 48;
+    Job job(count);
+    pool.parallel_for(count, 1, mark_checked, &job);
+    ASSERT_EQ(job.outside.load(), 0) << "round " << round;
+    for (size_t i = 0; i < count; ++i) ASSERT_EQ(job.hits[i].load(), 1) << "round " << round << " item " << i;
   }
 }
 
@@ -45,11 +74,14 @@ TEST(ThreadPoolTest, RunsEveryItemExactlyOnce) {
 TEST(ThreadPoolTest, PoolThreadsTakeChunks) {
   ThreadPool pool(2);
   for (int attempt = 0; attempt < 200 && pool.chunks_run_by_workers() == 0; ++attempt) {
-    pool.parallel_for(64, 1, [](void*, uint64_t, uint64_t) {
-      const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(20);
-      while (std::chrono::steady_clock::now() < until) {
-      }
-    }, nullptr);
+    pool.parallel_for(
+        64, 1,
+        [](void*, uint64_t, uint64_t) {
+          const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(20);
+          while (std::chrono::steady_clock::now() < until) {
+          }
+        },
+        nullptr);
   }
   EXPECT_GT(pool.chunks_run_by_workers(), 0u);
 }
@@ -61,19 +93,25 @@ TEST(ThreadPoolTest, NestedCallsRunOnTheCallingThread) {
     ThreadPool* pool;
     std::vector<std::atomic<int>> rows = std::vector<std::atomic<int>>(16 * 16);
   } outer{&pool};
-  pool.parallel_for(16, 1, [](void* context, uint64_t begin, uint64_t end) {
-    auto* o = static_cast<Outer*>(context);
-    for (uint64_t r = begin; r < end; ++r) {
-      struct Inner {
-        Outer* o;
-        uint64_t row;
-      } inner{o, r};
-      o->pool->parallel_for(16, 1, [](void* c, uint64_t b, uint64_t e) {
-        auto* in = static_cast<Inner*>(c);
-        for (uint64_t i = b; i < e; ++i) in->o->rows[in->row * 16 + i].fetch_add(1);
-      }, &inner);
-    }
-  }, &outer);
+  pool.parallel_for(
+      16, 1,
+      [](void* context, uint64_t begin, uint64_t end) {
+        auto* o = static_cast<Outer*>(context);
+        for (uint64_t r = begin; r < end; ++r) {
+          struct Inner {
+            Outer* o;
+            uint64_t row;
+          } inner{o, r};
+          o->pool->parallel_for(
+              16, 1,
+              [](void* c, uint64_t b, uint64_t e) {
+                auto* in = static_cast<Inner*>(c);
+                for (uint64_t i = b; i < e; ++i) in->o->rows[in->row * 16 + i].fetch_add(1);
+              },
+              &inner);
+        }
+      },
+      &outer);
   for (const auto& hit : outer.rows) EXPECT_EQ(hit.load(), 1);
 }
 
