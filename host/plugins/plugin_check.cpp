@@ -8,6 +8,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <link.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -42,37 +45,72 @@ bool read_at(const std::string& bytes, uint64_t offset, T* out) {
 }
 
 // The defined global and weak symbols of the library's .dynsym, or "" and an error in *error.
-std::vector<std::string> exported_symbols(const std::string& path, std::string* error) {
+// The dynamic symbols a shared object defines (exports) and uses from others (imports), and the
+// libraries it needs (DT_NEEDED).
+struct DynamicSymbols {
+  std::vector<std::string> exports, imports, needed;
+};
+
+DynamicSymbols dynamic_symbols(const std::string& path, std::string* error) {
+  DynamicSymbols out;
   std::ifstream in(path, std::ios::binary);
-  if (!in) return *error = "cannot open " + path, std::vector<std::string>{};
+  if (!in) return *error = "cannot open " + path, out;
   const std::string bytes((std::istreambuf_iterator<char>(in)), {});
   Elf64_Ehdr eh;
   if (!read_at(bytes, 0, &eh) || std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64) {
-    return *error = "not a 64-bit ELF shared object", std::vector<std::string>{};
+    return *error = "not a 64-bit ELF shared object", out;
   }
-  std::vector<std::string> names;
+  // A NUL-terminated string at `offset` of the string table `strtab`, or nullopt when outside.
+  auto string_at = [&](const Elf64_Shdr& strtab, uint64_t offset, std::string* s) {
+    if (offset >= strtab.sh_size || strtab.sh_offset + offset >= bytes.size()) return false;
+    const char* p = bytes.data() + strtab.sh_offset + offset;
+    *s = std::string(p, strnlen(p, bytes.size() - (strtab.sh_offset + offset)));
+    return true;
+  };
   for (uint16_t i = 0; i < eh.e_shnum; ++i) {
     Elf64_Shdr sh, strtab;
     if (!read_at(bytes, eh.e_shoff + uint64_t{i} * eh.e_shentsize, &sh))
-      return *error = "truncated section headers", names;
-    if (sh.sh_type != SHT_DYNSYM) continue;
-    if (!read_at(bytes, eh.e_shoff + uint64_t{sh.sh_link} * eh.e_shentsize, &strtab) ||
-        sh.sh_entsize != sizeof(Elf64_Sym)) {
-      return *error = "a malformed .dynsym", names;
+      return *error = "truncated section headers", out;
+    if (sh.sh_type != SHT_DYNSYM && sh.sh_type != SHT_DYNAMIC) continue;
+    const uint64_t entry = sh.sh_type == SHT_DYNSYM ? sizeof(Elf64_Sym) : sizeof(Elf64_Dyn);
+    if (!read_at(bytes, eh.e_shoff + uint64_t{sh.sh_link} * eh.e_shentsize, &strtab) || sh.sh_entsize != entry) {
+      return *error = sh.sh_type == SHT_DYNSYM ? "a malformed .dynsym" : "a malformed .dynamic", out;
     }
-    for (uint64_t off = 0; off + sizeof(Elf64_Sym) <= sh.sh_size; off += sizeof(Elf64_Sym)) {
-      Elf64_Sym sym;
-      if (!read_at(bytes, sh.sh_offset + off, &sym)) return *error = "a truncated .dynsym", names;
-      const unsigned bind = ELF64_ST_BIND(sym.st_info), type = ELF64_ST_TYPE(sym.st_info);
-      if (sym.st_shndx == SHN_UNDEF || (bind != STB_GLOBAL && bind != STB_WEAK) || type == STT_SECTION ||
-          type == STT_FILE || sym.st_name >= strtab.sh_size || strtab.sh_offset + sym.st_name >= bytes.size()) {
+    for (uint64_t off = 0; off + entry <= sh.sh_size; off += entry) {
+      std::string name;
+      if (sh.sh_type == SHT_DYNAMIC) {
+        Elf64_Dyn dyn;
+        if (!read_at(bytes, sh.sh_offset + off, &dyn)) return *error = "a truncated .dynamic", out;
+        if (dyn.d_tag == DT_NEEDED && string_at(strtab, dyn.d_un.d_val, &name)) out.needed.push_back(name);
         continue;
       }
-      const char* name = bytes.data() + strtab.sh_offset + sym.st_name;
-      names.emplace_back(name, strnlen(name, bytes.size() - (strtab.sh_offset + sym.st_name)));
+      Elf64_Sym sym;
+      if (!read_at(bytes, sh.sh_offset + off, &sym)) return *error = "a truncated .dynsym", out;
+      const unsigned bind = ELF64_ST_BIND(sym.st_info), type = ELF64_ST_TYPE(sym.st_info);
+      if ((bind != STB_GLOBAL && bind != STB_WEAK) || type == STT_SECTION || type == STT_FILE ||
+          !string_at(strtab, sym.st_name, &name) || name.empty()) {
+        continue;
+      }
+      (sym.st_shndx == SHN_UNDEF ? out.imports : out.exports).push_back(name);
     }
   }
-  return names;
+  return out;
+}
+
+// The symbols that the libraries `plugin` needs import (what an export of the plugin would take
+// over: their calls bind to the plugin first when it loads them). Loads the plugin to find them.
+std::set<std::string> imported_by_dependencies(const std::string& plugin, const std::vector<std::string>& needed) {
+  std::set<std::string> imports;
+  if (dlopen(plugin.c_str(), RTLD_LAZY | RTLD_LOCAL) == nullptr) return imports;
+  for (const std::string& name : needed) {
+    void* handle = dlopen(name.c_str(), RTLD_LAZY | RTLD_NOLOAD);
+    link_map* map = nullptr;
+    if (handle == nullptr || dlinfo(handle, RTLD_DI_LINKMAP, &map) != 0 || map == nullptr) continue;
+    std::string error;
+    const DynamicSymbols dep = dynamic_symbols(map->l_name, &error);
+    imports.insert(dep.imports.begin(), dep.imports.end());
+  }
+  return imports;
 }
 
 // ---- a host for the checks: it records what the plugin logs ------------------------------
@@ -163,18 +201,27 @@ const etp_plugin* current_table(const std::string& path, Outcome* o) {
 Outcome check_symbols(const std::string& path) {
   Outcome o;
   std::string error;
-  const std::vector<std::string> names = exported_symbols(path, &error);
+  const DynamicSymbols symbols = dynamic_symbols(path, &error);
   if (!error.empty()) return {false, error};
-  std::set<std::string> extra(names.begin(), names.end());
+  std::set<std::string> extra(symbols.exports.begin(), symbols.exports.end());
   const bool has_query = extra.erase(ETP_PLUGIN_QUERY_SYMBOL) > 0;
   if (!has_query) return {false, "does not export " ETP_PLUGIN_QUERY_SYMBOL};
-  if (!extra.empty()) {
-    std::string list;
-    for (const std::string& n : extra) list += (list.empty() ? "" : ", ") + n;
-    return {false, "exports " + std::to_string(extra.size()) + " symbol(s) besides " ETP_PLUGIN_QUERY_SYMBOL + ": " +
-                       list + " (build with hidden visibility and etp's version script)"};
+  if (extra.empty()) return {true, "exports exactly " ETP_PLUGIN_QUERY_SYMBOL};
+  // An export that a library the plugin needs imports takes over that library's calls (the
+  // XNNPACK plugin does so with pthreadpool's): deliberate, and named. Anything else leaks.
+  const std::set<std::string> imported = imported_by_dependencies(path, symbols.needed);
+  std::string leaked, taken;
+  for (const std::string& n : extra) {
+    std::string& list = imported.count(n) != 0 ? taken : leaked;
+    list += (list.empty() ? "" : ", ") + n;
   }
-  return {true, "exports exactly " ETP_PLUGIN_QUERY_SYMBOL};
+  if (!leaked.empty()) {
+    const size_t count = std::count(leaked.begin(), leaked.end(), ',') + 1;
+    return {false, "exports " + std::to_string(count) + " symbol(s) besides " ETP_PLUGIN_QUERY_SYMBOL + ": " + leaked +
+                       " (build with hidden visibility and etp's version script)"};
+  }
+  return {true, "exports " ETP_PLUGIN_QUERY_SYMBOL " and " + std::to_string(extra.size()) +
+                    " symbol(s) its dependencies call, taking those calls over: " + taken};
 }
 
 Outcome check_query(const std::string& path) {

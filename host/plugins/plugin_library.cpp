@@ -5,11 +5,11 @@
 
 #include <algorithm>
 #include <boost/dll/shared_library.hpp>
+#include <cerrno>
 #include <cstddef>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <cerrno>
-#include <cstring>
 #include <mutex>
 
 #include "plugins/plugin_log.h"
@@ -68,8 +68,9 @@ Status check_table(const std::string& path, const etp_plugin* t) {
 
 // The plugins loaded in this process. A plugin library keeps its state in globals (the ABI has
 // one table per library), so two bundles must not both initialise one loaded copy: bundles
-// asking for the same library with the same options share one instance; a bundle asking for
-// other options while another instance is listed gets a private copy of the library file
+// asking for the same library with the same host table and options share one instance; a bundle
+// asking for other options or another host table (`etp bench --threads 1,2` holds the tables of
+// two pool sizes) while another instance is listed gets a private copy of the library file
 // (loaded from a memfd, so the dynamic loader sees a new object with its own globals). This is
 // what lets `etp bench` hold one library at 1 and at 2 threads side by side.
 //
@@ -81,7 +82,7 @@ Status check_table(const std::string& path, const etp_plugin* t) {
 struct Instance {
   std::string file;  // canonical path
   const etp_host_api* host;
-  Options options;   // sorted by key
+  Options options;              // sorted by key
   const PluginLibrary* plugin;  // identity only: it may be mid-destruction
   std::weak_ptr<PluginLibrary> shared;
   const void* native;  // the dynamic loader's handle
@@ -92,9 +93,9 @@ std::vector<Instance> g_instances;
 
 void forget(const PluginLibrary* plugin) {
   const std::lock_guard<std::recursive_mutex> lock(g_instances_mutex);
-  g_instances.erase(std::remove_if(g_instances.begin(), g_instances.end(),
-                                   [&](const Instance& i) { return i.plugin == plugin; }),
-                    g_instances.end());
+  g_instances.erase(
+      std::remove_if(g_instances.begin(), g_instances.end(), [&](const Instance& i) { return i.plugin == plugin; }),
+      g_instances.end());
 }
 
 // A copy of `path` in an anonymous memory file: the fd, or -1 with `error` set.
@@ -139,13 +140,13 @@ PluginLibrary::~PluginLibrary() {
   if (table_ != nullptr && table_->shutdown != nullptr) table_->shutdown(table_->self);
 }
 
-
 std::vector<CacheEntry> PluginLibrary::cache_report(const std::function<std::string(uint64_t)>& label_method) const {
   std::vector<CacheEntry> out;
   // The count may grow between the two calls; the second call fills what fits.
   if (ETP_ABI_HAS(table_, cache_records)) {
     std::vector<etp_cache_record> raw(table_->cache_records(table_->self, nullptr, 0));
-    raw.resize(std::min<size_t>(raw.size(), table_->cache_records(table_->self, raw.data(), static_cast<uint32_t>(raw.size()))));
+    raw.resize(std::min<size_t>(raw.size(),
+                                table_->cache_records(table_->self, raw.data(), static_cast<uint32_t>(raw.size()))));
     for (const etp_cache_record& r : raw) {
       CacheEntry entry{r.key ? r.key : "", (r.flags & ETP_CACHE_ENTRY_SHARED) != 0, r.file_id, r.packed_bytes, {}, {}};
       for (uint32_t u = 0; r.users != nullptr && u < r.num_users; ++u) {
@@ -160,7 +161,8 @@ std::vector<CacheEntry> PluginLibrary::cache_report(const std::function<std::str
   }
   if (!ETP_ABI_HAS(table_, cache_report)) return out;
   std::vector<etp_cache_entry> raw(table_->cache_report(table_->self, nullptr, 0));
-  raw.resize(std::min<size_t>(raw.size(), table_->cache_report(table_->self, raw.data(), static_cast<uint32_t>(raw.size()))));
+  raw.resize(
+      std::min<size_t>(raw.size(), table_->cache_report(table_->self, raw.data(), static_cast<uint32_t>(raw.size()))));
   for (const etp_cache_entry& e : raw) {
     CacheEntry entry{e.key ? e.key : "", (e.flags & ETP_CACHE_ENTRY_SHARED) != 0, e.file_id, e.packed_bytes, {}, {}};
     std::string users = e.users ? e.users : "";
@@ -185,11 +187,11 @@ Result<std::shared_ptr<PluginLibrary>> PluginLibrary::load(const std::string& pa
   const std::lock_guard<std::recursive_mutex> lock(g_instances_mutex);
   bool busy = false;
   for (const Instance& i : g_instances) {
-    if (i.file != canonical.string() || i.host != &host) continue;
-    if (i.options == sorted) {
+    if (i.file != canonical.string()) continue;
+    if (i.host == &host && i.options == sorted) {
       if (auto shared = i.shared.lock()) return shared;
     }
-    busy = true;  // other options, or an instance still shutting down
+    busy = true;  // another host table or other options, or an instance still shutting down
   }
   std::string load_name = path;
   if (busy) {
@@ -198,13 +200,14 @@ Result<std::shared_ptr<PluginLibrary>> PluginLibrary::load(const std::string& pa
     if (fd < 0) {
       return Status(StatusCode::kUnavailable, "plugin " + path +
                                                   " is already loaded with other options and a private copy cannot "
-                                                  "be made: " + why);
+                                                  "be made: " +
+                                                  why);
     }
     load_name = "/proc/self/fd/" + std::to_string(fd);
   }
   ETP_TRY(auto plugin, load_instance(path, load_name, host, options));
-  g_instances.push_back({canonical.string(), &host, std::move(sorted), plugin.get(), plugin,
-                         plugin->library_->handle.native()});
+  g_instances.push_back(
+      {canonical.string(), &host, std::move(sorted), plugin.get(), plugin, plugin->library_->handle.native()});
   return plugin;
 }
 

@@ -39,8 +39,9 @@ class PluginLibrary {
   // a struct large enough for every v1.0 member, required slots present, backends well formed.
   // Then calls init with `options`. `host` is the service table the plugin keeps (it must outlive
   // the plugin). Each failure names the plugin file and what was expected. Loads of one library
-  // file with equal options share one instance; with other options, while an instance is alive,
-  // a private copy of the library is loaded (plugins keep their state in globals).
+  // file with the same host table and equal options share one instance; with another table or
+  // other options, while an instance is alive, a private copy of the library is loaded (plugins
+  // keep their state in globals).
   static Result<std::shared_ptr<PluginLibrary>> load(const std::string& path, const etp_host_api& host,
                                                      const Options& options = {});
 

@@ -5,23 +5,61 @@
 
 #include <cstdlib>
 #include <mutex>
-#include <vector>
 #include <new>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "delegate.h"
 #include "etp_plugin.h"
 #include "etp_plugin.hpp"
+#include "runtime/thread_pool.h"
+#include "thread_pool.h"
 
 namespace etp_xnnpack {
 namespace {
 
 PluginState g_state;
+std::unique_ptr<etp::runtime::ThreadPool> g_own_pool;  // when `threads` differs from the host's pool
+bool g_real_pthreadpool = false;                       // g_state.threadpool is libpthreadpool's
+
+void log(int32_t level, const std::string& message) {
+  if (g_state.host != nullptr && g_state.host->log != nullptr)
+    g_state.host->log(g_state.host->self, level, message.c_str());
+}
+
+// The pool XNNPACK runs on (thread_pool.h): the host's when it has `threads` threads, else one of
+// our own of that size; libpthreadpool's only when the probe finds XNNPACK bound elsewhere.
+void choose_pool(size_t threads) {
+  if (threads <= 1) return;  // NULL: XNNPACK runs on the calling thread
+  if (!probe()) {
+    log(ETP_LOG_WARNING,
+        "xnnpack: another pthreadpool in this process receives XNNPACK's calls (a program that "
+        "links XNNPACK itself?); running on libpthreadpool, which stalls when cores are busy");
+    g_state.threadpool = pthreadpool_create(threads);
+    g_real_pthreadpool = true;
+    return;
+  }
+  const etp_host_api* host = g_state.host;
+  ParallelFor target;
+  target.threads = static_cast<uint32_t>(threads);
+  if (ETP_ABI_HAS(host, parallel_for) && ETP_ABI_HAS(host, thread_count) && host->thread_count(host->self) == threads) {
+    target.parallel_for = host->parallel_for;
+    target.self = host->self;
+    log(ETP_LOG_INFO, "xnnpack: " + std::to_string(threads) + " threads on the host's pool");
+  } else {
+    g_own_pool = std::make_unique<etp::runtime::ThreadPool>(static_cast<uint32_t>(threads));
+    target.parallel_for = [](void* self, uint64_t count, uint64_t grain, etp_parallel_task task, void* context) {
+      static_cast<etp::runtime::ThreadPool*>(self)->parallel_for(count, grain, task, context);
+    };
+    target.self = g_own_pool.get();
+    log(ETP_LOG_INFO, "xnnpack: " + std::to_string(threads) + " threads on a pool of its own");
+  }
+  g_state.threadpool = create_pool(target);
+}
 
 etp_status init(void*, const etp_option* options, uint32_t num_options) {
   // Without the option, as many threads as the host's pool (the manifest's `threads:`, ABI 1.2).
-  // XNNPACK runs on a pthreadpool of its own: the library takes no other pool.
   size_t threads = ETP_ABI_HAS(g_state.host, thread_count) ? g_state.host->thread_count(g_state.host->self)
                                                            : std::thread::hardware_concurrency();
   for (uint32_t i = 0; i < num_options; ++i) {
@@ -52,14 +90,19 @@ etp_status init(void*, const etp_option* options, uint32_t num_options) {
     return etp_sdk::fail(g_state.host, ETP_ERR_UNAVAILABLE, "xnnpack: xnn_initialize failed (unsupported CPU?)");
   }
   g_state.threads = threads == 0 ? 1 : threads;
-  // One thread means the caller's thread; a pool only pays off with more.
-  g_state.threadpool = g_state.threads > 1 ? pthreadpool_create(g_state.threads) : nullptr;
+  choose_pool(g_state.threads);
   return ETP_OK;
 }
 
 void shutdown(void*) {
-  if (g_state.threadpool != nullptr) pthreadpool_destroy(g_state.threadpool);
+  if (g_real_pthreadpool) {
+    pthreadpool_destroy(g_state.threadpool);
+  } else {
+    destroy_pool(g_state.threadpool);
+  }
   g_state.threadpool = nullptr;
+  g_real_pthreadpool = false;
+  g_own_pool.reset();
   // No xnn_deinitialize: XNNPACK stays initialised (with our allocator) for the process.
 }
 
@@ -90,7 +133,7 @@ void backend_destroy(void*, void* handle) { delete static_cast<Delegate*>(handle
 // The reports' strings and arrays live here until the next call (the ABI's contract).
 std::mutex g_report_mutex;
 std::vector<CacheReportEntry> g_report;
-std::vector<std::string> g_report_users;                 // cache_report (ABI 1.1 hosts)
+std::vector<std::string> g_report_users;                  // cache_report (ABI 1.1 hosts)
 std::vector<std::vector<etp_cache_user>> g_record_users;  // cache_records (ABI 1.2)
 
 uint32_t cache_report(void*, etp_cache_entry* entries, uint32_t capacity) {
@@ -103,8 +146,11 @@ uint32_t cache_report(void*, etp_cache_entry* entries, uint32_t capacity) {
     g_report_users.push_back(std::move(users));
   }
   for (uint32_t i = 0; i < capacity && i < g_report.size(); ++i) {
-    entries[i] = {g_report[i].key.c_str(), g_report[i].file_id, g_report[i].packed_bytes,
-                  static_cast<uint32_t>(g_report[i].users.size()), g_report[i].shared ? ETP_CACHE_ENTRY_SHARED : 0u,
+    entries[i] = {g_report[i].key.c_str(),
+                  g_report[i].file_id,
+                  g_report[i].packed_bytes,
+                  static_cast<uint32_t>(g_report[i].users.size()),
+                  g_report[i].shared ? ETP_CACHE_ENTRY_SHARED : 0u,
                   g_report_users[i].c_str()};
   }
   return static_cast<uint32_t>(g_report.size());
@@ -120,15 +166,18 @@ uint32_t cache_records(void*, etp_cache_record* records, uint32_t capacity) {
     g_record_users.push_back(std::move(users));
   }
   for (uint32_t i = 0; i < capacity && i < g_report.size(); ++i) {
-    records[i] = {g_report[i].key.c_str(), g_report[i].file_id, g_report[i].packed_bytes,
-                  g_report[i].shared ? ETP_CACHE_ENTRY_SHARED : 0u, static_cast<uint32_t>(g_record_users[i].size()),
+    records[i] = {g_report[i].key.c_str(),
+                  g_report[i].file_id,
+                  g_report[i].packed_bytes,
+                  g_report[i].shared ? ETP_CACHE_ENTRY_SHARED : 0u,
+                  static_cast<uint32_t>(g_record_users[i].size()),
                   g_record_users[i].data()};
   }
   return static_cast<uint32_t>(g_report.size());
 }
 
-const etp_backend kBackend = {ETP_ABI_HEADER(etp_backend), "XnnpackBackend", nullptr, backend_init, backend_execute,
-                              backend_destroy};
+const etp_backend kBackend = {
+    ETP_ABI_HEADER(etp_backend), "XnnpackBackend", nullptr, backend_init, backend_execute, backend_destroy};
 const etp_backend* const kBackends[] = {&kBackend};
 
 const etp_plugin kPlugin = {

@@ -1,0 +1,169 @@
+// The pool XNNPACK runs on (plugins/xnnpack/thread_pool.h): the plugin takes XNNPACK's
+// pthreadpool calls and runs them on the host's pool, or on a pool of its own when its `threads`
+// option differs from the host's; every XNNPACK fixture still matches ExecuTorch's outputs; a
+// real pthreadpool that reaches the plugin's functions (another library's) is forwarded to
+// libpthreadpool and works.
+#include <dlfcn.h>
+#include <gtest/gtest.h>
+#include <pthreadpool.h>
+#include <xnnpack.h>
+
+#include <cmath>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+#include "plugins/plugin_library.h"
+#include "plugins/registry.h"
+#include "runtime/host_services.h"
+#include "runtime/runtime_support.h"
+#include "support/fixtures.h"
+#include "support/status.h"
+
+namespace etp::test {
+namespace {
+
+std::mutex g_log_mutex;  // guards g_log
+std::vector<std::string> g_log;
+
+// The host table of a pool of `threads`, with a log the test reads. Kept for the process (the
+// plugin holds the pointer).
+const etp_host_api* logging_host(uint32_t threads) {
+  static std::map<uint32_t, etp_host_api> tables;
+  auto [it, added] = tables.emplace(threads, *runtime::HostServices::for_threads(threads).api());
+  if (added) {
+    it->second.log = [](void*, int32_t, const char* message) {
+      std::lock_guard<std::mutex> lock(g_log_mutex);
+      g_log.emplace_back(message);
+    };
+  }
+  return &it->second;
+}
+
+bool logged(const std::string& text) {
+  std::lock_guard<std::mutex> lock(g_log_mutex);
+  for (const std::string& line : g_log) {
+    if (line.find(text) != std::string::npos) return true;
+  }
+  return false;
+}
+
+std::shared_ptr<plugins::Registry> xnnpack_registry(const etp_host_api* host, plugins::Options options) {
+  auto registry = std::make_shared<plugins::Registry>(host);
+  for (auto [path, opts] : {std::make_pair(std::string(ETP_PORTABLE_PLUGIN_PATH), plugins::Options{}),
+                            std::make_pair(std::string(ETP_QUANTIZED_PLUGIN_PATH), plugins::Options{}),
+                            std::make_pair(std::string(ETP_LLM_PLUGIN_PATH), plugins::Options{}),
+                            std::make_pair(std::string(ETP_XNNPACK_PLUGIN_PATH), options)}) {
+    auto plugin = plugins::PluginLibrary::load(path, *host, opts);
+    if (!plugin.ok()) {
+      ADD_FAILURE() << plugin.status().message();
+      continue;
+    }
+    EXPECT_OK(registry->add(std::move(*plugin)));
+  }
+  return registry;
+}
+
+std::vector<nlohmann::json> xnnpack_fixtures() {
+  std::vector<nlohmann::json> out;
+  for (const auto& f : all_fixtures()) {
+    if (f["backend"] == "xnnpack") out.push_back(f);
+  }
+  return out;
+}
+
+TEST(XnnpackThreadPoolTest, EveryFixtureMatchesOnTheHostsPoolAndItsThreadsTakePart) {
+  const etp_host_api* host = logging_host(3);
+  runtime::ThreadPool& pool = runtime::HostServices::for_threads(3).pool();
+  auto registry = xnnpack_registry(host, {});
+  EXPECT_TRUE(logged("xnnpack: 3 threads on the host's pool"));
+  const uint64_t before = pool.chunks_run_by_workers();
+  const auto fixtures = xnnpack_fixtures();
+  ASSERT_GE(fixtures.size(), 20u);
+  for (const auto& f : fixtures) {
+    SCOPED_TRACE(f["name"].get<std::string>());
+    expect_fixture_matches(f, registry);
+  }
+  // The pool threads may all be descheduled on a busy machine; a few more runs give them the
+  // chance to show they take part.
+  const auto big = fixture_named("fc_bench_xnnpack");
+  for (int i = 0; i < 20 && pool.chunks_run_by_workers() == before; ++i) expect_fixture_matches(big, registry);
+  EXPECT_GT(pool.chunks_run_by_workers(), before);
+}
+
+TEST(XnnpackThreadPoolTest, AThreadsOptionOtherThanTheHostsGetsAPoolOfItsOwn) {
+  const etp_host_api* host = logging_host(2);
+  runtime::ThreadPool& host_pool = runtime::HostServices::for_threads(2).pool();
+  auto registry = xnnpack_registry(host, {{"threads", "3"}});
+  EXPECT_TRUE(logged("xnnpack: 3 threads on a pool of its own"));
+  const uint64_t before = host_pool.chunks_run_by_workers();
+  for (const char* name : {"fc_bench_xnnpack", "conv_bench_xnnpack", "qmobile_xnnpack", "fp16_xnnpack"}) {
+    SCOPED_TRACE(name);
+    expect_fixture_matches(fixture_named(name), registry);
+  }
+  EXPECT_EQ(host_pool.chunks_run_by_workers(), before);
+}
+
+// Two bundles on pools of different sizes at once (`etp bench --threads 2,3`): the host loads a
+// private copy of the plugin for the second; XNNPACK, loaded once, stays bound to the first
+// copy's functions, and the second copy finds that out and still runs on its host's pool.
+TEST(XnnpackThreadPoolTest, APrivateCopyOfThePluginAlsoRunsOnItsHostsPool) {
+  auto two = xnnpack_registry(logging_host(2), {});
+  auto three = xnnpack_registry(logging_host(3), {});
+  EXPECT_NE(two->plugins().back().get(), three->plugins().back().get());
+  EXPECT_TRUE(logged("xnnpack: 2 threads on the host's pool"));
+  EXPECT_TRUE(logged("xnnpack: 3 threads on the host's pool"));
+  EXPECT_FALSE(logged("another pthreadpool"));
+  runtime::ThreadPool& pool = runtime::HostServices::for_threads(3).pool();
+  const uint64_t before = pool.chunks_run_by_workers();
+  const auto big = fixture_named("fc_bench_xnnpack");
+  for (int i = 0; i < 20 && (i == 0 || pool.chunks_run_by_workers() == before); ++i) {
+    expect_fixture_matches(big, two);
+    expect_fixture_matches(big, three);
+  }
+  EXPECT_GT(pool.chunks_run_by_workers(), before);
+}
+
+// Another library in the process that created a real pthreadpool and calls XNNPACK with it:
+// XNNPACK's calls reach the plugin's functions, which hand that pool to libpthreadpool. The
+// same multiply through the plugin's serial path (a NULL pool) gives the same bits, denormal
+// inputs included (both honour the flags XNNPACK passes).
+TEST(XnnpackThreadPoolTest, ARealPthreadpoolFromAnotherLibraryIsForwardedToLibpthreadpool) {
+  auto registry = xnnpack_registry(logging_host(2), {});  // loads libXNNPACK as the plugin's dependency
+  void* xnn = dlopen("libXNNPACK.so.0", RTLD_LAZY | RTLD_NOLOAD);
+  void* ptp = dlopen("libpthreadpool.so.0", RTLD_LAZY | RTLD_NOLOAD);
+  ASSERT_NE(xnn, nullptr);
+  ASSERT_NE(ptp, nullptr);
+  auto create_pool = reinterpret_cast<decltype(&pthreadpool_create)>(dlsym(ptp, "pthreadpool_create"));
+  auto destroy_pool = reinterpret_cast<decltype(&pthreadpool_destroy)>(dlsym(ptp, "pthreadpool_destroy"));
+  auto create = reinterpret_cast<decltype(&xnn_create_multiply_nd_f32)>(dlsym(xnn, "xnn_create_multiply_nd_f32"));
+  auto setup = reinterpret_cast<decltype(&xnn_setup_multiply_nd_f32)>(dlsym(xnn, "xnn_setup_multiply_nd_f32"));
+  auto run = reinterpret_cast<decltype(&xnn_run_operator)>(dlsym(xnn, "xnn_run_operator"));
+  auto destroy = reinterpret_cast<decltype(&xnn_delete_operator)>(dlsym(xnn, "xnn_delete_operator"));
+  ASSERT_TRUE(create_pool && destroy_pool && create && setup && run && destroy);
+
+  const size_t rows = 512, cols = 64;
+  std::vector<float> a(rows * cols), b(cols);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = i % 7 == 0 ? 1e-40f : static_cast<float>(i % 13) - 6.0f;
+  for (size_t j = 0; j < cols; ++j) b[j] = j % 5 == 0 ? 0.5f : 1.0f + static_cast<float>(j) / 64;
+  auto multiply = [&](pthreadpool_t pool) {
+    std::vector<float> out(a.size(), -1.0f);
+    xnn_operator_t op = nullptr;
+    const size_t a_shape[] = {rows, cols}, b_shape[] = {cols};
+    EXPECT_EQ(create(-INFINITY, INFINITY, 0, &op), xnn_status_success);
+    EXPECT_EQ(setup(op, 2, a_shape, 1, b_shape, a.data(), b.data(), out.data(), pool), xnn_status_success);
+    EXPECT_EQ(run(op, pool), xnn_status_success);
+    destroy(op);
+    return out;
+  };
+  pthreadpool_t real = create_pool(2);
+  ASSERT_NE(real, nullptr);
+  const std::vector<float> forwarded = multiply(real);
+  destroy_pool(real);
+  const std::vector<float> serial = multiply(nullptr);
+  EXPECT_EQ(std::memcmp(forwarded.data(), serial.data(), forwarded.size() * sizeof(float)), 0);
+  EXPECT_EQ(forwarded[1], a[1] * b[1]);
+}
+
+}  // namespace
+}  // namespace etp::test
