@@ -20,6 +20,7 @@
 
 #include "runtime/host_services.h"
 #include "runtime/thread_pool.h"
+#include "support/busy_core.h"
 
 namespace {
 
@@ -44,46 +45,13 @@ struct Matmul {
   }
 };
 
-// A thread spinning on a core for the life of the object (the "other core busy" case).
-class BusyCore {
- public:
-  explicit BusyCore(bool on) {
-    if (on) thread_ = std::thread([this] {
-      volatile uint64_t x = 0;
-      while (!stop_.load(std::memory_order_relaxed)) x = x + 1;
-    });
-  }
-  ~BusyCore() {
-    stop_.store(true);
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
-
-// Times each call of `call` and reports p50/p99 in microseconds.
-template <typename Call>
-void timed(benchmark::State& state, Call&& call) {
-  BusyCore busy(state.range(1) != 0);
-  std::vector<double> us;
-  for (auto _ : state) {
-    const auto start = Clock::now();
-    call();
-    us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
-  }
-  std::sort(us.begin(), us.end());
-  state.counters["p50_us"] = us[us.size() / 2];
-  state.counters["p99_us"] = us[std::min(us.size() - 1, us.size() * 99 / 100)];
-  state.SetLabel(state.range(1) ? "other core busy" : "idle");
-}
-
 void BM_HostPoolMatmul(benchmark::State& state) {
   etp::runtime::ThreadPool pool(static_cast<uint32_t>(state.range(0)));
   Matmul m;
-  timed(state, [&] {
-    pool.parallel_for(kRows, 1, [](void* c, uint64_t b, uint64_t e) { static_cast<Matmul*>(c)->rows(b, e); }, &m);
+  etp::bench::time_calls(state, state.range(1) != 0, [&] {
+    pool.parallel_for(
+        kRows, 1, [](void* c, uint64_t b, uint64_t e) { static_cast<Matmul*>(c)->rows(b, e); }, &m);
+    return true;
   });
   state.counters["stalls"] = static_cast<double>(pool.stalls());
   state.counters["worker_chunks"] = static_cast<double>(pool.chunks_run_by_workers());
@@ -92,9 +60,10 @@ void BM_HostPoolMatmul(benchmark::State& state) {
 void BM_PthreadpoolMatmulReference(benchmark::State& state) {
   pthreadpool_t pool = pthreadpool_create(static_cast<size_t>(state.range(0)));
   Matmul m;
-  timed(state, [&] {
+  etp::bench::time_calls(state, state.range(1) != 0, [&] {
     pthreadpool_parallelize_1d(
         pool, [](void* c, size_t i) { static_cast<Matmul*>(c)->rows(i, i + 1); }, &m, kRows, 0);
+    return true;
   });
   pthreadpool_destroy(pool);
 }
@@ -123,22 +92,35 @@ void BM_PortableMmOnHostPool(benchmark::State& state) {
     etp_tensor t{};
     etp_value v{};
     Tensor(int64_t r, int64_t c, float* data) : sizes{r, c}, strides{c, 1} {
-      t = {ETP_DTYPE_FLOAT32, 2, sizes, order, strides, data, uint64_t(r * c * 4), uint64_t(r * c * 4),
+      t = {ETP_DTYPE_FLOAT32,   2, sizes, order, strides, data, uint64_t(r * c * 4), uint64_t(r * c * 4),
            ETP_DYNAMISM_STATIC, 0};
       v.tag = ETP_VALUE_TENSOR;
       v.u.tensor = &t;
     }
   } a(kRows, kInner, m.a.data()), b(kInner, kCols, m.b.data()), c(kRows, kCols, m.c.data());
   etp_value* args[] = {&a.v, &b.v, &c.v, &c.v};
-  timed(state, [&] {
+  etp::bench::time_calls(state, state.range(1) != 0, [&] {
     if (mm.fn(mm.self, host, args, 4) != ETP_OK) std::abort();
+    return true;
   });
 }
 
 }  // namespace
 
-BENCHMARK(BM_HostPoolMatmul)->ArgsProduct({{1, 2}, {0, 1}})->ArgNames({"threads", "busy"})->MinTime(0.5)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_PthreadpoolMatmulReference)->ArgsProduct({{1, 2}, {0, 1}})->ArgNames({"threads", "busy"})->MinTime(0.5)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_PortableMmOnHostPool)->ArgsProduct({{1, 2}, {0, 1}})->ArgNames({"threads", "busy"})->MinTime(0.5)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_HostPoolMatmul)
+    ->ArgsProduct({{1, 2}, {0, 1}})
+    ->ArgNames({"threads", "busy"})
+    ->MinTime(0.5)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_PthreadpoolMatmulReference)
+    ->ArgsProduct({{1, 2}, {0, 1}})
+    ->ArgNames({"threads", "busy"})
+    ->MinTime(0.5)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_PortableMmOnHostPool)
+    ->ArgsProduct({{1, 2}, {0, 1}})
+    ->ArgNames({"threads", "busy"})
+    ->MinTime(0.5)
+    ->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();

@@ -1,0 +1,209 @@
+// Every XNNPACK fixture at 1 and 2 threads, on an idle machine and with a busy-loop thread
+// taking a core: the median and p99 of single executes (p50_us, p99_us). The plugin runs
+// XNNPACK on the host's pool (plugins/xnnpack/thread_pool.h), whose caller never waits for an
+// absent worker. After the runs, a table per fixture gives the two ratios the threading issue
+// set as goals, each against the 1-thread idle median of the same run:
+//   busy p99 at 2 threads / 1-thread idle median   (goal <= 1.5: no stall)
+//   idle median at 2 threads / 1-thread idle median (goal <= 1.0: threads never cost)
+// and the CPU time the pool's threads used while a process held loaded models and ran nothing
+// (goal: under 1 % of one core).
+//
+//   build/release/benchmarks/etp_bench_busy_core [--benchmark_filter=fc_bench] [--benchmark_min_time=0.3]
+#include <benchmark/benchmark.h>
+#include <time.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/npy.h"
+#include "format/data_file.h"
+#include "plugins/registry.h"
+#include "runtime/host_services.h"
+#include "runtime/method.h"
+#include "runtime/tensor_io.h"
+#include "support/busy_core.h"
+
+namespace {
+
+using namespace etp;
+
+const std::string kFixtures = ETP_FIXTURES_DIR;
+
+// Portable, quantized, llm, then XNNPACK, all on the host table of a pool of `threads`.
+std::shared_ptr<const plugins::Registry> registry(uint32_t threads) {
+  static std::map<uint32_t, std::shared_ptr<plugins::Registry>> registries;
+  auto& r = registries[threads];
+  if (r) return r;
+  const etp_host_api* host = runtime::HostServices::for_threads(threads).api();
+  r = std::make_shared<plugins::Registry>(host);
+  for (const char* path :
+       {ETP_PORTABLE_PLUGIN_PATH, ETP_QUANTIZED_PLUGIN_PATH, ETP_LLM_PLUGIN_PATH, ETP_XNNPACK_PLUGIN_PATH}) {
+    auto plugin = plugins::PluginLibrary::load(path, *host);
+    if (!plugin.ok() || !r->add(*plugin).ok()) {
+      std::fprintf(stderr, "cannot load %s\n", path);
+      std::abort();
+    }
+  }
+  return r;
+}
+
+struct Loaded {
+  std::shared_ptr<runtime::Program> program;
+  std::unique_ptr<runtime::Method> method;
+  std::vector<NpyArray> inputs;
+  std::string error;
+};
+
+// The fixture's program with its data files, its first run's method and inputs set.
+Loaded load(const nlohmann::json& f, uint32_t threads) {
+  Loaded l;
+  std::vector<runtime::DataSource> data;
+  uint64_t id = 1;
+  for (const auto& name : f["data_files"]) {
+    auto file = format::DataFile::open(kFixtures + "/" + name.get<std::string>());
+    if (!file.ok()) return l.error = file.status().message(), std::move(l);
+    data.push_back({std::make_shared<const format::DataFile>(std::move(*file)), id++, ""});
+  }
+  auto program = runtime::Program::open(kFixtures + "/" + f["program"].get<std::string>(), data, registry(threads));
+  if (!program.ok()) return l.error = program.status().message(), std::move(l);
+  l.program = *program;
+  const auto& run = f["runs"][0];
+  auto method = l.program->load_method(run["method"].get<std::string>());
+  if (!method.ok()) return l.error = method.status().message(), std::move(l);
+  l.method = std::move(*method);
+  for (const auto& in : run["inputs"]) {
+    auto array = read_npy(kFixtures + "/" + in["file"].get<std::string>());
+    if (!array.ok()) return l.error = array.status().message(), std::move(l);
+    l.inputs.push_back(std::move(*array));
+  }
+  return l;
+}
+
+bool set_inputs(Loaded& l, benchmark::State& state) {
+  for (size_t i = 0; i < l.inputs.size(); ++i) {
+    if (Status s = l.method->set_input(i, runtime::as_input(l.inputs[i])); !s.ok()) {
+      state.SkipWithError(s.message().c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
+void BM_Fixture(benchmark::State& state, const nlohmann::json& f) {
+  const auto threads = static_cast<uint32_t>(state.range(0));
+  Loaded l = load(f, threads);
+  if (!l.method) return state.SkipWithError(l.error.c_str());
+  for (int i = 0; i < 3; ++i) {  // warm up: first-run allocations, caches
+    if (!set_inputs(l, state) || !l.method->execute().ok()) return state.SkipWithError("warm-up run failed");
+  }
+  etp::bench::time_calls(state, state.range(1) != 0, [&] {
+    // Inputs are set each time (a program may reuse an input's memory); the copy is timed too.
+    if (!set_inputs(l, state)) return false;
+    if (Status s = l.method->execute(); !s.ok()) {
+      state.SkipWithError(s.message().c_str());
+      return false;
+    }
+    return true;
+  });
+  const auto& expected = f["runs"][0]["outputs"][0]["file"];
+  auto want = read_npy(kFixtures + "/" + expected.get<std::string>());
+  if (!want.ok() || !runtime::compare(l.method->output(0), *want, 1e-3, 1e-3).ok) state.SkipWithError("wrong output");
+}
+
+// CPU time (ms per second) the whole process uses while it holds a loaded model on 2 threads
+// and runs nothing (the main thread sleeps, so what is counted is every other thread: the host
+// pool's workers and any pool a plugin keeps).
+void BM_IdleCpuOfALoadedProcess(benchmark::State& state) {
+  nlohmann::json f;
+  std::ifstream in(kFixtures + "/index.json");
+  const auto index = nlohmann::json::parse(in);
+  for (const auto& e : index["fixtures"]) {
+    if (e["name"] == "fc_bench_xnnpack") f = e;
+  }
+  Loaded l = load(f, 2);
+  for (int i = 0; i < 100 && l.method; ++i) {
+    if (!set_inputs(l, state) || !l.method->execute().ok()) return state.SkipWithError("cannot run");
+  }
+  if (!l.method) return state.SkipWithError(l.error.c_str());
+  auto process_cpu_ns = [] {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
+  };
+  double idle_ms = 0;
+  for (auto _ : state) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let pools settle into sleep
+    const double before = process_cpu_ns();
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    idle_ms = (process_cpu_ns() - before) / 1e6;
+  }
+  state.counters["cpu_ms_per_s"] = idle_ms;
+}
+BENCHMARK(BM_IdleCpuOfALoadedProcess)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+// Collects p50/p99 per benchmark name for the summary.
+class Summary : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const Run& r : runs) {
+      if (r.error_occurred || r.counters.count("p50_us") == 0) continue;
+      std::string name = r.benchmark_name();
+      name = name.substr(0, name.find("/min_time:"));
+      p50[name] = r.counters.at("p50_us");
+      p99[name] = r.counters.at("p99_us");
+    }
+  }
+  std::map<std::string, double> p50, p99;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::ifstream in(kFixtures + "/index.json");
+  static const nlohmann::json index = nlohmann::json::parse(in);
+  std::vector<std::string> names;
+  for (const auto& f : index["fixtures"]) {
+    if (f["backend"] != "xnnpack") continue;
+    names.push_back(f["name"].get<std::string>());
+    benchmark::RegisterBenchmark(("BM_Fixture/" + names.back()).c_str(),
+                                 [&f](benchmark::State& s) { BM_Fixture(s, f); })
+        ->ArgsProduct({{1, 2}, {0, 1}})
+        ->ArgNames({"threads", "busy"})
+        ->MinTime(0.3)
+        ->Unit(benchmark::kMicrosecond);
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  Summary summary;
+  benchmark::RunSpecifiedBenchmarks(&summary);
+  // The 1-thread busy p99 is the reference for the tail: what the machine's noise alone gives.
+  std::printf("\n%-30s %9s %9s %11s %11s %12s %12s %11s\n", "fixture", "1t p50 us", "2t p50 us", "1t busy p99",
+              "2t busy p99", "1t busy/1t", "2t busy/1t", "idle 2t/1t");
+  int missed = 0;
+  for (const std::string& n : names) {
+    const std::string base = "BM_Fixture/" + n;
+    const auto one = summary.p50.find(base + "/threads:1/busy:0");
+    const auto two = summary.p50.find(base + "/threads:2/busy:0");
+    const auto busy = summary.p99.find(base + "/threads:2/busy:1");
+    const auto busy_one = summary.p99.find(base + "/threads:1/busy:1");
+    if (one == summary.p50.end() || two == summary.p50.end() || busy == summary.p99.end() ||
+        busy_one == summary.p99.end()) {
+      continue;
+    }
+    const double stall = busy->second / one->second, idle = two->second / one->second;
+    missed += stall > 1.5;
+    std::printf("%-30s %9.1f %9.1f %11.1f %11.1f %11.2fx %11.2fx%s %10.2fx\n", n.c_str(), one->second, two->second,
+                busy_one->second, busy->second, busy_one->second / one->second, stall, stall > 1.5 ? "!" : " ", idle);
+  }
+  std::printf("fixtures over the busy-core goal (p99 at 2 threads > 1.5x the 1-thread median): %d\n", missed);
+  benchmark::Shutdown();
+  return 0;
+}
