@@ -17,7 +17,8 @@ size_t doz(size_t a, size_t b) { return a > b ? a - b : 0; }
 // (XNNPACK adds paddings as size_t: a huge one means a huge output, not a wrap).
 bool window_checks(size_t in, uint32_t pad_a, uint32_t pad_b, uint32_t kernel, uint32_t stride, uint32_t dilation,
                    size_t* effective, std::string* error) {
-  if (kernel == 0 || stride == 0 || dilation == 0) return *error = "kernel, stride and dilation must be positive", false;
+  if (kernel == 0 || stride == 0 || dilation == 0)
+    return *error = "kernel, stride and dilation must be positive", false;
   *effective = (size_t{kernel} - 1) * dilation + 1;
   if (uint64_t{pad_a} + pad_b > uint64_t{in} + *effective) {
     return *error = "padding exceeds the input plus the kernel extent", false;
@@ -31,7 +32,8 @@ bool window_checks(size_t in, uint32_t pad_a, uint32_t pad_b, uint32_t kernel, u
 bool window_fits(size_t in, uint32_t pad_a, uint32_t pad_b, size_t effective, std::string* error) {
   if (uint64_t{in} + pad_a + pad_b < effective) {
     return *error = "the padded input (" + std::to_string(uint64_t{in} + pad_a + pad_b) +
-                    ") is smaller than the kernel extent (" + std::to_string(effective) + ")", false;
+                    ") is smaller than the kernel extent (" + std::to_string(effective) + ")",
+           false;
   }
   return true;
 }
@@ -56,7 +58,8 @@ bool deconv_out(size_t in, uint32_t pad_a, uint32_t pad_b, uint32_t adjustment, 
   if (in == 0) return *error = "transposed convolution of an empty input", false;
   if (adjustment >= stride) return *error = "adjustment must be smaller than the stride", false;  // XNNPACK's rule
   size_t span = 0;
-  if (__builtin_mul_overflow(size_t{stride}, in - 1, &span) || __builtin_add_overflow(span, adjustment + effective, &span)) {
+  if (__builtin_mul_overflow(size_t{stride}, in - 1, &span) ||
+      __builtin_add_overflow(span, adjustment + effective, &span)) {
     return *error = "transposed convolution output size overflows", false;
   }
   *out = doz(span, size_t{pad_a} + pad_b);
@@ -106,7 +109,8 @@ bool same_type(const Value& a, const Value& b, std::string* e) {
     return true;
   }
   return *e = "input is " + datatype_name(a.datatype) + " and output " + datatype_name(b.datatype) +
-              " (or their quantization differs); this node passes values through and cannot convert", false;
+              " (or their quantization differs); this node passes values through and cannot convert",
+         false;
 }
 
 bool create_failed(xnn_status status, std::string* e) {
@@ -158,86 +162,82 @@ bool argmax_pool_output_hw(const fb_xnnpack::XNNArgMaxPooling2d& n, size_t in_h,
 bool pool_output_hw(const fb_xnnpack::_XNNPooling2D& n, bool max, size_t in_h, size_t in_w, size_t* out_h,
                     size_t* out_w, std::string* error) {
   // The exporter may leave dilation 0 (meaning 1); max pooling is created with max(1, dilation).
-  const uint32_t dil_h = max ? std::max(1u, n.dilation_height()) : 1, dil_w = max ? std::max(1u, n.dilation_width()) : 1;
+  const uint32_t dil_h = max ? std::max(1u, n.dilation_height()) : 1,
+                 dil_w = max ? std::max(1u, n.dilation_width()) : 1;
   return window_out(in_h, n.padding_top(), n.padding_bottom(), n.pooling_height(), n.stride_height(), dil_h, out_h,
                     error) &&
-         window_out(in_w, n.padding_left(), n.padding_right(), n.pooling_width(), n.stride_width(), dil_w, out_w, error);
+         window_out(in_w, n.padding_left(), n.padding_right(), n.pooling_width(), n.stride_width(), dil_w, out_w,
+                    error);
 }
 
 namespace {
 
-// Node types whose compilers check datatypes themselves; every other node runs in fp32 only.
-bool takes_other_datatypes(fb_xnnpack::XNodeUnion type) {
-  using U = fb_xnnpack::XNodeUnion;
-  switch (type) {
-    case U::XNNFullyConnected: case U::XNNConv2d: case U::XNNDepthwiseConv2d: case U::XNNConvTranspose2d:
-    case U::XNNMaxPooling2d:
-    case U::XNNArgMaxPooling2d: case U::XNNGlobalAvgPooling2d: case U::XNNSigmoid:
-    case U::XNNAdd: case U::XNNSubtract: case U::XNNMultiply: case U::XNNClamp: case U::XNNConvert:
-    case U::XNNStaticTranspose: case U::XNNStaticReshape: case U::XNNCopy: case U::XNNStaticSlice:
-    case U::XNNStaticConstantPad: case U::XNNConcatenate2: case U::XNNConcatenate3: case U::XNNConcatenate4:
-    case U::XNNConcatenate5:
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool fp32_only(const Graph& graph, const fb_xnnpack::XNode& node, std::string* error) {
-  if (takes_other_datatypes(node.xnode_union_type())) return true;
-  std::vector<uint32_t> ins, outs;
-  node_value_ids(node, &ins, &outs);
-  for (const auto* ids : {&ins, &outs}) {
-    for (uint32_t id : *ids) {
+bool fp32_only(const Graph& graph, const NodeIds& ids, std::string* error) {
+  for (const auto* list : {&ids.in, &ids.out}) {
+    for (uint32_t id : *list) {
       const int index = graph.find(id);
       if (index < 0) continue;  // optional input, or reported by the node's compiler
       const Value& v = graph.values()[static_cast<size_t>(index)];
       if (!v.is(Datatype::xnn_datatype_fp32)) {
-        return *error = "value id " + std::to_string(id) + " is " + datatype_name(v.datatype) +
-                        "; this node type runs in fp32 only here (see the plugin README for the datatypes each node takes)", false;
+        return *error =
+                   "value id " + std::to_string(id) + " is " + datatype_name(v.datatype) +
+                   "; this node type runs in fp32 only here (see the plugin README for the datatypes each node takes)",
+               false;
       }
     }
   }
   return true;
 }
 
-// Node types whose every variant applies a fused output clamp (output_min_max). ExecuTorch fuses
-// activations only into such nodes (convolutions, linear, add, sub, mul); on any other node a
-// finite bound would be silently dropped, so it is refused instead.
-bool applies_output_bounds(fb_xnnpack::XNodeUnion type) {
-  using U = fb_xnnpack::XNodeUnion;
-  switch (type) {
-    case U::XNNFullyConnected: case U::XNNConv2d: case U::XNNDepthwiseConv2d: case U::XNNConvTranspose2d:
-    case U::XNNMaxPooling2d: case U::XNNAvgPooling2d: case U::XNNGlobalAvgPooling2d: case U::XNNAdd:
-    case U::XNNSubtract: case U::XNNMultiply: case U::XNNDiv: case U::XNNClamp: case U::XNNGelu: case U::XNNTanh:
-    case U::XNNExp: case U::XNNLog: case U::XNNSin: case U::XNNCos: case U::XNNReciprocalSquareRoot:
-      return true;
-    default:
-      return false;
+// The entry's shape rule on the exported dims must give the exported output dims: the rule
+// that re-derives dims on every reshape is the one checked here.
+bool exported_shape_holds(Delegate& d, const NodeType& type, const fb_xnnpack::XNode& node, const NodeIds& ids,
+                          std::string* error) {
+  if (!type.shape(d, node, error)) return false;
+  for (uint32_t id : ids.out) {
+    const int v = d.graph().find(id);
+    if (v < 0) continue;
+    std::vector<size_t>& derived = d.mutable_dims(v);
+    if (derived != d.value(v).dims) {
+      std::string got, want;
+      for (size_t x : derived) got += (got.empty() ? "" : ", ") + std::to_string(x);
+      for (size_t x : d.value(v).dims) want += (want.empty() ? "" : ", ") + std::to_string(x);
+      derived = d.value(v).dims;
+      return *error =
+                 "output value id " + std::to_string(id) + " has dims [" + want + "] but the inputs give [" + got + "]",
+             false;
+    }
   }
+  return true;
 }
 
 }  // namespace
 
 bool compile_node(Delegate& d, size_t index, std::string* error) {
   const fb_xnnpack::XNode& node = *d.graph().root().xnodes()->Get(static_cast<flatbuffers::uoffset_t>(index));
+  const NodeType* type = node_type(node.xnode_union_type());
+  if (type == nullptr) return *error = "this node type is not supported by the XNNPACK plugin", false;
+  const NodeIds& ids = d.graph().node_ids(index);
   float lo, hi;  // not a structured binding: C++17 lambdas cannot capture those (clang refuses)
   std::tie(lo, hi) = output_bounds(node);
-  if ((std::isfinite(lo) || std::isfinite(hi)) && !applies_output_bounds(node.xnode_union_type())) {
+  if ((std::isfinite(lo) || std::isfinite(hi)) && !type->fused_clamp) {
     return *error = "a fused output clamp on this node type is not supported (it would be dropped)", false;
   }
-  bool handled = false;
-  bool ok = compile_half_node(d, node, error, &handled);
-  if (handled) return ok;
-  if (!fp32_only(d.graph(), node, error)) return false;
-  ok = compile_weighted_node(d, node, error, &handled);
-  if (handled) return ok;
-  ok = compile_xnnpack_node(d, node, error, &handled);
-  if (handled) return ok;
-  ok = compile_native_node(d, node, error, &handled);
-  if (handled) return ok;
-  *error = "this node type is not supported by the XNNPACK plugin";
-  return false;
+  if (type->elementwise != nullptr) {
+    bool handled = false;
+    const bool ok = compile_half(d, node, type->elementwise(node), error, &handled);
+    if (handled) return ok;
+  }
+  if (!type->other_datatypes && !fp32_only(d.graph(), ids, error)) return false;
+  // The shape rule first: compilers rely on the dims it checked (one rule for init and reshape).
+  return exported_shape_holds(d, *type, node, ids, error) && type->compile(d, node, error);
+}
+
+bool infer_node_dims(Delegate& d, size_t index, std::string* error) {
+  const fb_xnnpack::XNode& node = *d.graph().root().xnodes()->Get(static_cast<flatbuffers::uoffset_t>(index));
+  const NodeType* type = node_type(node.xnode_union_type());
+  if (type == nullptr) return *error = "this node type is not supported by the XNNPACK plugin", false;
+  return type->shape(d, node, error);
 }
 
 }  // namespace etp_xnnpack

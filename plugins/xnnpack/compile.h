@@ -12,18 +12,64 @@
 #include <vector>
 
 #include "delegate.h"
+#include "nodes.h"
 
 namespace etp_xnnpack {
 
-// Nodes that run as XNNPACK operators. *handled is false for node types it does not cover.
-bool compile_xnnpack_node(Delegate& d, const fb_xnnpack::XNode& node, std::string* error, bool* handled);
-// Nodes with packed weights (fully connected, convolution): fp32, fp16 and 8-bit quantized.
-bool compile_weighted_node(Delegate& d, const fb_xnnpack::XNode& node, std::string* error, bool* handled);
-// Element-wise nodes on fp16 values: their fp32 native kernel on values widened in chunks
-// (this XNNPACK has few fp16 operators). *handled is false unless the node is one and its input fp16.
-bool compile_half_node(Delegate& d, const fb_xnnpack::XNode& node, std::string* error, bool* handled);
-// Nodes that run as plugin-native kernels (what this XNNPACK lacks, or data movement).
-bool compile_native_node(Delegate& d, const fb_xnnpack::XNode& node, std::string* error, bool* handled);
+// The node table's compile functions (nodes.cpp), by where a node runs. Each builds the node's
+// step(s) or returns false with `error` set.
+// As XNNPACK operators (compile_xnnpack.cpp):
+bool compile_pooling(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);  // max and average
+bool compile_global_avg_pooling(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
+bool compile_argmax_pooling(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
+bool compile_constant_pad(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
+bool compile_resize_bilinear(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
+bool compile_binary(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);         // any _XNNNode2x1
+bool compile_unary_xnnpack(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);  // any _XNNNode1x1
+bool compile_convert(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
+// With packed weights, fp32, fp16 and 8-bit quantized (compile_weighted.cpp):
+bool compile_fully_connected(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
+bool compile_convolution(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);  // and depthwise
+bool compile_deconvolution(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
+// As plugin-native kernels: what this XNNPACK lacks, or data movement (compile_native.cpp):
+bool compile_transpose(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
+bool compile_reshape(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
+bool compile_copy(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
+bool compile_concatenate(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
+bool compile_slice(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
+bool compile_batch_matmul(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
+bool compile_attention(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
+bool compile_prelu(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
+bool compile_native_unary(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);  // the entry's kernel
+bool compile_leaky_relu(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
+bool compile_elu(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
+// An element-wise node on fp16 values: `kernel` on values widened in chunks. *handled is false
+// unless its input is fp16 (compile_native.cpp).
+bool compile_half(Delegate& d, const fb_xnnpack::XNode& node, const ElementwiseKernel& kernel, std::string* error,
+                  bool* handled);
+
+// The node table's shape rules (infer_dims.cpp): each sets the node's output dims from its
+// inputs' current dims, or returns false with `error` set.
+bool shape_fully_connected(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
+bool shape_conv(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);  // and depthwise, transposed
+bool shape_pooling(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
+bool shape_argmax_pooling(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
+bool shape_global_avg_pooling(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
+bool shape_resize_bilinear(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
+bool shape_constant_pad(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
+bool shape_broadcast(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);  // element-wise binary
+bool shape_batch_matmul(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
+bool shape_transpose(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
+bool shape_reshape(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
+bool shape_slice(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
+bool shape_concatenate(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
+bool shape_attention(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
+bool shape_prelu(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
+bool shape_softmax(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
+bool shape_same_as_input(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);  // element-wise unary
+
+// Inputs of an XNNConcatenateN node (2 to 5).
+size_t concatenate_inputs(fb_xnnpack::XNodeUnion type);
 
 // The node's fused output clamp, or (-inf, +inf).
 std::pair<float, float> output_bounds(const fb_xnnpack::XNode& node);
@@ -44,9 +90,6 @@ bool argmax_pool_output_hw(const fb_xnnpack::XNNArgMaxPooling2d& n, size_t in_h,
                            size_t* out_w, std::string* error);
 
 // ---- Helpers shared by the node compilers (compile.cpp) ----
-
-// The value ids a node reads and writes, whatever its table type (delegate.cpp).
-void node_value_ids(const fb_xnnpack::XNode& node, std::vector<uint32_t>* in, std::vector<uint32_t>* out);
 
 // Rejects flag bits `type` does not allow: some change what XNNPACK computes (e.g.
 // XNN_FLAG_TENSORFLOW_SAME_PADDING changes the output size the checks here rely on).

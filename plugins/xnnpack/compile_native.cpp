@@ -3,13 +3,14 @@
 // outside a value's buffer.
 #include <algorithm>
 #include <cmath>
-#include <functional>
-#include <tuple>
 #include <cstring>
+#include <functional>
 #include <limits>
+#include <tuple>
 
 #include "compile.h"
 #include "native_ops.h"
+#include "nodes.h"
 
 namespace etp_xnnpack {
 namespace {
@@ -25,7 +26,6 @@ bool ids(Delegate& d, std::initializer_list<uint32_t> in, std::vector<int>* out,
   return true;
 }
 
-
 // A node's fused output clamp, read from the graph once at init; applied when it has a finite
 // bound.
 struct OutputClamp {
@@ -36,9 +36,8 @@ struct OutputClamp {
   }
 };
 
-using UnaryFn = void (*)(const float*, float*, size_t);
-
-bool unary(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNNode1x1& n, UnaryFn fn, std::string* e) {
+bool unary(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNNode1x1& n, ElementwiseKernel fn,
+           std::string* e) {
   std::vector<int> v;
   if (!ids(d, {n.input_id(), n.output_id()}, &v, e)) return false;
   if (d.value(v[0]).numel != d.value(v[1]).numel) return *e = "input and output sizes differ", false;
@@ -67,17 +66,8 @@ bool transpose(Delegate& d, const fb_xnnpack::XNNStaticTranspose& n, std::string
   std::vector<int> v;
   if (!ids(d, {n.input_id(), n.output_id()}, &v, e)) return false;
   const Value &in = d.value(v[0]), &out = d.value(v[1]);
-  if (!n.perm() || n.perm()->size() != in.dims.size() || n.num_dims() != in.dims.size() || out.dims.size() != in.dims.size()) {
-    return *e = "perm must have one entry per input dim", false;
-  }
+  // A permutation of the input's dims that gives the output's: checked by shape_transpose.
   std::vector<size_t> perm(n.perm()->begin(), n.perm()->end());
-  std::vector<bool> seen(perm.size(), false);
-  for (size_t i = 0; i < perm.size(); ++i) {
-    if (perm[i] >= perm.size() || seen[perm[i]] || out.dims[i] != in.dims[perm[i]]) {
-      return *e = "perm is not a permutation matching the output shape", false;
-    }
-    seen[perm[i]] = true;
-  }
   if (!same_type(in, out, e)) return false;
   const size_t elem = in.elem_size;
   d.add_step("XNNStaticTranspose", [v, perm, elem](Delegate& dd) {
@@ -101,7 +91,8 @@ bool reshape_or_copy(Delegate& d, const fb_xnnpack::XNode& node, uint32_t in, ui
   return true;
 }
 
-bool concatenate(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNCat& n, size_t count, std::string* e) {
+bool concatenate(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNCat& n, size_t count,
+                 std::string* e) {
   const uint32_t all[] = {n.input1_id(), n.input2_id(), n.input3_id(), n.input4_id(), n.input5_id()};
   std::vector<int> v;
   for (size_t i = 0; i < count; ++i) {
@@ -110,19 +101,10 @@ bool concatenate(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_
   const int out = d.graph().find(n.output_id());
   if (out < 0) return *e = "output value id is not defined", false;
   const Value& vo = d.value(out);
-  const size_t rank = vo.dims.size();
-  if (rank == 0 || n.axis() >= rank) return *e = "axis out of range", false;
-  size_t along = 0;
+  const size_t rank = vo.dims.size();  // the inputs' dims join along the axis: checked by shape_concatenate
   for (int i : v) {
-    const Value& vi = d.value(i);
-    if (!same_type(vi, vo, e)) return false;
-    if (vi.dims.size() != rank) return *e = "inputs must have the output's rank", false;
-    for (size_t k = 0; k < rank; ++k) {
-      if (k != n.axis() && vi.dims[k] != vo.dims[k]) return *e = "inputs differ from the output off the axis", false;
-    }
-    along += vi.dims[n.axis()];
+    if (!same_type(d.value(i), vo, e)) return false;
   }
-  if (along != vo.dims[n.axis()]) return *e = "input sizes along the axis do not add up to the output's", false;
   const size_t axis = n.axis();
   const size_t elem = vo.elem_size;
   d.add_step(node_name(node.xnode_union_type()), [v, out, axis, rank, elem](Delegate& dd) {
@@ -142,24 +124,15 @@ bool slice(Delegate& d, const fb_xnnpack::XNNStaticSlice& n, std::string* e) {
   std::vector<int> v;
   if (!ids(d, {n.input_id(), n.output_id()}, &v, e)) return false;
   const Value &in = d.value(v[0]), &out = d.value(v[1]);
-  const size_t rank = in.dims.size();
-  if (!n.offsets() || !n.sizes() || n.offsets()->size() != rank || n.sizes()->size() != rank || out.dims.size() != rank) {
-    return *e = "offsets and sizes must have one entry per dim", false;
-  }
-  std::vector<size_t> offsets(rank), sizes(rank);
-  for (size_t i = 0; i < rank; ++i) {
-    offsets[i] = n.offsets()->Get(static_cast<flatbuffers::uoffset_t>(i));
-    sizes[i] = n.sizes()->Get(static_cast<flatbuffers::uoffset_t>(i));
-    if (offsets[i] > in.dims[i]) return *e = "offset past the end of dim " + std::to_string(i), false;
-    if (sizes[i] == 0) sizes[i] = in.dims[i] - offsets[i];  // XNNPACK: 0 means to the end
-    if (offsets[i] + sizes[i] > in.dims[i] || sizes[i] != out.dims[i]) return *e = "slice does not fit dim " + std::to_string(i), false;
-  }
+  // Offsets and sizes fit the input: the shape rule (shape_slice) checked them before compile.
+  std::vector<size_t> offsets(in.dims.size());
+  for (size_t i = 0; i < offsets.size(); ++i) offsets[i] = n.offsets()->Get(static_cast<flatbuffers::uoffset_t>(i));
   if (!same_type(in, out, e)) return false;
   const size_t elem = in.elem_size;
   d.add_step("XNNStaticSlice", [v, offsets, elem](Delegate& dd) {
     const std::vector<size_t>& dims = dd.dims(v[0]);
-    const bool ok = native::slice(dd.raw(v[0]), dd.raw(v[1]), dims.size(), dims.data(), offsets.data(),
-                                  dd.dims(v[1]).data(), elem);
+    const bool ok =
+        native::slice(dd.raw(v[0]), dd.raw(v[1]), dims.size(), dims.data(), offsets.data(), dd.dims(v[1]).data(), elem);
     return ok ? ETP_OK : dd.fail(ETP_ERR_SHAPE, "the slice does not fit the input");
   });
   return true;
@@ -171,7 +144,8 @@ bool batch_matmul(Delegate& d, const fb_xnnpack::_XNNNode2x1& n, std::string* e)
   const Value &a = d.value(v[0]), &b = d.value(v[1]), &o = d.value(v[2]);
   const bool transpose_b = n.flags() & native::kFlagTransposeB;
   size_t rank = 0, dims[native::kMaxRank];
-  if (!native::batch_matmul_output_dims(a.dims.size(), a.dims.data(), b.dims.size(), b.dims.data(), transpose_b, &rank, dims) ||
+  if (!native::batch_matmul_output_dims(a.dims.size(), a.dims.data(), b.dims.size(), b.dims.data(), transpose_b, &rank,
+                                        dims) ||
       std::vector<size_t>(dims, dims + rank) != o.dims) {
     return *e = "input shapes do not multiply to the output shape", false;
   }
@@ -189,9 +163,11 @@ bool attention(Delegate& d, const fb_xnnpack::XNNScaledDotProductAttention& n, s
   if (!ids(d, {n.query_id(), n.key_id(), n.value_id(), n.scale_id(), n.output_id()}, &v, e)) return false;
   const int mask = n.mask_id() == UINT32_MAX ? -1 : d.graph().find(n.mask_id());
   if (n.mask_id() != UINT32_MAX && mask < 0) return *e = "mask value id is not defined", false;
-  const Value &q = d.value(v[0]), &k = d.value(v[1]), &val = d.value(v[2]), &scale = d.value(v[3]), &out = d.value(v[4]);
+  const Value &q = d.value(v[0]), &k = d.value(v[1]), &val = d.value(v[2]), &scale = d.value(v[3]),
+              &out = d.value(v[4]);
   const size_t qr = q.dims.size();
-  if (qr < 3 || (k.dims.size() != qr && k.dims.size() + 1 != qr) || val.dims.size() != k.dims.size() || out.dims.size() != qr) {
+  if (qr < 3 || (k.dims.size() != qr && k.dims.size() + 1 != qr) || val.dims.size() != k.dims.size() ||
+      out.dims.size() != qr) {
     return *e = "query, key, value and output ranks do not fit", false;
   }
   const size_t t = q.dims[qr - 2], c = q.dims[qr - 1], u = k.dims[k.dims.size() - 2], dv = val.dims.back();
@@ -202,8 +178,8 @@ bool attention(Delegate& d, const fb_xnnpack::XNNScaledDotProductAttention& n, s
   d.add_step("XNNScaledDotProductAttention", [v, mask](Delegate& dd) {
     const std::vector<size_t>&q = dd.dims(v[0]), &k = dd.dims(v[1]), &val = dd.dims(v[2]);
     const bool ok = native::scaled_dot_product_attention(dd.data(v[0]), q.size(), q.data(), dd.data(v[1]),
-                                                         dd.data(v[2]), k.size(), k.data(), val.data(),
-                                                         dd.data(v[3]), mask >= 0 ? dd.data(mask) : nullptr, dd.data(v[4]));
+                                                         dd.data(v[2]), k.size(), k.data(), val.data(), dd.data(v[3]),
+                                                         mask >= 0 ? dd.data(mask) : nullptr, dd.data(v[4]));
     return ok ? ETP_OK : dd.fail(ETP_ERR_SHAPE, "shapes rejected");
   });
   return true;
@@ -228,58 +204,26 @@ bool prelu(Delegate& d, const fb_xnnpack::_XNNNode2x1& n, std::string* e) {
   return true;
 }
 
-// The fp32 kernel an element-wise node runs on fp16 values, or an empty function.
-std::function<void(const float*, float*, size_t)> half_kernel(const fb_xnnpack::XNode& node) {
-  using K = void (*)(const float*, float*, size_t);
-  K k = nullptr;
-  switch (node.xnode_union_type()) {
-    case XNodeUnion::XNNGelu: k = native::gelu; break;
-    case XNodeUnion::XNNTanh: k = native::tanh; break;
-    case XNodeUnion::XNNExp: k = native::exp; break;
-    case XNodeUnion::XNNLog: k = native::log; break;
-    case XNodeUnion::XNNSin: k = native::sin; break;
-    case XNodeUnion::XNNCos: k = native::cos; break;
-    case XNodeUnion::XNNReciprocalSquareRoot: k = native::reciprocal_square_root; break;
-    case XNodeUnion::XNNSigmoid: k = native::sigmoid; break;
-    case XNodeUnion::XNNSquareRoot: k = native::square_root; break;
-    case XNodeUnion::XNNNegate: k = native::negate; break;
-    case XNodeUnion::XNNAbs: k = native::abs; break;
-    case XNodeUnion::XNNSquare: k = native::square; break;
-    case XNodeUnion::XNNFloor: k = native::floor; break;
-    case XNodeUnion::XNNCeiling: k = native::ceiling; break;
-    case XNodeUnion::XNNHardswish: k = native::hardswish; break;
-    case XNodeUnion::XNNLeakyReLU: {
-      const float slope = node.xnode_union_as_XNNLeakyReLU()->negative_slope();
-      return [slope](const float* in, float* out, size_t n) { native::leaky_relu(in, out, n, slope); };
-    }
-    case XNodeUnion::XNNELU: {
-      const float alpha = node.xnode_union_as_XNNELU()->alpha();
-      return [alpha](const float* in, float* out, size_t n) { native::elu(in, out, n, alpha); };
-    }
-    default: return {};
-  }
-  return k;
-}
-
 }  // namespace
 
-bool compile_half_node(Delegate& d, const fb_xnnpack::XNode& node, std::string* e, bool* handled) {
+bool compile_half(Delegate& d, const fb_xnnpack::XNode& node, const ElementwiseKernel& kernel, std::string* e,
+                  bool* handled) {
   *handled = false;
-  auto kernel = half_kernel(node);
-  if (!kernel) return false;
-  std::vector<uint32_t> ins, outs;
-  node_value_ids(node, &ins, &outs);
+  const NodeIds& io = d.graph().node_ids(d.compiling_node());
+  if (io.in.empty() || io.out.empty()) return false;
   std::vector<int> v;
-  if (!ids(d, {ins[0], outs[0]}, &v, e)) return false;  // leave unhandled: reported by the fp32 path
+  if (!ids(d, {io.in[0], io.out[0]}, &v, e)) return false;  // leave unhandled: reported by the fp32 path
   const Value &in = d.value(v[0]), &out = d.value(v[1]);
   if (!in.is(Datatype::xnn_datatype_fp16)) return false;
   *handled = true;
-  const uint32_t flags = node.xnode_union_type() == XNodeUnion::XNNLeakyReLU ? node.xnode_union_as_XNNLeakyReLU()->flags()
+  const uint32_t flags = node.xnode_union_type() == XNodeUnion::XNNLeakyReLU
+                             ? node.xnode_union_as_XNNLeakyReLU()->flags()
                          : node.xnode_union_type() == XNodeUnion::XNNELU
                              ? node.xnode_union_as_XNNELU()->flags()
                              : static_cast<const fb_xnnpack::_XNNNode1x1*>(node.xnode_union())->flags();
   if (!check_flags(node.xnode_union_type(), flags, 0, e)) return false;
-  if (!out.is(Datatype::xnn_datatype_fp16)) return *e = "input is fp16 but the output " + datatype_name(out.datatype), false;
+  if (!out.is(Datatype::xnn_datatype_fp16))
+    return *e = "input is fp16 but the output " + datatype_name(out.datatype), false;
   if (in.numel != out.numel) return *e = "input and output sizes differ", false;
   d.add_step(node_name(node.xnode_union_type()), [kernel, v, clamp = OutputClamp(node)](Delegate& dd) {
     // Widened to fp32 in chunks on the stack, computed, clamped and narrowed back.
@@ -300,43 +244,46 @@ bool compile_half_node(Delegate& d, const fb_xnnpack::XNode& node, std::string* 
   return true;
 }
 
-bool compile_native_node(Delegate& d, const fb_xnnpack::XNode& node, std::string* e, bool* handled) {
-  *handled = true;
-  switch (node.xnode_union_type()) {
-    case XNodeUnion::XNNStaticTranspose: return transpose(d, *node.xnode_union_as_XNNStaticTranspose(), e);
-    case XNodeUnion::XNNStaticReshape: {
-      const auto* n = node.xnode_union_as_XNNStaticReshape();
-      return reshape_or_copy(d, node, n->input_id(), n->output_id(), e);
-    }
-    case XNodeUnion::XNNCopy: return reshape_or_copy(d, node, node.xnode_union_as_XNNCopy()->input_id(), node.xnode_union_as_XNNCopy()->output_id(), e);
-    case XNodeUnion::XNNConcatenate2: return concatenate(d, node, *node.xnode_union_as_XNNConcatenate2(), 2, e);
-    case XNodeUnion::XNNConcatenate3: return concatenate(d, node, *node.xnode_union_as_XNNConcatenate3(), 3, e);
-    case XNodeUnion::XNNConcatenate4: return concatenate(d, node, *node.xnode_union_as_XNNConcatenate4(), 4, e);
-    case XNodeUnion::XNNConcatenate5: return concatenate(d, node, *node.xnode_union_as_XNNConcatenate5(), 5, e);
-    case XNodeUnion::XNNStaticSlice: return slice(d, *node.xnode_union_as_XNNStaticSlice(), e);
-    case XNodeUnion::XNNBatchMatrixMultiply: return batch_matmul(d, *node.xnode_union_as_XNNBatchMatrixMultiply(), e);
-    case XNodeUnion::XNNScaledDotProductAttention: return attention(d, *node.xnode_union_as_XNNScaledDotProductAttention(), e);
-    case XNodeUnion::XNNPReLU: return prelu(d, *node.xnode_union_as_XNNPReLU(), e);
-    case XNodeUnion::XNNGelu: return unary(d, node, *node.xnode_union_as_XNNGelu(), native::gelu, e);
-    case XNodeUnion::XNNTanh: return unary(d, node, *node.xnode_union_as_XNNTanh(), native::tanh, e);
-    case XNodeUnion::XNNExp: return unary(d, node, *node.xnode_union_as_XNNExp(), native::exp, e);
-    case XNodeUnion::XNNLog: return unary(d, node, *node.xnode_union_as_XNNLog(), native::log, e);
-    case XNodeUnion::XNNSin: return unary(d, node, *node.xnode_union_as_XNNSin(), native::sin, e);
-    case XNodeUnion::XNNCos: return unary(d, node, *node.xnode_union_as_XNNCos(), native::cos, e);
-    case XNodeUnion::XNNReciprocalSquareRoot:
-      return unary(d, node, *node.xnode_union_as_XNNReciprocalSquareRoot(), native::reciprocal_square_root, e);
-    case XNodeUnion::XNNLeakyReLU: {
-      const auto* n = node.xnode_union_as_XNNLeakyReLU();
-      return activation(d, node, n->input_id(), n->output_id(), n->negative_slope(), false, e);
-    }
-    case XNodeUnion::XNNELU: {
-      const auto* n = node.xnode_union_as_XNNELU();
-      return activation(d, node, n->input_id(), n->output_id(), n->alpha(), true, e);
-    }
-    default:
-      *handled = false;
-      return false;
-  }
+// The node table's compile functions (nodes.cpp) for nodes that run as plugin-native kernels.
+bool compile_transpose(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  return transpose(d, *node.xnode_union_as_XNNStaticTranspose(), e);
+}
+bool compile_reshape(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  const auto* n = node.xnode_union_as_XNNStaticReshape();
+  return reshape_or_copy(d, node, n->input_id(), n->output_id(), e);
+}
+bool compile_copy(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  const auto* n = node.xnode_union_as_XNNCopy();
+  return reshape_or_copy(d, node, n->input_id(), n->output_id(), e);
+}
+bool compile_concatenate(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  // Every member is a _XNNCat; the type says how many inputs it has.
+  return concatenate(d, node, *static_cast<const fb_xnnpack::_XNNCat*>(node.xnode_union()),
+                     concatenate_inputs(node.xnode_union_type()), e);
+}
+bool compile_slice(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  return slice(d, *node.xnode_union_as_XNNStaticSlice(), e);
+}
+bool compile_batch_matmul(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  return batch_matmul(d, *node.xnode_union_as_XNNBatchMatrixMultiply(), e);
+}
+bool compile_attention(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  return attention(d, *node.xnode_union_as_XNNScaledDotProductAttention(), e);
+}
+bool compile_prelu(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  return prelu(d, *node.xnode_union_as_XNNPReLU(), e);
+}
+bool compile_native_unary(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  return unary(d, node, *static_cast<const fb_xnnpack::_XNNNode1x1*>(node.xnode_union()),
+               node_type(node.xnode_union_type())->elementwise(node), e);
+}
+bool compile_leaky_relu(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  const auto* n = node.xnode_union_as_XNNLeakyReLU();
+  return activation(d, node, n->input_id(), n->output_id(), n->negative_slope(), false, e);
+}
+bool compile_elu(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  const auto* n = node.xnode_union_as_XNNELU();
+  return activation(d, node, n->input_id(), n->output_id(), n->alpha(), true, e);
 }
 
 }  // namespace etp_xnnpack

@@ -47,7 +47,8 @@ bool weighted_kind(const Value& in, const Value& w, const Value* b, const Value&
       bias_is(D::xnn_datatype_fp16, D::xnn_datatype_fp32)) {
     return *kind = Kind::kF16, true;
   }
-  if (both(D::xnn_datatype_qint8) && w.is(D::xnn_datatype_qint8) && bias_is(D::xnn_datatype_qint32, D::xnn_datatype_qint32)) {
+  if (both(D::xnn_datatype_qint8) && w.is(D::xnn_datatype_qint8) &&
+      bias_is(D::xnn_datatype_qint32, D::xnn_datatype_qint32)) {
     if (w.zero_point != 0) return *e = "qint8 weights must be symmetric (zero point 0)", false;
     if (!requantization_fits(in, w, out, e)) return false;
     return *kind = Kind::kQS8, true;
@@ -70,8 +71,8 @@ bool weighted_kind(const Value& in, const Value& w, const Value* b, const Value&
 // Operator parameters that depend on the variant, for the shared-operator key.
 std::string quant_key(Kind kind, const Value& in, const Value& w, const Value* b, const Value& out) {
   // The stored datatypes too: the same named bytes read as fp16 or fp32 pack differently.
-  std::string key = std::string(",") + kind_name(kind) + key_params("", {static_cast<uint64_t>(w.datatype),
-                                                                         b ? static_cast<uint64_t>(b->datatype) : 0});
+  std::string key = std::string(",") + kind_name(kind) +
+                    key_params("", {static_cast<uint64_t>(w.datatype), b ? static_cast<uint64_t>(b->datatype) : 0});
   if (kind == Kind::kQS8 || kind == Kind::kQC8) {
     key += key_params("", {float_bits(in.scale), static_cast<uint64_t>(in.zero_point), float_bits(out.scale),
                            static_cast<uint64_t>(out.zero_point), float_bits(w.scale)});
@@ -88,9 +89,8 @@ struct ConvShape {
   uint32_t flags = 0;
 };
 
-xnn_status create_conv(Kind kind, const ConvShape& c, const Value& in, const Value& w, const Value* b,
-                       const Value& out, float lo, float hi, const void* weights, const void* bias,
-                       xnn_operator_t* op) {
+xnn_status create_conv(Kind kind, const ConvShape& c, const Value& in, const Value& w, const Value* b, const Value& out,
+                       float lo, float hi, const void* weights, const void* bias, xnn_operator_t* op) {
   const size_t cin = size_t{c.groups} * c.group_in, cout = size_t{c.groups} * c.group_out;
   switch (kind) {
     case Kind::kF32:
@@ -104,17 +104,17 @@ xnn_status create_conv(Kind kind, const ConvShape& c, const Value& in, const Val
                                                c.group_out, cin, cout, weights, bias, lo, hi, c.flags, op);
     case Kind::kQS8:
       return xnn_create_convolution2d_nhwc_qs8(
-          c.pad_top, c.pad_right, c.pad_bottom, c.pad_left, c.kernel_h, c.kernel_w, c.stride_h, c.stride_w, c.dilation_h,
-          c.dilation_w, c.groups, c.group_in, c.group_out, cin, cout, static_cast<int8_t>(in.zero_point), in.scale,
-          w.scale, static_cast<const int8_t*>(weights), static_cast<const int32_t*>(bias),
+          c.pad_top, c.pad_right, c.pad_bottom, c.pad_left, c.kernel_h, c.kernel_w, c.stride_h, c.stride_w,
+          c.dilation_h, c.dilation_w, c.groups, c.group_in, c.group_out, cin, cout, static_cast<int8_t>(in.zero_point),
+          in.scale, w.scale, static_cast<const int8_t*>(weights), static_cast<const int32_t*>(bias),
           static_cast<int8_t>(out.zero_point), out.scale, quantized_bound<int8_t>(lo, out),
           quantized_bound<int8_t>(hi, out), c.flags, op);
     default:
       (void)b;
       return xnn_create_convolution2d_nhwc_qc8(
-          c.pad_top, c.pad_right, c.pad_bottom, c.pad_left, c.kernel_h, c.kernel_w, c.stride_h, c.stride_w, c.dilation_h,
-          c.dilation_w, c.groups, c.group_in, c.group_out, cin, cout, static_cast<int8_t>(in.zero_point), in.scale,
-          w.channel_scales.data(), static_cast<const int8_t*>(weights), static_cast<const int32_t*>(bias),
+          c.pad_top, c.pad_right, c.pad_bottom, c.pad_left, c.kernel_h, c.kernel_w, c.stride_h, c.stride_w,
+          c.dilation_h, c.dilation_w, c.groups, c.group_in, c.group_out, cin, cout, static_cast<int8_t>(in.zero_point),
+          in.scale, w.channel_scales.data(), static_cast<const int8_t*>(weights), static_cast<const int32_t*>(bias),
           static_cast<int8_t>(out.zero_point), out.scale, quantized_bound<int8_t>(lo, out),
           quantized_bound<int8_t>(hi, out), c.flags, op);
   }
@@ -124,12 +124,15 @@ xnn_status setup_conv(Kind kind, xnn_operator_t op, size_t n, size_t h, size_t w
                       pthreadpool_t pool) {
   switch (kind) {
     case Kind::kF32:
-      return xnn_setup_convolution2d_nhwc_f32(op, n, h, w, static_cast<const float*>(in), static_cast<float*>(out), pool);
+      return xnn_setup_convolution2d_nhwc_f32(op, n, h, w, static_cast<const float*>(in), static_cast<float*>(out),
+                                              pool);
     case Kind::kF16: return xnn_setup_convolution2d_nhwc_f16(op, n, h, w, in, out, pool);
     case Kind::kQS8:
-      return xnn_setup_convolution2d_nhwc_qs8(op, n, h, w, static_cast<const int8_t*>(in), static_cast<int8_t*>(out), pool);
+      return xnn_setup_convolution2d_nhwc_qs8(op, n, h, w, static_cast<const int8_t*>(in), static_cast<int8_t*>(out),
+                                              pool);
     default:
-      return xnn_setup_convolution2d_nhwc_qc8(op, n, h, w, static_cast<const int8_t*>(in), static_cast<int8_t*>(out), pool);
+      return xnn_setup_convolution2d_nhwc_qc8(op, n, h, w, static_cast<const int8_t*>(in), static_cast<int8_t*>(out),
+                                              pool);
   }
 }
 
@@ -173,7 +176,8 @@ void add_clamp_step(Delegate& d, const Clamp& clamp, const std::string& type, in
   });
 }
 
-bool fully_connected(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::XNNFullyConnected& n, std::string* e) {
+bool fully_connected(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::XNNFullyConnected& n,
+                     std::string* e) {
   const int in = d.graph().find(n.input1_id()), w = d.graph().find(n.filter_id()), out = d.graph().find(n.output_id());
   const int b = n.bias_id() == UINT32_MAX ? -1 : d.graph().find(n.bias_id());
   if (in < 0 || w < 0 || out < 0 || (n.bias_id() != UINT32_MAX && b < 0)) return *e = "value id out of range", false;
@@ -195,9 +199,8 @@ bool fully_connected(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpac
   std::tie(lo, hi) = output_bounds(node);
   const Clamp clamp = split_clamp(vw, vb, kind, lo, hi);
   const uint32_t flags = n.flags();
-  const std::string params =
-      key_params("fc", {k, nout, flags, float_bits(clamp.op_lo), float_bits(clamp.op_hi)}) +
-      quant_key(kind, vi, vw, vb, vo);
+  const std::string params = key_params("fc", {k, nout, flags, float_bits(clamp.op_lo), float_bits(clamp.op_hi)}) +
+                             quant_key(kind, vi, vw, vb, vo);
   HalfWeights half(kind, vw, vb);
   // qc8 runs as a 1x1 convolution, whose weights are [nout, k]: transposed ones are turned.
   std::vector<uint8_t> turned;
@@ -209,33 +212,38 @@ bool fully_connected(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpac
     weights = turned.data();
   }
   xnn_status status;
-  auto op = d.packed_op(weights_key(vw, vb, params), vw.file_id, true, [&](xnn_operator_t* o) -> xnn_status {
-    switch (kind) {
-      case Kind::kF32:
-        return xnn_create_fully_connected_nc_f32(k, nout, k, nout, vw.f32(), vb ? vb->f32() : nullptr, clamp.op_lo,
-                                                 clamp.op_hi, flags, o);
-      case Kind::kF16: return xnn_create_fully_connected_nc_f16(k, nout, k, nout, half.w, half.b, lo, hi, flags, o);
-      case Kind::kQS8:
-        return xnn_create_fully_connected_nc_qs8(
-            k, nout, k, nout, static_cast<int8_t>(vi.zero_point), vi.scale, vw.scale,
-            static_cast<const int8_t*>(vw.constant), vb ? static_cast<const int32_t*>(vb->constant) : nullptr,
-            static_cast<int8_t>(vo.zero_point), vo.scale, quantized_bound<int8_t>(lo, vo), quantized_bound<int8_t>(hi, vo),
-            flags, o);
-      default: {
-        ConvShape c;
-        c.group_in = k;
-        c.group_out = nout;
-        return create_conv(kind, c, vi, vw, vb, vo, lo, hi, weights, half.b, o);
-      }
-    }
-  }, &status);
+  auto op = d.packed_op(
+      weights_key(vw, vb, params), vw.file_id, true,
+      [&](xnn_operator_t* o) -> xnn_status {
+        switch (kind) {
+          case Kind::kF32:
+            return xnn_create_fully_connected_nc_f32(k, nout, k, nout, vw.f32(), vb ? vb->f32() : nullptr, clamp.op_lo,
+                                                     clamp.op_hi, flags, o);
+          case Kind::kF16: return xnn_create_fully_connected_nc_f16(k, nout, k, nout, half.w, half.b, lo, hi, flags, o);
+          case Kind::kQS8:
+            return xnn_create_fully_connected_nc_qs8(
+                k, nout, k, nout, static_cast<int8_t>(vi.zero_point), vi.scale, vw.scale,
+                static_cast<const int8_t*>(vw.constant), vb ? static_cast<const int32_t*>(vb->constant) : nullptr,
+                static_cast<int8_t>(vo.zero_point), vo.scale, quantized_bound<int8_t>(lo, vo),
+                quantized_bound<int8_t>(hi, vo), flags, o);
+          default: {
+            ConvShape c;
+            c.group_in = k;
+            c.group_out = nout;
+            return create_conv(kind, c, vi, vw, vb, vo, lo, hi, weights, half.b, o);
+          }
+        }
+      },
+      &status);
   if (!op) return create_failed(status, e);
   d.add_step("XNNFullyConnected", [op, in, out, k, kind](Delegate& dd) {
     const size_t rows = dd.numel(in) / k;
     return run_op(dd, *op, [&]() -> xnn_status {
       switch (kind) {
-        case Kind::kF32: return xnn_setup_fully_connected_nc_f32(op->op, rows, dd.data(in), dd.data(out), dd.threadpool());
-        case Kind::kF16: return xnn_setup_fully_connected_nc_f16(op->op, rows, dd.raw(in), dd.raw(out), dd.threadpool());
+        case Kind::kF32:
+          return xnn_setup_fully_connected_nc_f32(op->op, rows, dd.data(in), dd.data(out), dd.threadpool());
+        case Kind::kF16:
+          return xnn_setup_fully_connected_nc_f16(op->op, rows, dd.raw(in), dd.raw(out), dd.threadpool());
         case Kind::kQS8:
           return xnn_setup_fully_connected_nc_qs8(op->op, rows, dd.as<int8_t>(in), dd.as<int8_t>(out), dd.threadpool());
         default: return setup_conv(kind, op->op, rows, 1, 1, dd.raw(in), dd.raw(out), dd.threadpool());
@@ -261,10 +269,7 @@ bool convolution(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_
   c.dilation_h = n.dilation_height(), c.dilation_w = n.dilation_width();
   c.groups = n.groups(), c.group_in = n.group_input_channels(), c.group_out = n.group_output_channels();
   c.flags = depthwise ? XNN_FLAG_DEPTHWISE_CONVOLUTION : 0;
-  // Output size as XNNPACK computes it; it must match the serialized output.
-  size_t out_h = 0, out_w = 0;
-  if (!conv_output_hw(n, /*transposed=*/false, vi.dims[1], vi.dims[2], &out_h, &out_w, e)) return false;
-  if (vo.dims[1] != out_h || vo.dims[2] != out_w) return *e = "output spatial size does not match the convolution", false;
+  // The output size is XNNPACK's: checked by shape_conv.
   // Weights are [out, kh, kw, in] (depthwise: [1, kh, kw, out]): output channels on dim 0 (3).
   Kind kind;
   if (!weighted_kind(vi, vw, vb, vo, vo.dims[3], depthwise ? 3 : 0, &kind, e)) return false;
@@ -278,13 +283,17 @@ bool convolution(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_
       quant_key(kind, vi, vw, vb, vo);
   HalfWeights half(kind, vw, vb);
   xnn_status status;
-  auto op = d.packed_op(weights_key(vw, vb, params), vw.file_id, true, [&](xnn_operator_t* o) {
-    return create_conv(kind, c, vi, vw, vb, vo, clamp.op_lo, clamp.op_hi, half.w, half.b, o);
-  }, &status);
+  auto op = d.packed_op(
+      weights_key(vw, vb, params), vw.file_id, true,
+      [&](xnn_operator_t* o) {
+        return create_conv(kind, c, vi, vw, vb, vo, clamp.op_lo, clamp.op_hi, half.w, half.b, o);
+      },
+      &status);
   if (!op) return create_failed(status, e);
   d.add_step(node_name(type), [op, in, out, kind](Delegate& dd) {
     const std::vector<size_t>& x = dd.dims(in);
-    return run_op(dd, *op, [&] { return setup_conv(kind, op->op, x[0], x[1], x[2], dd.raw(in), dd.raw(out), dd.threadpool()); });
+    return run_op(dd, *op,
+                  [&] { return setup_conv(kind, op->op, x[0], x[1], x[2], dd.raw(in), dd.raw(out), dd.threadpool()); });
   });
   add_clamp_step(d, clamp, node_name(type), out, lo, hi);
   return true;
@@ -296,13 +305,9 @@ bool deconvolution(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack:
   const Value &vi = d.value(in), &vw = d.value(wi), &vo = d.value(out);
   const Value* vb = b >= 0 ? &d.value(b) : nullptr;
   if (!check_flags(XNodeUnion::XNNConvTranspose2d, n.flags(), 0, e)) return false;
-  // Output size as XNNPACK computes it; it must match the serialized output.
-  size_t out_h = 0, out_w = 0;
-  if (!conv_output_hw(n, /*transposed=*/true, vi.dims[1], vi.dims[2], &out_h, &out_w, e)) return false;
-  if (vo.dims[1] != out_h || vo.dims[2] != out_w) {
-    return *e = "output spatial size does not match the transposed convolution", false;
-  }
-  if (vw.is(Datatype::xnn_datatype_qcint8)) return *e = "this XNNPACK has no per-channel (qc8) transposed convolution", false;
+  // The output size is XNNPACK's: checked by shape_conv.
+  if (vw.is(Datatype::xnn_datatype_qcint8))
+    return *e = "this XNNPACK has no per-channel (qc8) transposed convolution", false;
   Kind kind;
   if (!weighted_kind(vi, vw, vb, vo, vo.dims[3], 0, &kind, e)) return false;
   float lo, hi;  // not a structured binding: C++17 lambdas cannot capture those (clang refuses)
@@ -313,28 +318,31 @@ bool deconvolution(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack:
   const uint32_t dh = n.dilation_height(), dw = n.dilation_width(), groups = n.groups();
   const size_t gin = n.group_input_channels(), gout = n.group_output_channels();
   const size_t cin = size_t{groups} * gin, cout = size_t{groups} * gout;
-  const std::string params =
-      key_params("deconv", {pt, pr, pb, pl, kh, kw, sh, sw, dh, dw, groups, gin, gout, /*flags=*/0,
-                            float_bits(clamp.op_lo), float_bits(clamp.op_hi)}) +
-      quant_key(kind, vi, vw, vb, vo);
+  const std::string params = key_params("deconv", {pt, pr, pb, pl, kh, kw, sh, sw, dh, dw, groups, gin, gout,
+                                                   /*flags=*/0, float_bits(clamp.op_lo), float_bits(clamp.op_hi)}) +
+                             quant_key(kind, vi, vw, vb, vo);
   HalfWeights half(kind, vw, vb);
   xnn_status status;
-  auto op = d.packed_op(weights_key(vw, vb, params), vw.file_id, true, [&](xnn_operator_t* o) {
-    switch (kind) {
-      case Kind::kF16:
-        return xnn_create_deconvolution2d_nhwc_f16(pt, pr, pb, pl, kh, kw, sh, sw, dh, dw, groups, gin, gout, cin, cout,
-                                                   half.w, half.b, lo, hi, 0, o);
-      case Kind::kQS8:
-        return xnn_create_deconvolution2d_nhwc_qs8(
-            pt, pr, pb, pl, kh, kw, sh, sw, dh, dw, groups, gin, gout, cin, cout, static_cast<int8_t>(vi.zero_point),
-            vi.scale, vw.scale, static_cast<const int8_t*>(vw.constant),
-            vb ? static_cast<const int32_t*>(vb->constant) : nullptr, static_cast<int8_t>(vo.zero_point), vo.scale,
-            quantized_bound<int8_t>(lo, vo), quantized_bound<int8_t>(hi, vo), 0, o);
-      default:
-        return xnn_create_deconvolution2d_nhwc_f32(pt, pr, pb, pl, kh, kw, sh, sw, dh, dw, groups, gin, gout, cin, cout,
-                                                   vw.f32(), vb ? vb->f32() : nullptr, clamp.op_lo, clamp.op_hi, 0, o);
-    }
-  }, &status);
+  auto op = d.packed_op(
+      weights_key(vw, vb, params), vw.file_id, true,
+      [&](xnn_operator_t* o) {
+        switch (kind) {
+          case Kind::kF16:
+            return xnn_create_deconvolution2d_nhwc_f16(pt, pr, pb, pl, kh, kw, sh, sw, dh, dw, groups, gin, gout, cin,
+                                                       cout, half.w, half.b, lo, hi, 0, o);
+          case Kind::kQS8:
+            return xnn_create_deconvolution2d_nhwc_qs8(
+                pt, pr, pb, pl, kh, kw, sh, sw, dh, dw, groups, gin, gout, cin, cout,
+                static_cast<int8_t>(vi.zero_point), vi.scale, vw.scale, static_cast<const int8_t*>(vw.constant),
+                vb ? static_cast<const int32_t*>(vb->constant) : nullptr, static_cast<int8_t>(vo.zero_point), vo.scale,
+                quantized_bound<int8_t>(lo, vo), quantized_bound<int8_t>(hi, vo), 0, o);
+          default:
+            return xnn_create_deconvolution2d_nhwc_f32(pt, pr, pb, pl, kh, kw, sh, sw, dh, dw, groups, gin, gout, cin,
+                                                       cout, vw.f32(), vb ? vb->f32() : nullptr, clamp.op_lo,
+                                                       clamp.op_hi, 0, o);
+        }
+      },
+      &status);
   if (!op) return create_failed(status, e);
   const uint32_t adj_h = n.adjustment_height(), adj_w = n.adjustment_width();
   d.add_step("XNNConvTranspose2d", [op, in, out, adj_h, adj_w, kind](Delegate& dd) {
@@ -343,7 +351,8 @@ bool deconvolution(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack:
       pthreadpool_t pool = dd.threadpool();
       switch (kind) {
         case Kind::kF16:
-          return xnn_setup_deconvolution2d_nhwc_f16(op->op, x[0], x[1], x[2], adj_h, adj_w, dd.raw(in), dd.raw(out), pool);
+          return xnn_setup_deconvolution2d_nhwc_f16(op->op, x[0], x[1], x[2], adj_h, adj_w, dd.raw(in), dd.raw(out),
+                                                    pool);
         case Kind::kQS8:
           return xnn_setup_deconvolution2d_nhwc_qs8(op->op, x[0], x[1], x[2], adj_h, adj_w, dd.as<int8_t>(in),
                                                     dd.as<int8_t>(out), pool);
@@ -367,9 +376,11 @@ bool conv_values(Delegate& d, const fb_xnnpack::_XNNNodeConv& n, int* in, int* w
   *w = d.graph().find(n.filter_id());
   *out = d.graph().find(n.output_id());
   *b = n.bias_id() == UINT32_MAX ? -1 : d.graph().find(n.bias_id());
-  if (*in < 0 || *w < 0 || *out < 0 || (n.bias_id() != UINT32_MAX && *b < 0)) return *e = "value id out of range", false;
+  if (*in < 0 || *w < 0 || *out < 0 || (n.bias_id() != UINT32_MAX && *b < 0))
+    return *e = "value id out of range", false;
   const Value &vi = d.value(*in), &vw = d.value(*w), &vo = d.value(*out);
-  if (vw.constant == nullptr || (*b >= 0 && d.value(*b).constant == nullptr)) return *e = "weights must be constant", false;
+  if (vw.constant == nullptr || (*b >= 0 && d.value(*b).constant == nullptr))
+    return *e = "weights must be constant", false;
   if (vi.dims.size() != 4 || vo.dims.size() != 4) return *e = "input and output must be 4-D NHWC", false;
   const size_t groups = n.groups(), gin = n.group_input_channels(), gout = n.group_output_channels();
   size_t in_channels = 0, out_channels = 0, weights = 0;
@@ -383,25 +394,23 @@ bool conv_values(Delegate& d, const fb_xnnpack::_XNNNodeConv& n, int* in, int* w
       vi.dims[0] != vo.dims[0] || (*b >= 0 && d.value(*b).numel != out_channels)) {
     return *e = "channel counts do not match the weights", false;
   }
-  if (n.subsampling_height() == 0 || n.subsampling_width() == 0 || n.dilation_height() == 0 || n.dilation_width() == 0 ||
-      n.kernel_height() == 0 || n.kernel_width() == 0) {
+  if (n.subsampling_height() == 0 || n.subsampling_width() == 0 || n.dilation_height() == 0 ||
+      n.dilation_width() == 0 || n.kernel_height() == 0 || n.kernel_width() == 0) {
     return *e = "kernel, stride and dilation must be positive", false;
   }
   return true;
 }
 
-
-bool compile_weighted_node(Delegate& d, const fb_xnnpack::XNode& node, std::string* e, bool* handled) {
-  *handled = true;
-  switch (node.xnode_union_type()) {
-    case XNodeUnion::XNNFullyConnected: return fully_connected(d, node, *node.xnode_union_as_XNNFullyConnected(), e);
-    case XNodeUnion::XNNConv2d: return convolution(d, node, *node.xnode_union_as_XNNConv2d(), false, e);
-    case XNodeUnion::XNNDepthwiseConv2d: return convolution(d, node, *node.xnode_union_as_XNNDepthwiseConv2d(), true, e);
-    case XNodeUnion::XNNConvTranspose2d: return deconvolution(d, node, *node.xnode_union_as_XNNConvTranspose2d(), e);
-    default:
-      *handled = false;
-      return false;
-  }
+// The node table's compile functions (nodes.cpp) for nodes with packed weights.
+bool compile_fully_connected(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  return fully_connected(d, node, *node.xnode_union_as_XNNFullyConnected(), e);
+}
+bool compile_convolution(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  const bool depthwise = node.xnode_union_type() == XNodeUnion::XNNDepthwiseConv2d;
+  return convolution(d, node, *static_cast<const fb_xnnpack::_XNNNodeConv*>(node.xnode_union()), depthwise, e);
+}
+bool compile_deconvolution(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  return deconvolution(d, node, *node.xnode_union_as_XNNConvTranspose2d(), e);
 }
 
 }  // namespace etp_xnnpack

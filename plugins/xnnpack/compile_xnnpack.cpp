@@ -31,10 +31,7 @@ bool pooling(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNP
       dt != Datatype::xnn_datatype_quint8) {
     return *e = datatype_name(dt) + " max pooling is not supported (fp32, fp16, qint8, quint8)", false;
   }
-  // Output size as XNNPACK computes it: XNNPACK writes that much, so it must be the slot's.
-  size_t out_h = 0, out_w = 0;
-  if (!pool_output_hw(n, max, vi.dims[1], vi.dims[2], &out_h, &out_w, e)) return false;
-  if (vo.dims[1] != out_h || vo.dims[2] != out_w) return *e = "output spatial size does not match the pooling", false;
+  // The output size is XNNPACK's (XNNPACK writes that much): checked by shape_pooling.
   float lo, hi;  // not a structured binding: C++17 lambdas cannot capture those (clang refuses)
   std::tie(lo, hi) = output_bounds(node);
   const size_t channels = vi.dims[3];
@@ -42,26 +39,32 @@ bool pooling(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNP
   const uint32_t ph = n.pooling_height(), pw = n.pooling_width(), sh = n.stride_height(), sw = n.stride_width();
   const uint32_t dh = std::max(1u, n.dilation_height()), dw = std::max(1u, n.dilation_width());
   xnn_status status;
-  auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) {
-    if (!max) {
-      return xnn_create_average_pooling2d_nhwc_f32(pt, pr, pb, pl, ph, pw, sh, sw, channels, channels, channels, lo, hi,
-                                                   /*flags=*/0, o);
-    }
-    switch (dt) {
-      case Datatype::xnn_datatype_fp16:
-        return xnn_create_max_pooling2d_nhwc_f16(pt, pr, pb, pl, ph, pw, sh, sw, dh, dw, channels, channels, channels, lo,
-                                                 hi, 0, o);
-      case Datatype::xnn_datatype_qint8:
-        return xnn_create_max_pooling2d_nhwc_s8(pt, pr, pb, pl, ph, pw, sh, sw, dh, dw, channels, channels, channels,
-                                                quantized_bound<int8_t>(lo, vo), quantized_bound<int8_t>(hi, vo), 0, o);
-      case Datatype::xnn_datatype_quint8:
-        return xnn_create_max_pooling2d_nhwc_u8(pt, pr, pb, pl, ph, pw, sh, sw, dh, dw, channels, channels, channels,
-                                                quantized_bound<uint8_t>(lo, vo), quantized_bound<uint8_t>(hi, vo), 0, o);
-      default:
-        return xnn_create_max_pooling2d_nhwc_f32(pt, pr, pb, pl, ph, pw, sh, sw, dh, dw, channels, channels, channels, lo,
-                                                 hi, 0, o);
-    }
-  }, &status);
+  auto op = d.packed_op(
+      "", 0, false,
+      [&](xnn_operator_t* o) {
+        if (!max) {
+          return xnn_create_average_pooling2d_nhwc_f32(pt, pr, pb, pl, ph, pw, sh, sw, channels, channels, channels, lo,
+                                                       hi,
+                                                       /*flags=*/0, o);
+        }
+        switch (dt) {
+          case Datatype::xnn_datatype_fp16:
+            return xnn_create_max_pooling2d_nhwc_f16(pt, pr, pb, pl, ph, pw, sh, sw, dh, dw, channels, channels,
+                                                     channels, lo, hi, 0, o);
+          case Datatype::xnn_datatype_qint8:
+            return xnn_create_max_pooling2d_nhwc_s8(pt, pr, pb, pl, ph, pw, sh, sw, dh, dw, channels, channels,
+                                                    channels, quantized_bound<int8_t>(lo, vo),
+                                                    quantized_bound<int8_t>(hi, vo), 0, o);
+          case Datatype::xnn_datatype_quint8:
+            return xnn_create_max_pooling2d_nhwc_u8(pt, pr, pb, pl, ph, pw, sh, sw, dh, dw, channels, channels,
+                                                    channels, quantized_bound<uint8_t>(lo, vo),
+                                                    quantized_bound<uint8_t>(hi, vo), 0, o);
+          default:
+            return xnn_create_max_pooling2d_nhwc_f32(pt, pr, pb, pl, ph, pw, sh, sw, dh, dw, channels, channels,
+                                                     channels, lo, hi, 0, o);
+        }
+      },
+      &status);
   if (!op) return create_failed(status, e);
   d.add_step(node_name(type), [op, in, out, max, dt](Delegate& dd) {
     const std::vector<size_t>& x = dd.dims(in);
@@ -74,7 +77,8 @@ bool pooling(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNP
         case Datatype::xnn_datatype_qint8:
           return xnn_setup_max_pooling2d_nhwc_s8(op->op, x[0], x[1], x[2], dd.as<int8_t>(in), dd.as<int8_t>(out), pool);
         case Datatype::xnn_datatype_quint8:
-          return xnn_setup_max_pooling2d_nhwc_u8(op->op, x[0], x[1], x[2], dd.as<uint8_t>(in), dd.as<uint8_t>(out), pool);
+          return xnn_setup_max_pooling2d_nhwc_u8(op->op, x[0], x[1], x[2], dd.as<uint8_t>(in), dd.as<uint8_t>(out),
+                                                 pool);
         default: return xnn_setup_max_pooling2d_nhwc_f32(op->op, x[0], x[1], x[2], dd.data(in), dd.data(out), pool);
       }
     });
@@ -101,16 +105,17 @@ bool argmax_pooling(Delegate& d, const fb_xnnpack::XNNArgMaxPooling2d& n, std::s
       vi.dims[3] != vo.dims[3]) {
     return *e = "input, values and indices must be 4-D NHWC with equal batch and channels", false;
   }
-  size_t out_h = 0, out_w = 0;
-  if (!argmax_pool_output_hw(n, vi.dims[1], vi.dims[2], &out_h, &out_w, e)) return false;
-  if (vo.dims[1] != out_h || vo.dims[2] != out_w) return *e = "output spatial size does not match the pooling", false;
+  // The output size is XNNPACK's: checked by shape_argmax_pooling.
   const size_t channels = vi.dims[3];
   xnn_status status;
-  auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) {
-    return xnn_create_argmax_pooling2d_nhwc_f32(n.padding_top(), n.padding_right(), n.padding_bottom(),
-                                                n.padding_left(), n.pooling_height(), n.pooling_width(), channels,
-                                                channels, channels, /*flags=*/0, o);
-  }, &status);
+  auto op = d.packed_op(
+      "", 0, false,
+      [&](xnn_operator_t* o) {
+        return xnn_create_argmax_pooling2d_nhwc_f32(n.padding_top(), n.padding_right(), n.padding_bottom(),
+                                                    n.padding_left(), n.pooling_height(), n.pooling_width(), channels,
+                                                    channels, channels, /*flags=*/0, o);
+      },
+      &status);
   if (!op) return create_failed(status, e);
   d.add_step("XNNArgMaxPooling2d", [op, in, out, index](Delegate& dd) {
     const std::vector<size_t>& x = dd.dims(in);
@@ -135,7 +140,8 @@ bool global_avg_pooling(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnn
   if (vo.datatype != dt || (dt != Datatype::xnn_datatype_fp32 && dt != Datatype::xnn_datatype_fp16 &&
                             dt != Datatype::xnn_datatype_qint8 && dt != Datatype::xnn_datatype_quint8)) {
     return *e = "average pooling from " + datatype_name(dt) + " to " + datatype_name(vo.datatype) +
-                " is not supported (fp32, fp16, qint8, quint8)", false;
+                " is not supported (fp32, fp16, qint8, quint8)",
+           false;
   }
   // Quantized averaging scales by input / (output scale * pixels); XNNPACK asserts that this is
   // at least 2^-32, so the pixel count is bounded (dynamic shapes only shrink it).
@@ -150,20 +156,23 @@ bool global_avg_pooling(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnn
   std::tie(lo, hi) = output_bounds(node);
   const size_t c = vi.dims[3];
   xnn_status status;
-  auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) {
-    switch (dt) {
-      case Datatype::xnn_datatype_fp16: return xnn_create_global_average_pooling_nwc_f16(c, c, c, lo, hi, 0, o);
-      case Datatype::xnn_datatype_qint8:
-        return xnn_create_global_average_pooling_nwc_qs8(
-            c, c, c, static_cast<int8_t>(vi.zero_point), vi.scale, static_cast<int8_t>(vo.zero_point), vo.scale,
-            quantized_bound<int8_t>(lo, vo), quantized_bound<int8_t>(hi, vo), 0, o);
-      case Datatype::xnn_datatype_quint8:
-        return xnn_create_global_average_pooling_nwc_qu8(
-            c, c, c, static_cast<uint8_t>(vi.zero_point), vi.scale, static_cast<uint8_t>(vo.zero_point), vo.scale,
-            quantized_bound<uint8_t>(lo, vo), quantized_bound<uint8_t>(hi, vo), 0, o);
-      default: return xnn_create_global_average_pooling_nwc_f32(c, c, c, lo, hi, /*flags=*/0, o);
-    }
-  }, &status);
+  auto op = d.packed_op(
+      "", 0, false,
+      [&](xnn_operator_t* o) {
+        switch (dt) {
+          case Datatype::xnn_datatype_fp16: return xnn_create_global_average_pooling_nwc_f16(c, c, c, lo, hi, 0, o);
+          case Datatype::xnn_datatype_qint8:
+            return xnn_create_global_average_pooling_nwc_qs8(
+                c, c, c, static_cast<int8_t>(vi.zero_point), vi.scale, static_cast<int8_t>(vo.zero_point), vo.scale,
+                quantized_bound<int8_t>(lo, vo), quantized_bound<int8_t>(hi, vo), 0, o);
+          case Datatype::xnn_datatype_quint8:
+            return xnn_create_global_average_pooling_nwc_qu8(
+                c, c, c, static_cast<uint8_t>(vi.zero_point), vi.scale, static_cast<uint8_t>(vo.zero_point), vo.scale,
+                quantized_bound<uint8_t>(lo, vo), quantized_bound<uint8_t>(hi, vo), 0, o);
+          default: return xnn_create_global_average_pooling_nwc_f32(c, c, c, lo, hi, /*flags=*/0, o);
+        }
+      },
+      &status);
   if (!op) return create_failed(status, e);
   d.add_step("XNNGlobalAvgPooling2d", [op, in, out, dt](Delegate& dd) {
     const std::vector<size_t>& x = dd.dims(in);
@@ -174,9 +183,11 @@ bool global_avg_pooling(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnn
         case Datatype::xnn_datatype_fp16:
           return xnn_setup_global_average_pooling_nwc_f16(op->op, n, width, dd.raw(in), dd.raw(out), pool);
         case Datatype::xnn_datatype_qint8:
-          return xnn_setup_global_average_pooling_nwc_qs8(op->op, n, width, dd.as<int8_t>(in), dd.as<int8_t>(out), pool);
+          return xnn_setup_global_average_pooling_nwc_qs8(op->op, n, width, dd.as<int8_t>(in), dd.as<int8_t>(out),
+                                                          pool);
         case Datatype::xnn_datatype_quint8:
-          return xnn_setup_global_average_pooling_nwc_qu8(op->op, n, width, dd.as<uint8_t>(in), dd.as<uint8_t>(out), pool);
+          return xnn_setup_global_average_pooling_nwc_qu8(op->op, n, width, dd.as<uint8_t>(in), dd.as<uint8_t>(out),
+                                                          pool);
         default: return xnn_setup_global_average_pooling_nwc_f32(op->op, n, width, dd.data(in), dd.data(out), pool);
       }
     });
@@ -184,22 +195,20 @@ bool global_avg_pooling(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnn
   return true;
 }
 
-
 bool constant_pad(Delegate& d, const fb_xnnpack::XNNStaticConstantPad& n, std::string* e) {
   if (!check_flags(XNodeUnion::XNNStaticConstantPad, n.flags(), 0, e)) return false;
   const int in = d.graph().find(n.input_id()), out = d.graph().find(n.output_id());
   if (in < 0 || out < 0) return *e = "value id out of range", false;
   const Value &vi = d.value(in), &vo = d.value(out);
   const size_t rank = vi.dims.size();
-  if (!n.pre_paddings() || !n.post_paddings() || n.pre_paddings()->size() != rank || n.post_paddings()->size() != rank ||
-      vo.dims.size() != rank) {
+  if (!n.pre_paddings() || !n.post_paddings() || n.pre_paddings()->size() != rank ||
+      n.post_paddings()->size() != rank || vo.dims.size() != rank) {
     return *e = "paddings must have one entry per dim", false;
   }
   std::vector<size_t> pre(rank), post(rank);
   for (size_t i = 0; i < rank; ++i) {
     pre[i] = n.pre_paddings()->Get(static_cast<flatbuffers::uoffset_t>(i));
-    post[i] = n.post_paddings()->Get(static_cast<flatbuffers::uoffset_t>(i));
-    if (vo.dims[i] != vi.dims[i] + pre[i] + post[i]) return *e = "output size does not match the padding", false;
+    post[i] = n.post_paddings()->Get(static_cast<flatbuffers::uoffset_t>(i));  // sizes: shape_constant_pad
   }
   if (!same_type(vi, vo, e)) return false;
   // The padding value in the tensor's own encoding: fp32, fp16 bits or a quantized byte.
@@ -214,17 +223,23 @@ bool constant_pad(Delegate& d, const fb_xnnpack::XNNStaticConstantPad& n, std::s
   }
   const size_t elem = vi.elem_size;
   xnn_status status;
-  auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) {
-    if (elem == 1) return xnn_create_constant_pad_nd_x8(dt == Datatype::xnn_datatype_qint8 ? static_cast<const void*>(&s8) : &u8, 0, o);
-    if (elem == 2) return xnn_create_constant_pad_nd_x16(&half, /*flags=*/0, o);
-    return xnn_create_constant_pad_nd_x32(&value, /*flags=*/0, o);
-  }, &status);
+  auto op = d.packed_op(
+      "", 0, false,
+      [&](xnn_operator_t* o) {
+        if (elem == 1)
+          return xnn_create_constant_pad_nd_x8(dt == Datatype::xnn_datatype_qint8 ? static_cast<const void*>(&s8) : &u8,
+                                               0, o);
+        if (elem == 2) return xnn_create_constant_pad_nd_x16(&half, /*flags=*/0, o);
+        return xnn_create_constant_pad_nd_x32(&value, /*flags=*/0, o);
+      },
+      &status);
   if (!op) return create_failed(status, e);
   d.add_step("XNNStaticConstantPad", [op, in, out, pre, post, elem](Delegate& dd) {
     const std::vector<size_t>& x = dd.dims(in);
     return run_op(dd, *op, [&] {
-      const auto setup = elem == 1 ? xnn_setup_constant_pad_nd_x8
-                         : elem == 2 ? xnn_setup_constant_pad_nd_x16 : xnn_setup_constant_pad_nd_x32;
+      const auto setup = elem == 1   ? xnn_setup_constant_pad_nd_x8
+                         : elem == 2 ? xnn_setup_constant_pad_nd_x16
+                                     : xnn_setup_constant_pad_nd_x32;
       return setup(op->op, x.size(), x.data(), pre.data(), post.data(), dd.raw(in), dd.raw(out), dd.threadpool());
     });
   });
@@ -244,9 +259,12 @@ bool resize_bilinear(Delegate& d, const fb_xnnpack::XNNStaticResizeBilinear2D& n
   }
   const size_t channels = vi.dims[3];
   xnn_status status;
-  auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) {
-    return xnn_create_resize_bilinear2d_nhwc_f32(channels, channels, channels, n.flags(), o);
-  }, &status);
+  auto op = d.packed_op(
+      "", 0, false,
+      [&](xnn_operator_t* o) {
+        return xnn_create_resize_bilinear2d_nhwc_f32(channels, channels, channels, n.flags(), o);
+      },
+      &status);
   if (!op) return create_failed(status, e);
   const size_t out_h = vo.dims[1], out_w = vo.dims[2];
   d.add_step("XNNStaticResizeBilinear2D", [op, in, out, out_h, out_w](Delegate& dd) {
@@ -280,25 +298,32 @@ bool binary_low_precision(Delegate& d, const fb_xnnpack::XNode& node, XNodeUnion
                    dt == D::xnn_datatype_quint8);
   if (!ok) {
     return *e = "inputs " + datatype_name(va.datatype) + " and " + datatype_name(vb.datatype) + ", output " +
-                datatype_name(dt) + ": this XNNPACK has only f16 add/multiply and qs8/qu8 add/subtract/multiply", false;
+                datatype_name(dt) + ": this XNNPACK has only f16 add/multiply and qs8/qu8 add/subtract/multiply",
+           false;
   }
   float lo, hi;  // not a structured binding: C++17 lambdas cannot capture those (clang refuses)
   std::tie(lo, hi) = output_bounds(node);
   const bool add = type == XNodeUnion::XNNAdd, sub = type == XNodeUnion::XNNSubtract;
   xnn_status status;
-  auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) -> xnn_status {
-    if (dt == D::xnn_datatype_fp16) return add ? xnn_create_add_nd_f16(lo, hi, 0, o) : xnn_create_multiply_nd_f16(lo, hi, 0, o);
-    if (dt == D::xnn_datatype_qint8) {
-      const auto create = add ? xnn_create_add_nd_qs8 : sub ? xnn_create_subtract_nd_qs8 : xnn_create_multiply_nd_qs8;
-      return create(static_cast<int8_t>(va.zero_point), va.scale, static_cast<int8_t>(vb.zero_point), vb.scale,
-                    static_cast<int8_t>(vo.zero_point), vo.scale, quantized_bound<int8_t>(lo, vo),
-                    quantized_bound<int8_t>(hi, vo), 0, o);
-    }
-    const auto create = add ? xnn_create_add_nd_qu8 : sub ? xnn_create_subtract_nd_qu8 : xnn_create_multiply_nd_qu8;
-    return create(static_cast<uint8_t>(va.zero_point), va.scale, static_cast<uint8_t>(vb.zero_point), vb.scale,
-                  static_cast<uint8_t>(vo.zero_point), vo.scale, quantized_bound<uint8_t>(lo, vo),
-                  quantized_bound<uint8_t>(hi, vo), 0, o);
-  }, &status);
+  auto op = d.packed_op(
+      "", 0, false,
+      [&](xnn_operator_t* o) -> xnn_status {
+        if (dt == D::xnn_datatype_fp16)
+          return add ? xnn_create_add_nd_f16(lo, hi, 0, o) : xnn_create_multiply_nd_f16(lo, hi, 0, o);
+        if (dt == D::xnn_datatype_qint8) {
+          const auto create = add   ? xnn_create_add_nd_qs8
+                              : sub ? xnn_create_subtract_nd_qs8
+                                    : xnn_create_multiply_nd_qs8;
+          return create(static_cast<int8_t>(va.zero_point), va.scale, static_cast<int8_t>(vb.zero_point), vb.scale,
+                        static_cast<int8_t>(vo.zero_point), vo.scale, quantized_bound<int8_t>(lo, vo),
+                        quantized_bound<int8_t>(hi, vo), 0, o);
+        }
+        const auto create = add ? xnn_create_add_nd_qu8 : sub ? xnn_create_subtract_nd_qu8 : xnn_create_multiply_nd_qu8;
+        return create(static_cast<uint8_t>(va.zero_point), va.scale, static_cast<uint8_t>(vb.zero_point), vb.scale,
+                      static_cast<uint8_t>(vo.zero_point), vo.scale, quantized_bound<uint8_t>(lo, vo),
+                      quantized_bound<uint8_t>(hi, vo), 0, o);
+      },
+      &status);
   if (!op) return create_failed(status, e);
   d.add_step(node_name(type), [op, a, b, out, dt, add, sub](Delegate& dd) {
     static const size_t kScalar[1] = {1};  // XNNPACK wants rank >= 1
@@ -330,26 +355,32 @@ bool clamp_low_precision(Delegate& d, const fb_xnnpack::XNode& node, int in, int
   if (!same_type(vi, vo, e)) return false;
   if (dt != Datatype::xnn_datatype_fp16 && dt != Datatype::xnn_datatype_qint8 && dt != Datatype::xnn_datatype_quint8) {
     return *e = "clamp from " + datatype_name(dt) + " to " + datatype_name(vo.datatype) +
-                " is not supported (fp32, fp16, qint8, quint8, same quantization in and out)", false;
+                " is not supported (fp32, fp16, qint8, quint8, same quantization in and out)",
+           false;
   }
   constexpr size_t channels = 1;  // element-wise: one long row, whatever the (dynamic) last dim
   float lo, hi;                   // not a structured binding: C++17 lambdas cannot capture those (clang refuses)
   std::tie(lo, hi) = output_bounds(node);
   xnn_status status;
-  auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) -> xnn_status {
-    if (dt == Datatype::xnn_datatype_fp16) return xnn_create_clamp_nc_f16(channels, channels, channels, lo, hi, 0, o);
-    if (dt == Datatype::xnn_datatype_qint8) {
-      return xnn_create_clamp_nc_s8(channels, channels, channels, quantized_bound<int8_t>(lo, vo),
-                                    quantized_bound<int8_t>(hi, vo), 0, o);
-    }
-    return xnn_create_clamp_nc_u8(channels, channels, channels, quantized_bound<uint8_t>(lo, vo),
-                                  quantized_bound<uint8_t>(hi, vo), 0, o);
-  }, &status);
+  auto op = d.packed_op(
+      "", 0, false,
+      [&](xnn_operator_t* o) -> xnn_status {
+        if (dt == Datatype::xnn_datatype_fp16)
+          return xnn_create_clamp_nc_f16(channels, channels, channels, lo, hi, 0, o);
+        if (dt == Datatype::xnn_datatype_qint8) {
+          return xnn_create_clamp_nc_s8(channels, channels, channels, quantized_bound<int8_t>(lo, vo),
+                                        quantized_bound<int8_t>(hi, vo), 0, o);
+        }
+        return xnn_create_clamp_nc_u8(channels, channels, channels, quantized_bound<uint8_t>(lo, vo),
+                                      quantized_bound<uint8_t>(hi, vo), 0, o);
+      },
+      &status);
   if (!op) return create_failed(status, e);
   d.add_step("XNNClamp", [op, in, out, dt](Delegate& dd) {
     const size_t rows = dd.numel(in) / channels;
     return run_op(dd, *op, [&]() -> xnn_status {
-      if (dt == Datatype::xnn_datatype_fp16) return xnn_setup_clamp_nc_f16(op->op, rows, dd.raw(in), dd.raw(out), dd.threadpool());
+      if (dt == Datatype::xnn_datatype_fp16)
+        return xnn_setup_clamp_nc_f16(op->op, rows, dd.raw(in), dd.raw(out), dd.threadpool());
       if (dt == Datatype::xnn_datatype_qint8) {
         return xnn_setup_clamp_nc_s8(op->op, rows, dd.as<int8_t>(in), dd.as<int8_t>(out), dd.threadpool());
       }
@@ -361,28 +392,33 @@ bool clamp_low_precision(Delegate& d, const fb_xnnpack::XNode& node, int in, int
 
 // XNNSigmoid on qint8 / quint8 values (this XNNPACK's lookup-table operator). Its tanh has
 // the same form, but ExecuTorch's quantizer leaves tanh in fp32, so only sigmoid is wired.
-bool quantized_sigmoid(Delegate& d, const fb_xnnpack::XNode& node, XNodeUnion type, int in, int out,
-                          std::string* e) {
+bool quantized_sigmoid(Delegate& d, const fb_xnnpack::XNode& node, XNodeUnion type, int in, int out, std::string* e) {
   const Value &vi = d.value(in), &vo = d.value(out);
   const Datatype dt = vi.datatype;
   if (vi.numel != vo.numel) return *e = "input and output sizes differ", false;
   if (vo.datatype != dt || (dt != Datatype::xnn_datatype_qint8 && dt != Datatype::xnn_datatype_quint8)) {
     return *e = node_name(type) + " from " + datatype_name(dt) + " to " + datatype_name(vo.datatype) +
-                " is not supported (fp32, fp16, qint8, quint8)", false;
+                " is not supported (fp32, fp16, qint8, quint8)",
+           false;
   }
   const bool s8 = dt == Datatype::xnn_datatype_qint8;
   constexpr size_t c = 1;  // element-wise: one long row, whatever the (dynamic) last dim
   float lo, hi;            // not a structured binding: C++17 lambdas cannot capture those (clang refuses)
   std::tie(lo, hi) = output_bounds(node);
   xnn_status status;
-  auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) {
-    if (s8) {
-      return xnn_create_sigmoid_nc_qs8(c, c, c, static_cast<int8_t>(vi.zero_point), vi.scale, static_cast<int8_t>(vo.zero_point), vo.scale,
-                    quantized_bound<int8_t>(lo, vo), quantized_bound<int8_t>(hi, vo), 0, o);
-    }
-    return xnn_create_sigmoid_nc_qu8(c, c, c, static_cast<uint8_t>(vi.zero_point), vi.scale, static_cast<uint8_t>(vo.zero_point), vo.scale,
-                  quantized_bound<uint8_t>(lo, vo), quantized_bound<uint8_t>(hi, vo), 0, o);
-  }, &status);
+  auto op = d.packed_op(
+      "", 0, false,
+      [&](xnn_operator_t* o) {
+        if (s8) {
+          return xnn_create_sigmoid_nc_qs8(c, c, c, static_cast<int8_t>(vi.zero_point), vi.scale,
+                                           static_cast<int8_t>(vo.zero_point), vo.scale,
+                                           quantized_bound<int8_t>(lo, vo), quantized_bound<int8_t>(hi, vo), 0, o);
+        }
+        return xnn_create_sigmoid_nc_qu8(c, c, c, static_cast<uint8_t>(vi.zero_point), vi.scale,
+                                         static_cast<uint8_t>(vo.zero_point), vo.scale,
+                                         quantized_bound<uint8_t>(lo, vo), quantized_bound<uint8_t>(hi, vo), 0, o);
+      },
+      &status);
   if (!op) return create_failed(status, e);
   d.add_step(node_name(type), [op, in, out, s8](Delegate& dd) {
     const size_t rows = dd.numel(in) / c;
@@ -423,7 +459,8 @@ bool convert(Delegate& d, const fb_xnnpack::_XNNNode1x1& n, std::string* e) {
   } else {
     return *e = "conversion from " + datatype_name(vi.datatype) + " to " + datatype_name(vo.datatype) +
                 " is not supported (fp32 <-> qint8, quint8, fp16; qdint8 needs dynamic quantization, which this "
-                "XNNPACK lacks)", false;
+                "XNNPACK lacks)",
+           false;
   }
   if (kind == Conv::kCopy) {
     const size_t elem = vi.elem_size;
@@ -435,19 +472,26 @@ bool convert(Delegate& d, const fb_xnnpack::_XNNNode1x1& n, std::string* e) {
   }
   constexpr size_t channels = 1;  // element-wise: one long row, whatever the (dynamic) last dim
   xnn_status status;
-  auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) -> xnn_status {
-    const size_t c = channels;
-    switch (kind) {
-      case Conv::kToQS8:
-        return xnn_create_convert_nc_f32_qs8(c, c, c, vo.scale, static_cast<int8_t>(vo.zero_point), INT8_MIN, INT8_MAX, 0, o);
-      case Conv::kToQU8:
-        return xnn_create_convert_nc_f32_qu8(c, c, c, vo.scale, static_cast<uint8_t>(vo.zero_point), 0, UINT8_MAX, 0, o);
-      case Conv::kToF16: return xnn_create_convert_nc_f32_f16(c, c, c, 0, o);
-      case Conv::kFromQS8: return xnn_create_convert_nc_qs8_f32(c, c, c, vi.scale, static_cast<int8_t>(vi.zero_point), 0, o);
-      case Conv::kFromQU8: return xnn_create_convert_nc_qu8_f32(c, c, c, vi.scale, static_cast<uint8_t>(vi.zero_point), 0, o);
-      default: return xnn_create_convert_nc_f16_f32(c, c, c, 0, o);
-    }
-  }, &status);
+  auto op = d.packed_op(
+      "", 0, false,
+      [&](xnn_operator_t* o) -> xnn_status {
+        const size_t c = channels;
+        switch (kind) {
+          case Conv::kToQS8:
+            return xnn_create_convert_nc_f32_qs8(c, c, c, vo.scale, static_cast<int8_t>(vo.zero_point), INT8_MIN,
+                                                 INT8_MAX, 0, o);
+          case Conv::kToQU8:
+            return xnn_create_convert_nc_f32_qu8(c, c, c, vo.scale, static_cast<uint8_t>(vo.zero_point), 0, UINT8_MAX,
+                                                 0, o);
+          case Conv::kToF16: return xnn_create_convert_nc_f32_f16(c, c, c, 0, o);
+          case Conv::kFromQS8:
+            return xnn_create_convert_nc_qs8_f32(c, c, c, vi.scale, static_cast<int8_t>(vi.zero_point), 0, o);
+          case Conv::kFromQU8:
+            return xnn_create_convert_nc_qu8_f32(c, c, c, vi.scale, static_cast<uint8_t>(vi.zero_point), 0, o);
+          default: return xnn_create_convert_nc_f16_f32(c, c, c, 0, o);
+        }
+      },
+      &status);
   if (!op) return create_failed(status, e);
   d.add_step("XNNConvert", [op, in, out, kind](Delegate& dd) {
     const size_t rows = dd.numel(in) / channels;
@@ -482,7 +526,8 @@ bool binary(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNNo
     }
   }
   if (!check_flags(type, n.flags(), 0, e)) return false;
-  if (!vo.is(Datatype::xnn_datatype_fp32) || !va.is(Datatype::xnn_datatype_fp32) || !vb.is(Datatype::xnn_datatype_fp32)) {
+  if (!vo.is(Datatype::xnn_datatype_fp32) || !va.is(Datatype::xnn_datatype_fp32) ||
+      !vb.is(Datatype::xnn_datatype_fp32)) {
     return binary_low_precision(d, node, type, a, b, out, e);
   }
   float lo, hi;  // not a structured binding: C++17 lambdas cannot capture those (clang refuses)
@@ -498,16 +543,19 @@ bool binary(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNNNo
     default: return *e = "not a binary node", false;
   }
   xnn_status status;
-  auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) -> xnn_status {
-    switch (type) {
-      case XNodeUnion::XNNAdd: return xnn_create_add_nd_f32(lo, hi, /*flags=*/0, o);
-      case XNodeUnion::XNNSubtract: return xnn_create_subtract_nd_f32(lo, hi, /*flags=*/0, o);
-      case XNodeUnion::XNNMultiply: return xnn_create_multiply_nd_f32(lo, hi, /*flags=*/0, o);
-      case XNodeUnion::XNNDiv: return xnn_create_divide_nd_f32(lo, hi, /*flags=*/0, o);
-      case XNodeUnion::XNNMaximum: return create_no_clamp(xnn_create_maximum_nd_f32, /*flags=*/0, o);
-      default: return create_no_clamp(xnn_create_minimum_nd_f32, /*flags=*/0, o);
-    }
-  }, &status);
+  auto op = d.packed_op(
+      "", 0, false,
+      [&](xnn_operator_t* o) -> xnn_status {
+        switch (type) {
+          case XNodeUnion::XNNAdd: return xnn_create_add_nd_f32(lo, hi, /*flags=*/0, o);
+          case XNodeUnion::XNNSubtract: return xnn_create_subtract_nd_f32(lo, hi, /*flags=*/0, o);
+          case XNodeUnion::XNNMultiply: return xnn_create_multiply_nd_f32(lo, hi, /*flags=*/0, o);
+          case XNodeUnion::XNNDiv: return xnn_create_divide_nd_f32(lo, hi, /*flags=*/0, o);
+          case XNodeUnion::XNNMaximum: return create_no_clamp(xnn_create_maximum_nd_f32, /*flags=*/0, o);
+          default: return create_no_clamp(xnn_create_minimum_nd_f32, /*flags=*/0, o);
+        }
+      },
+      &status);
   if (!op) return create_failed(status, e);
   d.add_step(node_name(type), [op, a, b, out, setup](Delegate& dd) {
     static const size_t kScalar[1] = {1};  // XNNPACK wants rank >= 1
@@ -556,20 +604,23 @@ bool unary_nc(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNN
     default: return *e = "not an element-wise node", false;
   }
   xnn_status status;
-  auto op = d.packed_op("", 0, false, [&](xnn_operator_t* o) -> xnn_status {
-    switch (type) {
-      case XNodeUnion::XNNSoftmax: return xnn_create_softmax_nc_f32(channels, channels, channels, flags, o);
-      case XNodeUnion::XNNSigmoid: return xnn_create_sigmoid_nc_f32(channels, channels, channels, flags, o);
-      case XNodeUnion::XNNClamp: return xnn_create_clamp_nc_f32(channels, channels, channels, lo, hi, flags, o);
-      case XNodeUnion::XNNFloor: return xnn_create_floor_nc_f32(channels, channels, channels, flags, o);
-      case XNodeUnion::XNNCeiling: return xnn_create_ceiling_nc_f32(channels, channels, channels, flags, o);
-      case XNodeUnion::XNNSquareRoot: return xnn_create_square_root_nc_f32(channels, channels, channels, flags, o);
-      case XNodeUnion::XNNHardswish: return xnn_create_hardswish_nc_f32(channels, channels, channels, flags, o);
-      case XNodeUnion::XNNNegate: return xnn_create_negate_nc_f32(channels, channels, channels, flags, o);
-      case XNodeUnion::XNNSquare: return xnn_create_square_nc_f32(channels, channels, channels, flags, o);
-      default: return xnn_create_abs_nc_f32(channels, channels, channels, flags, o);
-    }
-  }, &status);
+  auto op = d.packed_op(
+      "", 0, false,
+      [&](xnn_operator_t* o) -> xnn_status {
+        switch (type) {
+          case XNodeUnion::XNNSoftmax: return xnn_create_softmax_nc_f32(channels, channels, channels, flags, o);
+          case XNodeUnion::XNNSigmoid: return xnn_create_sigmoid_nc_f32(channels, channels, channels, flags, o);
+          case XNodeUnion::XNNClamp: return xnn_create_clamp_nc_f32(channels, channels, channels, lo, hi, flags, o);
+          case XNodeUnion::XNNFloor: return xnn_create_floor_nc_f32(channels, channels, channels, flags, o);
+          case XNodeUnion::XNNCeiling: return xnn_create_ceiling_nc_f32(channels, channels, channels, flags, o);
+          case XNodeUnion::XNNSquareRoot: return xnn_create_square_root_nc_f32(channels, channels, channels, flags, o);
+          case XNodeUnion::XNNHardswish: return xnn_create_hardswish_nc_f32(channels, channels, channels, flags, o);
+          case XNodeUnion::XNNNegate: return xnn_create_negate_nc_f32(channels, channels, channels, flags, o);
+          case XNodeUnion::XNNSquare: return xnn_create_square_nc_f32(channels, channels, channels, flags, o);
+          default: return xnn_create_abs_nc_f32(channels, channels, channels, flags, o);
+        }
+      },
+      &status);
   if (!op) return create_failed(status, e);
   d.add_step(node_name(type), [op, in, out, channels, setup](Delegate& dd) {
     const size_t rows = dd.numel(in) / channels;
@@ -580,38 +631,34 @@ bool unary_nc(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_XNN
 
 }  // namespace
 
-bool compile_xnnpack_node(Delegate& d, const fb_xnnpack::XNode& node, std::string* e, bool* handled) {
-  *handled = true;
-  switch (node.xnode_union_type()) {
-    case XNodeUnion::XNNMaxPooling2d: return pooling(d, node, *node.xnode_union_as_XNNMaxPooling2d(), true, e);
-    case XNodeUnion::XNNAvgPooling2d: return pooling(d, node, *node.xnode_union_as_XNNAvgPooling2d(), false, e);
-    case XNodeUnion::XNNGlobalAvgPooling2d: return global_avg_pooling(d, node, *node.xnode_union_as_XNNGlobalAvgPooling2d(), e);
-    case XNodeUnion::XNNStaticConstantPad: return constant_pad(d, *node.xnode_union_as_XNNStaticConstantPad(), e);
-    case XNodeUnion::XNNStaticResizeBilinear2D:
-      return resize_bilinear(d, *node.xnode_union_as_XNNStaticResizeBilinear2D(), e);
-    case XNodeUnion::XNNAdd: return binary(d, node, *node.xnode_union_as_XNNAdd(), XNodeUnion::XNNAdd, e);
-    case XNodeUnion::XNNSubtract: return binary(d, node, *node.xnode_union_as_XNNSubtract(), XNodeUnion::XNNSubtract, e);
-    case XNodeUnion::XNNMultiply: return binary(d, node, *node.xnode_union_as_XNNMultiply(), XNodeUnion::XNNMultiply, e);
-    case XNodeUnion::XNNDiv: return binary(d, node, *node.xnode_union_as_XNNDiv(), XNodeUnion::XNNDiv, e);
-    case XNodeUnion::XNNMaximum: return binary(d, node, *node.xnode_union_as_XNNMaximum(), XNodeUnion::XNNMaximum, e);
-    case XNodeUnion::XNNMinimum: return binary(d, node, *node.xnode_union_as_XNNMinimum(), XNodeUnion::XNNMinimum, e);
-    case XNodeUnion::XNNSoftmax: return unary_nc(d, node, *node.xnode_union_as_XNNSoftmax(), XNodeUnion::XNNSoftmax, e);
-    case XNodeUnion::XNNSigmoid: return unary_nc(d, node, *node.xnode_union_as_XNNSigmoid(), XNodeUnion::XNNSigmoid, e);
-    case XNodeUnion::XNNClamp: return unary_nc(d, node, *node.xnode_union_as_XNNClamp(), XNodeUnion::XNNClamp, e);
-    case XNodeUnion::XNNFloor: return unary_nc(d, node, *node.xnode_union_as_XNNFloor(), XNodeUnion::XNNFloor, e);
-    case XNodeUnion::XNNCeiling: return unary_nc(d, node, *node.xnode_union_as_XNNCeiling(), XNodeUnion::XNNCeiling, e);
-    case XNodeUnion::XNNSquareRoot: return unary_nc(d, node, *node.xnode_union_as_XNNSquareRoot(), XNodeUnion::XNNSquareRoot, e);
-    case XNodeUnion::XNNHardswish: return unary_nc(d, node, *node.xnode_union_as_XNNHardswish(), XNodeUnion::XNNHardswish, e);
-    case XNodeUnion::XNNNegate: return unary_nc(d, node, *node.xnode_union_as_XNNNegate(), XNodeUnion::XNNNegate, e);
-    case XNodeUnion::XNNSquare: return unary_nc(d, node, *node.xnode_union_as_XNNSquare(), XNodeUnion::XNNSquare, e);
-    case XNodeUnion::XNNAbs: return unary_nc(d, node, *node.xnode_union_as_XNNAbs(), XNodeUnion::XNNAbs, e);
-    case XNodeUnion::XNNConvert: return convert(d, *node.xnode_union_as_XNNConvert(), e);
-    case XNodeUnion::XNNArgMaxPooling2d: return argmax_pooling(d, *node.xnode_union_as_XNNArgMaxPooling2d(), e);
-    default:
-      break;
-  }
-  *handled = false;
-  return false;
+// The node table's compile functions (nodes.cpp) for nodes that run as XNNPACK operators.
+bool compile_pooling(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  const bool max = node.xnode_union_type() == XNodeUnion::XNNMaxPooling2d;
+  return pooling(d, node, max ? *node.xnode_union_as_XNNMaxPooling2d() : *node.xnode_union_as_XNNAvgPooling2d(), max,
+                 e);
+}
+bool compile_global_avg_pooling(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  return global_avg_pooling(d, node, *node.xnode_union_as_XNNGlobalAvgPooling2d(), e);
+}
+bool compile_argmax_pooling(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  return argmax_pooling(d, *node.xnode_union_as_XNNArgMaxPooling2d(), e);
+}
+bool compile_constant_pad(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  return constant_pad(d, *node.xnode_union_as_XNNStaticConstantPad(), e);
+}
+bool compile_resize_bilinear(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  return resize_bilinear(d, *node.xnode_union_as_XNNStaticResizeBilinear2D(), e);
+}
+bool compile_binary(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  // Every binary member is a _XNNNode2x1.
+  return binary(d, node, *static_cast<const fb_xnnpack::_XNNNode2x1*>(node.xnode_union()), node.xnode_union_type(), e);
+}
+bool compile_unary_xnnpack(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  return unary_nc(d, node, *static_cast<const fb_xnnpack::_XNNNode1x1*>(node.xnode_union()), node.xnode_union_type(),
+                  e);
+}
+bool compile_convert(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  return convert(d, *node.xnode_union_as_XNNConvert(), e);
 }
 
 }  // namespace etp_xnnpack

@@ -21,13 +21,13 @@ int external_dtype(Datatype type) {
     case Datatype::xnn_datatype_fp16: return ETP_DTYPE_FLOAT16;
     case Datatype::xnn_datatype_qint8: return ETP_DTYPE_INT8;
     case Datatype::xnn_datatype_quint8: return ETP_DTYPE_UINT8;
-    case Datatype::xnn_datatype_int32: case Datatype::xnn_datatype_qint32: return ETP_DTYPE_INT32;
+    case Datatype::xnn_datatype_int32:
+    case Datatype::xnn_datatype_qint32: return ETP_DTYPE_INT32;
     default: return -1;
   }
 }
 
 }  // namespace
-
 
 Delegate::~Delegate() {
   for (const auto& op : ops_) plugin_.cache.release(op, user_);
@@ -76,22 +76,17 @@ etp_status Delegate::init(const etp_backend_init_args* args) {
 // That holds only when every reference to the value is such a slot; a value any other node
 // reads is copied, since the named data it points into is released after init.
 std::vector<bool> packed_only(const Graph& graph) {
-  using U = fb_xnnpack::XNodeUnion;
   std::vector<bool> packed_ref(graph.values().size(), false), other_ref(graph.values().size(), false);
-  std::vector<uint32_t> ins, outs;
   const auto* nodes = graph.root().xnodes();
   for (flatbuffers::uoffset_t i = 0; nodes && i < nodes->size(); ++i) {
-    const fb_xnnpack::XNode* node = nodes->Get(i);
-    const U type = node->xnode_union_type();
-    // node_value_ids lists these nodes' inputs as {input1, filter, bias}.
-    const bool packs = type == U::XNNFullyConnected || type == U::XNNConv2d || type == U::XNNDepthwiseConv2d ||
-                       type == U::XNNConvTranspose2d;
-    node_value_ids(*node, &ins, &outs);
-    for (size_t slot = 0; slot < ins.size(); ++slot) {
-      const int index = graph.find(ins[slot]);
+    const NodeType* type = node_type(nodes->Get(i)->xnode_union_type());
+    const bool packs = type != nullptr && type->packs_weights;  // inputs: {input1, filter, bias}
+    const NodeIds& ids = graph.node_ids(i);
+    for (size_t slot = 0; slot < ids.in.size(); ++slot) {
+      const int index = graph.find(ids.in[slot]);
       if (index >= 0) (packs && slot >= 1 ? packed_ref : other_ref)[static_cast<size_t>(index)] = true;
     }
-    for (uint32_t id : outs) {
+    for (uint32_t id : ids.out) {
       const int index = graph.find(id);
       if (index >= 0) other_ref[static_cast<size_t>(index)] = true;
     }
@@ -99,72 +94,6 @@ std::vector<bool> packed_only(const Graph& graph) {
   std::vector<bool> packed(graph.values().size(), false);
   for (size_t v = 0; v < packed.size(); ++v) packed[v] = packed_ref[v] && !other_ref[v];
   return packed;
-}
-
-// Ids of a node table with one input_id and one output_id.
-template <typename Table>
-void one_in_one_out(const void* table, std::vector<uint32_t>* in, std::vector<uint32_t>* out) {
-  const auto* n = static_cast<const Table*>(table);
-  *in = {n->input_id()};
-  *out = {n->output_id()};
-}
-
-// Ids of a node with weights: input1, filter, bias -> output.
-template <typename Table>
-void weighted(const void* table, std::vector<uint32_t>* in, std::vector<uint32_t>* out) {
-  const auto* n = static_cast<const Table*>(table);
-  *in = {n->input1_id(), n->filter_id(), n->bias_id()};
-  *out = {n->output_id()};
-}
-
-// The value ids a node reads and writes, whatever its table type.
-void node_value_ids(const fb_xnnpack::XNode& node, std::vector<uint32_t>* in, std::vector<uint32_t>* out) {
-  namespace x = fb_xnnpack;
-  using U = x::XNodeUnion;
-  const void* t = node.xnode_union();
-  switch (node.xnode_union_type()) {
-    case U::XNNAdd: case U::XNNDiv: case U::XNNMinimum: case U::XNNMultiply: case U::XNNSubtract: case U::XNNMaximum:
-    case U::XNNPReLU: case U::XNNBatchMatrixMultiply: {
-      const auto* n = static_cast<const x::_XNNNode2x1*>(t);
-      *in = {n->input1_id(), n->input2_id()};
-      *out = {n->output_id()};
-      return;
-    }
-    case U::XNNFullyConnected: return weighted<x::XNNFullyConnected>(t, in, out);
-    case U::XNNConv2d: case U::XNNDepthwiseConv2d: case U::XNNConvTranspose2d: return weighted<x::_XNNNodeConv>(t, in, out);
-    case U::XNNAvgPooling2d: case U::XNNMaxPooling2d: return one_in_one_out<x::_XNNPooling2D>(t, in, out);
-    case U::XNNConcatenate2: case U::XNNConcatenate3: case U::XNNConcatenate4: case U::XNNConcatenate5: {
-      // Only the node's own inputs: unused slots hold 0, a real value id.
-      const auto* n = static_cast<const x::_XNNCat*>(t);
-      const U type = node.xnode_union_type();
-      const size_t count = type == U::XNNConcatenate2 ? 2 : type == U::XNNConcatenate3 ? 3 : type == U::XNNConcatenate4 ? 4 : 5;
-      *in = {n->input1_id(), n->input2_id(), n->input3_id(), n->input4_id(), n->input5_id()};
-      in->resize(count);
-      *out = {n->output_id()};
-      return;
-    }
-    case U::XNNStaticTranspose: return one_in_one_out<x::XNNStaticTranspose>(t, in, out);
-    case U::XNNStaticReshape: return one_in_one_out<x::XNNStaticReshape>(t, in, out);
-    case U::XNNStaticSlice: return one_in_one_out<x::XNNStaticSlice>(t, in, out);
-    case U::XNNStaticConstantPad: return one_in_one_out<x::XNNStaticConstantPad>(t, in, out);
-    case U::XNNStaticResizeBilinear2D: return one_in_one_out<x::XNNStaticResizeBilinear2D>(t, in, out);
-    case U::XNNLeakyReLU: return one_in_one_out<x::XNNLeakyReLU>(t, in, out);
-    case U::XNNELU: return one_in_one_out<x::XNNELU>(t, in, out);
-    case U::XNNScaledDotProductAttention: {
-      const auto* n = static_cast<const x::XNNScaledDotProductAttention*>(t);
-      *in = {n->query_id(), n->key_id(), n->value_id(), n->scale_id(), n->mask_id()};
-      *out = {n->output_id()};
-      return;
-    }
-    case U::XNNArgMaxPooling2d: {
-      const auto* n = static_cast<const x::XNNArgMaxPooling2d*>(t);
-      *in = {n->input_id()};
-      *out = {n->output_value_id(), n->output_index_id()};
-      return;
-    }
-    default:  // every other member is a _XNNNode1x1
-      return one_in_one_out<x::_XNNNode1x1>(t, in, out);
-  }
 }
 
 // Offsets in one arena for the values that need memory, reusing space between values whose
@@ -177,10 +106,9 @@ size_t plan_offsets(const Graph& graph, const std::vector<bool>& needs, const st
   const size_t count = nodes ? nodes->size() : 0;
   std::vector<size_t> first(n, 0), last(n, count);
   std::vector<bool> seen(n, false);
-  std::vector<uint32_t> ins, outs;
   for (size_t i = 0; i < count; ++i) {
-    node_value_ids(*nodes->Get(static_cast<flatbuffers::uoffset_t>(i)), &ins, &outs);
-    for (const auto* ids : {&ins, &outs}) {
+    const NodeIds& io = graph.node_ids(i);
+    for (const auto* ids : {&io.in, &io.out}) {
       for (uint32_t id : *ids) {
         const int v = graph.find(id);
         if (v < 0) continue;
@@ -232,7 +160,6 @@ bool Delegate::plan_arena(uint64_t method_id, std::string* error) {
       offsets[i] = constant_total;
       constant_total += bytes[i];
     }  // else packed by its operator and read by nothing else: no copy, no pointer
-
   }
   constants_ = allocate_zeroed(constant_total + kAlignment);
   if (!constants_) return *error = "cannot allocate " + std::to_string(constant_total) + " bytes of constants", false;
@@ -293,10 +220,8 @@ std::shared_ptr<Workspace> PluginState::workspace(uint64_t method_id) {
 
 // A node may write only intermediates and external outputs: writing a constant would clobber
 // shared or released data, writing an input the caller's tensor.
-bool check_outputs(const Graph& graph, const fb_xnnpack::XNode& node, std::string* error) {
-  std::vector<uint32_t> ins, outs;
-  node_value_ids(node, &ins, &outs);
-  for (uint32_t id : outs) {
+bool check_outputs(const Graph& graph, size_t node, std::string* error) {
+  for (uint32_t id : graph.node_ids(node).out) {
     const int index = graph.find(id);
     if (index < 0) continue;  // reported by the node's compiler
     const Value& v = graph.values()[static_cast<size_t>(index)];
@@ -310,7 +235,7 @@ bool Delegate::compile(std::string* error) {
   const auto* nodes = graph_.root().xnodes();
   for (flatbuffers::uoffset_t i = 0; nodes && i < nodes->size(); ++i) {
     compiling_node_ = i;
-    if (!check_outputs(graph_, *nodes->Get(i), error) || !compile_node(*this, i, error)) {
+    if (!check_outputs(graph_, i, error) || !compile_node(*this, i, error)) {
       *error = "node " + std::to_string(i) + " (" + node_name(nodes->Get(i)->xnode_union_type()) + "): " + *error;
       return false;
     }
@@ -342,12 +267,13 @@ etp_status Delegate::bind(etp_value* const* args, uint32_t num_args) {
     etp_tensor* t = args[v.external_id]->u.tensor;
     // An int32 output may be an int64 tensor: XNNPACK writes int32 into its first half and
     // execute widens the values in place afterwards (as ExecuTorch's XNNPACK runtime does).
-    const bool widened = v.is_output && !v.is_input && v.is(Datatype::xnn_datatype_int32) && t->dtype == ETP_DTYPE_INT64;
+    const bool widened =
+        v.is_output && !v.is_input && v.is(Datatype::xnn_datatype_int32) && t->dtype == ETP_DTYPE_INT64;
     if (widened) widen_.push_back(static_cast<int>(i));
     if (!widened && t->dtype != external_dtype(v.datatype)) {
-      return fail(ETP_ERR_DTYPE, "argument " + std::to_string(v.external_id) + " has dtype " + std::to_string(t->dtype) +
-                                     ", the graph's " + datatype_name(v.datatype) + " value needs dtype " +
-                                     std::to_string(external_dtype(v.datatype)));
+      return fail(ETP_ERR_DTYPE, "argument " + std::to_string(v.external_id) + " has dtype " +
+                                     std::to_string(t->dtype) + ", the graph's " + datatype_name(v.datatype) +
+                                     " value needs dtype " + std::to_string(external_dtype(v.datatype)));
     }
     pointers_[i] = t->data;
     if (!v.is_input || (t->rank == 0 && v.numel == 1)) continue;  // XNNPACK has no rank 0: scalars are [1]
@@ -359,8 +285,8 @@ etp_status Delegate::bind(etp_value* const* args, uint32_t num_args) {
     for (size_t d = 0; d < v.dims.size(); ++d) {
       const size_t size = static_cast<size_t>(t->sizes[t->dim_order[d]]);
       if (size > v.dims[d]) {
-        return fail(ETP_ERR_SHAPE, "argument " + std::to_string(v.external_id) + " dim " + std::to_string(d) +
-                                       " is " + std::to_string(size) + ", above the exported bound " +
+        return fail(ETP_ERR_SHAPE, "argument " + std::to_string(v.external_id) + " dim " + std::to_string(d) + " is " +
+                                       std::to_string(size) + ", above the exported bound " +
                                        std::to_string(v.dims[d]));
       }
       changed = changed || current[d] != size;
@@ -394,8 +320,8 @@ etp_status Delegate::reshape() {
   std::string error;
   for (flatbuffers::uoffset_t i = 0; nodes && i < nodes->size(); ++i) {
     if (!infer_node_dims(*this, i, &error)) {
-      return fail(ETP_ERR_SHAPE, "node " + std::to_string(i) + " (" + node_name(nodes->Get(i)->xnode_union_type()) +
-                                     "): " + error);
+      return fail(ETP_ERR_SHAPE,
+                  "node " + std::to_string(i) + " (" + node_name(nodes->Get(i)->xnode_union_type()) + "): " + error);
     }
   }
   const std::vector<Value>& values = graph_.values();

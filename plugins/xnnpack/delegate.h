@@ -11,8 +11,8 @@
 #include <cstdlib>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -73,7 +73,9 @@ class Delegate {
   float* data(int index) { return static_cast<float*>(pointers_[static_cast<size_t>(index)]); }
   void* raw(int index) { return pointers_[static_cast<size_t>(index)]; }
   template <typename T>
-  T* as(int index) { return static_cast<T*>(pointers_[static_cast<size_t>(index)]); }
+  T* as(int index) {
+    return static_cast<T*>(pointers_[static_cast<size_t>(index)]);
+  }
   // Current physical dims of value `index`: the exported ones, or those the last call's input
   // shapes implied (bounded dynamic shapes). Steps read them at run time.
   const std::vector<size_t>& dims(int index) const { return dims_[static_cast<size_t>(index)]; }
@@ -87,6 +89,8 @@ class Delegate {
 
   // Used by the node compilers (compile_*.cpp).
   Graph& graph() { return graph_; }
+  // Index of the node being compiled.
+  size_t compiling_node() const { return compiling_node_; }
   // Appends the step of the node being compiled; `type_name` is its node type.
   void add_step(const std::string& type_name, std::function<etp_status(Delegate&)> run);
   // An operator with packed weights: shared when `key` is not empty.
@@ -107,14 +111,14 @@ class Delegate {
   Graph graph_;
   std::vector<void*> pointers_;
   std::vector<std::vector<size_t>> dims_;
-  bool dims_valid_ = true;                      // false after a failed call: dims_ may be half-updated
-  size_t compiling_node_ = 0;                   // node index add_step names its step with
-  const Step* running_step_ = nullptr;          // named in fail() messages during execute
-  ZeroedBytes constants_;                       // constants no operator packs, copied (private)
-  std::shared_ptr<Workspace> workspace_;        // intermediates, shared with the method's delegates
-  std::vector<std::pair<int, size_t>> scratch_; // (value, offset in the workspace)
+  bool dims_valid_ = true;                       // false after a failed call: dims_ may be half-updated
+  size_t compiling_node_ = 0;                    // node index add_step names its step with
+  const Step* running_step_ = nullptr;           // named in fail() messages during execute
+  ZeroedBytes constants_;                        // constants no operator packs, copied (private)
+  std::shared_ptr<Workspace> workspace_;         // intermediates, shared with the method's delegates
+  std::vector<std::pair<int, size_t>> scratch_;  // (value, offset in the workspace)
   std::vector<Step> steps_;
-  std::vector<int> widen_;                      // int32 outputs bound to int64 tensors this call
+  std::vector<int> widen_;  // int32 outputs bound to int64 tensors this call
   std::vector<std::shared_ptr<PackedOp>> ops_;
 };
 

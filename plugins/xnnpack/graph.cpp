@@ -50,7 +50,8 @@ bool Graph::parse_header(const uint8_t* data, size_t size, std::string* error) {
     fb_size = read_le<uint32_t>(data + 14);
     const uint32_t const_offset = read_le<uint32_t>(data + 18);
     const uint64_t const_size = read_le<uint64_t>(data + 22);
-    if (fb_size < 8 || fb_offset < header_length || !range_fits(fb_offset, fb_size, size)) return *error = "XNNPACK flatbuffer lies outside the payload", false;
+    if (fb_size < 8 || fb_offset < header_length || !range_fits(fb_offset, fb_size, size))
+      return *error = "XNNPACK flatbuffer lies outside the payload", false;
     if (const_offset < uint64_t{fb_offset} + fb_size || !range_fits(const_offset, const_size, size)) {
       return *error = "XNNPACK constant data lies outside the payload", false;
     }
@@ -72,11 +73,14 @@ bool Graph::parse_header(const uint8_t* data, size_t size, std::string* error) {
 
 size_t element_size(Datatype type) {
   switch (type) {
-    case Datatype::xnn_datatype_fp32: case Datatype::xnn_datatype_qint32: case Datatype::xnn_datatype_qcint32:
-    case Datatype::xnn_datatype_int32:
-      return 4;
+    case Datatype::xnn_datatype_fp32:
+    case Datatype::xnn_datatype_qint32:
+    case Datatype::xnn_datatype_qcint32:
+    case Datatype::xnn_datatype_int32: return 4;
     case Datatype::xnn_datatype_fp16: return 2;
-    case Datatype::xnn_datatype_qint8: case Datatype::xnn_datatype_quint8: case Datatype::xnn_datatype_qcint8: return 1;
+    case Datatype::xnn_datatype_qint8:
+    case Datatype::xnn_datatype_quint8:
+    case Datatype::xnn_datatype_qcint8: return 1;
     default: return 0;
   }
 }
@@ -118,7 +122,8 @@ bool Graph::constant_bytes(const etp_host_api* host, const etp_backend_init_args
   }
   if (named.size < need) {
     return *error = where + ": named constant '" + key + "' has " + std::to_string(named.size) +
-                    " bytes, the graph needs " + std::to_string(need), false;
+                    " bytes, the graph needs " + std::to_string(need),
+           false;
   }
   *data = named.data;
   named_keys_.push_back(key);
@@ -138,9 +143,9 @@ bool Graph::quant_params(const etp_host_api* host, const etp_backend_init_args* 
     if (per_channel) return *error = where + ": " + datatype_name(v->datatype) + " needs per-channel scales", false;
     v->scale = t->scale();
     v->zero_point = t->zero_point();
-    const bool in_range = v->is(Datatype::xnn_datatype_quint8) ? (v->zero_point >= 0 && v->zero_point <= 255)
+    const bool in_range = v->is(Datatype::xnn_datatype_quint8)  ? (v->zero_point >= 0 && v->zero_point <= 255)
                           : v->is(Datatype::xnn_datatype_qint8) ? (v->zero_point >= -128 && v->zero_point <= 127)
-                                                                  : v->zero_point == 0;
+                                                                : v->zero_point == 0;
     if (!(v->scale > 0.0f) || !std::isfinite(v->scale) || !in_range) {
       return *error = where + ": quantization scale must be positive and finite and the zero point in range", false;
     }
@@ -149,7 +154,8 @@ bool Graph::quant_params(const etp_host_api* host, const etp_backend_init_args* 
   const fb_xnnpack::PerChannelQuant* c = q.quant_params_as_PerChannelQuant();
   if (c == nullptr) {
     return *error = where + ": " + std::string(fb_xnnpack::EnumNameXNNQuantParams(q.quant_params_type())) +
-                    " quantization is not supported by this XNNPACK (no dynamic or blockwise quantization)", false;
+                    " quantization is not supported by this XNNPACK (no dynamic or blockwise quantization)",
+           false;
   }
   if (!per_channel) return *error = where + ": per-channel scales on " + datatype_name(v->datatype), false;
   if (c->channel_dim() < 0 || static_cast<size_t>(c->channel_dim()) >= v->dims.size()) {
@@ -167,11 +173,13 @@ bool Graph::quant_params(const etp_host_api* host, const etp_backend_init_args* 
     v->channel_scales.resize(channels);
     std::memcpy(v->channel_scales.data(), data, channels * sizeof(float));
   } else {
-    if (!c->scale() || c->scale()->size() != channels) return *error = where + ": expected one scale per channel", false;
+    if (!c->scale() || c->scale()->size() != channels)
+      return *error = where + ": expected one scale per channel", false;
     v->channel_scales.assign(c->scale()->begin(), c->scale()->end());
   }
   for (float s : v->channel_scales) {
-    if (!(s > 0.0f) || !std::isfinite(s)) return *error = where + ": per-channel scales must be positive and finite", false;
+    if (!(s > 0.0f) || !std::isfinite(s))
+      return *error = where + ": per-channel scales must be positive and finite", false;
   }
   return true;
 }
@@ -190,13 +198,15 @@ bool Graph::parse_values(const etp_host_api* host, const etp_backend_init_args* 
     v.elem_size = element_size(v.datatype);
     if (v.elem_size == 0) {
       return *error = where + ": " + datatype_name(v.datatype) +
-                      " is not supported by this XNNPACK (fp32, fp16, int32 and 8-bit static quantization only)", false;
+                      " is not supported by this XNNPACK (fp32, fp16, int32 and 8-bit static quantization only)",
+             false;
     }
     const bool quantized = v.datatype != Datatype::xnn_datatype_fp32 && v.datatype != Datatype::xnn_datatype_fp16 &&
                            v.datatype != Datatype::xnn_datatype_int32;
     if (quantized != (q != nullptr)) {
       return *error = where + ": " + datatype_name(v.datatype) + (quantized ? " needs" : " must not have") +
-                      " quantization parameters", false;
+                      " quantization parameters",
+             false;
     }
     const auto* dims = t->dims();
     if (dims == nullptr || dims->size() != t->num_dims() || dims->size() > kMaxDims) {
@@ -243,6 +253,8 @@ bool Graph::check_nodes(std::string* error) {
     if (type == fb_xnnpack::XNodeUnion::NONE || type > fb_xnnpack::XNodeUnion::MAX || node->xnode_union() == nullptr) {
       return *error = "node " + std::to_string(i) + ": " + node_name(type), false;
     }
+    node_ids_.emplace_back();
+    if (const NodeType* t = node_type(type)) t->ids(*node, &node_ids_.back());
   }
   return true;
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "etp_plugin.h"
+#include "nodes.h"
 #include "xnnpack_graph_generated.h"
 
 namespace etp_xnnpack {
@@ -22,10 +23,10 @@ using Datatype = fb_xnnpack::XNNDatatype;
 size_t element_size(Datatype type);
 
 struct Value {
-  uint32_t id = 0;                 // id_out, what nodes refer to
+  uint32_t id = 0;  // id_out, what nodes refer to
   Datatype datatype = Datatype::xnn_datatype_fp32;
-  size_t elem_size = 4;            // element_size(datatype)
-  std::vector<size_t> dims;        // physical dims (NHWC where XNNPACK wants it)
+  size_t elem_size = 4;      // element_size(datatype)
+  std::vector<size_t> dims;  // physical dims (NHWC where XNNPACK wants it)
   size_t numel = 1;
   const void* constant = nullptr;  // constant data (numel * elem_size bytes), else null
   uint64_t constant_bytes = 0;
@@ -38,9 +39,9 @@ struct Value {
 
   const float* f32() const { return static_cast<const float*>(constant); }
   bool is(Datatype type) const { return datatype == type; }
-  std::string named_key;           // key of named constant data ("" if in-blob or none)
-  uint64_t file_id = 0;            // data file of a named constant (0: the program)
-  bool cache_owned = false;        // the manifest gives that file's weights to our cache
+  std::string named_key;              // key of named constant data ("" if in-blob or none)
+  uint64_t file_id = 0;               // data file of a named constant (0: the program)
+  bool cache_owned = false;           // the manifest gives that file's weights to our cache
   uint32_t external_id = UINT32_MAX;  // index into the delegate call's args, or UINT32_MAX
   bool is_input = false, is_output = false;
 };
@@ -56,6 +57,9 @@ class Graph {
   const std::vector<Value>& values() const { return values_; }
   // Index into values() of value id `id`; -1 when unknown or XNN_INVALID_VALUE_ID.
   int find(uint32_t id) const;
+  // The value ids node `index` reads and writes (its entry of the node table resolves them once,
+  // here; empty for node types the plugin does not run).
+  const NodeIds& node_ids(size_t index) const { return node_ids_[index]; }
   // Keys this graph obtained from the host (to release after packing).
   const std::vector<std::string>& named_keys() const { return named_keys_; }
 
@@ -66,7 +70,8 @@ class Graph {
   bool constant_bytes(const etp_host_api* host, const etp_backend_init_args* args, uint32_t idx, uint64_t need,
                       const std::string& where, Value* v, const void** data, std::string* error);
   bool quant_params(const etp_host_api* host, const etp_backend_init_args* args,
-                    const fb_xnnpack::XNNQuantizedTensorValue& q, const std::string& where, Value* v, std::string* error);
+                    const fb_xnnpack::XNNQuantizedTensorValue& q, const std::string& where, Value* v,
+                    std::string* error);
   bool check_nodes(std::string* error);
 
   const fb_xnnpack::XNNGraph* root_ = nullptr;
@@ -76,6 +81,7 @@ class Graph {
   std::vector<Value> values_;
   std::unordered_map<uint32_t, int> by_id_;
   std::vector<std::string> named_keys_;
+  std::vector<NodeIds> node_ids_;
 };
 
 // Name of a datatype for messages ("xnn_datatype_qint8").

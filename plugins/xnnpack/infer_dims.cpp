@@ -85,189 +85,194 @@ bool same_as_input(Delegate& d, uint32_t in, uint32_t out, std::string* e) {
 
 }  // namespace
 
-bool infer_node_dims(Delegate& d, size_t index, std::string* e) {
-  const fb_xnnpack::XNode& node = *d.graph().root().xnodes()->Get(static_cast<flatbuffers::uoffset_t>(index));
-  switch (node.xnode_union_type()) {
-    case XNodeUnion::XNNFullyConnected: {
-      const auto* n = node.xnode_union_as_XNNFullyConnected();
-      const Dims* x = get_with_last(d, n->input1_id(), exported_last(d, n->input1_id()), e);
-      const int out = d.graph().find(n->output_id());
-      if (x == nullptr) return false;
-      if (out < 0) return *e = "value id out of range", false;
-      Dims o = *x;
-      o.back() = d.value(out).dims.back();
-      return set(d, n->output_id(), std::move(o), e);
-    }
-    case XNodeUnion::XNNConv2d: return conv_like(d, *node.xnode_union_as_XNNConv2d(), false, e);
-    case XNodeUnion::XNNDepthwiseConv2d: return conv_like(d, *node.xnode_union_as_XNNDepthwiseConv2d(), false, e);
-    case XNodeUnion::XNNConvTranspose2d: return conv_like(d, *node.xnode_union_as_XNNConvTranspose2d(), true, e);
-    case XNodeUnion::XNNMaxPooling2d:
-    case XNodeUnion::XNNAvgPooling2d: {
-      const bool max = node.xnode_union_type() == XNodeUnion::XNNMaxPooling2d;
-      const auto* n = max ? node.xnode_union_as_XNNMaxPooling2d() : node.xnode_union_as_XNNAvgPooling2d();
-      const Dims* x = get_with_last(d, n->input_id(), exported_last(d, n->input_id()), e);
-      if (x == nullptr) return false;
-      if (x->size() != 4) return *e = "expects a 4-D NHWC input", false;
-      Dims o = *x;
-      if (!pool_output_hw(*n, max, (*x)[1], (*x)[2], &o[1], &o[2], e)) return false;
-      return set(d, n->output_id(), std::move(o), e);
-    }
-    case XNodeUnion::XNNArgMaxPooling2d: {
-      const auto* n = node.xnode_union_as_XNNArgMaxPooling2d();
-      const Dims* x = get_with_last(d, n->input_id(), exported_last(d, n->input_id()), e);
-      if (x == nullptr) return false;
-      if (x->size() != 4) return *e = "expects a 4-D NHWC input", false;
-      Dims o = *x;
-      if (!argmax_pool_output_hw(*n, (*x)[1], (*x)[2], &o[1], &o[2], e)) return false;
-      return set(d, n->output_value_id(), o, e) && set(d, n->output_index_id(), std::move(o), e);
-    }
-    case XNodeUnion::XNNGlobalAvgPooling2d: {
-      const auto* n = node.xnode_union_as_XNNGlobalAvgPooling2d();
-      const Dims* x = get_with_last(d, n->input_id(), exported_last(d, n->input_id()), e);
-      const int out = d.graph().find(n->output_id());
-      if (x == nullptr) return false;
-      if (out < 0) return *e = "value id out of range", false;
-      Dims o = d.value(out).dims;
-      o[0] = (*x)[0];
-      return set(d, n->output_id(), std::move(o), e);
-    }
-    case XNodeUnion::XNNStaticResizeBilinear2D: {
-      const auto* n = node.xnode_union_as_XNNStaticResizeBilinear2D();
-      const Dims* x = get_with_last(d, n->input_id(), exported_last(d, n->input_id()), e);
-      if (x == nullptr) return false;
-      if (x->size() != 4) return *e = "expects a 4-D NHWC input", false;
-      return set(d, n->output_id(), {(*x)[0], n->new_height(), n->new_width(), (*x)[3]}, e);
-    }
-    case XNodeUnion::XNNStaticConstantPad: {
-      const auto* n = node.xnode_union_as_XNNStaticConstantPad();
-      const Dims* x = get(d, n->input_id());
-      if (x == nullptr || !n->pre_paddings() || !n->post_paddings() || n->pre_paddings()->size() != x->size() ||
-          n->post_paddings()->size() != x->size()) {
-        return *e = "paddings do not fit the input", false;
-      }
-      Dims o = *x;
-      for (size_t i = 0; i < o.size(); ++i) {
-        o[i] += n->pre_paddings()->Get(static_cast<flatbuffers::uoffset_t>(i)) +
-                n->post_paddings()->Get(static_cast<flatbuffers::uoffset_t>(i));
-      }
-      return set(d, n->output_id(), std::move(o), e);
-    }
-    case XNodeUnion::XNNAdd: case XNodeUnion::XNNSubtract: case XNodeUnion::XNNMultiply: case XNodeUnion::XNNDiv:
-    case XNodeUnion::XNNMaximum: case XNodeUnion::XNNMinimum: {
-      const auto* n = node.xnode_union_as_XNNAdd();  // every binary member is a _XNNNode2x1
-      const Dims *a = get(d, n->input1_id()), *b = get(d, n->input2_id());
-      size_t rank = 0, dims[native::kMaxRank];
-      if (a == nullptr || b == nullptr ||
-          !native::broadcast_output_dims(a->size(), a->data(), b->size(), b->data(), &rank, dims)) {
-        return *e = "input shapes do not broadcast", false;
-      }
-      return set(d, n->output_id(), Dims(dims, dims + rank), e);
-    }
-    case XNodeUnion::XNNBatchMatrixMultiply: {
-      const auto* n = node.xnode_union_as_XNNBatchMatrixMultiply();
-      const Dims *a = get(d, n->input1_id()), *b = get(d, n->input2_id());
-      size_t rank = 0, dims[native::kMaxRank];
-      if (a == nullptr || b == nullptr ||
-          !native::batch_matmul_output_dims(a->size(), a->data(), b->size(), b->data(),
-                                            n->flags() & native::kFlagTransposeB, &rank, dims)) {
-        return *e = "input shapes do not multiply", false;
-      }
-      return set(d, n->output_id(), Dims(dims, dims + rank), e);
-    }
-    case XNodeUnion::XNNStaticTranspose: {
-      const auto* n = node.xnode_union_as_XNNStaticTranspose();
-      const Dims* x = get(d, n->input_id());
-      if (x == nullptr || !n->perm() || n->perm()->size() != x->size()) return *e = "perm does not fit the input", false;
-      Dims o(x->size());
-      for (size_t i = 0; i < o.size(); ++i) {
-        const uint32_t p = n->perm()->Get(static_cast<flatbuffers::uoffset_t>(i));
-        if (p >= x->size()) return *e = "perm out of range", false;
-        o[i] = (*x)[p];
-      }
-      return set(d, n->output_id(), std::move(o), e);
-    }
-    case XNodeUnion::XNNStaticReshape: {
-      const auto* n = node.xnode_union_as_XNNStaticReshape();
-      const int in = d.graph().find(n->input_id()), out = d.graph().find(n->output_id());
-      if (in < 0 || out < 0) return *e = "value id out of range", false;
-      Dims o;
-      if (!reshape_dims(d, *n, in, out, &o, e)) return false;
-      return set(d, n->output_id(), std::move(o), e);
-    }
-    case XNodeUnion::XNNStaticSlice: {
-      const auto* n = node.xnode_union_as_XNNStaticSlice();
-      const Dims* x = get(d, n->input_id());
-      if (x == nullptr || !n->offsets() || !n->sizes() || n->sizes()->size() != x->size() ||
-          n->offsets()->size() != x->size()) {
-        return *e = "slice does not fit the input", false;
-      }
-      Dims o(x->size());
-      for (size_t i = 0; i < o.size(); ++i) {
-        const size_t offset = n->offsets()->Get(static_cast<flatbuffers::uoffset_t>(i));
-        const size_t size = n->sizes()->Get(static_cast<flatbuffers::uoffset_t>(i));
-        if (offset > (*x)[i]) return *e = "slice offset past the end of dim " + std::to_string(i), false;
-        o[i] = size == 0 ? (*x)[i] - offset : size;
-        if (offset + o[i] > (*x)[i]) return *e = "slice does not fit dim " + std::to_string(i), false;
-      }
-      return set(d, n->output_id(), std::move(o), e);
-    }
-    case XNodeUnion::XNNConcatenate2: case XNodeUnion::XNNConcatenate3: case XNodeUnion::XNNConcatenate4:
-    case XNodeUnion::XNNConcatenate5: {
-      const auto* n = node.xnode_union_as_XNNConcatenate2();  // every member is a _XNNCat
-      const XNodeUnion type = node.xnode_union_type();
-      const size_t count = type == XNodeUnion::XNNConcatenate2   ? 2
-                           : type == XNodeUnion::XNNConcatenate3 ? 3
-                           : type == XNodeUnion::XNNConcatenate4 ? 4
-                                                                  : 5;
-      const uint32_t ids[] = {n->input1_id(), n->input2_id(), n->input3_id(), n->input4_id(), n->input5_id()};
-      const Dims* first = get(d, ids[0]);
-      if (first == nullptr || n->axis() >= first->size()) return *e = "axis out of range", false;
-      Dims o = *first;
-      o[n->axis()] = 0;
-      for (size_t i = 0; i < count; ++i) {
-        const Dims* x = get(d, ids[i]);
-        if (x == nullptr || x->size() != o.size()) return *e = "inputs differ in rank", false;
-        for (size_t k = 0; k < o.size(); ++k) {
-          if (k != n->axis() && (*x)[k] != o[k]) return *e = "inputs differ off the axis (dim " + std::to_string(k) + ")", false;
-        }
-        o[n->axis()] += (*x)[n->axis()];
-      }
-      return set(d, n->output_id(), std::move(o), e);
-    }
-    case XNodeUnion::XNNScaledDotProductAttention: {
-      const auto* n = node.xnode_union_as_XNNScaledDotProductAttention();
-      const Dims *q = get(d, n->query_id()), *v = get(d, n->value_id());
-      if (q == nullptr || v == nullptr || q->empty() || v->empty()) return *e = "value id out of range", false;
-      Dims o = *q;
-      o.back() = v->back();
-      return set(d, n->output_id(), std::move(o), e);
-    }
-    case XNodeUnion::XNNPReLU: {
-      const auto* n = node.xnode_union_as_XNNPReLU();
-      // The kernel indexes the slope by the channel count fixed at init.
-      if (get_with_last(d, n->input1_id(), exported_last(d, n->input1_id()), e) == nullptr) return false;
-      return same_as_input(d, n->input1_id(), n->output_id(), e);
-    }
-    case XNodeUnion::XNNLeakyReLU:
-      return same_as_input(d, node.xnode_union_as_XNNLeakyReLU()->input_id(), node.xnode_union_as_XNNLeakyReLU()->output_id(), e);
-    case XNodeUnion::XNNELU:
-      return same_as_input(d, node.xnode_union_as_XNNELU()->input_id(), node.xnode_union_as_XNNELU()->output_id(), e);
-    case XNodeUnion::XNNSoftmax: {
-      // Softmax's channel width (last dim) is fixed when its operator is created; the other
-      // element-wise operators run on one long row and take any shape (default below).
-      const auto* n = static_cast<const fb_xnnpack::_XNNNode1x1*>(node.xnode_union());
-      const Dims* x = get(d, n->input_id());
-      if (x != nullptr && !x->empty() && x->back() != 0 &&
-          get_with_last(d, n->input_id(), exported_last(d, n->input_id()), e) == nullptr) {
-        return false;
-      }
-      return same_as_input(d, n->input_id(), n->output_id(), e);
-    }
-    default: {  // every other member compile accepts is an element-wise _XNNNode1x1
-      const auto* n = static_cast<const fb_xnnpack::_XNNNode1x1*>(node.xnode_union());
-      return same_as_input(d, n->input_id(), n->output_id(), e);
-    }
+bool shape_fully_connected(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  const auto* n = node.xnode_union_as_XNNFullyConnected();
+  const Dims* x = get_with_last(d, n->input1_id(), exported_last(d, n->input1_id()), e);
+  const int out = d.graph().find(n->output_id());
+  if (x == nullptr) return false;
+  if (out < 0) return *e = "value id out of range", false;
+  Dims o = *x;
+  o.back() = d.value(out).dims.back();
+  return set(d, n->output_id(), std::move(o), e);
+}
+
+bool shape_conv(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  return conv_like(d, *static_cast<const fb_xnnpack::_XNNNodeConv*>(node.xnode_union()),
+                   node.xnode_union_type() == XNodeUnion::XNNConvTranspose2d, e);
+}
+
+bool shape_pooling(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  const bool max = node.xnode_union_type() == XNodeUnion::XNNMaxPooling2d;
+  const auto* n = max ? node.xnode_union_as_XNNMaxPooling2d() : node.xnode_union_as_XNNAvgPooling2d();
+  const Dims* x = get_with_last(d, n->input_id(), exported_last(d, n->input_id()), e);
+  if (x == nullptr) return false;
+  if (x->size() != 4) return *e = "expects a 4-D NHWC input", false;
+  Dims o = *x;
+  if (!pool_output_hw(*n, max, (*x)[1], (*x)[2], &o[1], &o[2], e)) return false;
+  return set(d, n->output_id(), std::move(o), e);
+}
+
+bool shape_argmax_pooling(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  const auto* n = node.xnode_union_as_XNNArgMaxPooling2d();
+  const Dims* x = get_with_last(d, n->input_id(), exported_last(d, n->input_id()), e);
+  if (x == nullptr) return false;
+  if (x->size() != 4) return *e = "expects a 4-D NHWC input", false;
+  Dims o = *x;
+  if (!argmax_pool_output_hw(*n, (*x)[1], (*x)[2], &o[1], &o[2], e)) return false;
+  return set(d, n->output_value_id(), o, e) && set(d, n->output_index_id(), std::move(o), e);
+}
+
+bool shape_global_avg_pooling(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  const auto* n = node.xnode_union_as_XNNGlobalAvgPooling2d();
+  const Dims* x = get_with_last(d, n->input_id(), exported_last(d, n->input_id()), e);
+  const int out = d.graph().find(n->output_id());
+  if (x == nullptr) return false;
+  if (out < 0) return *e = "value id out of range", false;
+  Dims o = d.value(out).dims;
+  o[0] = (*x)[0];
+  return set(d, n->output_id(), std::move(o), e);
+}
+
+bool shape_resize_bilinear(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  const auto* n = node.xnode_union_as_XNNStaticResizeBilinear2D();
+  const Dims* x = get_with_last(d, n->input_id(), exported_last(d, n->input_id()), e);
+  if (x == nullptr) return false;
+  if (x->size() != 4) return *e = "expects a 4-D NHWC input", false;
+  return set(d, n->output_id(), {(*x)[0], n->new_height(), n->new_width(), (*x)[3]}, e);
+}
+
+bool shape_constant_pad(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  const auto* n = node.xnode_union_as_XNNStaticConstantPad();
+  const Dims* x = get(d, n->input_id());
+  if (x == nullptr || !n->pre_paddings() || !n->post_paddings() || n->pre_paddings()->size() != x->size() ||
+      n->post_paddings()->size() != x->size()) {
+    return *e = "paddings do not fit the input", false;
   }
+  Dims o = *x;
+  for (size_t i = 0; i < o.size(); ++i) {
+    o[i] += n->pre_paddings()->Get(static_cast<flatbuffers::uoffset_t>(i)) +
+            n->post_paddings()->Get(static_cast<flatbuffers::uoffset_t>(i));
+  }
+  return set(d, n->output_id(), std::move(o), e);
+}
+
+bool shape_broadcast(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  const auto* n = static_cast<const fb_xnnpack::_XNNNode2x1*>(node.xnode_union());  // every binary member
+  const Dims *a = get(d, n->input1_id()), *b = get(d, n->input2_id());
+  size_t rank = 0, dims[native::kMaxRank];
+  if (a == nullptr || b == nullptr ||
+      !native::broadcast_output_dims(a->size(), a->data(), b->size(), b->data(), &rank, dims)) {
+    return *e = "input shapes do not broadcast", false;
+  }
+  return set(d, n->output_id(), Dims(dims, dims + rank), e);
+}
+
+bool shape_batch_matmul(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  const auto* n = node.xnode_union_as_XNNBatchMatrixMultiply();
+  const Dims *a = get(d, n->input1_id()), *b = get(d, n->input2_id());
+  size_t rank = 0, dims[native::kMaxRank];
+  if (a == nullptr || b == nullptr ||
+      !native::batch_matmul_output_dims(a->size(), a->data(), b->size(), b->data(),
+                                        n->flags() & native::kFlagTransposeB, &rank, dims)) {
+    return *e = "input shapes do not multiply", false;
+  }
+  return set(d, n->output_id(), Dims(dims, dims + rank), e);
+}
+
+bool shape_transpose(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  const auto* n = node.xnode_union_as_XNNStaticTranspose();
+  const Dims* x = get(d, n->input_id());
+  if (x == nullptr || !n->perm() || n->perm()->size() != x->size()) return *e = "perm does not fit the input", false;
+  Dims o(x->size());
+  std::vector<bool> seen(x->size(), false);
+  for (size_t i = 0; i < o.size(); ++i) {
+    const uint32_t p = n->perm()->Get(static_cast<flatbuffers::uoffset_t>(i));
+    if (p >= x->size() || seen[p]) return *e = "perm is not a permutation of the input's dims", false;
+    seen[p] = true;
+    o[i] = (*x)[p];
+  }
+  return set(d, n->output_id(), std::move(o), e);
+}
+
+bool shape_reshape(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  const auto* n = node.xnode_union_as_XNNStaticReshape();
+  const int in = d.graph().find(n->input_id()), out = d.graph().find(n->output_id());
+  if (in < 0 || out < 0) return *e = "value id out of range", false;
+  Dims o;
+  if (!reshape_dims(d, *n, in, out, &o, e)) return false;
+  return set(d, n->output_id(), std::move(o), e);
+}
+
+bool shape_slice(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  const auto* n = node.xnode_union_as_XNNStaticSlice();
+  const Dims* x = get(d, n->input_id());
+  if (x == nullptr || !n->offsets() || !n->sizes() || n->sizes()->size() != x->size() ||
+      n->offsets()->size() != x->size()) {
+    return *e = "slice does not fit the input", false;
+  }
+  Dims o(x->size());
+  for (size_t i = 0; i < o.size(); ++i) {
+    const size_t offset = n->offsets()->Get(static_cast<flatbuffers::uoffset_t>(i));
+    const size_t size = n->sizes()->Get(static_cast<flatbuffers::uoffset_t>(i));
+    if (offset > (*x)[i]) return *e = "slice offset past the end of dim " + std::to_string(i), false;
+    o[i] = size == 0 ? (*x)[i] - offset : size;
+    if (o[i] > (*x)[i] - offset) return *e = "slice does not fit dim " + std::to_string(i), false;
+  }
+  return set(d, n->output_id(), std::move(o), e);
+}
+
+bool shape_concatenate(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  const auto* n = static_cast<const fb_xnnpack::_XNNCat*>(node.xnode_union());  // every member
+  const size_t count = concatenate_inputs(node.xnode_union_type());
+  const uint32_t ids[] = {n->input1_id(), n->input2_id(), n->input3_id(), n->input4_id(), n->input5_id()};
+  const Dims* first = get(d, ids[0]);
+  if (first == nullptr || n->axis() >= first->size()) return *e = "axis out of range", false;
+  Dims o = *first;
+  o[n->axis()] = 0;
+  for (size_t i = 0; i < count; ++i) {
+    const Dims* x = get(d, ids[i]);
+    if (x == nullptr || x->size() != o.size()) return *e = "inputs differ in rank", false;
+    for (size_t k = 0; k < o.size(); ++k) {
+      if (k != n->axis() && (*x)[k] != o[k])
+        return *e = "inputs differ off the axis (dim " + std::to_string(k) + ")", false;
+    }
+    o[n->axis()] += (*x)[n->axis()];
+  }
+  return set(d, n->output_id(), std::move(o), e);
+}
+
+bool shape_attention(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  const auto* n = node.xnode_union_as_XNNScaledDotProductAttention();
+  const Dims *q = get(d, n->query_id()), *v = get(d, n->value_id());
+  if (q == nullptr || v == nullptr || q->empty() || v->empty()) return *e = "value id out of range", false;
+  Dims o = *q;
+  o.back() = v->back();
+  return set(d, n->output_id(), std::move(o), e);
+}
+
+bool shape_prelu(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  const auto* n = node.xnode_union_as_XNNPReLU();
+  // The kernel indexes the slope by the channel count fixed at init.
+  if (get_with_last(d, n->input1_id(), exported_last(d, n->input1_id()), e) == nullptr) return false;
+  return same_as_input(d, n->input1_id(), n->output_id(), e);
+}
+
+bool shape_softmax(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  // Softmax's channel width (last dim) is fixed when its operator is created; the other
+  // element-wise operators run on one long row and take any shape.
+  const auto* n = static_cast<const fb_xnnpack::_XNNNode1x1*>(node.xnode_union());
+  const Dims* x = get(d, n->input_id());
+  if (x != nullptr && !x->empty() && x->back() != 0 &&
+      get_with_last(d, n->input_id(), exported_last(d, n->input_id()), e) == nullptr) {
+    return false;
+  }
+  return same_as_input(d, n->input_id(), n->output_id(), e);
+}
+
+bool shape_same_as_input(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+  NodeIds ids;
+  node_type(node.xnode_union_type())->ids(node, &ids);
+  return same_as_input(d, ids.in[0], ids.out[0], e);
 }
 
 }  // namespace etp_xnnpack
