@@ -106,12 +106,21 @@ uint32_t float_bits(float f);
 std::string key_params(const char* kind, std::initializer_list<uint64_t> parts);
 
 // Runs `setup` then the operator, holding the operator's lock (shared operators keep the
-// pointers of the last setup). A template: the step lambdas call it on every execute, and a
-// std::function of their capturing lambdas would allocate each time.
+// pointers of the last setup). Setup is skipped when this step set the operator up for the
+// same binding (pointers and dims unchanged since): XNNPACK's setup recomputes indirection
+// buffers and tiling, which for small models cost more than the run (as XNNPACK's own runtime,
+// set up once and run many times). `setup` must depend only on the binding and constants. A
+// template: the step lambdas call it on every execute, and a std::function of their
+// capturing lambdas would allocate each time.
 template <typename Setup>
 etp_status run_op(Delegate& d, PackedOp& op, Setup&& setup) {
   std::lock_guard<std::mutex> lock(op.mutex);
-  xnn_status s = setup();
+  xnn_status s = xnn_status_success;
+  if (op.setup_generation != d.binding_generation() || op.setup_step != d.running_step()) {
+    s = setup();
+    op.setup_generation = s == xnn_status_success ? d.binding_generation() : 0;
+    op.setup_step = d.running_step();
+  }
   if (s == xnn_status_success) s = xnn_run_operator(op.op, d.threadpool());
   return s == xnn_status_success ? ETP_OK : d.fail(ETP_ERR_INTERNAL, "XNNPACK failed with status " + std::to_string(s));
 }

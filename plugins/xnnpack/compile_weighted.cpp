@@ -26,7 +26,7 @@ enum class Kind { kF32, kF16, kQS8, kQC8 };
 const char* kind_name(Kind k) {
   switch (k) {
     case Kind::kF32: return "f32";
-    case Kind::kF16: return "f16";
+    case Kind::kF16: return "f16";  // fully-connected and convolution compute it in fp32 (F16Compute)
     case Kind::kQS8: return "qs8";
     default: return "qc8";
   }
@@ -98,10 +98,11 @@ xnn_status create_conv(Kind kind, const ConvShape& c, const Value& in, const Val
                                                c.stride_h, c.stride_w, c.dilation_h, c.dilation_w, c.groups, c.group_in,
                                                c.group_out, cin, cout, static_cast<const float*>(weights),
                                                static_cast<const float*>(bias), lo, hi, c.flags, op);
-    case Kind::kF16:
-      return xnn_create_convolution2d_nhwc_f16(c.pad_top, c.pad_right, c.pad_bottom, c.pad_left, c.kernel_h, c.kernel_w,
+    case Kind::kF16:  // computed in fp32 (F16Compute): float weights
+      return xnn_create_convolution2d_nhwc_f32(c.pad_top, c.pad_right, c.pad_bottom, c.pad_left, c.kernel_h, c.kernel_w,
                                                c.stride_h, c.stride_w, c.dilation_h, c.dilation_w, c.groups, c.group_in,
-                                               c.group_out, cin, cout, weights, bias, lo, hi, c.flags, op);
+                                               c.group_out, cin, cout, static_cast<const float*>(weights),
+                                               static_cast<const float*>(bias), lo, hi, c.flags, op);
     case Kind::kQS8:
       return xnn_create_convolution2d_nhwc_qs8(
           c.pad_top, c.pad_right, c.pad_bottom, c.pad_left, c.kernel_h, c.kernel_w, c.stride_h, c.stride_w,
@@ -126,7 +127,9 @@ xnn_status setup_conv(Kind kind, xnn_operator_t op, size_t n, size_t h, size_t w
     case Kind::kF32:
       return xnn_setup_convolution2d_nhwc_f32(op, n, h, w, static_cast<const float*>(in), static_cast<float*>(out),
                                               pool);
-    case Kind::kF16: return xnn_setup_convolution2d_nhwc_f16(op, n, h, w, in, out, pool);
+    case Kind::kF16:  // computed in fp32 (F16Compute): `in` and `out` are its fp32 buffers
+      return xnn_setup_convolution2d_nhwc_f32(op, n, h, w, static_cast<const float*>(in), static_cast<float*>(out),
+                                              pool);
     case Kind::kQS8:
       return xnn_setup_convolution2d_nhwc_qs8(op, n, h, w, static_cast<const int8_t*>(in), static_cast<int8_t*>(out),
                                               pool);
@@ -152,6 +155,32 @@ struct HalfWeights {
       b = bias.data();
     }
   }
+};
+
+// fp16 fully-connected and convolution layers compute in fp32: Debian's XNNPACK has only slow
+// fp16 kernels on x86 (a tiny convolution took 2.2 us against ExecuTorch's 0.5). Weights and
+// bias are rounded to fp16 first, as an fp16 operator packs them, then widened; the input is
+// widened into a buffer of the step's, the operator accumulates in fp32 (as XNNPACK's x86 fp16
+// kernels do) and the output is rounded to fp16 once, after bias and clamp.
+struct F16Weights {
+  std::vector<float> weights, bias;
+  F16Weights(const Value& vw, const Value* vb) : weights(widen(vw)), bias(vb ? widen(*vb) : std::vector<float>{}) {}
+  const float* b() const { return bias.empty() ? nullptr : bias.data(); }
+  static std::vector<float> widen(const Value& v) {
+    const std::vector<uint16_t> half = half_copy(v);
+    std::vector<float> out(half.size());
+    native::half_to_float(half.data(), out.data(), half.size());
+    return out;
+  }
+};
+
+// The fp32 buffers of one fp16 layer's step (sized for the exported, largest, shapes; XNNPACK
+// may read XNN_EXTRA_BYTES past an input).
+struct F16Compute {
+  std::vector<float> in, out;
+  F16Compute(size_t in_numel, size_t out_numel) : in(in_numel + XNN_EXTRA_BYTES / sizeof(float)), out(out_numel) {}
+  void widen(Delegate& d, int value) { native::half_to_float(d.as<const uint16_t>(value), in.data(), d.numel(value)); }
+  void narrow(Delegate& d, int value) { native::float_to_half(out.data(), d.as<uint16_t>(value), d.numel(value)); }
 };
 
 // Shared float32 weights are packed without the node's output clamp, which a step of its own
@@ -201,10 +230,11 @@ bool fully_connected(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpac
   const uint32_t flags = n.flags();
   const std::string params = key_params("fc", {k, nout, flags, float_bits(clamp.op_lo), float_bits(clamp.op_hi)}) +
                              quant_key(kind, vi, vw, vb, vo);
-  HalfWeights half(kind, vw, vb);
+  std::unique_ptr<F16Weights> wide;
+  if (kind == Kind::kF16) wide = std::make_unique<F16Weights>(vw, vb);
   // qc8 runs as a 1x1 convolution, whose weights are [nout, k]: transposed ones are turned.
   std::vector<uint8_t> turned;
-  const void* weights = half.w;
+  const void* weights = vw.constant;
   if (kind == Kind::kQC8 && transposed) {
     turned.resize(vw.numel);
     const size_t dims[2] = {k, nout}, perm[2] = {1, 0};
@@ -219,7 +249,9 @@ bool fully_connected(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpac
           case Kind::kF32:
             return xnn_create_fully_connected_nc_f32(k, nout, k, nout, vw.f32(), vb ? vb->f32() : nullptr, clamp.op_lo,
                                                      clamp.op_hi, flags, o);
-          case Kind::kF16: return xnn_create_fully_connected_nc_f16(k, nout, k, nout, half.w, half.b, lo, hi, flags, o);
+          case Kind::kF16:
+            return xnn_create_fully_connected_nc_f32(k, nout, k, nout, wide->weights.data(), wide->b(), lo, hi, flags,
+                                                     o);
           case Kind::kQS8:
             return xnn_create_fully_connected_nc_qs8(
                 k, nout, k, nout, static_cast<int8_t>(vi.zero_point), vi.scale, vw.scale,
@@ -230,25 +262,30 @@ bool fully_connected(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpac
             ConvShape c;
             c.group_in = k;
             c.group_out = nout;
-            return create_conv(kind, c, vi, vw, vb, vo, lo, hi, weights, half.b, o);
+            return create_conv(kind, c, vi, vw, vb, vo, lo, hi, weights, vb ? vb->constant : nullptr, o);
           }
         }
       },
       &status);
   if (!op) return create_failed(status, e);
-  d.add_step("XNNFullyConnected", [op, in, out, k, kind](Delegate& dd) {
+  std::shared_ptr<F16Compute> f16;
+  if (kind == Kind::kF16) f16 = std::make_shared<F16Compute>(vi.numel, vo.numel);
+  d.add_step("XNNFullyConnected", [op, in, out, k, kind, f16](Delegate& dd) {
     const size_t rows = dd.numel(in) / k;
-    return run_op(dd, *op, [&]() -> xnn_status {
+    if (f16) f16->widen(dd, in);
+    const etp_status s = run_op(dd, *op, [&]() -> xnn_status {
       switch (kind) {
         case Kind::kF32:
           return xnn_setup_fully_connected_nc_f32(op->op, rows, dd.data(in), dd.data(out), dd.threadpool());
         case Kind::kF16:
-          return xnn_setup_fully_connected_nc_f16(op->op, rows, dd.raw(in), dd.raw(out), dd.threadpool());
+          return xnn_setup_fully_connected_nc_f32(op->op, rows, f16->in.data(), f16->out.data(), dd.threadpool());
         case Kind::kQS8:
           return xnn_setup_fully_connected_nc_qs8(op->op, rows, dd.as<int8_t>(in), dd.as<int8_t>(out), dd.threadpool());
         default: return setup_conv(kind, op->op, rows, 1, 1, dd.raw(in), dd.raw(out), dd.threadpool());
       }
     });
+    if (s == ETP_OK && f16) f16->narrow(dd, out);
+    return s;
   });
   add_clamp_step(d, clamp, "XNNFullyConnected", out, lo, hi);
   return true;
@@ -281,19 +318,29 @@ bool convolution(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_
                           c.stride_w, c.dilation_h, c.dilation_w, c.groups, c.group_in, c.group_out, c.flags,
                           float_bits(clamp.op_lo), float_bits(clamp.op_hi)}) +
       quant_key(kind, vi, vw, vb, vo);
-  HalfWeights half(kind, vw, vb);
+  std::unique_ptr<F16Weights> wide;
+  if (kind == Kind::kF16) wide = std::make_unique<F16Weights>(vw, vb);
+  const void* weights = wide ? static_cast<const void*>(wide->weights.data()) : vw.constant;
+  const void* bias = wide ? static_cast<const void*>(wide->b()) : vb ? vb->constant : nullptr;
   xnn_status status;
   auto op = d.packed_op(
       weights_key(vw, vb, params), vw.file_id, true,
       [&](xnn_operator_t* o) {
-        return create_conv(kind, c, vi, vw, vb, vo, clamp.op_lo, clamp.op_hi, half.w, half.b, o);
+        return create_conv(kind, c, vi, vw, vb, vo, clamp.op_lo, clamp.op_hi, weights, bias, o);
       },
       &status);
   if (!op) return create_failed(status, e);
-  d.add_step(node_name(type), [op, in, out, kind](Delegate& dd) {
+  std::shared_ptr<F16Compute> f16;
+  if (kind == Kind::kF16) f16 = std::make_shared<F16Compute>(vi.numel, vo.numel);
+  d.add_step(node_name(type), [op, in, out, kind, f16](Delegate& dd) {
     const std::vector<size_t>& x = dd.dims(in);
-    return run_op(dd, *op,
-                  [&] { return setup_conv(kind, op->op, x[0], x[1], x[2], dd.raw(in), dd.raw(out), dd.threadpool()); });
+    if (f16) f16->widen(dd, in);
+    void* from = f16 ? static_cast<void*>(f16->in.data()) : dd.raw(in);
+    void* to = f16 ? static_cast<void*>(f16->out.data()) : dd.raw(out);
+    const etp_status s =
+        run_op(dd, *op, [&] { return setup_conv(kind, op->op, x[0], x[1], x[2], from, to, dd.threadpool()); });
+    if (s == ETP_OK && f16) f16->narrow(dd, out);
+    return s;
   });
   add_clamp_step(d, clamp, node_name(type), out, lo, hi);
   return true;

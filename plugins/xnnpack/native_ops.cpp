@@ -1,11 +1,14 @@
 // Data-movement kernels: transpose, concatenate, slice. Each walks the output in row-major order
 // with an odometer over all but the innermost dim, so the inner loop is a plain (often contiguous)
 // copy and the index math is additions only.
-#include <algorithm>
 #include "native_ops.h"
+#include <algorithm>
 
 #include <cstdint>
 #include <cstring>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #if defined(__SSE2__)
 #include <xmmintrin.h>
@@ -49,8 +52,7 @@ namespace {
 // True when `perm` keeps a prefix of dims in place and swaps the two contiguous groups after it
 // (NCHW <-> NHWC, the transposes around every convolution): then the transpose is `batch`
 // 2-D transposes of [rows, cols] row-major matrices.
-bool as_batched_2d(size_t rank, const size_t* in_dims, const size_t* perm, size_t* batch, size_t* rows,
-                   size_t* cols) {
+bool as_batched_2d(size_t rank, const size_t* in_dims, const size_t* perm, size_t* batch, size_t* rows, size_t* cols) {
   size_t b = 0;
   while (b < rank && perm[b] == b) ++b;
   if (b == rank) return false;
@@ -252,8 +254,8 @@ uint16_t to_half(float f) {
   x &= 0x7fffffffu;
   if (x >= 0x7f800000u) return sign | (x > 0x7f800000u ? 0x7e00u : 0x7c00u);  // NaN, inf
   if (x >= 0x477ff000u) return sign | 0x7c00u;                                // rounds past 65504
-  if (x < 0x38800000u) {                                                       // subnormal or 0
-    if (x < 0x33000000u) return sign;                                          // below half the smallest
+  if (x < 0x38800000u) {                                                      // subnormal or 0
+    if (x < 0x33000000u) return sign;                                         // below half the smallest
     const uint32_t mantissa = (x & 0x7fffffu) | 0x800000u;
     const uint32_t shift = 126u - (x >> 23);  // 14..24
     uint32_t h = mantissa >> shift;
@@ -284,6 +286,45 @@ float from_half(uint16_t h) {
   float f;
   std::memcpy(&f, &bits, sizeof(f));
   return f;
+}
+
+namespace {
+
+#if defined(__x86_64__)
+__attribute__((target("avx,f16c"))) void half_to_float_f16c(const uint16_t* in, float* out, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i))));
+  }
+  for (; i < n; ++i) out[i] = from_half(in[i]);
+}
+
+__attribute__((target("avx,f16c"))) void float_to_half_f16c(const float* in, uint16_t* out, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(in + i), _MM_FROUND_TO_NEAREST_INT));
+  }
+  for (; i < n; ++i) out[i] = to_half(in[i]);
+}
+
+const bool kHasF16c = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+#endif
+
+}  // namespace
+
+void half_to_float(const uint16_t* in, float* out, size_t n) {
+#if defined(__x86_64__)
+  if (kHasF16c) return half_to_float_f16c(in, out, n);
+#endif
+  for (size_t i = 0; i < n; ++i) out[i] = from_half(in[i]);
+}
+
+void float_to_half(const float* in, uint16_t* out, size_t n) {
+#if defined(__x86_64__)
+  if (kHasF16c) return float_to_half_f16c(in, out, n);
+#endif
+  for (size_t i = 0; i < n; ++i) out[i] = to_half(in[i]);
 }
 
 }  // namespace etp_xnnpack::native

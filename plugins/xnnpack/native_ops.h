@@ -54,8 +54,8 @@ inline bool concatenate(const float* const* inputs, size_t num_inputs, size_t ra
 // XNNStaticSlice: out has dims `sizes`; element idx of out is in[offsets + idx]. Sizes are taken
 // literally (XNNPACK's "size 0 means the whole dim" must be resolved by the caller).
 // False unless offsets[i] + sizes[i] <= in_dims[i] for every dim.
-bool slice(const void* in, void* out, size_t rank, const size_t* in_dims, const size_t* offsets,
-           const size_t* sizes, size_t elem_size);
+bool slice(const void* in, void* out, size_t rank, const size_t* in_dims, const size_t* offsets, const size_t* sizes,
+           size_t elem_size);
 inline bool slice(const float* in, float* out, size_t rank, const size_t* in_dims, const size_t* offsets,
                   const size_t* sizes) {
   return slice(in, out, rank, in_dims, offsets, sizes, sizeof(float));
@@ -66,6 +66,10 @@ inline bool slice(const float* in, float* out, size_t rank, const size_t* in_dim
 uint16_t to_half(float f);
 // The value of IEEE binary16 bits `h` (exact).
 float from_half(uint16_t h);
+// The same over arrays: F16C instructions where the CPU has them (same results; a NaN keeps
+// its payload), else the scalar functions above.
+void half_to_float(const uint16_t* in, float* out, size_t n);
+void float_to_half(const float* in, uint16_t* out, size_t n);
 
 // ---- Matrix ops (native_ops_math.cpp) ----
 
@@ -95,7 +99,6 @@ bool scaled_dot_product_attention(const float* query, size_t q_rank, const size_
                                   const float* value, size_t kv_rank, const size_t* k_dims, const size_t* v_dims,
                                   const float* scale, const float* mask, float* out);
 
-
 // ---- Element-wise unary (native_ops_elementwise.cpp); n elements, in place allowed ----
 
 void gelu(const float* in, float* out, size_t n);  // x/2 * (1 + erf(x / sqrt(2))), the exact form
@@ -111,10 +114,10 @@ void abs(const float* in, float* out, size_t n);
 void square(const float* in, float* out, size_t n);
 void floor(const float* in, float* out, size_t n);
 void ceiling(const float* in, float* out, size_t n);
-void sigmoid(const float* in, float* out, size_t n);    // 1 / (1 + exp(-x)), overflow-free
-void hardswish(const float* in, float* out, size_t n);  // x * min(max(x + 3, 0), 6) / 6
+void sigmoid(const float* in, float* out, size_t n);                           // 1 / (1 + exp(-x)), overflow-free
+void hardswish(const float* in, float* out, size_t n);                         // x * min(max(x + 3, 0), 6) / 6
 void leaky_relu(const float* in, float* out, size_t n, float negative_slope);  // x < 0 ? x * slope : x
-void elu(const float* in, float* out, size_t n, float alpha);  // x < 0 ? alpha * expm1(x) : x
+void elu(const float* in, float* out, size_t n, float alpha);                  // x < 0 ? alpha * expm1(x) : x
 // min(max(x, min), max); NaN stays NaN.
 void clamp(const float* in, float* out, size_t n, float min, float max);
 
@@ -122,7 +125,7 @@ void clamp(const float* in, float* out, size_t n, float min, float max);
 
 // Broadcast shape of a and b: right-aligned, each dim pair equal or one of them 1; ranks may
 // differ (the shorter is padded with leading 1s). False on mismatch or rank > kMaxRank.
-bool broadcast_output_dims(size_t a_rank, const size_t* a_dims, size_t b_rank, const size_t* b_dims,
-                           size_t* out_rank, size_t* out_dims);
+bool broadcast_output_dims(size_t a_rank, const size_t* a_dims, size_t b_rank, const size_t* b_dims, size_t* out_rank,
+                           size_t* out_dims);
 
 }  // namespace etp_xnnpack::native

@@ -27,19 +27,23 @@ struct CacheUser {
   uint64_t method_id = 0;
   uint32_t delegate_index = 0;
   bool operator<(const CacheUser& o) const {
-    return method_id != o.method_id ? method_id < o.method_id
-                                    : delegate_index != o.delegate_index ? delegate_index < o.delegate_index
-                                                                         : name < o.name;
+    return method_id != o.method_id             ? method_id < o.method_id
+           : delegate_index != o.delegate_index ? delegate_index < o.delegate_index
+                                                : name < o.name;
   }
 };
 
 struct PackedOp {
   xnn_operator_t op = nullptr;
   std::mutex mutex;
-  std::string key;           // "" for private operators
-  uint64_t file_id = 0;      // data file of the packed weights
-  uint64_t packed_bytes = 0; // bytes XNNPACK allocated creating the operator (measured)
+  std::string key;                 // "" for private operators
+  uint64_t file_id = 0;            // data file of the packed weights
+  uint64_t packed_bytes = 0;       // bytes XNNPACK allocated creating the operator (measured)
   std::multiset<CacheUser> users;  // for the cache report (guarded by the cache)
+  // The binding (Delegate::binding_generation) and step the operator was last set up for: a
+  // run with the same ones skips setup (guarded by `mutex`).
+  uint64_t setup_generation = 0;
+  const void* setup_step = nullptr;
   ~PackedOp() {
     if (op != nullptr) xnn_delete_operator(op);
   }

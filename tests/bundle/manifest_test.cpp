@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <map>
 
 #include "bundle/bundle.h"
 #include "bundle/manifest.h"
@@ -284,3 +285,27 @@ TEST(BundleTest, OneFileUnderTwoPathsIsMappedOnce) {
 
 }  // namespace
 }  // namespace etp::bundle
+
+namespace etp::test {
+namespace {
+
+// manifests/fixtures.yaml (what `etp run manifests/fixtures.yaml --check` and the side-by-side
+// benchmark against ExecuTorch run) lists every fixture of index.json with its recorded runs.
+TEST(FixturesManifestTest, ListsEveryFixtureWithItsRecordedRuns) {
+  auto manifest = bundle::parse_manifest(ETP_FIXTURES_MANIFEST);
+  ASSERT_TRUE(manifest.ok()) << manifest.status().message();
+  std::map<std::string, const bundle::ModelSpec*> models;
+  for (const bundle::ModelSpec& m : manifest->models) models[m.name] = &m;
+  for (const auto& f : all_fixtures()) {
+    const std::string name = f["name"];
+    const auto it = models.find(name);
+    if (it == models.end()) {
+      ADD_FAILURE() << "manifests/fixtures.yaml has no model '" << name << "'";
+      continue;
+    }
+    EXPECT_EQ(it->second->runs.size(), f["runs"].size()) << name;
+  }
+}
+
+}  // namespace
+}  // namespace etp::test

@@ -890,5 +890,39 @@ TEST_F(SyntheticGraphTest, ATransposeDerivesItsDimsAgainOnReshape) {
   EXPECT_EQ(out[2], 1.0f);
 }
 
+// Operators are set up once per binding: a call with the same tensors skips XNNPACK's setup and
+// reads their current contents; a call with other buffers sets the operators up again.
+TEST_F(SyntheticGraphTest, OperatorsAreSetUpAgainWhenACallBindsOtherBuffers) {
+  value(x::XNNDatatype::xnn_datatype_fp32, {4, 6}, 0, 1);
+  value(x::XNNDatatype::xnn_datatype_fp32, {4, 6}, 1, 1);
+  value(x::XNNDatatype::xnn_datatype_fp32, {4, 6}, 2, 2);
+  nodes_.push_back(x::CreateXNode(b_, x::XNodeUnion::XNNAdd, x::Create_XNNNode2x1(b_, 0, 1, 2).Union()));
+  finish(3);
+  std::vector<float> a(24), a2(24), b(24, 100.0f), out(24, -1.0f), out2(24, -1.0f);
+  for (size_t i = 0; i < 24; ++i) a[i] = static_cast<float>(i), a2[i] = static_cast<float>(1000 + i);
+  runtime::HostTensor ta, tb, tout;
+  tensor(&ta, ETP_DTYPE_FLOAT32, {4, 6}, a.data());
+  tensor(&tb, ETP_DTYPE_FLOAT32, {4, 6}, b.data());
+  tensor(&tout, ETP_DTYPE_FLOAT32, {4, 6}, out.data());
+  std::vector<std::vector<float>> seen;
+  auto keep = [&] { seen.push_back(tout.raw.data == out.data() ? out : out2); };  // the last call's output
+  const auto results =
+      run_calls({&ta, &tb, &tout}, {
+                                       [] {},                                         // a + b into out
+                                       [&] { keep(), ta.raw.data = a2.data(); },      // other input buffer
+                                       [&] { keep(), tout.raw.data = out2.data(); },  // other output buffer
+                                       [&] { keep(), a2[5] = -7.0f; },                // same buffers, new contents
+                                       [&] { keep(); },
+                                   });
+  keep();
+  ASSERT_EQ(results, std::vector<std::string>(5, ""));
+  ASSERT_EQ(seen.size(), 5u);
+  EXPECT_EQ(seen[0][5], 105.0f);
+  EXPECT_EQ(seen[1][5], 1105.0f);
+  EXPECT_EQ(out2[0], 1100.0f);  // written through the new output buffer
+  EXPECT_EQ(seen[3][5], 93.0f);
+  EXPECT_EQ(seen[4][5], 93.0f);
+}
+
 }  // namespace
 }  // namespace etp::test
