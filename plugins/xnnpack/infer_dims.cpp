@@ -1,3 +1,5 @@
+// The node table's shape rules (nodes.h). They run at init on the exported dims before any
+// compiler has checked the node, so each checks every rank and index it relies on.
 // Shape inference for bounded dynamic shapes: when a call's input shapes differ from the
 // exported ones, every node's output dims are derived again from its inputs' current dims, in
 // node order. The exported dims are the upper bounds the memory was planned for; reshape()
@@ -70,7 +72,8 @@ bool conv_like(Delegate& d, const fb_xnnpack::_XNNNodeConv& n, bool transposed, 
   const Dims* x = get_with_last(d, n.input1_id(), exported_last(d, n.input1_id()), e);
   const int out = d.graph().find(n.output_id());
   if (x == nullptr) return false;
-  if (out < 0 || x->size() != 4) return *e = "expects a 4-D NHWC input", false;
+  if (out < 0 || x->size() != 4 || d.value(out).dims.size() != 4)
+    return *e = "expects a 4-D NHWC input and output", false;
   Dims o = d.value(out).dims;
   o[0] = (*x)[0];
   if (!conv_output_hw(n, transposed, (*x)[1], (*x)[2], &o[1], &o[2], e)) return false;
@@ -90,7 +93,7 @@ bool shape_fully_connected(Delegate& d, const fb_xnnpack::XNode& node, std::stri
   const Dims* x = get_with_last(d, n->input1_id(), exported_last(d, n->input1_id()), e);
   const int out = d.graph().find(n->output_id());
   if (x == nullptr) return false;
-  if (out < 0) return *e = "value id out of range", false;
+  if (out < 0 || d.value(out).dims.empty()) return *e = "value id out of range, or a scalar output", false;
   Dims o = *x;
   o.back() = d.value(out).dims.back();
   return set(d, n->output_id(), std::move(o), e);
@@ -127,7 +130,7 @@ bool shape_global_avg_pooling(Delegate& d, const fb_xnnpack::XNode& node, std::s
   const Dims* x = get_with_last(d, n->input_id(), exported_last(d, n->input_id()), e);
   const int out = d.graph().find(n->output_id());
   if (x == nullptr) return false;
-  if (out < 0) return *e = "value id out of range", false;
+  if (out < 0 || d.value(out).dims.empty()) return *e = "value id out of range, or a scalar output", false;
   Dims o = d.value(out).dims;
   o[0] = (*x)[0];
   return set(d, n->output_id(), std::move(o), e);

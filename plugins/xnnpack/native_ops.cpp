@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -308,7 +309,11 @@ __attribute__((target("avx,f16c"))) void float_to_half_f16c(const float* in, uin
   for (; i < n; ++i) out[i] = to_half(in[i]);
 }
 
-const bool kHasF16c = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+bool has_f16c() {
+  unsigned a = 0, b = 0, c = 0, d = 0;  // CPUID leaf 1, ECX bit 29 (clang-14 has no "f16c" builtin name)
+  return __builtin_cpu_supports("avx") && __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) != 0;
+}
+const bool kHasF16c = has_f16c();
 #endif
 
 }  // namespace
