@@ -71,7 +71,8 @@ TEST(NativeTransposeTest, Rank1Rank6AndEmpty) {
   for (size_t a = 0; a < 2; ++a)
     for (size_t c = 0; c < 3; ++c)
       for (size_t e = 0; e < 2; ++e)
-        for (size_t f = 0; f < 2; ++f) EXPECT_EQ(out6[((f * 2 + e) * 3 + c) * 2 + a], in6[((a * 3 + c) * 2 + e) * 2 + f]);
+        for (size_t f = 0; f < 2; ++f)
+          EXPECT_EQ(out6[((f * 2 + e) * 3 + c) * 2 + a], in6[((a * 3 + c) * 2 + e) * 2 + f]);
   const Dims d0{2, 0, 3}, p0{2, 1, 0};
   float untouched = kSentinel;
   EXPECT_TRUE(transpose(nullptr, &untouched, 3, d0.data(), p0.data()));
@@ -183,6 +184,25 @@ TEST(NativeTransposeTest, BlockedPathMatchesTheDefinitionOnRaggedSizes) {
 
 // ---- data movement on 1- and 2-byte elements (int8 / fp16 graphs) ----
 
+TEST(NativeDataMovementTest, ByteTransposeMatchesTheDefinitionOnRaggedSizes) {
+  // Bytes take 8x8 register blocks: sizes around the blocks and the tiles (32 and 8 wide).
+  for (const Dims& d : {Dims{1, 8, 8}, Dims{2, 7, 37}, Dims{1, 33, 65}, Dims{3, 16, 64}, Dims{1, 64, 9},
+                        Dims{1, 300, 37}, Dims{1, 257, 130}, Dims{2, 9, 1000}}) {
+    const size_t n = d[0] * d[1] * d[2];
+    std::vector<uint8_t> in(n), out(n, 0xee);
+    for (size_t k = 0; k < n; ++k) in[k] = static_cast<uint8_t>(k * 7 + k / 256);
+    const Dims perm{0, 2, 1};
+    ASSERT_TRUE(transpose(in.data(), out.data(), 3, d.data(), perm.data(), 1));
+    for (size_t b = 0; b < d[0]; ++b) {
+      for (size_t r = 0; r < d[1]; ++r) {
+        for (size_t c = 0; c < d[2]; ++c) {
+          ASSERT_EQ(out[(b * d[2] + c) * d[1] + r], in[(b * d[1] + r) * d[2] + c]) << d[1] << "x" << d[2];
+        }
+      }
+    }
+  }
+}
+
 TEST(NativeDataMovementTest, ByteAndHalfElementsMoveLikeFloats) {
   // NCHW [1,2,2,3] -> NHWC on int8: the same permutation the float kernel applies.
   const Dims dims{1, 2, 2, 3}, perm{0, 2, 3, 1};
@@ -222,20 +242,20 @@ TEST(NativeHalfTest, RoundsToNearestEvenAndSaturatesToInfinity) {
   EXPECT_EQ(to_half(1.0f), 0x3c00);
   EXPECT_EQ(to_half(-2.0f), 0xc000);
   EXPECT_EQ(to_half(0.5f), 0x3800);
-  EXPECT_EQ(to_half(65504.0f), 0x7bff);                    // largest finite
-  EXPECT_EQ(to_half(65520.0f), 0x7c00);                    // halfway to 2^16 rounds to inf
+  EXPECT_EQ(to_half(65504.0f), 0x7bff);  // largest finite
+  EXPECT_EQ(to_half(65520.0f), 0x7c00);  // halfway to 2^16 rounds to inf
   EXPECT_EQ(to_half(65519.0f), 0x7bff);
   EXPECT_EQ(to_half(kInf), 0x7c00);
   EXPECT_EQ(to_half(-kInf), 0xfc00);
   EXPECT_EQ(to_half(std::nanf("")) & 0x7c00, 0x7c00);
   EXPECT_NE(to_half(std::nanf("")) & 0x03ff, 0);
-  EXPECT_EQ(to_half(1.0f + 1.0f / 2048), 0x3c00);          // tie, even mantissa stays
-  EXPECT_EQ(to_half(1.0f + 3.0f / 2048), 0x3c02);          // tie, odd mantissa rounds up
-  EXPECT_EQ(to_half(std::ldexp(1.0f, -14)), 0x0400);       // smallest normal
-  EXPECT_EQ(to_half(std::ldexp(1.0f, -24)), 0x0001);       // smallest subnormal
-  EXPECT_EQ(to_half(std::ldexp(1.0f, -25)), 0x0000);       // tie to even (0)
-  EXPECT_EQ(to_half(std::ldexp(3.0f, -26)), 0x0001);       // 0.75 ulp rounds up
-  EXPECT_EQ(to_half(std::ldexp(1023.0f, -24)), 0x03ff);    // largest subnormal
+  EXPECT_EQ(to_half(1.0f + 1.0f / 2048), 0x3c00);        // tie, even mantissa stays
+  EXPECT_EQ(to_half(1.0f + 3.0f / 2048), 0x3c02);        // tie, odd mantissa rounds up
+  EXPECT_EQ(to_half(std::ldexp(1.0f, -14)), 0x0400);     // smallest normal
+  EXPECT_EQ(to_half(std::ldexp(1.0f, -24)), 0x0001);     // smallest subnormal
+  EXPECT_EQ(to_half(std::ldexp(1.0f, -25)), 0x0000);     // tie to even (0)
+  EXPECT_EQ(to_half(std::ldexp(3.0f, -26)), 0x0001);     // 0.75 ulp rounds up
+  EXPECT_EQ(to_half(std::ldexp(1023.0f, -24)), 0x03ff);  // largest subnormal
   EXPECT_EQ(to_half(0.1f), 0x2e66);
 }
 
@@ -351,11 +371,14 @@ TEST(NativeSdpaTest, RejectsMismatchedShapes) {
   const Dims dk_bad_h{1, 3, 5, 4}, dk_rank2{5, 4};
   const float* p = buf.data();
   EXPECT_TRUE(scaled_dot_product_attention(p, 4, dq.data(), p, p, 4, dk.data(), dv.data(), p, nullptr, buf.data()));
-  EXPECT_FALSE(scaled_dot_product_attention(p, 4, dq.data(), p, p, 4, dk_bad_c.data(), dv.data(), p, nullptr, buf.data()));
-  EXPECT_FALSE(scaled_dot_product_attention(p, 4, dq.data(), p, p, 4, dk.data(), dv_bad_u.data(), p, nullptr, buf.data()));
-  EXPECT_FALSE(scaled_dot_product_attention(p, 4, dq.data(), p, p, 4, dk_bad_h.data(), dv.data(), p, nullptr, buf.data()));
-  EXPECT_FALSE(scaled_dot_product_attention(p, 4, dq.data(), p, p, 2, dk_rank2.data(), dk_rank2.data(), p, nullptr,
-                                            buf.data()));
+  EXPECT_FALSE(
+      scaled_dot_product_attention(p, 4, dq.data(), p, p, 4, dk_bad_c.data(), dv.data(), p, nullptr, buf.data()));
+  EXPECT_FALSE(
+      scaled_dot_product_attention(p, 4, dq.data(), p, p, 4, dk.data(), dv_bad_u.data(), p, nullptr, buf.data()));
+  EXPECT_FALSE(
+      scaled_dot_product_attention(p, 4, dq.data(), p, p, 4, dk_bad_h.data(), dv.data(), p, nullptr, buf.data()));
+  EXPECT_FALSE(
+      scaled_dot_product_attention(p, 4, dq.data(), p, p, 2, dk_rank2.data(), dk_rank2.data(), p, nullptr, buf.data()));
   const Dims q2{3, 4};
   EXPECT_FALSE(scaled_dot_product_attention(p, 2, q2.data(), p, p, 2, q2.data(), q2.data(), p, nullptr, buf.data()));
 }
