@@ -48,6 +48,12 @@ void Delegate::add_step(const std::string& type_name, std::function<etp_status(D
 std::shared_ptr<PackedOp> Delegate::packed_op(const std::string& key, uint64_t file_id, bool weights,
                                               const std::function<xnn_status(xnn_operator_t*)>& create,
                                               xnn_status* status) {
+  return packed(
+      key, file_id, weights, [&](PackedOp& p) { return create(&p.op); }, status);
+}
+
+std::shared_ptr<PackedOp> Delegate::packed(const std::string& key, uint64_t file_id, bool weights,
+                                           const std::function<xnn_status(PackedOp&)>& create, xnn_status* status) {
   auto op = plugin_.cache.acquire(key, file_id, weights, user_, create, status);
   if (op) ops_.push_back(op);
   return op;

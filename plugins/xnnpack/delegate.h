@@ -101,6 +101,9 @@ class Delegate {
   // `weights`: the operator packs weights (reported as private packed weights when not shared).
   std::shared_ptr<PackedOp> packed_op(const std::string& key, uint64_t file_id, bool weights,
                                       const std::function<xnn_status(xnn_operator_t*)>& create, xnn_status* status);
+  // The same for any packed form (`create` fills the entry: an operator or native weights).
+  std::shared_ptr<PackedOp> packed(const std::string& key, uint64_t file_id, bool weights,
+                                   const std::function<xnn_status(PackedOp&)>& create, xnn_status* status);
 
  private:
   bool plan_arena(uint64_t method_id, std::string* error);

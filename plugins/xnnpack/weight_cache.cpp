@@ -33,10 +33,14 @@ const xnn_allocator kAllocator = {nullptr, allocate, reallocate, deallocate, ali
 const xnn_allocator* counting_allocator() { return &kAllocator; }
 uint64_t xnnpack_bytes_allocated_on_this_thread() { return t_allocated; }
 
+PackedOp::~PackedOp() {
+  if (op != nullptr) xnn_delete_operator(op);
+  std::free(native);
+}
+
 std::shared_ptr<PackedOp> WeightCache::acquire(const std::string& key, uint64_t file_id, bool weights,
                                                const CacheUser& user,
-                                               const std::function<xnn_status(xnn_operator_t*)>& create,
-                                               xnn_status* status) {
+                                               const std::function<xnn_status(PackedOp&)>& create, xnn_status* status) {
   // Creation runs under the cache lock, so concurrent inits never pack one key twice.
   std::lock_guard<std::mutex> lock(mutex_);
   if (!key.empty()) {
@@ -51,7 +55,7 @@ std::shared_ptr<PackedOp> WeightCache::acquire(const std::string& key, uint64_t 
   }
   auto op = std::make_shared<PackedOp>();
   const uint64_t before = xnnpack_bytes_allocated_on_this_thread();
-  *status = create(&op->op);
+  *status = create(*op);
   if (*status != xnn_status_success) return nullptr;
   op->packed_bytes = xnnpack_bytes_allocated_on_this_thread() - before;
   op->key = key;

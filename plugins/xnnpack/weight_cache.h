@@ -35,6 +35,9 @@ struct CacheUser {
 
 struct PackedOp {
   xnn_operator_t op = nullptr;
+  // Weights packed for a plugin-native kernel (native_gemm.h) instead of an operator; allocated
+  // with counting_allocator()'s aligned_allocate, so packed_bytes counts them.
+  float* native = nullptr;
   std::mutex mutex;
   std::string key;                 // "" for private operators
   uint64_t file_id = 0;            // data file of the packed weights
@@ -44,9 +47,7 @@ struct PackedOp {
   // run with the same ones skips setup (guarded by `mutex`).
   uint64_t setup_generation = 0;
   const void* setup_step = nullptr;
-  ~PackedOp() {
-    if (op != nullptr) xnn_delete_operator(op);
-  }
+  ~PackedOp();
 };
 
 struct CacheReportEntry {
@@ -60,11 +61,11 @@ struct CacheReportEntry {
 class WeightCache {
  public:
   // Returns the shared operator for `key`, creating it with `create` (which returns an
-  // xnn_status and fills the operator) if no live entry exists. `user` names the delegate.
+  // xnn_status and fills the operator, or its native weights) if no live entry exists. `user` names the delegate.
   // An empty key gives a private operator; `weights` says whether it packs weights (then it is
   // listed in the report as a private entry). On failure returns null and sets *status.
   std::shared_ptr<PackedOp> acquire(const std::string& key, uint64_t file_id, bool weights, const CacheUser& user,
-                                    const std::function<xnn_status(xnn_operator_t*)>& create, xnn_status* status);
+                                    const std::function<xnn_status(PackedOp&)>& create, xnn_status* status);
   // The delegate `user` no longer uses `op` (it still holds its shared_ptr until it drops it).
   void release(const std::shared_ptr<PackedOp>& op, const CacheUser& user);
 

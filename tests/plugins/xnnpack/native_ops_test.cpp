@@ -1,9 +1,11 @@
 // Hand-computed cases and edge cases (size-1 and 0-sized dims, broadcasting, ranks 0/1/6, bad
 // arguments) for the XNNPACK plugin's native fp32 kernels.
 #include "native_ops.h"
+#include "native_gemm.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -448,6 +450,58 @@ TEST(NativeUnaryTest, InPlaceExtremesNanAndEmpty) {
   float untouched = kSentinel;
   gelu(nullptr, &untouched, 0);
   EXPECT_EQ(untouched, kSentinel);
+}
+
+}  // namespace
+}  // namespace etp_xnnpack::native
+
+// ---- the fp32 fully-connected kernel (native_gemm.h) ----
+
+namespace etp_xnnpack::native {
+namespace {
+
+TEST(NativeGemmTest, MatchesTheDefinitionOnRaggedShapes) {
+  if (!gemm_available()) GTEST_SKIP() << "no AVX-512F on this CPU: the plugin runs XNNPACK's operator instead";
+  struct Case {
+    size_t rows, k, nout;
+    bool transposed, bias;
+    float lo, hi;
+  };
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  for (const Case& c : {Case{1, 1, 1, false, false, -kInf, kInf}, Case{8, 16, 32, false, true, -kInf, kInf},
+                        Case{9, 33, 47, false, true, 0.0f, kInf}, Case{17, 7, 65, true, true, -1.0f, 1.0f},
+                        Case{3, 512, 100, true, false, -kInf, 6.0f}, Case{64, 64, 96, false, true, -kInf, kInf}}) {
+    std::vector<float> x(c.rows * c.k), w(c.nout * c.k), b(c.nout);
+    uint32_t state = 7;
+    auto next = [&] {
+      state = state * 1664525u + 1013904223u;
+      return static_cast<float>(static_cast<int>(state >> 22) - 512) / 256.0f;
+    };
+    for (float& v : x) v = next();
+    for (float& v : w) v = next();
+    for (float& v : b) v = next();
+    std::vector<float> packed(gemm_packed_floats(c.k, c.nout) + 16);
+    auto* aligned = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(packed.data()) + 63) & ~uintptr_t{63});
+    gemm_pack(w.data(), c.transposed, c.bias ? b.data() : nullptr, c.k, c.nout, aligned);
+    std::vector<float> out(c.rows * c.nout + 1, -99.0f);
+    const size_t panels = (c.nout + kGemmPanel - 1) / kGemmPanel;
+    // Two calls over halves of the rows and panels, as the pool splits the work.
+    gemm_run(x.data(), c.k, c.nout, aligned, c.lo, c.hi, out.data(), 0, c.rows / 2, 0, panels);
+    gemm_run(x.data(), c.k, c.nout, aligned, c.lo, c.hi, out.data(), c.rows / 2, c.rows, 0, panels / 2);
+    gemm_run(x.data(), c.k, c.nout, aligned, c.lo, c.hi, out.data(), c.rows / 2, c.rows, panels / 2, panels);
+    for (size_t r = 0; r < c.rows; ++r) {
+      for (size_t n = 0; n < c.nout; ++n) {
+        // Weights as [nout][k], or [k][nout] when transposed.
+        float want = c.bias ? b[n] : 0.0f;
+        for (size_t p = 0; p < c.k; ++p) {
+          want = std::fma(x[r * c.k + p], c.transposed ? w[p * c.nout + n] : w[n * c.k + p], want);
+        }
+        want = std::min(std::max(want, c.lo), c.hi);
+        ASSERT_EQ(out[r * c.nout + n], want) << c.rows << "x" << c.k << "x" << c.nout << " at " << r << "," << n;
+      }
+    }
+    EXPECT_EQ(out.back(), -99.0f);  // nothing written past the last row
+  }
 }
 
 }  // namespace
