@@ -193,7 +193,7 @@ bool fp32_only(const Graph& graph, const NodeIds& ids, std::string* error) {
 // that re-derives dims on every reshape is the one checked here.
 bool exported_shape_holds(Delegate& d, const NodeType& type, const fb_xnnpack::XNode& node, const NodeIds& ids,
                           std::string* error) {
-  if (!type.shape(d, node, error)) return false;
+  if (!type.shape(d, node, ids, error)) return false;
   for (uint32_t id : ids.out) {
     const int v = d.graph().find(id);
     if (v < 0) continue;
@@ -225,7 +225,7 @@ bool compile_node(Delegate& d, size_t index, std::string* error) {
   }
   if (type->elementwise != nullptr) {
     bool handled = false;
-    const bool ok = compile_half(d, node, type->elementwise(node), error, &handled);
+    const bool ok = compile_half(d, node, ids, type->elementwise(node), error, &handled);
     if (handled) return ok;
   }
   if (!type->other_datatypes && !fp32_only(d.graph(), ids, error)) return false;
@@ -237,7 +237,7 @@ bool infer_node_dims(Delegate& d, size_t index, std::string* error) {
   const fb_xnnpack::XNode& node = *d.graph().root().xnodes()->Get(static_cast<flatbuffers::uoffset_t>(index));
   const NodeType* type = node_type(node.xnode_union_type());
   if (type == nullptr) return *error = "this node type is not supported by the XNNPACK plugin", false;
-  return type->shape(d, node, error);
+  return type->shape(d, node, d.graph().node_ids(index), error);
 }
 
 }  // namespace etp_xnnpack

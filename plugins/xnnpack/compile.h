@@ -45,28 +45,31 @@ bool compile_leaky_relu(Delegate& d, const fb_xnnpack::XNode& node, std::string*
 bool compile_elu(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
 // An element-wise node on fp16 values: `kernel` on values widened in chunks. *handled is false
 // unless its input is fp16 (compile_native.cpp).
-bool compile_half(Delegate& d, const fb_xnnpack::XNode& node, const ElementwiseKernel& kernel, std::string* error,
-                  bool* handled);
+bool compile_half(Delegate& d, const fb_xnnpack::XNode& node, const NodeIds& ids, const ElementwiseKernel& kernel,
+                  std::string* error, bool* handled);
 
 // The node table's shape rules (infer_dims.cpp): each sets the node's output dims from its
 // inputs' current dims, or returns false with `error` set.
-bool shape_fully_connected(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
-bool shape_conv(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);  // and depthwise, transposed
-bool shape_pooling(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
-bool shape_argmax_pooling(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
-bool shape_global_avg_pooling(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
-bool shape_resize_bilinear(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
-bool shape_constant_pad(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
-bool shape_broadcast(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);  // element-wise binary
-bool shape_batch_matmul(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
-bool shape_transpose(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
-bool shape_reshape(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
-bool shape_slice(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
-bool shape_concatenate(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
-bool shape_attention(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
-bool shape_prelu(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
-bool shape_softmax(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
-bool shape_same_as_input(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);  // element-wise unary
+bool shape_fully_connected(Delegate& d, const fb_xnnpack::XNode& node, const NodeIds& ids, std::string* error);
+bool shape_conv(Delegate& d, const fb_xnnpack::XNode& node, const NodeIds& ids,
+                std::string* error);  // and depthwise, transposed
+bool shape_pooling(Delegate& d, const fb_xnnpack::XNode& node, const NodeIds& ids, std::string* error);
+bool shape_argmax_pooling(Delegate& d, const fb_xnnpack::XNode& node, const NodeIds& ids, std::string* error);
+bool shape_global_avg_pooling(Delegate& d, const fb_xnnpack::XNode& node, const NodeIds& ids, std::string* error);
+bool shape_resize_bilinear(Delegate& d, const fb_xnnpack::XNode& node, const NodeIds& ids, std::string* error);
+bool shape_constant_pad(Delegate& d, const fb_xnnpack::XNode& node, const NodeIds& ids, std::string* error);
+bool shape_broadcast(Delegate& d, const fb_xnnpack::XNode& node, const NodeIds& ids,
+                     std::string* error);  // element-wise binary
+bool shape_batch_matmul(Delegate& d, const fb_xnnpack::XNode& node, const NodeIds& ids, std::string* error);
+bool shape_transpose(Delegate& d, const fb_xnnpack::XNode& node, const NodeIds& ids, std::string* error);
+bool shape_reshape(Delegate& d, const fb_xnnpack::XNode& node, const NodeIds& ids, std::string* error);
+bool shape_slice(Delegate& d, const fb_xnnpack::XNode& node, const NodeIds& ids, std::string* error);
+bool shape_concatenate(Delegate& d, const fb_xnnpack::XNode& node, const NodeIds& ids, std::string* error);
+bool shape_attention(Delegate& d, const fb_xnnpack::XNode& node, const NodeIds& ids, std::string* error);
+bool shape_prelu(Delegate& d, const fb_xnnpack::XNode& node, const NodeIds& ids, std::string* error);
+bool shape_softmax(Delegate& d, const fb_xnnpack::XNode& node, const NodeIds& ids, std::string* error);
+bool shape_same_as_input(Delegate& d, const fb_xnnpack::XNode& node, const NodeIds& ids,
+                         std::string* error);  // element-wise unary
 
 // Inputs of an XNNConcatenateN node (2 to 5).
 size_t concatenate_inputs(fb_xnnpack::XNodeUnion type);

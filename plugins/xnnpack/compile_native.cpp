@@ -206,10 +206,9 @@ bool prelu(Delegate& d, const fb_xnnpack::_XNNNode2x1& n, std::string* e) {
 
 }  // namespace
 
-bool compile_half(Delegate& d, const fb_xnnpack::XNode& node, const ElementwiseKernel& kernel, std::string* e,
-                  bool* handled) {
+bool compile_half(Delegate& d, const fb_xnnpack::XNode& node, const NodeIds& io, const ElementwiseKernel& kernel,
+                  std::string* e, bool* handled) {
   *handled = false;
-  const NodeIds& io = d.graph().node_ids(d.compiling_node());
   if (io.in.empty() || io.out.empty()) return false;
   std::vector<int> v;
   if (!ids(d, {io.in[0], io.out[0]}, &v, e)) return false;  // leave unhandled: reported by the fp32 path

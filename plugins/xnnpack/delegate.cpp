@@ -301,7 +301,7 @@ etp_status Delegate::bind(etp_value* const* args, uint32_t num_args) {
     }
   }
   if (changed) {
-    ++reshapes_;
+    binding_generation_ = 0;  // new dims: the next execute starts a new binding
     if (etp_status s = reshape()) return s;
   }
   dims_valid_ = true;  // consistent with the inputs; a failed output resize does not change them
@@ -347,12 +347,11 @@ etp_status Delegate::execute(etp_value* const* args, uint32_t num_args) {
   // needed more), so intermediates are placed afresh from its current base.
   uint8_t* base = workspace_->base();
   for (const auto& [value, offset] : scratch_) pointers_[static_cast<size_t>(value)] = base + offset;
-  const uint64_t dims_before = reshapes_;
   if (etp_status s = bind(args, num_args)) {
     binding_generation_ = 0;  // never matches an operator's setup
     return s;
   }
-  if (binding_generation_ == 0 || reshapes_ != dims_before || pointers_ != bound_pointers_) {
+  if (binding_generation_ == 0 || pointers_ != bound_pointers_) {
     static std::atomic<uint64_t> generations{0};
     binding_generation_ = generations.fetch_add(1, std::memory_order_relaxed) + 1;
     bound_pointers_ = pointers_;

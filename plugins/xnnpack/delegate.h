@@ -93,8 +93,6 @@ class Delegate {
   // tensors, shapes or workspace addresses; unique across delegates (run_op skips setup on it).
   uint64_t binding_generation() const { return binding_generation_; }
   const void* running_step() const { return running_step_; }
-  // Index of the node being compiled.
-  size_t compiling_node() const { return compiling_node_; }
   // Appends the step of the node being compiled; `type_name` is its node type.
   void add_step(const std::string& type_name, std::function<etp_status(Delegate&)> run);
   // An operator with packed weights: shared when `key` is not empty.
@@ -120,7 +118,6 @@ class Delegate {
   std::vector<std::vector<size_t>> dims_;
   bool dims_valid_ = true;  // false after a failed call: dims_ may be half-updated
   uint64_t binding_generation_ = 0;
-  uint64_t reshapes_ = 0;                        // dims re-derived this many times
   std::vector<void*> bound_pointers_;            // pointers_ at the last execute
   size_t compiling_node_ = 0;                    // node index add_step names its step with
   const Step* running_step_ = nullptr;           // named in fail() messages during execute

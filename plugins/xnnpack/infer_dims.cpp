@@ -88,7 +88,7 @@ bool same_as_input(Delegate& d, uint32_t in, uint32_t out, std::string* e) {
 
 }  // namespace
 
-bool shape_fully_connected(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+bool shape_fully_connected(Delegate& d, const fb_xnnpack::XNode& node, const NodeIds&, std::string* e) {
   const auto* n = node.xnode_union_as_XNNFullyConnected();
   const Dims* x = get_with_last(d, n->input1_id(), exported_last(d, n->input1_id()), e);
   const int out = d.graph().find(n->output_id());
@@ -99,12 +99,12 @@ bool shape_fully_connected(Delegate& d, const fb_xnnpack::XNode& node, std::stri
   return set(d, n->output_id(), std::move(o), e);
 }
 
-bool shape_conv(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+bool shape_conv(Delegate& d, const fb_xnnpack::XNode& node, const NodeIds&, std::string* e) {
   return conv_like(d, *static_cast<const fb_xnnpack::_XNNNodeConv*>(node.xnode_union()),
                    node.xnode_union_type() == XNodeUnion::XNNConvTranspose2d, e);
 }
 
-bool shape_pooling(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+bool shape_pooling(Delegate& d, const fb_xnnpack::XNode& node, const NodeIds&, std::string* e) {
   const bool max = node.xnode_union_type() == XNodeUnion::XNNMaxPooling2d;
   const auto* n = max ? node.xnode_union_as_XNNMaxPooling2d() : node.xnode_union_as_XNNAvgPooling2d();
   const Dims* x = get_with_last(d, n->input_id(), exported_last(d, n->input_id()), e);
@@ -115,7 +115,7 @@ bool shape_pooling(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
   return set(d, n->output_id(), std::move(o), e);
 }
 
-bool shape_argmax_pooling(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+bool shape_argmax_pooling(Delegate& d, const fb_xnnpack::XNode& node, const NodeIds&, std::string* e) {
   const auto* n = node.xnode_union_as_XNNArgMaxPooling2d();
   const Dims* x = get_with_last(d, n->input_id(), exported_last(d, n->input_id()), e);
   if (x == nullptr) return false;
@@ -125,7 +125,7 @@ bool shape_argmax_pooling(Delegate& d, const fb_xnnpack::XNode& node, std::strin
   return set(d, n->output_value_id(), o, e) && set(d, n->output_index_id(), std::move(o), e);
 }
 
-bool shape_global_avg_pooling(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+bool shape_global_avg_pooling(Delegate& d, const fb_xnnpack::XNode& node, const NodeIds&, std::string* e) {
   const auto* n = node.xnode_union_as_XNNGlobalAvgPooling2d();
   const Dims* x = get_with_last(d, n->input_id(), exported_last(d, n->input_id()), e);
   const int out = d.graph().find(n->output_id());
@@ -136,7 +136,7 @@ bool shape_global_avg_pooling(Delegate& d, const fb_xnnpack::XNode& node, std::s
   return set(d, n->output_id(), std::move(o), e);
 }
 
-bool shape_resize_bilinear(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+bool shape_resize_bilinear(Delegate& d, const fb_xnnpack::XNode& node, const NodeIds&, std::string* e) {
   const auto* n = node.xnode_union_as_XNNStaticResizeBilinear2D();
   const Dims* x = get_with_last(d, n->input_id(), exported_last(d, n->input_id()), e);
   if (x == nullptr) return false;
@@ -144,7 +144,7 @@ bool shape_resize_bilinear(Delegate& d, const fb_xnnpack::XNode& node, std::stri
   return set(d, n->output_id(), {(*x)[0], n->new_height(), n->new_width(), (*x)[3]}, e);
 }
 
-bool shape_constant_pad(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+bool shape_constant_pad(Delegate& d, const fb_xnnpack::XNode& node, const NodeIds&, std::string* e) {
   const auto* n = node.xnode_union_as_XNNStaticConstantPad();
   const Dims* x = get(d, n->input_id());
   if (x == nullptr || !n->pre_paddings() || !n->post_paddings() || n->pre_paddings()->size() != x->size() ||
@@ -159,7 +159,7 @@ bool shape_constant_pad(Delegate& d, const fb_xnnpack::XNode& node, std::string*
   return set(d, n->output_id(), std::move(o), e);
 }
 
-bool shape_broadcast(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+bool shape_broadcast(Delegate& d, const fb_xnnpack::XNode& node, const NodeIds&, std::string* e) {
   const auto* n = static_cast<const fb_xnnpack::_XNNNode2x1*>(node.xnode_union());  // every binary member
   const Dims *a = get(d, n->input1_id()), *b = get(d, n->input2_id());
   size_t rank = 0, dims[native::kMaxRank];
@@ -170,7 +170,7 @@ bool shape_broadcast(Delegate& d, const fb_xnnpack::XNode& node, std::string* e)
   return set(d, n->output_id(), Dims(dims, dims + rank), e);
 }
 
-bool shape_batch_matmul(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+bool shape_batch_matmul(Delegate& d, const fb_xnnpack::XNode& node, const NodeIds&, std::string* e) {
   const auto* n = node.xnode_union_as_XNNBatchMatrixMultiply();
   const Dims *a = get(d, n->input1_id()), *b = get(d, n->input2_id());
   size_t rank = 0, dims[native::kMaxRank];
@@ -182,7 +182,7 @@ bool shape_batch_matmul(Delegate& d, const fb_xnnpack::XNode& node, std::string*
   return set(d, n->output_id(), Dims(dims, dims + rank), e);
 }
 
-bool shape_transpose(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+bool shape_transpose(Delegate& d, const fb_xnnpack::XNode& node, const NodeIds&, std::string* e) {
   const auto* n = node.xnode_union_as_XNNStaticTranspose();
   const Dims* x = get(d, n->input_id());
   if (x == nullptr || !n->perm() || n->perm()->size() != x->size()) return *e = "perm does not fit the input", false;
@@ -197,7 +197,7 @@ bool shape_transpose(Delegate& d, const fb_xnnpack::XNode& node, std::string* e)
   return set(d, n->output_id(), std::move(o), e);
 }
 
-bool shape_reshape(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+bool shape_reshape(Delegate& d, const fb_xnnpack::XNode& node, const NodeIds&, std::string* e) {
   const auto* n = node.xnode_union_as_XNNStaticReshape();
   const int in = d.graph().find(n->input_id()), out = d.graph().find(n->output_id());
   if (in < 0 || out < 0) return *e = "value id out of range", false;
@@ -206,7 +206,7 @@ bool shape_reshape(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
   return set(d, n->output_id(), std::move(o), e);
 }
 
-bool shape_slice(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+bool shape_slice(Delegate& d, const fb_xnnpack::XNode& node, const NodeIds&, std::string* e) {
   const auto* n = node.xnode_union_as_XNNStaticSlice();
   const Dims* x = get(d, n->input_id());
   if (x == nullptr || !n->offsets() || !n->sizes() || n->sizes()->size() != x->size() ||
@@ -224,7 +224,7 @@ bool shape_slice(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
   return set(d, n->output_id(), std::move(o), e);
 }
 
-bool shape_concatenate(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+bool shape_concatenate(Delegate& d, const fb_xnnpack::XNode& node, const NodeIds&, std::string* e) {
   const auto* n = static_cast<const fb_xnnpack::_XNNCat*>(node.xnode_union());  // every member
   const size_t count = concatenate_inputs(node.xnode_union_type());
   const uint32_t ids[] = {n->input1_id(), n->input2_id(), n->input3_id(), n->input4_id(), n->input5_id()};
@@ -244,7 +244,7 @@ bool shape_concatenate(Delegate& d, const fb_xnnpack::XNode& node, std::string* 
   return set(d, n->output_id(), std::move(o), e);
 }
 
-bool shape_attention(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+bool shape_attention(Delegate& d, const fb_xnnpack::XNode& node, const NodeIds&, std::string* e) {
   const auto* n = node.xnode_union_as_XNNScaledDotProductAttention();
   const Dims *q = get(d, n->query_id()), *v = get(d, n->value_id());
   if (q == nullptr || v == nullptr || q->empty() || v->empty()) return *e = "value id out of range", false;
@@ -253,14 +253,14 @@ bool shape_attention(Delegate& d, const fb_xnnpack::XNode& node, std::string* e)
   return set(d, n->output_id(), std::move(o), e);
 }
 
-bool shape_prelu(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+bool shape_prelu(Delegate& d, const fb_xnnpack::XNode& node, const NodeIds&, std::string* e) {
   const auto* n = node.xnode_union_as_XNNPReLU();
   // The kernel indexes the slope by the channel count fixed at init.
   if (get_with_last(d, n->input1_id(), exported_last(d, n->input1_id()), e) == nullptr) return false;
   return same_as_input(d, n->input1_id(), n->output_id(), e);
 }
 
-bool shape_softmax(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
+bool shape_softmax(Delegate& d, const fb_xnnpack::XNode& node, const NodeIds&, std::string* e) {
   // Softmax's channel width (last dim) is fixed when its operator is created; the other
   // element-wise operators run on one long row and take any shape.
   const auto* n = static_cast<const fb_xnnpack::_XNNNode1x1*>(node.xnode_union());
@@ -272,9 +272,7 @@ bool shape_softmax(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
   return same_as_input(d, n->input_id(), n->output_id(), e);
 }
 
-bool shape_same_as_input(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
-  NodeIds ids;
-  node_type(node.xnode_union_type())->ids(node, &ids);
+bool shape_same_as_input(Delegate& d, const fb_xnnpack::XNode&, const NodeIds& ids, std::string* e) {
   return same_as_input(d, ids.in[0], ids.out[0], e);
 }
 

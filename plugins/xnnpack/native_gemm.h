@@ -1,7 +1,8 @@
 // A plugin-native fp32 fully-connected kernel for x86 CPUs with AVX-512F: out = clamp(in · Wᵀ +
-// bias). Debian's 2022 XNNPACK reaches 185 GFLOP/s on a 64x512x512 layer on this machine, where
-// ExecuTorch's newer XNNPACK reaches 222; this 8x32 register-blocked kernel (16 accumulators,
-// weights packed in 32-column panels) reaches 257 (measured in one session, 1 thread). It
+// bias). On a 64x512x512 layer, 1 thread, this 8x32 register-blocked kernel (16 accumulators,
+// weights packed in 32-column panels) runs at 251-253 GFLOP/s through the plugin against
+// 175-182 for Debian's 2022 XNNPACK operator (etp_bench_xnnpack, two runs); ExecuTorch's newer
+// XNNPACK took 151 us (222 GFLOP/s) in benchmarks/side_by_side/executorch_speed.py. It
 // accumulates each output exactly as XNNPACK's fp32 GEMM kernels do: the bias, then k in
 // order with fused multiply-adds.
 #pragma once

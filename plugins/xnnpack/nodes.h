@@ -36,9 +36,10 @@ struct NodeType {
   // Packs its filter and bias (ids.in[1..]) into the operator: they need no arena copy and can
   // live in the weight cache.
   bool packs_weights;
-  // Output dims from the inputs' current dims (Delegate::dims). Run at init on the exported
-  // dims, where it must give the exported output dims, and again on every reshape.
-  NodeFn shape;
+  // Output dims from the inputs' current dims (Delegate::dims); `ids` are the node's. Run at
+  // init on the exported dims, where it must give the exported output dims, and again on
+  // every reshape.
+  bool (*shape)(Delegate& d, const fb_xnnpack::XNode& node, const NodeIds& ids, std::string* error);
   // Builds the node's step(s).
   NodeFn compile;
   // The node's fp32 element-wise kernel, when it has one: the fp16 path runs it on values

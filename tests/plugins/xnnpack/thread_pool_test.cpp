@@ -163,7 +163,8 @@ TEST(XnnpackThreadPoolTest, APrivateCopyOfThePluginAlsoRunsOnItsHostsPool) {
 // same multiply through the plugin's serial path (a NULL pool) gives the same bits, denormal
 // inputs included (both honour the flags XNNPACK passes).
 TEST(XnnpackThreadPoolTest, ARealPthreadpoolFromAnotherLibraryIsForwardedToLibpthreadpool) {
-  auto registry = xnnpack_registry(logging_host(2), {});  // loads libXNNPACK as the plugin's dependency
+  auto registry = xnnpack_registry(logging_host(2), {});         // loads libXNNPACK as the plugin's dependency
+  ASSERT_TRUE(logged("xnnpack: 2 threads on the host's pool"));  // XNNPACK's calls reach the plugin
   void* xnn = dlopen("libXNNPACK.so.0", RTLD_LAZY | RTLD_NOLOAD);
   void* ptp = dlopen("libpthreadpool.so.0", RTLD_LAZY | RTLD_NOLOAD);
   ASSERT_NE(xnn, nullptr);
@@ -197,6 +198,10 @@ TEST(XnnpackThreadPoolTest, ARealPthreadpoolFromAnotherLibraryIsForwardedToLibpt
   const std::vector<float> serial = multiply(nullptr);
   EXPECT_EQ(std::memcmp(forwarded.data(), serial.data(), forwarded.size() * sizeof(float)), 0);
   EXPECT_EQ(forwarded[1], a[1] * b[1]);
+  // XNNPACK asks for denormals flushed (PTHREADPOOL_FLAG_DISABLE_DENORMALS): 1e-40 * 0.5 is 0
+  // through libpthreadpool and through the plugin's own serial path alike.
+  EXPECT_EQ(forwarded[0], 0.0f);
+  EXPECT_EQ(serial[0], 0.0f);
 }
 
 }  // namespace

@@ -924,5 +924,31 @@ TEST_F(SyntheticGraphTest, OperatorsAreSetUpAgainWhenACallBindsOtherBuffers) {
   EXPECT_EQ(seen[4][5], 93.0f);
 }
 
+// New shapes in the same buffers are a new binding too: the operator is set up for them.
+TEST_F(SyntheticGraphTest, OperatorsAreSetUpAgainWhenACallBindsOtherShapes) {
+  value(x::XNNDatatype::xnn_datatype_fp32, {4, 6}, 0, 1);
+  value(x::XNNDatatype::xnn_datatype_fp32, {4, 6}, 1, 1);
+  value(x::XNNDatatype::xnn_datatype_fp32, {4, 6}, 2, 2);
+  nodes_.push_back(x::CreateXNode(b_, x::XNodeUnion::XNNAdd, x::Create_XNNNode2x1(b_, 0, 1, 2).Union()));
+  finish(3);
+  std::vector<float> a(24), b(24, 100.0f), out(24, -1.0f);
+  for (size_t i = 0; i < 24; ++i) a[i] = static_cast<float>(i);
+  runtime::HostTensor ta, tb, tout;
+  tensor(&ta, ETP_DTYPE_FLOAT32, {4, 6}, a.data(), ETP_DYNAMISM_DYNAMIC_BOUND);
+  tensor(&tb, ETP_DTYPE_FLOAT32, {4, 6}, b.data(), ETP_DYNAMISM_DYNAMIC_BOUND);
+  tensor(&tout, ETP_DTYPE_FLOAT32, {4, 6}, out.data(), ETP_DYNAMISM_DYNAMIC_BOUND);
+  auto rows = [&](int64_t n) {
+    return [&, n] {
+      const int64_t sizes[2] = {n, 6};
+      ASSERT_OK(ta.resize(2, sizes));
+      ASSERT_OK(tb.resize(2, sizes));
+    };
+  };
+  const auto results = run_calls({&ta, &tb, &tout}, {rows(2), rows(4)});
+  ASSERT_EQ(results, std::vector<std::string>(2, ""));
+  EXPECT_EQ(tout.raw.sizes[0], 4);
+  for (size_t i = 0; i < 24; ++i) EXPECT_EQ(out[i], a[i] + 100.0f) << i;  // rows 2 and 3 too
+}
+
 }  // namespace
 }  // namespace etp::test
