@@ -184,45 +184,86 @@ struct F16Compute {
   void narrow(Delegate& d, int value) { native::float_to_half(out.data(), d.as<uint16_t>(value), d.numel(value)); }
 };
 
-// fp32 fully-connected layers on AVX-512 CPUs run the plugin's own kernel (native_gemm.h: 1.4x
-// Debian XNNPACK's throughput on a 64x512x512 layer), spread over the pool like an
-// XNNPACK operator (with its denormal flushing). The packed weights do not depend on the clamp,
-// which the kernel applies: shared weights are keyed without it.
-bool native_fully_connected(Delegate& d, const Value& vi, const Value& vw, const Value* vb, const Value& vo, int in,
-                            int out, size_t k, size_t nout, bool transposed, float lo, float hi, std::string* e) {
-  const std::string params =
-      key_params("fc-native", {k, nout, transposed ? 1u : 0u}) + quant_key(Kind::kF32, vi, vw, vb, vo);
+// Native packed weights (native_gemm.h) of `floats` floats, filled by `pack`, shared under `key`
+// like an XNNPACK operator's. The key leaves out the clamp, which the kernel applies.
+std::shared_ptr<PackedOp> native_weights(Delegate& d, const Value& vw, const Value* vb, const std::string& params,
+                                         size_t floats, const std::function<void(float*)>& pack, std::string* e) {
   xnn_status status;
   auto op = d.packed(
       weights_key(vw, vb, params), vw.file_id, true,
       [&](PackedOp& p) {
-        const size_t bytes = native::gemm_packed_floats(k, nout) * sizeof(float);
-        p.native = static_cast<float*>(counting_allocator()->aligned_allocate(nullptr, 64, bytes));
+        p.native = static_cast<float*>(counting_allocator()->aligned_allocate(nullptr, 64, floats * sizeof(float)));
         if (p.native == nullptr) return xnn_status_out_of_memory;
-        native::gemm_pack(vw.f32(), transposed, vb ? vb->f32() : nullptr, k, nout, p.native);
+        pack(p.native);
         return xnn_status_success;
       },
       &status);
-  if (!op) return create_failed(status, e);
+  if (!op) create_failed(status, e);
+  return op;
+}
+
+// Spreads `rows` output rows times `nout` output columns over the pool like an XNNPACK
+// operator (with its denormal flushing). One item: `panel_tile` 32-column panels (their
+// weights stay in cache) over a block of rows; all rows when there are items enough to share out.
+template <typename Run>
+void parallel_panels(Delegate& d, size_t rows, size_t nout, size_t panel_tile, const Run& run) {
+  const size_t panels = (nout + native::kGemmPanel - 1) / native::kGemmPanel;
+  const size_t tile_rows = panels >= 8 * panel_tile ? rows : std::max<size_t>(8, (rows / 4 + 7) / 8 * 8);
+  pthreadpool_parallelize_2d_tile_2d(
+      d.threadpool(),
+      [](void* context, size_t row, size_t panel, size_t row_count, size_t panel_count) {
+        (*static_cast<const Run*>(context))(row, row + row_count, panel, panel + panel_count);
+      },
+      const_cast<Run*>(&run), rows, panels, tile_rows, panel_tile, PTHREADPOOL_FLAG_DISABLE_DENORMALS);
+}
+
+// fp32 fully-connected layers on AVX-512 CPUs run the plugin's own kernel (native_gemm.h: 1.4x
+// Debian XNNPACK's throughput on a 64x512x512 layer).
+bool native_fully_connected(Delegate& d, const Value& vi, const Value& vw, const Value* vb, const Value& vo, int in,
+                            int out, size_t k, size_t nout, bool transposed, float lo, float hi, std::string* e) {
+  const std::string params =
+      key_params("fc-native", {k, nout, transposed ? 1u : 0u}) + quant_key(Kind::kF32, vi, vw, vb, vo);
+  auto op = native_weights(
+      d, vw, vb, params, native::gemm_packed_floats(k, nout),
+      [&](float* packed) { native::gemm_pack(vw.f32(), transposed, vb ? vb->f32() : nullptr, k, nout, packed); }, e);
+  if (!op) return false;
   d.add_step("XNNFullyConnected", [op, in, out, k, nout, lo, hi](Delegate& dd) {
-    struct Job {
-      const float *x, *w;
-      float* y;
-      size_t k, nout;
-      float lo, hi;
-    } job{dd.data(in), op->native, dd.data(out), k, nout, lo, hi};
-    const size_t rows = dd.numel(in) / k, panels = (nout + native::kGemmPanel - 1) / native::kGemmPanel;
-    // One item: a panel (its weights stay in cache) over a block of rows; all rows when there
-    // are panels enough to share out.
-    const size_t tile_rows = panels >= 8 ? rows : std::max<size_t>(8, (rows / 4 + 7) / 8 * 8);
-    pthreadpool_parallelize_2d_tile_2d(
-        dd.threadpool(),
-        [](void* context, size_t row, size_t panel, size_t row_count, size_t panel_count) {
-          const auto* j = static_cast<const Job*>(context);
-          native::gemm_run(j->x, j->k, j->nout, j->w, j->lo, j->hi, j->y, row, row + row_count, panel,
-                           panel + panel_count);
-        },
-        &job, rows, panels, tile_rows, 1, PTHREADPOOL_FLAG_DISABLE_DENORMALS);
+    const float* x = dd.data(in);
+    float* y = dd.data(out);
+    parallel_panels(dd, dd.numel(in) / k, nout, 1, [&](size_t row, size_t row_end, size_t panel, size_t panel_end) {
+      native::gemm_run(x, k, nout, op->native, lo, hi, y, row, row_end, panel, panel_end);
+    });
+    return ETP_OK;
+  });
+  return true;
+}
+
+// fp32 2-D convolutions with one group run the same kernel as an implicit GEMM (native_gemm.h:
+// conv_bench's 3x3, 32 -> 64 channels). The output size was checked by the shape rule; dims
+// are read at run time, so a reshaped input needs nothing more.
+bool native_convolution(Delegate& d, const ConvShape& c, const Value& vi, const Value& vw, const Value* vb,
+                        const Value& vo, int in, int out, float lo, float hi, std::string* e) {
+  const size_t taps = size_t{c.kernel_h} * c.kernel_w, cin = c.group_in, cout = c.group_out;
+  const std::string params =
+      key_params("conv-native", {c.pad_top, c.pad_right, c.pad_bottom, c.pad_left, c.kernel_h, c.kernel_w, c.stride_h,
+                                 c.stride_w, c.dilation_h, c.dilation_w, cin, cout}) +
+      quant_key(Kind::kF32, vi, vw, vb, vo);
+  auto op = native_weights(
+      d, vw, vb, params, native::conv_packed_floats(taps, cin, cout),
+      [&](float* packed) { native::conv_pack(vw.f32(), vb ? vb->f32() : nullptr, taps, cin, cout, packed); }, e);
+  if (!op) return false;
+  d.add_step("XNNConv2d", [op, c, in, out, cin, cout, lo, hi](Delegate& dd) {
+    const std::vector<size_t>&x = dd.dims(in), &y = dd.dims(out);
+    const native::ConvGeometry g{x[0],       x[1],         x[2],         cin,        y[1],
+                                 y[2],       cout,         c.kernel_h,   c.kernel_w, c.stride_h,
+                                 c.stride_w, c.dilation_h, c.dilation_w, c.pad_top,  c.pad_left};
+    const float* from = dd.data(in);
+    float* to = dd.data(out);
+    // Up to 4 panels an item: a pixel block's read addresses are found once for all of them.
+    parallel_panels(dd, g.batch * g.out_h * g.out_w, cout, 4,
+                    [&](size_t pixel, size_t pixel_end, size_t panel, size_t panel_end) {
+                      native::conv_run(from, g, op->native, lo, hi, to, pixel, pixel_end, panel, panel_end);
+                    });
     return ETP_OK;
   });
   return true;
@@ -360,6 +401,10 @@ bool convolution(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_
   if (!weighted_kind(vi, vw, vb, vo, vo.dims[3], depthwise ? 3 : 0, &kind, e)) return false;
   float lo, hi;  // not a structured binding: C++17 lambdas cannot capture those (clang refuses)
   std::tie(lo, hi) = output_bounds(node);
+  if (kind == Kind::kF32 && !depthwise && c.groups == 1 && native::gemm_available() &&
+      native::conv_worth_it(size_t{c.kernel_h} * c.kernel_w, c.group_in, c.group_out)) {
+    return native_convolution(d, c, vi, vw, vb, vo, in, out, lo, hi, e);
+  }
   const Clamp clamp = split_clamp(vw, vb, kind, lo, hi);
   const std::string params =
       key_params("conv", {c.pad_top, c.pad_right, c.pad_bottom, c.pad_left, c.kernel_h, c.kernel_w, c.stride_h,

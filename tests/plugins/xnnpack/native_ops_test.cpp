@@ -506,3 +506,79 @@ TEST(NativeGemmTest, MatchesTheDefinitionOnRaggedShapes) {
 
 }  // namespace
 }  // namespace etp_xnnpack::native
+
+// ---- the same kernel as a convolution (native_gemm.h conv_run) ----
+
+namespace etp_xnnpack::native {
+namespace {
+
+TEST(NativeConvTest, MatchesTheDefinitionWithPaddingStridesAndDilation) {
+  if (!gemm_available()) GTEST_SKIP() << "no AVX-512F on this CPU: the plugin runs XNNPACK's operator instead";
+  struct Case {
+    ConvGeometry g;
+    size_t pad_bottom, pad_right;
+    bool bias;
+    float lo, hi;
+  };
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  // {batch, in_h, in_w, cin, out_h, out_w (filled below), cout, kh, kw, sh, sw, dh, dw, pad_top, pad_left}
+  const std::vector<Case> cases = {
+      {{1, 6, 6, 3, 0, 0, 8, 3, 3, 1, 1, 1, 1, 1, 1}, 1, 1, true, -kInf, kInf},     // "same" 3x3
+      {{2, 7, 5, 5, 0, 0, 40, 3, 2, 2, 1, 1, 1, 0, 1}, 1, 0, true, 0.0f, kInf},     // stride, ragged panel
+      {{1, 9, 9, 4, 0, 0, 33, 3, 3, 1, 2, 2, 2, 2, 1}, 2, 3, false, -1.0f, 1.0f},   // dilation, odd pads
+      {{1, 4, 4, 16, 0, 0, 200, 1, 1, 1, 1, 1, 1, 0, 0}, 0, 0, true, -kInf, 6.0f},  // 1x1, seven panels
+      {{1, 1, 12, 6, 0, 0, 17, 1, 7, 1, 1, 1, 1, 0, 3}, 0, 3, true, -kInf, kInf},   // a 1-D conv as 2-D
+      {{1, 10, 10, 2, 0, 0, 32, 8, 8, 1, 1, 1, 1, 3, 4}, 4, 3, true, -kInf, kInf},  // the most taps
+      {{1, 3, 3, 2, 0, 0, 5, 3, 3, 1, 1, 1, 1, 5, 5}, 5, 5, true, -kInf, kInf},     // pads past the image
+  };
+  for (Case c : cases) {
+    ConvGeometry& g = c.g;
+    g.out_h = (g.in_h + g.pad_top + c.pad_bottom - g.dilation_h * (g.kernel_h - 1) - 1) / g.stride_h + 1;
+    g.out_w = (g.in_w + g.pad_left + c.pad_right - g.dilation_w * (g.kernel_w - 1) - 1) / g.stride_w + 1;
+    const size_t taps = g.kernel_h * g.kernel_w;
+    ASSERT_LE(taps, kConvMaxTaps);
+    std::vector<float> x(g.batch * g.in_h * g.in_w * g.cin), w(g.cout * taps * g.cin), b(g.cout);
+    uint32_t state = 11;
+    auto next = [&] {
+      state = state * 1664525u + 1013904223u;
+      return static_cast<float>(static_cast<int>(state >> 22) - 512) / 256.0f;
+    };
+    for (float& v : x) v = next();
+    for (float& v : w) v = next();
+    for (float& v : b) v = next();
+    std::vector<float> packed(conv_packed_floats(taps, g.cin, g.cout) + 16);
+    auto* aligned = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(packed.data()) + 63) & ~uintptr_t{63});
+    conv_pack(w.data(), c.bias ? b.data() : nullptr, taps, g.cin, g.cout, aligned);
+    const size_t pixels = g.batch * g.out_h * g.out_w, panels = (g.cout + kGemmPanel - 1) / kGemmPanel;
+    std::vector<float> out(pixels * g.cout + 1, -99.0f);
+    // Three calls over parts of the pixels and panels, as the pool splits the work.
+    conv_run(x.data(), g, aligned, c.lo, c.hi, out.data(), 0, pixels / 3, 0, panels);
+    conv_run(x.data(), g, aligned, c.lo, c.hi, out.data(), pixels / 3, pixels, 0, panels / 2);
+    conv_run(x.data(), g, aligned, c.lo, c.hi, out.data(), pixels / 3, pixels, panels / 2, panels);
+    for (size_t q = 0; q < pixels; ++q) {
+      const size_t n = q / (g.out_h * g.out_w), oy = q / g.out_w % g.out_h, ox = q % g.out_w;
+      for (size_t o = 0; o < g.cout; ++o) {
+        // The bias, then kernel positions row by row, then input channels, with fused multiply-adds.
+        float want = c.bias ? b[o] : 0.0f;
+        for (size_t ky = 0; ky < g.kernel_h; ++ky) {
+          for (size_t kx = 0; kx < g.kernel_w; ++kx) {
+            const long iy = long(oy * g.stride_h + ky * g.dilation_h) - long(g.pad_top);
+            const long ix = long(ox * g.stride_w + kx * g.dilation_w) - long(g.pad_left);
+            const bool inside = iy >= 0 && ix >= 0 && iy < long(g.in_h) && ix < long(g.in_w);
+            for (size_t i = 0; i < g.cin; ++i) {
+              const float xv = inside ? x[((n * g.in_h + iy) * g.in_w + ix) * g.cin + i] : 0.0f;
+              want = std::fma(xv, w[((o * g.kernel_h + ky) * g.kernel_w + kx) * g.cin + i], want);
+            }
+          }
+        }
+        want = std::min(std::max(want, c.lo), c.hi);
+        ASSERT_EQ(out[q * g.cout + o], want) << "case " << g.kernel_h << "x" << g.kernel_w << " cout " << g.cout
+                                             << " at pixel " << q << ", channel " << o;
+      }
+    }
+    EXPECT_EQ(out.back(), -99.0f);  // nothing written past the last pixel
+  }
+}
+
+}  // namespace
+}  // namespace etp_xnnpack::native
