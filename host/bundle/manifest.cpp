@@ -3,12 +3,14 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 #include <set>
 
+#include "core/mapped_file.h"
 #include "format/file_kind.h"
 
 namespace etp::bundle {
@@ -70,6 +72,13 @@ double number(const YAML::Node& node, const std::string& what) {
   return value;
 }
 
+// A comparison tolerance: a finite number, zero or more.
+double tolerance(const YAML::Node& node, const std::string& what) {
+  const double value = number(node, what);
+  if (!std::isfinite(value) || value < 0) fail(node, what + " must be a finite number >= 0");
+  return value;
+}
+
 std::vector<std::string> string_list(const YAML::Node& node, const std::string& what) {
   if (!node.IsSequence()) fail(node, what + " must be a list");
   std::vector<std::string> out;
@@ -80,8 +89,9 @@ std::vector<std::string> string_list(const YAML::Node& node, const std::string& 
 std::string existing_file(const YAML::Node& node, const std::string& folder, const std::string& what) {
   const std::string written = scalar(node, what);
   const fs::path path = fs::path(written).is_absolute() ? fs::path(written) : fs::path(folder) / written;
-  std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) fail(node, what + " '" + written + "' does not exist (" + path.string() + ")");
+  if (const char* problem = not_a_regular_file(path.string())) {
+    fail(node, what + " '" + written + "' " + problem + " (" + path.string() + ")");
+  }
   return path.lexically_normal().string();
 }
 
@@ -175,8 +185,8 @@ ModelSpec parse_model(const std::string& name, const YAML::Node& node, const std
   if (node["data"]) spec.data = string_list(node["data"], "data");
   if (node["method"]) spec.method = scalar(node["method"], "method");
   if (node["tokenizer"]) spec.tokenizer = existing_file(node["tokenizer"], folder, "tokenizer");
-  if (node["rtol"]) spec.rtol = number(node["rtol"], "rtol");
-  if (node["atol"]) spec.atol = number(node["atol"], "atol");
+  if (node["rtol"]) spec.rtol = tolerance(node["rtol"], "rtol");
+  if (node["atol"]) spec.atol = tolerance(node["atol"], "atol");
   if (node["runs"]) {
     if (!node["runs"].IsSequence()) fail(node["runs"], "runs must be a list");
     for (const auto& run : node["runs"]) spec.runs.push_back(parse_run(run, folder, name));
@@ -307,6 +317,7 @@ Result<Manifest> parse_manifest(const std::string& path) {
     }
     if (!root["models"]) fail(root, "the manifest defines no 'models'");
     check_unique_names(root["models"], "model");
+    if (root["models"].size() == 0) fail(root["models"], "'models' is empty: the manifest defines no model to run");
     for (const auto& model : root["models"]) {
       m.models.push_back(parse_model(model.first.as<std::string>(), model.second, m.folder));
     }
@@ -339,8 +350,8 @@ Status check_manifest(const Manifest& m) {
   }
   for (const DataSpec& d : m.data) {
     if (!data.insert(d.name).second) return fail("duplicate data name '" + d.name + "'");
-    if (!fs::is_regular_file(d.path, ec)) {
-      return Status(StatusCode::kNotFound, "data '" + d.name + "': file " + d.path + " does not exist");
+    if (const char* problem = not_a_regular_file(d.path)) {
+      return Status(StatusCode::kNotFound, "data '" + d.name + "': file " + d.path + " " + problem);
     }
     bool hex = d.sha256.empty() || d.sha256.size() == 64;
     for (char c : d.sha256) hex = hex && std::isxdigit(static_cast<unsigned char>(c));
@@ -349,8 +360,8 @@ Status check_manifest(const Manifest& m) {
   if (m.models.empty()) return fail("the bundle defines no models");
   for (const ModelSpec& model : m.models) {
     if (!models.insert(model.name).second) return fail("duplicate model name '" + model.name + "'");
-    if (!fs::is_regular_file(model.program, ec)) {
-      return Status(StatusCode::kNotFound, "model '" + model.name + "': program " + model.program + " does not exist");
+    if (const char* problem = not_a_regular_file(model.program)) {
+      return Status(StatusCode::kNotFound, "model '" + model.name + "': program " + model.program + " " + problem);
     }
   }
   if (std::optional<Problem> problem = find_reference_problem(m)) return fail(problem->message);

@@ -16,10 +16,22 @@ Status os_error(const std::string& path, const char* what) {
                 path + ": " + what + " failed: " + std::strerror(errno));
 }
 
+const char* kind_problem(mode_t mode) {
+  if (S_ISREG(mode)) return nullptr;
+  return S_ISDIR(mode) ? "is a directory" : "is not a regular file (a device, FIFO or socket)";
+}
+
 }  // namespace
 
+const char* not_a_regular_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "does not exist";
+  return kind_problem(st.st_mode);
+}
+
 Result<std::shared_ptr<const MappedFile>> MappedFile::open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below).
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return os_error(path, "open");
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
@@ -27,9 +39,9 @@ Result<std::shared_ptr<const MappedFile>> MappedFile::open(const std::string& pa
     ::close(fd);
     return error;
   }
-  if (!S_ISREG(st.st_mode)) {
+  if (const char* problem = kind_problem(st.st_mode)) {
     ::close(fd);
-    return Status(StatusCode::kInvalidArgument, path + ": not a regular file");
+    return Status(StatusCode::kInvalidArgument, path + " " + problem);
   }
   const size_t size = static_cast<size_t>(st.st_size);
   void* data = nullptr;
@@ -42,8 +54,7 @@ Result<std::shared_ptr<const MappedFile>> MappedFile::open(const std::string& pa
     }
   }
   ::close(fd);  // the mapping keeps the file alive
-  return std::shared_ptr<const MappedFile>(
-      new MappedFile(path, static_cast<const uint8_t*>(data), size));
+  return std::shared_ptr<const MappedFile>(new MappedFile(path, static_cast<const uint8_t*>(data), size));
 }
 
 MappedFile::~MappedFile() {

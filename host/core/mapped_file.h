@@ -34,6 +34,10 @@ class MappedFile {
   size_t size_;
 };
 
+// Why `path` cannot be read as a file's bytes: "does not exist", "is a directory", "is not a
+// regular file (a device, FIFO or socket)"; nullptr when it is a regular file.
+const char* not_a_regular_file(const std::string& path);
+
 // A borrowed byte range.
 struct ByteSpan {
   const uint8_t* data = nullptr;

@@ -18,9 +18,8 @@ struct DescrInfo {
 
 // ExecuTorch ScalarType values for the NumPy dtypes etp exchanges.
 constexpr DescrInfo kDescrs[] = {
-    {"<f4", 6, 4}, {"<f8", 7, 8}, {"<f2", 5, 2}, {"<i8", 4, 8}, {"<i4", 3, 4}, {"<i2", 2, 2},
-    {"|i1", 1, 1}, {"|u1", 0, 1}, {"|b1", 11, 1}, {"<u2", 27, 2}, {"<u4", 28, 4}, {"<u8", 29, 8},
-    {"<c8", 9, 8},  {"<c16", 10, 16},
+    {"<f4", 6, 4}, {"<f8", 7, 8},  {"<f2", 5, 2},  {"<i8", 4, 8},  {"<i4", 3, 4},  {"<i2", 2, 2}, {"|i1", 1, 1},
+    {"|u1", 0, 1}, {"|b1", 11, 1}, {"<u2", 27, 2}, {"<u4", 28, 4}, {"<u8", 29, 8}, {"<c8", 9, 8}, {"<c16", 10, 16},
 };
 
 Status bad(const std::string& path, const std::string& what) {
@@ -81,19 +80,30 @@ Result<NpyArray> read_npy(const std::string& path) {
   if (info == nullptr) return bad(path, "dtype '" + descr + "' is not supported");
   NpyArray array;
   array.dtype = info->dtype;
+  // "(2, 8)", "(3,)" or "()": non-negative decimal dims, comma-separated.
   const std::string shape = dict_value(header, "shape");
+  const auto bad_shape = [&] { return bad(path, "shape '" + shape + "' is not a tuple of non-negative integers"); };
+  if (shape.size() < 2 || shape.front() != '(' || shape.back() != ')') return bad_shape();
   uint64_t count = 1;
-  for (size_t i = 1; i < shape.size();) {
-    if (shape[i] >= '0' && shape[i] <= '9') {
-      errno = 0;
-      char* end = nullptr;
-      const long long dim = std::strtoll(shape.c_str() + i, &end, 10);
-      if (errno == ERANGE) return bad(path, "shape dimension out of range");
+  bool after_dim = false;
+  for (size_t i = 1; i + 1 < shape.size();) {
+    const char c = shape[i];
+    if (c == ' ') {
+      ++i;
+    } else if (c == ',' && after_dim) {
+      after_dim = false, ++i;
+    } else if (c >= '0' && c <= '9' && !after_dim) {
+      int64_t dim = 0;
+      for (; shape[i] >= '0' && shape[i] <= '9'; ++i) {
+        if (__builtin_mul_overflow(dim, 10, &dim) || __builtin_add_overflow(dim, shape[i] - '0', &dim)) {
+          return bad(path, "shape dimension out of range");
+        }
+      }
       array.shape.push_back(dim);
       if (__builtin_mul_overflow(count, static_cast<uint64_t>(dim), &count)) return bad(path, "shape overflows");
-      i = static_cast<size_t>(end - shape.c_str());
+      after_dim = true;
     } else {
-      ++i;
+      return bad_shape();
     }
   }
   uint64_t nbytes = 0;
@@ -115,9 +125,11 @@ Status write_npy(const std::string& path, const NpyArray& array) {
   if (info == nullptr)
     return Status(StatusCode::kNotSupported, path + ": no .npy dtype for scalar type " + std::to_string(array.dtype));
   std::string shape = "(";
-  for (size_t i = 0; i < array.shape.size(); ++i) shape += std::to_string(array.shape[i]) + (array.shape.size() == 1 ? "," : i + 1 < array.shape.size() ? ", " : "");
+  for (size_t i = 0; i < array.shape.size(); ++i)
+    shape += std::to_string(array.shape[i]) + (array.shape.size() == 1 ? "," : i + 1 < array.shape.size() ? ", " : "");
   shape += ")";
-  std::string header = "{'descr': '" + std::string(info->descr) + "', 'fortran_order': False, 'shape': " + shape + ", }";
+  std::string header =
+      "{'descr': '" + std::string(info->descr) + "', 'fortran_order': False, 'shape': " + shape + ", }";
   const size_t unpadded = 10 + header.size() + 1;
   header.append((64 - unpadded % 64) % 64, ' ');
   header += '\n';

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -11,6 +12,7 @@
 
 #include "bundle/bundle.h"
 #include "bundle/manifest.h"
+#include "core/mapped_file.h"
 #include "support/fixtures.h"
 
 namespace etp::bundle {
@@ -93,6 +95,46 @@ TEST(ManifestTest, WrongTypeIsAnError) {
 
 TEST(ManifestTest, MissingFileIsAnError) {
   expect_error(std::string(kPlugins) + "models:\n  add: { program: $F/nope.pte }\n", "$F/nope.pte", "program");
+}
+
+// A tolerance is a finite number, zero or more: a negative or NaN one would make every
+// comparison pass or fail silently.
+TEST(ManifestTest, NegativeOrNonFiniteToleranceIsAnError) {
+  for (const char* value : {"-1", ".nan", ".inf", "-0.5"}) {
+    for (const char* key : {"rtol", "atol"}) {
+      expect_error(std::string(kPlugins) + "models:\n  add: { program: $F/add.pte, " + key + ": " + value + " }\n",
+                   value, std::string(key) + " must be a finite number >= 0");
+    }
+  }
+}
+
+TEST(ManifestTest, EmptyModelsIsAnError) {
+  expect_error(std::string(kPlugins) + "models: {}\n", "{}", "'models' is empty");
+}
+
+// A directory, a device or a FIFO named as a file says what it is (it used to say "does not
+// exist"), and a FIFO is never opened for reading (which would wait for a writer).
+TEST(ManifestTest, SpecialFilesAsProgramOrDataSayWhatTheyAre) {
+  char folder[] = "/tmp/etp_special_XXXXXX";
+  const std::string dir = ::mkdtemp(folder);
+  const std::string fifo = dir + "/pipe";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const std::pair<std::string, std::string> cases[] = {
+      {dir, "is a directory"},
+      {"/dev/zero", "is not a regular file (a device, FIFO or socket)"},
+      {fifo, "is not a regular file (a device, FIFO or socket)"},
+  };
+  for (const auto& [path, expected] : cases) {
+    expect_error(std::string(kPlugins) + "models:\n  add: { program: " + path + " }\n", path,
+                 "program '" + path + "' " + expected);
+    expect_error(std::string(kPlugins) + "data:\n  d: { file: " + path +
+                     " }\nmodels:\n  add: { program: $F/add.pte, data: [d] }\n",
+                 path, "data file '" + path + "' " + expected);
+    auto mapped = MappedFile::open(path);
+    ASSERT_FALSE(mapped.ok()) << path;
+    EXPECT_NE(mapped.status().message().find(expected), std::string::npos) << mapped.status().message();
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST(ManifestTest, MissingTokenizerIsAnError) {

@@ -37,8 +37,10 @@ etp_value real(double v) {
 }
 
 TEST(PrimOpsTest, IntegerOverflowAndDivisionByZeroAreErrors) {
-  EXPECT_EQ(call("executorch_prim::add.Scalar", {integer(INT64_MAX), integer(1), integer(0)}), ETP_ERR_INVALID_ARGUMENT);
-  EXPECT_EQ(call("executorch_prim::mul.Scalar", {integer(INT64_MAX), integer(2), integer(0)}), ETP_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(call("executorch_prim::add.Scalar", {integer(INT64_MAX), integer(1), integer(0)}),
+            ETP_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(call("executorch_prim::mul.Scalar", {integer(INT64_MAX), integer(2), integer(0)}),
+            ETP_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(call("executorch_prim::floordiv.Scalar", {integer(INT64_MIN), integer(-1), integer(0)}),
             ETP_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(call("executorch_prim::mod.int", {integer(5), integer(0), integer(0)}), ETP_ERR_INVALID_ARGUMENT);
@@ -120,20 +122,49 @@ TEST(PrimOpsTest, CopyIndexWritesRowsWithinTheBoundAndRefusesTheRest) {
   EXPECT_EQ(view.raw.sizes[0], 1);
 }
 
-TEST(NpyTest, ShapeDimensionOutOfRangeIsAnErrorNotAnException) {
-  const std::string path = "/tmp/etp_bad_shape.npy";
+// Writes a version 1.0 .npy file with header dict `header` and `payload_bytes` zero bytes.
+std::string write_npy_file(const std::string& header, size_t payload_bytes) {
+  const std::string path = ::testing::TempDir() + "etp_npy_test.npy";
   FILE* f = std::fopen(path.c_str(), "wb");
-  const std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999999,), }";
-  std::string padded = header + std::string(64 - (10 + header.size() + 1) % 64, ' ') + "\n";
+  const std::string padded = header + std::string(64 - (10 + header.size() + 1) % 64, ' ') + "\n";
   const uint16_t len = static_cast<uint16_t>(padded.size());
   std::fwrite("\x93NUMPY\x01\x00", 1, 8, f);
   std::fwrite(&len, 2, 1, f);
   std::fwrite(padded.data(), 1, padded.size(), f);
+  const std::string payload(payload_bytes, '\0');
+  std::fwrite(payload.data(), 1, payload.size(), f);
   std::fclose(f);
-  auto array = read_npy(path);
+  return path;
+}
+
+std::string with_shape(const std::string& shape) {
+  return "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }";
+}
+
+TEST(NpyTest, ShapeDimensionOutOfRangeIsAnErrorNotAnException) {
+  auto array = read_npy(write_npy_file(with_shape("(99999999999999999999999,)"), 0));
   ASSERT_FALSE(array.ok());
   EXPECT_NE(array.status().message().find("out of range"), std::string::npos) << array.status().message();
-  std::remove(path.c_str());
+}
+
+// A shape is a tuple of non-negative integers: anything else is refused, never read loosely
+// (it once read (-2, -8) as (2, 8)).
+TEST(NpyTest, ShapesThatAreNotTuplesOfNonNegativeIntegersAreRefused) {
+  for (const char* shape : {"(-2, -8)", "(2, -8)", "(2, x)", "(,)", "(2 8)", "(2,,8)", "2", "(2.5,)", "[2, 8]"}) {
+    auto array = read_npy(write_npy_file(with_shape(shape), 64));
+    ASSERT_FALSE(array.ok()) << shape;
+    EXPECT_NE(array.status().message().find("is not a tuple of non-negative integers"), std::string::npos)
+        << shape << ": " << array.status().message();
+  }
+  const std::pair<const char*, std::vector<int64_t>> good[] = {
+      {"()", {}}, {"(3,)", {3}}, {"(2, 8)", {2, 8}}, {"(0, 4)", {0, 4}}};
+  for (const auto& [shape, dims] : good) {
+    uint64_t count = 1;
+    for (int64_t d : dims) count *= static_cast<uint64_t>(d);
+    auto array = read_npy(write_npy_file(with_shape(shape), count * 4));
+    ASSERT_TRUE(array.ok()) << shape << ": " << array.status().message();
+    EXPECT_EQ(array->shape, dims) << shape;
+  }
 }
 
 }  // namespace
