@@ -211,6 +211,7 @@ class PyMethod {
   }
 
   const etp::Method& method() const { return method_; }
+  etp::Method& method() { return method_; }
 
  private:
   std::unique_lock<std::mutex> acquire() { return lock_without_gil(mutex_); }
@@ -481,6 +482,10 @@ PYBIND11_MODULE(etp, m) {
       .def("output", &PyMethod::output, py::arg("index"), "A copy of output `index` as an array.")
       .def("state", &PyMethod::state, "The mutable state tensors (e.g. KV caches) by name, as copies.")
       .def("reset_state", &PyMethod::reset_state, "Restores the state tensors to their initial contents.")
+      .def_property(
+          "instruction_budget", [](const PyMethod& p) { return p.method().instruction_budget(); },
+          [](PyMethod& p, uint64_t n) { p.method().set_instruction_budget(n); },
+          "The most instructions one execute may run before it fails (stops a looping program).")
       .def(
           "kernel_providers", [](const PyMethod& p) { return p.method().kernel_providers(); },
           "(operator, plugin) for every operator of the method.")

@@ -15,6 +15,7 @@ namespace etp {
 struct Bundle::Impl {
   std::unique_ptr<bundle::Bundle> bundle;
   std::string path;  // the manifest, or "" for a BundleSpec
+  uint64_t max_instructions = 0;  // BundleOptions::max_instructions
 };
 
 struct Method::Impl {

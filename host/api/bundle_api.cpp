@@ -79,7 +79,8 @@ namespace api {
 Result<bundle::Manifest> manifest_from_spec(const BundleSpec& spec) {
   bundle::Manifest m;
   m.folder = spec.folder.empty() ? "." : spec.folder;
-  if (spec.threads > 256) return Status(StatusCode::kInvalidArgument, "threads must be from 1 to 256 (or 0: one per core)");
+  if (spec.threads > 256)
+    return Status(StatusCode::kInvalidArgument, "threads must be from 1 to 256 (or 0: one per core)");
   m.threads = spec.threads;
   for (const PluginSpec& p : spec.plugins) {
     std::string name = p.name;
@@ -102,6 +103,7 @@ Result<bundle::Manifest> manifest_from_spec(const BundleSpec& spec) {
     out.data = model.data;
     out.method = model.method.empty() ? "forward" : model.method;
     if (!model.tokenizer.empty()) out.tokenizer = resolve(m.folder, model.tokenizer);
+    out.max_instructions = model.max_instructions;
     m.models.push_back(std::move(out));
   }
   ETP_CHECK_OK(bundle::check_manifest(m));
@@ -119,6 +121,7 @@ Result<Bundle> open_bundle(bundle::Manifest manifest, const BundleOptions& optio
   auto impl = std::make_shared<Bundle::Impl>();
   impl->bundle = std::move(opened);
   impl->path = path;
+  impl->max_instructions = options.max_instructions;
   return Access::bundle(std::move(impl));
 }
 
@@ -186,6 +189,9 @@ Result<Method> Bundle::load_method(const std::string& model, const std::string& 
   const std::string name = method.empty() ? spec.method : method;
   ETP_TRY(const auto* plan, program->file().find_plan(name));
   ETP_TRY(auto loaded, runtime::load_method(*program, *plan));
+  if (const uint64_t budget = impl_->max_instructions ? impl_->max_instructions : spec.max_instructions) {
+    loaded->set_instruction_budget(budget);
+  }
   auto impl = std::make_unique<Method::Impl>();
   impl->model = model;
   impl->info = api::describe_method(*plan);

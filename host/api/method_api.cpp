@@ -70,6 +70,8 @@ std::vector<std::pair<std::string, std::string>> Method::kernel_providers() cons
 uint64_t Method::planned_bytes() const { return impl_->method->planned_bytes(); }
 
 void Method::set_profiling(bool on) { impl_->method->set_profiling(on); }
+void Method::set_instruction_budget(uint64_t instructions) { impl_->method->set_instruction_budget(instructions); }
+uint64_t Method::instruction_budget() const { return impl_->method->instruction_budget(); }
 
 std::vector<InstructionProfile> Method::profile() const {
   const runtime::Method& m = *impl_->method;

@@ -176,7 +176,8 @@ TrainSpec parse_train(const YAML::Node& node, const std::string& folder, const s
 }
 
 ModelSpec parse_model(const std::string& name, const YAML::Node& node, const std::string& folder) {
-  check_keys(node, "model '" + name + "'", {"program", "data", "method", "tokenizer", "rtol", "atol", "runs", "train"});
+  check_keys(node, "model '" + name + "'",
+             {"program", "data", "method", "tokenizer", "rtol", "atol", "max_instructions", "runs", "train"});
   if (!node["program"]) fail(node, "model '" + name + "' needs a 'program'");
   ModelSpec spec;
   spec.name = name;
@@ -187,6 +188,14 @@ ModelSpec parse_model(const std::string& name, const YAML::Node& node, const std
   if (node["tokenizer"]) spec.tokenizer = existing_file(node["tokenizer"], folder, "tokenizer");
   if (node["rtol"]) spec.rtol = tolerance(node["rtol"], "rtol");
   if (node["atol"]) spec.atol = tolerance(node["atol"], "atol");
+  if (const YAML::Node& budget = node["max_instructions"]) {
+    unsigned long long value = 0;
+    if (!budget.IsScalar() || scalar(budget, "max_instructions").find('-') != std::string::npos ||
+        !YAML::convert<unsigned long long>::decode(budget, value) || value < 1) {
+      fail(budget, "max_instructions must be a positive integer (the instructions one execute may run)");
+    }
+    spec.max_instructions = value;
+  }
   if (node["runs"]) {
     if (!node["runs"].IsSequence()) fail(node["runs"], "runs must be a list");
     for (const auto& run : node["runs"]) spec.runs.push_back(parse_run(run, folder, name));

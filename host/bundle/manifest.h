@@ -64,6 +64,7 @@ struct ModelSpec {
   std::string tokenizer;           // resolved path of its tokenizer model, "" when none
   double rtol = 1e-5;
   double atol = 1e-6;
+  uint64_t max_instructions = 0;  // each execute's instruction budget; 0: the runtime's default
   std::vector<RunSpec> runs;  // executed in order on one loaded program
   std::optional<TrainSpec> train;
   Mark mark;

@@ -82,6 +82,18 @@ bool parse_real(const std::string& text, double* out) {
   return *end == '\0' && errno != ERANGE && std::isfinite(*out);
 }
 
+std::string parse_max_instructions(const ParsedArgs& parsed, uint64_t* out) {
+  *out = 0;
+  if (!parsed.has("--max-instructions")) return "";
+  const std::string text = parsed.value("--max-instructions");
+  int64_t value = 0;
+  if (!parse_count(text, &value) || value < 1) {
+    return "--max-instructions needs a positive integer (at most 18 digits), got '" + text + "'";
+  }
+  *out = static_cast<uint64_t>(value);
+  return "";
+}
+
 std::string parse_data_files(const std::vector<std::string>& values,
                              std::vector<std::pair<std::string, std::string>>* out) {
   for (const std::string& v : values) {

@@ -54,6 +54,8 @@ constexpr const char* kBenchUsage =
     "                        portable, xnnpack, quantized, llm); the default configurations come from these\n"
     "  --seed N              seed of random inputs for models without sample runs (default 0)\n"
     "  --plugin-path DIR     also look for plugin libraries in DIR (repeat; before ETP_PLUGIN_PATH)\n"
+    "  --max-instructions N  the most instructions one execute may run before it fails (default\n"
+    "                        the model's max_instructions, else 10000000): stops a looping program\n"
     "  -h, --help            show this help\n"
     "\n"
     "Times are of execute alone (inputs are copied in before each run). Exit status: 0 every\n"
@@ -122,12 +124,12 @@ void end_progress() {
 int run_bench(const std::vector<std::string>& args) {
   using Kind = OptionSpec::Kind;
   static const std::vector<OptionSpec> kSpecs = {
-      {Kind::kRepeat, "--model"},   {Kind::kRepeat, "--config"},     {Kind::kOnce, "--threads"},
-      {Kind::kOnce, "--warmup"},    {Kind::kOnce, "--repetitions"},  {Kind::kOnce, "--min-time"},
-      {Kind::kFlag, "--profile"},   {Kind::kOnce, "--format"},       {Kind::kFlag, "--json"},
-      {Kind::kOnce, "--output"},    {Kind::kOnce, "--svg"},          {Kind::kOnce, "--baseline"},
-      {Kind::kOnce, "--threshold"}, {Kind::kRepeat, "--data"},       {Kind::kOnce, "--seed"},
-      {Kind::kRepeat, "--plugin"},  {Kind::kRepeat, "--plugin-path"}};
+      {Kind::kRepeat, "--model"},   {Kind::kRepeat, "--config"},      {Kind::kOnce, "--threads"},
+      {Kind::kOnce, "--warmup"},    {Kind::kOnce, "--repetitions"},   {Kind::kOnce, "--min-time"},
+      {Kind::kFlag, "--profile"},   {Kind::kOnce, "--format"},        {Kind::kFlag, "--json"},
+      {Kind::kOnce, "--output"},    {Kind::kOnce, "--svg"},           {Kind::kOnce, "--baseline"},
+      {Kind::kOnce, "--threshold"}, {Kind::kRepeat, "--data"},        {Kind::kOnce, "--seed"},
+      {Kind::kRepeat, "--plugin"},  {Kind::kRepeat, "--plugin-path"}, {Kind::kOnce, "--max-instructions"}};
   ParsedArgs a;
   if (std::string error = parse_args(args, kSpecs, &a); !error.empty()) return usage_error(error);
   if (a.help) {
@@ -184,6 +186,7 @@ int run_bench(const std::vector<std::string>& args) {
   }
   options.profile = a.has("--profile");
   options.bundle.plugin_paths = a.all("--plugin-path");
+  if (std::string e = parse_max_instructions(a, &options.bundle.max_instructions); !e.empty()) return usage_error(e);
   options.progress = progress;
   if (Status s = check_bench_options(options); !s.ok()) return usage_error(s.message());
   // The baseline is read and checked before the bench, which may take minutes.

@@ -37,6 +37,8 @@ constexpr const char* kRunUsage =
     "  --check             compare outputs with the manifest's expected outputs; exit 1 on a\n"
     "                      mismatch or when there is nothing to compare\n"
     "  --iterations N      execute each run N times and report the mean time (default 1)\n"
+    "  --max-instructions N  the most instructions one execute may run before it fails (default\n"
+    "                      the model's max_instructions, else 10000000): stops a looping program\n"
     "  --plugin-path DIR   also look for plugin libraries in DIR (repeat; before ETP_PLUGIN_PATH)\n"
     "  --json              print the report as JSON\n"
     "  --verbose           also print which plugin serves each operator, the weight caches,\n"
@@ -53,6 +55,7 @@ struct Options {
   std::vector<std::string> inputs, data, plugins, plugin_paths;
   std::vector<std::pair<std::string, std::string>> data_files;  // --data NAME=FILE with a manifest
   bool check = false, as_json = false, verbose = false, memory_report = false;
+  uint64_t max_instructions = 0;
 };
 
 int usage_error(const std::string& message) { return cli::usage_error("run", message); }
@@ -60,12 +63,13 @@ int usage_error(const std::string& message) { return cli::usage_error("run", mes
 // Fills `o`; returns -1 after printing help, 0 on success, 2 after a usage error.
 int parse(const std::vector<std::string>& args, Options* o) {
   using Kind = OptionSpec::Kind;
-  static const std::vector<OptionSpec> kSpecs = {
-      {Kind::kOnce, "--model"},        {Kind::kOnce, "--method"},     {Kind::kOnce, "--output-dir"},
-      {Kind::kOnce, "--seed"},         {Kind::kOnce, "--iterations"}, {Kind::kRepeat, "--input"},
-      {Kind::kRepeat, "--data"},       {Kind::kRepeat, "--plugin"},   {Kind::kRepeat, "--plugin-path"},
-      {Kind::kFlag, "--check"},        {Kind::kFlag, "--json"},       {Kind::kFlag, "--verbose"},
-      {Kind::kFlag, "--memory-report"}};
+  static const std::vector<OptionSpec> kSpecs = {{Kind::kOnce, "--model"},         {Kind::kOnce, "--method"},
+                                                 {Kind::kOnce, "--output-dir"},    {Kind::kOnce, "--seed"},
+                                                 {Kind::kOnce, "--iterations"},    {Kind::kRepeat, "--input"},
+                                                 {Kind::kRepeat, "--data"},        {Kind::kRepeat, "--plugin"},
+                                                 {Kind::kRepeat, "--plugin-path"}, {Kind::kFlag, "--check"},
+                                                 {Kind::kFlag, "--json"},          {Kind::kFlag, "--verbose"},
+                                                 {Kind::kFlag, "--memory-report"}, {Kind::kOnce, "--max-instructions"}};
   ParsedArgs parsed;
   if (std::string error = parse_args(args, kSpecs, &parsed); !error.empty()) return usage_error(error);
   if (parsed.help) {
@@ -90,13 +94,14 @@ int parse(const std::vector<std::string>& args, Options* o) {
   o->as_json = parsed.has("--json");
   o->verbose = parsed.has("--verbose");
   o->memory_report = parsed.has("--memory-report");
+  if (std::string e = parse_max_instructions(parsed, &o->max_instructions); !e.empty()) return usage_error(e);
   return 0;
 }
 
 // A program (by its identifier) runs without a manifest; anything else is read as a manifest,
 // whose parser says what a wrong file is.
 Result<Bundle> open_bundle(const Options& o, bool program) {
-  const BundleOptions options{o.plugin_paths, /*use_environment=*/true, o.data_files};
+  const BundleOptions options{o.plugin_paths, /*use_environment=*/true, o.data_files, o.max_instructions};
   if (!program) return Bundle::open(o.target, options);
   std::vector<std::string> plugins = o.plugins;
   if (plugins.empty()) plugins = etp::default_plugins();

@@ -61,6 +61,8 @@ constexpr const char* kTrainUsage =
     "  --save-npy DIR        write each trained parameter as DIR/<fqn>.npy\n"
     "  --svg FILE            draw the loss curve (loss per step) as an SVG\n"
     "  --plugin-path DIR     also look for plugin libraries in DIR (repeat)\n"
+    "  --max-instructions N  the most instructions one execute may run before it fails (default\n"
+    "                        the model's max_instructions, else 10000000): stops a looping program\n"
     "  --json                print one JSON document: steps, losses, accuracy, eval, checkpoint,\n"
     "                        ms_per_step\n"
     "  -h, --help            show this help\n"
@@ -284,7 +286,8 @@ int run_train(const std::vector<std::string>& args) {
                                                  {Kind::kRepeat, "--data"},
                                                  {Kind::kFlag, "--eval"},
                                                  {Kind::kFlag, "--json"},
-                                                 {Kind::kOnce, "--svg"}};
+                                                 {Kind::kOnce, "--svg"},
+                                                 {Kind::kOnce, "--max-instructions"}};
   ParsedArgs parsed;
   if (std::string error = parse_args(args, kSpecs, &parsed); !error.empty()) return usage_error(error);
   if (parsed.help) {
@@ -324,6 +327,9 @@ int run_train(const std::vector<std::string>& args) {
   const bool json = parsed.has("--json");
 
   BundleOptions bundle_options{parsed.all("--plugin-path"), true, {}};
+  if (std::string e = parse_max_instructions(parsed, &bundle_options.max_instructions); !e.empty()) {
+    return usage_error(e);
+  }
   if (std::string e = parse_data_files(parsed.all("--data"), &bundle_options.data_files); !e.empty()) {
     return usage_error(e);
   }

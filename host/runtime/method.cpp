@@ -14,9 +14,6 @@
 namespace etp::runtime {
 namespace {
 
-// ExecuTorch's guard against runaway control flow.
-constexpr size_t kMaxInstructionsPerExecute = 10'000'000;
-
 bool condition_true(const etp_value& v) {
   if (v.tag == ETP_VALUE_BOOL) return v.u.b;
   if (v.tag == ETP_VALUE_TENSOR && v.u.tensor->dtype == ETP_DTYPE_BOOL) {
@@ -154,10 +151,19 @@ Status Method::run_instructions() {
   plugins::PluginLog::take_last_error();  // a failure must not quote an older message
   const size_t count = instructions_.size();
   size_t pc = 0;
-  for (size_t steps = 0; pc < count; ++steps) {
-    if (steps == kMaxInstructionsPerExecute) {
-      return Status(StatusCode::kInvalidState, program_path_ + ": method '" + name_ + "' ran " + std::to_string(steps) +
-                                                   " instructions without finishing");
+  size_t back_jump = count;  // the last jump taken backwards: where a runaway loop turns
+  for (uint64_t steps = 0; pc < count; ++steps) {
+    if (steps == instruction_budget_) {
+      std::string where = "no jump was taken backwards";
+      if (back_jump < count) {
+        where = "the last backward jump was instruction " + std::to_string(back_jump) + " (JumpFalseCall to " +
+                std::to_string(instructions_[back_jump].destination) + ")";
+      }
+      return Status(StatusCode::kInvalidState,
+                    program_path_ + ": method '" + name_ + "' ran " + std::to_string(steps) +
+                        " instructions without finishing, its instruction budget (" + where +
+                        "); a longer loop needs a larger budget: max_instructions in the manifest, "
+                        "--max-instructions, or Method::set_instruction_budget");
     }
     const Instruction& ins = instructions_[pc];
     for (uint32_t r = 0; r < ins.num_refresh; ++r) {
@@ -191,7 +197,14 @@ Status Method::run_instructions() {
         values_[ins.destination] = values_[ins.value];
         ++pc;
         break;
-      case Kind::kJumpFalse: pc = condition_true(values_[ins.value]) ? pc + 1 : ins.destination; break;
+      case Kind::kJumpFalse:
+        if (condition_true(values_[ins.value])) {
+          ++pc;
+        } else {
+          if (ins.destination <= pc) back_jump = pc;
+          pc = ins.destination;
+        }
+        break;
       case Kind::kFree:
         if (values_[ins.value].tag == ETP_VALUE_TENSOR) values_[ins.value].u.tensor->data = nullptr;
         ++pc;
@@ -201,7 +214,8 @@ Status Method::run_instructions() {
       if (ins.kind == Kind::kKernel || ins.kind == Kind::kDelegate) {
         InstructionTime& t = profile_[&ins - instructions_.data()];
         t.calls += 1;
-        t.ns += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count());
+        t.ns +=
+            static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count());
       }
     }
     if (status != ETP_OK) return fail_at(pc - 1, status);

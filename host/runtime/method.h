@@ -65,6 +65,12 @@ class Method {
   // index and operator or delegate, plus what the plugin logged; the code is the plugin's.
   Status execute();
 
+  // The most instructions one execute may run before it fails (kInvalidState, naming the last
+  // backward jump): a program whose control flow loops is stopped, not left spinning.
+  static constexpr uint64_t kDefaultInstructionBudget = 10'000'000;  // ExecuTorch's own limit
+  void set_instruction_budget(uint64_t budget) { instruction_budget_ = budget == 0 ? 1 : budget; }
+  uint64_t instruction_budget() const { return instruction_budget_; }
+
   // The method's mutable state, in value order, and a way back to its initial contents.
   const std::vector<StateTensor>& state() const { return state_; }
   const etp_tensor& state_tensor(size_t i) const { return *values_[state_[i].value].u.tensor; }
@@ -169,8 +175,9 @@ class Method {
   std::unique_ptr<HostTensor[]> tensors_;
   std::vector<IntList> int_lists_;
   std::vector<TensorList> tensor_lists_;
-  std::vector<std::unique_ptr<uint8_t, void (*)(void*)>> buffers_;  // planned buffers by memory_id, then unplanned inputs
-  std::vector<uint8_t*> buffer_bases_;                               // their 64-byte aligned starts
+  std::vector<std::unique_ptr<uint8_t, void (*)(void*)>>
+      buffers_;                         // planned buffers by memory_id, then unplanned inputs
+  std::vector<uint8_t*> buffer_bases_;  // their 64-byte aligned starts
   uint64_t planned_bytes_ = 0;
   std::vector<uint32_t> inputs_, outputs_;
   std::vector<InputSlot> input_slots_;
@@ -181,9 +188,10 @@ class Method {
   std::vector<std::string> operator_names_;
   std::vector<std::string> providers_;  // names of the plugins serving kernel calls ("host" first)
   std::vector<std::shared_ptr<plugins::PluginLibrary>> plugins_;  // keep libraries loaded
-  std::vector<std::unique_ptr<NamedDataMap>> named_data_;  // per backend plugin; outlive the handles
+  std::vector<std::unique_ptr<NamedDataMap>> named_data_;         // per backend plugin; outlive the handles
   std::vector<Delegate> delegates_;
   bool profiling_ = false;
+  uint64_t instruction_budget_ = kDefaultInstructionBudget;
   std::vector<InstructionTime> profile_;
 };
 

@@ -65,6 +65,9 @@ struct ModelSpec {
   std::vector<std::string> data;   // DataSpec names, in lookup order
   std::string method = "forward";  // the default method
   std::string tokenizer;           // its tokenizer model (SentencePiece .model), if any
+  // The most instructions one execute may run (a looping program fails instead of spinning);
+  // 0: the runtime's default, 10,000,000 (the manifest's `max_instructions:`).
+  uint64_t max_instructions = 0;
 };
 
 // The plugins a program runs with when no manifest names them, in priority order: the portable
@@ -97,6 +100,8 @@ struct BundleOptions {
   // Relative paths are from the current folder; the manifest's sha256 of a replaced entry is not
   // checked. An unknown entry name or a missing file is an error.
   std::vector<std::pair<std::string, std::string>> data_files;
+  // When not 0, every method's instruction budget, over the models' own (CLI --max-instructions).
+  uint64_t max_instructions = 0;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -181,8 +186,8 @@ std::vector<PluginCheck> check_plugin(const std::string& library, const PluginCh
 // Which plugin serves each operator and delegate of a program, given plugins in priority order.
 struct CoverageEntry {
   std::string method;
-  std::string kind;    // "operator" or "backend"
-  std::string name;    // "aten::add.out", "XnnpackBackend"
+  std::string kind;  // "operator" or "backend"
+  std::string name;  // "aten::add.out", "XnnpackBackend"
   // The plugin serving it: "host" for the host's prim operators, "" for none. An operator whose
   // calls fall through to several plugins (ABI 1.2) names each with its share,
   // "fast (2 of 3 calls), portable (1 of 3)"; that needs the method to load (with its data
@@ -243,6 +248,11 @@ class Method {
 
   // Runs the method once on the current inputs and state.
   Status execute();
+  // The most instructions one execute may run; an execute that reaches it fails with
+  // kInvalidState, naming the method and the last jump taken backwards. Set at load from the
+  // bundle (BundleOptions, then the model's max_instructions, else 10,000,000); 0 counts as 1.
+  void set_instruction_budget(uint64_t instructions);
+  uint64_t instruction_budget() const;
   // Output `index` (< num_outputs()); views stay valid until the next execute or set_input.
   Value output(size_t index) const;
   // set_inputs, execute, and owned copies of every output (Int/Double/Bool as 0-d tensors).

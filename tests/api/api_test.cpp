@@ -168,6 +168,41 @@ TEST(BundleTest, ASpecIsCheckedLikeAManifest) {
   EXPECT_NE(bundle.status().message().find("libetp_no_such_plugin.so not found"), std::string::npos);
 }
 
+// The instruction budget comes from BundleOptions over the model's max_instructions over the
+// default; an execute that reaches it fails with kInvalidState.
+TEST(MethodTest, TheInstructionBudgetComesFromTheBundleOrTheModel) {
+  BundleSpec spec = BundleSpec::for_program(fixture_path("map_loop.pte"), {}, {"portable"});
+  auto bundle = Bundle::open(spec, kOptions);
+  ASSERT_TRUE(bundle.ok()) << bundle.status().message();
+  auto method = bundle->load_method("model");
+  ASSERT_TRUE(method.ok()) << method.status().message();
+  EXPECT_EQ(method->instruction_budget(), 10'000'000u);
+
+  spec.models[0].max_instructions = 7;
+  bundle = Bundle::open(spec, kOptions);
+  ASSERT_TRUE(bundle.ok()) << bundle.status().message();
+  method = bundle->load_method("model");
+  ASSERT_TRUE(method.ok()) << method.status().message();
+  EXPECT_EQ(method->instruction_budget(), 7u);
+  std::vector<float> xs(6 * 3, 0.5f), y(3, 2.0f);
+  ASSERT_TRUE(method->set_input(0, TensorRef{DType::kFloat32, {6, 3}, xs.data(), xs.size() * 4}).ok());
+  ASSERT_TRUE(method->set_input(1, TensorRef{DType::kFloat32, {3}, y.data(), y.size() * 4}).ok());
+  const Status stopped = method->execute();
+  EXPECT_EQ(stopped.code(), StatusCode::kInvalidState);
+  EXPECT_NE(stopped.message().find("ran 7 instructions without finishing"), std::string::npos) << stopped.message();
+
+  BundleOptions options = kOptions;
+  options.max_instructions = 1000;
+  bundle = Bundle::open(spec, options);
+  ASSERT_TRUE(bundle.ok()) << bundle.status().message();
+  method = bundle->load_method("model");
+  ASSERT_TRUE(method.ok()) << method.status().message();
+  EXPECT_EQ(method->instruction_budget(), 1000u);
+  ASSERT_TRUE(method->set_input(0, TensorRef{DType::kFloat32, {6, 3}, xs.data(), xs.size() * 4}).ok());
+  ASSERT_TRUE(method->set_input(1, TensorRef{DType::kFloat32, {3}, y.data(), y.size() * 4}).ok());
+  EXPECT_TRUE(method->execute().ok());
+}
+
 TEST(BundleTest, ASpecWithRepeatedNamesBadShaOrNoModelsIsRefused) {
   BundleSpec twice = BundleSpec::for_program(fixture_path("add.pte"));
   twice.models.push_back(twice.models[0]);
@@ -181,7 +216,8 @@ TEST(BundleTest, ASpecWithRepeatedNamesBadShaOrNoModelsIsRefused) {
   EXPECT_EQ(Bundle::open(none, kOptions).status().code(), StatusCode::kInvalidArgument);
   BundleSpec threads = BundleSpec::for_program(fixture_path("add.pte"));
   threads.threads = 257;
-  EXPECT_NE(Bundle::open(threads, kOptions).status().message().find("threads must be from 1 to 256"), std::string::npos);
+  EXPECT_NE(Bundle::open(threads, kOptions).status().message().find("threads must be from 1 to 256"),
+            std::string::npos);
 }
 
 TEST(BundleTest, ABinaryFilePassedAsAManifestIsNamedAsSuch) {

@@ -108,6 +108,17 @@ TEST(ManifestTest, NegativeOrNonFiniteToleranceIsAnError) {
   }
 }
 
+TEST(ManifestTest, MaxInstructionsMustBeAPositiveInteger) {
+  for (const char* value : {"0", "-5", "many", "1.5"}) {
+    expect_error(std::string(kPlugins) + "models:\n  add: { program: $F/add.pte, max_instructions: " + value + " }\n",
+                 std::string(value) + " }", "max_instructions must be a positive integer");
+  }
+  auto manifest = parse_manifest(
+      write_manifest(std::string(kPlugins) + "models:\n  add: { program: $F/add.pte, max_instructions: 123 }\n"));
+  ASSERT_TRUE(manifest.ok()) << manifest.status().message();
+  EXPECT_EQ(manifest->models[0].max_instructions, 123u);
+}
+
 TEST(ManifestTest, EmptyModelsIsAnError) {
   expect_error(std::string(kPlugins) + "models: {}\n", "{}", "'models' is empty");
 }

@@ -41,6 +41,8 @@ TEST(RunCommandTest, UsageErrorsExitWithTwoAndSayWhy) {
       {"--model=", "--model needs a non-empty value"},
       {"--input x.npy", "--input needs --model"},
       {"--no-such-option", "unknown option '--no-such-option'"},
+      {"--max-instructions 0", "--max-instructions needs a positive integer"},
+      {"--max-instructions 99999999999999999999", "--max-instructions needs a positive integer"},
   };
   for (const auto& [args, expected] : cases) {
     std::string out;
@@ -62,6 +64,9 @@ TEST(RunCommandTest, FailuresExitWithOneAndSayWhatWasExpected) {
   out.clear();
   EXPECT_EQ(etp("run " + fixture_path("add.pte") + " --input /nonexistent/x.npy --input /nonexistent/y.npy", &out), 1);
   EXPECT_NE(out.find("/nonexistent/x.npy: cannot open: No such file or directory"), std::string::npos) << out;
+  out.clear();
+  EXPECT_EQ(etp("run " + fixture_path("map_loop.pte") + " --max-instructions 5", &out), 1);
+  EXPECT_NE(out.find("method 'forward' ran 5 instructions without finishing"), std::string::npos) << out;
 }
 
 }  // namespace

@@ -155,6 +155,59 @@ TEST(MethodErrorsTest, JumpOnANonBoolConditionFailsAtLoad) {
       << method.status().message();
 }
 
+// map_loop with its loop jump pointed at itself loops for ever: execute
+// stops at the instruction budget, naming the method and the jump; a budget too small for a
+// real run stops it too, and the default lets it finish.
+TEST(MethodErrorsTest, ARunawayLoopStopsAtTheInstructionBudgetNamingTheJump) {
+  auto set_inputs = [](runtime::Method& m) {
+    for (size_t i = 0; i < 2; ++i) {
+      auto array = read_npy(fixture_path("map_loop.run0.in" + std::to_string(i) + ".npy"));
+      ASSERT_TRUE(array.ok()) << array.status().message();
+      ASSERT_OK(m.set_input(i, runtime::as_input(*array)));
+    }
+  };
+  auto fine = runtime::Program::open(fixture_path("map_loop.pte"), {}, portable_registry());
+  ASSERT_TRUE(fine.ok()) << fine.status().message();
+  auto method = (*fine)->load_method("forward");
+  ASSERT_TRUE(method.ok()) << method.status().message();
+  EXPECT_EQ((*method)->instruction_budget(), runtime::Method::kDefaultInstructionBudget);
+  set_inputs(**method);
+  ASSERT_OK((*method)->execute());
+  (*method)->set_instruction_budget(5);
+  const Status short_budget = (*method)->execute();
+  EXPECT_EQ(short_budget.code(), StatusCode::kInvalidState);
+  EXPECT_NE(short_budget.message().find("method 'forward' ran 5 instructions without finishing"), std::string::npos)
+      << short_budget.message();
+
+  // The loop's one jump goes back to instruction 1 until the row counter reaches the row count;
+  // pointed at itself, it reads the same false condition for ever.
+  PatchedFile file(fixture_path("map_loop.pte"));
+  const auto* plan = executorch_flatbuffer::GetProgram(file.data())->execution_plan()->Get(0);
+  const executorch_flatbuffer::JumpFalseCall* loop_jump = nullptr;
+  size_t jump_pc = 0, pc = 0;
+  for (const auto* ins : *plan->chains()->Get(0)->instructions()) {
+    if (ins->instr_args_as_JumpFalseCall() != nullptr) loop_jump = ins->instr_args_as_JumpFalseCall(), jump_pc = pc;
+    ++pc;
+  }
+  ASSERT_NE(loop_jump, nullptr) << "map_loop has no JumpFalseCall";
+  ASSERT_EQ(loop_jump->destination_instruction(), 1);
+  file.set_field<int32_t>(loop_jump, executorch_flatbuffer::JumpFalseCall::VT_DESTINATION_INSTRUCTION,
+                          static_cast<int32_t>(jump_pc));
+  auto looping = runtime::Program::open(file.write(), {}, portable_registry());
+  ASSERT_TRUE(looping.ok()) << looping.status().message();
+  auto runaway = (*looping)->load_method("forward");
+  ASSERT_TRUE(runaway.ok()) << runaway.status().message();
+  set_inputs(**runaway);
+  (*runaway)->set_instruction_budget(100000);
+  const Status stopped = (*runaway)->execute();
+  EXPECT_EQ(stopped.code(), StatusCode::kInvalidState);
+  EXPECT_NE(stopped.message().find("method 'forward' ran 100000 instructions without finishing, its instruction "
+                                   "budget (the last backward jump was instruction " +
+                                   std::to_string(jump_pc) + " (JumpFalseCall to " + std::to_string(jump_pc) + "))"),
+            std::string::npos)
+      << stopped.message();
+}
+
 // A tensor that is neither planned, constant nor made by et_view would reach kernels with no
 // memory: the load must refuse it. Removing allocation_info from map_loop's tensors (by zeroing
 // the vtable entry, which the tensors of one layout share) makes such tensors.
@@ -187,10 +240,11 @@ TEST(MethodErrorsTest, AnUnplannedInputLargerThanMemoryFailsAtLoad) {
   ASSERT_TRUE((*fine)->load_method("forward").ok()) << "the unplanned token input gets memory";
   PatchedFile file(fixture_path("llama_et_portable.pte"));
   const auto* plan = executorch_flatbuffer::GetProgram(file.data())->execution_plan()->Get(0);
-  const auto* tokens = plan->values()->Get(static_cast<flatbuffers::uoffset_t>(plan->inputs()->Get(0)))->val_as_Tensor();
+  const auto* tokens =
+      plan->values()->Get(static_cast<flatbuffers::uoffset_t>(plan->inputs()->Get(0)))->val_as_Tensor();
   ASSERT_NE(tokens, nullptr);
   ASSERT_EQ(tokens->allocation_info(), nullptr) << "the fixture's token input is unplanned";
-  file.set<int32_t>(tokens->sizes()->data(), 64);                // [64, 2^31 - 1] int64: 1 TiB
+  file.set<int32_t>(tokens->sizes()->data(), 64);  // [64, 2^31 - 1] int64: 1 TiB
   file.set<int32_t>(tokens->sizes()->data() + 1, INT32_MAX);
   auto opened = runtime::Program::open(file.write(), {}, full_registry());
   ASSERT_TRUE(opened.ok()) << opened.status().message();
