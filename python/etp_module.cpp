@@ -380,8 +380,10 @@ class PyBundle {
 };
 
 etp::BundleOptions options_of(const std::vector<std::string>& plugin_paths, bool use_environment,
-                              const std::map<std::string, std::string>& data_files = {}) {
-  return etp::BundleOptions{plugin_paths, use_environment, {data_files.begin(), data_files.end()}};
+                              const std::map<std::string, std::string>& data_files = {}, bool read_files = false) {
+  etp::BundleOptions options{plugin_paths, use_environment, {data_files.begin(), data_files.end()}};
+  options.read_files = read_files;
+  return options;
 }
 
 }  // namespace
@@ -598,14 +600,15 @@ PYBIND11_MODULE(etp, m) {
 
   py::class_<PyBundle, std::shared_ptr<PyBundle>>(m, "Bundle", "Plugins, data files and models, opened once.")
       .def(py::init([](const std::string& manifest, const std::vector<std::string>& plugin_paths, bool use_env,
-                       const std::map<std::string, std::string>& data_files) {
+                       const std::map<std::string, std::string>& data_files, bool read_files) {
              return std::make_shared<PyBundle>(
-                 unwrap(etp::Bundle::open(manifest, options_of(plugin_paths, use_env, data_files))));
+                 unwrap(etp::Bundle::open(manifest, options_of(plugin_paths, use_env, data_files, read_files))));
            }),
            py::arg("manifest"), py::arg("plugin_paths") = std::vector<std::string>{}, py::arg("use_environment") = true,
-           py::arg("data_files") = std::map<std::string, std::string>{},
+           py::arg("data_files") = std::map<std::string, std::string>{}, py::arg("read_files") = false,
            "Opens the bundle a YAML manifest describes. data_files={'adapter': 'trained.ptd'} reads a data "
-           "entry from another file (e.g. a trained adapter; its manifest sha256 is not checked).")
+           "entry from another file (e.g. a trained adapter; its manifest sha256 is not checked). read_files=True "
+           "reads programs and data files into memory instead of mapping them (files that may change on disk).")
       .def_static(
           "from_program",
           [](const std::string& program, const std::vector<std::string>& data, const std::vector<std::string>& plugins,

@@ -117,7 +117,9 @@ Status replace_data_files(bundle::Manifest* manifest, const BundleOptions& optio
 
 Result<Bundle> open_bundle(bundle::Manifest manifest, const BundleOptions& options, const std::string& path) {
   ETP_CHECK_OK(replace_data_files(&manifest, options));
-  ETP_TRY(auto opened, bundle::Bundle::open(std::move(manifest), {options.plugin_paths, options.use_environment}));
+  ETP_TRY(auto opened,
+          bundle::Bundle::open(std::move(manifest), {options.plugin_paths, options.use_environment,
+                                                     options.read_files ? FileAccess::kRead : FileAccess::kMap}));
   auto impl = std::make_shared<Bundle::Impl>();
   impl->bundle = std::move(opened);
   impl->path = path;

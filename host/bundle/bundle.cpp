@@ -118,6 +118,7 @@ Result<std::unique_ptr<Bundle>> Bundle::open(Manifest manifest, const BundleOpti
   // One host table, and so one thread pool, for every plugin of the bundle, sized by `threads:`.
   const etp_host_api* host = runtime::HostServices::for_threads(m.threads).api();
   bundle->registry_ = std::make_shared<plugins::Registry>(host);
+  bundle->file_access_ = options.file_access;
   for (const PluginSpec& spec : m.plugins) {
     auto path = resolve_library(spec.library, m.folder, options);
     if (!path.ok())
@@ -139,15 +140,18 @@ Result<std::unique_ptr<Bundle>> Bundle::open(Manifest manifest, const BundleOpti
     if (ec) key = spec.path;
     auto it = by_path.find(key);
     if (it == by_path.end()) {
-      auto file = format::DataFile::open(spec.path);
-      if (!file.ok()) return Status(file.status().code(), at(m, spec.mark) + file.status().message());
+      auto bytes = MappedFile::open(spec.path, options.file_access);
+      if (!bytes.ok()) return Status(bytes.status().code(), at(m, spec.mark) + bytes.status().message());
+      // The checksum first: a file that is not the one the manifest names is never parsed.
       if (!spec.sha256.empty()) {
-        const std::string actual = sha256_hex(file->file().data(), file->file().size());
+        const std::string actual = sha256_hex((*bytes)->data(), (*bytes)->size());
         if (actual != spec.sha256) {
           return Status(StatusCode::kInvalidArgument, at(m, spec.mark) + "data file " + spec.path + " has sha256 " +
                                                           actual + ", the manifest expects " + spec.sha256);
         }
       }
+      auto file = format::DataFile::open(std::move(*bytes));
+      if (!file.ok()) return Status(file.status().code(), at(m, spec.mark) + file.status().message());
       runtime::DataSource source{std::make_shared<const format::DataFile>(std::move(*file)), next_id++,
                                  spec.weight_cache};
       it = by_path.emplace(key, std::move(source)).first;
@@ -191,7 +195,7 @@ Result<std::shared_ptr<runtime::Program>> Bundle::program(const std::string& mod
     }
     sources.push_back(source);
   }
-  auto program = runtime::Program::open(spec->program, std::move(sources), registry_);
+  auto program = runtime::Program::open(spec->program, std::move(sources), registry_, file_access_);
   if (!program.ok())
     return Status(program.status().code(),
                   at(manifest_, spec->mark) + "model '" + model + "': " + program.status().message());

@@ -18,8 +18,9 @@
 namespace etp::bundle {
 
 struct BundleOptions {
-  std::vector<std::string> plugin_paths;  // searched first for libraries named without a '/'
-  bool use_environment = true;            // then the ETP_PLUGIN_PATH folders
+  std::vector<std::string> plugin_paths;      // searched first for libraries named without a '/'
+  bool use_environment = true;                // then the ETP_PLUGIN_PATH folders
+  FileAccess file_access = FileAccess::kMap;  // how programs and data files are read
 };
 
 class Bundle {
@@ -42,6 +43,7 @@ class Bundle {
   Manifest manifest_;
   std::shared_ptr<plugins::Registry> registry_;
   std::map<std::string, runtime::DataSource> data_;  // by manifest data name
+  FileAccess file_access_ = FileAccess::kMap;
   std::mutex programs_mutex_;
   std::map<std::string, std::shared_ptr<runtime::Program>> programs_;
 };

@@ -56,6 +56,7 @@ constexpr const char* kBenchUsage =
     "  --plugin-path DIR     also look for plugin libraries in DIR (repeat; before ETP_PLUGIN_PATH)\n"
     "  --max-instructions N  the most instructions one execute may run before it fails (default\n"
     "                        the model's max_instructions, else 10000000): stops a looping program\n"
+    "  --read-files          read programs and data files into memory instead of mapping them\n"
     "  -h, --help            show this help\n"
     "\n"
     "Times are of execute alone (inputs are copied in before each run). Exit status: 0 every\n"
@@ -129,7 +130,8 @@ int run_bench(const std::vector<std::string>& args) {
       {Kind::kFlag, "--profile"},   {Kind::kOnce, "--format"},        {Kind::kFlag, "--json"},
       {Kind::kOnce, "--output"},    {Kind::kOnce, "--svg"},           {Kind::kOnce, "--baseline"},
       {Kind::kOnce, "--threshold"}, {Kind::kRepeat, "--data"},        {Kind::kOnce, "--seed"},
-      {Kind::kRepeat, "--plugin"},  {Kind::kRepeat, "--plugin-path"}, {Kind::kOnce, "--max-instructions"}};
+      {Kind::kRepeat, "--plugin"},  {Kind::kRepeat, "--plugin-path"}, {Kind::kOnce, "--max-instructions"},
+      {Kind::kFlag, "--read-files"}};
   ParsedArgs a;
   if (std::string error = parse_args(args, kSpecs, &a); !error.empty()) return usage_error(error);
   if (a.help) {
@@ -187,6 +189,7 @@ int run_bench(const std::vector<std::string>& args) {
   options.profile = a.has("--profile");
   options.bundle.plugin_paths = a.all("--plugin-path");
   if (std::string e = parse_max_instructions(a, &options.bundle.max_instructions); !e.empty()) return usage_error(e);
+  options.bundle.read_files = a.has("--read-files");
   options.progress = progress;
   if (Status s = check_bench_options(options); !s.ok()) return usage_error(s.message());
   // The baseline is read and checked before the bench, which may take minutes.

@@ -56,6 +56,7 @@ constexpr const char* kGenerateUsage =
     "  --plugin-path DIR     also look for plugin libraries in DIR (repeat)\n"
     "  --max-instructions N  the most instructions one execute may run before it fails (default\n"
     "                        the model's max_instructions, else 10000000): stops a looping program\n"
+    "  --read-files          read programs and data files into memory instead of mapping them\n"
     "  --memory-report       after the completions, the RSS each model added after its load, its\n"
     "                        first prefill and its generation, against its unique bytes\n"
     "  --json                print JSON instead of the streamed text: one generation's document,\n"
@@ -169,13 +170,24 @@ int fail(const Status& status) {
 
 int run_generate(const std::vector<std::string>& args) {
   using Kind = OptionSpec::Kind;
-  static const std::vector<OptionSpec> kSpecs = {
-      {Kind::kRepeat, "--model"},       {Kind::kRepeat, "--prompt-tokens"}, {Kind::kOnce, "--max-new-tokens"},
-      {Kind::kOnce, "--temperature"},   {Kind::kOnce, "--top-p"},           {Kind::kOnce, "--seed"},
-      {Kind::kOnce, "--eos-ids"},       {Kind::kOnce, "--method"},          {Kind::kRepeat, "--data"},
-      {Kind::kRepeat, "--plugin"},      {Kind::kRepeat, "--plugin-path"},   {Kind::kFlag, "--json"},
-      {Kind::kRepeat, "--prompt"},      {Kind::kOnce, "--tokenizer"},       {Kind::kFlag, "--no-bos"},
-      {Kind::kFlag, "--memory-report"}, {Kind::kOnce, "--max-instructions"}};
+  static const std::vector<OptionSpec> kSpecs = {{Kind::kRepeat, "--model"},
+                                                 {Kind::kRepeat, "--prompt-tokens"},
+                                                 {Kind::kOnce, "--max-new-tokens"},
+                                                 {Kind::kOnce, "--temperature"},
+                                                 {Kind::kOnce, "--top-p"},
+                                                 {Kind::kOnce, "--seed"},
+                                                 {Kind::kOnce, "--eos-ids"},
+                                                 {Kind::kOnce, "--method"},
+                                                 {Kind::kRepeat, "--data"},
+                                                 {Kind::kRepeat, "--plugin"},
+                                                 {Kind::kRepeat, "--plugin-path"},
+                                                 {Kind::kFlag, "--json"},
+                                                 {Kind::kRepeat, "--prompt"},
+                                                 {Kind::kOnce, "--tokenizer"},
+                                                 {Kind::kFlag, "--no-bos"},
+                                                 {Kind::kFlag, "--memory-report"},
+                                                 {Kind::kOnce, "--max-instructions"},
+                                                 {Kind::kFlag, "--read-files"}};
   ParsedArgs parsed;
   if (std::string error = parse_args(args, kSpecs, &parsed); !error.empty()) return usage_error(error);
   if (parsed.help) {
@@ -223,6 +235,7 @@ int run_generate(const std::vector<std::string>& args) {
   if (std::string e = parse_max_instructions(parsed, &bundle_options.max_instructions); !e.empty()) {
     return usage_error(e);
   }
+  bundle_options.read_files = parsed.has("--read-files");
   if (!program) {
     if (std::string e = parse_data_files(parsed.all("--data"), &bundle_options.data_files); !e.empty()) {
       return usage_error(e);

@@ -29,6 +29,9 @@ constexpr const char* kUsage =
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A program or data file truncated on disk while mapped ends the run with a message naming
+  // it (exit 1), not a bare SIGBUS.
+  etp::install_mapped_file_fault_handler();
   const std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
     std::fputs(kUsage, stderr);

@@ -63,6 +63,7 @@ constexpr const char* kTrainUsage =
     "  --plugin-path DIR     also look for plugin libraries in DIR (repeat)\n"
     "  --max-instructions N  the most instructions one execute may run before it fails (default\n"
     "                        the model's max_instructions, else 10000000): stops a looping program\n"
+    "  --read-files          read programs and data files into memory instead of mapping them\n"
     "  --json                print one JSON document: steps, losses, accuracy, eval, checkpoint,\n"
     "                        ms_per_step\n"
     "  -h, --help            show this help\n"
@@ -287,7 +288,8 @@ int run_train(const std::vector<std::string>& args) {
                                                  {Kind::kFlag, "--eval"},
                                                  {Kind::kFlag, "--json"},
                                                  {Kind::kOnce, "--svg"},
-                                                 {Kind::kOnce, "--max-instructions"}};
+                                                 {Kind::kOnce, "--max-instructions"},
+                                                 {Kind::kFlag, "--read-files"}};
   ParsedArgs parsed;
   if (std::string error = parse_args(args, kSpecs, &parsed); !error.empty()) return usage_error(error);
   if (parsed.help) {
@@ -330,6 +332,7 @@ int run_train(const std::vector<std::string>& args) {
   if (std::string e = parse_max_instructions(parsed, &bundle_options.max_instructions); !e.empty()) {
     return usage_error(e);
   }
+  bundle_options.read_files = parsed.has("--read-files");
   if (std::string e = parse_data_files(parsed.all("--data"), &bundle_options.data_files); !e.empty()) {
     return usage_error(e);
   }

@@ -1,12 +1,16 @@
 #include "core/mapped_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 
 namespace etp {
 namespace {
@@ -21,7 +25,92 @@ const char* kind_problem(mode_t mode) {
   return S_ISDIR(mode) ? "is a directory" : "is not a regular file (a device, FIFO or socket)";
 }
 
+// ---- what the SIGBUS handler knows: the live mappings, in a fixed table it reads lock-free ----
+
+constexpr int kFaultSlots = 256;
+constexpr size_t kFaultPathBytes = 480;
+
+struct FaultSlot {
+  std::atomic<uintptr_t> begin{0}, end{0};  // end == 0: free
+  char path[kFaultPathBytes];
+};
+FaultSlot g_fault_slots[kFaultSlots];
+std::mutex g_fault_slots_mutex;  // taken by registration only, never by the handler
+struct sigaction g_previous_sigbus {};
+
+int register_mapping(const uint8_t* data, size_t size, const std::string& path) {
+  const std::lock_guard<std::mutex> lock(g_fault_slots_mutex);
+  for (int i = 0; i < kFaultSlots; ++i) {
+    FaultSlot& slot = g_fault_slots[i];
+    if (slot.end.load(std::memory_order_relaxed) != 0) continue;
+    const size_t n = std::min(path.size(), kFaultPathBytes - 1);
+    std::memcpy(slot.path, path.data(), n);
+    slot.path[n] = '\0';
+    slot.begin.store(reinterpret_cast<uintptr_t>(data), std::memory_order_relaxed);
+    slot.end.store(reinterpret_cast<uintptr_t>(data) + size, std::memory_order_release);
+    return i;
+  }
+  return -1;  // more than kFaultSlots files mapped at once: a fault in this one is not named
+}
+
+void unregister_mapping(int slot) {
+  if (slot < 0) return;
+  const std::lock_guard<std::mutex> lock(g_fault_slots_mutex);
+  g_fault_slots[slot].end.store(0, std::memory_order_release);
+}
+
+// write(2) of a NUL-terminated string, in a signal handler.
+void say(const char* text) {
+  for (size_t n = std::strlen(text); n > 0;) {
+    const ssize_t done = ::write(STDERR_FILENO, text, n);
+    if (done <= 0) return;
+    text += done, n -= static_cast<size_t>(done);
+  }
+}
+
+void on_sigbus(int signal, siginfo_t* info, void* context) {
+  const auto address = reinterpret_cast<uintptr_t>(info->si_addr);
+  for (FaultSlot& slot : g_fault_slots) {
+    const uintptr_t end = slot.end.load(std::memory_order_acquire);
+    const uintptr_t begin = slot.begin.load(std::memory_order_relaxed);
+    if (end == 0 || address < begin || address >= end) continue;
+    char offset[24];
+    size_t i = sizeof offset;
+    offset[--i] = '\0';
+    uintptr_t v = address - begin;
+    do offset[--i] = static_cast<char>('0' + v % 10), v /= 10;
+    while (v != 0 && i > 0);
+    say("etp: ");
+    say(slot.path);
+    say(" changed on disk while mapped: reading its byte ");
+    say(offset + i);
+    say(" failed (the file is now shorter than when it was opened). Keep files unchanged while etp uses "
+        "them, or read them into memory instead of mapping them (--read-files, BundleOptions::read_files)\n");
+    ::_exit(1);
+  }
+  // Not a mapped file's: the handler that was there before, or the default action (returning
+  // re-runs the faulting access, which then takes it).
+  if ((g_previous_sigbus.sa_flags & SA_SIGINFO) != 0 && g_previous_sigbus.sa_sigaction != nullptr) {
+    g_previous_sigbus.sa_sigaction(signal, info, context);
+  } else if (g_previous_sigbus.sa_handler != SIG_DFL && g_previous_sigbus.sa_handler != SIG_IGN) {
+    g_previous_sigbus.sa_handler(signal);
+  } else {
+    ::signal(SIGBUS, SIG_DFL);
+  }
+}
+
 }  // namespace
+
+void install_mapped_file_fault_handler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction action {};
+    action.sa_sigaction = on_sigbus;
+    action.sa_flags = SA_SIGINFO;
+    sigemptyset(&action.sa_mask);
+    ::sigaction(SIGBUS, &action, &g_previous_sigbus);
+  });
+}
 
 const char* not_a_regular_file(const std::string& path) {
   struct stat st {};
@@ -29,7 +118,7 @@ const char* not_a_regular_file(const std::string& path) {
   return kind_problem(st.st_mode);
 }
 
-Result<std::shared_ptr<const MappedFile>> MappedFile::open(const std::string& path) {
+Result<std::shared_ptr<const MappedFile>> MappedFile::open(const std::string& path, FileAccess access) {
   // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below).
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return os_error(path, "open");
@@ -45,19 +134,42 @@ Result<std::shared_ptr<const MappedFile>> MappedFile::open(const std::string& pa
   }
   const size_t size = static_cast<size_t>(st.st_size);
   void* data = nullptr;
-  if (size > 0) {
+  if (size > 0 && access == FileAccess::kMap) {
     data = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, /*offset=*/0);
     if (data == MAP_FAILED) {
       Status error = os_error(path, "mmap");
       ::close(fd);
       return error;
     }
+  } else if (size > 0) {
+    // Anonymous pages, so the destructor unmaps either kind the same way.
+    data = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (data == MAP_FAILED) {
+      Status error = os_error(path, "allocating memory to read it into");
+      ::close(fd);
+      return error;
+    }
+    for (size_t done = 0; done < size;) {
+      const ssize_t got = ::pread(fd, static_cast<uint8_t*>(data) + done, size - done, static_cast<off_t>(done));
+      if (got <= 0) {
+        Status error = got < 0 ? os_error(path, "read")
+                               : Status(StatusCode::kIo, path + ": read failed: the file shrank while being read");
+        ::munmap(data, size);
+        ::close(fd);
+        return error;
+      }
+      done += static_cast<size_t>(got);
+    }
+    ::mprotect(data, size, PROT_READ);
   }
   ::close(fd);  // the mapping keeps the file alive
-  return std::shared_ptr<const MappedFile>(new MappedFile(path, static_cast<const uint8_t*>(data), size));
+  std::shared_ptr<MappedFile> file(new MappedFile(path, static_cast<const uint8_t*>(data), size, access));
+  if (data != nullptr && access == FileAccess::kMap) file->fault_slot_ = register_mapping(file->data_, size, path);
+  return std::shared_ptr<const MappedFile>(std::move(file));
 }
 
 MappedFile::~MappedFile() {
+  unregister_mapping(fault_slot_);
   if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
 }
 

@@ -12,10 +12,17 @@
 
 namespace etp {
 
+// How a file's bytes reach memory. kMap shares the page cache and reads only what is used, but
+// the file must stay as it is while mapped: a file truncated on disk makes later reads fault
+// (SIGBUS; install_mapped_file_fault_handler turns that into a message), and one rewritten in
+// place may change what is read. kRead copies the whole file at open: its size in memory, and
+// nothing that happens to the file later matters.
+enum class FileAccess { kMap, kRead };
+
 class MappedFile {
  public:
-  // Maps `path` read-only. An empty file maps to size 0 and data() == nullptr.
-  static Result<std::shared_ptr<const MappedFile>> open(const std::string& path);
+  // Maps (or reads) `path` read-only. An empty file gives size 0 and data() == nullptr.
+  static Result<std::shared_ptr<const MappedFile>> open(const std::string& path, FileAccess access = FileAccess::kMap);
 
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
@@ -24,15 +31,25 @@ class MappedFile {
   const std::string& path() const { return path_; }
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
+  FileAccess access() const { return access_; }
 
  private:
-  MappedFile(std::string path, const uint8_t* data, size_t size)
-      : path_(std::move(path)), data_(data), size_(size) {}
+  MappedFile(std::string path, const uint8_t* data, size_t size, FileAccess access)
+      : path_(std::move(path)), data_(data), size_(size), access_(access) {}
 
   std::string path_;
   const uint8_t* data_;
   size_t size_;
+  FileAccess access_;
+  int fault_slot_ = -1;  // its entry in the table the SIGBUS handler reads, or -1
 };
+
+// Installs a SIGBUS handler for the process: a fault inside a mapped file's bytes (the file
+// shrank on disk while mapped) prints "etp: <path> changed on disk while mapped ..." to stderr
+// and exits with status 1 at once (nothing more can be trusted). Any other SIGBUS goes to the
+// handler that was there before, or gets the default action. The etp command installs it; a
+// program embedding etp may call it once, early. Safe to call more than once.
+void install_mapped_file_fault_handler();
 
 // Why `path` cannot be read as a file's bytes: "does not exist", "is a directory", "is not a
 // regular file (a device, FIFO or socket)"; nullptr when it is a regular file.

@@ -23,8 +23,8 @@ std::string str(uint64_t v) { return std::to_string(v); }
 
 }  // namespace
 
-Result<DataFile> DataFile::open(const std::string& path) {
-  ETP_TRY(auto file, MappedFile::open(path));
+Result<DataFile> DataFile::open(const std::string& path, FileAccess access) {
+  ETP_TRY(auto file, MappedFile::open(path, access));
   return open(std::move(file));
 }
 
@@ -53,8 +53,8 @@ Status DataFile::parse_header() {
     return malformed(path(), "truncated header: " + str(size) + " bytes, need at least " + str(kHeadBytes));
   }
   if (std::memcmp(data + 8, "FH01", 4) != 0) {
-    return malformed(path(), "header magic " + printable_tag(reinterpret_cast<const char*>(data + 8)) +
-                                 ", expected 'FH01'");
+    return malformed(path(),
+                     "header magic " + printable_tag(reinterpret_cast<const char*>(data + 8)) + ", expected 'FH01'");
   }
   ByteReader reader(data, size);
   reader.read_u32(12, &header_.length);
@@ -100,8 +100,8 @@ Status DataFile::read_entries() {
     const ft::DataSegment* s = segments->Get(i);
     if (!range_fits(s->offset(), s->size(), header_.segment_data_size)) {
       return malformed(path(), "segment " + str(i) + " (offset " + str(s->offset()) + ", " + str(s->size()) +
-                                   " bytes) lies past the end of the segment data (" +
-                                   str(header_.segment_data_size) + " bytes)");
+                                   " bytes) lies past the end of the segment data (" + str(header_.segment_data_size) +
+                                   " bytes)");
     }
     spans.push_back({base + s->offset(), static_cast<size_t>(s->size())});
   }
@@ -128,8 +128,8 @@ Status DataFile::read_entries() {
         return malformed(path(), where + ": data is not aligned to its element size (" + str(element_size) + ")");
       }
       if (*nbytes > entry.bytes.size) {
-        return malformed(path(), where + ": layout needs " + str(*nbytes) + " bytes but its segment has " +
-                                     str(entry.bytes.size));
+        return malformed(
+            path(), where + ": layout needs " + str(*nbytes) + " bytes but its segment has " + str(entry.bytes.size));
       }
       TensorLayout out;
       out.scalar_type = dtype;

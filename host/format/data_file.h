@@ -45,7 +45,7 @@ struct DataFileHeader {
 
 class DataFile {
  public:
-  static Result<DataFile> open(const std::string& path);
+  static Result<DataFile> open(const std::string& path, FileAccess access = FileAccess::kMap);
   static Result<DataFile> open(std::shared_ptr<const MappedFile> file);
 
   const std::string& path() const { return file_->path(); }

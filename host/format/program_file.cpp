@@ -10,7 +10,7 @@ namespace {
 
 constexpr size_t kIdentifierOffset = 4;
 constexpr size_t kHeaderMagicOffset = 8;
-constexpr size_t kMinHeaderLength = 24;        // magic + length + program_size + segment_base
+constexpr size_t kMinHeaderLength = 24;  // magic + length + program_size + segment_base
 constexpr size_t kHeaderLengthWithDataSize = 32;
 // Large programs can hold many tables; the default limit (1M) would reject real files.
 constexpr flatbuffers::uoffset_t kMaxTables = 1u << 26;
@@ -21,8 +21,8 @@ Status malformed(const std::string& path, const std::string& what) {
 
 }  // namespace
 
-Result<ProgramFile> ProgramFile::open(const std::string& path) {
-  ETP_TRY(auto file, MappedFile::open(path));
+Result<ProgramFile> ProgramFile::open(const std::string& path, FileAccess access) {
+  ETP_TRY(auto file, MappedFile::open(path, access));
   return open(std::move(file));
 }
 
@@ -81,8 +81,7 @@ Status ProgramFile::parse_header() {
                                  " must lie between the program end (" + std::to_string(header_.program_size) +
                                  ") and the file end (" + std::to_string(size) + ")");
   }
-  if (header_.has_segment_data_size &&
-      !range_fits(header_.segment_base_offset, header_.segment_data_size, size)) {
+  if (header_.has_segment_data_size && !range_fits(header_.segment_base_offset, header_.segment_data_size, size)) {
     return malformed(path(), "truncated: segment data needs " + std::to_string(header_.segment_data_size) +
                                  " bytes from offset " + std::to_string(header_.segment_base_offset) +
                                  " but the file has " + std::to_string(size));
@@ -119,8 +118,8 @@ Status ProgramFile::index_segments() {
     }
     uint64_t start = 0;
     if (__builtin_add_overflow(base, segment->offset(), &start) || !range_fits(start, segment->size(), limit)) {
-      return malformed(path(), "segment " + std::to_string(i) + " (offset " + std::to_string(segment->offset()) +
-                                   ", " + std::to_string(segment->size()) + " bytes) lies past the end of " +
+      return malformed(path(), "segment " + std::to_string(i) + " (offset " + std::to_string(segment->offset()) + ", " +
+                                   std::to_string(segment->size()) + " bytes) lies past the end of " +
                                    (header_.has_segment_data_size ? "the segment data" : "the file"));
     }
     segments_.push_back({segment->size() ? file_->data() + start : nullptr, static_cast<size_t>(segment->size())});

@@ -39,7 +39,7 @@ std::string operator_name(const fb::Operator& op);
 class ProgramFile {
  public:
   // Maps and verifies `path`.
-  static Result<ProgramFile> open(const std::string& path);
+  static Result<ProgramFile> open(const std::string& path, FileAccess access = FileAccess::kMap);
   // Verifies an already mapped file.
   static Result<ProgramFile> open(std::shared_ptr<const MappedFile> file);
 

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "etp_plugin.h"
+#include "plugins/elf_symbols.h"
 #include "plugins/plugin_check_kernels.h"
 
 namespace etp::plugins {
@@ -35,67 +36,7 @@ struct Outcome {
   std::string detail;
 };
 
-// ---- exported symbols, from the ELF dynamic symbol table (bounds-checked; any file) ---------
-
-template <typename T>
-bool read_at(const std::string& bytes, uint64_t offset, T* out) {
-  if (offset > bytes.size() || bytes.size() - offset < sizeof(T)) return false;
-  std::memcpy(out, bytes.data() + offset, sizeof(T));
-  return true;
-}
-
-// The defined global and weak symbols of the library's .dynsym, or "" and an error in *error.
-// The dynamic symbols a shared object defines (exports) and uses from others (imports), and the
-// libraries it needs (DT_NEEDED).
-struct DynamicSymbols {
-  std::vector<std::string> exports, imports, needed;
-};
-
-DynamicSymbols dynamic_symbols(const std::string& path, std::string* error) {
-  DynamicSymbols out;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return *error = "cannot open " + path, out;
-  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
-  Elf64_Ehdr eh;
-  if (!read_at(bytes, 0, &eh) || std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64) {
-    return *error = "not a 64-bit ELF shared object", out;
-  }
-  // A NUL-terminated string at `offset` of the string table `strtab`, or nullopt when outside.
-  auto string_at = [&](const Elf64_Shdr& strtab, uint64_t offset, std::string* s) {
-    if (offset >= strtab.sh_size || strtab.sh_offset + offset >= bytes.size()) return false;
-    const char* p = bytes.data() + strtab.sh_offset + offset;
-    *s = std::string(p, strnlen(p, bytes.size() - (strtab.sh_offset + offset)));
-    return true;
-  };
-  for (uint16_t i = 0; i < eh.e_shnum; ++i) {
-    Elf64_Shdr sh, strtab;
-    if (!read_at(bytes, eh.e_shoff + uint64_t{i} * eh.e_shentsize, &sh))
-      return *error = "truncated section headers", out;
-    if (sh.sh_type != SHT_DYNSYM && sh.sh_type != SHT_DYNAMIC) continue;
-    const uint64_t entry = sh.sh_type == SHT_DYNSYM ? sizeof(Elf64_Sym) : sizeof(Elf64_Dyn);
-    if (!read_at(bytes, eh.e_shoff + uint64_t{sh.sh_link} * eh.e_shentsize, &strtab) || sh.sh_entsize != entry) {
-      return *error = sh.sh_type == SHT_DYNSYM ? "a malformed .dynsym" : "a malformed .dynamic", out;
-    }
-    for (uint64_t off = 0; off + entry <= sh.sh_size; off += entry) {
-      std::string name;
-      if (sh.sh_type == SHT_DYNAMIC) {
-        Elf64_Dyn dyn;
-        if (!read_at(bytes, sh.sh_offset + off, &dyn)) return *error = "a truncated .dynamic", out;
-        if (dyn.d_tag == DT_NEEDED && string_at(strtab, dyn.d_un.d_val, &name)) out.needed.push_back(name);
-        continue;
-      }
-      Elf64_Sym sym;
-      if (!read_at(bytes, sh.sh_offset + off, &sym)) return *error = "a truncated .dynsym", out;
-      const unsigned bind = ELF64_ST_BIND(sym.st_info), type = ELF64_ST_TYPE(sym.st_info);
-      if ((bind != STB_GLOBAL && bind != STB_WEAK) || type == STT_SECTION || type == STT_FILE ||
-          !string_at(strtab, sym.st_name, &name) || name.empty()) {
-        continue;
-      }
-      (sym.st_shndx == SHN_UNDEF ? out.imports : out.exports).push_back(name);
-    }
-  }
-  return out;
-}
+// ---- exported symbols, from the ELF dynamic symbol table (plugins/elf_symbols.h) ----------
 
 // The symbols that the libraries `plugin` needs import (what an export of the plugin would take
 // over: their calls bind to the plugin first when it loads them). Loads the plugin to find them.
@@ -107,8 +48,8 @@ std::set<std::string> imported_by_dependencies(const std::string& plugin, const 
     link_map* map = nullptr;
     if (handle == nullptr || dlinfo(handle, RTLD_DI_LINKMAP, &map) != 0 || map == nullptr) continue;
     std::string error;
-    const DynamicSymbols dep = dynamic_symbols(map->l_name, &error);
-    imports.insert(dep.imports.begin(), dep.imports.end());
+    DynamicSymbols dep;
+    if (read_dynamic_symbols(map->l_name, &dep, &error)) imports.insert(dep.imports.begin(), dep.imports.end());
   }
   return imports;
 }
@@ -201,8 +142,8 @@ const etp_plugin* current_table(const std::string& path, Outcome* o) {
 Outcome check_symbols(const std::string& path) {
   Outcome o;
   std::string error;
-  const DynamicSymbols symbols = dynamic_symbols(path, &error);
-  if (!error.empty()) return {false, error};
+  DynamicSymbols symbols;
+  if (!read_dynamic_symbols(path, &symbols, &error)) return {false, error};
   std::set<std::string> extra(symbols.exports.begin(), symbols.exports.end());
   const bool has_query = extra.erase(ETP_PLUGIN_QUERY_SYMBOL) > 0;
   if (!has_query) return {false, "does not export " ETP_PLUGIN_QUERY_SYMBOL};

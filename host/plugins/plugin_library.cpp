@@ -12,6 +12,7 @@
 #include <fstream>
 #include <mutex>
 
+#include "plugins/elf_symbols.h"
 #include "plugins/plugin_log.h"
 
 namespace etp::plugins {
@@ -214,6 +215,23 @@ Result<std::shared_ptr<PluginLibrary>> PluginLibrary::load(const std::string& pa
 Result<std::shared_ptr<PluginLibrary>> PluginLibrary::load_instance(const std::string& path,
                                                                     const std::string& load_name,
                                                                     const etp_host_api& host, const Options& options) {
+  // Checked in the file before dlopen, so a library that is not a plugin for this machine never
+  // runs code here (its constructors would run at load). What only loading can tell, the ABI
+  // version and the table, is checked after: a plugin's constructors have run by then.
+  DynamicSymbols symbols;
+  std::string not_loadable;
+  if (!read_dynamic_symbols(load_name, &symbols, &not_loadable)) {
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) {
+      return Status(StatusCode::kNotFound, "cannot load plugin " + path + ": no such file");
+    }
+    return refused(path,
+                   "is not a loadable plugin: " + not_loadable + " (checked before loading; none of its code ran)");
+  }
+  if (std::find(symbols.exports.begin(), symbols.exports.end(), ETP_PLUGIN_QUERY_SYMBOL) == symbols.exports.end()) {
+    return refused(path, "does not export " ETP_PLUGIN_QUERY_SYMBOL
+                         "; is it an etp plugin? (checked before loading; none of its code ran)");
+  }
   auto library = std::make_unique<Library>();
   try {
     library->handle.load(load_name, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);

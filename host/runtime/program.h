@@ -19,7 +19,8 @@ class Program : public std::enable_shared_from_this<Program> {
  public:
   // Opens `path` with the data files the model uses (in lookup order).
   static Result<std::shared_ptr<Program>> open(const std::string& path, std::vector<DataSource> data,
-                                               std::shared_ptr<const plugins::Registry> registry);
+                                               std::shared_ptr<const plugins::Registry> registry,
+                                               FileAccess access = FileAccess::kMap);
 
   const format::ProgramFile& file() const { return *file_; }
   const std::shared_ptr<const format::ProgramFile>& shared_file() const { return file_; }

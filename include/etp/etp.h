@@ -102,7 +102,17 @@ struct BundleOptions {
   std::vector<std::pair<std::string, std::string>> data_files;
   // When not 0, every method's instruction budget, over the models' own (CLI --max-instructions).
   uint64_t max_instructions = 0;
+  // Read programs and data files into memory instead of mapping them (CLI --read-files): for
+  // files that may change on disk while loaded. Costs their size in memory and a full read at
+  // open. Mapped files must stay unchanged: see install_mapped_file_fault_handler.
+  bool read_files = false;
 };
+
+// Turns a SIGBUS from a mapped program or data file that shrank on disk (which would kill the
+// process without a word) into "etp: <file> changed on disk while mapped ..." on stderr and
+// exit status 1. Other SIGBUS faults go to the handler installed before, or the default action.
+// The etp command installs it; a program embedding etp may call it once, early.
+void install_mapped_file_fault_handler();
 
 // ---------------------------------------------------------------------------------------------
 // Metadata, readable without loading a method.

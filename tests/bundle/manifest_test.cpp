@@ -275,6 +275,14 @@ TEST(ManifestTest, Sha256MismatchIsAnError) {
                "{ file", "the manifest expects 0000");
 }
 
+// The checksum is compared before the file is parsed: a file that is not the one named is
+// never read as a data file (here a program stands where the data file should be).
+TEST(ManifestTest, Sha256IsCheckedBeforeTheFileIsParsed) {
+  expect_error(std::string(kPlugins) + "data:\n  w: { file: $F/add.pte, sha256: " + std::string(64, '0') +
+                   " }\nmodels:\n  linear: { program: $F/linear_portable.pte, data: [w] }\n",
+               "{ file", "has sha256 ");
+}
+
 TEST(ManifestTest, MalformedYamlNamesThePosition) {
   // Three lines of plugins, "models:", then an unclosed list: the parser stops at 6:1.
   const std::string path = write_manifest(std::string(kPlugins) + "models:\n  add: [1, 2\n");

@@ -167,5 +167,41 @@ TEST(BenchCommandTest, ProfilesInMarkdown) {
       << out;
 }
 
+// A data file truncated on disk while etp runs: with the file mapped, the run ends at the next
+// read of it with a message naming the file and exit 1 (not a bare SIGBUS); with --read-files
+// it finishes, its outputs still matching.
+TEST(BenchCommandTest, ADataFileTruncatedWhileInUseEndsTheRunNamingItUnlessReadIntoMemory) {
+  const std::string dir = temp_path("changing");
+  std::string out;
+  ASSERT_EQ(run_command("rm -rf " + dir + " && mkdir -p " + dir + " && cp " + fixture_path("tiny_llama_portable.pte") +
+                            " " + dir + "/m.pte",
+                        &out),
+            0)
+      << out;
+  std::ofstream(dir + "/m.yaml") << "etp: 1\nplugins:\n  portable: { library: libetp_portable.so }\n"
+                                    "data:\n  w: { file: w.ptd }\nmodels:\n  m: { program: m.pte, data: [w] }\n";
+  for (const bool read_files : {false, true}) {
+    // Truncated once the timing rounds run (the bench prints them), long after the load.
+    const std::string script = "cd " + dir + " && cp " + fixture_path("tiny_llama_foundation_portable.ptd") +
+                               " w.ptd && rm -f err.txt || exit 9; (" + ETP_CLI_PATH + " bench m.yaml --min-time 3" +
+                               (read_files ? " --read-files" : "") +
+                               " >out.txt 2>err.txt; echo \"rc=$?\" >rc.txt) & i=0; "
+                               "while ! grep -q round " +
+                               dir +
+                               "/err.txt 2>/dev/null && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; "
+                               "truncate -s 0 " +
+                               dir + "/w.ptd; wait; cat " + dir + "/rc.txt " + dir + "/out.txt " + dir + "/err.txt";
+    out.clear();
+    ASSERT_EQ(run_command(script, &out), 0) << out;
+    if (read_files) {
+      EXPECT_NE(out.find("rc=0"), std::string::npos) << out;
+      EXPECT_NE(out.find("match"), std::string::npos) << out;
+    } else {
+      EXPECT_NE(out.find("rc=1"), std::string::npos) << out;
+      EXPECT_NE(out.find("etp: w.ptd changed on disk while mapped: reading its byte "), std::string::npos) << out;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace etp::test

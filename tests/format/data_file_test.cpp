@@ -1,6 +1,10 @@
 // PTD reader: real data files verify; corruptions fail with the file and key named.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <functional>
 
 #include "flat_tensor_generated.h"
@@ -228,6 +232,69 @@ TEST(DataFileWriterTest, RepeatedKeysAreRefused) {
   auto status = write_data_file("/tmp/etp_writer_dup.ptd", {{"k", 6, {1}, {}, &x, 4}, {"k", 6, {1}, {}, &x, 4}});
   ASSERT_FALSE(status.ok());
   EXPECT_NE(status.message().find("key 'k' given twice"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace etp::format
+
+// ---- files that change on disk after they were opened ----
+
+namespace etp::format {
+namespace {
+
+// A private copy of a fixture data file, which the test may truncate.
+std::string copy_of(const std::string& fixture) {
+  const std::string path = ::testing::TempDir() + "etp_changing_" + fixture;
+  const std::vector<uint8_t> bytes = test::read_bytes(test::fixture_path(fixture));
+  FILE* f = std::fopen(path.c_str(), "wb");
+  std::fwrite(bytes.data(), 1, bytes.size(), f);
+  std::fclose(f);
+  return path;
+}
+
+// Reading a mapped file that shrank on disk raises SIGBUS; with the handler installed the
+// process says which file and exits with 1 instead of dying without a word.
+TEST(ChangingFileDeathTest, AMappedFileTruncatedOnDiskEndsTheProcessNamingIt) {
+  const std::string path = copy_of("linear_portable.ptd");
+  EXPECT_EXIT(
+      {
+        install_mapped_file_fault_handler();
+        auto file = DataFile::open(path);
+        if (!file.ok()) std::_Exit(3);
+        if (::truncate(path.c_str(), 0) != 0) std::_Exit(4);
+        const volatile uint8_t* last = file->file().data() + file->file().size() - 1;
+        std::printf("%d\n", *last);  // faults: the page is past the file's end now
+        std::_Exit(5);
+      },
+      ::testing::ExitedWithCode(1), "etp: " + path + " changed on disk while mapped: reading its byte [0-9]+ failed");
+}
+
+// Without the handler the same read is a plain SIGBUS: what the handler exists to replace.
+TEST(ChangingFileDeathTest, WithoutTheHandlerTheReadIsABareSigbus) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "AddressSanitizer reports the SIGBUS itself";
+#endif
+  const std::string path = copy_of("linear_portable.ptd");
+  EXPECT_EXIT(
+      {
+        auto file = MappedFile::open(path);
+        if (!file.ok() || ::truncate(path.c_str(), 0) != 0) std::_Exit(3);
+        std::printf("%d\n", *(static_cast<const volatile uint8_t*>((*file)->data()) + (*file)->size() - 1));
+        std::_Exit(5);
+      },
+      ::testing::KilledBySignal(SIGBUS), "");
+}
+
+// Read into memory, the bytes stay what they were whatever happens to the file.
+TEST(ChangingFileTest, AFileReadIntoMemoryIsUnaffectedByTruncation) {
+  const std::string path = copy_of("linear_portable.ptd");
+  const std::vector<uint8_t> original = test::read_bytes(path);
+  auto file = DataFile::open(path, FileAccess::kRead);
+  ASSERT_OK(file.status());
+  EXPECT_EQ(file->file().access(), FileAccess::kRead);
+  ASSERT_EQ(::truncate(path.c_str(), 0), 0);
+  ASSERT_EQ(file->file().size(), original.size());
+  EXPECT_EQ(std::vector<uint8_t>(file->file().data(), file->file().data() + file->file().size()), original);
 }
 
 }  // namespace

@@ -86,7 +86,23 @@ TEST(PluginLoaderTest, MissingFileNamesThePath) {
 
 TEST(PluginLoaderTest, WrongMajorIsRefused) { expect_refused("wrong_major", "built for ABI major 2"); }
 TEST(PluginLoaderTest, ShortStructIsRefused) { expect_refused("short_struct", "plugin table is 12 bytes"); }
-TEST(PluginLoaderTest, MissingSymbolIsRefused) { expect_refused("missing_symbol", "does not export etp_plugin_query"); }
+// Refused from the file's symbol table, before dlopen: the library's constructor never runs.
+TEST(PluginLoaderTest, MissingSymbolIsRefusedBeforeAnyOfItsCodeRuns) {
+  expect_refused("missing_symbol",
+                 "does not export etp_plugin_query; is it an etp plugin? (checked before loading; "
+                 "none of its code ran)");
+  EXPECT_EQ(std::getenv("ETP_BROKEN_MISSING_SYMBOL_LOADED"), nullptr) << "the library's constructor ran";
+}
+
+// A file that is not a shared object for this machine is refused the same way.
+TEST(PluginLoaderTest, AFileThatIsNotASharedObjectIsRefusedBeforeLoading) {
+  auto plugin = PluginLibrary::load(test::fixture_path("add.pte"), *runtime::HostServices::get().api());
+  ASSERT_FALSE(plugin.ok());
+  EXPECT_NE(plugin.status().message().find("is not a loadable plugin: not a 64-bit little-endian ELF shared object "
+                                           "(checked before loading; none of its code ran)"),
+            std::string::npos)
+      << plugin.status().message();
+}
 TEST(PluginLoaderTest, QueryReturningNullIsRefusedWithThePluginsReason) {
   expect_refused("query_null", "refused this host (ABI " + std::to_string(ETP_ABI_MAJOR) + "." +
                                    std::to_string(ETP_ABI_MINOR) + "): test plugin: needs ABI 7");

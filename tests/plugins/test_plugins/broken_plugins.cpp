@@ -3,6 +3,8 @@
 #include "etp_plugin.h"
 #include "etp_plugin.hpp"
 
+#include <cstdlib>
+
 namespace {
 
 etp_status echo_resolve(void*, const char*, etp_kernel*) { return ETP_ERR_NOT_FOUND; }
@@ -48,6 +50,8 @@ ETP_PLUGIN_EXPORT int etp_broken_extra_export() { return 0; }
 
 #if defined(ETP_BROKEN_MISSING_SYMBOL)
 ETP_PLUGIN_EXPORT const etp_plugin* some_other_symbol(const etp_host_api*) { return nullptr; }
+// Code that runs when the library is loaded: the loader must refuse the file before that.
+__attribute__((constructor)) void mark_loaded() { setenv("ETP_BROKEN_MISSING_SYMBOL_LOADED", "1", 1); }
 #else
 ETP_PLUGIN_EXPORT const etp_plugin* etp_plugin_query(const etp_host_api* host) {
   g_host = host;
