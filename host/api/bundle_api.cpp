@@ -82,6 +82,7 @@ Result<bundle::Manifest> manifest_from_spec(const BundleSpec& spec) {
   if (spec.threads > 256)
     return Status(StatusCode::kInvalidArgument, "threads must be from 1 to 256 (or 0: one per core)");
   m.threads = spec.threads;
+  m.memory_budget = spec.memory_budget;
   for (const PluginSpec& p : spec.plugins) {
     std::string name = p.name;
     if (name.empty()) {  // from the library: "portable", "/x/libetp_portable.so.1" -> "portable"
@@ -118,8 +119,9 @@ Status replace_data_files(bundle::Manifest* manifest, const BundleOptions& optio
 Result<Bundle> open_bundle(bundle::Manifest manifest, const BundleOptions& options, const std::string& path) {
   ETP_CHECK_OK(replace_data_files(&manifest, options));
   ETP_TRY(auto opened,
-          bundle::Bundle::open(std::move(manifest), {options.plugin_paths, options.use_environment,
-                                                     options.read_files ? FileAccess::kRead : FileAccess::kMap}));
+          bundle::Bundle::open(std::move(manifest),
+                               {options.plugin_paths, options.use_environment,
+                                options.read_files ? FileAccess::kRead : FileAccess::kMap, options.memory_budget}));
   auto impl = std::make_shared<Bundle::Impl>();
   impl->bundle = std::move(opened);
   impl->path = path;

@@ -119,6 +119,10 @@ Result<std::unique_ptr<Bundle>> Bundle::open(Manifest manifest, const BundleOpti
   const etp_host_api* host = runtime::HostServices::for_threads(m.threads).api();
   bundle->registry_ = std::make_shared<plugins::Registry>(host);
   bundle->file_access_ = options.file_access;
+  bundle->budget_ =
+      std::make_shared<runtime::MemoryBudget>(options.memory_budget != 0 ? options.memory_budget
+                                              : m.memory_budget != 0     ? m.memory_budget
+                                                                         : runtime::MemoryBudget::default_limit());
   for (const PluginSpec& spec : m.plugins) {
     auto path = resolve_library(spec.library, m.folder, options);
     if (!path.ok())
@@ -199,6 +203,7 @@ Result<std::shared_ptr<runtime::Program>> Bundle::program(const std::string& mod
   if (!program.ok())
     return Status(program.status().code(),
                   at(manifest_, spec->mark) + "model '" + model + "': " + program.status().message());
+  (*program)->set_memory_budget(budget_);
   programs_[model] = *program;
   return *program;
 }

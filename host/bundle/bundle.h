@@ -21,6 +21,7 @@ struct BundleOptions {
   std::vector<std::string> plugin_paths;      // searched first for libraries named without a '/'
   bool use_environment = true;                // then the ETP_PLUGIN_PATH folders
   FileAccess file_access = FileAccess::kMap;  // how programs and data files are read
+  uint64_t memory_budget = 0;  // over the manifest's memory_budget; 0: it, else MemoryBudget::default_limit()
 };
 
 class Bundle {
@@ -44,6 +45,7 @@ class Bundle {
   std::shared_ptr<plugins::Registry> registry_;
   std::map<std::string, runtime::DataSource> data_;  // by manifest data name
   FileAccess file_access_ = FileAccess::kMap;
+  std::shared_ptr<runtime::MemoryBudget> budget_;  // what every loaded method's planned memory is charged to
   std::mutex programs_mutex_;
   std::map<std::string, std::shared_ptr<runtime::Program>> programs_;
 };

@@ -296,6 +296,32 @@ std::string not_a_manifest(const std::string& path) {
   return "";
 }
 
+bool parse_byte_size(const std::string& text, uint64_t* out) {
+  size_t i = 0;
+  uint64_t value = 0;
+  for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
+    if (__builtin_mul_overflow(value, 10, &value) || __builtin_add_overflow(value, text[i] - '0', &value)) return false;
+  }
+  if (i == 0) return false;
+  while (i < text.size() && text[i] == ' ') ++i;
+  std::string unit = text.substr(i);
+  if (unit.size() == 3 && unit.compare(1, 2, "iB") == 0) unit.resize(1);
+  int shift = 0;
+  if (unit == "K")
+    shift = 10;
+  else if (unit == "M")
+    shift = 20;
+  else if (unit == "G")
+    shift = 30;
+  else if (unit == "T")
+    shift = 40;
+  else if (!unit.empty() && unit != "B")
+    return false;
+  if (value == 0 || value > (UINT64_MAX >> shift)) return false;
+  *out = value << shift;
+  return true;
+}
+
 Result<Manifest> parse_manifest(const std::string& path) {
   if (const std::string what = not_a_manifest(path); !what.empty()) {
     return Status(StatusCode::kInvalidArgument, path + " " + what);
@@ -306,7 +332,7 @@ Result<Manifest> parse_manifest(const std::string& path) {
   if (m.folder.empty()) m.folder = ".";
   try {
     const YAML::Node root = YAML::LoadFile(path);
-    check_keys(root, "the manifest", {"etp", "threads", "plugins", "data", "models"});
+    check_keys(root, "the manifest", {"etp", "threads", "memory_budget", "plugins", "data", "models"});
     if (!root["etp"]) fail(root, "missing 'etp: 1' (the manifest format version)");
     if (scalar(root["etp"], "etp") != "1") fail(root["etp"], "manifest format version must be 1");
     if (const YAML::Node& threads = root["threads"]) {  // the thread pool plugins share (ABI 1.2)
@@ -315,6 +341,11 @@ Result<Manifest> parse_manifest(const std::string& path) {
         fail(threads, "threads must be an integer from 1 to 256 (the size of the thread pool every plugin shares)");
       }
       m.threads = static_cast<uint32_t>(value);
+    }
+    if (const YAML::Node& budget = root["memory_budget"]) {  // what all loaded methods may plan
+      if (!budget.IsScalar() || !parse_byte_size(budget.Scalar(), &m.memory_budget)) {
+        fail(budget, "memory_budget must be a positive byte count, e.g. 4GiB, 512MiB or 1073741824");
+      }
     }
     if (root["plugins"]) {
       check_unique_names(root["plugins"], "plugin");

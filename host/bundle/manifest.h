@@ -65,7 +65,7 @@ struct ModelSpec {
   double rtol = 1e-5;
   double atol = 1e-6;
   uint64_t max_instructions = 0;  // each execute's instruction budget; 0: the runtime's default
-  std::vector<RunSpec> runs;  // executed in order on one loaded program
+  std::vector<RunSpec> runs;      // executed in order on one loaded program
   std::optional<TrainSpec> train;
   Mark mark;
 };
@@ -75,6 +75,7 @@ struct Manifest {
   std::string folder;
   std::vector<PluginSpec> plugins;  // in manifest order: earlier plugins win operator ties
   uint32_t threads = 0;             // `threads:` the host pool's size for every plugin; 0: the default
+  uint64_t memory_budget = 0;       // `memory_budget:` bytes all methods may plan; 0: the default
   std::vector<DataSpec> data;
   std::vector<ModelSpec> models;
 
@@ -89,6 +90,11 @@ Result<Manifest> parse_manifest(const std::string& path);
 // The same checks for a Manifest built in code (paths already resolved): unique names, files
 // that exist, sha256 format, references between sections. kInvalidArgument or kNotFound.
 Status check_manifest(const Manifest& manifest);
+
+// A byte count as people write it: "1073741824", "512MiB", "2 GiB", "64K" (K, M, G, T with or
+// without "iB" are powers of 1024; a plain number is bytes). False when it is not one, is zero or
+// overflows.
+bool parse_byte_size(const std::string& text, uint64_t* out);
 
 // Points the data entry `name` at `path` instead (a user's override, e.g. a trained adapter
 // with the same keys): the file must exist; a relative path is taken from the current folder;

@@ -151,22 +151,22 @@ json memory_report(const Bundle& bundle, const std::vector<LoadedModel>& models)
       }
     }
     const MappedFile& file = program.file().file();
-    model_list.push_back({{"name", m.name},
-                          {"program", file.path()},
-                          {"program_bytes", file.size()},
-                          {"program_resident_bytes", resident_bytes(file.data(), file.size())},
-                          {"program_weight_bytes", program_weight_bytes(program.file())},
-                          {"planned_bytes", planned},
-                          {"private_packed_bytes", private_packed},
-                          {"rss_added_by_load", static_cast<int64_t>(m.after.rss) - static_cast<int64_t>(m.before.rss)},
-                          {"anonymous_added_by_load",
-                           static_cast<int64_t>(m.after.anonymous) - static_cast<int64_t>(m.before.anonymous)},
-                          {"rss_added_by_load_and_runs",
-                           static_cast<int64_t>((m.after_runs.rss ? m.after_runs : m.after).rss) -
-                               static_cast<int64_t>(m.before.rss)},
-                          {"anonymous_added_by_load_and_runs",
-                           static_cast<int64_t>((m.after_runs.rss ? m.after_runs : m.after).anonymous) -
-                               static_cast<int64_t>(m.before.anonymous)}});
+    model_list.push_back(
+        {{"name", m.name},
+         {"program", file.path()},
+         {"program_bytes", file.size()},
+         {"program_resident_bytes", resident_bytes(file.data(), file.size())},
+         {"program_weight_bytes", program_weight_bytes(program.file())},
+         {"planned_bytes", planned},
+         {"private_packed_bytes", private_packed},
+         {"rss_added_by_load", static_cast<int64_t>(m.after.rss) - static_cast<int64_t>(m.before.rss)},
+         {"anonymous_added_by_load",
+          static_cast<int64_t>(m.after.anonymous) - static_cast<int64_t>(m.before.anonymous)},
+         {"rss_added_by_load_and_runs",
+          static_cast<int64_t>((m.after_runs.rss ? m.after_runs : m.after).rss) - static_cast<int64_t>(m.before.rss)},
+         {"anonymous_added_by_load_and_runs",
+          static_cast<int64_t>((m.after_runs.rss ? m.after_runs : m.after).anonymous) -
+              static_cast<int64_t>(m.before.anonymous)}});
   }
   return {{"data_files", files},
           {"models", model_list},
@@ -192,8 +192,8 @@ std::string render_memory_report(const json& r) {
     out << "  data " << f["name"].get<std::string>() << ": mapped " << mib(f["mapped_bytes"]) << ", resident "
         << mib(f["resident_bytes"]);
     if (!f["weight_cache"].get<std::string>().empty()) {
-      out << ", packed once in " << f["weight_cache"].get<std::string>() << "'s cache: " << mib(f["shared_packed_bytes"])
-          << " in " << f["shared_packed_entries"] << " entries";
+      out << ", packed once in " << f["weight_cache"].get<std::string>()
+          << "'s cache: " << mib(f["shared_packed_bytes"]) << " in " << f["shared_packed_entries"] << " entries";
     }
     out << "; used by";
     for (const json& m : f["models"]) out << " " << m.get<std::string>();
@@ -203,9 +203,8 @@ std::string render_memory_report(const json& r) {
     out << "  model " << m["name"].get<std::string>() << ": program " << mib(m["program_bytes"]) << " (weights in it "
         << mib(m["program_weight_bytes"]) << "), planned " << mib(m["planned_bytes"]) << ", private packed "
         << mib(m["private_packed_bytes"]) << "; loading it added RSS "
-        << mib(static_cast<uint64_t>(std::max<int64_t>(0, m["rss_added_by_load"].get<int64_t>())))
-        << ", with its runs " << mib(static_cast<uint64_t>(std::max<int64_t>(0, m["rss_added_by_load_and_runs"].get<int64_t>())))
-        << "\n";
+        << mib(static_cast<uint64_t>(std::max<int64_t>(0, m["rss_added_by_load"].get<int64_t>()))) << ", with its runs "
+        << mib(static_cast<uint64_t>(std::max<int64_t>(0, m["rss_added_by_load_and_runs"].get<int64_t>()))) << "\n";
   }
   const json& p = r["process"];
   out << "  process: RSS " << mib(p["rss"]) << " (anonymous " << mib(p["anonymous"]) << ", file-backed "

@@ -1,5 +1,7 @@
 #include "cli/args.h"
 
+#include "bundle/manifest.h"
+
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -91,6 +93,16 @@ std::string parse_max_instructions(const ParsedArgs& parsed, uint64_t* out) {
     return "--max-instructions needs a positive integer (at most 18 digits), got '" + text + "'";
   }
   *out = static_cast<uint64_t>(value);
+  return "";
+}
+
+std::string parse_memory_budget(const ParsedArgs& parsed, uint64_t* out) {
+  *out = 0;
+  if (!parsed.has("--memory-budget")) return "";
+  const std::string text = parsed.value("--memory-budget");
+  if (!bundle::parse_byte_size(text, out)) {
+    return "--memory-budget needs a positive byte count such as 4GiB, 512MiB or 1073741824, got '" + text + "'";
+  }
   return "";
 }
 

@@ -42,6 +42,10 @@ bool parse_real(const std::string& text, double* out);
 // --max-instructions N, when given: each execute's instruction budget (BundleOptions). Returns
 // "" on success (0 in `out` when not given), else what is wrong.
 std::string parse_max_instructions(const ParsedArgs& parsed, uint64_t* out);
+// --memory-budget SIZE, when given (BundleOptions::memory_budget). Returns "" on success (0 in
+// `out` when not given), else what is wrong.
+std::string parse_memory_budget(const ParsedArgs& parsed, uint64_t* out);
+
 // The values of `--data NAME=FILE` given with a manifest (its data entry NAME read from FILE,
 // e.g. a trained adapter). Returns "" on success, else what is wrong.
 std::string parse_data_files(const std::vector<std::string>& values,

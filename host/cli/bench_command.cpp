@@ -56,6 +56,8 @@ constexpr const char* kBenchUsage =
     "  --plugin-path DIR     also look for plugin libraries in DIR (repeat; before ETP_PLUGIN_PATH)\n"
     "  --max-instructions N  the most instructions one execute may run before it fails (default\n"
     "                        the model's max_instructions, else 10000000): stops a looping program\n"
+    "  --memory-budget SIZE  bytes all loaded methods may plan, e.g. 2GiB (default: the\n"
+    "                        manifest's memory_budget, else 3/4 of physical memory)\n"
     "  --read-files          read programs and data files into memory instead of mapping them\n"
     "  -h, --help            show this help\n"
     "\n"
@@ -125,13 +127,13 @@ void end_progress() {
 int run_bench(const std::vector<std::string>& args) {
   using Kind = OptionSpec::Kind;
   static const std::vector<OptionSpec> kSpecs = {
-      {Kind::kRepeat, "--model"},   {Kind::kRepeat, "--config"},      {Kind::kOnce, "--threads"},
-      {Kind::kOnce, "--warmup"},    {Kind::kOnce, "--repetitions"},   {Kind::kOnce, "--min-time"},
-      {Kind::kFlag, "--profile"},   {Kind::kOnce, "--format"},        {Kind::kFlag, "--json"},
-      {Kind::kOnce, "--output"},    {Kind::kOnce, "--svg"},           {Kind::kOnce, "--baseline"},
-      {Kind::kOnce, "--threshold"}, {Kind::kRepeat, "--data"},        {Kind::kOnce, "--seed"},
-      {Kind::kRepeat, "--plugin"},  {Kind::kRepeat, "--plugin-path"}, {Kind::kOnce, "--max-instructions"},
-      {Kind::kFlag, "--read-files"}};
+      {Kind::kRepeat, "--model"},    {Kind::kRepeat, "--config"},      {Kind::kOnce, "--threads"},
+      {Kind::kOnce, "--warmup"},     {Kind::kOnce, "--repetitions"},   {Kind::kOnce, "--min-time"},
+      {Kind::kFlag, "--profile"},    {Kind::kOnce, "--format"},        {Kind::kFlag, "--json"},
+      {Kind::kOnce, "--output"},     {Kind::kOnce, "--svg"},           {Kind::kOnce, "--baseline"},
+      {Kind::kOnce, "--threshold"},  {Kind::kRepeat, "--data"},        {Kind::kOnce, "--seed"},
+      {Kind::kRepeat, "--plugin"},   {Kind::kRepeat, "--plugin-path"}, {Kind::kOnce, "--max-instructions"},
+      {Kind::kFlag, "--read-files"}, {Kind::kOnce, "--memory-budget"}};
   ParsedArgs a;
   if (std::string error = parse_args(args, kSpecs, &a); !error.empty()) return usage_error(error);
   if (a.help) {
@@ -190,6 +192,7 @@ int run_bench(const std::vector<std::string>& args) {
   options.bundle.plugin_paths = a.all("--plugin-path");
   if (std::string e = parse_max_instructions(a, &options.bundle.max_instructions); !e.empty()) return usage_error(e);
   options.bundle.read_files = a.has("--read-files");
+  if (std::string e = parse_memory_budget(a, &options.bundle.memory_budget); !e.empty()) return usage_error(e);
   options.progress = progress;
   if (Status s = check_bench_options(options); !s.ok()) return usage_error(s.message());
   // The baseline is read and checked before the bench, which may take minutes.

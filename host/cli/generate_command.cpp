@@ -56,6 +56,8 @@ constexpr const char* kGenerateUsage =
     "  --plugin-path DIR     also look for plugin libraries in DIR (repeat)\n"
     "  --max-instructions N  the most instructions one execute may run before it fails (default\n"
     "                        the model's max_instructions, else 10000000): stops a looping program\n"
+    "  --memory-budget SIZE  bytes all loaded methods may plan, e.g. 2GiB (default: the\n"
+    "                        manifest's memory_budget, else 3/4 of physical memory)\n"
     "  --read-files          read programs and data files into memory instead of mapping them\n"
     "  --memory-report       after the completions, the RSS each model added after its load, its\n"
     "                        first prefill and its generation, against its unique bytes\n"
@@ -187,7 +189,8 @@ int run_generate(const std::vector<std::string>& args) {
                                                  {Kind::kFlag, "--no-bos"},
                                                  {Kind::kFlag, "--memory-report"},
                                                  {Kind::kOnce, "--max-instructions"},
-                                                 {Kind::kFlag, "--read-files"}};
+                                                 {Kind::kFlag, "--read-files"},
+                                                 {Kind::kOnce, "--memory-budget"}};
   ParsedArgs parsed;
   if (std::string error = parse_args(args, kSpecs, &parsed); !error.empty()) return usage_error(error);
   if (parsed.help) {
@@ -236,6 +239,7 @@ int run_generate(const std::vector<std::string>& args) {
     return usage_error(e);
   }
   bundle_options.read_files = parsed.has("--read-files");
+  if (std::string e = parse_memory_budget(parsed, &bundle_options.memory_budget); !e.empty()) return usage_error(e);
   if (!program) {
     if (std::string e = parse_data_files(parsed.all("--data"), &bundle_options.data_files); !e.empty()) {
       return usage_error(e);

@@ -39,6 +39,8 @@ constexpr const char* kRunUsage =
     "  --iterations N      execute each run N times and report the mean time (default 1)\n"
     "  --max-instructions N  the most instructions one execute may run before it fails (default\n"
     "                      the model's max_instructions, else 10000000): stops a looping program\n"
+    "  --memory-budget SIZE  bytes all loaded methods may plan, e.g. 2GiB (default: the\n"
+    "                      manifest's memory_budget, else 3/4 of physical memory)\n"
     "  --read-files        read programs and data files into memory instead of mapping them\n"
     "                      (for files that may change on disk while etp runs)\n"
     "  --plugin-path DIR   also look for plugin libraries in DIR (repeat; before ETP_PLUGIN_PATH)\n"
@@ -57,7 +59,7 @@ struct Options {
   std::vector<std::string> inputs, data, plugins, plugin_paths;
   std::vector<std::pair<std::string, std::string>> data_files;  // --data NAME=FILE with a manifest
   bool check = false, as_json = false, verbose = false, memory_report = false, read_files = false;
-  uint64_t max_instructions = 0;
+  uint64_t max_instructions = 0, memory_budget = 0;
 };
 
 int usage_error(const std::string& message) { return cli::usage_error("run", message); }
@@ -72,7 +74,7 @@ int parse(const std::vector<std::string>& args, Options* o) {
                                                  {Kind::kRepeat, "--plugin-path"}, {Kind::kFlag, "--check"},
                                                  {Kind::kFlag, "--json"},          {Kind::kFlag, "--verbose"},
                                                  {Kind::kFlag, "--memory-report"}, {Kind::kOnce, "--max-instructions"},
-                                                 {Kind::kFlag, "--read-files"}};
+                                                 {Kind::kFlag, "--read-files"},    {Kind::kOnce, "--memory-budget"}};
   ParsedArgs parsed;
   if (std::string error = parse_args(args, kSpecs, &parsed); !error.empty()) return usage_error(error);
   if (parsed.help) {
@@ -98,6 +100,7 @@ int parse(const std::vector<std::string>& args, Options* o) {
   o->verbose = parsed.has("--verbose");
   o->memory_report = parsed.has("--memory-report");
   o->read_files = parsed.has("--read-files");
+  if (std::string e = parse_memory_budget(parsed, &o->memory_budget); !e.empty()) return usage_error(e);
   if (std::string e = parse_max_instructions(parsed, &o->max_instructions); !e.empty()) return usage_error(e);
   return 0;
 }
@@ -105,7 +108,8 @@ int parse(const std::vector<std::string>& args, Options* o) {
 // A program (by its identifier) runs without a manifest; anything else is read as a manifest,
 // whose parser says what a wrong file is.
 Result<Bundle> open_bundle(const Options& o, bool program) {
-  const BundleOptions options{o.plugin_paths, /*use_environment=*/true, o.data_files, o.max_instructions, o.read_files};
+  const BundleOptions options{o.plugin_paths, /*use_environment=*/true, o.data_files, o.max_instructions,
+                              o.read_files,   o.memory_budget};
   if (!program) return Bundle::open(o.target, options);
   std::vector<std::string> plugins = o.plugins;
   if (plugins.empty()) plugins = etp::default_plugins();

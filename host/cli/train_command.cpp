@@ -63,6 +63,8 @@ constexpr const char* kTrainUsage =
     "  --plugin-path DIR     also look for plugin libraries in DIR (repeat)\n"
     "  --max-instructions N  the most instructions one execute may run before it fails (default\n"
     "                        the model's max_instructions, else 10000000): stops a looping program\n"
+    "  --memory-budget SIZE  bytes all loaded methods may plan, e.g. 2GiB (default: the\n"
+    "                        manifest's memory_budget, else 3/4 of physical memory)\n"
     "  --read-files          read programs and data files into memory instead of mapping them\n"
     "  --json                print one JSON document: steps, losses, accuracy, eval, checkpoint,\n"
     "                        ms_per_step\n"
@@ -289,7 +291,8 @@ int run_train(const std::vector<std::string>& args) {
                                                  {Kind::kFlag, "--json"},
                                                  {Kind::kOnce, "--svg"},
                                                  {Kind::kOnce, "--max-instructions"},
-                                                 {Kind::kFlag, "--read-files"}};
+                                                 {Kind::kFlag, "--read-files"},
+                                                 {Kind::kOnce, "--memory-budget"}};
   ParsedArgs parsed;
   if (std::string error = parse_args(args, kSpecs, &parsed); !error.empty()) return usage_error(error);
   if (parsed.help) {
@@ -333,6 +336,7 @@ int run_train(const std::vector<std::string>& args) {
     return usage_error(e);
   }
   bundle_options.read_files = parsed.has("--read-files");
+  if (std::string e = parse_memory_budget(parsed, &bundle_options.memory_budget); !e.empty()) return usage_error(e);
   if (std::string e = parse_data_files(parsed.all("--data"), &bundle_options.data_files); !e.empty()) {
     return usage_error(e);
   }

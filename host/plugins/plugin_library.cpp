@@ -92,11 +92,13 @@ struct Instance {
 std::recursive_mutex g_instances_mutex;  // a failed load's deleter runs with it held
 std::vector<Instance> g_instances;
 
-void forget(const PluginLibrary* plugin) {
+// Drops the record of the instance that lived at address `plugin` (already deleted: an address,
+// never dereferenced).
+void forget(uintptr_t plugin) {
   const std::lock_guard<std::recursive_mutex> lock(g_instances_mutex);
-  g_instances.erase(
-      std::remove_if(g_instances.begin(), g_instances.end(), [&](const Instance& i) { return i.plugin == plugin; }),
-      g_instances.end());
+  g_instances.erase(std::remove_if(g_instances.begin(), g_instances.end(),
+                                   [&](const Instance& i) { return reinterpret_cast<uintptr_t>(i.plugin) == plugin; }),
+                    g_instances.end());
 }
 
 // A copy of `path` in an anonymous memory file: the fd, or -1 with `error` set.
@@ -278,8 +280,9 @@ Result<std::shared_ptr<PluginLibrary>> PluginLibrary::load_instance(const std::s
   // The table is recorded only after init succeeds, so a failed init is not followed by a
   // shutdown call (the contract pairs shutdown with a successful init); the library unloads.
   std::shared_ptr<PluginLibrary> plugin(new PluginLibrary(path, std::move(library), nullptr), [](PluginLibrary* p) {
-    delete p;  // shutdown, then unload
-    forget(p);
+    const auto address = reinterpret_cast<uintptr_t>(p);
+    delete p;  // shutdown, then unload; then the record goes (a load meanwhile sees it busy)
+    forget(address);
   });
   if (table->init != nullptr) {
     const etp_status status = table->init(table->self, raw.data(), static_cast<uint32_t>(raw.size()));

@@ -14,7 +14,7 @@
 namespace etp::runtime {
 
 struct HostTensor {
-  etp_tensor raw{};                 // must stay first (see above)
+  etp_tensor raw{};  // must stay first (see above)
   int64_t sizes[ETP_MAX_RANK] = {};
   uint8_t dim_order[ETP_MAX_RANK] = {};
   int64_t strides[ETP_MAX_RANK] = {};

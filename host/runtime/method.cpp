@@ -45,6 +45,7 @@ std::string Method::label_of(uint64_t method_id) {
 
 Method::~Method() {
   for (Delegate& d : delegates_) d.backend->destroy(d.backend->self, d.handle);
+  if (budget_) budget_->release(planned_bytes_);
   const std::lock_guard<std::mutex> lock(g_labels_mutex);
   g_labels.erase(id());
 }

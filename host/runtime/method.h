@@ -179,6 +179,7 @@ class Method {
       buffers_;                         // planned buffers by memory_id, then unplanned inputs
   std::vector<uint8_t*> buffer_bases_;  // their 64-byte aligned starts
   uint64_t planned_bytes_ = 0;
+  std::shared_ptr<MemoryBudget> budget_;  // what planned_bytes_ was charged to, if anything
   std::vector<uint32_t> inputs_, outputs_;
   std::vector<InputSlot> input_slots_;
   std::vector<StateTensor> state_;

@@ -50,6 +50,7 @@ class MethodLoader {
   Status allocate_unplanned_inputs();
   Status check_memory_and_conditions();
   void find_inputs_and_state();
+  Status charge(uint64_t bytes, const std::string& what);
   Status fail(const std::string& what, StatusCode code = StatusCode::kInvalidArgument) const {
     return Status(code, program_.path() + ": method '" + method_->name_ + "': " + what);
   }
@@ -58,10 +59,10 @@ class MethodLoader {
   const fb::ExecutionPlan& plan_;
   std::unique_ptr<Method> method_;
   std::vector<bool> dynamic_ints_;
-  std::vector<int32_t> int_list_of_value_;     // value index -> int_lists_ index, or -1
-  std::vector<int32_t> tensor_list_of_value_;  // value index -> tensor_lists_ index, or -1
-  std::vector<bool> moved_;                    // value is a MoveCall destination
-  std::vector<const uint8_t*> initial_;        // initial bytes of planned tensors that have one
+  std::vector<int32_t> int_list_of_value_;                        // value index -> int_lists_ index, or -1
+  std::vector<int32_t> tensor_list_of_value_;                     // value index -> tensor_lists_ index, or -1
+  std::vector<bool> moved_;                                       // value is a MoveCall destination
+  std::vector<const uint8_t*> initial_;                           // initial bytes of planned tensors that have one
   std::vector<std::vector<plugins::ResolvedKernel>> candidates_;  // per operator: plugins providing it, in order
 };
 
@@ -89,8 +90,29 @@ Result<std::unique_ptr<Method>> load_method(const Program& program, const fb::Ex
   return MethodLoader(program, plan).load();
 }
 
+// Charges `bytes` of planned memory to the program's budget before they are allocated; the
+// method gives them back when it goes.
+Status MethodLoader::charge(uint64_t bytes, const std::string& what) {
+  const std::shared_ptr<MemoryBudget>& budget = program_.memory_budget();
+  if (budget && bytes > 0 && !budget->charge(bytes)) {
+    return fail(what + " needs " + std::to_string(bytes) + " bytes, more than the bundle's memory budget has left (" +
+                    std::to_string(budget->limit() - std::min(budget->limit(), budget->used())) + " of " +
+                    std::to_string(budget->limit()) +
+                    " bytes; raise it with memory_budget in the manifest or --memory-budget)",
+                StatusCode::kOutOfMemory);
+  }
+  if (budget) method_->budget_ = budget;
+  method_->planned_bytes_ += bytes;
+  return Status::success();
+}
+
 Status MethodLoader::allocate_buffers() {
   const auto* sizes = plan_.non_const_buffer_sizes();
+  uint64_t total = 0;
+  for (flatbuffers::uoffset_t i = 1; sizes && i < sizes->size(); ++i) {
+    if (__builtin_add_overflow(total, static_cast<uint64_t>(sizes->Get(i)), &total)) total = UINT64_MAX;
+  }
+  ETP_CHECK_OK(charge(total, "its planned memory"));
   // Entry 0 is a placeholder; buffer i serves memory_id i. Zeroed: programs read planned
   // memory they never wrote (masked KV-cache slots), and ExecuTorch's arenas start at zero.
   for (flatbuffers::uoffset_t i = 0; sizes && i < sizes->size(); ++i) {
@@ -111,7 +133,6 @@ Status MethodLoader::allocate_buffers() {
     method_->buffers_.emplace_back(static_cast<uint8_t*>(memory), &std::free);
     const uintptr_t aligned = (reinterpret_cast<uintptr_t>(memory) + 63) / 64 * 64;  // 64 bytes of slack remain
     method_->buffer_bases_.push_back(reinterpret_cast<uint8_t*>(aligned));
-    method_->planned_bytes_ += size;
   }
   return Status::success();
 }
@@ -380,15 +401,15 @@ Status MethodLoader::choose_kernel(size_t pc, Method::Instruction* ins) {
     }
     auto& providers = method_->providers_;
     ins->kernel = candidate.kernel;
-    ins->provider = static_cast<uint32_t>(std::find(providers.begin(), providers.end(), candidate.provider) -
-                                          providers.begin());
+    ins->provider =
+        static_cast<uint32_t>(std::find(providers.begin(), providers.end(), candidate.provider) - providers.begin());
     if (ins->provider == providers.size()) providers.push_back(candidate.provider);
     return Status::success();
   }
   std::string described;
   for (uint32_t i = 0; i < ins->num_args; ++i) described += (i ? ", " : "") + describe_arg(*args[i]);
-  return fail("instruction " + std::to_string(pc) + ", " + op + ": every plugin providing the operator declined the call (" +
-                  declined + "); arguments: " + described,
+  return fail("instruction " + std::to_string(pc) + ", " + op +
+                  ": every plugin providing the operator declined the call (" + declined + "); arguments: " + described,
               StatusCode::kNotFound);
 }
 
@@ -535,6 +556,7 @@ Status MethodLoader::allocate_unplanned_inputs() {
     etp_value& v = method_->values_[static_cast<size_t>(i)];
     if (v.tag != ETP_VALUE_TENSOR || v.u.tensor->data != nullptr || v.u.tensor->capacity == 0) continue;
     const uint64_t size = v.u.tensor->capacity;
+    ETP_CHECK_OK(charge(size, "unplanned input value " + std::to_string(i)));
     if (size > physical_memory()) {
       return fail("unplanned input value " + std::to_string(i) + " needs " + std::to_string(size) +
                       " bytes, more than this machine's memory (" + std::to_string(physical_memory()) + ")",
@@ -547,7 +569,6 @@ Status MethodLoader::allocate_unplanned_inputs() {
     }
     method_->buffers_.emplace_back(static_cast<uint8_t*>(memory), &std::free);
     v.u.tensor->data = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(memory) + 63) / 64 * 64);
-    method_->planned_bytes_ += size;
   }
   return Status::success();
 }

@@ -29,10 +29,10 @@ const format::DataEntry* find_in_files(const std::vector<DataSource>& files, std
                                        const DataSource** source = nullptr);
 
 // A large constant that kernels read in place (an embedding table, of which each token reads one
-// row), from a data file or the program's constant segment, is advised for random access: without it each page fault reads ahead neighbouring pages
-// nobody asked for, and a few dozen decode steps over a 125 MiB table leave tens of MiB resident.
-// Constants below kSparseReadBytes keep the default (read ahead); the first read of a large one
-// costs one fault per page instead.
+// row), from a data file or the program's constant segment, is advised for random access: without it each page fault
+// reads ahead neighbouring pages nobody asked for, and a few dozen decode steps over a 125 MiB table leave tens of MiB
+// resident. Constants below kSparseReadBytes keep the default (read ahead); the first read of a large one costs one
+// fault per page instead.
 constexpr uint64_t kSparseReadBytes = 1 << 20;
 void advise_sparse_reads(const ByteSpan& bytes);
 

@@ -13,5 +13,4 @@ namespace etp::runtime {
 // Fills *out and returns true when `op_name` is a host prim operator.
 bool find_prim_op(const std::string& op_name, etp_kernel* out);
 
-
 }  // namespace etp::runtime

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "format/program_file.h"
 #include "plugins/registry.h"
+#include "runtime/memory_budget.h"
 #include "runtime/named_data_map.h"
 
 namespace etp::runtime {
@@ -32,10 +33,16 @@ class Program : public std::enable_shared_from_this<Program> {
   // with its own planned memory and state.
   Result<std::unique_ptr<Method>> load_method(const std::string& name) const;
 
+  // The budget its methods' planned memory is charged to (a bundle shares one among its
+  // programs); without one, only each allocation is capped at physical memory.
+  void set_memory_budget(std::shared_ptr<MemoryBudget> budget) { budget_ = std::move(budget); }
+  const std::shared_ptr<MemoryBudget>& memory_budget() const { return budget_; }
+
  private:
   std::shared_ptr<const format::ProgramFile> file_;
   std::vector<DataSource> data_;
   std::shared_ptr<const plugins::Registry> registry_;
+  std::shared_ptr<MemoryBudget> budget_;
 };
 
 }  // namespace etp::runtime

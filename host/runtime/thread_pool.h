@@ -68,9 +68,9 @@ class ThreadPool {
   std::atomic<uint64_t> count_{0};
   std::atomic<uint64_t> grain_{1};
   std::atomic<uint32_t> chunks_{0};
-  std::atomic<uint32_t> done_{0};         // chunks finished (futex word the caller waits on)
+  std::atomic<uint32_t> done_{0};  // chunks finished (futex word the caller waits on)
   std::atomic<uint32_t> caller_waits_{0};
-  std::atomic<uint32_t> wake_{0};         // bumped per job (futex word workers sleep on)
+  std::atomic<uint32_t> wake_{0};  // bumped per job (futex word workers sleep on)
   std::atomic<uint32_t> sleepers_{0};
   std::atomic<uint64_t> worker_chunks_{0};
   // Back-off after a stall (guarded by busy_): calls left to run alone, and the next penalty.

@@ -82,6 +82,8 @@ struct BundleSpec {
   // The size of the host's thread pool, which every plugin of the bundle shares through the
   // ABI's parallel_for (the manifest's `threads:`), the calling thread included; 0: one per core.
   uint32_t threads = 0;
+  // Bytes all loaded methods may plan (the manifest's `memory_budget:`); 0: the default.
+  uint64_t memory_budget = 0;
 
   // One program and its data files as model `model`, served by `plugins` (short names or
   // libraries; by default default_plugins()).
@@ -106,6 +108,10 @@ struct BundleOptions {
   // files that may change on disk while loaded. Costs their size in memory and a full read at
   // open. Mapped files must stay unchanged: see install_mapped_file_fault_handler.
   bool read_files = false;
+  // Bytes the bundle's loaded methods may plan in all (planned buffers, unplanned inputs),
+  // checked before each load allocates; over the manifest's memory_budget. 0: the manifest's,
+  // else three quarters of physical memory (CLI --memory-budget).
+  uint64_t memory_budget = 0;
 };
 
 // Turns a SIGBUS from a mapped program or data file that shrank on disk (which would kill the

@@ -203,6 +203,44 @@ TEST(MethodTest, TheInstructionBudgetComesFromTheBundleOrTheModel) {
   EXPECT_TRUE(method->execute().ok());
 }
 
+// The bundle's memory budget counts the planned memory of every loaded method, is checked
+// before a load allocates, and is given back when a method goes.
+TEST(BundleTest, PlannedMemoryIsChargedToTheBundlesBudget) {
+  BundleSpec spec = BundleSpec::for_program(fixture_path("tiny_llama_portable.pte"),
+                                            {fixture_path("tiny_llama_foundation_portable.ptd")}, {"portable"});
+  auto bundle = Bundle::open(spec, kOptions);
+  ASSERT_TRUE(bundle.ok()) << bundle.status().message();
+  auto method = bundle->load_method("model");
+  ASSERT_TRUE(method.ok()) << method.status().message();
+  const uint64_t planned = method->planned_bytes();
+  ASSERT_GT(planned, 4096u);
+
+  spec.memory_budget = planned + planned / 2;  // room for one method, not two
+  bundle = Bundle::open(spec, kOptions);
+  ASSERT_TRUE(bundle.ok()) << bundle.status().message();
+  {
+    auto first = bundle->load_method("model");
+    ASSERT_TRUE(first.ok()) << first.status().message();
+    auto second = bundle->load_method("model");
+    ASSERT_FALSE(second.ok());
+    EXPECT_EQ(second.status().code(), StatusCode::kOutOfMemory);
+    EXPECT_NE(second.status().message().find("its planned memory needs " + std::to_string(planned) +
+                                             " bytes, more than the bundle's memory budget has left (" +
+                                             std::to_string(planned / 2) + " of " + std::to_string(spec.memory_budget) +
+                                             " bytes"),
+              std::string::npos)
+        << second.status().message();
+  }
+  auto again = bundle->load_method("model");  // the first method is gone, and its memory with it
+  EXPECT_TRUE(again.ok()) << again.status().message();
+
+  BundleOptions options = kOptions;
+  options.memory_budget = 1024;  // over the spec's
+  bundle = Bundle::open(spec, options);
+  ASSERT_TRUE(bundle.ok()) << bundle.status().message();
+  EXPECT_EQ(bundle->load_method("model").status().code(), StatusCode::kOutOfMemory);
+}
+
 TEST(BundleTest, ASpecWithRepeatedNamesBadShaOrNoModelsIsRefused) {
   BundleSpec twice = BundleSpec::for_program(fixture_path("add.pte"));
   twice.models.push_back(twice.models[0]);

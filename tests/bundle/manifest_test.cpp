@@ -119,6 +119,26 @@ TEST(ManifestTest, MaxInstructionsMustBeAPositiveInteger) {
   EXPECT_EQ(manifest->models[0].max_instructions, 123u);
 }
 
+TEST(ManifestTest, MemoryBudgetIsAByteCount) {
+  const std::pair<const char*, uint64_t> good[] = {
+      {"1073741824", 1073741824u}, {"512MiB", 512u << 20}, {"2 GiB", 2ull << 30}, {"64K", 64u << 10}, {"3B", 3}};
+  for (const auto& [text, bytes] : good) {
+    uint64_t parsed = 0;
+    EXPECT_TRUE(parse_byte_size(text, &parsed)) << text;
+    EXPECT_EQ(parsed, bytes) << text;
+  }
+  for (const char* text : {"0", "-1", "1.5G", "GiB", "12X", "99999999999T", "99999999999999999999", ""}) {
+    uint64_t parsed = 0;
+    EXPECT_FALSE(parse_byte_size(text, &parsed)) << text;
+  }
+  expect_error(std::string(kPlugins) + "memory_budget: lots\nmodels:\n  add: { program: $F/add.pte }\n", "lots",
+               "memory_budget must be a positive byte count");
+  auto manifest = parse_manifest(
+      write_manifest(std::string(kPlugins) + "memory_budget: 256MiB\nmodels:\n  add: { program: $F/add.pte }\n"));
+  ASSERT_TRUE(manifest.ok()) << manifest.status().message();
+  EXPECT_EQ(manifest->memory_budget, 256u << 20);
+}
+
 TEST(ManifestTest, EmptyModelsIsAnError) {
   expect_error(std::string(kPlugins) + "models: {}\n", "{}", "'models' is empty");
 }

@@ -69,5 +69,36 @@ TEST(RunCommandTest, FailuresExitWithOneAndSayWhatWasExpected) {
   EXPECT_NE(out.find("method 'forward' ran 5 instructions without finishing"), std::string::npos) << out;
 }
 
+// Every numeric flag of every command refuses numbers that overflow, NaN and words with exit
+// 2 and a message naming the flag; nothing is loaded or run first.
+TEST(CliNumbersTest, EveryNumericFlagRefusesOverflowNanAndWords) {
+  const std::string plugin = std::string(ETP_PLUGIN_BUILD_DIR) + "/libetp_llm.so";
+  const std::pair<std::string, std::vector<std::string>> commands[] = {
+      {"run " ETP_DEMO_MANIFEST, {"--seed", "--iterations", "--max-instructions", "--memory-budget"}},
+      {"bench " ETP_DEMO_MANIFEST,
+       {"--threads", "--warmup", "--repetitions", "--min-time", "--threshold", "--seed", "--max-instructions"}},
+      {"generate " ETP_DEMO_MANIFEST " --prompt-tokens 1",
+       {"--max-new-tokens", "--temperature", "--top-p", "--seed", "--eos-ids", "--max-instructions"}},
+      {"generate " ETP_DEMO_MANIFEST, {"--prompt-tokens"}},
+      {"train " ETP_FINETUNE_MANIFEST " --model train --steps 1",
+       {"--lr", "--momentum", "--dampening", "--weight-decay", "--checkpoint-every", "--max-instructions"}},
+      {"train " ETP_FINETUNE_MANIFEST " --model train", {"--steps"}},
+      {"plugin check " + plugin, {"--timeout"}},
+  };
+  for (const auto& [command, flags] : commands) {
+    for (const std::string& flag : flags) {
+      for (const char* value : {"99999999999999999999", "1e999", "nan", "abc"}) {
+        // These take any finite number (>= 0): 99999999999999999999 (1e20) is one.
+        const bool real = flag == "--temperature" || flag == "--lr" || flag == "--momentum" || flag == "--dampening" ||
+                          flag == "--weight-decay";
+        if (real && std::string(value) == "99999999999999999999") continue;
+        std::string out;
+        EXPECT_EQ(etp(command + " " + flag + " " + value, &out), 2) << command << " " << flag << " " << value << out;
+        EXPECT_NE(out.find(flag), std::string::npos) << command << " " << flag << " " << value << ": " << out;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace etp::test
