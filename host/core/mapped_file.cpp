@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 
 namespace etp {
 namespace {
@@ -42,12 +44,26 @@ Result<std::shared_ptr<const MappedFile>> MappedFile::open(const std::string& pa
     }
   }
   ::close(fd);  // the mapping keeps the file alive
+  return std::shared_ptr<const MappedFile>(new MappedFile(path, static_cast<const uint8_t*>(data), size));
+}
+
+std::shared_ptr<const MappedFile> MappedFile::copy_of(const std::string& path, const uint8_t* data, size_t size) {
+  void* copy = nullptr;
+  if (size > 0) {
+    if (::posix_memalign(&copy, /*alignment=*/64, size) != 0) throw std::bad_alloc();
+    std::memcpy(copy, data, size);
+  }
   return std::shared_ptr<const MappedFile>(
-      new MappedFile(path, static_cast<const uint8_t*>(data), size));
+      new MappedFile(path, static_cast<const uint8_t*>(copy), size, /*in_memory=*/true));
 }
 
 MappedFile::~MappedFile() {
-  if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
+  if (data_ == nullptr) return;
+  if (in_memory_) {
+    std::free(const_cast<uint8_t*>(data_));
+  } else {
+    ::munmap(const_cast<uint8_t*>(data_), size_);
+  }
 }
 
 }  // namespace etp

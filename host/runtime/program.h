@@ -20,6 +20,9 @@ class Program : public std::enable_shared_from_this<Program> {
   // Opens `path` with the data files the model uses (in lookup order).
   static Result<std::shared_ptr<Program>> open(const std::string& path, std::vector<DataSource> data,
                                                std::shared_ptr<const plugins::Registry> registry);
+  // The same for a file already mapped or in memory (see MappedFile::copy_of).
+  static Result<std::shared_ptr<Program>> open(std::shared_ptr<const MappedFile> file, std::vector<DataSource> data,
+                                               std::shared_ptr<const plugins::Registry> registry);
 
   const format::ProgramFile& file() const { return *file_; }
   const std::shared_ptr<const format::ProgramFile>& shared_file() const { return file_; }
