@@ -9,8 +9,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <new>
 
 namespace etp {
 namespace {
@@ -168,9 +170,24 @@ Result<std::shared_ptr<const MappedFile>> MappedFile::open(const std::string& pa
   return std::shared_ptr<const MappedFile>(std::move(file));
 }
 
+std::shared_ptr<const MappedFile> MappedFile::copy_of(const std::string& path, const uint8_t* data, size_t size) {
+  void* copy = nullptr;
+  if (size > 0) {
+    if (::posix_memalign(&copy, /*alignment=*/64, size) != 0) throw std::bad_alloc();
+    std::memcpy(copy, data, size);
+  }
+  return std::shared_ptr<const MappedFile>(
+      new MappedFile(path, static_cast<const uint8_t*>(copy), size, FileAccess::kRead, /*heap=*/true));
+}
+
 MappedFile::~MappedFile() {
   unregister_mapping(fault_slot_);
-  if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
+  if (data_ == nullptr) return;
+  if (heap_) {
+    std::free(const_cast<uint8_t*>(data_));
+  } else {
+    ::munmap(const_cast<uint8_t*>(data_), size_);
+  }
 }
 
 }  // namespace etp

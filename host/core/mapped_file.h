@@ -23,6 +23,11 @@ class MappedFile {
  public:
   // Maps (or reads) `path` read-only. An empty file gives size 0 and data() == nullptr.
   static Result<std::shared_ptr<const MappedFile>> open(const std::string& path, FileAccess access = FileAccess::kMap);
+  // A copy of `size` bytes at `data`, held in memory under the name `path` (used in messages).
+  // The copy is exactly `size` bytes long (64-byte aligned), so AddressSanitizer reports any
+  // read past its end; the fuzz targets hand their inputs to the readers this way. Unlike a
+  // mapping, pages dropped with NamedDataMap::release read back as zeros, not from the file.
+  static std::shared_ptr<const MappedFile> copy_of(const std::string& path, const uint8_t* data, size_t size);
 
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
@@ -34,14 +39,15 @@ class MappedFile {
   FileAccess access() const { return access_; }
 
  private:
-  MappedFile(std::string path, const uint8_t* data, size_t size, FileAccess access)
-      : path_(std::move(path)), data_(data), size_(size), access_(access) {}
+  MappedFile(std::string path, const uint8_t* data, size_t size, FileAccess access, bool heap = false)
+      : path_(std::move(path)), data_(data), size_(size), access_(access), heap_(heap) {}
 
   std::string path_;
   const uint8_t* data_;
   size_t size_;
   FileAccess access_;
   int fault_slot_ = -1;  // its entry in the table the SIGBUS handler reads, or -1
+  bool heap_;            // data_ came from posix_memalign (copy_of), not mmap
 };
 
 // Installs a SIGBUS handler for the process: a fault inside a mapped file's bytes (the file

@@ -154,6 +154,14 @@ Status ProgramValidator::validate_tensor(const fb::ExecutionPlan& plan, const fb
       return fail("tensor of " + str(*nbytes) + " bytes at offset " + str(offset) + " overflows planned buffer " +
                   str(uint64_t{id}) + " (" + str(int64_t{sizes->Get(id)}) + " bytes)");
     }
+    // Planned buffers are allocated aligned, so an aligned offset gives aligned elements; kernels
+    // read the tensor as its element type.
+    const size_t element_size = scalar_type_size(static_cast<int>(tensor.scalar_type()));
+    if (*nbytes > 0 && element_size > 0 && offset % element_size != 0) {
+      return fail("allocation_info.memory_offset " + str(offset) + " of a tensor in planned buffer " +
+                  str(uint64_t{id}) + " is not a multiple of its element size (" + str(uint64_t{element_size}) +
+                  " bytes)");
+    }
   }
   return validate_tensor_data(plan, tensor, *nbytes);
 }

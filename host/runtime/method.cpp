@@ -185,12 +185,12 @@ Status Method::run_instructions() {
     if constexpr (kProfile) start = Clock::now();
     switch (ins.kind) {
       case Kind::kKernel:
-        status = ins.kernel.fn(ins.kernel.self, host, &args_[ins.first_arg], ins.num_args);
+        status = ins.kernel.fn(ins.kernel.self, host, args_.data() + ins.first_arg, ins.num_args);
         ++pc;
         break;
       case Kind::kDelegate: {
         const Delegate& d = delegates_[ins.op];
-        status = d.backend->execute(d.backend->self, d.handle, &args_[ins.first_arg], ins.num_args);
+        status = d.backend->execute(d.backend->self, d.handle, args_.data() + ins.first_arg, ins.num_args);
         ++pc;
         break;
       }

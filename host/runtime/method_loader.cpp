@@ -375,7 +375,7 @@ std::string describe_arg(const etp_value& v) {
 // loop has no fallback branch.
 Status MethodLoader::choose_kernel(size_t pc, Method::Instruction* ins) {
   const std::string& op = method_->operator_names_[ins->op];
-  etp_value* const* args = &method_->args_[ins->first_arg];
+  etp_value* const* args = method_->args_.data() + ins->first_arg;  // a call may have no arguments
   std::string declined;
   for (const plugins::ResolvedKernel& candidate : candidates_[ins->op]) {
     if (candidate.plugin) {

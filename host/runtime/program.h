@@ -22,6 +22,9 @@ class Program : public std::enable_shared_from_this<Program> {
   static Result<std::shared_ptr<Program>> open(const std::string& path, std::vector<DataSource> data,
                                                std::shared_ptr<const plugins::Registry> registry,
                                                FileAccess access = FileAccess::kMap);
+  // The same for a file already mapped or in memory (see MappedFile::copy_of).
+  static Result<std::shared_ptr<Program>> open(std::shared_ptr<const MappedFile> file, std::vector<DataSource> data,
+                                               std::shared_ptr<const plugins::Registry> registry);
 
   const format::ProgramFile& file() const { return *file_; }
   const std::shared_ptr<const format::ProgramFile>& shared_file() const { return file_; }

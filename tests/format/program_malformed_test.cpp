@@ -221,6 +221,20 @@ TEST(ProgramMalformedTest, PlannedTensorPastItsBufferFails) {
   expect_error(file, {"overflows planned buffer"});
 }
 
+// Found by fuzz/method_fuzz: an odd memory offset put a bfloat16 tensor at an odd address, and
+// the portable layer_norm kernel read it misaligned (UBSan).
+TEST(ProgramMalformedTest, MisalignedPlannedTensorFails) {
+  PatchedFile file(program_with(has_kernel_calls));
+  const fb::Tensor* t = first_tensor(first_plan(file), [](const fb::Tensor& t) {
+    return t.allocation_info() && t.scalar_type() == fb::ScalarType::FLOAT &&
+           t.allocation_info()->memory_offset_low() > 0 && t.sizes() && t.sizes()->size() > 0 && t.sizes()->Get(0) > 0;
+  });
+  // One byte lower stays inside the buffer, so only the alignment is wrong.
+  file.set_field<uint32_t>(t->allocation_info(), fb::AllocationDetails::VT_MEMORY_OFFSET_LOW,
+                           t->allocation_info()->memory_offset_low() - 1);
+  expect_error(file, {"memory_offset", "is not a multiple of its element size (4 bytes)"});
+}
+
 TEST(ProgramMalformedTest, PlannedBufferIdOutOfRangeFails) {
   PatchedFile file(program_with(has_kernel_calls));
   const fb::Tensor* t = first_tensor(first_plan(file), [](const fb::Tensor& t) {

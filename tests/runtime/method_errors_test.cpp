@@ -232,6 +232,26 @@ TEST(MethodErrorsTest, TensorWithoutMemoryFailsAtLoad) {
       << method.status().message();
 }
 
+// Found by fuzz/method_fuzz: a kernel call without arguments (KernelCall.args absent) was given
+// &args[first_arg] past the end of the method's argument list. The call must reach the kernel
+// with no arguments and fail there, naming the instruction and operator.
+TEST(MethodErrorsTest, KernelCallWithoutArgumentsFailsCleanly) {
+  PatchedFile file(fixture_path("add.pte"));
+  const auto* plan = executorch_flatbuffer::GetProgram(file.data())->execution_plan()->Get(0);
+  const auto* call = plan->chains()->Get(0)->instructions()->Get(0)->instr_args_as_KernelCall();
+  ASSERT_NE(call, nullptr) << "add's first instruction is not a kernel call";
+  const uint8_t* table = reinterpret_cast<const uint8_t*>(call);
+  int32_t to_vtable = 0;
+  std::memcpy(&to_vtable, table, sizeof(to_vtable));
+  file.set<uint16_t>(table - to_vtable + executorch_flatbuffer::KernelCall::VT_ARGS, 0);  // args: absent
+  auto opened = runtime::Program::open(file.write(), {}, portable_registry());
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  auto method = (*opened)->load_method("forward");
+  const Status status = method.ok() ? (*method)->execute() : method.status();
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("aten::add.out"), std::string::npos) << status.message();
+}
+
 // ExecuTorch's llama export leaves its token input unplanned; etp gives such an input memory at
 // load, but never more than the machine has (a program declaring a huge bound is refused).
 TEST(MethodErrorsTest, AnUnplannedInputLargerThanMemoryFailsAtLoad) {
