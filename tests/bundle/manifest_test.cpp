@@ -319,6 +319,32 @@ TEST(ManifestTest, UnknownPluginLibraryIsAnError) {
       "{ library", "plugin library libetp_gpu_does_not_exist.so not found");
 }
 
+// The trust model: a bare library name is never looked up in the manifest's folder, so a
+// library dropped next to a manifest cannot stand in for an installed plugin; naming it with a
+// path (./lib.so) loads it, visibly.
+TEST(ManifestTest, ABareLibraryNameIsNeverResolvedInTheManifestsFolder) {
+  const std::string bare = write_manifest(
+      "etp: 1\nplugins:\n  portable: { library: libetp_dropped.so }\n"
+      "models:\n  add: { program: $F/add.pte }\n");
+  const std::string folder = std::filesystem::path(bare).parent_path().string();
+  std::filesystem::copy_file(ETP_PORTABLE_PLUGIN_PATH, folder + "/libetp_dropped.so");
+  auto manifest = parse_manifest(bare);
+  ASSERT_TRUE(manifest.ok()) << manifest.status().message();
+  auto bundle = Bundle::open(*manifest, BundleOptions{{}, /*use_environment=*/false});
+  ASSERT_FALSE(bundle.ok()) << "the library beside the manifest was loaded";
+  EXPECT_NE(bundle.status().message().find("plugin library libetp_dropped.so not found"), std::string::npos)
+      << bundle.status().message();
+  EXPECT_EQ(bundle.status().message().find(folder + ","), std::string::npos) << "the manifest's folder was searched";
+
+  std::ofstream(bare) << expand(
+      "etp: 1\nplugins:\n  portable: { library: ./libetp_dropped.so }\n"
+      "models:\n  add: { program: $F/add.pte }\n");
+  manifest = parse_manifest(bare);
+  ASSERT_TRUE(manifest.ok()) << manifest.status().message();
+  bundle = Bundle::open(*manifest, BundleOptions{{}, /*use_environment=*/false});
+  EXPECT_TRUE(bundle.ok()) << bundle.status().message();
+}
+
 TEST(BundleTest, SharedDataFileIsMappedOnceAndModelsRun) {
   const std::string path =
       write_manifest(std::string(kPlugins) +
