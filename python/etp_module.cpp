@@ -189,6 +189,16 @@ class PyMethod {
     execute_locked();
   }
 
+  // Under the method's lock: an execute on another thread reads the budget at every instruction.
+  uint64_t instruction_budget() {
+    auto lock = acquire();
+    return method_.instruction_budget();
+  }
+  void set_instruction_budget(uint64_t instructions) {
+    auto lock = acquire();
+    method_.set_instruction_budget(instructions);
+  }
+
   py::array output(size_t index) {
     auto lock = acquire();
     if (index >= method_.num_outputs()) {
@@ -211,7 +221,6 @@ class PyMethod {
   }
 
   const etp::Method& method() const { return method_; }
-  etp::Method& method() { return method_; }
 
  private:
   std::unique_lock<std::mutex> acquire() { return lock_without_gil(mutex_); }
@@ -380,9 +389,12 @@ class PyBundle {
 };
 
 etp::BundleOptions options_of(const std::vector<std::string>& plugin_paths, bool use_environment,
-                              const std::map<std::string, std::string>& data_files = {}, bool read_files = false) {
+                              const std::map<std::string, std::string>& data_files = {}, bool read_files = false,
+                              uint64_t memory_budget = 0, uint64_t max_instructions = 0) {
   etp::BundleOptions options{plugin_paths, use_environment, {data_files.begin(), data_files.end()}};
   options.read_files = read_files;
+  options.memory_budget = memory_budget;
+  options.max_instructions = max_instructions;
   return options;
 }
 
@@ -485,8 +497,8 @@ PYBIND11_MODULE(etp, m) {
       .def("state", &PyMethod::state, "The mutable state tensors (e.g. KV caches) by name, as copies.")
       .def("reset_state", &PyMethod::reset_state, "Restores the state tensors to their initial contents.")
       .def_property(
-          "instruction_budget", [](const PyMethod& p) { return p.method().instruction_budget(); },
-          [](PyMethod& p, uint64_t n) { p.method().set_instruction_budget(n); },
+          "instruction_budget", [](PyMethod& p) { return p.instruction_budget(); },
+          [](PyMethod& p, uint64_t n) { p.set_instruction_budget(n); },
           "The most instructions one execute may run before it fails (stops a looping program).")
       .def(
           "kernel_providers", [](const PyMethod& p) { return p.method().kernel_providers(); },
@@ -599,21 +611,27 @@ PYBIND11_MODULE(etp, m) {
           py::arg("path"), py::arg("optimizer") = nullptr);
 
   py::class_<PyBundle, std::shared_ptr<PyBundle>>(m, "Bundle", "Plugins, data files and models, opened once.")
-      .def(py::init([](const std::string& manifest, const std::vector<std::string>& plugin_paths, bool use_env,
-                       const std::map<std::string, std::string>& data_files, bool read_files) {
-             return std::make_shared<PyBundle>(
-                 unwrap(etp::Bundle::open(manifest, options_of(plugin_paths, use_env, data_files, read_files))));
-           }),
-           py::arg("manifest"), py::arg("plugin_paths") = std::vector<std::string>{}, py::arg("use_environment") = true,
-           py::arg("data_files") = std::map<std::string, std::string>{}, py::arg("read_files") = false,
-           "Opens the bundle a YAML manifest describes. data_files={'adapter': 'trained.ptd'} reads a data "
-           "entry from another file (e.g. a trained adapter; its manifest sha256 is not checked). read_files=True "
-           "reads programs and data files into memory instead of mapping them (files that may change on disk).")
+      .def(
+          py::init([](const std::string& manifest, const std::vector<std::string>& plugin_paths, bool use_env,
+                      const std::map<std::string, std::string>& data_files, bool read_files, uint64_t memory_budget,
+                      uint64_t max_instructions) {
+            return std::make_shared<PyBundle>(unwrap(etp::Bundle::open(
+                manifest, options_of(plugin_paths, use_env, data_files, read_files, memory_budget, max_instructions))));
+          }),
+          py::arg("manifest"), py::arg("plugin_paths") = std::vector<std::string>{}, py::arg("use_environment") = true,
+          py::arg("data_files") = std::map<std::string, std::string>{}, py::arg("read_files") = false,
+          py::arg("memory_budget") = 0, py::arg("max_instructions") = 0,
+          "Opens the bundle a YAML manifest describes. data_files={'adapter': 'trained.ptd'} reads a data "
+          "entry from another file (e.g. a trained adapter; its manifest sha256 is not checked). read_files=True "
+          "reads programs and data files into memory instead of mapping them (files that may change on disk). "
+          "memory_budget: bytes all loaded methods may plan (0: the manifest's, else 3/4 of physical memory). "
+          "max_instructions: each execute's instruction budget (0: each model's, else 10,000,000).")
       .def_static(
           "from_program",
           [](const std::string& program, const std::vector<std::string>& data, const std::vector<std::string>& plugins,
              const std::string& model, const std::vector<std::string>& plugin_paths, bool use_env,
-             const std::map<std::string, std::map<std::string, std::string>>& plugin_options) {
+             const std::map<std::string, std::map<std::string, std::string>>& plugin_options, bool read_files,
+             uint64_t memory_budget, uint64_t max_instructions) {
             etp::BundleSpec spec = etp::BundleSpec::for_program(program, data, plugins, model);
             for (const auto& [name, opts] : plugin_options) {
               auto it = std::find_if(spec.plugins.begin(), spec.plugins.end(),
@@ -622,14 +640,17 @@ PYBIND11_MODULE(etp, m) {
                 throw py::value_error("plugin_options: no plugin '" + name + "' in plugins");
               for (const auto& [key, value] : opts) it->options.emplace_back(key, value);
             }
-            return std::make_shared<PyBundle>(unwrap(etp::Bundle::open(spec, options_of(plugin_paths, use_env))));
+            return std::make_shared<PyBundle>(unwrap(etp::Bundle::open(
+                spec, options_of(plugin_paths, use_env, {}, read_files, memory_budget, max_instructions))));
           },
           py::arg("program"), py::arg("data") = std::vector<std::string>{}, py::arg("plugins") = etp::default_plugins(),
           py::arg("model") = "model", py::arg("plugin_paths") = std::vector<std::string>{},
           py::arg("use_environment") = true,
           py::arg("plugin_options") = std::map<std::string, std::map<std::string, std::string>>{},
+          py::arg("read_files") = false, py::arg("memory_budget") = 0, py::arg("max_instructions") = 0,
           "A bundle of one program (model 'model') with its data files and plugins; plugin_options maps a plugin "
-          "as named in `plugins` to its options, e.g. {'xnnpack': {'threads': '1'}}.")
+          "as named in `plugins` to its options, e.g. {'xnnpack': {'threads': '1'}}. read_files, memory_budget "
+          "and max_instructions as for Bundle().")
       .def_property_readonly("path", [](const PyBundle& b) { return b.bundle().path(); })
       .def(
           "models", [](const PyBundle& b) { return b.bundle().models(); }, "Model names, in manifest order.")

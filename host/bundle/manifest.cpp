@@ -89,7 +89,7 @@ std::vector<std::string> string_list(const YAML::Node& node, const std::string& 
 std::string existing_file(const YAML::Node& node, const std::string& folder, const std::string& what) {
   const std::string written = scalar(node, what);
   const fs::path path = fs::path(written).is_absolute() ? fs::path(written) : fs::path(folder) / written;
-  if (const char* problem = not_a_regular_file(path.string())) {
+  if (const std::string problem = not_a_regular_file(path.string()); !problem.empty()) {
     fail(node, what + " '" + written + "' " + problem + " (" + path.string() + ")");
   }
   return path.lexically_normal().string();
@@ -390,8 +390,9 @@ Status check_manifest(const Manifest& m) {
   }
   for (const DataSpec& d : m.data) {
     if (!data.insert(d.name).second) return fail("duplicate data name '" + d.name + "'");
-    if (const char* problem = not_a_regular_file(d.path)) {
-      return Status(StatusCode::kNotFound, "data '" + d.name + "': file " + d.path + " " + problem);
+    if (const std::string problem = not_a_regular_file(d.path); !problem.empty()) {
+      return Status(problem == "does not exist" ? StatusCode::kNotFound : StatusCode::kInvalidArgument,
+                    "data '" + d.name + "': file " + d.path + " " + problem);
     }
     bool hex = d.sha256.empty() || d.sha256.size() == 64;
     for (char c : d.sha256) hex = hex && std::isxdigit(static_cast<unsigned char>(c));
@@ -400,8 +401,9 @@ Status check_manifest(const Manifest& m) {
   if (m.models.empty()) return fail("the bundle defines no models");
   for (const ModelSpec& model : m.models) {
     if (!models.insert(model.name).second) return fail("duplicate model name '" + model.name + "'");
-    if (const char* problem = not_a_regular_file(model.program)) {
-      return Status(StatusCode::kNotFound, "model '" + model.name + "': program " + model.program + " " + problem);
+    if (const std::string problem = not_a_regular_file(model.program); !problem.empty()) {
+      return Status(problem == "does not exist" ? StatusCode::kNotFound : StatusCode::kInvalidArgument,
+                    "model '" + model.name + "': program " + model.program + " " + problem);
     }
   }
   if (std::optional<Problem> problem = find_reference_problem(m)) return fail(problem->message);

@@ -45,9 +45,10 @@ int register_mapping(const uint8_t* data, size_t size, const std::string& path) 
   for (int i = 0; i < kFaultSlots; ++i) {
     FaultSlot& slot = g_fault_slots[i];
     if (slot.end.load(std::memory_order_relaxed) != 0) continue;
+    // The last byte stays NUL for good, so a handler reading while a slot is reused stops there.
     const size_t n = std::min(path.size(), kFaultPathBytes - 1);
     std::memcpy(slot.path, path.data(), n);
-    slot.path[n] = '\0';
+    std::memset(slot.path + n, 0, kFaultPathBytes - n);
     slot.begin.store(reinterpret_cast<uintptr_t>(data), std::memory_order_relaxed);
     slot.end.store(reinterpret_cast<uintptr_t>(data) + size, std::memory_order_release);
     return i;
@@ -61,43 +62,57 @@ void unregister_mapping(int slot) {
   g_fault_slots[slot].end.store(0, std::memory_order_release);
 }
 
-// write(2) of a NUL-terminated string, in a signal handler.
-void say(const char* text) {
-  for (size_t n = std::strlen(text); n > 0;) {
+// write(2) of a NUL-terminated string of at most `limit` bytes, in a signal handler.
+void say(const char* text, size_t limit = SIZE_MAX) {
+  for (size_t n = strnlen(text, limit); n > 0;) {
     const ssize_t done = ::write(STDERR_FILENO, text, n);
     if (done <= 0) return;
     text += done, n -= static_cast<size_t>(done);
   }
 }
 
-void on_sigbus(int signal, siginfo_t* info, void* context) {
-  const auto address = reinterpret_cast<uintptr_t>(info->si_addr);
-  for (FaultSlot& slot : g_fault_slots) {
+// The mapping holding `address`, or null. Lock-free: called in the handler.
+const FaultSlot* mapping_at(uintptr_t address) {
+  for (const FaultSlot& slot : g_fault_slots) {
     const uintptr_t end = slot.end.load(std::memory_order_acquire);
     const uintptr_t begin = slot.begin.load(std::memory_order_relaxed);
-    if (end == 0 || address < begin || address >= end) continue;
+    if (end != 0 && address >= begin && address < end) return &slot;
+  }
+  return nullptr;
+}
+
+void on_sigbus(int signal, siginfo_t* info, void* context) {
+  const auto address = reinterpret_cast<uintptr_t>(info->si_addr);
+  // si_code > 0: a fault of this process's own access, not a SIGBUS another process sent.
+  if (const FaultSlot* slot = info->si_code > 0 ? mapping_at(address) : nullptr) {
     char offset[24];
     size_t i = sizeof offset;
     offset[--i] = '\0';
-    uintptr_t v = address - begin;
+    uintptr_t v = address - slot->begin.load(std::memory_order_relaxed);
     do offset[--i] = static_cast<char>('0' + v % 10), v /= 10;
     while (v != 0 && i > 0);
     say("etp: ");
-    say(slot.path);
+    say(slot->path, kFaultPathBytes);
     say(" changed on disk while mapped: reading its byte ");
     say(offset + i);
-    say(" failed (the file is now shorter than when it was opened). Keep files unchanged while etp uses "
-        "them, or read them into memory instead of mapping them (--read-files, BundleOptions::read_files)\n");
+    say(" failed (the file is now shorter than when it was opened, or could not be read). Keep files "
+        "unchanged while etp uses them, or read them into memory instead of mapping them (--read-files, "
+        "BundleOptions::read_files)\n");
     ::_exit(1);
   }
-  // Not a mapped file's: the handler that was there before, or the default action (returning
-  // re-runs the faulting access, which then takes it).
-  if ((g_previous_sigbus.sa_flags & SA_SIGINFO) != 0 && g_previous_sigbus.sa_sigaction != nullptr) {
-    g_previous_sigbus.sa_sigaction(signal, info, context);
-  } else if (g_previous_sigbus.sa_handler != SIG_DFL && g_previous_sigbus.sa_handler != SIG_IGN) {
-    g_previous_sigbus.sa_handler(signal);
+  // Not a mapped file's: the handler that was there before, else the default action.
+  const struct sigaction& previous = g_previous_sigbus;
+  const bool installed = previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN;  // (a union)
+  if (previous.sa_handler == SIG_IGN && info->si_code <= 0) return;  // a sent SIGBUS, ignored before
+  if (installed && (previous.sa_flags & SA_SIGINFO) != 0) {
+    previous.sa_sigaction(signal, info, context);
+  } else if (installed) {
+    previous.sa_handler(signal);
   } else {
+    // Default: a fault re-runs its access on return and then takes it; a sent signal is raised
+    // again, now with the default disposition.
     ::signal(SIGBUS, SIG_DFL);
+    if (info->si_code <= 0) ::raise(SIGBUS);
   }
 }
 
@@ -114,10 +129,13 @@ void install_mapped_file_fault_handler() {
   });
 }
 
-const char* not_a_regular_file(const std::string& path) {
+std::string not_a_regular_file(const std::string& path) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return "does not exist";
-  return kind_problem(st.st_mode);
+  if (::stat(path.c_str(), &st) != 0) {
+    return errno == ENOENT ? "does not exist" : std::string("cannot be read: ") + std::strerror(errno);
+  }
+  const char* problem = kind_problem(st.st_mode);
+  return problem != nullptr ? problem : "";
 }
 
 Result<std::shared_ptr<const MappedFile>> MappedFile::open(const std::string& path, FileAccess access) {

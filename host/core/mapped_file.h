@@ -37,6 +37,9 @@ class MappedFile {
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
   FileAccess access() const { return access_; }
+  // True when the bytes are a mapping of the file: pages dropped with MADV_DONTNEED read back
+  // from it. False for kRead and copy_of, whose dropped pages would read back as zeros.
+  bool file_backed() const { return access_ == FileAccess::kMap && !heap_; }
 
  private:
   MappedFile(std::string path, const uint8_t* data, size_t size, FileAccess access, bool heap = false)
@@ -58,8 +61,9 @@ class MappedFile {
 void install_mapped_file_fault_handler();
 
 // Why `path` cannot be read as a file's bytes: "does not exist", "is a directory", "is not a
-// regular file (a device, FIFO or socket)"; nullptr when it is a regular file.
-const char* not_a_regular_file(const std::string& path);
+// regular file (a device, FIFO or socket)", or "cannot be read: <the system's reason>";
+// "" when it is a regular file.
+std::string not_a_regular_file(const std::string& path);
 
 // A borrowed byte range.
 struct ByteSpan {

@@ -93,11 +93,14 @@ std::recursive_mutex g_instances_mutex;  // a failed load's deleter runs with it
 std::vector<Instance> g_instances;
 
 // Drops the record of the instance that lived at address `plugin` (already deleted: an address,
-// never dereferenced).
+// never dereferenced). A new instance allocated at the same address meanwhile is alive, so only
+// an expired record goes.
 void forget(uintptr_t plugin) {
   const std::lock_guard<std::recursive_mutex> lock(g_instances_mutex);
   g_instances.erase(std::remove_if(g_instances.begin(), g_instances.end(),
-                                   [&](const Instance& i) { return reinterpret_cast<uintptr_t>(i.plugin) == plugin; }),
+                                   [&](const Instance& i) {
+                                     return reinterpret_cast<uintptr_t>(i.plugin) == plugin && i.shared.expired();
+                                   }),
                     g_instances.end());
 }
 

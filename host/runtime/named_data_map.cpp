@@ -57,9 +57,7 @@ etp_status NamedDataMap::find(std::string_view key, etp_named_data* out) const {
 
 namespace {
 
-// Applies `advice` to the whole pages inside `bytes` (neighbours may still be in use). Every
-// file etp reads is a read-only private mapping (MappedFile), so dropped pages come back from
-// the file when read again.
+// Applies `advice` to the whole pages inside `bytes` (neighbours may still be in use).
 void advise(const ByteSpan& bytes, int advice) {
   if (bytes.data == nullptr || bytes.size == 0) return;
   const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
@@ -72,10 +70,14 @@ void advise(const ByteSpan& bytes, int advice) {
 
 void NamedDataMap::release(std::string_view key) const {
   // A data file's entry, or named data inside the program (a LoRA program's own adapters).
-  if (const format::DataEntry* e = find_tensor(key)) {
-    advise(e->bytes, MADV_DONTNEED);
+  // Only pages of a file mapping are dropped: they come back from the file when read again (a
+  // later load packs the same weights). Bytes read into memory (--read-files) would come back
+  // as zeros, so they stay.
+  const DataSource* source = nullptr;
+  if (const format::DataEntry* e = find_tensor(key, &source)) {
+    if (source->file->file().file_backed()) advise(e->bytes, MADV_DONTNEED);
   } else if (const ByteSpan* bytes = program_ ? program_->find_named_data(key) : nullptr) {
-    advise(*bytes, MADV_DONTNEED);
+    if (program_->file().file_backed()) advise(*bytes, MADV_DONTNEED);
   }
 }
 

@@ -90,6 +90,32 @@ TEST_P(ApiFixtureTest, ReproducesTheExecuTorchOutputs) {
   }
 }
 
+// With read_files, weights are in memory, not mapped: the XNNPACK plugin's release of the raw
+// bytes after packing must not drop them (they would read back as zeros), so a method loaded
+// again after the first was destroyed, which packs them again, still reproduces ExecuTorch.
+TEST(BundleTest, AMethodLoadedAgainFromFilesReadIntoMemoryStillMatches) {
+  const nlohmann::json f = fixture_named("llama_demo_xnnpack");
+  std::vector<std::string> data;
+  for (const auto& d : f["data_files"]) data.push_back(fixture_path(d));
+  BundleOptions options = kOptions;
+  options.read_files = true;
+  auto bundle = Bundle::open(BundleSpec::for_program(fixture_path(f["program"]), data), options);
+  ASSERT_TRUE(bundle.ok()) << bundle.status().to_string();
+  const auto& run = f["runs"][0];
+  std::vector<Tensor> inputs;
+  std::vector<TensorRef> refs;
+  for (const auto& in : run["inputs"]) inputs.push_back(read_fixture_npy(in["file"]));
+  for (const Tensor& t : inputs) refs.push_back(t.ref());
+  for (int load = 0; load < 2; ++load) {
+    auto method = bundle->load_method("model");
+    ASSERT_TRUE(method.ok()) << method.status().to_string();
+    auto outputs = method->run(refs);
+    ASSERT_TRUE(outputs.ok()) << outputs.status().to_string();
+    EXPECT_TRUE(close_to((*outputs)[0], read_fixture_npy(run["outputs"][0]["file"]), f["rtol"], f["atol"]))
+        << "load " << load;
+  }
+}
+
 std::vector<std::string> fixture_names() {
   std::vector<std::string> names;
   for (const auto& f : all_fixtures()) names.push_back(f["name"]);

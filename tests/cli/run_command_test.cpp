@@ -67,6 +67,12 @@ TEST(RunCommandTest, FailuresExitWithOneAndSayWhatWasExpected) {
   out.clear();
   EXPECT_EQ(etp("run " + fixture_path("map_loop.pte") + " --max-instructions 5", &out), 1);
   EXPECT_NE(out.find("method 'forward' ran 5 instructions without finishing"), std::string::npos) << out;
+  out.clear();
+  EXPECT_EQ(etp("run " ETP_DEMO_MANIFEST " --model base --memory-budget 1KiB", &out), 1);
+  EXPECT_NE(out.find("more than the bundle's memory budget has left (1024 of 1024 bytes; raise it with "
+                     "memory_budget in the manifest or --memory-budget)"),
+            std::string::npos)
+      << out;
 }
 
 // Every numeric flag of every command refuses numbers that overflow, NaN and words with exit
@@ -76,12 +82,15 @@ TEST(CliNumbersTest, EveryNumericFlagRefusesOverflowNanAndWords) {
   const std::pair<std::string, std::vector<std::string>> commands[] = {
       {"run " ETP_DEMO_MANIFEST, {"--seed", "--iterations", "--max-instructions", "--memory-budget"}},
       {"bench " ETP_DEMO_MANIFEST,
-       {"--threads", "--warmup", "--repetitions", "--min-time", "--threshold", "--seed", "--max-instructions"}},
+       {"--threads", "--warmup", "--repetitions", "--min-time", "--threshold", "--seed", "--max-instructions",
+        "--memory-budget"}},
       {"generate " ETP_DEMO_MANIFEST " --prompt-tokens 1",
-       {"--max-new-tokens", "--temperature", "--top-p", "--seed", "--eos-ids", "--max-instructions"}},
+       {"--max-new-tokens", "--temperature", "--top-p", "--seed", "--eos-ids", "--max-instructions",
+        "--memory-budget"}},
       {"generate " ETP_DEMO_MANIFEST, {"--prompt-tokens"}},
       {"train " ETP_FINETUNE_MANIFEST " --model train --steps 1",
-       {"--lr", "--momentum", "--dampening", "--weight-decay", "--checkpoint-every", "--max-instructions"}},
+       {"--lr", "--momentum", "--dampening", "--weight-decay", "--checkpoint-every", "--max-instructions",
+        "--memory-budget"}},
       {"train " ETP_FINETUNE_MANIFEST " --model train", {"--steps"}},
       {"plugin check " + plugin, {"--timeout"}},
   };

@@ -242,9 +242,12 @@ TEST(DataFileWriterTest, RepeatedKeysAreRefused) {
 namespace etp::format {
 namespace {
 
-// A private copy of a fixture data file, which the test may truncate.
+// A private copy of a fixture data file, which the test may truncate (named after the test and
+// the process: ctest runs tests in parallel).
 std::string copy_of(const std::string& fixture) {
-  const std::string path = ::testing::TempDir() + "etp_changing_" + fixture;
+  const std::string path = ::testing::TempDir() + "etp_" +
+                           ::testing::UnitTest::GetInstance()->current_test_info()->name() + "_" +
+                           std::to_string(::getpid()) + "_" + fixture;
   const std::vector<uint8_t> bytes = test::read_bytes(test::fixture_path(fixture));
   FILE* f = std::fopen(path.c_str(), "wb");
   std::fwrite(bytes.data(), 1, bytes.size(), f);

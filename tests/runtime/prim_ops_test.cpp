@@ -2,6 +2,8 @@
 // integer value are errors, never undefined behaviour.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdint>
 
@@ -123,8 +125,11 @@ TEST(PrimOpsTest, CopyIndexWritesRowsWithinTheBoundAndRefusesTheRest) {
 }
 
 // Writes a version 1.0 .npy file with header dict `header` and `payload_bytes` zero bytes.
+// (Named after the test and the process: ctest runs tests in parallel.)
 std::string write_npy_file(const std::string& header, size_t payload_bytes) {
-  const std::string path = ::testing::TempDir() + "etp_npy_test.npy";
+  const std::string path = ::testing::TempDir() + "etp_" +
+                           ::testing::UnitTest::GetInstance()->current_test_info()->name() + "_" +
+                           std::to_string(::getpid()) + ".npy";
   FILE* f = std::fopen(path.c_str(), "wb");
   const std::string padded = header + std::string(64 - (10 + header.size() + 1) % 64, ' ') + "\n";
   const uint16_t len = static_cast<uint16_t>(padded.size());
