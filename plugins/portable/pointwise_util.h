@@ -148,7 +148,9 @@ inline T load(const etp_tensor& t, int64_t offset) {
     case ETP_DTYPE_INT16: return static_cast<T>(static_cast<const int16_t*>(p)[offset]);
     case ETP_DTYPE_INT8: return static_cast<T>(static_cast<const int8_t*>(p)[offset]);
     case ETP_DTYPE_UINT8: return static_cast<T>(static_cast<const uint8_t*>(p)[offset]);
-    case ETP_DTYPE_BOOL: return static_cast<T>(static_cast<const bool*>(p)[offset]);
+    // A bool's byte is read as a byte: any nonzero value is true (a byte other than 0 or 1 read
+    // through `const bool*` is undefined behaviour; memory a bad program plans can hold one).
+    case ETP_DTYPE_BOOL: return static_cast<T>(static_cast<const uint8_t*>(p)[offset] != 0);
     default: return T{};
   }
 }
@@ -264,8 +266,9 @@ inline bool same_layout(const etp_tensor& a, const etp_tensor& t) {
 template <typename C, typename Op>
 inline void map_unary(const etp_tensor& in, etp_tensor* out, Op op) {
   const int64_t* strides[2] = {out->strides, in.strides};
-  if (in.dtype == out->dtype && etp_sdk::dtype_size(in.dtype) == sizeof(C) &&
-      (std::is_floating_point_v<C> == is_float_dtype(in.dtype)) && (std::is_same_v<C, bool> == (in.dtype == ETP_DTYPE_BOOL))) {
+  // (Bools take the loop through load/store: see load.)
+  if (!std::is_same_v<C, bool> && in.dtype == out->dtype && etp_sdk::dtype_size(in.dtype) == sizeof(C) &&
+      (std::is_floating_point_v<C> == is_float_dtype(in.dtype)) && in.dtype != ETP_DTYPE_BOOL) {
     const C* pi = static_cast<const C*>(in.data);
     C* po = static_cast<C*>(out->data);
     if (same_layout(in, *out)) {  // one flat walk over both (see same_layout)
@@ -300,7 +303,8 @@ inline bool binary_map_flat(const Ctx& c, const etp_tensor& a, const etp_tensor&
   const int64_t n = etp_sdk::numel(*out);
   *status = dispatch_compute(compute, [&](auto zero) {
     using C = decltype(zero);
-    if (etp_sdk::dtype_size(compute) != sizeof(C)) {  // narrow integers compute in int64: convert
+    // Narrow integers compute in int64: convert. Bools are loaded as bytes (see load).
+    if (std::is_same_v<C, bool> || etp_sdk::dtype_size(compute) != sizeof(C)) {
       for (int64_t i = 0; i < n; ++i) store(*out, i, op(load<C>(a, a_one ? 0 : i), load<C>(b, b_one ? 0 : i)));
       return ETP_OK;
     }
@@ -343,8 +347,8 @@ inline etp_status binary_map(const Ctx& c, const etp_tensor& a, const etp_tensor
   const int64_t* strides[3] = {out->strides, sa, sb};
   return dispatch_compute(compute, [&](auto zero) {
     using C = decltype(zero);
-    if (a.dtype == out->dtype && b.dtype == out->dtype && etp_sdk::dtype_size(out->dtype) == sizeof(C) &&
-        compute == out->dtype) {
+    if (!std::is_same_v<C, bool> && a.dtype == out->dtype && b.dtype == out->dtype &&
+        etp_sdk::dtype_size(out->dtype) == sizeof(C) && compute == out->dtype) {
       // Same-dtype fast path: no conversion switches in the loop.
       const C* pa = static_cast<const C*>(a.data);
       const C* pb = static_cast<const C*>(b.data);

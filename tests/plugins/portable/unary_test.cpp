@@ -44,8 +44,10 @@ TEST(UnaryKernelTest, MathFunctionsMatchHandComputedValues) {
     ASSERT_EQ(call(h, k.op, {V::tensor(a), V::tensor(out)}), ETP_OK) << k.op << ": " << h.last_error();
     std::vector<double> got = out.logical<double>();
     for (size_t i = 0; i < got.size(); ++i) {
-      if (std::isinf(k.expected[i])) EXPECT_EQ(got[i], k.expected[i]) << k.op << " at " << i;
-      else expect_near(std::vector<double>{got[i]}, {k.expected[i]}, 1e-12);
+      if (std::isinf(k.expected[i]))
+        EXPECT_EQ(got[i], k.expected[i]) << k.op << " at " << i;
+      else
+        expect_near(std::vector<double>{got[i]}, {k.expected[i]}, 1e-12);
     }
   }
 }
@@ -194,6 +196,25 @@ TEST(UnaryKernelTest, LogicalNotBitwiseNotAndIsnan) {
   ASSERT_EQ(call(h, "aten::bitwise_not.out", {V::tensor(b), V::tensor(b2)}), ETP_OK);
   EXPECT_EQ(b2.logical<uint8_t>(), (std::vector<uint8_t>{1, 0}));
   EXPECT_EQ(call(h, "aten::bitwise_not.out", {V::tensor(f), V::tensor(fout)}), ETP_ERR_DTYPE);
+}
+
+// A bool tensor's bytes may be other than 0 and 1 (planned memory of a bad program, found by the
+// method fuzz target): read as bytes, any nonzero byte is true, never undefined behaviour.
+TEST(UnaryKernelTest, BoolBytesOtherThanZeroAndOneReadAsTrue) {
+  KernelHarness h;
+  auto b = TestTensor::of<uint8_t>(ETP_DTYPE_BOOL, {3}, {0, 255, 2});
+  TestTensor out(ETP_DTYPE_BOOL, {3});
+  ASSERT_EQ(call(h, "aten::bitwise_not.out", {V::tensor(b), V::tensor(out)}), ETP_OK);
+  EXPECT_EQ(out.logical<uint8_t>(), (std::vector<uint8_t>{1, 0, 0}));
+  auto t = TestTensor::of<uint8_t>(ETP_DTYPE_BOOL, {3}, {1, 1, 1});
+  TestTensor both(ETP_DTYPE_BOOL, {3});
+  ASSERT_EQ(call(h, "aten::bitwise_and.Tensor_out", {V::tensor(b), V::tensor(t), V::tensor(both)}), ETP_OK);
+  EXPECT_EQ(both.logical<uint8_t>(), (std::vector<uint8_t>{0, 1, 1}));
+  auto row = TestTensor::of<uint8_t>(ETP_DTYPE_BOOL, {1, 3}, {7, 0, 1});
+  TestTensor wide(ETP_DTYPE_BOOL, {2, 3});
+  auto col = TestTensor::of<uint8_t>(ETP_DTYPE_BOOL, {2, 1}, {1, 9});
+  ASSERT_EQ(call(h, "aten::bitwise_and.Tensor_out", {V::tensor(row), V::tensor(col), V::tensor(wide)}), ETP_OK);
+  EXPECT_EQ(wide.logical<uint8_t>(), (std::vector<uint8_t>{1, 0, 1, 1, 0, 1}));
 }
 
 TEST(UnaryKernelTest, ChannelsLastInToContiguousOutAndEmptyTensors) {
