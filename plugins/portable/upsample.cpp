@@ -28,18 +28,25 @@ double source_index(double scale, int64_t dst, bool align_corners) {
 // floats; the size is floor(in * scale) and the scale is kept for the source index).
 etp_status output_size(const Ctx& c, const etp_tensor& in, const etp_value* size_arg, const etp_value* scale_arg,
                        int64_t sizes[4], double scales[2]) {
-  if (in.rank != 4) return fail(c.host, ETP_ERR_SHAPE, "%s: input must be 4-D [N, C, H, W], got rank %d", c.op, in.rank);
+  if (in.rank != 4)
+    return fail(c.host, ETP_ERR_SHAPE, "%s: input must be 4-D [N, C, H, W], got rank %d", c.op, in.rank);
   sizes[0] = in.sizes[0];
   sizes[1] = in.sizes[1];
   if (size_arg->tag == ETP_VALUE_INT_LIST) {
-    if (size_arg->u.int_list.count != 2) return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: output_size needs 2 entries", c.op);
+    if (size_arg->u.int_list.count != 2)
+      return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: output_size needs 2 entries", c.op);
     sizes[2] = size_arg->u.int_list.items[0];
     sizes[3] = size_arg->u.int_list.items[1];
   } else if (scale_arg->tag == ETP_VALUE_DOUBLE_LIST && scale_arg->u.double_list.count == 2) {
     for (int k = 0; k < 2; ++k) {
       scales[k] = scale_arg->u.double_list.items[k];
       if (!(scales[k] > 0)) return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: scale factors must be positive", c.op);
-      sizes[2 + k] = static_cast<int64_t>(std::floor(static_cast<double>(in.sizes[2 + k]) * scales[k]));
+      const double size = std::floor(static_cast<double>(in.sizes[2 + k]) * scales[k]);
+      if (!(size < 9.2e18)) {  // inf or NaN, or beyond int64 (where the cast is undefined)
+        return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: scale factor %g makes an output size beyond int64", c.op,
+                    scales[k]);
+      }
+      sizes[2 + k] = static_cast<int64_t>(size);
     }
   } else {
     return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: give output_size or two scale_factors", c.op);
@@ -111,8 +118,8 @@ ETP_PORTABLE_KERNEL(upsample_nearest2d_vec_out, "aten::upsample_nearest2d.vec_ou
   if (etp_status s = output_size(c, *in, c.args[1], c.args[2], sizes, scales)) return s;
   if (etp_status s = etp_sdk::resize(c.host, out, 4, sizes)) return fail(c.host, s, "%s: cannot resize out", c.op);
   auto source = [&](int k, int64_t o) {
-    const double scale = scales[k] > 0 ? 1.0 / scales[k]
-                                       : static_cast<double>(in->sizes[2 + k]) / static_cast<double>(sizes[2 + k]);
+    const double scale =
+        scales[k] > 0 ? 1.0 / scales[k] : static_cast<double>(in->sizes[2 + k]) / static_cast<double>(sizes[2 + k]);
     return std::min<int64_t>(static_cast<int64_t>(std::floor(static_cast<double>(o) * scale)), in->sizes[2 + k] - 1);
   };
   const uint8_t* x = static_cast<const uint8_t*>(in->data);
@@ -124,16 +131,15 @@ ETP_PORTABLE_KERNEL(upsample_nearest2d_vec_out, "aten::upsample_nearest2d.vec_ou
       const int64_t iw = source(1, ow);
       for (int64_t n = 0; n < sizes[0]; ++n) {
         for (int64_t ch = 0; ch < sizes[1]; ++ch) {
-          std::memcpy(y + (n * out->strides[0] + ch * out->strides[1] + oh * out->strides[2] + ow * out->strides[3]) * e,
-                      x + (n * in->strides[0] + ch * in->strides[1] + ih * in->strides[2] + iw * in->strides[3]) * e,
-                      elem);
+          std::memcpy(
+              y + (n * out->strides[0] + ch * out->strides[1] + oh * out->strides[2] + ow * out->strides[3]) * e,
+              x + (n * in->strides[0] + ch * in->strides[1] + ih * in->strides[2] + iw * in->strides[3]) * e, elem);
         }
       }
     }
   }
   return ETP_OK;
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // grid_sampler_2d: PyTorch's F.grid_sample for 4-D inputs.
@@ -257,7 +263,6 @@ ETP_PORTABLE_KERNEL(grid_sampler_2d_out, "aten::grid_sampler_2d.out") {
   });
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // _upsample_bilinear2d_aa: bilinear resize with antialiasing, as F.interpolate(..., antialias=True).
 // Separable: each output index takes a normalized triangle-filter average of the input pixels
@@ -299,10 +304,13 @@ ETP_PORTABLE_KERNEL(upsample_bilinear2d_aa_out, "aten::_upsample_bilinear2d_aa.o
   double given[2] = {0, 0};
   for (int k = 0; k < 2; ++k) {
     const etp_value& v = *c.args[3 + k];
-    if (v.tag == ETP_VALUE_DOUBLE) given[k] = v.u.d;
-    else if (v.tag != ETP_VALUE_NONE) return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: scales must be floats or None", c.op);
+    if (v.tag == ETP_VALUE_DOUBLE)
+      given[k] = v.u.d;
+    else if (v.tag != ETP_VALUE_NONE)
+      return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: scales must be floats or None", c.op);
   }
-  if (in->rank != 4) return fail(c.host, ETP_ERR_SHAPE, "%s: input must be 4-D [N, C, H, W], got rank %d", c.op, in->rank);
+  if (in->rank != 4)
+    return fail(c.host, ETP_ERR_SHAPE, "%s: input must be 4-D [N, C, H, W], got rank %d", c.op, in->rank);
   if (count != 2 || size[0] <= 0 || size[1] <= 0 || in->sizes[2] <= 0 || in->sizes[3] <= 0) {
     return fail(c.host, ETP_ERR_SHAPE, "%s: output_size needs two positive entries (and the input positive sizes)",
                 c.op);
@@ -335,7 +343,8 @@ ETP_PORTABLE_KERNEL(upsample_bilinear2d_aa_out, "aten::_upsample_bilinear2d_aa.o
             const int64_t first = firsts[1][static_cast<size_t>(ow)];
             double acc = 0;
             for (size_t j = 0; j < w.size(); ++j) {
-              acc += w[j] * static_cast<double>(plane[h * in->strides[2] + (first + static_cast<int64_t>(j)) * in->strides[3]]);
+              acc += w[j] * static_cast<double>(
+                                plane[h * in->strides[2] + (first + static_cast<int64_t>(j)) * in->strides[3]]);
             }
             rows[static_cast<size_t>(h * sizes[3] + ow)] = acc;
           }

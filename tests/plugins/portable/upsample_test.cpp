@@ -1,6 +1,8 @@
 // aten::upsample_bilinear2d.vec_out and transposed aten::convolution.out.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include <cmath>
 
 #include "plugins/portable/kernel_harness.h"
@@ -17,8 +19,8 @@ TEST(UpsampleBilinearKernelTest, HalfPixelCentresMatchPyTorch) {
   ASSERT_EQ(h.run("aten::upsample_bilinear2d.vec_out", {&vx, &size, &align, &scales, &vo, &vo}), ETP_OK)
       << h.last_error();
   // torch.nn.functional.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
-  EXPECT_EQ(out.logical<float>(), (std::vector<float>{0, 0.25, 0.75, 1, 0.5, 0.75, 1.25, 1.5, 1.5, 1.75, 2.25, 2.5,
-                                                      2, 2.25, 2.75, 3}));
+  EXPECT_EQ(out.logical<float>(),
+            (std::vector<float>{0, 0.25, 0.75, 1, 0.5, 0.75, 1.25, 1.5, 1.5, 1.75, 2.25, 2.5, 2, 2.25, 2.75, 3}));
 }
 
 TEST(UpsampleBilinearKernelTest, AlignedCornersAndChannelsLastOutput) {
@@ -64,6 +66,20 @@ TEST(UpsampleBilinearKernelTest, WrongRankAndMissingSizeAreErrors) {
   EXPECT_NE(h.last_error().find("output_size or two scale_factors"), std::string::npos) << h.last_error();
 }
 
+// A scale factor whose output size does not fit int64 (or is infinite) is an error, never an
+// out-of-range conversion (found by the method fuzz target).
+TEST(UpsampleNearestKernelTest, AScaleBeyondInt64IsAnError) {
+  KernelHarness h;
+  auto x = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1, 1, 2, 2}, {0, 1, 2, 3});
+  TestTensor out(ETP_DTYPE_FLOAT32, {1, 1, 4, 4});
+  TestValue vx = TestValue::tensor(x), none = TestValue::none(), vo = TestValue::tensor(out);
+  for (double scale : {1e116, std::numeric_limits<double>::infinity()}) {
+    TestValue scales = TestValue::double_list({2.0, scale});
+    EXPECT_EQ(h.run("aten::upsample_nearest2d.vec_out", {&vx, &none, &scales, &vo, &vo}), ETP_ERR_INVALID_ARGUMENT);
+    EXPECT_NE(h.last_error().find("makes an output size beyond int64"), std::string::npos) << h.last_error();
+  }
+}
+
 TEST(TransposedConvolutionKernelTest, StrideTwoScattersEachInputOverTheKernel) {
   KernelHarness h;
   // One channel, 2x2 input, 2x2 kernel of ones, stride 2: each input value fills a 2x2 block.
@@ -73,21 +89,23 @@ TEST(TransposedConvolutionKernelTest, StrideTwoScattersEachInputOverTheKernel) {
   TestTensor out(ETP_DTYPE_FLOAT32, {1, 1, 4, 4});
   TestValue vx = TestValue::tensor(x), vw = TestValue::tensor(w), vb = TestValue::tensor(b),
             stride = TestValue::int_list({2, 2}), pad = TestValue::int_list({0, 0}), dil = TestValue::int_list({1, 1}),
-            transposed = TestValue::boolean(true), out_pad = TestValue::int_list({0, 0}), groups = TestValue::integer(1),
-            vo = TestValue::tensor(out);
-  ASSERT_EQ(h.run("aten::convolution.out", {&vx, &vw, &vb, &stride, &pad, &dil, &transposed, &out_pad, &groups, &vo, &vo}),
-            ETP_OK)
+            transposed = TestValue::boolean(true), out_pad = TestValue::int_list({0, 0}),
+            groups = TestValue::integer(1), vo = TestValue::tensor(out);
+  ASSERT_EQ(
+      h.run("aten::convolution.out", {&vx, &vw, &vb, &stride, &pad, &dil, &transposed, &out_pad, &groups, &vo, &vo}),
+      ETP_OK)
       << h.last_error();
-  EXPECT_EQ(out.logical<float>(), (std::vector<float>{1.5, 1.5, 2.5, 2.5, 1.5, 1.5, 2.5, 2.5, 3.5, 3.5, 4.5, 4.5, 3.5,
-                                                      3.5, 4.5, 4.5}));
+  EXPECT_EQ(out.logical<float>(),
+            (std::vector<float>{1.5, 1.5, 2.5, 2.5, 1.5, 1.5, 2.5, 2.5, 3.5, 3.5, 4.5, 4.5, 3.5, 3.5, 4.5, 4.5}));
 }
 
 TEST(TransposedConvolutionKernelTest, WeightChannelsMustMatchTheInput) {
   KernelHarness h;
-  TestTensor x(ETP_DTYPE_FLOAT32, {1, 2, 2, 2}), w(ETP_DTYPE_FLOAT32, {3, 1, 2, 2}), out(ETP_DTYPE_FLOAT32, {1, 1, 3, 3});
+  TestTensor x(ETP_DTYPE_FLOAT32, {1, 2, 2, 2}), w(ETP_DTYPE_FLOAT32, {3, 1, 2, 2}),
+      out(ETP_DTYPE_FLOAT32, {1, 1, 3, 3});
   TestValue vx = TestValue::tensor(x), vw = TestValue::tensor(w), none = TestValue::none(),
-            one = TestValue::int_list({1, 1}), zero = TestValue::int_list({0, 0}), transposed = TestValue::boolean(true),
-            groups = TestValue::integer(1), vo = TestValue::tensor(out);
+            one = TestValue::int_list({1, 1}), zero = TestValue::int_list({0, 0}),
+            transposed = TestValue::boolean(true), groups = TestValue::integer(1), vo = TestValue::tensor(out);
   EXPECT_EQ(h.run("aten::convolution.out", {&vx, &vw, &none, &one, &zero, &one, &transposed, &zero, &groups, &vo, &vo}),
             ETP_ERR_SHAPE);
   EXPECT_NE(h.last_error().find("disagree"), std::string::npos) << h.last_error();
@@ -99,8 +117,7 @@ TEST(GridSamplerKernelTest, IdentityGridAndPaddingModes) {
   KernelHarness h;
   auto x = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1, 1, 2, 3}, {0, 1, 2, 3, 4, 5});
   // With align_corners, x = -1, 0, 1 and y = -1, 1 are the pixel centres.
-  auto identity = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1, 2, 3, 2},
-                                        {-1, -1, 0, -1, 1, -1, -1, 1, 0, 1, 1, 1});
+  auto identity = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1, 2, 3, 2}, {-1, -1, 0, -1, 1, -1, -1, 1, 0, 1, 1, 1});
   TestTensor out(ETP_DTYPE_FLOAT32, {1, 1, 2, 3});
   TestValue vx = TestValue::tensor(x), vg = TestValue::tensor(identity), yes = TestValue::boolean(true),
             zeros = TestValue::integer(0), vo = TestValue::tensor(out);
@@ -157,8 +174,8 @@ TEST(UpsampleAntialiasKernelTest, DownscaleAveragesAndUpscaleIsBilinear) {
   TestTensor up(ETP_DTYPE_FLOAT32, {1, 1, 4, 4});
   TestValue vx = TestValue::tensor(x), four = TestValue::int_list({4, 4}), vu = TestValue::tensor(up);
   ASSERT_EQ(h.run("aten::_upsample_bilinear2d_aa.out", {&vx, &four, &no, &none, &none, &vu, &vu}), ETP_OK);
-  EXPECT_EQ(up.logical<float>(), (std::vector<float>{0, 0.25, 0.75, 1, 0.5, 0.75, 1.25, 1.5, 1.5, 1.75, 2.25, 2.5,
-                                                     2, 2.25, 2.75, 3}));
+  EXPECT_EQ(up.logical<float>(),
+            (std::vector<float>{0, 0.25, 0.75, 1, 0.5, 0.75, 1.25, 1.5, 1.5, 1.75, 2.25, 2.5, 2, 2.25, 2.75, 3}));
   TestValue zero = TestValue::int_list({0, 2});
   EXPECT_EQ(h.run("aten::_upsample_bilinear2d_aa.out", {&vr, &zero, &no, &none, &none, &vh, &vh}), ETP_ERR_SHAPE);
 }
