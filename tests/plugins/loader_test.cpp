@@ -2,6 +2,9 @@
 // with a message naming the file and what was expected.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -92,6 +95,21 @@ TEST(PluginLoaderTest, MissingSymbolIsRefusedBeforeAnyOfItsCodeRuns) {
                  "does not export etp_plugin_query; is it an etp plugin? (checked before loading; "
                  "none of its code ran)");
   EXPECT_EQ(std::getenv("ETP_BROKEN_MISSING_SYMBOL_LOADED"), nullptr) << "the library's constructor ran";
+}
+
+// A plugin built for another machine is refused from its ELF header, before loading (dlopen
+// would refuse it too, but only after mapping it).
+TEST(PluginLoaderTest, APluginForAnotherMachineIsRefusedBeforeLoading) {
+  const std::string copy = ::testing::TempDir() + "etp_other_machine_" + std::to_string(::getpid()) + ".so";
+  std::vector<uint8_t> bytes = test::read_bytes(ETP_PORTABLE_PLUGIN_PATH);
+  ASSERT_GT(bytes.size(), 20u);
+  bytes[18] = 183, bytes[19] = 0;  // e_machine: EM_AARCH64
+  std::ofstream(copy, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  auto plugin = PluginLibrary::load(copy, *runtime::HostServices::get().api());
+  std::remove(copy.c_str());
+  ASSERT_FALSE(plugin.ok());
+  EXPECT_NE(plugin.status().message().find("built for another machine (ELF e_machine 183"), std::string::npos)
+      << plugin.status().message();
 }
 
 // A file that is not a shared object for this machine is refused the same way.

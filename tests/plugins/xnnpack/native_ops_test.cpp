@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 #include <limits>
 #include <numeric>
 #include <vector>
@@ -460,6 +461,22 @@ TEST(NativeUnaryTest, InPlaceExtremesNanAndEmpty) {
 namespace etp_xnnpack::native {
 namespace {
 
+// Fills each vector with seeded multiples of 1/256 in [-2, 2): sums of their products are exact
+// enough that the kernels' results can be compared bit for bit.
+void fill_exact(std::initializer_list<std::vector<float>*> vectors, uint32_t state) {
+  for (std::vector<float>* v : vectors) {
+    for (float& f : *v) {
+      state = state * 1664525u + 1013904223u;
+      f = static_cast<float>(static_cast<int>(state >> 22) - 512) / 256.0f;
+    }
+  }
+}
+
+// The first 64-byte aligned float in `v` (which has 16 floats of room for it).
+float* aligned64(std::vector<float>* v) {
+  return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(v->data()) + 63) & ~uintptr_t{63});
+}
+
 TEST(NativeGemmTest, MatchesTheDefinitionOnRaggedShapes) {
   if (!gemm_available()) GTEST_SKIP() << "no AVX-512F on this CPU: the plugin runs XNNPACK's operator instead";
   struct Case {
@@ -472,16 +489,9 @@ TEST(NativeGemmTest, MatchesTheDefinitionOnRaggedShapes) {
                         Case{9, 33, 47, false, true, 0.0f, kInf}, Case{17, 7, 65, true, true, -1.0f, 1.0f},
                         Case{3, 512, 100, true, false, -kInf, 6.0f}, Case{64, 64, 96, false, true, -kInf, kInf}}) {
     std::vector<float> x(c.rows * c.k), w(c.nout * c.k), b(c.nout);
-    uint32_t state = 7;
-    auto next = [&] {
-      state = state * 1664525u + 1013904223u;
-      return static_cast<float>(static_cast<int>(state >> 22) - 512) / 256.0f;
-    };
-    for (float& v : x) v = next();
-    for (float& v : w) v = next();
-    for (float& v : b) v = next();
+    fill_exact({&x, &w, &b}, 7);
     std::vector<float> packed(gemm_packed_floats(c.k, c.nout) + 16);
-    auto* aligned = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(packed.data()) + 63) & ~uintptr_t{63});
+    float* aligned = aligned64(&packed);
     gemm_pack(w.data(), c.transposed, c.bias ? b.data() : nullptr, c.k, c.nout, aligned);
     std::vector<float> out(c.rows * c.nout + 1, -99.0f);
     const size_t panels = (c.nout + kGemmPanel - 1) / kGemmPanel;
@@ -504,13 +514,7 @@ TEST(NativeGemmTest, MatchesTheDefinitionOnRaggedShapes) {
   }
 }
 
-}  // namespace
-}  // namespace etp_xnnpack::native
-
 // ---- the same kernel as a convolution (native_gemm.h conv_run) ----
-
-namespace etp_xnnpack::native {
-namespace {
 
 TEST(NativeConvTest, MatchesTheDefinitionWithPaddingStridesAndDilation) {
   if (!gemm_available()) GTEST_SKIP() << "no AVX-512F on this CPU: the plugin runs XNNPACK's operator instead";
@@ -538,16 +542,9 @@ TEST(NativeConvTest, MatchesTheDefinitionWithPaddingStridesAndDilation) {
     const size_t taps = g.kernel_h * g.kernel_w;
     ASSERT_LE(taps, kConvMaxTaps);
     std::vector<float> x(g.batch * g.in_h * g.in_w * g.cin), w(g.cout * taps * g.cin), b(g.cout);
-    uint32_t state = 11;
-    auto next = [&] {
-      state = state * 1664525u + 1013904223u;
-      return static_cast<float>(static_cast<int>(state >> 22) - 512) / 256.0f;
-    };
-    for (float& v : x) v = next();
-    for (float& v : w) v = next();
-    for (float& v : b) v = next();
+    fill_exact({&x, &w, &b}, 11);
     std::vector<float> packed(conv_packed_floats(taps, g.cin, g.cout) + 16);
-    auto* aligned = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(packed.data()) + 63) & ~uintptr_t{63});
+    float* aligned = aligned64(&packed);
     conv_pack(w.data(), c.bias ? b.data() : nullptr, taps, g.cin, g.cout, aligned);
     const size_t pixels = g.batch * g.out_h * g.out_w, panels = (g.cout + kGemmPanel - 1) / kGemmPanel;
     std::vector<float> out(pixels * g.cout + 1, -99.0f);
