@@ -53,11 +53,13 @@ extern "C" {
 /* Versioning                                                                                 */
 
 #define ETP_ABI_MAJOR 1
-#define ETP_ABI_MINOR 2
+#define ETP_ABI_MINOR 3
 /* Minor 1 appended etp_backend_init_args.method_id and etp_plugin.cache_report.
  * Minor 2 appended etp_plugin.accept_kernel_call (kernels may decline calls: ETP_ERR_DECLINED),
  * etp_plugin.cache_records (structured users, etp_cache_record), and the host's thread pool
- * (etp_host_api.parallel_for, thread_count). */
+ * (etp_host_api.parallel_for, thread_count).
+ * Minor 3 appended the bundle's memory budget: etp_backend_init_args.memory_budget and
+ * etp_host_api.charge_memory, release_memory. */
 
 /* The head of every struct crossing the boundary. */
 typedef struct etp_abi_header {
@@ -243,6 +245,9 @@ typedef struct etp_named_data {
 /* Opaque handle of the named data visible to one delegate (data files, then the program). */
 typedef struct etp_named_data_map etp_named_data_map;
 
+/* (Minor 3) Opaque handle of the memory budget of one bundle (see etp_host_api.charge_memory). */
+typedef struct etp_memory_budget etp_memory_budget;
+
 /* (Minor 2) One piece of a parallel_for: items [begin, end) of the range. */
 typedef void (*etp_parallel_task)(void* context, uint64_t begin, uint64_t end);
 
@@ -284,6 +289,16 @@ typedef struct etp_host_api {
   void (*parallel_for)(void* self, uint64_t count, uint64_t grain, etp_parallel_task task, void* context);
   /* Threads parallel_for may use, the caller's included (>= 1). */
   uint32_t (*thread_count)(void* self);
+
+  /* --- minor 3 --- */
+  /* Charges `bytes` to `budget` (etp_backend_init_args.memory_budget) before the backend
+   * allocates memory whose size the payload decides (scratch, workspaces), so a small file that
+   * declares huge sizes fails cleanly instead of taking the machine's memory. ETP_OK when they
+   * fit under the budget's limit (a NULL budget always succeeds); otherwise ETP_ERR_OUT_OF_MEMORY,
+   * nothing charged, and the host keeps a message saying what was left (no need to log one).
+   * Give the bytes back with release_memory when the memory is freed. Thread-safe. */
+  etp_status (*charge_memory)(void* self, etp_memory_budget* budget, uint64_t bytes);
+  void (*release_memory)(void* self, etp_memory_budget* budget, uint64_t bytes);
 } etp_host_api;
 
 /* ------------------------------------------------------------------------------------------ */
@@ -327,6 +342,12 @@ typedef struct etp_backend_init_args {
    * method_id never execute concurrently (a method runs on one thread at a time), so a backend
    * may let them share scratch memory. Never 0. */
   uint64_t method_id;
+
+  /* --- minor 3 --- */
+  /* The memory budget of the bundle the method belongs to (the manifest's memory_budget), for
+   * host->charge_memory. Stays valid until destroy of the handle (and of every handle of the same
+   * method_id, for memory those delegates share); NULL when nothing is budgeted. */
+  etp_memory_budget* memory_budget;
 } etp_backend_init_args;
 
 typedef struct etp_backend {

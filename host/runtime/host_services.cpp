@@ -4,10 +4,12 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include "plugins/plugin_log.h"
 #include "runtime/host_tensor.h"
+#include "runtime/memory_budget.h"
 #include "runtime/named_data_map.h"
 
 namespace etp::runtime {
@@ -54,6 +56,22 @@ void parallel_for(void* self, uint64_t count, uint64_t grain, etp_parallel_task 
 
 uint32_t thread_count(void* self) { return static_cast<const HostServices*>(self)->threads(); }
 
+// The handle in etp_backend_init_args.memory_budget is the bundle's MemoryBudget itself.
+etp_status charge_memory(void*, etp_memory_budget* handle, uint64_t bytes) {
+  if (handle == nullptr) return ETP_OK;
+  MemoryBudget& budget = *reinterpret_cast<MemoryBudget*>(handle);
+  if (budget.charge(bytes)) return ETP_OK;
+  plugins::PluginLog::set_last_error(
+      "asked for " + std::to_string(bytes) + " bytes, more than the bundle's memory budget has left (" +
+      std::to_string(budget.limit() - std::min(budget.limit(), budget.used())) + " of " +
+      std::to_string(budget.limit()) + " bytes; raise it with memory_budget in the manifest or --memory-budget)");
+  return ETP_ERR_OUT_OF_MEMORY;
+}
+
+void release_memory(void*, etp_memory_budget* handle, uint64_t bytes) {
+  if (handle != nullptr) reinterpret_cast<MemoryBudget*>(handle)->release(bytes);
+}
+
 }  // namespace
 
 HostServices::HostServices(uint32_t threads) : pool_(std::make_unique<ThreadPool>(threads)) {
@@ -67,6 +85,8 @@ HostServices::HostServices(uint32_t threads) : pool_(std::make_unique<ThreadPool
   api_.release_named_data = release_named_data;
   api_.parallel_for = parallel_for;
   api_.thread_count = thread_count;
+  api_.charge_memory = charge_memory;
+  api_.release_memory = release_memory;
 }
 
 uint32_t HostServices::default_threads() {

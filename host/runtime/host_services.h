@@ -1,7 +1,7 @@
 // The etp_host_api tables the host hands to plugins: logging (plugins/plugin_log.h, which keeps
 // the last error per thread so failures can quote the plugin's own words), aligned allocation,
-// tensor resize with the host's bound checks, named-data lookup and release, and (ABI 1.2) the
-// thread pool (runtime/thread_pool.h). One table per pool size, made on first use and kept for
+// tensor resize with the host's bound checks, named-data lookup and release, (ABI 1.2) the
+// thread pool (runtime/thread_pool.h) and (ABI 1.3) charges to a bundle's MemoryBudget. One table per pool size, made on first use and kept for
 // the life of the process (plugins hold the pointer); thread-safe.
 #pragma once
 

@@ -1,6 +1,6 @@
 // The memory a bundle's loaded methods may plan: their planned buffers and the inputs a program
 // leaves unplanned, charged when a method loads, before anything is allocated, and given back
-// when it goes. Declared sizes in a small file can ask for gigabytes; a per-allocation cap at
+// when it goes; backends charge their workspaces through the ABI's charge_memory (1.3). Declared sizes in a small file can ask for gigabytes; a per-allocation cap at
 // physical memory still lets many such allocations add up, so the bundle keeps one total.
 // Thread-safe.
 #pragma once

@@ -455,6 +455,9 @@ Status MethodLoader::init_delegates() {
     args.method_name = method_->name_.c_str();
     args.delegate_index = i;
     args.method_id = method_->id();
+    // The method keeps the budget alive until its delegates are destroyed (~Method).
+    method_->budget_ = program_.memory_budget();
+    args.memory_budget = reinterpret_cast<etp_memory_budget*>(method_->budget_.get());
     void* handle = nullptr;
     plugins::PluginLog::take_last_error();
     const etp_status status = backend->backend->init(backend->backend->self, &args, &handle);

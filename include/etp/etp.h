@@ -108,8 +108,8 @@ struct BundleOptions {
   // files that may change on disk while loaded. Costs their size in memory and a full read at
   // open. Mapped files must stay unchanged: see install_mapped_file_fault_handler.
   bool read_files = false;
-  // Bytes the bundle's loaded methods may plan in all (planned buffers, unplanned inputs),
-  // checked before each load allocates; over the manifest's memory_budget. 0: the manifest's,
+  // Bytes the bundle's loaded methods may plan in all (planned buffers, unplanned inputs,
+  // backend workspaces), checked before each load allocates; over the manifest's memory_budget. 0: the manifest's,
   // else three quarters of physical memory (CLI --memory-budget).
   uint64_t memory_budget = 0;
 };

@@ -62,8 +62,7 @@ std::shared_ptr<PackedOp> Delegate::packed(const std::string& key, uint64_t file
 etp_status Delegate::init(const etp_backend_init_args* args) {
   std::string error;
   if (!graph_.parse(plugin_.host, args, &error)) return fail(ETP_ERR_MALFORMED, error);
-  const uint64_t method_id = ETP_ABI_HAS_FIELD(args, method_id) ? args->method_id : 0;
-  if (!plan_arena(method_id, &error)) return fail(ETP_ERR_OUT_OF_MEMORY, error);
+  if (!plan_arena(args, &error)) return error.empty() ? ETP_ERR_OUT_OF_MEMORY : fail(ETP_ERR_OUT_OF_MEMORY, error);
   for (const Value& v : graph_.values()) dims_.push_back(v.dims);
   if (!compile(&error)) return fail(ETP_ERR_NOT_SUPPORTED, error);
   // Packed weights are copies: the raw bytes in the data files are no longer needed here.
@@ -150,7 +149,7 @@ size_t plan_offsets(const Graph& graph, const std::vector<bool>& needs, const st
   return total;
 }
 
-bool Delegate::plan_arena(uint64_t method_id, std::string* error) {
+bool Delegate::plan_arena(const etp_backend_init_args* args, std::string* error) {
   std::vector<Value>& values = graph_.values();
   pointers_.assign(values.size(), nullptr);
   const std::vector<bool> skip = packed_only(graph_);
@@ -182,8 +181,12 @@ bool Delegate::plan_arena(uint64_t method_id, std::string* error) {
   for (size_t i = 0; i < values.size(); ++i) {
     if (intermediate[i]) scratch_.emplace_back(static_cast<int>(i), scratch_offsets[i]);
   }
-  workspace_ = plugin_.workspace(method_id);
-  if (!workspace_ || !workspace_->reserve(scratch_total)) {
+  const uint64_t method_id = ETP_ABI_HAS_FIELD(args, method_id) ? args->method_id : 0;
+  etp_memory_budget* budget = ETP_ABI_HAS_FIELD(args, memory_budget) ? args->memory_budget : nullptr;
+  workspace_ = plugin_.workspace(method_id, budget);
+  bool over_budget = false;
+  if (workspace_->reserve(scratch_total, &over_budget) != ETP_OK) {
+    if (over_budget) return error->clear(), false;
     return *error = "cannot allocate a " + std::to_string(scratch_total) + "-byte workspace", false;
   }
   return true;
@@ -200,27 +203,48 @@ ZeroedBytes allocate_zeroed(size_t bytes) {
   return ZeroedBytes(static_cast<uint8_t*>(std::calloc(1, bytes)));
 }
 
-bool Workspace::reserve(size_t bytes) {
-  if (bytes <= size && memory) return true;
+Workspace::~Workspace() {
+  if (budget != nullptr && size > 0) host->release_memory(host->self, budget, size);
+}
+
+etp_status Workspace::reserve(size_t bytes, bool* over_budget) {
+  *over_budget = false;
+  if (bytes <= size && memory) return ETP_OK;
+  const size_t growth = bytes - std::min(bytes, size);
+  if (budget != nullptr && growth > 0 && host->charge_memory(host->self, budget, growth) != ETP_OK) {
+    *over_budget = true;
+    return ETP_ERR_OUT_OF_MEMORY;
+  }
   ZeroedBytes grown = allocate_zeroed(bytes + kAlignment);
-  if (!grown) return false;
+  if (!grown) {
+    if (budget != nullptr && growth > 0) host->release_memory(host->self, budget, growth);
+    return ETP_ERR_OUT_OF_MEMORY;
+  }
   memory = std::move(grown);
-  size = bytes;
-  return true;
+  size = std::max(size, bytes);
+  return ETP_OK;
 }
 
 uint8_t* Workspace::base() const {
   return reinterpret_cast<uint8_t*>(align_up(reinterpret_cast<uintptr_t>(memory.get())));
 }
 
-std::shared_ptr<Workspace> PluginState::workspace(uint64_t method_id) {
-  if (method_id == 0) return std::make_shared<Workspace>();
+std::shared_ptr<Workspace> PluginState::workspace(uint64_t method_id, etp_memory_budget* budget) {
+  auto make = [&] {
+    auto created = std::make_shared<Workspace>();
+    if (budget != nullptr && ETP_ABI_HAS(host, charge_memory) && ETP_ABI_HAS(host, release_memory)) {
+      created->host = host;
+      created->budget = budget;
+    }
+    return created;
+  };
+  if (method_id == 0) return make();
   std::lock_guard<std::mutex> lock(workspaces_mutex);
   for (auto it = workspaces.begin(); it != workspaces.end();) {  // forget freed ones
     it = it->second.expired() ? workspaces.erase(it) : std::next(it);
   }
   if (auto live = workspaces[method_id].lock()) return live;
-  auto created = std::make_shared<Workspace>();
+  auto created = make();
   workspaces[method_id] = created;
   return created;
 }

@@ -35,10 +35,20 @@ using ZeroedBytes = std::unique_ptr<uint8_t, FreeDeleter>;
 ZeroedBytes allocate_zeroed(size_t bytes);  // null when the allocation fails
 
 struct Workspace {
+  const etp_host_api* host = nullptr;
+  etp_memory_budget* budget = nullptr;  // what `size` is charged to (ABI 1.3), if anything
   ZeroedBytes memory;
   size_t size = 0;
-  bool reserve(size_t bytes);  // keeps nothing: contents are scratch between delegate calls
-  uint8_t* base() const;       // 64-byte aligned
+  Workspace() = default;
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
+  ~Workspace();
+  // Grows to at least `bytes`, charging the growth to the budget before allocating; keeps
+  // nothing (contents are scratch between delegate calls). ETP_OK, or ETP_ERR_OUT_OF_MEMORY
+  // with *over_budget set when the budget refused (the host has the message), clear when the
+  // allocation failed.
+  etp_status reserve(size_t bytes, bool* over_budget);
+  uint8_t* base() const;  // 64-byte aligned
 };
 
 struct PluginState {
@@ -49,8 +59,9 @@ struct PluginState {
   std::mutex workspaces_mutex;
   std::map<uint64_t, std::weak_ptr<Workspace>> workspaces;  // by etp_backend_init_args.method_id
 
-  // The workspace of method `method_id` (0: a private one).
-  std::shared_ptr<Workspace> workspace(uint64_t method_id);
+  // The workspace of method `method_id` (0: a private one), charged to `budget` (the same for
+  // every delegate of a method).
+  std::shared_ptr<Workspace> workspace(uint64_t method_id, etp_memory_budget* budget);
 };
 
 class Delegate;
@@ -104,7 +115,9 @@ class Delegate {
                                    const std::function<xnn_status(PackedOp&)>& create, xnn_status* status);
 
  private:
-  bool plan_arena(uint64_t method_id, std::string* error);
+  // False with *error set, or with *error empty when the memory budget refused (the host has
+  // the message).
+  bool plan_arena(const etp_backend_init_args* args, std::string* error);
   bool compile(std::string* error);
   etp_status bind(etp_value* const* args, uint32_t num_args);
   // Recomputes every value's dims from the inputs' (node by node); fails when a value would

@@ -267,6 +267,50 @@ TEST(BundleTest, PlannedMemoryIsChargedToTheBundlesBudget) {
   EXPECT_EQ(bundle->load_method("model").status().code(), StatusCode::kOutOfMemory);
 }
 
+// A backend's workspace (ABI 1.3 charge_memory) counts too: the XNNPACK plugin charges its
+// intermediates' arena before allocating it and gives it back when the method goes.
+TEST(BundleTest, TheXnnpackWorkspaceIsChargedToTheBundlesBudget) {
+  BundleSpec spec = BundleSpec::for_program(fixture_path("cnn_xnnpack.pte"), {}, {"xnnpack", "portable"});
+  auto bundle = Bundle::open(spec, kOptions);
+  ASSERT_TRUE(bundle.ok()) << bundle.status().message();
+  uint64_t planned = 0;
+  {
+    auto method = bundle->load_method("model");
+    ASSERT_TRUE(method.ok()) << method.status().message();
+    planned = method->planned_bytes();
+  }
+  spec.memory_budget = planned + 1;  // the planned memory fits, the workspace does not
+  bundle = Bundle::open(spec, kOptions);
+  ASSERT_TRUE(bundle.ok()) << bundle.status().message();
+  auto refused = bundle->load_method("model");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kOutOfMemory);
+  const std::string& message = refused.status().message();
+  const std::string asked = "failed to initialise (status 102): asked for ";
+  const size_t at = message.find(asked);
+  ASSERT_NE(at, std::string::npos) << message;
+  EXPECT_NE(message.find("delegate 0 (XnnpackBackend"), std::string::npos) << message;
+  EXPECT_NE(message.find(" bytes, more than the bundle's memory budget has left (1 of " +
+                         std::to_string(spec.memory_budget) + " bytes"),
+            std::string::npos)
+      << message;
+  const uint64_t workspace = std::stoull(message.substr(at + asked.size()));
+  ASSERT_GT(workspace, 1024u);  // the conv's intermediates
+
+  spec.memory_budget = planned + workspace;  // exactly one method's worth
+  bundle = Bundle::open(spec, kOptions);
+  ASSERT_TRUE(bundle.ok()) << bundle.status().message();
+  {
+    auto first = bundle->load_method("model");
+    ASSERT_TRUE(first.ok()) << first.status().message();
+    EXPECT_EQ(bundle->load_method("model").status().code(), StatusCode::kOutOfMemory);
+  }
+  for (int i = 0; i < 3; ++i) {  // the workspace was given back with the method, every time
+    auto again = bundle->load_method("model");
+    ASSERT_TRUE(again.ok()) << again.status().message();
+  }
+}
+
 TEST(BundleTest, ASpecWithRepeatedNamesBadShaOrNoModelsIsRefused) {
   BundleSpec twice = BundleSpec::for_program(fixture_path("add.pte"));
   twice.models.push_back(twice.models[0]);

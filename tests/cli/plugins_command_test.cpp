@@ -23,7 +23,7 @@ TEST(PluginsCommandTest, ListsTheBuiltPluginsWithTheirKernelsAndBackends) {
   for (const auto& p : doc["plugins"]) {
     if (p.value("name", "") == "portable") {
       portable = true;
-      EXPECT_EQ(p["abi"], "1.2");
+      EXPECT_EQ(p["abi"], "1.3");
       const auto& kernels = p["kernels"];
       EXPECT_NE(std::find(kernels.begin(), kernels.end(), "aten::any.out"), kernels.end());
       EXPECT_TRUE(p["backends"].empty());
@@ -36,7 +36,7 @@ TEST(PluginsCommandTest, ListsTheBuiltPluginsWithTheirKernelsAndBackends) {
   EXPECT_TRUE(portable && xnnpack) << out;
   out.clear();
   ASSERT_EQ(etp("plugins", &out), 0) << out;
-  EXPECT_NE(out.find("xnnpack 0.1.0 (ABI 1.2)"), std::string::npos) << out;
+  EXPECT_NE(out.find("xnnpack 0.1.0 (ABI 1.3)"), std::string::npos) << out;
   EXPECT_NE(out.find("XnnpackBackend"), std::string::npos) << out;
 }
 

@@ -24,14 +24,17 @@ static_assert(sizeof(etp_value) == 24 && offsetof(etp_value, u) == 8, "etp_value
 static_assert(sizeof(etp_tensor_layout) == 32, "etp_tensor_layout");
 static_assert(sizeof(etp_named_data) == 48 && offsetof(etp_named_data, cache_owned) == 40, "etp_named_data");
 static_assert(offsetof(etp_host_api, release_named_data) == 56, "etp_host_api minor 0");
-static_assert(sizeof(etp_host_api) == 80 && offsetof(etp_host_api, parallel_for) == 64 &&
-                  offsetof(etp_host_api, thread_count) == 72,
+static_assert(offsetof(etp_host_api, parallel_for) == 64 && offsetof(etp_host_api, thread_count) == 72,
               "etp_host_api minor 2 appends parallel_for and thread_count");
+static_assert(sizeof(etp_host_api) == 96 && offsetof(etp_host_api, charge_memory) == 80 &&
+                  offsetof(etp_host_api, release_memory) == 88,
+              "etp_host_api minor 3 appends charge_memory and release_memory");
 static_assert(sizeof(etp_kernel) == 16, "etp_kernel");
 static_assert(sizeof(etp_compile_spec) == 24, "etp_compile_spec");
-static_assert(sizeof(etp_backend_init_args) == 80 && offsetof(etp_backend_init_args, delegate_index) == 64 &&
-                  offsetof(etp_backend_init_args, method_id) == 72,
+static_assert(offsetof(etp_backend_init_args, delegate_index) == 64 && offsetof(etp_backend_init_args, method_id) == 72,
               "etp_backend_init_args");
+static_assert(sizeof(etp_backend_init_args) == 88 && offsetof(etp_backend_init_args, memory_budget) == 80,
+              "etp_backend_init_args minor 3 appends memory_budget");
 static_assert(sizeof(etp_backend) == 48 && offsetof(etp_backend, destroy) == 40, "etp_backend");
 static_assert(sizeof(etp_option) == 16, "etp_option");
 static_assert(sizeof(etp_cache_entry) == 40 && offsetof(etp_cache_entry, users) == 32, "etp_cache_entry");

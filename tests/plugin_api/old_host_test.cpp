@@ -1,5 +1,5 @@
 // A host of ABI 1.1, built against the released 1.1 headers (tests/plugin_api/abi_1_1) and
-// nothing else of etp, loading this tree's plugins (ABI 1.2): a plugin of a newer minor must
+// nothing else of etp, loading this tree's plugins (ABI 1.3): a plugin of a newer minor must
 // serve an older host — query, init, resolve and run kernels, shutdown — without touching what
 // the host's minor lacks, and a plugin whose kernels decline calls must not offer them to a host
 // that cannot fall through.

@@ -1,6 +1,6 @@
-// Old and new minors with this host (ABI 1.2): plugins built against the released ABI 1.1
-// headers (tests/plugin_api/abi_1_1) load and serve, and the same sources built against 1.2
-// use what 1.2 added. (The other direction, 1.2 plugins under a 1.1 host, is
+// Old and new minors with this host (ABI 1.3): plugins built against the released ABI 1.1
+// headers (tests/plugin_api/abi_1_1) load and serve, and the same sources built against this
+// tree's headers use what 1.2 added. (The other direction, newer plugins under a 1.1 host, is
 // tests/plugin_api/old_host_test.cpp.)
 #include <gtest/gtest.h>
 
