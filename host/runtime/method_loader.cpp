@@ -183,6 +183,14 @@ Status MethodLoader::parse_values() {
       }
       case fb::KernelTypes::BoolList: {
         const auto* items = v->val_as_BoolList()->items();
+        // Plugins read the items as bool: a byte other than 0 or 1 there is undefined behaviour.
+        for (flatbuffers::uoffset_t k = 0; items && k < items->size(); ++k) {
+          if (items->Get(k) > 1) {
+            return fail("value " + std::to_string(i) + ": bool list item " + std::to_string(k) + " is " +
+                            std::to_string(items->Get(k)) + ", not 0 or 1",
+                        StatusCode::kMalformed);
+          }
+        }
         out.tag = ETP_VALUE_BOOL_LIST;
         out.u.bool_list = {items ? reinterpret_cast<const bool*>(items->data()) : nullptr, items ? items->size() : 0};
         break;

@@ -25,7 +25,7 @@ etp_status convert_view(const Ctx& c, int32_t rank, const int64_t* sizes, const 
       To* d = static_cast<To*>(dst.data) + dst_base;
       const From* s = static_cast<const From*>(src.data) + src_base;
       for_each_strided(rank, sizes, dst_strides, src_strides, nullptr,
-                       [&](int64_t od, int64_t os, int64_t) { d[od] = convert<To>(s[os]); });
+                       [&](int64_t od, int64_t os, int64_t) { d[od] = convert<To>(read_elem(s, os)); });
       return ETP_OK;
     });
   });

@@ -2,8 +2,8 @@
 // indexing (index.Tensor, index_put). Every index is bounds-checked before any read or write;
 // an out-of-range index fails with ETP_ERR_INVALID_ARGUMENT naming the index.
 #include <algorithm>
-#include <cstring>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "kernels.h"
@@ -23,8 +23,7 @@ etp_status dispatch_elem(const Ctx& c, const etp_tensor& t, F&& f) {
     case 2: return f(uint16_t{});
     case 4: return f(uint32_t{});
     case 8: return f(uint64_t{});
-    default:
-      return fail(c.host, ETP_ERR_DTYPE, "%s: dtype %s is not supported", c.op, etp_sdk::dtype_name(t.dtype));
+    default: return fail(c.host, ETP_ERR_DTYPE, "%s: dtype %s is not supported", c.op, etp_sdk::dtype_name(t.dtype));
   }
 }
 
@@ -123,9 +122,8 @@ etp_status walk_gather(const Ctx& c, const etp_tensor& t, const etp_tensor& inde
   });
   if (!ok) return ETP_ERR_INVALID_ARGUMENT;
   const int64_t dstride = t.rank == 0 ? 0 : t.strides[d];
-  for_each_strided(index.rank, index.sizes, tstrides, index.strides, other, [&](int64_t to, int64_t io, int64_t oo) {
-    fn(to + load_index(index, io) * dstride, oo);
-  });
+  for_each_strided(index.rank, index.sizes, tstrides, index.strides, other,
+                   [&](int64_t to, int64_t io, int64_t oo) { fn(to + load_index(index, io) * dstride, oo); });
   return ETP_OK;
 }
 
@@ -181,7 +179,7 @@ etp_status scatter(const Ctx& c, const etp_tensor* src, double value, bool accum
         const T* s = static_cast<const T*>(src->data);
         T* o = static_cast<T*>(out->data);
         return walk_gather(c, *out, *index, d, sstrides,
-                           [&](int64_t oo, int64_t so) { o[oo] = wrap_add(o[oo], s[so]); });
+                           [&](int64_t oo, int64_t so) { o[oo] = wrap_add(read_elem(o, oo), read_elem(s, so)); });
       });
     }
     return dispatch_elem(c, *self, [&](auto zero) {
@@ -244,10 +242,11 @@ ETP_PORTABLE_KERNEL(embedding_out, "aten::embedding.out") {
   if (etp_status s = resize_out(c, out, indices->rank + 1, sizes)) return s;
   const int64_t rows = weight->sizes[0];
   bool ok = true;
-  for_each_strided(indices->rank, indices->sizes, indices->strides, nullptr, nullptr, [&](int64_t io, int64_t, int64_t) {
-    int64_t idx = load_index(*indices, io);
-    if (ok && !check_index(c, &idx, rows, 0, /*wrap=*/false)) ok = false;
-  });
+  for_each_strided(indices->rank, indices->sizes, indices->strides, nullptr, nullptr,
+                   [&](int64_t io, int64_t, int64_t) {
+                     int64_t idx = load_index(*indices, io);
+                     if (ok && !check_index(c, &idx, rows, 0, /*wrap=*/false)) ok = false;
+                   });
   if (!ok) return ETP_ERR_INVALID_ARGUMENT;
   const size_t elem = etp_sdk::dtype_size(weight->dtype);
   const int64_t e = static_cast<int64_t>(elem);
@@ -281,10 +280,10 @@ ETP_PORTABLE_KERNEL(masked_fill_scalar_out, "aten::masked_fill.Scalar_out") {
     using T = decltype(zero);
     const T v = convert<T>(value);
     const T* s = static_cast<const T*>(self->data);
-    const bool* m = static_cast<const bool*>(mask->data);
+    const uint8_t* m = mask_bytes(*mask);
     T* o = static_cast<T*>(out->data);
     for_each_strided(rank, sizes, out->strides, ss, ms,
-                     [&](int64_t oo, int64_t so, int64_t mo) { o[oo] = m[mo] ? v : s[so]; });
+                     [&](int64_t oo, int64_t so, int64_t mo) { o[oo] = m[mo] != 0 ? v : read_elem(s, so); });
     return ETP_OK;
   });
 }
@@ -309,7 +308,7 @@ ETP_PORTABLE_KERNEL(tril_out, "aten::tril.out") {
     const T* s = static_cast<const T*>(self->data);
     T* o = static_cast<T*>(out->data);
     for_each_strided(self->rank, self->sizes, out->strides, self->strides, diff,
-                     [&](int64_t oo, int64_t so, int64_t ji) { o[oo] = ji <= diagonal ? s[so] : T(0); });
+                     [&](int64_t oo, int64_t so, int64_t ji) { o[oo] = ji <= diagonal ? read_elem(s, so) : T(0); });
     return ETP_OK;
   });
 }
@@ -338,10 +337,10 @@ struct IndexPlan {
   int32_t bpos = 0;  // first result dim of the broadcast block
   int32_t rank = 0;  // result rank
   int64_t sizes[ETP_MAX_RANK] = {0};
-  int32_t kept = 0;                       // self dims not indexed
-  int32_t kept_self[ETP_MAX_RANK] = {0};  // their self dim
-  int32_t kept_pos[ETP_MAX_RANK] = {0};   // their result dim
-  std::vector<int64_t> mask_coords;       // coordinates of true mask elements
+  int32_t kept = 0;                        // self dims not indexed
+  int32_t kept_self[ETP_MAX_RANK] = {0};   // their self dim
+  int32_t kept_pos[ETP_MAX_RANK] = {0};    // their result dim
+  std::vector<int64_t> mask_coords;        // coordinates of true mask elements
   bool from_mask[ETP_MAX_RANK] = {false};  // source k is a mask column ...
   size_t mask_offset[ETP_MAX_RANK] = {0};  // ... starting at mask_coords[mask_offset[k]]
 };
@@ -355,10 +354,10 @@ etp_status add_mask(const Ctx& c, const etp_tensor& self, const etp_tensor& mask
                   static_cast<long long>(mask.sizes[k]), static_cast<long long>(self.sizes[d + k]), d + k);
     }
   }
-  const bool* m = static_cast<const bool*>(mask.data);
+  const uint8_t* m = mask_bytes(mask);
   int64_t count = 0;
   for_each_strided(mask.rank, mask.sizes, mask.strides, nullptr, nullptr,
-                   [&](int64_t o, int64_t, int64_t) { count += m[o] ? 1 : 0; });
+                   [&](int64_t o, int64_t, int64_t) { count += m[o] != 0 ? 1 : 0; });
   const size_t start = plan->mask_coords.size();
   plan->mask_coords.resize(start + static_cast<size_t>(count * mask.rank));
   int64_t* coords = plan->mask_coords.data() + start;
@@ -575,8 +574,9 @@ etp_status put_values(const Ctx& c, etp_tensor* dst, const etp_tensor& values, b
     return walk_index(c, *dst, plan, [&](int64_t dst_offset, const int64_t* coord) {
       T* db = d + dst_offset;
       const T* vb = v + value_offset(coord);
-      for_each_strided(plan.kept, kept_sizes, kept_dst, kept_val, nullptr,
-                       [&](int64_t od, int64_t ov, int64_t) { db[od] = static_cast<T>(db[od] + vb[ov]); });
+      for_each_strided(plan.kept, kept_sizes, kept_dst, kept_val, nullptr, [&](int64_t od, int64_t ov, int64_t) {
+        db[od] = static_cast<T>(read_elem(db, od) + read_elem(vb, ov));
+      });
     });
   });
 }
@@ -631,17 +631,16 @@ struct MaskWalk {
 };
 
 // Checks the dtypes (mask bool, out self's) and plans the walk of masked_select / masked_scatter.
-etp_status plan_mask(const Ctx& c, const etp_tensor& self, const etp_tensor& mask, const etp_tensor& out,
-                     MaskWalk* w) {
+etp_status plan_mask(const Ctx& c, const etp_tensor& self, const etp_tensor& mask, const etp_tensor& out, MaskWalk* w) {
   if (etp_status s = same_dtype(c, mask, ETP_DTYPE_BOOL, "mask")) return s;
   if (etp_status s = same_dtype(c, out, self.dtype, "out")) return s;
   if (etp_status s = known_dtype(c, self, "self")) return s;
   if (!broadcast_shape(c, self, mask, &w->rank, w->sizes)) return ETP_ERR_SHAPE;
   broadcast_strides(self, w->rank, w->self_strides);
   broadcast_strides(mask, w->rank, w->mask_strides);
-  const bool* m = static_cast<const bool*>(mask.data);
+  const uint8_t* m = mask_bytes(mask);
   for_each_strided(w->rank, w->sizes, w->mask_strides, nullptr, nullptr,
-                   [&](int64_t mo, int64_t, int64_t) { w->count += m[mo] ? 1 : 0; });
+                   [&](int64_t mo, int64_t, int64_t) { w->count += m[mo] != 0 ? 1 : 0; });
   return ETP_OK;
 }
 
@@ -654,11 +653,11 @@ ETP_PORTABLE_KERNEL(masked_select_out, "aten::masked_select.out") {
   MaskWalk w;
   if (etp_status s = plan_mask(c, *self, *mask, *out, &w)) return s;
   if (etp_status s = resize_out(c, out, 1, &w.count)) return s;
-  const bool* m = static_cast<const bool*>(mask->data);
+  const uint8_t* m = mask_bytes(*mask);
   const size_t elem = etp_sdk::dtype_size(self->dtype);
   int64_t next = 0;
   for_each_strided(w.rank, w.sizes, w.self_strides, w.mask_strides, nullptr, [&](int64_t so, int64_t mo, int64_t) {
-    if (!m[mo]) return;
+    if (m[mo] == 0) return;
     std::memcpy(byte_ptr(*out) + next++ * out->strides[0] * static_cast<int64_t>(elem),
                 byte_ptr(*self) + so * static_cast<int64_t>(elem), elem);
   });
@@ -671,8 +670,7 @@ ETP_PORTABLE_KERNEL(masked_select_out, "aten::masked_select.out") {
 ETP_PORTABLE_KERNEL(masked_scatter_out, "aten::masked_scatter.out") {
   etp_tensor *self, *mask, *source, *out;
   if (etp_status s = expect_args(c, 5)) return s;
-  if (!tensor_arg(c, 0, &self) || !tensor_arg(c, 1, &mask) || !tensor_arg(c, 2, &source) ||
-      !tensor_arg(c, 3, &out)) {
+  if (!tensor_arg(c, 0, &self) || !tensor_arg(c, 1, &mask) || !tensor_arg(c, 2, &source) || !tensor_arg(c, 3, &out)) {
     return ETP_ERR_INVALID_ARGUMENT;
   }
   if (etp_status s = same_dtype(c, *source, self->dtype, "source")) return s;
@@ -684,7 +682,7 @@ ETP_PORTABLE_KERNEL(masked_scatter_out, "aten::masked_scatter.out") {
                 static_cast<long long>(count), static_cast<long long>(etp_sdk::numel(*source)));
   }
   if (etp_status s = resize_out(c, out, w.rank, w.sizes)) return s;
-  const bool* m = static_cast<const bool*>(mask->data);
+  const uint8_t* m = mask_bytes(*mask);
   // Source elements in row-major order: walk its own shape alongside a running count.
   std::vector<int64_t> source_offsets;
   source_offsets.reserve(static_cast<size_t>(count));
@@ -694,10 +692,11 @@ ETP_PORTABLE_KERNEL(masked_scatter_out, "aten::masked_scatter.out") {
   const size_t elem = etp_sdk::dtype_size(self->dtype);
   const int64_t e = static_cast<int64_t>(elem);
   size_t next = 0;
-  for_each_strided(w.rank, w.sizes, out->strides, w.self_strides, w.mask_strides, [&](int64_t oo, int64_t so, int64_t mo) {
-    const uint8_t* from = m[mo] ? byte_ptr(*source) + source_offsets[next++] * e : byte_ptr(*self) + so * e;
-    std::memcpy(byte_ptr(*out) + oo * e, from, elem);
-  });
+  for_each_strided(
+      w.rank, w.sizes, out->strides, w.self_strides, w.mask_strides, [&](int64_t oo, int64_t so, int64_t mo) {
+        const uint8_t* from = m[mo] != 0 ? byte_ptr(*source) + source_offsets[next++] * e : byte_ptr(*self) + so * e;
+        std::memcpy(byte_ptr(*out) + oo * e, from, elem);
+      });
   return ETP_OK;
 }
 
@@ -709,7 +708,7 @@ ETP_PORTABLE_KERNEL(nonzero_out, "aten::nonzero.out") {
   if (!tensor_arg(c, 0, &self) || !tensor_arg(c, 1, &out)) return ETP_ERR_INVALID_ARGUMENT;
   if (etp_status s = same_dtype(c, *out, ETP_DTYPE_INT64, "out")) return s;
   std::vector<int64_t> found;  // flattened [n, rank]
-  int64_t rows = 0;             // counted apart: a rank-0 tensor gives rows of no indices
+  int64_t rows = 0;            // counted apart: a rank-0 tensor gives rows of no indices
   int64_t index[ETP_MAX_RANK] = {0};
   etp_status status = dispatch_all(c, self->dtype, [&](auto zero) {
     using T = decltype(zero);
@@ -718,7 +717,7 @@ ETP_PORTABLE_KERNEL(nonzero_out, "aten::nonzero.out") {
     for (int64_t i = 0; i < total; ++i) {
       int64_t offset = 0;
       for (int32_t d = 0; d < self->rank; ++d) offset += index[d] * self->strides[d];
-      if (data[offset] != T{}) {
+      if (read_elem(data, offset) != T{}) {
         found.insert(found.end(), index, index + self->rank);
         ++rows;
       }
@@ -748,11 +747,13 @@ ETP_PORTABLE_KERNEL(repeat_interleave_tensor_out, "aten::repeat_interleave.Tenso
   }
   if (etp_status s = index_dtype(c, *repeats, "repeats")) return s;
   if (etp_status s = same_dtype(c, *out, repeats->dtype, "out")) return s;
-  if (repeats->rank != 1) return fail(c.host, ETP_ERR_SHAPE, "%s: repeats must be 1-D, got rank %d", c.op, repeats->rank);
+  if (repeats->rank != 1)
+    return fail(c.host, ETP_ERR_SHAPE, "%s: repeats must be 1-D, got rank %d", c.op, repeats->rank);
   int64_t total = 0;
   for (int64_t i = 0; i < repeats->sizes[0]; ++i) {
     const int64_t r = load_index(*repeats, i * repeats->strides[0]);
-    if (r < 0) return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: repeats[%lld] is negative", c.op, static_cast<long long>(i));
+    if (r < 0)
+      return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: repeats[%lld] is negative", c.op, static_cast<long long>(i));
     total += r;
   }
   if (has_size && output_size != total) {
@@ -821,8 +822,10 @@ ETP_PORTABLE_KERNEL(topk_values, "aten::topk.values") {
     int64_t* io = static_cast<int64_t*>(indices->data);
     std::vector<int64_t> order(static_cast<size_t>(length));
     auto nan = [](T x) {
-      if constexpr (is_floating_v<T>) return std::isnan(static_cast<float>(x));
-      else return false;
+      if constexpr (is_floating_v<T>)
+        return std::isnan(static_cast<float>(x));
+      else
+        return false;
     };
     for_each_strided(rank, outer, in_strides, vs, is, [&](int64_t base, int64_t vbase, int64_t ibase) {
       for (int64_t j = 0; j < length; ++j) order[static_cast<size_t>(j)] = j;
@@ -846,9 +849,8 @@ ETP_PORTABLE_KERNEL(topk_values, "aten::topk.values") {
 
 ETP_KERNEL_FAMILY(index_kernels, ETP_ENTRY(index_select_out), ETP_ENTRY(gather_out), ETP_ENTRY(scatter_src_out),
                   ETP_ENTRY(scatter_value_out), ETP_ENTRY(embedding_out), ETP_ENTRY(masked_fill_scalar_out),
-                  ETP_ENTRY(tril_out), ETP_ENTRY(index_tensor_out), ETP_ENTRY(index_put_out),
-                  ETP_ENTRY(index_put_), ETP_ENTRY(scatter_add_out),
-                  ETP_ENTRY(masked_select_out), ETP_ENTRY(nonzero_out), ETP_ENTRY(repeat_interleave_tensor_out),
-                  ETP_ENTRY(topk_values), ETP_ENTRY(masked_scatter_out))
+                  ETP_ENTRY(tril_out), ETP_ENTRY(index_tensor_out), ETP_ENTRY(index_put_out), ETP_ENTRY(index_put_),
+                  ETP_ENTRY(scatter_add_out), ETP_ENTRY(masked_select_out), ETP_ENTRY(nonzero_out),
+                  ETP_ENTRY(repeat_interleave_tensor_out), ETP_ENTRY(topk_values), ETP_ENTRY(masked_scatter_out))
 
 }  // namespace etp_portable

@@ -24,11 +24,15 @@ using etp_sdk::fail;
 template <typename U, typename V>
 inline U convert(V v) {
   if constexpr (is_float16_type_v<V>) {
-    if constexpr (std::is_same_v<U, V>) return v;
-    else return convert<U>(static_cast<float>(v));
+    if constexpr (std::is_same_v<U, V>)
+      return v;
+    else
+      return convert<U>(static_cast<float>(v));
   } else if constexpr (is_float16_type_v<U>) {
-    if constexpr (std::is_same_v<V, bool>) return U(v ? 1.0f : 0.0f);
-    else return U(static_cast<float>(v));
+    if constexpr (std::is_same_v<V, bool>)
+      return U(v ? 1.0f : 0.0f);
+    else
+      return U(static_cast<float>(v));
   } else if constexpr (std::is_floating_point_v<V> && std::is_integral_v<U> && !std::is_same_v<U, bool>) {
     if (!(v == v)) return U{0};
     if (v >= static_cast<V>(9.2233720368547758e18)) return static_cast<U>(std::numeric_limits<int64_t>::max());
@@ -156,6 +160,21 @@ inline bool normalize_dim(const Ctx& c, int64_t dim, int64_t rank, int64_t* out)
   return true;
 }
 
+// Element i of a typed array. A bool is read as its byte (nonzero is true): a byte other than
+// 0 or 1 read through `const bool*` is undefined behaviour, and memory a bad program plans (or
+// a caller's input) can hold one. Use it wherever T may be bool.
+template <typename T>
+inline T read_elem(const T* p, int64_t i) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return reinterpret_cast<const uint8_t*>(p)[i] != 0;
+  } else {
+    return p[i];
+  }
+}
+
+// The bytes of a bool tensor (a mask), to be tested with `!= 0` (see read_elem).
+inline const uint8_t* mask_bytes(const etp_tensor& t) { return static_cast<const uint8_t*>(t.data); }
+
 // Calls f(T{}) with T the C++ type of `dtype`, for the dtypes portable kernels compute in.
 // Returns ETP_ERR_DTYPE (logged, naming the operator) for anything else.
 template <typename F>
@@ -171,8 +190,7 @@ etp_status dispatch_all(const Ctx& c, int32_t dtype, F&& f) {
     case ETP_DTYPE_BOOL: return f(bool{});
     case ETP_DTYPE_FLOAT16: return f(Half{});
     case ETP_DTYPE_BFLOAT16: return f(BFloat16{});
-    default:
-      return fail(c.host, ETP_ERR_DTYPE, "%s: dtype %s is not supported", c.op, etp_sdk::dtype_name(dtype));
+    default: return fail(c.host, ETP_ERR_DTYPE, "%s: dtype %s is not supported", c.op, etp_sdk::dtype_name(dtype));
   }
 }
 // Real dtypes (dispatch_all without bool).

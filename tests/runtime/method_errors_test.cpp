@@ -252,6 +252,46 @@ TEST(MethodErrorsTest, KernelCallWithoutArgumentsFailsCleanly) {
   EXPECT_NE(status.message().find("aten::add.out"), std::string::npos) << status.message();
 }
 
+// Plugins read a BoolList's items as bool, so a byte other than 0 or 1 there is refused at load.
+// No exported fixture holds a BoolList, so this minimal program is built here with the
+// flatbuffers builder (one plan, one BoolList value, an empty chain); it is not an ExecuTorch file.
+TEST(MethodErrorsTest, ABoolListItemOtherThanZeroOrOneIsRefusedAtLoad) {
+  namespace fb = executorch_flatbuffer;
+  auto program_with = [](uint8_t second) {
+    flatbuffers::FlatBufferBuilder b;
+    const std::vector<uint8_t> items = {1, second};
+    auto list = fb::CreateBoolList(b, b.CreateVector(items));
+    auto value = fb::CreateEValue(b, fb::KernelTypes::BoolList, list.Union());
+    auto chain = fb::CreateChain(b, b.CreateVector(std::vector<int32_t>{}), b.CreateVector(std::vector<int32_t>{}),
+                                 b.CreateVector(std::vector<flatbuffers::Offset<fb::Instruction>>{}));
+    auto plan = fb::CreateExecutionPlan(
+        b, b.CreateString("forward"), 0, b.CreateVector(std::vector<flatbuffers::Offset<fb::EValue>>{value}),
+        b.CreateVector(std::vector<int32_t>{}), b.CreateVector(std::vector<int32_t>{}),
+        b.CreateVector(std::vector<flatbuffers::Offset<fb::Chain>>{chain}),
+        b.CreateVector(std::vector<flatbuffers::Offset<fb::Operator>>{}), 0, b.CreateVector(std::vector<int64_t>{0}));
+    b.Finish(fb::CreateProgram(b, 0, b.CreateVector(std::vector<flatbuffers::Offset<fb::ExecutionPlan>>{plan})),
+             fb::ProgramIdentifier());
+    const std::string path = ::testing::TempDir() + "etp_bool_list_" + std::to_string(second) + ".pte";
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    EXPECT_NE(f, nullptr);
+    if (f != nullptr) {
+      std::fwrite(b.GetBufferPointer(), 1, b.GetSize(), f);
+      std::fclose(f);
+    }
+    return path;
+  };
+  auto valid = runtime::Program::open(program_with(1), {}, portable_registry());
+  ASSERT_TRUE(valid.ok()) << valid.status().message();
+  EXPECT_TRUE((*valid)->load_method("forward").ok()) << "items 0 and 1 load";
+  auto bad = runtime::Program::open(program_with(2), {}, portable_registry());
+  ASSERT_TRUE(bad.ok()) << bad.status().message();
+  auto method = (*bad)->load_method("forward");
+  ASSERT_FALSE(method.ok());
+  EXPECT_EQ(method.status().code(), StatusCode::kMalformed);
+  EXPECT_NE(method.status().message().find("value 0: bool list item 1 is 2, not 0 or 1"), std::string::npos)
+      << method.status().message();
+}
+
 // ExecuTorch's llama export leaves its token input unplanned; etp gives such an input memory at
 // load, but never more than the machine has (a program declaring a huge bound is refused).
 TEST(MethodErrorsTest, AnUnplannedInputLargerThanMemoryFailsAtLoad) {

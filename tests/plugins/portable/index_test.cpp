@@ -265,8 +265,8 @@ TEST(IndexPutKernelTest, KvCacheStyleUpdateBroadcastsValuesOverKeptDims) {
   TestTensor cache(ETP_DTYPE_FLOAT32, {1, 4, 2});  // [batch, seq, dim]
   auto pos = longs({2}, {2, 3});
   auto vals = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1, 2, 2}, {1, 2, 3, 4});
-  V vc = V::tensor(cache), list = V::tensor_list({nullptr, &pos}, true), vv = V::tensor(vals),
-    acc = V::boolean(false), ret = V::tensor(cache);
+  V vc = V::tensor(cache), list = V::tensor_list({nullptr, &pos}, true), vv = V::tensor(vals), acc = V::boolean(false),
+    ret = V::tensor(cache);
   ASSERT_EQ(h.run("aten::index_put_", {&vc, &list, &vv, &acc, &ret}), ETP_OK) << h.last_error();
   EXPECT_EQ(cache.logical<float>(), (std::vector<float>{0, 0, 0, 0, 1, 2, 3, 4}));
 }
@@ -287,6 +287,42 @@ TEST(IndexPutKernelTest, OutOfRangeLeavesOutputUntouched) {
   auto good = longs({1}, {0});
   V glist = V::tensor_list({&good}, true);
   EXPECT_EQ(h.run("aten::index_put.out", {&vs, &glist, &vi, &acc, &vo, &vo}), ETP_ERR_DTYPE);
+}
+
+// A bool tensor's bytes may be other than 0 and 1 (planned memory of a bad program, a caller's
+// input): the masking, copying and scanning kernels read them as bytes, any nonzero byte true,
+// never as `bool` (undefined behaviour, which the sanitizer pass of this test would report).
+TEST(DataDependentKernelTest, BoolBytesOtherThanZeroAndOneReadAsTrue) {
+  KernelHarness h;
+  auto a = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {3}, {10, 20, 30});
+  auto mask = TestTensor::of<uint8_t>(ETP_DTYPE_BOOL, {3}, {0, 2, 255});
+  TestTensor picked(ETP_DTYPE_FLOAT32, {3});
+  V va = V::tensor(a), vm = V::tensor(mask), vp = V::tensor(picked);
+  ASSERT_EQ(h.run("aten::masked_select.out", {&va, &vm, &vp, &vp}), ETP_OK) << h.last_error();
+  EXPECT_EQ(picked.logical<float>(), (std::vector<float>{20, 30}));
+
+  auto flags = TestTensor::of<uint8_t>(ETP_DTYPE_BOOL, {4}, {7, 0, 0, 128});
+  TestTensor filled(ETP_DTYPE_BOOL, {4});
+  auto fill_mask = TestTensor::of<uint8_t>(ETP_DTYPE_BOOL, {4}, {0, 0, 3, 0});
+  V vfl = V::tensor(flags), vfm = V::tensor(fill_mask), yes = V::boolean(true), vfd = V::tensor(filled);
+  ASSERT_EQ(h.run("aten::masked_fill.Scalar_out", {&vfl, &vfm, &yes, &vfd, &vfd}), ETP_OK) << h.last_error();
+  EXPECT_EQ(filled.logical<uint8_t>(), (std::vector<uint8_t>{1, 0, 1, 1}));
+
+  TestTensor where(ETP_DTYPE_INT64, {4, 1});
+  V vw = V::tensor(where);
+  ASSERT_EQ(h.run("aten::nonzero.out", {&vfl, &vw, &vw}), ETP_OK) << h.last_error();
+  EXPECT_EQ(where.logical<int64_t>(), (std::vector<int64_t>{0, 3}));
+
+  auto square = TestTensor::of<uint8_t>(ETP_DTYPE_BOOL, {2, 2}, {5, 6, 7, 0});
+  TestTensor lower(ETP_DTYPE_BOOL, {2, 2});
+  V vsq = V::tensor(square), diag = V::integer(0), vlo = V::tensor(lower);
+  ASSERT_EQ(h.run("aten::tril.out", {&vsq, &diag, &vlo, &vlo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(lower.logical<uint8_t>(), (std::vector<uint8_t>{1, 0, 1, 0}));
+
+  TestTensor as_float(ETP_DTYPE_FLOAT32, {4});
+  V nb = V::boolean(false), fmt = V::none(), vf = V::tensor(as_float);
+  ASSERT_EQ(h.run("aten::_to_copy.out", {&vfl, &nb, &fmt, &vf, &vf}), ETP_OK) << h.last_error();
+  EXPECT_EQ(as_float.logical<float>(), (std::vector<float>{1, 0, 0, 1}));
 }
 
 }  // namespace
