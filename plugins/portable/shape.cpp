@@ -142,8 +142,8 @@ ETP_PORTABLE_KERNEL(view_copy_out, "aten::view_copy.out") {
   const int64_t* size;
   uint64_t count;
   if (!self_and_out(c, 4, 2, &self, &out) || !int_list_arg(c, 1, &size, &count)) return ETP_ERR_INVALID_ARGUMENT;
-  if (count > ETP_MAX_RANK) return fail(c.host, ETP_ERR_SHAPE, "%s: rank %llu is too large", c.op,
-                                        static_cast<unsigned long long>(count));
+  if (count > ETP_MAX_RANK)
+    return fail(c.host, ETP_ERR_SHAPE, "%s: rank %llu is too large", c.op, static_cast<unsigned long long>(count));
   int64_t sizes[ETP_MAX_RANK] = {0};
   int64_t known = 1;
   int32_t infer = -1;
@@ -375,7 +375,8 @@ ETP_PORTABLE_KERNEL(flip_out, "aten::flip.out") {
 // integer, never to bool from anything else), as ExecuTorch's check_cat_args/check_stack_args.
 etp_status check_castable(const Ctx& c, const etp_tensor& t, uint64_t i, const etp_tensor& out) {
   if (etp_status s = known_dtype(c, t, "an input")) return s;
-  if (t.dtype == out.dtype || (is_supported_dtype(t.dtype) && is_supported_dtype(out.dtype) && can_cast(t.dtype, out.dtype))) {
+  if (t.dtype == out.dtype ||
+      (is_supported_dtype(t.dtype) && is_supported_dtype(out.dtype) && can_cast(t.dtype, out.dtype))) {
     return ETP_OK;
   }
   return fail(c.host, ETP_ERR_DTYPE, "%s: tensor %llu has dtype %s, which cannot be cast to out's %s", c.op,
@@ -428,8 +429,8 @@ ETP_PORTABLE_KERNEL(cat_out, "aten::cat.out") {
     const etp_tensor& t = *list[i];
     if (is_legacy_empty(t)) continue;
     if (etp_sdk::numel(t) > 0) {
-      if (etp_status s = convert_view(c, t.rank, t.sizes, *out, offset * out->strides[d], out->strides, t, 0,
-                                      t.strides)) {
+      if (etp_status s =
+              convert_view(c, t.rank, t.sizes, *out, offset * out->strides[d], out->strides, t, 0, t.strides)) {
         return s;
       }
     }
@@ -469,8 +470,8 @@ ETP_PORTABLE_KERNEL(stack_out, "aten::stack.out") {
   }
   if (etp_sdk::numel(*out) == 0) return ETP_OK;
   for (uint64_t i = 0; i < count; ++i) {
-    if (etp_status s = convert_view(c, ref.rank, ref.sizes, *out, static_cast<int64_t>(i) * out->strides[d], dst_strides,
-                                    *list[i], 0, list[i]->strides)) {
+    if (etp_status s = convert_view(c, ref.rank, ref.sizes, *out, static_cast<int64_t>(i) * out->strides[d],
+                                    dst_strides, *list[i], 0, list[i]->strides)) {
       return s;
     }
   }
@@ -548,7 +549,8 @@ ETP_PORTABLE_KERNEL(split_copy_tensor_out, "aten::split_copy.Tensor_out") {
     return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: split_size %lld is invalid for a dim of size %lld", c.op,
                 static_cast<long long>(split_size), static_cast<long long>(size));
   }
-  const uint64_t chunks = split_size == 0 ? 1 : static_cast<uint64_t>(size == 0 ? 1 : (size + split_size - 1) / split_size);
+  const uint64_t chunks =
+      split_size == 0 ? 1 : static_cast<uint64_t>(size == 0 ? 1 : (size + split_size - 1) / split_size);
   if (chunks != num_outs) {
     return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: %llu outputs for %llu chunks", c.op,
                 static_cast<unsigned long long>(num_outs), static_cast<unsigned long long>(chunks));
@@ -632,7 +634,10 @@ ETP_PORTABLE_KERNEL(repeat_out, "aten::repeat.out") {
     }
     in.sizes[d] = d < lead ? 1 : self->sizes[d - lead];
     in.strides[d] = d < lead ? 0 : self->strides[d - lead];
-    sizes[d] = in.sizes[d] * repeats[d];
+    if (__builtin_mul_overflow(in.sizes[d], repeats[d], &sizes[d])) {
+      return fail(c.host, ETP_ERR_SHAPE, "%s: repeat count %lld makes dim %d overflow", c.op,
+                  static_cast<long long>(repeats[d]), d);
+    }
   }
   if (etp_status s = resize_out(c, out, rank, sizes)) return s;
   if (etp_sdk::numel(*out) == 0) return ETP_OK;
@@ -655,35 +660,41 @@ etp_status pixel_shuffle(const Ctx& c, bool shuffle) {
   if (!self_and_out(c, 4, 2, &self, &out) || !int_arg(c, 1, &r)) return ETP_ERR_INVALID_ARGUMENT;
   const int32_t rank = self->rank;
   if (rank < 3) return fail(c.host, ETP_ERR_SHAPE, "%s: expects rank >= 3, got %d", c.op, rank);
-  if (r <= 0) return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: factor %lld must be positive", c.op,
-                          static_cast<long long>(r));
+  if (r <= 0)
+    return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: factor %lld must be positive", c.op, static_cast<long long>(r));
   if (etp_status s = check_copy_dtypes(c, *self, *out)) return s;
   const int32_t cd = rank - 3, hd = rank - 2, wd = rank - 1;
   int64_t sizes[ETP_MAX_RANK] = {0};
   for (int32_t d = 0; d < rank; ++d) sizes[d] = self->sizes[d];
+  // Every product below is checked: a bad program's factor or sizes can be anything.
+  int64_t rr = 0;
+  bool overflow = __builtin_mul_overflow(r, r, &rr);
   if (shuffle) {
-    if (self->sizes[cd] % (r * r) != 0) {
-      return fail(c.host, ETP_ERR_SHAPE, "%s: channels %lld are not divisible by %lld", c.op,
-                  static_cast<long long>(self->sizes[cd]), static_cast<long long>(r * r));
+    if (overflow || self->sizes[cd] % rr != 0) {
+      return fail(c.host, ETP_ERR_SHAPE, "%s: channels %lld are not divisible by the square of %lld", c.op,
+                  static_cast<long long>(self->sizes[cd]), static_cast<long long>(r));
     }
-    sizes[cd] /= r * r;
-    sizes[hd] *= r;
-    sizes[wd] *= r;
+    sizes[cd] /= rr;
+    overflow = __builtin_mul_overflow(sizes[hd], r, &sizes[hd]) || __builtin_mul_overflow(sizes[wd], r, &sizes[wd]);
   } else {
     if (self->sizes[hd] % r != 0 || self->sizes[wd] % r != 0) {
       return fail(c.host, ETP_ERR_SHAPE, "%s: height and width must be divisible by %lld", c.op,
                   static_cast<long long>(r));
     }
-    sizes[cd] *= r * r;
+    overflow = overflow || __builtin_mul_overflow(sizes[cd], rr, &sizes[cd]);
     sizes[hd] /= r;
     sizes[wd] /= r;
+  }
+  if (overflow) {
+    return fail(c.host, ETP_ERR_SHAPE, "%s: factor %lld makes the output's sizes overflow", c.op,
+                static_cast<long long>(r));
   }
   if (etp_status s = resize_out(c, out, rank, sizes)) return s;
   if (etp_sdk::numel(*out) == 0) return ETP_OK;
   // The small side ([*, C, H, W] of the shuffled tensor) indexes both views.
-  const etp_tensor& big_c = shuffle ? *self : *out;    // has C*r*r channels
-  const etp_tensor& big_hw = shuffle ? *out : *self;   // has H*r, W*r
-  View pc, phw;  // views of big_c and big_hw over [*, C, H, W]
+  const etp_tensor& big_c = shuffle ? *self : *out;   // has C*r*r channels
+  const etp_tensor& big_hw = shuffle ? *out : *self;  // has H*r, W*r
+  View pc, phw;                                       // views of big_c and big_hw over [*, C, H, W]
   pc.rank = phw.rank = rank;
   for (int32_t d = 0; d < rank; ++d) {
     pc.sizes[d] = phw.sizes[d] = d == cd ? big_hw.sizes[cd] : big_c.sizes[d];
@@ -758,8 +769,8 @@ ETP_PORTABLE_KERNEL(diagonal_copy_out, "aten::diagonal_copy.out") {
   if (!normalize_dim(c, dim1, self->rank, &d1) || !normalize_dim(c, dim2, self->rank, &d2)) {
     return ETP_ERR_INVALID_ARGUMENT;
   }
-  if (d1 == d2) return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: dim1 and dim2 are both %lld", c.op,
-                            static_cast<long long>(d1));
+  if (d1 == d2)
+    return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: dim1 and dim2 are both %lld", c.op, static_cast<long long>(d1));
   View v;
   for (int32_t i = 0; i < self->rank; ++i) {
     if (i == d1 || i == d2) continue;
@@ -827,8 +838,9 @@ ETP_PORTABLE_KERNEL(unfold_copy_out, "aten::unfold_copy.out") {
   }
   View v = whole(*self);
   if (self->rank == 0) {  // a scalar unfolds into one window of size 1
-    if (size > 1) return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: size %lld of a 0-dim tensor", c.op,
-                              static_cast<long long>(size));
+    if (size > 1)
+      return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: size %lld of a 0-dim tensor", c.op,
+                  static_cast<long long>(size));
     v.rank = 1;
     v.sizes[0] = size;
     v.strides[0] = 1;
@@ -840,7 +852,8 @@ ETP_PORTABLE_KERNEL(unfold_copy_out, "aten::unfold_copy.out") {
                 static_cast<long long>(size), static_cast<long long>(d), static_cast<long long>(self->sizes[d]));
   }
   v.sizes[d] = (self->sizes[d] - size) / step + 1;
-  v.strides[d] = self->strides[d] * step;
+  // One window needs no stride (and step may be any size then); more windows bound step by the dim.
+  v.strides[d] = v.sizes[d] == 1 ? 0 : self->strides[d] * step;
   v.sizes[v.rank] = size;
   v.strides[v.rank++] = self->strides[d];
   return write_view(c, *self, v, out);
@@ -975,7 +988,6 @@ ETP_PORTABLE_KERNEL(roll_out, "aten::roll.out") {
   return ETP_OK;
 }
 
-
 // reflection_pad{1,2,3}d / replication_pad{1,2,3}d: the last `n` dims padded by `padding`
 // ([left, right] for the last dim, then the one before, ...). Reflection mirrors without
 // repeating the edge (each pad must be smaller than its dim); replication repeats the edge.
@@ -1001,8 +1013,8 @@ etp_status mode_pad(const Ctx& c, int32_t n, bool reflect) {
     const int64_t lo = pad[2 * pair], hi = pad[2 * pair + 1], size = self->sizes[d];
     const bool bad = reflect ? (lo < 0 || hi < 0 || lo >= size || hi >= size) : (lo < 0 || hi < 0 || size == 0);
     if (bad) {
-      return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: padding (%lld, %lld) does not fit dim %d of size %lld%s",
-                  c.op, static_cast<long long>(lo), static_cast<long long>(hi), d, static_cast<long long>(size),
+      return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: padding (%lld, %lld) does not fit dim %d of size %lld%s", c.op,
+                  static_cast<long long>(lo), static_cast<long long>(hi), d, static_cast<long long>(size),
                   reflect ? " (each pad must be smaller than the dim)" : "");
     }
     before[d] = lo;
@@ -1053,8 +1065,8 @@ ETP_PORTABLE_KERNEL(view_as_real_copy_out, "aten::view_as_real_copy.out") {
                   etp_sdk::dtype_name(self->dtype));
   }
   if (out->dtype != part) {
-    return fail(c.host, ETP_ERR_DTYPE, "%s: out has dtype %s, expected %s for %s", c.op, etp_sdk::dtype_name(out->dtype),
-                etp_sdk::dtype_name(part), etp_sdk::dtype_name(self->dtype));
+    return fail(c.host, ETP_ERR_DTYPE, "%s: out has dtype %s, expected %s for %s", c.op,
+                etp_sdk::dtype_name(out->dtype), etp_sdk::dtype_name(part), etp_sdk::dtype_name(self->dtype));
   }
   if (self->rank >= ETP_MAX_RANK) return fail(c.host, ETP_ERR_SHAPE, "%s: rank %d is too large", c.op, self->rank);
   int64_t sizes[ETP_MAX_RANK] = {0};
@@ -1078,11 +1090,11 @@ ETP_PORTABLE_KERNEL(view_as_real_copy_out, "aten::view_as_real_copy.out") {
 
 }  // namespace
 
-ETP_KERNEL_FAMILY(shape_kernels, ETP_ENTRY(view_as_real_copy_out), ETP_ENTRY(permute_copy_out), ETP_ENTRY(transpose_copy_int_out),
-                  ETP_ENTRY(t_copy_out), ETP_ENTRY(view_copy_out), ETP_ENTRY(alias_copy_out),
-                  ETP_ENTRY(unsqueeze_copy_out), ETP_ENTRY(squeeze_copy_dims_out), ETP_ENTRY(squeeze_copy_dim_out),
-                  ETP_ENTRY(expand_copy_out), ETP_ENTRY(slice_copy_tensor_out), ETP_ENTRY(select_copy_int_out),
-                  ETP_ENTRY(flip_out), ETP_ENTRY(cat_out), ETP_ENTRY(stack_out),
+ETP_KERNEL_FAMILY(shape_kernels, ETP_ENTRY(view_as_real_copy_out), ETP_ENTRY(permute_copy_out),
+                  ETP_ENTRY(transpose_copy_int_out), ETP_ENTRY(t_copy_out), ETP_ENTRY(view_copy_out),
+                  ETP_ENTRY(alias_copy_out), ETP_ENTRY(unsqueeze_copy_out), ETP_ENTRY(squeeze_copy_dims_out),
+                  ETP_ENTRY(squeeze_copy_dim_out), ETP_ENTRY(expand_copy_out), ETP_ENTRY(slice_copy_tensor_out),
+                  ETP_ENTRY(select_copy_int_out), ETP_ENTRY(flip_out), ETP_ENTRY(cat_out), ETP_ENTRY(stack_out),
                   ETP_ENTRY(split_with_sizes_copy_out), ETP_ENTRY(split_copy_tensor_out),
                   ETP_ENTRY(constant_pad_nd_out), ETP_ENTRY(repeat_out), ETP_ENTRY(pixel_shuffle_out),
                   ETP_ENTRY(pixel_unshuffle_out), ETP_ENTRY(narrow_copy_out), ETP_ENTRY(diagonal_copy_out),

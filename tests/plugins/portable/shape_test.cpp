@@ -118,8 +118,7 @@ TEST(SliceCopyKernelTest, ClampsStartAndEndAndSteps) {
   TestTensor out(ETP_DTYPE_FLOAT32, {2, 5});
   V va = V::tensor(a), dim = V::integer(-1), start = V::integer(-4), end = V::integer(100), step = V::integer(2),
     vo = V::tensor(out);
-  ASSERT_EQ(h.run("aten::slice_copy.Tensor_out", {&va, &dim, &start, &end, &step, &vo, &vo}), ETP_OK)
-      << h.last_error();
+  ASSERT_EQ(h.run("aten::slice_copy.Tensor_out", {&va, &dim, &start, &end, &step, &vo, &vo}), ETP_OK) << h.last_error();
   EXPECT_EQ(out.sizes(), (std::vector<int64_t>{2, 2}));
   EXPECT_EQ(out.logical<float>(), (std::vector<float>{1, 3, 6, 8}));
   V none = V::none(), zero = V::integer(0), one = V::integer(1);
@@ -128,8 +127,7 @@ TEST(SliceCopyKernelTest, ClampsStartAndEndAndSteps) {
   V big = V::integer(7);  // start past the end gives an empty slice
   ASSERT_EQ(h.run("aten::slice_copy.Tensor_out", {&va, &dim, &big, &none, &one, &vo, &vo}), ETP_OK);
   EXPECT_EQ(out.sizes(), (std::vector<int64_t>{2, 0}));
-  EXPECT_EQ(h.run("aten::slice_copy.Tensor_out", {&va, &dim, &none, &none, &zero, &vo, &vo}),
-            ETP_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(h.run("aten::slice_copy.Tensor_out", {&va, &dim, &none, &none, &zero, &vo, &vo}), ETP_ERR_INVALID_ARGUMENT);
 }
 
 TEST(SelectCopyKernelTest, SelectsWithNegativeIndexAndRejectsOutOfRange) {
@@ -248,6 +246,10 @@ TEST(RepeatKernelTest, TilesWithANewLeadingDim) {
   EXPECT_EQ(out.logical<uint8_t>(), (std::vector<uint8_t>{1, 2, 1, 2, 1, 2, 1, 2}));
   V few = V::int_list({});
   EXPECT_EQ(h.run("aten::repeat.out", {&va, &few, &vo, &vo}), ETP_ERR_INVALID_ARGUMENT);
+  V huge = V::int_list({1, int64_t{1} << 62});  // 2 * 2^62 elements: an error, not an overflow
+  EXPECT_EQ(h.run("aten::repeat.out", {&va, &huge, &vo, &vo}), ETP_ERR_SHAPE);
+  EXPECT_NE(h.last_error().find("repeat count 4611686018427387904 makes dim 1 overflow"), std::string::npos)
+      << h.last_error();
 }
 
 TEST(FlipKernelTest, FlipsSeveralDims) {
@@ -268,6 +270,24 @@ TEST(PixelShuffleKernelTest, ShufflesAndUnshufflesBack) {
   EXPECT_EQ(out.logical<float>(), (std::vector<float>{0, 2, 1, 3, 4, 6, 5, 7}));
   ASSERT_EQ(h.run("aten::pixel_unshuffle.out", {&vo, &r, &vb, &vb}), ETP_OK) << h.last_error();
   EXPECT_EQ(back.logical<float>(), iota(8));
+}
+
+// Found by fuzz/method_fuzz: a factor of 2^49 squared overflowed int64. Any factor is an error
+// naming it, never an overflow.
+TEST(PixelShuffleKernelTest, AHugeFactorIsAnErrorNotAnOverflow) {
+  KernelHarness h;
+  TestTensor a = range({1, 4, 1, 2}), out(ETP_DTYPE_FLOAT32, {1, 1, 2, 4});
+  V va = V::tensor(a), vo = V::tensor(out);
+  V huge = V::integer(int64_t{1} << 49);
+  EXPECT_EQ(h.run("aten::pixel_shuffle.out", {&va, &huge, &vo, &vo}), ETP_ERR_SHAPE);
+  EXPECT_NE(h.last_error().find("not divisible by the square of 562949953421312"), std::string::npos) << h.last_error();
+  TestTensor wide = range({1, 1, 4, 4}), packed(ETP_DTYPE_FLOAT32, {1, 16, 1, 1});
+  V vw = V::tensor(wide), vp = V::tensor(packed), four = V::integer(4);
+  ASSERT_EQ(h.run("aten::pixel_unshuffle.out", {&vw, &four, &vp, &vp}), ETP_OK) << h.last_error();
+  TestTensor tall = range({1, int64_t{1} << 62, 0, 0}), none(ETP_DTYPE_FLOAT32, {1, 1, 0, 0});
+  V vt = V::tensor(tall), vn = V::tensor(none);
+  EXPECT_EQ(h.run("aten::pixel_unshuffle.out", {&vt, &four, &vn, &vn}), ETP_ERR_SHAPE);  // (2^62 * 16) channels
+  EXPECT_NE(h.last_error().find("factor 4 makes the output's sizes overflow"), std::string::npos) << h.last_error();
 }
 
 TEST(ShapeKernelTest, DtypeMismatchNamesOperatorAndDtype) {
@@ -292,40 +312,59 @@ TEST(MoreViewKernelTest, NarrowDiagonalAsStridedUnfold) {
   KernelHarness h;
   TestTensor a = range({3, 4});  // {{0..3}, {4..7}, {8..11}}
   TestTensor out(ETP_DTYPE_FLOAT32, {3, 2});
-  ASSERT_EQ(call(h, "aten::narrow_copy.out", {V::tensor(a), V::integer(1), V::integer(-3), V::integer(2),
-                                              V::tensor(out)}), ETP_OK) << h.last_error();
+  ASSERT_EQ(
+      call(h, "aten::narrow_copy.out", {V::tensor(a), V::integer(1), V::integer(-3), V::integer(2), V::tensor(out)}),
+      ETP_OK)
+      << h.last_error();
   EXPECT_EQ(out.logical<float>(), (std::vector<float>{1, 2, 5, 6, 9, 10}));
-  EXPECT_EQ(call(h, "aten::narrow_copy.out", {V::tensor(a), V::integer(1), V::integer(3), V::integer(2),
-                                              V::tensor(out)}), ETP_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(
+      call(h, "aten::narrow_copy.out", {V::tensor(a), V::integer(1), V::integer(3), V::integer(2), V::tensor(out)}),
+      ETP_ERR_INVALID_ARGUMENT);
 
   TestTensor diag(ETP_DTYPE_FLOAT32, {3});
-  ASSERT_EQ(call(h, "aten::diagonal_copy.out", {V::tensor(a), V::integer(1), V::integer(0), V::integer(1),
-                                                V::tensor(diag)}), ETP_OK) << h.last_error();
+  ASSERT_EQ(
+      call(h, "aten::diagonal_copy.out", {V::tensor(a), V::integer(1), V::integer(0), V::integer(1), V::tensor(diag)}),
+      ETP_OK)
+      << h.last_error();
   EXPECT_EQ(diag.logical<float>(), (std::vector<float>{1, 6, 11}));
-  ASSERT_EQ(call(h, "aten::diagonal_copy.out", {V::tensor(a), V::integer(-1), V::integer(0), V::integer(1),
-                                                V::tensor(diag)}), ETP_OK);
+  ASSERT_EQ(
+      call(h, "aten::diagonal_copy.out", {V::tensor(a), V::integer(-1), V::integer(0), V::integer(1), V::tensor(diag)}),
+      ETP_OK);
   EXPECT_EQ(diag.logical<float>(), (std::vector<float>{4, 9}));
-  ASSERT_EQ(call(h, "aten::diagonal_copy.out", {V::tensor(a), V::integer(9), V::integer(0), V::integer(1),
-                                                V::tensor(diag)}), ETP_OK);
+  ASSERT_EQ(
+      call(h, "aten::diagonal_copy.out", {V::tensor(a), V::integer(9), V::integer(0), V::integer(1), V::tensor(diag)}),
+      ETP_OK);
   EXPECT_TRUE(diag.logical<float>().empty());
 
   TestTensor strided(ETP_DTYPE_FLOAT32, {2, 2});
-  ASSERT_EQ(call(h, "aten::as_strided_copy.out", {V::tensor(a), V::int_list({2, 2}), V::int_list({4, 2}),
-                                                  V::integer(1), V::tensor(strided)}), ETP_OK) << h.last_error();
+  ASSERT_EQ(call(h, "aten::as_strided_copy.out",
+                 {V::tensor(a), V::int_list({2, 2}), V::int_list({4, 2}), V::integer(1), V::tensor(strided)}),
+            ETP_OK)
+      << h.last_error();
   EXPECT_EQ(strided.logical<float>(), (std::vector<float>{1, 3, 5, 7}));
-  EXPECT_EQ(call(h, "aten::as_strided_copy.out", {V::tensor(a), V::int_list({2, 2}), V::int_list({8, 4}), V::none(),
-                                                  V::tensor(strided)}), ETP_ERR_INVALID_ARGUMENT)
+  EXPECT_EQ(call(h, "aten::as_strided_copy.out",
+                 {V::tensor(a), V::int_list({2, 2}), V::int_list({8, 4}), V::none(), V::tensor(strided)}),
+            ETP_ERR_INVALID_ARGUMENT)
       << "element 12 lies past the 12-element storage";
 
   TestTensor windows(ETP_DTYPE_FLOAT32, {3, 2, 2});
-  ASSERT_EQ(call(h, "aten::unfold_copy.out", {V::tensor(a), V::integer(1), V::integer(2), V::integer(2),
-                                              V::tensor(windows)}), ETP_OK) << h.last_error();
+  ASSERT_EQ(
+      call(h, "aten::unfold_copy.out", {V::tensor(a), V::integer(1), V::integer(2), V::integer(2), V::tensor(windows)}),
+      ETP_OK)
+      << h.last_error();
   EXPECT_EQ(windows.logical<float>(), (std::vector<float>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}));
   TestTensor overlapping(ETP_DTYPE_FLOAT32, {3, 3, 2});
-  ASSERT_EQ(call(h, "aten::unfold_copy.out", {V::tensor(a), V::integer(1), V::integer(2), V::integer(1),
-                                              V::tensor(overlapping)}), ETP_OK);
+  ASSERT_EQ(call(h, "aten::unfold_copy.out",
+                 {V::tensor(a), V::integer(1), V::integer(2), V::integer(1), V::tensor(overlapping)}),
+            ETP_OK);
   EXPECT_EQ(overlapping.sizes(), (std::vector<int64_t>{3, 3, 2}));
   EXPECT_EQ(overlapping.logical<float>()[2], 1);  // window 1 of row 0 starts at 1
+  TestTensor one(ETP_DTYPE_FLOAT32, {1, 4, 2});   // a step past the dim: one window, no stride * step
+  ASSERT_EQ(call(h, "aten::unfold_copy.out",
+                 {V::tensor(a), V::integer(0), V::integer(2), V::integer(INT64_MAX), V::tensor(one)}),
+            ETP_OK)
+      << h.last_error();
+  EXPECT_EQ(one.logical<float>(), (std::vector<float>{0, 4, 1, 5, 2, 6, 3, 7}));
 }
 
 TEST(MoreViewKernelTest, UnbindScattersAndRoll) {
@@ -340,18 +379,26 @@ TEST(MoreViewKernelTest, UnbindScattersAndRoll) {
 
   auto row = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {3}, {-1, -2, -3});
   TestTensor out(ETP_DTYPE_FLOAT32, {2, 3});
-  ASSERT_EQ(call(h, "aten::select_scatter.out", {V::tensor(a), V::tensor(row), V::integer(0), V::integer(-1),
-                                                 V::tensor(out)}), ETP_OK) << h.last_error();
+  ASSERT_EQ(call(h, "aten::select_scatter.out",
+                 {V::tensor(a), V::tensor(row), V::integer(0), V::integer(-1), V::tensor(out)}),
+            ETP_OK)
+      << h.last_error();
   EXPECT_EQ(out.logical<float>(), (std::vector<float>{0, 1, 2, -1, -2, -3}));
   auto col = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2, 2}, {7, 8, 9, 10});
-  ASSERT_EQ(call(h, "aten::slice_scatter.out", {V::tensor(a), V::tensor(col), V::integer(1), V::integer(0),
-                                                V::none(), V::integer(2), V::tensor(out)}), ETP_OK) << h.last_error();
+  ASSERT_EQ(
+      call(h, "aten::slice_scatter.out",
+           {V::tensor(a), V::tensor(col), V::integer(1), V::integer(0), V::none(), V::integer(2), V::tensor(out)}),
+      ETP_OK)
+      << h.last_error();
   EXPECT_EQ(out.logical<float>(), (std::vector<float>{7, 1, 8, 9, 4, 10}));
-  EXPECT_EQ(call(h, "aten::slice_scatter.out", {V::tensor(a), V::tensor(row), V::integer(1), V::integer(0),
-                                                V::none(), V::integer(2), V::tensor(out)}), ETP_ERR_SHAPE);
+  EXPECT_EQ(
+      call(h, "aten::slice_scatter.out",
+           {V::tensor(a), V::tensor(row), V::integer(1), V::integer(0), V::none(), V::integer(2), V::tensor(out)}),
+      ETP_ERR_SHAPE);
 
   ASSERT_EQ(call(h, "aten::roll.out", {V::tensor(a), V::int_list({1, -1}), V::int_list({1, 0}), V::tensor(out)}),
-            ETP_OK) << h.last_error();
+            ETP_OK)
+      << h.last_error();
   EXPECT_EQ(out.logical<float>(), (std::vector<float>{5, 3, 4, 2, 0, 1}));
   ASSERT_EQ(call(h, "aten::roll.out", {V::tensor(a), V::int_list({2}), V::int_list({}), V::tensor(out)}), ETP_OK);
   EXPECT_EQ(out.logical<float>(), (std::vector<float>{4, 5, 0, 1, 2, 3}));  // flattened
@@ -365,8 +412,8 @@ TEST(MoreViewKernelTest, UnbindScattersAndRoll) {
       << "rolling the flattened tensor is supported for row-major storage only";
   TestTensor scalar = range({});
   TestTensor sliced(ETP_DTYPE_FLOAT32, {1});
-  EXPECT_EQ(call(h, "aten::slice_copy.Tensor_out", {V::tensor(scalar), V::integer(0), V::none(), V::none(),
-                                                    V::integer(1), V::tensor(sliced)}),
+  EXPECT_EQ(call(h, "aten::slice_copy.Tensor_out",
+                 {V::tensor(scalar), V::integer(0), V::none(), V::none(), V::integer(1), V::tensor(sliced)}),
             ETP_ERR_SHAPE);
 }
 
@@ -380,27 +427,28 @@ TEST(ModePadKernelTest, ReflectionMirrorsWithoutTheEdgeAndReplicationRepeatsIt) 
   ASSERT_EQ(call(h, "aten::replication_pad1d.out", {V::tensor(a), V::int_list({2, 1}), V::tensor(out)}), ETP_OK);
   EXPECT_EQ(out.logical<float>(), (std::vector<float>{0, 0, 0, 1, 2, 3, 3}));
   EXPECT_EQ(call(h, "aten::reflection_pad1d.out", {V::tensor(a), V::int_list({4, 0}), V::tensor(out)}),
-            ETP_ERR_INVALID_ARGUMENT) << "a reflection pad must be smaller than the dim";
+            ETP_ERR_INVALID_ARGUMENT)
+      << "a reflection pad must be smaller than the dim";
   EXPECT_TRUE(names(h, "aten::reflection_pad1d.out"));
 
   TestTensor b = range({1, 2, 2});  // {{0, 1}, {2, 3}}
   TestTensor out2(ETP_DTYPE_FLOAT32, {1, 4, 3});
-  ASSERT_EQ(call(h, "aten::reflection_pad2d.out", {V::tensor(b), V::int_list({1, 0, 1, 1}), V::tensor(out2)}),
-            ETP_OK) << h.last_error();
+  ASSERT_EQ(call(h, "aten::reflection_pad2d.out", {V::tensor(b), V::int_list({1, 0, 1, 1}), V::tensor(out2)}), ETP_OK)
+      << h.last_error();
   EXPECT_EQ(out2.logical<float>(), (std::vector<float>{3, 2, 3, 1, 0, 1, 3, 2, 3, 1, 0, 1}));
-  ASSERT_EQ(call(h, "aten::replication_pad2d.out", {V::tensor(b), V::int_list({1, 0, 1, 1}), V::tensor(out2)}),
-            ETP_OK);
+  ASSERT_EQ(call(h, "aten::replication_pad2d.out", {V::tensor(b), V::int_list({1, 0, 1, 1}), V::tensor(out2)}), ETP_OK);
   EXPECT_EQ(out2.logical<float>(), (std::vector<float>{0, 0, 1, 0, 0, 1, 2, 2, 3, 2, 2, 3}));
 
   TestTensor cube = range({1, 2, 2, 2});
   TestTensor out3(ETP_DTYPE_FLOAT32, {1, 4, 3, 2});
-  ASSERT_EQ(call(h, "aten::replication_pad3d.out", {V::tensor(cube), V::int_list({0, 0, 1, 0, 1, 1}),
-                                                    V::tensor(out3)}), ETP_OK) << h.last_error();
+  ASSERT_EQ(call(h, "aten::replication_pad3d.out", {V::tensor(cube), V::int_list({0, 0, 1, 0, 1, 1}), V::tensor(out3)}),
+            ETP_OK)
+      << h.last_error();
   EXPECT_EQ(out3.sizes(), (std::vector<int64_t>{1, 4, 3, 2}));
   EXPECT_EQ(out3.logical<float>()[0], 0);
   EXPECT_EQ(out3.logical<float>()[23], 7);
-  ASSERT_EQ(call(h, "aten::reflection_pad3d.out", {V::tensor(cube), V::int_list({1, 1, 1, 1, 1, 1}),
-                                                   V::tensor(out3)}), ETP_ERR_SHAPE)
+  ASSERT_EQ(call(h, "aten::reflection_pad3d.out", {V::tensor(cube), V::int_list({1, 1, 1, 1, 1, 1}), V::tensor(out3)}),
+            ETP_ERR_SHAPE)
       << "a 4x4x4 result does not fit the 24-element output";
   EXPECT_EQ(call(h, "aten::replication_pad2d.out", {V::tensor(a), V::int_list({1, 1}), V::tensor(out)}),
             ETP_ERR_INVALID_ARGUMENT);
