@@ -96,10 +96,19 @@ etp_status check_gather_shape(const Ctx& c, const etp_tensor& self, const etp_te
     }
   }
   if (src != nullptr) {
-    for (int32_t k = 0; k < index.rank && k < src->rank; ++k) {
-      if (index.sizes[k] > src->sizes[k]) {
+    // Every index element reads src at its own position, so a nonempty index needs src's rank
+    // (as PyTorch): extra src dims (one of them 0) or a missing one would let it read past src.
+    const int32_t crank = src->rank == 0 ? 1 : src->rank;
+    const bool reads = etp_sdk::numel(index) != 0;
+    if (reads && crank != irank) {
+      return fail(c.host, ETP_ERR_SHAPE, "%s: index has rank %d but src has rank %d", c.op, index.rank, src->rank);
+    }
+    const int32_t n = reads ? irank : std::min(index.rank, src->rank);
+    for (int32_t k = 0; k < n; ++k) {
+      const int64_t isize = k < index.rank ? index.sizes[k] : 1, ssize = k < src->rank ? src->sizes[k] : 1;
+      if (isize > ssize) {
         return fail(c.host, ETP_ERR_SHAPE, "%s: index size %lld exceeds src size %lld at dim %d", c.op,
-                    static_cast<long long>(index.sizes[k]), static_cast<long long>(src->sizes[k]), k);
+                    static_cast<long long>(isize), static_cast<long long>(ssize), k);
       }
     }
   }
@@ -754,7 +763,11 @@ ETP_PORTABLE_KERNEL(repeat_interleave_tensor_out, "aten::repeat_interleave.Tenso
     const int64_t r = load_index(*repeats, i * repeats->strides[0]);
     if (r < 0)
       return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: repeats[%lld] is negative", c.op, static_cast<long long>(i));
-    total += r;
+    // A wrapped sum would size out too small for the writes below.
+    if (__builtin_add_overflow(total, r, &total)) {
+      return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: repeats[%lld] = %lld makes the repeats' sum overflow int64",
+                  c.op, static_cast<long long>(i), static_cast<long long>(r));
+    }
   }
   if (has_size && output_size != total) {
     return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: output_size %lld but the repeats sum to %lld", c.op,

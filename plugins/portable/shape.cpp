@@ -806,7 +806,7 @@ ETP_PORTABLE_KERNEL(as_strided_copy_out, "aten::as_strided_copy.out") {
   v.rank = static_cast<int32_t>(rank);
   v.base = has_offset ? offset : 0;
   int64_t last = v.base;  // the furthest element the view reaches
-  bool empty = false;
+  bool empty = false, overflow = false;
   for (int32_t d = 0; d < v.rank; ++d) {
     if (size[d] < 0 || stride[d] < 0) {
       return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: negative size or stride at dim %d", c.op, d);
@@ -814,9 +814,19 @@ ETP_PORTABLE_KERNEL(as_strided_copy_out, "aten::as_strided_copy.out") {
     v.sizes[d] = size[d];
     v.strides[d] = stride[d];
     empty = empty || size[d] == 0;
-    if (size[d] > 0) last += (size[d] - 1) * stride[d];
+    // A wrapped `last` would pass the bounds check below, so an overflow is past any storage.
+    int64_t span = 0;
+    if (size[d] > 0) {
+      overflow = overflow || __builtin_mul_overflow(size[d] - 1, stride[d], &span) ||
+                 __builtin_add_overflow(last, span, &last);
+    }
   }
   const int64_t storage = static_cast<int64_t>(self->nbytes / std::max<size_t>(etp_sdk::dtype_size(self->dtype), 1));
+  if (!empty && overflow) {
+    return fail(c.host, ETP_ERR_INVALID_ARGUMENT,
+                "%s: the view (storage_offset %lld) reaches past element %lld of a storage of %lld", c.op,
+                static_cast<long long>(v.base), static_cast<long long>(INT64_MAX), static_cast<long long>(storage));
+  }
   if (!empty && (v.base < 0 || last >= storage)) {
     return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: the view reaches element %lld of a storage of %lld", c.op,
                 static_cast<long long>(last), static_cast<long long>(storage));

@@ -94,6 +94,39 @@ TEST(ScatterKernelTest, ScatterAddAccumulatesDuplicateIndicesAndWrapsIntegers) {
   EXPECT_EQ(h.run("aten::scatter_add.out", {&vs, &dim, &vf, &vsrc, &vo, &vo}), ETP_ERR_INVALID_ARGUMENT);
 }
 
+// A src with an extra dim of size 0 holds no element; each index element used to read one of
+// them anyway. A nonempty index needs src's rank, as PyTorch.
+TEST(ScatterKernelTest, ASrcOfAnotherRankIsAShapeError) {
+  KernelHarness h;
+  TestTensor self(ETP_DTYPE_FLOAT32, {2}), empty(ETP_DTYPE_FLOAT32, {2, 0}), out(ETP_DTYPE_FLOAT32, {2});
+  auto idx = longs({2}, {0, 1});
+  V vs = V::tensor(self), dim = V::integer(0), vi = V::tensor(idx), vsrc = V::tensor(empty), vo = V::tensor(out);
+  EXPECT_EQ(h.run("aten::scatter.src_out", {&vs, &dim, &vi, &vsrc, &vo, &vo}), ETP_ERR_SHAPE);
+  EXPECT_NE(h.last_error().find("index has rank 1 but src has rank 2"), std::string::npos) << h.last_error();
+  EXPECT_EQ(h.run("aten::scatter_add.out", {&vs, &dim, &vi, &vsrc, &vo, &vo}), ETP_ERR_SHAPE);
+  auto one = longs({}, {1});  // a 0-dim index reads one src element; an empty 1-D src has none
+  TestTensor none(ETP_DTYPE_FLOAT32, {0});
+  V vone = V::tensor(one), vn = V::tensor(none);
+  EXPECT_EQ(h.run("aten::scatter.src_out", {&vs, &dim, &vone, &vn, &vo, &vo}), ETP_ERR_SHAPE);
+  EXPECT_NE(h.last_error().find("index size 1 exceeds src size 0 at dim 0"), std::string::npos) << h.last_error();
+  auto two = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2}, {5, 6});  // same rank still scatters
+  V vtwo = V::tensor(two);
+  ASSERT_EQ(h.run("aten::scatter.src_out", {&vs, &dim, &vone, &vtwo, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{0, 5}));
+}
+
+// repeats that sum past INT64_MAX used to wrap to 1, sizing out to one element before writing
+// about 2^63 of them.
+TEST(DataDependentKernelTest, RepeatInterleaveRepeatsWhoseSumOverflowsAreAnError) {
+  KernelHarness h;
+  auto repeats = longs({3}, {INT64_MAX, INT64_MAX, 3});
+  TestTensor out(ETP_DTYPE_INT64, {1});
+  V vr = V::tensor(repeats), size = V::none(), vo = V::tensor(out);
+  EXPECT_EQ(h.run("aten::repeat_interleave.Tensor_out", {&vr, &size, &vo, &vo}), ETP_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(h.last_error().find("repeats[1] = 9223372036854775807 makes the repeats' sum overflow"), std::string::npos)
+      << h.last_error();
+}
+
 TEST(DataDependentKernelTest, MaskedSelectNonzeroAndRepeatInterleave) {
   KernelHarness h;
   auto a = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {2, 3}, {0, 1, 0, 2, 0, 3});

@@ -367,6 +367,32 @@ TEST(MoreViewKernelTest, NarrowDiagonalAsStridedUnfold) {
   EXPECT_EQ(one.logical<float>(), (std::vector<float>{0, 4, 1, 5, 2, 6, 3, 7}));
 }
 
+// A view whose furthest element is past INT64_MAX used to wrap negative and pass the bounds
+// check, then read far outside self.
+TEST(MoreViewKernelTest, AsStridedViewsBeyondInt64AreOutOfBounds) {
+  KernelHarness h;
+  TestTensor a(ETP_DTYPE_UINT8, {4}), out(ETP_DTYPE_UINT8, {2}), square(ETP_DTYPE_UINT8, {2, 2});
+  EXPECT_EQ(call(h, "aten::as_strided_copy.out",
+                 {V::tensor(a), V::int_list({2}), V::int_list({1}), V::integer(INT64_MAX), V::tensor(out)}),
+            ETP_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(h.last_error().find("(storage_offset 9223372036854775807) reaches past element 9223372036854775807"),
+            std::string::npos)
+      << h.last_error();
+  const int64_t big = int64_t{1} << 62;  // 2^62 + 2^62 = 2^63
+  EXPECT_EQ(call(h, "aten::as_strided_copy.out",
+                 {V::tensor(a), V::int_list({2, 2}), V::int_list({big, big}), V::none(), V::tensor(square)}),
+            ETP_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(call(h, "aten::as_strided_copy.out",
+                 {V::tensor(a), V::int_list({3}), V::int_list({INT64_MAX}), V::none(), V::tensor(out)}),
+            ETP_ERR_INVALID_ARGUMENT)
+      << "2 * INT64_MAX";
+  TestTensor none(ETP_DTYPE_UINT8, {0, 2});  // an empty view reads nothing, whatever its strides
+  ASSERT_EQ(call(h, "aten::as_strided_copy.out",
+                 {V::tensor(a), V::int_list({0, 2}), V::int_list({big, big}), V::none(), V::tensor(none)}),
+            ETP_OK)
+      << h.last_error();
+}
+
 TEST(MoreViewKernelTest, UnbindScattersAndRoll) {
   KernelHarness h;
   TestTensor a = range({2, 3});  // {{0, 1, 2}, {3, 4, 5}}
