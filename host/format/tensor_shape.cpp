@@ -1,5 +1,6 @@
 #include "format/tensor_shape.h"
 
+#include <algorithm>
 #include <string>
 
 #include "format/scalar_type.h"
@@ -41,7 +42,24 @@ Result<uint64_t> checked_tensor_nbytes(int scalar_type, const flatbuffers::Vecto
       return Status(StatusCode::kMalformed, "byte size overflows 64 bits");
     }
   }
+  int64_t sizes64[kMaxTensorRank] = {0};
+  for (size_t i = 0; i < rank; ++i) sizes64[i] = sizes->Get(static_cast<flatbuffers::uoffset_t>(i));
+  if (!shape_span_fits_int64(sizes64, rank, element_size)) {
+    std::string shape;
+    for (size_t i = 0; i < rank; ++i) shape += (i ? ", " : "") + std::to_string(sizes64[i]);
+    return Status(StatusCode::kMalformed, "shape [" + shape +
+                                              "] is too large: its sizes (a 0 counted as 1) times the element size "
+                                              "exceed INT64_MAX bytes");
+  }
   return nbytes;
+}
+
+bool shape_span_fits_int64(const int64_t* sizes, size_t rank, size_t element_size) {
+  int64_t span = static_cast<int64_t>(std::max<size_t>(element_size, 1));
+  for (size_t i = 0; i < rank; ++i) {
+    if (sizes[i] > 0 && __builtin_mul_overflow(span, sizes[i], &span)) return false;
+  }
+  return true;
 }
 
 }  // namespace etp::format

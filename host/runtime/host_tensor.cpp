@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "format/scalar_type.h"
+#include "format/tensor_shape.h"
 
 namespace etp::runtime {
 namespace {
@@ -75,6 +76,13 @@ Status HostTensor::resize(int32_t rank, const int64_t* new_sizes) {
     if (__builtin_mul_overflow(count, static_cast<uint64_t>(new_sizes[i]), &count)) {
       return Status(StatusCode::kInvalidArgument, "size overflow in " + requested());
     }
+  }
+  // A 0 makes count 0 whatever the other sizes are; they must still leave strides and
+  // sub-products in int64 (see shape_span_fits_int64).
+  if (!format::shape_span_fits_int64(new_sizes, static_cast<size_t>(rank), element_size(raw.dtype))) {
+    return Status(StatusCode::kInvalidArgument, "size overflow in " + requested() +
+                                                    ": its sizes (a 0 counted as 1) times the element size exceed "
+                                                    "INT64_MAX bytes");
   }
   if (same) return Status::success();
   if (raw.dynamism == ETP_DYNAMISM_STATIC) {

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <string>
 
+#include "format/tensor_shape.h"
 #include "runtime/host_tensor.h"
 
 namespace etp::runtime {
@@ -192,6 +193,10 @@ etp_status et_view(void*, const etp_host_api* host, etp_value* const* args, uint
   if (rank > ETP_MAX_RANK) return fail(host, op, "too many dims");
   int64_t sizes[ETP_MAX_RANK];
   int64_t known = 1, infer = -1;
+  // Bounds `known` below and the view's strides, also when a 0 makes self empty.
+  if (!format::shape_span_fits_int64(args[1]->u.int_list.items, rank, element_size(out->raw.dtype))) {
+    return fail(host, op, "view sizes (a 0 counted as 1) times the element size exceed INT64_MAX bytes");
+  }
   for (uint64_t i = 0; i < rank; ++i) {
     sizes[i] = args[1]->u.int_list.items[i];
     if (sizes[i] == -1 && infer < 0) {

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "format/program_file.h"
+#include "format/tensor_shape.h"
 #include "inspect/inspect.h"
 #include "support/fixtures.h"
 #include "support/patch.h"
@@ -210,6 +211,40 @@ TEST(ProgramMalformedTest, NegativeTensorSizeFails) {
   const fb::Tensor* t = first_tensor(first_plan(file), [](const fb::Tensor& t) { return t.sizes() && t.sizes()->size() >= 1; });
   file.set(t->sizes()->Data(), int32_t{-3});
   expect_error(file, {"is negative"});
+}
+
+// A 0 made the byte count 0, so the other dims went unbounded: [0, 2^31-1, 2^31-1] of float
+// loaded, with a dim-0 stride of about 2^62 elements (2^64 bytes), and any product of sizes
+// that leaves the 0 out (a reduction's inner size, conv's plane) could overflow int64.
+TEST(ProgramMalformedTest, EmptyTensorWhoseOtherSizesOverflowInt64Fails) {
+  auto rank3_float = [](const fb::Tensor& t) {
+    return t.scalar_type() == fb::ScalarType::FLOAT && t.sizes() && t.sizes()->size() == 3;
+  };
+  PatchedFile file(program_with([&](const fb::Program& p) {
+    const fb::ExecutionPlan& plan = *p.execution_plan()->Get(0);
+    for (flatbuffers::uoffset_t i = 0; i < plan.values()->size(); ++i) {
+      const fb::Tensor* t = plan.values()->Get(i)->val_as_Tensor();
+      if (t && rank3_float(*t)) return true;
+    }
+    return false;
+  }));
+  const fb::Tensor* t = first_tensor(first_plan(file), rank3_float);
+  const uint8_t* sizes = t->sizes()->Data();
+  file.set(sizes, int32_t{0});
+  file.set(sizes + 4, std::numeric_limits<int32_t>::max());
+  file.set(sizes + 8, std::numeric_limits<int32_t>::max());
+  expect_error(file, {"tensor shape [0, 2147483647, 2147483647] is too large",
+                      "(a 0 counted as 1) times the element size exceed INT64_MAX bytes"});
+}
+
+TEST(TensorShapeTest, SpanCountsZeroSizesAsOneAndIncludesTheElementSize) {
+  const int64_t max = std::numeric_limits<int64_t>::max(), two31 = int64_t{1} << 31;
+  const int64_t fits[] = {0, max}, too_big[] = {two31, two31, 0, 2}, edge[] = {two31, two31, 0};
+  EXPECT_TRUE(shape_span_fits_int64(fits, 2, 1));
+  EXPECT_FALSE(shape_span_fits_int64(fits, 2, 2)) << "the dim-0 stride in bytes would be 2 * INT64_MAX";
+  EXPECT_FALSE(shape_span_fits_int64(too_big, 4, 1)) << "2^63 with the 0 left out";
+  EXPECT_TRUE(shape_span_fits_int64(edge, 3, 1));
+  EXPECT_FALSE(shape_span_fits_int64(edge, 3, 2)) << "2^62 * 2 bytes = 2^63";
 }
 
 TEST(ProgramMalformedTest, PlannedTensorPastItsBufferFails) {

@@ -124,6 +124,59 @@ TEST(PrimOpsTest, CopyIndexWritesRowsWithinTheBoundAndRefusesTheRest) {
   EXPECT_EQ(view.raw.sizes[0], 1);
 }
 
+// A 0 makes the element count 0 whatever the other sizes are. Those must still leave the
+// strides and every product of sizes in int64 (a 0 counted as 1, times the element size), or
+// the host's own numel()/strides and the plugins' sub-products overflow on an empty tensor.
+TEST(HostTensorTest, ResizeRefusesAnEmptyShapeWhoseOtherSizesOverflowInt64) {
+  const uint8_t order[3] = {0, 1, 2};
+  const int32_t sizes[3] = {2, 2, 2};
+  float data[8] = {};
+  HostTensor t;
+  t.init(ETP_DTYPE_FLOAT32, 3, sizes, order, ETP_DYNAMISM_DYNAMIC_BOUND);
+  t.raw.data = data;
+  const int64_t big = int64_t{1} << 62;
+  const int64_t wide[3] = {0, big, big};  // strides 2^124 and 2^62
+  Status s = t.resize(3, wide);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("size overflow in [0, 4611686018427387904, 4611686018427387904]"), std::string::npos)
+      << s.message();
+  EXPECT_NE(s.message().find("(a 0 counted as 1) times the element size exceed INT64_MAX bytes"), std::string::npos);
+  const int64_t prefix[3] = {big, 2, 0};  // the unsigned element count is 0, numel() overflowed at 2^63
+  EXPECT_FALSE(t.resize(3, prefix).ok());
+  const int64_t bytes[3] = {0, int64_t{1} << 31, int64_t{1} << 30};  // 2^61 elements of 4 bytes = 2^63 bytes
+  EXPECT_FALSE(t.resize(3, bytes).ok());
+  EXPECT_EQ(t.shape_string(), "[2, 2, 2]") << "unchanged by the failures";
+  const int64_t empty[3] = {0, int64_t{1} << 30, int64_t{1} << 30};  // 2^62 bytes: still fine
+  ASSERT_TRUE(t.resize(3, empty).ok());
+  EXPECT_EQ(t.numel(), 0);
+  EXPECT_EQ(t.raw.strides[0], int64_t{1} << 60);
+  EXPECT_EQ(t.raw.nbytes, 0u);
+}
+
+// et_view's sizes go through the same bound: an empty self could otherwise be viewed as
+// [0, 2^62, 2^62] (its known-size product overflowed, and so did the view's strides).
+TEST(PrimOpsTest, ViewOfAnEmptyTensorWithSizesBeyondInt64IsAnError) {
+  const uint8_t order[2] = {0, 1};
+  const int32_t self_sizes[2] = {0, 2}, out_sizes[2] = {2, 2};
+  float data[4] = {};
+  HostTensor self, out;
+  self.init(ETP_DTYPE_FLOAT32, 2, self_sizes, order, ETP_DYNAMISM_STATIC);
+  self.raw.data = data;
+  out.init(ETP_DTYPE_FLOAT32, 2, out_sizes, order, ETP_DYNAMISM_DYNAMIC_BOUND);
+  int64_t huge[3] = {0, int64_t{1} << 62, int64_t{1} << 62};
+  etp_value list{};
+  list.tag = ETP_VALUE_INT_LIST;
+  list.u.int_list.items = huge;
+  list.u.int_list.count = 3;
+  const std::string op = "executorch_prim::et_view.default";
+  EXPECT_EQ(call(op, {tensor_value(&self), list, tensor_value(&out)}), ETP_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(plugins::PluginLog::take_last_error().find("view sizes (a 0 counted as 1)"), std::string::npos);
+  int64_t fine[3] = {0, 4, 4};
+  list.u.int_list.items = fine;
+  ASSERT_EQ(call(op, {tensor_value(&self), list, tensor_value(&out)}), ETP_OK) << plugins::PluginLog::take_last_error();
+  EXPECT_EQ(out.shape_string(), "[0, 4, 4]");
+}
+
 // Writes a version 1.0 .npy file with header dict `header` and `payload_bytes` zero bytes.
 // (Named after the test and the process: ctest runs tests in parallel.)
 std::string write_npy_file(const std::string& header, size_t payload_bytes) {
