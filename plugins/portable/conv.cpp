@@ -55,6 +55,55 @@ struct ConvParams {
   int64_t stride[2], padding[2], dilation[2], groups;
 };
 
+// The output size of spatial dim k (0 = h, 1 = w) for an input of size `in` and a kernel of size
+// `kernel`. Every step is checked, since a program's stride, padding, dilation or output_padding
+// can be anything: false (after failing, naming them) when one overflows int64, when the kernel
+// extent exceeds the padded input or when a transposed output size is not positive.
+bool conv_output_size(const Ctx& c, const ConvParams& p, int k, int64_t in, int64_t kernel, bool transposed,
+                      int64_t output_padding, int64_t* out) {
+  int64_t span = 0, two_pad = 0, padded = 0, size = 0;
+  bool overflow = __builtin_mul_overflow(p.dilation[k], kernel - 1, &span) || __builtin_add_overflow(span, 1, &span) ||
+                  __builtin_mul_overflow(p.padding[k], 2, &two_pad);
+  if (transposed) {
+    overflow = overflow || __builtin_mul_overflow(in - 1, p.stride[k], &size) ||
+               __builtin_sub_overflow(size, two_pad, &size) || __builtin_add_overflow(size, span, &size) ||
+               __builtin_add_overflow(size, output_padding, &size);
+  } else {
+    overflow = overflow || __builtin_add_overflow(in, two_pad, &padded) || __builtin_sub_overflow(padded, span, &size);
+  }
+  if (overflow) {
+    fail(c.host, ETP_ERR_SHAPE,
+         "%s: stride %lld, padding %lld, dilation %lld%s make the output size of spatial dim %d overflow int64 "
+         "(input size %lld, kernel size %lld)",
+         c.op, static_cast<long long>(p.stride[k]), static_cast<long long>(p.padding[k]),
+         static_cast<long long>(p.dilation[k]), transposed ? " and output_padding" : "", k, static_cast<long long>(in),
+         static_cast<long long>(kernel));
+    return false;
+  }
+  if (transposed) {
+    if (in == 0 || size <= 0) {
+      fail(c.host, ETP_ERR_SHAPE, "%s: transposed convolution output size %lld is not positive", c.op,
+           static_cast<long long>(size));
+      return false;
+    }
+    *out = size;
+    return true;
+  }
+  if (padded < span) {
+    fail(c.host, ETP_ERR_SHAPE, "%s: kernel extent %lld exceeds the padded input size %lld", c.op,
+         static_cast<long long>(span), static_cast<long long>(padded));
+    return false;
+  }
+  *out = size / p.stride[k] + 1;
+  return true;
+}
+
+// Weight sizes[1] * groups: the weight's input channels (or a transposed one's output channels),
+// or false when groups is not positive or the product overflows.
+bool grouped_channels(const View4& w, int64_t groups, int64_t* out) {
+  return groups > 0 && !__builtin_mul_overflow(w.sizes[1], groups, out);
+}
+
 // Output planes (n, oc) spread over the host's thread pool when the convolution is large.
 template <typename T>
 void conv2d(const etp_host_api* host, const View4& x, const T* xd, const View4& w, const T* wd, const T* bias,
@@ -150,10 +199,11 @@ ETP_PORTABLE_KERNEL(convolution_out, "aten::convolution.out") {
   if (etp_status s = same_dtype(c, *out, in->dtype, "out")) return s;
   const View4 x = as_4d(*in), w = as_4d(*weight);
   // Weight is [Cout, Cin / groups, ...], or [Cin, Cout / groups, ...] when transposed.
-  const int64_t w_in = transposed ? w.sizes[0] : w.sizes[1] * p.groups;
-  const int64_t cout = transposed ? w.sizes[1] * p.groups : w.sizes[0];
-  if (p.groups <= 0 || x.sizes[1] % p.groups != 0 || (!transposed && w.sizes[0] % p.groups != 0) ||
-      w_in != x.sizes[1]) {
+  int64_t grouped = 0;
+  const bool groups_ok = grouped_channels(w, p.groups, &grouped);  // checks groups > 0 first
+  const int64_t w_in = transposed ? w.sizes[0] : grouped;
+  const int64_t cout = transposed ? grouped : w.sizes[0];
+  if (!groups_ok || x.sizes[1] % p.groups != 0 || (!transposed && w.sizes[0] % p.groups != 0) || w_in != x.sizes[1]) {
     return fail(c.host, ETP_ERR_SHAPE, "%s: %lld input channels, weight [%lld, %lld, ...] and groups=%lld disagree",
                 c.op, static_cast<long long>(x.sizes[1]), static_cast<long long>(w.sizes[0]),
                 static_cast<long long>(w.sizes[1]), static_cast<long long>(p.groups));
@@ -170,19 +220,8 @@ ETP_PORTABLE_KERNEL(convolution_out, "aten::convolution.out") {
   int64_t output_padding[2] = {0, 0};
   if (transposed && !spatial_arg(c, 7, spatial, 0, "output_padding", 0, output_padding)) return ETP_ERR_INVALID_ARGUMENT;
   for (int k = 0; k < 2; ++k) {
-    const int64_t span = p.dilation[k] * (w.sizes[2 + k] - 1) + 1;
-    if (transposed) {
-      o_hw[k] = (x.sizes[2 + k] - 1) * p.stride[k] - 2 * p.padding[k] + span + output_padding[k];
-      if (x.sizes[2 + k] == 0 || o_hw[k] <= 0) {
-        return fail(c.host, ETP_ERR_SHAPE, "%s: transposed convolution output size %lld is not positive", c.op,
-                    static_cast<long long>(o_hw[k]));
-      }
-      continue;
-    }
-    o_hw[k] = (x.sizes[2 + k] + 2 * p.padding[k] - span) / p.stride[k] + 1;
-    if (x.sizes[2 + k] + 2 * p.padding[k] < span) {
-      return fail(c.host, ETP_ERR_SHAPE, "%s: kernel extent %lld exceeds the padded input size %lld", c.op,
-                  static_cast<long long>(span), static_cast<long long>(x.sizes[2 + k] + 2 * p.padding[k]));
+    if (!conv_output_size(c, p, k, x.sizes[2 + k], w.sizes[2 + k], transposed, output_padding[k], &o_hw[k])) {
+      return ETP_ERR_SHAPE;
     }
   }
   int64_t sizes[4] = {x.sizes[0], cout, o_hw[0], o_hw[1]};
@@ -239,15 +278,16 @@ ETP_PORTABLE_KERNEL(convolution_backward_out, "aten::convolution_backward.out") 
     if (etp_status s = same_dtype(c, *t, in->dtype, what)) return s;
   }
   const View4 x = as_4d(*in), w = as_4d(*weight), g = as_4d(*grad);
-  if (p.groups <= 0 || x.sizes[1] % p.groups != 0 || w.sizes[0] % p.groups != 0 || w.sizes[1] * p.groups != x.sizes[1] ||
-      g.sizes[0] != x.sizes[0] || g.sizes[1] != w.sizes[0]) {
+  int64_t w_in = 0;
+  if (!grouped_channels(w, p.groups, &w_in) || x.sizes[1] % p.groups != 0 || w.sizes[0] % p.groups != 0 ||
+      w_in != x.sizes[1] || g.sizes[0] != x.sizes[0] || g.sizes[1] != w.sizes[0]) {
     return fail(c.host, ETP_ERR_SHAPE, "%s: grad_output, input, weight and groups=%lld disagree", c.op,
                 static_cast<long long>(p.groups));
   }
   for (int k = 0; k < 2; ++k) {  // grad_output must have the forward output's size
-    const int64_t span = p.dilation[k] * (w.sizes[2 + k] - 1) + 1;
-    const int64_t want = (x.sizes[2 + k] + 2 * p.padding[k] - span) / p.stride[k] + 1;
-    if (x.sizes[2 + k] + 2 * p.padding[k] < span || g.sizes[2 + k] != want) {
+    int64_t want = 0;
+    if (!conv_output_size(c, p, k, x.sizes[2 + k], w.sizes[2 + k], false, 0, &want)) return ETP_ERR_SHAPE;
+    if (g.sizes[2 + k] != want) {
       return fail(c.host, ETP_ERR_SHAPE, "%s: grad_output does not have the convolution's output size", c.op);
     }
   }

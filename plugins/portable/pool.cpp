@@ -84,29 +84,53 @@ bool pair_arg(const Ctx& c, uint32_t i, const char* what, const int64_t* fallbac
 
 int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0); }
 
-// PyTorch's pooling_output_shape.
-int64_t pooled_size(int64_t in, int64_t k, int64_t pad, int64_t stride, int64_t dilation, bool ceil_mode) {
-  int64_t out = floor_div(in + 2 * pad - dilation * (k - 1) - 1 + (ceil_mode ? stride - 1 : 0), stride) + 1;
-  if (ceil_mode && (out - 1) * stride >= in + pad) --out;
-  return out;
+// PyTorch's pooling_output_shape for an effective kernel extent `span` (padding at most half of
+// it), or false when in + 2 * pad overflows. ceil_mode rounds up without adding stride - 1, and
+// the last-window test treats an overflowing (out - 1) * stride as past the end, so a huge
+// stride is no overflow either.
+bool pooled_size(int64_t in, int64_t span, int64_t pad, int64_t stride, bool ceil_mode, int64_t* out) {
+  int64_t rest = 0;
+  if (__builtin_add_overflow(in, 2 * pad, &rest)) return false;
+  rest -= span;
+  int64_t o = (ceil_mode ? rest / stride + (rest % stride > 0 ? 1 : 0) : floor_div(rest, stride)) + 1;
+  int64_t last = 0;
+  if (ceil_mode && o >= 1 && (__builtin_mul_overflow(o - 1, stride, &last) || last >= in + pad)) --o;
+  *out = o;
+  return true;
 }
 
-// Computes and applies the output shape; `span` is the effective kernel extent per axis.
-etp_status resize_pooled(const Ctx& c, const etp_tensor& in, etp_tensor* out, const int64_t kernel[2],
-                         const int64_t stride[2], const int64_t pad[2], const int64_t dilation[2], bool ceil_mode,
-                         const char* which, int64_t out_hw[2]) {
+// The pooled [h, w] of `in`, every step checked: a program's kernel, stride, padding and dilation
+// can be anything.
+etp_status pooled_hw(const Ctx& c, const etp_tensor& in, const int64_t kernel[2], const int64_t stride[2],
+                     const int64_t pad[2], const int64_t dilation[2], bool ceil_mode, int64_t out_hw[2]) {
   for (int k = 0; k < 2; ++k) {
-    const int64_t span = dilation[k] * (kernel[k] - 1) + 1;
-    if (pad[k] * 2 > span) {
+    const int64_t size = in.sizes[in.rank - 2 + k];
+    int64_t span = 0;
+    if (__builtin_mul_overflow(dilation[k], kernel[k] - 1, &span) || __builtin_add_overflow(span, 1, &span)) {
+      return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: kernel size %lld with dilation %lld overflows int64", c.op,
+                  static_cast<long long>(kernel[k]), static_cast<long long>(dilation[k]));
+    }
+    if (pad[k] > span / 2) {
       return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: padding %lld exceeds half of the kernel extent %lld", c.op,
                   static_cast<long long>(pad[k]), static_cast<long long>(span));
     }
-    out_hw[k] = pooled_size(in.sizes[in.rank - 2 + k], kernel[k], pad[k], stride[k], dilation[k], ceil_mode);
-    if (out_hw[k] < 0 || (out_hw[k] == 0 && in.sizes[in.rank - 2 + k] > 0)) {
+    if (!pooled_size(size, span, pad[k], stride[k], ceil_mode, &out_hw[k])) {
+      return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: padding %lld on an input of size %lld overflows int64", c.op,
+                  static_cast<long long>(pad[k]), static_cast<long long>(size));
+    }
+    if (out_hw[k] < 0 || (out_hw[k] == 0 && size > 0)) {
       return fail(c.host, ETP_ERR_SHAPE, "%s: the pooled output would be empty (input size %lld, kernel %lld)", c.op,
-                  static_cast<long long>(in.sizes[in.rank - 2 + k]), static_cast<long long>(kernel[k]));
+                  static_cast<long long>(size), static_cast<long long>(kernel[k]));
     }
   }
+  return ETP_OK;
+}
+
+// Computes and applies the output shape.
+etp_status resize_pooled(const Ctx& c, const etp_tensor& in, etp_tensor* out, const int64_t kernel[2],
+                         const int64_t stride[2], const int64_t pad[2], const int64_t dilation[2], bool ceil_mode,
+                         const char* which, int64_t out_hw[2]) {
+  if (etp_status s = pooled_hw(c, in, kernel, stride, pad, dilation, ceil_mode, out_hw)) return s;
   return resize_planes(c, in, out, out_hw, which);
 }
 
@@ -138,8 +162,10 @@ ETP_PORTABLE_KERNEL(avg_pool2d_out, "aten::avg_pool2d.out") {
     for_each_pooled(x, ohw, [&](int64_t n, int64_t ch, int64_t oh, int64_t ow) {
       const T* plane = xd + x.at(n, ch, 0, 0);
       int64_t h0 = oh * stride[0] - pad[0], w0 = ow * stride[1] - pad[1];
-      int64_t h1 = std::min(h0 + kernel[0], H + pad[0]), w1 = std::min(w0 + kernel[1], W + pad[1]);
-      const int64_t pool_size = (h1 - h0) * (w1 - w0);
+      // min(h0 + kernel, H + pad) without overflowing for a huge kernel (h0 >= -pad).
+      int64_t h1 = h0 + std::min(kernel[0], H + pad[0] - h0), w1 = w0 + std::min(kernel[1], W + pad[1] - w0);
+      // Each factor may be as large as a (padded) kernel: the product can pass int64.
+      const double pool_size = static_cast<double>(h1 - h0) * static_cast<double>(w1 - w0);
       h0 = std::max<int64_t>(h0, 0);
       w0 = std::max<int64_t>(w0, 0);
       h1 = std::min(h1, H);
@@ -153,7 +179,8 @@ ETP_PORTABLE_KERNEL(avg_pool2d_out, "aten::avg_pool2d.out") {
       for (int64_t ih = h0; ih < h1; ++ih) {
         for (int64_t iw = w0; iw < w1; ++iw) sum += plane[ih * x.strides[2] + iw * x.strides[3]];
       }
-      const int64_t div = has_divisor ? divisor : include_pad ? pool_size : (h1 - h0) * (w1 - w0);
+      double div = include_pad ? pool_size : static_cast<double>((h1 - h0) * (w1 - w0));
+      if (has_divisor) div = static_cast<double>(divisor);
       dst = sum / static_cast<T>(div);
     });
     return ETP_OK;
@@ -190,14 +217,18 @@ ETP_PORTABLE_KERNEL(max_pool2d_with_indices_out, "aten::max_pool2d_with_indices.
     for_each_pooled(x, ohw, [&](int64_t n, int64_t ch, int64_t oh, int64_t ow) {
       const T* plane = xd + x.at(n, ch, 0, 0);
       int64_t h0 = oh * stride[0] - pad[0], w0 = ow * stride[1] - pad[1];
-      const int64_t h1 = std::min(h0 + (kernel[0] - 1) * dilation[0] + 1, H);
-      const int64_t w1 = std::min(w0 + (kernel[1] - 1) * dilation[1] + 1, W);
-      while (h0 < 0) h0 += dilation[0];
-      while (w0 < 0) w0 += dilation[1];
+      // min(h0 + span, H) without overflowing for a huge span (pooled_hw checked the span; h0 >= -pad).
+      const int64_t h1 = h0 + std::min((kernel[0] - 1) * dilation[0] + 1, H - h0);
+      const int64_t w1 = w0 + std::min((kernel[1] - 1) * dilation[1] + 1, W - w0);
+      // The first tap at or after 0, in one step (a loop of pad / dilation steps could run for ever).
+      if (h0 < 0) h0 = (dilation[0] - (-h0) % dilation[0]) % dilation[0];
+      if (w0 < 0) w0 = (dilation[1] - (-w0) % dilation[1]) % dilation[1];
       T best = -std::numeric_limits<T>::infinity();
-      int64_t best_index = h0 * W + w0;
-      for (int64_t ih = h0; ih < h1; ih += dilation[0]) {
-        for (int64_t iw = w0; iw < w1; iw += dilation[1]) {
+      // A window with no tap inside the input (possible with a dilation past it) keeps index -1.
+      int64_t best_index = h0 < H && w0 < W ? h0 * W + w0 : -1;
+      // The steps stop at h1 / w1 rather than adding a dilation that could pass INT64_MAX.
+      for (int64_t ih = h0; ih < h1; ih = (h1 - ih > dilation[0]) ? ih + dilation[0] : h1) {
+        for (int64_t iw = w0; iw < w1; iw = (w1 - iw > dilation[1]) ? iw + dilation[1] : w1) {
           const T v = plane[ih * x.strides[2] + iw * x.strides[3]];
           if (v > best || std::isnan(v)) {
             best = v;
@@ -275,9 +306,7 @@ ETP_PORTABLE_KERNEL(max_pool2d_with_indices_backward_grad_input,
   if (etp_status s = same_dtype(c, *grad_out, in->dtype, "grad_output")) return s;
   if (etp_status s = same_dtype(c, *indices, ETP_DTYPE_INT64, "indices")) return s;
   int64_t ohw[2];
-  for (int k = 0; k < 2; ++k) {
-    ohw[k] = pooled_size(in->sizes[in->rank - 2 + k], kernel[k], pad[k], stride[k], dilation[k], ceil_mode);
-  }
+  if (etp_status s = pooled_hw(c, *in, kernel, stride, pad, dilation, ceil_mode, ohw)) return s;
   bool shapes = grad_out->rank == in->rank && indices->rank == in->rank;
   for (int32_t d = 0; shapes && d < in->rank; ++d) {
     const int64_t want = d < in->rank - 2 ? in->sizes[d] : ohw[d - (in->rank - 2)];

@@ -83,6 +83,74 @@ TEST(ConvolutionKernelTest, RejectsTooSmallTransposedOutputBadGroupsTooLargeKern
   EXPECT_NE(h.last_error().find("aten::convolution.out"), std::string::npos);
 }
 
+// A program's stride, padding, dilation, output_padding and groups can be anything: each used
+// to reach a signed overflow (span, 2 * padding, (in - 1) * stride, weight channels * groups)
+// before any range check. Now each is a shape error naming the arguments.
+TEST(ConvolutionKernelTest, HugeArgumentsAreShapeErrorsNotOverflows) {
+  KernelHarness h;
+  const int64_t big = int64_t{1} << 62;
+  TestTensor x = range({1, 4, 3, 3}), w1(ETP_DTYPE_FLOAT32, {4, 4, 1, 1}), w3(ETP_DTYPE_FLOAT32, {4, 4, 3, 3});
+  TestTensor out(ETP_DTYPE_FLOAT32, {1, 4, 3, 3});
+  ConvArgs groups;
+  groups.groups = V::integer(big);  // 4 * 2^62 weight input channels
+  EXPECT_EQ(conv(h, x, w1, nullptr, out, groups), ETP_ERR_SHAPE);
+  EXPECT_NE(h.last_error().find("groups=4611686018427387904 disagree"), std::string::npos) << h.last_error();
+  groups.groups = V::integer(INT64_MIN);
+  EXPECT_EQ(conv(h, x, w1, nullptr, out, groups), ETP_ERR_SHAPE);
+  ConvArgs dilation;
+  dilation.dilation = V::int_list({big, big});  // 2^62 * 2 + 1
+  EXPECT_EQ(conv(h, x, w3, nullptr, out, dilation), ETP_ERR_SHAPE);
+  EXPECT_NE(h.last_error().find("stride 1, padding 0, dilation 4611686018427387904 make the output size of "
+                                "spatial dim 0 overflow int64 (input size 3, kernel size 3)"),
+            std::string::npos)
+      << h.last_error();
+  ConvArgs padding;
+  padding.padding = V::int_list({big, big});  // 2 * 2^62
+  EXPECT_EQ(conv(h, x, w1, nullptr, out, padding), ETP_ERR_SHAPE);
+  EXPECT_NE(h.last_error().find("padding 4611686018427387904"), std::string::npos) << h.last_error();
+  ConvArgs stride;  // transposed: (3 - 1) * 2^62
+  stride.transposed = V::boolean(true);
+  stride.stride = V::int_list({big, 1});
+  EXPECT_EQ(conv(h, x, w1, nullptr, out, stride), ETP_ERR_SHAPE);
+  EXPECT_NE(h.last_error().find("and output_padding make the output size of spatial dim 0 overflow"), std::string::npos)
+      << h.last_error();
+  ConvArgs tpad;
+  tpad.transposed = V::boolean(true);
+  tpad.padding = V::int_list({0, big});
+  EXPECT_EQ(conv(h, x, w1, nullptr, out, tpad), ETP_ERR_SHAPE);
+  ConvArgs opad;  // 2 + 1 + INT64_MAX
+  opad.transposed = V::boolean(true);
+  opad.output_padding = V::int_list({INT64_MAX, 0});
+  EXPECT_EQ(conv(h, x, w1, nullptr, out, opad), ETP_ERR_SHAPE);
+
+  // The backward checks groups and the output size the same way.
+  TestTensor bx(ETP_DTYPE_FLOAT32, {1, 0, 4, 4}), bw(ETP_DTYPE_FLOAT32, {0, 4, 1, 1}),
+      bg(ETP_DTYPE_FLOAT32, {1, 0, 4, 4});
+  TestTensor gx(ETP_DTYPE_FLOAT32, {1, 0, 4, 4}), gw(ETP_DTYPE_FLOAT32, {0, 4, 1, 1}), gb(ETP_DTYPE_FLOAT32, {0});
+  V vg = V::tensor(bg), vx = V::tensor(bx), vw = V::tensor(bw), bias_sizes = V::int_list({0}), vgx = V::tensor(gx),
+    vgw = V::tensor(gw), vgb = V::tensor(gb);
+  static const bool all[3] = {true, true, true};
+  V mask;
+  mask.value.tag = ETP_VALUE_BOOL_LIST;
+  mask.value.u.bool_list = {all, 3};
+  ConvArgs a;
+  a.groups = V::integer(big);  // 0 % 2^62 == 0 for both channel counts, then 4 * 2^62
+  EXPECT_EQ(h.run("aten::convolution_backward.out",
+                  {&vg, &vx, &vw, &bias_sizes, &a.stride, &a.padding, &a.dilation, &a.transposed, &a.output_padding,
+                   &a.groups, &mask, &vgx, &vgw, &vgb, &vgx}),
+            ETP_ERR_SHAPE);
+  EXPECT_NE(h.last_error().find("groups=4611686018427387904 disagree"), std::string::npos) << h.last_error();
+  TestTensor px = range({1, 1, 4, 4}), pw(ETP_DTYPE_FLOAT32, {1, 1, 1, 1}), pg(ETP_DTYPE_FLOAT32, {1, 1, 4, 4});
+  V vpx = V::tensor(px), vpw = V::tensor(pw), vpg = V::tensor(pg);
+  ConvArgs b;
+  b.padding = V::int_list({big, 0});
+  EXPECT_EQ(h.run("aten::convolution_backward.out",
+                  {&vpg, &vpx, &vpw, &bias_sizes, &b.stride, &b.padding, &b.dilation, &b.transposed, &b.output_padding,
+                   &b.groups, &mask, &vgx, &vgw, &vgb, &vgx}),
+            ETP_ERR_SHAPE);
+  EXPECT_NE(h.last_error().find("overflow int64"), std::string::npos) << h.last_error();
+}
+
 TEST(ConvolutionKernelTest, EmptyBatchGivesEmptyOutput) {
   KernelHarness h;
   TestTensor x(ETP_DTYPE_FLOAT32, {0, 1, 2, 2}), w(ETP_DTYPE_FLOAT32, {1, 1, 1, 1}), out(ETP_DTYPE_FLOAT32, {0, 1, 2, 2});
