@@ -154,8 +154,9 @@ ETP_PORTABLE_KERNEL(view_copy_out, "aten::view_copy.out") {
     } else if (size[d] < 0) {
       return fail(c.host, ETP_ERR_SHAPE, "%s: invalid size %lld at dim %llu", c.op, static_cast<long long>(size[d]),
                   static_cast<unsigned long long>(d));
-    } else {
-      known *= size[d];
+    } else if (__builtin_mul_overflow(known, size[d], &known)) {
+      return fail(c.host, ETP_ERR_SHAPE, "%s: size %lld at dim %llu makes the sizes' product overflow int64", c.op,
+                  static_cast<long long>(size[d]), static_cast<unsigned long long>(d));
     }
   }
   if (infer >= 0) {
@@ -287,7 +288,7 @@ etp_status read_slice(const Ctx& c, const etp_tensor& self, uint32_t first, Slic
   start = start < 0 ? 0 : (start > size ? size : start);
   end = end < start ? start : (end > size ? size : end);
   out->start = start;
-  out->length = (end - start + out->step - 1) / out->step;
+  out->length = end > start ? (end - start - 1) / out->step + 1 : 0;  // no end - start + step overflow
   return ETP_OK;
 }
 
@@ -295,7 +296,8 @@ etp_status read_slice(const Ctx& c, const etp_tensor& self, uint32_t first, Slic
 View sliced(const etp_tensor& t, const Slice& s) {
   View v = whole(t);
   v.sizes[s.dim] = s.length;
-  v.strides[s.dim] = t.strides[s.dim] * s.step;
+  // One element needs no stride (and step may be any size then); more bound step by the dim.
+  v.strides[s.dim] = s.length <= 1 ? 0 : t.strides[s.dim] * s.step;
   v.base = s.start * t.strides[s.dim];
   return v;
 }
@@ -528,6 +530,12 @@ ETP_PORTABLE_KERNEL(split_with_sizes_copy_out, "aten::split_with_sizes_copy.out"
       return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: split size %lld is negative", c.op,
                   static_cast<long long>(sizes[i]));
     }
+    if (sizes[i] > self->sizes[d] - total) {  // (the sum could overflow)
+      return fail(c.host, ETP_ERR_INVALID_ARGUMENT,
+                  "%s: split size %lld at %llu passes the end of dim %lld of size %lld", c.op,
+                  static_cast<long long>(sizes[i]), static_cast<unsigned long long>(i), static_cast<long long>(d),
+                  static_cast<long long>(self->sizes[d]));
+    }
     total += sizes[i];
   }
   if (total != self->sizes[d]) {
@@ -549,8 +557,7 @@ ETP_PORTABLE_KERNEL(split_copy_tensor_out, "aten::split_copy.Tensor_out") {
     return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: split_size %lld is invalid for a dim of size %lld", c.op,
                 static_cast<long long>(split_size), static_cast<long long>(size));
   }
-  const uint64_t chunks =
-      split_size == 0 ? 1 : static_cast<uint64_t>(size == 0 ? 1 : (size + split_size - 1) / split_size);
+  const uint64_t chunks = split_size == 0 ? 1 : static_cast<uint64_t>(size == 0 ? 1 : (size - 1) / split_size + 1);
   if (chunks != num_outs) {
     return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: %llu outputs for %llu chunks", c.op,
                 static_cast<unsigned long long>(num_outs), static_cast<unsigned long long>(chunks));
@@ -587,7 +594,10 @@ ETP_PORTABLE_KERNEL(constant_pad_nd_out, "aten::constant_pad_nd.out") {
     const uint64_t pair = static_cast<uint64_t>(self->rank - 1 - d);
     const int64_t lo = pair < count / 2 ? pad[2 * pair] : 0, hi = pair < count / 2 ? pad[2 * pair + 1] : 0;
     before[d] = lo;
-    sizes[d] = self->sizes[d] + lo + hi;
+    if (__builtin_add_overflow(self->sizes[d], lo, &sizes[d]) || __builtin_add_overflow(sizes[d], hi, &sizes[d])) {
+      return fail(c.host, ETP_ERR_SHAPE, "%s: padding (%lld, %lld) makes dim %d overflow int64", c.op,
+                  static_cast<long long>(lo), static_cast<long long>(hi), d);
+    }
     if (sizes[d] < 0) {
       return fail(c.host, ETP_ERR_SHAPE, "%s: padding makes dim %d negative (%lld)", c.op, d,
                   static_cast<long long>(sizes[d]));
@@ -599,7 +609,10 @@ ETP_PORTABLE_KERNEL(constant_pad_nd_out, "aten::constant_pad_nd.out") {
   // The overlap of the input and the output: in[k] lands at out[k + before].
   int64_t region[ETP_MAX_RANK] = {0}, in_base = 0, out_base = 0;
   for (int32_t d = 0; d < self->rank; ++d) {
-    const int64_t in_start = before[d] < 0 ? -before[d] : 0, out_start = before[d] > 0 ? before[d] : 0;
+    // Clamped to the dims (a crop or pad past them leaves no overlap), so -before and the offsets
+    // below cannot overflow.
+    const int64_t in_start = before[d] >= 0 ? 0 : before[d] < -self->sizes[d] ? self->sizes[d] : -before[d];
+    const int64_t out_start = before[d] <= 0 ? 0 : std::min(before[d], sizes[d]);
     const int64_t len = std::min(self->sizes[d] - in_start, sizes[d] - out_start);
     region[d] = len < 0 ? 0 : len;
     in_base += in_start * self->strides[d];
@@ -729,7 +742,7 @@ ETP_PORTABLE_KERNEL(pixel_unshuffle_out, "aten::pixel_unshuffle.out") { return p
 // The start index of a narrow/slice on a dim of `size` (negative counts from the end).
 bool checked_range(const Ctx& c, int64_t size, int64_t start, int64_t length, int64_t* first) {
   if (start < 0) start += size;
-  if (start < 0 || start > size || length < 0 || start + length > size) {
+  if (start < 0 || start > size || length < 0 || length > size - start) {
     fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: start %lld and length %lld do not fit a dim of size %lld", c.op,
          static_cast<long long>(start), static_cast<long long>(length), static_cast<long long>(size));
     return false;
@@ -1028,7 +1041,10 @@ etp_status mode_pad(const Ctx& c, int32_t n, bool reflect) {
                   reflect ? " (each pad must be smaller than the dim)" : "");
     }
     before[d] = lo;
-    sizes[d] = size + lo + hi;
+    if (__builtin_add_overflow(size, lo, &sizes[d]) || __builtin_add_overflow(sizes[d], hi, &sizes[d])) {
+      return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: padding (%lld, %lld) makes dim %d of size %lld overflow int64",
+                  c.op, static_cast<long long>(lo), static_cast<long long>(hi), d, static_cast<long long>(size));
+    }
   }
   if (etp_status s = resize_out(c, out, self->rank, sizes)) return s;
   const int64_t total = etp_sdk::numel(*out);

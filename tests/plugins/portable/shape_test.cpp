@@ -290,6 +290,80 @@ TEST(PixelShuffleKernelTest, AHugeFactorIsAnErrorNotAnOverflow) {
   EXPECT_NE(h.last_error().find("factor 4 makes the output's sizes overflow"), std::string::npos) << h.last_error();
 }
 
+// A program's step, split sizes, start/length, view sizes and pads can be anything: each sum or
+// product of them with a size is checked (or computed without the overflow), so a hostile value
+// is an error naming it, or the result PyTorch's rules give, never a signed overflow.
+TEST(ShapeKernelTest, HugeStepsAndSizesOfSliceSplitNarrowAndViewAreExact) {
+  KernelHarness h;
+  TestTensor a = range({4, 4}), row(ETP_DTYPE_FLOAT32, {1, 4});
+  V none = V::none(), zero = V::integer(0);
+  for (int64_t step : {INT64_MAX, int64_t{1} << 62}) {  // (end - start + step - 1) and stride * step
+    ASSERT_EQ(
+        call(h, "aten::slice_copy.Tensor_out", {V::tensor(a), zero, none, none, V::integer(step), V::tensor(row)}),
+        ETP_OK)
+        << h.last_error();
+    EXPECT_EQ(row.logical<float>(), (std::vector<float>{0, 1, 2, 3}));
+  }
+  auto src = TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1, 4}, {7, 8, 9, 10});
+  TestTensor scattered(ETP_DTYPE_FLOAT32, {4, 4});
+  ASSERT_EQ(call(h, "aten::slice_scatter.out",
+                 {V::tensor(a), V::tensor(src), zero, none, none, V::integer(INT64_MAX), V::tensor(scattered)}),
+            ETP_OK)
+      << h.last_error();
+  EXPECT_EQ(scattered.logical<float>()[3], 10);
+  EXPECT_EQ(scattered.logical<float>()[4], 4);
+
+  TestTensor b = range({2, 3}), o1(ETP_DTYPE_FLOAT32, {2, 3}), o2(ETP_DTYPE_FLOAT32, {2, 1});
+  V vb = V::tensor(b), one = V::integer(1), sizes = V::int_list({INT64_MAX, 1}), outs = V::tensor_list({&o1, &o2});
+  EXPECT_EQ(h.run("aten::split_with_sizes_copy.out", {&vb, &sizes, &one, &outs, &outs}), ETP_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(h.last_error().find("split size 9223372036854775807 at 0 passes the end of dim 1 of size 3"),
+            std::string::npos)
+      << h.last_error();
+  V whole = V::integer(INT64_MAX), single = V::tensor_list({&o1});  // one chunk: (3 - 1) / INT64_MAX + 1
+  ASSERT_EQ(h.run("aten::split_copy.Tensor_out", {&vb, &whole, &one, &single, &single}), ETP_OK) << h.last_error();
+  EXPECT_EQ(o1.logical<float>(), (std::vector<float>{0, 1, 2, 3, 4, 5}));
+
+  TestTensor narrow(ETP_DTYPE_FLOAT32, {2, 3});
+  EXPECT_EQ(call(h, "aten::narrow_copy.out", {vb, one, one, V::integer(INT64_MAX), V::tensor(narrow)}),
+            ETP_ERR_INVALID_ARGUMENT);  // 1 + INT64_MAX
+  EXPECT_NE(h.last_error().find("start 1 and length 9223372036854775807 do not fit a dim of size 3"), std::string::npos)
+      << h.last_error();
+
+  TestTensor view(ETP_DTYPE_FLOAT32, {6});
+  const int64_t two32 = int64_t{1} << 32;
+  EXPECT_EQ(call(h, "aten::view_copy.out", {vb, V::int_list({two32, two32, -1}), V::tensor(view)}), ETP_ERR_SHAPE);
+  EXPECT_NE(h.last_error().find("size 4294967296 at dim 1 makes the sizes' product overflow int64"), std::string::npos)
+      << h.last_error();
+  EXPECT_EQ(call(h, "aten::view_copy.out", {vb, V::int_list({two32, two32}), V::tensor(view)}), ETP_ERR_SHAPE);
+}
+
+TEST(ConstantPadKernelTest, HugePadsAreAnErrorOrCropEverything) {
+  KernelHarness h;
+  TestTensor a = range({2}), out(ETP_DTYPE_FLOAT32, {2});
+  V va = V::tensor(a), value = V::real(9), vo = V::tensor(out);
+  V over = V::int_list({INT64_MAX, 1});
+  EXPECT_EQ(h.run("aten::constant_pad_nd.out", {&va, &over, &value, &vo, &vo}), ETP_ERR_SHAPE);
+  EXPECT_NE(h.last_error().find("padding (9223372036854775807, 1) makes dim 0 overflow int64"), std::string::npos)
+      << h.last_error();
+  V extremes = V::int_list({INT64_MIN, INT64_MAX});  // 2 + INT64_MIN + INT64_MAX = 1: all of self cropped
+  ASSERT_EQ(h.run("aten::constant_pad_nd.out", {&va, &extremes, &value, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<float>(), (std::vector<float>{9}));
+  TestTensor b = range({2, 3}), out2(ETP_DTYPE_FLOAT32, {2, 3});
+  V vb = V::tensor(b), vo2 = V::tensor(out2);
+  const int64_t big = int64_t{1} << 62;
+  for (int64_t lo : {big, -big}) {  // dim 0 keeps size 2, shifted past itself either way
+    V pad = V::int_list({0, 0, lo, -lo});
+    ASSERT_EQ(h.run("aten::constant_pad_nd.out", {&vb, &pad, &value, &vo2, &vo2}), ETP_OK) << h.last_error();
+    EXPECT_EQ(out2.logical<float>(), std::vector<float>(6, 9));
+  }
+  TestTensor c = range({1, 3}), out3(ETP_DTYPE_FLOAT32, {1, 3});
+  EXPECT_EQ(call(h, "aten::replication_pad1d.out", {V::tensor(c), V::int_list({INT64_MAX, 1}), V::tensor(out3)}),
+            ETP_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(h.last_error().find("padding (9223372036854775807, 1) makes dim 1 of size 3 overflow int64"),
+            std::string::npos)
+      << h.last_error();
+}
+
 TEST(ShapeKernelTest, DtypeMismatchNamesOperatorAndDtype) {
   KernelHarness h;
   TestTensor a = range({2}), out(ETP_DTYPE_INT64, {2});
