@@ -584,7 +584,7 @@ etp_status put_values(const Ctx& c, etp_tensor* dst, const etp_tensor& values, b
       T* db = d + dst_offset;
       const T* vb = v + value_offset(coord);
       for_each_strided(plan.kept, kept_sizes, kept_dst, kept_val, nullptr, [&](int64_t od, int64_t ov, int64_t) {
-        db[od] = static_cast<T>(read_elem(db, od) + read_elem(vb, ov));
+        db[od] = wrap_add(read_elem(db, od), read_elem(vb, ov));  // int32/int64 wrap, as PyTorch
       });
     });
   });

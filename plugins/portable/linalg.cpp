@@ -8,6 +8,7 @@
 
 #include "kernels.h"
 #include "movement_util.h"
+#include "pointwise_util.h"
 
 namespace etp_portable {
 namespace {
@@ -56,6 +57,17 @@ inline void matmul_tile_f32(const float* abase, int64_t asr, int64_t asc, const 
   }
 }
 
+// acc += x * y, wrapping in int32/int64 as PyTorch does (a signed overflow otherwise); other
+// types compute exactly as written.
+template <typename T>
+inline void mul_add(T& acc, T x, T y) {
+  if constexpr (kWraps<T>) {
+    acc = wrap_add(acc, wrap_mul(x, y));
+  } else {
+    acc += x * y;
+  }
+}
+
 // One R x C tile of o = a * w: rows [i0, i0 + rows) and columns [j0, j0 + cols) of batch b, with
 // rows <= R and cols <= C, each w row segment read once for all its rows.
 template <int64_t R, int64_t C, typename T, typename Finish>
@@ -79,7 +91,7 @@ void matmul_tile(int64_t b, int64_t i0, int64_t j0, int64_t rows, int64_t cols, 
       const T* wp = wbase + p * w.sr;
       for (int64_t r = 0; r < R; ++r) {
         const T x = abase[r * a.sr + p * a.sc];
-        for (int64_t c = 0; c < C; ++c) acc[r][c] += x * wp[c];
+        for (int64_t c = 0; c < C; ++c) mul_add(acc[r][c], x, wp[c]);
       }
     }
   } else {
@@ -87,7 +99,7 @@ void matmul_tile(int64_t b, int64_t i0, int64_t j0, int64_t rows, int64_t cols, 
       const T* wp = wbase + p * w.sr;
       for (int64_t r = 0; r < rows; ++r) {
         const T x = abase[r * a.sr + p * a.sc];
-        for (int64_t c = 0; c < cols; ++c) acc[r][c] += x * wp[c];
+        for (int64_t c = 0; c < cols; ++c) mul_add(acc[r][c], x, wp[c]);
       }
     }
   }
@@ -125,7 +137,7 @@ void batched_matmul(const etp_host_api* host, int64_t B, int64_t n, int64_t k, i
       for (int64_t j = 0; j < m; ++j) {
         const T* wcol = w.data + b * w.sb + j * w.sc;
         T acc = T(0);
-        for (int64_t p = 0; p < k; ++p) acc += arow[p * a.sc] * wcol[p * w.sr];
+        for (int64_t p = 0; p < k; ++p) mul_add(acc, arow[p * a.sc], wcol[p * w.sr]);
         o.data[b * o.sb + i * o.sr + j * o.sc] = finish(acc, b, i, j);
       }
     }
@@ -201,10 +213,14 @@ etp_status matmul_op(const Ctx& c, const etp_tensor* self, const etp_tensor& a, 
     const T tb = convert<T>(beta), ta = convert<T>(alpha);
     // beta == 0 ignores self entirely (NaN/inf in self do not propagate), as in PyTorch.
     batched_matmul<T>(c.host, B, n, k, m, ma, mw, mo, [&](T acc, int64_t b, int64_t i, int64_t j) {
-      const T prod = static_cast<T>(ta * acc);
-      return beta == 0
-                 ? prod
-                 : static_cast<T>(tb * sd[b * self_strides[0] + i * self_strides[1] + j * self_strides[2]] + prod);
+      const int64_t at = b * self_strides[0] + i * self_strides[1] + j * self_strides[2];
+      if constexpr (kWraps<T>) {  // int32/int64 wrap, as PyTorch
+        const T prod = wrap_mul(ta, acc);
+        return beta == 0 ? prod : wrap_add(wrap_mul(tb, sd[at]), prod);
+      } else {
+        const T prod = static_cast<T>(ta * acc);
+        return beta == 0 ? prod : static_cast<T>(tb * sd[at] + prod);
+      }
     });
     return ETP_OK;
   });
@@ -280,8 +296,8 @@ ETP_PORTABLE_KERNEL(linear_out, "aten::linear.out") {
     for_each_strided(lead, in->sizes, out->strides, in->strides, nullptr, [&](int64_t ob, int64_t xb, int64_t) {
       for (int64_t j = 0; j < n; ++j) {
         T acc = T(0);
-        for (int64_t p = 0; p < k; ++p) acc += x[xb + p * xs] * wd[j * w0 + p * w1];
-        o[ob + j * os] = bd ? static_cast<T>(acc + bd[j * bias_stride]) : acc;
+        for (int64_t p = 0; p < k; ++p) mul_add(acc, x[xb + p * xs], wd[j * w0 + p * w1]);
+        o[ob + j * os] = bd ? wrap_add(acc, bd[j * bias_stride]) : acc;
       }
     });
     return ETP_OK;

@@ -293,6 +293,26 @@ TEST(IndexPutKernelTest, WritesAndAccumulatesWithRepeatedIndices) {
   EXPECT_EQ(self.logical<float>(), (std::vector<float>{0, 1, 2, 3}));  // self untouched
 }
 
+// accumulate=True adds in the tensor's dtype: int64 and int32 wrap, as PyTorch (and as
+// scatter_add), instead of a signed overflow.
+TEST(IndexPutKernelTest, AccumulateWrapsIntegers) {
+  KernelHarness h;
+  auto self = longs({2}, {INT64_MAX, 5});
+  auto idx = longs({1}, {0});
+  auto vals = longs({1}, {1});
+  TestTensor out(ETP_DTYPE_INT64, {2});
+  V vs = V::tensor(self), list = V::tensor_list({&idx}, true), vv = V::tensor(vals), acc = V::boolean(true),
+    vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::index_put.out", {&vs, &list, &vv, &acc, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<int64_t>(), (std::vector<int64_t>{INT64_MIN, 5}));
+  auto self32 = TestTensor::of<int32_t>(ETP_DTYPE_INT32, {1}, {INT32_MAX});
+  auto vals32 = TestTensor::of<int32_t>(ETP_DTYPE_INT32, {1}, {1});
+  TestTensor out32(ETP_DTYPE_INT32, {1});
+  V vs32 = V::tensor(self32), vv32 = V::tensor(vals32), vo32 = V::tensor(out32);
+  ASSERT_EQ(h.run("aten::index_put.out", {&vs32, &list, &vv32, &acc, &vo32, &vo32}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out32.logical<int32_t>(), (std::vector<int32_t>{INT32_MIN}));
+}
+
 TEST(IndexPutKernelTest, KvCacheStyleUpdateBroadcastsValuesOverKeptDims) {
   KernelHarness h;
   TestTensor cache(ETP_DTYPE_FLOAT32, {1, 4, 2});  // [batch, seq, dim]

@@ -49,6 +49,44 @@ TEST(MmKernelTest, IntegerMatricesAndEmptyInnerDim) {
   EXPECT_EQ(eo.logical<float>(), std::vector<float>(6, 0.0f));
 }
 
+// Integer products and sums wrap in the dtype, as PyTorch, on both matmul paths (the tiled one
+// for contiguous rows of more than one column, one dot product per element otherwise), and in
+// addmm's alpha/beta scaling and linear's bias.
+TEST(MmKernelTest, IntegerOverflowWrapsAsPyTorch) {
+  KernelHarness h;
+  const int64_t big = int64_t{1} << 62;
+  auto a = TestTensor::of<int64_t>(ETP_DTYPE_INT64, {1, 1}, {big});
+  auto b = TestTensor::of<int64_t>(ETP_DTYPE_INT64, {1, 1}, {2});
+  TestTensor out(ETP_DTYPE_INT64, {1, 1});
+  V va = V::tensor(a), vb = V::tensor(b), vo = V::tensor(out);
+  ASSERT_EQ(h.run("aten::mm.out", {&va, &vb, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<int64_t>(), (std::vector<int64_t>{INT64_MIN}));  // 2^63
+  auto b2 = TestTensor::of<int64_t>(ETP_DTYPE_INT64, {1, 2}, {2, 4});
+  TestTensor out2(ETP_DTYPE_INT64, {1, 2});
+  V vb2 = V::tensor(b2), vo2 = V::tensor(out2);
+  ASSERT_EQ(h.run("aten::mm.out", {&va, &vb2, &vo2, &vo2}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out2.logical<int64_t>(), (std::vector<int64_t>{INT64_MIN, 0}));  // 2^63, 2^64
+  auto a32 = TestTensor::of<int32_t>(ETP_DTYPE_INT32, {1, 2}, {1 << 30, 1 << 30});
+  auto b32 = TestTensor::of<int32_t>(ETP_DTYPE_INT32, {2, 1}, {2, 2});
+  TestTensor out32(ETP_DTYPE_INT32, {1, 1});
+  V va32 = V::tensor(a32), vb32 = V::tensor(b32), vo32 = V::tensor(out32);
+  ASSERT_EQ(h.run("aten::mm.out", {&va32, &vb32, &vo32, &vo32}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out32.logical<int32_t>(), (std::vector<int32_t>{0}));  // 2^31 + 2^31
+
+  auto self = TestTensor::of<int64_t>(ETP_DTYPE_INT64, {1}, {INT64_MAX});
+  auto one = TestTensor::of<int64_t>(ETP_DTYPE_INT64, {1, 1}, {1});
+  V vs = V::tensor(self), v1 = V::tensor(one), unit = V::integer(1), two = V::integer(2);
+  ASSERT_EQ(h.run("aten::addmm.out", {&vs, &v1, &v1, &unit, &unit, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<int64_t>(), (std::vector<int64_t>{INT64_MIN}));  // INT64_MAX + 1
+  ASSERT_EQ(h.run("aten::addmm.out", {&vs, &va, &vb, &two, &two, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<int64_t>(), (std::vector<int64_t>{-2}));  // 2 * INT64_MAX + 2 * 2^63
+
+  auto bias = TestTensor::of<int64_t>(ETP_DTYPE_INT64, {1}, {1});
+  V vbias = V::tensor(bias);
+  ASSERT_EQ(h.run("aten::linear.out", {&va, &vb, &vbias, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.logical<int64_t>(), (std::vector<int64_t>{INT64_MIN + 1}));
+}
+
 TEST(MmKernelTest, ShapeAndDtypeErrors) {
   KernelHarness h;
   TestTensor a(ETP_DTYPE_FLOAT32, {2, 3}), b(ETP_DTYPE_FLOAT32, {2, 3}), out(ETP_DTYPE_FLOAT32, {2, 3});
