@@ -71,6 +71,9 @@ ETP_PORTABLE_KERNEL(upsample_bilinear2d_vec_out, "aten::upsample_bilinear2d.vec_
   int64_t sizes[4] = {0, 0, 0, 0};
   if (etp_status s = output_size(c, *in, c.args[1], c.args[3], sizes, scales)) return s;
   if (etp_status s = etp_sdk::resize(c.host, out, 4, sizes)) return fail(c.host, s, "%s: cannot resize out", c.op);
+  // With N or C = 0 any output_size passes the resize; the loops below run over it outside
+  // the (empty) planes, so return first (after the dtype check the loops would make).
+  if (etp_sdk::numel(*out) == 0) return dispatch_float(c, in->dtype, [](auto) { return ETP_OK; });
   const double sh = source_scale(in->sizes[2], sizes[2], align_corners, scales[0]);
   const double sw = source_scale(in->sizes[3], sizes[3], align_corners, scales[1]);
   return dispatch_float(c, in->dtype, [&](auto zero) {
@@ -117,6 +120,7 @@ ETP_PORTABLE_KERNEL(upsample_nearest2d_vec_out, "aten::upsample_nearest2d.vec_ou
   int64_t sizes[4] = {0, 0, 0, 0};
   if (etp_status s = output_size(c, *in, c.args[1], c.args[2], sizes, scales)) return s;
   if (etp_status s = etp_sdk::resize(c.host, out, 4, sizes)) return fail(c.host, s, "%s: cannot resize out", c.op);
+  if (etp_sdk::numel(*out) == 0) return ETP_OK;  // (the loops run over output_size outside the planes)
   auto source = [&](int k, int64_t o) {
     const double scale =
         scales[k] > 0 ? 1.0 / scales[k] : static_cast<double>(in->sizes[2 + k]) / static_cast<double>(sizes[2 + k]);
@@ -273,8 +277,10 @@ void aa_weights(int64_t i, int64_t in_size, double scale, std::vector<double>* w
   const double support = scale >= 1 ? scale : 1.0;  // interp size 2, halved, times the scale
   const double center = scale * (static_cast<double>(i) + 0.5);
   const double invscale = scale >= 1 ? 1 / scale : 1.0;
-  const int64_t lo = std::max<int64_t>(static_cast<int64_t>(center - support + 0.5), 0);
-  const int64_t hi = std::min<int64_t>(static_cast<int64_t>(center + support + 0.5), in_size);
+  // Clamped in double first: a tiny scales_h/scales_w makes `scale` (and these) far beyond int64.
+  const double size = static_cast<double>(in_size);
+  const int64_t lo = static_cast<int64_t>(std::clamp(center - support + 0.5, 0.0, size));
+  const int64_t hi = static_cast<int64_t>(std::clamp(center + support + 0.5, 0.0, size));
   weights->assign(static_cast<size_t>(std::max<int64_t>(hi - lo, 0)), 0.0);
   double total = 0;
   for (int64_t j = lo; j < hi; ++j) {
@@ -308,6 +314,10 @@ ETP_PORTABLE_KERNEL(upsample_bilinear2d_aa_out, "aten::_upsample_bilinear2d_aa.o
       given[k] = v.u.d;
     else if (v.tag != ETP_VALUE_NONE)
       return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: scales must be floats or None", c.op);
+    if (given[k] > 0 && !std::isfinite(1.0 / given[k])) {  // the filter's centre and support would be inf
+      return fail(c.host, ETP_ERR_INVALID_ARGUMENT, "%s: %s %g has no finite reciprocal", c.op,
+                  k == 0 ? "scales_h" : "scales_w", given[k]);
+    }
   }
   if (in->rank != 4)
     return fail(c.host, ETP_ERR_SHAPE, "%s: input must be 4-D [N, C, H, W], got rank %d", c.op, in->rank);
@@ -318,6 +328,8 @@ ETP_PORTABLE_KERNEL(upsample_bilinear2d_aa_out, "aten::_upsample_bilinear2d_aa.o
   if (out->dtype != in->dtype) return fail(c.host, ETP_ERR_DTYPE, "%s: out dtype must equal the input's", c.op);
   const int64_t sizes[4] = {in->sizes[0], in->sizes[1], size[0], size[1]};
   if (etp_status s = etp_sdk::resize(c.host, out, 4, sizes)) return fail(c.host, s, "%s: cannot resize out", c.op);
+  // Nothing to compute, and the per-index weights below are sized by output_size.
+  if (etp_sdk::numel(*out) == 0) return dispatch_float(c, in->dtype, [](auto) { return ETP_OK; });
   // Per axis: each output index's input range and weights.
   std::vector<std::vector<double>> weights[2];
   std::vector<int64_t> firsts[2];

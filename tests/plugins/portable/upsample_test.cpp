@@ -180,5 +180,44 @@ TEST(UpsampleAntialiasKernelTest, DownscaleAveragesAndUpscaleIsBilinear) {
   EXPECT_EQ(h.run("aten::_upsample_bilinear2d_aa.out", {&vr, &zero, &no, &none, &none, &vh, &vh}), ETP_ERR_SHAPE);
 }
 
+// scales_h/scales_w are only required to be positive: a tiny one made the filter's range far
+// beyond int64 before the cast (now clamped in double; the filter then averages the whole
+// axis), and one with an infinite reciprocal is an error.
+TEST(UpsampleAntialiasKernelTest, ATinyScaleAveragesAndOneWithNoFiniteReciprocalIsAnError) {
+  KernelHarness h;
+  auto x =
+      TestTensor::of<float>(ETP_DTYPE_FLOAT32, {1, 1, 4, 4}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15});
+  TestTensor out(ETP_DTYPE_FLOAT32, {1, 1, 1, 1});
+  TestValue vx = TestValue::tensor(x), size = TestValue::int_list({1, 1}), no = TestValue::boolean(false),
+            tiny = TestValue::real(1e-300), none = TestValue::none(), vo = TestValue::tensor(out);
+  ASSERT_EQ(h.run("aten::_upsample_bilinear2d_aa.out", {&vx, &size, &no, &tiny, &none, &vo, &vo}), ETP_OK)
+      << h.last_error();
+  EXPECT_NEAR(out.logical<float>()[0], 7.5, 1e-5);  // symmetric weights over rows and columns
+  TestValue denormal = TestValue::real(std::numeric_limits<double>::denorm_min());
+  EXPECT_EQ(h.run("aten::_upsample_bilinear2d_aa.out", {&vx, &size, &no, &none, &denormal, &vo, &vo}),
+            ETP_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(h.last_error().find("scales_w 4.94066e-324 has no finite reciprocal"), std::string::npos) << h.last_error();
+}
+
+// With N or C = 0 any output_size passes the resize (0 elements). The kernels looped over
+// output_size outside the empty planes (2^60 iterations here), and the antialiased one sized
+// its per-index weights by it; now they return at once.
+TEST(UpsampleBilinearKernelTest, AnEmptyBatchWithAHugeOutputSizeReturnsAtOnce) {
+  KernelHarness h;
+  TestTensor x(ETP_DTYPE_FLOAT32, {0, 1, 1, 1}), out(ETP_DTYPE_FLOAT32, {0, 1, 1, 1});
+  const int64_t huge = int64_t{1} << 30;
+  TestValue vx = TestValue::tensor(x), size = TestValue::int_list({huge, huge}), no = TestValue::boolean(false),
+            none = TestValue::none(), vo = TestValue::tensor(out);
+  ASSERT_EQ(h.run("aten::upsample_bilinear2d.vec_out", {&vx, &size, &no, &none, &vo, &vo}), ETP_OK) << h.last_error();
+  EXPECT_EQ(out.sizes(), (std::vector<int64_t>{0, 1, huge, huge}));
+  ASSERT_EQ(h.run("aten::upsample_nearest2d.vec_out", {&vx, &size, &none, &vo, &vo}), ETP_OK) << h.last_error();
+  ASSERT_EQ(h.run("aten::_upsample_bilinear2d_aa.out", {&vx, &size, &no, &none, &none, &vo, &vo}), ETP_OK)
+      << h.last_error();
+  TestTensor xi(ETP_DTYPE_INT32, {0, 1, 1, 1}), oi(ETP_DTYPE_INT32, {0, 1, 1, 1});
+  TestValue vxi = TestValue::tensor(xi), voi = TestValue::tensor(oi);
+  EXPECT_EQ(h.run("aten::upsample_bilinear2d.vec_out", {&vxi, &size, &no, &none, &voi, &voi}), ETP_ERR_DTYPE)
+      << "the dtype is still checked";
+}
+
 }  // namespace
 }  // namespace etp::test
