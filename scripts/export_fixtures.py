@@ -1709,7 +1709,7 @@ def fixture_llm_ops(fs: FixtureSet) -> None:
         )
 
 
-def fixture_llama_export(fs: FixtureSet) -> None:
+def fixture_llama_export(fs: FixtureSet, only_variants: Sequence[str] = ()) -> None:
     """A tiny Llama (2 layers, dim 64, 4 query heads over 2 key/value heads, vocab 128, context 32)
     written by ExecuTorch's own llama export (`python -m executorch.examples.models.llama.export_llama
     --use_kv_cache --use_sdpa_with_kv_cache`), with seeded random weights: llama::update_cache and
@@ -1741,7 +1741,13 @@ def fixture_llama_export(fs: FixtureSet) -> None:
         (tmp / "params.json").write_text(json.dumps(params))
         variants = (("llama_et_portable", [], "portable"), ("llama_et_xnnpack", ["-X"], "xnnpack"),
                     # int8 KV caches: llama::custom_quantized_sdpa and per-token quantization ops
-                    ("llama_et_qkv", ["--quantize_kv_cache"], "portable"))
+                    ("llama_et_qkv", ["--quantize_kv_cache"], "portable"),
+                    # 8da4w linears (qdint8 x qbint4, groups of 32), then also a 4-bit embedding table
+                    # (quantized_decomposed::embedding_4bit, groups of 32)
+                    ("llama_et_8da4w", ["-X", "-qmode", "8da4w", "-G", "32"], "xnnpack"),
+                    ("llama_et_8da4w_e4", ["-X", "-qmode", "8da4w", "-G", "32", "-E", "4,32"], "xnnpack"))
+        if only_variants:
+            variants = tuple(v for v in variants if v[0] in only_variants)
         for name, flags, backend in variants:
             cmd = [sys.executable, "-m", "executorch.examples.models.llama.export_llama", "--checkpoint",
                    str(tmp / "tiny.pth"), "--params", str(tmp / "params.json"), "--use_kv_cache",
@@ -1778,6 +1784,111 @@ def fixture_llama_export(fs: FixtureSet) -> None:
             entry["generate"] = greedy_reference(FixtureSet.load_runtime(tmp / f"{name}.pte", None),
                                                  prompt=[1, 5, 7, 9, 11], max_new_tokens=12)
             log(f"  greedy generation from {entry['generate']['prompt']}: {entry['generate']['tokens']}")
+
+
+class DqMLP(nn.Module):
+    """Two linears with a ReLU between, for the dynamically quantized fixtures."""
+
+    def __init__(self, din: int, dh: int, dout: int, bias: bool = True):
+        super().__init__()
+        self.fc1 = nn.Linear(din, dh, bias=bias)
+        self.fc2 = nn.Linear(dh, dout, bias=bias)
+
+    def forward(self, x):
+        return self.fc2(F.relu(self.fc1(x)))
+
+
+def fixture_dynamic_quant(fs: FixtureSet) -> None:
+    """Dynamically quantized linears through the XNNPACK partitioner: activations quantized to int8
+    per row at run time (qdint8, an XNNConvert before each fully-connected layer) times
+    - 4-bit weights in groups of 32 with bf16 scales (qbint4: torchao's
+      Int8DynamicActivationIntxWeightConfig(int4, PerGroup(32)), ExecuTorch's "8da4w"), weights in
+      a .ptd (torchao.utils.unwrap_tensor_subclass first, or the tag pass cannot see them);
+    - the same with one group per row (PerAxis(0): qbint4 with group = k);
+    - 8-bit per-channel weights (torchao int8 PerAxis(0): qcint8);
+    - 4-bit and 8-bit per-channel weights from ExecuTorch's XNNPACKQuantizer with a dynamic
+      per-channel config (weight range -8..7: qcint4; default: qcint8, in a .ptd);
+    - a wide layer (k 1024, groups of 256, 21 rows) for the rounding of long sums and multi-row tiles.
+    Inputs have rows of very different ranges, an all-zero row and an all-positive one. Expected
+    outputs are ExecuTorch's runtime's (its XNNPACK rounds as the AVX512-VNNI kernels do on
+    machines that have them; etp computes that order everywhere)."""
+    from torchao.quantization import Int8DynamicActivationIntxWeightConfig, quantize_
+    from torchao.quantization.granularity import PerAxis, PerGroup
+    from torchao.utils import unwrap_tensor_subclass
+
+    def torchao(model, dtype, granularity, external):
+        quantize_(model, Int8DynamicActivationIntxWeightConfig(weight_dtype=dtype, weight_granularity=granularity))
+        return unwrap_tensor_subclass(model) if external else model
+
+    def pt2e(model, x, qmin, qmax):
+        from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+            XNNPACKQuantizer, get_symmetric_quantization_config)
+        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+        config = get_symmetric_quantization_config(is_per_channel=True, is_dynamic=True, weight_qmin=qmin,
+                                                   weight_qmax=qmax)
+        prepared = prepare_pt2e(torch.export.export(model, (x,), strict=True).module(),
+                                XNNPACKQuantizer().set_global(config))
+        prepared(x)
+        return convert_pt2e(prepared)
+
+    def inputs(rows, k, seed):
+        g = torch.Generator().manual_seed(seed)
+        x = torch.randn(rows, k, generator=g) * 2.0
+        if rows > 3:
+            x[1] *= 100.0  # a row of a much wider range
+            x[2] = 0.0  # all zero: scale 1, zero point 127
+            x[3] = x[3].abs() + 0.5  # all positive: the zero point at -128
+        return x
+
+    cases = [
+        # name, dims (k, hidden, out), bias, quantization, weights in a .ptd, description
+        ("dq_8da4w", (64, 96, 32), True, ("torchao", torch.int4, PerGroup(32)), True,
+         "torchao Int8DynamicActivationIntxWeightConfig(weight_dtype=int4, weight_granularity=PerGroup(32)) "
+         "(ExecuTorch's 8da4w: qbint4 weights, bf16 scales per 32 inputs), unwrap_tensor_subclass, weights "
+         "tagged into the .ptd"),
+        ("dq_8da4w_rows", (64, 96, 32), False, ("torchao", torch.int4, PerAxis(0)), False,
+         "torchao int4 PerAxis(0), no bias: qbint4 with one group per row (group size = k)"),
+        ("dq_8da8w", (64, 96, 32), True, ("torchao", torch.int8, PerAxis(0)), False,
+         "torchao int8 PerAxis(0): qcint8 weights, fp32 scale per output channel"),
+        # (k even: ExecuTorch 1.4.1's runtime gives wrong outputs for qcint4 weights with an odd k, hundreds
+        # off the eager model on a single 63-input layer, and not the same from one load to the next; etp
+        # reads the rows as written, padded to whole bytes, which its kernel tests check)
+        ("dq_qc4", (64, 96, 32), True, ("pt2e", -8, 7), False,
+         "XNNPACKQuantizer, get_symmetric_quantization_config(is_per_channel=True, is_dynamic=True, "
+         "weight_qmin=-8, weight_qmax=7): qcint4 weights"),
+        ("dq_qc8", (64, 96, 32), True, ("pt2e", -127, 127), True,
+         "XNNPACKQuantizer, dynamic per-channel (default weight range): qcint8 weights, tagged into the .ptd"),
+        ("dq_8da4w_wide", (1024, 256, 48), True, ("torchao", torch.int4, PerGroup(256)), False,
+         "torchao int4 PerGroup(256), k 1024 and 256, 21 rows"),
+    ]
+    for i, (stem, (k, hidden, dout), bias, quant, external, desc) in enumerate(cases):
+        name = f"{stem}_xnnpack"
+        seed_everything(60 + i)
+        model = DqMLP(k, hidden, dout, bias=bias).eval()
+        rows = 21 if k > 1000 else 5
+        runs = [inputs(rows, k, 100 + i), inputs(rows, k, 200 + i)]
+        if quant[0] == "torchao":
+            model = torchao(model, quant[1], quant[2], external)
+        else:
+            model = pt2e(model, runs[0], quant[1], quant[2])
+        tag = (lambda node, _n=name: _n) if external else None  # noqa: E731
+        et = export_program(model, (runs[0],), xnnpack=True, tag_fn=tag, delegate_tag_fn=tag)
+        assert_fully_delegated(name, et)
+        fs.add(
+            name=name,
+            model="dq_mlp",
+            backend="xnnpack",
+            et_program=et,
+            data_names={name: f"{name}.ptd"} if external else None,
+            export=f"torch.export + to_edge_transform_and_lower + XnnpackPartitioner of a {k}->{hidden} (ReLU) ->"
+            f"{dout} MLP{'' if bias else ' without biases'}: {desc}",
+            # etp computes XNNPACK's AVX512-VNNI rounding order everywhere: equal bits to ExecuTorch's
+            # on such CPUs; its other x86 kernels differ by ~1e-5 of the output scale.
+            rtol=1e-5,
+            atol=1e-5,
+            runs=[Run("forward", [x], None) for x in runs],
+        )
 
 
 def greedy_reference(call, prompt: List[int], max_new_tokens: int, eos_ids: Sequence[int] = ()) -> dict:
@@ -2026,7 +2137,7 @@ def train_demo_llama(sp, tmp: Path) -> Dict[str, float]:
 
 
 def run_export_llm(tmp: Path, name: str, xnnpack: bool, foundation: Optional[str], adapter: Optional[str],
-                   context: int = DEMO_CONTEXT) -> Path:
+                   context: int = DEMO_CONTEXT, qmode: Optional[str] = None) -> Path:
     """ExecuTorch's LLM export (python -m executorch.extension.llm.export.export_llm --config) of
     tmp/base.pth with tmp/params.json (and the LoRA adapter tmp/<adapter>.safetensors with
     tmp/<adapter>_config.json): KV cache with llama::custom_sdpa, dynamic prompt length, fp32,
@@ -2043,6 +2154,8 @@ def run_export_llm(tmp: Path, name: str, xnnpack: bool, foundation: Optional[str
     }
     if foundation:
         config["export"]["foundation_weights_file"] = foundation
+    if qmode:  # e.g. 8da4w: int8 per-token activations x 4-bit weights in groups of 32
+        config["quantization"] = {"qmode": qmode, "group_size": 32}
     if adapter:
         config["base"]["lora_config"] = {"adapter_checkpoint": str(tmp / f"{adapter}.safetensors"),
                                          "adapter_config": str(tmp / f"{adapter}_config.json")}
@@ -2056,7 +2169,7 @@ def run_export_llm(tmp: Path, name: str, xnnpack: bool, foundation: Optional[str
     return out
 
 
-def fixture_llama_lora(fs: FixtureSet) -> None:
+def fixture_llama_lora(fs: FixtureSet, qmode: Optional[str] = None) -> None:
     """The demo bundle: a tiny Llama (4 layers, dim 128, 4 query heads over 2 key/value heads,
     the tiny_sp.model vocabulary, context 32) trained here on sums of two numbers 0..12, and two
     LoRA adapters (rank 8 on every projection) fine-tuned from it, one to multiply, one to swap the
@@ -2079,13 +2192,17 @@ def fixture_llama_lora(fs: FixtureSet) -> None:
         ("llama_demo_lora_rev_xnnpack", "llama_demo_lora_rev", "xnnpack", "rev", foundation),
         ("llama_demo_portable", "llama_demo", "portable", None, None),
     )
+    if qmode:  # the same trained models with quantized linears, over one quantized foundation file
+        foundation = f"llama_demo_{qmode}_foundation.ptd"
+        variants = tuple((f"llama_demo_{qmode}{n[len('llama_demo'):]}", f"{m}_{qmode}", b, a, foundation)
+                         for n, m, b, a, _ in variants if b == "xnnpack")
     steps = [(sp.encode("7 8=", add_bos=True), 0), (sp.encode("5"), 6), (sp.encode("6"), 7), (sp.encode("1 2"), 8)]
     runs = [[torch.tensor([tokens]), torch.tensor([pos])] for tokens, pos in steps]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         accuracy = train_demo_llama(sp, tmp)
         for name, model, backend, adapter, ptd in variants:
-            out = run_export_llm(tmp, name, backend == "xnnpack", ptd, adapter)
+            out = run_export_llm(tmp, name, backend == "xnnpack", ptd, adapter, qmode=qmode)
 
             class Exported:  # what fs.add reads from an ExecutorchProgramManager
                 buffer = (out / f"{name}.pte").read_bytes()
@@ -2103,6 +2220,7 @@ def fixture_llama_lora(fs: FixtureSet) -> None:
                             f", with a rank-{DEMO_LORA['r']} LoRA adapter (alpha {DEMO_LORA['lora_alpha']}, every "
                             f"projection) fine-tuned on 'a b=' -> {'a*b' if task == 'mul' else 'b a'}" if adapter else "")
                         + f" (exact-match accuracy {accuracy[task]:.3f}); use_kv_cache, use_sdpa_with_kv_cache, fp32, "
+                        + (f"quantization qmode {qmode} group_size 32, " if qmode else "") +
                         f"max_seq_length {DEMO_CONTEXT}" + (f", XNNPACK, foundation_weights_file {ptd}" if ptd else
                                                             ", portable") + "; runs: prefill of '7 8=' then decode"),
                 rtol=1e-4, atol=1e-5, runs=[Run("forward", inputs, None) for inputs in runs])
@@ -3235,6 +3353,11 @@ FIXTURES = {
     "llama_export": fixture_llama_export,
     "tokenizer": fixture_tokenizer,
     "llama_lora": fixture_llama_lora,
+    # The demo's XNNPACK programs with 8da4w linears over one quantized foundation file.
+    "llama_lora_8da4w": lambda fs: fixture_llama_lora(fs, "8da4w"),
+    "dynamic_quant": fixture_dynamic_quant,
+    # The 8da4w variants of llama_export alone (the same function; no other fixture changes).
+    "llama_export_8da4w": lambda fs: fixture_llama_export(fs, ("llama_et_8da4w", "llama_et_8da4w_e4")),
 }
 
 
@@ -3245,7 +3368,8 @@ def main() -> int:
         "--only",
         nargs="*",
         choices=sorted(FIXTURES),
-        help="export only these fixture groups (index.json then lists only them; for debugging)",
+        help="export only these fixture groups; index.json keeps the other fixtures' entries, and an entry "
+        "re-exported replaces the old one of the same name",
     )
     args = parser.parse_args()
 
@@ -3274,19 +3398,23 @@ def main() -> int:
             continue
         fn(fs)
 
+    entries = fs.entries
+    if args.only and (out / "index.json").exists():
+        fresh = {e["name"]: e for e in fs.entries}
+        old_entries = json.loads((out / "index.json").read_text())["fixtures"]
+        entries = [fresh.pop(e["name"], e) for e in old_entries] + list(fresh.values())
     index = {
         "generator": GENERATOR,
         "executorch_version": et_version,
         "torch_version": torch.__version__.split("+")[0],
         "python_version": platform.python_version(),
         "numpy_version": np.__version__,
-        "fixtures": fs.entries,
+        "fixtures": entries,
     }
     (out / "index.json").write_text(json.dumps(index, indent=2) + "\n")
-    if not args.only:
-        write_readme(out, index)
+    write_readme(out, index)
     total = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
-    log(f"wrote {len(fs.entries)} fixtures to {out} ({total} bytes in the folder)")
+    log(f"wrote {len(fs.entries)} fixtures ({len(entries)} in index.json) to {out} ({total} bytes in the folder)")
     return 0
 
 

@@ -31,6 +31,9 @@ bool compile_convert(Delegate& d, const fb_xnnpack::XNode& node, std::string* er
 bool compile_fully_connected(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
 bool compile_convolution(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);  // and depthwise
 bool compile_deconvolution(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
+// Dynamically quantized linears (compile_weighted.cpp, native_qd8.h): a Convert from fp32 to
+// qdint8 (values `in`, `out`), and the fully-connected layers that read its output.
+bool dynamic_quantize(Delegate& d, int in, int out, std::string* error);
 // As plugin-native kernels: what this XNNPACK lacks, or data movement (compile_native.cpp):
 bool compile_transpose(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);
 bool compile_reshape(Delegate& d, const fb_xnnpack::XNode& node, std::string* error);

@@ -15,6 +15,7 @@
 
 #include "compile.h"
 #include "native_gemm.h"
+#include "native_qd8.h"
 #include "native_ops.h"
 
 namespace etp_xnnpack {
@@ -206,8 +207,9 @@ std::shared_ptr<PackedOp> native_weights(Delegate& d, const Value& vw, const Val
 // operator (with its denormal flushing). One item: `panel_tile` 32-column panels (their
 // weights stay in cache) over a block of rows; all rows when there are items enough to share out.
 template <typename Run>
-void parallel_panels(Delegate& d, size_t rows, size_t nout, size_t panel_tile, const Run& run) {
-  const size_t panels = (nout + native::kGemmPanel - 1) / native::kGemmPanel;
+void parallel_panels(Delegate& d, size_t rows, size_t nout, size_t panel_tile, const Run& run,
+                     size_t panel_width = native::kGemmPanel) {
+  const size_t panels = (nout + panel_width - 1) / panel_width;
   const size_t tile_rows = panels >= 8 * panel_tile ? rows : std::max<size_t>(8, (rows / 4 + 7) / 8 * 8);
   pthreadpool_parallelize_2d_tile_2d(
       d.threadpool(),
@@ -291,6 +293,92 @@ void add_clamp_step(Delegate& d, const Clamp& clamp, const std::string& type, in
   });
 }
 
+// ---- dynamically quantized linears (native_qd8.h) ----
+
+// A qdint8 value's per-row parameters, after its data (graph.h).
+native::Qd8Params* qd8_params(Delegate& d, int value) {
+  return reinterpret_cast<native::Qd8Params*>(static_cast<uint8_t*>(d.raw(value)) + qd8_params_offset(d.value(value)));
+}
+
+// FNV-1a of `bytes`: scales in a cache key without spelling them out.
+uint64_t fnv1a(const void* bytes, size_t size) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < size; ++i) h = (h ^ static_cast<const uint8_t*>(bytes)[i]) * 1099511628211ull;
+  return h;
+}
+
+// A fully-connected layer whose input is qdint8 (a Convert's output): qbint4, qcint4 or qcint8
+// weights [n, k], an optional fp32 bias, an fp32 output. The packed weights do not depend on
+// the fused clamp, which the kernel applies, so programs that fuse different activations into
+// one shared layer share its packed weights.
+bool dynamic_fully_connected(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::XNNFullyConnected& n,
+                             int in, int out, const Value& vw, const Value* vb, size_t k, size_t nout,
+                             std::string* e) {
+  using D = Datatype;
+  const Value& vo = d.value(out);
+  if (n.flags() != 0) return *e = "a dynamically quantized layer takes no flags (weights [n, k])", false;
+  if (!vo.is(D::xnn_datatype_fp32) || (vb != nullptr && !vb->is(D::xnn_datatype_fp32))) {
+    return *e = "a qdint8 input needs an fp32 bias and output", false;
+  }
+  native::Qd8Layer layer{native::Qd8Weights::kQC8, k, nout, 0};
+  const void* scales = nullptr;
+  size_t scale_bytes = 0;
+  // Sums of |activation| (<= 255) times |weight| must fit an int32, as in XNNPACK's kernels.
+  size_t max_k = 0;
+  if (vw.is(D::xnn_datatype_qbint4)) {
+    layer.kind = native::Qd8Weights::kQB4;
+    layer.block = vw.group_size;
+    scales = vw.block_scales.data();
+    scale_bytes = vw.block_scales.size() * sizeof(uint16_t);
+    max_k = layer.block <= (size_t{INT32_MAX} / (255 * 8)) ? SIZE_MAX : 0;
+  } else if (vw.is(D::xnn_datatype_qcint4) || vw.is(D::xnn_datatype_qcint8)) {
+    const bool four = vw.is(D::xnn_datatype_qcint4);
+    layer.kind = four ? native::Qd8Weights::kQC4 : native::Qd8Weights::kQC8;
+    if (vw.channel_scales.size() != nout || vw.channel_dim != 0) {
+      return *e = "per-channel weight scales must be one per output channel (dim 0)", false;
+    }
+    scales = vw.channel_scales.data();
+    scale_bytes = nout * sizeof(float);
+    max_k = size_t{INT32_MAX} / (255 * (four ? 8 : 128));
+  } else {
+    return *e = "qdint8 input with " + datatype_name(vw.datatype) + " weights (qbint4, qcint4 or qcint8 expected)",
+           false;
+  }
+  if (k > max_k) {
+    return *e = std::to_string(k) + " input channels" +
+                (layer.kind == native::Qd8Weights::kQB4 ? " per block" : std::string()) +
+                " overflow the int32 sums of a dynamically quantized layer",
+           false;
+  }
+  const std::string params =
+      key_params("fc-qd8", {k, nout, static_cast<uint64_t>(layer.kind), layer.block, fnv1a(scales, scale_bytes),
+                            static_cast<uint64_t>(vw.datatype)});
+  const size_t bytes = native::qd8_packed_bytes(layer);
+  auto op = native_weights(
+      d, vw, vb, params, (bytes + sizeof(float) - 1) / sizeof(float),
+      [&](float* packed) {
+        native::qd8_pack(layer, vw.constant, scales, vb ? vb->f32() : nullptr, reinterpret_cast<uint8_t*>(packed));
+      },
+      e);
+  if (!op) return false;
+  float lo, hi;
+  std::tie(lo, hi) = output_bounds(node);
+  d.add_step("XNNFullyConnected", [op, layer, in, out, lo, hi](Delegate& dd) {
+    const int8_t* q = dd.as<const int8_t>(in);
+    const native::Qd8Params* params = qd8_params(dd, in);
+    float* y = dd.data(out);
+    const uint8_t* packed = reinterpret_cast<const uint8_t*>(op->native);
+    parallel_panels(
+        dd, dd.numel(in) / layer.k, layer.n, 2,
+        [&](size_t row, size_t row_end, size_t panel, size_t panel_end) {
+          native::qd8_fully_connected(layer, packed, q, params, lo, hi, y, row, row_end, panel, panel_end);
+        },
+        native::kQd8Panel);
+    return ETP_OK;
+  });
+  return true;
+}
+
 bool fully_connected(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::XNNFullyConnected& n,
                      std::string* e) {
   const int in = d.graph().find(n.input1_id()), w = d.graph().find(n.filter_id()), out = d.graph().find(n.output_id());
@@ -308,6 +396,7 @@ bool fully_connected(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpac
   if (vo.numel != vi.numel / k * nout || vo.dims.empty() || vo.dims.back() != nout || (vb && vb->numel != nout)) {
     return *e = "output or bias size mismatch", false;
   }
+  if (vi.is(Datatype::xnn_datatype_qdint8)) return dynamic_fully_connected(d, node, n, in, out, vw, vb, k, nout, e);
   Kind kind;
   if (!weighted_kind(vi, vw, vb, vo, nout, transposed ? 1 : 0, &kind, e)) return false;
   float lo, hi;  // not a structured binding: C++17 lambdas cannot capture those (clang refuses)
@@ -551,6 +640,21 @@ bool compile_convolution(Delegate& d, const fb_xnnpack::XNode& node, std::string
 }
 bool compile_deconvolution(Delegate& d, const fb_xnnpack::XNode& node, std::string* e) {
   return deconvolution(d, node, *node.xnode_union_as_XNNConvTranspose2d(), e);
+}
+
+bool dynamic_quantize(Delegate& d, int in, int out, std::string* e) {
+  const Value& vo = d.value(out);
+  if (vo.dims.empty() || vo.dims.back() == 0) return *e = "a qdint8 value needs a non-empty last dim", false;
+  const size_t k = vo.dims.back();
+  d.add_step("XNNConvert", [in, out, k](Delegate& dd) {
+    // The rows' parameters were given room for the exported rows of k values (graph.h).
+    if (dd.dims(in).empty() || dd.dims(in).back() != k) {
+      return dd.fail(ETP_ERR_SHAPE, "the last dim of a dynamically quantized input must stay " + std::to_string(k));
+    }
+    native::qd8_quantize(dd.data(in), dd.numel(in) / k, k, dd.as<int8_t>(out), qd8_params(dd, out));
+    return ETP_OK;
+  });
+  return true;
 }
 
 }  // namespace etp_xnnpack

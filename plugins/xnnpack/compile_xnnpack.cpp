@@ -440,6 +440,7 @@ bool convert(Delegate& d, const fb_xnnpack::_XNNNode1x1& n, std::string* e) {
   const Value &vi = d.value(in), &vo = d.value(out);
   if (vi.numel != vo.numel) return *e = "input and output sizes differ", false;
   using D = Datatype;
+  if (vi.is(D::xnn_datatype_fp32) && vo.is(D::xnn_datatype_qdint8)) return dynamic_quantize(d, in, out, e);
   enum class Conv { kCopy, kToQS8, kToQU8, kToF16, kFromQS8, kFromQU8, kFromF16 } kind;
   if (vi.datatype == vo.datatype && vi.scale == vo.scale && vi.zero_point == vo.zero_point &&
       vi.channel_scales.empty() && vo.channel_scales.empty()) {
@@ -458,8 +459,7 @@ bool convert(Delegate& d, const fb_xnnpack::_XNNNode1x1& n, std::string* e) {
     kind = Conv::kFromF16;
   } else {
     return *e = "conversion from " + datatype_name(vi.datatype) + " to " + datatype_name(vo.datatype) +
-                " is not supported (fp32 <-> qint8, quint8, fp16; qdint8 needs dynamic quantization, which this "
-                "XNNPACK lacks)",
+                " is not supported (fp32 <-> qint8, quint8, fp16; fp32 -> qdint8)",
            false;
   }
   if (kind == Conv::kCopy) {

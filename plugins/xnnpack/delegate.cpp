@@ -158,7 +158,7 @@ bool Delegate::plan_arena(const etp_backend_init_args* args, std::string* error)
   size_t constant_total = 0;
   for (size_t i = 0; i < values.size(); ++i) {
     const Value& v = values[i];
-    bytes[i] = align_up(v.numel * v.elem_size + XNN_EXTRA_BYTES);
+    bytes[i] = align_up(storage_bytes(v) + XNN_EXTRA_BYTES);
     if (v.external_id != UINT32_MAX) continue;
     if (v.constant == nullptr) {
       intermediate[i] = true;

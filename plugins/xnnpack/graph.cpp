@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "native_qd8.h"
+
 namespace etp_xnnpack {
 namespace {
 
@@ -80,9 +82,33 @@ size_t element_size(Datatype type) {
     case Datatype::xnn_datatype_fp16: return 2;
     case Datatype::xnn_datatype_qint8:
     case Datatype::xnn_datatype_quint8:
-    case Datatype::xnn_datatype_qcint8: return 1;
+    case Datatype::xnn_datatype_qcint8:
+    case Datatype::xnn_datatype_qdint8: return 1;
     default: return 0;
   }
+}
+
+bool is_dynamic_linear_type(Datatype type) {
+  return type == Datatype::xnn_datatype_qdint8 || type == Datatype::xnn_datatype_qbint4 ||
+         type == Datatype::xnn_datatype_qcint4;
+}
+
+namespace {
+bool is_four_bit(Datatype type) {
+  return type == Datatype::xnn_datatype_qbint4 || type == Datatype::xnn_datatype_qcint4;
+}
+size_t align64(size_t v) { return (v + 63) / 64 * 64; }
+}  // namespace
+
+size_t qd8_params_offset(const Value& v) { return align64(v.numel + 16); }
+
+size_t storage_bytes(const Value& v) {
+  if (v.is(Datatype::xnn_datatype_qdint8)) {
+    const size_t row = v.dims.empty() ? 1 : v.dims.back();
+    return qd8_params_offset(v) + (row == 0 ? 0 : v.numel / row) * sizeof(native::Qd8Params);
+  }
+  if (is_four_bit(v.datatype)) return v.dims.size() == 2 ? v.dims[0] * ((v.dims[1] + 1) / 2) : 0;
+  return v.numel * v.elem_size;
 }
 
 std::string datatype_name(Datatype type) {
@@ -138,7 +164,30 @@ bool Graph::constant_bytes(const etp_host_api* host, const etp_backend_init_args
 bool Graph::quant_params(const etp_host_api* host, const etp_backend_init_args* args,
                          const fb_xnnpack::XNNQuantizedTensorValue& q, const std::string& where, Value* v,
                          std::string* error) {
-  const bool per_channel = v->is(Datatype::xnn_datatype_qcint8) || v->is(Datatype::xnn_datatype_qcint32);
+  const bool per_channel = v->is(Datatype::xnn_datatype_qcint8) || v->is(Datatype::xnn_datatype_qcint32) ||
+                           v->is(Datatype::xnn_datatype_qcint4);
+  if (const fb_xnnpack::PerTokenDynamicQuant* t = q.quant_params_as_PerTokenDynamicQuant()) {
+    if (!v->is(Datatype::xnn_datatype_qdint8)) {
+      return *error = where + ": per-token dynamic quantization on " + datatype_name(v->datatype), false;
+    }
+    // 1: each row of the last dim has its own parameters (linear layers); more trailing dims
+    // per row is what ExecuTorch writes for dynamically quantized convolutions.
+    if (t->num_nonbatch_dims() != 1) {
+      return *error = where + ": qdint8 with " + std::to_string(t->num_nonbatch_dims()) +
+                      " non-batch dims is not supported (1, for linear layers, is)",
+             false;
+    }
+    return true;
+  }
+  if (const fb_xnnpack::PerChannelGroupQuant* g = q.quant_params_as_PerChannelGroupQuant()) {
+    return block_scales(host, args, *g, where, v, error);
+  }
+  if (v->is(Datatype::xnn_datatype_qdint8) || v->is(Datatype::xnn_datatype_qbint4)) {
+    return *error = where + ": " + datatype_name(v->datatype) + " needs " +
+                    (v->is(Datatype::xnn_datatype_qdint8) ? "per-token dynamic" : "per-channel-group") +
+                    " quantization parameters",
+           false;
+  }
   if (const fb_xnnpack::PerTensorQuant* t = q.quant_params_as_PerTensorQuant()) {
     if (per_channel) return *error = where + ": " + datatype_name(v->datatype) + " needs per-channel scales", false;
     v->scale = t->scale();
@@ -153,8 +202,8 @@ bool Graph::quant_params(const etp_host_api* host, const etp_backend_init_args* 
   }
   const fb_xnnpack::PerChannelQuant* c = q.quant_params_as_PerChannelQuant();
   if (c == nullptr) {
-    return *error = where + ": " + std::string(fb_xnnpack::EnumNameXNNQuantParams(q.quant_params_type())) +
-                    " quantization is not supported by this XNNPACK (no dynamic or blockwise quantization)",
+    return *error = where + ": quantization parameters of type " + std::to_string(static_cast<int>(q.quant_params_type())) +
+                    " are not known",
            false;
   }
   if (!per_channel) return *error = where + ": per-channel scales on " + datatype_name(v->datatype), false;
@@ -184,6 +233,61 @@ bool Graph::quant_params(const etp_host_api* host, const etp_backend_init_args* 
   return true;
 }
 
+bool Graph::block_scales(const etp_host_api* host, const etp_backend_init_args* args,
+                         const fb_xnnpack::PerChannelGroupQuant& g, const std::string& where, Value* v,
+                         std::string* error) {
+  if (!v->is(Datatype::xnn_datatype_qbint4)) {
+    return *error = where + ": per-channel-group quantization on " + datatype_name(v->datatype) +
+                    " (only qbint4 has it)",
+           false;
+  }
+  // As XNNPACK checks when it creates the operator: 2-D [n, k] weights, blocks of k that are a
+  // multiple of 32 and divide k.
+  if (v->dims.size() != 2 || g.channel_dim() != 0) {
+    return *error = where + ": qbint4 weights must be 2-D [output channels, input channels] with channel_dim 0",
+           false;
+  }
+  const size_t n = v->dims[0], k = v->dims[1];
+  if (g.group_size() <= 0 || g.group_size() % 32 != 0 || k % static_cast<size_t>(g.group_size()) != 0) {
+    return *error = where + ": qbint4 group size " + std::to_string(g.group_size()) +
+                    " must be a positive multiple of 32 that divides the " + std::to_string(k) + " input channels",
+           false;
+  }
+  v->group_size = static_cast<size_t>(g.group_size());
+  const size_t count = n * (k / v->group_size);
+  if (g.scale_buffer_idx() != 0) {  // bf16, as written by the exporter
+    if (g.num_scales() != count) {
+      return *error = where + ": num_scales is " + std::to_string(g.num_scales()) + ", the weights need " +
+                      std::to_string(count),
+             false;
+    }
+    const void* data = nullptr;
+    if (!constant_bytes(host, args, g.scale_buffer_idx(), uint64_t{count} * 2, where + " scales", nullptr, &data,
+                        error)) {
+      return false;
+    }
+    v->block_scales.resize(count);
+    std::memcpy(v->block_scales.data(), data, count * 2);
+  } else {  // inline fp32 scales: ExecuTorch's runtime truncates them to bf16
+    if (!g.scale() || g.scale()->size() != count) {
+      return *error = where + ": expected " + std::to_string(count) + " block scales", false;
+    }
+    v->block_scales.resize(count);
+    for (size_t i = 0; i < count; ++i) {
+      const float f = g.scale()->Get(static_cast<flatbuffers::uoffset_t>(i));
+      uint32_t bits;
+      std::memcpy(&bits, &f, sizeof(bits));
+      v->block_scales[i] = static_cast<uint16_t>(bits >> 16);
+    }
+  }
+  for (uint16_t h : v->block_scales) {
+    if (!std::isnormal(native::bf16_to_float(h)) || native::bf16_to_float(h) < 0.0f) {
+      return *error = where + ": qbint4 block scales must be positive, finite and normal", false;
+    }
+  }
+  return true;
+}
+
 bool Graph::parse_values(const etp_host_api* host, const etp_backend_init_args* args, std::string* error) {
   const auto* values = root_->xvalues();
   for (flatbuffers::uoffset_t i = 0; values && i < values->size(); ++i) {
@@ -196,9 +300,10 @@ bool Graph::parse_values(const etp_host_api* host, const etp_backend_init_args* 
     v.id = t->id_out();
     v.datatype = t->datatype();
     v.elem_size = element_size(v.datatype);
-    if (v.elem_size == 0) {
+    if (v.elem_size == 0 && !is_four_bit(v.datatype)) {
       return *error = where + ": " + datatype_name(v.datatype) +
-                      " is not supported by this XNNPACK (fp32, fp16, int32 and 8-bit static quantization only)",
+                      " is not supported (fp32, fp16, int32, 8-bit static quantization, and qdint8 activations with "
+                      "qbint4, qcint4 or qcint8 weights)",
              false;
     }
     const bool quantized = v.datatype != Datatype::xnn_datatype_fp32 && v.datatype != Datatype::xnn_datatype_fp16 &&
@@ -223,16 +328,21 @@ bool Graph::parse_values(const etp_host_api* host, const etp_backend_init_args* 
     v.is_output = t->flags() & 2u;
     if (v.is_input || v.is_output) {
       // Graph inputs and outputs are plain tensors: per-channel quantized ones have no dtype.
-      if (v.is(Datatype::xnn_datatype_qcint8) || v.is(Datatype::xnn_datatype_qcint32)) {
+      if (v.is(Datatype::xnn_datatype_qcint8) || v.is(Datatype::xnn_datatype_qcint32) ||
+          is_dynamic_linear_type(v.datatype)) {
         return *error = where + ": a " + datatype_name(v.datatype) + " value cannot be a graph input or output", false;
       }
       v.external_id = t->external_id();
       if (v.external_id >= kMaxExterns) return *error = where + ": external id out of range", false;
     }
+    if (is_four_bit(v.datatype) && (v.dims.size() != 2 || t->constant_buffer_idx() == 0)) {
+      return *error = where + ": " + datatype_name(v.datatype) + " weights must be constant and 2-D", false;
+    }
     if (uint32_t idx = t->constant_buffer_idx()) {
-      const uint64_t need = v.numel * v.elem_size;
+      if (v.is(Datatype::xnn_datatype_qdint8)) return *error = where + ": a qdint8 value cannot be constant", false;
+      const uint64_t need = storage_bytes(v);
       if (!constant_bytes(host, args, idx, need, where, &v, &v.constant, error)) return false;
-      if (reinterpret_cast<uintptr_t>(v.constant) % v.elem_size != 0) {
+      if (v.elem_size != 0 && reinterpret_cast<uintptr_t>(v.constant) % v.elem_size != 0) {
         return *error = where + ": constant data is not " + std::to_string(v.elem_size) + "-byte aligned", false;
       }
       v.constant_bytes = need;
@@ -255,6 +365,29 @@ bool Graph::check_nodes(std::string* error) {
     }
     node_ids_.emplace_back();
     if (const NodeType* t = node_type(type)) t->ids(*node, &node_ids_.back());
+    // qdint8 data is followed by per-row parameters and 4-bit weights are packed two per byte:
+    // only the nodes written for them may read or write such values.
+    const NodeIds& ids = node_ids_.back();
+    auto check = [&](uint32_t id, bool allowed) {
+      const int index = find(id);
+      if (index < 0 || allowed || !is_dynamic_linear_type(values_[static_cast<size_t>(index)].datatype)) return true;
+      return *error = "node " + std::to_string(i) + " (" + node_name(type) + ") uses value id " + std::to_string(id) +
+                      " of type " + datatype_name(values_[static_cast<size_t>(index)].datatype) +
+                      ", which only a Convert from fp32 (qdint8) and a fully-connected layer (qdint8 input, "
+                      "4-bit weights) may use",
+             false;
+    };
+    const bool fc = type == fb_xnnpack::XNodeUnion::XNNFullyConnected, convert = type == fb_xnnpack::XNodeUnion::XNNConvert;
+    for (size_t slot = 0; slot < ids.in.size(); ++slot) {
+      const int index = find(ids.in[slot]);
+      const bool qd8 = index >= 0 && values_[static_cast<size_t>(index)].is(Datatype::xnn_datatype_qdint8);
+      if (!check(ids.in[slot], fc && (slot == 0 ? qd8 : slot == 1 && !qd8))) return false;
+    }
+    for (uint32_t id : ids.out) {
+      const int index = find(id);
+      const bool qd8 = index >= 0 && values_[static_cast<size_t>(index)].is(Datatype::xnn_datatype_qdint8);
+      if (!check(id, convert && qd8)) return false;
+    }
   }
   return true;
 }

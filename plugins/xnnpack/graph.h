@@ -17,9 +17,11 @@ namespace etp_xnnpack {
 
 using Datatype = fb_xnnpack::XNNDatatype;
 
-// Bytes per element of the datatypes this plugin accepts (fp32, fp16, qint8, quint8, qint32,
-// qcint8, qcint32, int32); 0 for the others (4-bit, dynamic and packed types, bf16), which
-// Debian's XNNPACK snapshot cannot run.
+// Bytes per element of the byte-addressed datatypes this plugin accepts (fp32, fp16, qint8,
+// quint8, qint32, qcint8, qcint32, int32, and qdint8, whose per-row parameters follow its data);
+// 0 for the 4-bit weight types (qbint4, qcint4: two per byte, read only by the native
+// dynamically quantized fully-connected kernel) and for what the plugin does not run (packed
+// types, bf16).
 size_t element_size(Datatype type);
 
 struct Value {
@@ -36,6 +38,9 @@ struct Value {
   int32_t zero_point = 0;
   std::vector<float> channel_scales;
   int32_t channel_dim = 0;
+  // qbint4: k per scale, and the bf16 scales, [dims[0]][dims[1] / group_size] row-major.
+  size_t group_size = 0;
+  std::vector<uint16_t> block_scales;
 
   const float* f32() const { return static_cast<const float*>(constant); }
   bool is(Datatype type) const { return datatype == type; }
@@ -72,6 +77,9 @@ class Graph {
   bool quant_params(const etp_host_api* host, const etp_backend_init_args* args,
                     const fb_xnnpack::XNNQuantizedTensorValue& q, const std::string& where, Value* v,
                     std::string* error);
+  bool block_scales(const etp_host_api* host, const etp_backend_init_args* args,
+                    const fb_xnnpack::PerChannelGroupQuant& g, const std::string& where, Value* v,
+                    std::string* error);
   bool check_nodes(std::string* error);
 
   const fb_xnnpack::XNNGraph* root_ = nullptr;
@@ -83,6 +91,17 @@ class Graph {
   std::vector<std::string> named_keys_;
   std::vector<NodeIds> node_ids_;
 };
+
+// Where a qdint8 value's per-row parameters (native::Qd8Params) start in its storage, after
+// its int8 data and the 16 bytes kernels may read past it.
+size_t qd8_params_offset(const Value& v);
+// Bytes of storage a value needs in the delegate's arena (a qdint8 value's include its rows'
+// parameters, for the rows of its exported, largest, dims).
+size_t storage_bytes(const Value& v);
+
+// True for the datatypes of dynamically quantized linears: qdint8 activations, and qbint4 and
+// qcint4 weights. Only a Convert (fp32 to qdint8) and a fully-connected layer may touch them.
+bool is_dynamic_linear_type(Datatype type);
 
 // Name of a datatype for messages ("xnn_datatype_qint8").
 std::string datatype_name(Datatype type);

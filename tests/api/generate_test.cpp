@@ -41,8 +41,8 @@ TEST(GenerateTest, GreedyTokensEqualExecuTorchsOnItsOwnLlamaExport) {
     EXPECT_GE(result->ttft_ms, 0);
     ++checked;
   }
-  EXPECT_EQ(checked, 7) << "llama_et_{portable,xnnpack,qkv} and llama_demo_{xnnpack,lora_mul_xnnpack,"
-                           "lora_rev_xnnpack,portable}";
+  EXPECT_EQ(checked, 12) << "llama_et_{portable,xnnpack,qkv,8da4w,8da4w_e4}, llama_demo_{xnnpack,lora_mul_xnnpack,"
+                            "lora_rev_xnnpack,portable} and llama_demo_8da4w{,_lora_mul,_lora_rev}_xnnpack";
 }
 
 // The demo's trained models (base, and two LoRA programs over the base's foundation file) and the
@@ -85,8 +85,8 @@ TEST(GenerateTest, DemoCompletionsEqualExecuTorchsThroughTheTokenizer) {
     }
     ++checked;
   }
-  EXPECT_EQ(checked, 5) << "llama_demo_xnnpack, llama_demo_lora_mul_xnnpack, llama_demo_lora_rev_xnnpack, "
-                           "llama_demo_portable, lora_infer";
+  EXPECT_EQ(checked, 8) << "llama_demo_xnnpack, llama_demo_lora_mul_xnnpack, llama_demo_lora_rev_xnnpack, "
+                           "llama_demo_portable, lora_infer, llama_demo_8da4w{,_lora_mul,_lora_rev}_xnnpack";
 }
 
 // What the demo shows: one prompt, three programs over one foundation, three different answers

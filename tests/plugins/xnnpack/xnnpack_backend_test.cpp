@@ -512,14 +512,53 @@ TEST_F(XnnpackQuantizedPayloadTest, BothQuantizedPayloadsInitialise) {
   EXPECT_EQ(init(), "");
 }
 
-// Dynamic quantization (qdint8) needs operators Debian's XNNPACK lacks: refused by name.
-TEST_F(XnnpackQuantizedPayloadTest, DynamicQuantizationIsRefusedNamingTheDatatype) {
+// qdint8 (dynamic quantization) carries per-token parameters; per-tensor ones are refused by name.
+TEST_F(XnnpackQuantizedPayloadTest, QdintWithoutPerTokenParametersIsRefusedNamingTheDatatype) {
   load("qconv_xnnpack.pte");
   const auto* q = quantized(fb_xnnpack::XNNDatatype::xnn_datatype_qint8);
   ASSERT_NE(q, nullptr);
   set_field<int16_t>(q->tensor_value(), fb_xnnpack::XNNTensorValue::VT_DATATYPE, 9);  // xnn_datatype_qdint8
   const std::string message = init();
-  EXPECT_NE(message.find("xnn_datatype_qdint8 is not supported by this XNNPACK"), std::string::npos) << message;
+  EXPECT_NE(message.find("xnn_datatype_qdint8 needs per-token dynamic quantization parameters"), std::string::npos)
+      << message;
+}
+
+// A dynamically quantized payload (ExecuTorch's 8da4w: Convert to qdint8, fully connected with
+// qbint4 weights) initialises; what the plugin cannot run in it is refused naming the value or
+// node: per-token parameters over several dims, a block size XNNPACK would refuse, and a qdint8
+// value read by anything but a fully-connected layer.
+TEST_F(XnnpackQuantizedPayloadTest, DynamicQuantizationInitialisesAndItsLimitsAreNamed) {
+  load("dq_8da4w_rows_xnnpack.pte");
+  ASSERT_EQ(init(), "");
+  const auto* token = quantized(fb_xnnpack::XNNDatatype::xnn_datatype_qdint8);
+  ASSERT_NE(token, nullptr);
+  ASSERT_NE(token->quant_params_as_PerTokenDynamicQuant(), nullptr);
+  set_field<int32_t>(token->quant_params_as_PerTokenDynamicQuant(),
+                     fb_xnnpack::PerTokenDynamicQuant::VT_NUM_NONBATCH_DIMS, 3);
+  std::string message = init();
+  EXPECT_NE(message.find("qdint8 with 3 non-batch dims is not supported"), std::string::npos) << message;
+
+  load("dq_8da4w_rows_xnnpack.pte");
+  const auto* weights = quantized(fb_xnnpack::XNNDatatype::xnn_datatype_qbint4);
+  ASSERT_NE(weights, nullptr);
+  ASSERT_NE(weights->quant_params_as_PerChannelGroupQuant(), nullptr);
+  set_field<int32_t>(weights->quant_params_as_PerChannelGroupQuant(),
+                     fb_xnnpack::PerChannelGroupQuant::VT_GROUP_SIZE, 48);
+  message = init();
+  EXPECT_NE(message.find("qbint4 group size 48 must be a positive multiple of 32"), std::string::npos) << message;
+
+  load("dq_8da4w_rows_xnnpack.pte");  // the second Convert reads the first one's qdint8 output
+  const auto* nodes = graph()->xnodes();
+  ASSERT_EQ(nodes->size(), 4u);
+  const auto* first = nodes->Get(0)->xnode_union_as_XNNConvert();
+  const auto* second = nodes->Get(2)->xnode_union_as_XNNConvert();
+  ASSERT_TRUE(first != nullptr && second != nullptr);
+  set_field<uint32_t>(second, fb_xnnpack::_XNNNode1x1::VT_INPUT_ID, first->output_id());
+  message = init();
+  EXPECT_NE(message.find("node 2 (XNNConvert) uses value id " + std::to_string(first->output_id()) +
+                         " of type xnn_datatype_qdint8, which only a Convert from fp32"),
+            std::string::npos)
+      << message;
 }
 
 TEST_F(XnnpackQuantizedPayloadTest, NonPositiveScaleFails) {

@@ -1,0 +1,132 @@
+// The XNNPACK plugin's dynamically quantized fully-connected kernel (plugins/xnnpack/native_qd8.h)
+// against this machine's ceilings, measured in the same run, one thread:
+//  - BM_Qd8FullyConnected: 8da4w layers of the 142M-parameter Llama (scripts/export_scale_llm.py:
+//    dim 1024, FFN 2816) at decode (1 row) and prefill (16 rows), and 8-bit per-channel weights;
+//    counters: int8 multiply-adds per second (GMAC/s) and packed-weight bytes read per second;
+//  - BM_Int8PeakVnni: vpdpbusd on registers only (no memory), the int8 multiply-add peak one core
+//    reaches with the instruction the kernel is built on;
+//  - BM_ReadBandwidth: summing a buffer as large as the 8da4w model's packed weights, the
+//    memory-bound ceiling for decode (which reads every weight once per token).
+// Quote the ratios (kernel GMAC/s over the peak; kernel bytes/s over the read bandwidth).
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "native_qd8.h"
+
+namespace {
+
+using etp_xnnpack::native::Qd8Layer;
+using etp_xnnpack::native::Qd8Params;
+using etp_xnnpack::native::Qd8Weights;
+
+struct Setup {
+  Qd8Layer layer;
+  std::vector<uint8_t> storage;
+  uint8_t* packed = nullptr;
+  std::vector<int8_t> q;
+  std::vector<Qd8Params> params;
+  std::vector<float> out;
+};
+
+Setup make(Qd8Weights kind, size_t rows, size_t k, size_t n) {
+  Setup s;
+  s.layer = {kind, k, n, kind == Qd8Weights::kQB4 ? size_t{32} : size_t{0}};
+  std::mt19937 rng(7);
+  const bool four = kind != Qd8Weights::kQC8;
+  std::vector<uint8_t> weights(four ? n * ((k + 1) / 2) : n * k);
+  for (uint8_t& b : weights) b = static_cast<uint8_t>(rng());
+  std::vector<uint16_t> bf16(n * (k / 32), 0x3c00);  // bf16 0.0078125
+  std::vector<float> scales(n, 0.01f), bias(n, 0.5f);
+  s.storage.resize(etp_xnnpack::native::qd8_packed_bytes(s.layer) + 64);
+  s.packed = s.storage.data() + (64 - reinterpret_cast<uintptr_t>(s.storage.data()) % 64) % 64;
+  etp_xnnpack::native::qd8_pack(s.layer, weights.data(),
+                                kind == Qd8Weights::kQB4 ? static_cast<const void*>(bf16.data()) : scales.data(),
+                                bias.data(), s.packed);
+  std::vector<float> x(rows * k);
+  std::normal_distribution<float> normal;
+  for (float& v : x) v = normal(rng);
+  s.q.resize(rows * k + 16);
+  s.params.resize(rows);
+  etp_xnnpack::native::qd8_quantize(x.data(), rows, k, s.q.data(), s.params.data());
+  s.out.resize(rows * n);
+  return s;
+}
+
+void BM_Qd8FullyConnected(benchmark::State& state) {
+  const auto kind = static_cast<Qd8Weights>(state.range(0));
+  const size_t rows = static_cast<size_t>(state.range(1)), k = static_cast<size_t>(state.range(2)),
+               n = static_cast<size_t>(state.range(3));
+  if (!etp_xnnpack::native::qd8_vnni_available()) state.SetLabel("no AVX512-VNNI: the portable loop");
+  Setup s = make(kind, rows, k, n);
+  const size_t panels = (n + etp_xnnpack::native::kQd8Panel - 1) / etp_xnnpack::native::kQd8Panel;
+  for (auto _ : state) {
+    etp_xnnpack::native::qd8_fully_connected(s.layer, s.packed, s.q.data(), s.params.data(), -1e30f, 1e30f,
+                                             s.out.data(), 0, rows, 0, panels);
+    benchmark::DoNotOptimize(s.out.data());
+    benchmark::ClobberMemory();
+  }
+  const double macs = static_cast<double>(rows * k * n);
+  state.counters["GMAC/s"] = benchmark::Counter(macs * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["weights_GB/s"] =
+      benchmark::Counter(static_cast<double>(etp_xnnpack::native::qd8_packed_bytes(s.layer)) * 1e-9,
+                         benchmark::Counter::kIsIterationInvariantRate);
+}
+// kind (0 qb4, 2 qc8), rows, k, n
+BENCHMARK(BM_Qd8FullyConnected)
+    ->Args({0, 1, 1024, 2816})
+    ->Args({0, 1, 2816, 1024})
+    ->Args({0, 16, 1024, 2816})
+    ->Args({2, 1, 1024, 2816})
+    ->Args({2, 16, 1024, 2816})
+    ->Unit(benchmark::kMicrosecond);
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void vnni_loop(benchmark::State& state) {
+  __m512i acc[8];
+  for (int i = 0; i < 8; ++i) acc[i] = _mm512_set1_epi32(i);
+  const __m512i a = _mm512_set1_epi8(3), b = _mm512_set1_epi8(-2);
+  constexpr int kSteps = 4096;
+  for (auto _ : state) {
+    for (int step = 0; step < kSteps; ++step) {
+      for (int i = 0; i < 8; ++i) acc[i] = _mm512_dpbusd_epi32(acc[i], a, b);  // 8 independent chains
+    }
+    for (int i = 0; i < 8; ++i) benchmark::DoNotOptimize(acc[i]);
+  }
+  state.counters["GMAC/s"] =
+      benchmark::Counter(kSteps * 8.0 * 64 * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+#endif
+
+void BM_Int8PeakVnni(benchmark::State& state) {
+#if defined(__x86_64__)
+  if (etp_xnnpack::native::qd8_vnni_available()) return vnni_loop(state);
+#endif
+  state.SkipWithError("no AVX512-VNNI on this CPU");
+}
+BENCHMARK(BM_Int8PeakVnni)->Unit(benchmark::kMicrosecond);
+
+void BM_ReadBandwidth(benchmark::State& state) {
+  // About the 8da4w model's packed linear weights (6 layers, 4 projections of 1024^2 and 3 of
+  // 1024 x 2816, plus the 32000 x 1024 output layer, at ~0.6 bytes per weight).
+  std::vector<uint64_t> buffer(static_cast<size_t>(state.range(0)) / sizeof(uint64_t), 1);
+  for (auto _ : state) {
+    uint64_t sum = 0;
+    for (uint64_t v : buffer) sum += v;
+    benchmark::DoNotOptimize(sum);
+  }
+  state.counters["GB/s"] =
+      benchmark::Counter(static_cast<double>(state.range(0)) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_ReadBandwidth)->Arg(int64_t{80} << 20)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();

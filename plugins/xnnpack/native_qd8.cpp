@@ -1,0 +1,389 @@
+// Dynamically quantized fully-connected layers (native_qd8.h). The arithmetic, from XNNPACK's
+// sources at the commit ExecuTorch 1.4.1 pins (quantization.h, the qd8-f32-qb4w/qc4w/qc8w GEMM
+// kernels and their weight packing), checked bit for bit against ExecuTorch's runtime on
+// exported layers; fl() is rounding to fp32, fma() a fused multiply-add:
+//
+// Row quantization (xnn_f32_qd8_asymmetric_quantization_params): rmin = min(0, min x),
+//   rmax = max(0, max x); m = rmin == rmax ? 1 : fl(255 / fl(rmax - rmin)); dmin = fl(rmin m),
+//   dmax = fl(rmax m); the zero point is fl(-128 - dmin) if fl(fl(-128 + dmin) + fl(127 + dmax))
+//   > 0, else fl(127 - dmax), clamped to [-128, 127] and rounded to nearest even; the scale
+//   kept is fl(1 / m); q = saturate_int8(round_even(fl(x m)) + zero_point).
+//
+// Per-channel weights (qc4w, qc8w): acc = sum_k (q_k - zp) w_k exactly in int32;
+//   out = clamp(fma(fl(float(acc) * inv_scale), scale[n], bias[n])).
+//
+// Block weights (qb4w, 4-bit w = nibble - 8, bf16 scale s_b per block of k): with the
+//   activations offset to u8 (a = q + 128, zp' = zp + 128), as the VNNI kernels do,
+//   ksum[n] = -sum over chunks of 16 k, in k order, of fl(float(sum of the chunk's w) * s_b)
+//   (each step rounded to fp32) at packing; then v = fl(ksum * zp'); for each block in k order
+//   v = fma(float(sum_{k in b} a_k w_k), s_b, v); out = clamp(fl(fl(v * inv_scale) + bias[n])).
+//
+// This file is compiled with -ffp-contract=off: every fp32 step above is one rounding.
+#include "native_qd8.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace etp_xnnpack::native {
+namespace {
+
+constexpr size_t kPanel = kQd8Panel;
+constexpr size_t kChunkK4 = 8;  // k per 64-byte chunk of 4-bit weights (16 columns x 8 k)
+constexpr size_t kChunkK8 = 4;  // k per 64-byte chunk of 8-bit weights (16 columns x 4 k)
+constexpr size_t kKsumChunk = 16;
+
+size_t round_up(size_t v, size_t to) { return (v + to - 1) / to * to; }
+
+// ---- packed layout --------------------------------------------------------------------------
+// Panels of 16 output channels, one after another. In a 4-bit chunk, byte c * 4 + j (column c,
+// j in 0..3) holds w(c, k0 + j) + 8 in its low nibble and w(c, k0 + 4 + j) + 8 in its high one;
+// an 8-bit chunk holds w(c, k0 + j) at byte c * 4 + j. Padding (columns past n, k past the
+// layer's) is weight 0.
+//   kQB4 panel: ksum[16] f32, bias[16] f32, then per block: scale[16] f32, block / 8 chunks.
+//   kQC4/kQC8 panel: wsum[16] i32 (sum of each column's weights), scale[16] f32, bias[16] f32,
+//   then chunks over k rounded up to 8 (4-bit) or 4 (8-bit).
+
+size_t panel_bytes(const Qd8Layer& l) {
+  switch (l.kind) {
+    case Qd8Weights::kQB4: return 128 + (l.k / l.block) * (64 + l.block * 8);
+    case Qd8Weights::kQC4: return 192 + round_up(l.k, kChunkK4) * 8;
+    default: return 192 + round_up(l.k, kChunkK8) * 16;
+  }
+}
+
+size_t panels_of(const Qd8Layer& l) { return (l.n + kPanel - 1) / kPanel; }
+
+// Weight (c, k) of the file's layout, 0 outside the layer.
+int32_t weight_at(const Qd8Layer& l, const uint8_t* w, size_t c, size_t k) {
+  if (c >= l.n || k >= l.k) return 0;
+  if (l.kind == Qd8Weights::kQC8) return static_cast<int8_t>(w[c * l.k + k]);
+  const uint8_t byte = w[c * ((l.k + 1) / 2) + k / 2];
+  return static_cast<int32_t>(k % 2 == 0 ? byte & 15u : byte >> 4) - 8;
+}
+
+// Writes the chunks of k range [k_begin, k_end) of one panel's columns.
+uint8_t* pack_chunks(const Qd8Layer& l, const uint8_t* w, size_t panel, size_t k_begin, size_t k_end, uint8_t* dst) {
+  const bool four_bit = l.kind != Qd8Weights::kQC8;
+  const size_t step = four_bit ? kChunkK4 : kChunkK8;
+  for (size_t k0 = k_begin; k0 < k_end; k0 += step, dst += 64) {
+    for (size_t c = 0; c < kPanel; ++c) {
+      const size_t col = panel * kPanel + c;
+      for (size_t j = 0; j < 4; ++j) {
+        if (four_bit) {
+          const uint32_t lo = static_cast<uint32_t>(weight_at(l, w, col, k0 + j) + 8);
+          const uint32_t hi = static_cast<uint32_t>(weight_at(l, w, col, k0 + 4 + j) + 8);
+          dst[c * 4 + j] = static_cast<uint8_t>(lo | hi << 4);
+        } else {
+          dst[c * 4 + j] = static_cast<uint8_t>(weight_at(l, w, col, k0 + j));
+        }
+      }
+    }
+  }
+  return dst;
+}
+
+// ---- the portable kernel: one output at a time, the same arithmetic as the VNNI one ---------
+
+int32_t chunk_dot(const Qd8Layer& l, const uint8_t* chunk, size_t c, const uint8_t* a) {
+  int32_t acc = 0;
+  for (size_t j = 0; j < 4; ++j) {
+    const uint8_t byte = chunk[c * 4 + j];
+    if (l.kind == Qd8Weights::kQC8) {
+      acc += int32_t{a[j]} * static_cast<int8_t>(byte);
+    } else {
+      acc += int32_t{a[j]} * (static_cast<int32_t>(byte & 15u) - 8);
+      acc += int32_t{a[4 + j]} * (static_cast<int32_t>(byte >> 4) - 8);
+    }
+  }
+  return acc;
+}
+
+void run_portable(const Qd8Layer& l, const uint8_t* packed, const int8_t* q, const Qd8Params* params, float lo,
+                  float hi, float* out, size_t row_begin, size_t row_end, size_t panel_begin, size_t panel_end) {
+  const size_t step = l.kind == Qd8Weights::kQC8 ? kChunkK8 : kChunkK4;
+  const size_t padded = l.kind == Qd8Weights::kQB4 ? l.k : round_up(l.k, step);
+  std::vector<uint8_t> a(padded + 8, 0);
+  for (size_t r = row_begin; r < row_end; ++r) {
+    for (size_t k = 0; k < l.k; ++k) a[k] = static_cast<uint8_t>(q[r * l.k + k] + 128);
+    const int32_t zp = params[r].zero_point + 128;
+    const float inv = params[r].inv_scale;
+    for (size_t p = panel_begin; p < panel_end; ++p) {
+      const uint8_t* panel = packed + p * panel_bytes(l);
+      for (size_t c = 0; c < kPanel && p * kPanel + c < l.n; ++c) {
+        float v;
+        if (l.kind == Qd8Weights::kQB4) {
+          const float* ksum = reinterpret_cast<const float*>(panel);
+          const float* bias = ksum + kPanel;
+          v = ksum[c] * static_cast<float>(zp);
+          const uint8_t* block = panel + 128;
+          for (size_t b = 0; b < l.k / l.block; ++b) {
+            const float* scale = reinterpret_cast<const float*>(block);
+            const uint8_t* chunk = block + 64;
+            uint32_t acc = 0;  // wraps like the SIMD kernels' int32 lanes (compile keeps it from doing so)
+            for (size_t k0 = 0; k0 < l.block; k0 += kChunkK4, chunk += 64) {
+              acc += static_cast<uint32_t>(chunk_dot(l, chunk, c, &a[b * l.block + k0]));
+            }
+            v = std::fma(static_cast<float>(static_cast<int32_t>(acc)), scale[c], v);
+            block += 64 + l.block * 8;
+          }
+          v = v * inv;
+          v = v + bias[c];
+        } else {
+          const int32_t* wsum = reinterpret_cast<const int32_t*>(panel);
+          const float* scale = reinterpret_cast<const float*>(panel + 64);
+          const float* bias = scale + kPanel;
+          const uint8_t* chunk = panel + 192;
+          uint32_t acc = 0;  // wraps like the SIMD kernels' int32 lanes
+          for (size_t k0 = 0; k0 < padded; k0 += step, chunk += 64) {
+            acc += static_cast<uint32_t>(chunk_dot(l, chunk, c, &a[k0]));
+          }
+          acc -= static_cast<uint32_t>(zp) * static_cast<uint32_t>(wsum[c]);
+          v = static_cast<float>(static_cast<int32_t>(acc)) * inv;
+          v = std::fma(v, scale[c], bias[c]);
+        }
+        out[r * l.n + p * kPanel + c] = std::min(std::max(v, lo), hi);
+      }
+    }
+  }
+}
+
+#if defined(__x86_64__)
+
+#define ETP_VNNI __attribute__((target("avx512f,avx512bw,avx512vnni")))
+
+// Activations of MR rows for one 4-k step, as u8 (q + 128) broadcast to every lane.
+template <int MR>
+ETP_VNNI inline void load_a(const int8_t* const* rows, size_t k, __m512i* a) {
+  const __m512i flip = _mm512_set1_epi32(static_cast<int32_t>(0x80808080u));
+  for (int r = 0; r < MR; ++r) {
+    int32_t word;
+    std::memcpy(&word, rows[r] + k, 4);
+    a[r] = _mm512_xor_si512(_mm512_set1_epi32(word), flip);
+  }
+}
+
+// The sums of a 64-byte chunk into acc: 4-bit (8 k) or 8-bit (4 k).
+template <int MR, bool kFourBit>
+ETP_VNNI inline void chunk_dot(const uint8_t* chunk, const int8_t* const* rows, size_t k, __m512i* acc) {
+  const __m512i bytes = _mm512_load_si512(chunk);
+  __m512i a[MR];
+  if (kFourBit) {
+    const __m512i mask = _mm512_set1_epi8(15), eight = _mm512_set1_epi8(8);
+    const __m512i low = _mm512_sub_epi8(_mm512_and_si512(bytes, mask), eight);
+    const __m512i high = _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(bytes, 4), mask), eight);
+    load_a<MR>(rows, k, a);
+    for (int r = 0; r < MR; ++r) acc[r] = _mm512_dpbusd_epi32(acc[r], a[r], low);
+    load_a<MR>(rows, k + 4, a);
+    for (int r = 0; r < MR; ++r) acc[r] = _mm512_dpbusd_epi32(acc[r], a[r], high);
+  } else {
+    load_a<MR>(rows, k, a);
+    for (int r = 0; r < MR; ++r) acc[r] = _mm512_dpbusd_epi32(acc[r], a[r], bytes);
+  }
+}
+
+template <int MR>
+ETP_VNNI void store(const __m512* v, float lo, float hi, float* const* out, size_t columns) {
+  const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+  const __mmask16 mask = static_cast<__mmask16>(columns >= 16 ? 0xFFFFu : (1u << columns) - 1u);
+  for (int r = 0; r < MR; ++r) {
+    // maskz_ forms: GCC 12's plain ones trip -Wmaybe-uninitialized on its own header.
+    _mm512_mask_storeu_ps(out[r], mask, _mm512_maskz_min_ps(0xFFFF, _mm512_maskz_max_ps(0xFFFF, v[r], vlo), vhi));
+  }
+}
+
+template <int MR>
+ETP_VNNI void panel_qb4(const Qd8Layer& l, const uint8_t* panel, const int8_t* const* rows, const Qd8Params* params,
+                        float lo, float hi, float* const* out, size_t columns) {
+  const __m512 ksum = _mm512_load_ps(reinterpret_cast<const float*>(panel));
+  const __m512 bias = _mm512_load_ps(reinterpret_cast<const float*>(panel) + kPanel);
+  __m512 v[MR];
+  for (int r = 0; r < MR; ++r)
+    v[r] = _mm512_mul_ps(ksum, _mm512_set1_ps(static_cast<float>(params[r].zero_point + 128)));
+  const uint8_t* block = panel + 128;
+  const size_t blocks = l.k / l.block;
+  for (size_t b = 0; b < blocks; ++b) {
+    const __m512 scale = _mm512_load_ps(reinterpret_cast<const float*>(block));
+    const uint8_t* chunk = block + 64;
+    __m512i acc[MR];
+    for (int r = 0; r < MR; ++r) acc[r] = _mm512_setzero_si512();
+    for (size_t k0 = b * l.block; k0 < (b + 1) * l.block; k0 += kChunkK4, chunk += 64) {
+      chunk_dot<MR, true>(chunk, rows, k0, acc);
+    }
+    for (int r = 0; r < MR; ++r) v[r] = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, acc[r]), scale, v[r]);
+    block = chunk;
+  }
+  for (int r = 0; r < MR; ++r) {
+    v[r] = _mm512_mul_ps(v[r], _mm512_set1_ps(params[r].inv_scale));
+    v[r] = _mm512_add_ps(v[r], bias);
+  }
+  store<MR>(v, lo, hi, out, columns);
+}
+
+template <int MR, bool kFourBit>
+ETP_VNNI void panel_qc(const Qd8Layer& l, const uint8_t* panel, const int8_t* const* rows, const Qd8Params* params,
+                       float lo, float hi, float* const* out, size_t columns) {
+  const __m512i wsum = _mm512_load_si512(panel);
+  const __m512 scale = _mm512_load_ps(reinterpret_cast<const float*>(panel + 64));
+  const __m512 bias = _mm512_load_ps(reinterpret_cast<const float*>(panel + 128));
+  __m512i acc[MR];
+  for (int r = 0; r < MR; ++r) acc[r] = _mm512_setzero_si512();
+  const size_t step = kFourBit ? kChunkK4 : kChunkK8;
+  const size_t padded = round_up(l.k, step);
+  const uint8_t* chunk = panel + 192;
+  for (size_t k0 = 0; k0 < padded; k0 += step, chunk += 64) chunk_dot<MR, kFourBit>(chunk, rows, k0, acc);
+  __m512 v[MR];
+  for (int r = 0; r < MR; ++r) {
+    const __m512i zp = _mm512_set1_epi32(params[r].zero_point + 128);
+    const __m512i exact = _mm512_sub_epi32(acc[r], _mm512_mullo_epi32(zp, wsum));
+    v[r] = _mm512_mul_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, exact), _mm512_set1_ps(params[r].inv_scale));
+    v[r] = _mm512_fmadd_ps(v[r], scale, bias);
+  }
+  store<MR>(v, lo, hi, out, columns);
+}
+
+template <int MR>
+ETP_VNNI void panel_run(const Qd8Layer& l, const uint8_t* panel, const int8_t* const* rows, const Qd8Params* params,
+                        float lo, float hi, float* const* out, size_t columns) {
+  switch (l.kind) {
+    case Qd8Weights::kQB4: return panel_qb4<MR>(l, panel, rows, params, lo, hi, out, columns);
+    case Qd8Weights::kQC4: return panel_qc<MR, true>(l, panel, rows, params, lo, hi, out, columns);
+    default: return panel_qc<MR, false>(l, panel, rows, params, lo, hi, out, columns);
+  }
+}
+
+constexpr int kMaxRows = 4;  // rows per register tile
+
+ETP_VNNI void run_vnni(const Qd8Layer& l, const uint8_t* packed, const int8_t* q, const Qd8Params* params, float lo,
+                       float hi, float* out, size_t row_begin, size_t row_end, size_t panel_begin, size_t panel_end) {
+  const size_t bytes = panel_bytes(l);
+  for (size_t r0 = row_begin; r0 < row_end; r0 += kMaxRows) {
+    const int mr = static_cast<int>(std::min<size_t>(kMaxRows, row_end - r0));
+    const int8_t* rows[kMaxRows];
+    for (int r = 0; r < mr; ++r) rows[r] = q + (r0 + static_cast<size_t>(r)) * l.k;
+    for (size_t p = panel_begin; p < panel_end; ++p) {
+      float* outs[kMaxRows];
+      for (int r = 0; r < mr; ++r) outs[r] = out + (r0 + static_cast<size_t>(r)) * l.n + p * kPanel;
+      const size_t columns = std::min(kPanel, l.n - p * kPanel);
+      const uint8_t* panel = packed + p * bytes;
+      switch (mr) {
+        case 4: panel_run<4>(l, panel, rows, params + r0, lo, hi, outs, columns); break;
+        case 3: panel_run<3>(l, panel, rows, params + r0, lo, hi, outs, columns); break;
+        case 2: panel_run<2>(l, panel, rows, params + r0, lo, hi, outs, columns); break;
+        default: panel_run<1>(l, panel, rows, params + r0, lo, hi, outs, columns); break;
+      }
+    }
+  }
+}
+
+#endif  // __x86_64__
+
+}  // namespace
+
+void qd8_quantize(const float* x, size_t rows, size_t k, int8_t* q, Qd8Params* params) {
+  for (size_t r = 0; r < rows; ++r) {
+    const float* row = x + r * k;
+    float mn = 0.0f, mx = 0.0f;  // rmin = min(0, min x), rmax = max(0, max x)
+    for (size_t i = 0; i < k; ++i) {
+      mn = std::min(mn, row[i]);
+      mx = std::max(mx, row[i]);
+    }
+    const float m = mn == mx ? 1.0f : 255.0f / (mx - mn);
+    const float dmin = mn * m, dmax = mx * m;
+    float zp = (-128.0f + dmin) + (127.0f + dmax) > 0.0f ? -128.0f - dmin : 127.0f - dmax;
+    zp = std::nearbyint(std::min(std::max(zp, -128.0f), 127.0f));  // rounds to nearest even
+    const int32_t zero_point = zp == zp ? static_cast<int32_t>(zp) : 0;
+    params[r] = {zero_point, 1.0f / m};
+    for (size_t i = 0; i < k; ++i) {
+      // As the SIMD converters: the scaled value is capped at 32767 before rounding and the
+      // sum saturates; NaN (which XNNPACK's conversion turns into INT32_MIN) gives -128 too.
+      float v = std::min(row[i] * m, 32767.0f);
+      v = v >= -32768.0f ? std::nearbyint(v) : -32768.0f;
+      const int32_t value = (v == v ? static_cast<int32_t>(v) : 0) + zero_point;
+      q[r * k + i] = static_cast<int8_t>(std::min(127, std::max(-128, value)));
+    }
+  }
+}
+
+size_t qd8_packed_bytes(const Qd8Layer& layer) { return panels_of(layer) * panel_bytes(layer); }
+
+void qd8_pack(const Qd8Layer& l, const void* weights, const void* scales, const float* bias, uint8_t* packed) {
+  const auto* w = static_cast<const uint8_t*>(weights);
+  std::memset(packed, 0, qd8_packed_bytes(l));
+  for (size_t p = 0; p < panels_of(l); ++p) {
+    uint8_t* panel = packed + p * panel_bytes(l);
+    const size_t columns = std::min(kPanel, l.n - p * kPanel);
+    if (l.kind == Qd8Weights::kQB4) {
+      const auto* bf16 = static_cast<const uint16_t*>(scales);
+      const size_t blocks = l.k / l.block;
+      float* ksum = reinterpret_cast<float*>(panel);
+      float* panel_bias = ksum + kPanel;
+      for (size_t c = 0; c < columns; ++c) {
+        const size_t col = p * kPanel + c;
+        float sum = 0.0f;
+        for (size_t k0 = 0; k0 < l.k; k0 += kKsumChunk) {
+          int32_t chunk = 0;
+          for (size_t k = k0; k < std::min(l.k, k0 + kKsumChunk); ++k) chunk += weight_at(l, w, col, k);
+          sum = sum - static_cast<float>(chunk) * bf16_to_float(bf16[col * blocks + k0 / l.block]);
+        }
+        ksum[c] = sum;
+        panel_bias[c] = bias != nullptr ? bias[col] : 0.0f;
+      }
+      uint8_t* block = panel + 128;
+      for (size_t b = 0; b < blocks; ++b) {
+        float* scale = reinterpret_cast<float*>(block);
+        for (size_t c = 0; c < columns; ++c) scale[c] = bf16_to_float(bf16[(p * kPanel + c) * blocks + b]);
+        block = pack_chunks(l, w, p, b * l.block, (b + 1) * l.block, block + 64);
+      }
+    } else {
+      const auto* f32 = static_cast<const float*>(scales);
+      int32_t* wsum = reinterpret_cast<int32_t*>(panel);
+      float* scale = reinterpret_cast<float*>(panel + 64);
+      float* panel_bias = scale + kPanel;
+      for (size_t c = 0; c < columns; ++c) {
+        const size_t col = p * kPanel + c;
+        uint32_t sum = 0;
+        for (size_t k = 0; k < l.k; ++k) sum += static_cast<uint32_t>(weight_at(l, w, col, k));
+        wsum[c] = static_cast<int32_t>(sum);
+        scale[c] = f32[col];
+        panel_bias[c] = bias != nullptr ? bias[col] : 0.0f;
+      }
+      const size_t step = l.kind == Qd8Weights::kQC8 ? kChunkK8 : kChunkK4;
+      pack_chunks(l, w, p, 0, round_up(l.k, step), panel + 192);
+    }
+  }
+}
+
+bool qd8_vnni_available() {
+#if defined(__x86_64__)
+  static const bool available =
+      __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
+  return available;
+#else
+  return false;
+#endif
+}
+
+void qd8_fully_connected(const Qd8Layer& layer, const uint8_t* packed, const int8_t* q, const Qd8Params* params,
+                         float lo, float hi, float* out, size_t row_begin, size_t row_end, size_t panel_begin,
+                         size_t panel_end) {
+#if defined(__x86_64__)
+  if (qd8_vnni_available()) {
+    return run_vnni(layer, packed, q, params, lo, hi, out, row_begin, row_end, panel_begin, panel_end);
+  }
+#endif
+  run_portable(layer, packed, q, params, lo, hi, out, row_begin, row_end, panel_begin, panel_end);
+}
+
+void qd8_fully_connected_portable(const Qd8Layer& layer, const uint8_t* packed, const int8_t* q,
+                                  const Qd8Params* params, float lo, float hi, float* out, size_t row_begin,
+                                  size_t row_end, size_t panel_begin, size_t panel_end) {
+  run_portable(layer, packed, q, params, lo, hi, out, row_begin, row_end, panel_begin, panel_end);
+}
+
+}  // namespace etp_xnnpack::native
