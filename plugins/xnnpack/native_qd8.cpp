@@ -281,6 +281,100 @@ ETP_VNNI void run_vnni(const Qd8Layer& l, const uint8_t* packed, const int8_t* q
   }
 }
 
+// ---- AVX2 + FMA: the same panels, 8 columns at a time (each 64-byte chunk is two halves of 8
+// columns). vpdpbusd is emulated exactly: vpmaddubsw (u8 x s8 pairs to int16) then vpmaddwd by
+// ones. A 4-bit pair sums to at most 2 * 255 * 8, no saturation; for 8-bit weights the
+// activation's top bit is taken apart (pairs of at most 2 * 128 * 127 each), so no pair
+// saturates either.
+
+#define ETP_AVX2 __attribute__((target("avx2,fma")))
+
+template <bool kFourBit>
+ETP_AVX2 inline __m256i dot4(__m256i a, __m256i w) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  if (kFourBit) return _mm256_madd_epi16(_mm256_maddubs_epi16(a, w), ones);
+  const __m256i top = _mm256_set1_epi8(static_cast<char>(0x80));
+  const __m256i low = _mm256_maddubs_epi16(_mm256_andnot_si256(top, a), w);
+  const __m256i high = _mm256_maddubs_epi16(_mm256_and_si256(top, a), w);
+  return _mm256_add_epi32(_mm256_madd_epi16(low, ones), _mm256_madd_epi16(high, ones));
+}
+
+ETP_AVX2 inline __m256i broadcast_a(const int8_t* row, size_t k) {
+  int32_t word;
+  std::memcpy(&word, row + k, 4);
+  return _mm256_xor_si256(_mm256_set1_epi32(word), _mm256_set1_epi32(static_cast<int32_t>(0x80808080u)));
+}
+
+// One row, one half (`half` 0 or 1: columns 0-7 or 8-15) of a chunk.
+template <bool kFourBit>
+ETP_AVX2 inline __m256i chunk_dot_avx2(const uint8_t* chunk, int half, const int8_t* row, size_t k) {
+  const __m256i bytes = _mm256_load_si256(reinterpret_cast<const __m256i*>(chunk + 32 * half));
+  if (!kFourBit) return dot4<false>(broadcast_a(row, k), bytes);
+  const __m256i mask = _mm256_set1_epi8(15), eight = _mm256_set1_epi8(8);
+  const __m256i low = _mm256_sub_epi8(_mm256_and_si256(bytes, mask), eight);
+  const __m256i high = _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(bytes, 4), mask), eight);
+  return _mm256_add_epi32(dot4<true>(broadcast_a(row, k), low), dot4<true>(broadcast_a(row, k + 4), high));
+}
+
+ETP_AVX2 void store_avx2(__m256 v, float lo, float hi, float* out, size_t columns) {
+  v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(lo)), _mm256_set1_ps(hi));
+  if (columns >= 8) return _mm256_storeu_ps(out, v);
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, v);
+  std::memcpy(out, lanes, columns * sizeof(float));
+}
+
+ETP_AVX2 void run_avx2(const Qd8Layer& l, const uint8_t* packed, const int8_t* q, const Qd8Params* params, float lo,
+                       float hi, float* out, size_t row_begin, size_t row_end, size_t panel_begin, size_t panel_end) {
+  const size_t bytes = panel_bytes(l);
+  for (size_t r = row_begin; r < row_end; ++r) {
+    const int8_t* row = q + r * l.k;
+    const __m256 zp = _mm256_set1_ps(static_cast<float>(params[r].zero_point + 128));
+    const __m256 inv = _mm256_set1_ps(params[r].inv_scale);
+    for (size_t p = panel_begin; p < panel_end; ++p) {
+      const uint8_t* panel = packed + p * bytes;
+      const size_t columns = std::min(kPanel, l.n - p * kPanel);
+      for (int half = 0; half < 2 && static_cast<size_t>(half) * 8 < columns; ++half) {
+        __m256 v;
+        if (l.kind == Qd8Weights::kQB4) {
+          const float* ksum = reinterpret_cast<const float*>(panel) + 8 * half;
+          v = _mm256_mul_ps(_mm256_load_ps(ksum), zp);
+          const uint8_t* block = panel + 128;
+          for (size_t b = 0; b < l.k / l.block; ++b) {
+            const __m256 scale = _mm256_load_ps(reinterpret_cast<const float*>(block) + 8 * half);
+            const uint8_t* chunk = block + 64;
+            __m256i acc = _mm256_setzero_si256();
+            for (size_t k0 = b * l.block; k0 < (b + 1) * l.block; k0 += kChunkK4, chunk += 64) {
+              acc = _mm256_add_epi32(acc, chunk_dot_avx2<true>(chunk, half, row, k0));
+            }
+            v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc), scale, v);
+            block = chunk;
+          }
+          v = _mm256_mul_ps(v, inv);
+          v = _mm256_add_ps(v, _mm256_load_ps(reinterpret_cast<const float*>(panel) + kPanel + 8 * half));
+        } else {
+          const bool four = l.kind == Qd8Weights::kQC4;
+          const size_t step = four ? kChunkK4 : kChunkK8;
+          const uint8_t* chunk = panel + 192;
+          __m256i acc = _mm256_setzero_si256();
+          for (size_t k0 = 0; k0 < round_up(l.k, step); k0 += step, chunk += 64) {
+            acc = _mm256_add_epi32(
+                acc, four ? chunk_dot_avx2<true>(chunk, half, row, k0) : chunk_dot_avx2<false>(chunk, half, row, k0));
+          }
+          const __m256i wsum = _mm256_load_si256(reinterpret_cast<const __m256i*>(panel + 32 * half));
+          const __m256i zpi = _mm256_set1_epi32(params[r].zero_point + 128);
+          const __m256i exact = _mm256_sub_epi32(acc, _mm256_mullo_epi32(zpi, wsum));
+          v = _mm256_mul_ps(_mm256_cvtepi32_ps(exact), inv);
+          v = _mm256_fmadd_ps(v, _mm256_load_ps(reinterpret_cast<const float*>(panel + 64) + 8 * half),
+                              _mm256_load_ps(reinterpret_cast<const float*>(panel + 128) + 8 * half));
+        }
+        store_avx2(v, lo, hi, out + r * l.n + p * kPanel + 8 * static_cast<size_t>(half),
+                   columns - 8 * static_cast<size_t>(half));
+      }
+    }
+  }
+}
+
 #endif  // __x86_64__
 
 }  // namespace
@@ -359,6 +453,15 @@ void qd8_pack(const Qd8Layer& l, const void* weights, const void* scales, const 
   }
 }
 
+bool qd8_avx2_available() {
+#if defined(__x86_64__)
+  static const bool available = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return available;
+#else
+  return false;
+#endif
+}
+
 bool qd8_vnni_available() {
 #if defined(__x86_64__)
   static const bool available =
@@ -376,6 +479,9 @@ void qd8_fully_connected(const Qd8Layer& layer, const uint8_t* packed, const int
   if (qd8_vnni_available()) {
     return run_vnni(layer, packed, q, params, lo, hi, out, row_begin, row_end, panel_begin, panel_end);
   }
+  if (qd8_avx2_available()) {
+    return run_avx2(layer, packed, q, params, lo, hi, out, row_begin, row_end, panel_begin, panel_end);
+  }
 #endif
   run_portable(layer, packed, q, params, lo, hi, out, row_begin, row_end, panel_begin, panel_end);
 }
@@ -384,6 +490,18 @@ void qd8_fully_connected_portable(const Qd8Layer& layer, const uint8_t* packed, 
                                   const Qd8Params* params, float lo, float hi, float* out, size_t row_begin,
                                   size_t row_end, size_t panel_begin, size_t panel_end) {
   run_portable(layer, packed, q, params, lo, hi, out, row_begin, row_end, panel_begin, panel_end);
+}
+
+bool qd8_fully_connected_avx2(const Qd8Layer& layer, const uint8_t* packed, const int8_t* q, const Qd8Params* params,
+                              float lo, float hi, float* out, size_t row_begin, size_t row_end, size_t panel_begin,
+                              size_t panel_end) {
+#if defined(__x86_64__)
+  if (!qd8_avx2_available()) return false;
+  run_avx2(layer, packed, q, params, lo, hi, out, row_begin, row_end, panel_begin, panel_end);
+  return true;
+#else
+  return false;
+#endif
 }
 
 }  // namespace etp_xnnpack::native

@@ -5,8 +5,8 @@
 //
 // The arithmetic is XNNPACK's, step by step, in the order of its x86 AVX512-VNNI kernels
 // (the ones ExecuTorch's XNNPACK runs on this machine class), so outputs are bit-identical to
-// ExecuTorch's there (the rules are in native_qd8.cpp). Every path here (VNNI, and the
-// portable one for other CPUs) computes the same integer sums and the same fp32 operations in
+// ExecuTorch's there (the rules are in native_qd8.cpp). Every path here (AVX512-VNNI, AVX2 for
+// other x86 CPUs, a portable loop) computes the same integer sums and the same fp32 operations in
 // the same order, so results do not depend on the CPU or the thread count.
 #pragma once
 
@@ -58,8 +58,14 @@ void qd8_fully_connected_portable(const Qd8Layer& layer, const uint8_t* packed, 
                                   const Qd8Params* params, float lo, float hi, float* out, size_t row_begin,
                                   size_t row_end, size_t panel_begin, size_t panel_end);
 
-// True when qd8_fully_connected runs its AVX512-VNNI kernel on this CPU (otherwise a portable
-// loop with the same results, much slower).
+// The same on the AVX2 + FMA kernel (what CPUs without AVX512-VNNI run); false, having done
+// nothing, when this CPU lacks AVX2 or FMA.
+bool qd8_fully_connected_avx2(const Qd8Layer& layer, const uint8_t* packed, const int8_t* q, const Qd8Params* params,
+                              float lo, float hi, float* out, size_t row_begin, size_t row_end, size_t panel_begin,
+                              size_t panel_end);
+
+// True when qd8_fully_connected runs its AVX512-VNNI kernel on this CPU (otherwise its AVX2 one,
+// or without AVX2 a portable loop: the same results, slower).
 bool qd8_vnni_available();
 
 // Bit-exact conversions between bfloat16 and float (scales).

@@ -130,6 +130,14 @@ float reference(const Case& c, const Layer& l, const int8_t* q, const Qd8Params&
   return std::min(std::max(v, c.lo), c.hi);
 }
 
+// The AVX2 kernel, or the portable loop on a CPU without AVX2.
+void avx2_or_portable(const Qd8Layer& l, const uint8_t* packed, const int8_t* q, const Qd8Params* p, float lo, float hi,
+                      float* out, size_t r0, size_t r1, size_t p0, size_t p1) {
+  if (!qd8_fully_connected_avx2(l, packed, q, p, lo, hi, out, r0, r1, p0, p1)) {
+    qd8_fully_connected_portable(l, packed, q, p, lo, hi, out, r0, r1, p0, p1);
+  }
+}
+
 TEST(NativeQd8Test, EveryWeightTypeMatchesTheDefinitionBitForBit) {
   const float inf = std::numeric_limits<float>::infinity();
   const Case cases[] = {
@@ -171,9 +179,9 @@ TEST(NativeQd8Test, EveryWeightTypeMatchesTheDefinitionBitForBit) {
       for (size_t col = 0; col < c.n; ++col) want[r * c.n + col] = reference(c, l, &q[r * c.k], params[r], col);
     }
     const size_t panels = (c.n + kQd8Panel - 1) / kQd8Panel;
-    for (bool portable : {false, true}) {
-      SCOPED_TRACE(portable ? "portable" : "default (VNNI when the CPU has it)");
-      auto run = portable ? qd8_fully_connected_portable : qd8_fully_connected;
+    for (int path = 0; path < 3; ++path) {
+      SCOPED_TRACE(path == 0 ? "default (AVX512-VNNI when the CPU has it)" : path == 1 ? "AVX2" : "portable");
+      auto run = path == 0 ? qd8_fully_connected : path == 1 ? avx2_or_portable : qd8_fully_connected_portable;
       std::vector<float> got(c.rows * c.n, std::nanf(""));
       // Split as the pool does: rows and panels in pieces, each output written once.
       run(layer, packed, q.data(), params.data(), c.lo, c.hi, got.data(), 0, c.rows / 2, 0, panels);
