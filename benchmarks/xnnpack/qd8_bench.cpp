@@ -31,7 +31,7 @@ struct Setup {
   Qd8Layer layer;
   std::vector<uint8_t> storage;
   uint8_t* packed = nullptr;
-  std::vector<int8_t> q;
+  std::vector<uint8_t> q;
   std::vector<Qd8Params> params;
   std::vector<float> out;
 };

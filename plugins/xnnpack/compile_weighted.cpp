@@ -323,14 +323,11 @@ bool dynamic_fully_connected(Delegate& d, const fb_xnnpack::XNode& node, const f
   native::Qd8Layer layer{native::Qd8Weights::kQC8, k, nout, 0};
   const void* scales = nullptr;
   size_t scale_bytes = 0;
-  // Sums of |activation| (<= 255) times |weight| must fit an int32, as in XNNPACK's kernels.
-  size_t max_k = 0;
   if (vw.is(D::xnn_datatype_qbint4)) {
     layer.kind = native::Qd8Weights::kQB4;
     layer.block = vw.group_size;
     scales = vw.block_scales.data();
     scale_bytes = vw.block_scales.size() * sizeof(uint16_t);
-    max_k = layer.block <= (size_t{INT32_MAX} / (255 * 8)) ? SIZE_MAX : 0;
   } else if (vw.is(D::xnn_datatype_qcint4) || vw.is(D::xnn_datatype_qcint8)) {
     const bool four = vw.is(D::xnn_datatype_qcint4);
     layer.kind = four ? native::Qd8Weights::kQC4 : native::Qd8Weights::kQC8;
@@ -339,12 +336,12 @@ bool dynamic_fully_connected(Delegate& d, const fb_xnnpack::XNode& node, const f
     }
     scales = vw.channel_scales.data();
     scale_bytes = nout * sizeof(float);
-    max_k = size_t{INT32_MAX} / (255 * (four ? 8 : 128));
   } else {
     return *e = "qdint8 input with " + datatype_name(vw.datatype) + " weights (qbint4, qcint4 or qcint8 expected)",
            false;
   }
-  if (k > max_k) {
+  // Sums of activations (<= 255) times weights must fit an int32, as in XNNPACK's kernels.
+  if ((layer.kind == native::Qd8Weights::kQB4 ? layer.block : k) > native::qd8_max_k()) {
     return *e = std::to_string(k) + " input channels" +
                 (layer.kind == native::Qd8Weights::kQB4 ? " per block" : std::string()) +
                 " overflow the int32 sums of a dynamically quantized layer",
@@ -364,7 +361,7 @@ bool dynamic_fully_connected(Delegate& d, const fb_xnnpack::XNode& node, const f
   float lo, hi;
   std::tie(lo, hi) = output_bounds(node);
   d.add_step("XNNFullyConnected", [op, layer, in, out, lo, hi](Delegate& dd) {
-    const int8_t* q = dd.as<const int8_t>(in);
+    const uint8_t* q = dd.as<const uint8_t>(in);
     const native::Qd8Params* params = qd8_params(dd, in);
     float* y = dd.data(out);
     const uint8_t* packed = reinterpret_cast<const uint8_t*>(op->native);
@@ -651,7 +648,7 @@ bool dynamic_quantize(Delegate& d, int in, int out, std::string* e) {
     if (dd.dims(in).empty() || dd.dims(in).back() != k) {
       return dd.fail(ETP_ERR_SHAPE, "the last dim of a dynamically quantized input must stay " + std::to_string(k));
     }
-    native::qd8_quantize(dd.data(in), dd.numel(in) / k, k, dd.as<int8_t>(out), qd8_params(dd, out));
+    native::qd8_quantize(dd.data(in), dd.numel(in) / k, k, dd.as<uint8_t>(out), qd8_params(dd, out));
     return ETP_OK;
   });
   return true;

@@ -7,16 +7,20 @@
 //   rmax = max(0, max x); m = rmin == rmax ? 1 : fl(255 / fl(rmax - rmin)); dmin = fl(rmin m),
 //   dmax = fl(rmax m); the zero point is fl(-128 - dmin) if fl(fl(-128 + dmin) + fl(127 + dmax))
 //   > 0, else fl(127 - dmax), clamped to [-128, 127] and rounded to nearest even; the scale
-//   kept is fl(1 / m); q = saturate_int8(round_even(fl(x m)) + zero_point).
+//   kept is fl(1 / m); q = saturate_int8(round_even(fl(x m)) + zero_point). Stored offset to
+//   u8, a = q + 128 (zp' = zero_point + 128), as XNNPACK's VNNI kernels take them.
 //
-// Per-channel weights (qc4w, qc8w): acc = sum_k (q_k - zp) w_k exactly in int32;
+// Per-channel weights (qc4w, qc8w): acc = sum_k (a_k - zp') w_k exactly in int32;
 //   out = clamp(fma(fl(float(acc) * inv_scale), scale[n], bias[n])).
 //
-// Block weights (qb4w, 4-bit w = nibble - 8, bf16 scale s_b per block of k): with the
-//   activations offset to u8 (a = q + 128, zp' = zp + 128), as the VNNI kernels do,
+// Block weights (qb4w, 4-bit w, bf16 scale s_b per block of k):
 //   ksum[n] = -sum over chunks of 16 k, in k order, of fl(float(sum of the chunk's w) * s_b)
 //   (each step rounded to fp32) at packing; then v = fl(ksum * zp'); for each block in k order
 //   v = fma(float(sum_{k in b} a_k w_k), s_b, v); out = clamp(fl(fl(v * inv_scale) + bias[n])).
+//
+// 4-bit weights are unpacked as 16 w (a nibble moved to the top of its byte), so block sums
+// are 16 times the true ones and block scales are kept as s_b / 16: the product is the same
+// exact real number, so the fused multiply-add rounds it the same way (XNNPACK does this too).
 //
 // This file is compiled with -ffp-contract=off: every fp32 step above is one rounding.
 #include "native_qd8.h"
@@ -42,12 +46,13 @@ size_t round_up(size_t v, size_t to) { return (v + to - 1) / to * to; }
 
 // ---- packed layout --------------------------------------------------------------------------
 // Panels of 16 output channels, one after another. In a 4-bit chunk, byte c * 4 + j (column c,
-// j in 0..3) holds w(c, k0 + j) + 8 in its low nibble and w(c, k0 + 4 + j) + 8 in its high one;
-// an 8-bit chunk holds w(c, k0 + j) at byte c * 4 + j. Padding (columns past n, k past the
-// layer's) is weight 0.
-//   kQB4 panel: ksum[16] f32, bias[16] f32, then per block: scale[16] f32, block / 8 chunks.
-//   kQC4/kQC8 panel: wsum[16] i32 (sum of each column's weights), scale[16] f32, bias[16] f32,
-//   then chunks over k rounded up to 8 (4-bit) or 4 (8-bit).
+// j in 0..3) holds w(c, k0 + j) in its low nibble and w(c, k0 + 4 + j) in its high one, as
+// 4-bit two's complement; an 8-bit chunk holds w(c, k0 + j) at byte c * 4 + j. Padding (columns
+// past n, k past the layer's) is weight 0.
+//   kQB4 panel: ksum[16] f32, bias[16] f32, then per block: scale[16] f32 (s_b / 16), block / 8
+//   chunks.
+//   kQC4/kQC8 panel: wsum[16] i32 (the sum of each column's weights; times 16 for 4-bit),
+//   scale[16] f32, bias[16] f32, then chunks over k rounded up to 8 (4-bit) or 4 (8-bit).
 
 size_t panel_bytes(const Qd8Layer& l) {
   switch (l.kind) {
@@ -76,8 +81,8 @@ uint8_t* pack_chunks(const Qd8Layer& l, const uint8_t* w, size_t panel, size_t k
       const size_t col = panel * kPanel + c;
       for (size_t j = 0; j < 4; ++j) {
         if (four_bit) {
-          const uint32_t lo = static_cast<uint32_t>(weight_at(l, w, col, k0 + j) + 8);
-          const uint32_t hi = static_cast<uint32_t>(weight_at(l, w, col, k0 + 4 + j) + 8);
+          const uint32_t lo = static_cast<uint32_t>(weight_at(l, w, col, k0 + j)) & 15u;
+          const uint32_t hi = static_cast<uint32_t>(weight_at(l, w, col, k0 + 4 + j)) & 15u;
           dst[c * 4 + j] = static_cast<uint8_t>(lo | hi << 4);
         } else {
           dst[c * 4 + j] = static_cast<uint8_t>(weight_at(l, w, col, k0 + j));
@@ -88,29 +93,32 @@ uint8_t* pack_chunks(const Qd8Layer& l, const uint8_t* w, size_t panel, size_t k
   return dst;
 }
 
-// ---- the portable kernel: one output at a time, the same arithmetic as the VNNI one ---------
+// A 4-bit two's complement nibble's value.
+int32_t nibble(uint32_t bits) { return static_cast<int32_t>(bits ^ 8u) - 8; }
 
-int32_t chunk_dot(const Qd8Layer& l, const uint8_t* chunk, size_t c, const uint8_t* a) {
-  int32_t acc = 0;
+// ---- the portable kernel: one output at a time, the same arithmetic as the SIMD ones ---------
+
+// Column c's sum over one chunk, times 16 for 4-bit weights (as the SIMD kernels see them).
+int64_t chunk_dot(const Qd8Layer& l, const uint8_t* chunk, size_t c, const uint8_t* a) {
+  int64_t acc = 0;
   for (size_t j = 0; j < 4; ++j) {
     const uint8_t byte = chunk[c * 4 + j];
     if (l.kind == Qd8Weights::kQC8) {
-      acc += int32_t{a[j]} * static_cast<int8_t>(byte);
+      acc += int64_t{a[j]} * static_cast<int8_t>(byte);
     } else {
-      acc += int32_t{a[j]} * (static_cast<int32_t>(byte & 15u) - 8);
-      acc += int32_t{a[4 + j]} * (static_cast<int32_t>(byte >> 4) - 8);
+      acc += 16 * (int64_t{a[j]} * nibble(byte & 15u) + int64_t{a[4 + j]} * nibble(byte >> 4u));
     }
   }
   return acc;
 }
 
-void run_portable(const Qd8Layer& l, const uint8_t* packed, const int8_t* q, const Qd8Params* params, float lo,
+void run_portable(const Qd8Layer& l, const uint8_t* packed, const uint8_t* a, const Qd8Params* params, float lo,
                   float hi, float* out, size_t row_begin, size_t row_end, size_t panel_begin, size_t panel_end) {
   const size_t step = l.kind == Qd8Weights::kQC8 ? kChunkK8 : kChunkK4;
   const size_t padded = l.kind == Qd8Weights::kQB4 ? l.k : round_up(l.k, step);
-  std::vector<uint8_t> a(padded + 8, 0);
+  std::vector<uint8_t> row(padded + 8, 0);
   for (size_t r = row_begin; r < row_end; ++r) {
-    for (size_t k = 0; k < l.k; ++k) a[k] = static_cast<uint8_t>(q[r * l.k + k] + 128);
+    std::memcpy(row.data(), a + r * l.k, l.k);
     const int32_t zp = params[r].zero_point + 128;
     const float inv = params[r].inv_scale;
     for (size_t p = panel_begin; p < panel_end; ++p) {
@@ -125,12 +133,12 @@ void run_portable(const Qd8Layer& l, const uint8_t* packed, const int8_t* q, con
           for (size_t b = 0; b < l.k / l.block; ++b) {
             const float* scale = reinterpret_cast<const float*>(block);
             const uint8_t* chunk = block + 64;
-            uint32_t acc = 0;  // wraps like the SIMD kernels' int32 lanes (compile keeps it from doing so)
+            int64_t acc = 0;  // fits an int32 (compile checks the block size)
             for (size_t k0 = 0; k0 < l.block; k0 += kChunkK4, chunk += 64) {
-              acc += static_cast<uint32_t>(chunk_dot(l, chunk, c, &a[b * l.block + k0]));
+              acc += chunk_dot(l, chunk, c, &row[b * l.block + k0]);
             }
-            v = std::fma(static_cast<float>(static_cast<int32_t>(acc)), scale[c], v);
-            block += 64 + l.block * 8;
+            v = std::fma(static_cast<float>(acc), scale[c], v);
+            block = chunk;
           }
           v = v * inv;
           v = v + bias[c];
@@ -139,12 +147,11 @@ void run_portable(const Qd8Layer& l, const uint8_t* packed, const int8_t* q, con
           const float* scale = reinterpret_cast<const float*>(panel + 64);
           const float* bias = scale + kPanel;
           const uint8_t* chunk = panel + 192;
-          uint32_t acc = 0;  // wraps like the SIMD kernels' int32 lanes
-          for (size_t k0 = 0; k0 < padded; k0 += step, chunk += 64) {
-            acc += static_cast<uint32_t>(chunk_dot(l, chunk, c, &a[k0]));
-          }
-          acc -= static_cast<uint32_t>(zp) * static_cast<uint32_t>(wsum[c]);
-          v = static_cast<float>(static_cast<int32_t>(acc)) * inv;
+          int64_t acc = 0;  // fits an int32 (compile checks k)
+          for (size_t k0 = 0; k0 < padded; k0 += step, chunk += 64) acc += chunk_dot(l, chunk, c, &row[k0]);
+          acc -= int64_t{zp} * wsum[c];
+          if (l.kind == Qd8Weights::kQC4) acc /= 16;  // exact: every term is a multiple of 16
+          v = static_cast<float>(acc) * inv;
           v = std::fma(v, scale[c], bias[c]);
         }
         out[r * l.n + p * kPanel + c] = std::min(std::max(v, lo), hi);
@@ -155,35 +162,31 @@ void run_portable(const Qd8Layer& l, const uint8_t* packed, const int8_t* q, con
 
 #if defined(__x86_64__)
 
+// ---- AVX512-VNNI: vpdpbusd, u8 activations times s8 weights (16 w for 4-bit), 1 to 4 rows ---
+
 #define ETP_VNNI __attribute__((target("avx512f,avx512bw,avx512vnni")))
 
-// Activations of MR rows for one 4-k step, as u8 (q + 128) broadcast to every lane.
-template <int MR>
-ETP_VNNI inline void load_a(const int8_t* const* rows, size_t k, __m512i* a) {
-  const __m512i flip = _mm512_set1_epi32(static_cast<int32_t>(0x80808080u));
-  for (int r = 0; r < MR; ++r) {
-    int32_t word;
-    std::memcpy(&word, rows[r] + k, 4);
-    a[r] = _mm512_xor_si512(_mm512_set1_epi32(word), flip);
-  }
+ETP_VNNI inline __m512i broadcast_a(const uint8_t* row, size_t k) {
+  int32_t word;
+  std::memcpy(&word, row + k, 4);
+  return _mm512_set1_epi32(word);
 }
 
-// The sums of a 64-byte chunk into acc: 4-bit (8 k) or 8-bit (4 k).
+// The sums of a 64-byte chunk: 4-bit (8 k: the low nibbles into acc[0], the high ones into
+// acc[1], two chains) or 8-bit (4 k, into acc[0]).
 template <int MR, bool kFourBit>
-ETP_VNNI inline void chunk_dot(const uint8_t* chunk, const int8_t* const* rows, size_t k, __m512i* acc) {
+ETP_VNNI inline void chunk_dot(const uint8_t* chunk, const uint8_t* const* rows, size_t k, __m512i (*acc)[2]) {
   const __m512i bytes = _mm512_load_si512(chunk);
-  __m512i a[MR];
   if (kFourBit) {
-    const __m512i mask = _mm512_set1_epi8(15), eight = _mm512_set1_epi8(8);
-    const __m512i low = _mm512_sub_epi8(_mm512_and_si512(bytes, mask), eight);
-    const __m512i high = _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(bytes, 4), mask), eight);
-    load_a<MR>(rows, k, a);
-    for (int r = 0; r < MR; ++r) acc[r] = _mm512_dpbusd_epi32(acc[r], a[r], low);
-    load_a<MR>(rows, k + 4, a);
-    for (int r = 0; r < MR; ++r) acc[r] = _mm512_dpbusd_epi32(acc[r], a[r], high);
+    const __m512i top = _mm512_set1_epi8(static_cast<char>(0xF0));
+    const __m512i low = _mm512_and_si512(_mm512_slli_epi16(bytes, 4), top);  // 16 w of the low nibbles
+    const __m512i high = _mm512_and_si512(bytes, top);                       // 16 w of the high ones
+    for (int r = 0; r < MR; ++r) {
+      acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], broadcast_a(rows[r], k), low);
+      acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], broadcast_a(rows[r], k + 4), high);
+    }
   } else {
-    load_a<MR>(rows, k, a);
-    for (int r = 0; r < MR; ++r) acc[r] = _mm512_dpbusd_epi32(acc[r], a[r], bytes);
+    for (int r = 0; r < MR; ++r) acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], broadcast_a(rows[r], k), bytes);
   }
 }
 
@@ -198,24 +201,28 @@ ETP_VNNI void store(const __m512* v, float lo, float hi, float* const* out, size
 }
 
 template <int MR>
-ETP_VNNI void panel_qb4(const Qd8Layer& l, const uint8_t* panel, const int8_t* const* rows, const Qd8Params* params,
+ETP_VNNI void panel_qb4(const Qd8Layer& l, const uint8_t* panel, const uint8_t* const* rows, const Qd8Params* params,
                         float lo, float hi, float* const* out, size_t columns) {
   const __m512 ksum = _mm512_load_ps(reinterpret_cast<const float*>(panel));
   const __m512 bias = _mm512_load_ps(reinterpret_cast<const float*>(panel) + kPanel);
   __m512 v[MR];
-  for (int r = 0; r < MR; ++r)
+  for (int r = 0; r < MR; ++r) {
     v[r] = _mm512_mul_ps(ksum, _mm512_set1_ps(static_cast<float>(params[r].zero_point + 128)));
+  }
   const uint8_t* block = panel + 128;
   const size_t blocks = l.k / l.block;
   for (size_t b = 0; b < blocks; ++b) {
     const __m512 scale = _mm512_load_ps(reinterpret_cast<const float*>(block));
     const uint8_t* chunk = block + 64;
-    __m512i acc[MR];
-    for (int r = 0; r < MR; ++r) acc[r] = _mm512_setzero_si512();
+    __m512i acc[MR][2];
+    for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_si512();
     for (size_t k0 = b * l.block; k0 < (b + 1) * l.block; k0 += kChunkK4, chunk += 64) {
       chunk_dot<MR, true>(chunk, rows, k0, acc);
     }
-    for (int r = 0; r < MR; ++r) v[r] = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, acc[r]), scale, v[r]);
+    for (int r = 0; r < MR; ++r) {
+      const __m512i sum = _mm512_add_epi32(acc[r][0], acc[r][1]);
+      v[r] = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, sum), scale, v[r]);
+    }
     block = chunk;
   }
   for (int r = 0; r < MR; ++r) {
@@ -226,13 +233,13 @@ ETP_VNNI void panel_qb4(const Qd8Layer& l, const uint8_t* panel, const int8_t* c
 }
 
 template <int MR, bool kFourBit>
-ETP_VNNI void panel_qc(const Qd8Layer& l, const uint8_t* panel, const int8_t* const* rows, const Qd8Params* params,
+ETP_VNNI void panel_qc(const Qd8Layer& l, const uint8_t* panel, const uint8_t* const* rows, const Qd8Params* params,
                        float lo, float hi, float* const* out, size_t columns) {
   const __m512i wsum = _mm512_load_si512(panel);
   const __m512 scale = _mm512_load_ps(reinterpret_cast<const float*>(panel + 64));
   const __m512 bias = _mm512_load_ps(reinterpret_cast<const float*>(panel + 128));
-  __m512i acc[MR];
-  for (int r = 0; r < MR; ++r) acc[r] = _mm512_setzero_si512();
+  __m512i acc[MR][2];
+  for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_si512();
   const size_t step = kFourBit ? kChunkK4 : kChunkK8;
   const size_t padded = round_up(l.k, step);
   const uint8_t* chunk = panel + 192;
@@ -240,7 +247,8 @@ ETP_VNNI void panel_qc(const Qd8Layer& l, const uint8_t* panel, const int8_t* co
   __m512 v[MR];
   for (int r = 0; r < MR; ++r) {
     const __m512i zp = _mm512_set1_epi32(params[r].zero_point + 128);
-    const __m512i exact = _mm512_sub_epi32(acc[r], _mm512_mullo_epi32(zp, wsum));
+    __m512i exact = _mm512_sub_epi32(_mm512_add_epi32(acc[r][0], acc[r][1]), _mm512_mullo_epi32(zp, wsum));
+    if (kFourBit) exact = _mm512_maskz_srai_epi32(0xFFFF, exact, 4);  // exact: all terms are multiples of 16
     v[r] = _mm512_mul_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, exact), _mm512_set1_ps(params[r].inv_scale));
     v[r] = _mm512_fmadd_ps(v[r], scale, bias);
   }
@@ -248,7 +256,7 @@ ETP_VNNI void panel_qc(const Qd8Layer& l, const uint8_t* panel, const int8_t* co
 }
 
 template <int MR>
-ETP_VNNI void panel_run(const Qd8Layer& l, const uint8_t* panel, const int8_t* const* rows, const Qd8Params* params,
+ETP_VNNI void panel_run(const Qd8Layer& l, const uint8_t* panel, const uint8_t* const* rows, const Qd8Params* params,
                         float lo, float hi, float* const* out, size_t columns) {
   switch (l.kind) {
     case Qd8Weights::kQB4: return panel_qb4<MR>(l, panel, rows, params, lo, hi, out, columns);
@@ -259,13 +267,13 @@ ETP_VNNI void panel_run(const Qd8Layer& l, const uint8_t* panel, const int8_t* c
 
 constexpr int kMaxRows = 4;  // rows per register tile
 
-ETP_VNNI void run_vnni(const Qd8Layer& l, const uint8_t* packed, const int8_t* q, const Qd8Params* params, float lo,
+ETP_VNNI void run_vnni(const Qd8Layer& l, const uint8_t* packed, const uint8_t* a, const Qd8Params* params, float lo,
                        float hi, float* out, size_t row_begin, size_t row_end, size_t panel_begin, size_t panel_end) {
   const size_t bytes = panel_bytes(l);
   for (size_t r0 = row_begin; r0 < row_end; r0 += kMaxRows) {
     const int mr = static_cast<int>(std::min<size_t>(kMaxRows, row_end - r0));
-    const int8_t* rows[kMaxRows];
-    for (int r = 0; r < mr; ++r) rows[r] = q + (r0 + static_cast<size_t>(r)) * l.k;
+    const uint8_t* rows[kMaxRows];
+    for (int r = 0; r < mr; ++r) rows[r] = a + (r0 + static_cast<size_t>(r)) * l.k;
     for (size_t p = panel_begin; p < panel_end; ++p) {
       float* outs[kMaxRows];
       for (int r = 0; r < mr; ++r) outs[r] = out + (r0 + static_cast<size_t>(r)) * l.n + p * kPanel;
@@ -283,9 +291,9 @@ ETP_VNNI void run_vnni(const Qd8Layer& l, const uint8_t* packed, const int8_t* q
 
 // ---- AVX2 + FMA: the same panels, 8 columns at a time (each 64-byte chunk is two halves of 8
 // columns). vpdpbusd is emulated exactly: vpmaddubsw (u8 x s8 pairs to int16) then vpmaddwd by
-// ones. A 4-bit pair sums to at most 2 * 255 * 8, no saturation; for 8-bit weights the
-// activation's top bit is taken apart (pairs of at most 2 * 128 * 127 each), so no pair
-// saturates either.
+// ones. 4-bit weights are unpacked to w (not 16 w), so a pair sums to at most 2 * 255 * 8 and
+// the block sum is scaled by 16 after; for 8-bit weights the activation's top bit is taken
+// apart (pairs of at most 2 * 128 * 127 each). No pair saturates.
 
 #define ETP_AVX2 __attribute__((target("avx2,fma")))
 
@@ -299,21 +307,23 @@ ETP_AVX2 inline __m256i dot4(__m256i a, __m256i w) {
   return _mm256_add_epi32(_mm256_madd_epi16(low, ones), _mm256_madd_epi16(high, ones));
 }
 
-ETP_AVX2 inline __m256i broadcast_a(const int8_t* row, size_t k) {
+ETP_AVX2 inline __m256i broadcast_a2(const uint8_t* row, size_t k) {
   int32_t word;
   std::memcpy(&word, row + k, 4);
-  return _mm256_xor_si256(_mm256_set1_epi32(word), _mm256_set1_epi32(static_cast<int32_t>(0x80808080u)));
+  return _mm256_set1_epi32(word);
 }
 
-// One row, one half (`half` 0 or 1: columns 0-7 or 8-15) of a chunk.
+// One row, one half (`half` 0 or 1: columns 0-7 or 8-15) of a chunk: the true sum (w, not 16 w).
 template <bool kFourBit>
-ETP_AVX2 inline __m256i chunk_dot_avx2(const uint8_t* chunk, int half, const int8_t* row, size_t k) {
+ETP_AVX2 inline __m256i chunk_dot_avx2(const uint8_t* chunk, int half, const uint8_t* row, size_t k) {
   const __m256i bytes = _mm256_load_si256(reinterpret_cast<const __m256i*>(chunk + 32 * half));
-  if (!kFourBit) return dot4<false>(broadcast_a(row, k), bytes);
+  if (!kFourBit) return dot4<false>(broadcast_a2(row, k), bytes);
   const __m256i mask = _mm256_set1_epi8(15), eight = _mm256_set1_epi8(8);
-  const __m256i low = _mm256_sub_epi8(_mm256_and_si256(bytes, mask), eight);
-  const __m256i high = _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(bytes, 4), mask), eight);
-  return _mm256_add_epi32(dot4<true>(broadcast_a(row, k), low), dot4<true>(broadcast_a(row, k + 4), high));
+  // A two's complement nibble n is (n ^ 8) - 8.
+  const __m256i low = _mm256_sub_epi8(_mm256_xor_si256(_mm256_and_si256(bytes, mask), eight), eight);
+  const __m256i high =
+      _mm256_sub_epi8(_mm256_xor_si256(_mm256_and_si256(_mm256_srli_epi16(bytes, 4), mask), eight), eight);
+  return _mm256_add_epi32(dot4<true>(broadcast_a2(row, k), low), dot4<true>(broadcast_a2(row, k + 4), high));
 }
 
 ETP_AVX2 void store_avx2(__m256 v, float lo, float hi, float* out, size_t columns) {
@@ -324,11 +334,11 @@ ETP_AVX2 void store_avx2(__m256 v, float lo, float hi, float* out, size_t column
   std::memcpy(out, lanes, columns * sizeof(float));
 }
 
-ETP_AVX2 void run_avx2(const Qd8Layer& l, const uint8_t* packed, const int8_t* q, const Qd8Params* params, float lo,
+ETP_AVX2 void run_avx2(const Qd8Layer& l, const uint8_t* packed, const uint8_t* a, const Qd8Params* params, float lo,
                        float hi, float* out, size_t row_begin, size_t row_end, size_t panel_begin, size_t panel_end) {
   const size_t bytes = panel_bytes(l);
   for (size_t r = row_begin; r < row_end; ++r) {
-    const int8_t* row = q + r * l.k;
+    const uint8_t* row = a + r * l.k;
     const __m256 zp = _mm256_set1_ps(static_cast<float>(params[r].zero_point + 128));
     const __m256 inv = _mm256_set1_ps(params[r].inv_scale);
     for (size_t p = panel_begin; p < panel_end; ++p) {
@@ -337,8 +347,7 @@ ETP_AVX2 void run_avx2(const Qd8Layer& l, const uint8_t* packed, const int8_t* q
       for (int half = 0; half < 2 && static_cast<size_t>(half) * 8 < columns; ++half) {
         __m256 v;
         if (l.kind == Qd8Weights::kQB4) {
-          const float* ksum = reinterpret_cast<const float*>(panel) + 8 * half;
-          v = _mm256_mul_ps(_mm256_load_ps(ksum), zp);
+          v = _mm256_mul_ps(_mm256_load_ps(reinterpret_cast<const float*>(panel) + 8 * half), zp);
           const uint8_t* block = panel + 128;
           for (size_t b = 0; b < l.k / l.block; ++b) {
             const __m256 scale = _mm256_load_ps(reinterpret_cast<const float*>(block) + 8 * half);
@@ -347,7 +356,7 @@ ETP_AVX2 void run_avx2(const Qd8Layer& l, const uint8_t* packed, const int8_t* q
             for (size_t k0 = b * l.block; k0 < (b + 1) * l.block; k0 += kChunkK4, chunk += 64) {
               acc = _mm256_add_epi32(acc, chunk_dot_avx2<true>(chunk, half, row, k0));
             }
-            v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc), scale, v);
+            v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_slli_epi32(acc, 4)), scale, v);  // 16 times the sum
             block = chunk;
           }
           v = _mm256_mul_ps(v, inv);
@@ -361,7 +370,8 @@ ETP_AVX2 void run_avx2(const Qd8Layer& l, const uint8_t* packed, const int8_t* q
             acc = _mm256_add_epi32(
                 acc, four ? chunk_dot_avx2<true>(chunk, half, row, k0) : chunk_dot_avx2<false>(chunk, half, row, k0));
           }
-          const __m256i wsum = _mm256_load_si256(reinterpret_cast<const __m256i*>(panel + 32 * half));
+          __m256i wsum = _mm256_load_si256(reinterpret_cast<const __m256i*>(panel + 32 * half));
+          if (four) wsum = _mm256_srai_epi32(wsum, 4);  // packed as 16 times the sum
           const __m256i zpi = _mm256_set1_epi32(params[r].zero_point + 128);
           const __m256i exact = _mm256_sub_epi32(acc, _mm256_mullo_epi32(zpi, wsum));
           v = _mm256_mul_ps(_mm256_cvtepi32_ps(exact), inv);
@@ -377,9 +387,18 @@ ETP_AVX2 void run_avx2(const Qd8Layer& l, const uint8_t* packed, const int8_t* q
 
 #endif  // __x86_64__
 
+bool avx2_available() {
+#if defined(__x86_64__)
+  static const bool available = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return available;
+#else
+  return false;
+#endif
+}
+
 }  // namespace
 
-void qd8_quantize(const float* x, size_t rows, size_t k, int8_t* q, Qd8Params* params) {
+void qd8_quantize(const float* x, size_t rows, size_t k, uint8_t* a, Qd8Params* params) {
   for (size_t r = 0; r < rows; ++r) {
     const float* row = x + r * k;
     float mn = 0.0f, mx = 0.0f;  // rmin = min(0, min x), rmax = max(0, max x)
@@ -399,7 +418,7 @@ void qd8_quantize(const float* x, size_t rows, size_t k, int8_t* q, Qd8Params* p
       float v = std::min(row[i] * m, 32767.0f);
       v = v >= -32768.0f ? std::nearbyint(v) : -32768.0f;
       const int32_t value = (v == v ? static_cast<int32_t>(v) : 0) + zero_point;
-      q[r * k + i] = static_cast<int8_t>(std::min(127, std::max(-128, value)));
+      a[r * k + i] = static_cast<uint8_t>(std::min(127, std::max(-128, value)) + 128);
     }
   }
 }
@@ -431,7 +450,7 @@ void qd8_pack(const Qd8Layer& l, const void* weights, const void* scales, const 
       uint8_t* block = panel + 128;
       for (size_t b = 0; b < blocks; ++b) {
         float* scale = reinterpret_cast<float*>(block);
-        for (size_t c = 0; c < columns; ++c) scale[c] = bf16_to_float(bf16[(p * kPanel + c) * blocks + b]);
+        for (size_t c = 0; c < columns; ++c) scale[c] = bf16_to_float(bf16[(p * kPanel + c) * blocks + b]) / 16.0f;
         block = pack_chunks(l, w, p, b * l.block, (b + 1) * l.block, block + 64);
       }
     } else {
@@ -439,11 +458,12 @@ void qd8_pack(const Qd8Layer& l, const void* weights, const void* scales, const 
       int32_t* wsum = reinterpret_cast<int32_t*>(panel);
       float* scale = reinterpret_cast<float*>(panel + 64);
       float* panel_bias = scale + kPanel;
+      const int32_t unit = l.kind == Qd8Weights::kQC4 ? 16 : 1;
       for (size_t c = 0; c < columns; ++c) {
         const size_t col = p * kPanel + c;
-        uint32_t sum = 0;
-        for (size_t k = 0; k < l.k; ++k) sum += static_cast<uint32_t>(weight_at(l, w, col, k));
-        wsum[c] = static_cast<int32_t>(sum);
+        int64_t sum = 0;
+        for (size_t k = 0; k < l.k; ++k) sum += weight_at(l, w, col, k);
+        wsum[c] = static_cast<int32_t>(sum * unit);  // fits: compile bounds k
         scale[c] = f32[col];
         panel_bias[c] = bias != nullptr ? bias[col] : 0.0f;
       }
@@ -453,13 +473,10 @@ void qd8_pack(const Qd8Layer& l, const void* weights, const void* scales, const 
   }
 }
 
-bool qd8_avx2_available() {
-#if defined(__x86_64__)
-  static const bool available = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return available;
-#else
-  return false;
-#endif
+size_t qd8_max_k() {
+  // The sums the kernels keep in int32 lanes: 255 * 8 * 16 per 4-bit product (16 w), 255 * 128
+  // per 8-bit one; over a block for qb4w, over k for the per-channel types.
+  return static_cast<size_t>(INT32_MAX) / (255 * 128);
 }
 
 bool qd8_vnni_available() {
@@ -472,34 +489,35 @@ bool qd8_vnni_available() {
 #endif
 }
 
-void qd8_fully_connected(const Qd8Layer& layer, const uint8_t* packed, const int8_t* q, const Qd8Params* params,
+void qd8_fully_connected(const Qd8Layer& layer, const uint8_t* packed, const uint8_t* a, const Qd8Params* params,
                          float lo, float hi, float* out, size_t row_begin, size_t row_end, size_t panel_begin,
                          size_t panel_end) {
 #if defined(__x86_64__)
   if (qd8_vnni_available()) {
-    return run_vnni(layer, packed, q, params, lo, hi, out, row_begin, row_end, panel_begin, panel_end);
+    return run_vnni(layer, packed, a, params, lo, hi, out, row_begin, row_end, panel_begin, panel_end);
   }
-  if (qd8_avx2_available()) {
-    return run_avx2(layer, packed, q, params, lo, hi, out, row_begin, row_end, panel_begin, panel_end);
-  }
+  if (avx2_available())
+    return run_avx2(layer, packed, a, params, lo, hi, out, row_begin, row_end, panel_begin, panel_end);
 #endif
-  run_portable(layer, packed, q, params, lo, hi, out, row_begin, row_end, panel_begin, panel_end);
+  run_portable(layer, packed, a, params, lo, hi, out, row_begin, row_end, panel_begin, panel_end);
 }
 
-void qd8_fully_connected_portable(const Qd8Layer& layer, const uint8_t* packed, const int8_t* q,
+void qd8_fully_connected_portable(const Qd8Layer& layer, const uint8_t* packed, const uint8_t* a,
                                   const Qd8Params* params, float lo, float hi, float* out, size_t row_begin,
                                   size_t row_end, size_t panel_begin, size_t panel_end) {
-  run_portable(layer, packed, q, params, lo, hi, out, row_begin, row_end, panel_begin, panel_end);
+  run_portable(layer, packed, a, params, lo, hi, out, row_begin, row_end, panel_begin, panel_end);
 }
 
-bool qd8_fully_connected_avx2(const Qd8Layer& layer, const uint8_t* packed, const int8_t* q, const Qd8Params* params,
+bool qd8_fully_connected_avx2(const Qd8Layer& layer, const uint8_t* packed, const uint8_t* a, const Qd8Params* params,
                               float lo, float hi, float* out, size_t row_begin, size_t row_end, size_t panel_begin,
                               size_t panel_end) {
 #if defined(__x86_64__)
-  if (!qd8_avx2_available()) return false;
-  run_avx2(layer, packed, q, params, lo, hi, out, row_begin, row_end, panel_begin, panel_end);
+  if (!avx2_available()) return false;
+  run_avx2(layer, packed, a, params, lo, hi, out, row_begin, row_end, panel_begin, panel_end);
   return true;
 #else
+  (void)layer, (void)packed, (void)a, (void)params, (void)lo, (void)hi, (void)out;
+  (void)row_begin, (void)row_end, (void)panel_begin, (void)panel_end;
   return false;
 #endif
 }

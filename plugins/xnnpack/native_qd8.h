@@ -17,14 +17,16 @@ namespace etp_xnnpack::native {
 
 // Per-row parameters of a qdint8 value: q = clamp(round(x * m) + zero_point), and x is about
 // (q - zero_point) * inv_scale, where inv_scale = 1 / m in fp32 (XNNPACK's
-// xnn_qd8_quantization_params).
+// xnn_qd8_quantization_params). The values are stored offset to u8, a = q + 128 (what the
+// kernels multiply, as XNNPACK's VNNI ones do).
 struct Qd8Params {
   int32_t zero_point;
   float inv_scale;
 };
 
-// Quantizes `rows` rows of `k` floats (row r at x + r * k) into q (same layout) and params.
-void qd8_quantize(const float* x, size_t rows, size_t k, int8_t* q, Qd8Params* params);
+// Quantizes `rows` rows of `k` floats (row r at x + r * k) into a (q + 128, same layout) and
+// params.
+void qd8_quantize(const float* x, size_t rows, size_t k, uint8_t* a, Qd8Params* params);
 
 enum class Qd8Weights { kQB4, kQC4, kQC8 };
 
@@ -37,6 +39,9 @@ struct Qd8Layer {
 // Output channels per packed panel.
 constexpr size_t kQd8Panel = 16;
 
+// The most k (for kQB4: the largest block) whose sums the kernels keep exactly in int32.
+size_t qd8_max_k();
+
 // Bytes of the packed form of a layer (a multiple of 64).
 size_t qd8_packed_bytes(const Qd8Layer& layer);
 
@@ -47,20 +52,20 @@ size_t qd8_packed_bytes(const Qd8Layer& layer);
 void qd8_pack(const Qd8Layer& layer, const void* weights, const void* scales, const float* bias, uint8_t* packed);
 
 // out[r][c] = clamp(layer(q[r]) , lo, hi) for rows [row_begin, row_end) and the columns of
-// panels [panel_begin, panel_end); rows are k bytes apart in q and n floats apart in out. `q`
-// may be read up to 16 bytes past its last row.
-void qd8_fully_connected(const Qd8Layer& layer, const uint8_t* packed, const int8_t* q, const Qd8Params* params,
+// panels [panel_begin, panel_end); rows are k bytes apart in `a` (qd8_quantize's) and n floats
+// apart in out. `a` may be read up to 16 bytes past its last row.
+void qd8_fully_connected(const Qd8Layer& layer, const uint8_t* packed, const uint8_t* a, const Qd8Params* params,
                          float lo, float hi, float* out, size_t row_begin, size_t row_end, size_t panel_begin,
                          size_t panel_end);
 
 // The same, always on the portable loop (for tests: both paths must give the same bits).
-void qd8_fully_connected_portable(const Qd8Layer& layer, const uint8_t* packed, const int8_t* q,
+void qd8_fully_connected_portable(const Qd8Layer& layer, const uint8_t* packed, const uint8_t* a,
                                   const Qd8Params* params, float lo, float hi, float* out, size_t row_begin,
                                   size_t row_end, size_t panel_begin, size_t panel_end);
 
 // The same on the AVX2 + FMA kernel (what CPUs without AVX512-VNNI run); false, having done
 // nothing, when this CPU lacks AVX2 or FMA.
-bool qd8_fully_connected_avx2(const Qd8Layer& layer, const uint8_t* packed, const int8_t* q, const Qd8Params* params,
+bool qd8_fully_connected_avx2(const Qd8Layer& layer, const uint8_t* packed, const uint8_t* a, const Qd8Params* params,
                               float lo, float hi, float* out, size_t row_begin, size_t row_end, size_t panel_begin,
                               size_t panel_end);
 

@@ -22,9 +22,11 @@ TEST(NativeQd8Test, RowQuantizationFollowsXnnpacksParameters) {
   // Row 1 [-1, 1, 0.5, 0]: multiplier 255/2; the zero point -0.5 rounds to even 0; -127.5 -> -128,
   //   127.5 -> 128 saturates to 127, 63.75 -> 64.
   // Row 2 [0.5, 2, 2, 0]: all >= 0, so rmin = 0: zero point -128; 2 * 127.5 = 255 -> 127.
-  std::vector<int8_t> q(12);
+  std::vector<uint8_t> a(12);
   Qd8Params params[3];
-  qd8_quantize(x.data(), 3, 4, q.data(), params);
+  qd8_quantize(x.data(), 3, 4, a.data(), params);
+  std::vector<int8_t> q;  // stored offset to u8
+  for (uint8_t v : a) q.push_back(static_cast<int8_t>(v - 128));
   EXPECT_EQ(params[0].zero_point, 127);
   EXPECT_EQ(params[0].inv_scale, 1.0f);
   EXPECT_EQ(std::vector<int8_t>(q.begin(), q.begin() + 4), (std::vector<int8_t>{127, 127, 127, 127}));
@@ -38,9 +40,9 @@ TEST(NativeQd8Test, RowQuantizationFollowsXnnpacksParameters) {
 TEST(NativeQd8Test, NonFiniteRowsGiveDefinedValues) {
   const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
   const std::vector<float> x = {inf, -inf, nan, 1};
-  std::vector<int8_t> q(4);
+  std::vector<uint8_t> a(4);
   Qd8Params params[1];
-  qd8_quantize(x.data(), 1, 4, q.data(), params);  // no undefined conversion (the sanitizer pass checks)
+  qd8_quantize(x.data(), 1, 4, a.data(), params);  // no undefined conversion (the sanitizer pass checks)
   EXPECT_GE(params[0].zero_point, -128);
   EXPECT_LE(params[0].zero_point, 127);
 }
@@ -101,7 +103,7 @@ Layer make_layer(const Case& c, std::mt19937& rng) {
 }
 
 // XNNPACK's result for output (r, col), from the definition (see native_qd8.cpp).
-float reference(const Case& c, const Layer& l, const int8_t* q, const Qd8Params& p, size_t col) {
+float reference(const Case& c, const Layer& l, const uint8_t* a, const Qd8Params& p, size_t col) {
   float v;
   const float b = c.bias ? l.bias[col] : 0.0f;
   if (c.kind == Qd8Weights::kQB4) {
@@ -116,14 +118,14 @@ float reference(const Case& c, const Layer& l, const int8_t* q, const Qd8Params&
     v = ksum * static_cast<float>(p.zero_point + 128);
     for (size_t blk = 0; blk < blocks; ++blk) {
       int32_t acc = 0;
-      for (size_t k = blk * c.block; k < (blk + 1) * c.block; ++k) acc += (q[k] + 128) * l.w[col * c.k + k];
+      for (size_t k = blk * c.block; k < (blk + 1) * c.block; ++k) acc += a[k] * l.w[col * c.k + k];
       v = std::fma(static_cast<float>(acc), bf16_to_float(l.bf16[col * blocks + blk]), v);
     }
     v = v * p.inv_scale;
     v = v + b;
   } else {
     int32_t acc = 0;
-    for (size_t k = 0; k < c.k; ++k) acc += (q[k] - p.zero_point) * l.w[col * c.k + k];
+    for (size_t k = 0; k < c.k; ++k) acc += (a[k] - 128 - p.zero_point) * l.w[col * c.k + k];
     v = static_cast<float>(acc) * p.inv_scale;
     v = std::fma(v, l.f32[col], b);
   }
@@ -131,8 +133,8 @@ float reference(const Case& c, const Layer& l, const int8_t* q, const Qd8Params&
 }
 
 // The AVX2 kernel, or the portable loop on a CPU without AVX2.
-void avx2_or_portable(const Qd8Layer& l, const uint8_t* packed, const int8_t* q, const Qd8Params* p, float lo, float hi,
-                      float* out, size_t r0, size_t r1, size_t p0, size_t p1) {
+void avx2_or_portable(const Qd8Layer& l, const uint8_t* packed, const uint8_t* q, const Qd8Params* p, float lo,
+                      float hi, float* out, size_t r0, size_t r1, size_t p0, size_t p1) {
   if (!qd8_fully_connected_avx2(l, packed, q, p, lo, hi, out, r0, r1, p0, p1)) {
     qd8_fully_connected_portable(l, packed, q, p, lo, hi, out, r0, r1, p0, p1);
   }
@@ -170,7 +172,7 @@ TEST(NativeQd8Test, EveryWeightTypeMatchesTheDefinitionBitForBit) {
     } else if (c.rows > 2)
       std::fill(x.begin() + 2 * static_cast<std::ptrdiff_t>(c.k), x.begin() + 3 * static_cast<std::ptrdiff_t>(c.k),
                 0.0f);
-    std::vector<int8_t> q(c.rows * c.k + 16);
+    std::vector<uint8_t> q(c.rows * c.k + 16);
     std::vector<Qd8Params> params(c.rows);
     qd8_quantize(x.data(), c.rows, c.k, q.data(), params.data());
 
