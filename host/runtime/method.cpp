@@ -17,14 +17,17 @@ namespace {
 bool condition_true(const etp_value& v) {
   if (v.tag == ETP_VALUE_BOOL) return v.u.b;
   if (v.tag == ETP_VALUE_TENSOR && v.u.tensor->dtype == ETP_DTYPE_BOOL) {
-    const bool* data = static_cast<const bool*>(v.u.tensor->data);
+    // Bytes, not bool: a byte other than 0 or 1 read as bool is undefined (nonzero is true).
+    const uint8_t* data = static_cast<const uint8_t*>(v.u.tensor->data);
     for (uint64_t i = 0; i < v.u.tensor->nbytes; ++i) {
-      if (!data[i]) return false;
+      if (data[i] == 0) return false;
     }
     return true;
   }
   return false;
 }
+
+bool is_freed(const etp_tensor* t) { return t != nullptr && t->data == nullptr && t->nbytes > 0; }
 
 // Live methods by id, so plugin reports that name a method_id can be shown as program:method.
 std::mutex g_labels_mutex;
@@ -143,7 +146,26 @@ Status Method::fail_at(size_t pc, etp_status status) const {
                                                      std::to_string(status) + (why.empty() ? "" : ": " + why));
 }
 
-Status Method::execute() { return profiling_ ? run_instructions<true>() : run_instructions<false>(); }
+Status Method::execute() {
+  Status status = profiling_ ? run_instructions<true>() : run_instructions<false>();
+  // What FreeCalls emptied gets its memory back for the next execute.
+  for (const auto& [tensor, data] : freed_) tensor->data = data;
+  freed_.clear();
+  return status;
+}
+
+int64_t Method::freed_argument(const Instruction& ins) const {
+  for (uint32_t a = 0; a < ins.num_args; ++a) {
+    const etp_value& v = *args_[ins.first_arg + a];
+    if (v.tag == ETP_VALUE_TENSOR && is_freed(v.u.tensor)) return HostTensor::from(v.u.tensor) - tensors_.get();
+    if (v.tag == ETP_VALUE_TENSOR_LIST || v.tag == ETP_VALUE_OPTIONAL_TENSOR_LIST) {
+      for (uint64_t i = 0; i < v.u.tensor_list.count; ++i) {
+        if (is_freed(v.u.tensor_list.items[i])) return HostTensor::from(v.u.tensor_list.items[i]) - tensors_.get();
+      }
+    }
+  }
+  return -1;
+}
 
 template <bool kProfile>
 Status Method::run_instructions() {
@@ -180,6 +202,17 @@ Status Method::run_instructions() {
         for (size_t j = 0; j < list.sources.size(); ++j) list.items[j] = values_[list.sources[j]].u.i;
       }
     }
+    if (!freed_.empty() && (ins.kind == Kind::kKernel || ins.kind == Kind::kDelegate ||
+                            (ins.kind == Kind::kJumpFalse && values_[ins.value].tag == ETP_VALUE_TENSOR &&
+                             is_freed(values_[ins.value].u.tensor)))) {
+      const int64_t freed = ins.kind == Kind::kJumpFalse ? static_cast<int64_t>(ins.value) : freed_argument(ins);
+      if (freed >= 0) {
+        return Status(StatusCode::kInvalidState,
+                      program_path_ + ": method '" + name_ + "', instruction " + std::to_string(pc) +
+                          " reads value " + std::to_string(freed) +
+                          ", which a FreeCall emptied earlier in this execute");
+      }
+    }
     etp_status status = ETP_OK;
     Clock::time_point start;
     if constexpr (kProfile) start = Clock::now();
@@ -207,7 +240,11 @@ Status Method::run_instructions() {
         }
         break;
       case Kind::kFree:
-        if (values_[ins.value].tag == ETP_VALUE_TENSOR) values_[ins.value].u.tensor->data = nullptr;
+        if (values_[ins.value].tag == ETP_VALUE_TENSOR && values_[ins.value].u.tensor->data != nullptr) {
+          etp_tensor* t = values_[ins.value].u.tensor;
+          freed_.emplace_back(t, t->data);
+          t->data = nullptr;
+        }
         ++pc;
         break;
     }

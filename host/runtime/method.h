@@ -193,6 +193,12 @@ class Method {
   std::vector<Delegate> delegates_;
   bool profiling_ = false;
   uint64_t instruction_budget_ = kDefaultInstructionBudget;
+  // Tensors a FreeCall emptied during the current execute (ExecuTorch drops their data), with
+  // the data to give back when it ends. While any is freed, an instruction reading one fails
+  // instead of reading a null pointer (run_instructions).
+  std::vector<std::pair<etp_tensor*, void*>> freed_;
+  // The first freed tensor among instruction `ins`'s arguments (lists included), or -1.
+  int64_t freed_argument(const Instruction& ins) const;
   std::vector<InstructionTime> profile_;
 };
 

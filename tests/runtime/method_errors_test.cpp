@@ -292,6 +292,33 @@ TEST(MethodErrorsTest, ABoolListItemOtherThanZeroOrOneIsRefusedAtLoad) {
       << method.status().message();
 }
 
+// Found by fuzz/method_fuzz: a FreeCall empties a tensor (ExecuTorch drops its data), and a later
+// kernel read it through a null pointer. Reading a freed tensor is an error naming the
+// instruction and the value, every execute (the freed data is given back when one ends).
+TEST(MethodErrorsTest, ReadingATensorAFreeCallEmptiedFailsCleanly) {
+  // maximum(x, y), then minimum(x, y); x is value 0.
+  PatchedFile file(fixture_path("cf_maximum_minimum.pte"));
+  const auto* plan = executorch_flatbuffer::GetProgram(file.data())->execution_plan()->Get(0);
+  ASSERT_EQ(plan->inputs()->Get(0), 0);
+  const auto* first = plan->chains()->Get(0)->instructions()->Get(0);
+  ASSERT_NE(first->instr_args_as_KernelCall(), nullptr);
+  ASSERT_EQ(first->instr_args_as_KernelCall()->op_index(), 0);
+  // Instruction 0 becomes FreeCall(0): a FreeCall's value_index is slot 0, as KernelCall's op_index.
+  file.set_field<uint8_t>(first, executorch_flatbuffer::Instruction::VT_INSTR_ARGS_TYPE,
+                          static_cast<uint8_t>(executorch_flatbuffer::InstructionArguments::FreeCall));
+  auto opened = runtime::Program::open(file.write(), {}, portable_registry());
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  auto method = (*opened)->load_method("forward");
+  ASSERT_TRUE(method.ok()) << method.status().message();
+  for (int run = 0; run < 2; ++run) {
+    const Status status = (*method)->execute();
+    ASSERT_FALSE(status.ok());
+    EXPECT_NE(status.message().find("instruction 1 reads value 0, which a FreeCall emptied earlier in this execute"),
+              std::string::npos)
+        << status.message();
+  }
+}
+
 // ExecuTorch's llama export leaves its token input unplanned; etp gives such an input memory at
 // load, but never more than the machine has (a program declaring a huge bound is refused).
 TEST(MethodErrorsTest, AnUnplannedInputLargerThanMemoryFailsAtLoad) {
