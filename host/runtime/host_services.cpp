@@ -61,10 +61,7 @@ etp_status charge_memory(void*, etp_memory_budget* handle, uint64_t bytes) {
   if (handle == nullptr) return ETP_OK;
   MemoryBudget& budget = *reinterpret_cast<MemoryBudget*>(handle);
   if (budget.charge(bytes)) return ETP_OK;
-  plugins::PluginLog::set_last_error(
-      "asked for " + std::to_string(bytes) + " bytes, more than the bundle's memory budget has left (" +
-      std::to_string(budget.limit() - std::min(budget.limit(), budget.used())) + " of " +
-      std::to_string(budget.limit()) + " bytes; raise it with memory_budget in the manifest or --memory-budget)");
+  plugins::PluginLog::set_last_error("asked for " + std::to_string(bytes) + " bytes, " + budget.refusal());
   return ETP_ERR_OUT_OF_MEMORY;
 }
 

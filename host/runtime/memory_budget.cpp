@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 namespace etp::runtime {
 
 uint64_t MemoryBudget::default_limit() {
@@ -19,6 +21,12 @@ bool MemoryBudget::charge(uint64_t bytes) {
     if (bytes > limit_ || used > limit_ - bytes) return false;
   } while (!used_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
   return true;
+}
+
+std::string MemoryBudget::refusal() const {
+  const uint64_t left = limit_ - std::min(limit_, used());
+  return "more than the bundle's memory budget has left (" + std::to_string(left) + " of " + std::to_string(limit_) +
+         " bytes; raise it with memory_budget in the manifest or --memory-budget)";
 }
 
 }  // namespace etp::runtime

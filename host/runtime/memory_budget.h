@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 namespace etp::runtime {
 
@@ -24,6 +25,9 @@ class MemoryBudget {
   // Charges `bytes` when they fit under the limit; false (nothing charged) otherwise.
   bool charge(uint64_t bytes);
   void release(uint64_t bytes) { used_.fetch_sub(bytes, std::memory_order_relaxed); }
+  // Why a charge was refused: "more than the bundle's memory budget has left (L of T bytes;
+  // raise it with ...)".
+  std::string refusal() const;
 
  private:
   const uint64_t limit_;

@@ -95,11 +95,7 @@ Result<std::unique_ptr<Method>> load_method(const Program& program, const fb::Ex
 Status MethodLoader::charge(uint64_t bytes, const std::string& what) {
   const std::shared_ptr<MemoryBudget>& budget = program_.memory_budget();
   if (budget && bytes > 0 && !budget->charge(bytes)) {
-    return fail(what + " needs " + std::to_string(bytes) + " bytes, more than the bundle's memory budget has left (" +
-                    std::to_string(budget->limit() - std::min(budget->limit(), budget->used())) + " of " +
-                    std::to_string(budget->limit()) +
-                    " bytes; raise it with memory_budget in the manifest or --memory-budget)",
-                StatusCode::kOutOfMemory);
+    return fail(what + " needs " + std::to_string(bytes) + " bytes, " + budget->refusal(), StatusCode::kOutOfMemory);
   }
   if (budget) method_->budget_ = budget;
   method_->planned_bytes_ += bytes;

@@ -210,7 +210,7 @@ Workspace::~Workspace() {
 etp_status Workspace::reserve(size_t bytes, bool* over_budget) {
   *over_budget = false;
   if (bytes <= size && memory) return ETP_OK;
-  const size_t growth = bytes - std::min(bytes, size);
+  const size_t growth = bytes - size;  // size is 0 without memory
   if (budget != nullptr && growth > 0 && host->charge_memory(host->self, budget, growth) != ETP_OK) {
     *over_budget = true;
     return ETP_ERR_OUT_OF_MEMORY;
@@ -221,7 +221,7 @@ etp_status Workspace::reserve(size_t bytes, bool* over_budget) {
     return ETP_ERR_OUT_OF_MEMORY;
   }
   memory = std::move(grown);
-  size = std::max(size, bytes);
+  size = bytes;
   return ETP_OK;
 }
 

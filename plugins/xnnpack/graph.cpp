@@ -368,25 +368,27 @@ bool Graph::check_nodes(std::string* error) {
     // qdint8 data is followed by per-row parameters and 4-bit weights are packed two per byte:
     // only the nodes written for them may read or write such values.
     const NodeIds& ids = node_ids_.back();
-    auto check = [&](uint32_t id, bool allowed) {
+    const bool fc = type == fb_xnnpack::XNodeUnion::XNNFullyConnected;
+    const bool convert = type == fb_xnnpack::XNodeUnion::XNNConvert;
+    // qdint8: a Convert's output or a fully-connected layer's input; 4-bit: that layer's filter.
+    auto check = [&](uint32_t id, bool output, size_t slot) {
       const int index = find(id);
-      if (index < 0 || allowed || !is_dynamic_linear_type(values_[static_cast<size_t>(index)].datatype)) return true;
+      if (index < 0) return true;
+      const Datatype t = values_[static_cast<size_t>(index)].datatype;
+      const bool allowed = t == Datatype::xnn_datatype_qdint8 ? (output ? convert : fc && slot == 0)
+                                                               : !output && fc && slot == 1;
+      if (!is_dynamic_linear_type(t) || allowed) return true;
       return *error = "node " + std::to_string(i) + " (" + node_name(type) + ") uses value id " + std::to_string(id) +
-                      " of type " + datatype_name(values_[static_cast<size_t>(index)].datatype) +
+                      " of type " + datatype_name(t) +
                       ", which only a Convert from fp32 (qdint8) and a fully-connected layer (qdint8 input, "
                       "4-bit weights) may use",
              false;
     };
-    const bool fc = type == fb_xnnpack::XNodeUnion::XNNFullyConnected, convert = type == fb_xnnpack::XNodeUnion::XNNConvert;
     for (size_t slot = 0; slot < ids.in.size(); ++slot) {
-      const int index = find(ids.in[slot]);
-      const bool qd8 = index >= 0 && values_[static_cast<size_t>(index)].is(Datatype::xnn_datatype_qdint8);
-      if (!check(ids.in[slot], fc && (slot == 0 ? qd8 : slot == 1 && !qd8))) return false;
+      if (!check(ids.in[slot], false, slot)) return false;
     }
     for (uint32_t id : ids.out) {
-      const int index = find(id);
-      const bool qd8 = index >= 0 && values_[static_cast<size_t>(index)].is(Datatype::xnn_datatype_qdint8);
-      if (!check(id, convert && qd8)) return false;
+      if (!check(id, true, 0)) return false;
     }
   }
   return true;

@@ -6,6 +6,10 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "bundle/bundle.h"
 #include "bundle/memory_report.h"
@@ -95,49 +99,74 @@ TEST(MemoryReportTest, ItemisedMemoryAgreesWithTheProcessWithinTheStatedMargin) 
   }
 }
 
+// A bundle over a manifest written to the test's temp folder as `file`: the plugins named by
+// `plugins` (each "name: { library: name }"), one data file `foundation` of the fixtures given to
+// the XNNPACK cache, and `models` (name -> fixture program reading it).
+Result<std::unique_ptr<Bundle>> open_over_foundation(const std::string& file, const std::vector<std::string>& plugins,
+                                                     const std::string& foundation,
+                                                     const std::vector<std::pair<std::string, std::string>>& models) {
+  const std::string fixtures = ETP_FIXTURES_DIR;
+  const std::string path = ::testing::TempDir() + "/" + file;
+  std::ofstream yaml(path);
+  yaml << "etp: 1\nplugins:\n";
+  for (const std::string& p : plugins) yaml << "  " << p << ": { library: " << p << " }\n";
+  yaml << "data:\n  foundation: { file: " << fixtures << "/" << foundation << ", weight_cache: xnnpack }\nmodels:\n";
+  for (const auto& [name, program] : models) {
+    yaml << "  " << name << ": { program: " << fixtures << "/" << program << ", data: [foundation] }\n";
+  }
+  yaml.close();
+  auto manifest = parse_manifest(path);
+  if (!manifest.ok()) return manifest.status();
+  return Bundle::open(*manifest, {{ETP_PLUGIN_DIR}});
+}
+
+// Entries and bytes the plugins' caches hold shared for the bundle's data file `foundation`.
+std::pair<uint64_t, uint64_t> shared_packed(const Bundle& bundle) {
+  const uint64_t file_id = bundle.data("foundation")->file_id;
+  std::pair<uint64_t, uint64_t> entries_bytes{0, 0};
+  for (const auto& plugin : bundle.registry().plugins()) {
+    for (const plugins::CacheEntry& e : plugin->cache_report()) {
+      if (e.shared && e.file_id == file_id) ++entries_bytes.first, entries_bytes.second += e.packed_bytes;
+    }
+  }
+  return entries_bytes;
+}
+
+// Loads the forward method of each model in order, keeping it in `methods`, with the
+// LoadedModel the report takes; `after_first` runs once the first is loaded.
+void load_in_order(Bundle& bundle, const std::vector<std::string>& names,
+                   std::vector<std::unique_ptr<runtime::Method>>* methods, std::vector<LoadedModel>* loaded,
+                   const std::function<void()>& after_first) {
+  for (const std::string& name : names) {
+    auto program = bundle.program(name);
+    ASSERT_TRUE(program.ok()) << program.status().message();
+    auto method = (*program)->load_method("forward");
+    ASSERT_TRUE(method.ok()) << method.status().message();
+    methods->push_back(std::move(*method));
+    loaded->push_back({name, {methods->back().get()}, measure_process(), measure_process(), {}});
+    if (loaded->size() == 1) after_first();
+  }
+}
+
 // Two LoRA programs over an 8da4w foundation file (ExecuTorch's LLM export with qmode 8da4w and a
 // foundation_weights_file): the quantized foundation layers are packed once, by the first program
 // to load, and the LoRA programs add no shared entry and no shared byte; each packs only its own
 // adapter layers.
 TEST(MemoryReportTest, LoraProgramsShareTheQuantizedFoundationsPackedWeights) {
-  const std::string fixtures = ETP_FIXTURES_DIR;
-  const std::string path = ::testing::TempDir() + "/demo_8da4w.yaml";
-  std::ofstream(path) << "etp: 1\nplugins:\n  portable: { library: portable }\n  xnnpack: { library: xnnpack }\n"
-                      << "  llm: { library: llm }\n"
-                      << "data:\n  foundation: { file: " << fixtures
-                      << "/llama_demo_8da4w_foundation.ptd, weight_cache: xnnpack }\n"
-                      << "models:\n  base: { program: " << fixtures << "/llama_demo_8da4w_xnnpack.pte, data: [foundation] }\n"
-                      << "  mul: { program: " << fixtures << "/llama_demo_8da4w_lora_mul_xnnpack.pte, data: [foundation] }\n"
-                      << "  rev: { program: " << fixtures << "/llama_demo_8da4w_lora_rev_xnnpack.pte, data: [foundation] }\n";
-  auto manifest = parse_manifest(path);
-  ASSERT_TRUE(manifest.ok()) << manifest.status().message();
-  auto bundle = Bundle::open(*manifest, {{ETP_PLUGIN_DIR}});
+  auto bundle = open_over_foundation("demo_8da4w.yaml", {"portable", "xnnpack", "llm"},
+                                     "llama_demo_8da4w_foundation.ptd",
+                                     {{"base", "llama_demo_8da4w_xnnpack.pte"},
+                                      {"mul", "llama_demo_8da4w_lora_mul_xnnpack.pte"},
+                                      {"rev", "llama_demo_8da4w_lora_rev_xnnpack.pte"}});
   ASSERT_TRUE(bundle.ok()) << bundle.status().message();
-  const uint64_t file_id = (*bundle)->data("foundation")->file_id;
-  auto shared = [&] {
-    std::pair<uint64_t, uint64_t> entries_bytes{0, 0};
-    for (const auto& plugin : (*bundle)->registry().plugins()) {
-      for (const plugins::CacheEntry& e : plugin->cache_report()) {
-        if (e.shared && e.file_id == file_id) ++entries_bytes.first, entries_bytes.second += e.packed_bytes;
-      }
-    }
-    return entries_bytes;
-  };
   std::vector<std::unique_ptr<runtime::Method>> methods;
   std::vector<LoadedModel> loaded;
   std::pair<uint64_t, uint64_t> after_base;
-  for (const char* name : {"base", "mul", "rev"}) {
-    auto program = (*bundle)->program(name);
-    ASSERT_TRUE(program.ok()) << program.status().message();
-    auto method = (*program)->load_method("forward");
-    ASSERT_TRUE(method.ok()) << method.status().message();
-    methods.push_back(std::move(*method));
-    loaded.push_back({name, {methods.back().get()}, measure_process(), measure_process(), {}});
-    if (loaded.size() == 1) after_base = shared();
-  }
+  load_in_order(**bundle, {"base", "mul", "rev"}, &methods, &loaded, [&] { after_base = shared_packed(**bundle); });
+  ASSERT_EQ(loaded.size(), 3u);
   // 4 layers x 7 quantized projections (wq, wk, wv, wo, w1, w2, w3) and the output layer.
   EXPECT_EQ(after_base.first, 29u);
-  EXPECT_EQ(shared(), after_base) << "a LoRA program packed quantized foundation weights again";
+  EXPECT_EQ(shared_packed(**bundle), after_base) << "a LoRA program packed quantized foundation weights again";
   const nlohmann::json report = memory_report(**bundle, loaded);
   const auto& f = report["data_files"][0];
   EXPECT_EQ(f["shared_packed_entries"].get<uint64_t>(), after_base.first) << f.dump();
@@ -145,21 +174,14 @@ TEST(MemoryReportTest, LoraProgramsShareTheQuantizedFoundationsPackedWeights) {
   EXPECT_EQ(report["models"][0]["private_packed_bytes"].get<uint64_t>(), 0u);
   // Each LoRA program packs only its adapters, which the export leaves in fp32: exactly what the
   // same adapters cost over the fp32 foundation (llama_demo_lora_mul_xnnpack, the same shapes).
-  std::ofstream(path) << "etp: 1\nplugins:\n  portable: { library: portable }\n  xnnpack: { library: xnnpack }\n"
-                      << "  llm: { library: llm }\n"
-                      << "data:\n  foundation: { file: " << fixtures << "/llama_demo_foundation.ptd, weight_cache: xnnpack }\n"
-                      << "models:\n  mul: { program: " << fixtures
-                      << "/llama_demo_lora_mul_xnnpack.pte, data: [foundation] }\n";
-  auto fp32_manifest = parse_manifest(path);
-  ASSERT_TRUE(fp32_manifest.ok()) << fp32_manifest.status().message();
-  auto fp32_bundle = Bundle::open(*fp32_manifest, {{ETP_PLUGIN_DIR}});
-  ASSERT_TRUE(fp32_bundle.ok()) << fp32_bundle.status().message();
-  auto fp32_program = (*fp32_bundle)->program("mul");
-  ASSERT_TRUE(fp32_program.ok());
-  auto fp32_method = (*fp32_program)->load_method("forward");
-  ASSERT_TRUE(fp32_method.ok()) << fp32_method.status().message();
-  const std::vector<LoadedModel> fp32_loaded = {{"mul", {fp32_method->get()}, measure_process(), measure_process(), {}}};
-  const uint64_t adapters = memory_report(**fp32_bundle, fp32_loaded)["models"][0]["private_packed_bytes"];
+  auto fp32 = open_over_foundation("demo_fp32_mul.yaml", {"portable", "xnnpack", "llm"}, "llama_demo_foundation.ptd",
+                                   {{"mul", "llama_demo_lora_mul_xnnpack.pte"}});
+  ASSERT_TRUE(fp32.ok()) << fp32.status().message();
+  std::vector<std::unique_ptr<runtime::Method>> fp32_methods;
+  std::vector<LoadedModel> fp32_loaded;
+  load_in_order(**fp32, {"mul"}, &fp32_methods, &fp32_loaded, [] {});
+  ASSERT_EQ(fp32_loaded.size(), 1u);
+  const uint64_t adapters = memory_report(**fp32, fp32_loaded)["models"][0]["private_packed_bytes"];
   EXPECT_GT(adapters, 0u);
   for (size_t i = 1; i < 3; ++i) EXPECT_EQ(report["models"][i]["private_packed_bytes"].get<uint64_t>(), adapters);
 }
@@ -168,36 +190,14 @@ TEST(MemoryReportTest, LoraProgramsShareTheQuantizedFoundationsPackedWeights) {
 // add comes first) is packed once for both: the report counts exactly the base's two shared
 // entries and bytes after the LoRA program loads, and only the adapter is private.
 TEST(MemoryReportTest, ALayerIsPackedOnceWhateverActivationIsFusedIntoIt) {
-  const std::string fixtures = ETP_FIXTURES_DIR;
-  const std::string path = ::testing::TempDir() + "/fused_relu.yaml";
-  std::ofstream(path) << "etp: 1\nplugins:\n  portable: { library: portable }\n  xnnpack: { library: xnnpack }\n"
-                      << "data:\n  foundation: { file: " << fixtures << "/fused_relu_foundation.ptd, weight_cache: xnnpack }\n"
-                      << "models:\n  base: { program: " << fixtures << "/fused_relu_xnnpack.pte, data: [foundation] }\n"
-                      << "  lora: { program: " << fixtures << "/fused_relu_lora_xnnpack.pte, data: [foundation] }\n";
-  auto manifest = parse_manifest(path);
-  ASSERT_TRUE(manifest.ok()) << manifest.status().message();
-  auto bundle = Bundle::open(*manifest, {{ETP_PLUGIN_DIR}});
+  auto bundle = open_over_foundation("fused_relu.yaml", {"portable", "xnnpack"}, "fused_relu_foundation.ptd",
+                                     {{"base", "fused_relu_xnnpack.pte"}, {"lora", "fused_relu_lora_xnnpack.pte"}});
   ASSERT_TRUE(bundle.ok()) << bundle.status().message();
-  const uint64_t file_id = (*bundle)->data("foundation")->file_id;
-  auto shared_bytes = [&] {
-    uint64_t bytes = 0;
-    for (const auto& plugin : (*bundle)->registry().plugins()) {
-      for (const plugins::CacheEntry& e : plugin->cache_report()) bytes += e.shared && e.file_id == file_id ? e.packed_bytes : 0;
-    }
-    return bytes;
-  };
   std::vector<std::unique_ptr<runtime::Method>> methods;
   std::vector<LoadedModel> loaded;
   uint64_t base_bytes = 0;
-  for (const char* name : {"base", "lora"}) {
-    auto program = (*bundle)->program(name);
-    ASSERT_TRUE(program.ok()) << program.status().message();
-    auto method = (*program)->load_method("forward");
-    ASSERT_TRUE(method.ok()) << method.status().message();
-    methods.push_back(std::move(*method));
-    loaded.push_back({name, {methods.back().get()}, measure_process(), measure_process(), {}});
-    if (base_bytes == 0) base_bytes = shared_bytes();
-  }
+  load_in_order(**bundle, {"base", "lora"}, &methods, &loaded, [&] { base_bytes = shared_packed(**bundle).second; });
+  ASSERT_EQ(loaded.size(), 2u);
   const nlohmann::json report = memory_report(**bundle, loaded);
   const auto& f = report["data_files"][0];
   EXPECT_EQ(f["shared_packed_entries"].get<uint64_t>(), 2u) << f.dump();  // fc1 and fc2, once each

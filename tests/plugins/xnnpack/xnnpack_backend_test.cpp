@@ -539,13 +539,22 @@ TEST_F(XnnpackQuantizedPayloadTest, DynamicQuantizationInitialisesAndItsLimitsAr
   EXPECT_NE(message.find("qdint8 with 3 non-batch dims is not supported"), std::string::npos) << message;
 
   load("dq_8da4w_rows_xnnpack.pte");
-  const auto* weights = quantized(fb_xnnpack::XNNDatatype::xnn_datatype_qbint4);
+  auto weights = quantized(fb_xnnpack::XNNDatatype::xnn_datatype_qbint4);
   ASSERT_NE(weights, nullptr);
   ASSERT_NE(weights->quant_params_as_PerChannelGroupQuant(), nullptr);
   set_field<int32_t>(weights->quant_params_as_PerChannelGroupQuant(),
                      fb_xnnpack::PerChannelGroupQuant::VT_GROUP_SIZE, 48);
   message = init();
   EXPECT_NE(message.find("qbint4 group size 48 must be a positive multiple of 32"), std::string::npos) << message;
+
+  load("dq_8da4w_rows_xnnpack.pte");  // block scales on a type that has none
+  weights = quantized(fb_xnnpack::XNNDatatype::xnn_datatype_qbint4);
+  ASSERT_NE(weights, nullptr);
+  set_field<int16_t>(weights->tensor_value(), fb_xnnpack::XNNTensorValue::VT_DATATYPE, 8);  // xnn_datatype_qcint4
+  message = init();
+  EXPECT_NE(message.find("per-channel-group quantization on xnn_datatype_qcint4 (only qbint4 has it)"),
+            std::string::npos)
+      << message;
 
   load("dq_8da4w_rows_xnnpack.pte");  // the second Convert reads the first one's qdint8 output
   const auto* nodes = graph()->xnodes();
