@@ -289,23 +289,15 @@ ETP_VNNI void run_vnni(const Qd8Layer& l, const uint8_t* packed, const uint8_t* 
   }
 }
 
-// ---- AVX2 + FMA: the same panels, 8 columns at a time (each 64-byte chunk is two halves of 8
-// columns). vpdpbusd is emulated exactly: vpmaddubsw (u8 x s8 pairs to int16) then vpmaddwd by
-// ones. 4-bit weights are unpacked to w (not 16 w), so a pair sums to at most 2 * 255 * 8 and
-// the block sum is scaled by 16 after; for 8-bit weights the activation's top bit is taken
-// apart (pairs of at most 2 * 128 * 127 each). No pair saturates.
+// ---- AVX2 + FMA: the same panels, each 64-byte chunk taken as two halves of 8 columns, 1 to 4
+// rows per tile (the weights are unpacked once per tile). vpdpbusd is emulated exactly:
+// vpmaddubsw (u8 x s8 pairs to int16), then vpmaddwd by ones. 4-bit weights are taken unsigned,
+// u = w + 8 in [0, 15] (the packed nibble xor 8): a pair is at most 2 * 255 * 15 and a chunk's
+// two pairs add to at most 15300, so nothing saturates; the true sum is sum a u - 8 sum a, with
+// the sums of each row's activations per block (or over k) taken once per row tile. For 8-bit
+// weights the activation's top bit is taken apart (pairs of at most 2 * 128 * 127 each).
 
 #define ETP_AVX2 __attribute__((target("avx2,fma")))
-
-template <bool kFourBit>
-ETP_AVX2 inline __m256i dot4(__m256i a, __m256i w) {
-  const __m256i ones = _mm256_set1_epi16(1);
-  if (kFourBit) return _mm256_madd_epi16(_mm256_maddubs_epi16(a, w), ones);
-  const __m256i top = _mm256_set1_epi8(static_cast<char>(0x80));
-  const __m256i low = _mm256_maddubs_epi16(_mm256_andnot_si256(top, a), w);
-  const __m256i high = _mm256_maddubs_epi16(_mm256_and_si256(top, a), w);
-  return _mm256_add_epi32(_mm256_madd_epi16(low, ones), _mm256_madd_epi16(high, ones));
-}
 
 ETP_AVX2 inline __m256i broadcast_a2(const uint8_t* row, size_t k) {
   int32_t word;
@@ -313,17 +305,58 @@ ETP_AVX2 inline __m256i broadcast_a2(const uint8_t* row, size_t k) {
   return _mm256_set1_epi32(word);
 }
 
-// One row, one half (`half` 0 or 1: columns 0-7 or 8-15) of a chunk: the true sum (w, not 16 w).
-template <bool kFourBit>
-ETP_AVX2 inline __m256i chunk_dot_avx2(const uint8_t* chunk, int half, const uint8_t* row, size_t k) {
-  const __m256i bytes = _mm256_load_si256(reinterpret_cast<const __m256i*>(chunk + 32 * half));
-  if (!kFourBit) return dot4<false>(broadcast_a2(row, k), bytes);
-  const __m256i mask = _mm256_set1_epi8(15), eight = _mm256_set1_epi8(8);
-  // A two's complement nibble n is (n ^ 8) - 8.
-  const __m256i low = _mm256_sub_epi8(_mm256_xor_si256(_mm256_and_si256(bytes, mask), eight), eight);
-  const __m256i high =
-      _mm256_sub_epi8(_mm256_xor_si256(_mm256_and_si256(_mm256_srli_epi16(bytes, 4), mask), eight), eight);
-  return _mm256_add_epi32(dot4<true>(broadcast_a2(row, k), low), dot4<true>(broadcast_a2(row, k + 4), high));
+// acc[r][h] += sum a u over one 4-bit chunk (8 k from k), for each row r and half h.
+template <int MR>
+ETP_AVX2 inline void chunk_dot4_avx2(const uint8_t* chunk, const uint8_t* const* rows, size_t k, __m256i (*acc)[2]) {
+  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x88)), mask = _mm256_set1_epi8(15);
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i low[2], high[2];
+  for (int h = 0; h < 2; ++h) {
+    const __m256i bytes = _mm256_xor_si256(_mm256_load_si256(reinterpret_cast<const __m256i*>(chunk) + h), flip);
+    low[h] = _mm256_and_si256(bytes, mask);
+    high[h] = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), mask);
+  }
+  for (int r = 0; r < MR; ++r) {
+    const __m256i a0 = broadcast_a2(rows[r], k), a1 = broadcast_a2(rows[r], k + 4);
+    for (int h = 0; h < 2; ++h) {
+      const __m256i pairs = _mm256_add_epi16(_mm256_maddubs_epi16(a0, low[h]), _mm256_maddubs_epi16(a1, high[h]));
+      acc[r][h] = _mm256_add_epi32(acc[r][h], _mm256_madd_epi16(pairs, ones));
+    }
+  }
+}
+
+// acc[r][h] += sum a w over one 8-bit chunk (4 k from k).
+template <int MR>
+ETP_AVX2 inline void chunk_dot8_avx2(const uint8_t* chunk, const uint8_t* const* rows, size_t k, __m256i (*acc)[2]) {
+  const __m256i top = _mm256_set1_epi8(static_cast<char>(0x80)), ones = _mm256_set1_epi16(1);
+  __m256i w[2];
+  for (int h = 0; h < 2; ++h) w[h] = _mm256_load_si256(reinterpret_cast<const __m256i*>(chunk) + h);
+  for (int r = 0; r < MR; ++r) {
+    const __m256i a = broadcast_a2(rows[r], k);
+    const __m256i a_low = _mm256_andnot_si256(top, a), a_high = _mm256_and_si256(top, a);
+    for (int h = 0; h < 2; ++h) {
+      const __m256i low = _mm256_madd_epi16(_mm256_maddubs_epi16(a_low, w[h]), ones);
+      const __m256i high = _mm256_madd_epi16(_mm256_maddubs_epi16(a_high, w[h]), ones);
+      acc[r][h] = _mm256_add_epi32(acc[r][h], _mm256_add_epi32(low, high));
+    }
+  }
+}
+
+// sums[g] = the sum of row[g * group, (g + 1) * group), for `groups` groups.
+ETP_AVX2 void activation_sums(const uint8_t* row, size_t group, size_t groups, int32_t* sums) {
+  for (size_t g = 0; g < groups; ++g) {
+    const uint8_t* bytes = row + g * group;
+    __m256i acc = _mm256_setzero_si256();
+    size_t i = 0;
+    for (; i + 32 <= group; i += 32) {
+      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bytes + i));
+      acc = _mm256_add_epi64(acc, _mm256_sad_epu8(v, _mm256_setzero_si256()));
+    }
+    const __m128i half = _mm_add_epi64(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    int64_t sum = _mm_cvtsi128_si64(half) + _mm_extract_epi64(half, 1);
+    for (; i < group; ++i) sum += bytes[i];
+    sums[g] = static_cast<int32_t>(sum);  // at most 255 * qd8_max_k()
+  }
 }
 
 ETP_AVX2 void store_avx2(__m256 v, float lo, float hi, float* out, size_t columns) {
@@ -334,52 +367,119 @@ ETP_AVX2 void store_avx2(__m256 v, float lo, float hi, float* out, size_t column
   std::memcpy(out, lanes, columns * sizeof(float));
 }
 
+// One panel of a qb4w layer for MR rows; sums[r * blocks + b] is row r's activation sum over block b.
+template <int MR>
+ETP_AVX2 void panel_qb4_avx2(const Qd8Layer& l, const uint8_t* panel, const uint8_t* const* rows, const int32_t* sums,
+                             const Qd8Params* params, float lo, float hi, float* const* out, size_t columns) {
+  const float* head = reinterpret_cast<const float*>(panel);  // ksum[16], bias[16]
+  const size_t blocks = l.k / l.block;
+  __m256 v[MR][2];
+  for (int r = 0; r < MR; ++r) {
+    const __m256 zp = _mm256_set1_ps(static_cast<float>(params[r].zero_point + 128));
+    for (int h = 0; h < 2; ++h) v[r][h] = _mm256_mul_ps(_mm256_load_ps(head + 8 * h), zp);
+  }
+  const uint8_t* block = panel + 128;
+  for (size_t b = 0; b < blocks; ++b) {
+    const float* scale = reinterpret_cast<const float*>(block);
+    const uint8_t* chunk = block + 64;
+    __m256i acc[MR][2];
+    for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+    for (size_t k0 = b * l.block; k0 < (b + 1) * l.block; k0 += kChunkK4, chunk += 64) {
+      chunk_dot4_avx2<MR>(chunk, rows, k0, acc);
+    }
+    for (int r = 0; r < MR; ++r) {
+      const __m256i offset = _mm256_set1_epi32(8 * sums[static_cast<size_t>(r) * blocks + b]);
+      for (int h = 0; h < 2; ++h) {
+        const __m256i sum16 = _mm256_slli_epi32(_mm256_sub_epi32(acc[r][h], offset), 4);  // 16 times the sum
+        v[r][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum16), _mm256_load_ps(scale + 8 * h), v[r][h]);
+      }
+    }
+    block = chunk;
+  }
+  for (int r = 0; r < MR; ++r) {
+    const __m256 inv = _mm256_set1_ps(params[r].inv_scale);
+    for (int h = 0; h < 2 && static_cast<size_t>(h) * 8 < columns; ++h) {
+      const __m256 scaled = _mm256_mul_ps(v[r][h], inv);
+      store_avx2(_mm256_add_ps(scaled, _mm256_load_ps(head + kPanel + 8 * h)), lo, hi, out[r] + 8 * h,
+                 columns - 8 * static_cast<size_t>(h));
+    }
+  }
+}
+
+// One panel of a qc4w or qc8w layer for MR rows; sums[r] is row r's activation sum over the
+// padded k (4-bit only).
+template <int MR, bool kFourBit>
+ETP_AVX2 void panel_qc_avx2(const Qd8Layer& l, const uint8_t* panel, const uint8_t* const* rows, const int32_t* sums,
+                            const Qd8Params* params, float lo, float hi, float* const* out, size_t columns) {
+  __m256i acc[MR][2];
+  for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+  const size_t step = kFourBit ? kChunkK4 : kChunkK8;
+  const size_t padded = round_up(l.k, step);
+  const uint8_t* chunk = panel + 192;
+  for (size_t k0 = 0; k0 < padded; k0 += step, chunk += 64) {
+    if (kFourBit) {
+      chunk_dot4_avx2<MR>(chunk, rows, k0, acc);
+    } else {
+      chunk_dot8_avx2<MR>(chunk, rows, k0, acc);
+    }
+  }
+  const float* scale = reinterpret_cast<const float*>(panel + 64);
+  const float* bias = scale + kPanel;
+  for (int r = 0; r < MR; ++r) {
+    const __m256i zp = _mm256_set1_epi32(params[r].zero_point + 128);
+    const __m256 inv = _mm256_set1_ps(params[r].inv_scale);
+    for (int h = 0; h < 2 && static_cast<size_t>(h) * 8 < columns; ++h) {
+      __m256i wsum = _mm256_load_si256(reinterpret_cast<const __m256i*>(panel) + h);
+      __m256i exact = acc[r][h];
+      if (kFourBit) {
+        wsum = _mm256_srai_epi32(wsum, 4);  // packed as 16 times the sum
+        exact = _mm256_sub_epi32(exact, _mm256_set1_epi32(8 * sums[r]));
+      }
+      exact = _mm256_sub_epi32(exact, _mm256_mullo_epi32(zp, wsum));
+      const __m256 scaled = _mm256_mul_ps(_mm256_cvtepi32_ps(exact), inv);
+      store_avx2(_mm256_fmadd_ps(scaled, _mm256_load_ps(scale + 8 * h), _mm256_load_ps(bias + 8 * h)), lo, hi,
+                 out[r] + 8 * h, columns - 8 * static_cast<size_t>(h));
+    }
+  }
+}
+
+template <int MR>
+ETP_AVX2 void panel_run_avx2(const Qd8Layer& l, const uint8_t* panel, const uint8_t* const* rows, const int32_t* sums,
+                             const Qd8Params* params, float lo, float hi, float* const* out, size_t columns) {
+  switch (l.kind) {
+    case Qd8Weights::kQB4: return panel_qb4_avx2<MR>(l, panel, rows, sums, params, lo, hi, out, columns);
+    case Qd8Weights::kQC4: return panel_qc_avx2<MR, true>(l, panel, rows, sums, params, lo, hi, out, columns);
+    default: return panel_qc_avx2<MR, false>(l, panel, rows, sums, params, lo, hi, out, columns);
+  }
+}
+
 ETP_AVX2 void run_avx2(const Qd8Layer& l, const uint8_t* packed, const uint8_t* a, const Qd8Params* params, float lo,
                        float hi, float* out, size_t row_begin, size_t row_end, size_t panel_begin, size_t panel_end) {
   const size_t bytes = panel_bytes(l);
-  for (size_t r = row_begin; r < row_end; ++r) {
-    const uint8_t* row = a + r * l.k;
-    const __m256 zp = _mm256_set1_ps(static_cast<float>(params[r].zero_point + 128));
-    const __m256 inv = _mm256_set1_ps(params[r].inv_scale);
+  // Activation sums per row of a tile: per block (qb4w) or over the padded k the kernel reads (qc4w).
+  const size_t group = l.kind == Qd8Weights::kQB4 ? l.block : round_up(l.k, kChunkK4);
+  const size_t groups = l.kind == Qd8Weights::kQB4 ? l.k / l.block : 1;
+  constexpr size_t kOnStack = 512;
+  int32_t stack_sums[kMaxRows * kOnStack];
+  std::vector<int32_t> heap_sums(groups > kOnStack ? kMaxRows * groups : 0);
+  int32_t* sums = groups > kOnStack ? heap_sums.data() : stack_sums;
+  for (size_t r0 = row_begin; r0 < row_end; r0 += kMaxRows) {
+    const int mr = static_cast<int>(std::min<size_t>(kMaxRows, row_end - r0));
+    const uint8_t* rows[kMaxRows];
+    for (int r = 0; r < mr; ++r) {
+      rows[r] = a + (r0 + static_cast<size_t>(r)) * l.k;
+      if (l.kind != Qd8Weights::kQC8) activation_sums(rows[r], group, groups, sums + static_cast<size_t>(r) * groups);
+    }
     for (size_t p = panel_begin; p < panel_end; ++p) {
-      const uint8_t* panel = packed + p * bytes;
+      float* outs[kMaxRows];
+      for (int r = 0; r < mr; ++r) outs[r] = out + (r0 + static_cast<size_t>(r)) * l.n + p * kPanel;
       const size_t columns = std::min(kPanel, l.n - p * kPanel);
-      for (int half = 0; half < 2 && static_cast<size_t>(half) * 8 < columns; ++half) {
-        __m256 v;
-        if (l.kind == Qd8Weights::kQB4) {
-          v = _mm256_mul_ps(_mm256_load_ps(reinterpret_cast<const float*>(panel) + 8 * half), zp);
-          const uint8_t* block = panel + 128;
-          for (size_t b = 0; b < l.k / l.block; ++b) {
-            const __m256 scale = _mm256_load_ps(reinterpret_cast<const float*>(block) + 8 * half);
-            const uint8_t* chunk = block + 64;
-            __m256i acc = _mm256_setzero_si256();
-            for (size_t k0 = b * l.block; k0 < (b + 1) * l.block; k0 += kChunkK4, chunk += 64) {
-              acc = _mm256_add_epi32(acc, chunk_dot_avx2<true>(chunk, half, row, k0));
-            }
-            v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_slli_epi32(acc, 4)), scale, v);  // 16 times the sum
-            block = chunk;
-          }
-          v = _mm256_mul_ps(v, inv);
-          v = _mm256_add_ps(v, _mm256_load_ps(reinterpret_cast<const float*>(panel) + kPanel + 8 * half));
-        } else {
-          const bool four = l.kind == Qd8Weights::kQC4;
-          const size_t step = four ? kChunkK4 : kChunkK8;
-          const uint8_t* chunk = panel + 192;
-          __m256i acc = _mm256_setzero_si256();
-          for (size_t k0 = 0; k0 < round_up(l.k, step); k0 += step, chunk += 64) {
-            acc = _mm256_add_epi32(
-                acc, four ? chunk_dot_avx2<true>(chunk, half, row, k0) : chunk_dot_avx2<false>(chunk, half, row, k0));
-          }
-          __m256i wsum = _mm256_load_si256(reinterpret_cast<const __m256i*>(panel + 32 * half));
-          if (four) wsum = _mm256_srai_epi32(wsum, 4);  // packed as 16 times the sum
-          const __m256i zpi = _mm256_set1_epi32(params[r].zero_point + 128);
-          const __m256i exact = _mm256_sub_epi32(acc, _mm256_mullo_epi32(zpi, wsum));
-          v = _mm256_mul_ps(_mm256_cvtepi32_ps(exact), inv);
-          v = _mm256_fmadd_ps(v, _mm256_load_ps(reinterpret_cast<const float*>(panel + 64) + 8 * half),
-                              _mm256_load_ps(reinterpret_cast<const float*>(panel + 128) + 8 * half));
-        }
-        store_avx2(v, lo, hi, out + r * l.n + p * kPanel + 8 * static_cast<size_t>(half),
-                   columns - 8 * static_cast<size_t>(half));
+      const uint8_t* panel = packed + p * bytes;
+      switch (mr) {
+        case 4: panel_run_avx2<4>(l, panel, rows, sums, params + r0, lo, hi, outs, columns); break;
+        case 3: panel_run_avx2<3>(l, panel, rows, sums, params + r0, lo, hi, outs, columns); break;
+        case 2: panel_run_avx2<2>(l, panel, rows, sums, params + r0, lo, hi, outs, columns); break;
+        default: panel_run_avx2<1>(l, panel, rows, sums, params + r0, lo, hi, outs, columns); break;
       }
     }
   }
@@ -398,29 +498,109 @@ bool avx2_available() {
 
 }  // namespace
 
-void qd8_quantize(const float* x, size_t rows, size_t k, uint8_t* a, Qd8Params* params) {
+namespace {
+
+// rmin = min(0, min x) and rmax = max(0, max x) of a row, from *mn = *mx = 0 (a NaN never wins a
+// comparison, so it is skipped).
+void row_range(const float* row, size_t k, float* mn, float* mx) {
+  for (size_t i = 0; i < k; ++i) {
+    *mn = std::min(*mn, row[i]);
+    *mx = std::max(*mx, row[i]);
+  }
+}
+
+// a[i] = q + 128 for row[i], i in [begin, end).
+void quantize_values(const float* row, size_t begin, size_t end, float m, int32_t zero_point, uint8_t* a) {
+  for (size_t i = begin; i < end; ++i) {
+    // As the SIMD converters: the scaled value is capped at 32767 before rounding and the
+    // sum saturates; NaN (which XNNPACK's conversion turns into INT32_MIN) gives -128 too.
+    float v = std::min(row[i] * m, 32767.0f);
+    v = v >= -32768.0f ? std::nearbyint(v) : -32768.0f;
+    const int32_t value = (v == v ? static_cast<int32_t>(v) : 0) + zero_point;
+    a[i] = static_cast<uint8_t>(std::min(127, std::max(-128, value)) + 128);
+  }
+}
+
+#if defined(__x86_64__)
+// The same two steps on AVX2, with the same comparisons in the same operand order (vminps and
+// vmaxps return their second operand when either is NaN) and the same rounding (vcvtps2dq and
+// nearbyint both follow the current rounding mode); -0 never replaces the +0 a lane starts from,
+// so the lanes' order does not matter.
+ETP_AVX2 void row_range_avx2(const float* row, size_t k, float* mn, float* mx) {
+  __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 8 <= k; i += 8) {
+    const __m256 x = _mm256_loadu_ps(row + i);
+    lo = _mm256_min_ps(x, lo);
+    hi = _mm256_max_ps(x, hi);
+  }
+  alignas(32) float lanes_lo[8], lanes_hi[8];
+  _mm256_store_ps(lanes_lo, lo);
+  _mm256_store_ps(lanes_hi, hi);
+  row_range(lanes_lo, 8, mn, mx);
+  row_range(lanes_hi, 8, mn, mx);
+  row_range(row + i, k - i, mn, mx);
+}
+
+// 8 values to int32: min(32767, x m) keeps a NaN, max(., -32768) turns it into -32768; then
+// rounded and offset by the zero point.
+ETP_AVX2 inline __m256i scaled_values(const float* row, __m256 m, __m256i zero_point) {
+  __m256 v = _mm256_min_ps(_mm256_set1_ps(32767.0f), _mm256_mul_ps(_mm256_loadu_ps(row), m));
+  v = _mm256_max_ps(v, _mm256_set1_ps(-32768.0f));
+  return _mm256_add_epi32(_mm256_cvtps_epi32(v), zero_point);
+}
+
+ETP_AVX2 void quantize_values_avx2(const float* row, size_t k, float m, int32_t zero_point, uint8_t* a) {
+  const __m256 vm = _mm256_set1_ps(m);
+  const __m256i zp = _mm256_set1_epi32(zero_point), order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  size_t i = 0;
+  for (; i + 32 <= k; i += 32) {
+    // Saturating packs: int32 to int16 to int8 is the clamp to [-128, 127]; xor 0x80 adds 128.
+    const __m256i ab = _mm256_packs_epi32(scaled_values(row + i, vm, zp), scaled_values(row + i + 8, vm, zp));
+    const __m256i cd = _mm256_packs_epi32(scaled_values(row + i + 16, vm, zp), scaled_values(row + i + 24, vm, zp));
+    const __m256i bytes = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(ab, cd), order);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(a + i),
+                        _mm256_xor_si256(bytes, _mm256_set1_epi8(static_cast<char>(0x80))));
+  }
+  quantize_values(row, i, k, m, zero_point, a);
+}
+#endif
+
+void quantize_rows(const float* x, size_t rows, size_t k, uint8_t* a, Qd8Params* params, bool simd) {
   for (size_t r = 0; r < rows; ++r) {
     const float* row = x + r * k;
-    float mn = 0.0f, mx = 0.0f;  // rmin = min(0, min x), rmax = max(0, max x)
-    for (size_t i = 0; i < k; ++i) {
-      mn = std::min(mn, row[i]);
-      mx = std::max(mx, row[i]);
-    }
+    float mn = 0.0f, mx = 0.0f;
+#if defined(__x86_64__)
+    if (simd) {
+      row_range_avx2(row, k, &mn, &mx);
+    } else
+#endif
+      row_range(row, k, &mn, &mx);
     const float m = mn == mx ? 1.0f : 255.0f / (mx - mn);
     const float dmin = mn * m, dmax = mx * m;
     float zp = (-128.0f + dmin) + (127.0f + dmax) > 0.0f ? -128.0f - dmin : 127.0f - dmax;
     zp = std::nearbyint(std::min(std::max(zp, -128.0f), 127.0f));  // rounds to nearest even
     const int32_t zero_point = zp == zp ? static_cast<int32_t>(zp) : 0;
     params[r] = {zero_point, 1.0f / m};
-    for (size_t i = 0; i < k; ++i) {
-      // As the SIMD converters: the scaled value is capped at 32767 before rounding and the
-      // sum saturates; NaN (which XNNPACK's conversion turns into INT32_MIN) gives -128 too.
-      float v = std::min(row[i] * m, 32767.0f);
-      v = v >= -32768.0f ? std::nearbyint(v) : -32768.0f;
-      const int32_t value = (v == v ? static_cast<int32_t>(v) : 0) + zero_point;
-      a[r * k + i] = static_cast<uint8_t>(std::min(127, std::max(-128, value)) + 128);
+#if defined(__x86_64__)
+    if (simd) {
+      quantize_values_avx2(row, k, m, zero_point, a + r * k);
+      continue;
     }
+#endif
+    (void)simd;
+    quantize_values(row, 0, k, m, zero_point, a + r * k);
   }
+}
+
+}  // namespace
+
+void qd8_quantize(const float* x, size_t rows, size_t k, uint8_t* a, Qd8Params* params) {
+  quantize_rows(x, rows, k, a, params, avx2_available());
+}
+
+void qd8_quantize_portable(const float* x, size_t rows, size_t k, uint8_t* a, Qd8Params* params) {
+  quantize_rows(x, rows, k, a, params, false);
 }
 
 size_t qd8_packed_bytes(const Qd8Layer& layer) { return panels_of(layer) * panel_bytes(layer); }
@@ -478,6 +658,8 @@ size_t qd8_max_k() {
   // per 8-bit one; over a block for qb4w, over k for the per-channel types.
   return static_cast<size_t>(INT32_MAX) / (255 * 128);
 }
+
+bool qd8_avx2_available() { return avx2_available(); }
 
 bool qd8_vnni_available() {
 #if defined(__x86_64__)

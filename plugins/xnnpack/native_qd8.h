@@ -28,6 +28,9 @@ struct Qd8Params {
 // params.
 void qd8_quantize(const float* x, size_t rows, size_t k, uint8_t* a, Qd8Params* params);
 
+// The same, always on the portable loop (for tests: both must give the same bytes).
+void qd8_quantize_portable(const float* x, size_t rows, size_t k, uint8_t* a, Qd8Params* params);
+
 enum class Qd8Weights { kQB4, kQC4, kQC8 };
 
 struct Qd8Layer {
@@ -72,6 +75,10 @@ bool qd8_fully_connected_avx2(const Qd8Layer& layer, const uint8_t* packed, cons
 // True when qd8_fully_connected runs its AVX512-VNNI kernel on this CPU (otherwise its AVX2 one,
 // or without AVX2 a portable loop: the same results, slower).
 bool qd8_vnni_available();
+
+// True when this CPU has AVX2 and FMA: qd8_quantize's SIMD path, and the fully-connected kernel
+// where there is no AVX512-VNNI.
+bool qd8_avx2_available();
 
 // Bit-exact conversions between bfloat16 and float (scales).
 inline float bf16_to_float(uint16_t h) {

@@ -47,6 +47,39 @@ TEST(NativeQd8Test, NonFiniteRowsGiveDefinedValues) {
   EXPECT_LE(params[0].zero_point, 127);
 }
 
+TEST(NativeQd8Test, TheSimdRowQuantizationGivesThePortableBytes) {
+  // Every length around the 8- and 32-value steps, ranges from tiny to huge, and rows with
+  // non-finite values, signed zeros, denormals, exact halves (rounding ties) or every third value NaN.
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const float specials[] = {nan, inf, -inf, -0.0f, 1e-40f, -1e-40f, 1e30f, -1e30f, 0.5f, -2.5f};
+  std::mt19937 rng(99);
+  std::normal_distribution<float> normal;
+  for (size_t k : {1, 5, 8, 9, 31, 32, 33, 63, 64, 100, 1024}) {
+    for (int variant = 0; variant < 7; ++variant) {
+      SCOPED_TRACE("k " + std::to_string(k) + " variant " + std::to_string(variant));
+      const size_t rows = 3;
+      std::vector<float> x(rows * k);
+      const float range = variant == 1 ? 1e-30f : variant == 2 ? 1e20f : 3.0f;
+      for (float& v : x) v = normal(rng) * range;
+      if (variant == 3) {
+        for (float& v : x) v = std::abs(v);  // all >= 0: zero point -128
+      } else if (variant == 4) {
+        for (size_t i = 0; i < x.size(); i += 3) x[i] = specials[rng() % 10];
+      } else if (variant == 5) {
+        for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(static_cast<int>(rng() % 511) - 255) / 2;
+      } else if (variant == 6) {
+        for (size_t i = 1; i < x.size(); i += 3) x[i] = nan;  // a NaN must never take a lane's place
+      }
+      std::vector<uint8_t> simd(rows * k), portable(rows * k);
+      Qd8Params simd_params[rows], portable_params[rows];
+      qd8_quantize(x.data(), rows, k, simd.data(), simd_params);
+      qd8_quantize_portable(x.data(), rows, k, portable.data(), portable_params);
+      EXPECT_EQ(simd, portable);
+      EXPECT_EQ(std::memcmp(simd_params, portable_params, sizeof(simd_params)), 0);
+    }
+  }
+}
+
 struct Case {
   Qd8Weights kind;
   size_t k, n, block, rows;

@@ -154,7 +154,9 @@ TEST(XnnpackThreadPoolTest, APrivateCopyOfThePluginAlsoRunsOnItsHostsPool) {
   const auto big = fixture_named("fc_bench_xnnpack");
   expect_fixture_matches(big, two);
   expect_fixture_matches(big, three);
-  execute_repeatedly(big, three, 3);
+  // Operators that timed under the plugin's threshold run alone (thread_pool.cpp); on a loaded
+  // machine a few more runs re-time them (a TSan pass beside other jobs once saw no parallel call).
+  for (int i = 0; i < 20 && parallel_calls(3) == before; ++i) execute_repeatedly(big, three, 3);
   EXPECT_GT(parallel_calls(3), before);
 }
 
