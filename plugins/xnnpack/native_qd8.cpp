@@ -21,6 +21,10 @@
 // 4-bit weights are unpacked as 16 w (a nibble moved to the top of its byte), so block sums
 // are 16 times the true ones and block scales are kept as s_b / 16: the product is the same
 // exact real number, so the fused multiply-add rounds it the same way (XNNPACK does this too).
+// With the scales packed as bf16 (Qd8Layer::bf16_scales) the kernels multiply the true sum by
+// s_b: fl(16 sum) = 16 fl(sum) exactly and s_b / 16 is exact in fp32, so it is again the same
+// real product (for every scale above 2^-122, where s_b / 16 would be a denormal that the
+// kernels' flush-to-zero mode reads as 0).
 //
 // This file is compiled with -ffp-contract=off: every fp32 step above is one rounding.
 #include "native_qd8.h"
@@ -49,14 +53,22 @@ size_t round_up(size_t v, size_t to) { return (v + to - 1) / to * to; }
 // j in 0..3) holds w(c, k0 + j) in its low nibble and w(c, k0 + 4 + j) in its high one, as
 // 4-bit two's complement; an 8-bit chunk holds w(c, k0 + j) at byte c * 4 + j. Padding (columns
 // past n, k past the layer's) is weight 0.
-//   kQB4 panel: ksum[16] f32, bias[16] f32, then per block: scale[16] f32 (s_b / 16), block / 8
-//   chunks.
+//   kQB4 panel: ksum[16] f32, bias[16] f32, then per block: scale[16] f32 (s_b / 16) or, with
+//   bf16 scales, scale[16] bf16 (s_b, columns in the order of bf16_slot: interleaving them
+//   with zeros in 128-bit lanes gives columns 0-7 and 8-15 as fp32; the chunks are then 32-byte
+//   aligned), block / 8 chunks.
 //   kQC4/kQC8 panel: wsum[16] i32 (the sum of each column's weights; times 16 for 4-bit),
 //   scale[16] f32, bias[16] f32, then chunks over k rounded up to 8 (4-bit) or 4 (8-bit).
 
+// Where column c's bf16 block scale is stored among the 16: columns 0-3, 8-11, 4-7, 12-15.
+size_t bf16_slot(size_t c) { return (c & 3) | (c & 4) << 1 | (c & 8) >> 1; }
+
+// Bytes of one block's 16 scales in a kQB4 panel.
+size_t scales_bytes(const Qd8Layer& l) { return l.bf16_scales ? 32 : 64; }
+
 size_t panel_bytes(const Qd8Layer& l) {
   switch (l.kind) {
-    case Qd8Weights::kQB4: return 128 + (l.k / l.block) * (64 + l.block * 8);
+    case Qd8Weights::kQB4: return 128 + (l.k / l.block) * (scales_bytes(l) + l.block * 8);
     case Qd8Weights::kQC4: return 192 + round_up(l.k, kChunkK4) * 8;
     default: return 192 + round_up(l.k, kChunkK8) * 16;
   }
@@ -131,13 +143,18 @@ void run_portable(const Qd8Layer& l, const uint8_t* packed, const uint8_t* a, co
           v = ksum[c] * static_cast<float>(zp);
           const uint8_t* block = panel + 128;
           for (size_t b = 0; b < l.k / l.block; ++b) {
-            const float* scale = reinterpret_cast<const float*>(block);
-            const uint8_t* chunk = block + 64;
+            const uint8_t* chunk = block + scales_bytes(l);
             int64_t acc = 0;  // fits an int32 (compile checks the block size)
             for (size_t k0 = 0; k0 < l.block; k0 += kChunkK4, chunk += 64) {
               acc += chunk_dot(l, chunk, c, &row[b * l.block + k0]);
             }
-            v = std::fma(static_cast<float>(acc), scale[c], v);
+            if (l.bf16_scales) {  // the true sum (acc is 16 times it) times s_b
+              uint16_t scale;
+              std::memcpy(&scale, block + 2 * bf16_slot(c), sizeof(scale));
+              v = std::fma(static_cast<float>(acc / 16), bf16_to_float(scale), v);
+            } else {
+              v = std::fma(static_cast<float>(acc), reinterpret_cast<const float*>(block)[c], v);
+            }
             block = chunk;
           }
           v = v * inv;
@@ -368,7 +385,7 @@ ETP_AVX2 void store_avx2(__m256 v, float lo, float hi, float* out, size_t column
 }
 
 // One panel of a qb4w layer for MR rows; sums[r * blocks + b] is row r's activation sum over block b.
-template <int MR>
+template <int MR, bool kBf16>
 ETP_AVX2 void panel_qb4_avx2(const Qd8Layer& l, const uint8_t* panel, const uint8_t* const* rows, const int32_t* sums,
                              const Qd8Params* params, float lo, float hi, float* const* out, size_t columns) {
   const float* head = reinterpret_cast<const float*>(panel);  // ksum[16], bias[16]
@@ -380,8 +397,15 @@ ETP_AVX2 void panel_qb4_avx2(const Qd8Layer& l, const uint8_t* panel, const uint
   }
   const uint8_t* block = panel + 128;
   for (size_t b = 0; b < blocks; ++b) {
-    const float* scale = reinterpret_cast<const float*>(block);
-    const uint8_t* chunk = block + 64;
+    __m256 scale[2];  // s_b (bf16 scales) or s_b / 16
+    if (kBf16) {      // a bf16 is the top half of its fp32
+      const __m256i bits = _mm256_load_si256(reinterpret_cast<const __m256i*>(block));
+      scale[0] = _mm256_castsi256_ps(_mm256_unpacklo_epi16(_mm256_setzero_si256(), bits));
+      scale[1] = _mm256_castsi256_ps(_mm256_unpackhi_epi16(_mm256_setzero_si256(), bits));
+    } else {
+      for (int h = 0; h < 2; ++h) scale[h] = _mm256_load_ps(reinterpret_cast<const float*>(block) + 8 * h);
+    }
+    const uint8_t* chunk = block + (kBf16 ? 32 : 64);
     __m256i acc[MR][2];
     for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
     for (size_t k0 = b * l.block; k0 < (b + 1) * l.block; k0 += kChunkK4, chunk += 64) {
@@ -390,8 +414,9 @@ ETP_AVX2 void panel_qb4_avx2(const Qd8Layer& l, const uint8_t* panel, const uint
     for (int r = 0; r < MR; ++r) {
       const __m256i offset = _mm256_set1_epi32(8 * sums[static_cast<size_t>(r) * blocks + b]);
       for (int h = 0; h < 2; ++h) {
-        const __m256i sum16 = _mm256_slli_epi32(_mm256_sub_epi32(acc[r][h], offset), 4);  // 16 times the sum
-        v[r][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum16), _mm256_load_ps(scale + 8 * h), v[r][h]);
+        const __m256i sum = _mm256_sub_epi32(acc[r][h], offset);
+        const __m256i scaled_sum = kBf16 ? sum : _mm256_slli_epi32(sum, 4);  // 16 times it with s_b / 16
+        v[r][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(scaled_sum), scale[h], v[r][h]);
       }
     }
     block = chunk;
@@ -447,7 +472,9 @@ template <int MR>
 ETP_AVX2 void panel_run_avx2(const Qd8Layer& l, const uint8_t* panel, const uint8_t* const* rows, const int32_t* sums,
                              const Qd8Params* params, float lo, float hi, float* const* out, size_t columns) {
   switch (l.kind) {
-    case Qd8Weights::kQB4: return panel_qb4_avx2<MR>(l, panel, rows, sums, params, lo, hi, out, columns);
+    case Qd8Weights::kQB4:
+      if (l.bf16_scales) return panel_qb4_avx2<MR, true>(l, panel, rows, sums, params, lo, hi, out, columns);
+      return panel_qb4_avx2<MR, false>(l, panel, rows, sums, params, lo, hi, out, columns);
     case Qd8Weights::kQC4: return panel_qc_avx2<MR, true>(l, panel, rows, sums, params, lo, hi, out, columns);
     default: return panel_qc_avx2<MR, false>(l, panel, rows, sums, params, lo, hi, out, columns);
   }
@@ -603,7 +630,7 @@ void qd8_quantize_portable(const float* x, size_t rows, size_t k, uint8_t* a, Qd
   quantize_rows(x, rows, k, a, params, false);
 }
 
-size_t qd8_packed_bytes(const Qd8Layer& layer) { return panels_of(layer) * panel_bytes(layer); }
+size_t qd8_packed_bytes(const Qd8Layer& layer) { return round_up(panels_of(layer) * panel_bytes(layer), 64); }
 
 void qd8_pack(const Qd8Layer& l, const void* weights, const void* scales, const float* bias, uint8_t* packed) {
   const auto* w = static_cast<const uint8_t*>(weights);
@@ -630,8 +657,15 @@ void qd8_pack(const Qd8Layer& l, const void* weights, const void* scales, const 
       uint8_t* block = panel + 128;
       for (size_t b = 0; b < blocks; ++b) {
         float* scale = reinterpret_cast<float*>(block);
-        for (size_t c = 0; c < columns; ++c) scale[c] = bf16_to_float(bf16[(p * kPanel + c) * blocks + b]) / 16.0f;
-        block = pack_chunks(l, w, p, b * l.block, (b + 1) * l.block, block + 64);
+        for (size_t c = 0; c < columns; ++c) {
+          const uint16_t s_b = bf16[(p * kPanel + c) * blocks + b];
+          if (l.bf16_scales) {
+            std::memcpy(block + 2 * bf16_slot(c), &s_b, sizeof(s_b));
+          } else {
+            scale[c] = bf16_to_float(s_b) / 16.0f;
+          }
+        }
+        block = pack_chunks(l, w, p, b * l.block, (b + 1) * l.block, block + scales_bytes(l));
       }
     } else {
       const auto* f32 = static_cast<const float*>(scales);
@@ -661,6 +695,8 @@ size_t qd8_max_k() {
 
 bool qd8_avx2_available() { return avx2_available(); }
 
+bool qd8_prefers_bf16_scales() { return !qd8_vnni_available(); }
+
 bool qd8_vnni_available() {
 #if defined(__x86_64__)
   static const bool available =
@@ -675,7 +711,7 @@ void qd8_fully_connected(const Qd8Layer& layer, const uint8_t* packed, const uin
                          float lo, float hi, float* out, size_t row_begin, size_t row_end, size_t panel_begin,
                          size_t panel_end) {
 #if defined(__x86_64__)
-  if (qd8_vnni_available()) {
+  if (qd8_vnni_available() && !(layer.kind == Qd8Weights::kQB4 && layer.bf16_scales)) {
     return run_vnni(layer, packed, a, params, lo, hi, out, row_begin, row_end, panel_begin, panel_end);
   }
   if (avx2_available())

@@ -181,7 +181,8 @@ TEST(NativeQd8Test, EveryWeightTypeMatchesTheDefinitionBitForBit) {
       {Qd8Weights::kQB4, 2048, 17, 256, 9, true, -inf, inf},  // long sums, 2 row tiles + 1
       {Qd8Weights::kQB4, 96, 16, 96, 1, true, -1.0f, 1.0f},   // one group per row, decode (1 row)
       {Qd8Weights::kQB4, 1024, 32, 512, 3, true, -inf, inf, true},
-      {Qd8Weights::kQC4, 63, 33, 0, 6, true, -inf, inf},  // odd k: a padded nibble
+      {Qd8Weights::kQB4, 4096, 16, 2048, 2, false, -inf, inf, true},  // 16 x block sums past 2^24: fp32 rounds them
+      {Qd8Weights::kQC4, 63, 33, 0, 6, true, -inf, inf},              // odd k: a padded nibble
       {Qd8Weights::kQC4, 1000, 48, 0, 4, false, -2.0f, inf},
       {Qd8Weights::kQC8, 61, 20, 0, 3, true, -inf, inf},  // k not a multiple of 4
       {Qd8Weights::kQC8, 512, 64, 0, 8, true, -inf, 5.0f},
@@ -191,11 +192,6 @@ TEST(NativeQd8Test, EveryWeightTypeMatchesTheDefinitionBitForBit) {
     SCOPED_TRACE("kind " + std::to_string(static_cast<int>(c.kind)) + " k " + std::to_string(c.k) + " n " +
                  std::to_string(c.n));
     const Layer l = make_layer(c, rng);
-    const Qd8Layer layer{c.kind, c.k, c.n, c.block};
-    std::vector<uint8_t> storage(qd8_packed_bytes(layer) + 64);
-    uint8_t* packed = storage.data() + (64 - reinterpret_cast<uintptr_t>(storage.data()) % 64) % 64;
-    qd8_pack(layer, l.bytes.data(), c.kind == Qd8Weights::kQB4 ? static_cast<const void*>(l.bf16.data()) : l.f32.data(),
-             c.bias ? l.bias.data() : nullptr, packed);
     // Rows of different ranges, one all zero, quantized as the Convert step does.
     std::normal_distribution<float> normal(0.0f, 2.0f);
     std::vector<float> x(c.rows * c.k);
@@ -214,16 +210,27 @@ TEST(NativeQd8Test, EveryWeightTypeMatchesTheDefinitionBitForBit) {
       for (size_t col = 0; col < c.n; ++col) want[r * c.n + col] = reference(c, l, &q[r * c.k], params[r], col);
     }
     const size_t panels = (c.n + kQd8Panel - 1) / kQd8Panel;
-    for (int path = 0; path < 3; ++path) {
-      SCOPED_TRACE(path == 0 ? "default (AVX512-VNNI when the CPU has it)" : path == 1 ? "AVX2" : "portable");
-      auto run = path == 0 ? qd8_fully_connected : path == 1 ? avx2_or_portable : qd8_fully_connected_portable;
-      std::vector<float> got(c.rows * c.n, std::nanf(""));
-      // Split as the pool does: rows and panels in pieces, each output written once.
-      run(layer, packed, q.data(), params.data(), c.lo, c.hi, got.data(), 0, c.rows / 2, 0, panels);
-      run(layer, packed, q.data(), params.data(), c.lo, c.hi, got.data(), c.rows / 2, c.rows, 0, panels / 2);
-      run(layer, packed, q.data(), params.data(), c.lo, c.hi, got.data(), c.rows / 2, c.rows, panels / 2, panels);
-      for (size_t i = 0; i < got.size(); ++i) {
-        ASSERT_EQ(std::memcmp(&got[i], &want[i], 4), 0) << "output " << i << ": " << got[i] << " vs " << want[i];
+    // Block scales packed as fp32 s / 16 (the VNNI kernel's layout) and as bf16 (the others').
+    for (int layout = 0; layout < (c.kind == Qd8Weights::kQB4 ? 2 : 1); ++layout) {
+      SCOPED_TRACE(layout == 0 ? "fp32 scales" : "bf16 scales");
+      Qd8Layer layer{c.kind, c.k, c.n, c.block};
+      layer.bf16_scales = layout == 1;
+      std::vector<uint8_t> storage(qd8_packed_bytes(layer) + 64);
+      uint8_t* packed = storage.data() + (64 - reinterpret_cast<uintptr_t>(storage.data()) % 64) % 64;
+      qd8_pack(layer, l.bytes.data(),
+               c.kind == Qd8Weights::kQB4 ? static_cast<const void*>(l.bf16.data()) : l.f32.data(),
+               c.bias ? l.bias.data() : nullptr, packed);
+      for (int path = 0; path < 3; ++path) {
+        SCOPED_TRACE(path == 0 ? "default (AVX512-VNNI when the CPU has it)" : path == 1 ? "AVX2" : "portable");
+        auto run = path == 0 ? qd8_fully_connected : path == 1 ? avx2_or_portable : qd8_fully_connected_portable;
+        std::vector<float> got(c.rows * c.n, std::nanf(""));
+        // Split as the pool does: rows and panels in pieces, each output written once.
+        run(layer, packed, q.data(), params.data(), c.lo, c.hi, got.data(), 0, c.rows / 2, 0, panels);
+        run(layer, packed, q.data(), params.data(), c.lo, c.hi, got.data(), c.rows / 2, c.rows, 0, panels / 2);
+        run(layer, packed, q.data(), params.data(), c.lo, c.hi, got.data(), c.rows / 2, c.rows, panels / 2, panels);
+        for (size_t i = 0; i < got.size(); ++i) {
+          ASSERT_EQ(std::memcmp(&got[i], &want[i], 4), 0) << "output " << i << ": " << got[i] << " vs " << want[i];
+        }
       }
     }
   }

@@ -659,6 +659,15 @@ class SyntheticGraphTest : public PayloadTest {
     auto v = x::CreateXNNQuantizedTensorValue(b_, t, x::XNNQuantParams::PerTensorQuant, q.Union());
     values_.push_back(x::CreateXValue(b_, x::XValueUnion::XNNQuantizedTensorValue, v.Union()));
   }
+  // A qdint8 value (per-token parameters over the last dim), stored as constant `buffer` if not 0.
+  void dynamic_int8(const std::vector<uint32_t>& dims, uint32_t buffer = 0) {
+    const uint32_t id = static_cast<uint32_t>(values_.size());
+    auto t = x::CreateXNNTensorValueDirect(b_, x::XNNDatatype::xnn_datatype_qdint8, static_cast<uint32_t>(dims.size()),
+                                           &dims, buffer, UINT32_MAX, 0, id);
+    auto q = x::CreatePerTokenDynamicQuant(b_, 1);
+    auto v = x::CreateXNNQuantizedTensorValue(b_, t, x::XNNQuantParams::PerTokenDynamicQuant, q.Union());
+    values_.push_back(x::CreateXValue(b_, x::XValueUnion::XNNQuantizedTensorValue, v.Union()));
+  }
   void convert(uint32_t in, uint32_t out) {
     nodes_.push_back(x::CreateXNode(b_, x::XNodeUnion::XNNConvert, x::Create_XNNNode1x1(b_, in, out).Union()));
   }
@@ -843,6 +852,45 @@ TEST_F(SyntheticGraphTest, QuantizeDequantizeRoundTripsAtADynamicLastDim) {
     EXPECT_NEAR(via_u8[i], u8, 1e-6f) << i;
   }
   EXPECT_EQ(via_s8[8], -99.0f);  // nothing past the current size
+}
+
+// A qdint8 value exists only at run time (a Convert writes it with its per-row parameters):
+// one with constant data is refused at init naming the value.
+TEST_F(SyntheticGraphTest, AConstantQdint8ValueIsRefused) {
+  value(x::XNNDatatype::xnn_datatype_fp32, {2, 6}, 0, 1);
+  dynamic_int8({2, 6}, /*buffer=*/1);
+  convert(0, 1);
+  finish(1);
+  std::vector<float> in(12);
+  runtime::HostTensor tx;
+  tensor(&tx, ETP_DTYPE_FLOAT32, {2, 6}, in.data());
+  const std::string message = run({&tx});
+  EXPECT_NE(message.find("value 1"), std::string::npos) << message;
+  EXPECT_NE(message.find("a qdint8 value cannot be constant"), std::string::npos) << message;
+}
+
+// The per-row parameters of a qdint8 value get room for rows of the exported last dim: a
+// dynamic batch is fine, another last dim fails at run time with the expected size named.
+TEST_F(SyntheticGraphTest, DynamicQuantizationKeepsItsLastDim) {
+  value(x::XNNDatatype::xnn_datatype_fp32, {4, 6}, 0, 1);
+  dynamic_int8({4, 6});
+  convert(0, 1);
+  finish(1);
+  std::vector<float> in(24, 0.5f);
+  runtime::HostTensor tx;
+  tensor(&tx, ETP_DTYPE_FLOAT32, {4, 6}, in.data(), ETP_DYNAMISM_DYNAMIC_BOUND);
+  const auto results = run_calls({&tx}, {[&] {
+                                           const int64_t fewer_rows[2] = {2, 6};
+                                           ASSERT_OK(tx.resize(2, fewer_rows));
+                                         },
+                                         [&] {
+                                           const int64_t narrower[2] = {4, 4};
+                                           ASSERT_OK(tx.resize(2, narrower));
+                                         }});
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0], "");
+  EXPECT_NE(results[1].find("the last dim of a dynamically quantized input must stay 6"), std::string::npos)
+      << results[1];
 }
 
 // A call that fails half-way through deriving dims (the inputs' dims are taken, then the add
