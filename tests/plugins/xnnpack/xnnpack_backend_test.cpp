@@ -542,8 +542,8 @@ TEST_F(XnnpackQuantizedPayloadTest, DynamicQuantizationInitialisesAndItsLimitsAr
   auto weights = quantized(fb_xnnpack::XNNDatatype::xnn_datatype_qbint4);
   ASSERT_NE(weights, nullptr);
   ASSERT_NE(weights->quant_params_as_PerChannelGroupQuant(), nullptr);
-  set_field<int32_t>(weights->quant_params_as_PerChannelGroupQuant(),
-                     fb_xnnpack::PerChannelGroupQuant::VT_GROUP_SIZE, 48);
+  set_field<int32_t>(weights->quant_params_as_PerChannelGroupQuant(), fb_xnnpack::PerChannelGroupQuant::VT_GROUP_SIZE,
+                     48);
   message = init();
   EXPECT_NE(message.find("qbint4 group size 48 must be a positive multiple of 32"), std::string::npos) << message;
 
@@ -643,6 +643,40 @@ class SyntheticGraphTest : public PayloadTest {
   flatbuffers::FlatBufferBuilder b_;
   std::vector<flatbuffers::Offset<x::XValue>> values_;
   std::vector<flatbuffers::Offset<x::XNode>> nodes_;
+  std::vector<flatbuffers::Offset<x::ConstantDataOffset>> constant_offsets_;
+  std::vector<uint8_t> constants_;  // the payload's constant region
+
+  // Appends `size` bytes to the constant region (64-byte aligned) and returns their index in
+  // constant_data (1 and up: 0 means "not constant").
+  uint32_t constant(const void* data, size_t size) {
+    if (constant_offsets_.empty()) constant_offsets_.push_back(x::CreateConstantDataOffset(b_, 0, 0));
+    const size_t offset = (constants_.size() + 63) / 64 * 64;
+    constants_.resize(offset + size);
+    std::memcpy(constants_.data() + offset, data, size);
+    constant_offsets_.push_back(x::CreateConstantDataOffset(b_, offset, size));
+    return static_cast<uint32_t>(constant_offsets_.size() - 1);
+  }
+  // A constant fp32 value.
+  void constant_value(const std::vector<uint32_t>& dims, const std::vector<float>& data) {
+    const uint32_t buffer = constant(data.data(), data.size() * sizeof(float));
+    const uint32_t id = static_cast<uint32_t>(values_.size());
+    auto t = x::CreateXNNTensorValueDirect(b_, x::XNNDatatype::xnn_datatype_fp32, static_cast<uint32_t>(dims.size()),
+                                           &dims, buffer, UINT32_MAX, 0, id);
+    values_.push_back(x::CreateXValue(b_, x::XValueUnion::XNNTensorValue, t.Union()));
+  }
+  // Constant qbint4 weights [n, k] (value + 8 in nibbles, element 2j low) with inline fp32
+  // block scales, one per `group` inputs of each output channel.
+  void block_weights(uint32_t n, uint32_t k, int32_t group, const std::vector<uint8_t>& nibbles,
+                     const std::vector<float>& scales) {
+    const uint32_t buffer = constant(nibbles.data(), nibbles.size());
+    const uint32_t id = static_cast<uint32_t>(values_.size());
+    const std::vector<uint32_t> dims{n, k};
+    auto t =
+        x::CreateXNNTensorValueDirect(b_, x::XNNDatatype::xnn_datatype_qbint4, 2, &dims, buffer, UINT32_MAX, 0, id);
+    auto q = x::CreatePerChannelGroupQuantDirect(b_, &scales, 0, group);
+    auto v = x::CreateXNNQuantizedTensorValue(b_, t, x::XNNQuantParams::PerChannelGroupQuant, q.Union());
+    values_.push_back(x::CreateXValue(b_, x::XValueUnion::XNNQuantizedTensorValue, v.Union()));
+  }
 
   // Value `id` (ids are dense, in call order); ext is the external id or UINT32_MAX.
   void value(x::XNNDatatype type, const std::vector<uint32_t>& dims, uint32_t ext, uint32_t flags) {
@@ -671,14 +705,17 @@ class SyntheticGraphTest : public PayloadTest {
   void convert(uint32_t in, uint32_t out) {
     nodes_.push_back(x::CreateXNode(b_, x::XNodeUnion::XNNConvert, x::Create_XNNNode1x1(b_, in, out).Union()));
   }
-  // Finishes the graph and wraps it in an XH00 header (flatbuffer at 32, no constant data).
+  // Finishes the graph and wraps it in an XH00 header (flatbuffer at 32, then the constants).
   void finish(uint32_t num_externs) {
-    b_.Finish(x::CreateXNNGraphDirect(b_, "0", &nodes_, &values_, num_externs), x::XNNGraphIdentifier());
-    const uint32_t fb_size = b_.GetSize(), fb_offset = 32, const_offset = 32 + fb_size;
+    b_.Finish(x::CreateXNNGraphDirect(b_, "0", &nodes_, &values_, num_externs, nullptr, nullptr, nullptr, nullptr,
+                                      constant_offsets_.empty() ? nullptr : &constant_offsets_),
+              x::XNNGraphIdentifier());
+    const uint32_t fb_size = b_.GetSize(), fb_offset = 32, const_offset = (32 + fb_size + 63) / 64 * 64;
     const uint16_t header_length = 30;
-    const uint64_t const_size = 0;
-    size_ = 32 + fb_size;
+    const uint64_t const_size = constants_.size();
+    size_ = const_offset + constants_.size();
     storage_.assign((size_ + 7) / 8, 0);
+    if (!constants_.empty()) std::memcpy(bytes() + const_offset, constants_.data(), constants_.size());
     std::memcpy(bytes() + 4, "XH00", 4);
     std::memcpy(bytes() + 8, &header_length, 2);
     std::memcpy(bytes() + 10, &fb_offset, 4);
@@ -891,6 +928,100 @@ TEST_F(SyntheticGraphTest, DynamicQuantizationKeepsItsLastDim) {
   EXPECT_EQ(results[0], "");
   EXPECT_NE(results[1].find("the last dim of a dynamically quantized input must stay 6"), std::string::npos)
       << results[1];
+}
+
+// An 8da4w layer (Convert to qdint8, fully connected with 4-bit block weights and a bias)
+// exported at 4 rows and run at 4, then 2 (a dynamic batch): each output is within the
+// activations' quantization error of the float product with the dequantized weights, and
+// nothing past the current rows is written.
+class DynamicLinearGraphTest : public SyntheticGraphTest {
+ protected:
+  static constexpr uint32_t kK = 64;
+  uint32_t n_ = 8;  // output channels
+  std::vector<float> scales_, bias_;
+  std::vector<int32_t> w_;  // [n][k], in [-8, 7]
+
+  // x [rows, k] -> y [rows, n]: values 0 (x), 1 (qdint8), 2 (weights), 3 (bias), 4 (y).
+  void build(uint32_t rows, uint32_t k, int32_t group, uint32_t flags = 0) {
+    value(x::XNNDatatype::xnn_datatype_fp32, {rows, k}, 0, 1);
+    dynamic_int8({rows, k});
+    std::vector<uint8_t> nibbles(n_ * k / 2);
+    for (uint32_t i = 0; i < n_ * k; ++i) {
+      const int32_t w = static_cast<int32_t>((i * 7 + i / 5) % 16) - 8;
+      w_.push_back(w);
+      nibbles[i / 2] |= static_cast<uint8_t>((w + 8) << (i % 2 == 0 ? 0 : 4));
+    }
+    for (uint32_t i = 0; i < n_ * (k / static_cast<uint32_t>(group)); ++i) scales_.push_back(0.015625f * (1 + i % 3));
+    for (uint32_t i = 0; i < n_; ++i) bias_.push_back(0.25f * static_cast<float>(i) - 1.0f);
+    block_weights(n_, k, group, nibbles, scales_);
+    constant_value({n_}, bias_);
+    value(x::XNNDatatype::xnn_datatype_fp32, {rows, n_}, 1, 2);
+    convert(0, 1);
+    auto fc = x::CreateXNNFullyConnected(b_, 1, 2, 3, 4, flags);
+    nodes_.push_back(x::CreateXNode(b_, x::XNodeUnion::XNNFullyConnected, fc.Union()));
+    finish(2);
+  }
+};
+
+TEST_F(DynamicLinearGraphTest, ADynamicBatchRunsWithinTheQuantizationError) {
+  constexpr uint32_t kGroup = 32;
+  build(4, kK, kGroup);
+  std::vector<float> in(4 * kK), out(4 * n_, -99.0f);
+  for (size_t i = 0; i < in.size(); ++i) in[i] = std::sin(static_cast<float>(i) * 0.37f) * (1.0f + i / kK);
+  runtime::HostTensor tx, ty;
+  tensor(&tx, ETP_DTYPE_FLOAT32, {4, static_cast<int32_t>(kK)}, in.data(), ETP_DYNAMISM_DYNAMIC_BOUND);
+  tensor(&ty, ETP_DTYPE_FLOAT32, {4, static_cast<int32_t>(n_)}, out.data(), ETP_DYNAMISM_DYNAMIC_BOUND);
+  for (int64_t rows : {4, 2}) {
+    SCOPED_TRACE("rows " + std::to_string(rows));
+    std::fill(out.begin(), out.end(), -99.0f);
+    const int64_t shape[2] = {rows, kK};
+    ASSERT_OK(tx.resize(2, shape));
+    ASSERT_EQ(run({&tx, &ty}), "");
+    ASSERT_EQ(ty.raw.sizes[0], rows);
+    for (int64_t r = 0; r < rows; ++r) {
+      // The row's quantization step: its range (with 0) over 255.
+      float lo = 0, hi = 0;
+      for (uint32_t i = 0; i < kK; ++i) lo = std::min(lo, in[r * kK + i]), hi = std::max(hi, in[r * kK + i]);
+      const double step = (hi - lo) / 255.0;
+      for (uint32_t c = 0; c < n_; ++c) {
+        double want = bias_[c], bound = 1e-5;
+        for (uint32_t i = 0; i < kK; ++i) {
+          // XNNPACK reads the inline fp32 scales as bf16 (truncated); these are exact in bf16.
+          const double w = w_[c * kK + i] * static_cast<double>(scales_[c * (kK / kGroup) + i / kGroup]);
+          want += in[r * kK + i] * w;
+          bound += std::abs(w) * step / 2;
+        }
+        EXPECT_NEAR(out[r * n_ + c], want, bound) << "row " << r << " column " << c;
+      }
+    }
+    for (size_t i = static_cast<size_t>(rows) * n_; i < out.size(); ++i) EXPECT_EQ(out[i], -99.0f) << i;
+  }
+}
+
+// The layer's weights are [n, k]: XNN_FLAG_TRANSPOSE_WEIGHTS is refused naming the node, also
+// on square weights, where the shapes alone would not show it.
+TEST_F(DynamicLinearGraphTest, TransposedWeightsAreRefused) {
+  n_ = kK;
+  build(2, kK, 32, /*flags=*/1);
+  std::vector<float> in(2 * kK), out(2 * n_);
+  runtime::HostTensor tx, ty;
+  tensor(&tx, ETP_DTYPE_FLOAT32, {2, static_cast<int32_t>(kK)}, in.data());
+  tensor(&ty, ETP_DTYPE_FLOAT32, {2, static_cast<int32_t>(n_)}, out.data());
+  const std::string message = run({&tx, &ty});
+  EXPECT_NE(message.find("node 1 (XNNFullyConnected): a dynamically quantized layer takes no flags"), std::string::npos)
+      << message;
+}
+
+// A block so long that 255 x 128 x block overflows the kernels' int32 sums is refused at init.
+TEST_F(DynamicLinearGraphTest, ABlockBeyondTheInt32SumsIsRefused) {
+  constexpr uint32_t kLong = 65824;  // a multiple of 32 above INT32_MAX / (255 * 128)
+  build(1, kLong, static_cast<int32_t>(kLong));
+  std::vector<float> in(kLong), out(n_);
+  runtime::HostTensor tx, ty;
+  tensor(&tx, ETP_DTYPE_FLOAT32, {1, static_cast<int32_t>(kLong)}, in.data());
+  tensor(&ty, ETP_DTYPE_FLOAT32, {1, static_cast<int32_t>(n_)}, out.data());
+  const std::string message = run({&tx, &ty});
+  EXPECT_NE(message.find("65824 input channels per block overflow the int32 sums"), std::string::npos) << message;
 }
 
 // A call that fails half-way through deriving dims (the inputs' dims are taken, then the add
