@@ -156,10 +156,12 @@ void run_items(const Job& j, uint64_t begin, uint64_t end) {
 // threads than at one (tiny_llama: 1.7x, measured). XNNPACK's tile counts do not tell the
 // cost, so it is measured: the first call of an operator (its context, task and tile count)
 // runs alone and is timed; later calls run alone while that time is under kMinParallelNs, and
-// are re-timed now and then. A direct-mapped table of atomics; a collision only costs a
-// re-measurement.
+// are re-timed now and then: every 16th call of a small one (free: it runs alone anyway; and an
+// operator allocated where a freed small one was, with the same task and tile count, inherits
+// its entry), every 1024th of a large one (that call loses its parallelism). A direct-mapped
+// table of atomics; a collision only costs a re-measurement.
 constexpr uint64_t kMinParallelNs = 20000;
-constexpr uint32_t kRetimeEvery = 1024;
+constexpr uint32_t kRetimeSmallEvery = 16, kRetimeEvery = 1024;
 
 struct Timing {
   std::atomic<uint64_t> key{0};
@@ -181,8 +183,10 @@ bool runs_alone(const Job& j, uint64_t items) {
   key |= 1;  // 0 marks an empty slot
   Timing& t = g_timings[(key >> 40) % (sizeof g_timings / sizeof g_timings[0])];
   const bool known = t.key.load(std::memory_order_relaxed) == key;
-  const bool retime = known && t.calls.fetch_add(1, std::memory_order_relaxed) % kRetimeEvery == kRetimeEvery - 1;
-  if (known && !retime && t.alone_ns.load(std::memory_order_relaxed) >= kMinParallelNs) return false;
+  const bool small = t.alone_ns.load(std::memory_order_relaxed) < kMinParallelNs;
+  const uint32_t every = small ? kRetimeSmallEvery : kRetimeEvery;
+  const bool retime = known && t.calls.fetch_add(1, std::memory_order_relaxed) % every == every - 1;
+  if (known && !retime && !small) return false;
   const uint64_t start = known && !retime ? 0 : now_ns();
   run_items(j, 0, items);
   if (start != 0) {
