@@ -514,15 +514,6 @@ ETP_AVX2 void run_avx2(const Qd8Layer& l, const uint8_t* packed, const uint8_t* 
 
 #endif  // __x86_64__
 
-bool avx2_available() {
-#if defined(__x86_64__)
-  static const bool available = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return available;
-#else
-  return false;
-#endif
-}
-
 }  // namespace
 
 namespace {
@@ -623,7 +614,7 @@ void quantize_rows(const float* x, size_t rows, size_t k, uint8_t* a, Qd8Params*
 }  // namespace
 
 void qd8_quantize(const float* x, size_t rows, size_t k, uint8_t* a, Qd8Params* params) {
-  quantize_rows(x, rows, k, a, params, avx2_available());
+  quantize_rows(x, rows, k, a, params, qd8_avx2_available());
 }
 
 void qd8_quantize_portable(const float* x, size_t rows, size_t k, uint8_t* a, Qd8Params* params) {
@@ -693,7 +684,14 @@ size_t qd8_max_k() {
   return static_cast<size_t>(INT32_MAX) / (255 * 128);
 }
 
-bool qd8_avx2_available() { return avx2_available(); }
+bool qd8_avx2_available() {
+#if defined(__x86_64__)
+  static const bool available = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return available;
+#else
+  return false;
+#endif
+}
 
 bool qd8_prefers_bf16_scales() { return !qd8_vnni_available(); }
 
@@ -714,7 +712,7 @@ void qd8_fully_connected(const Qd8Layer& layer, const uint8_t* packed, const uin
   if (qd8_vnni_available() && !(layer.kind == Qd8Weights::kQB4 && layer.bf16_scales)) {
     return run_vnni(layer, packed, a, params, lo, hi, out, row_begin, row_end, panel_begin, panel_end);
   }
-  if (avx2_available())
+  if (qd8_avx2_available())
     return run_avx2(layer, packed, a, params, lo, hi, out, row_begin, row_end, panel_begin, panel_end);
 #endif
   run_portable(layer, packed, a, params, lo, hi, out, row_begin, row_end, panel_begin, panel_end);
@@ -730,7 +728,7 @@ bool qd8_fully_connected_avx2(const Qd8Layer& layer, const uint8_t* packed, cons
                               float lo, float hi, float* out, size_t row_begin, size_t row_end, size_t panel_begin,
                               size_t panel_end) {
 #if defined(__x86_64__)
-  if (!avx2_available()) return false;
+  if (!qd8_avx2_available()) return false;
   run_avx2(layer, packed, a, params, lo, hi, out, row_begin, row_end, panel_begin, panel_end);
   return true;
 #else

@@ -182,6 +182,7 @@ TEST(NativeQd8Test, EveryWeightTypeMatchesTheDefinitionBitForBit) {
       {Qd8Weights::kQB4, 96, 16, 96, 1, true, -1.0f, 1.0f},   // one group per row, decode (1 row)
       {Qd8Weights::kQB4, 1024, 32, 512, 3, true, -inf, inf, true},
       {Qd8Weights::kQB4, 4096, 16, 2048, 2, false, -inf, inf, true},  // 16 x block sums past 2^24: fp32 rounds them
+      {Qd8Weights::kQB4, 16416, 16, 32, 5, true, -inf, inf},          // 513 blocks: the AVX2 row sums on the heap
       {Qd8Weights::kQC4, 63, 33, 0, 6, true, -inf, inf},              // odd k: a padded nibble
       {Qd8Weights::kQC4, 1000, 48, 0, 4, false, -2.0f, inf},
       {Qd8Weights::kQC8, 61, 20, 0, 3, true, -inf, inf},  // k not a multiple of 4
