@@ -105,6 +105,9 @@ void BM_Fixture(benchmark::State& state, const nlohmann::json& f) {
   for (int i = 0; i < 3; ++i) {  // warm up: first-run allocations, caches
     if (!set_inputs(l, state) || !l.method->execute().ok()) return state.SkipWithError("warm-up run failed");
   }
+  runtime::ThreadPool& pool = runtime::HostServices::for_threads(threads).pool();
+  const uint64_t stalls_before = pool.stalls(), chunks_before = pool.chunks_run_by_workers();
+  const uint64_t crowded_before = pool.crowded_wakes();
   etp::bench::time_calls(state, state.range(1) != 0, [&] {
     // Inputs are set each time (a program may reuse an input's memory); the copy is timed too.
     if (!set_inputs(l, state)) return false;
@@ -114,6 +117,13 @@ void BM_Fixture(benchmark::State& state, const nlohmann::json& f) {
     }
     return true;
   });
+  // Why a tail is long: calls after which the pool backed off because a worker held the caller
+  // up or shared its CPU, and wakes of a worker on the caller's CPU (both per 1000 executes);
+  // chunks the pool's worker ran (per execute).
+  const double runs = static_cast<double>(std::max<benchmark::IterationCount>(state.iterations(), 1));
+  state.counters["stalls_per_1k"] = static_cast<double>(pool.stalls() - stalls_before) * 1000 / runs;
+  state.counters["crowded_per_1k"] = static_cast<double>(pool.crowded_wakes() - crowded_before) * 1000 / runs;
+  state.counters["worker_chunks"] = static_cast<double>(pool.chunks_run_by_workers() - chunks_before) / runs;
   const auto& expected = f["runs"][0]["outputs"][0]["file"];
   auto want = read_npy(kFixtures + "/" + expected.get<std::string>());
   if (!want.ok() || !runtime::compare(l.method->output(0), *want, 1e-3, 1e-3).ok) state.SkipWithError("wrong output");

@@ -2,6 +2,7 @@
 
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +34,11 @@ constexpr int kWorkerSpins = 1000;
 constexpr int kCallerSpins = 1000;
 // The low half of a ticket while a job is being written: above any chunk count, so no claim.
 constexpr uint64_t kClosed = UINT32_MAX;
+
+int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 thread_local bool t_in_task = false;  // running a chunk: a nested call runs inline
 
@@ -66,10 +72,11 @@ void ThreadPool::start_workers() {
   started_.store(true);
 }
 
-uint32_t ThreadPool::run_chunks() {
+uint32_t ThreadPool::run_chunks(uint64_t generation) {
   uint32_t ran = 0;
   uint64_t ticket = ticket_.load();
   for (;;) {
+    if (ticket >> 32 != generation) return ran;  // a newer job: a worker looks at its caller's CPU first
     const uint32_t next = static_cast<uint32_t>(ticket);
     // Read the job before claiming: a successful claim proves these belong to its generation
     // (fields are written only while their generation's ticket is closed, and the next job
@@ -91,13 +98,29 @@ uint32_t ThreadPool::run_chunks() {
 }
 
 void ThreadPool::worker_loop() {
+  uint64_t looked_at = 0;  // the last job generation whose caller's CPU this worker compared
   for (;;) {
     const uint32_t seen = wake_.load();
     if (stopping_.load()) return;
-    if (const uint32_t ran = run_chunks()) worker_chunks_.fetch_add(ran, std::memory_order_relaxed);
+    // Woken onto the caller's CPU (the scheduler does that when the other cores are taken): the
+    // two would only take turns, and this worker's chunks and spinning would delay the caller by
+    // up to a time slice. Take nothing, say so, and sleep.
+    const uint64_t generation = ticket_.load() >> 32;
+    bool crowded = false;
+    if (generation != looked_at) {
+      looked_at = generation;
+      const int caller = caller_cpu_.load();
+      crowded = caller >= 0 && sched_getcpu() == caller;
+    }
+    if (crowded) {
+      crowded_.store(true, std::memory_order_relaxed);
+      crowded_wakes_.fetch_add(1, std::memory_order_relaxed);
+    } else if (const uint32_t ran = run_chunks(generation)) {
+      worker_chunks_.fetch_add(ran, std::memory_order_relaxed);
+    }
     // Idle: watch for the next job for a moment, then sleep until one is published.
     bool woke = false;
-    for (int i = 0; i < kWorkerSpins && !woke; ++i) {
+    for (int i = 0; i < kWorkerSpins && !woke && !crowded; ++i) {
       relax();
       woke = wake_.load(std::memory_order_relaxed) != seen;
     }
@@ -106,6 +129,17 @@ void ThreadPool::worker_loop() {
     if (wake_.load() == seen && !stopping_.load()) futex_wait(&wake_, seen);
     sleepers_.fetch_sub(1);
   }
+}
+
+void ThreadPool::calm() {
+  solo_until_ns_ = 0;
+  penalty_ns_ = std::max(penalty_ns_ - penalty_ns_ / 8, kMinPenaltyNs);  // forget slowly
+}
+
+void ThreadPool::back_off() {
+  solo_until_ns_ = steady_ns() + penalty_ns_;
+  stalls_.fetch_add(1, std::memory_order_relaxed);
+  penalty_ns_ = std::min(penalty_ns_ * 4, kMaxPenaltyNs);
 }
 
 void ThreadPool::parallel_for(uint64_t count, uint64_t grain, Task task, void* context) {
@@ -119,8 +153,7 @@ void ThreadPool::parallel_for(uint64_t count, uint64_t grain, Task task, void* c
     task(context, 0, count);  // one chunk's worth of work, nested, or the pool is taken
     return;
   }
-  if (solo_calls_ > 0) {  // backing off after a stall (see the header)
-    --solo_calls_;
+  if (solo_until_ns_ != 0 && steady_ns() < solo_until_ns_) {  // backing off after a stall (see the header)
     t_in_task = true;
     task(context, 0, count);
     t_in_task = false;
@@ -134,6 +167,8 @@ void ThreadPool::parallel_for(uint64_t count, uint64_t grain, Task task, void* c
   // read; were the fields written first, a late worker could claim "chunk n of the old job"
   // with the new job's chunk count and run a chunk that does not exist.
   const uint64_t generation = (ticket_.load() >> 32) + 1;
+  // Before the generation: a worker that sees the new generation then reads this job's CPU.
+  caller_cpu_.store(sched_getcpu());
   ticket_.store(generation << 32 | kClosed);
   task_.store(task);
   context_.store(context);
@@ -145,9 +180,14 @@ void ThreadPool::parallel_for(uint64_t count, uint64_t grain, Task task, void* c
   wake_.fetch_add(1);
   if (sleepers_.load() != 0) futex_wake(&wake_, static_cast<int>(threads_ - 1));
   const auto start = std::chrono::steady_clock::now();
-  run_chunks();
-  // Every chunk is claimed; wait only for those running on workers right now.
-  if (done_.load() != chunks) {
+  const uint32_t ran = run_chunks(generation);
+  // A worker found itself on this CPU (now or after an earlier job) and no worker helped: the
+  // cores are taken. Back off as after a stall; waking workers would only cost the caller.
+  const bool crowded = crowded_.exchange(false, std::memory_order_relaxed) && ran == chunks;
+  if (crowded && !first_job) {
+    back_off();
+  } else if (done_.load() != chunks) {
+    // Every chunk is claimed; wait only for those running on workers right now.
     const auto worked = std::chrono::steady_clock::now() - start;
     for (int i = 0; i < kCallerSpins && done_.load() != chunks; ++i) relax();
     caller_waits_.store(1);
@@ -157,14 +197,12 @@ void ThreadPool::parallel_for(uint64_t count, uint64_t grain, Task task, void* c
     // A worker was descheduled holding a chunk (not counted for the job that started the
     // workers: thread creation is slow once).
     if (waited > worked && waited > std::chrono::microseconds(100) && !first_job) {
-      solo_calls_ = penalty_;
-      stalls_.fetch_add(1, std::memory_order_relaxed);
-      penalty_ = std::min<uint32_t>(penalty_ * 4, 4096);
+      back_off();
     } else {
-      penalty_ = std::max<uint32_t>(penalty_ - penalty_ / 8, 64);  // calm again: forget slowly
+      calm();
     }
   } else {
-    penalty_ = std::max<uint32_t>(penalty_ - penalty_ / 8, 64);
+    calm();
   }
   busy_.store(false);
 }

@@ -13,10 +13,17 @@
 //    names an old generation fails the claim, so it never touches a finished job;
 //  - a worker descheduled in the middle of a chunk still delays the caller (its chunk must
 //    finish). When the caller waited for workers longer than it worked itself, the cores are
-//    oversubscribed: the next calls run on the caller alone (64, four times more on each repeat
-//    up to 4096, an eighth less for each call that did not stall) before workers are tried
-//    again, so under sustained load a call runs at one thread's speed and only the rare probe
-//    can stall.
+//    oversubscribed: calls run on the caller alone for a while (1 ms, four times longer on each
+//    repeat up to 256 ms, an eighth shorter for each call that did not stall) before workers are
+//    tried again, so under sustained load a call runs at one thread's speed and only the rare
+//    probe can stall. A time, not a count of calls: a count would keep a model of large
+//    operators on one thread for seconds after the load went away;
+//  - when the other cores are taken, the scheduler wakes a worker onto the caller's own CPU,
+//    where the two only take turns: its chunks and its spinning held the caller up by up to a
+//    time slice (a 2-thread p99 twice the 1-thread one with a busy core, measured). A worker
+//    that finds itself on the caller's CPU (sched_getcpu, recorded with each job) takes nothing
+//    and sleeps at once, and a job no worker helped with after such a wake backs off like a
+//    stall.
 // One job at a time: a call made while another thread's job runs, or from inside a task, runs
 // its whole range on the calling thread. Thread-safe.
 #pragma once
@@ -44,16 +51,23 @@ class ThreadPool {
   // with the first parallel_for (which starts the threads).
   uint64_t chunks_run_by_workers() const { return worker_chunks_.load(std::memory_order_relaxed); }
   uint64_t worker_cpu_ns() const;
-  // Calls after which the pool backed off because a worker kept the caller waiting.
+  // Calls after which the pool backed off: a worker kept the caller waiting, or was woken onto
+  // the caller's CPU and nobody helped.
   uint64_t stalls() const { return stalls_.load(std::memory_order_relaxed); }
+  // Times a worker woke for a job on the caller's CPU and left the job alone.
+  uint64_t crowded_wakes() const { return crowded_wakes_.load(std::memory_order_relaxed); }
   // task(context, begin, end) over [0, count) in chunks of `grain` (0: count / (4 * threads)).
   void parallel_for(uint64_t count, uint64_t grain, Task task, void* context);
 
  private:
   void start_workers();
   void worker_loop();
-  // Claims and runs chunks of the current job until none is left; returns how many it ran.
-  uint32_t run_chunks();
+  // Claims and runs chunks of job `generation` until none is left; returns how many it ran.
+  uint32_t run_chunks(uint64_t generation);
+  // Calls run on the caller alone for penalty_ns_ (under busy_), and the penalty grows.
+  void back_off();
+  // A call ran in parallel without a stall: the penalty shrinks.
+  void calm();
 
   const uint32_t threads_;
   std::vector<std::thread> workers_;
@@ -73,10 +87,15 @@ class ThreadPool {
   std::atomic<uint32_t> wake_{0};  // bumped per job (futex word workers sleep on)
   std::atomic<uint32_t> sleepers_{0};
   std::atomic<uint64_t> worker_chunks_{0};
-  // Back-off after a stall (guarded by busy_): calls left to run alone, and the next penalty.
-  uint32_t solo_calls_ = 0;
+  std::atomic<int> caller_cpu_{-1};   // the CPU the current job's caller ran on when it published it
+  std::atomic<bool> crowded_{false};  // a worker woke on the caller's CPU since the last job ended
+  std::atomic<uint64_t> crowded_wakes_{0};
+  // Back-off after a stall (guarded by busy_): calls run alone until solo_until_ns_ (steady
+  // clock), and the next penalty.
+  int64_t solo_until_ns_ = 0;
   std::atomic<uint64_t> stalls_{0};
-  uint32_t penalty_ = 64;
+  int64_t penalty_ns_ = kMinPenaltyNs;
+  static constexpr int64_t kMinPenaltyNs = 1000000, kMaxPenaltyNs = 256000000;
 };
 
 }  // namespace etp::runtime

@@ -1,6 +1,8 @@
 // The host's thread pool (ABI 1.2 parallel_for): every item exactly once whatever the count,
 // grain and thread count; nested and concurrent calls; idle threads that sleep.
 #include <gtest/gtest.h>
+#include <pthread.h>
+#include <sched.h>
 
 #include <atomic>
 #include <chrono>
@@ -70,20 +72,84 @@ TEST(ThreadPoolTest, ALateWorkerNeverRunsAChunkOfTheNextJob) {
   }
 }
 
-// Work spreads: over a few large jobs, the pool threads run some of the chunks.
-TEST(ThreadPoolTest, PoolThreadsTakeChunks) {
-  ThreadPool pool(2);
-  for (int attempt = 0; attempt < 200 && pool.chunks_run_by_workers() == 0; ++attempt) {
-    pool.parallel_for(
-        64, 1,
-        [](void*, uint64_t, uint64_t) {
-          const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(20);
-          while (std::chrono::steady_clock::now() < until) {
-          }
-        },
-        nullptr);
+// Pins the calling thread to one CPU; false when this machine does not let it.
+bool pin_to(int cpu) {
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  return cpu >= 0 && pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0;
+}
+
+// Two CPUs this thread may run on, or fewer.
+std::vector<int> allowed_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> out;
+  if (pthread_getaffinity_np(pthread_self(), sizeof set, &set) != 0) return out;
+  for (int c = 0; c < CPU_SETSIZE && out.size() < 2; ++c) {
+    if (CPU_ISSET(c, &set)) out.push_back(c);
   }
-  EXPECT_GT(pool.chunks_run_by_workers(), 0u);
+  return out;
+}
+
+void spin_20us(void*, uint64_t, uint64_t) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(20);
+  while (std::chrono::steady_clock::now() < until) {
+  }
+}
+
+// Work spreads: the worker, started while the caller ran on one CPU, is kept there, and the
+// caller then moves to another, so the worker is never woken on the caller's CPU (where it
+// would stay out). Over a few large jobs it runs some of the chunks, however busy the machine.
+TEST(ThreadPoolTest, PoolThreadsTakeChunks) {
+  const std::vector<int> cpus = allowed_cpus();
+  if (cpus.size() < 2) GTEST_SKIP() << "needs two CPUs";
+  bool pinned = false;
+  uint64_t worker_chunks = 0;
+  std::thread caller([&] {
+    if (!pin_to(cpus[1])) return;
+    ThreadPool pool(2);
+    pool.parallel_for(64, 1, spin_20us, nullptr);  // starts the worker, on cpus[1]
+    if (!(pinned = pin_to(cpus[0]))) return;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (pool.chunks_run_by_workers() == 0 && std::chrono::steady_clock::now() < deadline) {
+      pool.parallel_for(64, 1, spin_20us, nullptr);
+    }
+    worker_chunks = pool.chunks_run_by_workers();
+  });
+  caller.join();
+  if (!pinned) GTEST_SKIP() << "cannot pin threads to CPUs here";
+  EXPECT_GT(worker_chunks, 0u);
+}
+
+// A worker woken on its caller's CPU (the scheduler's choice when the other cores are taken)
+// takes no chunk, and the pool then runs calls on the caller alone for a while: here every
+// thread of the pool is pinned to one CPU, so each wake is such a wake.
+TEST(ThreadPoolTest, AWorkerOnTheCallersCpuTakesNothingAndThePoolBacksOff) {
+  bool pinned = false;
+  uint64_t worker_chunks = 0, crowded = 0, stalls = 0;
+  std::thread caller([&] {
+    // Workers start on the first parallel call, from this thread: they inherit its CPU set.
+    if (!(pinned = pin_to(sched_getcpu()))) return;
+    ThreadPool pool(2);
+    Hits hits(64);
+    uint64_t calls = 0;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while ((pool.crowded_wakes() == 0 || pool.stalls() == 0) && std::chrono::steady_clock::now() < deadline) {
+      pool.parallel_for(64, 1, mark, &hits);
+      ++calls;
+      std::this_thread::sleep_for(std::chrono::microseconds(200));  // the CPU goes idle: the worker runs
+    }
+    for (size_t i = 0; i < hits.count.size(); ++i) ASSERT_EQ(hits.count[i].load(), static_cast<int>(calls));
+    worker_chunks = pool.chunks_run_by_workers();
+    crowded = pool.crowded_wakes();
+    stalls = pool.stalls();
+  });
+  caller.join();
+  if (!pinned) GTEST_SKIP() << "cannot pin a thread to one CPU here";
+  EXPECT_GT(crowded, 0u);
+  EXPECT_GT(stalls, 0u);
+  EXPECT_EQ(worker_chunks, 0u);
 }
 
 // A task that calls parallel_for again: the inner call runs on the calling thread.
