@@ -13,11 +13,11 @@
 //    names an old generation fails the claim, so it never touches a finished job;
 //  - a worker descheduled in the middle of a chunk still delays the caller (its chunk must
 //    finish). When the caller waited for workers longer than it worked itself, the cores are
-//    oversubscribed: calls run on the caller alone for a while (1 ms, four times longer on each
-//    repeat up to 256 ms, an eighth shorter for each call that did not stall) before workers are
-//    tried again, so under sustained load a call runs at one thread's speed and only the rare
-//    probe can stall. A time, not a count of calls: a count would keep a model of large
-//    operators on one thread for seconds after the load went away;
+//    oversubscribed: calls run on the caller alone for a while (4 ms, four times longer when
+//    it repeats within 256 parallel calls, up to 256 ms) before workers are tried again, so under sustained
+//    load a call runs at one thread's speed and only the rare probe can stall. A time, not a
+//    count of calls: a count would keep a model of large operators on one thread for seconds
+//    after the load went away;
 //  - when the other cores are taken, the scheduler wakes a worker onto the caller's own CPU,
 //    where the two only take turns: its chunks and its spinning held the caller up by up to a
 //    time slice (a 2-thread p99 twice the 1-thread one with a busy core, measured). A worker
@@ -64,10 +64,8 @@ class ThreadPool {
   void worker_loop();
   // Claims and runs chunks of job `generation` until none is left; returns how many it ran.
   uint32_t run_chunks(uint64_t generation);
-  // Calls run on the caller alone for penalty_ns_ (under busy_), and the penalty grows.
+  // Calls run on the caller alone for a while (under busy_); see back_off's definition.
   void back_off();
-  // A call ran in parallel without a stall: the penalty shrinks.
-  void calm();
 
   const uint32_t threads_;
   std::vector<std::thread> workers_;
@@ -91,11 +89,13 @@ class ThreadPool {
   std::atomic<bool> crowded_{false};  // a worker woke on the caller's CPU since the last job ended
   std::atomic<uint64_t> crowded_wakes_{0};
   // Back-off after a stall (guarded by busy_): calls run alone until solo_until_ns_ (steady
-  // clock), and the next penalty.
+  // clock); the last back-off's length, and the calls run in parallel since.
   int64_t solo_until_ns_ = 0;
+  int64_t penalty_ns_ = 0;
+  uint64_t parallel_calls_ = 0;
   std::atomic<uint64_t> stalls_{0};
-  int64_t penalty_ns_ = kMinPenaltyNs;
-  static constexpr int64_t kMinPenaltyNs = 1000000, kMaxPenaltyNs = 256000000;
+  static constexpr int64_t kMinPenaltyNs = 4000000, kMaxPenaltyNs = 256000000;
+  static constexpr uint64_t kRecentCalls = 256;
 };
 
 }  // namespace etp::runtime
