@@ -123,11 +123,12 @@ TEST(ThreadPoolTest, PoolThreadsTakeChunks) {
 }
 
 // A worker woken on its caller's CPU (the scheduler's choice when the other cores are taken)
-// takes no chunk, and the pool then runs calls on the caller alone for a while: here every
-// thread of the pool is pinned to one CPU, so each wake is such a wake.
+// takes no chunk, and the pool then runs calls on the caller alone for a while, longer each time
+// it repeats soon: here every thread of the pool is pinned to one CPU, so each wake is such a
+// wake.
 TEST(ThreadPoolTest, AWorkerOnTheCallersCpuTakesNothingAndThePoolBacksOff) {
   bool pinned = false;
-  uint64_t worker_chunks = 0, crowded = 0, stalls = 0;
+  uint64_t worker_chunks = 0, crowded = 0, stalls = 0, later_stalls = 0;
   std::thread caller([&] {
     // Workers start on the first parallel call, from this thread: they inherit its CPU set.
     if (!(pinned = pin_to(sched_getcpu()))) return;
@@ -140,15 +141,25 @@ TEST(ThreadPoolTest, AWorkerOnTheCallersCpuTakesNothingAndThePoolBacksOff) {
       ++calls;
       std::this_thread::sleep_for(std::chrono::microseconds(200));  // the CPU goes idle: the worker runs
     }
+    // The back-offs grow (4, 16, 64, 256 ms): over the next 300 ms of calls a handful, where a
+    // fixed 4 ms back-off would give about 70.
+    stalls = pool.stalls();
+    const auto later = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+    while (std::chrono::steady_clock::now() < later) {
+      pool.parallel_for(64, 1, mark, &hits);
+      ++calls;
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    later_stalls = pool.stalls() - stalls;
     for (size_t i = 0; i < hits.count.size(); ++i) ASSERT_EQ(hits.count[i].load(), static_cast<int>(calls));
     worker_chunks = pool.chunks_run_by_workers();
     crowded = pool.crowded_wakes();
-    stalls = pool.stalls();
   });
   caller.join();
   if (!pinned) GTEST_SKIP() << "cannot pin a thread to one CPU here";
   EXPECT_GT(crowded, 0u);
   EXPECT_GT(stalls, 0u);
+  EXPECT_LE(later_stalls, 8u);
   EXPECT_EQ(worker_chunks, 0u);
 }
 
