@@ -35,11 +35,6 @@ constexpr int kCallerSpins = 1000;
 // The low half of a ticket while a job is being written: above any chunk count, so no claim.
 constexpr uint64_t kClosed = UINT32_MAX;
 
-int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 thread_local bool t_in_task = false;  // running a chunk: a nested call runs inline
 
 }  // namespace
@@ -113,7 +108,6 @@ void ThreadPool::worker_loop() {
       crowded = caller >= 0 && sched_getcpu() == caller;
     }
     if (crowded) {
-      crowded_.store(true, std::memory_order_relaxed);
       crowded_wakes_.fetch_add(1, std::memory_order_relaxed);
     } else if (const uint32_t ran = run_chunks(generation)) {
       worker_chunks_.fetch_add(ran, std::memory_order_relaxed);
@@ -135,13 +129,12 @@ void ThreadPool::back_off() {
   // A stall costs up to a scheduler tick (4 ms at HZ=250); the first back-off is as long, and
   // one after fewer than kRecentCalls parallel calls since the last is four times longer, up to
   // 256 ms. (Shrinking the penalty on each calm call instead let it fall back between stalls
-  // that came every hundred calls, and a 2-thread busy p99 was 14x: dq_8da4w_wide, measured.
-  // Rare stalls, as a shared machine's noise gives, keep the 4 ms.)
-  const int64_t now = steady_ns();
-  penalty_ns_ =
-      penalty_ns_ != 0 && parallel_calls_ < kRecentCalls ? std::min(penalty_ns_ * 4, kMaxPenaltyNs) : kMinPenaltyNs;
+  // that came 10 to 19 times per 1000 executes, and a 2-thread busy p99 was 14x: dq_8da4w_wide,
+  // measured. Rare stalls, as a shared machine's noise gives, keep the 4 ms.)
+  penalty_ =
+      penalty_.count() != 0 && parallel_calls_ < kRecentCalls ? std::min(penalty_ * 4, kMaxPenalty) : kMinPenalty;
   parallel_calls_ = 0;
-  solo_until_ns_ = now + penalty_ns_;
+  solo_until_ = std::chrono::steady_clock::now() + penalty_;
   stalls_.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -156,7 +149,7 @@ void ThreadPool::parallel_for(uint64_t count, uint64_t grain, Task task, void* c
     task(context, 0, count);  // one chunk's worth of work, nested, or the pool is taken
     return;
   }
-  if (solo_until_ns_ != 0 && steady_ns() < solo_until_ns_) {  // backing off after a stall (see the header)
+  if (std::chrono::steady_clock::now() < solo_until_) {  // backing off after a stall (see the header)
     t_in_task = true;
     task(context, 0, count);
     t_in_task = false;
@@ -187,7 +180,9 @@ void ThreadPool::parallel_for(uint64_t count, uint64_t grain, Task task, void* c
   const uint32_t ran = run_chunks(generation);
   // A worker found itself on this CPU (now or after an earlier job) and no worker helped: the
   // cores are taken. Back off as after a stall; waking workers would only cost the caller.
-  const bool crowded = crowded_.exchange(false, std::memory_order_relaxed) && ran == chunks;
+  const uint64_t crowded_wakes = crowded_wakes_.load(std::memory_order_relaxed);
+  const bool crowded = crowded_wakes != crowded_seen_ && ran == chunks;
+  crowded_seen_ = crowded_wakes;
   if (crowded && !first_job) {
     back_off();
   } else if (done_.load() != chunks) {

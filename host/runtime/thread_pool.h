@@ -13,11 +13,11 @@
 //    names an old generation fails the claim, so it never touches a finished job;
 //  - a worker descheduled in the middle of a chunk still delays the caller (its chunk must
 //    finish). When the caller waited for workers longer than it worked itself, the cores are
-//    oversubscribed: calls run on the caller alone for a while (4 ms, four times longer when
-//    it repeats within 256 parallel calls, up to 256 ms) before workers are tried again, so under sustained
-//    load a call runs at one thread's speed and only the rare probe can stall. A time, not a
-//    count of calls: a count would keep a model of large operators on one thread for seconds
-//    after the load went away;
+//    oversubscribed: calls run on the caller alone for a while (4 ms, four times longer when it
+//    repeats within 256 parallel calls, up to 256 ms) before workers are tried again, so under
+//    sustained load a call runs at one thread's speed and only the rare probe can stall. A
+//    time, not a count of calls: a count would keep a model of large operators on one thread
+//    for seconds after the load went away;
 //  - when the other cores are taken, the scheduler wakes a worker onto the caller's own CPU,
 //    where the two only take turns: its chunks and its spinning held the caller up by up to a
 //    time slice (a 2-thread p99 twice the 1-thread one with a busy core, measured). A worker
@@ -29,6 +29,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <thread>
 #include <vector>
@@ -85,16 +86,18 @@ class ThreadPool {
   std::atomic<uint32_t> wake_{0};  // bumped per job (futex word workers sleep on)
   std::atomic<uint32_t> sleepers_{0};
   std::atomic<uint64_t> worker_chunks_{0};
-  std::atomic<int> caller_cpu_{-1};   // the CPU the current job's caller ran on when it published it
-  std::atomic<bool> crowded_{false};  // a worker woke on the caller's CPU since the last job ended
+  std::atomic<int> caller_cpu_{-1};  // the CPU the current job's caller ran on when it published it
   std::atomic<uint64_t> crowded_wakes_{0};
-  // Back-off after a stall (guarded by busy_): calls run alone until solo_until_ns_ (steady
-  // clock); the last back-off's length, and the calls run in parallel since.
-  int64_t solo_until_ns_ = 0;
-  int64_t penalty_ns_ = 0;
+  // Guarded by busy_: crowded_wakes_ when the last job ended (a newer count: a worker woke on
+  // the caller's CPU since); the back-off after a stall: calls run alone until solo_until_, the
+  // last back-off's length, and the calls run in parallel since.
+  uint64_t crowded_seen_ = 0;
+  std::chrono::steady_clock::time_point solo_until_{};
+  std::chrono::nanoseconds penalty_{0};
   uint64_t parallel_calls_ = 0;
   std::atomic<uint64_t> stalls_{0};
-  static constexpr int64_t kMinPenaltyNs = 4000000, kMaxPenaltyNs = 256000000;
+  static constexpr std::chrono::nanoseconds kMinPenalty = std::chrono::milliseconds(4),
+                                            kMaxPenalty = std::chrono::milliseconds(256);
   static constexpr uint64_t kRecentCalls = 256;
 };
 

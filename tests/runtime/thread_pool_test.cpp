@@ -74,10 +74,11 @@ TEST(ThreadPoolTest, ALateWorkerNeverRunsAChunkOfTheNextJob) {
 
 // Pins the calling thread to one CPU; false when this machine does not let it.
 bool pin_to(int cpu) {
+  if (cpu < 0 || cpu >= CPU_SETSIZE) return false;
   cpu_set_t one;
   CPU_ZERO(&one);
   CPU_SET(cpu, &one);
-  return cpu >= 0 && pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0;
+  return pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0;
 }
 
 // Two CPUs this thread may run on, or fewer.
@@ -135,21 +136,18 @@ TEST(ThreadPoolTest, AWorkerOnTheCallersCpuTakesNothingAndThePoolBacksOff) {
     ThreadPool pool(2);
     Hits hits(64);
     uint64_t calls = 0;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while ((pool.crowded_wakes() == 0 || pool.stalls() == 0) && std::chrono::steady_clock::now() < deadline) {
+    auto call = [&] {
       pool.parallel_for(64, 1, mark, &hits);
       ++calls;
       std::this_thread::sleep_for(std::chrono::microseconds(200));  // the CPU goes idle: the worker runs
-    }
+    };
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while ((pool.crowded_wakes() == 0 || pool.stalls() == 0) && std::chrono::steady_clock::now() < deadline) call();
     // The back-offs grow (4, 16, 64, 256 ms): over the next 300 ms of calls a handful, where a
-    // fixed 4 ms back-off would give about 70.
+    // fixed 4 ms back-off gives about 70.
     stalls = pool.stalls();
     const auto later = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
-    while (std::chrono::steady_clock::now() < later) {
-      pool.parallel_for(64, 1, mark, &hits);
-      ++calls;
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
-    }
+    while (std::chrono::steady_clock::now() < later) call();
     later_stalls = pool.stalls() - stalls;
     for (size_t i = 0; i < hits.count.size(); ++i) ASSERT_EQ(hits.count[i].load(), static_cast<int>(calls));
     worker_chunks = pool.chunks_run_by_workers();

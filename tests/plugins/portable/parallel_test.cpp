@@ -82,6 +82,8 @@ TEST(PortableParallelTest, StridedAndBatchedMatmulGiveTheSameBits) {
       },
       &took_part);
   EXPECT_EQ(strided[0], strided[1]);
+  EXPECT_TRUE(took_part) << "strided";
+  took_part = false;
   const auto batched = at_one_and_three(
       [](KernelHarness& h) {
         TestTensor a = filled({3, 20, 64}, 5), b = filled({3, 64, 40}, 6), out(ETP_DTYPE_FLOAT32, {3, 20, 40});
@@ -91,6 +93,7 @@ TEST(PortableParallelTest, StridedAndBatchedMatmulGiveTheSameBits) {
       },
       &took_part);
   EXPECT_EQ(batched[0], batched[1]);
+  EXPECT_TRUE(took_part) << "batched";
 }
 
 TEST(PortableParallelTest, ConvolutionPlanesGiveTheSameBits) {
