@@ -44,7 +44,6 @@ struct Setup {
 Setup make(Qd8Weights kind, size_t rows, size_t k, size_t n, size_t copies = 1) {
   Setup s;
   s.layer = {kind, k, n, kind == Qd8Weights::kQB4 ? size_t{32} : size_t{0}};
-  s.layer.bf16_scales = kind == Qd8Weights::kQB4 && etp_xnnpack::native::qd8_prefers_bf16_scales();
   std::mt19937 rng(7);
   const bool four = kind != Qd8Weights::kQC8;
   std::vector<uint8_t> weights(four ? n * ((k + 1) / 2) : n * k);

@@ -326,7 +326,6 @@ bool dynamic_fully_connected(Delegate& d, const fb_xnnpack::XNode& node, const f
   if (vw.is(D::xnn_datatype_qbint4)) {
     layer.kind = native::Qd8Weights::kQB4;
     layer.block = vw.group_size;
-    layer.bf16_scales = native::qd8_prefers_bf16_scales();
     scales = vw.block_scales.data();
     scale_bytes = vw.block_scales.size() * sizeof(uint16_t);
   } else if (vw.is(D::xnn_datatype_qcint4) || vw.is(D::xnn_datatype_qcint8)) {
@@ -348,9 +347,8 @@ bool dynamic_fully_connected(Delegate& d, const fb_xnnpack::XNode& node, const f
                 " overflow the int32 sums of a dynamically quantized layer",
            false;
   }
-  const std::string params =
-      key_params("fc-qd8", {k, nout, static_cast<uint64_t>(layer.kind), layer.block, fnv1a(scales, scale_bytes),
-                            static_cast<uint64_t>(vw.datatype), layer.bf16_scales ? 1u : 0u});
+  const std::string params = key_params("fc-qd8", {k, nout, static_cast<uint64_t>(layer.kind), layer.block,
+                                                   fnv1a(scales, scale_bytes), static_cast<uint64_t>(vw.datatype)});
   const size_t bytes = native::qd8_packed_bytes(layer);
   auto op = native_weights(
       d, vw, vb, params, (bytes + sizeof(float) - 1) / sizeof(float),

@@ -18,13 +18,9 @@
 //   (each step rounded to fp32) at packing; then v = fl(ksum * zp'); for each block in k order
 //   v = fma(float(sum_{k in b} a_k w_k), s_b, v); out = clamp(fl(fl(v * inv_scale) + bias[n])).
 //
-// 4-bit weights are unpacked as 16 w (a nibble moved to the top of its byte), so block sums
-// are 16 times the true ones and block scales are kept as s_b / 16: the product is the same
-// exact real number, so the fused multiply-add rounds it the same way (XNNPACK does this too).
-// With the scales packed as bf16 (Qd8Layer::bf16_scales) the kernels multiply the true sum by
-// s_b: fl(16 sum) = 16 fl(sum) exactly and s_b / 16 is exact in fp32, so it is again the same
-// real product (for every scale above 2^-122, where s_b / 16 would be a denormal that the
-// kernels' flush-to-zero mode reads as 0).
+// 4-bit weights are unpacked as 16 w (a nibble moved to the top of its byte) by the VNNI kernel
+// and the portable loop, whose block sums are then 16 times the true ones, divided back exactly
+// before the multiply-add with s_b; the AVX2 kernel forms the true sums (from w + 8).
 //
 // This file is compiled with -ffp-contract=off: every fp32 step above is one rounding.
 #include "native_qd8.h"
@@ -34,6 +30,8 @@
 #include <cstring>
 #include <vector>
 
+#include "native_qd8_layout.h"
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -41,38 +39,14 @@
 namespace etp_xnnpack::native {
 namespace {
 
-constexpr size_t kPanel = kQd8Panel;
-constexpr size_t kChunkK4 = 8;  // k per 64-byte chunk of 4-bit weights (16 columns x 8 k)
-constexpr size_t kChunkK8 = 4;  // k per 64-byte chunk of 8-bit weights (16 columns x 4 k)
+using qd8_layout::bf16_slot;
+using qd8_layout::kChunkK4;
+using qd8_layout::kChunkK8;
+using qd8_layout::kMaxRows;
+using qd8_layout::kPanel;
+using qd8_layout::panel_bytes;
+using qd8_layout::round_up;
 constexpr size_t kKsumChunk = 16;
-
-size_t round_up(size_t v, size_t to) { return (v + to - 1) / to * to; }
-
-// ---- packed layout --------------------------------------------------------------------------
-// Panels of 16 output channels, one after another. In a 4-bit chunk, byte c * 4 + j (column c,
-// j in 0..3) holds w(c, k0 + j) in its low nibble and w(c, k0 + 4 + j) in its high one, as
-// 4-bit two's complement; an 8-bit chunk holds w(c, k0 + j) at byte c * 4 + j. Padding (columns
-// past n, k past the layer's) is weight 0.
-//   kQB4 panel: ksum[16] f32, bias[16] f32, then per block: scale[16] f32 (s_b / 16) or, with
-//   bf16 scales, scale[16] bf16 (s_b, columns in the order of bf16_slot: interleaving them
-//   with zeros in 128-bit lanes gives columns 0-7 and 8-15 as fp32; the chunks are then 32-byte
-//   aligned), block / 8 chunks.
-//   kQC4/kQC8 panel: wsum[16] i32 (the sum of each column's weights; times 16 for 4-bit),
-//   scale[16] f32, bias[16] f32, then chunks over k rounded up to 8 (4-bit) or 4 (8-bit).
-
-// Where column c's bf16 block scale is stored among the 16: columns 0-3, 8-11, 4-7, 12-15.
-size_t bf16_slot(size_t c) { return (c & 3) | (c & 4) << 1 | (c & 8) >> 1; }
-
-// Bytes of one block's 16 scales in a kQB4 panel.
-size_t scales_bytes(const Qd8Layer& l) { return l.bf16_scales ? 32 : 64; }
-
-size_t panel_bytes(const Qd8Layer& l) {
-  switch (l.kind) {
-    case Qd8Weights::kQB4: return 128 + (l.k / l.block) * (scales_bytes(l) + l.block * 8);
-    case Qd8Weights::kQC4: return 192 + round_up(l.k, kChunkK4) * 8;
-    default: return 192 + round_up(l.k, kChunkK8) * 16;
-  }
-}
 
 size_t panels_of(const Qd8Layer& l) { return (l.n + kPanel - 1) / kPanel; }
 
@@ -85,7 +59,7 @@ int32_t weight_at(const Qd8Layer& l, const uint8_t* w, size_t c, size_t k) {
 }
 
 // Writes the chunks of k range [k_begin, k_end) of one panel's columns.
-uint8_t* pack_chunks(const Qd8Layer& l, const uint8_t* w, size_t panel, size_t k_begin, size_t k_end, uint8_t* dst) {
+void pack_chunks(const Qd8Layer& l, const uint8_t* w, size_t panel, size_t k_begin, size_t k_end, uint8_t* dst) {
   const bool four_bit = l.kind != Qd8Weights::kQC8;
   const size_t step = four_bit ? kChunkK4 : kChunkK8;
   for (size_t k0 = k_begin; k0 < k_end; k0 += step, dst += 64) {
@@ -102,7 +76,6 @@ uint8_t* pack_chunks(const Qd8Layer& l, const uint8_t* w, size_t panel, size_t k
       }
     }
   }
-  return dst;
 }
 
 // A 4-bit two's complement nibble's value.
@@ -141,21 +114,15 @@ void run_portable(const Qd8Layer& l, const uint8_t* packed, const uint8_t* a, co
           const float* ksum = reinterpret_cast<const float*>(panel);
           const float* bias = ksum + kPanel;
           v = ksum[c] * static_cast<float>(zp);
-          const uint8_t* block = panel + 128;
           for (size_t b = 0; b < l.k / l.block; ++b) {
-            const uint8_t* chunk = block + scales_bytes(l);
+            const uint8_t* chunk = panel + qd8_layout::qb4_chunks_offset(l, b);
             int64_t acc = 0;  // fits an int32 (compile checks the block size)
             for (size_t k0 = 0; k0 < l.block; k0 += kChunkK4, chunk += 64) {
               acc += chunk_dot(l, chunk, c, &row[b * l.block + k0]);
             }
-            if (l.bf16_scales) {  // the true sum (acc is 16 times it) times s_b
-              uint16_t scale;
-              std::memcpy(&scale, block + 2 * bf16_slot(c), sizeof(scale));
-              v = std::fma(static_cast<float>(acc / 16), bf16_to_float(scale), v);
-            } else {
-              v = std::fma(static_cast<float>(acc), reinterpret_cast<const float*>(block)[c], v);
-            }
-            block = chunk;
+            uint16_t scale;
+            std::memcpy(&scale, panel + qd8_layout::qb4_scales_offset(l, b) + 2 * bf16_slot(c), sizeof(scale));
+            v = std::fma(static_cast<float>(acc / 16), bf16_to_float(scale), v);  // acc is 16 times the sum
           }
           v = v * inv;
           v = v + bias[c];
@@ -179,132 +146,8 @@ void run_portable(const Qd8Layer& l, const uint8_t* packed, const uint8_t* a, co
 
 #if defined(__x86_64__)
 
-// ---- AVX512-VNNI: vpdpbusd, u8 activations times s8 weights (16 w for 4-bit), 1 to 4 rows ---
-
 #define ETP_VNNI __attribute__((target("avx512f,avx512bw,avx512vnni")))
-
-ETP_VNNI inline __m512i broadcast_a(const uint8_t* row, size_t k) {
-  int32_t word;
-  std::memcpy(&word, row + k, 4);
-  return _mm512_set1_epi32(word);
-}
-
-// The sums of a 64-byte chunk: 4-bit (8 k: the low nibbles into acc[0], the high ones into
-// acc[1], two chains) or 8-bit (4 k, into acc[0]).
-template <int MR, bool kFourBit>
-ETP_VNNI inline void chunk_dot(const uint8_t* chunk, const uint8_t* const* rows, size_t k, __m512i (*acc)[2]) {
-  const __m512i bytes = _mm512_load_si512(chunk);
-  if (kFourBit) {
-    const __m512i top = _mm512_set1_epi8(static_cast<char>(0xF0));
-    const __m512i low = _mm512_and_si512(_mm512_slli_epi16(bytes, 4), top);  // 16 w of the low nibbles
-    const __m512i high = _mm512_and_si512(bytes, top);                       // 16 w of the high ones
-    for (int r = 0; r < MR; ++r) {
-      acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], broadcast_a(rows[r], k), low);
-      acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], broadcast_a(rows[r], k + 4), high);
-    }
-  } else {
-    for (int r = 0; r < MR; ++r) acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], broadcast_a(rows[r], k), bytes);
-  }
-}
-
-template <int MR>
-ETP_VNNI void store(const __m512* v, float lo, float hi, float* const* out, size_t columns) {
-  const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
-  const __mmask16 mask = static_cast<__mmask16>(columns >= 16 ? 0xFFFFu : (1u << columns) - 1u);
-  for (int r = 0; r < MR; ++r) {
-    // maskz_ forms: GCC 12's plain ones trip -Wmaybe-uninitialized on its own header.
-    _mm512_mask_storeu_ps(out[r], mask, _mm512_maskz_min_ps(0xFFFF, _mm512_maskz_max_ps(0xFFFF, v[r], vlo), vhi));
-  }
-}
-
-template <int MR>
-ETP_VNNI void panel_qb4(const Qd8Layer& l, const uint8_t* panel, const uint8_t* const* rows, const Qd8Params* params,
-                        float lo, float hi, float* const* out, size_t columns) {
-  const __m512 ksum = _mm512_load_ps(reinterpret_cast<const float*>(panel));
-  const __m512 bias = _mm512_load_ps(reinterpret_cast<const float*>(panel) + kPanel);
-  __m512 v[MR];
-  for (int r = 0; r < MR; ++r) {
-    v[r] = _mm512_mul_ps(ksum, _mm512_set1_ps(static_cast<float>(params[r].zero_point + 128)));
-  }
-  const uint8_t* block = panel + 128;
-  const size_t blocks = l.k / l.block;
-  for (size_t b = 0; b < blocks; ++b) {
-    const __m512 scale = _mm512_load_ps(reinterpret_cast<const float*>(block));
-    const uint8_t* chunk = block + 64;
-    __m512i acc[MR][2];
-    for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_si512();
-    for (size_t k0 = b * l.block; k0 < (b + 1) * l.block; k0 += kChunkK4, chunk += 64) {
-      chunk_dot<MR, true>(chunk, rows, k0, acc);
-    }
-    for (int r = 0; r < MR; ++r) {
-      const __m512i sum = _mm512_add_epi32(acc[r][0], acc[r][1]);
-      v[r] = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, sum), scale, v[r]);
-    }
-    block = chunk;
-  }
-  for (int r = 0; r < MR; ++r) {
-    v[r] = _mm512_mul_ps(v[r], _mm512_set1_ps(params[r].inv_scale));
-    v[r] = _mm512_add_ps(v[r], bias);
-  }
-  store<MR>(v, lo, hi, out, columns);
-}
-
-template <int MR, bool kFourBit>
-ETP_VNNI void panel_qc(const Qd8Layer& l, const uint8_t* panel, const uint8_t* const* rows, const Qd8Params* params,
-                       float lo, float hi, float* const* out, size_t columns) {
-  const __m512i wsum = _mm512_load_si512(panel);
-  const __m512 scale = _mm512_load_ps(reinterpret_cast<const float*>(panel + 64));
-  const __m512 bias = _mm512_load_ps(reinterpret_cast<const float*>(panel + 128));
-  __m512i acc[MR][2];
-  for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_si512();
-  const size_t step = kFourBit ? kChunkK4 : kChunkK8;
-  const size_t padded = round_up(l.k, step);
-  const uint8_t* chunk = panel + 192;
-  for (size_t k0 = 0; k0 < padded; k0 += step, chunk += 64) chunk_dot<MR, kFourBit>(chunk, rows, k0, acc);
-  __m512 v[MR];
-  for (int r = 0; r < MR; ++r) {
-    const __m512i zp = _mm512_set1_epi32(params[r].zero_point + 128);
-    __m512i exact = _mm512_sub_epi32(_mm512_add_epi32(acc[r][0], acc[r][1]), _mm512_mullo_epi32(zp, wsum));
-    if (kFourBit) exact = _mm512_maskz_srai_epi32(0xFFFF, exact, 4);  // exact: all terms are multiples of 16
-    v[r] = _mm512_mul_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, exact), _mm512_set1_ps(params[r].inv_scale));
-    v[r] = _mm512_fmadd_ps(v[r], scale, bias);
-  }
-  store<MR>(v, lo, hi, out, columns);
-}
-
-template <int MR>
-ETP_VNNI void panel_run(const Qd8Layer& l, const uint8_t* panel, const uint8_t* const* rows, const Qd8Params* params,
-                        float lo, float hi, float* const* out, size_t columns) {
-  switch (l.kind) {
-    case Qd8Weights::kQB4: return panel_qb4<MR>(l, panel, rows, params, lo, hi, out, columns);
-    case Qd8Weights::kQC4: return panel_qc<MR, true>(l, panel, rows, params, lo, hi, out, columns);
-    default: return panel_qc<MR, false>(l, panel, rows, params, lo, hi, out, columns);
-  }
-}
-
-constexpr int kMaxRows = 4;  // rows per register tile
-
-ETP_VNNI void run_vnni(const Qd8Layer& l, const uint8_t* packed, const uint8_t* a, const Qd8Params* params, float lo,
-                       float hi, float* out, size_t row_begin, size_t row_end, size_t panel_begin, size_t panel_end) {
-  const size_t bytes = panel_bytes(l);
-  for (size_t r0 = row_begin; r0 < row_end; r0 += kMaxRows) {
-    const int mr = static_cast<int>(std::min<size_t>(kMaxRows, row_end - r0));
-    const uint8_t* rows[kMaxRows];
-    for (int r = 0; r < mr; ++r) rows[r] = a + (r0 + static_cast<size_t>(r)) * l.k;
-    for (size_t p = panel_begin; p < panel_end; ++p) {
-      float* outs[kMaxRows];
-      for (int r = 0; r < mr; ++r) outs[r] = out + (r0 + static_cast<size_t>(r)) * l.n + p * kPanel;
-      const size_t columns = std::min(kPanel, l.n - p * kPanel);
-      const uint8_t* panel = packed + p * bytes;
-      switch (mr) {
-        case 4: panel_run<4>(l, panel, rows, params + r0, lo, hi, outs, columns); break;
-        case 3: panel_run<3>(l, panel, rows, params + r0, lo, hi, outs, columns); break;
-        case 2: panel_run<2>(l, panel, rows, params + r0, lo, hi, outs, columns); break;
-        default: panel_run<1>(l, panel, rows, params + r0, lo, hi, outs, columns); break;
-      }
-    }
-  }
-}
+#include "native_qd8_vnni.inc"
 
 // ---- AVX2 + FMA: the same panels, each 64-byte chunk taken as two halves of 8 columns, 1 to 4
 // rows per tile (the weights are unpacked once per tile). vpdpbusd is emulated exactly:
@@ -385,7 +228,7 @@ ETP_AVX2 void store_avx2(__m256 v, float lo, float hi, float* out, size_t column
 }
 
 // One panel of a qb4w layer for MR rows; sums[r * blocks + b] is row r's activation sum over block b.
-template <int MR, bool kBf16>
+template <int MR>
 ETP_AVX2 void panel_qb4_avx2(const Qd8Layer& l, const uint8_t* panel, const uint8_t* const* rows, const int32_t* sums,
                              const Qd8Params* params, float lo, float hi, float* const* out, size_t columns) {
   const float* head = reinterpret_cast<const float*>(panel);  // ksum[16], bias[16]
@@ -395,17 +238,12 @@ ETP_AVX2 void panel_qb4_avx2(const Qd8Layer& l, const uint8_t* panel, const uint
     const __m256 zp = _mm256_set1_ps(static_cast<float>(params[r].zero_point + 128));
     for (int h = 0; h < 2; ++h) v[r][h] = _mm256_mul_ps(_mm256_load_ps(head + 8 * h), zp);
   }
-  const uint8_t* block = panel + 128;
-  for (size_t b = 0; b < blocks; ++b) {
-    __m256 scale[2];  // s_b (bf16 scales) or s_b / 16
-    if (kBf16) {      // a bf16 is the top half of its fp32
-      const __m256i bits = _mm256_load_si256(reinterpret_cast<const __m256i*>(block));
-      scale[0] = _mm256_castsi256_ps(_mm256_unpacklo_epi16(_mm256_setzero_si256(), bits));
-      scale[1] = _mm256_castsi256_ps(_mm256_unpackhi_epi16(_mm256_setzero_si256(), bits));
-    } else {
-      for (int h = 0; h < 2; ++h) scale[h] = _mm256_load_ps(reinterpret_cast<const float*>(block) + 8 * h);
-    }
-    const uint8_t* chunk = block + (kBf16 ? 32 : 64);
+  const uint8_t* chunk = panel + 128;
+  auto block_step = [&](size_t b, const uint8_t* scales) ETP_AVX2 {
+    // s_b for columns 0-7 and 8-15 (bf16_slot's order; a bf16 is the top half of its fp32).
+    const __m256i bits = _mm256_load_si256(reinterpret_cast<const __m256i*>(scales));
+    const __m256 scale[2] = {_mm256_castsi256_ps(_mm256_unpacklo_epi16(_mm256_setzero_si256(), bits)),
+                             _mm256_castsi256_ps(_mm256_unpackhi_epi16(_mm256_setzero_si256(), bits))};
     __m256i acc[MR][2];
     for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
     for (size_t k0 = b * l.block; k0 < (b + 1) * l.block; k0 += kChunkK4, chunk += 64) {
@@ -415,11 +253,15 @@ ETP_AVX2 void panel_qb4_avx2(const Qd8Layer& l, const uint8_t* panel, const uint
       const __m256i offset = _mm256_set1_epi32(8 * sums[static_cast<size_t>(r) * blocks + b]);
       for (int h = 0; h < 2; ++h) {
         const __m256i sum = _mm256_sub_epi32(acc[r][h], offset);
-        const __m256i scaled_sum = kBf16 ? sum : _mm256_slli_epi32(sum, 4);  // 16 times it with s_b / 16
-        v[r][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(scaled_sum), scale[h], v[r][h]);
+        v[r][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), scale[h], v[r][h]);
       }
     }
-    block = chunk;
+  };
+  for (size_t b = 0; b < blocks; b += 2) {  // a pair: both blocks' scales, then their chunks
+    const uint8_t* scales = chunk;
+    chunk += 64;
+    block_step(b, scales);
+    if (b + 1 < blocks) block_step(b + 1, scales + qd8_layout::kScaleBytes);
   }
   for (int r = 0; r < MR; ++r) {
     const __m256 inv = _mm256_set1_ps(params[r].inv_scale);
@@ -472,9 +314,7 @@ template <int MR>
 ETP_AVX2 void panel_run_avx2(const Qd8Layer& l, const uint8_t* panel, const uint8_t* const* rows, const int32_t* sums,
                              const Qd8Params* params, float lo, float hi, float* const* out, size_t columns) {
   switch (l.kind) {
-    case Qd8Weights::kQB4:
-      if (l.bf16_scales) return panel_qb4_avx2<MR, true>(l, panel, rows, sums, params, lo, hi, out, columns);
-      return panel_qb4_avx2<MR, false>(l, panel, rows, sums, params, lo, hi, out, columns);
+    case Qd8Weights::kQB4: return panel_qb4_avx2<MR>(l, panel, rows, sums, params, lo, hi, out, columns);
     case Qd8Weights::kQC4: return panel_qc_avx2<MR, true>(l, panel, rows, sums, params, lo, hi, out, columns);
     default: return panel_qc_avx2<MR, false>(l, panel, rows, sums, params, lo, hi, out, columns);
   }
@@ -645,18 +485,13 @@ void qd8_pack(const Qd8Layer& l, const void* weights, const void* scales, const 
         ksum[c] = sum;
         panel_bias[c] = bias != nullptr ? bias[col] : 0.0f;
       }
-      uint8_t* block = panel + 128;
       for (size_t b = 0; b < blocks; ++b) {
-        float* scale = reinterpret_cast<float*>(block);
+        uint8_t* scales_b = panel + qd8_layout::qb4_scales_offset(l, b);
         for (size_t c = 0; c < columns; ++c) {
           const uint16_t s_b = bf16[(p * kPanel + c) * blocks + b];
-          if (l.bf16_scales) {
-            std::memcpy(block + 2 * bf16_slot(c), &s_b, sizeof(s_b));
-          } else {
-            scale[c] = bf16_to_float(s_b) / 16.0f;
-          }
+          std::memcpy(scales_b + 2 * bf16_slot(c), &s_b, sizeof(s_b));
         }
-        block = pack_chunks(l, w, p, b * l.block, (b + 1) * l.block, block + scales_bytes(l));
+        pack_chunks(l, w, p, b * l.block, (b + 1) * l.block, panel + qd8_layout::qb4_chunks_offset(l, b));
       }
     } else {
       const auto* f32 = static_cast<const float*>(scales);
@@ -693,8 +528,6 @@ bool qd8_avx2_available() {
 #endif
 }
 
-bool qd8_prefers_bf16_scales() { return !qd8_vnni_available(); }
-
 bool qd8_vnni_available() {
 #if defined(__x86_64__)
   static const bool available =
@@ -709,7 +542,7 @@ void qd8_fully_connected(const Qd8Layer& layer, const uint8_t* packed, const uin
                          float lo, float hi, float* out, size_t row_begin, size_t row_end, size_t panel_begin,
                          size_t panel_end) {
 #if defined(__x86_64__)
-  if (qd8_vnni_available() && !(layer.kind == Qd8Weights::kQB4 && layer.bf16_scales)) {
+  if (qd8_vnni_available()) {
     return run_vnni(layer, packed, a, params, lo, hi, out, row_begin, row_end, panel_begin, panel_end);
   }
   if (qd8_avx2_available())

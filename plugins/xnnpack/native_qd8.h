@@ -37,16 +37,7 @@ struct Qd8Layer {
   Qd8Weights kind;
   size_t k = 0, n = 0;  // input channels, output channels
   size_t block = 0;     // k per scale for kQB4 (a multiple of 32 dividing k); 0 otherwise
-  // kQB4 only: block scales packed as the file's bf16 (2 bytes, as XNNPACK packs them: a 4-bit
-  // layer's packed weights are 10% smaller, which decode, reading every weight once per token,
-  // feels directly) instead of fp32 s / 16 (4 bytes, every chunk 64-byte aligned: the
-  // AVX512-VNNI kernel's layout). Both give the same results (native_qd8.cpp); a layer packed
-  // with bf16 scales runs on the AVX2 kernel even where AVX512-VNNI is present.
-  bool bf16_scales = false;
 };
-
-// The scale layout this CPU's fastest kernel takes: false where AVX512-VNNI runs.
-bool qd8_prefers_bf16_scales();
 
 // Output channels per packed panel.
 constexpr size_t kQd8Panel = 16;

@@ -1,7 +1,8 @@
 // The dynamically quantized fully-connected kernels (plugins/xnnpack/native_qd8.h): the row
 // quantization on hand-computed rows, and each weight type against a plain implementation of
 // XNNPACK's arithmetic written here from its definition (one output at a time, weights unpacked
-// from the file's layout), bit for bit, on the VNNI and the portable path, over calls split by
+// from the file's layout), bit for bit, on every kernel (the default, AVX2, portable, and the VNNI one on
+// an emulation of its intrinsics, which any CPU runs), over calls split by
 // rows and panels. Compiled with -ffp-contract=off: each fp32 step below is one rounding.
 #include <gtest/gtest.h>
 
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "native_qd8.h"
+#include "native_qd8_vnni_emulated.h"
 
 namespace etp_xnnpack::native {
 namespace {
@@ -211,27 +213,25 @@ TEST(NativeQd8Test, EveryWeightTypeMatchesTheDefinitionBitForBit) {
       for (size_t col = 0; col < c.n; ++col) want[r * c.n + col] = reference(c, l, &q[r * c.k], params[r], col);
     }
     const size_t panels = (c.n + kQd8Panel - 1) / kQd8Panel;
-    // Block scales packed as fp32 s / 16 (the VNNI kernel's layout) and as bf16 (the others').
-    for (int layout = 0; layout < (c.kind == Qd8Weights::kQB4 ? 2 : 1); ++layout) {
-      SCOPED_TRACE(layout == 0 ? "fp32 scales" : "bf16 scales");
-      Qd8Layer layer{c.kind, c.k, c.n, c.block};
-      layer.bf16_scales = layout == 1;
-      std::vector<uint8_t> storage(qd8_packed_bytes(layer) + 64);
-      uint8_t* packed = storage.data() + (64 - reinterpret_cast<uintptr_t>(storage.data()) % 64) % 64;
-      qd8_pack(layer, l.bytes.data(),
-               c.kind == Qd8Weights::kQB4 ? static_cast<const void*>(l.bf16.data()) : l.f32.data(),
-               c.bias ? l.bias.data() : nullptr, packed);
-      for (int path = 0; path < 3; ++path) {
-        SCOPED_TRACE(path == 0 ? "default (AVX512-VNNI when the CPU has it)" : path == 1 ? "AVX2" : "portable");
-        auto run = path == 0 ? qd8_fully_connected : path == 1 ? avx2_or_portable : qd8_fully_connected_portable;
-        std::vector<float> got(c.rows * c.n, std::nanf(""));
-        // Split as the pool does: rows and panels in pieces, each output written once.
-        run(layer, packed, q.data(), params.data(), c.lo, c.hi, got.data(), 0, c.rows / 2, 0, panels);
-        run(layer, packed, q.data(), params.data(), c.lo, c.hi, got.data(), c.rows / 2, c.rows, 0, panels / 2);
-        run(layer, packed, q.data(), params.data(), c.lo, c.hi, got.data(), c.rows / 2, c.rows, panels / 2, panels);
-        for (size_t i = 0; i < got.size(); ++i) {
-          ASSERT_EQ(std::memcmp(&got[i], &want[i], 4), 0) << "output " << i << ": " << got[i] << " vs " << want[i];
-        }
+    Qd8Layer layer{c.kind, c.k, c.n, c.block};
+    std::vector<uint8_t> storage(qd8_packed_bytes(layer) + 64);
+    uint8_t* packed = storage.data() + (64 - reinterpret_cast<uintptr_t>(storage.data()) % 64) % 64;
+    qd8_pack(layer, l.bytes.data(), c.kind == Qd8Weights::kQB4 ? static_cast<const void*>(l.bf16.data()) : l.f32.data(),
+             c.bias ? l.bias.data() : nullptr, packed);
+    const char* names[] = {"default (AVX512-VNNI when the CPU has it)", "AVX2", "portable",
+                           "AVX512-VNNI kernel on the emulation"};
+    decltype(&qd8_fully_connected) paths[] = {qd8_fully_connected, avx2_or_portable, qd8_fully_connected_portable,
+                                              vnni_emulated::fully_connected};
+    for (int path = 0; path < 4; ++path) {
+      SCOPED_TRACE(names[path]);
+      std::vector<float> got(c.rows * c.n, std::nanf(""));
+      // Split as the pool does: rows and panels in pieces, each output written once.
+      paths[path](layer, packed, q.data(), params.data(), c.lo, c.hi, got.data(), 0, c.rows / 2, 0, panels);
+      paths[path](layer, packed, q.data(), params.data(), c.lo, c.hi, got.data(), c.rows / 2, c.rows, 0, panels / 2);
+      paths[path](layer, packed, q.data(), params.data(), c.lo, c.hi, got.data(), c.rows / 2, c.rows, panels / 2,
+                  panels);
+      for (size_t i = 0; i < got.size(); ++i) {
+        ASSERT_EQ(std::memcmp(&got[i], &want[i], 4), 0) << "output " << i << ": " << got[i] << " vs " << want[i];
       }
     }
   }
