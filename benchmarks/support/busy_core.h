@@ -4,6 +4,7 @@
 #pragma once
 
 #include <benchmark/benchmark.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -42,12 +43,20 @@ void time_calls(benchmark::State& state, bool busy, Call&& call) {
   using Clock = std::chrono::steady_clock;
   BusyCore core(busy);
   std::vector<double> us;
+  rusage before{}, after{};
+  getrusage(RUSAGE_THREAD, &before);
   for (auto _ : state) {
     const auto start = Clock::now();
     if (!call()) return;
     us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
   }
+  getrusage(RUSAGE_THREAD, &after);
   if (us.empty()) return;
+  // Where a tail can come from besides the code timed: page faults the calling thread took, and
+  // the times the scheduler took its CPU away (both per 1000 calls).
+  const double per_1k = 1000.0 / static_cast<double>(us.size());
+  state.counters["faults_per_1k"] = static_cast<double>(after.ru_minflt - before.ru_minflt) * per_1k;
+  state.counters["preempted_per_1k"] = static_cast<double>(after.ru_nivcsw - before.ru_nivcsw) * per_1k;
   std::sort(us.begin(), us.end());
   state.counters["p50_us"] = us[us.size() / 2];
   state.counters["p99_us"] = us[std::min(us.size() - 1, us.size() * 99 / 100)];
