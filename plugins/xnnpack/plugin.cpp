@@ -128,7 +128,10 @@ etp_status backend_execute(void*, void* handle, etp_value* const* args, uint32_t
                           [&] { return static_cast<Delegate*>(handle)->execute(args, num_args); });
 }
 
-void backend_destroy(void*, void* handle) { delete static_cast<Delegate*>(handle); }
+void backend_destroy(void*, void* handle) {
+  delete static_cast<Delegate*>(handle);
+  if (!g_real_pthreadpool) forget_timings(g_state.threadpool);  // its operators' memory is free now
+}
 
 // The reports' strings and arrays live here until the next call (the ABI's contract).
 std::mutex g_report_mutex;

@@ -25,6 +25,7 @@ constexpr uint64_t kMagic = 0x6c6f6f702d707465ull;  // "etp-pool"
 struct Pool {
   uint64_t magic = kMagic;
   ParallelFor target;
+  std::atomic<uint64_t> generation{0};  // of its operator timings (forget_timings)
 };
 
 std::atomic<bool> g_reached{false};  // one of our functions ran (probe)
@@ -156,10 +157,12 @@ void run_items(const Job& j, uint64_t begin, uint64_t end) {
 // threads than at one (tiny_llama: 1.7x, measured). XNNPACK's tile counts do not tell the
 // cost, so it is measured: the first call of an operator (its context, task and tile count)
 // runs alone and is timed; later calls run alone while that time is under kMinParallelNs, and
-// are re-timed now and then: every 16th call of a small one (free: it runs alone anyway; and an
-// operator allocated where a freed small one was, with the same task and tile count, inherits
-// its entry), every 1024th of a large one (that call loses its parallelism). A direct-mapped
-// table of atomics; a collision only costs a re-measurement.
+// are re-timed now and then: every 16th call of a small one (free: it runs alone anyway), every
+// 1024th of a large one (that call loses its parallelism). The key also holds the pool's
+// generation, which forget_timings raises when a delegate is destroyed: an operator allocated
+// where a freed one was, with the same task and tile count, would otherwise inherit its verdict
+// (one inherited "small" kept a large layer on one thread). A direct-mapped table of atomics; a
+// collision only costs a re-measurement.
 constexpr uint64_t kMinParallelNs = 20000;
 constexpr uint32_t kRetimeSmallEvery = 16, kRetimeEvery = 1024;
 
@@ -177,8 +180,8 @@ uint64_t now_ns() {
 }
 
 // Runs the job on the calling thread and returns true when it is small (or not yet measured).
-bool runs_alone(const Job& j, uint64_t items) {
-  uint64_t key = reinterpret_cast<uintptr_t>(j.context) * 0x9e3779b97f4a7c15ull;
+bool runs_alone(const Job& j, uint64_t items, uint64_t generation) {
+  uint64_t key = (reinterpret_cast<uintptr_t>(j.context) + generation) * 0x9e3779b97f4a7c15ull;
   key ^= (reinterpret_cast<uintptr_t>(j.task) + (items << 20)) * 0xc2b2ae3d27d4eb4full;
   key |= 1;  // 0 marks an empty slot
   Timing& t = g_timings[(key >> 40) % (sizeof g_timings / sizeof g_timings[0])];
@@ -216,7 +219,7 @@ void run(pthreadpool_t pool, Shape shape, void (*task)(), void* context, uint32_
     run_items(j, 0, items);
     return;
   }
-  if (runs_alone(j, items)) return;
+  if (runs_alone(j, items, p->generation.load(std::memory_order_relaxed))) return;
   // XNNPACK already sizes its tiles for the thread count (pthreadpool_get_threads_count); a
   // few tiles per chunk keeps claims cheap where it made many small ones.
   const uint64_t grain = std::max<uint64_t>(1, items / (uint64_t{p->target.threads} * 8));
@@ -239,6 +242,12 @@ pthreadpool_t create_pool(const ParallelFor& target) {
 }
 
 void destroy_pool(pthreadpool_t pool) { delete reinterpret_cast<Pool*>(pool); }
+
+void forget_timings(pthreadpool_t pool) {
+  if (pool != nullptr && !foreign(pool)) {
+    reinterpret_cast<Pool*>(pool)->generation.fetch_add(1, std::memory_order_relaxed);
+  }
+}
 
 namespace {
 

@@ -36,6 +36,11 @@ struct ParallelFor {
 pthreadpool_t create_pool(const ParallelFor& target);
 void destroy_pool(pthreadpool_t pool);
 
+// Makes the pool forget how long its operators took (small ones run on the calling thread, see
+// thread_pool.cpp): called when a delegate is destroyed, so an operator allocated later where a
+// freed one was does not inherit its verdict. Nothing for a pool create_pool did not make.
+void forget_timings(pthreadpool_t pool);
+
 // True when XNNPACK's pthreadpool calls reach this plugin's functions (XNNPACK must be
 // initialised). Runs one tiny operator.
 bool probe();
