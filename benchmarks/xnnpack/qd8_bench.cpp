@@ -12,6 +12,7 @@
 // Quote the ratios (kernel GMAC/s over the peak; kernel bytes/s over the read bandwidth).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <random>
@@ -83,11 +84,14 @@ void BM_Qd8FullyConnected(benchmark::State& state) {
   Setup s = make(kind, rows, k, n, copies);
   size_t next = 0;
   const size_t panels = (n + etp_xnnpack::native::kQd8Panel - 1) / etp_xnnpack::native::kQd8Panel;
+  const size_t per_call = state.range(5) != 0 ? static_cast<size_t>(state.range(5)) : panels;
   for (auto _ : state) {
     const uint8_t* packed = s.packed + next * s.bytes;
     next = next + 1 == copies ? 0 : next + 1;
-    etp_xnnpack::native::qd8_fully_connected(s.layer, packed, s.q.data(), s.params.data(), -1e30f, 1e30f, s.out.data(),
-                                             0, rows, 0, panels);
+    for (size_t p = 0; p < panels; p += per_call) {
+      etp_xnnpack::native::qd8_fully_connected(s.layer, packed, s.q.data(), s.params.data(), -1e30f, 1e30f,
+                                               s.out.data(), 0, rows, p, std::min(panels, p + per_call));
+    }
     benchmark::DoNotOptimize(s.out.data());
     benchmark::ClobberMemory();
   }
@@ -98,15 +102,18 @@ void BM_Qd8FullyConnected(benchmark::State& state) {
                          benchmark::Counter::kIsIterationInvariantRate);
 }
 // kind (0 qb4, 2 qc8), rows, k, n, copies (0: one, its weights in cache; 64: about 115 MB
-// of weights read from memory in turn, as decode reads them)
+// of weights read from memory in turn, as decode reads them), panels per kernel call (0: all in
+// one call; the plugin's pool calls it on a few panels at a time)
 BENCHMARK(BM_Qd8FullyConnected)
-    ->Args({0, 1, 1024, 2816, 0})
-    ->Args({0, 1, 1024, 2816, 64})
-    ->Args({0, 1, 2816, 1024, 0})
-    ->Args({0, 16, 1024, 2816, 0})
-    ->Args({0, 16, 1024, 2816, 64})
-    ->Args({2, 1, 1024, 2816, 0})
-    ->Args({2, 16, 1024, 2816, 0})
+    ->Args({0, 1, 1024, 2816, 0, 0})
+    ->Args({0, 1, 1024, 2816, 0, 2})
+    ->Args({0, 1, 1024, 2816, 0, 8})
+    ->Args({0, 1, 1024, 2816, 64, 0})
+    ->Args({0, 1, 2816, 1024, 0, 0})
+    ->Args({0, 16, 1024, 2816, 0, 0})
+    ->Args({0, 16, 1024, 2816, 64, 0})
+    ->Args({2, 1, 1024, 2816, 0, 0})
+    ->Args({2, 16, 1024, 2816, 0, 0})
     ->Unit(benchmark::kMicrosecond);
 
 // The Convert step before each such layer: one row (decode) or 16 of the layer's k floats to
