@@ -2,7 +2,8 @@
 // against this machine's ceilings, measured in the same run, one thread:
 //  - BM_Qd8FullyConnected: 8da4w layers of the 142M-parameter Llama (scripts/export_scale_llm.py:
 //    dim 1024, FFN 2816) at decode (1 row) and prefill (16 rows), and 8-bit per-channel weights,
-//    with the weights in cache or read from memory; counters: int8 multiply-adds per second
+//    with the weights in cache or read from memory, in one call or a few panels a call as the
+//    plugin's pool calls it; counters: int8 multiply-adds per second
 //    (GMAC/s) and packed-weight bytes read per second; the label names the kernel this CPU runs;
 //  - BM_Qd8Quantize: the per-row activation quantization before each such layer;
 //  - BM_Int8PeakVnni / BM_Int8PeakAvx2: vpdpbusd / vpmaddubsw on registers only (no memory), the
