@@ -25,7 +25,10 @@ constexpr uint64_t kMagic = 0x6c6f6f702d707465ull;  // "etp-pool"
 struct Pool {
   uint64_t magic = kMagic;
   ParallelFor target;
-  std::atomic<uint64_t> generation{0};  // of its operator timings (forget_timings)
+  // Of its operator timings, part of their key: raised by forget_timings, and started from the
+  // clock (create_pool), so that no two pools share keys. A private copy of the plugin runs its
+  // operators, which may sit where the first copy's freed ones were, on a pool of its own.
+  std::atomic<uint64_t> generation{0};
 };
 
 std::atomic<bool> g_reached{false};  // one of our functions ran (probe)
@@ -157,12 +160,13 @@ void run_items(const Job& j, uint64_t begin, uint64_t end) {
 // threads than at one (tiny_llama: 1.7x, measured). XNNPACK's tile counts do not tell the
 // cost, so it is measured: the first call of an operator (its context, task and tile count)
 // runs alone and is timed; later calls run alone while that time is under kMinParallelNs, and
-// are re-timed now and then: every 16th call of a small one (free: it runs alone anyway), every
-// 1024th of a large one (that call loses its parallelism). The key also holds the pool's
-// generation, which forget_timings raises when a delegate is destroyed: an operator allocated
-// where a freed one was, with the same task and tile count, would otherwise inherit its verdict
-// (one inherited "small" kept a large layer on one thread). A direct-mapped table of atomics; a
-// collision only costs a re-measurement.
+// are re-timed now and then: every 16th call of a small one (free: it runs alone anyway; and the
+// plugin's own kernels pass a context on their caller's stack, so layers of one kind with the
+// same tile count share an entry), every 1024th of a large one (that call loses its
+// parallelism). The key also holds the pool's generation, which forget_timings raises when a
+// delegate is destroyed: an operator allocated where a freed one was, with the same task and
+// tile count, would otherwise inherit its verdict (one inherited "small" kept a large layer on
+// one thread). A direct-mapped table of atomics; a collision only costs a re-measurement.
 constexpr uint64_t kMinParallelNs = 20000;
 constexpr uint32_t kRetimeSmallEvery = 16, kRetimeEvery = 1024;
 
@@ -181,8 +185,9 @@ uint64_t now_ns() {
 
 // Runs the job on the calling thread and returns true when it is small (or not yet measured).
 bool runs_alone(const Job& j, uint64_t items, uint64_t generation) {
-  uint64_t key = (reinterpret_cast<uintptr_t>(j.context) + generation) * 0x9e3779b97f4a7c15ull;
+  uint64_t key = reinterpret_cast<uintptr_t>(j.context) * 0x9e3779b97f4a7c15ull;
   key ^= (reinterpret_cast<uintptr_t>(j.task) + (items << 20)) * 0xc2b2ae3d27d4eb4full;
+  key ^= generation * 0x165667b19e3779f9ull;
   key |= 1;  // 0 marks an empty slot
   Timing& t = g_timings[(key >> 40) % (sizeof g_timings / sizeof g_timings[0])];
   const bool known = t.key.load(std::memory_order_relaxed) == key;
@@ -238,6 +243,7 @@ void (*erase(Task task))() {
 pthreadpool_t create_pool(const ParallelFor& target) {
   Pool* pool = new Pool;
   pool->target = target;
+  pool->generation.store(now_ns() << 20, std::memory_order_relaxed);  // room for 2^20 raises a ns
   return reinterpret_cast<pthreadpool_t>(pool);
 }
 

@@ -1,9 +1,9 @@
 // The dynamically quantized fully-connected kernels (plugins/xnnpack/native_qd8.h): the row
 // quantization on hand-computed rows, and each weight type against a plain implementation of
 // XNNPACK's arithmetic written here from its definition (one output at a time, weights unpacked
-// from the file's layout), bit for bit, on every kernel (the default, AVX2, portable, and the VNNI one on
-// an emulation of its intrinsics, which any CPU runs), over calls split by
-// rows and panels. Compiled with -ffp-contract=off: each fp32 step below is one rounding.
+// from the file's layout), bit for bit, on every kernel (the default, AVX2, portable, and the
+// VNNI one on an emulation of its intrinsics, which any CPU runs), over calls split by rows and
+// panels. Compiled with -ffp-contract=off: each fp32 step below is one rounding.
 #include <gtest/gtest.h>
 
 #include <algorithm>

@@ -6,6 +6,7 @@
 #include <pthreadpool.h>
 
 #include <chrono>
+#include <cstring>
 
 #include "thread_pool.h"
 
@@ -31,27 +32,52 @@ void item(void* context, size_t) {
   }
 }
 
-TEST(XnnpackPoolTimingTest, AfterForgetTimingsAnOperatorIsMeasuredAgain) {
+ParallelFor two_threads() {
   ParallelFor target;
   target.parallel_for = count_and_run;
   target.threads = 2;
-  pthreadpool_t pool = create_pool(target);
+  return target;
+}
+
+// Calls `work` on `pool` twice and returns how many of the two went to the threads.
+int parallel_calls_of_two(pthreadpool_t pool, Work& work) {
+  const int before = g_parallel_calls;
+  for (int i = 0; i < 2; ++i) pthreadpool_parallelize_1d(pool, item, &work, 64, 0);
+  return g_parallel_calls - before;
+}
+
+TEST(XnnpackPoolTimingTest, AfterForgetTimingsAnOperatorIsMeasuredAgain) {
+  pthreadpool_t pool = create_pool(two_threads());
   Work work;  // one context, task and tile count: what the pool's table is keyed by
   for (int i = 0; i < 3; ++i) pthreadpool_parallelize_1d(pool, item, &work, 64, 0);  // timed small
-  // The operator is freed with its delegate and another, large one is allocated in its place.
+  // The operator is freed with its delegate and another, large one is allocated in its place:
+  // its first call runs alone and is timed, its second goes to the threads. Without
+  // forget_timings the old "small" verdict would keep it alone for up to 16 calls.
   forget_timings(pool);
   work.slow = true;
-  pthreadpool_parallelize_1d(pool, item, &work, 64, 0);  // unknown: runs alone, timed
-  const int before = g_parallel_calls;
-  pthreadpool_parallelize_1d(pool, item, &work, 64, 0);
-  // Without forget_timings the old "small" verdict would keep it alone for up to 16 calls.
-  EXPECT_EQ(g_parallel_calls, before + 1) << "a large operator still runs alone after its entry was forgotten";
+  EXPECT_EQ(parallel_calls_of_two(pool, work), 1) << "a large operator still runs alone after its entry was forgotten";
   destroy_pool(pool);
 }
 
-TEST(XnnpackPoolTimingTest, ForgetTimingsIgnoresPoolsItDidNotMake) {
-  forget_timings(nullptr);  // pthreadpool's NULL pool: nothing to do
-  SUCCEED();
+// A private copy of the plugin has a pool of its own; its operators may sit where the first
+// copy's were, and must not take their verdicts.
+TEST(XnnpackPoolTimingTest, AnotherPoolDoesNotShareTimings) {
+  pthreadpool_t first = create_pool(two_threads()), second = create_pool(two_threads());
+  Work work;
+  for (int i = 0; i < 3; ++i) pthreadpool_parallelize_1d(first, item, &work, 64, 0);  // timed small
+  work.slow = true;
+  EXPECT_EQ(parallel_calls_of_two(second, work), 1) << "the second pool took the first pool's verdict";
+  destroy_pool(first);
+  destroy_pool(second);
+}
+
+// A pthreadpool another library made reaches these functions too; forget_timings leaves it be.
+TEST(XnnpackPoolTimingTest, ForgetTimingsDoesNotWriteIntoAForeignPool) {
+  alignas(64) unsigned char foreign[256];
+  std::memset(foreign, 0xA5, sizeof foreign);  // not our pools' magic
+  forget_timings(reinterpret_cast<pthreadpool_t>(foreign));
+  forget_timings(nullptr);  // pthreadpool's NULL pool
+  for (unsigned char byte : foreign) ASSERT_EQ(byte, 0xA5);
 }
 
 }  // namespace
