@@ -48,15 +48,24 @@ Status write_data_file(const std::string& path, std::vector<TensorToWrite> tenso
     if (t.dim_order.empty()) {
       for (size_t d = 0; d < t.sizes.size(); ++d) t.dim_order.push_back(static_cast<uint8_t>(d));
     }
+    // Each nested object gets its own statement, before the table that points at it: the order
+    // of a call's arguments is unspecified (GCC evaluates them right to left, clang left to
+    // right), and a file's bytes must not depend on the compiler. This is the order the GCC
+    // build took when tests/fixtures/etp_written was written.
     segments.push_back(ft::CreateDataSegment(builder, offset, t.nbytes));
-    auto layout = ft::CreateTensorLayout(builder, static_cast<executorch_flatbuffer::ScalarType>(t.scalar_type),
-                                         builder.CreateVector(t.sizes), builder.CreateVector(t.dim_order));
-    named.push_back(ft::CreateNamedData(builder, builder.CreateString(t.key), static_cast<uint32_t>(i), layout));
+    const auto dim_order = builder.CreateVector(t.dim_order);
+    const auto sizes = builder.CreateVector(t.sizes);
+    const auto layout = ft::CreateTensorLayout(builder, static_cast<executorch_flatbuffer::ScalarType>(t.scalar_type),
+                                               sizes, dim_order);
+    const auto key = builder.CreateString(t.key);
+    named.push_back(ft::CreateNamedData(builder, key, static_cast<uint32_t>(i), layout));
     offset = align_up(offset + t.nbytes, alignment);
   }
   const uint64_t data_size =
       tensors.empty() ? 0 : offset - align_up(tensors.back().nbytes, alignment) + tensors.back().nbytes;
-  auto root = ft::CreateFlatTensor(builder, /*version=*/0, builder.CreateVector(segments), builder.CreateVector(named));
+  const auto named_data = builder.CreateVector(named);
+  const auto segment_table = builder.CreateVector(segments);
+  const auto root = ft::CreateFlatTensor(builder, /*version=*/0, segment_table, named_data);
   ft::FinishFlatTensorBuffer(builder, root);
   const uint8_t* fb = builder.GetBufferPointer();
   const uint64_t fb_size = builder.GetSize();
