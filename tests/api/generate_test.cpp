@@ -13,6 +13,7 @@
 #include "etp/generate.h"
 #include "etp/tokenizer.h"
 #include "support/fixtures.h"
+#include "support/sanitizers.h"
 
 namespace etp::test {
 namespace {
@@ -118,7 +119,7 @@ TEST(GenerateTest, DemoBundleAnswersAsTrainedAndLoraProgramsStayWithinTheirBudge
   EXPECT_FALSE(report["models"][0].contains("budget_bytes")) << "the first model carries the shared weights";
   // AddressSanitizer's allocator adds redzones, quarantine and shadow pages to every allocation:
   // the budget is a property of a normal build, checked there; the report's structure everywhere.
-#if defined(__SANITIZE_ADDRESS__)
+#if ETP_TEST_ASAN
   constexpr bool kSanitized = true;
 #else
   constexpr bool kSanitized = false;

@@ -2,6 +2,7 @@
 // buffer sizes, the plugins' cache reports), and its itemised memory agrees with the process's.
 #include <gtest/gtest.h>
 
+#include "support/sanitizers.h"
 #include "support/status.h"
 
 #include <cstdlib>
@@ -21,7 +22,7 @@ TEST(MemoryReportTest, ItemisedMemoryAgreesWithTheProcessWithinTheStatedMargin) 
   // AddressSanitizer's allocator adds redzones, quarantine and shadow pages to every
   // allocation, so process memory says nothing about etp's own accounting there; the exact
   // figures are still checked.
-#if defined(__SANITIZE_ADDRESS__)
+#if ETP_TEST_ASAN
   constexpr bool kSanitized = true;
 #else
   constexpr bool kSanitized = false;

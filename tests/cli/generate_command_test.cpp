@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/fixtures.h"
+#include "support/sanitizers.h"
 
 namespace etp::test {
 namespace {
@@ -66,7 +67,7 @@ TEST(GenerateCommandTest, TheDemoBundleCompletesEachPromptAsEachModelWasTrained)
         "[lora_rev] 3 9=9 3\n", "lora_rev: 2 prompts", "memory: what each model added to RSS", "shared foundation"}) {
     EXPECT_NE(out.find(line), std::string::npos) << line << " in\n" << out;
   }
-#if !defined(__SANITIZE_ADDRESS__)  // ASan's allocator inflates RSS; the budget holds for normal builds
+#if !ETP_TEST_ASAN  // ASan's allocator inflates RSS; the budget holds for normal builds
   EXPECT_EQ(out.find("!"), std::string::npos) << "no model over its budget:\n" << out;
 #endif
   out.clear();

@@ -12,6 +12,7 @@
 #include "inspect/inspect.h"
 #include "support/fixtures.h"
 #include "support/patch.h"
+#include "support/sanitizers.h"
 #include "support/status.h"
 
 namespace etp::format {
@@ -274,7 +275,7 @@ TEST(ChangingFileDeathTest, AMappedFileTruncatedOnDiskEndsTheProcessNamingIt) {
 
 // Without the handler the same read is a plain SIGBUS: what the handler exists to replace.
 TEST(ChangingFileDeathTest, WithoutTheHandlerTheReadIsABareSigbus) {
-#if defined(__SANITIZE_ADDRESS__)
+#if ETP_TEST_ASAN
   GTEST_SKIP() << "AddressSanitizer reports the SIGBUS itself";
 #endif
   const std::string path = copy_of("linear_portable.ptd");

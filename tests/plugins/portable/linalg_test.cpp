@@ -116,8 +116,8 @@ TEST(MmKernelTest, TiledAndStridedPathsGiveTheSameBits) {
   };
   for (const auto& [B, n, k, m] : std::vector<std::array<int64_t, 4>>{{1, 13, 37, 21}, {3, 4, 8, 8}, {2, 9, 1, 17}}) {
     const bool batched = B > 1;
-    auto shape = [&](int64_t r, int64_t c) {
-      return batched ? std::vector<int64_t>{B, r, c} : std::vector<int64_t>{r, c};
+    auto shape = [&, b = B](int64_t r, int64_t c) {  // (C++17 lambdas cannot capture a binding)
+      return batched ? std::vector<int64_t>{b, r, c} : std::vector<int64_t>{r, c};
     };
     const std::vector<uint8_t> rows_last = batched ? std::vector<uint8_t>{0, 2, 1} : std::vector<uint8_t>{1, 0};
     const std::vector<float> av = random(static_cast<size_t>(B * n * k)), wv = random(static_cast<size_t>(B * k * m));
