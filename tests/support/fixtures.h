@@ -14,8 +14,10 @@ std::string fixture_path(const std::string& name);
 // The parsed tests/fixtures/index.json (loaded once).
 const nlohmann::json& fixture_index();
 
-// Every fixture entry of the index.
-std::vector<nlohmann::json> all_fixtures();
+// Every fixture entry of the index: its "fixtures" array (empty if the index is unreadable). A
+// reference, not a copy: every test process reads the index at start-up, and in the sanitizer
+// builds a copy of it costs as much as the parse.
+const nlohmann::json& all_fixtures();
 
 // The first fixture entry with this model and backend; fails the test if none exists.
 nlohmann::json find_fixture(const std::string& model, const std::string& backend);
