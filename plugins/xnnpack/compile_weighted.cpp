@@ -365,7 +365,7 @@ bool dynamic_fully_connected(Delegate& d, const fb_xnnpack::XNode& node, const f
     float* y = dd.data(out);
     const uint8_t* packed = reinterpret_cast<const uint8_t*>(op->native);
     // 8 panels a call: each call sums its rows' activations per block first (the AVX2 kernel);
-    // at 2 panels a call that made a 1024x2816 layer 7% slower in cache, at 8 under 3%
+    // at 2 panels a call that made a 1024x2816 layer 7% slower in cache, at 8 by 2-3%
     // (etp_bench_qd8, the panels-per-call cases).
     parallel_panels(
         dd, dd.numel(in) / layer.k, layer.n, 8,

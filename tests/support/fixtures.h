@@ -14,9 +14,8 @@ std::string fixture_path(const std::string& name);
 // The parsed tests/fixtures/index.json (loaded once).
 const nlohmann::json& fixture_index();
 
-// Every fixture entry of the index: its "fixtures" array (empty if the index is unreadable). A
-// reference, not a copy: every test process reads the index at start-up, and in the sanitizer
-// builds a copy of it costs as much as the parse.
+// Every fixture entry of the index: its "fixtures" array (empty if the index is unreadable), by
+// reference: every test process reads it at start-up.
 const nlohmann::json& all_fixtures();
 
 // The first fixture entry with this model and backend; fails the test if none exists.
