@@ -633,7 +633,9 @@ PYBIND11_MODULE(etp, m) {
              const std::map<std::string, std::map<std::string, std::string>>& plugin_options, bool read_files,
              uint64_t memory_budget, uint64_t max_instructions) {
             etp::BundleSpec spec = etp::BundleSpec::for_program(program, data, plugins, model);
-            for (const auto& [name, opts] : plugin_options) {
+            for (const auto& [plugin, opts] : plugin_options) {
+              // (A lambda may not capture a structured binding in C++17: clang refuses it.)
+              const std::string& name = plugin;
               auto it = std::find_if(spec.plugins.begin(), spec.plugins.end(),
                                      [&](const etp::PluginSpec& p) { return p.library == name || p.name == name; });
               if (it == spec.plugins.end())

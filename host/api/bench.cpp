@@ -17,6 +17,7 @@
 
 #include "api/api_internal.h"
 #include "bundle/memory_report.h"
+#include "core/clock.h"
 #include "core/mapped_file.h"
 #include "core/npy.h"
 #include "etp/runner.h"
@@ -28,12 +29,7 @@
 namespace etp {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 constexpr double kMiB = 1024.0 * 1024.0;
-
-double ms_since(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
 
 Status bad_request(const std::string& message) { return Status(StatusCode::kInvalidArgument, message); }
 

@@ -134,7 +134,7 @@ std::string escape(const std::string& text) {
 // ----- Numbers -------------------------------------------------------------------------------------------------------
 
 // `value` with `decimals` digits after the point, independent of the C locale (SVG wants '.').
-std::string fixed(double value, int decimals) {
+std::string svg_fixed(double value, int decimals) {
   if (!std::isfinite(value)) value = 0;
   const double scale = std::pow(10.0, decimals);
   const double rounded = std::min(std::round(std::fabs(value) * scale), 9e15);
@@ -157,7 +157,7 @@ std::string trim_zeros(std::string text) {
 }
 
 // A coordinate or length in pixels.
-std::string px(double value) { return trim_zeros(fixed(value, 1)); }
+std::string px(double value) { return trim_zeros(svg_fixed(value, 1)); }
 
 struct Unit {
   const char* suffix;
@@ -179,7 +179,7 @@ std::string format_time(double ms) {
   const Unit unit = unit_for(ms);
   const double value = ms * unit.per_ms;
   const int decimals = value >= 99.95 ? 0 : value >= 9.995 ? 1 : value >= 0.9995 ? 2 : 3;
-  return fixed(value, decimals) + " " + unit.suffix;
+  return svg_fixed(value, decimals) + " " + unit.suffix;
 }
 
 // A linear axis from 0 to `intervals` * `step`, where step is 1, 2 or 5 times a power of ten: the smallest such step
@@ -209,7 +209,7 @@ std::string tick_label(const Axis& axis, int i) {
   const Unit unit = unit_for(axis.max());
   const double step = axis.step * unit.per_ms;
   const int decimals = std::max(0, static_cast<int>(-std::floor(std::log10(step) + 1e-9)));
-  return trim_zeros(fixed(step * i, decimals)) + " " + unit.suffix;
+  return trim_zeros(svg_fixed(step * i, decimals)) + " " + unit.suffix;
 }
 
 // ----- Chart parts ---------------------------------------------------------------------------------------------------
@@ -224,7 +224,7 @@ std::string bar_label(const BenchResult& result) {
 
 std::string noisy_note(const BenchResult& result) {
   const double cv = result.stats.robust_cv * 100;
-  return std::isfinite(cv) && cv > 0 ? "noisy (spread " + fixed(cv, cv < 10 ? 1 : 0) + "%)" : "noisy";
+  return std::isfinite(cv) && cv > 0 ? "noisy (spread " + svg_fixed(cv, cv < 10 ? 1 : 0) + "%)" : "noisy";
 }
 
 std::string mismatch_note() { return std::string(kCross) + " outputs differ"; }

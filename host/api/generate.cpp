@@ -18,12 +18,11 @@
 
 #include "api/api_internal.h"
 #include "bundle/memory_report.h"
+#include "core/clock.h"
 #include "core/error.h"
 
 namespace etp {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 // Resident bytes of the process from /proc/self/statm: one small read, cheap enough to take
 // inside the timed loop's pauses (smaps_rollup, which the memory report uses, walks every mapping).
@@ -41,10 +40,6 @@ Resident sample() {
   return {resident * static_cast<uint64_t>(page), (resident - file) * static_cast<uint64_t>(page)};
 }
 uint64_t resident_bytes() { return sample().rss; }
-
-double ms_since(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
 
 Status model_error(const std::string& model, StatusCode code, const std::string& what) {
   return Status(code, "model '" + model + "': " + what);

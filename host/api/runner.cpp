@@ -17,22 +17,18 @@
 
 #include "api/api_internal.h"
 #include "bundle/memory_report.h"
+#include "core/clock.h"
 #include "core/npy.h"
 #include "runtime/tensor_io.h"
 
 namespace etp {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
 uint64_t physical_memory() {
   const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
   return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : UINT64_MAX;
-}
-
-double ms_since(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
 std::string preview(const Tensor& t) {

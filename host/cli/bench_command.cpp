@@ -66,7 +66,7 @@ constexpr const char* kBenchUsage =
     "could not start: a missing file or plugin, a refused option), 2 usage error,\n"
     "3 a regression against --baseline (and nothing failed).\n";
 
-int usage_error(const std::string& message) { return cli::usage_error("bench", message); }
+int bench_usage_error(const std::string& message) { return cli::usage_error("bench", message); }
 
 bool parse_seconds(const std::string& text, double* out) {
   char* end = nullptr;
@@ -135,14 +135,14 @@ int run_bench(const std::vector<std::string>& args) {
       {Kind::kRepeat, "--plugin"},   {Kind::kRepeat, "--plugin-path"}, {Kind::kOnce, "--max-instructions"},
       {Kind::kFlag, "--read-files"}, {Kind::kOnce, "--memory-budget"}};
   ParsedArgs a;
-  if (std::string error = parse_args(args, kSpecs, &a); !error.empty()) return usage_error(error);
+  if (std::string error = parse_args(args, kSpecs, &a); !error.empty()) return bench_usage_error(error);
   if (a.help) {
     std::fputs(kBenchUsage, stdout);
     return 0;
   }
-  if (a.positional.empty()) return usage_error("missing MANIFEST or PROGRAM.pte");
+  if (a.positional.empty()) return bench_usage_error("missing MANIFEST or PROGRAM.pte");
   if (a.positional.size() > 1) {
-    return usage_error("unexpected argument '" + a.positional[1] + "' (one MANIFEST or PROGRAM.pte per bench)");
+    return bench_usage_error("unexpected argument '" + a.positional[1] + "' (one MANIFEST or PROGRAM.pte per bench)");
   }
   const std::string target = a.positional[0];
 
@@ -150,12 +150,12 @@ int run_bench(const std::vector<std::string>& args) {
   options.models = a.all("--model");
   for (const std::string& text : a.all("--config")) {
     auto config = parse_bench_config(text);
-    if (!config.ok()) return usage_error("--config: " + config.status().message());
+    if (!config.ok()) return bench_usage_error("--config: " + config.status().message());
     options.configs.push_back(std::move(*config));
   }
   if (a.has("--threads") && !parse_threads(a.value("--threads"), &options.threads)) {
-    return usage_error("--threads needs distinct counts from 1 to 256 separated by commas, got '" +
-                       a.value("--threads") + "'");
+    return bench_usage_error("--threads needs distinct counts from 1 to 256 separated by commas, got '" +
+                             a.value("--threads") + "'");
   }
   struct Count {
     const char* option;
@@ -167,34 +167,35 @@ int run_bench(const std::vector<std::string>& args) {
                          Count{"--seed", &seed, 0}}) {
     if (!a.has(c.option)) continue;
     if (!parse_count(a.value(c.option), c.out) || *c.out < c.min) {
-      return usage_error(std::string(c.option) + " needs an integer of at least " + std::to_string(c.min) +
-                         " (at most 18 digits), got '" + a.value(c.option) + "'");
+      return bench_usage_error(std::string(c.option) + " needs an integer of at least " + std::to_string(c.min) +
+                               " (at most 18 digits), got '" + a.value(c.option) + "'");
     }
   }
   options.seed = static_cast<uint64_t>(seed);
   if (options.repetitions > options.max_repetitions) options.max_repetitions = options.repetitions;
   if (a.has("--min-time") && !parse_seconds(a.value("--min-time"), &options.min_time_s)) {
-    return usage_error("--min-time needs seconds from 0 to 3600, got '" + a.value("--min-time") + "'");
+    return bench_usage_error("--min-time needs seconds from 0 to 3600, got '" + a.value("--min-time") + "'");
   }
   double threshold = 10;
   if (a.has("--threshold") && (!parse_seconds(a.value("--threshold"), &threshold) || threshold > 1000)) {
-    return usage_error("--threshold needs a percentage from 0 to 1000, got '" + a.value("--threshold") + "'");
+    return bench_usage_error("--threshold needs a percentage from 0 to 1000, got '" + a.value("--threshold") + "'");
   }
   std::string format = a.has("--json") ? "json" : a.value("--format");
   if (a.has("--json") && a.has("--format") && a.value("--format") != "json") {
-    return usage_error("--json and --format " + a.value("--format") + " disagree");
+    return bench_usage_error("--json and --format " + a.value("--format") + " disagree");
   }
   if (format.empty()) format = "text";
   if (format != "text" && format != "md" && format != "csv" && format != "json") {
-    return usage_error("--format needs text, md, csv or json, got '" + format + "'");
+    return bench_usage_error("--format needs text, md, csv or json, got '" + format + "'");
   }
   options.profile = a.has("--profile");
   options.bundle.plugin_paths = a.all("--plugin-path");
-  if (std::string e = parse_max_instructions(a, &options.bundle.max_instructions); !e.empty()) return usage_error(e);
+  if (std::string e = parse_max_instructions(a, &options.bundle.max_instructions); !e.empty())
+    return bench_usage_error(e);
   options.bundle.read_files = a.has("--read-files");
-  if (std::string e = parse_memory_budget(a, &options.bundle.memory_budget); !e.empty()) return usage_error(e);
+  if (std::string e = parse_memory_budget(a, &options.bundle.memory_budget); !e.empty()) return bench_usage_error(e);
   options.progress = progress;
-  if (Status s = check_bench_options(options); !s.ok()) return usage_error(s.message());
+  if (Status s = check_bench_options(options); !s.ok()) return bench_usage_error(s.message());
   // The baseline is read and checked before the bench, which may take minutes.
   std::string baseline_json;
   if (a.has("--baseline")) {
@@ -211,12 +212,12 @@ int run_bench(const std::vector<std::string>& args) {
   const bool program = format::file_kind(target) == format::FileKind::kProgram;
   if (!program) {
     if (std::string e = parse_data_files(a.all("--data"), &options.bundle.data_files); !e.empty()) {
-      return usage_error(e);
+      return bench_usage_error(e);
     }
   }
   if (!program && a.has("--plugin")) {
-    return usage_error("--plugin applies to a program (" + target +
-                       " is not a .pte); a manifest names its own plugins");
+    return bench_usage_error("--plugin applies to a program (" + target +
+                             " is not a .pte); a manifest names its own plugins");
   }
   std::vector<std::string> plugins = a.all("--plugin");
   if (plugins.empty()) plugins = etp::default_plugins();

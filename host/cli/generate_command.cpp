@@ -67,7 +67,7 @@ constexpr const char* kGenerateUsage =
     "\n"
     "Exit status: 0 success, 1 failure, 2 usage error.\n";
 
-int usage_error(const std::string& message) { return cli::usage_error("generate", message); }
+int generate_usage_error(const std::string& message) { return cli::usage_error("generate", message); }
 
 bool parse_ids(const std::string& text, std::vector<int64_t>* out) {
   out->clear();
@@ -192,57 +192,61 @@ int run_generate(const std::vector<std::string>& args) {
                                                  {Kind::kFlag, "--read-files"},
                                                  {Kind::kOnce, "--memory-budget"}};
   ParsedArgs parsed;
-  if (std::string error = parse_args(args, kSpecs, &parsed); !error.empty()) return usage_error(error);
+  if (std::string error = parse_args(args, kSpecs, &parsed); !error.empty()) return generate_usage_error(error);
   if (parsed.help) {
     std::fputs(kGenerateUsage, stdout);
     return 0;
   }
-  if (parsed.positional.size() != 1) return usage_error("expected one MANIFEST or PROGRAM.pte");
+  if (parsed.positional.size() != 1) return generate_usage_error("expected one MANIFEST or PROGRAM.pte");
   const std::string target = parsed.positional[0];
   const bool text_prompt = parsed.has("--prompt");
-  if (text_prompt == parsed.has("--prompt-tokens")) return usage_error("give --prompt or --prompt-tokens (not both)");
+  if (text_prompt == parsed.has("--prompt-tokens"))
+    return generate_usage_error("give --prompt or --prompt-tokens (not both)");
   const std::vector<std::string> prompt_texts = parsed.all(text_prompt ? "--prompt" : "--prompt-tokens");
   std::vector<std::vector<int64_t>> id_prompts;
   for (const std::string& ids : text_prompt ? std::vector<std::string>{} : prompt_texts) {
     id_prompts.emplace_back();
     if (!parse_ids(ids, &id_prompts.back())) {
-      return usage_error("--prompt-tokens needs comma-separated non-negative token ids, got '" + ids + "'");
+      return generate_usage_error("--prompt-tokens needs comma-separated non-negative token ids, got '" + ids + "'");
     }
   }
   GenerateOptions options;
   if (parsed.has("--max-new-tokens") && !parse_count(parsed.value("--max-new-tokens"), &options.max_new_tokens)) {
-    return usage_error("--max-new-tokens needs a non-negative integer, got '" + parsed.value("--max-new-tokens") + "'");
+    return generate_usage_error("--max-new-tokens needs a non-negative integer, got '" +
+                                parsed.value("--max-new-tokens") + "'");
   }
   if (parsed.has("--temperature") &&
       (!parse_real(parsed.value("--temperature"), &options.temperature) || options.temperature < 0)) {
-    return usage_error("--temperature needs a number >= 0, got '" + parsed.value("--temperature") + "'");
+    return generate_usage_error("--temperature needs a number >= 0, got '" + parsed.value("--temperature") + "'");
   }
   if (parsed.has("--top-p") &&
       (!parse_real(parsed.value("--top-p"), &options.top_p) || !(options.top_p > 0 && options.top_p <= 1))) {
-    return usage_error("--top-p needs a number in (0, 1], got '" + parsed.value("--top-p") + "'");
+    return generate_usage_error("--top-p needs a number in (0, 1], got '" + parsed.value("--top-p") + "'");
   }
   int64_t seed = 0;
   if (parsed.has("--seed") && !parse_count(parsed.value("--seed"), &seed)) {
-    return usage_error("--seed needs a non-negative integer, got '" + parsed.value("--seed") + "'");
+    return generate_usage_error("--seed needs a non-negative integer, got '" + parsed.value("--seed") + "'");
   }
   options.seed = static_cast<uint64_t>(seed);
   if (parsed.has("--eos-ids") && !parse_ids(parsed.value("--eos-ids"), &options.eos_ids)) {
-    return usage_error("--eos-ids needs comma-separated token ids, got '" + parsed.value("--eos-ids") + "'");
+    return generate_usage_error("--eos-ids needs comma-separated token ids, got '" + parsed.value("--eos-ids") + "'");
   }
   if (parsed.has("--method")) options.method = parsed.value("--method");
   const bool json = parsed.has("--json");
 
   const bool program = format::file_kind(target) == format::FileKind::kProgram;
-  if (!program && parsed.has("--plugin")) return usage_error("--plugin applies to a program; a manifest names its own");
+  if (!program && parsed.has("--plugin"))
+    return generate_usage_error("--plugin applies to a program; a manifest names its own");
   BundleOptions bundle_options{parsed.all("--plugin-path"), /*use_environment=*/true, {}};
   if (std::string e = parse_max_instructions(parsed, &bundle_options.max_instructions); !e.empty()) {
-    return usage_error(e);
+    return generate_usage_error(e);
   }
   bundle_options.read_files = parsed.has("--read-files");
-  if (std::string e = parse_memory_budget(parsed, &bundle_options.memory_budget); !e.empty()) return usage_error(e);
+  if (std::string e = parse_memory_budget(parsed, &bundle_options.memory_budget); !e.empty())
+    return generate_usage_error(e);
   if (!program) {
     if (std::string e = parse_data_files(parsed.all("--data"), &bundle_options.data_files); !e.empty()) {
-      return usage_error(e);
+      return generate_usage_error(e);
     }
   }
   std::vector<std::string> plugins = parsed.all("--plugin");

@@ -62,7 +62,7 @@ struct Options {
   uint64_t max_instructions = 0, memory_budget = 0;
 };
 
-int usage_error(const std::string& message) { return cli::usage_error("run", message); }
+int run_usage_error(const std::string& message) { return cli::usage_error("run", message); }
 
 // Fills `o`; returns -1 after printing help, 0 on success, 2 after a usage error.
 int parse(const std::vector<std::string>& args, Options* o) {
@@ -76,15 +76,15 @@ int parse(const std::vector<std::string>& args, Options* o) {
                                                  {Kind::kFlag, "--memory-report"}, {Kind::kOnce, "--max-instructions"},
                                                  {Kind::kFlag, "--read-files"},    {Kind::kOnce, "--memory-budget"}};
   ParsedArgs parsed;
-  if (std::string error = parse_args(args, kSpecs, &parsed); !error.empty()) return usage_error(error);
+  if (std::string error = parse_args(args, kSpecs, &parsed); !error.empty()) return run_usage_error(error);
   if (parsed.help) {
     std::fputs(kRunUsage, stdout);
     return -1;
   }
   if (parsed.positional.size() > 1) {
-    return usage_error("unexpected argument '" + parsed.positional[1] + "' (one MANIFEST or PROGRAM.pte per run)");
+    return run_usage_error("unexpected argument '" + parsed.positional[1] + "' (one MANIFEST or PROGRAM.pte per run)");
   }
-  if (parsed.positional.empty()) return usage_error("missing MANIFEST or PROGRAM.pte");
+  if (parsed.positional.empty()) return run_usage_error("missing MANIFEST or PROGRAM.pte");
   o->target = parsed.positional[0];
   o->model = parsed.value("--model");
   o->method = parsed.value("--method");
@@ -100,8 +100,8 @@ int parse(const std::vector<std::string>& args, Options* o) {
   o->verbose = parsed.has("--verbose");
   o->memory_report = parsed.has("--memory-report");
   o->read_files = parsed.has("--read-files");
-  if (std::string e = parse_memory_budget(parsed, &o->memory_budget); !e.empty()) return usage_error(e);
-  if (std::string e = parse_max_instructions(parsed, &o->max_instructions); !e.empty()) return usage_error(e);
+  if (std::string e = parse_memory_budget(parsed, &o->memory_budget); !e.empty()) return run_usage_error(e);
+  if (std::string e = parse_max_instructions(parsed, &o->max_instructions); !e.empty()) return run_usage_error(e);
   return 0;
 }
 
@@ -124,22 +124,22 @@ int run_run(const std::vector<std::string>& args) {
   RunOptions run;
   int64_t seed = 0;
   if (!o.seed.empty() && !parse_count(o.seed, &seed)) {
-    return usage_error("--seed needs a non-negative integer (at most 18 digits), got '" + o.seed + "'");
+    return run_usage_error("--seed needs a non-negative integer (at most 18 digits), got '" + o.seed + "'");
   }
   run.seed = static_cast<uint64_t>(seed);
   if (!o.iterations.empty() && (!parse_count(o.iterations, &run.iterations) || run.iterations < 1)) {
-    return usage_error("--iterations needs a positive integer (at most 18 digits), got '" + o.iterations + "'");
+    return run_usage_error("--iterations needs a positive integer (at most 18 digits), got '" + o.iterations + "'");
   }
   const bool program = format::file_kind(o.target) == format::FileKind::kProgram;
   if (!program && !o.plugins.empty()) {
-    return usage_error("--plugin applies to a program (" + o.target +
-                       " is not a .pte); a manifest names its own plugins");
+    return run_usage_error("--plugin applies to a program (" + o.target +
+                           " is not a .pte); a manifest names its own plugins");
   }
   if (!program) {
-    if (std::string error = parse_data_files(o.data, &o.data_files); !error.empty()) return usage_error(error);
+    if (std::string error = parse_data_files(o.data, &o.data_files); !error.empty()) return run_usage_error(error);
   }
   if (!o.inputs.empty() && o.model.empty() && !program) {
-    return usage_error("--input needs --model (inputs belong to one model)");
+    return run_usage_error("--input needs --model (inputs belong to one model)");
   }
   if (o.verbose) set_log_level(LogLevel::kInfo);
 

@@ -72,7 +72,7 @@ constexpr const char* kTrainUsage =
     "\n"
     "Exit status: 0 success, 1 failure, 2 usage error.\n";
 
-int usage_error(const std::string& message) { return cli::usage_error("train", message); }
+int train_usage_error(const std::string& message) { return cli::usage_error("train", message); }
 
 std::string escape(const std::string& text) {
   std::string out;
@@ -294,22 +294,22 @@ int run_train(const std::vector<std::string>& args) {
                                                  {Kind::kFlag, "--read-files"},
                                                  {Kind::kOnce, "--memory-budget"}};
   ParsedArgs parsed;
-  if (std::string error = parse_args(args, kSpecs, &parsed); !error.empty()) return usage_error(error);
+  if (std::string error = parse_args(args, kSpecs, &parsed); !error.empty()) return train_usage_error(error);
   if (parsed.help) {
     std::fputs(kTrainUsage, stdout);
     return 0;
   }
-  if (parsed.positional.size() != 1) return usage_error("expected one MANIFEST");
+  if (parsed.positional.size() != 1) return train_usage_error("expected one MANIFEST");
   const bool eval = parsed.has("--eval");
   int64_t steps = 0;
   if (parsed.has("--steps") ? !parse_count(parsed.value("--steps"), &steps) || steps < 1 : !eval) {
-    return usage_error("--steps needs a positive integer" + (parsed.has("--steps")
-                                                                 ? ", got '" + parsed.value("--steps") + "'"
-                                                                 : std::string(" (or --eval)")));
+    return train_usage_error("--steps needs a positive integer" + (parsed.has("--steps")
+                                                                       ? ", got '" + parsed.value("--steps") + "'"
+                                                                       : std::string(" (or --eval)")));
   }
   const std::string optimizer_name = parsed.has("--optimizer") ? parsed.value("--optimizer") : "sgd";
   if (optimizer_name != "sgd" && optimizer_name != "adamw") {
-    return usage_error("--optimizer must be sgd or adamw, got '" + optimizer_name + "'");
+    return train_usage_error("--optimizer must be sgd or adamw, got '" + optimizer_name + "'");
   }
   const bool adamw = optimizer_name == "adamw";
   double lr = adamw ? 1e-3 : 0.1, momentum = 0, dampening = 0, weight_decay = adamw ? 0.01 : 0;
@@ -318,33 +318,35 @@ int run_train(const std::vector<std::string>& args) {
                               {"--dampening", &dampening},
                               {"--weight-decay", &weight_decay}}) {
     if (parsed.has(flag) && (!parse_real(parsed.value(flag), target) || *target < 0)) {
-      return usage_error(std::string(flag) + " needs a number >= 0, got '" + parsed.value(flag) + "'");
+      return train_usage_error(std::string(flag) + " needs a number >= 0, got '" + parsed.value(flag) + "'");
     }
   }
   if (adamw && (parsed.has("--momentum") || parsed.has("--dampening") || parsed.has("--nesterov"))) {
-    return usage_error("--momentum, --dampening and --nesterov are sgd options");
+    return train_usage_error("--momentum, --dampening and --nesterov are sgd options");
   }
   int64_t every = 0;
   if (parsed.has("--checkpoint-every") &&
       (!parse_count(parsed.value("--checkpoint-every"), &every) || every < 1 || !parsed.has("--checkpoint"))) {
-    return usage_error("--checkpoint-every needs a positive integer and --checkpoint");
+    return train_usage_error("--checkpoint-every needs a positive integer and --checkpoint");
   }
   const bool json = parsed.has("--json");
 
   BundleOptions bundle_options{parsed.all("--plugin-path"), true, {}};
   if (std::string e = parse_max_instructions(parsed, &bundle_options.max_instructions); !e.empty()) {
-    return usage_error(e);
+    return train_usage_error(e);
   }
   bundle_options.read_files = parsed.has("--read-files");
-  if (std::string e = parse_memory_budget(parsed, &bundle_options.memory_budget); !e.empty()) return usage_error(e);
+  if (std::string e = parse_memory_budget(parsed, &bundle_options.memory_budget); !e.empty())
+    return train_usage_error(e);
   if (std::string e = parse_data_files(parsed.all("--data"), &bundle_options.data_files); !e.empty()) {
-    return usage_error(e);
+    return train_usage_error(e);
   }
   auto bundle = Bundle::open(parsed.positional[0], bundle_options);
   if (!bundle.ok()) return fail(bundle.status().message());
   std::string model = parsed.value("--model");
   if (model.empty()) {
-    if (bundle->models().size() != 1) return usage_error("the manifest has several models: name one with --model");
+    if (bundle->models().size() != 1)
+      return train_usage_error("the manifest has several models: name one with --model");
     model = bundle->models()[0];
   }
   auto info = bundle->model(model);

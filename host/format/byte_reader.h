@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <type_traits>
 
 #include <flatbuffers/flatbuffers.h>
 
@@ -32,6 +33,18 @@ class ByteReader {
   const uint8_t* data_;
   size_t size_;
 };
+
+// A file that is not what it claims to be: "PATH: WHAT", StatusCode::kMalformed.
+inline Status malformed(const std::string& path, const std::string& what) {
+  return Status(StatusCode::kMalformed, path + ": " + what);
+}
+
+// An offset, size or count in a message.
+template <typename Integer>
+std::string str(Integer v) {
+  static_assert(std::is_integral_v<Integer>, "str() is for integers");
+  return std::to_string(v);
+}
 
 // Four bytes of a magic or identifier, quoted, with non-printable bytes as \xNN.
 std::string printable_tag(const char* bytes);

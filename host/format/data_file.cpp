@@ -12,14 +12,8 @@ namespace {
 
 namespace ft = ::flat_tensor_flatbuffer;
 
-constexpr size_t kMinHeaderLength = 40;
-constexpr size_t kHeadBytes = 8 + kMinHeaderLength;
-
-Status malformed(const std::string& path, const std::string& what) {
-  return Status(StatusCode::kMalformed, path + ": " + what);
-}
-
-std::string str(uint64_t v) { return std::to_string(v); }
+constexpr size_t kMinDataHeaderLength = 40;
+constexpr size_t kHeadBytes = 8 + kMinDataHeaderLength;
 
 }  // namespace
 
@@ -62,8 +56,9 @@ Status DataFile::parse_header() {
   reader.read_u64(24, &header_.flatbuffer_size);
   reader.read_u64(32, &header_.segment_base_offset);
   reader.read_u64(40, &header_.segment_data_size);
-  if (header_.length < kMinHeaderLength) {
-    return malformed(path(), "header length " + str(header_.length) + " is below the minimum " + str(kMinHeaderLength));
+  if (header_.length < kMinDataHeaderLength) {
+    return malformed(path(),
+                     "header length " + str(header_.length) + " is below the minimum " + str(kMinDataHeaderLength));
   }
   // flatbuffer_offset is the padded header length; the flatbuffer itself starts at byte 0
   // and spans [0, flatbuffer_offset + flatbuffer_size).

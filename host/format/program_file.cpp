@@ -10,14 +10,10 @@ namespace {
 
 constexpr size_t kIdentifierOffset = 4;
 constexpr size_t kHeaderMagicOffset = 8;
-constexpr size_t kMinHeaderLength = 24;  // magic + length + program_size + segment_base
+constexpr size_t kMinProgramHeaderLength = 24;  // magic + length + program_size + segment_base
 constexpr size_t kHeaderLengthWithDataSize = 32;
 // Large programs can hold many tables; the default limit (1M) would reject real files.
 constexpr flatbuffers::uoffset_t kMaxTables = 1u << 26;
-
-Status malformed(const std::string& path, const std::string& what) {
-  return Status(StatusCode::kMalformed, path + ": " + what);
-}
 
 }  // namespace
 
@@ -60,9 +56,9 @@ Status ProgramFile::parse_header() {
   }
   ByteReader reader(data, size);
   header_.present = true;
-  if (!reader.read_u32(12, &header_.length) || header_.length < kMinHeaderLength ||
+  if (!reader.read_u32(12, &header_.length) || header_.length < kMinProgramHeaderLength ||
       !range_fits(kHeaderMagicOffset, header_.length, size)) {
-    return malformed(path(), "truncated extended header: need at least " + std::to_string(kMinHeaderLength) +
+    return malformed(path(), "truncated extended header: need at least " + std::to_string(kMinProgramHeaderLength) +
                                  " header bytes at offset 8");
   }
   reader.read_u64(16, &header_.program_size);

@@ -5,12 +5,6 @@
 #include "format/tensor_shape.h"
 
 namespace etp::format {
-namespace {
-
-std::string str(uint64_t v) { return std::to_string(v); }
-std::string str(int64_t v) { return std::to_string(v); }
-
-}  // namespace
 
 Status ProgramValidator::fail(const std::string& message) const {
   return Status(StatusCode::kMalformed, program_.path() + ": " + where_ + ": " + message);

@@ -8,10 +8,8 @@
 namespace etp::format {
 namespace {
 
-constexpr size_t kHeaderLength = 30;
+constexpr size_t kBlobHeaderLength = 30;
 constexpr size_t kMinFlatbufferSize = 8;
-
-std::string str(uint64_t v) { return std::to_string(v); }
 
 }  // namespace
 
@@ -23,15 +21,15 @@ Result<XnnpackBlob> XnnpackBlob::parse(ByteSpan blob, const std::string& name) {
     ByteReader reader(blob.data, blob.size);
     XnnpackBlobHeader& h = view.header_;
     h.present = true;
-    if (blob.size < kHeaderLength) {
-      return malformed("truncated XNNPACK header: " + str(blob.size) + " bytes, need " + str(kHeaderLength));
+    if (blob.size < kBlobHeaderLength) {
+      return malformed("truncated XNNPACK header: " + str(blob.size) + " bytes, need " + str(kBlobHeaderLength));
     }
     reader.read_u16(8, &h.length);
     reader.read_u32(10, &h.flatbuffer_offset);
     reader.read_u32(14, &h.flatbuffer_size);
     reader.read_u32(18, &h.constant_data_offset);
     reader.read_u64(22, &h.constant_data_size);
-    if (h.length < kHeaderLength) return malformed("XNNPACK header length " + str(h.length) + " is below 30");
+    if (h.length < kBlobHeaderLength) return malformed("XNNPACK header length " + str(h.length) + " is below 30");
     if (h.flatbuffer_offset < h.length) {  // as the XNNPACK plugin requires: the graph follows the header
       return malformed("XNNPACK flatbuffer offset " + str(h.flatbuffer_offset) + " lies inside the " + str(h.length) +
                        "-byte header");

@@ -24,12 +24,10 @@
 #include "etp_plugin.h"
 #include "plugins/elf_symbols.h"
 #include "plugins/plugin_check_kernels.h"
+#include "plugins/plugin_library.h"
 
 namespace etp::plugins {
 namespace {
-
-constexpr size_t kPluginV1Size = offsetof(etp_plugin, backends) + sizeof(etp_plugin::backends);
-constexpr size_t kBackendV1Size = offsetof(etp_backend, destroy) + sizeof(etp_backend::destroy);
 
 struct Outcome {
   bool ok = true;

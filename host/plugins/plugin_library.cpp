@@ -23,10 +23,6 @@ struct PluginLibrary::Library {
 
 namespace {
 
-// Size of the v1.0 etp_plugin / etp_backend: a table shorter than this is not ABI 1.x.
-constexpr size_t kPluginV1Size = offsetof(etp_plugin, backends) + sizeof(etp_plugin::backends);
-constexpr size_t kBackendV1Size = offsetof(etp_backend, destroy) + sizeof(etp_backend::destroy);
-
 // A library this host cannot use as a plugin (wrong ABI, not an etp plugin, a broken table).
 Status refused(const std::string& path, const std::string& why) {
   return Status(StatusCode::kNotSupported, "plugin " + path + ": " + why);

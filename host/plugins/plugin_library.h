@@ -3,6 +3,7 @@
 // unloaded only after the last kernel, delegate or method that uses it is gone.
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
@@ -13,6 +14,10 @@
 #include "etp_plugin.h"
 
 namespace etp::plugins {
+
+// Size of the v1.0 etp_plugin / etp_backend: a table shorter than this is not ABI 1.x.
+constexpr size_t kPluginV1Size = offsetof(etp_plugin, backends) + sizeof(etp_plugin::backends);
+constexpr size_t kBackendV1Size = offsetof(etp_backend, destroy) + sizeof(etp_backend::destroy);
 
 using Options = std::vector<std::pair<std::string, std::string>>;
 

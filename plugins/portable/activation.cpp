@@ -25,8 +25,6 @@ etp_status read_activation(const Ctx& c, uint32_t n, unsigned mask, etp_tensor**
   return resize_out(c, *out, (*in)->rank, (*in)->sizes);
 }
 
-constexpr unsigned kFloatOnly = 4, kIntFloat = 6;
-
 // Runs a dtype-preserving activation whose op is a generic lambda of the element type.
 template <typename Op>
 etp_status run_same(const etp_tensor& in, etp_tensor* out, Op op) {

@@ -35,6 +35,8 @@ inline bool is_integral_dtype(int32_t d) {  // excludes bool
 }
 // 0 = bool, 1 = integer, 2 = floating point.
 inline int dtype_category(int32_t d) { return d == ETP_DTYPE_BOOL ? 0 : is_float_dtype(d) ? 2 : 1; }
+// Sets of categories, bit (1 << category), for the kernels that take only some.
+constexpr unsigned kBoolInt = 3, kFloatOnly = 4, kIntFloat = 6, kBoolIntFloat = 7;
 
 // torch.promote_types over the supported dtypes.
 inline int32_t promote_types(int32_t a, int32_t b) {

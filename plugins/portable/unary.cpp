@@ -48,8 +48,6 @@ etp_status same_unary(const Ctx& c, unsigned mask, Op op) {
   });
 }
 
-constexpr unsigned kBoolIntFloat = 7, kIntFloat = 6, kBoolInt = 3;
-
 #define ETP_FLOAT_UNARY(ident, op_name, expr) \
   ETP_PORTABLE_KERNEL(ident, op_name) { return float_unary(c, [](auto x) { return expr; }); }
 

@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "support/fixtures.h"
+#include "cli/cli_test_support.h"
 
 namespace etp::test {
 namespace {
@@ -18,8 +18,6 @@ using nlohmann::json;
 
 // Quick settings: these tests check the command, not the machine.
 constexpr const char* kQuick = " --warmup 1 --repetitions 3 --min-time 0";
-
-int etp(const std::string& args, std::string* out) { return run_command(ETP_CLI_PATH " " + args, out); }
 
 std::string temp_path(const std::string& name) { return ::testing::TempDir() + "etp_bench_" + name; }
 

@@ -5,13 +5,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "support/fixtures.h"
+#include "cli/cli_test_support.h"
 #include "support/sanitizers.h"
 
 namespace etp::test {
 namespace {
-
-int etp(const std::string& args, std::string* out) { return run_command(ETP_CLI_PATH " " + args, out); }
 
 TEST(GenerateCommandTest, PrintsExecuTorchsGreedyTokensAndAJsonReport) {
   const nlohmann::json f = fixture_named("llama_et_xnnpack");

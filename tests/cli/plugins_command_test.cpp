@@ -8,12 +8,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "support/fixtures.h"
+#include "cli/cli_test_support.h"
 
 namespace etp::test {
 namespace {
-
-int etp(const std::string& args, std::string* out) { return run_command(ETP_CLI_PATH " " + args, out); }
 
 TEST(PluginsCommandTest, ListsTheBuiltPluginsWithTheirKernelsAndBackends) {
   std::string out;

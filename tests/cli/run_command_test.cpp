@@ -4,13 +4,10 @@
 #include <string>
 #include <utility>
 
-#include "support/fixtures.h"
+#include "cli/cli_test_support.h"
 
 namespace etp::test {
 namespace {
-
-// Runs `etp <args>` (stderr joined to stdout); returns the exit status and fills *out.
-int etp(const std::string& args, std::string* out) { return run_command(ETP_CLI_PATH " " + args, out); }
 
 TEST(RunCommandTest, AProgramRunsWithoutAManifestOnRandomInputs) {
   std::string out;

@@ -22,15 +22,13 @@
 
 #include <nlohmann/json.hpp>
 
-#include "support/fixtures.h"
+#include "cli/cli_test_support.h"
 #include "support/sanitizers.h"
 
 extern char** environ;
 
 namespace etp::test {
 namespace {
-
-int etp(const std::string& args, std::string* out) { return run_command(ETP_CLI_PATH " " + args, out); }
 
 const std::string kXor = std::string(ETP_FIXTURES_MANIFEST) + " --model xor_train_external";
 

@@ -55,7 +55,7 @@ const ft::NamedData* first_float_entry(const PatchedFile& file) {
   throw std::runtime_error("no float entry");
 }
 
-void expect_error(const PatchedFile& file, std::initializer_list<const char*> expected) {
+void expect_data_file_error(const PatchedFile& file, std::initializer_list<const char*> expected) {
   const std::string path = file.write();
   auto data = DataFile::open(path);
   ASSERT_FALSE(data.ok()) << "a corrupt data file opened";
@@ -80,50 +80,50 @@ TEST(DataFileTest, LayoutsDescribeTheirSegments) {
 TEST(DataFileMalformedTest, EmptyFileFails) {
   PatchedFile file(data_file_with(has_float_layout));
   file.truncate(0);
-  expect_error(file, {"empty file"});
+  expect_data_file_error(file, {"empty file"});
 }
 
 TEST(DataFileMalformedTest, WrongIdentifierFails) {
   PatchedFile file(data_file_with(has_float_layout));
   file.set_at<uint32_t>(4, 0x31305445);  // "ET01"
-  expect_error(file, {"not a .ptd data file", "'FT01'"});
+  expect_data_file_error(file, {"not a .ptd data file", "'FT01'"});
 }
 
 TEST(DataFileMalformedTest, TruncatedHeaderFails) {
   PatchedFile file(data_file_with(has_float_layout));
   file.truncate(30);
-  expect_error(file, {"truncated header"});
+  expect_data_file_error(file, {"truncated header"});
 }
 
 TEST(DataFileMalformedTest, WrongHeaderMagicFails) {
   PatchedFile file(data_file_with(has_float_layout));
   file.set_at<uint32_t>(8, 0x30304845);  // "EH00"
-  expect_error(file, {"header magic", "'FH01'"});
+  expect_data_file_error(file, {"header magic", "'FH01'"});
 }
 
 TEST(DataFileMalformedTest, ShortHeaderLengthFails) {
   PatchedFile file(data_file_with(has_float_layout));
   file.set_at<uint32_t>(12, 16);
-  expect_error(file, {"header length 16"});
+  expect_data_file_error(file, {"header length 16"});
 }
 
 TEST(DataFileMalformedTest, TruncatedSegmentDataFails) {
   PatchedFile file(data_file_with(has_float_layout));
   file.truncate(file.bytes().size() - 4);
-  expect_error(file, {"truncated: segment data"});
+  expect_data_file_error(file, {"truncated: segment data"});
 }
 
 TEST(DataFileMalformedTest, FlatbufferSizePastEndOfFileFails) {
   PatchedFile file(data_file_with(has_float_layout));
   file.set_at<uint64_t>(24, uint64_t{1} << 62);
-  expect_error(file, {"truncated: flatbuffer"});
+  expect_data_file_error(file, {"truncated: flatbuffer"});
 }
 
 TEST(DataFileMalformedTest, SegmentPastEndOfDataFails) {
   PatchedFile file(data_file_with(has_float_layout));
   const ft::DataSegment* segment = ft::GetFlatTensor(file.data())->segments()->Get(0);
   file.set_field<uint64_t>(segment, ft::DataSegment::VT_SIZE, uint64_t{1} << 40);
-  expect_error(file, {"segment 0", "lies past the end"});
+  expect_data_file_error(file, {"segment 0", "lies past the end"});
 }
 
 TEST(DataFileMalformedTest, KeyWithoutSegmentFails) {
@@ -136,26 +136,26 @@ TEST(DataFileMalformedTest, KeyWithoutSegmentFails) {
     const auto* named = ft::GetFlatTensor(file.data())->named_data();
     file.set_field<uint32_t>(named->Get(named->size() - 1), ft::NamedData::VT_SEGMENT_INDEX, bad);
   }
-  expect_error(file, {"key '", "refers to segment 1000"});
+  expect_data_file_error(file, {"key '", "refers to segment 1000"});
 }
 
 TEST(DataFileMalformedTest, LayoutLargerThanSegmentFails) {
   PatchedFile file(data_file_with(has_float_layout));
   const ft::NamedData* entry = first_float_entry(file);
   file.set(entry->tensor_layout()->sizes()->Data(), int32_t{1} << 28);
-  expect_error(file, {"layout needs", "bytes but its segment has"});
+  expect_data_file_error(file, {"layout needs", "bytes but its segment has"});
 }
 
 TEST(DataFileMalformedTest, NegativeLayoutSizeFails) {
   PatchedFile file(data_file_with(has_float_layout));
   file.set(first_float_entry(file)->tensor_layout()->sizes()->Data(), int32_t{-1});
-  expect_error(file, {"layout size -1", "negative"});
+  expect_data_file_error(file, {"layout size -1", "negative"});
 }
 
 TEST(DataFileMalformedTest, UnknownLayoutDtypeFails) {
   PatchedFile file(data_file_with(has_float_layout));
   file.set_field<int8_t>(first_float_entry(file)->tensor_layout(), ft::TensorLayout::VT_SCALAR_TYPE, 100);
-  expect_error(file, {"unknown scalar type 100"});
+  expect_data_file_error(file, {"unknown scalar type 100"});
 }
 
 TEST(DataFileMalformedTest, MisalignedTensorDataFails) {
@@ -166,7 +166,7 @@ TEST(DataFileMalformedTest, MisalignedTensorDataFails) {
   // Shift the segment by two bytes and shrink it so it stays inside the data.
   file.set_field<uint64_t>(segment, ft::DataSegment::VT_OFFSET, segment->offset() + 2);
   file.set_field<uint64_t>(segment, ft::DataSegment::VT_SIZE, segment->size() - 4);
-  expect_error(file, {"not aligned"});
+  expect_data_file_error(file, {"not aligned"});
 }
 
 TEST(DataFileMalformedTest, RandomByteFlipsNeverCrash) {

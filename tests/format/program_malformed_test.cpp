@@ -49,7 +49,7 @@ bool has_segment_delegate(const fb::Program& p) {
 bool has_named_data(const fb::Program& p) { return p.named_data() && p.named_data()->size() > 0; }
 
 // Opens the patched file and expects failure mentioning every string in `expected`.
-void expect_error(const PatchedFile& file, std::initializer_list<const char*> expected) {
+void expect_program_error(const PatchedFile& file, std::initializer_list<const char*> expected) {
   const std::string path = file.write();
   auto program = ProgramFile::open(path);
   ASSERT_FALSE(program.ok()) << "a corrupt program opened";
@@ -69,19 +69,19 @@ const fb::Tensor* first_tensor(const fb::ExecutionPlan& plan, const std::functio
 TEST(ProgramMalformedTest, EmptyFileFails) {
   PatchedFile file(program_with(has_kernel_calls));
   file.truncate(0);
-  expect_error(file, {"empty file"});
+  expect_program_error(file, {"empty file"});
 }
 
 TEST(ProgramMalformedTest, FileShorterThanIdentifierFails) {
   PatchedFile file(program_with(has_kernel_calls));
   file.truncate(6);
-  expect_error(file, {"truncated"});
+  expect_program_error(file, {"truncated"});
 }
 
 TEST(ProgramMalformedTest, WrongIdentifierFails) {
   PatchedFile file(program_with(has_kernel_calls));
   file.set_at<uint32_t>(4, 0x21505a5a);  // "ZZP!"
-  expect_error(file, {"not a .pte program", "expected 'ET12'"});
+  expect_program_error(file, {"not a .pte program", "expected 'ET12'"});
 }
 
 TEST(ProgramMalformedTest, FutureFormatVersionIsRefusedByName) {
@@ -97,25 +97,25 @@ TEST(ProgramMalformedTest, FutureFormatVersionIsRefusedByName) {
 TEST(ProgramMalformedTest, TruncatedExtendedHeaderFails) {
   PatchedFile file(program_with(has_constants));
   file.truncate(20);
-  expect_error(file, {"truncated extended header"});
+  expect_program_error(file, {"truncated extended header"});
 }
 
 TEST(ProgramMalformedTest, ProgramSizePastEndOfFileFails) {
   PatchedFile file(program_with(has_constants));
   file.set_at<uint64_t>(16, file.bytes().size() + 1);
-  expect_error(file, {"program_size"});
+  expect_program_error(file, {"program_size"});
 }
 
 TEST(ProgramMalformedTest, TruncatedSegmentDataFails) {
   PatchedFile file(program_with(has_constants));
   file.truncate(file.bytes().size() - 1);
-  expect_error(file, {"truncated: segment data"});
+  expect_program_error(file, {"truncated: segment data"});
 }
 
 TEST(ProgramMalformedTest, SegmentBasePastEndOfFileFails) {
   PatchedFile file(program_with(has_constants));
   file.set_at<uint64_t>(24, file.bytes().size() + 4096);
-  expect_error(file, {"segment_base_offset"});
+  expect_program_error(file, {"segment_base_offset"});
 }
 
 TEST(ProgramMalformedTest, SegmentPastEndOfFileFails) {
@@ -123,7 +123,7 @@ TEST(ProgramMalformedTest, SegmentPastEndOfFileFails) {
   const fb::Program* root = fb::GetProgram(file.data());
   const fb::DataSegment* segment = root->segments()->Get(root->constant_segment()->segment_index());
   file.set_field<uint64_t>(segment, fb::DataSegment::VT_SIZE, 1u << 30);
-  expect_error(file, {"segment", "lies past the end"});
+  expect_program_error(file, {"segment", "lies past the end"});
 }
 
 TEST(ProgramMalformedTest, SegmentOffsetOverflowFails) {
@@ -132,13 +132,13 @@ TEST(ProgramMalformedTest, SegmentOffsetOverflowFails) {
   const fb::Program* root = fb::GetProgram(file.data());
   const fb::DataSegment* segment = root->segments()->Get(root->segments()->size() - 1);
   file.set_field<uint64_t>(segment, fb::DataSegment::VT_OFFSET, std::numeric_limits<uint64_t>::max() - 8);
-  expect_error(file, {"segment", "lies past the end"});
+  expect_program_error(file, {"segment", "lies past the end"});
 }
 
 TEST(ProgramMalformedTest, CorruptRootOffsetFailsVerification) {
   PatchedFile file(program_with(has_kernel_calls));
   file.set_at<uint32_t>(0, 0x7ffffff0);
-  expect_error(file, {"failed verification"});
+  expect_program_error(file, {"failed verification"});
 }
 
 TEST(ProgramMalformedTest, OperatorIndexOutOfRangeFails) {
@@ -151,7 +151,7 @@ TEST(ProgramMalformedTest, OperatorIndexOutOfRangeFails) {
     const fb::KernelCall* call = instructions->Get(i)->instr_args_as_KernelCall();
     if (call && test::field_address(call, fb::KernelCall::VT_OP_INDEX)) {
       file.set_field<int32_t>(call, fb::KernelCall::VT_OP_INDEX, 999);
-      return expect_error(file, {"instruction", "operator 999"});
+      return expect_program_error(file, {"instruction", "operator 999"});
     }
   }
   FAIL() << "no kernel call with a stored op_index";
@@ -161,33 +161,33 @@ TEST(ProgramMalformedTest, KernelArgumentValueIndexOutOfRangeFails) {
   PatchedFile file(program_with(has_kernel_calls));
   const fb::KernelCall* call = first_plan(file).chains()->Get(0)->instructions()->Get(0)->instr_args_as_KernelCall();
   file.set(call->args()->Data(), int32_t{100000});
-  expect_error(file, {"instruction 0", "kernel argument refers to value 100000"});
+  expect_program_error(file, {"instruction 0", "kernel argument refers to value 100000"});
 }
 
 TEST(ProgramMalformedTest, NegativeValueIndexFails) {
   PatchedFile file(program_with(has_kernel_calls));
   file.set(first_plan(file).outputs()->Data(), int32_t{-5});
-  expect_error(file, {"output refers to value -5"});
+  expect_program_error(file, {"output refers to value -5"});
 }
 
 TEST(ProgramMalformedTest, MethodInputIndexOutOfRangeFails) {
   PatchedFile file(program_with(has_kernel_calls));
   file.set(first_plan(file).inputs()->Data(), int32_t{4096});
-  expect_error(file, {"method '", "input refers to value 4096"});
+  expect_program_error(file, {"method '", "input refers to value 4096"});
 }
 
 TEST(ProgramMalformedTest, UnknownValueTypeFails) {
   PatchedFile file(program_with(has_kernel_calls));
   const fb::EValue* value = first_plan(file).values()->Get(0);
   file.set_field<uint8_t>(value, fb::EValue::VT_VAL_TYPE, 99);
-  expect_error(file, {"value 0", "unknown value type 99"});
+  expect_program_error(file, {"value 0", "unknown value type 99"});
 }
 
 TEST(ProgramMalformedTest, UnknownInstructionTypeFails) {
   PatchedFile file(program_with(has_kernel_calls));
   const fb::Instruction* instruction = first_plan(file).chains()->Get(0)->instructions()->Get(0);
   file.set_field<uint8_t>(instruction, fb::Instruction::VT_INSTR_ARGS_TYPE, 42);
-  expect_error(file, {"unknown instruction type 42"});
+  expect_program_error(file, {"unknown instruction type 42"});
 }
 
 TEST(ProgramMalformedTest, UnknownScalarTypeFails) {
@@ -196,21 +196,21 @@ TEST(ProgramMalformedTest, UnknownScalarTypeFails) {
     return test::field_address(&t, fb::Tensor::VT_SCALAR_TYPE) != nullptr;
   });
   file.set_field<int8_t>(t, fb::Tensor::VT_SCALAR_TYPE, 77);
-  expect_error(file, {"unknown scalar type 77"});
+  expect_program_error(file, {"unknown scalar type 77"});
 }
 
 TEST(ProgramMalformedTest, DimOrderThatIsNotAPermutationFails) {
   PatchedFile file(program_with(has_kernel_calls));
   const fb::Tensor* t = first_tensor(first_plan(file), [](const fb::Tensor& t) { return t.dim_order() && t.dim_order()->size() >= 2; });
   file.set<uint8_t>(t->dim_order()->Data(), t->dim_order()->Get(1));
-  expect_error(file, {"dim_order is not a permutation"});
+  expect_program_error(file, {"dim_order is not a permutation"});
 }
 
 TEST(ProgramMalformedTest, NegativeTensorSizeFails) {
   PatchedFile file(program_with(has_kernel_calls));
   const fb::Tensor* t = first_tensor(first_plan(file), [](const fb::Tensor& t) { return t.sizes() && t.sizes()->size() >= 1; });
   file.set(t->sizes()->Data(), int32_t{-3});
-  expect_error(file, {"is negative"});
+  expect_program_error(file, {"is negative"});
 }
 
 // A 0 made the byte count 0, so the other dims went unbounded: [0, 2^31-1, 2^31-1] of float
@@ -233,8 +233,8 @@ TEST(ProgramMalformedTest, EmptyTensorWhoseOtherSizesOverflowInt64Fails) {
   file.set(sizes, int32_t{0});
   file.set(sizes + 4, std::numeric_limits<int32_t>::max());
   file.set(sizes + 8, std::numeric_limits<int32_t>::max());
-  expect_error(file, {"tensor shape [0, 2147483647, 2147483647] is too large",
-                      "(a 0 counted as 1) times the element size exceed INT64_MAX bytes"});
+  expect_program_error(file, {"tensor shape [0, 2147483647, 2147483647] is too large",
+                              "(a 0 counted as 1) times the element size exceed INT64_MAX bytes"});
 }
 
 TEST(TensorShapeTest, SpanCountsZeroSizesAsOneAndIncludesTheElementSize) {
@@ -253,7 +253,7 @@ TEST(ProgramMalformedTest, PlannedTensorPastItsBufferFails) {
     return t.allocation_info() && test::field_address(t.allocation_info(), fb::AllocationDetails::VT_MEMORY_OFFSET_LOW);
   });
   file.set_field<uint32_t>(t->allocation_info(), fb::AllocationDetails::VT_MEMORY_OFFSET_LOW, 0xfffffff0u);
-  expect_error(file, {"overflows planned buffer"});
+  expect_program_error(file, {"overflows planned buffer"});
 }
 
 // Found by fuzz/method_fuzz: an odd memory offset put a bfloat16 tensor at an odd address, and
@@ -267,7 +267,7 @@ TEST(ProgramMalformedTest, MisalignedPlannedTensorFails) {
   // One byte lower stays inside the buffer, so only the alignment is wrong.
   file.set_field<uint32_t>(t->allocation_info(), fb::AllocationDetails::VT_MEMORY_OFFSET_LOW,
                            t->allocation_info()->memory_offset_low() - 1);
-  expect_error(file, {"memory_offset", "is not a multiple of its element size (4 bytes)"});
+  expect_program_error(file, {"memory_offset", "is not a multiple of its element size (4 bytes)"});
 }
 
 TEST(ProgramMalformedTest, PlannedBufferIdOutOfRangeFails) {
@@ -276,7 +276,7 @@ TEST(ProgramMalformedTest, PlannedBufferIdOutOfRangeFails) {
     return t.allocation_info() && test::field_address(t.allocation_info(), fb::AllocationDetails::VT_MEMORY_ID);
   });
   file.set_field<uint32_t>(t->allocation_info(), fb::AllocationDetails::VT_MEMORY_ID, 7);
-  expect_error(file, {"memory_id 7 has no planned buffer"});
+  expect_program_error(file, {"memory_id 7 has no planned buffer"});
 }
 
 TEST(ProgramMalformedTest, ConstantIndexOutOfRangeFails) {
@@ -285,14 +285,14 @@ TEST(ProgramMalformedTest, ConstantIndexOutOfRangeFails) {
     return t.data_buffer_idx() > 0 && !t.allocation_info();
   });
   file.set_field<uint32_t>(t, fb::Tensor::VT_DATA_BUFFER_IDX, 5000);
-  expect_error(file, {"tensor constant 5000 is out of range"});
+  expect_program_error(file, {"tensor constant 5000 is out of range"});
 }
 
 TEST(ProgramMalformedTest, ConstantPastItsSegmentFails) {
   PatchedFile file(program_with(has_constants));
   const auto* offsets = fb::GetProgram(file.data())->constant_segment()->offsets();
   file.set(offsets->Data() + 8 * (offsets->size() - 1), uint64_t{1} << 40);
-  expect_error(file, {"lies past the constant segment"});
+  expect_program_error(file, {"lies past the constant segment"});
 }
 
 TEST(ProgramMalformedTest, MisalignedConstantDataFails) {
@@ -303,21 +303,21 @@ TEST(ProgramMalformedTest, MisalignedConstantDataFails) {
   const auto* offsets = fb::GetProgram(file.data())->constant_segment()->offsets();
   const uint8_t* slot = offsets->Data() + 8 * t->data_buffer_idx();
   file.set(slot, offsets->Get(t->data_buffer_idx()) + 1);
-  expect_error(file, {"not aligned"});
+  expect_program_error(file, {"not aligned"});
 }
 
 TEST(ProgramMalformedTest, DelegateSegmentIndexOutOfRangeFails) {
   PatchedFile file(program_with(has_segment_delegate));
   const fb::BackendDelegate* d = first_plan(file).delegates()->Get(0);
   file.set_field<uint32_t>(d->processed(), fb::BackendDelegateDataReference::VT_INDEX, 77);
-  expect_error(file, {"delegate 0", "refers to segment 77"});
+  expect_program_error(file, {"delegate 0", "refers to segment 77"});
 }
 
 TEST(ProgramMalformedTest, NamedDataSegmentIndexOutOfRangeFails) {
   PatchedFile file(program_with(has_named_data));
   const fb::NamedData* named = fb::GetProgram(file.data())->named_data()->Get(0);
   file.set_field<uint32_t>(named, fb::NamedData::VT_SEGMENT_INDEX, 999);
-  expect_error(file, {"named data '", "refers to segment 999"});
+  expect_program_error(file, {"named data '", "refers to segment 999"});
 }
 
 TEST(ProgramMalformedTest, RandomByteFlipsNeverCrash) {

@@ -12,8 +12,6 @@
 namespace etp::test {
 namespace {
 
-const std::string kTestPlugins = ETP_TEST_PLUGIN_DIR;
-
 // `first`, then the shipped plugins.
 std::shared_ptr<plugins::Registry> with_shipped(const std::string& first) {
   std::vector<std::string> paths = {first};

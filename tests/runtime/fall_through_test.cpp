@@ -13,8 +13,6 @@
 namespace etp::test {
 namespace {
 
-const std::string kTestPlugins = ETP_TEST_PLUGIN_DIR;
-
 // Every fixture, with a partial fast aten::add.out first: the calls it takes and the calls it
 // declines (broadcasts, other dtypes, dynamic shapes, alpha) both occur, and every output
 // still matches ExecuTorch's.

@@ -13,6 +13,11 @@
 
 namespace etp::test {
 
+#ifdef ETP_TEST_PLUGIN_DIR
+// The test-only plugins in the build tree (tests/plugins/test_plugins, the example plugins).
+inline const std::string kTestPlugins = ETP_TEST_PLUGIN_DIR;
+#endif
+
 // A registry of the plugin files `paths`, in order, with the process's default host (a plugin
 // that fails to load fails the test).
 std::shared_ptr<plugins::Registry> registry_of(const std::vector<std::string>& paths);
