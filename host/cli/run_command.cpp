@@ -1,12 +1,12 @@
 // `etp run`: parse the command line, open the bundle (a manifest, or one program with its data
 // files and plugins), and print what the library's runner reports (include/etp/runner.h).
-#include <chrono>
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "core/clock.h"
 #include "etp/etp.h"
 #include "etp/runner.h"
 #include "format/file_kind.h"
@@ -143,14 +143,13 @@ int run_run(const std::vector<std::string>& args) {
   }
   if (o.verbose) set_log_level(LogLevel::kInfo);
 
-  const auto open_start = std::chrono::steady_clock::now();
+  const auto open_start = Clock::now();
   auto bundle = open_bundle(o, program);
   if (!bundle.ok()) {
     std::fprintf(stderr, "etp run: %s\n", bundle.status().message().c_str());
     return 1;
   }
-  const double open_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - open_start).count();
+  const double open_ms = ms_since(open_start);
   if (!o.model.empty()) run.models = {o.model};
   run.method = o.method;
   run.input_files = o.inputs;

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +18,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "core/clock.h"
 #include "core/npy.h"
 #include "etp/etp.h"
 #include "etp/train.h"
@@ -398,10 +398,10 @@ int run_train(const std::vector<std::string>& args) {
   int64_t timed = 0;
   for (int64_t step = optimizer->state().step; step < steps; ++step) {
     const std::vector<TensorRef> refs = data.make_batch(data.rows(step));
-    const auto start = std::chrono::steady_clock::now();
+    const auto start = Clock::now();
     Status s = session->forward_backward(refs);
     if (s.ok()) s = optimizer->step(*session);
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    const double ms = ms_since(start);
     if (!s.ok()) return fail("step " + std::to_string(step + 1) + ": " + s.message());
     total_ms += ms;
     ++timed;

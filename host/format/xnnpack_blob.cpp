@@ -29,7 +29,8 @@ Result<XnnpackBlob> XnnpackBlob::parse(ByteSpan blob, const std::string& name) {
     reader.read_u32(14, &h.flatbuffer_size);
     reader.read_u32(18, &h.constant_data_offset);
     reader.read_u64(22, &h.constant_data_size);
-    if (h.length < kBlobHeaderLength) return malformed("XNNPACK header length " + str(h.length) + " is below 30");
+    if (h.length < kBlobHeaderLength)
+      return malformed("XNNPACK header length " + str(h.length) + " is below " + str(kBlobHeaderLength));
     if (h.flatbuffer_offset < h.length) {  // as the XNNPACK plugin requires: the graph follows the header
       return malformed("XNNPACK flatbuffer offset " + str(h.flatbuffer_offset) + " lies inside the " + str(h.length) +
                        "-byte header");

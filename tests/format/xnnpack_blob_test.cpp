@@ -88,6 +88,13 @@ TEST(XnnpackBlobMalformedTest, FlatbufferPastEndOfBlobFails) {
   expect_error(b, "does not fit");
 }
 
+TEST(XnnpackBlobMalformedTest, HeaderLengthBelowThirtyFails) {
+  Blob b = blob();
+  const uint16_t short_header = 29;  // the u16 length field at byte 8
+  std::memcpy(b.bytes() + 8, &short_header, 2);
+  expect_error(b, "XNNPACK header length 29 is below 30");
+}
+
 // The plugin refuses a graph that starts inside the header; so does the reader (and so
 // `etp inspect`), rather than reporting such a blob as valid.
 TEST(XnnpackBlobMalformedTest, FlatbufferInsideTheHeaderFails) {

@@ -19,9 +19,7 @@
 namespace etp::plugins {
 namespace {
 
-std::string broken(const std::string& variant) {
-  return std::string(ETP_TEST_PLUGIN_DIR) + "/libetp_broken_" + variant + ".so";
-}
+std::string broken(const std::string& variant) { return test::kTestPlugins + "/libetp_broken_" + variant + ".so"; }
 
 void expect_refused(const std::string& variant, const std::string& expected) {
   auto plugin = PluginLibrary::load(broken(variant), *runtime::HostServices::get().api());
@@ -63,8 +61,7 @@ TEST(PluginLoaderTest, PortablePluginListsItsOperatorsAndEachResolves) {
 
 TEST(PluginLoaderTest, TheFirstPluginInOrderServesASharedOperator) {
   auto portable = PluginLibrary::load(ETP_PORTABLE_PLUGIN_PATH, *runtime::HostServices::get().api());
-  auto shadow =
-      PluginLibrary::load(std::string(ETP_TEST_PLUGIN_DIR) + "/libetp_shadow.so", *runtime::HostServices::get().api());
+  auto shadow = PluginLibrary::load(test::kTestPlugins + "/libetp_shadow.so", *runtime::HostServices::get().api());
   ASSERT_TRUE(portable.ok() && shadow.ok());
   Registry shadow_first, portable_first;
   ASSERT_OK(shadow_first.add(*shadow));

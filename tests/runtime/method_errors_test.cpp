@@ -105,8 +105,7 @@ TEST(MethodErrorsTest, LayoutMismatchNamesKeyExpectedAndFound) {
 // A failing kernel is reported with the instruction, the operator, the plugin and its words.
 TEST(MethodErrorsTest, KernelFailureNamesInstructionOperatorAndPlugin) {
   auto registry = std::make_shared<plugins::Registry>();
-  auto shadow = plugins::PluginLibrary::load(std::string(ETP_TEST_PLUGIN_DIR) + "/libetp_shadow.so",
-                                             *runtime::HostServices::get().api());
+  auto shadow = plugins::PluginLibrary::load(kTestPlugins + "/libetp_shadow.so", *runtime::HostServices::get().api());
   ASSERT_TRUE(shadow.ok());
   ASSERT_OK(registry->add(*shadow));
   auto program = open_fixture(find_fixture("add", "portable"), registry);
