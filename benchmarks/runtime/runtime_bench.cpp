@@ -3,10 +3,16 @@
 //    same kernel called 200 times directly (the difference is the interpreter's cost);
 //  - method load with a 1 MiB versus a 256 MiB data file (nothing is copied, so the load
 //    time must not grow with the file);
-//  - latency of real fixtures on the portable plugin.
+//  - latency of real fixtures on the portable plugin;
+//  - the portable operators an 8da4w LLM's decode step runs outside its delegates, at that
+//    model's shapes (dim 1024, 16 heads of 64, FFN 2816), each next to a plain loop or memcpy
+//    doing the same work.
 #include <benchmark/benchmark.h>
 
+#include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -168,6 +174,122 @@ void BM_LatencyTinyLlamaPortable(benchmark::State& s) {
 BENCHMARK(BM_LatencyMlpPortable)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_LatencyCnnPortable)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_LatencyTinyLlamaPortable)->Unit(benchmark::kMicrosecond);
+
+// ----- single portable kernels, called as the interpreter calls them ---------------------------
+
+// One operator call: float32 tensors holding values in [-8, 8), ints and tensor lists as
+// arguments, the out tensor repeated as the return slot.
+class KernelCall {
+ public:
+  etp_value* tensor(std::vector<int32_t> sizes) {
+    runtime::HostTensor& t = tensors_.emplace_back();
+    const uint8_t order[ETP_MAX_RANK] = {0, 1, 2, 3, 4, 5, 6, 7};
+    t.init(ETP_DTYPE_FLOAT32, static_cast<int32_t>(sizes.size()), sizes.data(), order, ETP_DYNAMISM_DYNAMIC_BOUND);
+    std::vector<float>& data = storage_.emplace_back(static_cast<size_t>(t.numel()));
+    // Scattered over [-8, 8) (the golden-ratio sequence), so no branch learns the signs.
+    for (size_t i = 0; i < data.size(); ++i) {
+      const double u = static_cast<double>(i) * 0.6180339887498949;
+      data[i] = static_cast<float>(-8.0 + 16.0 * (u - std::floor(u)));
+    }
+    t.raw.data = data.data();
+    etp_value& v = values_.emplace_back();
+    v.tag = ETP_VALUE_TENSOR;
+    v.u.tensor = &t.raw;
+    return &v;
+  }
+  etp_value* integer(int64_t i) {
+    etp_value& v = values_.emplace_back();
+    v.tag = ETP_VALUE_INT;
+    v.u.i = i;
+    return &v;
+  }
+  etp_value* list(std::vector<etp_value*> items) {
+    std::vector<etp_tensor*>& l = lists_.emplace_back();
+    for (etp_value* item : items) l.push_back(item->u.tensor);
+    etp_value& v = values_.emplace_back();
+    v.tag = ETP_VALUE_TENSOR_LIST;
+    v.u.tensor_list.items = l.data();
+    v.u.tensor_list.count = l.size();
+    return &v;
+  }
+  static const float* data(const etp_value* v) { return static_cast<const float*>(v->u.tensor->data); }
+  static float* data(etp_value* v) { return static_cast<float*>(v->u.tensor->data); }
+
+  // Runs `op` on `args` plus the return slot (the last argument) for every benchmark iteration.
+  void run(benchmark::State& state, const char* op, std::vector<etp_value*> args) {
+    const auto candidates = registry()->kernel_candidates(op);
+    if (candidates.empty()) return state.SkipWithError((std::string("no ") + op).c_str());
+    const plugins::ResolvedKernel& k = candidates.front();
+    args.push_back(args.back());
+    const etp_host_api* host = runtime::HostServices::get().api();
+    const uint32_t n = static_cast<uint32_t>(args.size());
+    for (auto _ : state) {
+      if (k.kernel.fn(k.kernel.self, host, args.data(), n) != ETP_OK) state.SkipWithError("kernel failed");
+      benchmark::ClobberMemory();
+    }
+  }
+
+ private:
+  std::deque<runtime::HostTensor> tensors_;  // deques: pointers into them stay valid
+  std::deque<std::vector<float>> storage_;
+  std::deque<etp_value> values_;
+  std::deque<std::vector<etp_tensor*>> lists_;
+};
+
+constexpr int32_t kFfn = 2816, kHeads = 16, kHeadDim = 64;
+
+// SiLU's sigmoid over the FFN's hidden row.
+void BM_DecodeSigmoid(benchmark::State& state) {
+  KernelCall k;
+  etp_value* in = k.tensor({1, 1, kFfn});
+  k.run(state, "aten::sigmoid.out", {in, k.tensor({1, 1, kFfn})});
+}
+BENCHMARK(BM_DecodeSigmoid)->Unit(benchmark::kMicrosecond);
+
+// The reference: the same row through libm's expf in a plain loop (ExecuTorch's portable formula).
+void BM_DecodeSigmoidLibmLoopReference(benchmark::State& state) {
+  KernelCall k;
+  const float* in = KernelCall::data(k.tensor({kFfn}));
+  float* out = KernelCall::data(k.tensor({kFfn}));
+  for (auto _ : state) {
+    for (int32_t i = 0; i < kFfn; ++i) out[i] = 1.0f / (1.0f + std::exp(-in[i]));
+    benchmark::ClobberMemory();
+  }
+}
+BENCHMARK(BM_DecodeSigmoidLibmLoopReference)->Unit(benchmark::kMicrosecond);
+
+// RoPE's halves: q[..., :32] and q[..., 32:] of one token's [1, 1, 16, 64] queries, and their
+// concatenation back.
+void BM_DecodeSliceHalf(benchmark::State& state) {
+  KernelCall k;
+  etp_value* q = k.tensor({1, 1, kHeads, kHeadDim});
+  k.run(state, "aten::slice_copy.Tensor_out",
+        {q, k.integer(3), k.integer(kHeadDim / 2), k.integer(kHeadDim), k.integer(1),
+         k.tensor({1, 1, kHeads, kHeadDim / 2})});
+}
+BENCHMARK(BM_DecodeSliceHalf)->Unit(benchmark::kMicrosecond);
+
+void BM_DecodeCatHalves(benchmark::State& state) {
+  KernelCall k;
+  etp_value* a = k.tensor({1, 1, kHeads, kHeadDim / 2});
+  etp_value* b = k.tensor({1, 1, kHeads, kHeadDim / 2});
+  k.run(state, "aten::cat.out", {k.list({a, b}), k.integer(-1), k.tensor({1, 1, kHeads, kHeadDim})});
+}
+BENCHMARK(BM_DecodeCatHalves)->Unit(benchmark::kMicrosecond);
+
+// The reference for both: the rows a slice moves (16 of 32 floats), as memcpy calls.
+void BM_DecodeHalfRowsMemcpyReference(benchmark::State& state) {
+  KernelCall k;
+  const float* q = KernelCall::data(k.tensor({kHeads, kHeadDim}));
+  float* out = KernelCall::data(k.tensor({kHeads, kHeadDim / 2}));
+  for (auto _ : state) {
+    for (int32_t h = 0; h < kHeads; ++h) {
+      std::memcpy(out + h * kHeadDim / 2, q + h * kHeadDim + kHeadDim / 2, kHeadDim / 2 * sizeof(float));
+    }
+    benchmark::ClobberMemory();
+  }
+}
+BENCHMARK(BM_DecodeHalfRowsMemcpyReference)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

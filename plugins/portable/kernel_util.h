@@ -231,23 +231,53 @@ inline etp_status resize_out(const Ctx& c, etp_tensor* out, int32_t rank, const 
   return ETP_OK;
 }
 
+// Drops the size-1 dims of (sizes, strides) and merges each dim into the one before it when
+// every stride set steps over it contiguously (stride[d-1] == stride[d] * sizes[d]), in place.
+// Returns the new rank (0 when one element is left). The offsets visited in row-major order are
+// the same before and after; the innermost loop just gets longer.
+template <int N>
+int32_t coalesce_dims(int32_t rank, int64_t* sizes, int64_t (&strides)[N][ETP_MAX_RANK]) {
+  int32_t r = 0;
+  for (int32_t d = 0; d < rank; ++d) {
+    if (sizes[d] == 1) continue;
+    bool merge = r > 0;
+    for (int k = 0; k < N && merge; ++k) {
+      int64_t span = 0;  // a stride this large cannot be contiguous with anything
+      merge = !__builtin_mul_overflow(strides[k][d], sizes[d], &span) && strides[k][r - 1] == span;
+    }
+    if (merge) {
+      sizes[r - 1] *= sizes[d];
+      for (int k = 0; k < N; ++k) strides[k][r - 1] = strides[k][d];
+    } else {
+      sizes[r] = sizes[d];
+      for (int k = 0; k < N; ++k) strides[k][r] = strides[k][d];
+      ++r;
+    }
+  }
+  return r;
+}
+
 // The one strided walker: visits the logical (row-major) index space of `sizes`, passing fn
 // the storage offsets of the element in N tensors with the given strides (a null stride array
 // broadcasts, as does a stride of 0). `fn(const int64_t* offsets)` is called numel times.
 template <int N, typename F>
-void for_each_offsets(int32_t rank, const int64_t* sizes, const int64_t* const (&strides)[N], F&& fn) {
+void for_each_offsets(int32_t rank, const int64_t* shape, const int64_t* const (&strides)[N], F&& fn) {
   int64_t numel = 1;
-  for (int32_t d = 0; d < rank; ++d) numel *= sizes[d];
+  for (int32_t d = 0; d < rank; ++d) numel *= shape[d];
   if (numel == 0) return;
   int64_t off[N] = {0};
+  // Null stride arrays become zeros once, so the loops below carry no branches.
+  int64_t sizes[ETP_MAX_RANK];
+  int64_t st[N][ETP_MAX_RANK];
+  for (int32_t d = 0; d < rank; ++d) sizes[d] = shape[d];
+  for (int k = 0; k < N; ++k) {
+    for (int32_t d = 0; d < rank; ++d) st[k][d] = strides[k] ? strides[k][d] : 0;
+  }
+  // Size-1 dims (unbind's trailing pair, keepdim) and contiguous runs make no extra rows.
+  rank = coalesce_dims<N>(rank, sizes, st);
   if (rank == 0) {
     fn(static_cast<const int64_t*>(off));
     return;
-  }
-  // Null stride arrays become zeros once, so the loops below carry no branches.
-  int64_t st[N][ETP_MAX_RANK];
-  for (int k = 0; k < N; ++k) {
-    for (int32_t d = 0; d < rank; ++d) st[k][d] = strides[k] ? strides[k][d] : 0;
   }
   // The innermost dim runs as a tight loop; the outer dims advance once per row.
   const int32_t last = rank - 1;

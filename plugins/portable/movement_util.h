@@ -88,6 +88,29 @@ inline uint8_t* byte_ptr(const etp_tensor& t) { return static_cast<uint8_t*>(t.d
 // of `elem` bytes. Both sides share the element type.
 inline void copy_view(int32_t rank, const int64_t* sizes, uint8_t* dst, const int64_t* dst_strides, const uint8_t* src,
                       const int64_t* src_strides, size_t elem) {
+  // Rows contiguous on both sides (slices along outer dims, cat, RoPE's halves): one memcpy per
+  // row, after coalesce_dims has made the rows as long as both layouts allow. memmove, not
+  // memcpy: a program may plan an out over its input, and overlap must not be undefined.
+  int64_t shape[ETP_MAX_RANK];
+  int64_t st[2][ETP_MAX_RANK];
+  for (int32_t d = 0; d < rank; ++d) {
+    shape[d] = sizes[d];
+    st[0][d] = dst_strides[d];
+    st[1][d] = src_strides[d];
+    if (sizes[d] == 0) return;
+  }
+  rank = coalesce_dims<2>(rank, shape, st);
+  // Rows under 64 bytes copy faster element by element than through a call.
+  if (rank > 0 && st[0][rank - 1] == 1 && st[1][rank - 1] == 1 && shape[rank - 1] * static_cast<int64_t>(elem) >= 64) {
+    const size_t bytes = static_cast<size_t>(shape[rank - 1]) * elem;
+    const int64_t e = static_cast<int64_t>(elem);
+    for_each_strided(rank - 1, shape, st[0], st[1], nullptr,
+                     [&](int64_t od, int64_t os, int64_t) { std::memmove(dst + od * e, src + os * e, bytes); });
+    return;
+  }
+  sizes = shape;
+  dst_strides = st[0];
+  src_strides = st[1];
   switch (elem) {
 #define ETP_MV_CASE(N, T)                                                                    \
   case N: {                                                                                  \

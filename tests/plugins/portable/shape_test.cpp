@@ -130,6 +130,40 @@ TEST(SliceCopyKernelTest, ClampsStartAndEndAndSteps) {
   EXPECT_EQ(h.run("aten::slice_copy.Tensor_out", {&va, &dim, &none, &none, &zero, &vo, &vo}), ETP_ERR_INVALID_ARGUMENT);
 }
 
+// RoPE's interleaved pairs: x[..., 0:1] and x[..., 1:2] of a [1, 1, 16, 32, 2] tensor (stride 2
+// under size-1 dims, which the walker folds into one run), then cat of the halves along the pair
+// dim restores x; and row copies both above and below the 64 bytes where memmove takes over.
+TEST(SliceCopyKernelTest, InterleavedPairsAndRowsOfEverySizeMatchTheDefinition) {
+  KernelHarness h;
+  TestTensor x = range({1, 1, 16, 32, 2});
+  const std::vector<float> xs = x.logical<float>();
+  TestTensor even(ETP_DTYPE_FLOAT32, {1, 1, 16, 32, 1}), odd(ETP_DTYPE_FLOAT32, {1, 1, 16, 32, 1});
+  V vx = V::tensor(x), last = V::integer(-1), one = V::integer(1), two = V::integer(2), zero = V::integer(0);
+  V ve = V::tensor(even), vo = V::tensor(odd);
+  ASSERT_EQ(h.run("aten::slice_copy.Tensor_out", {&vx, &last, &zero, &one, &one, &ve, &ve}), ETP_OK) << h.last_error();
+  ASSERT_EQ(h.run("aten::slice_copy.Tensor_out", {&vx, &last, &one, &two, &one, &vo, &vo}), ETP_OK) << h.last_error();
+  for (size_t i = 0; i < 512; ++i) {
+    ASSERT_EQ(even.logical<float>()[i], xs[2 * i]) << i;
+    ASSERT_EQ(odd.logical<float>()[i], xs[2 * i + 1]) << i;
+  }
+  TestTensor back(ETP_DTYPE_FLOAT32, {1, 1, 16, 32, 2});
+  V list = V::tensor_list({&even, &odd}), vb = V::tensor(back);
+  ASSERT_EQ(h.run("aten::cat.out", {&list, &last, &vb, &vb}), ETP_OK) << h.last_error();
+  EXPECT_EQ(back.logical<float>(), xs);
+  // Halves of rows of 8 (32 bytes, element by element) and 64 floats (128 bytes, memmove).
+  for (int64_t row : {8, 64}) {
+    TestTensor a = range({3, row});
+    TestTensor out(ETP_DTYPE_FLOAT32, {3, row / 2});
+    V va = V::tensor(a), start = V::integer(row / 2), end = V::integer(row), vout = V::tensor(out);
+    ASSERT_EQ(h.run("aten::slice_copy.Tensor_out", {&va, &last, &start, &end, &one, &vout, &vout}), ETP_OK);
+    std::vector<float> want;
+    for (int64_t r = 0; r < 3; ++r) {
+      for (int64_t k = row / 2; k < row; ++k) want.push_back(static_cast<float>(r * row + k));
+    }
+    EXPECT_EQ(out.logical<float>(), want) << "rows of " << row;
+  }
+}
+
 TEST(SelectCopyKernelTest, SelectsWithNegativeIndexAndRejectsOutOfRange) {
   KernelHarness h;
   TestTensor a = range({2, 3}, {1, 0});  // column-major storage
