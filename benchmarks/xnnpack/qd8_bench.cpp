@@ -114,6 +114,7 @@ BENCHMARK(BM_Qd8FullyConnected)
     ->Args({0, 16, 1024, 2816, 0, 0})
     ->Args({0, 16, 1024, 2816, 64, 0})
     ->Args({2, 1, 1024, 2816, 0, 0})
+    ->Args({2, 1, 1024, 2816, 64, 0})
     ->Args({2, 16, 1024, 2816, 0, 0})
     ->Unit(benchmark::kMicrosecond);
 

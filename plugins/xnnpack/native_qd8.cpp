@@ -247,6 +247,7 @@ ETP_AVX2 void panel_qb4_avx2(const Qd8Layer& l, const uint8_t* panel, const uint
     __m256i acc[MR][2];
     for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
     for (size_t k0 = b * l.block; k0 < (b + 1) * l.block; k0 += kChunkK4, chunk += 64) {
+      qd8_layout::prefetch_ahead(chunk);
       chunk_dot4_avx2<MR>(chunk, rows, k0, acc);
     }
     for (int r = 0; r < MR; ++r) {
@@ -284,6 +285,7 @@ ETP_AVX2 void panel_qc_avx2(const Qd8Layer& l, const uint8_t* panel, const uint8
   const size_t padded = round_up(l.k, step);
   const uint8_t* chunk = panel + 192;
   for (size_t k0 = 0; k0 < padded; k0 += step, chunk += 64) {
+    qd8_layout::prefetch_ahead(chunk);
     if (kFourBit) {
       chunk_dot4_avx2<MR>(chunk, rows, k0, acc);
     } else {
