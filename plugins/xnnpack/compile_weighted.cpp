@@ -219,8 +219,9 @@ void parallel_panels(Delegate& d, size_t rows, size_t nout, size_t panel_tile, c
       const_cast<Run*>(&run), rows, panels, tile_rows, panel_tile, PTHREADPOOL_FLAG_DISABLE_DENORMALS);
 }
 
-// fp32 fully-connected layers on AVX-512 CPUs run the plugin's own kernel (native_gemm.h: 1.4x
-// Debian XNNPACK's throughput on a 64x512x512 layer).
+// fp32 fully-connected layers on AVX-512 and AVX2 CPUs run the plugin's own kernel (native_gemm.h:
+// 1.4x Debian XNNPACK's throughput on a 64x512x512 layer with AVX-512; with AVX2, prefill reads
+// the weights once where XNNPACK's operator reads them once per 4-row tile).
 bool native_fully_connected(Delegate& d, const Value& vi, const Value& vw, const Value* vb, const Value& vo, int in,
                             int out, size_t k, size_t nout, bool transposed, float lo, float hi, std::string* e) {
   const std::string params =
@@ -489,7 +490,7 @@ bool convolution(Delegate& d, const fb_xnnpack::XNode& node, const fb_xnnpack::_
   if (!weighted_kind(vi, vw, vb, vo, vo.dims[3], depthwise ? 3 : 0, &kind, e)) return false;
   float lo, hi;  // not a structured binding: C++17 lambdas cannot capture those (clang refuses)
   std::tie(lo, hi) = output_bounds(node);
-  if (kind == Kind::kF32 && !depthwise && c.groups == 1 && native::gemm_available() &&
+  if (kind == Kind::kF32 && !depthwise && c.groups == 1 && native::conv_available() &&
       native::conv_worth_it(size_t{c.kernel_h} * c.kernel_w, c.group_in, c.group_out)) {
     return native_convolution(d, c, vi, vw, vb, vo, in, out, lo, hi, e);
   }

@@ -478,7 +478,7 @@ float* aligned64(std::vector<float>* v) {
 }
 
 TEST(NativeGemmTest, MatchesTheDefinitionOnRaggedShapes) {
-  if (!gemm_available()) GTEST_SKIP() << "no AVX-512F on this CPU: the plugin runs XNNPACK's operator instead";
+  if (!gemm_available()) GTEST_SKIP() << "no AVX-512F or AVX2 on this CPU: the plugin runs XNNPACK's operator instead";
   struct Case {
     size_t rows, k, nout;
     bool transposed, bias;
@@ -517,7 +517,7 @@ TEST(NativeGemmTest, MatchesTheDefinitionOnRaggedShapes) {
 // ---- the same kernel as a convolution (native_gemm.h conv_run) ----
 
 TEST(NativeConvTest, MatchesTheDefinitionWithPaddingStridesAndDilation) {
-  if (!gemm_available()) GTEST_SKIP() << "no AVX-512F on this CPU: the plugin runs XNNPACK's operator instead";
+  if (!conv_available()) GTEST_SKIP() << "no AVX-512F on this CPU: the plugin runs XNNPACK's operator instead";
   struct Case {
     ConvGeometry g;
     size_t pad_bottom, pad_right;
