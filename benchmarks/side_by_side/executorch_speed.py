@@ -64,6 +64,9 @@ def time_executorch(runner: Path, site: Path, fixture: dict, threads: int, min_t
     if any(op.startswith("llama::") for op in fixture.get("operators", [])):
         # The llama custom ops (sdpa, KV-cache update) live in a library of their own.
         cmd += ["--load", str(site / "executorch" / "extension" / "llm" / "custom_ops" / "libcustom_ops_aot_lib.so")]
+    if any(op.startswith("quantized_decomposed::") for op in fixture.get("operators", [])):
+        # So do the quantized ops outside a delegate (embedding_4bit of the 8da4w LLM exports).
+        cmd += ["--load", str(site / "executorch" / "kernels" / "quantized" / "libquantized_ops_aot_lib.so")]
     if fixture["data_files"]:
         if len(fixture["data_files"]) > 1:
             raise RuntimeError("the runner reads one data file")
