@@ -111,7 +111,7 @@ __attribute__((target("avx2,fma"))) void half_avx2(const float* const* rows, siz
                                                    const float* bias, float lo, float hi, float* out, size_t nout,
                                                    size_t columns) {
   // Every loop over rows and halves is unrolled by pragma: where GCC 12 leaves one for later, it
-  // keeps the accumulators in memory as well and stores all 12 at every k (0.6x the speed).
+  // keeps the accumulators in memory as well and stores them all at every k (0.6x the speed).
   __m256 acc[MR][2];
   const __m256 bias0 = _mm256_load_ps(bias), bias1 = _mm256_load_ps(bias + 8);
 #pragma GCC unroll 8
