@@ -9,7 +9,9 @@
         --program /tmp/etp_scale_llm/scale_base.pte --data /tmp/etp_scale_llm/scale_foundation.ptd
 
 Per process: one warm-up generation, then --runs generations from position 0 (the method stays
-loaded: etp.Generator, the runner after reset()); it prints the medians as one JSON line. Both
+loaded: etp.Generator, the runner after reset()); it prints the medians as one JSON line, with
+the resident memory that loading and generating added (VmRSS after the runs less VmRSS after
+the imports). Both
 sides time the same span: prefill from the prompt's first call to its logits, decode from the
 first generated token to the last. ExecuTorch's runner reports them in whole milliseconds (its
 Stats), so on the tiny demo model its decode figure is coarse; `generation_ms` (wall time of
@@ -32,6 +34,14 @@ ROOT = Path(__file__).resolve().parents[2]
 VENV_PYTHON = os.environ.get("ETP_VENV", "/root/etp-venv") + "/bin/python"
 
 
+def rss_mib():
+    """This process's resident memory (VmRSS), in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def executorch_side(a):
     from executorch.extension.pybindings import portable_lib
     from executorch.extension.llm.custom_ops import custom_ops  # noqa: F401  (llama:: kernels)
@@ -42,6 +52,7 @@ def executorch_side(a):
     loader = importlib.machinery.ExtensionFileLoader("_llm_runner", str(path))
     module = importlib.util.module_from_spec(importlib.util.spec_from_loader("_llm_runner", loader))
     loader.exec_module(module)
+    base = rss_mib()  # after the imports: what loading the model and generating add
     runner = module.TextLLMRunner(a.program, a.tokenizer, a.data) if a.data else module.TextLLMRunner(
         a.program, a.tokenizer)
     config = module.GenerationConfig(echo=False, max_new_tokens=a.new, temperature=0.0, num_bos=1, num_eos=0)
@@ -58,13 +69,14 @@ def executorch_side(a):
         decoded = s.num_generated_tokens - 1
         return wall, s.num_prompt_tokens, prefill_ms, decoded, decode_ms
 
-    return run
+    return run, base
 
 
 def etp_side(a):
     sys.path.insert(0, str(ROOT / "build" / "release" / "python"))
     import etp
 
+    base = rss_mib()
     bundle = etp.Bundle.from_program(a.program, data=[a.data] if a.data else [],
                                      plugin_paths=[str(ROOT / "build" / "release" / "plugins")],
                                      plugin_options={"xnnpack": {"threads": str(a.threads)}})
@@ -80,13 +92,14 @@ def etp_side(a):
         decode_ms = n * 1000 / doc["decode_tokens_per_s"] if doc["decode_tokens_per_s"] else 0
         return wall, len(prompt), prefill_ms, n, decode_ms
 
-    return run
+    return run, base
 
 
 def measure(which, a):
-    run = etp_side(a) if which == "etp" else executorch_side(a)
+    run, base = etp_side(a) if which == "etp" else executorch_side(a)
     run()
     rows = [run() for _ in range(a.runs)]
+    added_mib = rss_mib() - base
     wall = statistics.median(r[0] for r in rows)
     prompt = rows[0][1]
     prefill_ms = statistics.median(r[2] for r in rows)
@@ -95,7 +108,8 @@ def measure(which, a):
     print(json.dumps({"side": which, "threads": a.threads, "program": Path(a.program).name,
                       "generation_ms": round(wall, 3), "prompt_tokens": prompt, "prefill_ms": round(prefill_ms, 3),
                       "decoded_tokens": decoded, "decode_ms": round(decode_ms, 3),
-                      "decode_tokens_per_s": round(decoded * 1000 / decode_ms, 1) if decode_ms else None}))
+                      "decode_tokens_per_s": round(decoded * 1000 / decode_ms, 1) if decode_ms else None,
+                      "added_rss_mib": round(added_mib, 1)}))
 
 
 def compare(a, rest):
@@ -112,7 +126,7 @@ def compare(a, rest):
     for threads in (1, 2):
         e, x = results[("etp", threads)], results[("executorch", threads)]
         line = [f"threads {threads}:"]
-        for key in ("generation_ms", "prefill_ms", "decode_ms"):
+        for key in ("generation_ms", "prefill_ms", "decode_ms", "added_rss_mib"):
             me, mx = statistics.median(d[key] for d in e), statistics.median(d[key] for d in x)
             line.append(f"{key} etp {me:.3f} ExecuTorch {mx:.3f} ratio {me / mx:.2f}" if mx else f"{key} etp {me:.3f}")
         print("  ".join(line))
