@@ -5,13 +5,12 @@
 //    time must not grow with the file);
 //  - latency of real fixtures on the portable plugin;
 //  - the portable operators an 8da4w LLM's decode step runs outside its delegates, at that
-//    model's shapes (dim 1024, 16 heads of 64, FFN 2816), each next to a plain loop or memcpy
-//    doing the same work.
+//    model's shapes (dim 1024, 16 heads of 64, FFN 2816), each next to a plain loop doing the
+//    same work.
 #include <benchmark/benchmark.h>
 
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <deque>
 #include <memory>
 #include <string>
@@ -85,6 +84,68 @@ Loaded load_fixture(benchmark::State& state, const std::string& name, const std:
   return l;
 }
 
+// A kernel called directly, as the interpreter calls it: float32 tensors holding values in
+// [-8, 8), ints and tensor lists as arguments, the out tensor repeated as the return slot.
+class KernelCall {
+ public:
+  etp_value* tensor(std::vector<int32_t> sizes) {
+    runtime::HostTensor& t = tensors_.emplace_back();
+    const uint8_t order[ETP_MAX_RANK] = {0, 1, 2, 3, 4, 5, 6, 7};
+    t.init(ETP_DTYPE_FLOAT32, static_cast<int32_t>(sizes.size()), sizes.data(), order, ETP_DYNAMISM_DYNAMIC_BOUND);
+    std::vector<float>& data = storage_.emplace_back(static_cast<size_t>(t.numel()));
+    // Scattered over [-8, 8) (the golden-ratio sequence), so no branch learns the signs.
+    for (size_t i = 0; i < data.size(); ++i) {
+      const double u = static_cast<double>(i) * 0.6180339887498949;
+      data[i] = static_cast<float>(-8.0 + 16.0 * (u - std::floor(u)));
+    }
+    t.raw.data = data.data();
+    etp_value& v = values_.emplace_back();
+    v.tag = ETP_VALUE_TENSOR;
+    v.u.tensor = &t.raw;
+    return &v;
+  }
+  etp_value* integer(int64_t i) {
+    etp_value& v = values_.emplace_back();
+    v.tag = ETP_VALUE_INT;
+    v.u.i = i;
+    return &v;
+  }
+  etp_value* list(std::vector<etp_value*> items) {
+    std::vector<etp_tensor*>& l = lists_.emplace_back();
+    for (etp_value* item : items) l.push_back(item->u.tensor);
+    etp_value& v = values_.emplace_back();
+    v.tag = ETP_VALUE_TENSOR_LIST;
+    v.u.tensor_list.items = l.data();
+    v.u.tensor_list.count = l.size();
+    return &v;
+  }
+  static const float* data(const etp_value* v) { return static_cast<const float*>(v->u.tensor->data); }
+  static float* data(etp_value* v) { return static_cast<float*>(v->u.tensor->data); }
+
+  // Runs `op` on `args` plus the return slot (the last argument), `calls` times per benchmark
+  // iteration.
+  void run(benchmark::State& state, const char* op, std::vector<etp_value*> args, int calls = 1) {
+    const auto candidates = registry()->kernel_candidates(op);
+    if (candidates.empty()) return state.SkipWithError((std::string("no ") + op).c_str());
+    const plugins::ResolvedKernel& k = candidates.front();
+    args.push_back(args.back());
+    const etp_host_api* host = runtime::HostServices::get().api();
+    const uint32_t n = static_cast<uint32_t>(args.size());
+    for (auto _ : state) {
+      for (int i = 0; i < calls; ++i) {
+        if (k.kernel.fn(k.kernel.self, host, args.data(), n) != ETP_OK) state.SkipWithError("kernel failed");
+      }
+      benchmark::ClobberMemory();
+    }
+  }
+
+ private:
+  std::deque<runtime::HostTensor> tensors_;  // deques: pointers into them stay valid
+  std::deque<std::vector<float>> storage_;
+  std::deque<etp_value> values_;
+  std::deque<std::vector<etp_tensor*>> lists_;
+};
+
 void BM_DispatchChainThroughInterpreter(benchmark::State& state) {
   Loaded l = load_fixture(state, "chain", {}, 2);
   if (!l.method) return;
@@ -97,32 +158,8 @@ void BM_DispatchChainThroughInterpreter(benchmark::State& state) {
 BENCHMARK(BM_DispatchChainThroughInterpreter);
 
 void BM_DispatchDirectKernelCallsReference(benchmark::State& state) {
-  const auto candidates = registry()->kernel_candidates("aten::add.out");
-  if (candidates.empty()) return state.SkipWithError("no aten::add.out");
-  const plugins::ResolvedKernel* add = &candidates.front();
-  const int32_t one = 1;
-  const uint8_t order = 0;
-  runtime::HostTensor a, b, out;
-  float storage[3] = {1, 2, 0};
-  for (runtime::HostTensor* t : {&a, &b, &out}) t->init(ETP_DTYPE_FLOAT32, 1, &one, &order, ETP_DYNAMISM_STATIC);
-  a.raw.data = &storage[0];
-  b.raw.data = &storage[1];
-  out.raw.data = &storage[2];
-  etp_value va{}, vb{}, valpha{}, vout{};
-  va.tag = vb.tag = vout.tag = ETP_VALUE_TENSOR;
-  va.u.tensor = &a.raw;
-  vb.u.tensor = &b.raw;
-  vout.u.tensor = &out.raw;
-  valpha.tag = ETP_VALUE_INT;
-  valpha.u.i = 1;
-  etp_value* args[] = {&va, &vb, &valpha, &vout, &vout};
-  const etp_host_api* host = runtime::HostServices::get().api();
-  for (auto _ : state) {
-    for (int i = 0; i < kChainLength; ++i) {
-      if (add->kernel.fn(add->kernel.self, host, args, 5) != ETP_OK) state.SkipWithError("kernel failed");
-    }
-    benchmark::ClobberMemory();
-  }
+  KernelCall k;
+  k.run(state, "aten::add.out", {k.tensor({1}), k.tensor({1}), k.integer(1), k.tensor({1})}, kChainLength);
   state.SetItemsProcessed(state.iterations() * kChainLength);
   state.SetLabel("items = kernel calls");
 }
@@ -175,66 +212,7 @@ BENCHMARK(BM_LatencyMlpPortable)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_LatencyCnnPortable)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_LatencyTinyLlamaPortable)->Unit(benchmark::kMicrosecond);
 
-// ----- single portable kernels, called as the interpreter calls them ---------------------------
-
-// One operator call: float32 tensors holding values in [-8, 8), ints and tensor lists as
-// arguments, the out tensor repeated as the return slot.
-class KernelCall {
- public:
-  etp_value* tensor(std::vector<int32_t> sizes) {
-    runtime::HostTensor& t = tensors_.emplace_back();
-    const uint8_t order[ETP_MAX_RANK] = {0, 1, 2, 3, 4, 5, 6, 7};
-    t.init(ETP_DTYPE_FLOAT32, static_cast<int32_t>(sizes.size()), sizes.data(), order, ETP_DYNAMISM_DYNAMIC_BOUND);
-    std::vector<float>& data = storage_.emplace_back(static_cast<size_t>(t.numel()));
-    // Scattered over [-8, 8) (the golden-ratio sequence), so no branch learns the signs.
-    for (size_t i = 0; i < data.size(); ++i) {
-      const double u = static_cast<double>(i) * 0.6180339887498949;
-      data[i] = static_cast<float>(-8.0 + 16.0 * (u - std::floor(u)));
-    }
-    t.raw.data = data.data();
-    etp_value& v = values_.emplace_back();
-    v.tag = ETP_VALUE_TENSOR;
-    v.u.tensor = &t.raw;
-    return &v;
-  }
-  etp_value* integer(int64_t i) {
-    etp_value& v = values_.emplace_back();
-    v.tag = ETP_VALUE_INT;
-    v.u.i = i;
-    return &v;
-  }
-  etp_value* list(std::vector<etp_value*> items) {
-    std::vector<etp_tensor*>& l = lists_.emplace_back();
-    for (etp_value* item : items) l.push_back(item->u.tensor);
-    etp_value& v = values_.emplace_back();
-    v.tag = ETP_VALUE_TENSOR_LIST;
-    v.u.tensor_list.items = l.data();
-    v.u.tensor_list.count = l.size();
-    return &v;
-  }
-  static const float* data(const etp_value* v) { return static_cast<const float*>(v->u.tensor->data); }
-  static float* data(etp_value* v) { return static_cast<float*>(v->u.tensor->data); }
-
-  // Runs `op` on `args` plus the return slot (the last argument) for every benchmark iteration.
-  void run(benchmark::State& state, const char* op, std::vector<etp_value*> args) {
-    const auto candidates = registry()->kernel_candidates(op);
-    if (candidates.empty()) return state.SkipWithError((std::string("no ") + op).c_str());
-    const plugins::ResolvedKernel& k = candidates.front();
-    args.push_back(args.back());
-    const etp_host_api* host = runtime::HostServices::get().api();
-    const uint32_t n = static_cast<uint32_t>(args.size());
-    for (auto _ : state) {
-      if (k.kernel.fn(k.kernel.self, host, args.data(), n) != ETP_OK) state.SkipWithError("kernel failed");
-      benchmark::ClobberMemory();
-    }
-  }
-
- private:
-  std::deque<runtime::HostTensor> tensors_;  // deques: pointers into them stay valid
-  std::deque<std::vector<float>> storage_;
-  std::deque<etp_value> values_;
-  std::deque<std::vector<etp_tensor*>> lists_;
-};
+// ----- single portable kernels at an 8da4w LLM's decode shapes (KernelCall) -------------------
 
 constexpr int32_t kFfn = 2816, kHeads = 16, kHeadDim = 64;
 
@@ -258,38 +236,36 @@ void BM_DecodeSigmoidLibmLoopReference(benchmark::State& state) {
 }
 BENCHMARK(BM_DecodeSigmoidLibmLoopReference)->Unit(benchmark::kMicrosecond);
 
-// RoPE's halves: q[..., :32] and q[..., 32:] of one token's [1, 1, 16, 64] queries, and their
-// concatenation back.
-void BM_DecodeSliceHalf(benchmark::State& state) {
+// RoPE as ExecuTorch's Llama export writes it: a token's [1, 1, 16, 32, 2] queries (interleaved
+// real and imaginary halves) split with slice_copy on the last dim, and joined back with cat.
+constexpr int32_t kPairs = kHeadDim / 2;
+void BM_DecodeSlicePairs(benchmark::State& state) {
   KernelCall k;
-  etp_value* q = k.tensor({1, 1, kHeads, kHeadDim});
+  etp_value* q = k.tensor({1, 1, kHeads, kPairs, 2});
   k.run(state, "aten::slice_copy.Tensor_out",
-        {q, k.integer(3), k.integer(kHeadDim / 2), k.integer(kHeadDim), k.integer(1),
-         k.tensor({1, 1, kHeads, kHeadDim / 2})});
+        {q, k.integer(4), k.integer(1), k.integer(2), k.integer(1), k.tensor({1, 1, kHeads, kPairs, 1})});
 }
-BENCHMARK(BM_DecodeSliceHalf)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_DecodeSlicePairs)->Unit(benchmark::kMicrosecond);
 
-void BM_DecodeCatHalves(benchmark::State& state) {
+void BM_DecodeCatPairs(benchmark::State& state) {
   KernelCall k;
-  etp_value* a = k.tensor({1, 1, kHeads, kHeadDim / 2});
-  etp_value* b = k.tensor({1, 1, kHeads, kHeadDim / 2});
-  k.run(state, "aten::cat.out", {k.list({a, b}), k.integer(-1), k.tensor({1, 1, kHeads, kHeadDim})});
+  etp_value* real = k.tensor({1, 1, kHeads, kPairs, 1});
+  etp_value* imag = k.tensor({1, 1, kHeads, kPairs, 1});
+  k.run(state, "aten::cat.out", {k.list({real, imag}), k.integer(-1), k.tensor({1, 1, kHeads, kPairs, 2})});
 }
-BENCHMARK(BM_DecodeCatHalves)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_DecodeCatPairs)->Unit(benchmark::kMicrosecond);
 
-// The reference for both: the rows a slice moves (16 of 32 floats), as memcpy calls.
-void BM_DecodeHalfRowsMemcpyReference(benchmark::State& state) {
+// The reference for both: the slice's 512 strided floats moved by a plain loop.
+void BM_DecodePairsLoopReference(benchmark::State& state) {
   KernelCall k;
-  const float* q = KernelCall::data(k.tensor({kHeads, kHeadDim}));
-  float* out = KernelCall::data(k.tensor({kHeads, kHeadDim / 2}));
+  const float* q = KernelCall::data(k.tensor({kHeads * kPairs * 2}));
+  float* out = KernelCall::data(k.tensor({kHeads * kPairs}));
   for (auto _ : state) {
-    for (int32_t h = 0; h < kHeads; ++h) {
-      std::memcpy(out + h * kHeadDim / 2, q + h * kHeadDim + kHeadDim / 2, kHeadDim / 2 * sizeof(float));
-    }
+    for (int32_t i = 0; i < kHeads * kPairs; ++i) out[i] = q[2 * i + 1];
     benchmark::ClobberMemory();
   }
 }
-BENCHMARK(BM_DecodeHalfRowsMemcpyReference)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_DecodePairsLoopReference)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

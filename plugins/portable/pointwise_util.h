@@ -264,6 +264,15 @@ inline bool same_layout(const etp_tensor& a, const etp_tensor& t) {
   return true;
 }
 
+// po[i] = op(pi[i]) for i < n: the one-layout walk of map_unary, kept out of line. Inlined into a
+// kernel's many dtype paths, op stayed a call and the loop scalar (GCC gives up inlining in a
+// function that large); on its own the loop vectorizes where op allows (vec_math.h's sigmoid:
+// 2816 floats in 8.5 us against 18.4).
+template <typename C, typename Op>
+[[gnu::noinline]] void map_flat(const C* pi, C* po, int64_t n, Op op) {
+  for (int64_t i = 0; i < n; ++i) po[i] = static_cast<C>(op(pi[i]));
+}
+
 // out[i] = op(in[i]) with `in` loaded as C and the result stored in out's dtype.
 template <typename C, typename Op>
 inline void map_unary(const etp_tensor& in, etp_tensor* out, Op op) {
@@ -273,11 +282,7 @@ inline void map_unary(const etp_tensor& in, etp_tensor* out, Op op) {
       (std::is_floating_point_v<C> == is_float_dtype(in.dtype)) && in.dtype != ETP_DTYPE_BOOL) {
     const C* pi = static_cast<const C*>(in.data);
     C* po = static_cast<C*>(out->data);
-    if (same_layout(in, *out)) {  // one flat walk over both (see same_layout)
-      const int64_t n = etp_sdk::numel(in);
-      for (int64_t i = 0; i < n; ++i) po[i] = static_cast<C>(op(pi[i]));
-      return;
-    }
+    if (same_layout(in, *out)) return map_flat(pi, po, etp_sdk::numel(in), op);  // see same_layout
     for_each_offsets<2>(in.rank, in.sizes, strides, [&](const int64_t* o) { po[o[0]] = static_cast<C>(op(pi[o[1]])); });
     return;
   }

@@ -18,23 +18,13 @@ etp_status read_unary(const Ctx& c, etp_tensor** in, etp_tensor** out) {
   return resize_out(c, *out, (*in)->rank, (*in)->sizes);
 }
 
-// A loop over float32 elements in memory order, kept apart from the kernel that calls it: inlined
-// into a kernel's many dtype paths, the element function stays an out-of-line call and the loop
-// scalar (GCC's inliner gives up on the kernel's size).
-using FlatFloatLoop = void (*)(const float* in, float* out, int64_t n);
-
 // A math function: any supported input, float32/float64 output, computed in double when
-// either side is float64 and in float otherwise. `flat`, when given, runs float32 to float32
-// in one layout and must give op's bits.
+// either side is float64 and in float otherwise.
 template <typename Op>
-etp_status float_unary(const Ctx& c, Op op, FlatFloatLoop flat = nullptr) {
+etp_status float_unary(const Ctx& c, Op op) {
   etp_tensor *in, *out;
   if (etp_status s = read_unary(c, &in, &out)) return s;
   if (!is_float_dtype(out->dtype)) return dtype_error(c, "output", out->dtype, "expected a floating dtype");
-  if (flat != nullptr && in->dtype == ETP_DTYPE_FLOAT32 && out->dtype == ETP_DTYPE_FLOAT32 && same_layout(*in, *out)) {
-    flat(static_cast<const float*>(in->data), static_cast<float*>(out->data), etp_sdk::numel(*in));
-    return ETP_OK;
-  }
   if (in->dtype == ETP_DTYPE_FLOAT64 || out->dtype == ETP_DTYPE_FLOAT64) {
     map_unary<double>(*in, out, op);
   } else {
@@ -82,6 +72,7 @@ ETP_FLOAT_UNARY(rsqrt_out, "aten::rsqrt.out", decltype(x)(1) / std::sqrt(x))
 ETP_FLOAT_UNARY(sin_out, "aten::sin.out", std::sin(x))
 ETP_FLOAT_UNARY(cos_out, "aten::cos.out", std::cos(x))
 ETP_FLOAT_UNARY(tanh_out, "aten::tanh.out", std::tanh(x))
+ETP_FLOAT_UNARY(sigmoid_out, "aten::sigmoid.out", stable_sigmoid(x))
 ETP_FLOAT_UNARY(reciprocal_out, "aten::reciprocal.out", decltype(x)(1) / x)
 ETP_FLOAT_UNARY(erf_out, "aten::erf.out", std::erf(x))
 ETP_FLOAT_UNARY(log1p_out, "aten::log1p.out", std::log1p(x))
@@ -99,14 +90,6 @@ ETP_FLOAT_UNARY(log2_out, "aten::log2.out", std::log2(x))
 ETP_FLOAT_UNARY(log10_out, "aten::log10.out", std::log10(x))
 
 #undef ETP_FLOAT_UNARY
-
-void sigmoid_loop(const float* in, float* out, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) out[i] = sigmoid_float(in[i]);
-}
-ETP_PORTABLE_KERNEL(sigmoid_out, "aten::sigmoid.out") {
-  auto op = [](auto x) { return stable_sigmoid(x); };
-  return float_unary(c, op, sigmoid_loop);
-}
 
 // Rounding functions are the identity on integers.
 template <typename C, typename F>

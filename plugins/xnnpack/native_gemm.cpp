@@ -100,87 +100,53 @@ __attribute__((target("avx512f"))) void kernel(const float* const* rows, size_t 
   }
 }
 
-// The same arithmetic on AVX2 + FMA, a panel as two halves of 16 columns: MR rows of a half are
-// 2 x MR accumulators; with the half's two weight registers and a broadcast, 5 rows use 13 of the
-// 16 registers (6 rows spilled one accumulator, and were slower). Four 8-lane registers a row for
-// the whole panel would allow 2 or 3 rows only. Each output is accumulated in the same order with
-// the same fused multiply-adds as the AVX-512 kernel, so both give the same bits. `columns` is the
-// half's, 1 to 16.
-template <int MR>
-__attribute__((target("avx2,fma"))) void half_avx2(const float* const* rows, size_t k, const float* panel,
+// The same arithmetic on AVX2 + FMA: MR rows times NC groups of 8 columns (a whole 32-column
+// panel at NC = 4, a half at NC = 2), MR x NC accumulators, the k step's NC weights in registers
+// and one broadcast. Each output is accumulated in the same order with the same fused
+// multiply-adds as the AVX-512 kernel, so both give the same bits. `columns` counts from `panel`'s
+// first column (it may exceed 8 * NC). The loops over rows and groups are unrolled by pragma:
+// where GCC 12 leaves one for later, it keeps the accumulators in memory as well and stores them
+// all at every k (0.6x the speed).
+template <int MR, int NC>
+__attribute__((target("avx2,fma"))) void tile_avx2(const float* const* rows, size_t k, const float* panel,
                                                    const float* bias, float lo, float hi, float* out, size_t nout,
                                                    size_t columns) {
-  // Every loop over rows and halves is unrolled by pragma: where GCC 12 leaves one for later, it
-  // keeps the accumulators in memory as well and stores them all at every k (0.6x the speed).
-  __m256 acc[MR][2];
-  const __m256 bias0 = _mm256_load_ps(bias), bias1 = _mm256_load_ps(bias + 8);
+  __m256 acc[MR][NC];
+#pragma GCC unroll 4
+  for (int h = 0; h < NC; ++h) {
+    const __m256 b = _mm256_load_ps(bias + 8 * h);
 #pragma GCC unroll 8
-  for (int r = 0; r < MR; ++r) acc[r][0] = bias0, acc[r][1] = bias1;
+    for (int r = 0; r < MR; ++r) acc[r][h] = b;
+  }
   const float* a[MR];
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) a[r] = rows[r];
   for (size_t p = 0; p < k; ++p) {
     const float* w = panel + p * kGemmPanel;
-    // Prefill reads each panel from memory once: keep the next lines coming.
-    __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(w) + kPrefetchAhead));
-    const __m256 w0 = _mm256_load_ps(w), w1 = _mm256_load_ps(w + 8);
+    // A prefill or decode reads each panel from memory once: keep the next lines coming.
+#pragma GCC unroll 2
+    for (int line = 0; line < NC / 2; ++line) {
+      __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(w) + kPrefetchAhead + 64 * line));
+    }
+    __m256 wv[NC];
+#pragma GCC unroll 4
+    for (int h = 0; h < NC; ++h) wv[h] = _mm256_load_ps(w + 8 * h);
 #pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
       const __m256 x = _mm256_broadcast_ss(a[r] + p);
-      acc[r][0] = _mm256_fmadd_ps(x, w0, acc[r][0]);
-      acc[r][1] = _mm256_fmadd_ps(x, w1, acc[r][1]);
+#pragma GCC unroll 4
+      for (int h = 0; h < NC; ++h) acc[r][h] = _mm256_fmadd_ps(x, wv[h], acc[r][h]);
     }
   }
-  // Masked stores for a last panel narrower than the half; max then min, as the AVX-512 kernel
+  // Masked stores for a last panel narrower than the tile; max then min, as the AVX-512 kernel
   // (a NaN output becomes lo, then stays lo).
   const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  const int32_t width = static_cast<int32_t>(columns);
-  const __m256i mask0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(width), lane);
-  const __m256i mask1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(width - 8), lane);
-#pragma GCC unroll 8
-  for (int r = 0; r < MR; ++r) {
-    _mm256_maskstore_ps(out + r * nout, mask0, _mm256_min_ps(_mm256_max_ps(acc[r][0], vlo), vhi));
-    _mm256_maskstore_ps(out + r * nout + 8, mask1, _mm256_min_ps(_mm256_max_ps(acc[r][1], vlo), vhi));
-  }
-}
-
-// One or two rows (decode) over the whole panel in one pass: four 8-lane accumulators a row and
-// the k step's 32 weights in four registers. The halves' two passes would read every other line
-// of a panel that decode takes from memory, and took 1.3x the time on the 142M Llama.
-template <int MR>
-__attribute__((target("avx2,fma"))) void whole_avx2(const float* const* rows, size_t k, const float* panel,
-                                                    const float* bias, float lo, float hi, float* out, size_t nout,
-                                                    size_t columns) {
-  __m256 acc[MR][4];
+  const int32_t width = static_cast<int32_t>(std::min(columns, size_t{8} * NC));
 #pragma GCC unroll 4
-  for (int h = 0; h < 4; ++h) {
-    const __m256 b = _mm256_load_ps(bias + 8 * h);
-#pragma GCC unroll 2
-    for (int r = 0; r < MR; ++r) acc[r][h] = b;
-  }
-  for (size_t p = 0; p < k; ++p) {
-    const float* w = panel + p * kGemmPanel;
-    __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(w) + kPrefetchAhead));
-    __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(w) + kPrefetchAhead + 64));
-    const __m256 w0 = _mm256_load_ps(w), w1 = _mm256_load_ps(w + 8), w2 = _mm256_load_ps(w + 16),
-                 w3 = _mm256_load_ps(w + 24);
-#pragma GCC unroll 2
-    for (int r = 0; r < MR; ++r) {
-      const __m256 x = _mm256_broadcast_ss(rows[r] + p);
-      acc[r][0] = _mm256_fmadd_ps(x, w0, acc[r][0]);
-      acc[r][1] = _mm256_fmadd_ps(x, w1, acc[r][1]);
-      acc[r][2] = _mm256_fmadd_ps(x, w2, acc[r][2]);
-      acc[r][3] = _mm256_fmadd_ps(x, w3, acc[r][3]);
-    }
-  }
-  const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  const int32_t width = static_cast<int32_t>(columns);
-#pragma GCC unroll 4
-  for (int h = 0; h < 4; ++h) {
+  for (int h = 0; h < NC; ++h) {
     const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(width - 8 * h), lane);
-#pragma GCC unroll 2
+#pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
       _mm256_maskstore_ps(out + r * nout + 8 * h, mask, _mm256_min_ps(_mm256_max_ps(acc[r][h], vlo), vhi));
     }
@@ -188,16 +154,20 @@ __attribute__((target("avx2,fma"))) void whole_avx2(const float* const* rows, si
 }
 
 // The Kernel signature over a whole panel (taps is always 1: convolutions stay on AVX-512).
+// 3 to 5 rows take the panel as two halves (NC = 2: 5 rows use 13 of the 16 registers; 6 spilled
+// one accumulator and were slower). 1 or 2 rows (decode) take it whole in one pass: the halves'
+// two passes read every other line of a panel that decode takes from memory, and took 1.3x the
+// time on the 142M Llama.
 template <int MR>
 void kernel_avx2(const float* const* rows, size_t /*taps*/, size_t k, const float* panel, const float* bias, float lo,
                  float hi, float* out, size_t nout, size_t columns) {
   if constexpr (MR <= 2) {
-    whole_avx2<MR>(rows, k, panel, bias, lo, hi, out, nout, columns);
+    tile_avx2<MR, 4>(rows, k, panel, bias, lo, hi, out, nout, columns);
   } else {
     constexpr size_t kHalf = kGemmPanel / 2;
-    half_avx2<MR>(rows, k, panel, bias, lo, hi, out, nout, std::min(columns, kHalf));
+    tile_avx2<MR, 2>(rows, k, panel, bias, lo, hi, out, nout, columns);
     if (columns > kHalf) {
-      half_avx2<MR>(rows, k, panel + kHalf, bias + kHalf, lo, hi, out + kHalf, nout, columns - kHalf);
+      tile_avx2<MR, 2>(rows, k, panel + kHalf, bias + kHalf, lo, hi, out + kHalf, nout, columns - kHalf);
     }
   }
 }

@@ -2,6 +2,7 @@
 
 #include <numeric>
 
+#include "kernel_util.h"
 #include "plugins/portable/op_call.h"
 
 namespace etp::test {
@@ -130,6 +131,40 @@ TEST(SliceCopyKernelTest, ClampsStartAndEndAndSteps) {
   EXPECT_EQ(h.run("aten::slice_copy.Tensor_out", {&va, &dim, &none, &none, &zero, &vo, &vo}), ETP_ERR_INVALID_ARGUMENT);
 }
 
+// The strided walker's dim merging (kernel_util.h coalesce_dims): size-1 dims go, dims contiguous
+// in every stride set merge (broadcast zeros too), others stay, and a stride whose span would
+// overflow int64 merges with nothing.
+TEST(StridedWalkTest, CoalesceDimsMergesOnlyWhatEveryLayoutStepsOverContiguously) {
+  {  // [1, 1, 16, 32, 1] out of an interleaved [.., 32, 2] source: one run of 512
+    int64_t sizes[ETP_MAX_RANK] = {1, 1, 16, 32, 1};
+    int64_t st[2][ETP_MAX_RANK] = {{512, 512, 32, 1, 1}, {1024, 1024, 64, 2, 0}};
+    ASSERT_EQ(etp_portable::coalesce_dims<2>(5, sizes, st), 1);
+    EXPECT_EQ(sizes[0], 512);
+    EXPECT_EQ(st[0][0], 1);
+    EXPECT_EQ(st[1][0], 2);
+  }
+  {  // the last dim halved in the source: rows of 32 stay apart; a broadcast side merges
+    int64_t sizes[ETP_MAX_RANK] = {16, 32};
+    int64_t st[2][ETP_MAX_RANK] = {{32, 1}, {64, 1}};
+    ASSERT_EQ(etp_portable::coalesce_dims<2>(2, sizes, st), 2);
+    int64_t broadcast_sizes[ETP_MAX_RANK] = {4, 5, 6};
+    int64_t broadcast[1][ETP_MAX_RANK] = {{0, 0, 0}};
+    ASSERT_EQ(etp_portable::coalesce_dims<1>(3, broadcast_sizes, broadcast), 1);
+    EXPECT_EQ(broadcast_sizes[0], 120);
+  }
+  {  // one element left: rank 0
+    int64_t sizes[ETP_MAX_RANK] = {1, 1};
+    int64_t st[1][ETP_MAX_RANK] = {{7, 3}};
+    EXPECT_EQ(etp_portable::coalesce_dims<1>(2, sizes, st), 0);
+  }
+  {  // stride * size past int64: not merged (and no signed overflow for UBSan to report)
+    const int64_t huge = int64_t{1} << 62;
+    int64_t sizes[ETP_MAX_RANK] = {2, 4};
+    int64_t st[1][ETP_MAX_RANK] = {{0, huge}};
+    EXPECT_EQ(etp_portable::coalesce_dims<1>(2, sizes, st), 2);
+  }
+}
+
 // RoPE's interleaved pairs: x[..., 0:1] and x[..., 1:2] of a [1, 1, 16, 32, 2] tensor (stride 2
 // under size-1 dims, which the walker folds into one run), then cat of the halves along the pair
 // dim restores x; and row copies both above and below the 64 bytes where memmove takes over.
@@ -142,10 +177,10 @@ TEST(SliceCopyKernelTest, InterleavedPairsAndRowsOfEverySizeMatchTheDefinition) 
   V ve = V::tensor(even), vo = V::tensor(odd);
   ASSERT_EQ(h.run("aten::slice_copy.Tensor_out", {&vx, &last, &zero, &one, &one, &ve, &ve}), ETP_OK) << h.last_error();
   ASSERT_EQ(h.run("aten::slice_copy.Tensor_out", {&vx, &last, &one, &two, &one, &vo, &vo}), ETP_OK) << h.last_error();
-  for (size_t i = 0; i < 512; ++i) {
-    ASSERT_EQ(even.logical<float>()[i], xs[2 * i]) << i;
-    ASSERT_EQ(odd.logical<float>()[i], xs[2 * i + 1]) << i;
-  }
+  std::vector<float> evens(512), odds(512);
+  for (size_t i = 0; i < 512; ++i) evens[i] = xs[2 * i], odds[i] = xs[2 * i + 1];
+  EXPECT_EQ(even.logical<float>(), evens);
+  EXPECT_EQ(odd.logical<float>(), odds);
   TestTensor back(ETP_DTYPE_FLOAT32, {1, 1, 16, 32, 2});
   V list = V::tensor_list({&even, &odd}), vb = V::tensor(back);
   ASSERT_EQ(h.run("aten::cat.out", {&list, &last, &vb, &vb}), ETP_OK) << h.last_error();
